@@ -1,0 +1,27 @@
+# The one place compile flags are decided. Every library, program, test and fuzzer
+# calls mmt_configure_target() so a sanitizer or warning change reaches all of them.
+function(mmt_configure_target target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-missing-field-initializers)
+  if(MMT_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  if(MMT_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=${MMT_SANITIZE} -fno-omit-frame-pointer
+                           -fno-sanitize-recover=all)
+    target_link_options(${target} PRIVATE -fsanitize=${MMT_SANITIZE})
+    target_compile_definitions(${target} PRIVATE MMT_SANITIZED=1)
+  endif()
+  if(MMT_FUZZ)
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link)
+  endif()
+endfunction()
+
+# mmt_add_test(name SOURCES... LIBS ...): one GoogleTest binary registered with ctest.
+function(mmt_add_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gtest_main)
+  mmt_configure_target(${name})
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
+                       PROPERTIES ENVIRONMENT "MMT_SHARED_DIR=${MMT_SHARED_DIR}")
+endfunction()

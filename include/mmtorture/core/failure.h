@@ -1,0 +1,47 @@
+// Failure: what a run reports when a check, a BUG or a detector fires, and its
+// signature — (check, site, message with numbers normalised) — which decides whether
+// two runs failed "the same way" (design.md §1).
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace mmt {
+
+struct Failure {
+  std::string check;    // which check or detector fired, e.g. "mt_validate.gaps"
+  std::string site;     // where, e.g. "mas_store_prealloc"
+  std::string message;  // one line, may contain numbers (normalised in the signature)
+  std::string dump;     // the subject (tree dump, mm dump, ...) printed with the failure
+  uint64_t op_index = 0;
+  uint64_t virtual_ms = 0;
+
+  // "check|site|normalised message". Hex and decimal numbers become '#', so the same
+  // bug at another address or index has the same signature.
+  std::string signature() const;
+  // 16 hex digits of the signature's hash: a directory name for failures/<sig>/.
+  std::string signature_id() const;
+  // The one failure grammar: "mmtorture: FAIL <check> (<signature>)" and the message.
+  std::string headline() const;
+};
+
+// Numbers normalised as in Failure::signature().
+std::string normalise_numbers(const std::string& text);
+
+// Thrown to abandon a run when a check fails. The scheduler catches it at the green
+// thread's entry, the run loop at the top; nothing in the simulation swallows it.
+class FailureError : public std::runtime_error {
+ public:
+  explicit FailureError(Failure failure)
+      : std::runtime_error(failure.headline()), failure_(std::move(failure)) {}
+  const Failure& failure() const { return failure_; }
+
+ private:
+  Failure failure_;
+};
+
+[[noreturn]] void raise_failure(std::string check, std::string site, std::string message,
+                                std::string dump = {});
+
+}  // namespace mmt

@@ -1,0 +1,58 @@
+// Failure signatures and the one failure grammar.
+#include "mmtorture/core/failure.h"
+
+#include <fmt/format.h>
+#include <xxhash.h>
+
+#include <cctype>
+
+namespace mmt {
+
+std::string normalise_numbers(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    const char c = text[i];
+    const bool starts_hex = c == '0' && i + 1 < text.size() && (text[i + 1] == 'x' || text[i + 1] == 'X');
+    const bool word_start = i == 0 || !std::isalnum(static_cast<unsigned char>(text[i - 1]));
+    if (std::isdigit(static_cast<unsigned char>(c)) && word_start) {
+      // A number token: decimal, or 0x-prefixed hex, or a bare hex word made of
+      // digits and a-f (pointer dumps print those).
+      size_t j = starts_hex ? i + 2 : i;
+      while (j < text.size() && std::isxdigit(static_cast<unsigned char>(text[j]))) ++j;
+      if (j == text.size() || !std::isalnum(static_cast<unsigned char>(text[j]))) {
+        out.push_back('#');
+        i = j;
+        continue;
+      }
+    }
+    out.push_back(c);
+    ++i;
+  }
+  return out;
+}
+
+std::string Failure::signature() const {
+  return fmt::format("{}|{}|{}", check, site, normalise_numbers(message));
+}
+
+std::string Failure::signature_id() const {
+  const std::string sig = signature();
+  return fmt::format("{:016x}", XXH3_64bits(sig.data(), sig.size()));
+}
+
+std::string Failure::headline() const {
+  return fmt::format("mmtorture: FAIL {} ({}) at {}: {}", check, signature_id(), site, message);
+}
+
+void raise_failure(std::string check, std::string site, std::string message, std::string dump) {
+  Failure failure;
+  failure.check = std::move(check);
+  failure.site = std::move(site);
+  failure.message = std::move(message);
+  failure.dump = std::move(dump);
+  throw FailureError(std::move(failure));
+}
+
+}  // namespace mmt
