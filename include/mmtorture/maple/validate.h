@@ -1,0 +1,30 @@
+// mt_validate's checks as a C++ API: the whole-tree validation that names the broken
+// check and node instead of raising, node counting for the slab accounting invariant,
+// and the text and Graphviz dumps that failures carry.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "mmtorture/core/failure.h"
+#include "mmtorture/maple/maple_tree.h"
+
+namespace mmt::maple {
+
+// Runs every check mt_validate makes. Returns the first violation as a Failure whose
+// check is "mt_validate.<name>" (dead_node, parent_slot, child_slot, limits, occupancy,
+// gaps, nulls, height, type) and whose dump is the tree.
+std::optional<Failure> validate_tree(const maple_tree* mt);
+
+// Nodes reachable from the root.
+uint64_t count_tree_nodes(const maple_tree* mt);
+
+// The dump mt_dump prints: a header, then each node (range, depth, type, parent slot)
+// with its slots. Nodes are named node#N in depth-first order, so the text is the same
+// on every run.
+std::string mt_dump_string(const maple_tree* mt, mt_dump_format format);
+// The tree as a Graphviz digraph.
+std::string mt_dump_dot(const maple_tree* mt);
+
+}  // namespace mmt::maple

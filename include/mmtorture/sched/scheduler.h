@@ -1,0 +1,213 @@
+// The deterministic scheduler of green threads (design.md §3, issue 3).
+//
+// One OS thread runs every green thread, one at a time, on Boost.Context fibers with
+// pooled stacks. Control passes only at scheduling points — yield points, blocking
+// primitives, thread exit — and every decision there is a draw on the run's
+// ChoiceSource (see strategy.h), so a run is a function of its options and its choice
+// sequence, and every switch is folded into the trace hash.
+//
+// Time is virtual: it advances only when no thread is runnable, straight to the next
+// deadline. When nothing is runnable and no deadline is pending, the run is deadlocked.
+//
+// Failures never cross a fiber boundary: an exception leaving a thread body (a
+// FailureError from a check, or anything else) is caught at the thread's entry and
+// ends the run; the detectors that run on the scheduler's own stack (deadlock, hang,
+// RCU callbacks) record theirs the same way. run() returns the first failure in its
+// RunResult and never throws it.
+//
+// Usage:
+//   mmt::SeededChoices choices(seed);
+//   mmt::sched::Scheduler sched(choices, {.strategy = StrategyConfig::random(0.1)});
+//   sched.spawn("writer", [&] { ... });
+//   mmt::sched::RunResult result = sched.run();
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mmtorture/core/choice.h"
+#include "mmtorture/core/failure.h"
+#include "mmtorture/core/site.h"
+#include "mmtorture/core/trace_hash.h"
+#include "mmtorture/sched/strategy.h"
+#include "mmtorture/sched/thread.h"
+#include "mmtorture/sched/wait_list.h"
+
+namespace mmt::sched {
+
+class Lockdep;
+class SchedRcu;
+class StackPool;
+
+inline constexpr uint64_t kNoDeadline = UINT64_MAX;
+
+struct SchedulerOptions {
+  StrategyConfig strategy;
+  // A thread that made no progress (see progress.h) for this much virtual time is
+  // hung. 0 turns the check off.
+  uint64_t hang_ms = 60'000;
+  // A thread that passed this many scheduling points without progress is livelocked
+  // (a spin loop never lets virtual time advance). 0 turns the check off.
+  uint64_t step_budget = 1'000'000;
+  // Usable bytes per green-thread stack; 0 picks the default (64 KiB, 256 KiB in
+  // sanitizer builds, whose frames are larger).
+  size_t stack_size = 0;
+};
+
+struct RunResult {
+  std::optional<Failure> failure;  // the first failure, if any
+  uint64_t trace_hash = 0;
+  uint64_t switches = 0;      // resumptions of a thread other than the last one run
+  uint64_t steps = 0;         // scheduling decisions with ≥ 2 runnable threads (PCT's k)
+  uint64_t yield_points = 0;  // yield points passed, switching or not
+  uint64_t virtual_ms = 0;    // the virtual clock at the end
+  uint32_t threads = 0;       // threads spawned
+  double pct_guarantee = 0;   // PCT only: 1/(n·k^(d-1)) for this run's n and the configured k, d
+  std::optional<Divergence> replay_divergence;  // a ReplayChoices that stopped matching
+
+  bool ok() const { return !failure.has_value(); }
+};
+
+class Scheduler {
+ public:
+  // Throws std::invalid_argument when the strategy parameters are invalid. `choices`
+  // and `trace` must outlive the scheduler; without a trace the scheduler keeps its own.
+  explicit Scheduler(ChoiceSource& choices, SchedulerOptions options = {}, TraceHash* trace = nullptr);
+  // Unwinds every thread that has not finished (destructors run on its stack).
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Creates a runnable thread. Allowed before run() and from inside a green thread.
+  // Under PCT its priority is drawn here. The reference stays valid until ~Scheduler.
+  Thread& spawn(std::string name, std::function<void()> body, SpawnOptions options = {});
+
+  // Runs until every non-daemon thread has finished or a failure ends the run, then
+  // unwinds the rest and runs every pending RCU callback. Once per scheduler. Throws
+  // std::invalid_argument when no thread was spawned.
+  RunResult run();
+
+  // The scheduler whose run() is active on this OS thread, or null.
+  static Scheduler* running();
+
+  uint64_t now_ms() const { return now_ms_; }
+  const SchedulerOptions& options() const { return options_; }
+  ChoiceSource& choices() { return choices_; }
+  TraceHash& trace() { return *trace_; }
+  // The green thread running now; null on the scheduler's own stack.
+  Thread* current() const { return current_; }
+  // Every thread spawned, in id order.
+  const std::vector<std::unique_ptr<Thread>>& threads() const { return threads_; }
+  // One line per thread (Thread::describe), for failure dumps.
+  std::string describe_threads() const;
+
+  // ---- For blocking primitives (mutex.h, wait_queue.h, ...; usable by any module) ----
+
+  // A scheduling point: may switch to another thread (see strategy.h). Cheap when it
+  // does not: a few loads and stores, plus one draw when the strategy asks.
+  void yield_point(Site site);
+
+  // Parks the current green thread until `waiter` is granted (wake()), the absolute
+  // virtual `deadline_ms` passes (kNoDeadline: never), or — if `killable` — a fatal
+  // signal arrives. A null waiter parks until the deadline or wake_up_process(). The
+  // caller removes an ungranted waiter from its list. Raises a Failure when called
+  // outside a green thread (the host cannot sleep). Returns Abandoned at once during
+  // teardown and while the thread unwinds from an exception.
+  WakeReason block(Waiter* waiter, const WaitInfo& info, uint64_t deadline_ms, bool killable);
+  // Grants `waiter` (sets waiter->woken) and makes its thread runnable.
+  void wake(Waiter* waiter);
+  // Wakes a thread parked without a waiter (schedule_timeout); false if it was not.
+  bool wake_up_process(Thread& thread);
+  // Sets the thread's fatal-signal flag and interrupts a killable wait.
+  void send_fatal_signal(Thread& thread);
+  // Waits for `thread` to finish (from a green thread).
+  void join(Thread& thread, Site site = Site{"kthread_stop"});
+
+  // Progress events reset the hang clock and the livelock step count (progress.h).
+  void mark_progress();
+  void op_begin(const char* name);
+  void op_end();
+
+  // True while the run is being torn down or the current thread unwinds from an
+  // exception: primitives give up instead of waiting, and checks stay quiet.
+  bool doomed() const;
+  // Raises the check as a FailureError naming the current thread and its locks.
+  [[noreturn]] void raise_check(const char* check, Site site, const std::string& message) const;
+
+  Lockdep& lockdep() { return *lockdep_; }
+  SchedRcu& rcu() { return *rcu_; }
+
+ private:
+  friend class SchedRcu;
+
+  // Fiber plumbing (scheduler.cpp).
+  void create_context(Thread& thread);
+  void resume_thread(Thread& thread);
+  void switch_to_scheduler();
+  void thread_main(Thread& thread);
+  void record_thread_failure(Thread& thread, Failure failure);
+  void finish_thread(Thread& thread);
+  void teardown();
+
+  // Runnable set and decisions (strategy.cpp).
+  void make_runnable(Thread& thread, WakeReason reason);
+  void remove_runnable(Thread& thread);
+  Thread* choose_at_yield(Site site);
+  Thread* choose_next(Site site);
+  void count_step(Thread* running);
+  void pct_setup();
+  void pct_place(Thread& thread);
+
+  // Time and detectors (detectors.cpp).
+  bool advance_clock();
+  void check_progress_budget(Thread& thread);
+  void report_deadlock();
+  void record_failure(Failure failure);
+
+  ChoiceSource& choices_;
+  SchedulerOptions options_;
+  TraceHash own_trace_;
+  TraceHash* trace_;
+  StackPool* stacks_;
+  std::unique_ptr<Lockdep> lockdep_;
+  std::unique_ptr<SchedRcu> rcu_;
+
+  std::vector<std::unique_ptr<Thread>> threads_;  // id order; ids start at 1
+  std::vector<Thread*> runnable_;                 // in the order they became runnable
+  Thread* current_ = nullptr;
+  Thread* next_ = nullptr;       // chosen by the thread that switched to the scheduler
+  Thread* last_run_ = nullptr;
+  boost::context::fiber scheduler_context_;  // the scheduler's continuation, held by the running thread
+  const void* scheduler_stack_bottom_ = nullptr;   // for sanitizer switch annotations
+  size_t scheduler_stack_size_ = 0;
+
+  uint64_t now_ms_ = 0;
+  uint32_t live_non_daemon_ = 0;
+  uint64_t switches_ = 0;
+  uint64_t steps_ = 0;
+  uint64_t yield_points_ = 0;
+  bool ran_ = false;
+  bool running_ = false;
+  bool tearing_down_ = false;
+  std::optional<Failure> failure_;
+
+  // PCT state: threads that still hold an initial priority, highest first; the change
+  // points (sorted step numbers) and how many have fired.
+  std::vector<Thread*> pct_order_;
+  std::vector<uint64_t> pct_change_points_;
+  size_t pct_next_change_ = 0;
+};
+
+namespace detail {
+// The scheduler of the green thread running now (null on the scheduler's stack and
+// outside run()); read on every yield point, so it is a plain TLS pointer.
+extern constinit thread_local Scheduler* t_running;
+// The scheduler whose run() is active (set on the scheduler's stack too).
+extern constinit thread_local Scheduler* t_active;
+}  // namespace detail
+
+}  // namespace mmt::sched

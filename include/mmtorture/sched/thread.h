@@ -1,0 +1,152 @@
+// Green threads: what the scheduler knows about each one. A Thread is created by
+// Scheduler::spawn, has a stable id (1, 2, ... in spawn order, identical in every run
+// of the same config and choices) and a name, and stays inspectable until its
+// Scheduler is destroyed. Everything failure reports print about a thread — state,
+// what it waits for, the locks it holds, its last sites — lives here.
+#pragma once
+
+#include <boost/context/fiber.hpp>
+#include <boost/context/stack_context.hpp>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "mmtorture/core/site.h"
+#include "mmtorture/sched/lock_class.h"
+#include "mmtorture/sched/wait_list.h"
+
+namespace mmt::sched {
+
+class Scheduler;
+
+enum class ThreadState : uint8_t {
+  Runnable,  // ready to run (or running: the scheduler's current thread)
+  Blocked,   // parked on a primitive, a sleep or a spin; see Thread::wait()
+  Finished,
+};
+const char* thread_state_name(ThreadState state);
+
+// Why a parked thread stopped waiting.
+enum class WakeReason : uint8_t {
+  Woken,        // the waker granted the condition (waiter->woken)
+  TimedOut,     // its virtual deadline passed
+  Interrupted,  // a fatal signal arrived during a killable wait
+  Abandoned,    // the run is being torn down (or the thread is unwinding): give up
+};
+
+// What a blocked thread waits for, for deadlock and hang reports.
+struct WaitInfo {
+  const char* what = "";          // "mutex", "rwsem read", "spin", "msleep", ...
+  const char* object = "";        // the lock class or object name
+  const Thread* owner = nullptr;  // current holder, when there is exactly one
+  Site site;
+};
+
+enum class LockMode : uint8_t { Exclusive, Shared, Spin };
+const char* lock_mode_name(LockMode mode);
+
+// One lock a thread holds (lockdep's held_lock).
+struct HeldLock {
+  const void* lock;
+  LockClass* lock_class;
+  uint8_t subclass;
+  LockMode mode;
+  Site site;  // where it was taken
+};
+
+struct SpawnOptions {
+  // A daemon (kswapd-like) may wait forever: the run ends when every non-daemon thread
+  // has finished, and a daemon is only hang-checked inside an explicit operation.
+  bool daemon = false;
+};
+
+class Thread {
+ public:
+  Thread(const Thread&) = delete;
+  Thread& operator=(const Thread&) = delete;
+
+  uint32_t id() const { return id_; }
+  // The scheduler that owns it (null for host_thread()).
+  Scheduler* scheduler() const { return scheduler_; }
+  const std::string& name() const { return name_; }
+  ThreadState state() const { return state_; }
+  bool daemon() const { return daemon_; }
+  bool fatal_signal_pending() const { return fatal_signal_; }
+  const std::vector<HeldLock>& held_locks() const { return held_; }
+  const WaitInfo& wait() const { return wait_; }
+  // Nesting depth of spin locks and preempt_disable() sections.
+  uint32_t preempt_count() const { return preempt_count_; }
+  uint32_t rcu_read_depth() const { return rcu_depth_; }
+  // The most recent yield-point and primitive sites, oldest first.
+  std::vector<Site> last_sites() const;
+
+  // "T2 'writer'".
+  std::string label() const;
+  // "'a' (mutex), 'b' (rwsem read)", or "none".
+  std::string held_locks_text() const;
+  // One line for failure reports: label, state, what it waits for, held locks.
+  std::string describe() const;
+
+ private:
+  friend class Scheduler;
+  friend class Lockdep;
+  friend class SchedRcu;
+  friend Thread& host_thread();
+  friend void preempt_disable();
+  friend void preempt_enable();
+
+  Thread(Scheduler* scheduler, uint32_t id, std::string name, bool daemon)
+      : scheduler_(scheduler), id_(id), name_(std::move(name)), daemon_(daemon) {}
+
+  void note_site(Site site) {
+    sites_[site_next_ % sites_.size()] = site;
+    ++site_next_;
+  }
+
+  Scheduler* scheduler_;
+  uint32_t id_;
+  std::string name_;
+  bool daemon_;
+  ThreadState state_ = ThreadState::Runnable;
+  std::function<void()> body_;
+  boost::context::fiber context_;  // this thread's suspended continuation (held by main)
+  boost::context::stack_context stack_{};
+  bool started_ = false;
+  bool kill_ = false;  // teardown: unwind at the next switch
+
+  // Blocking.
+  WaitInfo wait_;
+  Waiter* waiter_ = nullptr;  // the waiter it parked with, if any
+  uint64_t deadline_ms_ = 0;  // kNoDeadline when untimed
+  bool killable_ = false;
+  WakeReason wake_reason_ = WakeReason::Woken;
+  bool fatal_signal_ = false;
+  WaitList joiners_;
+
+  // Atomic context and locks.
+  uint32_t preempt_count_ = 0;
+  uint32_t rcu_depth_ = 0;
+  uint64_t rcu_entry_seq_ = 0;  // grace-period sequence when its outermost reader began
+  std::vector<HeldLock> held_;
+
+  // Progress, for hang and livelock detection.
+  uint64_t progress_ms_ = 0;  // virtual time of the last progress event
+  uint64_t steps_since_progress_ = 0;
+  const char* op_name_ = nullptr;  // open operation, if any
+  uint32_t op_depth_ = 0;
+  std::array<Site, 8> sites_{};
+  uint64_t site_next_ = 0;
+
+  // PCT.
+  int64_t priority_ = 0;
+};
+
+// The pseudo-thread standing for code that runs outside any green thread (test bodies,
+// set-up before Scheduler::run, single-threaded use of the primitives). It may take
+// and release locks; it may never block.
+Thread& host_thread();
+
+}  // namespace mmt::sched

@@ -1,0 +1,132 @@
+// mt_dump: the tree as indented text (what a failed check prints) and as Graphviz dot.
+// Nodes are numbered in depth-first order instead of printing host addresses, so two
+// runs of the same seed print byte-identical dumps.
+#include <cstdio>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "internal.h"
+#include "mmtorture/maple/validate.h"
+
+namespace mmt::maple {
+
+namespace {
+
+const char* type_name(maple_type t) {
+  switch (t) {
+    case maple_dense: return "dense";
+    case maple_leaf_64: return "leaf_64";
+    case maple_range_64: return "range_64";
+    case maple_arange_64: return "arange_64";
+  }
+  return "invalid";
+}
+
+std::string entry_text(const void* entry, mt_dump_format format) {
+  if (!entry) return "NULL";
+  if (xa_is_zero(entry)) return "zero";
+  if (xa_is_value(entry))
+    return format == mt_dump_hex ? fmt::format("value {:#x}", xa_to_value(entry))
+                                 : fmt::format("value {}", xa_to_value(entry));
+  if (xa_is_internal(entry)) return fmt::format("internal {}", xa_to_internal(entry));
+  return "pointer";
+}
+
+std::string range_text(unsigned long min, unsigned long max, mt_dump_format format) {
+  return format == mt_dump_hex ? fmt::format("{:#x}-{:#x}", min, max) : fmt::format("{}-{}", min, max);
+}
+
+struct Dumper {
+  mt_dump_format format;
+  std::string out;
+  unsigned next_id = 0;
+
+  void node(maple_enode* enode, unsigned long min, unsigned long max, int depth, unsigned parent_id, unsigned slot) {
+    maple_node* node = mte_to_node(enode);
+    const maple_type type = mte_node_type(enode);
+    const unsigned id = next_id++;
+    const unsigned end = ma_data_end(node, type, max);
+    const std::string indent(static_cast<size_t>(depth) * 2, ' ');
+    out += fmt::format("{}{}: node#{} depth {} type {} parent {} slot {}{}{}\n", indent, range_text(min, max, format),
+                       id, depth, type_name(type), depth ? fmt::format("node#{}", parent_id) : "tree", slot,
+                       ma_dead_node(node) ? " DEAD" : "",
+                       type == maple_arange_64 ? fmt::format(" | end {} gap {} |", node->ma64.meta.end, node->ma64.meta.gap)
+                                               : "");
+    unsigned long slot_min = min;
+    const unsigned long* gaps = ma_gaps(node, type);
+    for (unsigned i = 0; i <= end && i < mt_slot_count(type); ++i) {
+      const unsigned long slot_max = ma_slot_max(node, type, i, max);
+      void* entry = ma_slots(node, type)[i];
+      if (slot_max > max || slot_max < slot_min) {
+        out += fmt::format("{}  slot {}: pivot {} out of range {}\n", indent, i,
+                           range_text(slot_max, slot_max, format), range_text(min, max, format));
+        return;
+      }
+      if (ma_is_leaf(type)) {
+        out += fmt::format("{}  {}: {}\n", indent, range_text(slot_min, slot_max, format), entry_text(entry, format));
+      } else {
+        if (gaps) out += fmt::format("{}  slot {} gap {:#x}\n", indent, i, gaps[i]);
+        if (entry) this->node(static_cast<maple_enode*>(entry), slot_min, slot_max, depth + 1, id, i);
+      }
+      slot_min = slot_max + 1;
+    }
+  }
+};
+
+struct DotDumper {
+  std::string out;
+  unsigned next_id = 0;
+
+  unsigned node(maple_enode* enode, unsigned long min, unsigned long max) {
+    maple_node* node = mte_to_node(enode);
+    const maple_type type = mte_node_type(enode);
+    const unsigned id = next_id++;
+    const unsigned end = ma_data_end(node, type, max);
+    std::string label = fmt::format("{} {:#x}-{:#x}", type_name(type), min, max);
+    unsigned long slot_min = min;
+    std::vector<std::pair<unsigned, unsigned>> edges;
+    for (unsigned i = 0; i <= end; ++i) {
+      const unsigned long slot_max = ma_slot_max(node, type, i, max);
+      void* entry = ma_slots(node, type)[i];
+      if (ma_is_leaf(type)) {
+        label += fmt::format("|{:#x}-{:#x}: {}", slot_min, slot_max, entry_text(entry, mt_dump_hex));
+      } else {
+        label += fmt::format("|<s{}> {:#x}-{:#x}", i, slot_min, slot_max);
+        edges.emplace_back(i, this->node(static_cast<maple_enode*>(entry), slot_min, slot_max));
+      }
+      slot_min = slot_max + 1;
+    }
+    out += fmt::format("  n{} [shape=record,label=\"{{{}}}\"];\n", id, label);
+    for (auto [slot, child] : edges) out += fmt::format("  n{}:s{} -> n{};\n", id, slot, child);
+    return id;
+  }
+};
+
+}  // namespace
+
+std::string mt_dump_string(const maple_tree* mt, mt_dump_format format) {
+  Dumper d{format, {}};
+  const void* root = mt->ma_root;
+  d.out = fmt::format("maple_tree flags {:#x}, height {} root {}\n", mt->ma_flags, mt_height_of(mt),
+                      xa_is_node(root) ? "node#0" : entry_text(root, format));
+  if (xa_is_node(root)) d.node(mt_root_enode(mt), 0, ULONG_MAX, 0, 0, 0);
+  return d.out;
+}
+
+std::string mt_dump_dot(const maple_tree* mt) {
+  DotDumper d;
+  d.out = "digraph maple_tree {\n  node [fontname=monospace];\n";
+  if (xa_is_node(mt->ma_root)) d.node(mt_root_enode(mt), 0, ULONG_MAX);
+  else d.out += fmt::format("  root [label=\"{}\"];\n", entry_text(mt->ma_root, mt_dump_hex));
+  d.out += "}\n";
+  return d.out;
+}
+
+}  // namespace mmt::maple
+
+void mt_dump(const maple_tree* mt, mt_dump_format format) {
+  const std::string text = mmt::maple::mt_dump_string(mt, format);
+  std::fwrite(text.data(), 1, text.size(), stderr);
+}

@@ -1,0 +1,164 @@
+// Gap tracking and free-range search: largest-gap computation for leaves and arange
+// nodes, mas_empty_area(_rev) and the allocating stores built on them
+// (mtree_alloc_range / mtree_alloc_rrange). In allocation-range trees the per-child gaps
+// prune the search; other trees are searched leaf by leaf.
+#include <cerrno>
+
+#include "internal.h"
+
+namespace mmt::maple {
+
+unsigned long ma_leaf_max_gap(maple_node* node, maple_type t, unsigned long min, unsigned long max) {
+  const unsigned end = ma_data_end(node, t, max);
+  void** slots = ma_slots(node, t);
+  unsigned long gap = 0;
+  unsigned long slot_min = min;
+  for (unsigned i = 0; i <= end; ++i) {
+    const unsigned long slot_max = ma_slot_max(node, t, i, max);
+    if (!slots[i]) {
+      const unsigned long size = slot_max - slot_min + 1;
+      if (size == 0) return ULONG_MAX;  // a NULL spanning everything
+      if (size > gap) gap = size;
+    }
+    slot_min = slot_max + 1;
+  }
+  return gap;
+}
+
+unsigned ma_arange_max_gap_offset(maple_node* node, unsigned end) {
+  unsigned best = 0;
+  for (unsigned i = 1; i <= end; ++i)
+    if (node->ma64.gap[i] > node->ma64.gap[best]) best = i;
+  return best;
+}
+
+unsigned long ma_node_max_gap(maple_node* node, maple_type t, unsigned long min, unsigned long max) {
+  if (ma_is_leaf(t)) return ma_leaf_max_gap(node, t, min, max);
+  if (t == maple_arange_64) return node->ma64.gap[node->ma64.meta.gap];
+  return 0;
+}
+
+}  // namespace mmt::maple
+
+using namespace mmt::maple;
+
+namespace {
+
+struct GapSearch {
+  unsigned long min, max, size;
+  bool reverse;
+  unsigned long found_index = 0, found_last = 0;
+};
+
+// Fits `size` indices of the empty range [s, e] inside the window; records the lowest
+// (or highest) fit.
+bool fit_gap(GapSearch& g, unsigned long s, unsigned long e) {
+  if (e < g.min || s > g.max) return false;
+  const unsigned long lo = s > g.min ? s : g.min;
+  const unsigned long hi = e < g.max ? e : g.max;
+  if (hi - lo < g.size - 1) return false;
+  if (g.reverse) {
+    g.found_last = hi;
+    g.found_index = hi - g.size + 1;
+  } else {
+    g.found_index = lo;
+    g.found_last = lo + g.size - 1;
+  }
+  return true;
+}
+
+bool search_node(GapSearch& g, maple_enode* enode, unsigned long min, unsigned long max) {
+  maple_node* node = mte_to_node(enode);
+  const maple_type type = mte_node_type(enode);
+  const unsigned end = ma_data_end(node, type, max);
+  void** slots = ma_slots(node, type);
+  const unsigned long* gaps = ma_gaps(node, type);
+  for (unsigned step = 0; step <= end; ++step) {
+    const unsigned i = g.reverse ? end - step : step;
+    const unsigned long slot_min = i ? ma_pivots(node, type)[i - 1] + 1 : min;
+    const unsigned long slot_max = ma_slot_max(node, type, i, max);
+    if (slot_max < g.min || slot_min > g.max) continue;
+    if (ma_is_leaf(type)) {
+      if (!slots[i] && fit_gap(g, slot_min, slot_max)) return true;
+      continue;
+    }
+    if (gaps && gaps[i] < g.size) continue;
+    if (search_node(g, static_cast<maple_enode*>(slots[i]), slot_min, slot_max)) return true;
+  }
+  return false;
+}
+
+int mas_empty_area_common(ma_state* mas, unsigned long min, unsigned long max, unsigned long size, bool reverse) {
+  if (min > max) return -EINVAL;
+  if (size == 0 || max - min < size - 1) return -EINVAL;
+  void* root = mas->tree->ma_root;
+  if (!xa_is_node(root)) {
+    // mas_sparse_area: an empty tree, or only index 0 in use.
+    if (root && min == 0) {
+      ++min;
+      if (min > max || max - min + 1 < size) return -EBUSY;
+    }
+    if (reverse) {
+      mas->last = max;
+      mas->index = max - size + 1;
+    } else {
+      mas->index = min;
+      mas->last = min + size - 1;
+    }
+    return 0;
+  }
+  GapSearch g{min, max, size, reverse};
+  if (!search_node(g, mt_root_enode(mas->tree), 0, ULONG_MAX)) {
+    mas_set_err(mas, -EBUSY);
+    return -EBUSY;
+  }
+  mas->index = g.found_index;
+  mas->last = g.found_last;
+  mas->status = ma_start;
+  mas->node = nullptr;
+  return 0;
+}
+
+int mtree_alloc_common(maple_tree* mt, unsigned long* startp, void* entry, unsigned long size,
+                       unsigned long min, unsigned long max, mmt::gfp_t gfp, bool reverse) {
+  if (!mt_is_alloc(mt)) return -EINVAL;
+  if (mt_is_reserved(entry)) return -EINVAL;
+  ma_state mas{};
+  mas.tree = mt;
+  mas.status = ma_start;
+  mas.max = ULONG_MAX;
+  int ret;
+  mtree_lock(mt);
+  for (;;) {
+    ret = mas_empty_area_common(&mas, min, max, size, reverse);
+    if (ret) break;
+    ret = mas_insert_gfp(&mas, entry, mmt::gfp::kNowait);
+    // mas_nomem may drop the lock: the area found may be gone, so search again.
+    if (ret == -ENOMEM && mas_nomem(&mas, gfp)) continue;
+    if (ret == 0) *startp = mas.index;
+    break;
+  }
+  mas_destroy(&mas);
+  mtree_unlock(mt);
+  return ret;
+}
+
+}  // namespace
+
+int mas_empty_area(ma_state* mas, unsigned long min, unsigned long max, unsigned long size) {
+  return mas_empty_area_common(mas, min, max, size, false);
+}
+
+int mas_empty_area_rev(ma_state* mas, unsigned long min, unsigned long max, unsigned long size) {
+  return mas_empty_area_common(mas, min, max, size, true);
+}
+
+int mtree_alloc_range(maple_tree* mt, unsigned long* startp, void* entry, unsigned long size, unsigned long min,
+                      unsigned long max, mmt::gfp_t gfp) {
+  return mtree_alloc_common(mt, startp, entry, size, min, max, gfp, false);
+}
+
+int mtree_alloc_rrange(maple_tree* mt, unsigned long* startp, void* entry, unsigned long size, unsigned long min,
+                       unsigned long max, mmt::gfp_t gfp) {
+  return mtree_alloc_common(mt, startp, entry, size, min, max, gfp, true);
+}

@@ -1,0 +1,484 @@
+// Maple tree read side: initialisation, the descending walk, lookups and iteration
+// (mas_walk/find/next/prev and their normal-API wrappers). Reads never modify the tree;
+// a cursor whose node died under it (RCU mode: a writer replaced it while the reader
+// was preempted) re-walks from the root, which is what the kernel's dead-node retry does.
+#include <cerrno>
+
+#include "internal.h"
+
+using namespace mmt::maple;
+
+namespace mmt::maple {
+
+// Descends from the root to the leaf holding `index`; fills the cursor's node, bounds,
+// offset and end and sets index/last to the slot's range. The tree must hold a node.
+void* mas_descend_walk(ma_state* mas, unsigned long index) {
+  maple_enode* enode = mt_root_enode(mas->tree);
+  unsigned long min = 0, max = ULONG_MAX;
+  unsigned char depth = 0;
+  for (;;) {
+    maple_node* node = mte_to_node(enode);
+    const maple_type type = mte_node_type(enode);
+    const unsigned long* pivots = ma_pivots(node, type);
+    const unsigned end = ma_data_end(node, type, max);
+    unsigned offset = 0;
+    while (offset < end && pivots[offset] < index) ++offset;
+    const unsigned long slot_min = offset ? pivots[offset - 1] + 1 : min;
+    const unsigned long slot_max = offset < end ? pivots[offset] : max;
+    void* entry = ma_slots(node, type)[offset];
+    if (ma_is_leaf(type)) {
+      mas->node = enode;
+      mas->min = min;
+      mas->max = max;
+      mas->offset = static_cast<unsigned char>(offset);
+      mas->end = static_cast<unsigned char>(end);
+      mas->depth = depth;
+      mas->index = slot_min;
+      mas->last = slot_max;
+      mas->status = ma_active;
+      return entry;
+    }
+    enode = static_cast<maple_enode*>(entry);
+    min = slot_min;
+    max = slot_max;
+    ++depth;
+  }
+}
+
+}  // namespace mmt::maple
+
+namespace {
+
+// Positions the cursor at `index` whatever the tree's shape. Returns the entry there.
+// Empty tree: status none, range [0, ULONG_MAX]. Root entry: status root.
+void* mas_state_walk_at(ma_state* mas, unsigned long index) {
+  void* root = mas->tree->ma_root;
+  if (!root) {
+    mas->status = ma_none;
+    mas->node = nullptr;
+    mas->index = 0;
+    mas->last = ULONG_MAX;
+    return nullptr;
+  }
+  if (!xa_is_node(root)) {
+    mas->status = ma_root;
+    mas->node = nullptr;
+    if (index == 0) {
+      mas->index = mas->last = 0;
+      return root;
+    }
+    mas->index = 1;
+    mas->last = ULONG_MAX;
+    return nullptr;
+  }
+  return mas_descend_walk(mas, index);
+}
+
+// Re-walks when the cursor's node was replaced (dead) since it was read.
+void mas_revalidate(ma_state* mas) {
+  if (mas->status == ma_active && mas->node && ma_dead_node(mte_to_node(mas->node)))
+    mas_descend_walk(mas, mas->index);
+}
+
+// Moves to the next slot (skipping NULLs unless `empty`), crossing into the next leaf
+// when needed. Returns NULL with status overflow when nothing starts at or below max.
+void* mas_next_slot(ma_state* mas, unsigned long max, bool empty) {
+  mas_revalidate(mas);
+  for (;;) {
+    if (mas->offset >= mas->end) {
+      if (mas->max == ULONG_MAX || mas->max >= max) {
+        mas->status = ma_overflow;
+        return nullptr;
+      }
+      mas_descend_walk(mas, mas->max + 1);
+    } else {
+      maple_node* node = mte_to_node(mas->node);
+      const maple_type type = mte_node_type(mas->node);
+      const unsigned long* pivots = ma_pivots(node, type);
+      ++mas->offset;
+      mas->index = pivots[mas->offset - 1] + 1;
+      mas->last = mas->offset < mas->end ? pivots[mas->offset] : mas->max;
+    }
+    if (mas->index > max) {
+      mas->status = ma_overflow;
+      return nullptr;
+    }
+    void* entry = ma_slots(mte_to_node(mas->node), mte_node_type(mas->node))[mas->offset];
+    if (entry || empty) return entry;
+    if (mas->last >= max) {
+      mas->status = ma_overflow;
+      return nullptr;
+    }
+  }
+}
+
+// Mirror of mas_next_slot towards lower indices; status underflow at the bottom.
+void* mas_prev_slot(ma_state* mas, unsigned long min, bool empty) {
+  mas_revalidate(mas);
+  for (;;) {
+    if (mas->offset == 0) {
+      if (mas->min == 0 || mas->min <= min) {
+        mas->status = ma_underflow;
+        return nullptr;
+      }
+      mas_descend_walk(mas, mas->min - 1);
+    } else {
+      maple_node* node = mte_to_node(mas->node);
+      const maple_type type = mte_node_type(mas->node);
+      const unsigned long* pivots = ma_pivots(node, type);
+      --mas->offset;
+      mas->last = pivots[mas->offset];
+      mas->index = mas->offset ? pivots[mas->offset - 1] + 1 : mas->min;
+    }
+    if (mas->last < min) {
+      mas->status = ma_underflow;
+      return nullptr;
+    }
+    void* entry = ma_slots(mte_to_node(mas->node), mte_node_type(mas->node))[mas->offset];
+    if (entry || empty) return entry;
+    if (mas->index <= min) {
+      mas->status = ma_underflow;
+      return nullptr;
+    }
+  }
+}
+
+// Shared setup of mas_next/mas_next_range: returns true when *entry is the answer.
+bool mas_next_setup(ma_state* mas, unsigned long max, void** entry) {
+  *entry = nullptr;
+  switch (mas->status) {
+    case ma_error:
+      return true;
+    case ma_pause:
+    case ma_start:
+    case ma_overflow:
+      mas_state_walk_at(mas, mas->index);
+      break;
+    case ma_underflow:
+      *entry = mas_state_walk_at(mas, mas->index);
+      if (*entry) return true;
+      break;
+    case ma_none:
+    case ma_root:
+    case ma_active:
+      break;
+  }
+  if (mas->status == ma_none) return true;
+  if (mas->status == ma_root) {
+    // Root entry covers only index 0: nothing follows it.
+    mas->status = ma_overflow;
+    return true;
+  }
+  if (mas->last >= max) {
+    mas->status = ma_overflow;
+    return true;
+  }
+  return false;
+}
+
+bool mas_prev_setup(ma_state* mas, unsigned long min, void** entry) {
+  *entry = nullptr;
+  if (mas->index <= min) {
+    mas->status = ma_underflow;
+    return true;
+  }
+  switch (mas->status) {
+    case ma_error:
+      return true;
+    case ma_pause:
+    case ma_start:
+    case ma_underflow:
+      mas_state_walk_at(mas, mas->index);
+      break;
+    case ma_overflow:
+      *entry = mas_state_walk_at(mas, mas->index);
+      if (*entry) return true;
+      break;
+    case ma_none:
+    case ma_root:
+    case ma_active:
+      break;
+  }
+  if (mas->index <= min) {
+    mas->status = ma_underflow;
+    return true;
+  }
+  if (mas->status == ma_none) return true;
+  if (mas->status == ma_root) {
+    // Positioned on [1, ULONG_MAX] of a root-entry tree: the previous entry is index 0.
+    mas->index = mas->last = 0;
+    *entry = mas->tree->ma_root;
+    return true;
+  }
+  return false;
+}
+
+bool mas_find_setup(ma_state* mas, unsigned long max, void** entry) {
+  *entry = nullptr;
+  switch (mas->status) {
+    case ma_active:
+      return mas->last >= max;
+    case ma_start:
+      break;
+    case ma_pause:
+      if (mas->last >= max) return true;
+      mas->index = ++mas->last;
+      mas->status = ma_start;
+      break;
+    case ma_none:
+      if (mas->last >= max) return true;
+      mas->index = mas->last;
+      mas->status = ma_start;
+      break;
+    case ma_underflow:
+      if (mas->index >= max) {
+        mas->status = ma_overflow;
+        return true;
+      }
+      *entry = mas_state_walk_at(mas, mas->index);
+      if (*entry) return true;
+      break;
+    case ma_overflow:
+      if (mas->last >= max) return true;
+      *entry = mas_state_walk_at(mas, mas->index);
+      if (*entry) return true;
+      break;
+    case ma_root:
+      break;
+    case ma_error:
+      return true;
+  }
+  if (mas->status == ma_start) {
+    if (mas->index > max) return true;
+    *entry = mas_state_walk_at(mas, mas->index);
+    if (*entry) return true;
+  }
+  if (mas->status == ma_root) {
+    // Root entry tree and index > 0: nothing at or after it.
+    mas->index = 1;
+    mas->last = ULONG_MAX;
+    mas->status = ma_none;
+    return true;
+  }
+  if (mas->status == ma_none) return true;
+  if (mas->index == max) return true;
+  return false;
+}
+
+bool mas_find_rev_setup(ma_state* mas, unsigned long min, void** entry) {
+  *entry = nullptr;
+  switch (mas->status) {
+    case ma_active:
+      return mas->index <= min;
+    case ma_start:
+      break;
+    case ma_pause:
+      if (mas->index <= min) return true;
+      mas->last = --mas->index;
+      mas->status = ma_start;
+      break;
+    case ma_none:
+      if (mas->index <= min) return true;
+      mas->last = mas->index;
+      mas->status = ma_start;
+      break;
+    case ma_overflow:
+      if (mas->index <= min) {
+        mas->status = ma_underflow;
+        return true;
+      }
+      *entry = mas_state_walk_at(mas, mas->index);
+      if (*entry) return true;
+      break;
+    case ma_underflow:
+      if (mas->index <= min) return true;
+      *entry = mas_state_walk_at(mas, mas->index);
+      if (*entry) return true;
+      break;
+    case ma_root:
+      break;
+    case ma_error:
+      return true;
+  }
+  if (mas->status == ma_start) {
+    if (mas->index < min) return true;
+    *entry = mas_state_walk_at(mas, mas->index);
+    if (*entry) return true;
+  }
+  if (mas->status == ma_root || (mas->status == ma_none && mas->tree->ma_root)) {
+    // Root entry tree positioned above 0: the entry at 0 is the answer if min allows.
+    if (min == 0) {
+      mas->index = mas->last = 0;
+      mas->status = ma_root;
+      *entry = mas->tree->ma_root;
+    }
+    return true;
+  }
+  if (mas->status == ma_none) return true;
+  if (mas->index == min) return true;
+  return false;
+}
+
+}  // namespace
+
+// ---- initialisation and locking ------------------------------------------------------
+
+void mt_init_flags(maple_tree* mt, unsigned int flags) {
+  mt->ma_lock.locked = 0;
+  mt->ma_flags = flags & ~MT_FLAGS_HEIGHT_MASK;
+  mt->ma_root = nullptr;
+}
+
+void mt_init(maple_tree* mt) { mt_init_flags(mt, 0); }
+
+bool mt_in_rcu(const maple_tree* mt) { return (mt->ma_flags & MT_FLAGS_USE_RCU) != 0; }
+void mt_set_in_rcu(maple_tree* mt) { mt->ma_flags |= MT_FLAGS_USE_RCU; }
+void mt_clear_in_rcu(maple_tree* mt) { mt->ma_flags &= ~MT_FLAGS_USE_RCU; }
+bool mt_external_lock(const maple_tree* mt) {
+  return (mt->ma_flags & MT_FLAGS_LOCK_MASK) == MT_FLAGS_LOCK_EXTERN;
+}
+bool mtree_empty(const maple_tree* mt) { return mt->ma_root == nullptr; }
+unsigned int mt_height(const maple_tree* mt) { return mt_height_of(mt); }
+
+// ---- cursor state --------------------------------------------------------------------
+
+void mas_reset(ma_state* mas) {
+  mas->status = ma_start;
+  mas->node = nullptr;
+}
+void mas_pause(ma_state* mas) {
+  mas->status = ma_pause;
+  mas->node = nullptr;
+}
+void mas_set_range(ma_state* mas, unsigned long start, unsigned long last) {
+  mas->index = start;
+  mas->last = last;
+  mas_reset(mas);
+}
+void mas_set(ma_state* mas, unsigned long index) { mas_set_range(mas, index, index); }
+bool mas_is_err(const ma_state* mas) { return mas->status == ma_error; }
+int mas_error(const ma_state* mas) { return mas->status == ma_error ? xa_err(mas->node) : 0; }
+
+// ---- lookups ---------------------------------------------------------------------------
+
+void* mas_walk(ma_state* mas) {
+  void* entry = mas_state_walk_at(mas, mas->index);
+  if (mas->status == ma_root && mas->index != 0) mas->status = ma_none;
+  return entry;
+}
+
+void* mas_find(ma_state* mas, unsigned long max) {
+  void* entry;
+  if (mas_find_setup(mas, max, &entry)) return entry;
+  entry = mas_next_slot(mas, max, false);
+  mas->status = ma_active;  // overflow is not sticky for mas_find
+  return entry;
+}
+
+void* mas_find_range(ma_state* mas, unsigned long max) {
+  void* entry;
+  if (mas_find_setup(mas, max, &entry)) return entry;
+  entry = mas_next_slot(mas, max, true);
+  mas->status = ma_active;
+  return entry;
+}
+
+void* mas_find_rev(ma_state* mas, unsigned long min) {
+  void* entry;
+  if (mas_find_rev_setup(mas, min, &entry)) return entry;
+  entry = mas_prev_slot(mas, min, false);
+  mas->status = ma_active;
+  return entry;
+}
+
+void* mas_find_range_rev(ma_state* mas, unsigned long min) {
+  void* entry;
+  if (mas_find_rev_setup(mas, min, &entry)) return entry;
+  entry = mas_prev_slot(mas, min, true);
+  mas->status = ma_active;
+  return entry;
+}
+
+void* mas_next(ma_state* mas, unsigned long max) {
+  void* entry;
+  if (mas_next_setup(mas, max, &entry)) return entry;
+  return mas_next_slot(mas, max, false);
+}
+
+void* mas_next_range(ma_state* mas, unsigned long max) {
+  void* entry;
+  if (mas_next_setup(mas, max, &entry)) return entry;
+  return mas_next_slot(mas, max, true);
+}
+
+void* mas_prev(ma_state* mas, unsigned long min) {
+  void* entry;
+  if (mas_prev_setup(mas, min, &entry)) return entry;
+  return mas_prev_slot(mas, min, false);
+}
+
+void* mas_prev_range(ma_state* mas, unsigned long min) {
+  void* entry;
+  if (mas_prev_setup(mas, min, &entry)) return entry;
+  return mas_prev_slot(mas, min, true);
+}
+
+// ---- normal API reads --------------------------------------------------------------------
+
+namespace {
+// A read-side critical section for the normal API's lookups.
+struct RcuReadGuard {
+  RcuReadGuard() { mmt::rcu_backend().read_lock(); }
+  ~RcuReadGuard() { mmt::rcu_backend().read_unlock(); }
+  RcuReadGuard(const RcuReadGuard&) = delete;
+  RcuReadGuard& operator=(const RcuReadGuard&) = delete;
+};
+}  // namespace
+
+void* mtree_load(maple_tree* mt, unsigned long index) {
+  RcuReadGuard rcu;
+  ma_state mas{};
+  mas.tree = mt;
+  mas.index = mas.last = index;
+  void* entry = mas_state_walk_at(&mas, index);
+  return xa_is_zero(entry) ? nullptr : entry;
+}
+
+void* mt_find(maple_tree* mt, unsigned long* index, unsigned long max) {
+  if (*index > max) return nullptr;
+  RcuReadGuard rcu;
+  ma_state mas{};
+  mas.tree = mt;
+  mas.index = mas.last = *index;
+  void* entry = mas_state_walk_at(&mas, *index);
+  if (xa_is_zero(entry)) entry = nullptr;
+  while (!entry && mas.status == ma_active && mas.last < max) {
+    entry = mas_next_slot(&mas, max, false);
+    if (xa_is_zero(entry)) entry = nullptr;
+  }
+  if (entry) *index = mas.last + 1;
+  return entry;
+}
+
+void* mt_find_after(maple_tree* mt, unsigned long* index, unsigned long max) {
+  if (*index == 0) return nullptr;  // wrapped past ULONG_MAX
+  return mt_find(mt, index, max);
+}
+
+void* mt_next(maple_tree* mt, unsigned long index, unsigned long max) {
+  RcuReadGuard rcu;
+  ma_state mas{};
+  mas.tree = mt;
+  mas.index = mas.last = index;
+  mas.status = ma_start;
+  return mas_next(&mas, max);
+}
+
+void* mt_prev(maple_tree* mt, unsigned long index, unsigned long min) {
+  RcuReadGuard rcu;
+  ma_state mas{};
+  mas.tree = mt;
+  mas.index = mas.last = index;
+  mas.status = ma_start;
+  return mas_prev(&mas, min);
+}

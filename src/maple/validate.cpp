@@ -1,0 +1,189 @@
+// mt_validate: every structural check the kernel's validator makes (dead nodes, parent
+// and child slot encoding, pivot limits and data end, minimum occupancy, gaps and the
+// metadata gap offset, consecutive NULLs) plus height and node-type consistency.
+#include <fmt/format.h>
+
+#include "internal.h"
+#include "mmtorture/maple/validate.h"
+
+namespace mmt::maple {
+
+namespace {
+
+const char* type_name(maple_type t) {
+  switch (t) {
+    case maple_dense: return "dense";
+    case maple_leaf_64: return "leaf_64";
+    case maple_range_64: return "range_64";
+    case maple_arange_64: return "arange_64";
+  }
+  return "invalid";
+}
+
+struct Validator {
+  const maple_tree* mt;
+  unsigned height;
+  std::optional<Failure> failure;
+  bool last_was_null = false;  // for the NULL scan across leaves, left to right
+
+  bool fail(const char* check, maple_enode* enode, unsigned long min, unsigned long max, int depth,
+            const std::string& what) {
+    if (failure) return false;
+    Failure f;
+    f.check = fmt::format("mt_validate.{}", check);
+    f.site = "mt_validate";
+    f.message = fmt::format("{} in {} node [{:#x}-{:#x}] depth {}", what,
+                            enode ? type_name(mte_node_type(enode)) : "?", min, max, depth);
+    f.dump = mt_dump_string(mt, mt_dump_hex);
+    failure = std::move(f);
+    return false;
+  }
+
+  // Returns the node's largest gap (for the parent's gap check); false on failure.
+  bool node(maple_enode* enode, unsigned long min, unsigned long max, int depth, unsigned long& max_gap) {
+    maple_node* node = mte_to_node(enode);
+    const maple_type type = mte_node_type(enode);
+    if (ma_dead_node(node)) return fail("dead_node", enode, min, max, depth, "dead node reachable");
+    const bool leaf_depth = static_cast<unsigned>(depth) + 1 == height;
+    if (ma_is_leaf(type) != leaf_depth || (leaf_depth && type != maple_leaf_64) ||
+        (!leaf_depth && type != mt_internal_type(mt)))
+      return fail("type", enode, min, max, depth,
+                  fmt::format("node type {} at depth {} of a height-{} tree", type_name(type), depth, height));
+    const unsigned slot_count = mt_slot_count(type);
+    const unsigned pivot_count = mt_pivot_count(type);
+    unsigned long* pivots = ma_pivots(node, type);
+    void** slots = ma_slots(node, type);
+
+    // Limits: pivots present, ordered, inside [min, max], stopping at max.
+    unsigned long prev = min;
+    unsigned i = 0;
+    for (; i < slot_count; ++i) {
+      const unsigned long piv = i < pivot_count ? pivots[i] : max;
+      if (piv == 0 && i != 0) return fail("limits", enode, min, max, depth, fmt::format("missing pivot at slot {}", i));
+      if (piv < prev && !(i == 0 && piv == min))
+        return fail("limits", enode, min, max, depth, fmt::format("pivot {} out of order at slot {}", piv, i));
+      if (piv < min) return fail("limits", enode, min, max, depth, fmt::format("pivot {:#x} below min at slot {}", piv, i));
+      if (piv > max) return fail("limits", enode, min, max, depth, fmt::format("pivot {:#x} above max at slot {}", piv, i));
+      prev = piv + 1;
+      if (piv == max) break;
+    }
+    if (i == slot_count) i = slot_count - 1;
+    const unsigned end = ma_data_end(node, type, max);
+    if (end != i)
+      return fail("limits", enode, min, max, depth, fmt::format("data end {} != last slot offset {}", end, i));
+    for (unsigned j = end + 1; j < slot_count; ++j) {
+      if (slots[j] && j != slot_count - 1)
+        return fail("limits", enode, min, max, depth, fmt::format("slot {} beyond the end holds an entry", j));
+      if (j < pivot_count && pivots[j])
+        return fail("limits", enode, min, max, depth, fmt::format("pivot {} beyond the end is set", j));
+    }
+    if (type != maple_arange_64 && end < pivot_count - 1 && node->mr64.meta.end != end)
+      return fail("limits", enode, min, max, depth, fmt::format("metadata end {} != data end {}", node->mr64.meta.end, end));
+
+    if (depth > 0 && end < mt_min_slots(type) && max != ULONG_MAX)
+      return fail("occupancy", enode, min, max, depth,
+                  fmt::format("{} slots used, minimum is {}", end + 1, mt_min_slots(type) + 1));
+
+    if (ma_is_leaf(type)) {
+      unsigned long slot_min = min;
+      max_gap = 0;
+      for (unsigned s = 0; s <= end; ++s) {
+        const unsigned long slot_max = ma_slot_max(node, type, s, max);
+        if (!slots[s]) {
+          if (last_was_null)
+            return fail("nulls", enode, min, max, depth, fmt::format("consecutive NULL ranges end at slot {}", s));
+          const unsigned long size = slot_max - slot_min + 1;
+          if (size > max_gap) max_gap = size;
+        }
+        last_was_null = slots[s] == nullptr;
+        slot_min = slot_max + 1;
+      }
+      return true;
+    }
+
+    // Internal node: children, their parent encoding, and gaps.
+    unsigned long* gaps = ma_gaps(node, type);
+    unsigned long largest = 0;
+    unsigned long child_min = min;
+    for (unsigned s = 0; s <= end; ++s) {
+      const unsigned long child_max = ma_slot_max(node, type, s, max);
+      auto* child = static_cast<maple_enode*>(slots[s]);
+      if (!child) return fail("child_slot", enode, min, max, depth, fmt::format("NULL child at slot {}", s));
+      if (mte_parent(child) != node)
+        return fail("child_slot", enode, min, max, depth, fmt::format("child at slot {} has another parent", s));
+      if (mte_parent_slot(child) != s)
+        return fail("parent_slot", enode, min, max, depth,
+                    fmt::format("child at slot {} encodes parent slot {}", s, mte_parent_slot(child)));
+      unsigned long child_gap = 0;
+      if (!this->node(child, child_min, child_max, depth + 1, child_gap)) return false;
+      if (gaps) {
+        if (gaps[s] != child_gap)
+          return fail("gaps", enode, min, max, depth,
+                      fmt::format("gap[{}] is {:#x}, child's largest gap is {:#x}", s, gaps[s], child_gap));
+        if (child_gap > child_max - child_min + 1 && child_max - child_min + 1 != 0)
+          return fail("gaps", enode, min, max, depth, fmt::format("gap[{}] larger than its slot", s));
+      }
+      if (child_gap > largest) largest = child_gap;
+      child_min = child_max + 1;
+    }
+    if (gaps) {
+      for (unsigned s = end + 1; s < slot_count; ++s)
+        if (gaps[s]) return fail("gaps", enode, min, max, depth, fmt::format("gap[{}] beyond the end is set", s));
+      const unsigned meta_gap = node->ma64.meta.gap;
+      if (meta_gap > end || gaps[meta_gap] != largest)
+        return fail("gaps", enode, min, max, depth,
+                    fmt::format("metadata gap offset {} does not name the largest gap {:#x}", meta_gap, largest));
+    }
+    max_gap = gaps ? largest : 0;
+    return true;
+  }
+};
+
+unsigned long count_subtree(maple_enode* enode, unsigned long max) {
+  maple_node* node = mte_to_node(enode);
+  const maple_type type = mte_node_type(enode);
+  unsigned long count = 1;
+  if (!ma_is_leaf(type)) {
+    const unsigned end = ma_data_end(node, type, max);
+    for (unsigned i = 0; i <= end; ++i)
+      count += count_subtree(static_cast<maple_enode*>(ma_slots(node, type)[i]), ma_slot_max(node, type, i, max));
+  }
+  return count;
+}
+
+}  // namespace
+
+std::optional<Failure> validate_tree(const maple_tree* mt) {
+  maple_enode* root = mt_root_enode(mt);
+  if (!root) return std::nullopt;
+  unsigned height = 1;
+  for (maple_enode* e = root; !mte_is_leaf(e);
+       e = static_cast<maple_enode*>(ma_slots(mte_to_node(e), mte_node_type(e))[0]))
+    ++height;
+  Validator v{mt, height, std::nullopt};
+  if (mt_height_of(mt) != height) {
+    v.fail("height", root, 0, ULONG_MAX, 0,
+           fmt::format("tree flags say height {}, leftmost path has {}", mt_height_of(mt), height));
+    return v.failure;
+  }
+  const auto* root_parent = reinterpret_cast<const maple_tree*>(
+      reinterpret_cast<unsigned long>(mte_to_node(root)->parent) & ~kRootParent);
+  if (!mte_is_root(root) || root_parent != mt) {
+    v.fail("parent_slot", root, 0, ULONG_MAX, 0, "root node's parent is not the tree");
+    return v.failure;
+  }
+  unsigned long gap = 0;
+  v.node(root, 0, ULONG_MAX, 0, gap);
+  return v.failure;
+}
+
+uint64_t count_tree_nodes(const maple_tree* mt) {
+  maple_enode* root = mt_root_enode(mt);
+  return root ? count_subtree(root, ULONG_MAX) : 0;
+}
+
+}  // namespace mmt::maple
+
+void mt_validate(maple_tree* mt) {
+  if (auto failure = mmt::maple::validate_tree(mt)) throw mmt::FailureError(std::move(*failure));
+}

@@ -1,0 +1,861 @@
+// Maple tree write side. A store is planned first (store type, as the kernel's
+// mas_wr_store_type classifies it, and the worst-case node count mas_prealloc_calc
+// would reserve), nodes are reserved, and only then is the tree touched, so an
+// allocation failure leaves the tree exactly as it was.
+//
+// Execution has two shapes:
+//  * in-leaf stores (exact fit, append, slot store, node store outside RCU mode) rewrite
+//    the one leaf in place and refresh the gaps above it;
+//  * structural stores (split, rebalance, spanning store, node store in RCU mode) run
+//    one bottom-up rebuild: at each depth a contiguous run of nodes [A..B] is replaced
+//    by the nodes built from "A's slots before the cut + the new nodes from below + B's
+//    slots after the cut". Too little data pulls in a neighbour (rebalance), too much is
+//    split (after trying to push into a sibling, as mas_push_data does), and the rebuild
+//    stops when one node replaces one node (a single pointer swap in its parent) or the
+//    run covers the whole level (a new root). Old nodes die only after the swap, so an
+//    RCU reader sees either the old tree or the new one.
+#include <cerrno>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "internal.h"
+#include "mmtorture/core/failure.h"
+#include "mmtorture/maple/validate.h"
+
+using namespace mmt::maple;
+
+namespace {
+
+// A root-to-leaf walk toward one key, remembering every node on the way.
+struct Path {
+  maple_enode* node[MAPLE_HEIGHT_MAX];
+  unsigned long min[MAPLE_HEIGHT_MAX];
+  unsigned long max[MAPLE_HEIGHT_MAX];
+  unsigned char offset[MAPLE_HEIGHT_MAX];  // slot taken toward the key at that depth
+  unsigned char end[MAPLE_HEIGHT_MAX];
+  int leaf_depth = 0;
+};
+
+void walk_path(const maple_tree* mt, unsigned long key, Path& path, int stop_depth = MAPLE_HEIGHT_MAX) {
+  maple_enode* enode = mt_root_enode(mt);
+  unsigned long min = 0, max = ULONG_MAX;
+  for (int depth = 0;; ++depth) {
+    maple_node* node = mte_to_node(enode);
+    const maple_type type = mte_node_type(enode);
+    const unsigned long* pivots = ma_pivots(node, type);
+    const unsigned end = ma_data_end(node, type, max);
+    unsigned offset = 0;
+    while (offset < end && pivots[offset] < key) ++offset;
+    path.node[depth] = enode;
+    path.min[depth] = min;
+    path.max[depth] = max;
+    path.offset[depth] = static_cast<unsigned char>(offset);
+    path.end[depth] = static_cast<unsigned char>(end);
+    if (ma_is_leaf(type) || depth == stop_depth) {
+      path.leaf_depth = depth;
+      return;
+    }
+    const unsigned long child_min = offset ? pivots[offset - 1] + 1 : min;
+    const unsigned long child_max = offset < end ? pivots[offset] : max;
+    enode = static_cast<maple_enode*>(ma_slots(node, type)[offset]);
+    min = child_min;
+    max = child_max;
+  }
+}
+
+[[noreturn]] void mas_bug(ma_state* mas, const std::string& message) {
+  const bool prealloc = (mas->mas_flags & MA_STATE_PREALLOC) != 0;
+  mmt::raise_failure("BUG", prealloc ? "mas_store_prealloc" : "mas_wr_store_entry", message,
+                     mt_dump_string(mas->tree, mt_dump_hex));
+}
+
+maple_node* mas_take_node(ma_state* mas) {
+  maple_node* node = mas_pop_node(mas);
+  if (!node) {
+    if (mas->mas_flags & MA_STATE_PREALLOC)
+      mas_bug(mas, fmt::format("mas_store_prealloc: preallocated nodes exhausted during a {} of "
+                               "[{:#x}, {:#x}] ({} store(s) in this preallocation window)",
+                               mas->store_type, mas->index, mas->last, mas->stores_in_prealloc));
+    mas_bug(mas, fmt::format("store of [{:#x}, {:#x}] needed more nodes than its worst case",
+                             mas->index, mas->last));
+  }
+  return node;
+}
+
+// ---- content of nodes ------------------------------------------------------------
+
+// Appends slots [from, to] of a node spanning up to max.
+void copy_slots(BigNode& out, maple_enode* enode, unsigned long max, unsigned from, unsigned to) {
+  maple_node* node = mte_to_node(enode);
+  const maple_type type = mte_node_type(enode);
+  void** slots = ma_slots(node, type);
+  const unsigned long* gaps = ma_gaps(node, type);
+  for (unsigned i = from; i <= to && from <= to; ++i)
+    out.push(ma_slot_max(node, type, i, max), slots[i], gaps ? gaps[i] : 0);
+}
+
+void copy_all(BigNode& out, maple_enode* enode, unsigned long max) {
+  copy_slots(out, enode, max, 0, ma_data_end(mte_to_node(enode), mte_node_type(enode), max));
+}
+
+// Merges adjacent NULL ranges: the tree never holds two in a row.
+void coalesce_nulls(BigNode& c) {
+  unsigned out = 0;
+  for (unsigned i = 0; i < c.count; ++i) {
+    if (out > 0 && !c.slot[i] && !c.slot[out - 1]) {
+      c.pivot[out - 1] = c.pivot[i];
+      continue;
+    }
+    c.pivot[out] = c.pivot[i];
+    c.slot[out] = c.slot[i];
+    c.gap[out] = c.gap[i];
+    ++out;
+  }
+  c.count = out;
+}
+
+// Leaf content after storing entry over [index, last]: A's slots before index, the
+// entry, B's slots after last (A == B for a store inside one leaf).
+void leaf_content(BigNode& out, maple_enode* a, unsigned long a_min, unsigned long a_max, maple_enode* b,
+                  unsigned long b_max, unsigned long index, unsigned long last, void* entry) {
+  {
+    maple_node* node = mte_to_node(a);
+    const maple_type type = mte_node_type(a);
+    const unsigned end = ma_data_end(node, type, a_max);
+    void** slots = ma_slots(node, type);
+    unsigned long slot_min = a_min;
+    for (unsigned i = 0; i <= end && slot_min < index; ++i) {
+      const unsigned long slot_max = ma_slot_max(node, type, i, a_max);
+      out.push(slot_max < index ? slot_max : index - 1, slots[i]);
+      slot_min = slot_max + 1;
+    }
+  }
+  out.push(last, entry);
+  if (last != ULONG_MAX) {
+    maple_node* node = mte_to_node(b);
+    const maple_type type = mte_node_type(b);
+    const unsigned end = ma_data_end(node, type, b_max);
+    void** slots = ma_slots(node, type);
+    for (unsigned i = 0; i <= end; ++i) {
+      const unsigned long slot_max = ma_slot_max(node, type, i, b_max);
+      if (slot_max > last) out.push(slot_max, slots[i]);
+    }
+  }
+  coalesce_nulls(out);
+}
+
+// Largest gap among content slots [from, to) of a leaf starting at min.
+unsigned long content_leaf_gap(const BigNode& c, unsigned from, unsigned to, unsigned long min) {
+  unsigned long gap = 0;
+  for (unsigned i = from; i < to; ++i) {
+    const unsigned long slot_min = i == from ? min : c.pivot[i - 1] + 1;
+    if (!c.slot[i]) {
+      const unsigned long size = c.pivot[i] - slot_min + 1;
+      if (size > gap || (size == 0 && c.pivot[i] == ULONG_MAX)) gap = size ? size : ULONG_MAX;
+    }
+  }
+  return gap;
+}
+
+unsigned long content_internal_gap(const BigNode& c, unsigned from, unsigned to) {
+  unsigned long gap = 0;
+  for (unsigned i = from; i < to; ++i) gap = c.gap[i] > gap ? c.gap[i] : gap;
+  return gap;
+}
+
+// Writes content slots [from, to) into a zeroed or reused node. Children of internal
+// nodes are adopted (their parent pointers name the new node).
+void fill_node(maple_tree* mt, maple_node* node, maple_type type, const BigNode& c, unsigned from, unsigned to) {
+  const unsigned count = to - from;
+  const unsigned pivot_count = mt_pivot_count(type);
+  const unsigned slot_count = mt_slot_count(type);
+  unsigned long* pivots = ma_pivots(node, type);
+  void** slots = ma_slots(node, type);
+  unsigned long* gaps = ma_gaps(node, type);
+  for (unsigned i = 0; i < slot_count; ++i) slots[i] = i < count ? c.slot[from + i] : nullptr;
+  for (unsigned i = 0; i < pivot_count; ++i) pivots[i] = i < count ? c.pivot[from + i] : 0;
+  unsigned gap_offset = 0;
+  if (gaps) {
+    for (unsigned i = 0; i < slot_count; ++i) {
+      gaps[i] = i < count ? c.gap[from + i] : 0;
+      if (i < count && gaps[i] > gaps[gap_offset]) gap_offset = i;
+    }
+  }
+  ma_set_meta(node, type, count - 1, gap_offset);
+  if (!ma_is_leaf(type)) {
+    for (unsigned i = 0; i < count; ++i) mte_set_parent(static_cast<maple_enode*>(c.slot[from + i]), node, i);
+  }
+  (void)mt;
+}
+
+// ---- splitting content into nodes -------------------------------------------------
+
+struct Parts {
+  unsigned from[8];
+  unsigned count = 0;  // number of parts; part i is [from[i], from[i+1]) (last ends at content end)
+};
+
+// Chooses k nodes for the content: as few as fit, evenly filled, each at least the
+// minimum occupancy, and (leaves) no node but the rightmost ending in NULL.
+Parts plan_parts(const BigNode& c, maple_type type) {
+  const unsigned slots = mt_slot_count(type);
+  const unsigned min_count = mt_min_slots(type) + 1;
+  const bool leaf = ma_is_leaf(type);
+  Parts parts;
+  const unsigned first_k = (c.count + slots - 1) / slots;
+  for (unsigned k = first_k ? first_k : 1; k < first_k + 4; ++k) {
+    unsigned start = 0;
+    bool ok = true;
+    parts.count = 0;
+    for (unsigned i = 0; i < k && ok; ++i) {
+      parts.from[parts.count++] = start;
+      const unsigned remaining = c.count - start;
+      const unsigned left_parts = k - i;
+      unsigned size = (remaining + left_parts - 1) / left_parts;
+      if (i + 1 < k) {
+        if (leaf && !c.slot[start + size - 1]) {
+          const unsigned rest_after_grow = remaining - (size + 1);
+          if (size + 1 <= slots && rest_after_grow >= (left_parts - 1) * min_count)
+            ++size;
+          else if (size - 1 >= min_count)
+            --size;
+          else
+            ok = false;
+        }
+        if (size > slots || (k > 1 && size < min_count)) ok = false;
+      } else if (size > slots || (k > 1 && size < min_count)) {
+        ok = false;
+      }
+      start += size;
+    }
+    if (ok && start == c.count) return parts;
+  }
+  mmt::raise_failure("BUG", "mas_split", fmt::format("no valid split of {} slots", c.count));
+}
+
+// ---- gap maintenance -------------------------------------------------------------
+
+// The child at path depth `depth` now has largest gap `gap`: update the arange parents
+// above it while the value keeps changing.
+void propagate_gap(maple_tree* mt, const Path& path, int depth, unsigned long gap) {
+  if (!mt_is_alloc(mt)) return;
+  for (int d = depth - 1; d >= 0; --d) {
+    maple_node* parent = mte_to_node(path.node[d]);
+    const unsigned slot = path.offset[d];
+    if (parent->ma64.gap[slot] == gap) return;
+    parent->ma64.gap[slot] = gap;
+    const unsigned end = parent->ma64.meta.end;
+    const unsigned gap_offset = ma_arange_max_gap_offset(parent, end);
+    parent->ma64.meta.gap = static_cast<unsigned char>(gap_offset);
+    gap = parent->ma64.gap[gap_offset];
+  }
+}
+
+unsigned compute_height(const maple_tree* mt) {
+  maple_enode* enode = mt_root_enode(mt);
+  if (!enode) return 0;
+  unsigned height = 1;
+  while (!mte_is_leaf(enode)) {
+    enode = static_cast<maple_enode*>(ma_slots(mte_to_node(enode), mte_node_type(enode))[0]);
+    ++height;
+  }
+  return height;
+}
+
+void set_root_node(maple_tree* mt, maple_enode* enode) {
+  mte_set_root_parent(enode, mt);
+  mt->ma_root = mte_mk_root(enode);
+  mt_set_height(mt, compute_height(mt));
+}
+
+// Frees every node at depths < stop_depth (the levels above a whole-level rebuild).
+void free_upper_levels(maple_tree* mt, maple_enode* enode, unsigned long max, int depth, int stop_depth) {
+  if (depth >= stop_depth) return;
+  maple_node* node = mte_to_node(enode);
+  const maple_type type = mte_node_type(enode);
+  const unsigned end = ma_data_end(node, type, max);
+  for (unsigned i = 0; i <= end; ++i)
+    free_upper_levels(mt, static_cast<maple_enode*>(ma_slots(node, type)[i]), ma_slot_max(node, type, i, max),
+                      depth + 1, stop_depth);
+  mt_free_node(mt, node);
+}
+
+// ---- the write plan -----------------------------------------------------------------
+
+struct WrPlan {
+  store_type type = wr_invalid;
+  Path path;                 // toward index
+  unsigned long index = 0;   // after NULL extension (in-leaf stores)
+  unsigned long last = 0;
+  void* content = nullptr;   // entry found at mas->index
+};
+
+// Classifies the store of entry over [mas->index, mas->last] (mas_wr_store_type).
+store_type mas_wr_plan(ma_state* mas, void* entry, WrPlan& plan) {
+  maple_tree* mt = mas->tree;
+  plan.index = mas->index;
+  plan.last = mas->last;
+  if (!xa_is_node(mt->ma_root)) {
+    plan.content = mas->index == 0 ? mt->ma_root : nullptr;
+    return plan.type = wr_store_root;
+  }
+  Path& path = plan.path;
+  walk_path(mt, mas->index, path);
+  const int d = path.leaf_depth;
+  maple_node* leaf = mte_to_node(path.node[d]);
+  const maple_type type = mte_node_type(path.node[d]);
+  const unsigned long leaf_max = path.max[d];
+  void** slots = ma_slots(leaf, type);
+  unsigned offset = path.offset[d];
+  plan.content = slots[offset];
+  if (mas->last > leaf_max || (mas->last == leaf_max && !entry && mas->last != ULONG_MAX))
+    return plan.type = wr_spanning_store;
+
+  const unsigned end = path.end[d];
+  auto slot_min = [&](unsigned o) { return o ? ma_pivots(leaf, type)[o - 1] + 1 : path.min[d]; };
+  auto slot_max = [&](unsigned o) { return ma_slot_max(leaf, type, o, leaf_max); };
+  unsigned offset_end = offset;
+  while (offset_end < end && slot_max(offset_end) < mas->last) ++offset_end;
+  unsigned long index = mas->index, last = mas->last;
+  if (!entry) {
+    // mas_wr_extend_null: absorb the neighbouring empty ranges.
+    if (!slots[offset]) {
+      index = slot_min(offset);
+    } else if (index == slot_min(offset) && offset > 0 && !slots[offset - 1]) {
+      --offset;
+      index = slot_min(offset);
+    }
+    if (!slots[offset_end]) {
+      last = slot_max(offset_end);
+    } else if (last == slot_max(offset_end) && offset_end < end && !slots[offset_end + 1]) {
+      ++offset_end;
+      last = slot_max(offset_end);
+    }
+  }
+  plan.index = index;
+  plan.last = last;
+  if (offset == offset_end && index == slot_min(offset) && last == slot_max(offset))
+    return plan.type = wr_exact_fit;
+  if (index == 0 && last == ULONG_MAX) return plan.type = wr_new_root;
+  int new_end = static_cast<int>(end) + 2 - static_cast<int>(offset_end - offset);
+  if (index == slot_min(offset)) --new_end;
+  if (last == slot_max(offset_end)) --new_end;
+  if (new_end < static_cast<int>(mt_min_slots(type)))
+    return plan.type = d == 0 ? wr_node_store : wr_rebalance;
+  if (new_end >= static_cast<int>(mt_slot_count(type))) return plan.type = wr_split_store;
+  if (!mt_in_rcu(mt) && offset == end) return plan.type = wr_append;
+  if (new_end == static_cast<int>(end) && (!mt_in_rcu(mt) || offset_end - offset == 1))
+    return plan.type = wr_slot_store;
+  return plan.type = wr_node_store;
+}
+
+// Worst-case nodes for a planned store (mas_prealloc_calc): the reservation that makes
+// mas_store_prealloc infallible.
+unsigned long mas_prealloc_calc(const ma_state* mas, const WrPlan& plan, void* entry) {
+  const unsigned long height = mt_height_of(mas->tree);
+  switch (plan.type) {
+    case wr_store_root:
+      if (mas->index != 0 || mas->last != 0) return 1;
+      return (reinterpret_cast<unsigned long>(entry) & 3) == 2 ? 1 : 0;
+    case wr_exact_fit:
+    case wr_append:
+    case wr_slot_store:
+      return 0;
+    case wr_node_store:
+      return mt_in_rcu(mas->tree) ? 1 : 0;
+    case wr_new_root:
+      return 1;
+    case wr_split_store:
+      return 1 + 2 * height;
+    case wr_rebalance:
+      return 2 * height - 1;
+    case wr_spanning_store:
+      return 1 + 3 * height;
+    case wr_invalid:
+      break;
+  }
+  return 0;
+}
+
+// ---- execution ---------------------------------------------------------------------
+
+void mas_store_root(ma_state* mas, void* entry) {
+  maple_tree* mt = mas->tree;
+  void* root = mt->ma_root;
+  if (!entry) {
+    if (mas->index == 0) mt->ma_root = nullptr;
+    return;
+  }
+  if (mas->index == 0 && mas->last == 0 && (reinterpret_cast<unsigned long>(entry) & 3) != 2) {
+    mt->ma_root = entry;
+    return;
+  }
+  // mas_root_expand: one leaf holding the old root entry (if kept), the new range and
+  // the empty space around it.
+  BigNode c;
+  if (root && mas->index > 0) c.push(0, root);
+  if (mas->index > (root ? 1UL : 0UL)) c.push(mas->index - 1, nullptr);
+  c.push(mas->last, entry);
+  if (mas->last != ULONG_MAX) c.push(ULONG_MAX, nullptr);
+  coalesce_nulls(c);
+  maple_node* node = mas_take_node(mas);
+  fill_node(mt, node, maple_leaf_64, c, 0, c.count);
+  set_root_node(mt, mt_mk_node(node, maple_leaf_64));
+}
+
+void mas_new_root(ma_state* mas, void* entry) {
+  maple_tree* mt = mas->tree;
+  maple_enode* old = mt_root_enode(mt);
+  if (entry) {
+    BigNode c;
+    c.push(ULONG_MAX, entry);
+    maple_node* node = mas_take_node(mas);
+    fill_node(mt, node, maple_leaf_64, c, 0, 1);
+    set_root_node(mt, mt_mk_node(node, maple_leaf_64));
+  } else {
+    mt->ma_root = nullptr;
+    mt_set_height(mt, 0);
+  }
+  if (old) mt_destroy_walk(mt, old, ULONG_MAX);
+}
+
+// Rewrites one leaf in place (non-RCU node/slot store and append) and refreshes gaps.
+void mas_wr_leaf_in_place(ma_state* mas, WrPlan& plan, void* entry) {
+  maple_tree* mt = mas->tree;
+  const Path& path = plan.path;
+  const int d = path.leaf_depth;
+  BigNode c;
+  leaf_content(c, path.node[d], path.min[d], path.max[d], path.node[d], path.max[d], plan.index, plan.last, entry);
+  maple_node* leaf = mte_to_node(path.node[d]);
+  fill_node(mt, leaf, maple_leaf_64, c, 0, c.count);
+  if (d == 0) return;
+  propagate_gap(mt, path, d, content_leaf_gap(c, 0, c.count, path.min[d]));
+}
+
+void mas_wr_exact_fit(ma_state* mas, WrPlan& plan, void* entry) {
+  maple_tree* mt = mas->tree;
+  const Path& path = plan.path;
+  const int d = path.leaf_depth;
+  maple_node* leaf = mte_to_node(path.node[d]);
+  // The NULL extension may have moved the offset one slot left.
+  unsigned offset = path.offset[d];
+  const unsigned long* pivots = ma_pivots(leaf, maple_leaf_64);
+  while (offset > 0 && pivots[offset - 1] >= plan.index) --offset;
+  ma_slots(leaf, maple_leaf_64)[offset] = entry;
+  if (d > 0) propagate_gap(mt, path, d, ma_leaf_max_gap(leaf, maple_leaf_64, path.min[d], path.max[d]));
+}
+
+// Appends the nodes at `depth` from a to b inclusive, in key order (the tree is not yet
+// modified, so walking from the root finds each next one).
+void collect_level(const maple_tree* mt, int depth, maple_enode* a, unsigned long a_max, maple_enode* b,
+                   std::vector<maple_node*>& out) {
+  maple_enode* cur = a;
+  unsigned long cur_max = a_max;
+  for (;;) {
+    out.push_back(mte_to_node(cur));
+    if (cur == b) return;
+    Path p;
+    walk_path(mt, cur_max + 1, p, depth);
+    cur = p.node[depth];
+    cur_max = p.max[depth];
+  }
+}
+
+// The structural rebuild described at the top of this file.
+void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
+  maple_tree* mt = mas->tree;
+  Path pa = plan.path;
+  Path pb;
+  const bool spanning = plan.type == wr_spanning_store;
+  if (spanning) walk_path(mt, mas->last == ULONG_MAX ? ULONG_MAX : mas->last + 1, pb);
+  else pb = pa;
+  int d = pa.leaf_depth;
+  maple_enode* a = pa.node[d];
+  maple_enode* b = pb.node[d];
+  unsigned long a_min = pa.min[d], b_max = pb.max[d];
+
+  BigNode c;
+  const unsigned long index = spanning ? mas->index : plan.index;
+  const unsigned long last = spanning ? mas->last : plan.last;
+  leaf_content(c, a, a_min, pa.max[d], b, b_max, index, last, entry);
+
+  std::vector<maple_node*> dead;
+  for (;;) {
+    const maple_type type = d == pa.leaf_depth ? maple_leaf_64 : mt_internal_type(mt);
+    const bool whole = a_min == 0 && b_max == ULONG_MAX;
+    const unsigned slot_count = mt_slot_count(type);
+    if (!whole && c.count < mt_min_slots(type) + 1) {
+      // Rebalance: pull in a neighbour at this depth (sibling first, then cousin).
+      const bool right_sibling = pb.offset[d - 1] < pb.end[d - 1];
+      const bool left_sibling = pa.offset[d - 1] > 0;
+      if (right_sibling || (!left_sibling && b_max != ULONG_MAX)) {
+        Path pn;
+        walk_path(mt, b_max + 1, pn, d);
+        copy_all(c, pn.node[d], pn.max[d]);
+        pb = pn;
+        b = pn.node[d];
+        b_max = pn.max[d];
+      } else {
+        Path pn;
+        walk_path(mt, a_min - 1, pn, d);
+        BigNode merged;
+        copy_all(merged, pn.node[d], pn.max[d]);
+        for (unsigned i = 0; i < c.count; ++i) merged.push(c.pivot[i], c.slot[i], c.gap[i]);
+        c = merged;
+        pa = pn;
+        a = pn.node[d];
+        a_min = pn.min[d];
+      }
+    } else if (!whole && c.count > slot_count && a == b) {
+      // Split: first try to push data into a sibling (mas_push_data).
+      unsigned space = 2 * slot_count - 2;
+      if (ma_is_leaf(type)) --space;
+      if (b_max == ULONG_MAX) --space;
+      maple_node* parent = mte_to_node(pa.node[d - 1]);
+      const maple_type ptype = mte_node_type(pa.node[d - 1]);
+      const unsigned slot = pa.offset[d - 1];
+      const unsigned long pmax = pa.max[d - 1];
+      if (slot > 0) {
+        auto* sib = static_cast<maple_enode*>(ma_slots(parent, ptype)[slot - 1]);
+        const unsigned long sib_max = ma_pivots(parent, ptype)[slot - 1];
+        const unsigned sib_count = ma_data_end(mte_to_node(sib), mte_node_type(sib), sib_max) + 1;
+        if (sib_count + c.count < space) {
+          Path pn;
+          walk_path(mt, a_min - 1, pn, d);
+          BigNode merged;
+          copy_all(merged, sib, sib_max);
+          for (unsigned i = 0; i < c.count; ++i) merged.push(c.pivot[i], c.slot[i], c.gap[i]);
+          c = merged;
+          pa = pn;
+          a = sib;
+          a_min = pn.min[d];
+        }
+      }
+      if (a == b && slot < pa.end[d - 1]) {
+        auto* sib = static_cast<maple_enode*>(ma_slots(parent, ptype)[slot + 1]);
+        const unsigned long sib_max = ma_slot_max(parent, ptype, slot + 1, pmax);
+        const unsigned sib_count = ma_data_end(mte_to_node(sib), mte_node_type(sib), sib_max) + 1;
+        if (sib_count + c.count < space) {
+          Path pn;
+          walk_path(mt, b_max + 1, pn, d);
+          copy_all(c, sib, sib_max);
+          pb = pn;
+          b = sib;
+          b_max = sib_max;
+        }
+      }
+    }
+
+    // Internal root content of one child: that child becomes the root.
+    if (whole && !ma_is_leaf(type) && c.count == 1) {
+      collect_level(mt, d, a, pa.max[d], b, dead);
+      maple_enode* old_root = mt_root_enode(mt);
+      free_upper_levels(mt, old_root, ULONG_MAX, 0, d);
+      set_root_node(mt, static_cast<maple_enode*>(c.slot[0]));
+      break;
+    }
+
+    const Parts parts = plan_parts(c, type);
+    BigNode built;  // the new nodes, as content for the level above
+    unsigned long part_min = a_min;
+    for (unsigned i = 0; i < parts.count; ++i) {
+      const unsigned from = parts.from[i];
+      const unsigned to = i + 1 < parts.count ? parts.from[i + 1] : c.count;
+      maple_node* node = mas_take_node(mas);
+      fill_node(mt, node, type, c, from, to);
+      const unsigned long gap = ma_is_leaf(type) ? content_leaf_gap(c, from, to, part_min)
+                                                  : content_internal_gap(c, from, to);
+      built.push(c.pivot[to - 1], mt_mk_node(node, type), gap);
+      part_min = c.pivot[to - 1] + 1;
+    }
+
+    // Every old node in [a..b] at this depth leaves the tree.
+    collect_level(mt, d, a, pa.max[d], b, dead);
+
+    if (whole) {
+      maple_enode* old_root = mt_root_enode(mt);
+      if (d > 0) free_upper_levels(mt, old_root, ULONG_MAX, 0, d);
+      if (built.count == 1) {
+        set_root_node(mt, static_cast<maple_enode*>(built.slot[0]));
+      } else {
+        const maple_type rtype = mt_internal_type(mt);
+        maple_node* root = mas_take_node(mas);
+        fill_node(mt, root, rtype, built, 0, built.count);
+        set_root_node(mt, mt_mk_node(root, rtype));
+      }
+      break;
+    }
+    if (a == b && built.count == 1) {
+      // One node replaces one node: swap the pointer in the parent.
+      maple_node* parent = mte_to_node(pa.node[d - 1]);
+      const maple_type ptype = mte_node_type(pa.node[d - 1]);
+      const unsigned slot = pa.offset[d - 1];
+      auto* fresh = static_cast<maple_enode*>(built.slot[0]);
+      mte_set_parent(fresh, parent, slot);
+      ma_slots(parent, ptype)[slot] = fresh;
+      propagate_gap(mt, pa, d, built.gap[0]);
+      break;
+    }
+
+    // Go up one level: the parents' slots around the replaced run, with the new nodes.
+    BigNode up;
+    maple_enode* pa_node = pa.node[d - 1];
+    maple_enode* pb_node = pb.node[d - 1];
+    if (pa.offset[d - 1] > 0) copy_slots(up, pa_node, pa.max[d - 1], 0, pa.offset[d - 1] - 1);
+    for (unsigned i = 0; i < built.count; ++i) up.push(built.pivot[i], built.slot[i], built.gap[i]);
+    if (pb.offset[d - 1] < pb.end[d - 1]) copy_slots(up, pb_node, pb.max[d - 1], pb.offset[d - 1] + 1, pb.end[d - 1]);
+    c = up;
+    --d;
+    a = pa_node;
+    b = pb_node;
+    a_min = pa.min[d];
+    b_max = pb.max[d];
+  }
+  for (maple_node* node : dead) mt_free_node(mt, node);
+}
+
+// Executes a planned store using the state's reserved nodes.
+void mas_wr_execute(ma_state* mas, WrPlan& plan, void* entry) {
+  maple_tree* mt = mas->tree;
+  mas->store_type = plan.type;
+  switch (plan.type) {
+    case wr_store_root:
+      mas_store_root(mas, entry);
+      break;
+    case wr_new_root:
+      mas_new_root(mas, entry);
+      break;
+    case wr_exact_fit:
+      mas_wr_exact_fit(mas, plan, entry);
+      break;
+    case wr_append:
+    case wr_slot_store:
+      mas_wr_leaf_in_place(mas, plan, entry);
+      break;
+    case wr_node_store:
+      if (mt_in_rcu(mt)) mas_wr_rebuild(mas, plan, entry);
+      else mas_wr_leaf_in_place(mas, plan, entry);
+      break;
+    case wr_spanning_store:
+      if (mas->index == 0 && mas->last == ULONG_MAX) {
+        mas_new_root(mas, entry);
+        break;
+      }
+      mas_wr_rebuild(mas, plan, entry);
+      break;
+    case wr_split_store:
+    case wr_rebalance:
+      mas_wr_rebuild(mas, plan, entry);
+      break;
+    case wr_invalid:
+      break;
+  }
+  if (mas->mas_flags & MA_STATE_PREALLOC) ++mas->stores_in_prealloc;
+  // Leave the cursor on the range just written (extended over empty neighbours).
+  const unsigned long index = plan.type == wr_spanning_store ? mas->index : plan.index;
+  if (xa_is_node(mt->ma_root)) {
+    mas_descend_walk(mas, index);
+  } else {
+    mas->index = plan.type == wr_spanning_store ? mas->index : plan.index;
+    mas->last = plan.type == wr_spanning_store ? mas->last : plan.last;
+    mas->status = ma_start;
+    mas->node = nullptr;
+  }
+}
+
+// Plans, reserves (GFP_NOWAIT) and executes. On a failed reservation the state holds
+// -ENOMEM and the tree is untouched.
+void* mas_wr_store_gfp_once(ma_state* mas, void* entry, mmt::gfp_t gfp) {
+  WrPlan plan;
+  mas_wr_plan(mas, entry, plan);
+  mas->store_type = plan.type;
+  const unsigned long request = mas_prealloc_calc(mas, plan, entry);
+  if (request > mas->alloc_count) {
+    mas_node_count_gfp(mas, request, gfp);
+    if (mas->status == ma_error) return plan.content;
+  }
+  mas_wr_execute(mas, plan, entry);
+  return plan.content;
+}
+
+}  // namespace
+
+namespace mmt::maple {
+// Exposed for tests: the worst-case reservation the kernel's calculation asks for.
+unsigned long mas_prealloc_request(ma_state* mas, void* entry, store_type* type) {
+  WrPlan plan;
+  mas_wr_plan(mas, entry, plan);
+  if (type) *type = plan.type;
+  return mas_prealloc_calc(mas, plan, entry);
+}
+}  // namespace mmt::maple
+
+// ---- locking -------------------------------------------------------------------------
+
+void mtree_lock(maple_tree* mt) {
+  if (mt->ma_lock.locked)
+    mmt::raise_failure("lock", "mtree_lock", "recursive acquisition of a maple tree lock (self-deadlock)");
+  mt->ma_lock.locked = 1;
+}
+
+void mtree_unlock(maple_tree* mt) {
+  if (!mt->ma_lock.locked) mmt::raise_failure("lock", "mtree_unlock", "unlock of a maple tree lock not held");
+  mt->ma_lock.locked = 0;
+}
+
+// ---- advanced API --------------------------------------------------------------------
+
+void* mas_store(ma_state* mas, void* entry) {
+  if (mas->index > mas->last) {
+    mas_set_err(mas, -EINVAL);
+    return nullptr;
+  }
+  return mas_wr_store_gfp_once(mas, entry, mmt::gfp::kNowait);
+}
+
+int mas_store_gfp(ma_state* mas, void* entry, mmt::gfp_t gfp) {
+  const unsigned long index = mas->index, last = mas->last;
+  int ret = 0;
+  for (;;) {
+    mas->status = ma_start;
+    mas_wr_store_gfp_once(mas, entry, mmt::gfp::kNowait);
+    if (mas_nomem(mas, gfp)) {
+      mas_set_range(mas, index, last);
+      continue;
+    }
+    break;
+  }
+  if (mas_is_err(mas)) ret = mas_error(mas);
+  mas_destroy(mas);
+  return ret;
+}
+
+int mas_preallocate(ma_state* mas, void* entry, mmt::gfp_t gfp) {
+  WrPlan plan;
+  mas_wr_plan(mas, entry, plan);
+  mas->store_type = plan.type;
+  const unsigned long request = mas_prealloc_calc(mas, plan, entry);
+  mas->stores_in_prealloc = 0;
+  if (request > mas->alloc_count) {
+    mas->node_request = request;
+    mas_alloc_nodes(mas, gfp);
+    if (mas->status == ma_error) {
+      mas_destroy(mas);
+      mas_reset(mas);
+      return -ENOMEM;
+    }
+  }
+  mas->mas_flags |= MA_STATE_PREALLOC;
+  mas->status = ma_start;
+  return 0;
+}
+
+void mas_store_prealloc(ma_state* mas, void* entry) {
+  WrPlan plan;
+  mas_wr_plan(mas, entry, plan);
+  // Reserved nodes are the only ones this store may use.
+  if (!(mas->mas_flags & MA_STATE_PREALLOC) && mas_prealloc_calc(mas, plan, entry) > mas->alloc_count)
+    mas_bug(mas, "mas_store_prealloc without mas_preallocate");
+  mas_wr_execute(mas, plan, entry);
+  mas_destroy(mas);
+}
+
+void* mas_erase(ma_state* mas) {
+  mas->status = ma_start;
+  void* entry = mas_walk(mas);
+  if (!entry) return nullptr;
+  const unsigned long index = mas->index;
+  for (;;) {
+    mas->status = ma_start;
+    mas_wr_store_gfp_once(mas, nullptr, mmt::gfp::kNowait);
+    if (mas_nomem(mas, mmt::gfp::kKernel)) {
+      // The range may have changed while the lock was dropped.
+      mas_set(mas, index);
+      mas_walk(mas);
+      continue;
+    }
+    break;
+  }
+  mas_destroy(mas);
+  return entry;
+}
+
+// Stores entry only if [mas->index, mas->last] is empty: -EEXIST otherwise.
+int mas_insert_gfp(ma_state* mas, void* entry, mmt::gfp_t gfp) {
+  const unsigned long index = mas->index, last = mas->last;
+  int ret = 0;
+  for (;;) {
+    ma_state probe = *mas;
+    probe.alloc = nullptr;
+    probe.alloc_count = 0;
+    probe.status = ma_start;
+    probe.index = probe.last = index;
+    void* existing = mas_walk(&probe);
+    if (!existing && probe.last < last && probe.status == ma_active) existing = mas_next(&probe, last);
+    if (existing) {
+      ret = -EEXIST;
+      break;
+    }
+    mas->status = ma_start;
+    mas_set_range(mas, index, last);
+    mas_wr_store_gfp_once(mas, entry, mmt::gfp::kNowait);
+    if (mas_nomem(mas, gfp)) continue;
+    if (mas_is_err(mas)) ret = mas_error(mas);
+    break;
+  }
+  return ret;
+}
+
+// ---- normal API writes ------------------------------------------------------------------
+
+int mtree_store_range(maple_tree* mt, unsigned long index, unsigned long last, void* entry, mmt::gfp_t gfp) {
+  if (xa_is_advanced(entry)) return -EINVAL;
+  if (index > last) return -EINVAL;
+  ma_state mas{};
+  mas.tree = mt;
+  mas.index = index;
+  mas.last = last;
+  mas.status = ma_start;
+  mas.max = ULONG_MAX;
+  mtree_lock(mt);
+  const int ret = mas_store_gfp(&mas, entry, gfp);
+  mtree_unlock(mt);
+  return ret;
+}
+
+int mtree_store(maple_tree* mt, unsigned long index, void* entry, mmt::gfp_t gfp) {
+  return mtree_store_range(mt, index, index, entry, gfp);
+}
+
+int mtree_insert_range(maple_tree* mt, unsigned long first, unsigned long last, void* entry, mmt::gfp_t gfp) {
+  if (xa_is_advanced(entry)) return -EINVAL;
+  if (first > last) return -EINVAL;
+  ma_state mas{};
+  mas.tree = mt;
+  mas.index = first;
+  mas.last = last;
+  mas.status = ma_start;
+  mas.max = ULONG_MAX;
+  mtree_lock(mt);
+  const int ret = mas_insert_gfp(&mas, entry, gfp);
+  mas_destroy(&mas);
+  mtree_unlock(mt);
+  return ret;
+}
+
+int mtree_insert(maple_tree* mt, unsigned long index, void* entry, mmt::gfp_t gfp) {
+  return mtree_insert_range(mt, index, index, entry, gfp);
+}
+
+void* mtree_erase(maple_tree* mt, unsigned long index) {
+  ma_state mas{};
+  mas.tree = mt;
+  mas.index = mas.last = index;
+  mas.status = ma_start;
+  mas.max = ULONG_MAX;
+  mtree_lock(mt);
+  void* entry = mas_erase(&mas);
+  mtree_unlock(mt);
+  return entry;
+}

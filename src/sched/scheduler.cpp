@@ -1,0 +1,360 @@
+// The scheduler's engine: thread creation, the run loop, the fiber switches (with
+// their sanitizer annotations) and teardown. Decisions live in strategy.cpp, time and
+// the detectors in detectors.cpp.
+//
+// Control flow is asymmetric: a green thread always switches back to the scheduler's
+// own stack, naming the thread to run next (or none), and the scheduler resumes it.
+// Two fcontext jumps per switch buy one place where RCU callbacks run, time advances
+// and deadlock is decided, and keep every jump annotated for ASan.
+#include "mmtorture/sched/scheduler.h"
+
+#include <fmt/format.h>
+
+#include <exception>
+#include <stdexcept>
+
+#include "mmtorture/core/rcu.h"
+#include "mmtorture/sched/lockdep.h"
+#include "mmtorture/sched/rcu.h"
+#include "mmtorture/sched/stack_pool.h"
+#include "report.h"
+
+#if MMT_SANITIZED
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+namespace mmt::sched {
+
+namespace detail {
+constinit thread_local Scheduler* t_running = nullptr;
+constinit thread_local Scheduler* t_active = nullptr;
+}  // namespace detail
+
+namespace {
+
+// Thrown into a thread at its next switch when the run is torn down. Not derived from
+// std::exception, so a body's catch (const std::exception&) lets it pass.
+struct ThreadKill {};
+
+constexpr uint64_t kSpawnEvent = 0x5350;  // TraceEvent::Custom tag for a spawn
+
+}  // namespace
+
+Scheduler::Scheduler(ChoiceSource& choices, SchedulerOptions options, TraceHash* trace)
+    : choices_(choices), options_(options), trace_(trace ? trace : &own_trace_) {
+  options_.strategy.validate();
+  const size_t stack_size = options_.stack_size ? options_.stack_size : StackPool::default_stack_size();
+  stacks_ = &StackPool::shared(stack_size);
+  lockdep_ = std::make_unique<Lockdep>();
+  rcu_ = std::make_unique<SchedRcu>(*this);
+}
+
+Scheduler::~Scheduler() {
+  if (!tearing_down_) teardown();
+}
+
+Scheduler* Scheduler::running() { return detail::t_active; }
+
+Thread& Scheduler::spawn(std::string name, std::function<void()> body, SpawnOptions options) {
+  if (tearing_down_ || (ran_ && !running_))
+    throw std::logic_error("Scheduler::spawn: the run is over; spawn before or during run()");
+  if (!body) throw std::invalid_argument("Scheduler::spawn: thread '" + name + "' has no body");
+  const auto id = static_cast<uint32_t>(threads_.size() + 1);
+  threads_.push_back(std::unique_ptr<Thread>(new Thread(this, id, std::move(name), options.daemon)));
+  Thread& thread = *threads_.back();
+  thread.body_ = std::move(body);
+  thread.progress_ms_ = now_ms_;
+  create_context(thread);
+  if (!thread.daemon_) ++live_non_daemon_;
+  runnable_.push_back(&thread);
+  if (options_.strategy.effective() == StrategyKind::Pct) pct_place(thread);
+  trace_->fold(TraceEvent::Custom, kSpawnEvent, id);
+  return thread;
+}
+
+void Scheduler::create_context(Thread& thread) {
+  // We allocate the stack ourselves (preallocated) so its bounds are known for the
+  // sanitizer annotations; the fiber record returns it to the pool when it finishes.
+  thread.stack_ = stacks_->allocate();
+  Thread* self = &thread;
+  thread.context_ = boost::context::fiber(
+      std::allocator_arg, boost::context::preallocated(thread.stack_.sp, thread.stack_.size, thread.stack_),
+      PooledStack{stacks_}, [this, self](boost::context::fiber&& scheduler) -> boost::context::fiber {
+#if MMT_SANITIZED
+        __sanitizer_finish_switch_fiber(nullptr, &scheduler_stack_bottom_, &scheduler_stack_size_);
+#endif
+        scheduler_context_ = std::move(scheduler);
+        thread_main(*self);
+#if MMT_SANITIZED
+        // The last jump off this stack: nullptr lets ASan drop its fake stack.
+        __sanitizer_start_switch_fiber(nullptr, scheduler_stack_bottom_, scheduler_stack_size_);
+#endif
+        return std::move(scheduler_context_);
+      });
+}
+
+void Scheduler::resume_thread(Thread& thread) {
+  if (&thread != last_run_) {
+    ++switches_;
+    trace_->fold(TraceEvent::Switch, last_run_ ? last_run_->id_ : 0, thread.id_, yield_points_);
+  }
+  last_run_ = &thread;
+  current_ = &thread;
+  detail::t_running = this;
+#if MMT_SANITIZED
+  void* fake_stack = nullptr;
+  __sanitizer_start_switch_fiber(&fake_stack, static_cast<char*>(thread.stack_.sp) - thread.stack_.size,
+                                 thread.stack_.size);
+#endif
+  thread.context_ = std::move(thread.context_).resume();
+#if MMT_SANITIZED
+  __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
+#endif
+  detail::t_running = nullptr;
+  current_ = nullptr;
+}
+
+void Scheduler::switch_to_scheduler() {
+  Thread* self = current_;
+#if MMT_SANITIZED
+  void* fake_stack = nullptr;
+  __sanitizer_start_switch_fiber(&fake_stack, scheduler_stack_bottom_, scheduler_stack_size_);
+#endif
+  scheduler_context_ = std::move(scheduler_context_).resume();
+#if MMT_SANITIZED
+  __sanitizer_finish_switch_fiber(fake_stack, &scheduler_stack_bottom_, &scheduler_stack_size_);
+#endif
+  if (self->kill_ && std::uncaught_exceptions() == 0) throw ThreadKill{};
+}
+
+void Scheduler::thread_main(Thread& thread) {
+  thread.started_ = true;
+  std::optional<Failure> failure;
+  // Nothing thrown in the body may leave this frame: an exception crossing a fiber
+  // boundary would unwind into Boost.Context's entry code and terminate the process.
+  if (!thread.kill_) {
+    try {
+      thread.body_();
+    } catch (const ThreadKill&) {
+    } catch (const FailureError& error) {
+      failure = error.failure();
+    } catch (const std::exception& error) {
+      failure = Failure{"thread.exception", thread.sites_[(thread.site_next_ + 7) % 8].name,
+                        fmt::format("thread {} threw: {}", thread.label(), error.what())};
+    } catch (...) {
+      failure = Failure{"thread.exception", thread.sites_[(thread.site_next_ + 7) % 8].name,
+                        fmt::format("thread {} threw a non-standard exception", thread.label())};
+    }
+  }
+  try {
+    thread.body_ = nullptr;  // captured state is destroyed on the thread's own stack
+  } catch (...) {
+    if (!failure)
+      failure = Failure{"thread.exception", "thread_exit",
+                        fmt::format("thread {}: destroying its body threw", thread.label())};
+  }
+  if (failure) {
+    record_thread_failure(thread, std::move(*failure));
+  } else if (!thread.kill_ && !tearing_down_) {
+    // Lockdep's "lock held when returning to user space", and its RCU/preempt cousins.
+    std::string problem;
+    if (!thread.held_.empty()) problem = "locks held: " + thread.held_locks_text();
+    else if (thread.rcu_depth_) problem = fmt::format("inside rcu_read_lock (depth {})", thread.rcu_depth_);
+    else if (thread.preempt_count_) problem = fmt::format("with preempt_count {}", thread.preempt_count_);
+    if (!problem.empty()) {
+      const Site last = thread.sites_[(thread.site_next_ + 7) % 8];
+      record_thread_failure(thread, Failure{"lockdep.held_at_exit", last.name,
+                                            fmt::format("thread {} exited {}", thread.label(), problem)});
+    }
+  }
+  finish_thread(thread);
+}
+
+void Scheduler::record_thread_failure(Thread& thread, Failure failure) {
+  if (tearing_down_) return;
+  failure.dump = fmt::format("in thread {}\n{}{}", thread.label(), describe_threads(),
+                             failure.dump.empty() ? "" : "\n" + failure.dump);
+  record_failure(std::move(failure));
+}
+
+void Scheduler::finish_thread(Thread& thread) {
+  thread.state_ = ThreadState::Finished;
+  remove_runnable(thread);
+  if (thread.rcu_depth_) rcu_->forget_reader(thread);
+  if (!thread.daemon_) --live_non_daemon_;
+  thread.progress_ms_ = now_ms_;
+  while (Waiter* joiner = thread.joiners_.pop_front()) wake(joiner);
+  next_ = nullptr;  // the scheduler picks
+}
+
+RunResult Scheduler::run() {
+  if (ran_) throw std::logic_error("Scheduler::run: a scheduler runs once");
+  if (threads_.empty())
+    throw std::invalid_argument("Scheduler::run: no threads (spawn at least one thread before run)");
+  if (detail::t_active) throw std::logic_error("Scheduler::run: another scheduler is running");
+  ran_ = running_ = true;
+  detail::t_active = this;
+  set_rcu_backend(rcu_.get());
+  if (options_.strategy.effective() == StrategyKind::Pct) pct_setup();
+
+  while (!failure_) {
+    try {
+      rcu_->process();
+    } catch (const FailureError& error) {
+      Failure failure = error.failure();
+      failure.dump = "in an RCU callback\n" + describe_threads();
+      record_failure(std::move(failure));
+      break;
+    }
+    if (live_non_daemon_ == 0) break;
+    Thread* next = std::exchange(next_, nullptr);
+    if (!next) {
+      if (runnable_.empty()) {
+        if (!advance_clock()) {
+          report_deadlock();
+          break;
+        }
+        continue;
+      }
+      next = choose_next(Site{"schedule"});
+    }
+    resume_thread(*next);
+  }
+
+  RunResult result;
+  result.trace_hash = trace_->value();
+  result.switches = switches_;
+  result.steps = steps_;
+  result.yield_points = yield_points_;
+  result.virtual_ms = now_ms_;
+  result.threads = static_cast<uint32_t>(threads_.size());
+  if (options_.strategy.effective() == StrategyKind::Pct)
+    result.pct_guarantee = pct_guarantee(threads_.size(), options_.strategy.pct_steps, options_.strategy.pct_depth);
+  if (auto* replay = dynamic_cast<ReplayChoices*>(&choices_)) result.replay_divergence = replay->divergence();
+
+  teardown();
+  if (failure_) result.failure = failure_;
+  set_rcu_backend(nullptr);
+  detail::t_active = nullptr;
+  running_ = false;
+  return result;
+}
+
+void Scheduler::teardown() {
+  tearing_down_ = true;
+  Scheduler* const previous_active = detail::t_active;
+  detail::t_active = this;
+  // Unwind every thread that has not finished, in id order: each throws ThreadKill at
+  // the switch it is parked in (or, never started, returns at once), so destructors on
+  // its stack run and its stack returns to the pool.
+  for (auto& thread : threads_) {
+    if (thread->state_ == ThreadState::Finished) continue;
+    thread->kill_ = true;
+    resume_thread(*thread);
+  }
+  try {
+    rcu_->flush();
+  } catch (const FailureError& error) {
+    if (!failure_) failure_ = error.failure();
+  }
+  detail::t_active = previous_active == this ? this : previous_active;
+}
+
+void Scheduler::record_failure(Failure failure) {
+  if (failure_) return;  // the first failure is the run's
+  failure.virtual_ms = now_ms_;
+  failure_ = std::move(failure);
+}
+
+bool Scheduler::doomed() const {
+  return tearing_down_ || failure_.has_value() || std::uncaught_exceptions() > 0;
+}
+
+void Scheduler::raise_check(const char* check, Site site, const std::string& message) const {
+  detail::report_check(check, site, message);
+  // Quiet while doomed; a caller that asked for [[noreturn]] still must not go on.
+  throw ThreadKill{};
+}
+
+// ---- Parking and waking ----
+
+WakeReason Scheduler::block(Waiter* waiter, const WaitInfo& info, uint64_t deadline_ms, bool killable) {
+  Thread* thread = current_;
+  if (!thread) {
+    detail::report_check("sched.block_outside_thread", info.site,
+                         fmt::format("would block on {} '{}' outside a green thread", info.what, info.object));
+    return WakeReason::Abandoned;
+  }
+  if (doomed()) return WakeReason::Abandoned;
+  if (killable && thread->fatal_signal_) return WakeReason::Interrupted;
+  thread->note_site(info.site);
+  check_progress_budget(*thread);
+  thread->wait_ = info;
+  thread->waiter_ = waiter;
+  thread->deadline_ms_ = deadline_ms;
+  thread->killable_ = killable;
+  thread->state_ = ThreadState::Blocked;
+  remove_runnable(*thread);
+  next_ = runnable_.empty() ? nullptr : choose_next(info.site);
+  switch_to_scheduler();
+  thread->waiter_ = nullptr;
+  thread->wait_ = WaitInfo{};
+  return thread->wake_reason_;
+}
+
+void Scheduler::wake(Waiter* waiter) {
+  waiter->woken = true;
+  Thread& thread = *waiter->thread;
+  if (thread.state_ == ThreadState::Blocked && thread.waiter_ == waiter) make_runnable(thread, WakeReason::Woken);
+}
+
+bool Scheduler::wake_up_process(Thread& thread) {
+  if (thread.state_ != ThreadState::Blocked || thread.waiter_ != nullptr) return false;
+  make_runnable(thread, WakeReason::Woken);
+  return true;
+}
+
+void Scheduler::send_fatal_signal(Thread& thread) {
+  thread.fatal_signal_ = true;
+  trace_->fold(TraceEvent::Custom, 0x5349, thread.id_);
+  if (thread.state_ == ThreadState::Blocked && thread.killable_) make_runnable(thread, WakeReason::Interrupted);
+}
+
+void Scheduler::join(Thread& thread, Site site) {
+  if (&thread == current_) {
+    detail::report_check("sched.join_self", site, fmt::format("thread {} joins itself", thread.label()));
+    return;
+  }
+  while (thread.state_ != ThreadState::Finished) {
+    Waiter waiter(current_);
+    thread.joiners_.push_back(&waiter);
+    const WakeReason reason =
+        detail::park(&waiter, WaitInfo{"join", thread.name_.c_str(), &thread, site}, kNoDeadline, false);
+    if (reason == WakeReason::Abandoned) return;
+  }
+}
+
+// ---- Progress ----
+
+void Scheduler::mark_progress() {
+  if (Thread* thread = current_) {
+    thread->progress_ms_ = now_ms_;
+    thread->steps_since_progress_ = 0;
+  }
+}
+
+void Scheduler::op_begin(const char* name) {
+  Thread* thread = current_;
+  if (!thread) return;
+  if (thread->op_depth_++ == 0) thread->op_name_ = name;
+  mark_progress();
+}
+
+void Scheduler::op_end() {
+  Thread* thread = current_;
+  if (!thread || thread->op_depth_ == 0) return;
+  if (--thread->op_depth_ == 0) thread->op_name_ = nullptr;
+  mark_progress();
+}
+
+}  // namespace mmt::sched

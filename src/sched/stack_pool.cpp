@@ -1,0 +1,90 @@
+// Pooled, guard-paged fiber stacks (see stack_pool.h).
+#include "mmtorture/sched/stack_pool.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <new>
+
+#if MMT_SANITIZED
+#include <sanitizer/asan_interface.h>
+#endif
+
+namespace mmt::sched {
+namespace {
+
+size_t page_size() {
+  static const size_t size = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return size;
+}
+
+}  // namespace
+
+StackPool::StackPool(size_t stack_size) {
+  const size_t page = page_size();
+  stack_size_ = (stack_size + page - 1) / page * page;
+}
+
+StackPool::~StackPool() {
+  if (live_ != 0) {
+    // A fiber still owns one of our stacks: unmapping would pull it from under it.
+    std::fprintf(stderr, "mmtorture: StackPool destroyed with %zu stacks in use\n", live_);
+    std::abort();
+  }
+  const size_t page = page_size();
+  for (void* top : free_) {
+    char* base = static_cast<char*>(top) - stack_size_ - page;
+    munmap(base, stack_size_ + page);
+  }
+}
+
+boost::context::stack_context StackPool::allocate() {
+  boost::context::stack_context stack;
+  stack.size = stack_size_;
+  if (!free_.empty()) {
+    stack.sp = free_.back();
+    free_.pop_back();
+  } else {
+    const size_t page = page_size();
+    void* base = mmap(nullptr, stack_size_ + page, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) throw std::bad_alloc();
+    mprotect(base, page, PROT_NONE);  // guard page: an overflow faults at once
+    stack.sp = static_cast<char*>(base) + page + stack_size_;
+  }
+#if MMT_SANITIZED
+  ASAN_UNPOISON_MEMORY_REGION(static_cast<char*>(stack.sp) - stack.size, stack.size);
+#endif
+  ++live_;
+  return stack;
+}
+
+void StackPool::deallocate(boost::context::stack_context& stack) noexcept {
+  --live_;
+  free_.push_back(stack.sp);
+}
+
+StackPool& StackPool::shared(size_t stack_size) {
+  // Process-wide pools, one per size; a handful at most. Kept in a vector (not keyed
+  // by address) and never destroyed before exit.
+  static std::vector<std::unique_ptr<StackPool>> pools;
+  const size_t page = page_size();
+  const size_t rounded = (stack_size + page - 1) / page * page;
+  for (auto& pool : pools)
+    if (pool->stack_size() == rounded) return *pool;
+  pools.push_back(std::make_unique<StackPool>(rounded));
+  return *pools.back();
+}
+
+size_t StackPool::default_stack_size() {
+#if MMT_SANITIZED
+  return 256 * 1024;
+#else
+  return 64 * 1024;
+#endif
+}
+
+}  // namespace mmt::sched
