@@ -139,10 +139,10 @@ void Scheduler::thread_main(Thread& thread) {
     } catch (const FailureError& error) {
       failure = error.failure();
     } catch (const std::exception& error) {
-      failure = Failure{"thread.exception", thread.sites_[(thread.site_next_ + 7) % 8].name,
+      failure = Failure{"thread.exception", thread.last_site().name,
                         fmt::format("thread {} threw: {}", thread.label(), error.what())};
     } catch (...) {
-      failure = Failure{"thread.exception", thread.sites_[(thread.site_next_ + 7) % 8].name,
+      failure = Failure{"thread.exception", thread.last_site().name,
                         fmt::format("thread {} threw a non-standard exception", thread.label())};
     }
   }
@@ -162,7 +162,7 @@ void Scheduler::thread_main(Thread& thread) {
     else if (thread.rcu_depth_) problem = fmt::format("inside rcu_read_lock (depth {})", thread.rcu_depth_);
     else if (thread.preempt_count_) problem = fmt::format("with preempt_count {}", thread.preempt_count_);
     if (!problem.empty()) {
-      const Site last = thread.sites_[(thread.site_next_ + 7) % 8];
+      const Site last = thread.last_site();
       record_thread_failure(thread, Failure{"lockdep.held_at_exit", last.name,
                                             fmt::format("thread {} exited {}", thread.label(), problem)});
     }
@@ -257,7 +257,7 @@ void Scheduler::teardown() {
   } catch (const FailureError& error) {
     if (!failure_) failure_ = error.failure();
   }
-  detail::t_active = previous_active == this ? this : previous_active;
+  detail::t_active = previous_active;
 }
 
 void Scheduler::record_failure(Failure failure) {
@@ -268,12 +268,6 @@ void Scheduler::record_failure(Failure failure) {
 
 bool Scheduler::doomed() const {
   return tearing_down_ || failure_.has_value() || std::uncaught_exceptions() > 0;
-}
-
-void Scheduler::raise_check(const char* check, Site site, const std::string& message) const {
-  detail::report_check(check, site, message);
-  // Quiet while doomed; a caller that asked for [[noreturn]] still must not go on.
-  throw ThreadKill{};
 }
 
 // ---- Parking and waking ----

@@ -140,7 +140,7 @@ enum maple_status {
   ma_error,
 };
 
-enum store_type {
+enum store_type : int {
   wr_invalid,
   wr_new_root,
   wr_store_root,

@@ -15,6 +15,8 @@
 #include "mmtorture/core/site.h"
 
 struct maple_node;
+struct ma_state;
+enum store_type : int;
 
 namespace mmt::maple {
 
@@ -71,6 +73,11 @@ TestNodeAllocator& default_test_allocator();
 // Installs an allocator (nullptr restores the default). Nodes must be freed by the
 // allocator that made them: swap only while no tree holds nodes.
 void set_node_allocator(NodeAllocator* allocator);
+
+// The worst-case node count the kernel's mas_prealloc_calc reserves for storing entry
+// over [mas->index, mas->last] in the tree as it is now, and the store type it plans
+// (wr_split_store, wr_spanning_store, ...). Does not allocate or modify anything.
+unsigned long mas_prealloc_request(ma_state* mas, void* entry, store_type* type);
 
 // Allocation sites inside the tree.
 inline constexpr Site kSiteMasAllocNodes{"mas_alloc_nodes"};

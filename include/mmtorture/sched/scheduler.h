@@ -135,8 +135,6 @@ class Scheduler {
   // True while the run is being torn down or the current thread unwinds from an
   // exception: primitives give up instead of waiting, and checks stay quiet.
   bool doomed() const;
-  // Raises the check as a FailureError naming the current thread and its locks.
-  [[noreturn]] void raise_check(const char* check, Site site, const std::string& message) const;
 
   Lockdep& lockdep() { return *lockdep_; }
   SchedRcu& rcu() { return *rcu_; }

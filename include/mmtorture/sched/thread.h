@@ -82,6 +82,8 @@ class Thread {
   uint32_t rcu_read_depth() const { return rcu_depth_; }
   // The most recent yield-point and primitive sites, oldest first.
   std::vector<Site> last_sites() const;
+  // The most recent one ("unknown" before the first).
+  Site last_site() const { return sites_[(site_next_ + sites_.size() - 1) % sites_.size()]; }
 
   // "T2 'writer'".
   std::string label() const;
