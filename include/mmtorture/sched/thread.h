@@ -80,6 +80,8 @@ class Thread {
   // Nesting depth of spin locks and preempt_disable() sections.
   uint32_t preempt_count() const { return preempt_count_; }
   uint32_t rcu_read_depth() const { return rcu_depth_; }
+  // PCT priority (higher runs first); 0 under other strategies.
+  int64_t priority() const { return priority_; }
   // The most recent yield-point and primitive sites, oldest first.
   std::vector<Site> last_sites() const;
   // The most recent one ("unknown" before the first).

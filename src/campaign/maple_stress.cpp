@@ -1,0 +1,339 @@
+// The maple-tree stress: operations drawn from a ChoiceSource against the real tree and
+// a std::map model, with GFP_NOWAIT failures injected by a choice-driven allocator.
+#include "mmtorture/campaign/maple_stress.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <map>
+#include <new>
+
+#include "mmtorture/core/trace_hash.h"
+#include "mmtorture/maple/kernel_api.h"
+
+namespace mmt::campaign {
+
+namespace {
+
+constexpr Site kSiteOp{"maple_stress.op"};
+constexpr Site kSiteIndex{"maple_stress.index"};
+constexpr Site kSiteLength{"maple_stress.length"};
+constexpr Site kSiteValue{"maple_stress.value"};
+constexpr Site kSiteRegion{"maple_stress.region"};
+
+// Fails GFP_NOWAIT node allocations when the ChoiceSource says so; sleeping allocations
+// succeed (there is no page-pressure model at this layer yet).
+class ChoiceNodeAllocator final : public maple::NodeAllocator {
+ public:
+  ChoiceNodeAllocator(ChoiceSource& choices, double p) : choices_(choices), p_(p) {}
+  maple_node* alloc_node(gfp_t flags, Site site) override {
+    if (!gfp::allows_blocking(flags) && choices_.flip(ChoiceKind::AllocFail, site, p_)) {
+      ++failures_;
+      return nullptr;
+    }
+    ++live_;
+    return static_cast<maple_node*>(::operator new(sizeof(maple_node), std::align_val_t{alignof(maple_node)}));
+  }
+  void free_node(maple_node* node) override {
+    --live_;
+    ::operator delete(static_cast<void*>(node), std::align_val_t{alignof(maple_node)});
+  }
+  uint64_t live_nodes() const override { return live_; }
+  uint64_t failures() const { return failures_; }
+
+ private:
+  ChoiceSource& choices_;
+  double p_;
+  uint64_t live_ = 0;
+  uint64_t failures_ = 0;
+};
+
+struct ModelEntry {
+  unsigned long last;
+  unsigned long value;
+};
+using Model = std::map<unsigned long, ModelEntry>;  // start -> [start, last] = value
+
+void model_store(Model& m, unsigned long index, unsigned long last, unsigned long value) {
+  auto it = m.upper_bound(index);
+  if (it != m.begin()) {
+    auto prev = std::prev(it);
+    if (prev->second.last >= index) {
+      const ModelEntry old = prev->second;
+      const unsigned long old_start = prev->first;
+      m.erase(prev);
+      if (old_start < index) m[old_start] = {index - 1, old.value};
+      if (old.last > last) m[last + 1] = {old.last, old.value};
+    }
+  }
+  it = m.lower_bound(index);
+  while (it != m.end() && it->first <= last) {
+    const ModelEntry old = it->second;
+    it = m.erase(it);
+    if (old.last > last) {
+      m[last + 1] = {old.last, old.value};
+      break;
+    }
+  }
+  if (value) m[index] = {last, value};
+}
+
+// The entry covering index, or nullptr; range of the entry in *start/*last.
+const ModelEntry* model_find(const Model& m, unsigned long index, unsigned long* start) {
+  auto it = m.upper_bound(index);
+  if (it == m.begin()) return nullptr;
+  --it;
+  if (it->second.last < index) return nullptr;
+  *start = it->first;
+  return &it->second;
+}
+
+bool model_range_empty(const Model& m, unsigned long index, unsigned long last) {
+  unsigned long start;
+  if (model_find(m, index, &start)) return false;
+  auto it = m.lower_bound(index);
+  return it == m.end() || it->first > last;
+}
+
+class Stress {
+ public:
+  Stress(ChoiceSource& choices, const MapleStressOptions& options) : c_(choices), opt_(options) {
+    mt_init_flags(&tree_, options.alloc_range_tree ? MT_FLAGS_ALLOC_RANGE : 0);
+    if (options.rcu) mt_set_in_rcu(&tree_);
+  }
+
+  void run(MapleStressResult& result) {
+    for (op_ = 0; op_ < opt_.ops; ++op_) {
+      step();
+      // In RCU mode a grace period ends between operations: deferred frees run here.
+      if (opt_.rcu) rcu_barrier();
+      check();
+      result.ops_done = op_ + 1;
+      result.max_entries = std::max<uint64_t>(result.max_entries, model_.size());
+      result.max_height = std::max<uint64_t>(result.max_height, mt_height(&tree_));
+    }
+  }
+
+  void teardown() {
+    mtree_destroy(&tree_);
+    rcu_barrier();
+  }
+
+  uint64_t trace_hash() const { return trace_.value(); }
+
+ private:
+  // Keys cluster in a few regions so the tree grows deep and writes span nodes.
+  unsigned long draw_index() {
+    static constexpr unsigned long kRegions[] = {0, 0x10000, 0x7f0000000000UL, ULONG_MAX - 0x20000};
+    const unsigned long base = kRegions[c_.draw(ChoiceKind::Arg, kSiteRegion, 4)];
+    return base + c_.draw(ChoiceKind::Arg, kSiteIndex, 0x8000);
+  }
+  unsigned long draw_last(unsigned long index) {
+    const unsigned long length = c_.draw(ChoiceKind::Arg, kSiteLength, 64);
+    return index + length < index ? ULONG_MAX : index + length;
+  }
+  unsigned long draw_value() { return 1 + c_.draw(ChoiceKind::Arg, kSiteValue, 1000); }
+
+  [[noreturn]] void diverged(const std::string& what) {
+    raise_failure("model_diff", "maple_stress", fmt::format("op {}: {}", op_, what),
+                  maple::mt_dump_string(&tree_, mt_dump_hex));
+  }
+
+  void expect_entry(const char* op, unsigned long index, void* got) {
+    unsigned long start;
+    const ModelEntry* want = model_find(model_, index, &start);
+    const unsigned long want_value = want ? want->value : 0;
+    const unsigned long got_value = got ? xa_to_value(got) : 0;
+    if (want_value != got_value)
+      diverged(fmt::format("{}({:#x}) returned {} but the model holds {}", op, index, got_value, want_value));
+  }
+
+  void step() {
+    const uint64_t kind = c_.draw(ChoiceKind::Op, kSiteOp, 10);
+    const unsigned long index = draw_index();
+    trace_.fold(TraceEvent::OpStart, kind, index);
+    switch (kind) {
+      case 0: {  // mtree_store_range (an entry or NULL)
+        const unsigned long last = draw_last(index);
+        const unsigned long value = c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value();
+        const int ret = mtree_store_range(&tree_, index, last, value ? xa_mk_value(value) : nullptr, GFP_KERNEL);
+        if (ret != 0) diverged(fmt::format("mtree_store_range returned {}", ret));
+        model_store(model_, index, last, value);
+        trace_.fold(TraceEvent::OpEnd, ret);
+        break;
+      }
+      case 1: {  // mtree_insert_range
+        const unsigned long last = draw_last(index);
+        const unsigned long value = draw_value();
+        const int ret = mtree_insert_range(&tree_, index, last, xa_mk_value(value), GFP_KERNEL);
+        const int want = model_range_empty(model_, index, last) ? 0 : -EEXIST;
+        if (ret != want) diverged(fmt::format("mtree_insert_range returned {}, model expects {}", ret, want));
+        if (ret == 0) model_store(model_, index, last, value);
+        trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
+        break;
+      }
+      case 2: {  // mtree_erase
+        void* got = mtree_erase(&tree_, index);
+        expect_entry("mtree_erase", index, got);
+        unsigned long start;
+        if (const ModelEntry* e = model_find(model_, index, &start)) model_store(model_, start, e->last, 0);
+        trace_.fold(TraceEvent::OpEnd, got ? xa_to_value(got) : 0);
+        break;
+      }
+      case 3: {  // mtree_load
+        void* got = mtree_load(&tree_, index);
+        expect_entry("mtree_load", index, got);
+        trace_.fold(TraceEvent::OpEnd, got ? xa_to_value(got) : 0);
+        break;
+      }
+      case 4: {  // mas_find then a few mas_next
+        MA_STATE(mas, &tree_, index, index);
+        auto it = model_.upper_bound(index);
+        if (it != model_.begin() && std::prev(it)->second.last >= index) --it;
+        for (int i = 0; i < 4; ++i) {
+          void* got = i == 0 ? mas_find(&mas, ULONG_MAX) : mas_next(&mas, ULONG_MAX);
+          const unsigned long want = it == model_.end() ? 0 : it->second.value;
+          if ((got ? xa_to_value(got) : 0) != want || (got && mas.index != it->first))
+            diverged(fmt::format("iteration from {:#x} step {} returned {} at {:#x}", index, i,
+                                 got ? xa_to_value(got) : 0, mas.index));
+          trace_.fold(TraceEvent::OpEnd, want);
+          if (!got) break;
+          ++it;
+        }
+        break;
+      }
+      case 5: {  // mas_find_rev then mas_prev
+        MA_STATE(mas, &tree_, index, index);
+        auto it = model_.upper_bound(index);
+        for (int i = 0; i < 3; ++i) {
+          void* got = i == 0 ? mas_find_rev(&mas, 0) : mas_prev(&mas, 0);
+          const bool have = it != model_.begin();
+          const unsigned long want = have ? std::prev(it)->second.value : 0;
+          if ((got ? xa_to_value(got) : 0) != want)
+            diverged(fmt::format("reverse iteration from {:#x} step {} returned {}, model {}", index, i,
+                                 got ? xa_to_value(got) : 0, want));
+          trace_.fold(TraceEvent::OpEnd, want);
+          if (!got) break;
+          --it;
+        }
+        break;
+      }
+      case 6: {  // mas_empty_area / mas_empty_area_rev within a window
+        const unsigned long size = 1 + c_.draw(ChoiceKind::Arg, kSiteLength, 256);
+        const bool reverse = c_.draw(ChoiceKind::Arg, kSiteOp, 2);
+        const unsigned long window_last = index + 0x4000 < index ? ULONG_MAX : index + 0x4000;
+        MA_STATE(mas, &tree_, 0, 0);
+        const int ret = reverse ? mas_empty_area_rev(&mas, index, window_last, size)
+                                : mas_empty_area(&mas, index, window_last, size);
+        if (ret == 0) {
+          if (mas.last - mas.index + 1 != size || mas.index < index || mas.last > window_last ||
+              !model_range_empty(model_, mas.index, mas.last))
+            diverged(fmt::format("empty area [{:#x}, {:#x}] for size {} is not free in the window", mas.index,
+                                 mas.last, size));
+        }
+        trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), ret ? 0 : mas.index);
+        break;
+      }
+      case 7: {  // mtree_alloc_range
+        if (!opt_.alloc_range_tree) break;
+        const unsigned long size = 1 + c_.draw(ChoiceKind::Arg, kSiteLength, 64);
+        unsigned long start = 0;
+        const unsigned long value = draw_value();
+        const int ret = mtree_alloc_range(&tree_, &start, xa_mk_value(value), size, index, ULONG_MAX, GFP_KERNEL);
+        if (ret == 0) {
+          if (!model_range_empty(model_, start, start + size - 1) || start < index)
+            diverged(fmt::format("mtree_alloc_range gave [{:#x}, +{}] which is not free", start, size));
+          model_store(model_, start, start + size - 1, value);
+        }
+        trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), start);
+        break;
+      }
+      case 8: {  // preallocated store: reserve with GFP_NOWAIT, then store without allocating
+        const unsigned long last = draw_last(index);
+        const unsigned long value = c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value();
+        void* entry = value ? xa_mk_value(value) : nullptr;
+        MA_STATE(mas, &tree_, index, last);
+        mtree_lock(&tree_);
+        const int ret = mas_preallocate(&mas, entry, GFP_NOWAIT);
+        if (ret == 0) {
+          mas_set_range(&mas, index, last);
+          mas_store_prealloc(&mas, entry);
+          model_store(model_, index, last, value);
+        } else if (ret != -ENOMEM) {
+          mtree_unlock(&tree_);
+          diverged(fmt::format("mas_preallocate returned {}", ret));
+        }
+        mtree_unlock(&tree_);
+        trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
+        break;
+      }
+      case 9: {  // mas_store_gfp with GFP_NOWAIT: may fail, must then leave the tree as it was
+        const unsigned long last = draw_last(index);
+        const unsigned long value = draw_value();
+        MA_STATE(mas, &tree_, index, last);
+        mtree_lock(&tree_);
+        const int ret = mas_store_gfp(&mas, xa_mk_value(value), GFP_NOWAIT);
+        mtree_unlock(&tree_);
+        if (ret == 0) model_store(model_, index, last, value);
+        else if (ret != -ENOMEM) diverged(fmt::format("mas_store_gfp returned {}", ret));
+        trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
+        break;
+      }
+    }
+  }
+
+  // After every operation: mt_validate and a full model diff.
+  void check() {
+    mt_validate(&tree_);
+    MA_STATE(mas, &tree_, 0, 0);
+    void* entry;
+    auto it = model_.begin();
+    unsigned long count = 0;
+    mas_for_each(&mas, entry, ULONG_MAX) {
+      if (it == model_.end() || it->first != mas.index || it->second.last != mas.last ||
+          it->second.value != xa_to_value(entry))
+        diverged(fmt::format("tree entry [{:#x}, {:#x}] = {} differs from the model", mas.index, mas.last,
+                             xa_to_value(entry)));
+      ++it;
+      ++count;
+    }
+    if (it != model_.end()) diverged(fmt::format("model entry at {:#x} missing from the tree", it->first));
+    trace_.fold(TraceEvent::Check, count);
+  }
+
+  ChoiceSource& c_;
+  MapleStressOptions opt_;
+  maple_tree tree_{};
+  Model model_;
+  TraceHash trace_;
+  uint64_t op_ = 0;
+};
+
+}  // namespace
+
+MapleStressResult run_maple_stress(ChoiceSource& choices, const MapleStressOptions& options) {
+  MapleStressResult result;
+  ChoiceNodeAllocator allocator(choices, options.nowait_fail_probability);
+  maple::set_node_allocator(&allocator);
+  Stress stress(choices, options);
+  try {
+    stress.run(result);
+  } catch (const FailureError& e) {
+    result.failure = e.failure();
+    result.failure->op_index = result.ops_done;
+  }
+  // A failed run may leave the tree corrupt (or its lock held): it is not torn down, so
+  // a broken structure cannot crash the reporting of its own failure.
+  if (!result.failure) stress.teardown();
+  result.trace_hash = stress.trace_hash();
+  result.allocation_failures = allocator.failures();
+  if (!result.failure && allocator.live_nodes() != 0) {
+    result.failure = Failure{"node_accounting", "teardown",
+                             fmt::format("{} maple nodes still allocated after mtree_destroy", allocator.live_nodes()),
+                             "", result.ops_done, 0};
+  }
+  maple::set_node_allocator(nullptr);
+  return result;
+}
+
+}  // namespace mmt::campaign

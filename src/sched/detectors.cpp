@@ -1,0 +1,96 @@
+// The virtual clock's advance and the detectors that run on the scheduler's stack:
+// deadlock (nothing runnable, nothing timed), hang (an operation older than hang_ms
+// when time would move past that), and the livelock step budget checked at every
+// scheduling point. Each failure lists every thread: state, what it waits for, locks.
+#include <fmt/format.h>
+
+#include "mmtorture/sched/scheduler.h"
+#include "report.h"
+
+namespace mmt::sched {
+
+namespace {
+std::string sites_text(const Thread& thread) {
+  std::string text;
+  for (Site site : thread.last_sites()) {
+    if (!text.empty()) text += ", ";
+    text += site.name;
+  }
+  return text.empty() ? "none" : text;
+}
+}  // namespace
+
+std::string Scheduler::describe_threads() const {
+  std::string text;
+  for (const auto& thread : threads_) {
+    if (thread->state_ == ThreadState::Finished) continue;
+    text += "  " + thread->describe() + "\n";
+  }
+  return text;
+}
+
+bool Scheduler::advance_clock() {
+  uint64_t wake_at = kNoDeadline;
+  for (const auto& thread : threads_)
+    if (thread->state_ == ThreadState::Blocked && thread->deadline_ms_ < wake_at) wake_at = thread->deadline_ms_;
+  if (wake_at == kNoDeadline) return false;  // nothing will ever wake: deadlock
+
+  if (options_.hang_ms) {
+    // Moving the clock past a thread's progress + hang_ms means that thread's
+    // operation did not finish in time. The earliest such thread (lowest id on ties).
+    Thread* hung = nullptr;
+    uint64_t hang_at = kNoDeadline;
+    for (const auto& thread : threads_) {
+      if (thread->state_ == ThreadState::Finished) continue;
+      if (thread->daemon_ && thread->op_depth_ == 0) continue;
+      const uint64_t at = thread->progress_ms_ + options_.hang_ms;
+      if (at < hang_at) {
+        hang_at = at;
+        hung = thread.get();
+      }
+    }
+    if (hung && hang_at < wake_at) {
+      now_ms_ = hang_at;
+      const Site site = hung->state_ == ThreadState::Blocked ? hung->wait_.site : hung->last_site();
+      std::string op = hung->op_name_ ? fmt::format("operation '{}'", hung->op_name_) : std::string("work");
+      record_failure(Failure{
+          "hang", site.name,
+          fmt::format("thread {} has not finished its {} after {} ms of virtual time; {}; last sites: {}",
+                      hung->label(), op, options_.hang_ms, hung->describe(), sites_text(*hung)),
+          describe_threads()});
+      return true;
+    }
+  }
+
+  now_ms_ = wake_at;
+  trace_->fold(TraceEvent::Sleep, now_ms_);
+  for (const auto& thread : threads_)
+    if (thread->state_ == ThreadState::Blocked && thread->deadline_ms_ <= now_ms_)
+      make_runnable(*thread, WakeReason::TimedOut);
+  return true;
+}
+
+void Scheduler::check_progress_budget(Thread& thread) {
+  if (!options_.step_budget || ++thread.steps_since_progress_ <= options_.step_budget) return;
+  if (thread.daemon_ && thread.op_depth_ == 0) return;
+  thread.steps_since_progress_ = 0;  // report once
+  std::string op = thread.op_name_ ? fmt::format(" in operation '{}'", thread.op_name_) : std::string();
+  detail::report_check("livelock", thread.last_site(),
+                       fmt::format("thread {} made no progress{} for {} scheduling points; last sites: {}",
+                                   thread.label(), op, options_.step_budget, sites_text(thread)));
+}
+
+void Scheduler::report_deadlock() {
+  std::string message = "all threads blocked:";
+  Site site{"schedule"};
+  bool first = true;
+  for (const auto& thread : threads_) {
+    if (thread->state_ == ThreadState::Finished) continue;
+    if (first) site = thread->wait_.site;
+    message += fmt::format("{} {}", first ? "" : ";", thread->describe());
+    first = false;
+  }
+  record_failure(Failure{"deadlock", site.name, message, describe_threads()});
+}
+
+}  // namespace mmt::sched

@@ -1,0 +1,160 @@
+// Lockdep (see lockdep.h): held-lock bookkeeping, the per-run class-order graph with
+// cycle detection on every new edge, and the reclaim rule.
+#include "mmtorture/sched/lockdep.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+
+#include "mmtorture/sched/scheduler.h"
+#include "mmtorture/sched/yield_point.h"
+#include "report.h"
+
+namespace mmt::sched {
+
+namespace {
+uint64_t next_graph_epoch = 0;
+
+std::string lock_name(const LockClass& lock_class, unsigned subclass) {
+  return subclass ? fmt::format("{}/{}", lock_class.name(), subclass) : lock_class.name();
+}
+}  // namespace
+
+LockClass& lock_class(std::string_view name) {
+  // Interned by name; a std::map so nothing depends on addresses.
+  static std::map<std::string, std::unique_ptr<LockClass>, std::less<>> classes;
+  auto it = classes.find(name);
+  if (it == classes.end())
+    it = classes.emplace(std::string(name), std::make_unique<LockClass>(std::string(name))).first;
+  return *it->second;
+}
+
+Lockdep::Lockdep() : epoch_(++next_graph_epoch) {}
+
+uint32_t Lockdep::node_of(LockClass& lock_class, unsigned subclass) {
+  if (lock_class.graph_epoch_[subclass] != epoch_) {
+    lock_class.graph_epoch_[subclass] = epoch_;
+    lock_class.graph_node_[subclass] = static_cast<uint32_t>(node_names_.size());
+    node_names_.push_back(lock_name(lock_class, subclass));
+    successors_.emplace_back();
+  }
+  return lock_class.graph_node_[subclass];
+}
+
+std::vector<uint32_t> Lockdep::find_path(uint32_t from, uint32_t to) const {
+  // Breadth-first over edges in the order they were added: deterministic, and the
+  // shortest chain is the clearest report.
+  std::vector<uint32_t> parent(successors_.size(), UINT32_MAX);
+  std::vector<uint32_t> queue{from};
+  parent[from] = from;
+  for (size_t i = 0; i < queue.size(); ++i) {
+    const uint32_t node = queue[i];
+    if (node == to) {
+      std::vector<uint32_t> path{to};
+      while (path.back() != from) path.push_back(parent[path.back()]);
+      std::reverse(path.begin(), path.end());
+      return path;
+    }
+    for (uint32_t next : successors_[node]) {
+      if (parent[next] != UINT32_MAX) continue;
+      parent[next] = node;
+      queue.push_back(next);
+    }
+  }
+  return {};
+}
+
+void Lockdep::add_edge(Thread& thread, const HeldLock& held, uint32_t to, LockClass& to_class,
+                       unsigned to_subclass, Site site) {
+  const uint32_t from = node_of(*held.lock_class, held.subclass);
+  if (from == to) return;
+  const uint64_t key = (uint64_t{from} << 32) | to;
+  if (edge_sites_.count(key)) return;
+  const std::vector<uint32_t> reverse = find_path(to, from);
+  if (!reverse.empty()) {
+    std::string chain;
+    for (uint32_t node : reverse) chain += (chain.empty() ? "'" : " -> '") + node_names_[node] + "'";
+    const EdgeOrigin& origin = edge_sites_.at((uint64_t{reverse[0]} << 32) | reverse[1]);
+    detail::report_check(
+        "lockdep.circular", site,
+        fmt::format("possible circular locking dependency detected: {} acquires '{}' while holding '{}' "
+                    "(taken at {}), but the order {} was established earlier (first step by T{} '{}' at {})",
+                    thread.label(), lock_name(to_class, to_subclass), node_names_[from], held.site.name, chain,
+                    origin.thread_id, origin.thread_name, origin.site.name));
+    return;
+  }
+  edge_sites_.emplace(key, EdgeOrigin{thread.id(), thread.name(), site});
+  successors_[from].push_back(to);
+}
+
+void Lockdep::check_acquire(Thread& thread, const void* lock, LockClass& lock_class, unsigned subclass,
+                            LockMode mode, Site site) {
+  if (subclass >= LockClass::kSubclasses) subclass = LockClass::kSubclasses - 1;
+  for (const HeldLock& held : thread.held_) {
+    if (held.lock == lock) {
+      detail::report_check("lockdep.recursive", site,
+                           fmt::format("possible recursive locking detected: {} acquires '{}' ({}) which it "
+                                       "already holds (taken at {})",
+                                       thread.label(), lock_name(lock_class, subclass), lock_mode_name(mode),
+                                       held.site.name));
+      return;
+    }
+    if (held.lock_class == &lock_class && held.subclass == subclass) {
+      detail::report_check("lockdep.recursive", site,
+                           fmt::format("possible recursive locking detected: {} acquires a second '{}' lock "
+                                       "without a nesting annotation (first taken at {})",
+                                       thread.label(), lock_name(lock_class, subclass), held.site.name));
+      return;
+    }
+  }
+  Scheduler* scheduler = detail::t_active;
+  if (!scheduler || thread.held_.empty() || thread.id() == 0) return;
+  Lockdep& graph = scheduler->lockdep();
+  const uint32_t to = graph.node_of(lock_class, subclass);
+  for (const HeldLock& held : thread.held_) graph.add_edge(thread, held, to, lock_class, subclass, site);
+}
+
+void Lockdep::acquired(Thread& thread, const void* lock, LockClass& lock_class, unsigned subclass, LockMode mode,
+                       Site site) {
+  if (subclass >= LockClass::kSubclasses) subclass = LockClass::kSubclasses - 1;
+  thread.held_.push_back(HeldLock{lock, &lock_class, static_cast<uint8_t>(subclass), mode, site});
+}
+
+void Lockdep::released(Thread& thread, const void* lock, const LockClass& lock_class, Site site) {
+  for (auto it = thread.held_.rbegin(); it != thread.held_.rend(); ++it) {
+    if (it->lock != lock) continue;
+    thread.held_.erase(std::next(it).base());
+    return;
+  }
+  detail::report_check("lockdep.bad_unlock", site,
+                       fmt::format("bad unlock balance detected: {} releases '{}' which it does not hold",
+                                   thread.label(), lock_class.name()));
+}
+
+void Lockdep::downgraded(Thread& thread, const void* lock) {
+  for (HeldLock& held : thread.held_)
+    if (held.lock == lock) held.mode = LockMode::Shared;
+}
+
+bool Lockdep::holds(const Thread& thread, const void* lock) {
+  return std::any_of(thread.held_.begin(), thread.held_.end(), [lock](const HeldLock& h) { return h.lock == lock; });
+}
+
+void check_reclaim_safe(gfp_t flags, Site site) {
+  if (!(flags & gfp::kDirectReclaim)) return;
+  const Thread& thread = current_or_host();
+  for (const HeldLock& held : thread.held_locks()) {
+    if (!held.lock_class->taken_by_reclaim()) continue;
+    detail::report_check(
+        "lockdep.reclaim", site,
+        fmt::format("allocation that may enter direct reclaim while holding '{}' (taken at {}), a lock that "
+                    "reclaim takes: reclaim can deadlock on it; allocate before taking it or without "
+                    "__GFP_DIRECT_RECLAIM",
+                    held.lock_class->name(), held.site.name));
+    return;
+  }
+}
+
+}  // namespace mmt::sched

@@ -1,0 +1,73 @@
+// Mutex (see mutex.h).
+#include "mmtorture/sched/mutex.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+
+#include "mmtorture/sched/atomic_context.h"
+#include "mmtorture/sched/lockdep.h"
+#include "mmtorture/sched/scheduler.h"
+#include "mmtorture/sched/yield_point.h"
+#include "report.h"
+
+namespace mmt::sched {
+
+Mutex::Mutex(const char* name, LockFlags flags) : class_(&sched::lock_class(name)) {
+  if (flags == LockFlags::TakenByReclaim) class_->set_taken_by_reclaim(true);
+}
+
+int Mutex::acquire(Site site, unsigned subclass, bool killable) {
+  Thread& thread = current_or_host();
+  might_sleep(site);
+  yield_point(site);  // another CPU may take it first
+  Lockdep::check_acquire(thread, this, *class_, subclass, LockMode::Exclusive, site);
+  if (owner_ == &thread) return -EDEADLK;  // recursion, reported above unless the run is doomed
+  if (owner_) {
+    // Contended: queue, and as in the kernel check for a fatal signal only here.
+    Waiter waiter(&thread);
+    waiters_.push_back(&waiter);
+    detail::park(&waiter, WaitInfo{"mutex", class_->name().c_str(), owner_, site}, kNoDeadline, killable);
+    if (!waiter.woken) return -EINTR;  // interrupted (or abandoned); ~Waiter dequeues
+    // Granted: unlock handed ownership to us.
+  } else {
+    owner_ = &thread;
+  }
+  Lockdep::acquired(thread, this, *class_, subclass, LockMode::Exclusive, site);
+  return 0;
+}
+
+void Mutex::lock(Site site) { acquire(site, 0, false); }
+
+void Mutex::lock_nested(unsigned subclass, Site site) { acquire(site, subclass, false); }
+
+int Mutex::lock_killable(Site site) { return acquire(site, 0, true); }
+
+bool Mutex::trylock(Site site) {
+  yield_point(site);
+  Thread& thread = current_or_host();
+  if (owner_) return false;
+  owner_ = &thread;
+  Lockdep::acquired(thread, this, *class_, 0, LockMode::Exclusive, site);
+  return true;
+}
+
+void Mutex::unlock(Site site) {
+  Thread& thread = current_or_host();
+  if (owner_ != &thread) {
+    detail::report_check("lockdep.bad_unlock", site,
+                         fmt::format("mutex '{}' unlocked by {}, which does not own it (owner: {})", class_->name(),
+                                     thread.label(), owner_ ? owner_->label() : "none"));
+    return;
+  }
+  Lockdep::released(thread, this, *class_, site);
+  if (Waiter* next = waiters_.pop_front()) {
+    owner_ = next->thread;  // hand-off: no window for a third thread to steal it
+    detail::grant(next);
+  } else {
+    owner_ = nullptr;
+  }
+  yield_point(site);
+}
+
+}  // namespace mmt::sched

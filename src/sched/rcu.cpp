@@ -1,0 +1,122 @@
+// RCU under the scheduler (see rcu.h): grace-period numbering, reader bookkeeping,
+// callbacks run between switches in softirq context, and the waits.
+#include "mmtorture/sched/rcu.h"
+
+#include <fmt/format.h>
+
+#include "mmtorture/sched/atomic_context.h"
+#include "mmtorture/sched/scheduler.h"
+#include "mmtorture/sched/yield_point.h"
+#include "report.h"
+
+namespace mmt::sched {
+
+namespace {
+constexpr Site kSynchronizeSite{"synchronize_rcu"};
+constexpr Site kBarrierSite{"rcu_barrier"};
+
+// Marks the scheduler's stack as softirq while a callback runs (in_atomic() is true),
+// and clears it again even when the callback fails.
+class SoftirqScope {
+ public:
+  SoftirqScope() { detail::t_softirq = true; }
+  ~SoftirqScope() { detail::t_softirq = false; }
+  SoftirqScope(const SoftirqScope&) = delete;
+  SoftirqScope& operator=(const SoftirqScope&) = delete;
+};
+}  // namespace
+
+void SchedRcu::read_lock() {
+  Thread& thread = current_or_host();
+  if (thread.rcu_depth_++ != 0) return;
+  thread.rcu_entry_seq_ = gp_seq_;
+  ++readers_by_seq_[gp_seq_];
+  ++active_readers_;
+}
+
+void SchedRcu::read_unlock() {
+  Thread& thread = current_or_host();
+  if (thread.rcu_depth_ == 0) {
+    detail::report_check("rcu", Site{"rcu_read_unlock"}, "rcu_read_unlock without rcu_read_lock");
+    return;
+  }
+  if (--thread.rcu_depth_ == 0) forget_reader(thread);
+}
+
+void SchedRcu::forget_reader(Thread& thread) {
+  thread.rcu_depth_ = 0;
+  auto it = readers_by_seq_.find(thread.rcu_entry_seq_);
+  if (it == readers_by_seq_.end()) return;
+  if (--it->second == 0) readers_by_seq_.erase(it);
+  --active_readers_;
+}
+
+void SchedRcu::call_rcu(RcuHead* head, void (*func)(RcuHead*)) {
+  head->func = func;
+  head->next = nullptr;
+  callbacks_.push_back(Callback{head, ++gp_seq_});
+  ++pending_;
+  ++callbacks_queued_;
+}
+
+void SchedRcu::synchronize_rcu() {
+  might_sleep(kSynchronizeSite);  // inside a reader this is the self-deadlock
+  const uint64_t target = ++gp_seq_;
+  yield_point(kSynchronizeSite);
+  if (oldest_reader() >= target) return;
+  Waiter waiter(&current_or_host(), target);
+  gp_waiters_.push_back(&waiter);
+  detail::park(&waiter, WaitInfo{"rcu grace period", "synchronize_rcu", nullptr, kSynchronizeSite}, kNoDeadline,
+               false);
+}
+
+void SchedRcu::rcu_barrier() {
+  might_sleep(kBarrierSite);
+  const uint64_t target = callbacks_queued_;
+  yield_point(kBarrierSite);
+  if (callbacks_run_ >= target) return;
+  Waiter waiter(&current_or_host(), target);
+  barrier_waiters_.push_back(&waiter);
+  detail::park(&waiter, WaitInfo{"rcu callbacks", "rcu_barrier", nullptr, kBarrierSite}, kNoDeadline, false);
+}
+
+bool SchedRcu::can_process() const {
+  return !callbacks_.empty() || !gp_waiters_.empty() || !barrier_waiters_.empty();
+}
+
+void SchedRcu::process() {
+  if (!can_process()) return;
+  const uint64_t oldest = oldest_reader();
+  // Waiters and callbacks were numbered in call order, so both lists are sorted.
+  while (Waiter* waiter = gp_waiters_.front()) {
+    if (waiter->tag > oldest) break;
+    gp_waiters_.pop_front();
+    detail::grant(waiter);
+  }
+  while (!callbacks_.empty() && callbacks_.front().seq <= oldest_reader()) {
+    RcuHead* head = callbacks_.front().head;
+    callbacks_.pop_front();
+    --pending_;
+    ++callbacks_run_;
+    SoftirqScope softirq;
+    head->func(head);
+  }
+  while (Waiter* waiter = barrier_waiters_.front()) {
+    if (waiter->tag > callbacks_run_) break;
+    barrier_waiters_.pop_front();
+    detail::grant(waiter);
+  }
+}
+
+void SchedRcu::flush() {
+  while (!callbacks_.empty()) {
+    RcuHead* head = callbacks_.front().head;
+    callbacks_.pop_front();
+    --pending_;
+    ++callbacks_run_;
+    SoftirqScope softirq;
+    head->func(head);
+  }
+}
+
+}  // namespace mmt::sched

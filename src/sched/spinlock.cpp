@@ -1,0 +1,68 @@
+// SpinLock (see spinlock.h).
+#include "mmtorture/sched/spinlock.h"
+
+#include <fmt/format.h>
+
+#include "mmtorture/sched/atomic_context.h"
+#include "mmtorture/sched/lockdep.h"
+#include "mmtorture/sched/scheduler.h"
+#include "mmtorture/sched/yield_point.h"
+#include "report.h"
+
+namespace mmt::sched {
+
+SpinLock::SpinLock(const char* name, LockFlags flags) : class_(&sched::lock_class(name)) {
+  if (flags == LockFlags::TakenByReclaim) class_->set_taken_by_reclaim(true);
+}
+
+void SpinLock::acquire(Site site, unsigned subclass) {
+  Thread& thread = current_or_host();
+  preempt_disable();  // atomic from here on, as spin_lock() is
+  yield_point(site);
+  Lockdep::check_acquire(thread, this, *class_, subclass, LockMode::Spin, site);
+  if (owner_ == &thread) return;  // recursion, reported above unless doomed
+  if (owner_) {
+    Waiter waiter(&thread);
+    spinners_.push_back(&waiter);
+    detail::park(&waiter, WaitInfo{"spin", class_->name().c_str(), owner_, site}, kNoDeadline, false);
+    if (!waiter.woken) return;
+  } else {
+    owner_ = &thread;
+  }
+  Lockdep::acquired(thread, this, *class_, subclass, LockMode::Spin, site);
+}
+
+void SpinLock::lock(Site site) { acquire(site, 0); }
+
+void SpinLock::lock_nested(unsigned subclass, Site site) { acquire(site, subclass); }
+
+bool SpinLock::trylock(Site site) {
+  yield_point(site);
+  Thread& thread = current_or_host();
+  if (owner_) return false;
+  preempt_disable();
+  owner_ = &thread;
+  Lockdep::acquired(thread, this, *class_, 0, LockMode::Spin, site);
+  return true;
+}
+
+void SpinLock::unlock(Site site) {
+  Thread& thread = current_or_host();
+  if (owner_ != &thread) {
+    detail::report_check("lockdep.bad_unlock", site,
+                         fmt::format("spin lock '{}' unlocked by {}, which does not own it (owner: {})",
+                                     class_->name(), thread.label(), owner_ ? owner_->label() : "none"));
+    return;
+  }
+  Lockdep::released(thread, this, *class_, site);
+  if (Waiter* next = spinners_.pop_front()) {
+    owner_ = next->thread;
+    detail::grant(next);
+  } else {
+    owner_ = nullptr;
+  }
+  preempt_enable();
+  yield_point(site);
+}
+
+}  // namespace mmt::sched

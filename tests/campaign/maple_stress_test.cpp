@@ -1,0 +1,70 @@
+// The maple stress is a function of its choices: same seed, same trace hash; a
+// recorded run replays to the same hash; fuzz bytes encoding the recorded choices
+// replay it too.
+#include <gtest/gtest.h>
+
+#include "mmtorture/campaign/maple_stress.h"
+
+namespace mmt::campaign {
+
+namespace {
+MapleStressOptions small_options() {
+  MapleStressOptions options;
+  options.ops = 1500;
+  options.nowait_fail_probability = 0.1;
+  return options;
+}
+}  // namespace
+
+TEST(MapleStress, CleanAndDeterministicPerSeed) {
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    SeededChoices a(seed), b(seed);
+    const auto first = run_maple_stress(a, small_options());
+    const auto second = run_maple_stress(b, small_options());
+    ASSERT_FALSE(first.failure.has_value()) << first.failure->headline() << "\n" << first.failure->dump;
+    EXPECT_EQ(first.ops_done, 1500u);
+    EXPECT_GT(first.allocation_failures, 0u);
+    EXPECT_EQ(first.trace_hash, second.trace_hash);
+    EXPECT_EQ(a.recorded().size(), b.recorded().size());
+  }
+  SeededChoices x(1), y(2);
+  EXPECT_NE(run_maple_stress(x, small_options()).trace_hash, run_maple_stress(y, small_options()).trace_hash);
+}
+
+TEST(MapleStress, ReplayAndFuzzBytesReproduceTheRun) {
+  SeededChoices seeded(42);
+  const auto original = run_maple_stress(seeded, small_options());
+  ASSERT_FALSE(original.failure.has_value());
+
+  ReplayChoices replay(seeded.recorded());
+  const auto replayed = run_maple_stress(replay, small_options());
+  EXPECT_EQ(replayed.trace_hash, original.trace_hash);
+  EXPECT_FALSE(replay.divergence().has_value());
+
+  const auto bytes = choices_to_fuzz_bytes(seeded.recorded());
+  FuzzChoices fuzz(bytes.data(), bytes.size());
+  EXPECT_EQ(run_maple_stress(fuzz, small_options()).trace_hash, original.trace_hash);
+}
+
+TEST(MapleStress, RcuAndPlainTreesStayClean) {
+  auto options = small_options();
+  options.rcu = true;
+  SeededChoices rcu(7);
+  const auto r = run_maple_stress(rcu, options);
+  EXPECT_FALSE(r.failure.has_value()) << r.failure->headline();
+  options.rcu = false;
+  options.alloc_range_tree = false;
+  SeededChoices plain(8);
+  const auto p = run_maple_stress(plain, options);
+  EXPECT_FALSE(p.failure.has_value()) << p.failure->headline();
+}
+
+TEST(MapleStress, ExhaustedReplayTakesTheSimplestChoices) {
+  // An empty choice list is a valid run: every draw is 0 (store at region 0, index 0...).
+  ReplayChoices empty(std::vector<Choice>{});
+  const auto result = run_maple_stress(empty, small_options());
+  EXPECT_FALSE(result.failure.has_value());
+  EXPECT_EQ(result.allocation_failures, 0u);
+}
+
+}  // namespace mmt::campaign
