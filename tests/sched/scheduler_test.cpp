@@ -105,7 +105,7 @@ TEST(Scheduler, UnfinishedThreadsAreUnwoundWithTheirDestructors) {
       Counter counter{&destroyed};
       never.wait_for_completion();
     }, SpawnOptions{.daemon = true});
-    scheduler.spawn("worker", [] { yield_point(kStep); });
+    scheduler.spawn("worker", [] { msleep(1); });  // the waiter gets to park first
     const RunResult result = scheduler.run();
     EXPECT_TRUE(result.ok()) << result.failure->headline();
     EXPECT_EQ(destroyed, 1);
