@@ -9,6 +9,7 @@
 #include "mmtorture/sched/scheduler.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <exception>
 #include <stdexcept>
@@ -228,8 +229,12 @@ RunResult Scheduler::run() {
   result.yield_points = yield_points_;
   result.virtual_ms = now_ms_;
   result.threads = static_cast<uint32_t>(threads_.size());
-  if (options_.strategy.effective() == StrategyKind::Pct)
+  if (options_.strategy.effective() == StrategyKind::Pct) {
     result.pct_guarantee = pct_guarantee(threads_.size(), options_.strategy.pct_steps, options_.strategy.pct_depth);
+    spdlog::debug("pct: n={} threads, k={} steps (this run: {}), d={}: a depth-{} bug is found with p >= {:.3g}",
+                  threads_.size(), options_.strategy.pct_steps, steps_, options_.strategy.pct_depth,
+                  options_.strategy.pct_depth, result.pct_guarantee);
+  }
   if (auto* replay = dynamic_cast<ReplayChoices*>(&choices_)) result.replay_divergence = replay->divergence();
 
   teardown();
