@@ -33,7 +33,9 @@ maple_node* TestNodeAllocator::alloc_node(gfp_t gfp, Site) {
   }
   if (fail) {
     ++failures_;
-    last_failed_ = true;
+    // As the kernel harness's exec_callback: armed only while a callback is installed,
+    // so a failure from before set_callback() cannot fire it later (under a lock).
+    last_failed_ = static_cast<bool>(callback_);
     return nullptr;
   }
   void* memory = ::operator new(sizeof(maple_node), std::align_val_t{alignof(maple_node)});
