@@ -42,10 +42,16 @@ TEST_F(MapleApi, RootEntryStoredDirectly) {
   EXPECT_EQ(mas_walk(&mas), nullptr);
   EXPECT_EQ(mas.index, 1u);
   EXPECT_EQ(mas.last, ULONG_MAX);
+  // mas_prev from the empty range above the root entry finds the entry (kernel
+  // mas_prev_setup: a ma_none state re-walks, then returns the root entry).
+  EXPECT_EQ(mas_prev(&mas, 0), xa_mk_value(7));
+  EXPECT_EQ(mas.index, 0u);
+  EXPECT_EQ(mas.last, 0u);
   mas_set(&mas, 0);
   EXPECT_EQ(mas_walk(&mas), xa_mk_value(7));
   EXPECT_EQ(mas.index, 0u);
   EXPECT_EQ(mas.last, 0u);
+  EXPECT_EQ(mas_next(&mas, ULONG_MAX), nullptr);
 
   // AB........  storing at 1 expands the root into one leaf.
   ASSERT_EQ(mtree_store(&tree, 1, xa_mk_value(8), GFP_KERNEL), 0);
