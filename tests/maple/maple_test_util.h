@@ -61,6 +61,19 @@ inline void reset_test_allocator() {
   alloc.reset_counters();
 }
 
+// Destroys a tree when a test leaves its scope, even through a failed ASSERT (with the
+// lock possibly still held), so one failure does not leak into every later test.
+struct TreeGuard {
+  maple_tree* mt;
+  explicit TreeGuard(maple_tree* tree) : mt(tree) {}
+  ~TreeGuard() {
+    mt->ma_lock.locked = 0;
+    mtree_destroy(mt);
+  }
+  TreeGuard(const TreeGuard&) = delete;
+  TreeGuard& operator=(const TreeGuard&) = delete;
+};
+
 }  // namespace mmt::maple::test
 
 // Validates the tree; on failure the assertion names the check and prints the dump.
