@@ -10,8 +10,38 @@ using namespace mmt::maple;
 
 namespace mmt::maple {
 
+namespace {
+// The offset of the slot holding index in a node with N pivot slots, without knowing
+// the node's data end: the number of pivots in use that are below index. Pivots past
+// the data end are 0 and a pivot in use is never 0 except at offset 0 (both checked by
+// mt_validate), so for index > 0 "in use and below index" is (pivot - 1) < (index - 1)
+// in unsigned arithmetic (0 wraps to ULONG_MAX), and offset 0 is compared directly.
+// The pivot at the data end is the node's maximum (>= index), so it is never counted,
+// and a full node's implied last slot is reached when all N pivots are below index.
+// Counting instead of scanning until the first pivot >= index has no data-dependent
+// branch, which on random lookups mispredicts once per level.
+template <unsigned N>
+inline unsigned slot_offset(const unsigned long* pivots, unsigned long index) {
+  unsigned offset = pivots[0] < index;
+  const unsigned long below = index - 1;
+  for (unsigned i = 1; i < N; ++i) offset += (pivots[i] - 1) < below;
+  return offset;
+}
+
+// slot_offset for any node type; index 0 is always in slot 0.
+inline unsigned node_offset(maple_node* node, maple_type type, unsigned long index) {
+  if (index == 0) return 0;
+  if (type == maple_arange_64) return slot_offset<MAPLE_ARANGE64_SLOTS - 1>(node->ma64.pivot, index);
+  if (type == maple_dense) return 0;
+  return slot_offset<MAPLE_RANGE64_SLOTS - 1>(node->mr64.pivot, index);
+}
+
+}  // namespace
+
 // Descends from the root to the leaf holding `index`; fills the cursor's node, bounds,
 // offset and end and sets index/last to the slot's range. The tree must hold a node.
+// Only the leaf's data end is computed: above it, the slot's upper bound is its pivot,
+// or the node's maximum for a full node's last slot (see slot_offset).
 void* mas_descend_walk(ma_state* mas, unsigned long index) {
   maple_enode* enode = mt_root_enode(mas->tree);
   unsigned long min = 0, max = ULONG_MAX;
@@ -20,18 +50,16 @@ void* mas_descend_walk(ma_state* mas, unsigned long index) {
     maple_node* node = mte_to_node(enode);
     const maple_type type = mte_node_type(enode);
     const unsigned long* pivots = ma_pivots(node, type);
-    const unsigned end = ma_data_end(node, type, max);
-    unsigned offset = 0;
-    while (offset < end && pivots[offset] < index) ++offset;
+    const unsigned offset = node_offset(node, type, index);
     const unsigned long slot_min = offset ? pivots[offset - 1] + 1 : min;
-    const unsigned long slot_max = offset < end ? pivots[offset] : max;
+    const unsigned long slot_max = offset < mt_pivot_count(type) ? pivots[offset] : max;
     void* entry = ma_slots(node, type)[offset];
     if (ma_is_leaf(type)) {
       mas->node = enode;
       mas->min = min;
       mas->max = max;
       mas->offset = static_cast<unsigned char>(offset);
-      mas->end = static_cast<unsigned char>(end);
+      mas->end = static_cast<unsigned char>(ma_data_end(node, type, max));
       mas->depth = depth;
       mas->index = slot_min;
       mas->last = slot_max;
@@ -436,23 +464,6 @@ struct RcuReadGuard {
 }  // namespace
 
 namespace {
-// The offset of the slot holding index in a node with N pivot slots, without knowing
-// the node's data end: the number of pivots in use that are below index. Pivots past
-// the data end are 0 and a pivot in use is never 0 except at offset 0 (both checked by
-// mt_validate), so for index > 0 "in use and below index" is (pivot - 1) < (index - 1)
-// in unsigned arithmetic (0 wraps to ULONG_MAX), and offset 0 is compared directly.
-// The pivot at the data end is the node's maximum (>= index), so it is never counted,
-// and a full node's implied last slot is reached when all N pivots are below index.
-// Counting instead of scanning until the first pivot >= index has no data-dependent
-// branch, which on random lookups mispredicts once per level.
-template <unsigned N>
-inline unsigned slot_offset(const unsigned long* pivots, unsigned long index) {
-  unsigned offset = pivots[0] < index;
-  const unsigned long below = index - 1;
-  for (unsigned i = 1; i < N; ++i) offset += (pivots[i] - 1) < below;
-  return offset;
-}
-
 // mtree_load's descent (the kernel's mtree_lookup_walk): only the entry is wanted, so
 // no cursor, bounds or data end are kept, which also skips reading pivot[14] and the
 // metadata on cache lines the lookup otherwise does not need.
@@ -460,12 +471,7 @@ void* mtree_lookup_walk(maple_enode* enode, unsigned long index) {
   for (;;) {
     maple_node* node = mte_to_node(enode);
     const maple_type type = mte_node_type(enode);
-    unsigned offset = 0;  // index 0 is always in slot 0
-    if (index != 0) {
-      if (type == maple_arange_64) offset = slot_offset<MAPLE_ARANGE64_SLOTS - 1>(node->ma64.pivot, index);
-      else if (type != maple_dense) offset = slot_offset<MAPLE_RANGE64_SLOTS - 1>(node->mr64.pivot, index);
-    }
-    void* entry = ma_slots(node, type)[offset];
+    void* entry = ma_slots(node, type)[node_offset(node, type, index)];
     if (ma_is_leaf(type)) return entry;
     enode = static_cast<maple_enode*>(entry);
   }
