@@ -70,8 +70,7 @@ bool Scheduler::advance_clock() {
   return true;
 }
 
-void Scheduler::check_progress_budget(Thread& thread) {
-  if (!options_.step_budget || ++thread.steps_since_progress_ <= options_.step_budget) return;
+void Scheduler::report_livelock(Thread& thread) {
   if (thread.daemon_ && thread.op_depth_ == 0) return;
   thread.steps_since_progress_ = 0;  // report once
   std::string op = thread.op_name_ ? fmt::format(" in operation '{}'", thread.op_name_) : std::string();

@@ -80,12 +80,8 @@ void SchedRcu::rcu_barrier() {
   detail::park(&waiter, WaitInfo{"rcu callbacks", "rcu_barrier", nullptr, kBarrierSite}, kNoDeadline, false);
 }
 
-bool SchedRcu::can_process() const {
-  return !callbacks_.empty() || !gp_waiters_.empty() || !barrier_waiters_.empty();
-}
-
 void SchedRcu::process() {
-  if (!can_process()) return;
+  if (!has_work()) return;
   const uint64_t oldest = oldest_reader();
   // Waiters and callbacks were numbered in call order, so both lists are sorted.
   while (Waiter* waiter = gp_waiters_.front()) {

@@ -2,10 +2,11 @@
 // their sanitizer annotations) and teardown. Decisions live in strategy.cpp, time and
 // the detectors in detectors.cpp.
 //
-// Control flow is asymmetric: a green thread always switches back to the scheduler's
-// own stack, naming the thread to run next (or none), and the scheduler resumes it.
-// Two fcontext jumps per switch buy one place where RCU callbacks run, time advances
-// and deadlock is decided, and keep every jump annotated for ASan.
+// A switch is one fcontext jump straight from the running thread to the next one. The
+// scheduler's own stack runs the loop in run(): a thread goes there when nothing else
+// is runnable (time advances, deadlock is decided), when it exits, and when RCU work
+// is pending (callbacks run there, in softirq context). Every jump goes through
+// jump(), which is where the sanitizer annotations live.
 #include "mmtorture/sched/scheduler.h"
 
 #include <fmt/format.h>
@@ -80,51 +81,77 @@ void Scheduler::create_context(Thread& thread) {
   Thread* self = &thread;
   thread.context_ = boost::context::fiber(
       std::allocator_arg, boost::context::preallocated(thread.stack_.sp, thread.stack_.size, thread.stack_),
-      PooledStack{stacks_}, [this, self](boost::context::fiber&& scheduler) -> boost::context::fiber {
+      PooledStack{stacks_}, [this, self](boost::context::fiber&& back) -> boost::context::fiber {
 #if MMT_SANITIZED
-        __sanitizer_finish_switch_fiber(nullptr, &scheduler_stack_bottom_, &scheduler_stack_size_);
+        const void* from_bottom = nullptr;
+        size_t from_size = 0;
+        __sanitizer_finish_switch_fiber(nullptr, &from_bottom, &from_size);
+        if (!switch_from_) {
+          scheduler_stack_bottom_ = from_bottom;
+          scheduler_stack_size_ = from_size;
+        }
 #endif
-        scheduler_context_ = std::move(scheduler);
+        if (switch_from_) switch_from_->context_ = std::move(back);
+        else scheduler_context_ = std::move(back);
         thread_main(*self);
+        // The last jump off this stack always goes to the scheduler.
+        switch_from_ = self;
+        current_ = nullptr;
+        detail::t_running = nullptr;
 #if MMT_SANITIZED
-        // The last jump off this stack: nullptr lets ASan drop its fake stack.
+        // nullptr: this stack is done, ASan may drop its fake stack.
         __sanitizer_start_switch_fiber(nullptr, scheduler_stack_bottom_, scheduler_stack_size_);
 #endif
         return std::move(scheduler_context_);
       });
 }
 
-void Scheduler::resume_thread(Thread& thread) {
-  if (&thread != last_run_) {
-    ++switches_;
-    trace_->fold(TraceEvent::Switch, last_run_ ? last_run_->id_ : 0, thread.id_, yield_points_);
+void Scheduler::jump(Thread* from, Thread* to) {
+  boost::context::fiber* target = &scheduler_context_;
+  if (to) {
+    if (to != last_run_) {
+      ++switches_;
+      trace_->fold(TraceEvent::Switch, last_run_ ? last_run_->id_ : 0, to->id_, yield_points_);
+      last_run_ = to;
+    }
+    target = &to->context_;
+    detail::t_running = this;
+  } else {
+    detail::t_running = nullptr;
   }
-  last_run_ = &thread;
-  current_ = &thread;
-  detail::t_running = this;
+  current_ = to;
+  switch_from_ = from;
 #if MMT_SANITIZED
   void* fake_stack = nullptr;
-  __sanitizer_start_switch_fiber(&fake_stack, static_cast<char*>(thread.stack_.sp) - thread.stack_.size,
-                                 thread.stack_.size);
+  if (to)
+    __sanitizer_start_switch_fiber(&fake_stack, static_cast<char*>(to->stack_.sp) - to->stack_.size,
+                                   to->stack_.size);
+  else
+    __sanitizer_start_switch_fiber(&fake_stack, scheduler_stack_bottom_, scheduler_stack_size_);
 #endif
-  thread.context_ = std::move(thread.context_).resume();
+  boost::context::fiber back = std::move(*target).resume();
+  // Landed: someone jumped here and set current_ for us; keep their continuation.
 #if MMT_SANITIZED
-  __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
+  const void* from_bottom = nullptr;
+  size_t from_size = 0;
+  __sanitizer_finish_switch_fiber(fake_stack, &from_bottom, &from_size);
+  if (!switch_from_) {
+    scheduler_stack_bottom_ = from_bottom;
+    scheduler_stack_size_ = from_size;
+  }
 #endif
-  detail::t_running = nullptr;
-  current_ = nullptr;
+  if (switch_from_) switch_from_->context_ = std::move(back);
+  else scheduler_context_ = std::move(back);
 }
 
-void Scheduler::switch_to_scheduler() {
+void Scheduler::switch_away(Thread* next) {
   Thread* self = current_;
-#if MMT_SANITIZED
-  void* fake_stack = nullptr;
-  __sanitizer_start_switch_fiber(&fake_stack, scheduler_stack_bottom_, scheduler_stack_size_);
-#endif
-  scheduler_context_ = std::move(scheduler_context_).resume();
-#if MMT_SANITIZED
-  __sanitizer_finish_switch_fiber(fake_stack, &scheduler_stack_bottom_, &scheduler_stack_size_);
-#endif
+  // RCU work pending: pass through the scheduler's stack so callbacks run now.
+  if (next && rcu_->has_work()) {
+    next_ = next;
+    next = nullptr;
+  }
+  jump(self, next);
   if (self->kill_ && std::uncaught_exceptions() == 0) throw ThreadKill{};
 }
 
@@ -294,8 +321,7 @@ WakeReason Scheduler::block(Waiter* waiter, const WaitInfo& info, uint64_t deadl
   thread->killable_ = killable;
   thread->state_ = ThreadState::Blocked;
   remove_runnable(*thread);
-  next_ = runnable_.empty() ? nullptr : choose_next(info.site);
-  switch_to_scheduler();
+  switch_away(runnable_.empty() ? nullptr : choose_next(info.site));
   thread->waiter_ = nullptr;
   thread->wait_ = WaitInfo{};
   return thread->wake_reason_;

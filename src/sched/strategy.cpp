@@ -105,8 +105,7 @@ void Scheduler::yield_point(Site site) {
   if (runnable_.size() < 2) return;  // nobody else could run: not a decision
   Thread* next = choose_at_yield(site);
   if (!next || next == thread || doomed()) return;
-  next_ = next;
-  switch_to_scheduler();
+  switch_away(next);
 }
 
 void Scheduler::count_step(Thread* running) {
@@ -137,8 +136,10 @@ Thread* Scheduler::choose_at_yield(Site site) {
   count_step(thread);
   if (options_.strategy.effective() == StrategyKind::Pct) return highest_priority(runnable_);
   const double p = options_.strategy.preempt_probability;
-  if (p <= 0.0) return nullptr;  // never preempts: no decision to record
-  if (!choices_.flip(ChoiceKind::Preempt, site, p)) return nullptr;
+  // p = 0 never preempts and p = 1 always does: a certain outcome is not a decision,
+  // so nothing is drawn (and a replay under the same p draws nothing either).
+  if (p <= 0.0) return nullptr;
+  if (p < 1.0 && !choices_.flip(ChoiceKind::Preempt, site, p)) return nullptr;
   uint64_t index = choices_.draw(ChoiceKind::Pick, site, runnable_.size() - 1);
   for (Thread* other : runnable_)
     if (other != thread && index-- == 0) return other;

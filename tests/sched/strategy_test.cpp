@@ -179,7 +179,9 @@ TEST(Determinism, ThousandSeedsTwiceGiveIdenticalTraceHashes) {
       ASSERT_EQ(first.switches, second.switches);
       ASSERT_EQ(first.virtual_ms, second.virtual_ms);
       ASSERT_EQ(first.failure.has_value(), second.failure.has_value());
-      if (first.failure) ASSERT_EQ(first.failure->signature(), second.failure->signature());
+      if (first.failure) {
+        ASSERT_EQ(first.failure->signature(), second.failure->signature());
+      }
       distinct.insert(first.trace_hash);
     }
   }

@@ -41,6 +41,9 @@ class SchedRcu final : public RcuBackend {
   // Runs the callbacks whose grace period has ended and releases waiters; called by
   // the scheduler between switches. A callback's FailureError propagates.
   void process();
+  // Something for process() to look at: a switch then goes through the scheduler's
+  // stack, so callbacks run as early as the grace-period rule allows.
+  bool has_work() const { return !callbacks_.empty() || !gp_waiters_.empty() || !barrier_waiters_.empty(); }
   // Runs every pending callback regardless of readers (end of run).
   void flush();
   // Drops a finished or unwound thread's reader state, so a reader that exited inside
@@ -54,7 +57,6 @@ class SchedRcu final : public RcuBackend {
  private:
   // The smallest grace-period number an active reader entered under (UINT64_MAX: none).
   uint64_t oldest_reader() const { return readers_by_seq_.empty() ? UINT64_MAX : readers_by_seq_.begin()->first; }
-  bool can_process() const;
 
   Scheduler& scheduler_;
   uint64_t gp_seq_ = 0;                       // grace periods started

@@ -144,8 +144,14 @@ class Scheduler {
 
   // Fiber plumbing (scheduler.cpp).
   void create_context(Thread& thread);
-  void resume_thread(Thread& thread);
-  void switch_to_scheduler();
+  // Jumps from `from` (null: the scheduler's stack) to `to` (null: the scheduler) and
+  // returns when something jumps back; the landing side files away the continuation of
+  // whoever jumped to it.
+  void jump(Thread* from, Thread* to);
+  void resume_thread(Thread& thread) { jump(nullptr, &thread); }
+  // From the running thread: to `next` directly, or to the scheduler when null; unwinds
+  // with ThreadKill when teardown resumed it.
+  void switch_away(Thread* next);
   void thread_main(Thread& thread);
   void record_thread_failure(Thread& thread, Failure failure);
   void finish_thread(Thread& thread);
@@ -162,7 +168,10 @@ class Scheduler {
 
   // Time and detectors (detectors.cpp).
   bool advance_clock();
-  void check_progress_budget(Thread& thread);
+  void check_progress_budget(Thread& thread) {
+    if (options_.step_budget && ++thread.steps_since_progress_ > options_.step_budget) report_livelock(thread);
+  }
+  void report_livelock(Thread& thread);
   void report_deadlock();
   void record_failure(Failure failure);
 
@@ -179,7 +188,8 @@ class Scheduler {
   Thread* current_ = nullptr;
   Thread* next_ = nullptr;       // chosen by the thread that switched to the scheduler
   Thread* last_run_ = nullptr;
-  boost::context::fiber scheduler_context_;  // the scheduler's continuation, held by the running thread
+  Thread* switch_from_ = nullptr;            // who jumped last (null: the scheduler)
+  boost::context::fiber scheduler_context_;  // the scheduler's continuation while a thread runs
   const void* scheduler_stack_bottom_ = nullptr;   // for sanitizer switch annotations
   size_t scheduler_stack_size_ = 0;
 

@@ -1,9 +1,11 @@
 // Scheduling strategies (design.md §3): how the scheduler turns draws on the run's
 // ChoiceSource into "which green thread runs next".
 //
-//   random  At a yield point, preempt with probability p (a Preempt flip), then pick
-//           uniformly among the other runnable threads (a Pick draw). When a thread
-//           blocks, pick uniformly among the runnable ones.
+//   random  At a yield point, preempt with probability p (a Preempt flip; none when p
+//           is 0 or 1, where the outcome is certain), then pick uniformly among the
+//           other runnable threads (a Pick draw). When a thread blocks, pick uniformly
+//           among the runnable ones. Only yield points where another thread is
+//           runnable are decisions.
 //   pct     Probabilistic Concurrency Testing (Burckhardt et al., ASPLOS 2010): every
 //           thread gets a random distinct priority when spawned, d-1 change points are
 //           drawn over the estimated step count k, and at every step the highest-priority
