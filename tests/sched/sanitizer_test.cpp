@@ -4,6 +4,7 @@
 // callback after its grace period. Other builds skip (there is nothing to prove).
 #include <gtest/gtest.h>
 
+#include "mmtorture/sched/clock.h"
 #include "mmtorture/sched/rcu.h"
 #include "mmtorture/sched/yield_point.h"
 #include "sched_test_util.h"
@@ -43,10 +44,11 @@ struct Freed {
       rcu_read_lock();
       Freed* node = current;
       rcu_read_unlock();
-      for (int i = 0; i < 5; ++i) yield_point(Site{"late_reader.after_unlock"});
+      msleep(2, Site{"late_reader.after_unlock"});  // the writer replaces and frees at 1 ms
       std::printf("%d\n", read_after_free_in_green_thread(node));  // its grace period is over
     });
     scheduler.spawn("writer", [] {
+      msleep(1);  // after the reader took its reference
       Freed* old = current;
       current = new Freed;
       call_rcu(&old->rcu, [](RcuHead* head) { delete reinterpret_cast<Freed*>(head); });
