@@ -38,16 +38,31 @@ maple_node* TestNodeAllocator::alloc_node(gfp_t gfp, Site) {
     last_failed_ = static_cast<bool>(callback_);
     return nullptr;
   }
-  void* memory = ::operator new(sizeof(maple_node), std::align_val_t{alignof(maple_node)});
   ++live_;
-  return static_cast<maple_node*>(memory);
+  if (maple_node* node = free_list_) {
+    free_list_ = *reinterpret_cast<maple_node**>(node);
+    return node;
+  }
+  return static_cast<maple_node*>(::operator new(sizeof(maple_node), std::align_val_t{alignof(maple_node)}));
+}
+
+TestNodeAllocator::~TestNodeAllocator() {
+  while (maple_node* node = free_list_) {
+    free_list_ = *reinterpret_cast<maple_node**>(node);
+    ::operator delete(static_cast<void*>(node), std::align_val_t{alignof(maple_node)});
+  }
 }
 
 void TestNodeAllocator::free_node(maple_node* node) {
   if (live_ == 0) raise_failure("node_accounting", "kmem_cache_free", "free of a maple node with none live");
   --live_;
   std::memset(static_cast<void*>(node), kFreedPoison, sizeof(maple_node));
+#ifdef MMT_SANITIZED
   ::operator delete(static_cast<void*>(node), std::align_val_t{alignof(maple_node)});
+#else
+  *reinterpret_cast<maple_node**>(node) = free_list_;
+  free_list_ = node;
+#endif
 }
 
 NodeAllocator& node_allocator() { return *current_allocator; }

@@ -10,33 +10,6 @@ using namespace mmt::maple;
 
 namespace mmt::maple {
 
-namespace {
-// The offset of the slot holding index in a node with N pivot slots, without knowing
-// the node's data end: the number of pivots in use that are below index. Pivots past
-// the data end are 0 and a pivot in use is never 0 except at offset 0 (both checked by
-// mt_validate), so for index > 0 "in use and below index" is (pivot - 1) < (index - 1)
-// in unsigned arithmetic (0 wraps to ULONG_MAX), and offset 0 is compared directly.
-// The pivot at the data end is the node's maximum (>= index), so it is never counted,
-// and a full node's implied last slot is reached when all N pivots are below index.
-// Counting instead of scanning until the first pivot >= index has no data-dependent
-// branch, which on random lookups mispredicts once per level.
-template <unsigned N>
-inline unsigned slot_offset(const unsigned long* pivots, unsigned long index) {
-  unsigned offset = pivots[0] < index;
-  const unsigned long below = index - 1;
-  for (unsigned i = 1; i < N; ++i) offset += (pivots[i] - 1) < below;
-  return offset;
-}
-
-// slot_offset for any node type; index 0 is always in slot 0.
-inline unsigned node_offset(maple_node* node, maple_type type, unsigned long index) {
-  if (index == 0) return 0;
-  if (type == maple_arange_64) return slot_offset<MAPLE_ARANGE64_SLOTS - 1>(node->ma64.pivot, index);
-  if (type == maple_dense) return 0;
-  return slot_offset<MAPLE_RANGE64_SLOTS - 1>(node->mr64.pivot, index);
-}
-
-}  // namespace
 
 // Descends from the root to the leaf holding `index`; fills the cursor's node, bounds,
 // offset and end and sets index/last to the slot's range. The tree must hold a node.

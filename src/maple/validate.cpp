@@ -109,6 +109,11 @@ struct Validator {
       const unsigned long child_max = ma_slot_max(node, type, s, max);
       auto* child = static_cast<maple_enode*>(slots[s]);
       if (!child) return fail("child_slot", enode, min, max, depth, fmt::format("NULL child at slot {}", s));
+      // A dead child's parent points at itself: report it as dead before the parent
+      // encoding checks below would call it a stranger's child.
+      if (ma_dead_node(mte_to_node(child)))
+        return fail("dead_node", child, child_min, child_max, depth + 1,
+                    fmt::format("dead node reachable from slot {}", s));
       if (mte_parent(child) != node)
         return fail("child_slot", enode, min, max, depth, fmt::format("child at slot {} has another parent", s));
       if (mte_parent_slot(child) != s)
@@ -164,6 +169,10 @@ std::optional<Failure> validate_tree(const maple_tree* mt) {
   if (mt_height_of(mt) != height) {
     v.fail("height", root, 0, ULONG_MAX, 0,
            fmt::format("tree flags say height {}, leftmost path has {}", mt_height_of(mt), height));
+    return v.failure;
+  }
+  if (ma_dead_node(mte_to_node(root))) {
+    v.fail("dead_node", root, 0, ULONG_MAX, 0, "the root node is dead");
     return v.failure;
   }
   const auto* root_parent = reinterpret_cast<const maple_tree*>(

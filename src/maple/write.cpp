@@ -33,7 +33,6 @@ struct Path {
   unsigned long min[MAPLE_HEIGHT_MAX];
   unsigned long max[MAPLE_HEIGHT_MAX];
   unsigned char offset[MAPLE_HEIGHT_MAX];  // slot taken toward the key at that depth
-  unsigned char end[MAPLE_HEIGHT_MAX];
   int leaf_depth = 0;
 };
 
@@ -44,24 +43,26 @@ void walk_path(const maple_tree* mt, unsigned long key, Path& path, int stop_dep
     maple_node* node = mte_to_node(enode);
     const maple_type type = mte_node_type(enode);
     const unsigned long* pivots = ma_pivots(node, type);
-    const unsigned end = ma_data_end(node, type, max);
-    unsigned offset = 0;
-    while (offset < end && pivots[offset] < key) ++offset;
+    const unsigned offset = node_offset(node, type, key);
     path.node[depth] = enode;
     path.min[depth] = min;
     path.max[depth] = max;
     path.offset[depth] = static_cast<unsigned char>(offset);
-    path.end[depth] = static_cast<unsigned char>(end);
     if (ma_is_leaf(type) || depth == stop_depth) {
       path.leaf_depth = depth;
       return;
     }
     const unsigned long child_min = offset ? pivots[offset - 1] + 1 : min;
-    const unsigned long child_max = offset < end ? pivots[offset] : max;
+    const unsigned long child_max = offset < mt_pivot_count(type) && pivots[offset] ? pivots[offset] : max;
     enode = static_cast<maple_enode*>(ma_slots(node, type)[offset]);
     min = child_min;
     max = child_max;
   }
+}
+
+// Data end of the node a path passes through at `depth`.
+unsigned path_end(const Path& path, int depth) {
+  return ma_data_end(mte_to_node(path.node[depth]), mte_node_type(path.node[depth]), path.max[depth]);
 }
 
 [[noreturn]] void mas_bug(ma_state* mas, const std::string& message) {
@@ -312,7 +313,7 @@ store_type mas_wr_plan(ma_state* mas, void* entry, WrPlan& plan) {
   if (mas->last > leaf_max || (mas->last == leaf_max && !entry && mas->last != ULONG_MAX))
     return plan.type = wr_spanning_store;
 
-  const unsigned end = path.end[d];
+  const unsigned end = path_end(path, d);
   auto slot_min = [&](unsigned o) { return o ? ma_pivots(leaf, type)[o - 1] + 1 : path.min[d]; };
   auto slot_max = [&](unsigned o) { return ma_slot_max(leaf, type, o, leaf_max); };
   unsigned offset_end = offset;
@@ -475,19 +476,27 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
   maple_enode* b = pb.node[d];
   unsigned long a_min = pa.min[d], b_max = pb.max[d];
 
-  BigNode c;
+  // Two content buffers, swapped level to level instead of copied.
+  BigNode buffers[2];
+  BigNode* cur = &buffers[0];
+  auto other = [&]() -> BigNode& {
+    BigNode& next = cur == &buffers[0] ? buffers[1] : buffers[0];
+    next.count = 0;
+    return next;
+  };
   const unsigned long index = spanning ? mas->index : plan.index;
   const unsigned long last = spanning ? mas->last : plan.last;
-  leaf_content(c, a, a_min, pa.max[d], b, b_max, index, last, entry);
+  leaf_content(*cur, a, a_min, pa.max[d], b, b_max, index, last, entry);
 
   std::vector<maple_node*> dead;
   for (;;) {
+    BigNode& c = *cur;
     const maple_type type = d == pa.leaf_depth ? maple_leaf_64 : mt_internal_type(mt);
     const bool whole = a_min == 0 && b_max == ULONG_MAX;
     const unsigned slot_count = mt_slot_count(type);
     if (!whole && c.count < mt_min_slots(type) + 1) {
       // Rebalance: pull in a neighbour at this depth (sibling first, then cousin).
-      const bool right_sibling = pb.offset[d - 1] < pb.end[d - 1];
+      const bool right_sibling = pb.offset[d - 1] < path_end(pb, d - 1);
       const bool left_sibling = pa.offset[d - 1] > 0;
       if (right_sibling || (!left_sibling && b_max != ULONG_MAX)) {
         Path pn;
@@ -499,10 +508,10 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
       } else {
         Path pn;
         walk_path(mt, a_min - 1, pn, d);
-        BigNode merged;
+        BigNode& merged = other();
         copy_all(merged, pn.node[d], pn.max[d]);
         for (unsigned i = 0; i < c.count; ++i) merged.push(c.pivot[i], c.slot[i], c.gap[i]);
-        c = merged;
+        cur = &merged;
         pa = pn;
         a = pn.node[d];
         a_min = pn.min[d];
@@ -523,23 +532,23 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
         if (sib_count + c.count < space) {
           Path pn;
           walk_path(mt, a_min - 1, pn, d);
-          BigNode merged;
+          BigNode& merged = other();
           copy_all(merged, sib, sib_max);
           for (unsigned i = 0; i < c.count; ++i) merged.push(c.pivot[i], c.slot[i], c.gap[i]);
-          c = merged;
+          cur = &merged;
           pa = pn;
           a = sib;
           a_min = pn.min[d];
         }
       }
-      if (a == b && slot < pa.end[d - 1]) {
+      if (a == b && slot < path_end(pa, d - 1)) {
         auto* sib = static_cast<maple_enode*>(ma_slots(parent, ptype)[slot + 1]);
         const unsigned long sib_max = ma_slot_max(parent, ptype, slot + 1, pmax);
         const unsigned sib_count = ma_data_end(mte_to_node(sib), mte_node_type(sib), sib_max) + 1;
         if (sib_count + c.count < space) {
           Path pn;
           walk_path(mt, b_max + 1, pn, d);
-          copy_all(c, sib, sib_max);
+          copy_all(*cur, sib, sib_max);
           pb = pn;
           b = sib;
           b_max = sib_max;
@@ -547,27 +556,28 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
       }
     }
 
+    BigNode& content = *cur;
     // Internal root content of one child: that child becomes the root.
-    if (whole && !ma_is_leaf(type) && c.count == 1) {
+    if (whole && !ma_is_leaf(type) && content.count == 1) {
       collect_level(mt, d, a, pa.max[d], b, dead);
       maple_enode* old_root = mt_root_enode(mt);
       free_upper_levels(mt, old_root, ULONG_MAX, 0, d);
-      set_root_node(mt, static_cast<maple_enode*>(c.slot[0]));
+      set_root_node(mt, static_cast<maple_enode*>(content.slot[0]));
       break;
     }
 
-    const Parts parts = plan_parts(c, type);
+    const Parts parts = plan_parts(content, type);
     BigNode built;  // the new nodes, as content for the level above
     unsigned long part_min = a_min;
     for (unsigned i = 0; i < parts.count; ++i) {
       const unsigned from = parts.from[i];
-      const unsigned to = i + 1 < parts.count ? parts.from[i + 1] : c.count;
+      const unsigned to = i + 1 < parts.count ? parts.from[i + 1] : content.count;
       maple_node* node = mas_take_node(mas);
-      fill_node(mt, node, type, c, from, to);
-      const unsigned long gap = ma_is_leaf(type) ? content_leaf_gap(c, from, to, part_min)
-                                                  : content_internal_gap(c, from, to);
-      built.push(c.pivot[to - 1], mt_mk_node(node, type), gap);
-      part_min = c.pivot[to - 1] + 1;
+      fill_node(mt, node, type, content, from, to);
+      const unsigned long gap = ma_is_leaf(type) ? content_leaf_gap(content, from, to, part_min)
+                                                  : content_internal_gap(content, from, to);
+      built.push(content.pivot[to - 1], mt_mk_node(node, type), gap);
+      part_min = content.pivot[to - 1] + 1;
     }
 
     // Every old node in [a..b] at this depth leaves the tree.
@@ -599,13 +609,14 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
     }
 
     // Go up one level: the parents' slots around the replaced run, with the new nodes.
-    BigNode up;
+    BigNode& up = other();
     maple_enode* pa_node = pa.node[d - 1];
     maple_enode* pb_node = pb.node[d - 1];
     if (pa.offset[d - 1] > 0) copy_slots(up, pa_node, pa.max[d - 1], 0, pa.offset[d - 1] - 1);
     for (unsigned i = 0; i < built.count; ++i) up.push(built.pivot[i], built.slot[i], built.gap[i]);
-    if (pb.offset[d - 1] < pb.end[d - 1]) copy_slots(up, pb_node, pb.max[d - 1], pb.offset[d - 1] + 1, pb.end[d - 1]);
-    c = up;
+    const unsigned pb_end = path_end(pb, d - 1);
+    if (pb.offset[d - 1] < pb_end) copy_slots(up, pb_node, pb.max[d - 1], pb.offset[d - 1] + 1, pb_end);
+    cur = &up;
     --d;
     a = pa_node;
     b = pb_node;
@@ -615,8 +626,10 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
   for (maple_node* node : dead) mt_free_node(mt, node);
 }
 
-// Executes a planned store using the state's reserved nodes.
-void mas_wr_execute(ma_state* mas, WrPlan& plan, void* entry) {
+// Executes a planned store using the state's reserved nodes. With `position` the
+// cursor is left on the range written (the advanced API's contract); the normal API
+// discards its cursor and skips that walk.
+void mas_wr_execute(ma_state* mas, WrPlan& plan, void* entry, bool position = true) {
   maple_tree* mt = mas->tree;
   mas->store_type = plan.type;
   switch (plan.type) {
@@ -652,6 +665,11 @@ void mas_wr_execute(ma_state* mas, WrPlan& plan, void* entry) {
       break;
   }
   if (mas->mas_flags & MA_STATE_PREALLOC) ++mas->stores_in_prealloc;
+  if (!position) {
+    mas->status = ma_start;
+    mas->node = nullptr;
+    return;
+  }
   // Leave the cursor on the range just written (extended over empty neighbours).
   const unsigned long index = plan.type == wr_spanning_store ? mas->index : plan.index;
   if (xa_is_node(mt->ma_root)) {
@@ -666,7 +684,7 @@ void mas_wr_execute(ma_state* mas, WrPlan& plan, void* entry) {
 
 // Plans, reserves (GFP_NOWAIT) and executes. On a failed reservation the state holds
 // -ENOMEM and the tree is untouched.
-void* mas_wr_store_gfp_once(ma_state* mas, void* entry, mmt::gfp_t gfp) {
+void* mas_wr_store_gfp_once(ma_state* mas, void* entry, mmt::gfp_t gfp, bool position = true) {
   WrPlan plan;
   mas_wr_plan(mas, entry, plan);
   mas->store_type = plan.type;
@@ -675,8 +693,47 @@ void* mas_wr_store_gfp_once(ma_state* mas, void* entry, mmt::gfp_t gfp) {
     mas_node_count_gfp(mas, request, gfp);
     if (mas->status == ma_error) return plan.content;
   }
-  mas_wr_execute(mas, plan, entry);
+  mas_wr_execute(mas, plan, entry, position);
   return plan.content;
+}
+
+// mas_store_gfp's retry loop; `position` as for mas_wr_execute.
+int mas_store_gfp_common(ma_state* mas, void* entry, mmt::gfp_t gfp, bool position) {
+  const unsigned long index = mas->index, last = mas->last;
+  int ret = 0;
+  for (;;) {
+    mas->status = ma_start;
+    mas_wr_store_gfp_once(mas, entry, mmt::gfp::kNowait, position);
+    if (mas_nomem(mas, gfp)) {
+      mas_set_range(mas, index, last);
+      continue;
+    }
+    break;
+  }
+  if (mas_is_err(mas)) ret = mas_error(mas);
+  mas_destroy(mas);
+  return ret;
+}
+
+// mas_erase's body; `position` as for mas_wr_execute.
+void* mas_erase_common(ma_state* mas, bool position) {
+  mas->status = ma_start;
+  void* entry = mas_walk(mas);
+  if (!entry) return nullptr;
+  const unsigned long index = mas->index;
+  for (;;) {
+    mas->status = ma_start;
+    mas_wr_store_gfp_once(mas, nullptr, mmt::gfp::kNowait, position);
+    if (mas_nomem(mas, mmt::gfp::kKernel)) {
+      // The range may have changed while the lock was dropped.
+      mas_set(mas, index);
+      mas_walk(mas);
+      continue;
+    }
+    break;
+  }
+  mas_destroy(mas);
+  return entry;
 }
 
 }  // namespace
@@ -715,20 +772,7 @@ void* mas_store(ma_state* mas, void* entry) {
 }
 
 int mas_store_gfp(ma_state* mas, void* entry, mmt::gfp_t gfp) {
-  const unsigned long index = mas->index, last = mas->last;
-  int ret = 0;
-  for (;;) {
-    mas->status = ma_start;
-    mas_wr_store_gfp_once(mas, entry, mmt::gfp::kNowait);
-    if (mas_nomem(mas, gfp)) {
-      mas_set_range(mas, index, last);
-      continue;
-    }
-    break;
-  }
-  if (mas_is_err(mas)) ret = mas_error(mas);
-  mas_destroy(mas);
-  return ret;
+  return mas_store_gfp_common(mas, entry, gfp, true);
 }
 
 int mas_preallocate(ma_state* mas, void* entry, mmt::gfp_t gfp) {
@@ -761,25 +805,7 @@ void mas_store_prealloc(ma_state* mas, void* entry) {
   mas_destroy(mas);
 }
 
-void* mas_erase(ma_state* mas) {
-  mas->status = ma_start;
-  void* entry = mas_walk(mas);
-  if (!entry) return nullptr;
-  const unsigned long index = mas->index;
-  for (;;) {
-    mas->status = ma_start;
-    mas_wr_store_gfp_once(mas, nullptr, mmt::gfp::kNowait);
-    if (mas_nomem(mas, mmt::gfp::kKernel)) {
-      // The range may have changed while the lock was dropped.
-      mas_set(mas, index);
-      mas_walk(mas);
-      continue;
-    }
-    break;
-  }
-  mas_destroy(mas);
-  return entry;
-}
+void* mas_erase(ma_state* mas) { return mas_erase_common(mas, true); }
 
 // Stores entry only if [mas->index, mas->last] is empty: -EEXIST otherwise.
 int mas_insert_gfp(ma_state* mas, void* entry, mmt::gfp_t gfp) {
@@ -819,7 +845,7 @@ int mtree_store_range(maple_tree* mt, unsigned long index, unsigned long last, v
   mas.status = ma_start;
   mas.max = ULONG_MAX;
   mtree_lock(mt);
-  const int ret = mas_store_gfp(&mas, entry, gfp);
+  const int ret = mas_store_gfp_common(&mas, entry, gfp, false);
   mtree_unlock(mt);
   return ret;
 }
@@ -855,7 +881,7 @@ void* mtree_erase(maple_tree* mt, unsigned long index) {
   mas.status = ma_start;
   mas.max = ULONG_MAX;
   mtree_lock(mt);
-  void* entry = mas_erase(&mas);
+  void* entry = mas_erase_common(&mas, false);
   mtree_unlock(mt);
   return entry;
 }
