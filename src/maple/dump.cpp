@@ -42,6 +42,16 @@ struct Dumper {
   mt_dump_format format;
   std::string out;
   unsigned next_id = 0;
+  const maple_tree* mt = nullptr;
+  unsigned height = 0;  // from the tree's flags
+
+  // Failures dump corrupted trees: a child whose encoded type cannot be right at its
+  // depth would be read with the wrong layout, so it is named but not followed.
+  bool followable(const maple_enode* child, int child_depth) const {
+    const maple_type type = mte_node_type(child);
+    if (static_cast<unsigned>(child_depth) + 1 == height) return type == maple_leaf_64;
+    return type == mt_internal_type(mt);
+  }
 
   void node(maple_enode* enode, unsigned long min, unsigned long max, int depth, unsigned parent_id, unsigned slot) {
     maple_node* node = mte_to_node(enode);
@@ -68,7 +78,12 @@ struct Dumper {
         out += fmt::format("{}  {}: {}\n", indent, range_text(slot_min, slot_max, format), entry_text(entry, format));
       } else {
         if (gaps) out += fmt::format("{}  slot {} gap {:#x}\n", indent, i, gaps[i]);
-        if (entry) this->node(static_cast<maple_enode*>(entry), slot_min, slot_max, depth + 1, id, i);
+        auto* child = static_cast<maple_enode*>(entry);
+        if (child && followable(child, depth + 1))
+          this->node(child, slot_min, slot_max, depth + 1, id, i);
+        else if (child)
+          out += fmt::format("{}  slot {}: node of type {} at depth {} (bad type, not followed)\n", indent, i,
+                             type_name(mte_node_type(child)), depth + 1);
       }
       slot_min = slot_max + 1;
     }
@@ -108,6 +123,8 @@ struct DotDumper {
 
 std::string mt_dump_string(const maple_tree* mt, mt_dump_format format) {
   Dumper d{format, {}};
+  d.mt = mt;
+  d.height = mt_height_of(mt);
   const void* root = mt->ma_root;
   d.out = fmt::format("maple_tree flags {:#x}, height {} root {}\n", mt->ma_flags, mt_height_of(mt),
                       xa_is_node(root) ? "node#0" : entry_text(root, format));

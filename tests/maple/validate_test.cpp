@@ -1,0 +1,361 @@
+// mt_validate against hand-corrupted trees: one test per check (dead_node, parent_slot,
+// child_slot, limits, occupancy, gaps, nulls, height, type). Each corrupts one field of
+// a valid tree, asserts the check name and that the message names the broken node's
+// range, then restores the field so the tree is destroyed normally (no leak). Also:
+// the text and dot dumps name every node.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "../../src/maple/internal.h"
+#include "maple_test_util.h"
+#include "mmtorture/maple/kernel_api.h"
+
+using namespace mmt::maple;
+
+namespace {
+
+class MapleValidate : public MapleFixture {};
+
+// [i*10, i*10+5] = xa_mk_value(i): non-rightmost leaves with NULLs between entries.
+void fill_tens(maple_tree* mt, unsigned long count) {
+  for (unsigned long i = 0; i < count; ++i)
+    ASSERT_EQ(mtree_store_range(mt, i * 10, i * 10 + 5, xa_mk_value(i), GFP_KERNEL), 0);
+}
+
+// A node located by walking to an index: the leaf, or its parent.
+struct Located {
+  maple_enode* enode;
+  maple_node* node;
+  maple_type type;
+  unsigned long min, max;
+  unsigned end;
+  unsigned offset;  // slot toward the index
+};
+
+Located leaf_at(maple_tree* mt, unsigned long index) {
+  MA_STATE(mas, mt, index, index);
+  mas_walk(&mas);
+  maple_node* node = mte_to_node(mas.node);
+  return {mas.node, node, mte_node_type(mas.node), mas.min, mas.max, mas.end, mas.offset};
+}
+
+// The root node (an internal node when the tree has height > 1).
+Located root_of(maple_tree* mt) {
+  maple_enode* root = mt_root_enode(mt);
+  maple_node* node = mte_to_node(root);
+  const maple_type type = mte_node_type(root);
+  return {root, node, type, 0, ULONG_MAX, ma_data_end(node, type, ULONG_MAX), 0};
+}
+
+std::string range_text(unsigned long min, unsigned long max) { return fmt::format("[{:#x}-{:#x}]", min, max); }
+
+// Validates, expects check `check` naming the node range, and returns the failure.
+void expect_failure(maple_tree* mt, const char* check, unsigned long min, unsigned long max) {
+  const auto failure = validate_tree(mt);
+  ASSERT_TRUE(failure.has_value()) << "corruption not detected; expected " << check;
+  EXPECT_EQ(failure->check, std::string("mt_validate.") + check) << failure->message;
+  EXPECT_NE(failure->message.find(range_text(min, max)), std::string::npos)
+      << "message does not name " << range_text(min, max) << ": " << failure->message;
+  EXPECT_NE(failure->dump.find("maple_tree"), std::string::npos);
+  // mt_validate raises the same failure.
+  try {
+    mt_validate(mt);
+    ADD_FAILURE() << "mt_validate did not raise";
+  } catch (const mmt::FailureError& e) {
+    EXPECT_EQ(e.failure().check, failure->check);
+  }
+}
+
+// Saves a node's 256 bytes and puts them back when the test is done with it.
+struct NodeBackup {
+  maple_node* node;
+  alignas(maple_node) unsigned char saved[sizeof(maple_node)];
+  explicit NodeBackup(maple_node* n) : node(n) { std::memcpy(saved, static_cast<void*>(n), sizeof saved); }
+  ~NodeBackup() { std::memcpy(static_cast<void*>(node), saved, sizeof saved); }
+  NodeBackup(const NodeBackup&) = delete;
+  NodeBackup& operator=(const NodeBackup&) = delete;
+};
+
+class CorruptTree {
+ public:
+  // 60 ranges: a height-2 tree whose leaves are about half full.
+  explicit CorruptTree(unsigned int flags, unsigned long count = 60) {
+    mt_init_flags(&tree, flags);
+    fill_tens(&tree, count);
+  }
+  ~CorruptTree() {
+    // The corruption was undone: the tree must be valid again before it is freed.
+    EXPECT_FALSE(validate_tree(&tree).has_value()) << "corruption was not restored";
+    mtree_destroy(&tree);
+  }
+  CorruptTree(const CorruptTree&) = delete;
+  CorruptTree& operator=(const CorruptTree&) = delete;
+  maple_tree tree{};
+};
+
+TEST_F(MapleValidate, ValidTreesPass) {
+  for (unsigned int flags : {0u, MT_FLAGS_ALLOC_RANGE}) {
+    CorruptTree t(flags, 3000);
+    EXPECT_TREE_VALID(&t.tree);
+  }
+}
+
+TEST_F(MapleValidate, DeadNode) {
+  CorruptTree t(0);
+  Located leaf = leaf_at(&t.tree, 300);
+  NodeBackup backup(leaf.node);
+  ma_set_node_dead(leaf.node);  // parent points at itself: what a replaced node looks like
+  expect_failure(&t.tree, "dead_node", leaf.min, leaf.max);
+}
+
+TEST_F(MapleValidate, DeadRoot) {
+  CorruptTree t(0);
+  Located root = root_of(&t.tree);
+  NodeBackup backup(root.node);
+  ma_set_node_dead(root.node);
+  expect_failure(&t.tree, "dead_node", 0, ULONG_MAX);
+}
+
+TEST_F(MapleValidate, ParentSlot) {
+  CorruptTree t(0);
+  Located leaf = leaf_at(&t.tree, 300);
+  NodeBackup backup(leaf.node);
+  const unsigned slot = mte_parent_slot(leaf.enode);
+  mte_set_parent(leaf.enode, mte_parent(leaf.enode), slot + 1);  // wrong slot encoded
+  // The parent reports the child whose encoding is wrong: the parent's range is named.
+  Located parent = root_of(&t.tree);
+  ASSERT_EQ(mt_height(&t.tree), 2u);
+  expect_failure(&t.tree, "parent_slot", parent.min, parent.max);
+}
+
+TEST_F(MapleValidate, ChildSlotNull) {
+  CorruptTree t(0);
+  ASSERT_EQ(mt_height(&t.tree), 2u);
+  Located root = root_of(&t.tree);
+  NodeBackup backup(root.node);
+  ma_slots(root.node, root.type)[1] = nullptr;
+  expect_failure(&t.tree, "child_slot", 0, ULONG_MAX);
+}
+
+TEST_F(MapleValidate, ChildSlotWrongParent) {
+  CorruptTree t(0);
+  Located leaf = leaf_at(&t.tree, 300);
+  Located other = leaf_at(&t.tree, 500);
+  NodeBackup backup(leaf.node);
+  mte_set_parent(leaf.enode, other.node, mte_parent_slot(leaf.enode));  // adopted by a leaf
+  expect_failure(&t.tree, "child_slot", 0, ULONG_MAX);
+}
+
+TEST_F(MapleValidate, LimitsPivotOutOfOrder) {
+  CorruptTree t(0);
+  Located leaf = leaf_at(&t.tree, 300);
+  ASSERT_GE(leaf.end, 4u);
+  NodeBackup backup(leaf.node);
+  unsigned long* pivots = ma_pivots(leaf.node, leaf.type);
+  pivots[2] = pivots[0];
+  expect_failure(&t.tree, "limits", leaf.min, leaf.max);
+}
+
+TEST_F(MapleValidate, LimitsPivotAboveMax) {
+  CorruptTree t(0);
+  Located leaf = leaf_at(&t.tree, 300);
+  ASSERT_NE(leaf.max, ULONG_MAX);
+  ASSERT_LT(leaf.end, MAPLE_RANGE64_SLOTS - 2u);
+  NodeBackup backup(leaf.node);
+  ma_pivots(leaf.node, leaf.type)[leaf.end - 1] = leaf.max + 7;
+  expect_failure(&t.tree, "limits", leaf.min, leaf.max);
+}
+
+TEST_F(MapleValidate, LimitsDataEndMismatch) {
+  CorruptTree t(0);
+  Located leaf = leaf_at(&t.tree, 300);
+  ASSERT_LT(leaf.end, MAPLE_RANGE64_SLOTS - 2u);
+  NodeBackup backup(leaf.node);
+  leaf.node->mr64.meta.end = static_cast<unsigned char>(leaf.end - 1);
+  expect_failure(&t.tree, "limits", leaf.min, leaf.max);
+}
+
+TEST_F(MapleValidate, LimitsSlotBeyondEnd) {
+  CorruptTree t(0);
+  Located leaf = leaf_at(&t.tree, 300);
+  ASSERT_LT(leaf.end + 1, MAPLE_RANGE64_SLOTS - 1u);
+  NodeBackup backup(leaf.node);
+  ma_slots(leaf.node, leaf.type)[leaf.end + 1] = xa_mk_value(99);
+  expect_failure(&t.tree, "limits", leaf.min, leaf.max);
+}
+
+TEST_F(MapleValidate, LimitsPivotBeyondEnd) {
+  CorruptTree t(0);
+  // A leaf with at least two unused pivots (the one after the end may hold max).
+  Located leaf = leaf_at(&t.tree, 0);
+  while (leaf.end + 1 >= MAPLE_RANGE64_SLOTS - 2u && leaf.max != ULONG_MAX) leaf = leaf_at(&t.tree, leaf.max + 1);
+  ASSERT_LT(leaf.end + 1, MAPLE_RANGE64_SLOTS - 2u);
+  NodeBackup backup(leaf.node);
+  ma_pivots(leaf.node, leaf.type)[leaf.end + 1] = leaf.max;
+  expect_failure(&t.tree, "limits", leaf.min, leaf.max);
+}
+
+TEST_F(MapleValidate, Occupancy) {
+  CorruptTree t(0);
+  Located leaf = leaf_at(&t.tree, 300);
+  ASSERT_NE(leaf.max, ULONG_MAX);
+  ASSERT_GT(leaf.end, 3u);
+  NodeBackup backup(leaf.node);
+  // Make the leaf end at slot 2 (three slots, fewer than the minimum) without breaking
+  // its limits: the last kept slot stretches to the node's max.
+  unsigned long* pivots = ma_pivots(leaf.node, leaf.type);
+  void** slots = ma_slots(leaf.node, leaf.type);
+  pivots[2] = leaf.max;
+  slots[2] = xa_mk_value(1);
+  for (unsigned i = 3; i < MAPLE_RANGE64_SLOTS; ++i) {
+    slots[i] = nullptr;
+    if (i < MAPLE_RANGE64_SLOTS - 1) pivots[i] = 0;
+  }
+  leaf.node->mr64.meta.end = 2;
+  expect_failure(&t.tree, "occupancy", leaf.min, leaf.max);
+}
+
+TEST_F(MapleValidate, GapsWrongValue) {
+  CorruptTree t(MT_FLAGS_ALLOC_RANGE);
+  Located root = root_of(&t.tree);
+  ASSERT_EQ(root.type, maple_arange_64);
+  NodeBackup backup(root.node);
+  root.node->ma64.gap[1] += 1;
+  expect_failure(&t.tree, "gaps", 0, ULONG_MAX);
+}
+
+TEST_F(MapleValidate, GapsWrongMetadataOffset) {
+  CorruptTree t(MT_FLAGS_ALLOC_RANGE);
+  Located root = root_of(&t.tree);
+  NodeBackup backup(root.node);
+  const unsigned offset = root.node->ma64.meta.gap;
+  // Point the metadata at a slot whose gap is not the largest.
+  unsigned other = 0;
+  while (other <= root.end && root.node->ma64.gap[other] == root.node->ma64.gap[offset]) ++other;
+  ASSERT_LE(other, root.end) << "every gap is the same";
+  root.node->ma64.meta.gap = static_cast<unsigned char>(other);
+  expect_failure(&t.tree, "gaps", 0, ULONG_MAX);
+}
+
+TEST_F(MapleValidate, GapsBeyondEnd) {
+  CorruptTree t(MT_FLAGS_ALLOC_RANGE);
+  Located root = root_of(&t.tree);
+  ASSERT_LT(root.end + 1, MAPLE_ARANGE64_SLOTS + 0u);
+  NodeBackup backup(root.node);
+  root.node->ma64.gap[root.end + 1] = 5;
+  expect_failure(&t.tree, "gaps", 0, ULONG_MAX);
+}
+
+TEST_F(MapleValidate, ConsecutiveNulls) {
+  CorruptTree t(0);
+  Located leaf = leaf_at(&t.tree, 300);  // [300,305] then NULL [306,309]
+  ASSERT_NE(ma_slots(leaf.node, leaf.type)[leaf.offset], nullptr);
+  ASSERT_EQ(ma_slots(leaf.node, leaf.type)[leaf.offset + 1], nullptr);
+  NodeBackup backup(leaf.node);
+  ma_slots(leaf.node, leaf.type)[leaf.offset] = nullptr;
+  expect_failure(&t.tree, "nulls", leaf.min, leaf.max);
+}
+
+TEST_F(MapleValidate, ConsecutiveNullsAcrossLeaves) {
+  // Contiguous entries (no NULL anywhere but the tail), then the last slot of one leaf
+  // and the first slot of the next are both cleared: only the scan across leaves sees
+  // the pair, and it names the second leaf.
+  DEFINE_MTREE(tree);
+  for (unsigned long i = 0; i < 300; ++i)
+    ASSERT_EQ(mtree_store_range(&tree, i * 10, i * 10 + 9, xa_mk_value(i), GFP_KERNEL), 0);
+  ASSERT_TREE_VALID(&tree);
+  Located leaf = leaf_at(&tree, 1000);
+  Located next = leaf_at(&tree, leaf.max + 1);
+  {
+    NodeBackup backup(leaf.node);
+    NodeBackup next_backup(next.node);
+    ma_slots(leaf.node, leaf.type)[leaf.end] = nullptr;
+    ma_slots(next.node, next.type)[0] = nullptr;
+    expect_failure(&tree, "nulls", next.min, next.max);
+  }
+  EXPECT_TREE_VALID(&tree);
+  mtree_destroy(&tree);
+}
+
+TEST_F(MapleValidate, Height) {
+  CorruptTree t(0);
+  const unsigned height = mt_height(&t.tree);
+  mt_set_height(&t.tree, height + 1);
+  expect_failure(&t.tree, "height", 0, ULONG_MAX);
+  mt_set_height(&t.tree, height);
+}
+
+TEST_F(MapleValidate, TypeLeafEncodedAsDense) {
+  CorruptTree t(0);
+  Located leaf = leaf_at(&t.tree, 300);
+  maple_node* parent = mte_parent(leaf.enode);
+  const unsigned slot = mte_parent_slot(leaf.enode);
+  Located root = root_of(&t.tree);
+  ASSERT_EQ(parent, root.node);
+  void** slots = ma_slots(parent, root.type);
+  void* saved = slots[slot];
+  slots[slot] = mt_mk_node(leaf.node, maple_dense);
+  expect_failure(&t.tree, "type", leaf.min, leaf.max);
+  slots[slot] = saved;
+}
+
+TEST_F(MapleValidate, TypeWrongInternalType) {
+  CorruptTree t(MT_FLAGS_ALLOC_RANGE, 3000);
+  ASSERT_GE(mt_height(&t.tree), 3u);
+  // An arange child of the root re-encoded as range_64 (wrong for an alloc tree). Not
+  // slot 0: the height check follows the leftmost path.
+  Located root = root_of(&t.tree);
+  void** slots = ma_slots(root.node, root.type);
+  void* saved = slots[1];
+  slots[1] = mt_mk_node(mte_to_node(static_cast<maple_enode*>(saved)), maple_range_64);
+  expect_failure(&t.tree, "type", root.node->ma64.pivot[0] + 1, root.node->ma64.pivot[1]);
+  // The dump names the bad node instead of reading it with the wrong layout.
+  EXPECT_NE(mt_dump_string(&t.tree, mt_dump_hex).find("bad type"), std::string::npos);
+  slots[1] = saved;
+}
+
+// ---------------------------------------------------------------------------------
+// Dumps
+// ---------------------------------------------------------------------------------
+TEST_F(MapleValidate, DumpsNameEveryNode) {
+  for (unsigned int flags : {0u, MT_FLAGS_ALLOC_RANGE}) {
+    DEFINE_MTREE(tree);
+    mt_init_flags(&tree, flags);
+    fill_tens(&tree, 2000);
+    const uint64_t nodes = count_tree_nodes(&tree);
+    ASSERT_GT(nodes, 100u);
+    const std::string text = mt_dump_string(&tree, mt_dump_hex);
+    const std::string dec = mt_dump_string(&tree, mt_dump_dec);
+    const std::string dot = mt_dump_dot(&tree);
+    EXPECT_EQ(text.rfind("maple_tree", 0), 0u);
+    for (uint64_t i = 0; i < nodes; ++i) {
+      EXPECT_NE(text.find(fmt::format("node#{} ", i)), std::string::npos) << i;
+      EXPECT_NE(dec.find(fmt::format("node#{} ", i)), std::string::npos) << i;
+      EXPECT_NE(dot.find(fmt::format("  n{} [", i)), std::string::npos) << i;
+    }
+    EXPECT_EQ(text.find(fmt::format("node#{} ", nodes)), std::string::npos);
+    EXPECT_NE(text.find("value 0x7cf"), std::string::npos);  // entry 1999 in hex
+    EXPECT_NE(dec.find("value 1999"), std::string::npos);
+    EXPECT_EQ(dot.rfind("digraph maple_tree {", 0), 0u);
+    // Same tree, same dump: the dump is deterministic (no addresses).
+    DEFINE_MTREE(copy);
+    ASSERT_EQ(mtree_dup(&tree, &copy, GFP_KERNEL), 0);
+    EXPECT_EQ(mt_dump_string(&copy, mt_dump_hex), text);
+    EXPECT_EQ(mt_dump_dot(&copy), dot);
+    mtree_destroy(&copy);
+    mtree_destroy(&tree);
+  }
+  // Root-entry and empty trees.
+  DEFINE_MTREE(tree);
+  EXPECT_NE(mt_dump_string(&tree, mt_dump_hex).find("root NULL"), std::string::npos);
+  ASSERT_EQ(mtree_store(&tree, 0, xa_mk_value(3), GFP_KERNEL), 0);
+  EXPECT_NE(mt_dump_string(&tree, mt_dump_hex).find("root value 0x3"), std::string::npos);
+  EXPECT_NE(mt_dump_dot(&tree).find("value 0x3"), std::string::npos);
+  mtree_destroy(&tree);
+}
+
+}  // namespace
