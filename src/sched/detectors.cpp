@@ -71,8 +71,8 @@ bool Scheduler::advance_clock() {
 }
 
 void Scheduler::report_livelock(Thread& thread) {
+  thread.steps_since_progress_ = 0;  // an idle daemon starts a new budget; others report once
   if (thread.daemon_ && thread.op_depth_ == 0) return;
-  thread.steps_since_progress_ = 0;  // report once
   std::string op = thread.op_name_ ? fmt::format(" in operation '{}'", thread.op_name_) : std::string();
   detail::report_check("livelock", thread.last_site(),
                        fmt::format("thread {} made no progress{} for {} scheduling points; last sites: {}",

@@ -233,6 +233,10 @@ RunResult Scheduler::run() {
       failure.dump = "in an RCU callback\n" + describe_threads();
       record_failure(std::move(failure));
       break;
+    } catch (const std::exception& error) {
+      record_failure(Failure{"rcu.callback_exception", "rcu_callback",
+                             fmt::format("an RCU callback threw: {}", error.what()), describe_threads()});
+      break;
     }
     if (live_non_daemon_ == 0) break;
     Thread* next = std::exchange(next_, nullptr);
@@ -288,6 +292,10 @@ void Scheduler::teardown() {
     rcu_->flush();
   } catch (const FailureError& error) {
     if (!failure_) failure_ = error.failure();
+  } catch (const std::exception& error) {
+    if (!failure_)
+      failure_ = Failure{"rcu.callback_exception", "rcu_barrier",
+                         fmt::format("an RCU callback threw at the end of the run: {}", error.what())};
   }
   detail::t_active = previous_active;
 }

@@ -5,9 +5,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "mmtorture/sched/clock.h"
-#include "mmtorture/sched/completion.h"
-#include "mmtorture/sched/yield_point.h"
+#include "mmtorture/sched/sched.h"
 #include "sched_test_util.h"
 
 namespace mmt::sched {
