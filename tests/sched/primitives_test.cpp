@@ -61,8 +61,8 @@ TEST(Mutex, WorksSingleThreadedWithoutAScheduler) {
 TEST(Mutex, KillableLockReturnsEintrOnAFatalSignal) {
   Mutex mutex("test.killable_lock");
   int result_code = 1;
+  Thread* victim = nullptr;  // outlives the world lambda: the threads run after it returns
   const RunResult result = run_seed(1, random_options(0.0), [&](Scheduler& scheduler) {
-    Thread* victim = nullptr;
     scheduler.spawn("holder", [&] {
       mutex.lock();
       msleep(10);  // the victim queues behind us meanwhile
@@ -205,11 +205,11 @@ TEST(WaitQueue, TimeoutsAndKillableWaitsReportHowTheyEnded) {
     scheduler.spawn("timeout", [&] { timed_out = queue.wait_event_timeout([] { return false; }, 30); });
     scheduler.spawn("satisfied", [&] { satisfied = queue.wait_event_timeout([&] { return flag; }, 100); });
     Thread& victim = scheduler.spawn("killable", [&] { killed = queue.wait_event_killable([] { return false; }); });
-    scheduler.spawn("driver", [&] {
+    scheduler.spawn("driver", [&, target = &victim] {  // by value: the world lambda's locals die before run()
       msleep(40);
       flag = true;
       queue.wake_up();
-      send_fatal_signal(victim);
+      send_fatal_signal(*target);
     });
   });
   ASSERT_TRUE(result.ok()) << result.failure->headline();
@@ -268,10 +268,10 @@ TEST(Clock, ScheduleTimeoutEndsEarlyOnWakeUpProcess) {
   const RunResult result = run_seed(8, random_options(0.0), [&](Scheduler& scheduler) {
     Thread& sleeper = scheduler.spawn("sleeper", [&] { left = schedule_timeout(500); });
     Thread& victim = scheduler.spawn("victim", [&] { killable_left = msleep_killable(500); });
-    scheduler.spawn("waker", [&] {
+    scheduler.spawn("waker", [&, sleeping = &sleeper, target = &victim] {
       msleep(100);
-      EXPECT_TRUE(wake_up_process(sleeper));
-      send_fatal_signal(victim);
+      EXPECT_TRUE(wake_up_process(*sleeping));
+      send_fatal_signal(*target);
     });
   });
   ASSERT_TRUE(result.ok()) << result.failure->headline();
