@@ -1,0 +1,158 @@
+// The VMA manager's objects: the address space (Mm, the kernel's mm_struct) whose VMAs
+// live in a maple tree, the VMAs themselves, anon_vmas (reverse mapping of anonymous
+// pages) and the per-mm page table of populated pages. VmContext is the world they
+// share: simulated memory, the slab caches VMAs and maple nodes come from (so node
+// pressure is page pressure), and the global commit counter (Committed_AS).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mmtorture/core/failure.h"
+#include "mmtorture/maple/maple_tree.h"
+#include "mmtorture/maple/node_alloc.h"
+#include "mmtorture/mem/memory.h"
+#include "mmtorture/mem/slab.h"
+#include "mmtorture/sched/rwsem.h"
+#include "mmtorture/sched/spinlock.h"
+#include "mmtorture/vma/vm_flags.h"
+
+namespace mmt::vma {
+
+class Mm;
+struct Vma;
+
+// Reverse mapping for anonymous pages: every VMA that may map a page whose anon_vma
+// is this one (the VMA that faulted it, and its copies made by fork, split and
+// mremap). Reclaim and migration walk `vmas` under `lock`, a lock class marked as
+// taken by reclaim.
+struct AnonVma {
+  explicit AnonVma(uint64_t anon_id);
+  uint64_t id;
+  sched::RwSem lock;
+  std::vector<Vma*> vmas;  // in link order (deterministic)
+};
+
+// One mapping [vm_start, vm_end). Anonymous only: vm_pgoff is the linear page index
+// of vm_start (the kernel's rule for private anonymous memory), so merges require
+// contiguous pgoffs exactly as the kernel does.
+struct Vma {
+  unsigned long vm_start = 0;
+  unsigned long vm_end = 0;
+  unsigned long vm_flags = 0;
+  unsigned long vm_pgoff = 0;
+  AnonVma* anon_vma = nullptr;
+  std::vector<AnonVma*> anon_vma_chain;  // every anon_vma this VMA is linked into
+  Mm* vm_mm = nullptr;
+  uint64_t id = 0;  // creation order, for dumps and trace hashing
+
+  unsigned long pages() const { return (vm_end - vm_start) >> kPageShift; }
+};
+
+struct Pte {
+  mem::Page* page = nullptr;
+  bool writable = false;
+};
+
+struct VmConfig {
+  unsigned long task_size = 0x800000000000UL;  // 128 TiB, as x86-64
+  unsigned long mmap_min_addr = 0x10000;
+  unsigned long mmap_base = 0x7f0000000000UL;  // top-down placement starts below this
+  unsigned long brk_start = 0x10000000UL;
+  unsigned long max_map_count = 65530;
+  // Commit limit in pages (vm.overcommit_memory=2 style); UINT64_MAX = never refuse.
+  uint64_t commit_limit_pages = UINT64_MAX;
+};
+
+// The world VMAs live in. Installs a maple node allocator backed by its slab for its
+// lifetime (the maple tree allocates through one process-wide seam).
+class VmContext final : public mem::RmapOps {
+ public:
+  VmContext(mem::Memory& memory, VmConfig config = {});
+  ~VmContext() override;
+  VmContext(const VmContext&) = delete;
+  VmContext& operator=(const VmContext&) = delete;
+
+  mem::Memory& memory() { return memory_; }
+  const VmConfig& config() const { return config_; }
+  mem::KmemCache& vma_cache() { return vma_cache_; }
+  mem::KmemCache& maple_node_cache() { return maple_node_cache_; }
+
+  // Committed_AS: pages charged by VM_ACCOUNT mappings.
+  uint64_t committed_pages() const { return committed_pages_; }
+  // security_vm_enough_memory: charges `pages` or returns -ENOMEM.
+  int vm_acct_memory(uint64_t pages);
+  void vm_unacct_memory(uint64_t pages);
+  // vm_acct_memory without the limit check (a charge that must not fail).
+  void vm_acct_memory_force(uint64_t pages) { committed_pages_ += pages; }
+
+  AnonVma* anon_vma_alloc();
+  uint64_t next_vma_id() { return ++vma_ids_; }
+  uint64_t next_mm_id() { return ++mm_ids_; }
+  uint64_t anon_vmas() const { return anon_vmas_.size(); }
+
+  // mem::RmapOps: unmap every pte of `page` (reclaim and migration).
+  bool try_to_unmap(mem::Page* page) override;
+
+ private:
+  class SlabNodeAllocator;
+
+  mem::Memory& memory_;
+  VmConfig config_;
+  mem::KmemCache vma_cache_;
+  mem::KmemCache maple_node_cache_;
+  std::unique_ptr<SlabNodeAllocator> node_allocator_;
+  std::vector<std::unique_ptr<AnonVma>> anon_vmas_;  // live for the context's life
+  uint64_t committed_pages_ = 0;
+  uint64_t vma_ids_ = 0;
+  uint64_t mm_ids_ = 0;
+  uint64_t anon_ids_ = 0;
+};
+
+// An address space (mm_struct). The VMA tree is an allocation-range maple tree in RCU
+// mode whose lock is the external mmap_lock, as in the kernel (MM_MT_FLAGS).
+class Mm {
+ public:
+  explicit Mm(VmContext& context);
+  // The address space must have been torn down with exit_mmap().
+  ~Mm();
+  Mm(const Mm&) = delete;
+  Mm& operator=(const Mm&) = delete;
+
+  VmContext& context() { return *context_; }
+  uint64_t id() const { return id_; }
+
+  maple_tree mm_mt{};
+  sched::RwSem mmap_lock;
+  sched::SpinLock page_table_lock;
+  unsigned long map_count = 0;
+  unsigned long total_vm = 0;  // pages mapped by VMAs
+  unsigned long rss = 0;       // populated anonymous pages
+  unsigned long start_brk = 0;
+  unsigned long brk = 0;
+  std::map<unsigned long, Pte> ptes;  // page number -> pte
+  bool exited = false;
+
+ private:
+  VmContext* context_;
+  uint64_t id_;
+};
+
+// The VMA containing addr, or null (find_vma_intersection(addr, addr + 1)).
+Vma* vma_lookup(Mm& mm, unsigned long addr);
+
+// validate_mm: the tree is valid; every VMA's range equals its tree slot; VMAs are
+// ordered and non-overlapping; their count is map_count; total_vm and rss add up;
+// flags are consistent (VM_ACCOUNT only on private mappings); every VMA is linked into
+// its anon_vma; every pte lies inside a VMA, is writable only in a VM_WRITE mapping and
+// maps a page whose anon_vma is on its VMA's chain. Returns the first violation.
+std::optional<Failure> validate_mm(Mm& mm);
+
+// The mm as text: one line per VMA ("[start-end) rw-p pgoff anon N id N pages P").
+std::string dump_mm(Mm& mm);
+
+}  // namespace mmt::vma

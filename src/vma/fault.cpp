@@ -1,0 +1,167 @@
+// Page faults (anonymous population and copy-on-write), fork (dup_mm / dup_mmap with
+// the kernel's get_page-before-page_dup_rmap window) and exit_mmap (zap with the page
+// references dropped only after the TLB flush).
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "internal.h"
+#include "mmtorture/maple/kernel_api.h"
+#include "mmtorture/sched/yield_point.h"
+#include "mmtorture/vma/ops.h"
+
+namespace mmt::vma {
+
+namespace {
+
+constexpr gfp_t kGfpHighUserMovable = gfp::kKernel | gfp::kMovable;
+
+// anon_vma_prepare: the first fault in a VMA gives it an anon_vma.
+void anon_vma_prepare(Mm& mm, Vma* vma) {
+  if (vma->anon_vma) return;
+  AnonVma* anon_vma = mm.context().anon_vma_alloc();
+  sched::SpinGuard guard(mm.page_table_lock, Site{"anon_vma_prepare"});
+  vma->anon_vma = anon_vma;
+  anon_vma_link(vma, anon_vma);
+}
+
+unsigned long linear_page_index(const Vma* vma, unsigned long addr) {
+  return vma->vm_pgoff + ((addr - vma->vm_start) >> kPageShift);
+}
+
+}  // namespace
+
+int handle_mm_fault(Mm& mm, unsigned long addr, bool write) {
+  mm.mmap_lock.down_read(Site{"lock_mm_and_find_vma"});
+  struct Unlock {
+    Mm& mm;
+    ~Unlock() { mm.mmap_lock.up_read(Site{"mmap_read_unlock"}); }
+  } unlock{mm};
+  Vma* vma = vma_lookup(mm, addr);
+  if (!vma) return -EFAULT;
+  if (write ? !(vma->vm_flags & VM_WRITE) : !(vma->vm_flags & (VM_READ | VM_WRITE | VM_EXEC))) return -EFAULT;
+  const unsigned long vpn = addr >> kPageShift;
+  mem::Memory& memory = mm.context().memory();
+  {
+    sched::SpinGuard guard(mm.page_table_lock, Site{"handle_pte_fault"});
+    auto it = mm.ptes.find(vpn);
+    if (it != mm.ptes.end()) {
+      if (!write || it->second.writable) return 0;
+      mem::Page* page = it->second.page;
+      // wp_page_reuse: the only user of the page may simply write to it.
+      if (page->mapcount == 1 && page->refcount == 1) {
+        it->second.writable = true;
+        return 0;
+      }
+    }
+  }
+  anon_vma_prepare(mm, vma);
+  mem::Page* page = memory.alloc_pages(kGfpHighUserMovable, 0, kSiteAnonFault);
+  if (!page) return -ENOMEM;
+  sched::SpinGuard guard(mm.page_table_lock, Site{"handle_pte_fault"});
+  auto it = mm.ptes.find(vpn);
+  if (it != mm.ptes.end()) {
+    if (!write || it->second.writable) {  // another thread populated it meanwhile
+      memory.put_page(page);
+      return 0;
+    }
+    // wp_page_copy: the new page replaces the shared one in this mm.
+    mem::Page* old = it->second.page;
+    memory.page_add_anon_rmap(page, vma->anon_vma, linear_page_index(vma, addr));
+    memory.lru_add(page);
+    it->second = Pte{page, true};
+    memory.page_remove_rmap(old);
+    memory.put_page(old);
+    return 0;
+  }
+  memory.page_add_anon_rmap(page, vma->anon_vma, linear_page_index(vma, addr));
+  memory.lru_add(page);
+  mm.ptes.emplace(vpn, Pte{page, write});
+  ++mm.rss;
+  return 0;
+}
+
+std::unique_ptr<Mm> dup_mm(Mm& parent, int* error) {
+  VmContext& context = parent.context();
+  auto child = std::make_unique<Mm>(context);
+  child->start_brk = parent.start_brk;
+  child->brk = parent.brk;
+  parent.mmap_lock.down_write(Site{"dup_mmap"});
+  child->mmap_lock.down_write_nested(1, Site{"dup_mmap"});
+  int ret = 0;
+  uint64_t charged = 0;
+  MA_STATE(mas, &parent.mm_mt, 0, 0);
+  void* entry;
+  mas_for_each(&mas, entry, ULONG_MAX) {
+    auto* vma = static_cast<Vma*>(entry);
+    if (vma->vm_flags & VM_ACCOUNT) {
+      if ((ret = context.vm_acct_memory(vma->pages()))) break;
+      charged += vma->pages();
+    }
+    Vma* copy = vma_alloc(*child);
+    if (!copy) {
+      ret = -ENOMEM;
+      break;
+    }
+    copy->vm_start = vma->vm_start;
+    copy->vm_end = vma->vm_end;
+    copy->vm_flags = vma->vm_flags;
+    copy->vm_pgoff = vma->vm_pgoff;
+    MA_STATE(cmas, &child->mm_mt, copy->vm_start, copy->vm_end - 1);
+    if ((ret = mas_store_gfp(&cmas, copy, gfp::kKernel))) {
+      vma_free(*child, copy);
+      break;
+    }
+    ++child->map_count;
+    child->total_vm += copy->pages();
+    charged -= copy->vm_flags & VM_ACCOUNT ? copy->pages() : 0;  // now owned by the copy
+    if (vma->anon_vma) {
+      // anon_vma_fork: the child joins the parent's chain and gets its own anon_vma.
+      anon_vma_clone(copy, vma);
+      AnonVma* own = context.anon_vma_alloc();
+      copy->anon_vma = own;
+      anon_vma_link(copy, own);
+    }
+    // copy_page_range: every present pte is shared copy-on-write.
+    sched::SpinGuard parent_ptl(parent.page_table_lock, Site{"copy_pte_range"});
+    for (auto it = parent.ptes.lower_bound(vma->vm_start >> kPageShift);
+         it != parent.ptes.end() && it->first < (vma->vm_end >> kPageShift); ++it) {
+      mem::Page* page = it->second.page;
+      context.memory().get_page(page);
+      // The fork window: the reference is taken, the mapping not yet counted, so the
+      // page looks pinned (refcount > mapcount) to a concurrent migration.
+      sched::yield_point(kSiteForkWindow);
+      context.memory().page_dup_rmap(page);
+      if (!(vma->vm_flags & VM_SHARED)) it->second.writable = false;
+      child->ptes.emplace(it->first, Pte{page, it->second.writable});
+      ++child->rss;
+    }
+  }
+  child->mmap_lock.up_write(Site{"dup_mmap"});
+  parent.mmap_lock.up_write(Site{"dup_mmap"});
+  if (ret) {
+    if (charged) context.vm_unacct_memory(charged);
+    exit_mmap(*child);
+    *error = ret;
+    return nullptr;
+  }
+  *error = 0;
+  return child;
+}
+
+void exit_mmap(Mm& mm) {
+  if (mm.exited) return;
+  mm.mmap_lock.down_write(Site{"exit_mmap"});
+  std::vector<Vma*> vmas;
+  {
+    MA_STATE(mas, &mm.mm_mt, 0, 0);
+    void* entry;
+    mas_for_each(&mas, entry, ULONG_MAX) vmas.push_back(static_cast<Vma*>(entry));
+  }
+  remove_vmas(mm, vmas);
+  __mt_destroy(&mm.mm_mt);
+  mm.exited = true;
+  mm.mmap_lock.up_write(Site{"exit_mmap"});
+}
+
+}  // namespace mmt::vma

@@ -1,0 +1,334 @@
+// VmContext and Mm: the shared world (slab-backed maple nodes, commit accounting, the
+// reverse-mapping hook reclaim calls), VMA allocation, tree-store helpers, anon_vma
+// linking, and validate_mm / dump_mm.
+#include <cerrno>
+#include <new>
+
+#include <fmt/format.h>
+
+#include "internal.h"
+#include "mmtorture/maple/kernel_api.h"
+#include "mmtorture/sched/yield_point.h"
+#include "mmtorture/vma/ops.h"
+
+namespace mmt::vma {
+
+// Maple nodes come from a 256-byte slab on the simulated pages: node pressure and
+// page pressure are one pressure, as in the kernel.
+class VmContext::SlabNodeAllocator final : public maple::NodeAllocator {
+ public:
+  explicit SlabNodeAllocator(mem::KmemCache& cache) : cache_(cache) {}
+  maple_node* alloc_node(gfp_t flags, Site site) override {
+    return static_cast<maple_node*>(cache_.alloc(flags, site));
+  }
+  void free_node(maple_node* node) override { cache_.free(node); }
+  uint64_t live_nodes() const override { return cache_.live_objects(); }
+
+ private:
+  mem::KmemCache& cache_;
+};
+
+AnonVma::AnonVma(uint64_t anon_id) : id(anon_id), lock("anon_vma", sched::LockFlags::TakenByReclaim) {}
+
+VmContext::VmContext(mem::Memory& memory, VmConfig config)
+    : memory_(memory),
+      config_(config),
+      vma_cache_(memory, "vm_area_struct", sizeof(Vma), alignof(Vma)),
+      maple_node_cache_(memory, "maple_node", sizeof(maple_node), alignof(maple_node)),
+      node_allocator_(std::make_unique<SlabNodeAllocator>(maple_node_cache_)) {
+  maple::set_node_allocator(node_allocator_.get());
+  memory_.set_rmap_ops(this);
+}
+
+VmContext::~VmContext() {
+  memory_.set_rmap_ops(nullptr);
+  maple::set_node_allocator(nullptr);
+}
+
+int VmContext::vm_acct_memory(uint64_t pages) {
+  if (config_.commit_limit_pages != UINT64_MAX && committed_pages_ + pages > config_.commit_limit_pages)
+    return -ENOMEM;
+  committed_pages_ += pages;
+  return 0;
+}
+
+void VmContext::vm_unacct_memory(uint64_t pages) {
+  if (pages > committed_pages_)
+    raise_failure("committed_accounting", "vm_unacct_memory",
+                  fmt::format("uncharging {} pages with only {} committed", pages, committed_pages_));
+  committed_pages_ -= pages;
+}
+
+AnonVma* VmContext::anon_vma_alloc() {
+  anon_vmas_.push_back(std::make_unique<AnonVma>(++anon_ids_));
+  return anon_vmas_.back().get();
+}
+
+bool VmContext::try_to_unmap(mem::Page* page) {
+  auto* anon_vma = static_cast<AnonVma*>(page->anon_vma);
+  if (page->mapcount == 0) return true;
+  if (!anon_vma) return false;
+  anon_vma->lock.down_read(Site{"try_to_unmap"});
+  for (Vma* vma : anon_vma->vmas) {
+    if (page->index < vma->vm_pgoff || page->index - vma->vm_pgoff >= vma->pages()) continue;
+    const unsigned long addr = vma->vm_start + ((page->index - vma->vm_pgoff) << kPageShift);
+    Mm& mm = *vma->vm_mm;
+    sched::SpinGuard guard(mm.page_table_lock, Site{"try_to_unmap_one"});
+    auto it = mm.ptes.find(addr >> kPageShift);
+    if (it == mm.ptes.end() || it->second.page != page) continue;
+    mm.ptes.erase(it);
+    --mm.rss;
+    memory_.page_remove_rmap(page);
+    memory_.put_page(page);
+    if (page->mapcount == 0) break;
+  }
+  anon_vma->lock.up_read(Site{"try_to_unmap"});
+  return page->mapcount == 0;
+}
+
+Mm::Mm(VmContext& context)
+    : mmap_lock("mmap_lock"), page_table_lock("page_table_lock"), context_(&context), id_(context.next_mm_id()) {
+  mt_init_flags(&mm_mt, MT_FLAGS_ALLOC_RANGE | MT_FLAGS_LOCK_EXTERN | MT_FLAGS_USE_RCU);
+  start_brk = brk = context.config().brk_start;
+}
+
+Mm::~Mm() {
+  if (!exited) exit_mmap(*this);
+}
+
+// ---- VMA allocation ----------------------------------------------------------------------
+
+Vma* vma_alloc(Mm& mm) {
+  void* memory = mm.context().vma_cache().alloc(gfp::kKernel, kSiteVmAreaAlloc);
+  if (!memory) return nullptr;
+  Vma* vma = new (memory) Vma;
+  vma->vm_mm = &mm;
+  vma->id = mm.context().next_vma_id();
+  return vma;
+}
+
+void vma_free(Mm& mm, Vma* vma) {
+  vma->~Vma();
+  mm.context().vma_cache().free(vma);
+}
+
+Vma* find_vma(Mm& mm, unsigned long addr) {
+  MA_STATE(mas, &mm.mm_mt, addr, addr);
+  return static_cast<Vma*>(mas_find(&mas, ULONG_MAX));
+}
+
+Vma* vma_lookup(Mm& mm, unsigned long addr) { return static_cast<Vma*>(mtree_load(&mm.mm_mt, addr)); }
+
+Vma* vma_prev(Mm& mm, const Vma* vma) {
+  if (vma->vm_start == 0) return nullptr;
+  MA_STATE(mas, &mm.mm_mt, vma->vm_start - 1, vma->vm_start - 1);
+  return static_cast<Vma*>(mas_find_rev(&mas, 0));
+}
+
+Vma* vma_next(Mm& mm, const Vma* vma) {
+  MA_STATE(mas, &mm.mm_mt, vma->vm_end, vma->vm_end);
+  return static_cast<Vma*>(mas_find(&mas, ULONG_MAX));
+}
+
+int vma_prealloc(Mm& mm, ma_state& mas, unsigned long start, unsigned long end, void* entry) {
+  mas.tree = &mm.mm_mt;
+  mas_set_range(&mas, start, end - 1);
+  return mas_preallocate(&mas, entry, gfp::kKernel);
+}
+
+void vma_store(Mm&, ma_state& mas, unsigned long start, unsigned long end, void* entry) {
+  mas_set_range(&mas, start, end - 1);
+  mas_store_prealloc(&mas, entry);
+}
+
+AnonVmaWriteLock::AnonVmaWriteLock(AnonVma* anon_vma) : anon_vma_(anon_vma) {
+  if (anon_vma_) anon_vma_->lock.down_write(Site{"anon_vma_lock_write"});
+}
+
+AnonVmaWriteLock::~AnonVmaWriteLock() {
+  if (anon_vma_) anon_vma_->lock.up_write(Site{"anon_vma_unlock_write"});
+}
+
+void anon_vma_link(Vma* vma, AnonVma* anon_vma) {
+  for (AnonVma* linked : vma->anon_vma_chain)
+    if (linked == anon_vma) return;
+  vma->anon_vma_chain.push_back(anon_vma);
+  anon_vma->vmas.push_back(vma);
+}
+
+void anon_vma_clone(Vma* dst, const Vma* src) {
+  for (AnonVma* anon_vma : src->anon_vma_chain) anon_vma_link(dst, anon_vma);
+}
+
+void unlink_anon_vmas(Vma* vma) {
+  for (AnonVma* anon_vma : vma->anon_vma_chain) {
+    auto& vmas = anon_vma->vmas;
+    for (auto it = vmas.begin(); it != vmas.end(); ++it) {
+      if (*it == vma) {
+        vmas.erase(it);
+        break;
+      }
+    }
+  }
+  vma->anon_vma_chain.clear();
+}
+
+bool can_merge_after(const Vma* prev, unsigned long flags, const AnonVma* anon_vma, unsigned long pgoff) {
+  if (!prev || prev->vm_flags != flags) return false;
+  if (prev->anon_vma && anon_vma && prev->anon_vma != anon_vma) return false;
+  return prev->vm_pgoff + prev->pages() == pgoff;
+}
+
+bool can_merge_before(const Vma* next, unsigned long flags, const AnonVma* anon_vma, unsigned long pgoff,
+                      unsigned long pages) {
+  if (!next || next->vm_flags != flags) return false;
+  if (next->anon_vma && anon_vma && next->anon_vma != anon_vma) return false;
+  return pgoff + pages == next->vm_pgoff;
+}
+
+int split_vma(Mm& mm, Vma* vma, unsigned long addr, bool new_below) {
+  if (mm.map_count >= mm.context().config().max_map_count) return -ENOMEM;
+  Vma* fresh = vma_alloc(mm);
+  if (!fresh) return -ENOMEM;
+  const unsigned long start = new_below ? vma->vm_start : addr;
+  const unsigned long end = new_below ? addr : vma->vm_end;
+  MA_STATE(mas, &mm.mm_mt, start, end - 1);
+  if (vma_prealloc(mm, mas, start, end, fresh)) {
+    vma_free(mm, fresh);
+    return -ENOMEM;
+  }
+  fresh->vm_start = start;
+  fresh->vm_end = end;
+  fresh->vm_flags = vma->vm_flags;
+  fresh->vm_pgoff = vma->vm_pgoff + (new_below ? 0 : (addr - vma->vm_start) >> kPageShift);
+  fresh->anon_vma = vma->anon_vma;
+  anon_vma_clone(fresh, vma);
+  {
+    AnonVmaWriteLock lock(vma->anon_vma);
+    if (new_below) {
+      vma->vm_pgoff += (addr - vma->vm_start) >> kPageShift;
+      vma->vm_start = addr;
+    } else {
+      vma->vm_end = addr;
+    }
+    vma_store(mm, mas, start, end, fresh);
+  }
+  ++mm.map_count;
+  return 0;
+}
+
+void zap_page_range(Mm& mm, unsigned long start, unsigned long end) {
+  std::vector<mem::Page*> gathered;
+  {
+    sched::SpinGuard guard(mm.page_table_lock, Site{"zap_pte_range"});
+    auto it = mm.ptes.lower_bound(start >> kPageShift);
+    while (it != mm.ptes.end() && it->first < (end >> kPageShift)) {
+      mem::Page* page = it->second.page;
+      mm.context().memory().page_remove_rmap(page);  // the mapping is gone...
+      gathered.push_back(page);
+      it = mm.ptes.erase(it);
+      --mm.rss;
+    }
+  }
+  // ...but the reference is dropped only when the TLB batch is flushed: another window
+  // where a page looks pinned (refcount > mapcount) to a concurrent CMA allocation.
+  if (!gathered.empty()) sched::yield_point(kSiteZapWindow);
+  for (mem::Page* page : gathered) mm.context().memory().put_page(page);
+}
+
+void remove_vmas(Mm& mm, const std::vector<Vma*>& vmas) {
+  for (Vma* vma : vmas) {
+    zap_page_range(mm, vma->vm_start, vma->vm_end);
+    if (vma->vm_flags & VM_ACCOUNT) mm.context().vm_unacct_memory(vma->pages());
+    mm.total_vm -= vma->pages();
+    --mm.map_count;
+    unlink_anon_vmas(vma);
+    vma_free(mm, vma);
+  }
+}
+
+// ---- validate_mm ------------------------------------------------------------------------------
+
+namespace {
+std::string flags_text(unsigned long flags) {
+  std::string text;
+  text += flags & VM_READ ? 'r' : '-';
+  text += flags & VM_WRITE ? 'w' : '-';
+  text += flags & VM_EXEC ? 'x' : '-';
+  text += flags & VM_SHARED ? 's' : 'p';
+  if (flags & VM_ACCOUNT) text += " acct";
+  return text;
+}
+}  // namespace
+
+std::string dump_mm(Mm& mm) {
+  std::string out = fmt::format("mm {}: map_count {} total_vm {} rss {} brk [{:#x}-{:#x})\n", mm.id(), mm.map_count,
+                                mm.total_vm, mm.rss, mm.start_brk, mm.brk);
+  MA_STATE(mas, &mm.mm_mt, 0, 0);
+  void* entry;
+  mas_for_each(&mas, entry, ULONG_MAX) {
+    auto* vma = static_cast<Vma*>(entry);
+    out += fmt::format("  [{:#x}-{:#x}) {} pgoff {:#x} anon {} vma#{} ({} pages)\n", vma->vm_start, vma->vm_end,
+                       flags_text(vma->vm_flags), vma->vm_pgoff, vma->anon_vma ? vma->anon_vma->id : 0, vma->id,
+                       vma->pages());
+  }
+  return out;
+}
+
+std::optional<Failure> validate_mm(Mm& mm) {
+  auto fail = [&](const std::string& what) {
+    return Failure{"validate_mm", "validate_mm", fmt::format("mm {}: {}", mm.id(), what), dump_mm(mm), 0, 0};
+  };
+  if (auto failure = maple::validate_tree(&mm.mm_mt)) {
+    failure->dump = dump_mm(mm) + failure->dump;
+    return failure;
+  }
+  MA_STATE(mas, &mm.mm_mt, 0, 0);
+  void* entry;
+  unsigned long count = 0, total = 0, prev_end = 0;
+  mas_for_each(&mas, entry, ULONG_MAX) {
+    auto* vma = static_cast<Vma*>(entry);
+    if (vma->vm_mm != &mm) return fail(fmt::format("vma#{} belongs to another mm", vma->id));
+    if (vma->vm_start != mas.index || vma->vm_end - 1 != mas.last)
+      return fail(fmt::format("vma#{} [{:#x}-{:#x}) sits in tree slot [{:#x}-{:#x}]", vma->id, vma->vm_start,
+                              vma->vm_end, mas.index, mas.last));
+    if (vma->vm_start >= vma->vm_end || !page_aligned(vma->vm_start) || !page_aligned(vma->vm_end))
+      return fail(fmt::format("vma#{} has a bad range [{:#x}-{:#x})", vma->id, vma->vm_start, vma->vm_end));
+    if (count && vma->vm_start < prev_end) return fail(fmt::format("vma#{} overlaps its predecessor", vma->id));
+    if ((vma->vm_flags & VM_ACCOUNT) && (vma->vm_flags & VM_SHARED))
+      return fail(fmt::format("vma#{} is shared but VM_ACCOUNT", vma->id));
+    if (vma->anon_vma) {
+      bool linked = false;
+      for (AnonVma* anon_vma : vma->anon_vma_chain) linked |= anon_vma == vma->anon_vma;
+      if (!linked) return fail(fmt::format("vma#{} is not on its anon_vma's chain", vma->id));
+    }
+    for (AnonVma* anon_vma : vma->anon_vma_chain) {
+      bool listed = false;
+      for (Vma* v : anon_vma->vmas) listed |= v == vma;
+      if (!listed) return fail(fmt::format("anon_vma {} does not list vma#{}", anon_vma->id, vma->id));
+    }
+    prev_end = vma->vm_end;
+    total += vma->pages();
+    ++count;
+  }
+  if (count != mm.map_count) return fail(fmt::format("{} VMAs in the tree, map_count says {}", count, mm.map_count));
+  if (total != mm.total_vm) return fail(fmt::format("VMAs span {} pages, total_vm says {}", total, mm.total_vm));
+  if (mm.ptes.size() != mm.rss) return fail(fmt::format("{} ptes, rss says {}", mm.ptes.size(), mm.rss));
+  for (const auto& [vpn, pte] : mm.ptes) {
+    Vma* vma = vma_lookup(mm, vpn << kPageShift);
+    if (!vma) return fail(fmt::format("pte at {:#x} lies outside every VMA", vpn << kPageShift));
+    if (pte.writable && !(vma->vm_flags & VM_WRITE))
+      return fail(fmt::format("writable pte at {:#x} in a read-only VMA vma#{}", vpn << kPageShift, vma->id));
+    if (pte.page->mapcount <= 0 || pte.page->refcount < pte.page->mapcount)
+      return fail(fmt::format("pte at {:#x} maps pfn {} with refcount {} mapcount {}", vpn << kPageShift,
+                              pte.page->pfn, pte.page->refcount, pte.page->mapcount));
+    bool reachable = false;
+    for (AnonVma* anon_vma : vma->anon_vma_chain) reachable |= anon_vma == pte.page->anon_vma;
+    if (!reachable)
+      return fail(fmt::format("pfn {} mapped at {:#x} cannot be found by rmap from vma#{}", pte.page->pfn,
+                              vpn << kPageShift, vma->id));
+  }
+  return std::nullopt;
+}
+
+}  // namespace mmt::vma

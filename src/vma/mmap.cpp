@@ -1,0 +1,498 @@
+// Layout-changing operations: mmap (top-down placement, MAP_FIXED, merging with
+// neighbours), munmap (split, detach from the tree, then zap and free — the kernel's
+// gather-then-remove flow), mprotect (vma_modify: merge into a neighbour or split),
+// brk (expand in place; shrink through the normal munmap path) and mremap (shrink,
+// grow in place, or move_vma with the VM_ACCOUNT hand-off).
+//
+// Every path allocates (VMA from the slab, maple nodes with mas_preallocate) before it
+// changes anything it cannot undo, so -ENOMEM leaves the mm consistent: at worst a VMA
+// has been split, which changes no page's mapping.
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "internal.h"
+#include "mmtorture/maple/kernel_api.h"
+#include "mmtorture/vma/ops.h"
+
+namespace mmt::vma {
+
+namespace {
+
+constexpr unsigned long kVmDataDefault = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+
+// RAII write lock of mmap_lock.
+class MmapWriteLock {
+ public:
+  explicit MmapWriteLock(Mm& mm, Site site) : mm_(mm) { mm_.mmap_lock.down_write(site); }
+  ~MmapWriteLock() { mm_.mmap_lock.up_write(Site{"mmap_write_unlock"}); }
+  MmapWriteLock(const MmapWriteLock&) = delete;
+  MmapWriteLock& operator=(const MmapWriteLock&) = delete;
+
+ private:
+  Mm& mm_;
+};
+
+bool accountable(unsigned long flags) { return (flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE; }
+
+// get_unmapped_area, top-down: the highest free range of len below mmap_base.
+long get_unmapped_area(Mm& mm, unsigned long len) {
+  const VmConfig& config = mm.context().config();
+  MA_STATE(mas, &mm.mm_mt, 0, 0);
+  if (mas_empty_area_rev(&mas, config.mmap_min_addr, config.mmap_base - 1, len)) return -ENOMEM;
+  return static_cast<long>(mas.index);
+}
+
+bool range_free(Mm& mm, unsigned long start, unsigned long end) {
+  Vma* vma = find_vma(mm, start);
+  return !vma || vma->vm_start >= end;
+}
+
+// Maps [addr, addr + len) with flags, merging with the neighbours when it can
+// (mmap_region). The range is free. Accounting has been charged by the caller.
+long mmap_region(Mm& mm, unsigned long addr, unsigned long len, unsigned long flags) {
+  const unsigned long end = addr + len;
+  const unsigned long pgoff = addr >> kPageShift;
+  Vma* next = find_vma(mm, addr);
+  if (next && next->vm_start != end) next = nullptr;
+  Vma* prev = nullptr;
+  if (addr) {
+    MA_STATE(mas, &mm.mm_mt, addr - 1, addr - 1);
+    prev = static_cast<Vma*>(mas_walk(&mas));
+  }
+  const bool merge_prev = can_merge_after(prev, flags, nullptr, pgoff);
+  const bool merge_next = can_merge_before(next, flags, nullptr, pgoff, len >> kPageShift) &&
+                          (!merge_prev || !prev->anon_vma || !next->anon_vma || prev->anon_vma == next->anon_vma);
+  MA_STATE(mas, &mm.mm_mt, 0, 0);
+  if (merge_prev) {
+    // Extend prev over the new range (and over next when both merge).
+    const unsigned long new_end = merge_next ? next->vm_end : end;
+    if (vma_prealloc(mm, mas, prev->vm_start, new_end, prev)) return -ENOMEM;
+    {
+      AnonVmaWriteLock lock(prev->anon_vma ? prev->anon_vma : (merge_next ? next->anon_vma : nullptr));
+      prev->vm_end = new_end;
+      if (merge_next && !prev->anon_vma && next->anon_vma) {
+        prev->anon_vma = next->anon_vma;
+        anon_vma_clone(prev, next);
+      }
+      vma_store(mm, mas, prev->vm_start, new_end, prev);
+    }
+    if (merge_next) {
+      // next's pages now belong to prev: its ptes are unchanged, its VMA goes away.
+      --mm.map_count;
+      unlink_anon_vmas(next);
+      vma_free(mm, next);
+    }
+  } else if (merge_next) {
+    if (vma_prealloc(mm, mas, addr, next->vm_end, next)) return -ENOMEM;
+    {
+      AnonVmaWriteLock lock(next->anon_vma);
+      next->vm_start = addr;
+      next->vm_pgoff = pgoff;
+      vma_store(mm, mas, addr, next->vm_end, next);
+    }
+  } else {
+    if (mm.map_count >= mm.context().config().max_map_count) return -ENOMEM;
+    Vma* vma = vma_alloc(mm);
+    if (!vma) return -ENOMEM;
+    if (vma_prealloc(mm, mas, addr, end, vma)) {
+      vma_free(mm, vma);
+      return -ENOMEM;
+    }
+    vma->vm_start = addr;
+    vma->vm_end = end;
+    vma->vm_flags = flags;
+    vma->vm_pgoff = pgoff;
+    vma_store(mm, mas, addr, end, vma);
+    ++mm.map_count;
+  }
+  mm.total_vm += len >> kPageShift;
+  return static_cast<long>(addr);
+}
+
+}  // namespace
+
+long vm_mmap(Mm& mm, unsigned long addr, unsigned long len, unsigned long prot, unsigned long flags) {
+  const VmConfig& config = mm.context().config();
+  if (!(flags & MAP_ANONYMOUS)) return -EBADF;
+  const unsigned long type = flags & (MAP_SHARED | MAP_PRIVATE);
+  if (type != MAP_SHARED && type != MAP_PRIVATE) return -EINVAL;
+  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) return -EINVAL;
+  if (len == 0) return -EINVAL;
+  const unsigned long aligned_len = page_align(len);
+  if (aligned_len == 0 || aligned_len > config.task_size) return -ENOMEM;
+  const bool fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
+  if (fixed && !page_aligned(addr)) return -EINVAL;
+  if (fixed && (addr > config.task_size - aligned_len)) return -ENOMEM;
+  if (fixed && addr < config.mmap_min_addr) return -EPERM;
+
+  unsigned long vm_flags = calc_vm_prot_bits(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+  if (type == MAP_SHARED) vm_flags |= VM_SHARED | VM_MAYSHARE;
+  if (flags & MAP_NORESERVE) vm_flags |= VM_NORESERVE;
+
+  MmapWriteLock lock(mm, Site{"vm_mmap"});
+  if (fixed) {
+    if ((flags & MAP_FIXED_NOREPLACE) && !(flags & MAP_FIXED) && !range_free(mm, addr, addr + aligned_len))
+      return -EEXIST;
+  } else {
+    // A hint is honoured when the range is free, as the kernel does.
+    const unsigned long hint = addr & kPageMask;
+    if (!(hint >= config.mmap_min_addr && hint <= config.task_size - aligned_len &&
+          range_free(mm, hint, hint + aligned_len))) {
+      const long found = get_unmapped_area(mm, aligned_len);
+      if (found < 0) return found;
+      addr = static_cast<unsigned long>(found);
+    } else {
+      addr = hint;
+    }
+  }
+  if (mm.map_count >= config.max_map_count) return -ENOMEM;
+  const unsigned long pages = aligned_len >> kPageShift;
+  if (accountable(vm_flags)) {
+    if (mm.context().vm_acct_memory(pages)) return -ENOMEM;
+    vm_flags |= VM_ACCOUNT;
+  }
+  if ((flags & MAP_FIXED) && !range_free(mm, addr, addr + aligned_len)) {
+    const int ret = do_vmi_munmap(mm, addr, aligned_len);
+    if (ret) {
+      if (vm_flags & VM_ACCOUNT) mm.context().vm_unacct_memory(pages);
+      return ret;
+    }
+  }
+  const long ret = mmap_region(mm, addr, aligned_len, vm_flags);
+  if (ret < 0 && (vm_flags & VM_ACCOUNT)) mm.context().vm_unacct_memory(pages);
+  return ret;
+}
+
+int do_vmi_munmap(Mm& mm, unsigned long start, unsigned long len) {
+  const VmConfig& config = mm.context().config();
+  if (!page_aligned(start) || start > config.task_size || len > config.task_size - start) return -EINVAL;
+  len = page_align(len);
+  if (len == 0) return -EINVAL;
+  const unsigned long end = start + len;
+  Vma* vma = find_vma(mm, start);
+  if (!vma || vma->vm_start >= end) return 0;
+  // Split the first and last VMAs at the edges of the range (each split allocates; a
+  // failure here leaves an extra split, which changes no mapping).
+  if (vma->vm_start < start) {
+    if (vma->vm_end > end && mm.map_count + 1 >= config.max_map_count) return -ENOMEM;
+    if (int ret = split_vma(mm, vma, start, false)) return ret;
+  }
+  Vma* last = find_vma(mm, end - 1);
+  if (last && last->vm_start < end && last->vm_end > end) {
+    if (int ret = split_vma(mm, last, end, true)) return ret;
+  }
+  // Gather what lies inside, then detach it from the tree with one NULL store.
+  std::vector<Vma*> detached;
+  {
+    MA_STATE(mas, &mm.mm_mt, start, start);
+    void* entry;
+    mas_for_each(&mas, entry, end - 1) detached.push_back(static_cast<Vma*>(entry));
+  }
+  MA_STATE(mas, &mm.mm_mt, 0, 0);
+  const unsigned long first = detached.front()->vm_start;
+  const unsigned long stop = detached.back()->vm_end;
+  if (vma_prealloc(mm, mas, first, stop, nullptr)) return -ENOMEM;
+  {
+    AnonVmaWriteLock lock(detached.front()->anon_vma);
+    vma_store(mm, mas, first, stop, nullptr);
+  }
+  remove_vmas(mm, detached);
+  return 0;
+}
+
+int vm_munmap(Mm& mm, unsigned long start, unsigned long len) {
+  MmapWriteLock lock(mm, Site{"vm_munmap"});
+  return do_vmi_munmap(mm, start, len);
+}
+
+namespace {
+
+// Applies new flags to [start, end) inside vma (vma_modify_flags): merge into prev or
+// next when the result is compatible, else split at the edges and change in place.
+int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, unsigned long newflags) {
+  Vma* prev = vma_prev(mm, vma);
+  if (prev && prev->vm_end != vma->vm_start) prev = nullptr;
+  Vma* next = vma_next(mm, vma);
+  if (next && next->vm_start != vma->vm_end) next = nullptr;
+  const unsigned long pgoff = vma->vm_pgoff + ((start - vma->vm_start) >> kPageShift);
+  const unsigned long pages = (end - start) >> kPageShift;
+  const bool merge_prev = start == vma->vm_start && can_merge_after(prev, newflags, vma->anon_vma, pgoff);
+  const bool merge_next = end == vma->vm_end && can_merge_before(next, newflags, vma->anon_vma, pgoff, pages);
+  MA_STATE(mas, &mm.mm_mt, 0, 0);
+
+  if (merge_prev && merge_next && end == vma->vm_end &&
+      (!prev->anon_vma || !next->anon_vma || prev->anon_vma == next->anon_vma)) {
+    // prev absorbs vma and next.
+    if (vma_prealloc(mm, mas, prev->vm_start, next->vm_end, prev)) return -ENOMEM;
+    {
+      AnonVmaWriteLock lock(prev->anon_vma ? prev->anon_vma : vma->anon_vma);
+      if (!prev->anon_vma && vma->anon_vma) prev->anon_vma = vma->anon_vma;
+      anon_vma_clone(prev, vma);
+      anon_vma_clone(prev, next);
+      if (!prev->anon_vma) prev->anon_vma = next->anon_vma;
+      prev->vm_end = next->vm_end;
+      vma_store(mm, mas, prev->vm_start, prev->vm_end, prev);
+    }
+    for (Vma* gone : {vma, next}) {
+      --mm.map_count;
+      unlink_anon_vmas(gone);
+      vma_free(mm, gone);
+    }
+    return 0;
+  }
+  if (merge_prev) {
+    // prev grows over [start, end); vma keeps the rest (or disappears).
+    if (vma_prealloc(mm, mas, prev->vm_start, end, prev)) return -ENOMEM;
+    {
+      AnonVmaWriteLock lock(prev->anon_vma ? prev->anon_vma : vma->anon_vma);
+      if (!prev->anon_vma) prev->anon_vma = vma->anon_vma;
+      anon_vma_clone(prev, vma);
+      prev->vm_end = end;
+      if (end < vma->vm_end) {
+        vma->vm_pgoff += pages;
+        vma->vm_start = end;
+      }
+      vma_store(mm, mas, prev->vm_start, end, prev);
+    }
+    if (end == vma->vm_end) {
+      --mm.map_count;
+      unlink_anon_vmas(vma);
+      vma_free(mm, vma);
+    }
+    return 0;
+  }
+  if (merge_next) {
+    // next grows down over [start, end); vma keeps the rest (or disappears).
+    if (vma_prealloc(mm, mas, start, next->vm_end, next)) return -ENOMEM;
+    {
+      AnonVmaWriteLock lock(next->anon_vma ? next->anon_vma : vma->anon_vma);
+      if (!next->anon_vma) next->anon_vma = vma->anon_vma;
+      anon_vma_clone(next, vma);
+      next->vm_start = start;
+      next->vm_pgoff = pgoff;
+      if (start > vma->vm_start) vma->vm_end = start;
+      vma_store(mm, mas, start, next->vm_end, next);
+    }
+    if (start == vma->vm_start) {
+      --mm.map_count;
+      unlink_anon_vmas(vma);
+      vma_free(mm, vma);
+    }
+    return 0;
+  }
+  if (start > vma->vm_start) {
+    if (int ret = split_vma(mm, vma, start, true)) return ret;
+  }
+  if (end < vma->vm_end) {
+    if (int ret = split_vma(mm, vma, end, false)) return ret;
+  }
+  AnonVmaWriteLock lock(vma->anon_vma);
+  vma->vm_flags = newflags;
+  return 0;
+}
+
+}  // namespace
+
+int do_mprotect(Mm& mm, unsigned long start, unsigned long len, unsigned long prot) {
+  if (!page_aligned(start)) return -EINVAL;
+  if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) return -EINVAL;
+  if (len == 0) return 0;
+  len = page_align(len);
+  if (len == 0 || start + len < start) return -ENOMEM;
+  const unsigned long end = start + len;
+  MmapWriteLock lock(mm, Site{"do_mprotect_pkey"});
+  // As the kernel: the range is changed VMA by VMA; a hole ends the walk with -ENOMEM,
+  // leaving the pieces before it changed.
+  unsigned long cursor = start;
+  while (cursor < end) {
+    Vma* vma = find_vma(mm, cursor);
+    if (!vma || vma->vm_start > cursor) return -ENOMEM;
+    const unsigned long piece_end = vma->vm_end < end ? vma->vm_end : end;
+    unsigned long newflags = (vma->vm_flags & ~VM_ACCESS_FLAGS) | calc_vm_prot_bits(prot);
+    unsigned long charged = 0;
+    // mprotect_fixup: making private memory writable charges it (once: VM_ACCOUNT stays).
+    if ((newflags & VM_WRITE) && !(vma->vm_flags & (VM_ACCOUNT | VM_WRITE | VM_SHARED | VM_NORESERVE))) {
+      charged = (piece_end - cursor) >> kPageShift;
+      if (mm.context().vm_acct_memory(charged)) return -ENOMEM;
+      newflags |= VM_ACCOUNT;
+    }
+    if (newflags != vma->vm_flags) {
+      if (int ret = vma_modify_flags(mm, vma, cursor, piece_end, newflags)) {
+        if (charged) mm.context().vm_unacct_memory(charged);
+        return ret;
+      }
+      if (!(newflags & VM_WRITE)) {
+        // Write-protect the ptes of the range.
+        sched::SpinGuard guard(mm.page_table_lock, Site{"change_pte_range"});
+        for (auto it = mm.ptes.lower_bound(cursor >> kPageShift);
+             it != mm.ptes.end() && it->first < (piece_end >> kPageShift); ++it)
+          it->second.writable = false;
+      }
+    }
+    cursor = piece_end;
+  }
+  return 0;
+}
+
+unsigned long do_brk(Mm& mm, unsigned long newbrk) {
+  MmapWriteLock lock(mm, Site{"sys_brk"});
+  const unsigned long oldbrk = mm.brk;
+  if (newbrk < mm.start_brk || newbrk > mm.context().config().task_size) return oldbrk;
+  const unsigned long new_top = page_align(newbrk);
+  const unsigned long old_top = page_align(oldbrk);
+  if (new_top == old_top) {
+    mm.brk = newbrk;
+    return newbrk;
+  }
+  if (new_top < old_top) {
+    // Shrinking goes through the normal munmap path (with its locking).
+    if (do_vmi_munmap(mm, new_top, old_top - new_top)) return oldbrk;
+    mm.brk = newbrk;
+    return newbrk;
+  }
+  // Growing: refuse to run into the next mapping (with a guard page).
+  Vma* next = find_vma(mm, old_top);
+  if (next && next->vm_start < new_top + kPageSize) return oldbrk;
+  const unsigned long pages = (new_top - old_top) >> kPageShift;
+  if (mm.context().vm_acct_memory(pages)) return oldbrk;
+  if (mmap_region(mm, old_top, new_top - old_top, kVmDataDefault | VM_ACCOUNT) < 0) {
+    mm.context().vm_unacct_memory(pages);
+    return oldbrk;
+  }
+  mm.brk = newbrk;
+  return newbrk;
+}
+
+namespace {
+
+// move_vma: the old range becomes its own VMA (split at both edges first, so nothing
+// after this point needs a VMA allocation), a copy with the same pgoff is placed at
+// new_addr, the ptes move, and the old VMA is removed. VM_ACCOUNT is handed over: the
+// moved pages' charge passes from the old VMA to the copy instead of being uncharged
+// and charged again. If the old VMA cannot be removed (its tree store cannot reserve
+// nodes), it stays mapped but empty and keeps its own charge, and the copy is charged
+// for itself, as the kernel does ("OOM: unable to split vma, just get accounts right").
+long move_vma(Mm& mm, Vma* vma, unsigned long old_addr, unsigned long old_len, unsigned long new_len,
+              unsigned long new_addr) {
+  if (mm.map_count + 3 >= mm.context().config().max_map_count) return -ENOMEM;
+  if (vma->vm_start < old_addr) {
+    if (int ret = split_vma(mm, vma, old_addr, true)) return ret;
+  }
+  if (vma->vm_end > old_addr + old_len) {
+    if (int ret = split_vma(mm, vma, old_addr + old_len, false)) return ret;
+  }
+  // vma now covers exactly the old range.
+  Vma* fresh = vma_alloc(mm);
+  if (!fresh) return -ENOMEM;
+  MA_STATE(mas, &mm.mm_mt, 0, 0);
+  if (vma_prealloc(mm, mas, new_addr, new_addr + new_len, fresh)) {
+    vma_free(mm, fresh);
+    return -ENOMEM;
+  }
+  fresh->vm_start = new_addr;
+  fresh->vm_end = new_addr + new_len;
+  fresh->vm_flags = vma->vm_flags;
+  fresh->vm_pgoff = vma->vm_pgoff;
+  fresh->anon_vma = vma->anon_vma;
+  anon_vma_clone(fresh, vma);
+  vma_store(mm, mas, new_addr, new_addr + new_len, fresh);
+  ++mm.map_count;
+  mm.total_vm += new_len >> kPageShift;
+  {
+    // move_page_tables.
+    sched::SpinGuard guard(mm.page_table_lock, Site{"move_page_tables"});
+    std::vector<std::pair<unsigned long, Pte>> moved;
+    for (auto it = mm.ptes.lower_bound(old_addr >> kPageShift);
+         it != mm.ptes.end() && it->first < ((old_addr + old_len) >> kPageShift);)
+      moved.emplace_back(it->first, it->second), it = mm.ptes.erase(it);
+    for (auto& [vpn, pte] : moved) mm.ptes[vpn - (old_addr >> kPageShift) + (new_addr >> kPageShift)] = pte;
+  }
+  MA_STATE(old_mas, &mm.mm_mt, 0, 0);
+  if (vma_prealloc(mm, old_mas, vma->vm_start, vma->vm_end, nullptr)) {
+    if (vma->vm_flags & VM_ACCOUNT) mm.context().vm_acct_memory_force(vma->pages());
+    return static_cast<long>(new_addr);
+  }
+  {
+    AnonVmaWriteLock lock(vma->anon_vma);
+    vma_store(mm, old_mas, vma->vm_start, vma->vm_end, nullptr);
+  }
+  vma->vm_flags &= ~VM_ACCOUNT;  // the charge now belongs to the copy
+  remove_vmas(mm, {vma});
+  return static_cast<long>(new_addr);
+}
+
+}  // namespace
+
+long do_mremap(Mm& mm, unsigned long old_addr, unsigned long old_len, unsigned long new_len, unsigned long flags,
+               unsigned long new_addr) {
+  if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED)) return -EINVAL;
+  if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE)) return -EINVAL;
+  if (!page_aligned(old_addr)) return -EINVAL;
+  old_len = page_align(old_len);
+  new_len = page_align(new_len);
+  if (new_len == 0 || old_len == 0) return -EINVAL;
+  const VmConfig& config = mm.context().config();
+  if (new_len > config.task_size || old_addr > config.task_size - old_len) return -EINVAL;
+  MmapWriteLock lock(mm, Site{"sys_mremap"});
+  Vma* vma = vma_lookup(mm, old_addr);
+  if (!vma || old_addr + old_len > vma->vm_end) return -EFAULT;
+
+  if (flags & MREMAP_FIXED) {
+    if (!page_aligned(new_addr) || new_addr > config.task_size - new_len || new_addr < config.mmap_min_addr)
+      return -EINVAL;
+    if (new_addr < old_addr + old_len && old_addr < new_addr + new_len) return -EINVAL;  // overlap
+    if (int ret = do_vmi_munmap(mm, new_addr, new_len)) return ret;
+    vma = vma_lookup(mm, old_addr);
+    if (!vma || old_addr + old_len > vma->vm_end) return -EFAULT;
+  }
+  if (new_len <= old_len && !(flags & MREMAP_FIXED)) {
+    if (new_len < old_len) {
+      if (int ret = do_vmi_munmap(mm, old_addr + new_len, old_len - new_len)) return ret;
+    }
+    return static_cast<long>(old_addr);
+  }
+  unsigned long charged = 0;
+  if (new_len > old_len && (vma->vm_flags & VM_ACCOUNT)) {
+    charged = (new_len - old_len) >> kPageShift;
+    if (mm.context().vm_acct_memory(charged)) return -ENOMEM;
+  }
+  // Grow in place when the VMA ends at the old range and nothing follows too closely.
+  if (!(flags & MREMAP_FIXED) && old_addr + old_len == vma->vm_end) {
+    Vma* next = vma_next(mm, vma);
+    const unsigned long new_end = old_addr + new_len;
+    if (new_end <= config.task_size && (!next || next->vm_start >= new_end)) {
+      MA_STATE(mas, &mm.mm_mt, 0, 0);
+      if (vma_prealloc(mm, mas, vma->vm_start, new_end, vma) == 0) {
+        {
+          AnonVmaWriteLock anon_lock(vma->anon_vma);
+          vma->vm_end = new_end;
+          vma_store(mm, mas, vma->vm_start, new_end, vma);
+        }
+        mm.total_vm += (new_len - old_len) >> kPageShift;
+        return static_cast<long>(old_addr);
+      }
+      if (!(flags & MREMAP_MAYMOVE)) {
+        if (charged) mm.context().vm_unacct_memory(charged);
+        return -ENOMEM;
+      }
+    }
+  }
+  if (!(flags & MREMAP_MAYMOVE)) {
+    if (charged) mm.context().vm_unacct_memory(charged);
+    return -ENOMEM;
+  }
+  if (!(flags & MREMAP_FIXED)) {
+    const long found = get_unmapped_area(mm, new_len);
+    if (found < 0) {
+      if (charged) mm.context().vm_unacct_memory(charged);
+      return found;
+    }
+    new_addr = static_cast<unsigned long>(found);
+  }
+  const long ret = move_vma(mm, vma, old_addr, old_len, new_len, new_addr);
+  if (ret < 0 && charged) mm.context().vm_unacct_memory(charged);
+  return ret;
+}
+
+}  // namespace mmt::vma
