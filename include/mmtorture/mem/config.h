@@ -1,0 +1,50 @@
+// The memory world's configuration, validated once: a value that cannot work (zero
+// frames, a size that is not whole pageblocks, watermarks above the memory) is
+// rejected with a ConfigError whose what() names the field, so the campaign can print
+// it as bad input (exit code 2).
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace mmt::mem {
+
+// A rejected configuration value. field() is the member's name ("pages", "min_pages", ...).
+class ConfigError : public std::invalid_argument {
+ public:
+  ConfigError(std::string field, const std::string& message)
+      : std::invalid_argument(field + ": " + message), field_(std::move(field)) {}
+  const std::string& field() const { return field_; }
+
+ private:
+  std::string field_;
+};
+
+struct MemConfig {
+  // 4 KiB frames; a whole number of 512-page pageblocks, at most kMaxPages.
+  uint64_t pages = 16384;
+  // Watermarks in pages, min <= low <= high < pages. 0 = derived: min from pages
+  // (1%, at least 1), low = min * 5/4, high = min * 3/2 (the kernel's ratios).
+  uint64_t min_pages = 0;
+  uint64_t low_pages = 0;
+  uint64_t high_pages = 0;
+  // What a GFP_KERNEL allocation that still fails after direct reclaim does: fail
+  // (-ENOMEM, false) or call the OOM hook and retry (true).
+  bool oom_kill = false;
+  // Direct-reclaim rounds before giving up (0: fail at once; at most 1,000,000).
+  unsigned reclaim_retries = 16;
+  // Virtual time one direct-reclaim round sleeps (throttling), when a scheduler runs.
+  uint64_t reclaim_sleep_ms = 1;
+  // Where alloc_pages_exact puts the tail pages it frees at once: false = head of the
+  // free list (handed out next: the fragmentation behind seed 001), true = tail (the
+  // change Liam Howlett proposed in that thread).
+  bool exact_free_to_tail = false;
+
+  static constexpr uint64_t kMaxPages = uint64_t{1} << 24;  // 64 GiB of 4 KiB frames
+};
+
+// The configuration with derived watermarks filled in; throws ConfigError.
+MemConfig resolve_mem_config(const MemConfig& config);
+
+}  // namespace mmt::mem

@@ -1,0 +1,108 @@
+// KmemCache: a slab cache whose objects are carved from order-0 pages of a Memory, so
+// object pressure and page pressure are one pressure (design.md §3 mem, issue 4 item
+// 2). Maple nodes (256 B, 16 per page) and vm_area_structs come from caches like this.
+//
+// Objects live in host memory — one 4096-byte-aligned host buffer per slab page — so
+// ASan sees every access. A freed object is filled with the kernel's POISON_FREE
+// (0x6b) and, in sanitizer builds, ASan-poisoned until it is handed out again; outside
+// ASan an overwritten poison is caught when the object is reused ("slab.poison").
+//
+// Allocation is one request to the fault plan (failslab semantics, fault_plan.h),
+// then the first partial slab's most recently freed object, else a new slab page from
+// alloc_pages with the same gfp (which may enter reclaim and sleep). A slab whose last
+// object is freed returns its page at once. Lists are intrusive and ordered by
+// operation history, never by host addresses, so runs are deterministic.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "mmtorture/core/failure.h"
+#include "mmtorture/core/gfp.h"
+#include "mmtorture/core/site.h"
+#include "mmtorture/mem/memory.h"
+
+namespace mmt::mem {
+
+inline constexpr unsigned char kPoisonFree = 0x6b;  // the kernel's POISON_FREE
+
+class KmemCache {
+ public:
+  // object_size 1..4096; align a power of two up to 4096 (objects are at least 8-byte
+  // aligned, ASan's granule). Objects per slab = 4096 / round_up(object_size, align).
+  // Throws ConfigError naming "object_size" or "align". `memory` must outlive the cache.
+  KmemCache(Memory& memory, std::string name, size_t object_size, size_t align = 8);
+  // Returns every slab page to the Memory (kmem_cache_destroy); objects still live are
+  // freed with them — fixtures assert live_objects() == 0 first.
+  ~KmemCache();
+  KmemCache(const KmemCache&) = delete;
+  KmemCache& operator=(const KmemCache&) = delete;
+
+  // An object, or null on failure. might_alloc-checked and a yield point. __GFP_ZERO
+  // zeroes it; otherwise its contents are the poison.
+  void* alloc(gfp_t gfp, Site site);
+  // Frees an object of this cache (null is ignored). A pointer that is not an object
+  // of this cache is "slab.bad_free", a second free "slab.double_free".
+  void free(void* object);
+
+  uint64_t live_objects() const { return live_; }
+  uint64_t slab_pages() const { return slab_count_; }
+  const std::string& name() const { return name_; }
+  size_t object_size() const { return object_size_; }
+  size_t objects_per_slab() const { return per_slab_; }
+
+  struct Stats {
+    uint64_t allocs = 0;
+    uint64_t alloc_failures = 0;
+    uint64_t injected_failures = 0;  // failed by the fault plan (before any page was asked for)
+    uint64_t frees = 0;
+    uint64_t slabs_allocated = 0;
+    uint64_t slabs_freed = 0;
+  };
+  const Stats& stats() const { return stats_; }
+
+  // Slab lists and counts agree and every slab page is a PG_slab page pointing back at
+  // its slab (poison is checked when an object is reused). First violation as a Failure.
+  std::optional<Failure> check_consistency() const;
+
+ private:
+  struct Slab {
+    Page* page = nullptr;
+    unsigned char* memory = nullptr;
+    uint32_t inuse = 0;
+    std::vector<uint16_t> free_objects;  // LIFO: back() is handed out next
+    std::vector<uint8_t> is_free;
+    Slab* prev = nullptr;  // partial list (slabs with free objects)
+    Slab* next = nullptr;
+    bool on_partial = false;
+    Slab* all_prev = nullptr;  // every slab, oldest first
+    Slab* all_next = nullptr;
+  };
+  Slab* new_slab(Page* page);
+  void discard_slab(Slab* slab);
+  void partial_add(Slab* slab);
+  void partial_del(Slab* slab);
+  unsigned char* object_at(const Slab& slab, uint32_t index) const { return slab.memory + size_t{index} * stride_; }
+  void poison(unsigned char* object) const;
+
+  Memory& memory_;
+  std::string name_;
+  size_t object_size_;
+  size_t stride_;
+  size_t per_slab_;
+  Slab* partial_head_ = nullptr;
+  Slab* all_head_ = nullptr;
+  Slab* all_tail_ = nullptr;
+  // Host buffer address -> slab, for free(); looked up, never iterated.
+  std::unordered_map<uintptr_t, std::unique_ptr<Slab>> by_address_;
+  uint64_t live_ = 0;
+  uint64_t slab_count_ = 0;
+  Stats stats_;
+};
+
+}  // namespace mmt::mem

@@ -1,0 +1,142 @@
+// Memory::check_consistency (memory.h): rebuilds from the free lists which frames are
+// free and compares that with every frame's own state, the counters and the LRU. Each
+// violation is a Failure naming the check ("mem.<what>") and the frame, so a
+// corruption is reported at the first operation that left it, not when it crashes.
+#include <fmt/format.h>
+
+#include <vector>
+
+#include "mmtorture/mem/memory.h"
+
+namespace mmt::mem {
+
+std::string Memory::describe_page(const Page& page) const {
+  static constexpr struct {
+    uint32_t flag;
+    const char* name;
+  } kNames[] = {{PG_locked, "locked"},   {PG_lru, "lru"},         {PG_anon, "anon"},
+                {PG_swapbacked, "swapbacked"}, {PG_isolated, "isolated"}, {PG_slab, "slab"},
+                {PG_reserved, "reserved"}, {PG_buddy, "buddy"},     {PG_allocated, "allocated"},
+                {PG_swapcache, "swapcache"}, {PG_dirty, "dirty"},   {PG_writeback, "writeback"}};
+  std::string flags;
+  for (const auto& [flag, name] : kNames) {
+    if (!page.test(flag)) continue;
+    if (!flags.empty()) flags += '|';
+    flags += name;
+  }
+  const uint64_t block = page.pfn / kPageblockPages;
+  return fmt::format("pfn {} refcount {} mapcount {} pincount {} order {} flags [{}] pageblock {} ({})", page.pfn,
+                     page.refcount, page.mapcount, page.pincount, page.order, flags, block,
+                     block < pageblock_types_.size() ? migratetype_name(pageblock_types_[block]) : "?");
+}
+
+std::optional<Failure> Memory::check_consistency() const {
+  auto fail = [&](const char* check, const Page& page, const std::string& what) {
+    return Failure{check, "check_consistency", fmt::format("{}: {}", what, describe_page(page))};
+  };
+  // 0 = not seen on a list, 1 = head of a listed free block, 2 = inside one.
+  std::vector<uint8_t> listed(pages_.size(), 0);
+  uint64_t free_total = 0;
+  std::array<uint64_t, kMigrateTypes> free_by_type{};
+  for (unsigned order = 0; order <= kMaxOrder; ++order) {
+    for (unsigned type = 0; type < kMigrateTypes; ++type) {
+      const FreeList& list = free_area_[order][type];
+      uint64_t count = 0;
+      const Page* prev = nullptr;
+      for (const Page* page = list.head; page; prev = page, page = page->list_next) {
+        if (++count > list.count || count > pages_.size())
+          return fail("mem.free_list", *page, fmt::format("free list order {} {} is longer than its count {} "
+                                                          "(or loops)", order, migratetype_name(MigrateType(type)),
+                                                          list.count));
+        if (page->list_prev != prev) return fail("mem.free_list", *page, "broken back link on a free list");
+        if (!page->test(PG_buddy) || page->order != order || page->free_type != MigrateType(type))
+          return fail("mem.free_list", *page,
+                      fmt::format("on free list order {} {} without matching buddy state", order,
+                                  migratetype_name(MigrateType(type))));
+        const uint64_t size = uint64_t{1} << order;
+        if (page->pfn % size != 0 || page->pfn + size > pages_.size())
+          return fail("mem.free_list", *page, fmt::format("free block of order {} is misaligned or runs past "
+                                                          "the end", order));
+        for (uint64_t pfn = page->pfn; pfn < page->pfn + size; pfn += kPageblockPages) {
+          if (pageblock_types_[pfn / kPageblockPages] != MigrateType(type))
+            return fail("mem.free_list_type", *page,
+                        fmt::format("free block on the {} list covers a {} pageblock",
+                                    migratetype_name(MigrateType(type)),
+                                    migratetype_name(pageblock_types_[pfn / kPageblockPages])));
+        }
+        for (uint64_t pfn = page->pfn; pfn < page->pfn + size; ++pfn) {
+          if (listed[pfn]) return fail("mem.free_overlap", pages_[pfn], "frame belongs to two free blocks");
+          listed[pfn] = pfn == page->pfn ? 1 : 2;
+        }
+        free_total += size;
+        free_by_type[type] += size;
+      }
+      if (list.tail != prev && !(list.head == nullptr && list.tail == nullptr))
+        return fail("mem.free_list", prev ? *prev : pages_[0], "free list tail pointer is not its last entry");
+      if (count != list.count)
+        return Failure{"mem.free_list", "check_consistency",
+                       fmt::format("free list order {} {} holds {} blocks but counts {}", order,
+                                   migratetype_name(MigrateType(type)), count, list.count)};
+    }
+  }
+  if (free_total != nr_free_)
+    return Failure{"mem.free_count", "check_consistency",
+                   fmt::format("free lists hold {} pages but nr_free_pages is {}", free_total, nr_free_)};
+  for (unsigned type = 0; type < kMigrateTypes; ++type) {
+    if (free_by_type[type] != nr_free_by_type_[type])
+      return Failure{"mem.free_count", "check_consistency",
+                     fmt::format("{} free lists hold {} pages but the {} counter is {}",
+                                 migratetype_name(MigrateType(type)), free_by_type[type],
+                                 migratetype_name(MigrateType(type)), nr_free_by_type_[type])};
+  }
+
+  uint64_t on_lru = 0;
+  for (const Page& page : pages_) {
+    if (listed[page.pfn]) {
+      if (page.refcount != 0 || page.mapcount != 0 || page.pincount != 0)
+        return fail("mem.free_page_used", page, "free frame with references, mappings or pins");
+      if (page.test(PG_lru) || page.test(PG_allocated) || page.test(PG_slab) || page.test(PG_isolated))
+        return fail("mem.free_page_flags", page, "free frame with allocated-page flags");
+      if (listed[page.pfn] == 2 && page.test(PG_buddy))
+        return fail("mem.free_page_flags", page, "PG_buddy on a frame inside another free block");
+      if (listed[page.pfn] == 1 && page.order < kMaxOrder) {
+        // Coalescing: a free block whose buddy is a free block of the same order must
+        // have been merged with it, unless a pageblock-type boundary kept them apart.
+        const uint64_t buddy_pfn = page.pfn ^ (uint64_t{1} << page.order);
+        if (buddy_pfn + (uint64_t{1} << page.order) <= pages_.size() && listed[buddy_pfn] == 1 &&
+            pages_[buddy_pfn].order == page.order &&
+            (page.order < kPageblockOrder ||
+             pageblock_types_[buddy_pfn / kPageblockPages] == pageblock_types_[page.pfn / kPageblockPages]))
+          return fail("mem.unmerged_buddy", page, fmt::format("free block and its buddy at pfn {} are both free "
+                                                              "at this order but were not merged", buddy_pfn));
+      }
+      continue;
+    }
+    if (page.test(PG_buddy)) return fail("mem.stray_buddy", page, "PG_buddy on a frame that is on no free list");
+    if (page.refcount < 0 || page.mapcount < 0 || page.pincount < 0)
+      return fail("mem.negative_count", page, "negative refcount, mapcount or pincount");
+    if (int64_t{page.refcount} < int64_t{page.mapcount} + int64_t{page.pincount} * kGupPinCountingBias)
+      return fail("mem.refcount", page, "refcount below what its mappings and pins hold");
+    if ((page.mapcount != 0 || page.pincount != 0 || page.test(PG_lru)) && !page.test(PG_allocated))
+      return fail("mem.refcount", page, "mapped, pinned or on the LRU but not an allocated page's head");
+    if (page.test(PG_allocated) && page.refcount == 0)
+      return fail("mem.refcount", page, "allocated page with no reference (leaked free)");
+    if (page.test(PG_lru)) ++on_lru;
+  }
+
+  uint64_t walked = 0;
+  const Page* prev = nullptr;
+  for (const Page* page = lru_head_; page; prev = page, page = page->list_next) {
+    if (++walked > lru_size_) return fail("mem.lru", *page, "LRU longer than lru_size (or loops)");
+    if (!page->test(PG_lru)) return fail("mem.lru", *page, "on the LRU list without PG_lru");
+    if (page->list_prev != prev) return fail("mem.lru", *page, "broken back link on the LRU");
+  }
+  if (lru_tail_ != prev) return Failure{"mem.lru", "check_consistency", "LRU tail pointer is not its last entry"};
+  if (walked != lru_size_ || on_lru != lru_size_)
+    return Failure{"mem.lru", "check_consistency",
+                   fmt::format("LRU list holds {} pages, {} frames have PG_lru, lru_size is {}", walked, on_lru,
+                               lru_size_)};
+  return std::nullopt;
+}
+
+}  // namespace mmt::mem

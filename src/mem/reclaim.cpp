@@ -1,0 +1,143 @@
+// Reclaim (memory.h): the anonymous LRU, one shrink pass over it (isolate a batch from
+// the old end, unmap through RmapOps, free what nobody else references, rotate the
+// rest), the kswapd daemon, and its wake-up. Swap is a counter: a reclaimed anonymous
+// page "goes to swap" without any I/O.
+//
+// Reclaim holds its own reference on each isolated page while it works — as the
+// kernel's isolate_lru_folios() does — so the page cannot be freed while RmapOps
+// sleeps on an anon_vma lock and other threads run; whoever drops the last reference
+// (reclaim or the owner) frees it.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "mmtorture/core/failure.h"
+#include "mmtorture/mem/memory.h"
+#include "mmtorture/sched/progress.h"
+#include "mmtorture/sched/scheduler.h"
+#include "mmtorture/sched/yield_point.h"
+
+namespace mmt::mem {
+
+namespace {
+constexpr uint64_t kSwapClusterMax = 32;  // pages isolated per batch, as SWAP_CLUSTER_MAX
+}  // namespace
+
+void Memory::lru_list_add(Page* page) {
+  page->list_prev = nullptr;
+  page->list_next = lru_head_;
+  (lru_head_ ? lru_head_->list_prev : lru_tail_) = page;
+  lru_head_ = page;
+  page->set(PG_lru);
+  ++lru_size_;
+}
+
+void Memory::lru_list_del(Page* page) {
+  (page->list_prev ? page->list_prev->list_next : lru_head_) = page->list_next;
+  (page->list_next ? page->list_next->list_prev : lru_tail_) = page->list_prev;
+  page->list_prev = page->list_next = nullptr;
+  page->clear(PG_lru);
+  --lru_size_;
+}
+
+void Memory::lru_add(Page* page) {
+  check_allocated_head(page, "lru_add");
+  if (page->test(PG_lru) || page->test(PG_isolated))
+    raise_failure("mem.bad_lru", "lru_add",
+                  fmt::format("adding a page that is already on the LRU or isolated: {}", describe_page(*page)));
+  lru_list_add(page);
+}
+
+void Memory::lru_del(Page* page) {
+  if (page && page->test(PG_lru)) lru_list_del(page);
+}
+
+uint64_t Memory::shrink_lru(uint64_t nr_to_reclaim, Site site) {
+  uint64_t to_scan = lru_size_;  // one look at every page at most: rotated ones come last
+  uint64_t reclaimed = 0;
+  std::vector<Page*> batch;
+  while (to_scan > 0 && lru_tail_ && reclaimed < nr_to_reclaim) {
+    // isolate_lru_folios: a batch from the old end, each with a reference of ours.
+    batch.clear();
+    while (batch.size() < kSwapClusterMax && to_scan > 0 && lru_tail_) {
+      Page* page = lru_tail_;
+      lru_list_del(page);
+      page->set(PG_isolated);
+      ++page->refcount;
+      batch.push_back(page);
+      --to_scan;
+    }
+    for (Page* page : batch) {
+      ++stats_.pages_scanned;
+      // Only a page whose references are all explained by its mappings (plus ours) can
+      // be freed; a pinned page, or one someone holds, is not worth unmapping.
+      const bool only_mappings = page->refcount - 1 == page->mapcount;
+      bool unmapped = false;
+      if (only_mappings && page->mapcount > 0 && rmap_ops_ && !page->test(PG_locked)) {
+        page->set(PG_locked);
+        unmapped = rmap_ops_->try_to_unmap(page);  // may sleep; our reference keeps the page
+        page->clear(PG_locked);
+      }
+      page->clear(PG_isolated);
+      if (--page->refcount == 0) {
+        // Ours was the last reference: swapped out if we unmapped it, else its owner
+        // let go while we held it.
+        if (unmapped && page->test(PG_swapbacked)) ++stats_.swap_outs;
+        free_block(page, false);
+        ++stats_.pages_reclaimed;
+        ++reclaimed;
+      } else {
+        lru_list_add(page);  // putback at the new end: activate/rotate
+        ++stats_.pages_rotated;
+      }
+      sched::yield_point(site);
+    }
+  }
+  return reclaimed;
+}
+
+void Memory::wakeup_kswapd() {
+  if (!kswapd_ || kswapd_pending_ || kswapd_active_) return;
+  kswapd_pending_ = true;
+  ++stats_.kswapd_wakeups;
+  kswapd_wait_.wake_up();
+}
+
+void Memory::start_kswapd() {
+  sched::Scheduler* scheduler = sched::Scheduler::running();
+  if (!scheduler)
+    raise_failure("mem.kswapd", "start_kswapd",
+                  "start_kswapd() without a running scheduler: pass the Scheduler to start it before run()");
+  start_kswapd(*scheduler);
+}
+
+void Memory::start_kswapd(sched::Scheduler& scheduler) {
+  if (kswapd_scheduler_ == &scheduler) return;  // once per run
+  kswapd_scheduler_ = &scheduler;
+  kswapd_pending_ = kswapd_active_ = false;
+  kswapd_ = &scheduler.spawn("kswapd0", [this] { kswapd_main(); }, sched::SpawnOptions{.daemon = true});
+}
+
+// kswapd: sleep until woken, then balance_pgdat(): reclaim until free pages reach the
+// high watermark, giving up for this wake-up when a pass frees nothing.
+void Memory::kswapd_main() {
+  for (;;) {
+    kswapd_wait_.wait_event([this] { return kswapd_pending_; }, Site{"kswapd_wait"});
+    sched::Scheduler* scheduler = sched::Scheduler::running();
+    if (!kswapd_pending_ || (scheduler && scheduler->doomed())) return;
+    kswapd_pending_ = false;
+    kswapd_active_ = true;
+    ++stats_.kswapd_runs;
+    {
+      sched::OpScope op("balance_pgdat");
+      while (nr_free_ < config_.high_pages && !scheduler->doomed()) {
+        const uint64_t want = std::max(kSwapClusterMax, config_.high_pages - nr_free_);
+        if (shrink_lru(want, Site{"kswapd"}) == 0) break;
+      }
+    }
+    kswapd_active_ = false;
+  }
+}
+
+}  // namespace mmt::mem

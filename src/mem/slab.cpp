@@ -1,0 +1,208 @@
+// KmemCache (slab.h): objects carved from order-0 pages, with poisoning, misuse checks
+// and the failslab decision taken once per object request.
+#include "mmtorture/mem/slab.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+#include "mmtorture/sched/atomic_context.h"
+#include "mmtorture/sched/yield_point.h"
+
+#if MMT_SANITIZED
+#include <sanitizer/asan_interface.h>
+#endif
+
+#ifndef ASAN_POISON_MEMORY_REGION
+#define ASAN_POISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
+#define ASAN_UNPOISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
+#endif
+
+namespace mmt::mem {
+
+namespace {
+constexpr std::align_val_t kSlabAlign{kPageSize};
+}  // namespace
+
+KmemCache::KmemCache(Memory& memory, std::string name, size_t object_size, size_t align)
+    : memory_(memory), name_(std::move(name)), object_size_(object_size) {
+  if (object_size == 0 || object_size > kPageSize)
+    throw ConfigError("object_size", fmt::format("cache '{}': must be 1..{} bytes, got {}", name_, kPageSize,
+                                                 object_size));
+  if (align == 0 || (align & (align - 1)) != 0 || align > kPageSize)
+    throw ConfigError("align", fmt::format("cache '{}': must be a power of two up to {}, got {}", name_, kPageSize,
+                                           align));
+  const size_t granule = std::max<size_t>(align, 8);
+  stride_ = (object_size + granule - 1) / granule * granule;
+  per_slab_ = kPageSize / stride_;
+}
+
+KmemCache::~KmemCache() {
+  while (all_head_) discard_slab(all_head_);
+}
+
+void KmemCache::poison(unsigned char* object) const {
+  std::memset(object, kPoisonFree, stride_);
+  ASAN_POISON_MEMORY_REGION(object, stride_);
+}
+
+void KmemCache::partial_add(Slab* slab) {
+  slab->prev = nullptr;
+  slab->next = partial_head_;
+  if (partial_head_) partial_head_->prev = slab;
+  partial_head_ = slab;
+  slab->on_partial = true;
+}
+
+void KmemCache::partial_del(Slab* slab) {
+  (slab->prev ? slab->prev->next : partial_head_) = slab->next;
+  if (slab->next) slab->next->prev = slab->prev;
+  slab->prev = slab->next = nullptr;
+  slab->on_partial = false;
+}
+
+KmemCache::Slab* KmemCache::new_slab(Page* page) {
+  auto owned = std::make_unique<Slab>();
+  Slab* slab = owned.get();
+  slab->page = page;
+  slab->memory = static_cast<unsigned char*>(::operator new(kPageSize, kSlabAlign));
+  slab->is_free.assign(per_slab_, 1);
+  // Object 0 on top of the stack: a fresh slab hands out objects in address order.
+  for (size_t i = per_slab_; i-- > 0;) slab->free_objects.push_back(static_cast<uint16_t>(i));
+  std::memset(slab->memory, kPoisonFree, kPageSize);
+  ASAN_POISON_MEMORY_REGION(slab->memory, kPageSize);
+  page->set(PG_slab);
+  page->slab = slab;
+  slab->all_prev = all_tail_;
+  (all_tail_ ? all_tail_->all_next : all_head_) = slab;
+  all_tail_ = slab;
+  by_address_.emplace(reinterpret_cast<uintptr_t>(slab->memory), std::move(owned));
+  ++slab_count_;
+  ++stats_.slabs_allocated;
+  return slab;
+}
+
+void KmemCache::discard_slab(Slab* slab) {
+  if (slab->on_partial) partial_del(slab);
+  (slab->all_prev ? slab->all_prev->all_next : all_head_) = slab->all_next;
+  (slab->all_next ? slab->all_next->all_prev : all_tail_) = slab->all_prev;
+  live_ -= slab->inuse;
+  Page* page = slab->page;
+  page->clear(PG_slab);
+  page->slab = nullptr;
+  memory_.free_pages(page, 0);
+  ASAN_UNPOISON_MEMORY_REGION(slab->memory, kPageSize);
+  unsigned char* buffer = slab->memory;
+  by_address_.erase(reinterpret_cast<uintptr_t>(buffer));  // destroys *slab
+  ::operator delete(buffer, kSlabAlign);
+  --slab_count_;
+  ++stats_.slabs_freed;
+}
+
+void* KmemCache::alloc(gfp_t gfp, Site site) {
+  sched::might_alloc(gfp, site);
+  sched::yield_point(site);
+  if (FaultPlan* plan = memory_.plan_) {
+    const FaultRequest request{gfp, object_size_, site, memory_.nr_free_, memory_.config_.min_pages};
+    if (plan->should_fail(memory_.choices_, request)) {
+      ++stats_.injected_failures;
+      ++stats_.alloc_failures;
+      return nullptr;
+    }
+  }
+  Slab* slab = partial_head_;
+  if (!slab) {
+    // Slab pages are unmovable and never zeroed as pages: objects are zeroed one by one.
+    Page* page = memory_.alloc_pages_internal(gfp & ~(gfp::kZero | gfp::kMovable), 0, site, /*from_slab=*/true);
+    if (!page) {
+      ++stats_.alloc_failures;
+      return nullptr;
+    }
+    // Reclaim may have slept and let others free objects meanwhile; the new slab goes
+    // first anyway, as a freshly allocated slab becomes the kernel's cpu slab.
+    slab = new_slab(page);
+    partial_add(slab);
+  }
+  const uint16_t index = slab->free_objects.back();
+  slab->free_objects.pop_back();
+  slab->is_free[index] = 0;
+  if (++slab->inuse == per_slab_) partial_del(slab);
+  unsigned char* object = object_at(*slab, index);
+  ASAN_UNPOISON_MEMORY_REGION(object, stride_);
+  // check_object(): a write after free left the poison damaged.
+  for (size_t i = 0; i < stride_; ++i) {
+    if (object[i] != kPoisonFree)
+      raise_failure("slab.poison", site.name,
+                    fmt::format("cache '{}': object {} of slab pfn {} was written after it was freed (byte {} is "
+                                "{:#04x}, expected {:#04x})",
+                                name_, index, slab->page->pfn, i, object[i], kPoisonFree));
+  }
+  if (gfp & gfp::kZero) std::memset(object, 0, object_size_);
+  ++live_;
+  ++stats_.allocs;
+  return object;
+}
+
+void KmemCache::free(void* object) {
+  if (!object) return;
+  const auto address = reinterpret_cast<uintptr_t>(object);
+  const auto found = by_address_.find(address & ~uintptr_t{kPageSize - 1});
+  if (found == by_address_.end())
+    raise_failure("slab.bad_free", "kmem_cache_free",
+                  fmt::format("cache '{}': freeing a pointer that is not one of its objects", name_));
+  Slab* slab = found->second.get();
+  const size_t offset = address - reinterpret_cast<uintptr_t>(slab->memory);
+  if (offset % stride_ != 0 || offset / stride_ >= per_slab_)
+    raise_failure("slab.bad_free", "kmem_cache_free",
+                  fmt::format("cache '{}': freeing offset {} of slab pfn {}, not the start of an object", name_, offset,
+                              slab->page->pfn));
+  const auto index = static_cast<uint16_t>(offset / stride_);
+  if (slab->is_free[index])
+    raise_failure("slab.double_free", "kmem_cache_free",
+                  fmt::format("cache '{}': object {} of slab pfn {} freed twice", name_, index, slab->page->pfn));
+  poison(object_at(*slab, index));
+  slab->is_free[index] = 1;
+  slab->free_objects.push_back(index);
+  --live_;
+  ++stats_.frees;
+  if (--slab->inuse == 0) {
+    discard_slab(slab);
+  } else if (!slab->on_partial) {
+    partial_add(slab);
+  }
+}
+
+std::optional<Failure> KmemCache::check_consistency() const {
+  auto fail = [&](const std::string& message) {
+    return Failure{"slab.consistency", "check_consistency", fmt::format("cache '{}': {}", name_, message)};
+  };
+  uint64_t slabs = 0;
+  uint64_t inuse = 0;
+  for (const Slab* slab = all_head_; slab; slab = slab->all_next) {
+    if (++slabs > slab_count_) return fail("slab list longer than its count (or loops)");
+    const Page& page = *slab->page;
+    if (!page.test(PG_slab) || page.slab != slab || !page.test(PG_allocated) || page.refcount != 1)
+      return fail(fmt::format("slab page is not a PG_slab page owned by this slab: {}", memory_.describe_page(page)));
+    if (slab->inuse == 0 || slab->inuse > per_slab_ || slab->inuse + slab->free_objects.size() != per_slab_)
+      return fail(fmt::format("slab pfn {} counts {} objects in use and {} free of {}", page.pfn, slab->inuse,
+                              slab->free_objects.size(), per_slab_));
+    if (slab->on_partial != (slab->inuse < per_slab_))
+      return fail(fmt::format("slab pfn {} with {} of {} in use is {} the partial list", page.pfn, slab->inuse,
+                              per_slab_, slab->on_partial ? "on" : "off"));
+    for (uint16_t index : slab->free_objects) {
+      if (!slab->is_free[index]) return fail(fmt::format("slab pfn {}: object {} on the free stack is in use",
+                                                         page.pfn, index));
+    }
+    inuse += slab->inuse;
+  }
+  if (slabs != slab_count_) return fail(fmt::format("{} slabs listed, {} counted", slabs, slab_count_));
+  if (inuse != live_) return fail(fmt::format("slabs hold {} objects, live count is {}", inuse, live_));
+  for (const Slab* slab = partial_head_; slab; slab = slab->next) {
+    if (!slab->on_partial) return fail("slab on the partial list without its flag");
+  }
+  return std::nullopt;
+}
+
+}  // namespace mmt::mem

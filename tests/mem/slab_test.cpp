@@ -1,0 +1,178 @@
+// KmemCache: objects per page, pages returned when empty, poisoning, live counts and
+// misuse, and node pressure as page pressure.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "mem_test_util.h"
+#include "mmtorture/mem/slab.h"
+
+// ASan builds check the shadow; others check the poison bytes and the reuse check.
+#if defined(__SANITIZE_ADDRESS__)
+#define MMT_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MMT_TEST_ASAN 1
+#endif
+#endif
+#if MMT_TEST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+namespace mmt::mem {
+namespace {
+
+using testing::small_config;
+
+std::string check_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const FailureError& error) {
+    return error.failure().check;
+  }
+  return "none";
+}
+
+TEST(Slab, SixteenMapleNodesPerPageAndPagesReturnWhenEmpty) {
+  SeededChoices choices(1);
+  Memory memory(small_config(), choices);
+  KmemCache nodes(memory, "maple_node", 256, 256);
+  EXPECT_EQ(nodes.objects_per_slab(), 16u);
+  const uint64_t free_before = memory.nr_free_pages();
+  std::vector<void*> objects;
+  for (int i = 0; i < 40; ++i) {
+    void* object = nodes.alloc(gfp::kKernel, Site{"mas_alloc_nodes"});
+    ASSERT_NE(object, nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(object) % 256, 0u);
+    objects.push_back(object);
+  }
+  EXPECT_EQ(nodes.live_objects(), 40u);
+  EXPECT_EQ(nodes.slab_pages(), 3u);
+  EXPECT_EQ(memory.nr_free_pages(), free_before - 3);
+  EXPECT_FALSE(nodes.check_consistency());
+  EXPECT_CONSISTENT(memory);
+  // Consecutive objects of a fresh slab are consecutive in memory.
+  EXPECT_EQ(static_cast<char*>(objects[1]) - static_cast<char*>(objects[0]), 256);
+  for (int i = 0; i < 16; ++i) nodes.free(objects[static_cast<size_t>(i)]);  // the whole first slab
+  EXPECT_EQ(nodes.slab_pages(), 2u);
+  EXPECT_EQ(memory.nr_free_pages(), free_before - 2);
+  for (size_t i = 16; i < objects.size(); ++i) nodes.free(objects[i]);
+  EXPECT_EQ(nodes.live_objects(), 0u);
+  EXPECT_EQ(nodes.slab_pages(), 0u);
+  EXPECT_EQ(memory.nr_free_pages(), free_before);
+  EXPECT_EQ(nodes.stats().slabs_allocated, 3u);
+  EXPECT_EQ(nodes.stats().slabs_freed, 3u);
+  EXPECT_CONSISTENT(memory);
+}
+
+TEST(Slab, SlabPagesAreUnmovableSlabFramesAndObjectsReuseLifo) {
+  SeededChoices choices(1);
+  Memory memory(small_config(), choices);
+  KmemCache cache(memory, "vm_area_struct", 200, 8);
+  EXPECT_EQ(cache.objects_per_slab(), 4096u / 200);
+  void* a = cache.alloc(gfp::kKernel | gfp::kMovable, Site{"vm_area_alloc"});
+  void* b = cache.alloc(gfp::kKernel, Site{"vm_area_alloc"});
+  const Page* page = memory.pfn_to_page(0);
+  EXPECT_TRUE(page->test(PG_slab));
+  EXPECT_EQ(memory.pageblock_migratetype(page->pfn), MigrateType::Unmovable);
+  cache.free(a);
+  EXPECT_EQ(cache.alloc(gfp::kKernel, Site{"vm_area_alloc"}), a) << "the last freed object comes back first";
+  void* zeroed = cache.alloc(gfp::kKernel | gfp::kZero, Site{"vm_area_alloc"});
+  EXPECT_EQ(static_cast<unsigned char*>(zeroed)[0], 0);
+  EXPECT_EQ(static_cast<unsigned char*>(zeroed)[199], 0);
+  cache.free(a);
+  cache.free(b);
+  cache.free(zeroed);
+  EXPECT_EQ(cache.live_objects(), 0u);
+}
+
+TEST(Slab, FreedObjectsArePoisoned) {
+  SeededChoices choices(1);
+  Memory memory(small_config(), choices);
+  KmemCache nodes(memory, "maple_node", 256, 256);
+  void* keep = nodes.alloc(gfp::kKernel, Site{"a"});
+  auto* object = static_cast<unsigned char*>(nodes.alloc(gfp::kKernel, Site{"a"}));
+  std::memset(object, 0x11, 256);
+  nodes.free(object);
+#if MMT_TEST_ASAN
+  EXPECT_TRUE(__asan_address_is_poisoned(object));
+  EXPECT_TRUE(__asan_address_is_poisoned(object + 255));
+  EXPECT_FALSE(__asan_address_is_poisoned(static_cast<unsigned char*>(keep)));
+#else
+  for (int i = 0; i < 256; ++i) ASSERT_EQ(object[i], kPoisonFree) << "byte " << i;
+  // A write after free is caught when the object is handed out again.
+  object[17] = 0;
+  EXPECT_EQ(check_of([&] { nodes.alloc(gfp::kKernel, Site{"reuse"}); }), "slab.poison");
+#endif
+  nodes.free(keep);
+}
+
+TEST(Slab, DoubleAndForeignFreesAreFailures) {
+  SeededChoices choices(1);
+  Memory memory(small_config(), choices);
+  KmemCache nodes(memory, "maple_node", 256, 256);
+  KmemCache other(memory, "other", 256, 256);
+  void* a = nodes.alloc(gfp::kKernel, Site{"a"});
+  void* b = nodes.alloc(gfp::kKernel, Site{"a"});
+  nodes.free(a);
+  EXPECT_EQ(check_of([&] { nodes.free(a); }), "slab.double_free");
+  EXPECT_EQ(check_of([&] { nodes.free(static_cast<char*>(b) + 8); }), "slab.bad_free");
+  EXPECT_EQ(check_of([&] { other.free(b); }), "slab.bad_free");
+  int on_stack = 0;
+  EXPECT_EQ(check_of([&] { nodes.free(&on_stack); }), "slab.bad_free");
+  nodes.free(b);
+  EXPECT_EQ(nodes.live_objects(), 0u);
+  EXPECT_FALSE(nodes.check_consistency());
+}
+
+TEST(Slab, BadGeometryIsRejectedNamingTheField) {
+  SeededChoices choices(1);
+  Memory memory(small_config(), choices);
+  auto field_of = [&](size_t size, size_t align) {
+    try {
+      KmemCache cache(memory, "bad", size, align);
+    } catch (const ConfigError& error) {
+      return error.field();
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(field_of(0, 8), "object_size");
+  EXPECT_EQ(field_of(5000, 8), "object_size");
+  EXPECT_EQ(field_of(64, 24), "align");
+  EXPECT_EQ(field_of(64, 8192), "align");
+  EXPECT_EQ(field_of(4096, 4096), "accepted");
+}
+
+TEST(Slab, NodeAllocationFailsWhenPagesRunOut) {
+  SeededChoices choices(1);
+  Memory memory(small_config(), choices);
+  KmemCache nodes(memory, "maple_node", 256, 256);
+  std::vector<Page*> held = testing::fill_to(memory, memory.min_pages());
+  std::vector<void*> objects;
+  // Non-sleeping node allocations fail as soon as a new slab page would cross min.
+  while (void* object = nodes.alloc(gfp::kNowait, Site{"mas_alloc_nodes"})) objects.push_back(object);
+  EXPECT_TRUE(objects.empty());
+  EXPECT_EQ(nodes.stats().alloc_failures, 1u);
+  EXPECT_EQ(memory.stats().nowait_failures, 1u);
+  for (Page* page : held) memory.free_pages(page, 0);
+  EXPECT_NE(nodes.alloc(gfp::kNowait, Site{"mas_alloc_nodes"}), nullptr);
+  EXPECT_EQ(nodes.live_objects(), 1u);
+}
+
+TEST(Slab, DestroyingACacheReturnsItsPages) {
+  SeededChoices choices(1);
+  Memory memory(small_config(), choices);
+  {
+    KmemCache nodes(memory, "maple_node", 256, 256);
+    for (int i = 0; i < 20; ++i) nodes.alloc(gfp::kKernel, Site{"leak"});
+    EXPECT_EQ(memory.nr_free_pages(), memory.nr_pages() - 2);
+  }
+  EXPECT_EQ(memory.nr_free_pages(), memory.nr_pages());
+  EXPECT_CONSISTENT(memory);
+}
+
+}  // namespace
+}  // namespace mmt::mem
