@@ -157,7 +157,7 @@ void mas_destroy(ma_state* mas) {
 bool mas_nomem(ma_state* mas, mmt::gfp_t gfp) {
   if (mas->status != ma_error || xa_err(mas->node) != -ENOMEM) return false;
   const bool drop_lock = mmt::gfp::allows_blocking(gfp) && !mt_external_lock(mas->tree);
-  if (drop_lock) mtree_unlock(mas->tree);
+  if (drop_lock) mtree_unlock(mas->tree);  // a yield point: another writer may get in here
   mas->status = ma_start;  // the error is consumed; allocation may set it again
   mas_alloc_nodes(mas, gfp);
   if (drop_lock) mtree_lock(mas->tree);

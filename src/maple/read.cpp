@@ -326,6 +326,7 @@ bool mas_find_rev_setup(ma_state* mas, unsigned long min, void** entry) {
 
 void mt_init_flags(maple_tree* mt, unsigned int flags) {
   mt->ma_lock.locked = 0;
+  mt->ma_lock.owner = nullptr;
   mt->ma_flags = flags & ~MT_FLAGS_HEIGHT_MASK;
   mt->ma_root = nullptr;
 }

@@ -21,11 +21,16 @@
 
 #include "internal.h"
 #include "mmtorture/core/failure.h"
+#include "mmtorture/sched/atomic_context.h"
+#include "mmtorture/sched/yield_point.h"
 #include "mmtorture/maple/validate.h"
 
 using namespace mmt::maple;
 
 namespace {
+
+constexpr mmt::Site kSiteMtreeLockSpin{"mtree_lock: spinning"};
+constexpr mmt::Site kSiteMtreeUnlock{"mtree_unlock"};
 
 // A root-to-leaf walk toward one key, remembering every node on the way.
 struct Path {
@@ -751,14 +756,27 @@ unsigned long mas_prealloc_request(ma_state* mas, void* entry, store_type* type)
 // ---- locking -------------------------------------------------------------------------
 
 void mtree_lock(maple_tree* mt) {
-  if (mt->ma_lock.locked)
+  const void* me = &mmt::sched::current_or_host();
+  if (mt->ma_lock.locked && mt->ma_lock.owner == me)
     mmt::raise_failure("lock", "mtree_lock", "recursive acquisition of a maple tree lock (self-deadlock)");
+  while (mt->ma_lock.locked) {
+    if (!mmt::sched::current_thread())
+      mmt::raise_failure("lock", "mtree_lock", "maple tree lock held by a green thread, taken from the host");
+    mmt::sched::yield_point(kSiteMtreeLockSpin);
+  }
   mt->ma_lock.locked = 1;
+  mt->ma_lock.owner = me;
+  mmt::sched::preempt_disable();
 }
 
 void mtree_unlock(maple_tree* mt) {
   if (!mt->ma_lock.locked) mmt::raise_failure("lock", "mtree_unlock", "unlock of a maple tree lock not held");
+  if (mt->ma_lock.owner != &mmt::sched::current_or_host())
+    mmt::raise_failure("lock", "mtree_unlock", "maple tree lock released by a thread that does not hold it");
   mt->ma_lock.locked = 0;
+  mt->ma_lock.owner = nullptr;
+  mmt::sched::preempt_enable();
+  mmt::sched::yield_point(kSiteMtreeUnlock);
 }
 
 // ---- advanced API --------------------------------------------------------------------

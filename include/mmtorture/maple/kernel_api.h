@@ -35,7 +35,7 @@ typedef mmt::gfp_t gfp_t;
 #define GFP_ATOMIC mmt::gfp::kAtomic
 #define gfpflags_allow_blocking(gfp) mmt::gfp::allows_blocking(gfp)
 
-#define MTREE_INIT(name, __flags) {{0}, (__flags), nullptr}
+#define MTREE_INIT(name, __flags) {{0, nullptr}, (__flags), nullptr}
 #define DEFINE_MTREE(name) struct maple_tree name = MTREE_INIT(name, 0)
 
 #define MA_STATE(name, mt, first, end)                                                           \

@@ -113,11 +113,13 @@ static_assert(sizeof(maple_node) == 256, "maple nodes are 256 bytes");
 #define MT_FLAGS_LOCK_BH 0x200u
 #define MT_FLAGS_LOCK_EXTERN 0x300u
 
-// The tree's internal lock. The simulation is one OS thread; what the lock records is
-// who holds it so misuse (recursion, unlock while unlocked) is caught, and the
-// scheduler can hook it to model atomic context.
+// The tree's internal spinlock (for trees without MT_FLAGS_LOCK_EXTERN). Green threads
+// stand for CPUs: a thread that finds it held spins through yield points until the
+// holder releases it; holding it is atomic context (preempt_disable), so a sleeping
+// allocation under it is caught; taking it twice on one thread is a Failure.
 struct maple_spinlock {
   unsigned int locked;
+  const void* owner;  // the holding green thread (or the host)
 };
 
 struct maple_tree {
