@@ -139,4 +139,40 @@ std::optional<Failure> Memory::check_consistency() const {
   return std::nullopt;
 }
 
+std::optional<Failure> Memory::check_page(uint64_t pfn) const {
+  if (pfn >= pages_.size())
+    return Failure{"mem.bad_pfn", "check_page", fmt::format("pfn {} is beyond the last frame ({})", pfn,
+                                                            pages_.size() - 1)};
+  const Page& page = pages_[pfn];
+  auto fail = [&](const char* check, const char* what) {
+    return Failure{check, "check_page", fmt::format("{}: {}", what, describe_page(page))};
+  };
+  // The free block holding the frame, if any: a PG_buddy head at an aligned pfn below.
+  const Page* head = nullptr;
+  for (unsigned order = 0; order <= kMaxOrder && !head; ++order) {
+    const Page& candidate = pages_[pfn & ~((uint64_t{1} << order) - 1)];
+    if (candidate.test(PG_buddy) && candidate.order >= order && (candidate.pfn >> candidate.order) ==
+                                                                     (pfn >> candidate.order))
+      head = &candidate;
+  }
+  if (head) {
+    if (page.refcount != 0 || page.mapcount != 0 || page.pincount != 0)
+      return fail("mem.free_page_used", "free frame with references, mappings or pins");
+    if (page.test(PG_lru) || page.test(PG_allocated) || page.test(PG_slab) || page.test(PG_isolated))
+      return fail("mem.free_page_flags", "free frame with allocated-page flags");
+    if (head->free_type != pageblock_types_[pfn / kPageblockPages])
+      return fail("mem.free_list_type", "free frame on a list other than its pageblock's type");
+    return std::nullopt;
+  }
+  if (page.refcount < 0 || page.mapcount < 0 || page.pincount < 0)
+    return fail("mem.negative_count", "negative refcount, mapcount or pincount");
+  if (int64_t{page.refcount} < int64_t{page.mapcount} + int64_t{page.pincount} * kGupPinCountingBias)
+    return fail("mem.refcount", "refcount below what its mappings and pins hold");
+  if ((page.mapcount != 0 || page.pincount != 0 || page.test(PG_lru)) && !page.test(PG_allocated))
+    return fail("mem.refcount", "mapped, pinned or on the LRU but not an allocated page's head");
+  if (page.test(PG_allocated) && page.refcount == 0)
+    return fail("mem.refcount", "allocated page with no reference (leaked free)");
+  return std::nullopt;
+}
+
 }  // namespace mmt::mem

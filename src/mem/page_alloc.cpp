@@ -138,7 +138,10 @@ Page* Memory::alloc_slowpath(gfp_t gfp, unsigned order, Site site) {
       continue;
     }
     if (config_.oom_kill && oom_hook_ && order <= kCostlyOrder) {
-      if (oom_hook_()) {
+      // A kill that returned no memory is no progress (the kernel would wait for the
+      // OOM reaper); counting it as progress would loop forever.
+      const uint64_t free_before = nr_free_;
+      if (oom_hook_() && nr_free_ > free_before) {
         ++stats_.oom_kills;
         if (Page* page = get_page_from_freelist(gfp, order, config_.min_pages)) return page;
         rounds = 0;  // the victim's memory may still be on its way back: reclaim again

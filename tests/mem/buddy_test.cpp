@@ -266,6 +266,26 @@ TEST(Consistency, CorruptionsAreNamed) {
   EXPECT_CONSISTENT(memory);
 }
 
+TEST(Consistency, CheckPageCatchesWhatTheFullCheckCatchesPerFrame) {
+  SeededChoices choices(1);
+  Memory memory(small_config(), choices);
+  Page* page = memory.alloc_pages(gfp::kKernel, 0, Site{"c"});
+  for (uint64_t pfn = 0; pfn < memory.nr_pages(); ++pfn) ASSERT_FALSE(memory.check_page(pfn)) << pfn;
+  page->mapcount = 2;  // two ptes, one reference
+  ASSERT_TRUE(memory.check_page(page->pfn));
+  EXPECT_EQ(memory.check_page(page->pfn)->check, "mem.refcount");
+  EXPECT_EQ(memory.check_consistency()->check, "mem.refcount");
+  page->mapcount = 0;
+  Page* inside = memory.pfn_to_page(700);  // the middle of a free order-8 block
+  inside->mapcount = 1;
+  ASSERT_TRUE(memory.check_page(700));
+  EXPECT_EQ(memory.check_page(700)->check, "mem.free_page_used");
+  EXPECT_EQ(memory.check_consistency()->check, "mem.free_page_used");
+  inside->mapcount = 0;
+  EXPECT_FALSE(memory.check_page(700));
+  EXPECT_EQ(memory.check_page(memory.nr_pages())->check, "mem.bad_pfn");
+}
+
 TEST(Config, BadValuesAreRejectedNamingTheField) {
   SeededChoices choices(1);
   auto field_of = [&](MemConfig config) {

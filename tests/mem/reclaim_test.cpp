@@ -125,6 +125,14 @@ TEST(Watermarks, KernelCallsTheOomHookWhenConfigured) {
   fill_to(memory, memory.min_pages());
   EXPECT_EQ(memory.alloc_pages(gfp::kKernel, kCostlyOrder + 1, Site{"costly"}), nullptr);
   EXPECT_EQ(calls, 1);
+  // A "kill" that frees nothing is no progress: the allocation fails instead of looping.
+  memory.set_oom_hook([&] {
+    ++calls;
+    return true;
+  });
+  EXPECT_EQ(memory.alloc_pages(gfp::kKernel, 0, Site{"kmalloc"}), nullptr);
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(memory.stats().oom_kills, 1u);
 }
 
 TEST(Watermarks, NofailWithNobodyToWaitForIsAFailure) {

@@ -17,7 +17,7 @@
 //      reclaim_sleep_ms of virtual time (when on a green thread), then one LRU pass,
 //      then a retry at min.
 //   6. Then: the OOM hook if oom_kill is configured and the order is not costly (and
-//      retry from 5 while it frees something); __GFP_NOFAIL keeps looping (sleeping each
+//      retry from 5 while it frees pages); __GFP_NOFAIL keeps looping (sleeping each
 //      round; with no green thread to wait for, that is a Failure "mem.nofail_stuck");
 //      otherwise null.
 // Free counts the watermarks see exclude Isolate pageblocks, and CMA ones unless the
@@ -145,8 +145,10 @@ class Memory {
   void start_kswapd();
   // Wakes kswapd (no-op without one, or when it is already awake).
   void wakeup_kswapd();
-  // Called when a GFP_KERNEL allocation still fails after direct reclaim and oom_kill is
-  // configured: returns true if it freed something (the allocation then retries).
+  // Called when a GFP_KERNEL allocation of order <= kCostlyOrder still fails after
+  // direct reclaim and oom_kill is configured: returns true if it killed something.
+  // The allocation retries (reclaim rounds included) while a call returns true and free
+  // pages grew; otherwise it fails (or, with __GFP_NOFAIL, keeps looping).
   void set_oom_hook(std::function<bool()> hook) { oom_hook_ = std::move(hook); }
   // One reclaim pass over the LRU, oldest first, until `nr_to_reclaim` pages were freed
   // or every page was looked at once: unmaps through RmapOps and frees pages nobody
@@ -169,7 +171,7 @@ class Memory {
     uint64_t pages_reclaimed = 0;
     uint64_t pages_rotated = 0;
     uint64_t swap_outs = 0;         // anonymous swap-backed pages written to (simulated) swap
-    uint64_t oom_kills = 0;         // OOM hook calls that freed something
+    uint64_t oom_kills = 0;         // OOM hook calls that killed something and freed pages
     uint64_t nofail_rounds = 0;     // extra rounds __GFP_NOFAIL looped after giving up
     uint64_t frees = 0;             // blocks returned to the buddy lists
   };
@@ -182,6 +184,10 @@ class Memory {
   // LRU add up. Returns the first violation, naming the check ("mem.<what>"), the pfn
   // and the frame's state.
   std::optional<Failure> check_consistency() const;
+  // The per-frame part of check_consistency for one frame (O(kMaxOrder), no list
+  // walks): for incremental checks of the frames an operation touched, with a full
+  // check_consistency() every N operations.
+  std::optional<Failure> check_page(uint64_t pfn) const;
   // One line describing a frame, for failure messages.
   std::string describe_page(const Page& page) const;
 
