@@ -110,6 +110,45 @@ long mmap_region(Mm& mm, unsigned long addr, unsigned long len, unsigned long fl
   return static_cast<long>(addr);
 }
 
+// MAP_FIXED over existing mappings: the new VMA replaces them with one tree store, so
+// every allocation (the VMA, the edge splits, the store's nodes) happens before any
+// mapping is lost, and -ENOMEM leaves the layout as it was (the order newer kernels
+// use: gather the old VMAs, store the new one, then tear the old ones down).
+long mmap_replace(Mm& mm, unsigned long addr, unsigned long len, unsigned long flags) {
+  const unsigned long end = addr + len;
+  if (mm.map_count + 2 >= mm.context().config().max_map_count) return -ENOMEM;
+  Vma* vma = vma_alloc(mm);
+  if (!vma) return -ENOMEM;
+  Vma* first = find_vma(mm, addr);
+  if (first && first->vm_start < addr) {
+    if (int ret = split_vma(mm, first, addr, false)) return vma_free(mm, vma), ret;
+  }
+  Vma* last = find_vma(mm, end - 1);
+  if (last && last->vm_start < end && last->vm_end > end) {
+    if (int ret = split_vma(mm, last, end, true)) return vma_free(mm, vma), ret;
+  }
+  std::vector<Vma*> old;
+  {
+    MA_STATE(mas, &mm.mm_mt, addr, addr);
+    void* entry;
+    mas_for_each(&mas, entry, end - 1) old.push_back(static_cast<Vma*>(entry));
+  }
+  MA_STATE(mas, &mm.mm_mt, 0, 0);
+  if (vma_prealloc(mm, mas, addr, end, vma)) return vma_free(mm, vma), -ENOMEM;
+  vma->vm_start = addr;
+  vma->vm_end = end;
+  vma->vm_flags = flags;
+  vma->vm_pgoff = addr >> kPageShift;
+  {
+    AnonVmaWriteLock lock(old.empty() ? nullptr : old.front()->anon_vma);
+    vma_store(mm, mas, addr, end, vma);
+  }
+  ++mm.map_count;
+  mm.total_vm += len >> kPageShift;
+  remove_vmas(mm, old);
+  return static_cast<long>(addr);
+}
+
 }  // namespace
 
 long vm_mmap(Mm& mm, unsigned long addr, unsigned long len, unsigned long prot, unsigned long flags) {
@@ -152,14 +191,9 @@ long vm_mmap(Mm& mm, unsigned long addr, unsigned long len, unsigned long prot, 
     if (mm.context().vm_acct_memory(pages)) return -ENOMEM;
     vm_flags |= VM_ACCOUNT;
   }
-  if ((flags & MAP_FIXED) && !range_free(mm, addr, addr + aligned_len)) {
-    const int ret = do_vmi_munmap(mm, addr, aligned_len);
-    if (ret) {
-      if (vm_flags & VM_ACCOUNT) mm.context().vm_unacct_memory(pages);
-      return ret;
-    }
-  }
-  const long ret = mmap_region(mm, addr, aligned_len, vm_flags);
+  const long ret = (flags & MAP_FIXED) && !range_free(mm, addr, addr + aligned_len)
+                       ? mmap_replace(mm, addr, aligned_len, vm_flags)
+                       : mmap_region(mm, addr, aligned_len, vm_flags);
   if (ret < 0 && (vm_flags & VM_ACCOUNT)) mm.context().vm_unacct_memory(pages);
   return ret;
 }
