@@ -11,6 +11,7 @@
 #include <string>
 
 #include "mmtorture/campaign/maple_stress.h"
+#include "mmtorture/campaign/vm_world.h"
 #include "mmtorture/core/choice.h"
 
 namespace mmt::cli {
@@ -91,24 +92,90 @@ int run_maple(const SeedRange& seeds, const campaign::MapleStressOptions& option
   return failures ? 1 : 0;
 }
 
+int run_world(const SeedRange& seeds, const campaign::VmWorldOptions& options) {
+  std::printf("mmtorture run: vm world, seeds %llu..%llu, ops %llu per seed, workers %u, mm_slots %u, "
+              "memory_pages %llu, nowait_fail_probability %g, preempt_probability %g, full_check_every %u, "
+              "kswapd %s\n",
+              static_cast<unsigned long long>(seeds.first), static_cast<unsigned long long>(seeds.last),
+              static_cast<unsigned long long>(options.ops), options.workers, options.mm_slots,
+              static_cast<unsigned long long>(options.memory_pages), options.nowait_fail_probability,
+              options.preempt_probability, options.full_check_every, options.kswapd ? "on" : "off");
+  std::fflush(stdout);
+  const auto started = std::chrono::steady_clock::now();  // reporting only, never fed to the run
+  uint64_t total_ops = 0, failures = 0, enomem = 0, virtual_ms = 0;
+  for (uint64_t seed = seeds.first;; ++seed) {
+    SeededChoices choices(seed);
+    const auto result = campaign::run_vm_world(choices, options);
+    total_ops += result.ops_done;
+    enomem += result.enomem;
+    virtual_ms += result.virtual_ms;
+    if (result.failure) {
+      ++failures;
+      const Failure& f = *result.failure;
+      std::printf("%s\n  seed %llu, op %llu, %zu choices drawn\n%s", f.headline().c_str(),
+                  static_cast<unsigned long long>(seed), static_cast<unsigned long long>(f.op_index), choices.draws(),
+                  f.dump.c_str());
+    } else {
+      std::printf("seed %llu: %llu ops, %llu -ENOMEM, %llu faults, %llu forks, %llu exits, max %llu VMAs, "
+                  "min free %llu pages, %llu reclaimed, %llu switches, %llu virtual ms, trace %016llx\n",
+                  static_cast<unsigned long long>(seed), static_cast<unsigned long long>(result.ops_done),
+                  static_cast<unsigned long long>(result.enomem), static_cast<unsigned long long>(result.faults),
+                  static_cast<unsigned long long>(result.forks), static_cast<unsigned long long>(result.exits),
+                  static_cast<unsigned long long>(result.max_vmas),
+                  static_cast<unsigned long long>(result.min_free_pages),
+                  static_cast<unsigned long long>(result.pages_reclaimed),
+                  static_cast<unsigned long long>(result.switches), static_cast<unsigned long long>(result.virtual_ms),
+                  static_cast<unsigned long long>(result.trace_hash));
+    }
+    std::fflush(stdout);
+    if (seed == seeds.last) break;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::printf("SUMMARY: %llu seeds, %llu ops (checked after every op), %llu -ENOMEM, %llu virtual ms, "
+              "%llu failing seeds, %.0f ops/s\n",
+              static_cast<unsigned long long>(seeds.last - seeds.first + 1), static_cast<unsigned long long>(total_ops),
+              static_cast<unsigned long long>(enomem), static_cast<unsigned long long>(virtual_ms),
+              static_cast<unsigned long long>(failures), seconds > 0 ? static_cast<double>(total_ops) / seconds : 0.0);
+  return failures ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"mmtorture: deterministic memory-pressure fault-injection stress tester"};
   app.require_subcommand(1);
 
-  auto* run = app.add_subcommand("run", "Run a seeded stress campaign (for now: the maple-tree stress)");
+  auto* run = app.add_subcommand("run", "Run a seeded stress campaign");
   std::string seeds_text = "1..200";
+  std::string job = "world";
   campaign::MapleStressOptions options;
+  campaign::VmWorldOptions world;
   bool plain_tree = false;
+  bool no_kswapd = false;
+  run->add_option("--job", job, "world: address spaces under the scheduler; maple: the maple tree alone")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"world", "maple"}));
   run->add_option("--seeds", seeds_text, "Seed or range A..B (inclusive)")->capture_default_str();
   run->add_option("--ops", options.ops, "Operations per seed")->capture_default_str()->check(CLI::Range(1ull, 1ull << 40));
   run->add_option("--nowait-fail", options.nowait_fail_probability,
-                  "Probability that a GFP_NOWAIT node allocation fails")
+                  "Probability that a GFP_NOWAIT allocation fails")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
-  run->add_flag("--plain-tree", plain_tree, "Use a tree without MT_FLAGS_ALLOC_RANGE");
-  run->add_flag("--rcu", options.rcu, "Run the tree in RCU mode");
+  run->add_flag("--plain-tree", plain_tree, "maple job: a tree without MT_FLAGS_ALLOC_RANGE");
+  run->add_flag("--rcu", options.rcu, "maple job: run the tree in RCU mode");
+  run->add_option("--workers", world.workers, "world job: workload green threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 64u));
+  run->add_option("--mms", world.mm_slots, "world job: address spaces alive at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 64u));
+  run->add_option("--memory-pages", world.memory_pages, "world job: simulated 4 KiB frames (multiple of 512)")
+      ->capture_default_str()
+      ->check(CLI::Range(512ull, 1ull << 24));
+  run->add_option("--preempt", world.preempt_probability, "world job: chance to switch threads at a yield point")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  run->add_flag("--no-kswapd", no_kswapd, "world job: no background reclaim");
 
   try {
     app.parse(argc, argv);
@@ -127,8 +194,19 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "mmtorture: %s\n", error.c_str());
       return 2;
     }
-    options.alloc_range_tree = !plain_tree;
-    return run_maple(seeds, options);
+    if (job == "maple") {
+      options.alloc_range_tree = !plain_tree;
+      return run_maple(seeds, options);
+    }
+    if (world.memory_pages % 512 != 0) {
+      std::fprintf(stderr, "mmtorture: --memory-pages: %llu is not a multiple of the 512-page pageblock\n",
+                   static_cast<unsigned long long>(world.memory_pages));
+      return 2;
+    }
+    world.ops = run->count("--ops") ? options.ops : world.ops;
+    world.nowait_fail_probability = run->count("--nowait-fail") ? options.nowait_fail_probability : world.nowait_fail_probability;
+    world.kswapd = !no_kswapd;
+    return run_world(seeds, world);
   }
   return 2;
 }

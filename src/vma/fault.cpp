@@ -17,12 +17,22 @@ namespace {
 constexpr gfp_t kGfpHighUserMovable = gfp::kKernel | gfp::kMovable;
 
 // anon_vma_prepare: the first fault in a VMA gives it an anon_vma.
+// Faults run under mmap_lock held for read, so two threads may race here: the chain
+// link is made first (it takes the anon_vma's lock, so not under the page-table lock),
+// then the anon_vma is published under the page-table lock; the loser unlinks its own.
 void anon_vma_prepare(Mm& mm, Vma* vma) {
   if (vma->anon_vma) return;
   AnonVma* anon_vma = mm.context().anon_vma_alloc();
-  sched::SpinGuard guard(mm.page_table_lock, Site{"anon_vma_prepare"});
-  vma->anon_vma = anon_vma;
   anon_vma_link(vma, anon_vma);
+  bool published = false;
+  {
+    sched::SpinGuard guard(mm.page_table_lock, Site{"anon_vma_prepare"});
+    if (!vma->anon_vma) {
+      vma->anon_vma = anon_vma;
+      published = true;
+    }
+  }
+  if (!published) anon_vma_unlink(vma, anon_vma);
 }
 
 unsigned long linear_page_index(const Vma* vma, unsigned long addr) {
@@ -86,10 +96,22 @@ std::unique_ptr<Mm> dup_mm(Mm& parent, int* error) {
   auto child = std::make_unique<Mm>(context);
   child->start_brk = parent.start_brk;
   child->brk = parent.brk;
-  parent.mmap_lock.down_write(Site{"dup_mmap"});
-  child->mmap_lock.down_write_nested(1, Site{"dup_mmap"});
   int ret = 0;
   uint64_t charged = 0;
+  {
+  // RAII: a thread unwound at the end of a run must not leave the locks held.
+  struct WriteLocks {
+    Mm& parent;
+    Mm& child;
+    WriteLocks(Mm& p, Mm& c) : parent(p), child(c) {
+      parent.mmap_lock.down_write(Site{"dup_mmap"});
+      child.mmap_lock.down_write_nested(1, Site{"dup_mmap"});
+    }
+    ~WriteLocks() {
+      child.mmap_lock.up_write(Site{"dup_mmap"});
+      parent.mmap_lock.up_write(Site{"dup_mmap"});
+    }
+  } locks(parent, *child);
   MA_STATE(mas, &parent.mm_mt, 0, 0);
   void* entry;
   mas_for_each(&mas, entry, ULONG_MAX) {
@@ -137,8 +159,7 @@ std::unique_ptr<Mm> dup_mm(Mm& parent, int* error) {
       ++child->rss;
     }
   }
-  child->mmap_lock.up_write(Site{"dup_mmap"});
-  parent.mmap_lock.up_write(Site{"dup_mmap"});
+  }
   if (ret) {
     if (charged) context.vm_unacct_memory(charged);
     exit_mmap(*child);
@@ -151,7 +172,11 @@ std::unique_ptr<Mm> dup_mm(Mm& parent, int* error) {
 
 void exit_mmap(Mm& mm) {
   if (mm.exited) return;
-  mm.mmap_lock.down_write(Site{"exit_mmap"});
+  struct WriteLock {
+    Mm& mm;
+    explicit WriteLock(Mm& m) : mm(m) { mm.mmap_lock.down_write(Site{"exit_mmap"}); }
+    ~WriteLock() { mm.mmap_lock.up_write(Site{"exit_mmap"}); }
+  } lock(mm);
   std::vector<Vma*> vmas;
   {
     MA_STATE(mas, &mm.mm_mt, 0, 0);
@@ -161,7 +186,6 @@ void exit_mmap(Mm& mm) {
   remove_vmas(mm, vmas);
   __mt_destroy(&mm.mm_mt);
   mm.exited = true;
-  mm.mmap_lock.up_write(Site{"exit_mmap"});
 }
 
 }  // namespace mmt::vma

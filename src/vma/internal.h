@@ -42,7 +42,10 @@ class AnonVmaWriteLock {
   AnonVma* anon_vma_;
 };
 
+// Linking and unlinking take the anon_vma's write lock: never call them while holding
+// one (AnonVmaWriteLock), nor in atomic context.
 void anon_vma_link(Vma* vma, AnonVma* anon_vma);
+void anon_vma_unlink(Vma* vma, AnonVma* anon_vma);
 void anon_vma_clone(Vma* dst, const Vma* src);
 void unlink_anon_vmas(Vma* vma);
 

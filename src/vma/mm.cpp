@@ -68,7 +68,12 @@ bool VmContext::try_to_unmap(mem::Page* page) {
   auto* anon_vma = static_cast<AnonVma*>(page->anon_vma);
   if (page->mapcount == 0) return true;
   if (!anon_vma) return false;
-  anon_vma->lock.down_read(Site{"try_to_unmap"});
+  // RAII: a daemon unwound at the end of a run must not leave the lock held.
+  struct ReadLock {
+    sched::RwSem& lock;
+    explicit ReadLock(sched::RwSem& l) : lock(l) { lock.down_read(Site{"try_to_unmap"}); }
+    ~ReadLock() { lock.up_read(Site{"try_to_unmap"}); }
+  } read_lock(anon_vma->lock);
   for (Vma* vma : anon_vma->vmas) {
     if (page->index < vma->vm_pgoff || page->index - vma->vm_pgoff >= vma->pages()) continue;
     const unsigned long addr = vma->vm_start + ((page->index - vma->vm_pgoff) << kPageShift);
@@ -82,7 +87,6 @@ bool VmContext::try_to_unmap(mem::Page* page) {
     memory_.put_page(page);
     if (page->mapcount == 0) break;
   }
-  anon_vma->lock.up_read(Site{"try_to_unmap"});
   return page->mapcount == 0;
 }
 
@@ -149,28 +153,42 @@ AnonVmaWriteLock::~AnonVmaWriteLock() {
   if (anon_vma_) anon_vma_->lock.up_write(Site{"anon_vma_unlock_write"});
 }
 
+// The chain lists change only under the anon_vma's write lock: rmap walkers (reclaim,
+// migration) hold it for read across the whole walk, which has yield points in it.
 void anon_vma_link(Vma* vma, AnonVma* anon_vma) {
   for (AnonVma* linked : vma->anon_vma_chain)
     if (linked == anon_vma) return;
+  anon_vma->lock.down_write(Site{"anon_vma_chain_link"});
   vma->anon_vma_chain.push_back(anon_vma);
   anon_vma->vmas.push_back(vma);
+  anon_vma->lock.up_write(Site{"anon_vma_chain_link"});
 }
 
 void anon_vma_clone(Vma* dst, const Vma* src) {
   for (AnonVma* anon_vma : src->anon_vma_chain) anon_vma_link(dst, anon_vma);
 }
 
-void unlink_anon_vmas(Vma* vma) {
-  for (AnonVma* anon_vma : vma->anon_vma_chain) {
-    auto& vmas = anon_vma->vmas;
-    for (auto it = vmas.begin(); it != vmas.end(); ++it) {
-      if (*it == vma) {
-        vmas.erase(it);
-        break;
-      }
+void anon_vma_unlink(Vma* vma, AnonVma* anon_vma) {
+  anon_vma->lock.down_write(Site{"unlink_anon_vmas"});
+  auto& vmas = anon_vma->vmas;
+  for (auto it = vmas.begin(); it != vmas.end(); ++it) {
+    if (*it == vma) {
+      vmas.erase(it);
+      break;
     }
   }
-  vma->anon_vma_chain.clear();
+  anon_vma->lock.up_write(Site{"unlink_anon_vmas"});
+  auto& chain = vma->anon_vma_chain;
+  for (auto it = chain.begin(); it != chain.end(); ++it) {
+    if (*it == anon_vma) {
+      chain.erase(it);
+      break;
+    }
+  }
+}
+
+void unlink_anon_vmas(Vma* vma) {
+  while (!vma->anon_vma_chain.empty()) anon_vma_unlink(vma, vma->anon_vma_chain.back());
 }
 
 bool can_merge_after(const Vma* prev, unsigned long flags, const AnonVma* anon_vma, unsigned long pgoff) {

@@ -68,13 +68,11 @@ long mmap_region(Mm& mm, unsigned long addr, unsigned long len, unsigned long fl
     // Extend prev over the new range (and over next when both merge).
     const unsigned long new_end = merge_next ? next->vm_end : end;
     if (vma_prealloc(mm, mas, prev->vm_start, new_end, prev)) return -ENOMEM;
+    if (merge_next) anon_vma_clone(prev, next);  // prev will map next's pages
     {
       AnonVmaWriteLock lock(prev->anon_vma ? prev->anon_vma : (merge_next ? next->anon_vma : nullptr));
       prev->vm_end = new_end;
-      if (merge_next && !prev->anon_vma && next->anon_vma) {
-        prev->anon_vma = next->anon_vma;
-        anon_vma_clone(prev, next);
-      }
+      if (merge_next && !prev->anon_vma) prev->anon_vma = next->anon_vma;
       vma_store(mm, mas, prev->vm_start, new_end, prev);
     }
     if (merge_next) {
@@ -259,11 +257,11 @@ int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, u
       (!prev->anon_vma || !next->anon_vma || prev->anon_vma == next->anon_vma)) {
     // prev absorbs vma and next.
     if (vma_prealloc(mm, mas, prev->vm_start, next->vm_end, prev)) return -ENOMEM;
+    anon_vma_clone(prev, vma);
+    anon_vma_clone(prev, next);
     {
       AnonVmaWriteLock lock(prev->anon_vma ? prev->anon_vma : vma->anon_vma);
       if (!prev->anon_vma && vma->anon_vma) prev->anon_vma = vma->anon_vma;
-      anon_vma_clone(prev, vma);
-      anon_vma_clone(prev, next);
       if (!prev->anon_vma) prev->anon_vma = next->anon_vma;
       prev->vm_end = next->vm_end;
       vma_store(mm, mas, prev->vm_start, prev->vm_end, prev);
@@ -278,10 +276,10 @@ int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, u
   if (merge_prev) {
     // prev grows over [start, end); vma keeps the rest (or disappears).
     if (vma_prealloc(mm, mas, prev->vm_start, end, prev)) return -ENOMEM;
+    anon_vma_clone(prev, vma);
     {
       AnonVmaWriteLock lock(prev->anon_vma ? prev->anon_vma : vma->anon_vma);
       if (!prev->anon_vma) prev->anon_vma = vma->anon_vma;
-      anon_vma_clone(prev, vma);
       prev->vm_end = end;
       if (end < vma->vm_end) {
         vma->vm_pgoff += pages;
@@ -299,10 +297,10 @@ int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, u
   if (merge_next) {
     // next grows down over [start, end); vma keeps the rest (or disappears).
     if (vma_prealloc(mm, mas, start, next->vm_end, next)) return -ENOMEM;
+    anon_vma_clone(next, vma);
     {
       AnonVmaWriteLock lock(next->anon_vma ? next->anon_vma : vma->anon_vma);
       if (!next->anon_vma) next->anon_vma = vma->anon_vma;
-      anon_vma_clone(next, vma);
       next->vm_start = start;
       next->vm_pgoff = pgoff;
       if (start > vma->vm_start) vma->vm_end = start;

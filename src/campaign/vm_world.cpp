@@ -1,0 +1,315 @@
+// The VM world stress (vm_world.h): workers draw operations on shared address spaces;
+// checks run after every operation, periodically over all frames, and over the whole
+// world at the end.
+#include "mmtorture/campaign/vm_world.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "mmtorture/core/trace_hash.h"
+#include "mmtorture/maple/kernel_api.h"
+#include "mmtorture/mem/fault_plan.h"
+#include "mmtorture/mem/memory.h"
+#include "mmtorture/sched/sched.h"
+#include "mmtorture/vma/mm.h"
+#include "mmtorture/vma/ops.h"
+
+namespace mmt::campaign {
+
+namespace {
+
+using vma::kPageSize;
+
+constexpr Site kSiteOp{"vm_world.op"};
+constexpr Site kSiteSlot{"vm_world.mm"};
+constexpr Site kSitePage{"vm_world.page"};
+constexpr Site kSiteLength{"vm_world.length"};
+constexpr Site kSiteProt{"vm_world.prot"};
+constexpr Site kSiteWrite{"vm_world.write"};
+
+constexpr unsigned long kWindowBase = 0x400000;
+constexpr unsigned long kWindowPages = 256;
+
+enum Op : uint64_t { kMmapFixed, kMmap, kMunmap, kMprotect, kFault, kMremap, kBrk, kFork, kExit, kOpCount };
+constexpr const char* kOpNames[kOpCount] = {"mmap_fixed", "mmap", "munmap", "mprotect", "fault",
+                                            "mremap",     "brk",  "fork",   "exit"};
+// The operation mix, in draws out of kMixTotal: faults dominate (as in a real
+// workload), fork and exit are rare so processes live long enough to fill up.
+constexpr uint64_t kMix[kOpCount] = {5, 2, 3, 4, 16, 3, 2, 1, 1};
+constexpr uint64_t kMixTotal = 37;
+
+Op op_from_draw(uint64_t draw) {
+  for (uint64_t op = 0; op < kOpCount; ++op) {
+    if (draw < kMix[op]) return static_cast<Op>(op);
+    draw -= kMix[op];
+  }
+  return kFault;
+}
+
+mem::MemConfig memory_config(const VmWorldOptions& options) {
+  mem::MemConfig config;
+  config.pages = options.memory_pages;
+  if (options.min_free_pages) {
+    config.min_pages = options.min_free_pages;
+    config.low_pages = options.min_free_pages * 5 / 4;
+    config.high_pages = options.min_free_pages * 3 / 2;
+  }
+  return config;
+}
+
+class VmWorld {
+ public:
+  VmWorld(ChoiceSource& choices, const VmWorldOptions& options)
+      : choices_(choices), options_(options), memory_(memory_config(options), choices, &plan_), context_(memory_) {
+    mem::FaultRule nowait;
+    nowait.probability = options.nowait_fail_probability;
+    plan_.set_rule("*", mem::GfpClass::Nowait, nowait);
+    memory_.set_trace(&trace_);
+    slots_.resize(options.mm_slots);
+    for (auto& slot : slots_) slot = std::make_shared<vma::Mm>(context_);
+  }
+
+  ~VmWorld() {
+    if (result_.failure) {
+      // A failed run may have left locks held and structures broken: its address
+      // spaces are abandoned (leaked), never torn down.
+      for (auto& slot : slots_)
+        if (slot) new std::shared_ptr<vma::Mm>(std::move(slot));
+    }
+    slots_.clear();
+    rcu_barrier();
+  }
+
+  VmWorldResult run() {
+    sched::SchedulerOptions sched_options;
+    sched_options.strategy = sched::StrategyConfig::random(options_.preempt_probability);
+    sched::Scheduler scheduler(choices_, sched_options, &trace_);
+    if (options_.kswapd) memory_.start_kswapd(scheduler);
+    ops_left_ = options_.ops;
+    for (unsigned w = 0; w < options_.workers; ++w)
+      scheduler.spawn(fmt::format("worker{}", w), [this] { worker(); });
+    const sched::RunResult run = scheduler.run();
+    result_.switches = run.switches;
+    result_.virtual_ms = run.virtual_ms;
+    result_.failure = run.failure;
+    if (!result_.failure) {
+      try {
+        check_world("end of run");
+        teardown();
+      } catch (const FailureError& e) {
+        result_.failure = e.failure();
+      }
+    }
+    if (result_.failure) result_.failure->op_index = result_.ops_done;
+    result_.pages_reclaimed = memory_.stats().pages_reclaimed;
+    result_.trace_hash = trace_.value();
+    return result_;
+  }
+
+ private:
+  void worker() {
+    while (ops_left_ > 0) {
+      --ops_left_;
+      const uint64_t op = op_from_draw(choices_.draw(ChoiceKind::Op, kSiteOp, kMixTotal));
+      const uint64_t slot = choices_.draw(ChoiceKind::Arg, kSiteSlot, slots_.size());
+      std::shared_ptr<vma::Mm> mm = slots_[slot];
+      sched::OpScope scope(kOpNames[op]);
+      long ret = 0;
+      if (!mm) {
+        // An empty slot: a new process starts there.
+        slots_[slot] = std::make_shared<vma::Mm>(context_);
+        ret = 1;
+      } else {
+        ret = perform(static_cast<Op>(op), mm, slot);
+      }
+      if (ret == -ENOMEM) ++result_.enomem;
+      trace_.fold(TraceEvent::OpEnd, op, static_cast<uint64_t>(ret));
+      if (mm && !mm->exited) check_mm(*mm, kOpNames[op]);
+      if (memory_.nr_free_pages() < result_.min_free_pages) result_.min_free_pages = memory_.nr_free_pages();
+      ++result_.ops_done;
+      if (options_.full_check_every && result_.ops_done % options_.full_check_every == 0) check_frames();
+    }
+  }
+
+  unsigned long window_page() { return kWindowBase + choices_.draw(ChoiceKind::Arg, kSitePage, kWindowPages) * kPageSize; }
+  unsigned long length() { return (1 + choices_.draw(ChoiceKind::Arg, kSiteLength, 16)) * kPageSize; }
+  unsigned long prot() {
+    static constexpr unsigned long kProts[] = {vma::PROT_READ | vma::PROT_WRITE, vma::PROT_READ, vma::PROT_NONE,
+                                               vma::PROT_READ | vma::PROT_EXEC};
+    return kProts[choices_.draw(ChoiceKind::Arg, kSiteProt, 4)];
+  }
+
+  [[noreturn]] void unexpected(const char* op, long ret, vma::Mm& mm) {
+    raise_failure("vm_world.unexpected_result", op, fmt::format("{} returned {} on mm {}", op, ret, mm.id()),
+                  vma::dump_mm(mm));
+  }
+
+  long perform(Op op, const std::shared_ptr<vma::Mm>& mm_ptr, uint64_t slot) {
+    vma::Mm& mm = *mm_ptr;
+    if (mm.exited) return -ESRCH;
+    switch (op) {
+      case kMmapFixed: {
+        const unsigned long addr = window_page();
+        const long ret = vma::vm_mmap(mm, addr, length(), prot(), vma::MAP_PRIVATE | vma::MAP_ANONYMOUS | vma::MAP_FIXED);
+        if (ret != static_cast<long>(addr) && ret != -ENOMEM) unexpected("mmap", ret, mm);
+        return ret;
+      }
+      case kMmap: {
+        const long ret = vma::vm_mmap(mm, 0, length(), prot(), vma::MAP_PRIVATE | vma::MAP_ANONYMOUS);
+        if (ret <= 0 && ret != -ENOMEM) unexpected("mmap", ret, mm);
+        return ret;
+      }
+      case kMunmap: {
+        const int ret = vma::vm_munmap(mm, window_page(), length());
+        if (ret != 0 && ret != -ENOMEM) unexpected("munmap", ret, mm);
+        return ret;
+      }
+      case kMprotect: {
+        const int ret = vma::do_mprotect(mm, window_page(), length(), prot());
+        if (ret != 0 && ret != -ENOMEM) unexpected("mprotect", ret, mm);
+        return ret;
+      }
+      case kFault: {
+        const bool write = choices_.draw(ChoiceKind::Arg, kSiteWrite, 2);
+        // Touch a run of pages of a mapping at or after a random address, as a program
+        // does after mmap.
+        unsigned long start = window_page();
+        mm.mmap_lock.down_read(Site{"vm_world: pick a mapping"});
+        {
+          MA_STATE(mas, &mm.mm_mt, start, start);
+          if (auto* v = static_cast<vma::Vma*>(mas_find(&mas, ULONG_MAX))) {
+            if (v->vm_start > start) start = v->vm_start;
+          }
+        }
+        mm.mmap_lock.up_read(Site{"vm_world: pick a mapping"});
+        const unsigned long pages = 1 + choices_.draw(ChoiceKind::Arg, kSiteLength, 32);
+        int ret = 0;
+        for (unsigned long i = 0; i < pages && ret == 0; ++i) ret = vma::handle_mm_fault(mm, start + i * kPageSize, write);
+        if (ret != 0 && ret != -EFAULT && ret != -ENOMEM) unexpected("fault", ret, mm);
+        if (ret == 0) ++result_.faults;
+        return ret;
+      }
+      case kMremap: {
+        const unsigned long addr = window_page();
+        const long ret = vma::do_mremap(mm, addr, kPageSize, length(), vma::MREMAP_MAYMOVE, 0);
+        if (ret <= 0 && ret != -ENOMEM && ret != -EFAULT) unexpected("mremap", ret, mm);
+        return ret;
+      }
+      case kBrk: {
+        const unsigned long target = mm.start_brk + choices_.draw(ChoiceKind::Arg, kSitePage, 64) * kPageSize;
+        return static_cast<long>(vma::do_brk(mm, target) == target);
+      }
+      case kFork: {
+        // The child takes the first empty slot, or replaces a random other process.
+        uint64_t target = slots_.size();
+        for (uint64_t i = 0; i < slots_.size(); ++i)
+          if (!slots_[i]) target = i;
+        if (target == slots_.size()) target = (slot + 1) % slots_.size();
+        int error = 0;
+        std::unique_ptr<vma::Mm> child = vma::dup_mm(mm, &error);
+        if (!child) {
+          if (error != -ENOMEM) unexpected("fork", error, mm);
+          return error;
+        }
+        check_mm(*child, "fork");
+        ++result_.forks;
+        slots_[target] = std::shared_ptr<vma::Mm>(child.release());
+        return 0;
+      }
+      case kExit:
+        // The last user of the mm tears it down (~Mm runs exit_mmap).
+        if (slots_[slot] == mm_ptr) slots_[slot].reset();
+        ++result_.exits;
+        return 0;
+      case kOpCount:
+        break;
+    }
+    return 0;
+  }
+
+  // After every operation: validate_mm of the mm it worked on, holding its mmap_lock
+  // and page-table lock so no concurrent change is half-seen.
+  void check_mm(vma::Mm& mm, const char* after) {
+    mm.mmap_lock.down_read(Site{"check_mm"});
+    std::optional<Failure> failure;
+    {
+      sched::SpinGuard guard(mm.page_table_lock, Site{"check_mm"});
+      failure = vma::validate_mm(mm);
+    }
+    if (mm.map_count > result_.max_vmas) result_.max_vmas = mm.map_count;
+    mm.mmap_lock.up_read(Site{"check_mm"});
+    if (failure) {
+      failure->message += fmt::format(" (after {})", after);
+      throw FailureError(std::move(*failure));
+    }
+  }
+
+  void check_frames() {
+    if (auto failure = memory_.check_consistency()) throw FailureError(std::move(*failure));
+    if (auto failure = context_.vma_cache().check_consistency()) throw FailureError(std::move(*failure));
+    if (auto failure = context_.maple_node_cache().check_consistency()) throw FailureError(std::move(*failure));
+  }
+
+  // With every worker finished: each mm valid, Committed_AS equal to the VM_ACCOUNT
+  // pages of every mm, and each page's mapcount equal to the ptes mapping it.
+  void check_world(const char* when) {
+    check_frames();
+    uint64_t accounted = 0;
+    std::map<const mem::Page*, int32_t> mappings;
+    for (auto& mm : slots_) {
+      if (!mm) continue;
+      if (auto failure = vma::validate_mm(*mm)) throw FailureError(std::move(*failure));
+      MA_STATE(mas, &mm->mm_mt, 0, 0);
+      void* entry;
+      mas_for_each(&mas, entry, ULONG_MAX) {
+        auto* v = static_cast<vma::Vma*>(entry);
+        if (v->vm_flags & vma::VM_ACCOUNT) accounted += v->pages();
+      }
+      for (const auto& [vpn, pte] : mm->ptes) ++mappings[pte.page];
+    }
+    if (accounted != context_.committed_pages())
+      raise_failure("committed_accounting", when,
+                    fmt::format("Committed_AS is {} pages, VM_ACCOUNT mappings cover {}", context_.committed_pages(),
+                                accounted));
+    for (const auto& [page, count] : mappings)
+      if (page->mapcount != count)
+        raise_failure("page_mapcount", when,
+                      fmt::format("pfn {} has mapcount {} but {} ptes map it", page->pfn, page->mapcount, count));
+  }
+
+  // Everything goes away and nothing may be left behind.
+  void teardown() {
+    slots_.clear();
+    rcu_barrier();
+    check_frames();
+    if (const uint64_t live = context_.vma_cache().live_objects())
+      raise_failure("leak", "teardown", fmt::format("{} vm_area_structs still allocated", live));
+    if (const uint64_t live = context_.maple_node_cache().live_objects())
+      raise_failure("leak", "teardown", fmt::format("{} maple nodes still allocated", live));
+    if (memory_.lru_size() != 0)
+      raise_failure("leak", "teardown", fmt::format("{} pages still on the LRU", memory_.lru_size()));
+  }
+
+  ChoiceSource& choices_;
+  VmWorldOptions options_;
+  TraceHash trace_;
+  mem::FaultPlan plan_;
+  mem::Memory memory_;
+  vma::VmContext context_;
+  std::vector<std::shared_ptr<vma::Mm>> slots_;
+  uint64_t ops_left_ = 0;
+  VmWorldResult result_;
+};
+
+}  // namespace
+
+VmWorldResult run_vm_world(ChoiceSource& choices, const VmWorldOptions& options) {
+  VmWorld world(choices, options);
+  return world.run();
+}
+
+}  // namespace mmt::campaign
