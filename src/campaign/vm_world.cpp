@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "mmtorture/check/registry.h"
 #include "mmtorture/core/trace_hash.h"
 #include "mmtorture/maple/kernel_api.h"
 #include "mmtorture/mem/fault_plan.h"
@@ -231,67 +232,46 @@ class VmWorld {
     return 0;
   }
 
-  // After every operation: validate_mm of the mm it worked on, holding its mmap_lock
-  // and page-table lock so no concurrent change is half-seen.
+  check::CheckSubject subject(vma::Mm* op_mm) {
+    check::CheckSubject s{memory_, context_, op_mm, {}};
+    for (auto& mm : slots_)
+      if (mm) s.mms.push_back(mm.get());
+    return s;
+  }
+
+  void raise_if(std::optional<Failure> failure, const char* after) {
+    if (!failure) return;
+    failure->message += fmt::format(" (after {})", after);
+    throw FailureError(std::move(*failure));
+  }
+
+  // After every operation: the checks of that level on the mm it worked on, holding its
+  // mmap_lock and page-table lock so no concurrent change is half-seen.
   void check_mm(vma::Mm& mm, const char* after) {
     mm.mmap_lock.down_read(Site{"check_mm"});
     std::optional<Failure> failure;
     {
       sched::SpinGuard guard(mm.page_table_lock, Site{"check_mm"});
-      failure = vma::validate_mm(mm);
+      failure = check::vm_world_checks().run(check::CheckLevel::EveryOp, subject(&mm));
     }
     if (mm.map_count > result_.max_vmas) result_.max_vmas = mm.map_count;
     mm.mmap_lock.up_read(Site{"check_mm"});
-    if (failure) {
-      failure->message += fmt::format(" (after {})", after);
-      throw FailureError(std::move(*failure));
-    }
+    raise_if(std::move(failure), after);
   }
 
-  void check_frames() {
-    if (auto failure = memory_.check_consistency()) throw FailureError(std::move(*failure));
-    if (auto failure = context_.vma_cache().check_consistency()) throw FailureError(std::move(*failure));
-    if (auto failure = context_.maple_node_cache().check_consistency()) throw FailureError(std::move(*failure));
-  }
+  void check_frames() { raise_if(check::vm_world_checks().run(check::CheckLevel::EveryN, subject(nullptr)), "periodic check"); }
 
-  // With every worker finished: each mm valid, Committed_AS equal to the VM_ACCOUNT
-  // pages of every mm, and each page's mapcount equal to the ptes mapping it.
+  // With every worker finished: the end-of-run cross-checks over the whole world.
   void check_world(const char* when) {
     check_frames();
-    uint64_t accounted = 0;
-    std::map<const mem::Page*, int32_t> mappings;
-    for (auto& mm : slots_) {
-      if (!mm) continue;
-      if (auto failure = vma::validate_mm(*mm)) throw FailureError(std::move(*failure));
-      MA_STATE(mas, &mm->mm_mt, 0, 0);
-      void* entry;
-      mas_for_each(&mas, entry, ULONG_MAX) {
-        auto* v = static_cast<vma::Vma*>(entry);
-        if (v->vm_flags & vma::VM_ACCOUNT) accounted += v->pages();
-      }
-      for (const auto& [vpn, pte] : mm->ptes) ++mappings[pte.page];
-    }
-    if (accounted != context_.committed_pages())
-      raise_failure("committed_accounting", when,
-                    fmt::format("Committed_AS is {} pages, VM_ACCOUNT mappings cover {}", context_.committed_pages(),
-                                accounted));
-    for (const auto& [page, count] : mappings)
-      if (page->mapcount != count)
-        raise_failure("page_mapcount", when,
-                      fmt::format("pfn {} has mapcount {} but {} ptes map it", page->pfn, page->mapcount, count));
+    raise_if(check::vm_world_checks().run(check::CheckLevel::End, subject(nullptr)), when);
   }
 
   // Everything goes away and nothing may be left behind.
   void teardown() {
     slots_.clear();
     rcu_barrier();
-    check_frames();
-    if (const uint64_t live = context_.vma_cache().live_objects())
-      raise_failure("leak", "teardown", fmt::format("{} vm_area_structs still allocated", live));
-    if (const uint64_t live = context_.maple_node_cache().live_objects())
-      raise_failure("leak", "teardown", fmt::format("{} maple nodes still allocated", live));
-    if (memory_.lru_size() != 0)
-      raise_failure("leak", "teardown", fmt::format("{} pages still on the LRU", memory_.lru_size()));
+    raise_if(check::vm_world_checks().run(check::CheckLevel::Teardown, subject(nullptr)), "teardown");
   }
 
   ChoiceSource& choices_;

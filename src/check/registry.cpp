@@ -1,0 +1,116 @@
+// The VM world's invariant checks and the registry that runs them by level.
+#include "mmtorture/check/registry.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "mmtorture/maple/kernel_api.h"
+
+namespace mmt::check {
+
+const char* check_level_name(CheckLevel level) {
+  switch (level) {
+    case CheckLevel::EveryOp: return "every-op";
+    case CheckLevel::EveryN: return "every-n";
+    case CheckLevel::End: return "end";
+    case CheckLevel::Teardown: return "teardown";
+  }
+  return "invalid";
+}
+
+void CheckRegistry::add(Check check) { checks_.push_back(std::move(check)); }
+
+std::optional<Failure> CheckRegistry::run(CheckLevel level, const CheckSubject& subject) const {
+  for (const Check& check : checks_) {
+    if (check.level != level) continue;
+    if (auto failure = check.run(subject)) return failure;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+Failure make_failure(std::string check, std::string message, std::string dump = {}) {
+  Failure failure;
+  failure.check = std::move(check);
+  failure.site = "check";
+  failure.message = std::move(message);
+  failure.dump = std::move(dump);
+  return failure;
+}
+
+CheckRegistry build_vm_world_checks() {
+  CheckRegistry registry;
+  registry.add({"validate_mm", CheckLevel::EveryOp,
+                "the operated mm: maple tree valid, VMAs equal their tree slots, map_count, total_vm, rss, "
+                "anon_vma linkage, every pte inside a VMA and reachable by rmap",
+                [](const CheckSubject& s) -> std::optional<Failure> {
+                  return s.op_mm ? vma::validate_mm(*s.op_mm) : std::nullopt;
+                }});
+  registry.add({"mem.frames", CheckLevel::EveryN,
+                "every frame free (on exactly one buddy list) or allocated; refcount >= mapcount + pins; counts add up",
+                [](const CheckSubject& s) { return s.memory.check_consistency(); }});
+  registry.add({"slab", CheckLevel::EveryN, "slab lists and counts of the vm_area_struct and maple_node caches",
+                [](const CheckSubject& s) -> std::optional<Failure> {
+                  if (auto failure = s.context.vma_cache().check_consistency()) return failure;
+                  return s.context.maple_node_cache().check_consistency();
+                }});
+  registry.add({"validate_mm.all", CheckLevel::End, "validate_mm of every live mm",
+                [](const CheckSubject& s) -> std::optional<Failure> {
+                  for (vma::Mm* mm : s.mms)
+                    if (auto failure = vma::validate_mm(*mm)) return failure;
+                  return std::nullopt;
+                }});
+  registry.add({"committed_accounting", CheckLevel::End,
+                "Committed_AS equals the pages of every VM_ACCOUNT mapping of every mm",
+                [](const CheckSubject& s) -> std::optional<Failure> {
+                  uint64_t accounted = 0;
+                  for (vma::Mm* mm : s.mms) {
+                    MA_STATE(mas, &mm->mm_mt, 0, 0);
+                    void* entry;
+                    mas_for_each(&mas, entry, ULONG_MAX) {
+                      auto* v = static_cast<vma::Vma*>(entry);
+                      if (v->vm_flags & vma::VM_ACCOUNT) accounted += v->pages();
+                    }
+                  }
+                  if (accounted == s.context.committed_pages()) return std::nullopt;
+                  return make_failure("committed_accounting",
+                                      fmt::format("Committed_AS is {} pages, VM_ACCOUNT mappings cover {}",
+                                                  s.context.committed_pages(), accounted));
+                }});
+  registry.add({"page_mapcount", CheckLevel::End, "each page's mapcount equals the ptes mapping it over all mms",
+                [](const CheckSubject& s) -> std::optional<Failure> {
+                  std::map<uint64_t, int32_t> mappings;  // pfn -> ptes
+                  for (vma::Mm* mm : s.mms)
+                    for (const auto& [vpn, pte] : mm->ptes) ++mappings[pte.page->pfn];
+                  for (const auto& [pfn, count] : mappings) {
+                    const mem::Page* page = s.memory.pfn_to_page(pfn);
+                    if (page->mapcount != count)
+                      return make_failure("page_mapcount", fmt::format("pfn {} has mapcount {} but {} ptes map it",
+                                                                       pfn, page->mapcount, count));
+                  }
+                  return std::nullopt;
+                }});
+  registry.add({"leak", CheckLevel::Teardown,
+                "after every mm exited: no vm_area_struct, maple node or LRU page left",
+                [](const CheckSubject& s) -> std::optional<Failure> {
+                  if (const uint64_t live = s.context.vma_cache().live_objects())
+                    return make_failure("leak", fmt::format("{} vm_area_structs still allocated", live));
+                  if (const uint64_t live = s.context.maple_node_cache().live_objects())
+                    return make_failure("leak", fmt::format("{} maple nodes still allocated", live));
+                  if (s.memory.lru_size() != 0)
+                    return make_failure("leak", fmt::format("{} pages still on the LRU", s.memory.lru_size()));
+                  return s.memory.check_consistency();
+                }});
+  return registry;
+}
+
+}  // namespace
+
+const CheckRegistry& vm_world_checks() {
+  static const CheckRegistry registry = build_vm_world_checks();
+  return registry;
+}
+
+}  // namespace mmt::check
