@@ -36,17 +36,19 @@ constexpr unsigned long kWindowBase = 0x400000;
 constexpr unsigned long kWindowPages = 256;
 
 enum Op : uint64_t { kMmapFixed, kMmap, kMunmap, kMprotect, kFault, kMremap, kBrk, kFork, kExit, kOpCount };
-constexpr const char* kOpNames[kOpCount] = {"mmap_fixed", "mmap", "munmap", "mprotect", "fault",
-                                            "mremap",     "brk",  "fork",   "exit"};
-// The operation mix, in draws out of kMixTotal: faults dominate (as in a real
-// workload), fork and exit are rare so processes live long enough to fill up.
-constexpr uint64_t kMix[kOpCount] = {5, 2, 3, 4, 16, 3, 2, 1, 1};
-constexpr uint64_t kMixTotal = 37;
+static_assert(kOpCount == kVmOpCount);
+constexpr const auto& kOpNames = kVmOpNames;
 
-Op op_from_draw(uint64_t draw) {
+uint64_t mix_total(const VmWorldOptions& options) {
+  uint64_t total = 0;
+  for (uint32_t weight : options.op_mix) total += weight;
+  return total;
+}
+
+Op op_from_draw(const VmWorldOptions& options, uint64_t draw) {
   for (uint64_t op = 0; op < kOpCount; ++op) {
-    if (draw < kMix[op]) return static_cast<Op>(op);
-    draw -= kMix[op];
+    if (draw < options.op_mix[op]) return static_cast<Op>(op);
+    draw -= options.op_mix[op];
   }
   return kFault;
 }
@@ -87,12 +89,15 @@ class VmWorld {
 
   VmWorldResult run() {
     sched::SchedulerOptions sched_options;
-    sched_options.strategy = sched::StrategyConfig::random(options_.preempt_probability);
+    sched_options.strategy = options_.strategy == sched::StrategyKind::Pct
+                                 ? sched::StrategyConfig::pct(options_.pct_depth, options_.pct_steps)
+                                 : sched::StrategyConfig::random(options_.preempt_probability);
+    sched_options.hang_ms = options_.hang_ms;
     sched::Scheduler scheduler(choices_, sched_options, &trace_);
     if (options_.kswapd) memory_.start_kswapd(scheduler);
     ops_left_ = options_.ops;
     for (unsigned w = 0; w < options_.workers; ++w)
-      scheduler.spawn(fmt::format("worker{}", w), [this] { worker(); });
+      scheduler.spawn(fmt::format("worker{}", w), [this, w] { worker(w); });
     const sched::RunResult run = scheduler.run();
     result_.switches = run.switches;
     result_.virtual_ms = run.virtual_ms;
@@ -112,10 +117,10 @@ class VmWorld {
   }
 
  private:
-  void worker() {
+  void worker(unsigned index) {
     while (ops_left_ > 0) {
       --ops_left_;
-      const uint64_t op = op_from_draw(choices_.draw(ChoiceKind::Op, kSiteOp, kMixTotal));
+      const uint64_t op = op_from_draw(options_, choices_.draw(ChoiceKind::Op, kSiteOp, mix_total(options_)));
       const uint64_t slot = choices_.draw(ChoiceKind::Arg, kSiteSlot, slots_.size());
       std::shared_ptr<vma::Mm> mm = slots_[slot];
       sched::OpScope scope(kOpNames[op]);
@@ -128,8 +133,16 @@ class VmWorld {
         ret = perform(static_cast<Op>(op), mm, slot);
       }
       if (ret == -ENOMEM) ++result_.enomem;
+      if (options_.trace_ops)
+        options_.trace_ops(fmt::format("op {} worker{} mm{} {} -> {}", result_.ops_done, index, slot,
+                                       kOpNames[op], ret));
+      if (op == kFork && options_.selftest_plant_fork_after_op &&
+          result_.ops_done + 1 >= options_.selftest_plant_fork_after_op)
+        raise_failure("selftest.planted", "vm_world.fork",
+                      fmt::format("planted failure: fork at op {}", result_.ops_done));
       trace_.fold(TraceEvent::OpEnd, op, static_cast<uint64_t>(ret));
       if (mm && !mm->exited) check_mm(*mm, kOpNames[op]);
+      drop(std::move(mm));
       if (memory_.nr_free_pages() < result_.min_free_pages) result_.min_free_pages = memory_.nr_free_pages();
       ++result_.ops_done;
       if (options_.full_check_every && result_.ops_done % options_.full_check_every == 0) check_frames();
@@ -218,7 +231,9 @@ class VmWorld {
         }
         check_mm(*child, "fork");
         ++result_.forks;
+        std::shared_ptr<vma::Mm> replaced = std::move(slots_[target]);
         slots_[target] = std::shared_ptr<vma::Mm>(child.release());
+        drop(std::move(replaced));
         return 0;
       }
       case kExit:
@@ -230,6 +245,14 @@ class VmWorld {
         break;
     }
     return 0;
+  }
+
+  // Releases a reference; the last user of an address space that left its slot tears it
+  // down here, at an ordinary scheduling point (never in a destructor, where the
+  // scheduler could not unwind the thread).
+  void drop(std::shared_ptr<vma::Mm>&& mm) {
+    if (mm && mm.use_count() == 1 && !mm->exited) vma::exit_mmap(*mm);
+    mm.reset();
   }
 
   check::CheckSubject subject(vma::Mm* op_mm) {

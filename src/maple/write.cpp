@@ -776,7 +776,7 @@ void mtree_unlock(maple_tree* mt) {
   mt->ma_lock.locked = 0;
   mt->ma_lock.owner = nullptr;
   mmt::sched::preempt_enable();
-  mmt::sched::yield_point(kSiteMtreeUnlock);
+  mmt::sched::release_point(kSiteMtreeUnlock);
 }
 
 // ---- advanced API --------------------------------------------------------------------

@@ -67,7 +67,7 @@ void Mutex::unlock(Site site) {
   } else {
     owner_ = nullptr;
   }
-  yield_point(site);
+  release_point(site);
 }
 
 }  // namespace mmt::sched

@@ -101,7 +101,7 @@ void RwSem::up_read(Site site) {
   }
   Lockdep::released(thread, this, *class_, site);
   if (--readers_ == 0) grant_waiters();
-  yield_point(site);
+  release_point(site);
 }
 
 void RwSem::up_write(Site site) {
@@ -115,7 +115,7 @@ void RwSem::up_write(Site site) {
   Lockdep::released(thread, this, *class_, site);
   writer_ = nullptr;
   grant_waiters();
-  yield_point(site);
+  release_point(site);
 }
 
 void RwSem::downgrade_write(Site site) {
@@ -130,7 +130,7 @@ void RwSem::downgrade_write(Site site) {
   readers_ = 1;
   Lockdep::downgraded(thread, this);
   grant_waiters();
-  yield_point(site);
+  release_point(site);
 }
 
 }  // namespace mmt::sched

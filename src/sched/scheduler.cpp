@@ -152,7 +152,7 @@ void Scheduler::switch_away(Thread* next) {
     next = nullptr;
   }
   jump(self, next);
-  if (self->kill_ && std::uncaught_exceptions() == 0) throw ThreadKill{};
+  if (self->kill_ && self->no_kill_ == 0 && std::uncaught_exceptions() == 0) throw ThreadKill{};
 }
 
 void Scheduler::thread_main(Thread& thread) {

@@ -62,7 +62,7 @@ void SpinLock::unlock(Site site) {
     owner_ = nullptr;
   }
   preempt_enable();
-  yield_point(site);
+  release_point(site);
 }
 
 }  // namespace mmt::sched

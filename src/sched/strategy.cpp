@@ -108,6 +108,13 @@ void Scheduler::yield_point(Site site) {
   switch_away(next);
 }
 
+void Scheduler::release_point(Site site) {
+  Thread* thread = current_;
+  ++thread->no_kill_;
+  yield_point(site);
+  --thread->no_kill_;
+}
+
 void Scheduler::count_step(Thread* running) {
   ++steps_;
   if (options_.strategy.effective() != StrategyKind::Pct) return;

@@ -170,6 +170,7 @@ void anon_vma_clone(Vma* dst, const Vma* src) {
 
 void anon_vma_unlink(Vma* vma, AnonVma* anon_vma) {
   anon_vma->lock.down_write(Site{"unlink_anon_vmas"});
+  // Both sides of the link change inside the lock: a reader of either never sees half.
   auto& vmas = anon_vma->vmas;
   for (auto it = vmas.begin(); it != vmas.end(); ++it) {
     if (*it == vma) {
@@ -177,7 +178,6 @@ void anon_vma_unlink(Vma* vma, AnonVma* anon_vma) {
       break;
     }
   }
-  anon_vma->lock.up_write(Site{"unlink_anon_vmas"});
   auto& chain = vma->anon_vma_chain;
   for (auto it = chain.begin(); it != chain.end(); ++it) {
     if (*it == anon_vma) {
@@ -185,6 +185,7 @@ void anon_vma_unlink(Vma* vma, AnonVma* anon_vma) {
       break;
     }
   }
+  anon_vma->lock.up_write(Site{"unlink_anon_vmas"});
 }
 
 void unlink_anon_vmas(Vma* vma) {

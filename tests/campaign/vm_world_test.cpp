@@ -60,3 +60,19 @@ TEST(VmWorld, MemoryPressureReclaimsAndStaysClean) {
 }
 
 }  // namespace mmt::campaign
+
+namespace mmt::campaign {
+
+TEST(VmWorld, ThousandSeedsStayClean) {
+  VmWorldOptions options;
+  options.ops = 150;
+  options.workers = 3;
+  for (uint64_t seed = 1000; seed < 2000; ++seed) {
+    SeededChoices choices(seed);
+    const VmWorldResult result = run_vm_world(choices, options);
+    ASSERT_FALSE(result.failure.has_value()) << "seed " << seed << ": " << result.failure->headline() << "\n"
+                                             << result.failure->dump;
+  }
+}
+
+}  // namespace mmt::campaign

@@ -110,6 +110,10 @@ class Scheduler {
   // A scheduling point: may switch to another thread (see strategy.h). Cheap when it
   // does not: a few loads and stores, plus one draw when the strategy asks.
   void yield_point(Site site);
+  // The yield point after a lock release. Like yield_point, but never starts unwinding
+  // a thread that teardown is killing (releases run in lock-guard destructors); the
+  // thread unwinds at its next ordinary scheduling point instead.
+  void release_point(Site site);
 
   // Parks the current green thread until `waiter` is granted (wake()), the absolute
   // virtual `deadline_ms` passes (kNoDeadline: never), or — if `killable` — a fatal

@@ -120,6 +120,9 @@ class Thread {
   boost::context::stack_context stack_{};
   bool started_ = false;
   bool kill_ = false;  // teardown: unwind at the next switch
+  // Inside a release (unlock) yield point: the unwind waits for the next switch, since
+  // releases run in destructors (lock guards), where throwing would terminate.
+  uint32_t no_kill_ = 0;
 
   // Blocking.
   WaitInfo wait_;

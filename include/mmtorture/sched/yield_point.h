@@ -16,6 +16,11 @@ inline void yield_point(Site site) {
   if (Scheduler* scheduler = detail::t_running) scheduler->yield_point(site);
 }
 
+// The yield point of a lock release (see Scheduler::release_point): safe in destructors.
+inline void release_point(Site site) {
+  if (Scheduler* scheduler = detail::t_running) scheduler->release_point(site);
+}
+
 // The kernel's cond_resched(): a voluntary scheduling point that is only legal where
 // sleeping is (it checks might_sleep first).
 void cond_resched(Site site = Site{"cond_resched"});
