@@ -14,15 +14,6 @@ namespace mmt::maple {
 
 namespace {
 
-const char* type_name(maple_type t) {
-  switch (t) {
-    case maple_dense: return "dense";
-    case maple_leaf_64: return "leaf_64";
-    case maple_range_64: return "range_64";
-    case maple_arange_64: return "arange_64";
-  }
-  return "invalid";
-}
 
 std::string entry_text(const void* entry, mt_dump_format format) {
   if (!entry) return "NULL";
@@ -60,7 +51,7 @@ struct Dumper {
     const unsigned end = ma_data_end(node, type, max);
     const std::string indent(static_cast<size_t>(depth) * 2, ' ');
     out += fmt::format("{}{}: node#{} depth {} type {} parent {} slot {}{}{}\n", indent, range_text(min, max, format),
-                       id, depth, type_name(type), depth ? fmt::format("node#{}", parent_id) : "tree", slot,
+                       id, depth, maple_type_name(type), depth ? fmt::format("node#{}", parent_id) : "tree", slot,
                        ma_dead_node(node) ? " DEAD" : "",
                        type == maple_arange_64 ? fmt::format(" | end {} gap {} |", node->ma64.meta.end, node->ma64.meta.gap)
                                                : "");
@@ -83,7 +74,7 @@ struct Dumper {
           this->node(child, slot_min, slot_max, depth + 1, id, i);
         else if (child)
           out += fmt::format("{}  slot {}: node of type {} at depth {} (bad type, not followed)\n", indent, i,
-                             type_name(mte_node_type(child)), depth + 1);
+                             maple_type_name(mte_node_type(child)), depth + 1);
       }
       slot_min = slot_max + 1;
     }
@@ -99,7 +90,7 @@ struct DotDumper {
     const maple_type type = mte_node_type(enode);
     const unsigned id = next_id++;
     const unsigned end = ma_data_end(node, type, max);
-    std::string label = fmt::format("{} {:#x}-{:#x}", type_name(type), min, max);
+    std::string label = fmt::format("{} {:#x}-{:#x}", maple_type_name(type), min, max);
     unsigned long slot_min = min;
     std::vector<std::pair<unsigned, unsigned>> edges;
     for (unsigned i = 0; i <= end; ++i) {

@@ -5,22 +5,11 @@
 #include <vector>
 
 #include "internal.h"
+#include "mmtorture/maple/validate.h"
 
 using namespace mmt::maple;
 
 namespace {
-
-unsigned long count_nodes(maple_enode* enode, unsigned long max) {
-  maple_node* node = mte_to_node(enode);
-  const maple_type type = mte_node_type(enode);
-  unsigned long count = 1;
-  if (!ma_is_leaf(type)) {
-    const unsigned end = ma_data_end(node, type, max);
-    for (unsigned i = 0; i <= end; ++i)
-      count += count_nodes(static_cast<maple_enode*>(ma_slots(node, type)[i]), ma_slot_max(node, type, i, max));
-  }
-  return count;
-}
 
 // Copies the subtree under enode into nodes taken from `pool`; returns the new enode.
 maple_enode* copy_subtree(maple_enode* enode, unsigned long max, std::vector<maple_node*>& pool) {
@@ -53,7 +42,7 @@ int __mt_dup(maple_tree* mt, maple_tree* new_mt, mmt::gfp_t gfp) {
     new_mt->ma_flags = (mt->ma_flags & ~MT_FLAGS_LOCK_MASK) | lock_flags;
     return 0;
   }
-  const unsigned long needed = count_nodes(root, ULONG_MAX);
+  const unsigned long needed = count_tree_nodes(mt);
   std::vector<maple_node*> pool;
   pool.reserve(needed);
   for (unsigned long i = 0; i < needed; ++i) {

@@ -123,10 +123,7 @@ int mtree_alloc_common(maple_tree* mt, unsigned long* startp, void* entry, unsig
                        unsigned long min, unsigned long max, mmt::gfp_t gfp, bool reverse) {
   if (!mt_is_alloc(mt)) return -EINVAL;
   if (mt_is_reserved(entry)) return -EINVAL;
-  ma_state mas{};
-  mas.tree = mt;
-  mas.status = ma_start;
-  mas.max = ULONG_MAX;
+  ma_state mas = ma_state_for(mt, 0, 0);
   int ret;
   mtree_lock(mt);
   for (;;) {

@@ -145,6 +145,27 @@ inline unsigned node_offset(maple_node* node, maple_type type, unsigned long ind
   return slot_offset<MAPLE_RANGE64_SLOTS - 1>(node->mr64.pivot, index);
 }
 
+// A fresh cursor over [index, last] in start state (what MA_STATE builds).
+inline ma_state ma_state_for(maple_tree* mt, unsigned long index, unsigned long last) {
+  ma_state mas{};
+  mas.tree = mt;
+  mas.index = index;
+  mas.last = last;
+  mas.status = ma_start;
+  mas.max = ULONG_MAX;
+  return mas;
+}
+
+inline const char* maple_type_name(maple_type t) {
+  switch (t) {
+    case maple_dense: return "dense";
+    case maple_leaf_64: return "leaf_64";
+    case maple_range_64: return "range_64";
+    case maple_arange_64: return "arange_64";
+  }
+  return "invalid";
+}
+
 inline bool mas_is_active(const ma_state* mas) { return mas->status == ma_active; }
 inline bool mas_is_start(const ma_state* mas) { return mas->status == ma_start; }
 inline bool mas_is_none(const ma_state* mas) { return mas->status == ma_none; }

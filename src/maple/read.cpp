@@ -464,9 +464,7 @@ void* mtree_load(maple_tree* mt, unsigned long index) {
 void* mt_find(maple_tree* mt, unsigned long* index, unsigned long max) {
   if (*index > max) return nullptr;
   RcuReadGuard rcu;
-  ma_state mas{};
-  mas.tree = mt;
-  mas.index = mas.last = *index;
+  ma_state mas = ma_state_for(mt, *index, *index);
   void* entry = mas_state_walk_at(&mas, *index);
   if (xa_is_zero(entry)) entry = nullptr;
   while (!entry && mas.status == ma_active && mas.last < max) {
@@ -484,18 +482,12 @@ void* mt_find_after(maple_tree* mt, unsigned long* index, unsigned long max) {
 
 void* mt_next(maple_tree* mt, unsigned long index, unsigned long max) {
   RcuReadGuard rcu;
-  ma_state mas{};
-  mas.tree = mt;
-  mas.index = mas.last = index;
-  mas.status = ma_start;
+  ma_state mas = ma_state_for(mt, index, index);
   return mas_next(&mas, max);
 }
 
 void* mt_prev(maple_tree* mt, unsigned long index, unsigned long min) {
   RcuReadGuard rcu;
-  ma_state mas{};
-  mas.tree = mt;
-  mas.index = mas.last = index;
-  mas.status = ma_start;
+  ma_state mas = ma_state_for(mt, index, index);
   return mas_prev(&mas, min);
 }

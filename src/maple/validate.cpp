@@ -10,15 +10,6 @@ namespace mmt::maple {
 
 namespace {
 
-const char* type_name(maple_type t) {
-  switch (t) {
-    case maple_dense: return "dense";
-    case maple_leaf_64: return "leaf_64";
-    case maple_range_64: return "range_64";
-    case maple_arange_64: return "arange_64";
-  }
-  return "invalid";
-}
 
 struct Validator {
   const maple_tree* mt;
@@ -33,7 +24,7 @@ struct Validator {
     f.check = fmt::format("mt_validate.{}", check);
     f.site = "mt_validate";
     f.message = fmt::format("{} in {} node [{:#x}-{:#x}] depth {}", what,
-                            enode ? type_name(mte_node_type(enode)) : "?", min, max, depth);
+                            enode ? maple_type_name(mte_node_type(enode)) : "?", min, max, depth);
     f.dump = mt_dump_string(mt, mt_dump_hex);
     failure = std::move(f);
     return false;
@@ -48,7 +39,7 @@ struct Validator {
     if (ma_is_leaf(type) != leaf_depth || (leaf_depth && type != maple_leaf_64) ||
         (!leaf_depth && type != mt_internal_type(mt)))
       return fail("type", enode, min, max, depth,
-                  fmt::format("node type {} at depth {} of a height-{} tree", type_name(type), depth, height));
+                  fmt::format("node type {} at depth {} of a height-{} tree", maple_type_name(type), depth, height));
     const unsigned slot_count = mt_slot_count(type);
     const unsigned pivot_count = mt_pivot_count(type);
     unsigned long* pivots = ma_pivots(node, type);

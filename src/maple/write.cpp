@@ -856,12 +856,7 @@ int mas_insert_gfp(ma_state* mas, void* entry, mmt::gfp_t gfp) {
 int mtree_store_range(maple_tree* mt, unsigned long index, unsigned long last, void* entry, mmt::gfp_t gfp) {
   if (xa_is_advanced(entry)) return -EINVAL;
   if (index > last) return -EINVAL;
-  ma_state mas{};
-  mas.tree = mt;
-  mas.index = index;
-  mas.last = last;
-  mas.status = ma_start;
-  mas.max = ULONG_MAX;
+  ma_state mas = ma_state_for(mt, index, last);
   mtree_lock(mt);
   const int ret = mas_store_gfp_common(&mas, entry, gfp, false);
   mtree_unlock(mt);
@@ -875,12 +870,7 @@ int mtree_store(maple_tree* mt, unsigned long index, void* entry, mmt::gfp_t gfp
 int mtree_insert_range(maple_tree* mt, unsigned long first, unsigned long last, void* entry, mmt::gfp_t gfp) {
   if (xa_is_advanced(entry)) return -EINVAL;
   if (first > last) return -EINVAL;
-  ma_state mas{};
-  mas.tree = mt;
-  mas.index = first;
-  mas.last = last;
-  mas.status = ma_start;
-  mas.max = ULONG_MAX;
+  ma_state mas = ma_state_for(mt, first, last);
   mtree_lock(mt);
   const int ret = mas_insert_gfp(&mas, entry, gfp);
   mas_destroy(&mas);
@@ -893,11 +883,7 @@ int mtree_insert(maple_tree* mt, unsigned long index, void* entry, mmt::gfp_t gf
 }
 
 void* mtree_erase(maple_tree* mt, unsigned long index) {
-  ma_state mas{};
-  mas.tree = mt;
-  mas.index = mas.last = index;
-  mas.status = ma_start;
-  mas.max = ULONG_MAX;
+  ma_state mas = ma_state_for(mt, index, index);
   mtree_lock(mt);
   void* entry = mas_erase_common(&mas, false);
   mtree_unlock(mt);
