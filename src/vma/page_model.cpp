@@ -1,0 +1,296 @@
+// The page-granular model run (page_model.h).
+#include "mmtorture/vma/page_model.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "mmtorture/maple/kernel_api.h"
+#include "mmtorture/mem/fault_plan.h"
+#include "mmtorture/mem/memory.h"
+#include "mmtorture/vma/mm.h"
+#include "mmtorture/vma/ops.h"
+
+namespace mmt::vma {
+
+namespace {
+
+constexpr unsigned long kBase = 0x100000;
+constexpr unsigned long kWindowPages = 96;
+constexpr unsigned long kProtMask = VM_READ | VM_WRITE | VM_EXEC | VM_SHARED;
+
+constexpr Site kSiteOp{"page_model.op"};
+constexpr Site kSitePage{"page_model.page"};
+constexpr Site kSiteLength{"page_model.length"};
+constexpr Site kSiteProt{"page_model.prot"};
+constexpr Site kSiteFailNth{"page_model.fail_nth"};
+constexpr Site kSiteWrite{"page_model.write"};
+
+struct PageState {
+  unsigned long flags = 0;  // VM_READ/WRITE/EXEC/SHARED
+  bool populated = false;
+  bool operator==(const PageState&) const = default;
+};
+
+using Pages = std::map<unsigned long, PageState>;  // vpn -> state, mapped pages only
+
+// The mm's pages as the model sees them.
+Pages real_pages(Mm& mm) {
+  Pages real;
+  MA_STATE(mas, &mm.mm_mt, 0, 0);
+  void* entry;
+  mas_for_each(&mas, entry, ULONG_MAX) {
+    auto* vma = static_cast<Vma*>(entry);
+    for (unsigned long vpn = vma->vm_start >> kPageShift; vpn < vma->vm_end >> kPageShift; ++vpn)
+      real[vpn] = PageState{vma->vm_flags & kProtMask, mm.ptes.count(vpn) != 0};
+  }
+  return real;
+}
+
+class ModelRun {
+ public:
+  ModelRun(ChoiceSource& choices, const PageModelOptions& options)
+      : c_(choices), options_(options), memory_(memory_config(options), choices, &plan_), context_(memory_) {}
+
+  PageModelResult run() {
+    PageModelResult result;
+    auto mm = std::make_unique<Mm>(context_);
+    try {
+      for (uint64_t op = 0; op < options_.ops; ++op) {
+        if (options_.stop_when_exhausted && c_.exhausted()) break;
+        armed_ = false;
+        if (options_.inject_failures) {
+          const uint64_t nth = c_.draw(ChoiceKind::AllocFail, kSiteFailNth, 8);
+          plan_.set_fail_nth(nth);
+          armed_ = nth != 0;
+        }
+        step(*mm);
+        plan_.set_fail_nth(0);
+        check(*mm);
+        result.ops_done = op + 1;
+        if (op % 64 == 63) rcu_barrier();
+      }
+      exit_mmap(*mm);
+      mm.reset();
+      rcu_barrier();
+      if (context_.committed_pages() != 0)
+        fail("committed_accounting", fmt::format("{} pages still committed after exit", context_.committed_pages()));
+      if (context_.vma_cache().live_objects() || context_.maple_node_cache().live_objects())
+        fail("leak", fmt::format("{} VMAs and {} maple nodes left after exit", context_.vma_cache().live_objects(),
+                                 context_.maple_node_cache().live_objects()));
+    } catch (const FailureError& e) {
+      result.failure = e.failure();
+      result.failure->op_index = result.ops_done;
+      // A failed run's mm may be broken: abandon it rather than tear it down.
+      (void)mm.release();
+    }
+    result.enomem = enomem_;
+    return result;
+  }
+
+ private:
+  static mem::MemConfig memory_config(const PageModelOptions& options) {
+    mem::MemConfig config;
+    config.pages = options.memory_pages;
+    return config;
+  }
+
+  [[noreturn]] void fail(const char* check, const std::string& message, const std::string& dump = {}) {
+    raise_failure(fmt::format("page_model.{}", check), last_op_, message, dump);
+  }
+
+  unsigned long window_addr() { return kBase + c_.draw(ChoiceKind::Arg, kSitePage, kWindowPages) * kPageSize; }
+  unsigned long npages() { return 1 + c_.draw(ChoiceKind::Arg, kSiteLength, 12); }
+  unsigned long prot() {
+    static constexpr unsigned long kProts[] = {PROT_READ | PROT_WRITE, PROT_READ, PROT_NONE, PROT_READ | PROT_EXEC};
+    return kProts[c_.draw(ChoiceKind::Arg, kSiteProt, 4)];
+  }
+
+  void map(unsigned long addr, unsigned long n, unsigned long flags) {
+    for (unsigned long i = 0; i < n; ++i) model_[(addr >> kPageShift) + i] = PageState{flags, false};
+  }
+  void unmap(unsigned long addr, unsigned long n) {
+    for (unsigned long i = 0; i < n; ++i) model_.erase((addr >> kPageShift) + i);
+  }
+  bool mapped(unsigned long vpn) const { return model_.count(vpn) != 0; }
+
+  void expect_ret(long got, long want, Mm& mm) {
+    if (got != want) fail("result", fmt::format("{} returned {}, the model expects {}", last_op_, got, want), dump_mm(mm));
+  }
+
+  void step(Mm& mm) {
+    const unsigned long addr = window_addr();
+    const unsigned long n = npages();
+    const unsigned long len = n * kPageSize;
+    switch (c_.draw(ChoiceKind::Op, kSiteOp, 8)) {
+      case 0: {
+        last_op_ = "mmap_fixed";
+        const unsigned long p = prot();
+        const long ret = vm_mmap(mm, addr, len, p, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+        if (ret == -ENOMEM && armed_) return void(++enomem_);
+        expect_ret(ret, static_cast<long>(addr), mm);
+        unmap(addr, n);
+        map(addr, n, calc_vm_prot_bits(p));
+        break;
+      }
+      case 1: {
+        last_op_ = "mmap";
+        const unsigned long p = prot();
+        const long ret = vm_mmap(mm, 0, len, p, MAP_PRIVATE | MAP_ANONYMOUS);
+        if (ret == -ENOMEM && armed_) return void(++enomem_);
+        if (ret <= 0) expect_ret(ret, 1, mm);
+        for (unsigned long i = 0; i < n; ++i)
+          if (mapped((static_cast<unsigned long>(ret) >> kPageShift) + i))
+            fail("overlap", fmt::format("mmap placed [{:#x}, +{} pages) over a mapping", ret, n), dump_mm(mm));
+        map(static_cast<unsigned long>(ret), n, calc_vm_prot_bits(p));
+        break;
+      }
+      case 2: {
+        last_op_ = "munmap";
+        const int ret = vm_munmap(mm, addr, len);
+        if (ret == -ENOMEM && armed_) return void(++enomem_);
+        expect_ret(ret, 0, mm);
+        unmap(addr, n);
+        break;
+      }
+      case 3: {
+        last_op_ = "mprotect";
+        const unsigned long p = prot();
+        const int ret = do_mprotect(mm, addr, len, p);
+        unsigned long prefix = 0;
+        while (prefix < n && mapped((addr >> kPageShift) + prefix)) ++prefix;
+        if (ret == -ENOMEM && armed_) {
+          // An allocation may have failed: any prefix may have changed, each page to old or new.
+          ++enomem_;
+          for (unsigned long k = 0; k < prefix; ++k) {
+            Vma* vma = vma_lookup(mm, addr + k * kPageSize);
+            auto& state = model_[(addr >> kPageShift) + k];
+            const unsigned long now = vma ? vma->vm_flags & kProtMask : ~0UL;
+            if (now != state.flags && now != calc_vm_prot_bits(p))
+              fail("mprotect", fmt::format("page {:#x} has neither the old nor the new protection", addr + k * kPageSize),
+                   dump_mm(mm));
+            state.flags = now;
+          }
+          return;
+        }
+        expect_ret(ret, prefix == n ? 0 : -ENOMEM, mm);
+        for (unsigned long k = 0; k < prefix; ++k) model_[(addr >> kPageShift) + k].flags = calc_vm_prot_bits(p);
+        break;
+      }
+      case 4: {
+        last_op_ = "fault";
+        const bool write = c_.draw(ChoiceKind::Arg, kSiteWrite, 2);
+        const int ret = handle_mm_fault(mm, addr, write);
+        auto it = model_.find(addr >> kPageShift);
+        const bool allowed = it != model_.end() &&
+                             (write ? (it->second.flags & VM_WRITE) : (it->second.flags & (VM_READ | VM_EXEC)) != 0);
+        if (ret == -ENOMEM && allowed && armed_) return void(++enomem_);
+        expect_ret(ret, allowed ? 0 : -EFAULT, mm);
+        if (allowed) it->second.populated = true;
+        break;
+      }
+      case 5: {
+        last_op_ = "mremap";
+        Vma* vma = vma_lookup(mm, addr);
+        if (!vma) break;
+        const unsigned long old_len = std::min(len, vma->vm_end - addr);
+        const unsigned long new_len = (1 + c_.draw(ChoiceKind::Arg, kSiteLength, 16)) * kPageSize;
+        const unsigned long flags = vma->vm_flags & kProtMask;
+        const long ret = do_mremap(mm, addr, old_len, new_len, MREMAP_MAYMOVE, 0);
+        if (ret == -ENOMEM && armed_) return void(++enomem_);
+        if (ret <= 0) expect_ret(ret, 1, mm);
+        std::vector<PageState> moved;
+        for (unsigned long i = 0; i < (old_len >> kPageShift); ++i) moved.push_back(model_.at((addr >> kPageShift) + i));
+        unmap(addr, old_len >> kPageShift);
+        if (static_cast<unsigned long>(ret) != addr) {
+          // A move whose old range could not be removed leaves it mapped and empty.
+          for (unsigned long i = 0; i < (old_len >> kPageShift); ++i)
+            if (Vma* left = vma_lookup(mm, addr + i * kPageSize))
+              model_[(addr >> kPageShift) + i] = PageState{left->vm_flags & kProtMask, false};
+        }
+        const unsigned long dest = static_cast<unsigned long>(ret) >> kPageShift;
+        for (unsigned long i = 0; i < (new_len >> kPageShift); ++i)
+          model_[dest + i] = i < moved.size() ? moved[i] : PageState{flags, false};
+        break;
+      }
+      case 6: {
+        last_op_ = "brk";
+        const unsigned long old_top = page_align(mm.brk);
+        const unsigned long target = mm.start_brk + c_.draw(ChoiceKind::Arg, kSitePage, 32) * kPageSize;
+        const unsigned long got = do_brk(mm, target);
+        if (got == target) {
+          const unsigned long new_top = page_align(target);
+          if (new_top > old_top) map(old_top, (new_top - old_top) >> kPageShift, VM_READ | VM_WRITE);
+          else unmap(new_top, (old_top - new_top) >> kPageShift);
+        } else if (got != mm.brk) {
+          fail("brk", fmt::format("brk returned {:#x}, neither the request nor the old break", got), dump_mm(mm));
+        }
+        break;
+      }
+      case 7: {
+        last_op_ = "fork";
+        int error = 0;
+        auto child = dup_mm(mm, &error);
+        if (!child) {
+          if (error != -ENOMEM || !armed_) fail("fork", fmt::format("dup_mm failed with {}", error));
+          ++enomem_;
+          break;
+        }
+        if (auto failure = validate_mm(*child)) throw FailureError(std::move(*failure));
+        if (real_pages(*child) != model_) fail("fork", "the child's pages differ from the parent's", dump_mm(*child));
+        exit_mmap(*child);
+        break;
+      }
+    }
+  }
+
+  void check(Mm& mm) {
+    if (auto failure = validate_mm(mm)) throw FailureError(std::move(*failure));
+    uint64_t accounted = 0;
+    MA_STATE(mas, &mm.mm_mt, 0, 0);
+    void* entry;
+    mas_for_each(&mas, entry, ULONG_MAX) {
+      auto* vma = static_cast<Vma*>(entry);
+      if (vma->vm_flags & VM_ACCOUNT) accounted += vma->pages();
+    }
+    if (accounted != context_.committed_pages())
+      fail("committed_accounting",
+           fmt::format("Committed_AS {} pages, VM_ACCOUNT mappings cover {}", context_.committed_pages(), accounted),
+           dump_mm(mm));
+    if (auto failure = memory_.check_consistency()) throw FailureError(std::move(*failure));
+    const Pages real = real_pages(mm);
+    if (real == model_) return;
+    for (const auto& [vpn, state] : model_) {
+      auto it = real.find(vpn);
+      if (it == real.end()) fail("diff", fmt::format("page {:#x} should be mapped", vpn << kPageShift), dump_mm(mm));
+      if (!(it->second == state))
+        fail("diff",
+             fmt::format("page {:#x}: flags {:#x} populated {}, the model says flags {:#x} populated {}",
+                         vpn << kPageShift, it->second.flags, it->second.populated, state.flags, state.populated),
+             dump_mm(mm));
+    }
+    fail("diff", fmt::format("{} pages mapped, the model has {}", real.size(), model_.size()), dump_mm(mm));
+  }
+
+  ChoiceSource& c_;
+  PageModelOptions options_;
+  mem::FaultPlan plan_;
+  mem::Memory memory_;
+  VmContext context_;
+  Pages model_;
+  uint64_t enomem_ = 0;
+  bool armed_ = false;  // a fail-nth is set for this operation
+  const char* last_op_ = "start";
+};
+
+}  // namespace
+
+PageModelResult run_page_model(ChoiceSource& choices, const PageModelOptions& options) {
+  ModelRun run(choices, options);
+  return run.run();
+}
+
+}  // namespace mmt::vma
