@@ -104,6 +104,7 @@ class Stress {
 
   void run(MapleStressResult& result) {
     for (op_ = 0; op_ < opt_.ops; ++op_) {
+      if (opt_.stop_when_exhausted && c_.exhausted()) break;
       step();
       // In RCU mode a grace period ends between operations: deferred frees run here.
       if (opt_.rcu) rcu_barrier();

@@ -17,6 +17,7 @@ struct MapleStressOptions {
   double nowait_fail_probability = 0.05;  // chance that a GFP_NOWAIT node allocation fails
   bool alloc_range_tree = true;       // MT_FLAGS_ALLOC_RANGE (gap-tracking internal nodes)
   bool rcu = false;                   // RCU mode: replaced nodes die through rcu_barrier
+  bool stop_when_exhausted = false;   // end when the choice source runs out (fuzzing)
 };
 
 struct MapleStressResult {
