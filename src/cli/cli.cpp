@@ -1,142 +1,163 @@
-// mmtorture's command line (CLI11). Every run prints its seed range and every knob
-// first, so a log line alone is enough to reproduce; a failure prints the one failure
-// grammar (FAIL line, context, SUMMARY line) and exits 1; misuse exits 2 with one line.
+// mmtorture's command line (CLI11): run | replay | shrink | merge | list. Every run
+// prints its seed range, config hash and every knob first, so a log alone is enough
+// to reproduce; a failure prints the one failure grammar (FAIL line, context, repro
+// path, SUMMARY line) and exits 1; misuse and malformed input exit 2 with one line
+// `file:line: key: reason`.
 #include "mmtorture/cli/cli.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <string>
+#include <vector>
 
-#include "mmtorture/campaign/maple_stress.h"
-#include "mmtorture/campaign/vm_world.h"
+#include "mmtorture/campaign/campaign.h"
+#include "mmtorture/campaign/config.h"
+#include "mmtorture/campaign/repro.h"
+#include "mmtorture/campaign/seed_run.h"
+#include "mmtorture/campaign/shrink.h"
 #include "mmtorture/core/choice.h"
 
 namespace mmt::cli {
 
 namespace {
 
-struct SeedRange {
-  uint64_t first = 1;
-  uint64_t last = 1;
+using namespace mmt::campaign;
+
+// `mmtorture list`: what is knowable without running.
+constexpr const char* kChecks[][2] = {
+    {"mt_validate.*", "maple tree structure: pivots, gaps, metadata, parents, dead nodes (kernel mt_validate)"},
+    {"model_diff", "maple job: the tree differs from its std::map model"},
+    {"validate_mm", "VMA tree vs map_count, accounting, anon_vma chains (after every op, under mmap_lock)"},
+    {"mem.*", "page frames: refcount, mapcount, free lists, LRU, bad frees (every full_check_every ops)"},
+    {"slab.*", "slab caches: consistency, double free, poison"},
+    {"node_accounting", "slab live maple nodes = tree nodes + preallocated + RCU-pending"},
+    {"committed_accounting", "Committed_AS = VM_ACCOUNT pages over all mms (end of run)"},
+    {"page_mapcount", "each page's mapcount = ptes mapping it across all mms (end of run)"},
+    {"leak", "nothing left at teardown: VMAs, maple nodes, LRU pages"},
+    {"deadlock", "every thread blocked (names each thread and what it waits for)"},
+    {"hang", "a thread without progress for schedule.hang_ms of virtual time"},
+    {"lock / lockdep.*", "sleeping in atomic context, lock order, locks held at exit"},
+    {"rcu / rcu.*", "RCU rules: use after grace period, callbacks that throw"},
+    {"vm_world.unexpected_result", "a syscall returned an error the kernel would not"},
+    {"crash", "the worker process died by a signal (sanitizer abort, SIGSEGV)"},
+    {"timeout", "the worker exceeded run.seed_timeout_s of wall time"},
+    {"determinism", "--check-determinism: two runs of a seed gave different trace hashes"},
+    {"selftest.planted", "self-test knob checks.selftest_plant_fork_after_op"},
 };
+constexpr const char* kAllocationSites[] = {
+    "vm_area_alloc", "mas_alloc_nodes", "mt_dup", "anon_vma_prepare", "anon_vma_chain_link", "do_anonymous_page",
+    "wp_page_copy", "copy_pte_range", "dup_mmap", "move_page_tables", "kswapd"};
+constexpr const char* kYieldSites[] = {
+    "spin_lock", "spin_unlock", "mutex_lock", "mutex_unlock", "down_read", "down_write", "up_read", "up_write",
+    "mtree_lock: spinning", "rcu_read_unlock", "synchronize_rcu", "cond_resched", "preempt_enable", "msleep",
+    "schedule", "wait_event", "wait_for_completion", "zap_pte_range: before tlb_flush",
+    "copy_present_pte: between get_page and page_dup_rmap", "reclaim_throttle"};
 
-// Parses "A..B" or a single seed "A".
-bool parse_seed_range(const std::string& text, SeedRange& range, std::string& error) {
-  const auto dots = text.find("..");
-  try {
-    size_t used = 0;
-    if (dots == std::string::npos) {
-      range.first = range.last = std::stoull(text, &used);
-      if (used != text.size()) throw std::invalid_argument(text);
-    } else {
-      range.first = std::stoull(text.substr(0, dots), &used);
-      if (used != dots) throw std::invalid_argument(text);
-      const std::string tail = text.substr(dots + 2);
-      range.last = std::stoull(tail, &used);
-      if (used != tail.size()) throw std::invalid_argument(text);
-    }
-  } catch (const std::exception&) {
-    error = fmt::format("--seeds: '{}' is not a seed or a range A..B", text);
-    return false;
+int list(bool config_doc) {
+  if (config_doc) {
+    std::printf("%s", config_markdown().c_str());
+    return 0;
   }
-  if (range.first > range.last) {
-    error = fmt::format("--seeds: '{}' is empty (A must not exceed B)", text);
-    return false;
+  std::printf("configs (./configs):\n");
+  if (std::filesystem::is_directory("configs")) {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator("configs"))
+      if (e.path().extension() == ".toml") names.push_back(e.path().string());
+    std::sort(names.begin(), names.end());
+    for (const auto& n : names) std::printf("  %s\n", n.c_str());
   }
-  return true;
+  std::printf("\nknobs (section.key = default: meaning):\n");
+  Config defaults;
+  for (const Knob& knob : knob_table())
+    std::printf("  %s = %s: %s\n", knob.qualified().c_str(), knob_value_text(knob, defaults).c_str(), knob.doc);
+  std::printf("\nchecks:\n");
+  for (const auto& c : kChecks) std::printf("  %-28s %s\n", c[0], c[1]);
+  std::printf("\nallocation sites (fault plan):");
+  for (const char* s : kAllocationSites) std::printf(" %s", s);
+  std::printf("\nyield sites (preemption points):");
+  for (const char* s : kYieldSites) std::printf(" %s;", s);
+  std::printf("\nstrategies: random(preempt_probability), pct(pct_depth, pct_steps), replay\n");
+  std::printf("choice kinds:");
+  for (int k = 0; k < kChoiceKindCount; ++k) std::printf(" %s", choice_kind_name(static_cast<ChoiceKind>(k)));
+  std::printf("\nworld op kinds:");
+  for (const char* op : kVmOpNames) std::printf(" %s", op);
+  std::printf("\njobs: world, maple\n");
+  return 0;
 }
 
-int run_maple(const SeedRange& seeds, const campaign::MapleStressOptions& options) {
-  std::printf("mmtorture run: maple-tree stress, seeds %llu..%llu, ops %llu per seed, "
-              "nowait_fail_probability %g, tree %s, rcu %s\n",
-              static_cast<unsigned long long>(seeds.first), static_cast<unsigned long long>(seeds.last),
-              static_cast<unsigned long long>(options.ops), options.nowait_fail_probability,
-              options.alloc_range_tree ? "alloc-range" : "plain", options.rcu ? "on" : "off");
+int replay(const std::string& path, bool trace) {
+  const Repro repro = load_repro(path);
+  std::printf("mmtorture replay: %s, seed %llu, %zu choices, config hash %s, recorded by %s\n", path.c_str(),
+              static_cast<unsigned long long>(repro.seed), repro.choices.size(), config_hash(repro.config).c_str(),
+              repro.tool_version.c_str());
+  std::printf("%s", config_banner(repro.config).c_str());
+  std::printf("expecting: %s (%s), trace %016llx\n", repro.failure.signature().c_str(),
+              repro.failure.signature_id().c_str(), static_cast<unsigned long long>(repro.trace_hash));
   std::fflush(stdout);
-  const auto started = std::chrono::steady_clock::now();  // reporting only, never fed to the run
-  uint64_t total_ops = 0, failures = 0, injected = 0;
-  for (uint64_t seed = seeds.first;; ++seed) {
-    SeededChoices choices(seed);
-    const auto result = campaign::run_maple_stress(choices, options);
-    total_ops += result.ops_done;
-    injected += result.allocation_failures;
-    if (result.failure) {
-      ++failures;
-      const Failure& f = *result.failure;
-      std::printf("%s\n  seed %llu, op %llu, %zu choices drawn\n%s", f.headline().c_str(),
-                  static_cast<unsigned long long>(seed), static_cast<unsigned long long>(f.op_index),
-                  choices.draws(), f.dump.c_str());
-    } else {
-      std::printf("seed %llu: %llu ops, %llu NOWAIT failures injected, max %llu entries, height %llu, "
-                  "trace %016llx\n",
-                  static_cast<unsigned long long>(seed), static_cast<unsigned long long>(result.ops_done),
-                  static_cast<unsigned long long>(result.allocation_failures),
-                  static_cast<unsigned long long>(result.max_entries),
-                  static_cast<unsigned long long>(result.max_height),
-                  static_cast<unsigned long long>(result.trace_hash));
-    }
-    std::fflush(stdout);
-    if (seed == seeds.last) break;
+  ReplayChoices choices(repro.choices);
+  SeedHooks hooks;
+  if (trace) hooks.trace_ops = [](std::string_view line) { std::printf("  %.*s\n", static_cast<int>(line.size()), line.data()); };
+  const SeedResult result = run_seed(repro.config, choices, hooks);
+  if (const auto& d = choices.divergence())
+    std::printf("replay diverged at choice #%zu: expected %s, got %s (continued best-effort)\n", d->index,
+                choice_label(d->expected).c_str(), choice_label(d->got).c_str());
+  if (!result.swarm.empty()) std::printf("swarm switched off: %s\n", result.swarm.c_str());
+  if (!result.failure) {
+    std::printf("SUMMARY: replay ran clean: %llu ops, trace %016llx; the recorded failure did not reproduce\n",
+                static_cast<unsigned long long>(result.ops), static_cast<unsigned long long>(result.trace_hash));
+    return 0;
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  const uint64_t seed_count = seeds.last - seeds.first + 1;
-  std::printf("SUMMARY: %llu seeds, %llu ops (checked after every op), %llu NOWAIT failures injected, "
-              "%llu failing seeds, %.0f ops/s\n",
-              static_cast<unsigned long long>(seed_count), static_cast<unsigned long long>(total_ops),
-              static_cast<unsigned long long>(injected), static_cast<unsigned long long>(failures),
-              seconds > 0 ? static_cast<double>(total_ops) / seconds : 0.0);
-  return failures ? 1 : 0;
+  const Failure& f = *result.failure;
+  std::printf("%s\n  seed %llu, op %llu, virtual %llu ms\n%s", f.headline().c_str(),
+              static_cast<unsigned long long>(repro.seed), static_cast<unsigned long long>(f.op_index),
+              static_cast<unsigned long long>(f.virtual_ms), f.dump.c_str());
+  const bool same_signature = f.signature() == repro.failure.signature();
+  const bool same_trace = result.trace_hash == repro.trace_hash;
+  std::printf("SUMMARY: %s: signature %s%s, trace %016llx%s\n",
+              same_signature && same_trace ? "reproduced exactly" : same_signature ? "reproduced the failure" : "failed differently",
+              f.signature_id().c_str(), same_signature ? "" : fmt::format(" (recorded {})", repro.failure.signature_id()).c_str(),
+              static_cast<unsigned long long>(result.trace_hash), same_trace ? "" : " (recorded trace differs)");
+  return 1;
 }
 
-int run_world(const SeedRange& seeds, const campaign::VmWorldOptions& options) {
-  std::printf("mmtorture run: vm world, seeds %llu..%llu, ops %llu per seed, workers %u, mm_slots %u, "
-              "memory_pages %llu, nowait_fail_probability %g, preempt_probability %g, full_check_every %u, "
-              "kswapd %s\n",
-              static_cast<unsigned long long>(seeds.first), static_cast<unsigned long long>(seeds.last),
-              static_cast<unsigned long long>(options.ops), options.workers, options.mm_slots,
-              static_cast<unsigned long long>(options.memory_pages), options.nowait_fail_probability,
-              options.preempt_probability, options.full_check_every, options.kswapd ? "on" : "off");
-  std::fflush(stdout);
-  const auto started = std::chrono::steady_clock::now();  // reporting only, never fed to the run
-  uint64_t total_ops = 0, failures = 0, enomem = 0, virtual_ms = 0;
-  for (uint64_t seed = seeds.first;; ++seed) {
-    SeededChoices choices(seed);
-    const auto result = campaign::run_vm_world(choices, options);
-    total_ops += result.ops_done;
-    enomem += result.enomem;
-    virtual_ms += result.virtual_ms;
-    if (result.failure) {
-      ++failures;
-      const Failure& f = *result.failure;
-      std::printf("%s\n  seed %llu, op %llu, %zu choices drawn\n%s", f.headline().c_str(),
-                  static_cast<unsigned long long>(seed), static_cast<unsigned long long>(f.op_index), choices.draws(),
-                  f.dump.c_str());
-    } else {
-      std::printf("seed %llu: %llu ops, %llu -ENOMEM, %llu faults, %llu forks, %llu exits, max %llu VMAs, "
-                  "min free %llu pages, %llu reclaimed, %llu switches, %llu virtual ms, trace %016llx\n",
-                  static_cast<unsigned long long>(seed), static_cast<unsigned long long>(result.ops_done),
-                  static_cast<unsigned long long>(result.enomem), static_cast<unsigned long long>(result.faults),
-                  static_cast<unsigned long long>(result.forks), static_cast<unsigned long long>(result.exits),
-                  static_cast<unsigned long long>(result.max_vmas),
-                  static_cast<unsigned long long>(result.min_free_pages),
-                  static_cast<unsigned long long>(result.pages_reclaimed),
-                  static_cast<unsigned long long>(result.switches), static_cast<unsigned long long>(result.virtual_ms),
-                  static_cast<unsigned long long>(result.trace_hash));
-    }
+int shrink(const std::string& path, uint64_t attempts, std::string out) {
+  const Repro repro = load_repro(path);
+  ShrinkOptions options;
+  options.max_attempts = attempts ? attempts : repro.config.run.shrink_attempts;
+  options.progress = [](const std::string& line) {
+    std::printf("  %s\n", line.c_str());
     std::fflush(stdout);
-    if (seed == seeds.last) break;
+  };
+  const bool isolated = repro.failure.check == "crash" || repro.failure.check == "timeout";
+  std::printf("mmtorture shrink: %s, seed %llu, %s (%s), %zu choices, %llu ops, at most %llu replays%s\n", path.c_str(),
+              static_cast<unsigned long long>(repro.seed), repro.failure.signature().c_str(),
+              repro.failure.signature_id().c_str(), repro.choices.size(), static_cast<unsigned long long>(repro.ops),
+              static_cast<unsigned long long>(options.max_attempts), isolated ? " (each in a worker process)" : "");
+  std::fflush(stdout);
+  const Config& config = repro.config;
+  const uint64_t timeout = config.run.seed_timeout_s;
+  const ShrinkResult result = shrink_repro(repro, options, [&](const std::vector<Choice>& c) {
+    return isolated ? run_candidate_isolated(config, c, timeout) : run_candidate_in_process(config, c);
+  });
+  if (out.empty()) {
+    out = path;
+    const std::string suffix = ".repro.json";
+    if (out.ends_with(".min.repro.json"))
+      ;
+    else if (out.ends_with(suffix))
+      out.replace(out.size() - suffix.size(), std::string::npos, ".min.repro.json");
+    else
+      out += ".min.repro.json";
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::printf("SUMMARY: %llu seeds, %llu ops (checked after every op), %llu -ENOMEM, %llu virtual ms, "
-              "%llu failing seeds, %.0f ops/s\n",
-              static_cast<unsigned long long>(seeds.last - seeds.first + 1), static_cast<unsigned long long>(total_ops),
-              static_cast<unsigned long long>(enomem), static_cast<unsigned long long>(virtual_ms),
-              static_cast<unsigned long long>(failures), seconds > 0 ? static_cast<double>(total_ops) / seconds : 0.0);
-  return failures ? 1 : 0;
+  write_file_atomic(out, repro_to_json(result.repro));
+  std::printf("SUMMARY: choices %zu -> %zu, ops %llu -> %llu, %llu replays (%llu kept), signature %s kept: %s\n",
+              result.choices_before, result.choices_after, static_cast<unsigned long long>(result.ops_before),
+              static_cast<unsigned long long>(result.ops_after), static_cast<unsigned long long>(result.attempts),
+              static_cast<unsigned long long>(result.kept), result.repro.failure.signature_id().c_str(), out.c_str());
+  return 0;
 }
 
 }  // namespace
@@ -144,38 +165,50 @@ int run_world(const SeedRange& seeds, const campaign::VmWorldOptions& options) {
 int main(int argc, char** argv) {
   CLI::App app{"mmtorture: deterministic memory-pressure fault-injection stress tester"};
   app.require_subcommand(1);
+  std::string knob_help = "Override a knob, section.key=value (repeatable). Knobs:";
+  {
+    Config defaults;
+    for (const Knob& knob : knob_table())
+      knob_help += fmt::format("\n    {} = {}", knob.qualified(), knob_value_text(knob, defaults));
+  }
 
-  auto* run = app.add_subcommand("run", "Run a seeded stress campaign");
-  std::string seeds_text = "1..200";
-  std::string job = "world";
-  campaign::MapleStressOptions options;
-  campaign::VmWorldOptions world;
-  bool plain_tree = false;
-  bool no_kswapd = false;
-  run->add_option("--job", job, "world: address spaces under the scheduler; maple: the maple tree alone")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"world", "maple"}));
-  run->add_option("--seeds", seeds_text, "Seed or range A..B (inclusive)")->capture_default_str();
-  run->add_option("--ops", options.ops, "Operations per seed")->capture_default_str()->check(CLI::Range(1ull, 1ull << 40));
-  run->add_option("--nowait-fail", options.nowait_fail_probability,
-                  "Probability that a GFP_NOWAIT allocation fails")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
-  run->add_flag("--plain-tree", plain_tree, "maple job: a tree without MT_FLAGS_ALLOC_RANGE");
-  run->add_flag("--rcu", options.rcu, "maple job: run the tree in RCU mode");
-  run->add_option("--workers", world.workers, "world job: workload green threads")
-      ->capture_default_str()
-      ->check(CLI::Range(1u, 64u));
-  run->add_option("--mms", world.mm_slots, "world job: address spaces alive at once")
-      ->capture_default_str()
-      ->check(CLI::Range(1u, 64u));
-  run->add_option("--memory-pages", world.memory_pages, "world job: simulated 4 KiB frames (multiple of 512)")
-      ->capture_default_str()
-      ->check(CLI::Range(512ull, 1ull << 24));
-  run->add_option("--preempt", world.preempt_probability, "world job: chance to switch threads at a yield point")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
-  run->add_flag("--no-kswapd", no_kswapd, "world job: no background reclaim");
+  auto* run = app.add_subcommand("run", "Run a seeded stress campaign from a TOML config");
+  std::string config_path, seeds_text, shard_text, out_dir;
+  std::vector<std::string> overrides;
+  uint64_t ops = 0;
+  unsigned jobs = 1;
+  bool check_determinism = false, resume = false, quiet = false;
+  run->add_option("config", config_path, "TOML config (configs/*.toml); knob defaults when omitted");
+  run->add_option("--seeds", seeds_text, "Seed or range A..B (inclusive); overrides run.seeds");
+  run->add_option("--ops", ops, "Operations per seed; overrides run.ops_per_seed")->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  run->add_option("--jobs,-j", jobs, "Worker processes at once")->capture_default_str()->check(CLI::Range(1u, 256u));
+  run->add_option("--shard", shard_text, "K/N: run only the K-th of N interleaved slices of the seeds");
+  run->add_flag("--check-determinism", check_determinism, "Run each seed twice; a trace-hash mismatch fails it");
+  run->add_flag("--resume", resume, "Continue the campaign recorded in the journal");
+  run->add_option("--out", out_dir, "Output directory for journal.jsonl and failures/ (default out/<config name>)");
+  run->add_flag("--quiet", quiet, "No progress lines");
+  run->add_option("--set", overrides, knob_help);
+
+  auto* replay_cmd = app.add_subcommand("replay", "Replay a repro file exactly (exit 1 when it fails)");
+  std::string replay_path;
+  bool trace = false;
+  replay_cmd->add_option("file", replay_path, "*.repro.json")->required();
+  replay_cmd->add_flag("--trace", trace, "Print every operation as it runs");
+
+  auto* shrink_cmd = app.add_subcommand("shrink", "Minimise a repro's choice list, keeping its failure signature");
+  std::string shrink_path, shrink_out;
+  uint64_t attempts = 0;
+  shrink_cmd->add_option("file", shrink_path, "*.repro.json")->required();
+  shrink_cmd->add_option("--attempts", attempts, "Replays to try at most (default: run.shrink_attempts of the repro)");
+  shrink_cmd->add_option("--out,-o", shrink_out, "Where to write (default FILE with .min.repro.json)");
+
+  auto* merge_cmd = app.add_subcommand("merge", "Join the journals of a sharded campaign into one summary");
+  std::vector<std::string> journals;
+  merge_cmd->add_option("journals", journals, "journal*.jsonl")->required();
+
+  auto* list_cmd = app.add_subcommand("list", "List configs, knobs, checks, sites and strategies");
+  bool config_doc = false;
+  list_cmd->add_flag("--config-doc", config_doc, "Print configs/README.md (generated from the knob table)");
 
   try {
     app.parse(argc, argv);
@@ -187,26 +220,45 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "mmtorture: %s\n", e.what());
     return 2;
   }
-  if (run->parsed()) {
-    SeedRange seeds;
-    std::string error;
-    if (!parse_seed_range(seeds_text, seeds, error)) {
-      std::fprintf(stderr, "mmtorture: %s\n", error.c_str());
-      return 2;
+  try {
+    if (list_cmd->parsed()) return list(config_doc);
+    if (replay_cmd->parsed()) return replay(replay_path, trace);
+    if (shrink_cmd->parsed()) return shrink(shrink_path, attempts, shrink_out);
+    if (merge_cmd->parsed()) return merge_journals(journals);
+    if (run->parsed()) {
+      CampaignOptions options;
+      options.config = config_path.empty() ? Config{} : load_config_file(config_path);
+      options.config_name = config_path.empty() ? "(defaults)" : config_path;
+      for (const auto& o : overrides) apply_override(options.config, o);
+      if (!seeds_text.empty()) set_knob(options.config, "run", "seeds", seeds_text, "--seeds", 0);
+      if (ops) options.config.run.ops_per_seed = ops;
+      validate_config(options.config, config_path);
+      options.seeds = *parse_seed_range(options.config.run.seeds, nullptr);
+      options.jobs = jobs;
+      options.check_determinism = check_determinism;
+      options.resume = resume;
+      options.quiet_progress = quiet;
+      if (!shard_text.empty()) {
+        unsigned long long k = 0, n = 0;
+        char tail = 0;
+        if (std::sscanf(shard_text.c_str(), "%llu/%llu%c", &k, &n, &tail) != 2 || n == 0 || k == 0 || k > n) {
+          std::fprintf(stderr, "mmtorture: --shard: '%s' is not K/N with 1 <= K <= N\n", shard_text.c_str());
+          return 2;
+        }
+        options.shard_index = k;
+        options.shard_count = n;
+      }
+      options.out_dir = !out_dir.empty() ? out_dir
+                        : config_path.empty() ? std::string("out/defaults")
+                                              : "out/" + std::filesystem::path(config_path).stem().string();
+      return run_campaign(options);
     }
-    if (job == "maple") {
-      options.alloc_range_tree = !plain_tree;
-      return run_maple(seeds, options);
-    }
-    if (world.memory_pages % 512 != 0) {
-      std::fprintf(stderr, "mmtorture: --memory-pages: %llu is not a multiple of the 512-page pageblock\n",
-                   static_cast<unsigned long long>(world.memory_pages));
-      return 2;
-    }
-    world.ops = run->count("--ops") ? options.ops : world.ops;
-    world.nowait_fail_probability = run->count("--nowait-fail") ? options.nowait_fail_probability : world.nowait_fail_probability;
-    world.kswapd = !no_kswapd;
-    return run_world(seeds, world);
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "mmtorture: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mmtorture: error: %s\n", e.what());
+    return 2;
   }
   return 2;
 }

@@ -11,14 +11,24 @@
 // nothing may leak.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/failure.h"
+#include "mmtorture/sched/scheduler.h"
 
 namespace mmt::campaign {
+
+// The operation kinds a worker draws from, in draw order (their names appear in the
+// config's op mix and in --trace output).
+inline constexpr size_t kVmOpCount = 9;
+inline constexpr std::array<const char*, kVmOpCount> kVmOpNames = {
+    "mmap_fixed", "mmap", "munmap", "mprotect", "fault", "mremap", "brk", "fork", "exit"};
 
 struct VmWorldOptions {
   uint64_t ops = 2000;               // operations per seed, over all workers
@@ -28,6 +38,18 @@ struct VmWorldOptions {
   uint64_t min_free_pages = 0;       // min watermark (low and high follow at 5/4 and 3/2); 0 = derived
   double nowait_fail_probability = 0.02;  // GFP_NOWAIT allocations failed by the fault plan
   double preempt_probability = 0.1;  // random strategy: chance to switch at a yield point
+  sched::StrategyKind strategy = sched::StrategyKind::Random;  // random or pct
+  uint32_t pct_depth = sched::StrategyConfig{}.pct_depth;      // pct: bug depth d
+  uint64_t pct_steps = sched::StrategyConfig{}.pct_steps;      // pct: estimated steps k
+  uint64_t hang_ms = sched::SchedulerOptions{}.hang_ms;        // virtual time without progress = hang
+  // The operation mix, in draws out of the sum: faults dominate (as in a real workload),
+  // fork and exit are rare so processes live long enough to fill up. A 0 turns a kind off.
+  std::array<uint32_t, kVmOpCount> op_mix = {5, 2, 3, 4, 16, 3, 2, 1, 1};
+  // Self-test: the first fork at or after this operation raises "selftest.planted"
+  // (0 = off). Gives the campaign, replay and shrink tests a real, choice-dependent failure.
+  uint64_t selftest_plant_fork_after_op = 0;
+  // Called with one line per operation ("op 12 worker1 fault -> 0") when set (replay --trace).
+  std::function<void(std::string_view)> trace_ops;
   unsigned full_check_every = 16;    // frame/slab consistency every N operations (0: end only)
   bool kswapd = true;
 };

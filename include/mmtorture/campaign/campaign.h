@@ -1,0 +1,47 @@
+// A campaign: seeds run in worker processes (isolated.h), one JSON line per seed
+// appended to a journal, resumable after a kill, shardable over machines, with
+// progress lines, a summary table and the exit code (0 clean, 1 failures found).
+// Every failure writes failures/<signature_id>/<seed>.repro.json under the output
+// directory; the first repro of each new signature is shrunk to *.min.repro.json.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "mmtorture/campaign/config.h"
+
+namespace mmt::campaign {
+
+struct CampaignOptions {
+  Config config;
+  std::string config_name;     // shown in the banner
+  SeedRange seeds;
+  unsigned jobs = 1;
+  uint64_t shard_index = 1, shard_count = 1;  // run seeds with (seed - first) % count == index - 1
+  bool check_determinism = false;
+  bool resume = false;
+  std::string out_dir = "out";  // journal.jsonl and failures/ go here
+  bool quiet_progress = false;
+};
+
+// One journal line.
+struct JournalEntry {
+  uint64_t seed = 0;
+  std::string outcome;  // clean | fail | crash | timeout | nondeterministic
+  uint64_t ops = 0, virtual_ms = 0, trace_hash = 0;
+  std::string signature, signature_id, check, repro, config_hash;
+};
+std::string journal_line(const JournalEntry& entry);
+// Reads a journal; a torn last line (a kill mid-write) is ignored. Throws ConfigError
+// naming file:line for a malformed line elsewhere.
+std::vector<JournalEntry> read_journal(const std::string& path);
+std::string journal_path(const CampaignOptions& options);
+
+int run_campaign(const CampaignOptions& options);
+
+// `mmtorture merge`: the summary of several journals (shards of one campaign).
+int merge_journals(const std::vector<std::string>& paths);
+
+}  // namespace mmt::campaign

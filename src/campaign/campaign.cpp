@@ -1,0 +1,383 @@
+// The campaign driver (campaign.h): worker processes, journal, resume, progress,
+// failures and their repros, automatic shrinking of each new signature, summary.
+#include "mmtorture/campaign/campaign.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "mmtorture/campaign/isolated.h"
+#include "mmtorture/campaign/repro.h"
+#include "mmtorture/campaign/seed_run.h"
+#include "mmtorture/campaign/shrink.h"
+
+namespace mmt::campaign {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;  // progress and ops/s only, never fed to a run
+
+std::string journal_line(const JournalEntry& e) {
+  nlohmann::ordered_json j;
+  j["seed"] = e.seed;
+  j["outcome"] = e.outcome;
+  j["ops"] = e.ops;
+  j["virtual_ms"] = e.virtual_ms;
+  j["trace_hash"] = fmt::format("{:016x}", e.trace_hash);
+  j["signature"] = e.signature;
+  j["signature_id"] = e.signature_id;
+  j["check"] = e.check;
+  j["repro"] = e.repro;
+  j["config_hash"] = e.config_hash;
+  return j.dump();
+}
+
+std::vector<JournalEntry> read_journal(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path, 0, "", "cannot open the journal");
+  std::vector<std::string> lines;
+  std::string line;
+  bool torn = false;
+  while (std::getline(in, line)) lines.push_back(line);
+  // A line without its newline was cut by a kill: it does not count.
+  in.clear();
+  in.seekg(0, std::ios::end);
+  if (in.tellg() > 0) {
+    in.seekg(-1, std::ios::end);
+    torn = in.get() != '\n';
+  }
+  if (torn && !lines.empty()) lines.pop_back();
+  std::vector<JournalEntry> entries;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].empty()) continue;
+    try {
+      const auto j = nlohmann::json::parse(lines[i]);
+      JournalEntry e;
+      e.seed = j.at("seed").get<uint64_t>();
+      e.outcome = j.at("outcome").get<std::string>();
+      e.ops = j.at("ops").get<uint64_t>();
+      e.virtual_ms = j.at("virtual_ms").get<uint64_t>();
+      e.trace_hash = std::stoull(j.at("trace_hash").get<std::string>(), nullptr, 16);
+      e.signature = j.at("signature").get<std::string>();
+      e.signature_id = j.at("signature_id").get<std::string>();
+      e.check = j.at("check").get<std::string>();
+      e.repro = j.at("repro").get<std::string>();
+      e.config_hash = j.at("config_hash").get<std::string>();
+      entries.push_back(std::move(e));
+    } catch (const std::exception&) {
+      throw ConfigError(path, i + 1, "journal", "not a journal line (seed, outcome, ops, virtual_ms, trace_hash, ...)");
+    }
+  }
+  return entries;
+}
+
+std::string journal_path(const CampaignOptions& options) {
+  if (options.shard_count > 1)
+    return fmt::format("{}/journal.shard-{}-of-{}.jsonl", options.out_dir, options.shard_index, options.shard_count);
+  return options.out_dir + "/journal.jsonl";
+}
+
+namespace {
+
+struct Totals {
+  uint64_t seeds = 0, ops = 0, virtual_ms = 0, failing = 0;
+  struct Sig {
+    uint64_t count = 0;
+    std::string check, signature, first_repro;
+    uint64_t first_seed = UINT64_MAX;
+  };
+  std::map<std::string, Sig> by_signature;
+
+  void add(const JournalEntry& e) {
+    ++seeds;
+    ops += e.ops;
+    virtual_ms += e.virtual_ms;
+    if (e.outcome == "clean") return;
+    ++failing;
+    Sig& sig = by_signature[e.signature_id];
+    ++sig.count;
+    sig.check = e.check;
+    sig.signature = e.signature;
+    if (e.seed < sig.first_seed) {
+      sig.first_seed = e.seed;
+      sig.first_repro = e.repro;
+    }
+  }
+};
+
+void print_summary(const Totals& t, double wall_s, uint64_t ops_this_run, unsigned jobs) {
+  std::printf("SUMMARY: %llu seeds, %llu ops (checked after every op), %.1f virtual s, %llu failing seeds, "
+              "%llu signatures; %.0f checked ops/s (%.1f s wall, %u jobs)\n",
+              static_cast<unsigned long long>(t.seeds), static_cast<unsigned long long>(t.ops),
+              static_cast<double>(t.virtual_ms) / 1000.0, static_cast<unsigned long long>(t.failing),
+              static_cast<unsigned long long>(t.by_signature.size()),
+              wall_s > 0 ? static_cast<double>(ops_this_run) / wall_s : 0.0, wall_s, jobs);
+  if (t.by_signature.empty()) return;
+  std::printf("  %-6s %-16s %-10s %s\n", "seeds", "signature", "first", "check | site | message  (first repro)");
+  for (const auto& [id, sig] : t.by_signature)
+    std::printf("  %-6llu %-16s seed %-5llu %s  (%s)\n", static_cast<unsigned long long>(sig.count), id.c_str(),
+                static_cast<unsigned long long>(sig.first_seed), sig.signature.c_str(), sig.first_repro.c_str());
+}
+
+// The worker body for one seed: run it (twice with --check-determinism), and write
+// its repro when it fails.
+std::string seed_body(const CampaignOptions& options, uint64_t seed) {
+  SeededChoices seeded(seed);
+  WorkerReport report;
+  report.result = run_seed(options.config, seeded);
+  report.outcome = report.result.failure ? Outcome::Fail : Outcome::Clean;
+  if (options.check_determinism) {
+    SeededChoices again(seed);
+    const SeedResult second = run_seed(options.config, again);
+    if (second.trace_hash != report.result.trace_hash) {
+      const auto& a = seeded.recorded();
+      const auto& b = again.recorded();
+      size_t i = 0;
+      while (i < a.size() && i < b.size() && a[i].kind == b[i].kind && a[i].site == b[i].site && a[i].value == b[i].value) ++i;
+      Failure f;
+      f.check = "determinism";
+      f.site = "trace_hash";
+      f.message = fmt::format("trace hash {:016x} then {:016x}; first diverging choice #{}: {} then {}",
+                              report.result.trace_hash, second.trace_hash, i,
+                              i < a.size() ? choice_label(a[i]) : "(end)", i < b.size() ? choice_label(b[i]) : "(end)");
+      report.result.failure = f;
+      report.outcome = Outcome::Nondeterministic;
+    }
+  }
+  if (report.result.failure) {
+    Repro repro;
+    repro.tool_version = tool_version();
+    repro.config = options.config;
+    repro.seed = seed;
+    repro.choices = seeded.recorded();
+    repro.failure = *report.result.failure;
+    repro.trace_hash = report.result.trace_hash;
+    repro.ops = report.result.failure->op_index;
+    report.repro_path = fmt::format("{}/failures/{}/{}.repro.json", options.out_dir, repro.failure.signature_id(), seed);
+    write_file_atomic(report.repro_path, repro_to_json(repro));
+  }
+  return encode_report(report);
+}
+
+// A crash or timeout: re-run the seed in a fresh worker that captures every choice,
+// and write the repro from what it drew before it died.
+void capture_crash(const CampaignOptions& options, uint64_t seed, WorkerReport& report) {
+  IsolatedReplay rerun = seed_isolated(options.config, seed, options.config.run.seed_timeout_s);
+  Repro repro;
+  repro.tool_version = tool_version();
+  repro.config = options.config;
+  repro.seed = seed;
+  repro.choices = std::move(rerun.recorded);
+  repro.failure = *report.result.failure;
+  if (rerun.report.result.failure && rerun.report.outcome == report.outcome) repro.failure = *rerun.report.result.failure;
+  report.result.failure = repro.failure;
+  repro.trace_hash = report.result.trace_hash;
+  report.repro_path = fmt::format("{}/failures/{}/{}.repro.json", options.out_dir, repro.failure.signature_id(), seed);
+  write_file_atomic(report.repro_path, repro_to_json(repro));
+}
+
+void shrink_new_signatures(const CampaignOptions& options, const Totals& totals) {
+  for (const auto& [id, sig] : totals.by_signature) {
+    if (sig.first_repro.empty() || !fs::exists(sig.first_repro)) continue;
+    const fs::path dir = fs::path(sig.first_repro).parent_path();
+    bool done = false;
+    for (const auto& entry : fs::directory_iterator(dir))
+      done |= entry.path().string().ends_with(".min.repro.json");
+    if (done) continue;
+    try {
+      const Repro repro = load_repro(sig.first_repro);
+      ShrinkOptions shrink;
+      shrink.max_attempts = options.config.run.shrink_attempts;
+      const uint64_t timeout = options.config.run.seed_timeout_s;
+      const Config& config = repro.config;
+      // Check failures replay in this process (fast); crashes and timeouts each in a worker.
+      const bool isolated = repro.failure.check == "crash" || repro.failure.check == "timeout";
+      const ShrinkResult result = shrink_repro(repro, shrink, [&](const std::vector<Choice>& c) {
+        return isolated ? run_candidate_isolated(config, c, timeout) : run_candidate_in_process(config, c);
+      });
+      std::string path = sig.first_repro;
+      path.replace(path.size() - std::string(".repro.json").size(), std::string::npos, ".min.repro.json");
+      write_file_atomic(path, repro_to_json(result.repro));
+      std::printf("shrunk %s: %zu -> %zu choices, %llu -> %llu ops (%llu attempts): %s\n", id.c_str(),
+                  result.choices_before, result.choices_after, static_cast<unsigned long long>(result.ops_before),
+                  static_cast<unsigned long long>(result.ops_after), static_cast<unsigned long long>(result.attempts),
+                  path.c_str());
+    } catch (const std::exception& e) {
+      std::printf("shrink of %s failed: %s\n", sig.first_repro.c_str(), e.what());
+    }
+  }
+}
+
+struct Running {
+  uint64_t seed;
+  std::unique_ptr<Worker> worker;
+  Clock::time_point started;
+};
+
+}  // namespace
+
+int run_campaign(const CampaignOptions& options) {
+  const std::string hash = config_hash(options.config);
+  std::vector<uint64_t> seeds;
+  for (uint64_t s = options.seeds.first;; ++s) {
+    if ((s - options.seeds.first) % options.shard_count == options.shard_index - 1) seeds.push_back(s);
+    if (s == options.seeds.last) break;
+  }
+  const std::string journal = journal_path(options);
+  std::printf("mmtorture run: seeds %llu..%llu (%zu in shard %llu/%llu), config %s, config hash %s, job %s, "
+              "%llu ops per seed, %u jobs, journal %s\n",
+              static_cast<unsigned long long>(options.seeds.first), static_cast<unsigned long long>(options.seeds.last),
+              seeds.size(), static_cast<unsigned long long>(options.shard_index),
+              static_cast<unsigned long long>(options.shard_count), options.config_name.c_str(), hash.c_str(),
+              options.config.workload.job.c_str(), static_cast<unsigned long long>(options.config.run.ops_per_seed),
+              options.jobs, journal.c_str());
+  std::printf("%s", config_banner(options.config).c_str());
+  std::fflush(stdout);
+
+  Totals totals;
+  std::set<uint64_t> done;
+  fs::create_directories(options.out_dir);
+  if (options.resume && fs::exists(journal)) {
+    const auto entries = read_journal(journal);
+    for (const auto& e : entries) {
+      if (e.config_hash != hash)
+        throw ConfigError(journal, 0, "config_hash",
+                          fmt::format("journal was written with config hash {}, this config is {}", e.config_hash, hash));
+      if (done.insert(e.seed).second) totals.add(e);
+    }
+    // Rewrite without a torn last line so appends start on a fresh line.
+    std::string text;
+    for (const auto& e : entries) text += journal_line(e) + "\n";
+    write_file_atomic(journal, text);
+    std::printf("resuming: %zu seeds already in %s\n", done.size(), journal.c_str());
+  } else {
+    write_file_atomic(journal, "");
+  }
+  const int journal_fd = ::open(journal.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (journal_fd < 0) throw std::runtime_error(fmt::format("{}: cannot open for appending", journal));
+
+  std::vector<uint64_t> todo;
+  for (uint64_t s : seeds)
+    if (!done.count(s)) todo.push_back(s);
+
+  const bool tty = ::isatty(STDERR_FILENO) && !options.quiet_progress;
+  const auto started = Clock::now();
+  auto last_progress = started;
+  uint64_t ops_this_run = 0, finished = 0;
+  size_t next = 0;
+  std::vector<Running> running;
+
+  auto finish = [&](Running& r, bool timed_out) {
+    WorkerReport report = finish_worker(*r.worker, timed_out, options.config.run.seed_timeout_s);
+    r.worker.reset();
+    if (report.outcome == Outcome::Crash || report.outcome == Outcome::Timeout) capture_crash(options, r.seed, report);
+    JournalEntry e;
+    e.seed = r.seed;
+    e.outcome = outcome_name(report.outcome);
+    e.ops = report.result.ops;
+    e.virtual_ms = report.result.virtual_ms;
+    e.trace_hash = report.result.trace_hash;
+    e.repro = report.repro_path;
+    e.config_hash = hash;
+    if (const auto& f = report.result.failure) {
+      e.signature = f->signature();
+      e.signature_id = f->signature_id();
+      e.check = f->check;
+      if (tty) std::fprintf(stderr, "\r\033[K");
+      std::printf("%s\n  seed %llu, op %llu, outcome %s%s%s\n  repro: %s\n", f->headline().c_str(),
+                  static_cast<unsigned long long>(r.seed), static_cast<unsigned long long>(f->op_index), e.outcome.c_str(),
+                  report.result.swarm.empty() ? "" : ", swarm off: ", report.result.swarm.c_str(), e.repro.c_str());
+      std::fflush(stdout);
+    }
+    const std::string line = journal_line(e) + "\n";
+    if (::write(journal_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+      throw std::runtime_error(fmt::format("{}: write failed", journal));
+    totals.add(e);
+    ops_this_run += e.ops;
+    ++finished;
+  };
+
+  while (next < todo.size() || !running.empty()) {
+    while (running.size() < options.jobs && next < todo.size()) {
+      const uint64_t seed = todo[next++];
+      running.push_back(Running{seed, Worker::start([&, seed](CaptureBuffer*) { return seed_body(options, seed); }, nullptr),
+                                Clock::now()});
+    }
+    std::vector<pollfd> fds;
+    for (auto& r : running) fds.push_back(pollfd{r.worker->fd(), POLLIN, 0});
+    ::poll(fds.data(), fds.size(), 250);
+    for (size_t i = running.size(); i-- > 0;) {
+      Running& r = running[i];
+      bool ended = false, timed_out = false;
+      if (fds[i].revents) ended = !r.worker->read_some();
+      if (!ended && Clock::now() - r.started > std::chrono::seconds(options.config.run.seed_timeout_s)) {
+        r.worker->kill_now();
+        ended = timed_out = true;
+      }
+      if (ended) {
+        finish(r, timed_out);
+        running.erase(running.begin() + static_cast<ptrdiff_t>(i));
+      }
+    }
+    const auto now = Clock::now();
+    const double elapsed = std::chrono::duration<double>(now - started).count();
+    const double rate = elapsed > 0 ? static_cast<double>(ops_this_run) / elapsed : 0;
+    const double eta = finished ? elapsed / static_cast<double>(finished) * static_cast<double>(todo.size() - finished) : 0;
+    if (tty && now - last_progress > std::chrono::milliseconds(250)) {
+      std::fprintf(stderr, "\r\033[K[%llu/%zu seeds] %llu failing, %.0f ops/s, ETA %.0f s",
+                   static_cast<unsigned long long>(finished + done.size()), seeds.size(),
+                   static_cast<unsigned long long>(totals.failing), rate, eta);
+      last_progress = now;
+    } else if (!tty && !options.quiet_progress && now - last_progress > std::chrono::seconds(10)) {
+      std::printf("progress: %llu/%zu seeds, %llu failing, %.0f ops/s, ETA %.0f s\n",
+                  static_cast<unsigned long long>(finished + done.size()), seeds.size(),
+                  static_cast<unsigned long long>(totals.failing), rate, eta);
+      std::fflush(stdout);
+      last_progress = now;
+    }
+  }
+  ::close(journal_fd);
+  if (tty) std::fprintf(stderr, "\r\033[K");
+  const double wall = std::chrono::duration<double>(Clock::now() - started).count();
+  if (options.config.run.shrink) shrink_new_signatures(options, totals);
+  print_summary(totals, wall, ops_this_run, options.jobs);
+  return totals.failing ? 1 : 0;
+}
+
+int merge_journals(const std::vector<std::string>& paths) {
+  Totals totals;
+  std::set<uint64_t> seen;
+  std::string hash;
+  uint64_t duplicates = 0;
+  for (const auto& path : paths) {
+    for (const auto& e : read_journal(path)) {
+      if (hash.empty()) hash = e.config_hash;
+      if (e.config_hash != hash)
+        throw ConfigError(path, 0, "config_hash",
+                          fmt::format("{} differs from {} in the first journal: not shards of one campaign", e.config_hash, hash));
+      if (!seen.insert(e.seed).second) {
+        ++duplicates;
+        continue;
+      }
+      totals.add(e);
+    }
+  }
+  std::printf("mmtorture merge: %zu journals, config hash %s, %llu seeds (%llu duplicates ignored), seeds %llu..%llu\n",
+              paths.size(), hash.c_str(), static_cast<unsigned long long>(seen.size()),
+              static_cast<unsigned long long>(duplicates),
+              static_cast<unsigned long long>(seen.empty() ? 0 : *seen.begin()),
+              static_cast<unsigned long long>(seen.empty() ? 0 : *seen.rbegin()));
+  print_summary(totals, 0, 0, 0);
+  return totals.failing ? 1 : 0;
+}
+
+}  // namespace mmt::campaign

@@ -1,0 +1,471 @@
+// The knob table (expanded from knobs.def) and everything that reads or prints it:
+// TOML and JSON parsing, overrides, validation, the banner, the config hash and the
+// generated configs/README.md.
+#include "mmtorture/campaign/config.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <toml++/toml.h>
+
+#include "mmtorture/core/trace_hash.h"
+
+namespace mmt::campaign {
+
+namespace {
+
+std::string validate_job(std::string_view value) {
+  return value == "world" || value == "maple" ? std::string{} : "must be \"world\" or \"maple\"";
+}
+std::string validate_strategy(std::string_view value) {
+  return value == "random" || value == "pct" ? std::string{} : "must be \"random\" or \"pct\"";
+}
+std::string validate_seeds(std::string_view value) {
+  std::string reason;
+  return parse_seed_range(value, &reason) ? std::string{} : reason;
+}
+
+std::vector<Knob> build_knob_table() {
+  std::vector<Knob> table;
+#define MMT_SECTION(section, doc)
+#define MMT_SECTION_END(section)
+#define MMT_KNOB_U64(section, name, def, min, max, doc)                                             \
+  table.push_back(Knob{#section, #name, KnobType::U64, doc, static_cast<double>(min),               \
+                       static_cast<double>(max), nullptr,                                           \
+                       [](Config& c) -> void* { return &c.section.name; }});
+#define MMT_KNOB_F64(section, name, def, min, max, doc)                                 \
+  table.push_back(Knob{#section, #name, KnobType::F64, doc, min, max, nullptr,          \
+                       [](Config& c) -> void* { return &c.section.name; }});
+#define MMT_KNOB_BOOL(section, name, def, doc)                                          \
+  table.push_back(Knob{#section, #name, KnobType::Bool, doc, 0, 1, nullptr,             \
+                       [](Config& c) -> void* { return &c.section.name; }});
+#define MMT_KNOB_STR(section, name, def, validator, doc)                                \
+  table.push_back(Knob{#section, #name, KnobType::Str, doc, 0, 0, validator,            \
+                       [](Config& c) -> void* { return &c.section.name; }});
+#include "mmtorture/campaign/knobs.def"
+#undef MMT_SECTION
+#undef MMT_SECTION_END
+#undef MMT_KNOB_U64
+#undef MMT_KNOB_F64
+#undef MMT_KNOB_BOOL
+#undef MMT_KNOB_STR
+  return table;
+}
+
+const Knob* find_knob(std::string_view section, std::string_view name) {
+  for (const Knob& knob : knob_table())
+    if (section == knob.section && name == knob.name) return &knob;
+  return nullptr;
+}
+
+bool section_exists(std::string_view section) {
+  for (const auto& [name, doc] : section_table())
+    if (section == name) return true;
+  return false;
+}
+
+const char* type_name(KnobType type) {
+  switch (type) {
+    case KnobType::U64: return "integer";
+    case KnobType::F64: return "float";
+    case KnobType::Bool: return "boolean";
+    case KnobType::Str: return "string";
+  }
+  return "?";
+}
+
+const char* value_type_name(const KnobValue& value) {
+  switch (value.index()) {
+    case 0: return "an integer";
+    case 1: return "a float";
+    case 2: return "a boolean";
+    default: return "a string";
+  }
+}
+
+std::string float_text(double value) {
+  std::string text = fmt::format("{}", value);
+  if (text.find_first_of(".eEn") == std::string::npos) text += ".0";
+  return text;
+}
+
+std::string range_text(const Knob& knob) {
+  if (knob.type == KnobType::U64)
+    return fmt::format("{}..{}", static_cast<uint64_t>(knob.min), static_cast<uint64_t>(knob.max));
+  if (knob.type == KnobType::F64) return fmt::format("{}..{}", knob.min, knob.max);
+  return "";
+}
+
+// Whether a knob decides what a seed does (and so belongs in the config hash).
+bool knob_decides_run(const Knob& knob) {
+  return std::string_view(knob.section) != "run" || std::string_view(knob.name) == "ops_per_seed";
+}
+
+}  // namespace
+
+const std::vector<Knob>& knob_table() {
+  static const std::vector<Knob> table = build_knob_table();
+  return table;
+}
+
+const std::vector<std::pair<const char*, const char*>>& section_table() {
+  static const std::vector<std::pair<const char*, const char*>> table = [] {
+    std::vector<std::pair<const char*, const char*>> t;
+#define MMT_SECTION(section, doc) t.emplace_back(#section, doc);
+#define MMT_SECTION_END(section)
+#define MMT_KNOB_U64(...)
+#define MMT_KNOB_F64(...)
+#define MMT_KNOB_BOOL(...)
+#define MMT_KNOB_STR(...)
+#include "mmtorture/campaign/knobs.def"
+#undef MMT_SECTION
+#undef MMT_SECTION_END
+#undef MMT_KNOB_U64
+#undef MMT_KNOB_F64
+#undef MMT_KNOB_BOOL
+#undef MMT_KNOB_STR
+    return t;
+  }();
+  return table;
+}
+
+namespace {
+std::string error_text(const std::string& file, uint64_t line, const std::string& key, const std::string& reason) {
+  std::string text;
+  if (!file.empty()) text += file + ":";
+  if (line) text += std::to_string(line) + ":";
+  if (!text.empty()) text += " ";
+  if (!key.empty()) text += key + ": ";
+  return text + reason;
+}
+}  // namespace
+
+ConfigError::ConfigError(std::string file_name, uint64_t line_number, std::string key_name, std::string why)
+    : std::runtime_error(error_text(file_name, line_number, key_name, why)),
+      file(std::move(file_name)),
+      key(std::move(key_name)),
+      reason(std::move(why)),
+      line(line_number) {}
+
+std::optional<SeedRange> parse_seed_range(std::string_view text, std::string* reason) {
+  auto number = [](std::string_view digits, uint64_t& out) {
+    if (digits.empty() || digits.size() > 19) return false;
+    out = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return false;
+      out = out * 10 + static_cast<uint64_t>(c - '0');
+    }
+    return true;
+  };
+  SeedRange range;
+  const size_t dots = text.find("..");
+  const bool ok = dots == std::string_view::npos
+                      ? number(text, range.first) && ((range.last = range.first), true)
+                      : number(text.substr(0, dots), range.first) && number(text.substr(dots + 2), range.last);
+  if (!ok) {
+    if (reason) *reason = fmt::format("'{}' is not a seed or a range A..B", text);
+    return std::nullopt;
+  }
+  if (range.first > range.last) {
+    if (reason) *reason = fmt::format("'{}' is empty (A must not exceed B)", text);
+    return std::nullopt;
+  }
+  return range;
+}
+
+void set_knob(Config& config, std::string_view section, std::string_view name, const KnobValue& value,
+              const std::string& file, uint64_t line) {
+  const std::string key = fmt::format("{}.{}", section, name);
+  if (!section_exists(section)) throw ConfigError(file, line, std::string(section), "unknown section");
+  const Knob* knob = find_knob(section, name);
+  if (!knob) throw ConfigError(file, line, key, "unknown key");
+  auto wrong_type = [&] {
+    throw ConfigError(file, line, key, fmt::format("expected {}, got {}", type_name(knob->type), value_type_name(value)));
+  };
+  void* target = knob->member(config);
+  switch (knob->type) {
+    case KnobType::U64: {
+      const auto* v = std::get_if<int64_t>(&value);
+      if (!v) wrong_type();
+      if (*v < 0 || static_cast<double>(*v) < knob->min || static_cast<double>(*v) > knob->max)
+        throw ConfigError(file, line, key, fmt::format("{} is out of range {}", *v, range_text(*knob)));
+      *static_cast<uint64_t*>(target) = static_cast<uint64_t>(*v);
+      break;
+    }
+    case KnobType::F64: {
+      double v = 0;
+      if (const auto* i = std::get_if<int64_t>(&value))
+        v = static_cast<double>(*i);
+      else if (const auto* d = std::get_if<double>(&value))
+        v = *d;
+      else
+        wrong_type();
+      if (!(v >= knob->min && v <= knob->max))
+        throw ConfigError(file, line, key, fmt::format("{} is out of range {}", v, range_text(*knob)));
+      *static_cast<double*>(target) = v;
+      break;
+    }
+    case KnobType::Bool: {
+      const auto* v = std::get_if<bool>(&value);
+      if (!v) wrong_type();
+      *static_cast<bool*>(target) = *v;
+      break;
+    }
+    case KnobType::Str: {
+      const auto* v = std::get_if<std::string>(&value);
+      if (!v) wrong_type();
+      if (knob->validate) {
+        const std::string reason = knob->validate(*v);
+        if (!reason.empty()) throw ConfigError(file, line, key, reason);
+      }
+      *static_cast<std::string*>(target) = *v;
+      break;
+    }
+  }
+}
+
+void apply_override(Config& config, std::string_view assignment) {
+  const size_t eq = assignment.find('=');
+  const size_t dot = assignment.find('.');
+  if (eq == std::string_view::npos || dot == std::string_view::npos || dot > eq)
+    throw ConfigError("--set", 0, std::string(assignment), "expected section.key=value");
+  const std::string_view section = assignment.substr(0, dot);
+  const std::string_view name = assignment.substr(dot + 1, eq - dot - 1);
+  const std::string text(assignment.substr(eq + 1));
+  KnobValue value = text;
+  if (text == "true" || text == "false") {
+    value = text == "true";
+  } else if (!text.empty()) {
+    try {
+      size_t used = 0;
+      const long long i = std::stoll(text, &used);
+      if (used == text.size()) {
+        value = static_cast<int64_t>(i);
+      } else {
+        const double d = std::stod(text, &used);
+        if (used == text.size()) value = d;
+      }
+    } catch (const std::exception&) {
+    }
+  }
+  set_knob(config, section, name, value, "--set", 0);
+}
+
+void validate_config(const Config& config, const std::string& file) {
+  if (config.world.memory_pages % 512 != 0)
+    throw ConfigError(file, 0, "world.memory_pages",
+                      fmt::format("{} is not a multiple of the 512-page pageblock", config.world.memory_pages));
+  if (config.world.min_free_pages >= config.world.memory_pages / 2 && config.world.min_free_pages)
+    throw ConfigError(file, 0, "world.min_free_pages",
+                      fmt::format("{} must be below half of memory_pages", config.world.min_free_pages));
+  const auto options = world_options(config);
+  uint64_t total = 0;
+  for (uint32_t w : options.op_mix) total += w;
+  if (total == 0) throw ConfigError(file, 0, "workload.mix_*", "every op weight is 0");
+}
+
+namespace {
+
+uint64_t line_of(const toml::node& node) { return node.source().begin.line; }
+
+KnobValue toml_value(const toml::node& node, const std::string& file, const std::string& key) {
+  if (auto v = node.as_integer()) return static_cast<int64_t>(v->get());
+  if (auto v = node.as_floating_point()) return v->get();
+  if (auto v = node.as_boolean()) return v->get();
+  if (auto v = node.as_string()) return v->get();
+  throw ConfigError(file, line_of(node), key, "expected a value (integer, float, boolean or string), got a table or array");
+}
+
+}  // namespace
+
+Config parse_config_text(std::string_view text, const std::string& file) {
+  toml::table root;
+  try {
+    root = toml::parse(text, file);
+  } catch (const toml::parse_error& e) {
+    std::string description(e.description());
+    for (char& c : description)
+      if (c == '\n') c = ' ';
+    throw ConfigError(file, e.source().begin.line, "toml", description);
+  }
+  Config config;
+  for (auto&& [section_key, section_node] : root) {
+    const std::string section(section_key.str());
+    const auto* table = section_node.as_table();
+    if (!section_exists(section))
+      throw ConfigError(file, section_key.source().begin.line, section, "unknown section");
+    if (!table) throw ConfigError(file, line_of(section_node), section, "expected a [section] table");
+    for (auto&& [key, node] : *table) {
+      const std::string name(key.str());
+      const uint64_t line = key.source().begin.line ? key.source().begin.line : line_of(node);
+      set_knob(config, section, name, toml_value(node, file, section + "." + name), file, line);
+    }
+  }
+  validate_config(config, file);
+  return config;
+}
+
+Config load_config_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw ConfigError(path, 0, "", "cannot open the config file");
+  std::string text;
+  char buffer[65536];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) text.append(buffer, n);
+  std::fclose(f);
+  return parse_config_text(text, path);
+}
+
+std::string knob_value_text(const Knob& knob, Config& config) {
+  void* member = knob.member(config);
+  switch (knob.type) {
+    case KnobType::U64: return std::to_string(*static_cast<uint64_t*>(member));
+    case KnobType::F64: return float_text(*static_cast<double*>(member));
+    case KnobType::Bool: return *static_cast<bool*>(member) ? "true" : "false";
+    case KnobType::Str: return nlohmann::json(*static_cast<std::string*>(member)).dump();
+  }
+  return "";
+}
+
+std::string config_to_toml(const Config& config) {
+  Config copy = config;
+  std::string out;
+  for (const auto& [section, doc] : section_table()) {
+    out += fmt::format("{}[{}]\n", out.empty() ? "" : "\n", section);
+    for (const Knob& knob : knob_table())
+      if (std::string_view(knob.section) == section) out += fmt::format("{} = {}\n", knob.name, knob_value_text(knob, copy));
+  }
+  return out;
+}
+
+std::string config_to_json(const Config& config) {
+  Config copy = config;
+  nlohmann::ordered_json root = nlohmann::ordered_json::object();
+  for (const Knob& knob : knob_table()) {
+    void* member = knob.member(copy);
+    auto& slot = root[knob.section][knob.name];
+    switch (knob.type) {
+      case KnobType::U64: slot = *static_cast<uint64_t*>(member); break;
+      case KnobType::F64: slot = *static_cast<double*>(member); break;
+      case KnobType::Bool: slot = *static_cast<bool*>(member); break;
+      case KnobType::Str: slot = *static_cast<std::string*>(member); break;
+    }
+  }
+  return root.dump();
+}
+
+Config config_from_json(std::string_view json_text, const std::string& file, uint64_t line) {
+  nlohmann::json root;
+  try {
+    root = nlohmann::json::parse(json_text);
+  } catch (const nlohmann::json::exception& e) {
+    throw ConfigError(file, line, "config", "not JSON");
+  }
+  if (!root.is_object()) throw ConfigError(file, line, "config", "expected an object of sections");
+  Config config;
+  for (auto& [section, table] : root.items()) {
+    if (!table.is_object()) throw ConfigError(file, line, "config." + section, "expected an object of knobs");
+    for (auto& [name, value] : table.items()) {
+      KnobValue v;
+      if (value.is_boolean())
+        v = value.get<bool>();
+      else if (value.is_number_unsigned() || value.is_number_integer())
+        v = value.get<int64_t>();
+      else if (value.is_number_float())
+        v = value.get<double>();
+      else if (value.is_string())
+        v = value.get<std::string>();
+      else
+        throw ConfigError(file, line, fmt::format("config.{}.{}", section, name), "expected a scalar");
+      try {
+        set_knob(config, section, name, v, file, line);
+      } catch (const ConfigError& e) {
+        throw ConfigError(file, line, "config." + e.key, e.reason);
+      }
+    }
+  }
+  validate_config(config, file);
+  return config;
+}
+
+std::string config_hash(const Config& config) {
+  Config copy = config;
+  TraceHash hash;
+  for (const Knob& knob : knob_table()) {
+    if (!knob_decides_run(knob)) continue;
+    hash.fold_string(TraceEvent::Custom, fmt::format("{}={}", knob.qualified(), knob_value_text(knob, copy)));
+  }
+  return fmt::format("{:016x}", hash.value());
+}
+
+std::string config_banner(const Config& config) {
+  Config copy = config;
+  std::string out;
+  for (const auto& [section, doc] : section_table()) {
+    out += fmt::format("  [{}]", section);
+    for (const Knob& knob : knob_table())
+      if (std::string_view(knob.section) == section) out += fmt::format(" {}={}", knob.name, knob_value_text(knob, copy));
+    out += "\n";
+  }
+  return out;
+}
+
+std::string config_markdown() {
+  Config defaults;
+  std::string out =
+      "# Campaign configs\n\n"
+      "<!-- Generated by `mmtorture list --config-doc` from include/mmtorture/campaign/knobs.def;\n"
+      "     do not edit by hand (the test cli.configs_readme_matches_knobs fails on drift). -->\n\n"
+      "A config is a TOML file with the sections below; every key is optional (the default is\n"
+      "used) and an unknown key, a wrong type or an out-of-range value is rejected with\n"
+      "`file:line: section.key: reason` and exit code 2. Any knob can also be overridden on the\n"
+      "command line with `--set section.key=value`.\n\n"
+      "| config | what |\n|---|---|\n"
+      "| `smoke.toml` | the README's main job: about a minute on 2 cores; several mms, every op kind, NOWAIT failures, PCT |\n"
+      "| `soak.toml` | long: many seeds with more ops, swarm testing of op kinds and fault sites |\n"
+      "| `maple.toml` | the maple tree alone (single-threaded) with NOWAIT node-allocation failures |\n";
+  for (const auto& [section, doc] : section_table()) {
+    out += fmt::format("\n## [{}] — {}\n\n| key | type | default | range | meaning |\n|---|---|---|---|---|\n", section, doc);
+    for (const Knob& knob : knob_table())
+      if (std::string_view(knob.section) == section)
+        out += fmt::format("| `{}` | {} | `{}` | {} | {} |\n", knob.name, type_name(knob.type),
+                           knob_value_text(knob, defaults), range_text(knob), knob.doc);
+  }
+  return out;
+}
+
+VmWorldOptions world_options(const Config& config) {
+  VmWorldOptions o;
+  o.ops = config.run.ops_per_seed;
+  o.workers = static_cast<unsigned>(config.workload.workers);
+  o.mm_slots = static_cast<unsigned>(config.world.mm_slots);
+  o.memory_pages = config.world.memory_pages;
+  o.min_free_pages = config.world.min_free_pages;
+  o.nowait_fail_probability = config.faults.nowait_fail_probability;
+  o.preempt_probability = config.schedule.preempt_probability;
+  o.strategy = config.schedule.strategy == "pct" ? sched::StrategyKind::Pct : sched::StrategyKind::Random;
+  o.pct_depth = static_cast<uint32_t>(config.schedule.pct_depth);
+  o.pct_steps = config.schedule.pct_steps;
+  o.hang_ms = config.schedule.hang_ms;
+  o.full_check_every = static_cast<unsigned>(config.checks.full_check_every);
+  o.kswapd = config.world.kswapd;
+  o.op_mix = {static_cast<uint32_t>(config.workload.mix_mmap_fixed), static_cast<uint32_t>(config.workload.mix_mmap),
+              static_cast<uint32_t>(config.workload.mix_munmap),     static_cast<uint32_t>(config.workload.mix_mprotect),
+              static_cast<uint32_t>(config.workload.mix_fault),      static_cast<uint32_t>(config.workload.mix_mremap),
+              static_cast<uint32_t>(config.workload.mix_brk),        static_cast<uint32_t>(config.workload.mix_fork),
+              static_cast<uint32_t>(config.workload.mix_exit)};
+  o.selftest_plant_fork_after_op = config.checks.selftest_plant_fork_after_op;
+  return o;
+}
+
+MapleStressOptions maple_options(const Config& config) {
+  MapleStressOptions o;
+  o.ops = config.run.ops_per_seed;
+  o.nowait_fail_probability = config.faults.nowait_fail_probability;
+  o.alloc_range_tree = config.workload.maple_alloc_range;
+  o.rcu = config.workload.maple_rcu;
+  return o;
+}
+
+}  // namespace mmt::campaign

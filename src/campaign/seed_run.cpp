@@ -1,0 +1,79 @@
+// One seed: swarm draws, then the job (seed_run.h).
+#include "mmtorture/campaign/seed_run.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cstdlib>
+
+namespace mmt::campaign {
+
+namespace {
+
+// Swarm sites: one per op kind (same order as kVmOpNames) and one per fault site.
+constexpr std::array<Site, kVmOpCount> kSwarmOpSites = {
+    Site{"swarm.mmap_fixed"}, Site{"swarm.mmap"}, Site{"swarm.munmap"}, Site{"swarm.mprotect"}, Site{"swarm.fault"},
+    Site{"swarm.mremap"},     Site{"swarm.brk"},  Site{"swarm.fork"},   Site{"swarm.exit"}};
+constexpr Site kSwarmNowait{"swarm.nowait_injection"};
+constexpr Site kSwarmKswapd{"swarm.kswapd"};
+
+// Draws this seed's swarm: 1 switches a feature off, 0 (the simple choice) keeps it.
+std::string draw_swarm(const Config& config, ChoiceSource& choices, VmWorldOptions& options) {
+  std::string off;
+  if (config.workload.swarm) {
+    const auto mix = options.op_mix;
+    uint64_t left = 0;
+    for (size_t op = 0; op < kVmOpCount; ++op) {
+      if (mix[op] == 0) continue;
+      if (choices.draw(ChoiceKind::Swarm, kSwarmOpSites[op], 2)) {
+        options.op_mix[op] = 0;
+        off += fmt::format("{}{}", off.empty() ? "" : ",", kVmOpNames[op]);
+      }
+      left += options.op_mix[op];
+    }
+    if (left == 0) {  // everything drawn off: keep the configured mix
+      options.op_mix = mix;
+      off.clear();
+    }
+  }
+  if (config.faults.swarm) {
+    if (choices.draw(ChoiceKind::Swarm, kSwarmNowait, 2)) {
+      options.nowait_fail_probability = 0;
+      off += fmt::format("{}nowait_injection", off.empty() ? "" : ",");
+    }
+    if (choices.draw(ChoiceKind::Swarm, kSwarmKswapd, 2)) {
+      options.kswapd = false;
+      off += fmt::format("{}kswapd", off.empty() ? "" : ",");
+    }
+  }
+  return off;
+}
+
+}  // namespace
+
+SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks& hooks) {
+  SeedResult out;
+  if (config.workload.job == "maple") {
+    const auto r = run_maple_stress(choices, maple_options(config));
+    out.ops = r.ops_done;
+    out.trace_hash = r.trace_hash;
+    out.failure = r.failure;
+    out.stats = fmt::format("{} NOWAIT failures injected, max {} entries, height {}", r.allocation_failures,
+                            r.max_entries, r.max_height);
+  } else {
+    VmWorldOptions options = world_options(config);
+    out.swarm = draw_swarm(config, choices, options);
+    options.trace_ops = hooks.trace_ops;
+    const auto r = run_vm_world(choices, options);
+    out.ops = r.ops_done;
+    out.virtual_ms = r.virtual_ms;
+    out.trace_hash = r.trace_hash;
+    out.failure = r.failure;
+    out.stats = fmt::format("{} -ENOMEM, {} faults, {} forks, {} exits, max {} VMAs, {} reclaimed, {} switches",
+                            r.enomem, r.faults, r.forks, r.exits, r.max_vmas, r.pages_reclaimed, r.switches);
+  }
+  if (out.failure && config.checks.selftest_crash && out.failure->check == "selftest.planted") std::abort();
+  return out;
+}
+
+}  // namespace mmt::campaign

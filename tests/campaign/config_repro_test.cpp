@@ -1,0 +1,150 @@
+// Config parsing from the knob table, repro round trips, replay and shrink in process,
+// swarm draws recorded as choices, and determinism of run_seed.
+#include <gtest/gtest.h>
+
+#include "mmtorture/campaign/config.h"
+#include "mmtorture/campaign/repro.h"
+#include "mmtorture/campaign/seed_run.h"
+#include "mmtorture/campaign/shrink.h"
+
+namespace mmt::campaign {
+
+namespace {
+
+Config planted_config(uint64_t ops, uint64_t plant_at) {
+  Config config;
+  config.run.ops_per_seed = ops;
+  config.checks.selftest_plant_fork_after_op = plant_at;
+  return config;
+}
+
+Repro record_failure(const Config& config, uint64_t seed) {
+  SeededChoices choices(seed);
+  const SeedResult result = run_seed(config, choices);
+  EXPECT_TRUE(result.failure.has_value());
+  Repro repro;
+  repro.tool_version = tool_version();
+  repro.config = config;
+  repro.seed = seed;
+  repro.choices = choices.recorded();
+  repro.failure = *result.failure;
+  repro.trace_hash = result.trace_hash;
+  repro.ops = result.failure->op_index;
+  return repro;
+}
+
+}  // namespace
+
+TEST(Config, DefaultsComeFromTheJobOptions) {
+  const Config config;
+  EXPECT_EQ(config.world.memory_pages, VmWorldOptions{}.memory_pages);
+  EXPECT_EQ(config.run.ops_per_seed, VmWorldOptions{}.ops);
+  EXPECT_EQ(world_options(config).op_mix, VmWorldOptions{}.op_mix);
+  EXPECT_EQ(config.workload.maple_rcu, MapleStressOptions{}.rcu);
+}
+
+TEST(Config, TomlRoundTripKeepsEveryKnobAndHash) {
+  Config config = parse_config_text("[world]\nmm_slots = 5\n[schedule]\nstrategy = \"pct\"\npct_depth = 3\n", "t.toml");
+  EXPECT_EQ(config.world.mm_slots, 5u);
+  EXPECT_EQ(config.schedule.strategy, "pct");
+  const Config again = parse_config_text(config_to_toml(config), "again.toml");
+  EXPECT_EQ(config_to_toml(again), config_to_toml(config));
+  EXPECT_EQ(config_hash(again), config_hash(config));
+  EXPECT_NE(config_hash(again), config_hash(Config{}));
+  // The seed range does not change the hash (shards and resumes share it).
+  Config seeds = config;
+  seeds.run.seeds = "5..9";
+  EXPECT_EQ(config_hash(seeds), config_hash(config));
+}
+
+TEST(Config, ErrorsNameFileLineAndKey) {
+  try {
+    parse_config_text("[world]\n\nmm_slots = 99\n", "x.toml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "x.toml:3: world.mm_slots: 99 is out of range 1..64");
+  }
+  EXPECT_THROW(parse_config_text("[run]\nops_per_seed = 1.5\n", "y.toml"), ConfigError);
+  Config overridden;
+  EXPECT_THROW(apply_override(overridden, "faults.nowait_fail_probability=2"), ConfigError);
+}
+
+TEST(Config, EveryKnobAppearsInTheDocAndBanner) {
+  const std::string doc = config_markdown();
+  const std::string banner = config_banner(Config{});
+  for (const Knob& knob : knob_table()) {
+    EXPECT_NE(doc.find(std::string("`") + knob.name + "`"), std::string::npos) << knob.qualified();
+    EXPECT_NE(banner.find(std::string(" ") + knob.name + "="), std::string::npos) << knob.qualified();
+  }
+}
+
+TEST(Repro, JsonRoundTripReplaysExactly) {
+  const Config config = planted_config(600, 150);
+  const Repro repro = record_failure(config, 11);
+  const Repro read = parse_repro(repro_to_json(repro), "mem.json");
+  ASSERT_EQ(read.choices.size(), repro.choices.size());
+  EXPECT_EQ(config_hash(read.config), config_hash(config));
+  ReplayChoices replay(read.choices);
+  const SeedResult result = run_seed(read.config, replay);
+  ASSERT_TRUE(result.failure.has_value());
+  EXPECT_EQ(result.failure->signature(), repro.failure.signature());
+  EXPECT_EQ(result.trace_hash, repro.trace_hash);
+  EXPECT_FALSE(replay.divergence().has_value());
+}
+
+TEST(Repro, ChangedLabelIsReportedAsDivergence) {
+  const Repro repro = record_failure(planted_config(400, 100), 3);
+  std::vector<Choice> edited = repro.choices;
+  edited[5].site = Site{"renamed.site"};
+  ReplayChoices replay(edited);
+  run_seed(repro.config, replay);
+  ASSERT_TRUE(replay.divergence().has_value());
+  EXPECT_EQ(replay.divergence()->index, 5u);
+}
+
+TEST(Shrink, KeepsTheSignatureAndReduces) {
+  const Repro repro = record_failure(planted_config(800, 120), 21);
+  ShrinkOptions options;
+  options.max_attempts = 300;
+  const auto run = [&](const std::vector<Choice>& c) { return run_candidate_in_process(repro.config, c); };
+  const ShrinkResult a = shrink_repro(repro, options, run);
+  EXPECT_EQ(a.repro.failure.signature(), repro.failure.signature());
+  EXPECT_LT(a.choices_after, a.choices_before / 2);
+  // Deterministic, and the result replays to its recorded trace.
+  const ShrinkResult b = shrink_repro(repro, options, run);
+  EXPECT_EQ(b.choices_after, a.choices_after);
+  const CandidateRun replayed = run(a.repro.choices);
+  ASSERT_TRUE(replayed.failure.has_value());
+  EXPECT_EQ(replayed.failure->signature(), repro.failure.signature());
+  EXPECT_EQ(replayed.trace_hash, a.repro.trace_hash);
+}
+
+TEST(Swarm, SwitchesAreRecordedChoicesFirst) {
+  Config config;
+  config.run.ops_per_seed = 200;
+  config.workload.swarm = true;
+  config.faults.swarm = true;
+  bool some_off = false;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    SeededChoices choices(seed);
+    const SeedResult result = run_seed(config, choices);
+    ASSERT_FALSE(result.failure.has_value()) << result.failure->headline();
+    ASSERT_GE(choices.recorded().size(), 11u);
+    for (size_t i = 0; i < 11; ++i) EXPECT_EQ(choices.recorded()[i].kind, ChoiceKind::Swarm);
+    some_off |= !result.swarm.empty();
+  }
+  EXPECT_TRUE(some_off);
+}
+
+TEST(RunSeed, SameSeedSameTraceForEveryJobAndStrategy) {
+  for (const char* text : {"[schedule]\nstrategy = \"pct\"\n", "[workload]\njob = \"maple\"\n", ""}) {
+    Config config = parse_config_text(text, "t.toml");
+    config.run.ops_per_seed = 300;
+    for (uint64_t seed = 1; seed <= 5; ++seed) {
+      SeededChoices a(seed), b(seed);
+      EXPECT_EQ(run_seed(config, a).trace_hash, run_seed(config, b).trace_hash) << text << " seed " << seed;
+    }
+  }
+}
+
+}  // namespace mmt::campaign

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Replay round trip on a real failing campaign (the planted self-test failure):
+# run → repro → replay reproduces exactly → shrink keeps the signature and reduces
+# → the shrunk repro replays exactly. Then a crashing worker (selftest_crash) loses
+# nothing: its seed is journalled as a crash and its captured repro shrinks.
+set -eu
+mmt="$1"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+rc=0; "$mmt" run --seeds 5..6 --ops 800 --set checks.selftest_plant_fork_after_op=200 --set run.shrink=false \
+  --out "$dir/o" --quiet >"$dir/run.log" || rc=$?
+[ $rc -eq 1 ]
+grep -q '^mmtorture: FAIL selftest.planted' "$dir/run.log"
+grep -q '^SUMMARY: 2 seeds' "$dir/run.log"
+repro=$(ls "$dir"/o/failures/*/5.repro.json)
+rc=0; "$mmt" replay "$repro" >"$dir/replay.log" || rc=$?
+[ $rc -eq 1 ] && grep -q 'SUMMARY: reproduced exactly' "$dir/replay.log"
+"$mmt" shrink "$repro" --attempts 300 >"$dir/shrink.log"
+line=$(grep '^SUMMARY: choices' "$dir/shrink.log")
+before=$(sed -E 's/SUMMARY: choices ([0-9]+) -> ([0-9]+).*/\1/' <<<"$line")
+after=$(sed -E 's/SUMMARY: choices ([0-9]+) -> ([0-9]+).*/\2/' <<<"$line")
+[ "$after" -lt "$before" ] || { echo "shrink did not reduce: $line"; exit 1; }
+rc=0; "$mmt" replay "${repro%.repro.json}.min.repro.json" >"$dir/replay-min.log" || rc=$?
+[ $rc -eq 1 ] && grep -q 'SUMMARY: reproduced exactly' "$dir/replay-min.log"
+"$mmt" replay --trace "$repro" | grep -q '^  op 0 worker'
+# A crash in the worker: journalled, repro captured by the re-run, shrinkable.
+rc=0; "$mmt" run --seeds 1..3 --ops 600 --set checks.selftest_plant_fork_after_op=100 --set checks.selftest_crash=true \
+  --set run.shrink=false --out "$dir/c" --quiet >"$dir/crash.log" || rc=$?
+[ $rc -eq 1 ]
+grep -q '^mmtorture: FAIL crash' "$dir/crash.log"
+[ "$(grep -c '"outcome":"crash"' "$dir/c/journal.jsonl")" -eq 3 ]
+crash=$(ls "$dir"/c/failures/*/1.repro.json)
+[ "$(grep -c '^    \["' "$crash")" -gt 100 ]
+"$mmt" shrink "$crash" --attempts 20 | grep -q '^SUMMARY: choices'
+echo "round trip: $before -> $after choices, crash captured"
