@@ -5,6 +5,7 @@
 // decides which frames come back, deterministically.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -225,6 +226,42 @@ void Memory::set_pageblock_migratetype(uint64_t pfn, MigrateType type) {
   split_free_block_at(block);
   pageblock_types_[block] = type;
   move_freepages_block(block);
+}
+
+// The head of the free block holding pfn, or null when the frame is allocated.
+const Page* Memory::free_block_containing(uint64_t pfn) const {
+  for (unsigned order = 0; order <= kMaxOrder; ++order) {
+    const Page& candidate = pages_[pfn & ~((uint64_t{1} << order) - 1)];
+    if (candidate.test(PG_buddy) && candidate.order >= order && (candidate.pfn >> candidate.order) == (pfn >> candidate.order))
+      return &candidate;
+  }
+  return nullptr;
+}
+
+uint64_t Memory::isolate_freepages_range(uint64_t start, uint64_t end) {
+  if (start >= end || end > pages_.size())
+    raise_failure("mem.bad_pfn", "isolate_freepages_range",
+                  fmt::format("range [{}, {}) is empty or runs past the last frame ({})", start, end, pages_.size()));
+  for (uint64_t pfn = start; pfn < end;) {
+    const Page* head = free_block_containing(pfn);
+    if (!head || pageblock_types_[pfn / kPageblockPages] != MigrateType::Isolate) return pfn;
+    pfn = head->pfn + (uint64_t{1} << head->order);
+  }
+  for (uint64_t pfn = start; pfn < end;) {
+    Page* head = &pages_[free_block_containing(pfn)->pfn];
+    const uint64_t block_start = head->pfn;
+    const uint64_t block_end = block_start + (uint64_t{1} << head->order);
+    del_from_free_list(head, head->order);
+    for (uint64_t q = std::max(block_start, start); q < std::min(block_end, end); ++q) prep_new_page(&pages_[q], 0);
+    // What lies outside the range goes back, frame by frame; the buddy merge rebuilds
+    // the largest blocks (the frames inside are allocated now, so nothing merges into them).
+    for (uint64_t q = block_start; q < block_end; ++q)
+      if (q < start || q >= end) free_one_block(q, 0, /*to_tail=*/false);
+    pfn = block_end;
+  }
+  stats_.allocs += end - start;
+  trace_event(TraceEvent::Alloc, start, end - start, UINT64_MAX);
+  return end;
 }
 
 Page* Memory::pfn_to_page(uint64_t pfn) { return pfn < pages_.size() ? &pages_[pfn] : nullptr; }

@@ -33,6 +33,7 @@
 #pragma once
 
 #include <array>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -65,6 +66,18 @@ class RmapOps {
   // reached 0. May sleep. Reclaim holds its own reference across the call, so the page
   // cannot be freed under it.
   virtual bool try_to_unmap(Page* page) = 0;
+  // Migration's rmap step: moves every pte mapping `from` to `to`, each pte taking its
+  // mapcount and its reference along. `from` is isolated (off the LRU) with one
+  // reference held by the caller; `to` is a fresh page (refcount 1, unmapped). The
+  // kernel's refcount freeze: a reference on `from` that neither its mappings nor the
+  // caller explain (a pin, a fork or zap window, an LRU batch) means -EAGAIN with
+  // nothing changed. 0 on success, after which `from` holds only the caller's
+  // reference. May sleep. This default knows no mappings: it can only "migrate" a page
+  // that nothing maps or holds (0), anything else is -EAGAIN.
+  virtual int try_to_migrate(Page* from, Page* to) {
+    (void)to;
+    return from->mapcount == 0 && from->refcount == 1 ? 0 : -EAGAIN;
+  }
 };
 
 class Memory {
@@ -128,6 +141,13 @@ class Memory {
   // type's lists (move_freepages_block), splitting a free block that spans two
   // pageblocks first. Allocated frames are untouched.
   void set_pageblock_migratetype(uint64_t pfn, MigrateType type);
+  // test_pages_isolated + isolate_freepages_range, the last step of alloc_contig_range:
+  // if every frame of [start, end) is free and on an Isolate pageblock, takes them off
+  // the buddy lists (the parts of a free block outside the range stay free) and makes
+  // each an allocated order-0 page with refcount 1, then returns `end`. Otherwise it
+  // changes nothing and returns the first frame that is not (the kernel's "PFNs busy").
+  // Does not yield: the test and the take are one step, as under zone->lock.
+  uint64_t isolate_freepages_range(uint64_t start, uint64_t end);
 
   // ---- LRU and reclaim (reclaim.cpp) ----
 
@@ -211,6 +231,7 @@ class Memory {
   void move_freepages_block(uint64_t block);
   void split_free_block_at(uint64_t block);
   uint64_t free_pages_in_pageblock(uint64_t block) const;
+  const Page* free_block_containing(uint64_t pfn) const;
 
   // page_alloc.cpp
   Page* alloc_pages_internal(gfp_t gfp, unsigned order, Site site, bool from_slab);

@@ -97,6 +97,8 @@ class VmContext final : public mem::RmapOps {
 
   // mem::RmapOps: unmap every pte of `page` (reclaim and migration).
   bool try_to_unmap(mem::Page* page) override;
+  // mem::RmapOps: move every pte of `from` to `to` (page migration; migrate.cpp).
+  int try_to_migrate(mem::Page* from, mem::Page* to) override;
 
  private:
   class SlabNodeAllocator;
