@@ -84,7 +84,12 @@ class VmWorld {
         if (slot) new std::shared_ptr<vma::Mm>(std::move(slot));
     }
     slots_.clear();
-    rcu_barrier();
+    // Deferred frees belong to this world's slab: run them before it goes away (after a
+    // failure they may trip over the corruption that failed the run).
+    try {
+      rcu_barrier();
+    } catch (const FailureError&) {
+    }
   }
 
   VmWorldResult run() {
@@ -188,15 +193,16 @@ class VmWorld {
         return ret;
       }
       case kFault: {
-        const bool write = choices_.draw(ChoiceKind::Arg, kSiteWrite, 2);
         // Touch a run of pages of a mapping at or after a random address, as a program
-        // does after mmap.
+        // does after mmap: writes where the mapping is writable, reads elsewhere.
+        bool write = choices_.draw(ChoiceKind::Arg, kSiteWrite, 2);
         unsigned long start = window_page();
         mm.mmap_lock.down_read(Site{"vm_world: pick a mapping"});
         {
           MA_STATE(mas, &mm.mm_mt, start, start);
           if (auto* v = static_cast<vma::Vma*>(mas_find(&mas, ULONG_MAX))) {
             if (v->vm_start > start) start = v->vm_start;
+            if (!(v->vm_flags & vma::VM_WRITE)) write = false;
           }
         }
         mm.mmap_lock.up_read(Site{"vm_world: pick a mapping"});

@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "internal.h"
+#include "mmtorture/core/defects.h"
 #include "mmtorture/core/failure.h"
 #include "mmtorture/sched/atomic_context.h"
 #include "mmtorture/sched/yield_point.h"
@@ -617,7 +618,13 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
     BigNode& up = other();
     maple_enode* pa_node = pa.node[d - 1];
     maple_enode* pb_node = pb.node[d - 1];
-    if (pa.offset[d - 1] > 0) copy_slots(up, pa_node, pa.max[d - 1], 0, pa.offset[d - 1] - 1);
+    if (pa.offset[d - 1] > 0) {
+      copy_slots(up, pa_node, pa.max[d - 1], 0, pa.offset[d - 1] - 1);
+      // CANARY destroy-frees-live-nodes (seed 003): the clean-up after a spanning store
+      // also frees a node that stays linked into the tree.
+      if (spanning && mmt::defect_enabled(mmt::Defect::DestroyFreesLiveNodes))
+        dead.push_back(mte_to_node(static_cast<maple_enode*>(up.slot[0])));
+    }
     for (unsigned i = 0; i < built.count; ++i) up.push(built.pivot[i], built.slot[i], built.gap[i]);
     const unsigned pb_end = path_end(pb, d - 1);
     if (pb.offset[d - 1] < pb_end) copy_slots(up, pb_node, pb.max[d - 1], pb.offset[d - 1] + 1, pb_end);
@@ -814,6 +821,13 @@ int mas_preallocate(ma_state* mas, void* entry, mmt::gfp_t gfp) {
 }
 
 void mas_store_prealloc(ma_state* mas, void* entry) {
+  // A preallocation covers exactly one store: another store made with this state since
+  // mas_preallocate may have used the reserved nodes (the seed-000 bug hid from the
+  // kernel's left-over-node check because the first store happened to leave enough).
+  if ((mas->mas_flags & MA_STATE_PREALLOC) && mas->stores_in_prealloc > 0)
+    mas_bug(mas, fmt::format("mas_store_prealloc: {} other store(s) of [{:#x}, {:#x}] already used this "
+                             "preallocation window",
+                             mas->stores_in_prealloc, mas->index, mas->last));
   WrPlan plan;
   mas_wr_plan(mas, entry, plan);
   // Reserved nodes are the only ones this store may use.

@@ -140,7 +140,7 @@ std::unique_ptr<Mm> dup_mm(Mm& parent, int* error) {
     if (vma->anon_vma) {
       // anon_vma_fork: the child joins the parent's chain and gets its own anon_vma.
       anon_vma_clone(copy, vma);
-      AnonVma* own = context.anon_vma_alloc();
+      AnonVma* own = context.anon_vma_alloc(vma->anon_vma);
       copy->anon_vma = own;
       anon_vma_link(copy, own);
     }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "internal.h"
+#include "mmtorture/core/defects.h"
 #include "mmtorture/maple/kernel_api.h"
 #include "mmtorture/sched/yield_point.h"
 #include "mmtorture/vma/ops.h"
@@ -28,7 +29,11 @@ class VmContext::SlabNodeAllocator final : public maple::NodeAllocator {
   mem::KmemCache& cache_;
 };
 
-AnonVma::AnonVma(uint64_t anon_id) : id(anon_id), lock("anon_vma", sched::LockFlags::TakenByReclaim) {}
+AnonVma::AnonVma(uint64_t anon_id, AnonVma* family_root)
+    : id(anon_id),
+      root(family_root ? family_root : this),
+      own_lock("anon_vma", sched::LockFlags::TakenByReclaim),
+      lock(root->own_lock) {}
 
 VmContext::VmContext(mem::Memory& memory, VmConfig config)
     : memory_(memory),
@@ -41,6 +46,11 @@ VmContext::VmContext(mem::Memory& memory, VmConfig config)
 }
 
 VmContext::~VmContext() {
+  // Node frees deferred by RCU go to this context's slab: run them while it exists.
+  try {
+    rcu_backend().rcu_barrier();
+  } catch (const FailureError&) {
+  }
   memory_.set_rmap_ops(nullptr);
   maple::set_node_allocator(nullptr);
 }
@@ -59,8 +69,8 @@ void VmContext::vm_unacct_memory(uint64_t pages) {
   committed_pages_ -= pages;
 }
 
-AnonVma* VmContext::anon_vma_alloc() {
-  anon_vmas_.push_back(std::make_unique<AnonVma>(++anon_ids_));
+AnonVma* VmContext::anon_vma_alloc(AnonVma* family) {
+  anon_vmas_.push_back(std::make_unique<AnonVma>(++anon_ids_, family ? family->root : nullptr));
   return anon_vmas_.back().get();
 }
 
@@ -77,8 +87,15 @@ bool VmContext::try_to_unmap(mem::Page* page) {
   for (Vma* vma : anon_vma->vmas) {
     if (page->index < vma->vm_pgoff || page->index - vma->vm_pgoff >= vma->pages()) continue;
     const unsigned long addr = vma->vm_start + ((page->index - vma->vm_pgoff) << kPageShift);
+    const unsigned long vm_start = vma->vm_start, vm_end = vma->vm_end;
     Mm& mm = *vma->vm_mm;
     sched::SpinGuard guard(mm.page_table_lock, Site{"try_to_unmap_one"});
+    // The anon_vma lock keeps every VMA of the family still while rmap walks it (taking
+    // the page-table lock above was a point where others ran).
+    if (vma->vm_start != vm_start || vma->vm_end != vm_end)
+      raise_failure("rmap.unstable_vma", "try_to_unmap",
+                    fmt::format("vma#{} of mm {} changed from [{:#x}-{:#x}) to [{:#x}-{:#x}) under the anon_vma lock",
+                                vma->id, mm.id(), vm_start, vm_end, vma->vm_start, vma->vm_end));
     auto it = mm.ptes.find(addr >> kPageShift);
     if (it == mm.ptes.end() || it->second.page != page) continue;
     mm.ptes.erase(it);
@@ -212,7 +229,10 @@ int split_vma(Mm& mm, Vma* vma, unsigned long addr, bool new_below) {
   const unsigned long start = new_below ? vma->vm_start : addr;
   const unsigned long end = new_below ? addr : vma->vm_end;
   MA_STATE(mas, &mm.mm_mt, start, end - 1);
-  if (vma_prealloc(mm, mas, start, end, fresh)) {
+  // CANARY gfp-kernel-under-rmap-lock (seed 000): the nodes for the store are reserved
+  // with GFP_KERNEL inside the anon_vma lock instead of before taking it.
+  const bool alloc_under_lock = defect_enabled(Defect::GfpKernelUnderRmapLock);
+  if (!alloc_under_lock && vma_prealloc(mm, mas, start, end, fresh)) {
     vma_free(mm, fresh);
     return -ENOMEM;
   }
@@ -222,17 +242,28 @@ int split_vma(Mm& mm, Vma* vma, unsigned long addr, bool new_below) {
   fresh->vm_pgoff = vma->vm_pgoff + (new_below ? 0 : (addr - vma->vm_start) >> kPageShift);
   fresh->anon_vma = vma->anon_vma;
   anon_vma_clone(fresh, vma);
+  bool reserved = !alloc_under_lock;
   {
     AnonVmaWriteLock lock(vma->anon_vma);
-    if (new_below) {
-      vma->vm_pgoff += (addr - vma->vm_start) >> kPageShift;
-      vma->vm_start = addr;
-    } else {
-      vma->vm_end = addr;
+    if (!reserved) reserved = vma_prealloc(mm, mas, start, end, fresh) == 0;
+    if (reserved) {
+      if (new_below) {
+        vma->vm_pgoff += (addr - vma->vm_start) >> kPageShift;
+        vma->vm_start = addr;
+      } else {
+        vma->vm_end = addr;
+      }
+      vma_store(mm, mas, start, end, fresh);
     }
-    vma_store(mm, mas, start, end, fresh);
+  }
+  if (!reserved) {
+    unlink_anon_vmas(fresh);
+    vma_free(mm, fresh);
+    return -ENOMEM;
   }
   ++mm.map_count;
+  // CANARY nommu-split-double-count (seed 001): both halves set up as new VMAs.
+  if (defect_enabled(Defect::NommuSplitDoubleCount)) ++mm.map_count;
   return 0;
 }
 

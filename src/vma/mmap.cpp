@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 
 #include "internal.h"
+#include "mmtorture/sched/yield_point.h"
+#include "mmtorture/core/defects.h"
 #include "mmtorture/maple/kernel_api.h"
 #include "mmtorture/vma/ops.h"
 
@@ -39,7 +41,9 @@ bool accountable(unsigned long flags) { return (flags & (VM_NORESERVE | VM_SHARE
 long get_unmapped_area(Mm& mm, unsigned long len) {
   const VmConfig& config = mm.context().config();
   MA_STATE(mas, &mm.mm_mt, 0, 0);
-  if (mas_empty_area_rev(&mas, config.mmap_min_addr, config.mmap_base - 1, len)) return -ENOMEM;
+  // CANARY topdown-gap-miscalc (seed 003): the search asks for a page less than needed.
+  const unsigned long want = defect_enabled(Defect::TopdownGapMiscalc) && len > kPageSize ? len - kPageSize : len;
+  if (mas_empty_area_rev(&mas, config.mmap_min_addr, config.mmap_base - 1, want)) return -ENOMEM;
   return static_cast<long>(mas.index);
 }
 
@@ -284,6 +288,12 @@ int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, u
       if (end < vma->vm_end) {
         vma->vm_pgoff += pages;
         vma->vm_start = end;
+        // CANARY prealloc-redundant-write (seed 000): the shrunk VMA is written to the
+        // tree as well, inside the window mas_preallocate reserved for prev's store.
+        if (defect_enabled(Defect::PreallocRedundantWrite)) {
+          mas_set_range(&mas, vma->vm_start, vma->vm_end - 1);
+          mas_store(&mas, vma);
+        }
       }
       vma_store(mm, mas, prev->vm_start, end, prev);
     }
@@ -378,6 +388,23 @@ unsigned long do_brk(Mm& mm, unsigned long newbrk) {
     return newbrk;
   }
   if (new_top < old_top) {
+    // CANARY brk-munmap-shortcut (seed 002): shrink the heap VMA in place, skipping the
+    // munmap path and its anon_vma locking.
+    if (defect_enabled(Defect::BrkMunmapShortcut)) {
+      Vma* heap = vma_lookup(mm, new_top);
+      if (heap && heap->vm_start < new_top && heap->vm_end == old_top) {
+        MA_STATE(mas, &mm.mm_mt, 0, 0);
+        if (vma_prealloc(mm, mas, new_top, old_top, nullptr)) return oldbrk;
+        heap->vm_end = new_top;
+        sched::yield_point(Site{"do_brk_munmap: shortcut"});
+        vma_store(mm, mas, new_top, old_top, nullptr);
+        zap_page_range(mm, new_top, old_top);
+        if (heap->vm_flags & VM_ACCOUNT) mm.context().vm_unacct_memory((old_top - new_top) >> kPageShift);
+        mm.total_vm -= (old_top - new_top) >> kPageShift;
+        mm.brk = newbrk;
+        return newbrk;
+      }
+    }
     // Shrinking goes through the normal munmap path (with its locking).
     if (do_vmi_munmap(mm, new_top, old_top - new_top)) return oldbrk;
     mm.brk = newbrk;
@@ -408,6 +435,7 @@ namespace {
 long move_vma(Mm& mm, Vma* vma, unsigned long old_addr, unsigned long old_len, unsigned long new_len,
               unsigned long new_addr) {
   if (mm.map_count + 3 >= mm.context().config().max_map_count) return -ENOMEM;
+  const bool partial = vma->vm_start < old_addr || vma->vm_end > old_addr + old_len;
   if (vma->vm_start < old_addr) {
     if (int ret = split_vma(mm, vma, old_addr, true)) return ret;
   }
@@ -449,8 +477,15 @@ long move_vma(Mm& mm, Vma* vma, unsigned long old_addr, unsigned long old_len, u
     AnonVmaWriteLock lock(vma->anon_vma);
     vma_store(mm, old_mas, vma->vm_start, vma->vm_end, nullptr);
   }
+  const bool accounted = vma->vm_flags & VM_ACCOUNT;
   vma->vm_flags &= ~VM_ACCOUNT;  // the charge now belongs to the copy
   remove_vmas(mm, {vma});
+  // CANARY mremap-account-leak (seed 003): the hand-off assumes the old VMA is gone and
+  // uncharges the moved pages again when they were part of a larger VMA.
+  if (defect_enabled(Defect::MremapAccountLeak) && accounted && partial)
+    mm.context().vm_unacct_memory(old_len >> kPageShift);
+  // CANARY mremap-uaf (seed 003): the old VMA is used after do_munmap freed it.
+  if (defect_enabled(Defect::MremapUaf) && accounted) vma->vm_flags |= VM_ACCOUNT;
   return static_cast<long>(new_addr);
 }
 

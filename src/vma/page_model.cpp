@@ -84,8 +84,14 @@ class ModelRun {
     } catch (const FailureError& e) {
       result.failure = e.failure();
       result.failure->op_index = result.ops_done;
-      // A failed run's mm may be broken: abandon it rather than tear it down.
+      // A failed run's mm may be broken: abandon it rather than tear it down. Its
+      // deferred node frees still belong to this run's slab: let them run now (they
+      // may trip over the very corruption that failed the run; that is already known).
       (void)mm.release();
+      try {
+        rcu_barrier();
+      } catch (const FailureError&) {
+      }
     }
     result.enomem = enomem_;
     return result;

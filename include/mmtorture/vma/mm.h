@@ -30,10 +30,16 @@ struct Vma;
 // is this one (the VMA that faulted it, and its copies made by fork, split and
 // mremap). Reclaim and migration walk `vmas` under `lock`, a lock class marked as
 // taken by reclaim.
+//
+// As in the kernel, the anon_vmas fork creates form a family with one root, and one
+// lock — the root's — covers the whole family (anon_vma->root->rwsem): a walker holding
+// it sees no VMA of the family change its bounds.
 struct AnonVma {
-  explicit AnonVma(uint64_t anon_id);
+  AnonVma(uint64_t anon_id, AnonVma* family_root);
   uint64_t id;
-  sched::RwSem lock;
+  AnonVma* root;           // itself, or the root of the anon_vma it was forked from
+  sched::RwSem own_lock;   // used by the family when this is the root
+  sched::RwSem& lock;      // the root's lock
   std::vector<Vma*> vmas;  // in link order (deterministic)
 };
 
@@ -90,7 +96,8 @@ class VmContext final : public mem::RmapOps {
   // vm_acct_memory without the limit check (a charge that must not fail).
   void vm_acct_memory_force(uint64_t pages) { committed_pages_ += pages; }
 
-  AnonVma* anon_vma_alloc();
+  // A new anon_vma; with `family` (fork), it joins that anon_vma's family.
+  AnonVma* anon_vma_alloc(AnonVma* family = nullptr);
   uint64_t next_vma_id() { return ++vma_ids_; }
   uint64_t next_mm_id() { return ++mm_ids_; }
   uint64_t anon_vmas() const { return anon_vmas_.size(); }

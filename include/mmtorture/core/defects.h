@@ -1,0 +1,67 @@
+// Canary defects (design.md §6): historical bug classes from the seed threads,
+// re-created as runtime switches, off by default, each a small marked branch in the code
+// it breaks. A stress tester is judged by the bugs it finds: `mmtorture selftest` turns
+// each one on and proves the checks catch it.
+//
+// The set of enabled defects is process-wide (one world per process) and read on hot
+// paths, so a test is one load of a bit mask.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mmt {
+
+enum class Defect : uint32_t {
+  PreallocRedundantWrite,
+  GfpKernelUnderRmapLock,
+  NommuSplitDoubleCount,
+  BrkMunmapShortcut,
+  MremapAccountLeak,
+  MremapUaf,
+  TopdownGapMiscalc,
+  DestroyFreesLiveNodes,
+  CmaRetryUninterruptible,
+  CmaBitmapLeakOnBusy,
+};
+inline constexpr uint32_t kDefectCount = 10;
+
+struct DefectInfo {
+  Defect defect;
+  const char* name;         // --defect NAME
+  const char* seed;         // the thread it comes from (shared/seeds/)
+  const char* description;  // one paragraph: the bug and which check should catch it
+};
+
+const std::vector<DefectInfo>& defect_table();
+std::optional<Defect> defect_from_name(std::string_view name);
+const char* defect_name(Defect defect);
+
+namespace detail {
+extern uint32_t g_enabled_defects;
+}
+
+// True when the defect is switched on for this process.
+inline bool defect_enabled(Defect defect) {
+  return (detail::g_enabled_defects >> static_cast<uint32_t>(defect)) & 1;
+}
+void enable_defect(Defect defect, bool on = true);
+void clear_defects();
+std::vector<Defect> enabled_defects();
+
+// RAII for tests: the given defects on for the scope, the previous set restored after.
+class DefectScope {
+ public:
+  explicit DefectScope(std::initializer_list<Defect> defects);
+  ~DefectScope();
+  DefectScope(const DefectScope&) = delete;
+  DefectScope& operator=(const DefectScope&) = delete;
+
+ private:
+  uint32_t saved_;
+};
+
+}  // namespace mmt

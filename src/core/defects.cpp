@@ -1,0 +1,83 @@
+// The canary defect table and switches (defects.h).
+#include "mmtorture/core/defects.h"
+
+namespace mmt {
+
+namespace detail {
+uint32_t g_enabled_defects = 0;
+}
+
+const std::vector<DefectInfo>& defect_table() {
+  static const std::vector<DefectInfo> table = {
+      {Defect::PreallocRedundantWrite, "prealloc-redundant-write", "000",
+       "An mprotect merge (vma_modify, merging into prev) performs an extra tree write inside its "
+       "preallocation window, consuming the nodes mas_preallocate reserved; mas_store_prealloc then runs short "
+       "(the BUG_ON in the 2023 mprotect/GFP_NOWAIT thread). Caught by mas_store_prealloc's one-store-per-"
+       "preallocation check even when enough nodes happen to be left."},
+      {Defect::GfpKernelUnderRmapLock, "gfp-kernel-under-rmap-lock", "000",
+       "A VMA adjustment allocates its maple nodes with GFP_KERNEL while holding the anon_vma lock, the "
+       "answer to \"why not GFP_KERNEL?\" in the same thread: reclaim takes that lock. Caught by the "
+       "reclaim-safety check (lockdep.reclaim)."},
+      {Defect::NommuSplitDoubleCount, "nommu-split-double-count", "001",
+       "After splitting a VMA both halves are set up as new, so the original is counted twice in map_count. "
+       "Caught by validate_mm (VMA count vs map_count)."},
+      {Defect::BrkMunmapShortcut, "brk-munmap-shortcut", "002",
+       "brk shrinks the heap VMA in place instead of going through the munmap path, without the anon_vma "
+       "lock, so a concurrent reverse-map walker (reclaim) sees the VMA change under it. Caught by the rmap "
+       "stability check in try_to_unmap when reclaim runs concurrently."},
+      {Defect::MremapAccountLeak, "mremap-account-leak", "003",
+       "move_vma's VM_ACCOUNT hand-off assumes the old VMA is gone: when the moved range was part of a larger "
+       "VMA it uncharges the moved pages once more (Hugh Dickins' report). Caught by the committed accounting "
+       "check (Committed_AS vs VM_ACCOUNT mappings)."},
+      {Defect::MremapUaf, "mremap-uaf", "003",
+       "move_vma touches the old VMA after do_munmap freed it (the KASAN report). Caught by ASan in sanitizer "
+       "builds and by the slab's poison check when the object is reused otherwise."},
+      {Defect::TopdownGapMiscalc, "topdown-gap-miscalc", "003",
+       "Top-down placement asks the gap search for a page less than the mapping needs, so a new mapping can "
+       "overlap the next one. Caught by validate_mm (a VMA no longer matches its tree slot)."},
+      {Defect::DestroyFreesLiveNodes, "destroy-frees-live-nodes", "003",
+       "After a spanning store the clean-up of replaced nodes also frees a node that is still linked into the "
+       "tree (the KASAN report in mas_descend_adopt). Caught by the poisoned-node checks (ASan, slab poison, "
+       "mt_validate's dead-node check)."},
+      {Defect::CmaRetryUninterruptible, "cma-retry-uninterruptible", "004",
+       "The retry-forever cma_alloc policy sleeps uninterruptibly, so a fatal signal is never honoured while a "
+       "page stays pinned. Caught by hang detection naming cma_alloc."},
+      {Defect::CmaBitmapLeakOnBusy, "cma-bitmap-leak-on-busy", "004",
+       "A range that fails with -EBUSY leaves its bitmap bits set. Caught by the CMA bitmap invariant."},
+  };
+  return table;
+}
+
+std::optional<Defect> defect_from_name(std::string_view name) {
+  for (const DefectInfo& info : defect_table())
+    if (name == info.name) return info.defect;
+  return std::nullopt;
+}
+
+const char* defect_name(Defect defect) {
+  for (const DefectInfo& info : defect_table())
+    if (info.defect == defect) return info.name;
+  return "unknown";
+}
+
+void enable_defect(Defect defect, bool on) {
+  const uint32_t bit = 1u << static_cast<uint32_t>(defect);
+  detail::g_enabled_defects = on ? (detail::g_enabled_defects | bit) : (detail::g_enabled_defects & ~bit);
+}
+
+void clear_defects() { detail::g_enabled_defects = 0; }
+
+std::vector<Defect> enabled_defects() {
+  std::vector<Defect> out;
+  for (const DefectInfo& info : defect_table())
+    if (defect_enabled(info.defect)) out.push_back(info.defect);
+  return out;
+}
+
+DefectScope::DefectScope(std::initializer_list<Defect> defects) : saved_(detail::g_enabled_defects) {
+  for (Defect defect : defects) enable_defect(defect);
+}
+
+DefectScope::~DefectScope() { detail::g_enabled_defects = saved_; }
+
+}  // namespace mmt
