@@ -173,22 +173,33 @@ class VmWorld {
     switch (op) {
       case kMmapFixed: {
         const unsigned long addr = window_page();
-        const long ret = vma::vm_mmap(mm, addr, length(), prot(), vma::MAP_PRIVATE | vma::MAP_ANONYMOUS | vma::MAP_FIXED);
+        // Draws are sequenced into locals: the order of evaluation of function arguments
+        // differs between gcc and clang, and the choice sequence must not.
+        const unsigned long len = length();
+        const unsigned long protection = prot();
+        const long ret = vma::vm_mmap(mm, addr, len, protection, vma::MAP_PRIVATE | vma::MAP_ANONYMOUS | vma::MAP_FIXED);
         if (ret != static_cast<long>(addr) && ret != -ENOMEM) unexpected("mmap", ret, mm);
         return ret;
       }
       case kMmap: {
-        const long ret = vma::vm_mmap(mm, 0, length(), prot(), vma::MAP_PRIVATE | vma::MAP_ANONYMOUS);
+        const unsigned long len = length();
+        const unsigned long protection = prot();
+        const long ret = vma::vm_mmap(mm, 0, len, protection, vma::MAP_PRIVATE | vma::MAP_ANONYMOUS);
         if (ret <= 0 && ret != -ENOMEM) unexpected("mmap", ret, mm);
         return ret;
       }
       case kMunmap: {
-        const int ret = vma::vm_munmap(mm, window_page(), length());
+        const unsigned long addr = window_page();
+        const unsigned long len = length();
+        const int ret = vma::vm_munmap(mm, addr, len);
         if (ret != 0 && ret != -ENOMEM) unexpected("munmap", ret, mm);
         return ret;
       }
       case kMprotect: {
-        const int ret = vma::do_mprotect(mm, window_page(), length(), prot());
+        const unsigned long addr = window_page();
+        const unsigned long len = length();
+        const unsigned long protection = prot();
+        const int ret = vma::do_mprotect(mm, addr, len, protection);
         if (ret != 0 && ret != -ENOMEM) unexpected("mprotect", ret, mm);
         return ret;
       }
