@@ -4,13 +4,14 @@
 // checks on. A crash file is a choice list: `mmtorture replay` accepts it.
 #include <cstdint>
 
-#include "fuzz_options.h"
 #include "fuzz_report.h"
-#include "mmtorture/campaign/vm_world.h"
+#include "mmtorture/campaign/fuzz_jobs.h"
+#include "mmtorture/campaign/seed_run.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const mmt::campaign::Config config = mmt::campaign::fuzz_world_config();
   mmt::FuzzChoices choices(data, size);
-  const auto result = mmt::campaign::run_vm_world(choices, mmt::fuzz::world_options());
-  if (result.failure) mmt::fuzz::crash(*result.failure, result.ops_done);
+  const auto result = mmt::campaign::run_seed(config, choices);
+  if (result.failure) mmt::fuzz::crash(*result.failure, result.ops);
   return 0;
 }

@@ -7,7 +7,8 @@
 #include <fstream>
 #include <string>
 
-#include "fuzz_options.h"
+#include "mmtorture/campaign/fuzz_jobs.h"
+#include "mmtorture/campaign/seed_run.h"
 
 namespace {
 
@@ -30,21 +31,21 @@ int main(int argc, char** argv) {
   for (uint64_t seed = 1; seed <= seeds; ++seed) {
     {
       mmt::SeededChoices choices(seed);
-      auto options = mmt::fuzz::maple_options();
+      auto options = mmt::campaign::fuzz_maple_options();
       options.ops = 60;
       mmt::campaign::run_maple_stress(choices, options);
       write(root / "fuzz_maple", seed, choices);
     }
     {
       mmt::SeededChoices choices(seed);
-      auto options = mmt::fuzz::vma_options();
+      auto options = mmt::campaign::fuzz_vma_options();
       options.ops = 40;
       mmt::vma::run_page_model(choices, options);
       write(root / "fuzz_vma", seed, choices);
     }
     {
       mmt::SeededChoices choices(seed);
-      mmt::campaign::run_vm_world(choices, mmt::fuzz::world_options());
+      mmt::campaign::run_seed(mmt::campaign::fuzz_world_config(), choices);
       write(root / "fuzz_world", seed, choices);
     }
   }

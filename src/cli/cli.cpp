@@ -15,6 +15,7 @@
 
 #include "mmtorture/campaign/campaign.h"
 #include "mmtorture/campaign/config.h"
+#include "mmtorture/campaign/fuzz_jobs.h"
 #include "mmtorture/campaign/repro.h"
 #include "mmtorture/campaign/seed_run.h"
 #include "mmtorture/campaign/shrink.h"
@@ -88,7 +89,63 @@ int list(bool config_doc) {
   return 0;
 }
 
-int replay(const std::string& path, bool trace) {
+// A libFuzzer input of fuzz_world (raw bytes, not a repro): run under the fuzzers'
+// config (plus --set overrides) with the bytes as the choice sequence; on a failure the
+// recorded, labelled choices can be written as a repro that replay and shrink take.
+int replay_fuzz_input(const std::string& path, const std::string& bytes, bool trace,
+                      const std::vector<std::string>& overrides, const std::string& write_repro) {
+  Config config = fuzz_world_config();
+  for (const auto& o : overrides) apply_override(config, o);
+  validate_config(config, "--set");
+  std::printf("mmtorture replay: %s is a fuzz_world input (%zu bytes): the fuzzers' world config, config hash %s\n",
+              path.c_str(), bytes.size(), config_hash(config).c_str());
+  std::fflush(stdout);
+  FuzzChoices choices(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  SeedHooks hooks;
+  if (trace) hooks.trace_ops = [](std::string_view line) { std::printf("  %.*s\n", static_cast<int>(line.size()), line.data()); };
+  const SeedResult result = run_seed(config, choices, hooks);
+  if (!result.failure) {
+    std::printf("SUMMARY: ran clean: %llu ops, %zu choices read, trace %016llx\n",
+                static_cast<unsigned long long>(result.ops), choices.draws(),
+                static_cast<unsigned long long>(result.trace_hash));
+    return 0;
+  }
+  const Failure& f = *result.failure;
+  std::printf("%s\n  op %llu, %zu choices read\n%s", f.headline().c_str(), static_cast<unsigned long long>(f.op_index),
+              choices.draws(), f.dump.c_str());
+  if (!write_repro.empty()) {
+    Repro repro;
+    repro.tool_version = tool_version();
+    repro.config = config;
+    repro.choices = trim_choices(choices.recorded());
+    repro.failure = f;
+    repro.trace_hash = result.trace_hash;
+    repro.ops = result.ops;
+    write_file_atomic(write_repro, repro_to_json(repro));
+    std::printf("repro written to %s (replay it, shrink it)\n", write_repro.c_str());
+  }
+  std::printf("SUMMARY: failed: signature %s, trace %016llx\n", f.signature_id().c_str(),
+              static_cast<unsigned long long>(result.trace_hash));
+  return 1;
+}
+
+// A repro's choices as fuzz bytes: the input fuzz_world decodes to the same run when
+// the repro was made under the fuzzers' world config.
+int export_fuzz(const std::string& path, const std::string& out) {
+  const Repro repro = load_repro(path);
+  const auto bytes = choices_to_fuzz_bytes(repro.choices);
+  write_file_atomic(out, std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  const bool same_config = config_hash(repro.config) == config_hash(fuzz_world_config());
+  std::printf("wrote %zu bytes (%zu choices) to %s%s\n", bytes.size(), repro.choices.size(), out.c_str(),
+              same_config ? "" : "; note: the repro's config is not the fuzzers' world config, so fuzz_world runs it "
+                                 "under different options (replay the bytes with the repro's --set values instead)");
+  return 0;
+}
+
+int replay(const std::string& path, bool trace, const std::vector<std::string>& overrides,
+           const std::string& write_repro) {
+  const std::string text = read_file(path);
+  if (!looks_like_json(text)) return replay_fuzz_input(path, text, trace, overrides, write_repro);
   const Repro repro = load_repro(path);
   std::printf("mmtorture replay: %s, seed %llu, %zu choices, config hash %s, recorded by %s\n", path.c_str(),
               static_cast<unsigned long long>(repro.seed), repro.choices.size(), config_hash(repro.config).c_str(),
@@ -194,6 +251,15 @@ int main(int argc, char** argv) {
   bool trace = false;
   replay_cmd->add_option("file", replay_path, "*.repro.json")->required();
   replay_cmd->add_flag("--trace", trace, "Print every operation as it runs");
+  std::vector<std::string> replay_overrides;
+  std::string write_repro;
+  replay_cmd->add_option("--set", replay_overrides, "fuzz inputs only: section.key=value over the fuzzers' config");
+  replay_cmd->add_option("--write-repro", write_repro, "fuzz inputs only: write the failing run as a repro file");
+
+  auto* export_cmd = app.add_subcommand("export-fuzz", "Write a repro's choices as a fuzz_world input");
+  std::string export_in, export_out;
+  export_cmd->add_option("repro", export_in, "*.repro.json")->required();
+  export_cmd->add_option("out", export_out, "the fuzz input to write")->required();
 
   auto* shrink_cmd = app.add_subcommand("shrink", "Minimise a repro's choice list, keeping its failure signature");
   std::string shrink_path, shrink_out;
@@ -222,7 +288,8 @@ int main(int argc, char** argv) {
   }
   try {
     if (list_cmd->parsed()) return list(config_doc);
-    if (replay_cmd->parsed()) return replay(replay_path, trace);
+    if (replay_cmd->parsed()) return replay(replay_path, trace, replay_overrides, write_repro);
+    if (export_cmd->parsed()) return export_fuzz(export_in, export_out);
     if (shrink_cmd->parsed()) return shrink(shrink_path, attempts, shrink_out);
     if (merge_cmd->parsed()) return merge_journals(journals);
     if (run->parsed()) {

@@ -1,0 +1,26 @@
+// The jobs the libFuzzer targets run, with the options they run them with — one
+// definition shared by the fuzzers (fuzz/), their corpus generator and `mmtorture
+// replay`, so a fuzzer's crash file replays, and a repro made under the fuzz-world
+// config converts back into a fuzz input (`mmtorture export-fuzz`).
+#pragma once
+
+#include <string_view>
+
+#include "mmtorture/campaign/config.h"
+#include "mmtorture/campaign/maple_stress.h"
+#include "mmtorture/vma/page_model.h"
+
+namespace mmt::campaign {
+
+// fuzz_world: a small world (the default config, fewer operations and pages, frame
+// checks every 8 operations) run through run_seed, where the input is every choice.
+Config fuzz_world_config();
+// fuzz_maple: the maple stress, ending when the input runs out.
+MapleStressOptions fuzz_maple_options();
+// fuzz_vma: the page-model run, ending when the input runs out.
+vma::PageModelOptions fuzz_vma_options();
+
+// True when `text` is a JSON document (a repro file) rather than raw fuzz bytes.
+bool looks_like_json(std::string_view text);
+
+}  // namespace mmt::campaign
