@@ -42,15 +42,15 @@ class CmaWorld {
         ctx_{choices, cma_, vm_, [this](const char* after) { check(after); }} {
     memory_.set_trace(&trace_);
     area_ = &cma_.cma_declare_area(CmaAreaConfig{"cma", options.cma_base_pfn, options.cma_pages, options.order_per_bit});
-    app_.mm = std::make_unique<vma::Mm>(vm_);
-    app_.pages = options.process_pages;
-    vma::vm_mmap(*app_.mm, app_.base, app_.pages * vma::kPageSize, vma::PROT_READ | vma::PROT_WRITE,
-                 vma::MAP_PRIVATE | vma::MAP_ANONYMOUS | vma::MAP_FIXED);
-    for (unsigned long i = 0; i < app_.pages; ++i) vma::handle_mm_fault(*app_.mm, app_.base + i * vma::kPageSize, true);
+    // The VM started first: its guest memory is spread over the CMA area the buddy
+    // allocator lent it, which is where its FOLL_LONGTERM pins will sit.
+    if (options.longterm_pins) populate(guest_, options.vm_pages);
+    populate(app_, options.process_pages);
   }
 
   ~CmaWorld() {
     app_.mm.reset();
+    guest_.mm.reset();
     rcu_barrier();
   }
 
@@ -77,7 +77,7 @@ class CmaWorld {
     if (options_.longterm_pins) {
       LongtermPinnerOptions longterm = options_.longterm;
       longterm.pins = options_.longterm_pins;
-      scheduler.spawn("vfio", longterm_pinner(ctx_, app_, longterm));
+      scheduler.spawn("vfio", longterm_pinner(ctx_, guest_, longterm));
     }
     targets_ = clients;
     if (options_.fatal_signal_at_ms) {
@@ -105,6 +105,15 @@ class CmaWorld {
   }
 
  private:
+  // Maps and writes every page before the run (the process has been up for a while).
+  void populate(Process& process, unsigned long pages) {
+    process.mm = std::make_unique<vma::Mm>(vm_);
+    process.pages = pages;
+    vma::vm_mmap(*process.mm, process.base, pages * vma::kPageSize, vma::PROT_READ | vma::PROT_WRITE,
+                 vma::MAP_PRIVATE | vma::MAP_ANONYMOUS | vma::MAP_FIXED);
+    for (unsigned long i = 0; i < pages; ++i) vma::handle_mm_fault(*process.mm, process.base + i * vma::kPageSize, true);
+  }
+
   static mem::MemConfig memory_config(const CmaWorldOptions& options) {
     mem::MemConfig config;
     config.pages = options.memory_pages;
@@ -150,6 +159,7 @@ class CmaWorld {
                                                     cma_.longterm_pins().size()));
     cma_.lru_cache().lru_add_drain_all();
     vma::exit_mmap(*app_.mm);
+    if (guest_.mm) vma::exit_mmap(*guest_.mm);
     check("application exit");
     if (memory_.lru_size() != 0)
       raise_failure("leak", "teardown", fmt::format("{} pages still on the LRU", memory_.lru_size()));
@@ -165,6 +175,7 @@ class CmaWorld {
   ActorContext ctx_;
   CmaArea* area_ = nullptr;
   Process app_;
+  Process guest_;
   std::vector<std::vector<CmaCall>> client_calls_;
   std::vector<sched::Thread*> targets_;
   std::vector<uint64_t> sent_ms_;

@@ -40,7 +40,7 @@ struct CmaWorldOptions {
   CmaOptions cma;
   unsigned clients = 2;
   CmaClientOptions client{nullptr, 4, 256, 2048, 6, 8, 200, 100, 0.5};
-  unsigned long process_pages = 1024;  // the application the pinners, forker and toucher use
+  unsigned long process_pages = 512;  // the application the pinners, forker and toucher use
   unsigned forkers = 1;
   ForkerOptions forker;
   unsigned short_pinners = 1;
@@ -49,7 +49,10 @@ struct CmaWorldOptions {
   ToucherOptions toucher;
   unsigned hogs = 1;
   HogOptions hog;
-  unsigned longterm_pins = 0;  // pages pinned FOLL_LONGTERM by a "vfio" thread (0: none)
+  // A second process, a VM whose guest memory the "vfio" thread pins FOLL_LONGTERM
+  // (never forked, so its pages are pinned where they were faulted, no COW copy).
+  unsigned long vm_pages = 1024;
+  unsigned longterm_pins = 0;  // pages of the VM pinned FOLL_LONGTERM (0: none)
   LongtermPinnerOptions longterm;
   uint64_t fatal_signal_at_ms = 0;  // when a "killer" signals every client (0: never)
   uint64_t hang_ms = 60'000;
