@@ -8,6 +8,7 @@
 #include <string>
 
 #include "mmtorture/campaign/fuzz_jobs.h"
+#include "mmtorture/campaign/repro.h"
 #include "mmtorture/campaign/seed_run.h"
 
 namespace {
@@ -27,7 +28,26 @@ int main(int argc, char** argv) {
   }
   const std::filesystem::path root = argv[1];
   const uint64_t seeds = argc == 3 ? std::strtoull(argv[2], nullptr, 10) : 8;
-  for (const char* target : {"fuzz_maple", "fuzz_vma", "fuzz_world"}) std::filesystem::create_directories(root / target);
+  for (const char* target : {"fuzz_maple", "fuzz_vma", "fuzz_world", "fuzz_config", "fuzz_repro"})
+    std::filesystem::create_directories(root / target);
+  // fuzz_config: a dictionary of every section and key (the knob table), plus values.
+  {
+    std::ofstream dict(root / "fuzz_config.dict");
+    for (const auto& [section, doc] : mmt::campaign::section_table()) dict << "\"[" << section << "]\"\n";
+    for (const auto& knob : mmt::campaign::knob_table()) dict << "\"" << knob.name << " = \"\n";
+    for (const char* token : {"true", "false", "\\\"world\\\"", "\\\"maple\\\"", "\\\"random\\\"", "\\\"pct\\\"",
+                              "\\\"1..100\\\"", "0.5", "1e300", "-1", "18446744073709551615", "#"})
+      dict << "\"" << token << "\"\n";
+  }
+  // fuzz_config seeds: the default config in TOML form, one key per line.
+  {
+    std::ofstream out(root / "fuzz_config" / "defaults.toml");
+    std::string section;
+    for (const auto& knob : mmt::campaign::knob_table()) {
+      if (section != knob.section) out << "[" << (section = knob.section) << "]\n";
+      out << knob.name << " = " << (knob.type == mmt::campaign::KnobType::Str ? "\"x\"" : "1") << "\n";
+    }
+  }
   for (uint64_t seed = 1; seed <= seeds; ++seed) {
     {
       mmt::SeededChoices choices(seed);
@@ -47,6 +67,25 @@ int main(int argc, char** argv) {
       mmt::SeededChoices choices(seed);
       mmt::campaign::run_seed(mmt::campaign::fuzz_world_config(), choices);
       write(root / "fuzz_world", seed, choices);
+    }
+    {
+      // fuzz_repro seeds: a failing run (a planted failure) written as a repro file.
+      mmt::campaign::Config config = mmt::campaign::fuzz_world_config();
+      config.checks.selftest_plant_fork_after_op = 10 + seed;
+      mmt::SeededChoices choices(seed);
+      const auto result = mmt::campaign::run_seed(config, choices);
+      if (result.failure) {
+        mmt::campaign::Repro repro;
+        repro.tool_version = mmt::campaign::tool_version();
+        repro.config = config;
+        repro.seed = seed;
+        repro.choices = mmt::campaign::trim_choices(choices.recorded());
+        repro.failure = *result.failure;
+        repro.trace_hash = result.trace_hash;
+        repro.ops = result.ops;
+        std::ofstream(root / "fuzz_repro" / ("seed-" + std::to_string(seed) + ".repro.json"))
+            << mmt::campaign::repro_to_json(repro);
+      }
     }
   }
   std::printf("wrote %llu seeds per target under %s\n", static_cast<unsigned long long>(seeds), root.c_str());
