@@ -9,6 +9,8 @@
 #include <string>
 
 #include "mmtorture/cma/cma.h"
+
+#include "mmtorture/core/defects.h"
 #include "mmtorture/sched/clock.h"
 #include "mmtorture/sched/progress.h"
 #include "mmtorture/sched/signal.h"
@@ -92,12 +94,15 @@ mem::Page* Cma::cma_alloc(CmaArea& area, uint64_t count, unsigned align, gfp_t g
       if (ret != -EBUSY || !policy.may_retry(gfp, retries)) break;
       // A fatal signal ends a killable retry loop (v4/v5 of the patch) before and
       // during each sleep; msleep (v1/v2) sleeps through it.
-      if (policy.killable && sched::fatal_signal_pending()) {
+      // CANARY cma-retry-uninterruptible (seed 004): the retry loop sleeps
+      // uninterruptibly and never looks at the signal.
+      const bool killable = policy.killable && !defect_enabled(Defect::CmaRetryUninterruptible);
+      if (killable && sched::fatal_signal_pending()) {
         ret = -EINTR;
         break;
       }
       const Site site = retry_site(busy_pfn);
-      if (policy.killable) {
+      if (killable) {
         sched::schedule_timeout_killable(policy.sleep_ms, site);
         if (sched::fatal_signal_pending()) {
           ret = -EINTR;
@@ -148,7 +153,20 @@ mem::Page* Cma::cma_alloc(CmaArea& area, uint64_t count, unsigned align, gfp_t g
       page = memory_.pfn_to_page(pfn);
       break;
     }
-    cma_clear_bitmap(area, bitmap_no, bits, call);
+    // CANARY cma-retry-uninterruptible: -EINTR from alloc_contig_range is retried too.
+    if (ret == -EINTR && defect_enabled(Defect::CmaRetryUninterruptible)) ret = -EBUSY;
+    // CANARY cma-bitmap-leak-on-busy (seed 004): a range that failed with -EBUSY keeps
+    // its bitmap bits (only the reservation record goes).
+    if (ret == -EBUSY && defect_enabled(Defect::CmaBitmapLeakOnBusy)) {
+      sched::SpinGuard guard(area.lock, Site{"cma_clear_bitmap"});
+      for (auto it = area.reservations.begin(); it != area.reservations.end(); ++it)
+        if (it->call == call && it->bitmap_no == bitmap_no) {
+          area.reservations.erase(it);
+          break;
+        }
+    } else {
+      cma_clear_bitmap(area, bitmap_no, bits, call);
+    }
     if (ret != -EBUSY) break;
     ++area.stats.busy;
     start = bitmap_no + mask + 1;  // the next aligned candidate
