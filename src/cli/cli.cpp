@@ -19,6 +19,7 @@
 #include "mmtorture/campaign/repro.h"
 #include "mmtorture/campaign/seed_run.h"
 #include "mmtorture/campaign/shrink.h"
+#include "mmtorture/cma/experiment.h"
 #include "mmtorture/core/choice.h"
 
 namespace mmt::cli {
@@ -139,6 +140,21 @@ int export_fuzz(const std::string& path, const std::string& out) {
   std::printf("wrote %zu bytes (%zu choices) to %s%s\n", bytes.size(), repro.choices.size(), out.c_str(),
               same_config ? "" : "; note: the repro's config is not the fuzzers' world config, so fuzz_world runs it "
                                  "under different options (replay the bytes with the repro's --set values instead)");
+  return 0;
+}
+
+// The seed-004 question answered with numbers: every retry policy against the same
+// workloads (transient pins; long-term pins pinned in place; long-term pins with
+// migrate-first; a fatal signal), over the same seeds.
+int cma_experiment(uint64_t first, uint64_t seeds) {
+  cma::CmaExperimentOptions options;
+  options.first_seed = first;
+  options.seeds = seeds;
+  std::printf("mmtorture cma-experiment: seeds %llu..%llu per policy and workload\n",
+              static_cast<unsigned long long>(first), static_cast<unsigned long long>(first + seeds - 1));
+  std::fflush(stdout);
+  const cma::CmaExperimentResult result = cma::run_cma_policy_experiment(options);
+  std::printf("%s", result.table().c_str());
   return 0;
 }
 
@@ -272,6 +288,12 @@ int main(int argc, char** argv) {
   std::vector<std::string> journals;
   merge_cmd->add_option("journals", journals, "journal*.jsonl")->required();
 
+  auto* cma_cmd = app.add_subcommand("cma-experiment",
+                                     "The seed-004 experiment: each cma_alloc retry policy against the same workloads");
+  uint64_t cma_seeds = 8, cma_first = 1;
+  cma_cmd->add_option("--seeds", cma_seeds, "Seeds per policy and workload")->capture_default_str()->check(CLI::Range(1ull, 100000ull));
+  cma_cmd->add_option("--first", cma_first, "First seed")->capture_default_str();
+
   auto* list_cmd = app.add_subcommand("list", "List configs, knobs, checks, sites and strategies");
   bool config_doc = false;
   list_cmd->add_flag("--config-doc", config_doc, "Print configs/README.md (generated from the knob table)");
@@ -290,6 +312,7 @@ int main(int argc, char** argv) {
     if (list_cmd->parsed()) return list(config_doc);
     if (replay_cmd->parsed()) return replay(replay_path, trace, replay_overrides, write_repro);
     if (export_cmd->parsed()) return export_fuzz(export_in, export_out);
+    if (cma_cmd->parsed()) return cma_experiment(cma_first, cma_seeds);
     if (shrink_cmd->parsed()) return shrink(shrink_path, attempts, shrink_out);
     if (merge_cmd->parsed()) return merge_journals(journals);
     if (run->parsed()) {
