@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   }
   const std::filesystem::path root = argv[1];
   const uint64_t seeds = argc == 3 ? std::strtoull(argv[2], nullptr, 10) : 8;
-  for (const char* target : {"fuzz_maple", "fuzz_vma", "fuzz_world", "fuzz_config", "fuzz_repro"})
+  for (const char* target : {"fuzz_maple", "fuzz_vma", "fuzz_world", "fuzz_config", "fuzz_repro", "fuzz_cma"})
     std::filesystem::create_directories(root / target);
   // fuzz_config: a dictionary of every section and key (the knob table), plus values.
   {
@@ -67,6 +67,11 @@ int main(int argc, char** argv) {
       mmt::SeededChoices choices(seed);
       mmt::campaign::run_seed(mmt::campaign::fuzz_world_config(), choices);
       write(root / "fuzz_world", seed, choices);
+    }
+    if (seed <= 4) {
+      mmt::SeededChoices choices(seed);
+      mmt::cma::run_cma_world(choices, mmt::campaign::fuzz_cma_options());
+      write(root / "fuzz_cma", seed, choices);
     }
     {
       // fuzz_repro seeds: a failing run (a planted failure) written as a repro file.

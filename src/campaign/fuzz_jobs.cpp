@@ -30,6 +30,20 @@ vma::PageModelOptions fuzz_vma_options() {
   return options;
 }
 
+cma::CmaWorldOptions fuzz_cma_options() {
+  cma::CmaWorldOptions options;
+  options.memory_pages = 2048;
+  options.cma_base_pfn = 1024;
+  options.cma_pages = 1024;
+  options.vm_pages = 256;
+  options.process_pages = 128;
+  options.longterm_pins = 4;
+  options.cma.retry = cma::RetryPolicy::bounded(2, 50);
+  options.fatal_signal_at_ms = 400;
+  options.hang_ms = 20'000;
+  return options;
+}
+
 bool looks_like_json(std::string_view text) {
   for (char c : text) {
     if (std::isspace(static_cast<unsigned char>(c))) continue;

@@ -8,6 +8,7 @@
 
 #include "mmtorture/campaign/config.h"
 #include "mmtorture/campaign/maple_stress.h"
+#include "mmtorture/cma/experiment.h"
 #include "mmtorture/vma/page_model.h"
 
 namespace mmt::campaign {
@@ -19,6 +20,10 @@ Config fuzz_world_config();
 MapleStressOptions fuzz_maple_options();
 // fuzz_vma: the page-model run, ending when the input runs out.
 vma::PageModelOptions fuzz_vma_options();
+
+// fuzz_cma: a small CMA world (clients, pinners incl. long-term, forker, toucher, hog, a
+// fatal signal) with a bounded retry policy.
+cma::CmaWorldOptions fuzz_cma_options();
 
 // True when `text` is a JSON document (a repro file) rather than raw fuzz bytes.
 bool looks_like_json(std::string_view text);
