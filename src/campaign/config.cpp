@@ -5,10 +5,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
+#include "mmtorture/core/defects.h"
 #include "mmtorture/core/trace_hash.h"
 
 namespace mmt::campaign {
@@ -16,10 +18,15 @@ namespace mmt::campaign {
 namespace {
 
 std::string validate_job(std::string_view value) {
-  return value == "world" || value == "maple" ? std::string{} : "must be \"world\" or \"maple\"";
+  return value == "world" || value == "maple" || value == "page_model" ? std::string{}
+                                                                       : "must be \"world\", \"maple\" or \"page_model\"";
 }
 std::string validate_strategy(std::string_view value) {
   return value == "random" || value == "pct" ? std::string{} : "must be \"random\" or \"pct\"";
+}
+std::string validate_defect(std::string_view value) {
+  return defect_from_name(value) ? std::string{}
+                                 : fmt::format("unknown defect '{}' (mmtorture list --defects names them)", value);
 }
 std::string validate_seeds(std::string_view value) {
   std::string reason;
@@ -43,6 +50,9 @@ std::vector<Knob> build_knob_table() {
 #define MMT_KNOB_STR(section, name, def, validator, doc)                                \
   table.push_back(Knob{#section, #name, KnobType::Str, doc, 0, 0, validator,            \
                        [](Config& c) -> void* { return &c.section.name; }});
+#define MMT_KNOB_LIST(section, name, validator, doc)                                    \
+  table.push_back(Knob{#section, #name, KnobType::StrList, doc, 0, 0, validator,        \
+                       [](Config& c) -> void* { return &c.section.name; }});
 #include "mmtorture/campaign/knobs.def"
 #undef MMT_SECTION
 #undef MMT_SECTION_END
@@ -50,6 +60,7 @@ std::vector<Knob> build_knob_table() {
 #undef MMT_KNOB_F64
 #undef MMT_KNOB_BOOL
 #undef MMT_KNOB_STR
+#undef MMT_KNOB_LIST
   return table;
 }
 
@@ -71,6 +82,7 @@ const char* type_name(KnobType type) {
     case KnobType::F64: return "float";
     case KnobType::Bool: return "boolean";
     case KnobType::Str: return "string";
+    case KnobType::StrList: return "list of strings";
   }
   return "?";
 }
@@ -80,7 +92,8 @@ const char* value_type_name(const KnobValue& value) {
     case 0: return "an integer";
     case 1: return "a float";
     case 2: return "a boolean";
-    default: return "a string";
+    case 3: return "a string";
+    default: return "an array";
   }
 }
 
@@ -99,7 +112,8 @@ std::string range_text(const Knob& knob) {
 
 // Whether a knob decides what a seed does (and so belongs in the config hash).
 bool knob_decides_run(const Knob& knob) {
-  return std::string_view(knob.section) != "run" || std::string_view(knob.name) == "ops_per_seed";
+  return std::string_view(knob.section) != "run" || std::string_view(knob.name) == "ops_per_seed" ||
+         std::string_view(knob.name) == "defects";
 }
 
 }  // namespace
@@ -118,6 +132,7 @@ const std::vector<std::pair<const char*, const char*>>& section_table() {
 #define MMT_KNOB_F64(...)
 #define MMT_KNOB_BOOL(...)
 #define MMT_KNOB_STR(...)
+#define MMT_KNOB_LIST(...)
 #include "mmtorture/campaign/knobs.def"
 #undef MMT_SECTION
 #undef MMT_SECTION_END
@@ -125,6 +140,7 @@ const std::vector<std::pair<const char*, const char*>>& section_table() {
 #undef MMT_KNOB_F64
 #undef MMT_KNOB_BOOL
 #undef MMT_KNOB_STR
+#undef MMT_KNOB_LIST
     return t;
   }();
   return table;
@@ -222,6 +238,31 @@ void set_knob(Config& config, std::string_view section, std::string_view name, c
       *static_cast<std::string*>(target) = *v;
       break;
     }
+    case KnobType::StrList: {
+      std::vector<std::string> elements;
+      if (const auto* list = std::get_if<std::vector<std::string>>(&value)) {
+        elements = *list;
+      } else if (const auto* text = std::get_if<std::string>(&value)) {
+        for (size_t start = 0; start < text->size();) {
+          const size_t comma = std::min(text->find(',', start), text->size());
+          elements.push_back(text->substr(start, comma - start));
+          start = comma + 1;
+        }
+      } else {
+        wrong_type();
+      }
+      // Duplicates are dropped (the first place counts), so the hash sees one list.
+      std::vector<std::string> unique;
+      for (const auto& element : elements) {
+        if (knob->validate) {
+          const std::string reason = knob->validate(element);
+          if (!reason.empty()) throw ConfigError(file, line, key, reason);
+        }
+        if (std::find(unique.begin(), unique.end(), element) == unique.end()) unique.push_back(element);
+      }
+      *static_cast<std::vector<std::string>*>(target) = std::move(unique);
+      break;
+    }
   }
 }
 
@@ -274,7 +315,12 @@ KnobValue toml_value(const toml::node& node, const std::string& file, const std:
   if (auto v = node.as_floating_point()) return v->get();
   if (auto v = node.as_boolean()) return v->get();
   if (auto v = node.as_string()) return v->get();
-  throw ConfigError(file, line_of(node), key, "expected a value (integer, float, boolean or string), got a table or array");
+  if (auto v = node.as_array(); v && (v->empty() || v->is_homogeneous(toml::node_type::string))) {
+    std::vector<std::string> list;  // an empty array is homogeneous too
+    for (const auto& element : *v) list.push_back(element.as_string()->get());
+    return list;
+  }
+  throw ConfigError(file, line_of(node), key, "expected a value (integer, float, boolean, string or array of strings), got a table or other array");
 }
 
 }  // namespace
@@ -324,6 +370,12 @@ std::string knob_value_text(const Knob& knob, Config& config) {
     case KnobType::F64: return float_text(*static_cast<double*>(member));
     case KnobType::Bool: return *static_cast<bool*>(member) ? "true" : "false";
     case KnobType::Str: return nlohmann::json(*static_cast<std::string*>(member)).dump();
+    case KnobType::StrList: {
+      std::string text = "[";
+      for (const auto& element : *static_cast<std::vector<std::string>*>(member))
+        text += fmt::format("{}{}", text.size() > 1 ? ", " : "", nlohmann::json(element).dump());
+      return text + "]";
+    }
   }
   return "";
 }
@@ -350,6 +402,7 @@ std::string config_to_json(const Config& config) {
       case KnobType::F64: slot = *static_cast<double*>(member); break;
       case KnobType::Bool: slot = *static_cast<bool*>(member); break;
       case KnobType::Str: slot = *static_cast<std::string*>(member); break;
+      case KnobType::StrList: slot = *static_cast<std::vector<std::string>*>(member); break;
     }
   }
   return root.dump();
@@ -376,8 +429,10 @@ Config config_from_json(std::string_view json_text, const std::string& file, uin
         v = value.get<double>();
       else if (value.is_string())
         v = value.get<std::string>();
+      else if (value.is_array() && std::all_of(value.begin(), value.end(), [](const auto& e) { return e.is_string(); }))
+        v = value.get<std::vector<std::string>>();
       else
-        throw ConfigError(file, line, fmt::format("config.{}.{}", section, name), "expected a scalar");
+        throw ConfigError(file, line, fmt::format("config.{}.{}", section, name), "expected a scalar or an array of strings");
       try {
         set_knob(config, section, name, v, file, line);
       } catch (const ConfigError& e) {
@@ -424,7 +479,11 @@ std::string config_markdown() {
       "| config | what |\n|---|---|\n"
       "| `smoke.toml` | the README's main job: about a minute on 2 cores; several mms, every op kind, NOWAIT failures, PCT |\n"
       "| `soak.toml` | long: many seeds with more ops, swarm testing of op kinds and fault sites |\n"
-      "| `maple.toml` | the maple tree alone (single-threaded) with NOWAIT node-allocation failures |\n";
+      "| `maple.toml` | the maple tree alone (single-threaded) with NOWAIT node-allocation failures |\n"
+      "| `seed000-mprotect-nowait.toml` | seed 000: mprotect/merge churn with GFP_NOWAIT failures (`mmtorture selftest` scenario) |\n"
+      "| `seed001-nommu-boot.toml` | seed 001: split accounting in the page-model job (the nommu boot half is not modelled) |\n"
+      "| `seed002-brk-churn.toml` | seed 002: brk grow/shrink and heap faults against constant reclaim |\n"
+      "| `seed003-mremap-pressure.toml` | seed 003: mremap moves and partial unmaps under swapping pressure |\n";
   for (const auto& [section, doc] : section_table()) {
     out += fmt::format("\n## [{}] — {}\n\n| key | type | default | range | meaning |\n|---|---|---|---|---|\n", section, doc);
     for (const Knob& knob : knob_table())
@@ -454,8 +513,16 @@ VmWorldOptions world_options(const Config& config) {
               static_cast<uint32_t>(config.workload.mix_munmap),     static_cast<uint32_t>(config.workload.mix_mprotect),
               static_cast<uint32_t>(config.workload.mix_fault),      static_cast<uint32_t>(config.workload.mix_mremap),
               static_cast<uint32_t>(config.workload.mix_brk),        static_cast<uint32_t>(config.workload.mix_fork),
-              static_cast<uint32_t>(config.workload.mix_exit)};
+              static_cast<uint32_t>(config.workload.mix_exit),       static_cast<uint32_t>(config.workload.mix_heap_fault)};
   o.selftest_plant_fork_after_op = config.checks.selftest_plant_fork_after_op;
+  return o;
+}
+
+vma::PageModelOptions page_model_options(const Config& config) {
+  vma::PageModelOptions o;
+  o.ops = config.run.ops_per_seed;
+  o.inject_failures = config.faults.page_model_fail_nth;
+  o.memory_pages = config.world.memory_pages;
   return o;
 }
 

@@ -5,8 +5,10 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstring>
 #include <map>
 #include <new>
+#include <vector>
 
 #include "mmtorture/core/trace_hash.h"
 #include "mmtorture/maple/kernel_api.h"
@@ -22,21 +24,39 @@ constexpr Site kSiteValue{"maple_stress.value"};
 constexpr Site kSiteRegion{"maple_stress.region"};
 
 // Fails GFP_NOWAIT node allocations when the ChoiceSource says so; sleeping allocations
-// succeed (there is no page-pressure model at this layer yet).
+// succeed (there is no page-pressure model at this layer yet). Freed nodes are poisoned
+// and reused last-freed-first from a free list of this run (a slab, as the kernel's):
+// a use after free then reads what this run's own operations left there, so it fails
+// the same way on every replay, in any process. Sanitized builds free to ASan instead.
 class ChoiceNodeAllocator final : public maple::NodeAllocator {
  public:
   ChoiceNodeAllocator(ChoiceSource& choices, double p) : choices_(choices), p_(p) {}
+  ~ChoiceNodeAllocator() override {
+    for (void* node : free_list_) ::operator delete(node, std::align_val_t{alignof(maple_node)});
+  }
+  ChoiceNodeAllocator(const ChoiceNodeAllocator&) = delete;
+  ChoiceNodeAllocator& operator=(const ChoiceNodeAllocator&) = delete;
   maple_node* alloc_node(gfp_t flags, Site site) override {
     if (!gfp::allows_blocking(flags) && choices_.flip(ChoiceKind::AllocFail, site, p_)) {
       ++failures_;
       return nullptr;
     }
     ++live_;
+    if (!free_list_.empty()) {
+      void* node = free_list_.back();
+      free_list_.pop_back();
+      return static_cast<maple_node*>(node);
+    }
     return static_cast<maple_node*>(::operator new(sizeof(maple_node), std::align_val_t{alignof(maple_node)}));
   }
   void free_node(maple_node* node) override {
     --live_;
+#if defined(MMT_SANITIZED)
     ::operator delete(static_cast<void*>(node), std::align_val_t{alignof(maple_node)});
+#else
+    std::memset(static_cast<void*>(node), 0x6b, sizeof(maple_node));  // the kernel's POISON_FREE
+    free_list_.push_back(node);
+#endif
   }
   uint64_t live_nodes() const override { return live_; }
   uint64_t failures() const { return failures_; }
@@ -46,6 +66,7 @@ class ChoiceNodeAllocator final : public maple::NodeAllocator {
   double p_;
   uint64_t live_ = 0;
   uint64_t failures_ = 0;
+  std::vector<void*> free_list_;
 };
 
 struct ModelEntry {

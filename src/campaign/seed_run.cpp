@@ -6,6 +6,10 @@
 #include <array>
 #include <cstdlib>
 
+#include "mmtorture/core/defects.h"
+#include "mmtorture/core/trace_hash.h"
+#include "mmtorture/vma/page_model.h"
+
 #if defined(MMT_SANITIZED)
 #include <sanitizer/lsan_interface.h>
 #endif
@@ -17,7 +21,8 @@ namespace {
 // Swarm sites: one per op kind (same order as kVmOpNames) and one per fault site.
 constexpr std::array<Site, kVmOpCount> kSwarmOpSites = {
     Site{"swarm.mmap_fixed"}, Site{"swarm.mmap"}, Site{"swarm.munmap"}, Site{"swarm.mprotect"}, Site{"swarm.fault"},
-    Site{"swarm.mremap"},     Site{"swarm.brk"},  Site{"swarm.fork"},   Site{"swarm.exit"}};
+    Site{"swarm.mremap"},     Site{"swarm.brk"},  Site{"swarm.fork"},   Site{"swarm.exit"},
+    Site{"swarm.heap_fault"}};
 constexpr Site kSwarmNowait{"swarm.nowait_injection"};
 constexpr Site kSwarmKswapd{"swarm.kswapd"};
 
@@ -53,6 +58,48 @@ std::string draw_swarm(const Config& config, ChoiceSource& choices, VmWorldOptio
   return off;
 }
 
+// The config's canary defects for the length of one seed, the previous set restored
+// after: the set is process-wide, so every run (campaign worker, replay, shrink
+// candidate, selftest) gets exactly the defects its config names and no others.
+class ConfigDefects {
+ public:
+  explicit ConfigDefects(const Config& config) : saved_(enabled_defects()) {
+    clear_defects();
+    for (const auto& name : config.run.defects)
+      if (const auto defect = defect_from_name(name)) enable_defect(*defect);
+  }
+  ~ConfigDefects() {
+    clear_defects();
+    for (Defect defect : saved_) enable_defect(defect);
+  }
+  ConfigDefects(const ConfigDefects&) = delete;
+  ConfigDefects& operator=(const ConfigDefects&) = delete;
+
+ private:
+  std::vector<Defect> saved_;
+};
+
+// Folds every draw into a trace hash: the page-model job keeps no trace of its own, and
+// its sequence of (kind, site, bound, value) follows its control flow op by op.
+class HashingChoices final : public ChoiceSource {
+ public:
+  explicit HashingChoices(ChoiceSource& inner) : inner_(inner) {}
+  bool exhausted() const override { return inner_.exhausted(); }
+  uint64_t hash() const { return hash_.value(); }
+
+ protected:
+  uint64_t produce(ChoiceKind kind, Site site, uint64_t bound, Bias bias, double p) override {
+    const uint64_t value = bias == Bias::Probability ? (inner_.flip(kind, site, p) ? 1 : 0) : inner_.draw(kind, site, bound);
+    hash_.fold_string(TraceEvent::Choice, site.name);
+    hash_.fold(TraceEvent::Choice, static_cast<uint64_t>(kind), bound, value);
+    return value;
+  }
+
+ private:
+  ChoiceSource& inner_;
+  TraceHash hash_;
+};
+
 }  // namespace
 
 SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks& hooks) {
@@ -62,8 +109,16 @@ SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks
   // The world's own teardown leak checks (nodes, VMAs, pages) still run in clean seeds.
   __lsan::ScopedDisabler abandoned_worlds_are_not_leaks;
 #endif
+  ConfigDefects defects(config);
   SeedResult out;
-  if (config.workload.job == "maple") {
+  if (config.workload.job == "page_model") {
+    HashingChoices hashing(choices);
+    const auto r = vma::run_page_model(hashing, page_model_options(config));
+    out.ops = r.ops_done;
+    out.failure = r.failure;
+    out.trace_hash = hashing.hash();
+    out.stats = fmt::format("{} -ENOMEM (injected)", r.enomem);
+  } else if (config.workload.job == "maple") {
     const auto r = run_maple_stress(choices, maple_options(config));
     out.ops = r.ops_done;
     out.trace_hash = r.trace_hash;

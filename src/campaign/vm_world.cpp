@@ -35,7 +35,7 @@ constexpr Site kSiteWrite{"vm_world.write"};
 constexpr unsigned long kWindowBase = 0x400000;
 constexpr unsigned long kWindowPages = 256;
 
-enum Op : uint64_t { kMmapFixed, kMmap, kMunmap, kMprotect, kFault, kMremap, kBrk, kFork, kExit, kOpCount };
+enum Op : uint64_t { kMmapFixed, kMmap, kMunmap, kMprotect, kFault, kMremap, kBrk, kFork, kExit, kHeapFault, kOpCount };
 static_assert(kOpCount == kVmOpCount);
 constexpr const auto& kOpNames = kVmOpNames;
 
@@ -253,6 +253,22 @@ class VmWorld {
         drop(std::move(replaced));
         return 0;
       }
+      case kHeapFault: {
+        // Touch a run of the brk heap's pages, as a program writes what malloc gave it:
+        // populated heap pages put the heap VMA on reclaim's reverse-map walks (seed 002).
+        mm.mmap_lock.down_read(Site{"vm_world: heap extent"});
+        const unsigned long heap_start = mm.start_brk;
+        const unsigned long heap_pages = (vma::page_align(mm.brk) - mm.start_brk) >> vma::kPageShift;
+        mm.mmap_lock.up_read(Site{"vm_world: heap extent"});
+        const uint64_t first = choices_.draw(ChoiceKind::Arg, kSitePage, heap_pages);
+        const uint64_t pages = 1 + choices_.draw(ChoiceKind::Arg, kSiteLength, 32);
+        int ret = 0;
+        for (uint64_t i = first; i < first + pages && i < heap_pages && ret == 0; ++i)
+          ret = vma::handle_mm_fault(mm, heap_start + i * kPageSize, true);
+        if (ret != 0 && ret != -EFAULT && ret != -ENOMEM) unexpected("heap_fault", ret, mm);
+        if (ret == 0) ++result_.faults;
+        return ret;
+      }
       case kExit:
         // The last user of the mm tears it down (~Mm runs exit_mmap).
         if (slots_[slot] == mm_ptr) slots_[slot].reset();
@@ -268,7 +284,17 @@ class VmWorld {
   // down here, at an ordinary scheduling point (never in a destructor, where the
   // scheduler could not unwind the thread).
   void drop(std::shared_ptr<vma::Mm>&& mm) {
-    if (mm && mm.use_count() == 1 && !mm->exited) vma::exit_mmap(*mm);
+    if (mm && mm.use_count() == 1 && !mm->exited) {
+      try {
+        vma::exit_mmap(*mm);
+      } catch (const FailureError&) {
+        // A check failed half-way through the teardown: ~Mm would tear the half-freed
+        // address space down again (a double free that hides the failure behind a
+        // crash), so it is abandoned like every address space of a failed run.
+        new std::shared_ptr<vma::Mm>(std::move(mm));
+        throw;
+      }
+    }
     mm.reset();
   }
 

@@ -18,9 +18,11 @@
 #include "mmtorture/campaign/fuzz_jobs.h"
 #include "mmtorture/campaign/repro.h"
 #include "mmtorture/campaign/seed_run.h"
+#include "mmtorture/campaign/selftest.h"
 #include "mmtorture/campaign/shrink.h"
 #include "mmtorture/cma/experiment.h"
 #include "mmtorture/core/choice.h"
+#include "mmtorture/core/defects.h"
 
 namespace mmt::cli {
 
@@ -58,6 +60,18 @@ constexpr const char* kYieldSites[] = {
     "schedule", "wait_event", "wait_for_completion", "zap_pte_range: before tlb_flush",
     "copy_present_pte: between get_page and page_dup_rmap", "reclaim_throttle"};
 
+// `mmtorture list --defects`: each canary defect, its thread and what should catch it.
+int list_defects() {
+  for (const DefectInfo& info : defect_table()) {
+    const char* scenario = "";
+    for (const auto& s : selftest_scenarios())
+      if (s.defect == info.defect) scenario = s.config;
+    std::printf("%s  (seed %s; selftest scenario: %s)\n  %s\n\n", info.name, info.seed,
+                *scenario ? scenario : "none yet", info.description);
+  }
+  return 0;
+}
+
 int list(bool config_doc) {
   if (config_doc) {
     std::printf("%s", config_markdown().c_str());
@@ -86,7 +100,10 @@ int list(bool config_doc) {
   for (int k = 0; k < kChoiceKindCount; ++k) std::printf(" %s", choice_kind_name(static_cast<ChoiceKind>(k)));
   std::printf("\nworld op kinds:");
   for (const char* op : kVmOpNames) std::printf(" %s", op);
-  std::printf("\njobs: world, maple\n");
+  std::printf("\njobs: world, maple, page_model\n");
+  std::printf("defects (mmtorture list --defects):");
+  for (const DefectInfo& info : defect_table()) std::printf(" %s", info.name);
+  std::printf("\n");
   return 0;
 }
 
@@ -261,6 +278,8 @@ int main(int argc, char** argv) {
   run->add_option("--out", out_dir, "Output directory for journal.jsonl and failures/ (default out/<config name>)");
   run->add_flag("--quiet", quiet, "No progress lines");
   run->add_option("--set", overrides, knob_help);
+  std::vector<std::string> run_defects;
+  run->add_option("--defect", run_defects, "Switch a canary defect on (repeatable; adds to run.defects)");
 
   auto* replay_cmd = app.add_subcommand("replay", "Replay a repro file exactly (exit 1 when it fails)");
   std::string replay_path;
@@ -297,6 +316,22 @@ int main(int argc, char** argv) {
   auto* list_cmd = app.add_subcommand("list", "List configs, knobs, checks, sites and strategies");
   bool config_doc = false;
   list_cmd->add_flag("--config-doc", config_doc, "Print configs/README.md (generated from the knob table)");
+  bool list_defects_flag = false;
+  list_cmd->add_flag("--defects", list_defects_flag, "Print each canary defect with its seed thread and description");
+
+  auto* selftest_cmd = app.add_subcommand("selftest", "Prove each canary defect is caught, shrunk and replayed, "
+                                                      "and that the scenarios are clean without one");
+  SelftestOptions selftest_options;
+  std::string selftest_defects;
+  selftest_cmd->add_option("--budget-s", selftest_options.budget_s, "Wall seconds per defect, and for the control")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 86400.0));
+  selftest_cmd->add_option("--defects", selftest_defects, "Comma-separated defect names (default: every defect)");
+  selftest_cmd->add_option("--configs", selftest_options.configs_dir, "Directory of the scenario configs")->capture_default_str();
+  selftest_cmd->add_option("--out", selftest_options.out_dir, "Where repros go")->capture_default_str();
+  selftest_cmd->add_option("--first-seed", selftest_options.first_seed, "First seed of each search")->capture_default_str();
+  selftest_cmd->add_option("--shrink-attempts", selftest_options.shrink_attempts,
+                           "Replays the shrinker may try (default: the scenario's run.shrink_attempts)");
 
   try {
     app.parse(argc, argv);
@@ -309,7 +344,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    if (list_cmd->parsed()) return list(config_doc);
+    if (list_cmd->parsed()) return list_defects_flag ? list_defects() : list(config_doc);
+    if (selftest_cmd->parsed()) {
+      for (size_t start = 0; start < selftest_defects.size();) {
+        const size_t comma = std::min(selftest_defects.find(',', start), selftest_defects.size());
+        selftest_options.defects.push_back(selftest_defects.substr(start, comma - start));
+        start = comma + 1;
+      }
+      return run_selftest(selftest_options).passed ? 0 : 1;
+    }
     if (replay_cmd->parsed()) return replay(replay_path, trace, replay_overrides, write_repro);
     if (export_cmd->parsed()) return export_fuzz(export_in, export_out);
     if (cma_cmd->parsed()) return cma_experiment(cma_first, cma_seeds);
@@ -320,6 +363,11 @@ int main(int argc, char** argv) {
       options.config = config_path.empty() ? Config{} : load_config_file(config_path);
       options.config_name = config_path.empty() ? "(defaults)" : config_path;
       for (const auto& o : overrides) apply_override(options.config, o);
+      if (!run_defects.empty()) {
+        std::vector<std::string> defects = options.config.run.defects;
+        defects.insert(defects.end(), run_defects.begin(), run_defects.end());
+        set_knob(options.config, "run", "defects", defects, "--defect", 0);
+      }
       if (!seeds_text.empty()) set_knob(options.config, "run", "seeds", seeds_text, "--seeds", 0);
       if (ops) options.config.run.ops_per_seed = ops;
       validate_config(options.config, config_path);

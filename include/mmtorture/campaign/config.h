@@ -14,6 +14,7 @@
 
 #include "mmtorture/campaign/maple_stress.h"
 #include "mmtorture/campaign/vm_world.h"
+#include "mmtorture/vma/page_model.h"
 
 namespace mmt::campaign {
 
@@ -27,6 +28,7 @@ struct Config {
 #define MMT_KNOB_F64(section, name, def, min, max, doc) double name = def;
 #define MMT_KNOB_BOOL(section, name, def, doc) bool name = def;
 #define MMT_KNOB_STR(section, name, def, validator, doc) std::string name = def;
+#define MMT_KNOB_LIST(section, name, validator, doc) std::vector<std::string> name = {};
 #include "mmtorture/campaign/knobs.def"
 #undef MMT_SECTION
 #undef MMT_SECTION_END
@@ -34,9 +36,10 @@ struct Config {
 #undef MMT_KNOB_F64
 #undef MMT_KNOB_BOOL
 #undef MMT_KNOB_STR
+#undef MMT_KNOB_LIST
 };
 
-enum class KnobType : uint8_t { U64, F64, Bool, Str };
+enum class KnobType : uint8_t { U64, F64, Bool, Str, StrList };
 
 // One row of the knob table (for listing, docs and generic parsing).
 struct Knob {
@@ -45,7 +48,8 @@ struct Knob {
   KnobType type;
   const char* doc;
   double min = 0, max = 0;  // U64 / F64 range (inclusive)
-  // Validates a string value (Str knobs); returns an error reason or empty.
+  // Validates a string value (Str knobs, each element of StrList knobs); returns an
+  // error reason or empty.
   std::string (*validate)(std::string_view) = nullptr;
   void* (*member)(Config&) = nullptr;
   std::string qualified() const { return std::string(section) + "." + name; }
@@ -63,8 +67,9 @@ class ConfigError : public std::runtime_error {
   uint64_t line;
 };
 
-// A value from some source, before validation.
-using KnobValue = std::variant<int64_t, double, bool, std::string>;
+// A value from some source, before validation. A StrList knob takes a list, or one
+// string of comma-separated elements (`--set run.defects=a,b`; "" is the empty list).
+using KnobValue = std::variant<int64_t, double, bool, std::string, std::vector<std::string>>;
 
 // Validates and stores one value; throws ConfigError(file, line, "section.key", reason)
 // for an unknown key, a wrong type or an out-of-range value.
@@ -109,5 +114,6 @@ std::optional<SeedRange> parse_seed_range(std::string_view text, std::string* re
 // The options each job takes, resolved from the config.
 VmWorldOptions world_options(const Config& config);
 MapleStressOptions maple_options(const Config& config);
+vma::PageModelOptions page_model_options(const Config& config);
 
 }  // namespace mmt::campaign

@@ -25,10 +25,11 @@
 namespace mmt::campaign {
 
 // The operation kinds a worker draws from, in draw order (their names appear in the
-// config's op mix and in --trace output).
-inline constexpr size_t kVmOpCount = 9;
+// config's op mix and in --trace output). New kinds go at the end with weight 0 by
+// default, so existing seeds draw the same operations.
+inline constexpr size_t kVmOpCount = 10;
 inline constexpr std::array<const char*, kVmOpCount> kVmOpNames = {
-    "mmap_fixed", "mmap", "munmap", "mprotect", "fault", "mremap", "brk", "fork", "exit"};
+    "mmap_fixed", "mmap", "munmap", "mprotect", "fault", "mremap", "brk", "fork", "exit", "heap_fault"};
 
 struct VmWorldOptions {
   uint64_t ops = 2000;               // operations per seed, over all workers
@@ -44,7 +45,8 @@ struct VmWorldOptions {
   uint64_t hang_ms = sched::SchedulerOptions{}.hang_ms;        // virtual time without progress = hang
   // The operation mix, in draws out of the sum: faults dominate (as in a real workload),
   // fork and exit are rare so processes live long enough to fill up. A 0 turns a kind off.
-  std::array<uint32_t, kVmOpCount> op_mix = {5, 2, 3, 4, 16, 3, 2, 1, 1};
+  // heap_fault (touching the brk heap, as malloc'd memory is) is off unless asked for.
+  std::array<uint32_t, kVmOpCount> op_mix = {5, 2, 3, 4, 16, 3, 2, 1, 1, 0};
   // Self-test: the first fork at or after this operation raises "selftest.planted"
   // (0 = off). Gives the campaign, replay and shrink tests a real, choice-dependent failure.
   uint64_t selftest_plant_fork_after_op = 0;

@@ -1,0 +1,67 @@
+// `mmtorture selftest` (design.md §6): proves the checks catch each canary defect.
+// For every defect it runs the defect's scenario config (configs/seedNNN-*.toml) from
+// fresh seeds, each in a worker process (a defect that corrupts memory may crash an
+// unsanitized build; a crash counts as detected, as the campaign runner treats it),
+// until the defect is detected or its wall-clock budget runs out; shrinks the first
+// repro; replays the shrunk repro 10 times; and runs a control — the same scenarios
+// with no defect — over the same budget, which must stay clean.
+//
+// Which seed detects a defect, the ops it took and the shrunk repro are deterministic;
+// wall times are reported only (the budget decides how many seeds are tried).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mmtorture/core/defects.h"
+
+namespace mmt::campaign {
+
+// A defect's scenario: the config (a file name under the configs directory) whose
+// workload reaches its branch; empty when no job in the product reaches it yet.
+struct SelftestScenario {
+  Defect defect;
+  const char* config;
+};
+const std::vector<SelftestScenario>& selftest_scenarios();
+
+struct SelftestOptions {
+  std::string configs_dir = "configs";
+  std::string out_dir = "out/selftest";
+  double budget_s = 30;            // per defect, and for the control
+  std::vector<std::string> defects;  // names; empty = every defect with a scenario
+  uint64_t first_seed = 1;
+  uint64_t shrink_attempts = 0;    // 0 = the scenario's run.shrink_attempts
+  unsigned replays = 10;           // replays of the shrunk repro that must fail the same way
+};
+
+// One row of the table.
+struct SelftestRow {
+  std::string defect, seed_thread, config;
+  bool implemented = true;  // a scenario exists
+  bool detected = false;
+  uint64_t seeds = 0;       // seeds run up to and including the detecting one
+  uint64_t detecting_seed = 0;
+  uint64_t ops = 0;         // operations over those seeds, to the failure
+  double wall_s = 0;        // to first detection (or the budget)
+  std::string signature, repro;
+  uint64_t shrunk_choices = 0, setup_choices = 0, shrunk_ops = 0, threads = 0;
+  double shrink_s = 0;
+  unsigned replays_same = 0, replays = 0;
+  std::string note;
+};
+
+struct SelftestResult {
+  std::vector<SelftestRow> rows;
+  uint64_t control_seeds = 0, control_ops = 0;
+  double control_wall_s = 0;
+  std::string control_failure;  // the false positive's signature, empty when clean
+  bool passed = false;
+};
+
+// Runs the selftest, printing progress and the table to stdout. Throws ConfigError
+// for an unknown defect name or an unreadable scenario config.
+SelftestResult run_selftest(const SelftestOptions& options);
+
+}  // namespace mmt::campaign
