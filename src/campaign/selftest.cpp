@@ -212,13 +212,15 @@ void run_control(const SelftestOptions& options, const std::vector<std::string>&
 }
 
 std::string short_signature(const std::string& signature) {
-  // check|site: the message is in the repro.
-  const size_t second = signature.find('|', signature.find('|') + 1);
-  return signature.substr(0, second);
+  // "check @ site" (a '|' would split the markdown cell); the message is in the repro.
+  const size_t first = signature.find('|');
+  const size_t second = signature.find('|', first + 1);
+  if (first == std::string::npos) return signature;
+  return signature.substr(0, first) + " @ " + signature.substr(first + 1, second - first - 1);
 }
 
 void print_table(const SelftestResult& result) {
-  std::printf("\n| defect | seed | scenario | detected | seeds | wall s | ops | signature (check\\|site) | "
+  std::printf("\n| defect | seed | scenario | detected | seeds | wall s | ops | signature (check @ site) | "
               "shrunk choices (set-up + rest) | shrunk ops | shrink s | threads | replays |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& r : result.rows) {
