@@ -38,6 +38,7 @@ std::string journal_line(const JournalEntry& e) {
   j["check"] = e.check;
   j["repro"] = e.repro;
   j["config_hash"] = e.config_hash;
+  j["stats"] = e.stats;
   return j.dump();
 }
 
@@ -72,6 +73,7 @@ std::vector<JournalEntry> read_journal(const std::string& path) {
       e.check = j.at("check").get<std::string>();
       e.repro = j.at("repro").get<std::string>();
       e.config_hash = j.at("config_hash").get<std::string>();
+      e.stats = j.value("stats", std::string{});
       entries.push_back(std::move(e));
     } catch (const std::exception&) {
       throw ConfigError(path, i + 1, "journal", "not a journal line (seed, outcome, ops, virtual_ms, trace_hash, ...)");
@@ -288,6 +290,7 @@ int run_campaign(const CampaignOptions& options) {
     e.trace_hash = report.result.trace_hash;
     e.repro = report.repro_path;
     e.config_hash = hash;
+    e.stats = report.result.stats;
     if (const auto& f = report.result.failure) {
       e.signature = f->signature();
       e.signature_id = f->signature_id();

@@ -18,8 +18,18 @@ namespace mmt::campaign {
 namespace {
 
 std::string validate_job(std::string_view value) {
-  return value == "world" || value == "maple" || value == "page_model" ? std::string{}
-                                                                       : "must be \"world\", \"maple\" or \"page_model\"";
+  return value == "world" || value == "maple" || value == "page_model" || value == "cma"
+             ? std::string{}
+             : "must be \"world\", \"maple\", \"page_model\" or \"cma\"";
+}
+std::string validate_cma_policy(std::string_view value) {
+  return value == "none" || value == "bounded" || value == "forever" || value == "nofail_only"
+             ? std::string{}
+             : "must be \"none\", \"bounded\", \"forever\" or \"nofail_only\"";
+}
+std::string validate_longterm_mode(std::string_view value) {
+  return value == "migrate_first" || value == "pin_in_place" ? std::string{}
+                                                             : "must be \"migrate_first\" or \"pin_in_place\"";
 }
 std::string validate_strategy(std::string_view value) {
   return value == "random" || value == "pct" ? std::string{} : "must be \"random\" or \"pct\"";
@@ -523,6 +533,24 @@ vma::PageModelOptions page_model_options(const Config& config) {
   o.ops = config.run.ops_per_seed;
   o.inject_failures = config.faults.page_model_fail_nth;
   o.memory_pages = config.world.memory_pages;
+  return o;
+}
+
+cma::CmaWorldOptions cma_options(const Config& config) {
+  cma::CmaWorldOptions o;
+  const std::string& policy = config.cma.policy;
+  const bool killable = config.cma.killable;
+  o.cma.retry = policy == "none"      ? cma::RetryPolicy::none()
+                : policy == "forever" ? cma::RetryPolicy::forever(config.cma.sleep_ms, killable)
+                : policy == "nofail_only"
+                    ? cma::RetryPolicy::nofail_only(config.cma.sleep_ms, killable)
+                    : cma::RetryPolicy::bounded(config.cma.retries, config.cma.sleep_ms, killable);
+  o.longterm_pins = static_cast<unsigned>(config.cma.longterm_pins);
+  o.cma.longterm_pin =
+      config.cma.longterm_mode == "pin_in_place" ? cma::LongtermPinMode::PinInPlace : cma::LongtermPinMode::MigrateFirst;
+  o.fatal_signal_at_ms = config.cma.fatal_signal_at_ms;
+  o.hang_ms = config.schedule.hang_ms;
+  o.preempt_probability = config.schedule.preempt_probability;
   return o;
 }
 

@@ -118,6 +118,19 @@ SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks
     out.failure = r.failure;
     out.trace_hash = hashing.hash();
     out.stats = fmt::format("{} -ENOMEM (injected)", r.enomem);
+  } else if (config.workload.job == "cma") {
+    const auto r = cma::run_cma_world(choices, cma_options(config));
+    out.ops = r.calls.size();
+    out.virtual_ms = r.virtual_ms;
+    out.trace_hash = r.trace_hash;
+    out.failure = r.failure;
+    const cma::LatencySummary latency = r.area_stats.latency();
+    out.stats = fmt::format(
+        "cma: {} calls ({} failed), alloc_pages_success {}, alloc_pages_fail {}, release_pages_success {}, "
+        "retries {}, busy {}, interrupted {}, latency p50 {} ms p99 {} ms max {} ms, signals {}/{} honoured",
+        r.area_stats.alloc_calls, r.area_stats.alloc_calls_fail, r.area_stats.alloc_pages_success,
+        r.area_stats.alloc_pages_fail, r.area_stats.release_pages_success, r.area_stats.retries, r.area_stats.busy,
+        r.area_stats.interrupted, latency.p50_ms, latency.p99_ms, latency.max_ms, r.signals_honoured, r.signals_sent);
   } else if (config.workload.job == "maple") {
     const auto r = run_maple_stress(choices, maple_options(config));
     out.ops = r.ops_done;

@@ -263,10 +263,10 @@ const std::vector<SelftestScenario>& selftest_scenarios() {
       // A maple-tree defect: the tree job reaches spanning stores far more often than a
       // world does, and its dead-node check names the fault instead of a crash.
       {Defect::DestroyFreesLiveNodes, "maple.toml"},
-      // The CMA branches (src/cma) are reached by no `[workload] job` yet: they wait for
-      // the cma job and configs/seed004-cma-policies.toml.
-      {Defect::CmaRetryUninterruptible, ""},
-      {Defect::CmaBitmapLeakOnBusy, ""},
+      // The CMA defects run in the cma job's seed-004 world (pinned pages, a fatal
+      // signal at 1 s): the uninterruptible retry needs the forever policy to hang.
+      {Defect::CmaRetryUninterruptible, "seed004-cma-uninterruptible.toml"},
+      {Defect::CmaBitmapLeakOnBusy, "seed004-cma-policies.toml"},
   };
   return table;
 }

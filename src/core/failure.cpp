@@ -34,7 +34,9 @@ std::string normalise_numbers(const std::string& text) {
 }
 
 std::string Failure::signature() const {
-  return fmt::format("{}|{}|{}", check, site, normalise_numbers(message));
+  // The site too: sites may name an address or a pfn ("... at pfn 3197"), which the same
+  // bug has at another place.
+  return fmt::format("{}|{}|{}", check, normalise_numbers(site), normalise_numbers(message));
 }
 
 std::string Failure::signature_id() const {

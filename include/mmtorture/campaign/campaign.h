@@ -32,6 +32,7 @@ struct JournalEntry {
   std::string outcome;  // clean | fail | crash | timeout | nondeterministic
   uint64_t ops = 0, virtual_ms = 0, trace_hash = 0;
   std::string signature, signature_id, check, repro, config_hash;
+  std::string stats;  // the job's one-line statistics (e.g. the cma job's sysfs counters and latency)
 };
 std::string journal_line(const JournalEntry& entry);
 // Reads a journal; a torn last line (a kill mid-write) is ignored. Throws ConfigError

@@ -14,6 +14,7 @@
 
 #include "mmtorture/campaign/maple_stress.h"
 #include "mmtorture/campaign/vm_world.h"
+#include "mmtorture/cma/experiment.h"
 #include "mmtorture/vma/page_model.h"
 
 namespace mmt::campaign {
@@ -115,5 +116,8 @@ std::optional<SeedRange> parse_seed_range(std::string_view text, std::string* re
 VmWorldOptions world_options(const Config& config);
 MapleStressOptions maple_options(const Config& config);
 vma::PageModelOptions page_model_options(const Config& config);
+// The cma job: the CMA world's defaults with the [cma] section (and schedule.hang_ms,
+// schedule.preempt_probability) applied.
+cma::CmaWorldOptions cma_options(const Config& config);
 
 }  // namespace mmt::campaign
