@@ -89,14 +89,7 @@ void SchedRcu::process() {
     gp_waiters_.pop_front();
     detail::grant(waiter);
   }
-  while (!callbacks_.empty() && callbacks_.front().seq <= oldest_reader()) {
-    RcuHead* head = callbacks_.front().head;
-    callbacks_.pop_front();
-    --pending_;
-    ++callbacks_run_;
-    SoftirqScope softirq;
-    head->func(head);
-  }
+  while (!callbacks_.empty() && callbacks_.front().seq <= oldest_reader()) run_oldest_callback();
   while (Waiter* waiter = barrier_waiters_.front()) {
     if (waiter->tag > callbacks_run_) break;
     barrier_waiters_.pop_front();
@@ -104,15 +97,17 @@ void SchedRcu::process() {
   }
 }
 
+void SchedRcu::run_oldest_callback() {
+  RcuHead* head = callbacks_.front().head;
+  callbacks_.pop_front();
+  --pending_;
+  ++callbacks_run_;
+  SoftirqScope softirq;
+  head->func(head);
+}
+
 void SchedRcu::flush() {
-  while (!callbacks_.empty()) {
-    RcuHead* head = callbacks_.front().head;
-    callbacks_.pop_front();
-    --pending_;
-    ++callbacks_run_;
-    SoftirqScope softirq;
-    head->func(head);
-  }
+  while (!callbacks_.empty()) run_oldest_callback();
 }
 
 }  // namespace mmt::sched

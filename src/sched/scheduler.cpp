@@ -82,17 +82,7 @@ void Scheduler::create_context(Thread& thread) {
   thread.context_ = boost::context::fiber(
       std::allocator_arg, boost::context::preallocated(thread.stack_.sp, thread.stack_.size, thread.stack_),
       PooledStack{stacks_}, [this, self](boost::context::fiber&& back) -> boost::context::fiber {
-#if MMT_SANITIZED
-        const void* from_bottom = nullptr;
-        size_t from_size = 0;
-        __sanitizer_finish_switch_fiber(nullptr, &from_bottom, &from_size);
-        if (!switch_from_) {
-          scheduler_stack_bottom_ = from_bottom;
-          scheduler_stack_size_ = from_size;
-        }
-#endif
-        if (switch_from_) switch_from_->context_ = std::move(back);
-        else scheduler_context_ = std::move(back);
+        land(nullptr, std::move(back));  // a new stack has no fake stack to restore
         thread_main(*self);
         // The last jump off this stack always goes to the scheduler.
         switch_from_ = self;
@@ -121,16 +111,21 @@ void Scheduler::jump(Thread* from, Thread* to) {
   }
   current_ = to;
   switch_from_ = from;
+  void* fake_stack = nullptr;  // ASan's fake stack of the thread leaving (stays null without ASan)
 #if MMT_SANITIZED
-  void* fake_stack = nullptr;
   if (to)
     __sanitizer_start_switch_fiber(&fake_stack, static_cast<char*>(to->stack_.sp) - to->stack_.size,
                                    to->stack_.size);
   else
     __sanitizer_start_switch_fiber(&fake_stack, scheduler_stack_bottom_, scheduler_stack_size_);
 #endif
-  boost::context::fiber back = std::move(*target).resume();
-  // Landed: someone jumped here and set current_ for us; keep their continuation.
+  // Landed: someone jumped here and set current_ for us.
+  land(fake_stack, std::move(*target).resume());
+}
+
+// Every arrival on a stack (a resume returning, or a new thread's first entry) ends
+// here: tell ASan the switch finished and keep the continuation of whoever jumped.
+void Scheduler::land(void* fake_stack, boost::context::fiber&& back) {
 #if MMT_SANITIZED
   const void* from_bottom = nullptr;
   size_t from_size = 0;
@@ -139,6 +134,8 @@ void Scheduler::jump(Thread* from, Thread* to) {
     scheduler_stack_bottom_ = from_bottom;
     scheduler_stack_size_ = from_size;
   }
+#else
+  (void)fake_stack;
 #endif
   if (switch_from_) switch_from_->context_ = std::move(back);
   else scheduler_context_ = std::move(back);

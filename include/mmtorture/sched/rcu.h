@@ -57,6 +57,8 @@ class SchedRcu final : public RcuBackend {
  private:
   // The smallest grace-period number an active reader entered under (UINT64_MAX: none).
   uint64_t oldest_reader() const { return readers_by_seq_.empty() ? UINT64_MAX : readers_by_seq_.begin()->first; }
+  // Pops the oldest queued callback and runs it in softirq context.
+  void run_oldest_callback();
 
   Scheduler& scheduler_;
   uint64_t gp_seq_ = 0;                       // grace periods started

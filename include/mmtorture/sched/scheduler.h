@@ -152,6 +152,8 @@ class Scheduler {
   // returns when something jumps back; the landing side files away the continuation of
   // whoever jumped to it.
   void jump(Thread* from, Thread* to);
+  // The landing half of a jump: finishes ASan's fiber switch and files the continuation.
+  void land(void* fake_stack, boost::context::fiber&& back);
   void resume_thread(Thread& thread) { jump(nullptr, &thread); }
   // From the running thread: to `next` directly, or to the scheduler when null; unwinds
   // with ThreadKill when teardown resumed it.
