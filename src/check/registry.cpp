@@ -92,8 +92,26 @@ CheckRegistry build_vm_world_checks() {
                   }
                   return std::nullopt;
                 }});
+  registry.add({"swap_count", CheckLevel::End,
+                "each swap slot's count equals the swap ptes naming it over all mms",
+                [](const CheckSubject& s) -> std::optional<Failure> {
+                  std::map<mem::SwapEntry, uint32_t> references;  // entry -> swap ptes
+                  uint64_t total = 0;
+                  for (vma::Mm* mm : s.mms)
+                    for (const auto& [vpn, entry] : mm->swap_ptes) ++references[entry], ++total;
+                  for (const auto& [entry, count] : references)
+                    if (s.memory.swap_count(entry) != count)
+                      return make_failure("swap_count", fmt::format("swap entry {} has count {} but {} swap ptes "
+                                                                    "name it", entry, s.memory.swap_count(entry),
+                                                                    count));
+                  if (s.memory.swap_references() != total)
+                    return make_failure("swap_count",
+                                        fmt::format("swap slots count {} references but the mms hold {} swap ptes",
+                                                    s.memory.swap_references(), total));
+                  return std::nullopt;
+                }});
   registry.add({"leak", CheckLevel::Teardown,
-                "after every mm exited: no vm_area_struct, maple node or LRU page left",
+                "after every mm exited: no vm_area_struct, maple node, LRU page or swap slot left",
                 [](const CheckSubject& s) -> std::optional<Failure> {
                   if (const uint64_t live = s.context.vma_cache().live_objects())
                     return make_failure("leak", fmt::format("{} vm_area_structs still allocated", live));
@@ -101,6 +119,8 @@ CheckRegistry build_vm_world_checks() {
                     return make_failure("leak", fmt::format("{} maple nodes still allocated", live));
                   if (s.memory.lru_size() != 0)
                     return make_failure("leak", fmt::format("{} pages still on the LRU", s.memory.lru_size()));
+                  if (const uint64_t used = s.memory.swap_slots_used())
+                    return make_failure("leak", fmt::format("{} swap slots still in use", used));
                   return s.memory.check_consistency();
                 }});
   return registry;

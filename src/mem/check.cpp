@@ -95,7 +95,8 @@ std::optional<Failure> Memory::check_consistency() const {
     if (listed[page.pfn]) {
       if (page.refcount != 0 || page.mapcount != 0 || page.pincount != 0)
         return fail("mem.free_page_used", page, "free frame with references, mappings or pins");
-      if (page.test(PG_lru) || page.test(PG_allocated) || page.test(PG_slab) || page.test(PG_isolated))
+      if (page.test(PG_lru) || page.test(PG_allocated) || page.test(PG_slab) || page.test(PG_isolated) ||
+          page.test(PG_swapcache))
         return fail("mem.free_page_flags", page, "free frame with allocated-page flags");
       if (listed[page.pfn] == 2 && page.test(PG_buddy))
         return fail("mem.free_page_flags", page, "PG_buddy on a frame inside another free block");
@@ -122,7 +123,28 @@ std::optional<Failure> Memory::check_consistency() const {
     if (page.test(PG_allocated) && page.refcount == 0)
       return fail("mem.refcount", page, "allocated page with no reference (leaked free)");
     if (page.test(PG_lru)) ++on_lru;
+    if (page.test(PG_swapcache) != (page.swap != 0) ||
+        (page.swap && (page.swap > swap_slots_.size() || !swap_slots_[page.swap - 1].cached)))
+      return fail("mem.swap_cache", page, fmt::format("PG_swapcache and swap entry {} disagree with the swap device",
+                                                      page.swap));
   }
+
+  // The swap device: its used count is the slots in use, and no slot on the free stack
+  // is in use (or listed twice).
+  uint64_t slots_in_use = 0;
+  for (const SwapSlot& slot : swap_slots_) slots_in_use += slot.in_use();
+  std::vector<uint8_t> on_free_stack(swap_slots_.size(), 0);
+  for (SwapEntry entry : swap_free_slots_) {
+    if (entry == 0 || entry > swap_slots_.size() || swap_slots_[entry - 1].in_use() || on_free_stack[entry - 1]++)
+      return Failure{"mem.swap_slots", "check_consistency",
+                     fmt::format("swap entry {} on the free-slot stack is in use, listed twice or out of range", entry)};
+  }
+  if (slots_in_use != swap_used_ || swap_used_ + swap_free_slots_.size() != swap_slots_.size() ||
+      swap_used_ > config_.swap_pages)
+    return Failure{"mem.swap_slots", "check_consistency",
+                   fmt::format("{} swap slots in use, the counter says {}; {} free below the high-water mark {}; "
+                               "device has {}", slots_in_use, swap_used_, swap_free_slots_.size(), swap_slots_.size(),
+                               config_.swap_pages)};
 
   uint64_t walked = 0;
   const Page* prev = nullptr;
@@ -158,7 +180,8 @@ std::optional<Failure> Memory::check_page(uint64_t pfn) const {
   if (head) {
     if (page.refcount != 0 || page.mapcount != 0 || page.pincount != 0)
       return fail("mem.free_page_used", "free frame with references, mappings or pins");
-    if (page.test(PG_lru) || page.test(PG_allocated) || page.test(PG_slab) || page.test(PG_isolated))
+    if (page.test(PG_lru) || page.test(PG_allocated) || page.test(PG_slab) || page.test(PG_isolated) ||
+        page.test(PG_swapcache))
       return fail("mem.free_page_flags", "free frame with allocated-page flags");
     if (head->free_type != pageblock_types_[pfn / kPageblockPages])
       return fail("mem.free_list_type", "free frame on a list other than its pageblock's type");

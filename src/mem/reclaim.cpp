@@ -1,7 +1,7 @@
 // Reclaim (memory.h): the anonymous LRU, one shrink pass over it (isolate a batch from
 // the old end, unmap through RmapOps, free what nobody else references, rotate the
-// rest), the kswapd daemon, and its wake-up. Swap is a counter: a reclaimed anonymous
-// page "goes to swap" without any I/O.
+// rest), the kswapd daemon, and its wake-up. A reclaimed anonymous page goes to a swap
+// slot (swap.cpp) without any I/O; when the device is full it cannot be reclaimed.
 //
 // Reclaim holds its own reference on each isolated page while it works — as the
 // kernel's isolate_lru_folios() does — so the page cannot be freed while RmapOps
@@ -21,7 +21,8 @@
 namespace mmt::mem {
 
 namespace {
-constexpr uint64_t kSwapClusterMax = 32;  // pages isolated per batch, as SWAP_CLUSTER_MAX
+constexpr uint64_t kSwapClusterMax = 32;   // pages isolated per batch, as SWAP_CLUSTER_MAX
+constexpr unsigned kMaxReclaimRetries = 16;  // fruitless kswapd passes before it stays asleep
 }  // namespace
 
 void Memory::lru_list_add(Page* page) {
@@ -57,9 +58,40 @@ uint64_t Memory::shrink_lru(uint64_t nr_to_reclaim, Site site) {
   uint64_t to_scan = lru_size_;  // one look at every page at most: rotated ones come last
   uint64_t reclaimed = 0;
   std::vector<Page*> batch;
+  size_t done = 0;  // pages of the batch already put back or freed
+  // Puts an isolated page back: out of the swap cache (its slot now belongs to the swap
+  // ptes try_to_unmap made, or is freed if it made none; ptes still mapping the page
+  // keep it, and a later swap-in of a swap pte reads into a fresh page), off isolation,
+  // and our reference dropped — freeing the page if it was the last one.
+  auto putback = [&](Page* page, bool unmapped) {
+    if (page->test(PG_swapcache)) delete_from_swap_cache(page);
+    page->clear(PG_isolated | PG_locked);
+    if (--page->refcount == 0) {
+      // Ours was the last reference: swapped out if we unmapped it, else its owner
+      // let go while we held it.
+      if (unmapped && page->test(PG_swapbacked)) ++stats_.swap_outs;
+      free_block(page, false);
+      ++stats_.pages_reclaimed;
+      ++reclaimed;
+    } else {
+      lru_list_add(page);  // putback at the new end: activate/rotate
+      ++stats_.pages_rotated;
+    }
+  };
+  // A daemon unwound at the end of a run (it may be anywhere in the pass) must not
+  // leave pages isolated with our reference and a swap slot: put the rest back.
+  struct Unwind {
+    std::vector<Page*>& batch;
+    size_t& done;
+    decltype(putback)& put;
+    ~Unwind() {
+      while (done < batch.size()) put(batch[done++], false);
+    }
+  } unwind{batch, done, putback};
   while (to_scan > 0 && lru_tail_ && reclaimed < nr_to_reclaim) {
     // isolate_lru_folios: a batch from the old end, each with a reference of ours.
     batch.clear();
+    done = 0;
     while (batch.size() < kSwapClusterMax && to_scan > 0 && lru_tail_) {
       Page* page = lru_tail_;
       lru_list_del(page);
@@ -75,22 +107,17 @@ uint64_t Memory::shrink_lru(uint64_t nr_to_reclaim, Site site) {
       const bool only_mappings = page->refcount - 1 == page->mapcount;
       bool unmapped = false;
       if (only_mappings && page->mapcount > 0 && rmap_ops_ && !page->test(PG_locked)) {
-        page->set(PG_locked);
-        unmapped = rmap_ops_->try_to_unmap(page);  // may sleep; our reference keeps the page
-        page->clear(PG_locked);
+        // An anonymous page needs a swap slot before its ptes can go (add_to_swap in
+        // shrink_folio_list); with swap full it stays, as the kernel activates it.
+        if (!page->test(PG_swapbacked) || add_to_swap(page)) {
+          page->set(PG_locked);
+          unmapped = rmap_ops_->try_to_unmap(page);  // may sleep; our reference keeps the page
+          page->clear(PG_locked);
+        }
       }
-      page->clear(PG_isolated);
-      if (--page->refcount == 0) {
-        // Ours was the last reference: swapped out if we unmapped it, else its owner
-        // let go while we held it.
-        if (unmapped && page->test(PG_swapbacked)) ++stats_.swap_outs;
-        free_block(page, false);
-        ++stats_.pages_reclaimed;
-        ++reclaimed;
-      } else {
-        lru_list_add(page);  // putback at the new end: activate/rotate
-        ++stats_.pages_rotated;
-      }
+      ++done;
+      putback(page, unmapped);
+      if (reclaimed) kswapd_failures_ = 0;
       sched::yield_point(site);
     }
   }
@@ -98,7 +125,10 @@ uint64_t Memory::shrink_lru(uint64_t nr_to_reclaim, Site site) {
 }
 
 void Memory::wakeup_kswapd() {
-  if (!kswapd_ || kswapd_pending_ || kswapd_active_) return;
+  // After kMaxReclaimRetries fruitless passes kswapd is left asleep until some reclaim
+  // frees a page again (pgdat->kswapd_failures): with swap full, waking it on every
+  // allocation would only rescan an unreclaimable LRU.
+  if (!kswapd_ || kswapd_pending_ || kswapd_active_ || kswapd_failures_ >= kMaxReclaimRetries) return;
   kswapd_pending_ = true;
   ++stats_.kswapd_wakeups;
   kswapd_wait_.wake_up();
@@ -116,6 +146,7 @@ void Memory::start_kswapd(sched::Scheduler& scheduler) {
   if (kswapd_scheduler_ == &scheduler) return;  // once per run
   kswapd_scheduler_ = &scheduler;
   kswapd_pending_ = kswapd_active_ = false;
+  kswapd_failures_ = 0;
   kswapd_ = &scheduler.spawn("kswapd0", [this] { kswapd_main(); }, sched::SpawnOptions{.daemon = true});
 }
 
@@ -133,7 +164,10 @@ void Memory::kswapd_main() {
       sched::OpScope op("balance_pgdat");
       while (nr_free_ < config_.high_pages && !scheduler->doomed()) {
         const uint64_t want = std::max(kSwapClusterMax, config_.high_pages - nr_free_);
-        if (shrink_lru(want, Site{"kswapd"}) == 0) break;
+        if (shrink_lru(want, Site{"kswapd"}) == 0) {
+          ++kswapd_failures_;
+          break;
+        }
       }
     }
     kswapd_active_ = false;

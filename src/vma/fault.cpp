@@ -84,6 +84,13 @@ int handle_mm_fault(Mm& mm, unsigned long addr, bool write) {
     memory.put_page(old);
     return 0;
   }
+  // do_swap_page: the page number was swapped out (before the fault or while it
+  // allocated); the new page is read back from its slot, which loses this reference.
+  if (auto swap = mm.swap_ptes.find(vpn); swap != mm.swap_ptes.end()) {
+    memory.swap_free(swap->second);
+    memory.count_swap_in();
+    mm.swap_ptes.erase(swap);
+  }
   memory.page_add_anon_rmap(page, vma->anon_vma, linear_page_index(vma, addr));
   memory.lru_add(page);
   mm.ptes.emplace(vpn, Pte{page, write});
@@ -157,6 +164,12 @@ std::unique_ptr<Mm> dup_mm(Mm& parent, int* error) {
       if (!(vma->vm_flags & VM_SHARED)) it->second.writable = false;
       child->ptes.emplace(it->first, Pte{page, it->second.writable});
       ++child->rss;
+    }
+    // copy_nonpresent_pte: a swap pte is shared by bumping its slot's count.
+    for (auto it = parent.swap_ptes.lower_bound(vma->vm_start >> kPageShift);
+         it != parent.swap_ptes.end() && it->first < (vma->vm_end >> kPageShift); ++it) {
+      context.memory().swap_duplicate(it->second);
+      child->swap_ptes.emplace(it->first, it->second);
     }
   }
   }

@@ -100,6 +100,11 @@ bool VmContext::try_to_unmap(mem::Page* page) {
     if (it == mm.ptes.end() || it->second.page != page) continue;
     mm.ptes.erase(it);
     --mm.rss;
+    // The contents are in the page's swap slot now: the pte becomes a swap pte.
+    if (page->test(mem::PG_swapcache)) {
+      mm.swap_ptes.emplace(addr >> kPageShift, page->swap);
+      memory_.swap_duplicate(page->swap);
+    }
     memory_.page_remove_rmap(page);
     memory_.put_page(page);
     if (page->mapcount == 0) break;
@@ -279,6 +284,12 @@ void zap_page_range(Mm& mm, unsigned long start, unsigned long end) {
       it = mm.ptes.erase(it);
       --mm.rss;
     }
+    // Swap ptes hold no page, only their slot's count (free_swap_and_cache).
+    auto swap = mm.swap_ptes.lower_bound(start >> kPageShift);
+    while (swap != mm.swap_ptes.end() && swap->first < (end >> kPageShift)) {
+      mm.context().memory().swap_free(swap->second);
+      swap = mm.swap_ptes.erase(swap);
+    }
   }
   // ...but the reference is dropped only when the TLB batch is flushed: another window
   // where a page looks pinned (refcount > mapcount) to a concurrent CMA allocation.
@@ -364,6 +375,14 @@ std::optional<Failure> validate_mm(Mm& mm) {
   if (count != mm.map_count) return fail(fmt::format("{} VMAs in the tree, map_count says {}", count, mm.map_count));
   if (total != mm.total_vm) return fail(fmt::format("VMAs span {} pages, total_vm says {}", total, mm.total_vm));
   if (mm.ptes.size() != mm.rss) return fail(fmt::format("{} ptes, rss says {}", mm.ptes.size(), mm.rss));
+  for (const auto& [vpn, entry] : mm.swap_ptes) {
+    Vma* vma = vma_lookup(mm, vpn << kPageShift);
+    if (!vma) return fail(fmt::format("swap pte at {:#x} lies outside every VMA", vpn << kPageShift));
+    if (mm.ptes.count(vpn)) return fail(fmt::format("{:#x} has both a present pte and a swap pte", vpn << kPageShift));
+    if (mm.context().memory().swap_count(entry) == 0)
+      return fail(fmt::format("swap pte at {:#x} names swap entry {}, which no count holds", vpn << kPageShift,
+                              entry));
+  }
   for (const auto& [vpn, pte] : mm.ptes) {
     Vma* vma = vma_lookup(mm, vpn << kPageShift);
     if (!vma) return fail(fmt::format("pte at {:#x} lies outside every VMA", vpn << kPageShift));

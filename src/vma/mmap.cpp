@@ -467,6 +467,12 @@ long move_vma(Mm& mm, Vma* vma, unsigned long old_addr, unsigned long old_len, u
          it != mm.ptes.end() && it->first < ((old_addr + old_len) >> kPageShift);)
       moved.emplace_back(it->first, it->second), it = mm.ptes.erase(it);
     for (auto& [vpn, pte] : moved) mm.ptes[vpn - (old_addr >> kPageShift) + (new_addr >> kPageShift)] = pte;
+    std::vector<std::pair<unsigned long, mem::SwapEntry>> moved_swap;
+    for (auto it = mm.swap_ptes.lower_bound(old_addr >> kPageShift);
+         it != mm.swap_ptes.end() && it->first < ((old_addr + old_len) >> kPageShift);)
+      moved_swap.emplace_back(it->first, it->second), it = mm.swap_ptes.erase(it);
+    for (auto& [vpn, entry] : moved_swap)
+      mm.swap_ptes[vpn - (old_addr >> kPageShift) + (new_addr >> kPageShift)] = entry;
   }
   MA_STATE(old_mas, &mm.mm_mt, 0, 0);
   if (vma_prealloc(mm, old_mas, vma->vm_start, vma->vm_end, nullptr)) {

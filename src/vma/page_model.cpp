@@ -54,7 +54,7 @@ Pages real_pages(Mm& mm) {
   mas_for_each(&mas, entry, ULONG_MAX) {
     auto* vma = static_cast<Vma*>(entry);
     for (unsigned long vpn = vma->vm_start >> kPageShift; vpn < vma->vm_end >> kPageShift; ++vpn)
-      real[vpn] = PageState{vma->vm_flags & kProtMask, mm.ptes.count(vpn) != 0};
+      real[vpn] = PageState{vma->vm_flags & kProtMask, mm.ptes.count(vpn) != 0 || mm.swap_ptes.count(vpn) != 0};
   }
   return real;
 }

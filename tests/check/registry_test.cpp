@@ -93,6 +93,36 @@ TEST(CheckRegistry, PageMapcountCatchesAPteTheCountMisses) {
   f.memory.put_page(page);
 }
 
+TEST(CheckRegistry, SwapCountCatchesASwapPteTheCountMisses) {
+  Fixture f;
+  ASSERT_EQ(f.memory.shrink_lru(1, Site{"test_reclaim"}), 4u) << "one batch: all four pages";
+  ASSERT_EQ(f.mm->swap_ptes.size(), 4u);
+  EXPECT_FALSE(f.run(CheckLevel::End).has_value());
+  // A copied swap pte without swap_duplicate: validate_mm sees a slot in use, only the
+  // cross-check over every mm's swap ptes sees the count is one short.
+  const unsigned long vpn = (0x100000 >> vma::kPageShift) + 6;
+  f.mm->swap_ptes.emplace(vpn, f.mm->swap_ptes.begin()->second);
+  EXPECT_FALSE(f.run(CheckLevel::EveryOp).has_value());
+  auto failure = f.run(CheckLevel::End);
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_EQ(failure->check, "swap_count");
+  f.mm->swap_ptes.erase(vpn);
+}
+
+TEST(CheckRegistry, TeardownCatchesALeakedSwapSlot) {
+  Fixture f;
+  ASSERT_EQ(f.memory.shrink_lru(1, Site{"test_reclaim"}), 4u);
+  const mem::SwapEntry entry = f.mm->swap_ptes.begin()->second;
+  f.memory.swap_duplicate(entry);  // a reference nobody will drop
+  f.mm.reset();
+  rcu_barrier();
+  auto failure = vm_world_checks().run(CheckLevel::Teardown, CheckSubject{f.memory, f.context, nullptr, {}});
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_EQ(failure->check, "leak");
+  EXPECT_NE(failure->message.find("swap"), std::string::npos) << failure->message;
+  f.memory.swap_free(entry);
+}
+
 TEST(CheckRegistry, TeardownCatchesALeakedVma) {
   Fixture f;
   void* leaked = f.context.vma_cache().alloc(GFP_KERNEL, Site{"test"});

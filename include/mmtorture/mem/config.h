@@ -40,8 +40,14 @@ struct MemConfig {
   // free list (handed out next: the fragmentation behind seed 001), true = tail (the
   // change Liam Howlett proposed in that thread).
   bool exact_free_to_tail = false;
+  // Swap slots (4 KiB each). Reclaim can free an anonymous page only by writing it to
+  // a free slot, so once swap is full anonymous memory is unreclaimable and GFP_KERNEL
+  // allocations run into the OOM path. 0 = no swap device; the default (64 GiB) never
+  // fills in a simulated world.
+  uint64_t swap_pages = kMaxSwapPages;
 
-  static constexpr uint64_t kMaxPages = uint64_t{1} << 24;  // 64 GiB of 4 KiB frames
+  static constexpr uint64_t kMaxPages = uint64_t{1} << 24;      // 64 GiB of 4 KiB frames
+  static constexpr uint64_t kMaxSwapPages = uint64_t{1} << 24;  // 64 GiB of 4 KiB slots
 };
 
 // The configuration with derived watermarks filled in; throws ConfigError.

@@ -163,7 +163,9 @@ class Memory {
   // pass frees nothing. The Memory must outlive that scheduler's run.
   void start_kswapd(sched::Scheduler& scheduler);
   void start_kswapd();
-  // Wakes kswapd (no-op without one, or when it is already awake).
+  // Wakes kswapd (no-op without one, when it is already awake, or after 16 passes in a
+  // row freed nothing — until some reclaim frees a page again, as the kernel's
+  // pgdat->kswapd_failures).
   void wakeup_kswapd();
   // Called when a GFP_KERNEL allocation of order <= kCostlyOrder still fails after
   // direct reclaim and oom_kill is configured: returns true if it killed something.
@@ -175,6 +177,34 @@ class Memory {
   // else references; pages with extra references (pins, transient gets) rotate to the
   // head. May sleep in RmapOps. Returns the pages freed.
   uint64_t shrink_lru(uint64_t nr_to_reclaim, Site site);
+
+  // ---- Swap (swap.cpp) ----
+  //
+  // The swap device: config().swap_pages slots. Each slot in use carries the number of
+  // swap ptes that refer to it (the kernel's swap_map count) and whether the swap cache
+  // holds it; it is free again when both are gone. Slots are handed out from the
+  // most recently freed, then from a high-water mark: deterministic, and O(1) without
+  // touching the 16M slots of the default (effectively unlimited) device.
+
+  // add_to_swap: gives an anonymous page a slot and puts it in the swap cache
+  // (PG_swapcache, page->swap), so try_to_unmap can turn its ptes into swap ptes.
+  // False (nothing changed) when every slot is in use.
+  bool add_to_swap(Page* page);
+  // The page leaves the swap cache; its slot is freed unless swap ptes refer to it.
+  void delete_from_swap_cache(Page* page);
+  // One more swap pte refers to `entry` (try_to_unmap, fork's copy_nonpresent_pte).
+  void swap_duplicate(SwapEntry entry);
+  // One fewer (zap, swap-in); the slot is freed at 0 unless the swap cache holds it.
+  // A count going below 0, or a slot that is not in use, is a Failure "mem.bad_swap".
+  void swap_free(SwapEntry entry);
+  // The swap pte count of `entry` (0 for a free or out-of-range slot).
+  uint32_t swap_count(SwapEntry entry) const;
+  uint64_t nr_swap_pages() const { return config_.swap_pages - swap_used_; }  // free slots
+  uint64_t swap_slots_used() const { return swap_used_; }
+  // The sum of every slot's swap pte count (O(slots handed out), for end-of-run checks).
+  uint64_t swap_references() const;
+  // do_swap_page read `entry` back into a fresh page (statistics only).
+  void count_swap_in() { ++stats_.swap_ins; }
 
   // Where alloc/free events are folded (default: the running scheduler's trace).
   void set_trace(TraceHash* trace) { trace_ = trace; }
@@ -190,7 +220,9 @@ class Memory {
     uint64_t pages_scanned = 0;
     uint64_t pages_reclaimed = 0;
     uint64_t pages_rotated = 0;
-    uint64_t swap_outs = 0;         // anonymous swap-backed pages written to (simulated) swap
+    uint64_t swap_outs = 0;         // anonymous pages reclaimed by writing them to a swap slot
+    uint64_t swap_ins = 0;          // swap ptes faulted back in
+    uint64_t swap_full = 0;         // anonymous pages reclaim kept because swap was full
     uint64_t oom_kills = 0;         // OOM hook calls that killed something and freed pages
     uint64_t nofail_rounds = 0;     // extra rounds __GFP_NOFAIL looped after giving up
     uint64_t frees = 0;             // blocks returned to the buddy lists
@@ -243,6 +275,15 @@ class Memory {
   void check_allocated_head(const Page* page, const char* op) const;
   void trace_event(TraceEvent event, uint64_t a, uint64_t b, uint64_t c);
 
+  // swap.cpp
+  struct SwapSlot {
+    uint32_t count = 0;   // swap ptes referring to it
+    bool cached = false;  // held by the swap cache
+    bool in_use() const { return count > 0 || cached; }
+  };
+  SwapSlot& swap_slot(SwapEntry entry, const char* op);
+  void swap_slot_release(SwapEntry entry);
+
   // reclaim.cpp
   void lru_list_add(Page* page);
   void lru_list_del(Page* page);
@@ -269,7 +310,11 @@ class Memory {
   sched::WaitQueue kswapd_wait_{"kswapd_wait"};
   bool kswapd_pending_ = false;  // woken and not yet started a pass
   bool kswapd_active_ = false;   // inside a balancing pass
+  unsigned kswapd_failures_ = 0;  // balancing passes in a row that freed nothing
   std::function<bool()> oom_hook_;
+  std::vector<SwapSlot> swap_slots_;        // up to the high-water mark
+  std::vector<SwapEntry> swap_free_slots_;  // released below the high-water mark, LIFO
+  uint64_t swap_used_ = 0;
   Stats stats_;
 };
 

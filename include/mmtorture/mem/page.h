@@ -45,6 +45,9 @@ inline constexpr uint32_t PG_swapcache = 1u << 9;
 inline constexpr uint32_t PG_dirty = 1u << 10;
 inline constexpr uint32_t PG_writeback = 1u << 11;
 
+// A swap entry (swp_entry_t): slot + 1, so that 0 means "none".
+using SwapEntry = uint64_t;
+
 struct Page {
   uint64_t pfn = 0;      // index in Memory
   int32_t refcount = 0;  // every reference; 0 exactly when the frame is free
@@ -58,6 +61,7 @@ struct Page {
   void* anon_vma = nullptr;  // reverse-mapping owner: opaque to mem, set by the vma layer
   unsigned long index = 0;   // page offset within the owner (linear page index)
   void* slab = nullptr;      // the slab this frame backs when PG_slab (slab.h)
+  SwapEntry swap = 0;        // its swap slot while PG_swapcache (folio->swap)
 
   // Links of the one list the frame is on: a buddy free list (PG_buddy) or the LRU
   // (PG_lru), never both, as the kernel's page->lru. Owned by Memory.

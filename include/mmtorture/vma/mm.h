@@ -143,7 +143,10 @@ class Mm {
   unsigned long rss = 0;       // populated anonymous pages
   unsigned long start_brk = 0;
   unsigned long brk = 0;
-  std::map<unsigned long, Pte> ptes;  // page number -> pte
+  std::map<unsigned long, Pte> ptes;  // page number -> present pte
+  // page number -> swap entry of a page reclaim wrote to swap (a non-present pte; its
+  // count in MM_SWAPENTS). A page number is in at most one of ptes and swap_ptes.
+  std::map<unsigned long, mem::SwapEntry> swap_ptes;
   bool exited = false;
 
  private:
@@ -158,7 +161,9 @@ Vma* vma_lookup(Mm& mm, unsigned long addr);
 // ordered and non-overlapping; their count is map_count; total_vm and rss add up;
 // flags are consistent (VM_ACCOUNT only on private mappings); every VMA is linked into
 // its anon_vma; every pte lies inside a VMA, is writable only in a VM_WRITE mapping and
-// maps a page whose anon_vma is on its VMA's chain. Returns the first violation.
+// maps a page whose anon_vma is on its VMA's chain; every swap pte lies inside a VMA,
+// shares no page number with a present pte and names a slot in use. Returns the first
+// violation.
 std::optional<Failure> validate_mm(Mm& mm);
 
 // The mm as text: one line per VMA ("[start-end) rw-p pgoff anon N id N pages P").
