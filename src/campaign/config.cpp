@@ -490,6 +490,7 @@ std::string config_markdown() {
       "| `smoke.toml` | the README's main job: about a minute on 2 cores; several mms, every op kind, NOWAIT failures, PCT |\n"
       "| `soak.toml` | long: many seeds with more ops, swarm testing of op kinds and fault sites |\n"
       "| `maple.toml` | the maple tree alone (single-threaded) with NOWAIT node-allocation failures |\n"
+      "| `oom.toml` | memory and a 64-slot swap device fill up: swap ptes, kswapd giving up, the OOM killer and oom_reaper |\n"
       "| `seed000-mprotect-nowait.toml` | seed 000: mprotect/merge churn with GFP_NOWAIT failures (`mmtorture selftest` scenario) |\n"
       "| `seed001-nommu-boot.toml` | seed 001: split accounting in the page-model job (the nommu boot half is not modelled) |\n"
       "| `seed002-brk-churn.toml` | seed 002: brk grow/shrink and heap faults against constant reclaim |\n"
@@ -519,6 +520,8 @@ VmWorldOptions world_options(const Config& config) {
   o.hang_ms = config.schedule.hang_ms;
   o.full_check_every = static_cast<unsigned>(config.checks.full_check_every);
   o.kswapd = config.world.kswapd;
+  o.oom_kill = config.world.oom_kill;
+  o.swap_pages = config.world.swap_pages;
   o.op_mix = {static_cast<uint32_t>(config.workload.mix_mmap_fixed), static_cast<uint32_t>(config.workload.mix_mmap),
               static_cast<uint32_t>(config.workload.mix_munmap),     static_cast<uint32_t>(config.workload.mix_mprotect),
               static_cast<uint32_t>(config.workload.mix_fault),      static_cast<uint32_t>(config.workload.mix_mremap),

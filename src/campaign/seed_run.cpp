@@ -147,8 +147,11 @@ SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks
     out.virtual_ms = r.virtual_ms;
     out.trace_hash = r.trace_hash;
     out.failure = r.failure;
-    out.stats = fmt::format("{} -ENOMEM, {} faults, {} forks, {} exits, max {} VMAs, {} reclaimed, {} switches",
-                            r.enomem, r.faults, r.forks, r.exits, r.max_vmas, r.pages_reclaimed, r.switches);
+    out.stats = fmt::format(
+        "{} -ENOMEM, {} faults, {} forks, {} exits, {} failed page allocations, {} OOM kills, max {} VMAs, {} reclaimed, "
+        "{} swapped out, {} swapped in, {} switches",
+        r.enomem, r.faults, r.forks, r.exits, r.alloc_failures, r.oom_kills, r.max_vmas, r.pages_reclaimed, r.swap_outs,
+        r.swap_ins, r.switches);
   }
   if (out.failure && config.checks.selftest_crash && out.failure->check == "selftest.planted") std::abort();
   return out;

@@ -56,6 +56,8 @@ Op op_from_draw(const VmWorldOptions& options, uint64_t draw) {
 mem::MemConfig memory_config(const VmWorldOptions& options) {
   mem::MemConfig config;
   config.pages = options.memory_pages;
+  config.oom_kill = options.oom_kill;
+  config.swap_pages = options.swap_pages;
   if (options.min_free_pages) {
     config.min_pages = options.min_free_pages;
     config.low_pages = options.min_free_pages * 5 / 4;
@@ -82,6 +84,7 @@ class VmWorld {
       // spaces are abandoned (leaked), never torn down.
       for (auto& slot : slots_)
         if (slot) new std::shared_ptr<vma::Mm>(std::move(slot));
+      for (auto& victim : reap_queue_) new std::shared_ptr<vma::Mm>(std::move(victim));
     }
     slots_.clear();
     // Deferred frees belong to this world's slab: run them before it goes away (after a
@@ -100,6 +103,12 @@ class VmWorld {
     sched_options.hang_ms = options_.hang_ms;
     sched::Scheduler scheduler(choices_, sched_options, &trace_);
     if (options_.kswapd) memory_.start_kswapd(scheduler);
+    if (options_.oom_kill) {
+      memory_.set_oom_hook([this] { return out_of_memory(); });
+      sched::SpawnOptions daemon;
+      daemon.daemon = true;
+      scheduler.spawn("oom_reaper", [this] { oom_reaper(); }, daemon);
+    }
     ops_left_ = options_.ops;
     for (unsigned w = 0; w < options_.workers; ++w)
       scheduler.spawn(fmt::format("worker{}", w), [this, w] { worker(w); });
@@ -117,6 +126,9 @@ class VmWorld {
     }
     if (result_.failure) result_.failure->op_index = result_.ops_done;
     result_.pages_reclaimed = memory_.stats().pages_reclaimed;
+    result_.alloc_failures = memory_.stats().alloc_failures;
+    result_.swap_outs = memory_.stats().swap_outs;
+    result_.swap_ins = memory_.stats().swap_ins;
     result_.trace_hash = trace_.value();
     return result_;
   }
@@ -128,6 +140,8 @@ class VmWorld {
       const uint64_t op = op_from_draw(options_, choices_.draw(ChoiceKind::Op, kSiteOp, mix_total(options_)));
       const uint64_t slot = choices_.draw(ChoiceKind::Arg, kSiteSlot, slots_.size());
       std::shared_ptr<vma::Mm> mm = slots_[slot];
+      const uint64_t mm_id = mm ? mm->id() : 0;
+      if (mm) ++in_flight_[mm_id];  // no yield since the slot was read: the OOM killer sees it busy
       sched::OpScope scope(kOpNames[op]);
       long ret = 0;
       if (!mm) {
@@ -148,6 +162,7 @@ class VmWorld {
       trace_.fold(TraceEvent::OpEnd, op, static_cast<uint64_t>(ret));
       if (mm && !mm->exited) check_mm(*mm, kOpNames[op]);
       drop(std::move(mm));
+      if (mm_id && --in_flight_[mm_id] == 0) in_flight_.erase(mm_id);
       if (memory_.nr_free_pages() < result_.min_free_pages) result_.min_free_pages = memory_.nr_free_pages();
       ++result_.ops_done;
       if (options_.full_check_every && result_.ops_done % options_.full_check_every == 0) check_frames();
@@ -280,6 +295,49 @@ class VmWorld {
     return 0;
   }
 
+  // oom_badness: what killing the process gives back, resident pages plus swap entries.
+  static uint64_t oom_badness(const vma::Mm& mm) { return mm.rss + mm.swap_ptes.size(); }
+
+  // The OOM hook (mem calls it when a GFP_KERNEL allocation still fails after reclaim):
+  // kill the process with the highest badness that no operation is using (lowest slot
+  // on a tie), hand it to the oom_reaper and wait until its memory is back. Killing from
+  // here directly would take the victim's mmap_lock inside whatever locks the allocating
+  // thread holds; the reaper holds none. (The kernel may pick a process that is inside
+  // a system call and let it die on its way out; our operations run to completion, so
+  // a busy process is not a candidate.)
+  bool out_of_memory() {
+    if (!sched::current_thread()) return false;  // no green thread to wait for the reaper
+    size_t victim = slots_.size();
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      const auto& mm = slots_[i];
+      if (!mm || mm->exited || oom_badness(*mm) == 0 || in_flight_.count(mm->id())) continue;
+      if (victim == slots_.size() || oom_badness(*mm) > oom_badness(*slots_[victim])) victim = i;
+    }
+    if (victim == slots_.size()) return false;
+    reap_queue_.push_back(std::move(slots_[victim]));
+    const uint64_t ticket = ++oom_requested_;
+    ++result_.oom_kills;
+    reaper_wait_.wake_up();
+    reaped_wait_.wait_event([&] { return oom_reaped_ >= ticket; }, Site{"out_of_memory: waiting for the oom_reaper"});
+    return oom_reaped_ >= ticket;
+  }
+
+  void oom_reaper() {
+    for (;;) {
+      reaper_wait_.wait_event([&] { return !reap_queue_.empty(); }, Site{"oom_reaper: idle"});
+      if (reap_queue_.empty()) return;  // the run is being torn down
+      std::shared_ptr<vma::Mm> victim = std::move(reap_queue_.front());
+      reap_queue_.erase(reap_queue_.begin());
+      {
+        sched::OpScope scope("oom_reap");
+        vma::exit_mmap(*victim);
+      }
+      victim.reset();
+      ++oom_reaped_;
+      reaped_wait_.wake_up();
+    }
+  }
+
   // Releases a reference; the last user of an address space that left its slot tears it
   // down here, at an ordinary scheduling point (never in a destructor, where the
   // scheduler could not unwind the thread).
@@ -347,6 +405,12 @@ class VmWorld {
   mem::Memory memory_;
   vma::VmContext context_;
   std::vector<std::shared_ptr<vma::Mm>> slots_;
+  std::map<uint64_t, uint32_t> in_flight_;  // mm id -> operations under way on it (looked up, never iterated)
+  std::vector<std::shared_ptr<vma::Mm>> reap_queue_;  // OOM victims, oldest first
+  sched::WaitQueue reaper_wait_{"oom_reaper"};
+  sched::WaitQueue reaped_wait_{"oom_reaped"};
+  uint64_t oom_requested_ = 0;
+  uint64_t oom_reaped_ = 0;
   uint64_t ops_left_ = 0;
   VmWorldResult result_;
 };

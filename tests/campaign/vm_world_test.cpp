@@ -2,6 +2,8 @@
 // trace; failures are injected and survived.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "mmtorture/campaign/vm_world.h"
 
 namespace mmt::campaign {
@@ -73,6 +75,51 @@ TEST(VmWorld, ThousandSeedsStayClean) {
     ASSERT_FALSE(result.failure.has_value()) << "seed " << seed << ": " << result.failure->headline() << "\n"
                                              << result.failure->dump;
   }
+}
+
+}  // namespace mmt::campaign
+
+namespace mmt::campaign {
+
+TEST(VmWorld, OomKillerReapsAnIdleProcessInsteadOfFailing) {
+  // 512 frames and 64 swap slots shared by 12 fault-heavy processes: memory and swap
+  // fill, anonymous pages become unreclaimable, and GFP_KERNEL allocations reach the OOM
+  // path. Without the killer they fail; with it, an idle process dies instead.
+  VmWorldOptions options;
+  options.ops = 3000;
+  options.memory_pages = 512;
+  options.swap_pages = 64;
+  options.mm_slots = 12;
+  options.nowait_fail_probability = 0;
+  options.op_mix = {8, 2, 1, 1, 40, 3, 2, 1, 1, 0};  // mostly faults: memory fills up
+  uint64_t kills = 0, failed_with = 0, failed_without = 0, swapped_out = 0, swapped_in = 0;
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    options.oom_kill = true;
+    SeededChoices choices(seed);
+    const auto result = run_vm_world(choices, options);
+    ASSERT_FALSE(result.failure.has_value()) << "seed " << seed << ": " << result.failure->headline() << "\n"
+                                             << result.failure->dump;
+    kills += result.oom_kills;
+    failed_with += result.alloc_failures;
+    swapped_out += result.swap_outs;
+    swapped_in += result.swap_ins;
+    options.oom_kill = false;
+    SeededChoices control(seed);
+    const auto without = run_vm_world(control, options);
+    ASSERT_FALSE(without.failure.has_value()) << "seed " << seed << ": " << without.failure->headline();
+    EXPECT_EQ(without.oom_kills, 0u);
+    failed_without += without.alloc_failures;
+  }
+  EXPECT_GT(swapped_out, 0u) << "reclaim never swapped: memory never filled";
+  EXPECT_GT(swapped_in, 0u) << "no swap pte was ever faulted back in";
+  EXPECT_GT(kills, 0u) << "memory never ran out: the test does not exercise the OOM killer";
+  EXPECT_GT(failed_without, 0u) << "without the killer, full memory and swap must fail allocations";
+  EXPECT_LT(failed_with, failed_without) << "the killer should turn failed allocations into progress";
+  std::printf("10 seeds: %llu swapped out, %llu swapped in, %llu OOM kills; failed page allocations %llu with "
+              "the killer, %llu without\n",
+              static_cast<unsigned long long>(swapped_out), static_cast<unsigned long long>(swapped_in),
+              static_cast<unsigned long long>(kills), static_cast<unsigned long long>(failed_with),
+              static_cast<unsigned long long>(failed_without));
 }
 
 }  // namespace mmt::campaign

@@ -20,6 +20,7 @@
 
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/failure.h"
+#include "mmtorture/mem/config.h"
 #include "mmtorture/sched/scheduler.h"
 
 namespace mmt::campaign {
@@ -54,6 +55,11 @@ struct VmWorldOptions {
   std::function<void(std::string_view)> trace_ops;
   unsigned full_check_every = 16;    // frame/slab consistency every N operations (0: end only)
   bool kswapd = true;
+  uint64_t swap_pages = mem::MemConfig::kMaxSwapPages;  // swap slots; 0 = no swap device
+  // A GFP_KERNEL allocation that still fails after direct reclaim OOM-kills the process
+  // with the largest rss + swap entries and no operation in flight (an oom_reaper green
+  // thread tears it down while the allocation waits), instead of failing with -ENOMEM.
+  bool oom_kill = false;
 };
 
 struct VmWorldResult {
@@ -66,6 +72,10 @@ struct VmWorldResult {
   uint64_t switches = 0;
   uint64_t virtual_ms = 0;
   uint64_t pages_reclaimed = 0;
+  uint64_t oom_kills = 0;       // processes the OOM killer reaped
+  uint64_t alloc_failures = 0;  // page allocations that returned null (any GFP, any reason)
+  uint64_t swap_outs = 0;       // anonymous pages reclaim wrote to a swap slot
+  uint64_t swap_ins = 0;        // swap ptes faulted back in
   uint64_t min_free_pages = UINT64_MAX;  // lowest free-page count seen after an operation
   uint64_t trace_hash = 0;
   std::optional<Failure> failure;
