@@ -43,6 +43,13 @@ KmemCache::~KmemCache() {
   while (all_head_) discard_slab(all_head_);
 }
 
+std::vector<uint64_t> KmemCache::slab_pfns() const {
+  std::vector<uint64_t> pfns;
+  pfns.reserve(slab_count_);
+  for (const Slab* slab = all_head_; slab; slab = slab->all_next) pfns.push_back(slab->page->pfn);
+  return pfns;
+}
+
 void KmemCache::poison(unsigned char* object) const {
   std::memset(object, kPoisonFree, stride_);
   ASAN_POISON_MEMORY_REGION(object, stride_);

@@ -55,6 +55,9 @@ class KmemCache {
   const std::string& name() const { return name_; }
   size_t object_size() const { return object_size_; }
   size_t objects_per_slab() const { return per_slab_; }
+  // The frame of every slab page, oldest slab first (new slabs are appended): where the
+  // cache's pages sit in physical memory, for fragmentation studies (seed 001).
+  std::vector<uint64_t> slab_pfns() const;
 
   struct Stats {
     uint64_t allocs = 0;
