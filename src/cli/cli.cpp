@@ -21,6 +21,7 @@
 #include "mmtorture/campaign/selftest.h"
 #include "mmtorture/campaign/shrink.h"
 #include "mmtorture/cma/experiment.h"
+#include "mmtorture/nommu/experiment.h"
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/defects.h"
 
@@ -176,6 +177,24 @@ int cma_experiment(uint64_t first, uint64_t seeds) {
   return 0;
 }
 
+// The seed-001 question answered with numbers: a nommu board booting in 32, 64 and 128
+// MiB, with the maple nodes preallocated after or before the alloc_pages_exact region,
+// and alloc_pages_exact's freed tail at the head or the tail of the free list.
+int nommu_experiment(uint64_t first, uint64_t seeds, unsigned steps) {
+  nommu::NommuExperimentOptions options;
+  options.first_seed = first;
+  options.seeds = seeds;
+  options.boot.boot_steps = steps;
+  std::printf("mmtorture nommu-experiment: seeds %llu..%llu per combination, %u boot steps\n",
+              static_cast<unsigned long long>(first), static_cast<unsigned long long>(first + seeds - 1), steps);
+  std::fflush(stdout);
+  const nommu::NommuExperimentResult result = nommu::run_nommu_experiment(options);
+  std::printf("%s", result.table().c_str());
+  for (const nommu::NommuExperimentRow& row : result.rows)
+    if (row.failures) return 1;
+  return 0;
+}
+
 int replay(const std::string& path, bool trace, const std::vector<std::string>& overrides,
            const std::string& write_repro) {
   const std::string text = read_file(path);
@@ -314,6 +333,15 @@ int main(int argc, char** argv) {
   cma_cmd->add_option("--seeds", cma_seeds, "Seeds per policy and workload")->capture_default_str()->check(CLI::Range(1ull, 100000ull));
   cma_cmd->add_option("--first", cma_first, "First seed")->capture_default_str();
 
+  auto* nommu_cmd = app.add_subcommand(
+      "nommu-experiment", "The seed-001 experiment: OOM rate of a nommu boot per memory size, node preallocation "
+                          "order and alloc_pages_exact tail placement");
+  uint64_t nommu_seeds = 50, nommu_first = 1;
+  unsigned nommu_steps = nommu::NommuBootOptions{}.boot_steps;
+  nommu_cmd->add_option("--seeds", nommu_seeds, "Boots per combination")->capture_default_str()->check(CLI::Range(1ull, 100000ull));
+  nommu_cmd->add_option("--first", nommu_first, "First seed")->capture_default_str();
+  nommu_cmd->add_option("--steps", nommu_steps, "Steps of each boot script")->capture_default_str()->check(CLI::Range(1u, 100000u));
+
   auto* list_cmd = app.add_subcommand("list", "List configs, knobs, checks, sites and strategies");
   bool config_doc = false;
   list_cmd->add_flag("--config-doc", config_doc, "Print configs/README.md (generated from the knob table)");
@@ -357,6 +385,7 @@ int main(int argc, char** argv) {
     if (replay_cmd->parsed()) return replay(replay_path, trace, replay_overrides, write_repro);
     if (export_cmd->parsed()) return export_fuzz(export_in, export_out);
     if (cma_cmd->parsed()) return cma_experiment(cma_first, cma_seeds);
+    if (nommu_cmd->parsed()) return nommu_experiment(nommu_first, nommu_seeds, nommu_steps);
     if (shrink_cmd->parsed()) return shrink(shrink_path, attempts, shrink_out);
     if (merge_cmd->parsed()) return merge_journals(journals);
     if (run->parsed()) {
