@@ -69,13 +69,13 @@ NommuExperimentResult run_nommu_experiment(const NommuExperimentOptions& options
 }
 
 std::string NommuExperimentResult::table() const {
-  std::string out = fmt::format("{:>6} {:>8} {:>9} {:>5} {:>4} {:>6} {:>8} {:>9} {:>10} {:>8} {:>10} {:>9} {:>5}\n",
+  std::string out = fmt::format("{:>7} {:>8} {:>9} {:>5} {:>4} {:>6} {:>8} {:>9} {:>11} {:>8} {:>10} {:>9} {:>5}\n",
                                 "memory", "prealloc", "exact", "boots", "OOM", "rate", "OOM at", "free KiB",
                                 "largest KiB", ">=1MiB", "node slabs", "in a tail", "late");
-  out += fmt::format("{:>6} {:>8} {:>9} {:>5} {:>4} {:>6} {:>8} {:>9} {:>10} {:>8} {:>10} {:>9} {:>5}\n", "", "nodes",
+  out += fmt::format("{:>7} {:>8} {:>9} {:>5} {:>4} {:>6} {:>8} {:>9} {:>11} {:>8} {:>10} {:>9} {:>5}\n", "", "nodes",
                      "free tail", "", "", "", "step", "(median)", "(median)", "(median)", "(total)", "(total)", "");
   for (const NommuExperimentRow& row : rows) {
-    out += fmt::format("{:>3} MiB {:>8} {:>9} {:>5} {:>4} {:>5.0f}% {:>8} {:>9} {:>10} {:>8} {:>10} {:>9} {:>5}\n",
+    out += fmt::format("{:>3} MiB {:>8} {:>9} {:>5} {:>4} {:>5.0f}% {:>8} {:>9} {:>11} {:>8} {:>10} {:>9} {:>5}\n",
                        row.memory_mib, prealloc_order_name(row.prealloc), row.exact_free_to_tail ? "to tail" : "to head",
                        row.boots, row.ooms, row.oom_rate * 100.0, row.ooms ? std::to_string(row.oom_step_median) : "-",
                        row.free_kib_median, row.largest_free_kib_median, row.blocks_1mib_median, row.node_slab_pages,
