@@ -109,6 +109,7 @@ class BootWorld {
     mem::MemConfig config;
     config.pages = options.memory_mib * (1024 * 1024 / mem::kPageSize);
     config.reclaim_retries = 0;  // nothing to reclaim: no swap, the page cache is ramfs/tmpfs
+    config.swap_pages = 0;
     config.exact_free_to_tail = options.exact_free_to_tail;
     return config;
   }
