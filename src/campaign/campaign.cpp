@@ -200,19 +200,19 @@ void shrink_new_signatures(const CampaignOptions& options, const Totals& totals)
       ShrinkOptions shrink;
       shrink.max_attempts = options.config.run.shrink_attempts;
       const uint64_t timeout = options.config.run.seed_timeout_s;
-      const Config& config = repro.config;
       // Check failures replay in this process (fast); crashes and timeouts each in a worker.
       const bool isolated = repro.failure.check == "crash" || repro.failure.check == "timeout";
-      const ShrinkResult result = shrink_repro(repro, shrink, [&](const std::vector<Choice>& c) {
-        return isolated ? run_candidate_isolated(config, c, timeout) : run_candidate_in_process(config, c);
+      const ShrinkResult result = shrink_repro(repro, shrink, [&](const Config& candidate, const std::vector<Choice>& c) {
+        return isolated ? run_candidate_isolated(candidate, c, timeout) : run_candidate_in_process(candidate, c);
       });
       std::string path = sig.first_repro;
       path.replace(path.size() - std::string(".repro.json").size(), std::string::npos, ".min.repro.json");
       write_file_atomic(path, repro_to_json(result.repro));
-      std::printf("shrunk %s: %zu -> %zu choices, %llu -> %llu ops (%llu attempts): %s\n", id.c_str(),
-                  result.choices_before, result.choices_after, static_cast<unsigned long long>(result.ops_before),
-                  static_cast<unsigned long long>(result.ops_after), static_cast<unsigned long long>(result.attempts),
-                  path.c_str());
+      std::printf("shrunk %s: %llu -> %llu choices, %llu -> %llu ops, %llu -> %llu threads (%llu attempts): %s\n", id.c_str(),
+                  static_cast<unsigned long long>(result.before.choices), static_cast<unsigned long long>(result.after.choices),
+                  static_cast<unsigned long long>(result.before.operations), static_cast<unsigned long long>(result.after.operations),
+                  static_cast<unsigned long long>(result.before.threads), static_cast<unsigned long long>(result.after.threads),
+                  static_cast<unsigned long long>(result.attempts), path.c_str());
     } catch (const std::exception& e) {
       std::printf("shrink of %s failed: %s\n", sig.first_repro.c_str(), e.what());
     }

@@ -1,6 +1,8 @@
 // Worker processes with crash-proof choice capture (isolated.h).
 #include "mmtorture/campaign/isolated.h"
 
+#include "mmtorture/campaign/aligned_replay.h"
+
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
@@ -246,9 +248,15 @@ WorkerReport report_of(const SeedResult& result) {
 
 }  // namespace
 
-IsolatedReplay replay_isolated(const Config& config, const std::vector<Choice>& choices, uint64_t timeout_s) {
+IsolatedReplay replay_isolated(const Config& config, const std::vector<Choice>& choices, uint64_t timeout_s,
+                               ReplayAlignment alignment) {
   return run_captured(
       [&](CaptureBuffer* buffer) {
+        if (alignment == ReplayAlignment::OpAligned) {
+          OpAlignedChoices replay(choices);
+          CapturingChoices capture(replay, *buffer);
+          return encode_report(report_of(run_seed(config, capture)));
+        }
         ReplayChoices replay(choices);
         CapturingChoices capture(replay, *buffer);
         return encode_report(report_of(run_seed(config, capture)));

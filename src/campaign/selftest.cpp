@@ -68,18 +68,6 @@ uint64_t count_kind(const std::vector<Choice>& choices, ChoiceKind kind) {
   return static_cast<uint64_t>(std::count_if(choices.begin(), choices.end(), [&](const Choice& c) { return c.kind == kind; }));
 }
 
-// Choices drawn before the workload's first operation (swarm draws, set-up).
-uint64_t setup_choices(const std::vector<Choice>& choices) {
-  for (size_t i = 0; i < choices.size(); ++i)
-    if (choices[i].kind == ChoiceKind::Op) return i;
-  return choices.size();
-}
-
-uint64_t threads_of(const Config& config) {
-  if (config.workload.job != "world") return 1;
-  return config.workload.workers + (config.world.kswapd ? 1 : 0);
-}
-
 // Shrinks `repro` with every candidate replayed in a fresh worker process: a defect that
 // corrupts memory (a use after free) fails in a way that depends on the allocator's
 // state, which earlier candidates in the same process would have changed — the shrunk
@@ -89,15 +77,16 @@ void shrink_in_worker(const Repro& repro, const std::string& min_path, uint64_t 
       [&](CaptureBuffer*) {
         ShrinkOptions options;
         options.max_attempts = attempts;
-        const Config& config = repro.config;
-        const uint64_t timeout = config.run.seed_timeout_s;
-        const ShrinkResult result = shrink_repro(
-            repro, options, [&](const std::vector<Choice>& c) { return run_candidate_isolated(config, c, timeout); });
+        const uint64_t timeout = repro.config.run.seed_timeout_s;
+        const ShrinkResult result = shrink_repro(repro, options, [&](const Config& candidate, const std::vector<Choice>& c) {
+          return run_candidate_isolated(candidate, c, timeout);
+        });
         write_file_atomic(min_path, repro_to_json(result.repro));
         nlohmann::json j;
-        j["choices"] = result.choices_after;
-        j["setup"] = setup_choices(result.repro.choices);
-        j["ops"] = result.ops_after;
+        j["choices"] = result.after.choices;
+        j["setup"] = result.after.setup_choices;
+        j["ops"] = result.after.operations;
+        j["threads"] = result.after.threads;
         j["attempts"] = result.attempts;
         return j.dump();
       },
@@ -113,15 +102,20 @@ void shrink_in_worker(const Repro& repro, const std::string& min_path, uint64_t 
   row.shrunk_choices = j.at("choices").get<uint64_t>();
   row.setup_choices = j.at("setup").get<uint64_t>();
   row.shrunk_ops = j.at("ops").get<uint64_t>();
+  row.shrunk_threads = j.at("threads").get<uint64_t>();
 }
 
-// Replays the shrunk repro `times` times, each in a worker; counts same-signature fails.
+// Replays the shrunk repro `times` times as `mmtorture replay` does (plain replay of the
+// file's choices under the file's config), each in a worker; counts the replays that
+// fail with the recorded signature and trace hash.
 unsigned count_replays(const std::string& min_path, unsigned times) {
   const Repro repro = load_repro(min_path);
   unsigned same = 0;
   for (unsigned i = 0; i < times; ++i) {
-    const CandidateRun run = run_candidate_isolated(repro.config, repro.choices, repro.config.run.seed_timeout_s);
-    same += run.failure && run.failure->signature() == repro.failure.signature();
+    const IsolatedReplay run = replay_isolated(repro.config, repro.choices, repro.config.run.seed_timeout_s);
+    const auto& failure = run.report.result.failure;
+    same += failure && failure->signature() == repro.failure.signature() &&
+            run.report.result.trace_hash == repro.trace_hash;
   }
   return same;
 }
@@ -137,7 +131,7 @@ SelftestRow run_defect(const SelftestOptions& options, const DefectInfo& info, c
   row.config = config_file;
   Config config = scenario_config(options, config_file);
   config.run.defects = {info.name};
-  row.threads = threads_of(config);
+  row.threads = workload_threads(config);
   const double per_seed_limit = static_cast<double>(config.run.seed_timeout_s);
   const auto started = Clock::now();
   for (uint64_t seed = options.first_seed;; ++seed) {
@@ -166,6 +160,10 @@ SelftestRow run_defect(const SelftestOptions& options, const DefectInfo& info, c
     repro.failure = *failure;
     repro.trace_hash = outcome.report.result.trace_hash;
     repro.ops = died ? 0 : failure->op_index;
+    const ReproSize size = repro_size(repro);
+    row.repro_choices = size.choices;
+    row.repro_setup_choices = size.setup_choices;
+    row.repro_ops = died ? row.ops : size.operations;
     row.repro = fmt::format("{}/{}/{}.repro.json", options.out_dir, info.name, seed);
     write_file_atomic(row.repro, repro_to_json(repro));
     break;
@@ -221,7 +219,7 @@ std::string short_signature(const std::string& signature) {
 
 void print_table(const SelftestResult& result) {
   std::printf("\n| defect | seed | scenario | detected | seeds | wall s | ops | signature (check @ site) | "
-              "shrunk choices (set-up + rest) | shrunk ops | shrink s | threads | replays |\n");
+              "repro choices / ops / threads | shrunk choices (set-up + rest) / ops / threads | ≤ 50 | shrink s | replays |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& r : result.rows) {
     if (!r.implemented) {
@@ -229,18 +227,20 @@ void print_table(const SelftestResult& result) {
                   r.note.c_str());
       continue;
     }
-    std::string shrunk = "—", shrunk_ops = "—", replays = "—", shrink_s = "—";
+    std::string before = "—", shrunk = "—", target = "—", replays = "—", shrink_s = "—";
+    if (r.detected) before = fmt::format("{} / {} / {}", r.repro_choices, r.repro_ops, r.threads);
     if (r.detected && r.note.empty()) {
-      shrunk = fmt::format("{} ({} + {})", r.shrunk_choices, r.setup_choices, r.shrunk_choices - r.setup_choices);
-      shrunk_ops = std::to_string(r.shrunk_ops);
+      const uint64_t rest = r.shrunk_choices - r.setup_choices;
+      shrunk = fmt::format("{} ({} + {}) / {} / {}", r.shrunk_choices, r.setup_choices, rest, r.shrunk_ops, r.shrunk_threads);
+      target = rest <= kShrunkChoicesTarget ? "yes" : "**no**";
       replays = fmt::format("{}/{}", r.replays_same, r.replays);
       shrink_s = fmt::format("{:.1f}", r.shrink_s);
     }
-    std::printf("| %s | %s | %s | %s | %llu | %.3f | %llu | %s | %s | %s | %s | %llu | %s |\n", r.defect.c_str(),
+    std::printf("| %s | %s | %s | %s | %llu | %.3f | %llu | %s | %s | %s | %s | %s | %s |\n", r.defect.c_str(),
                 r.seed_thread.c_str(), r.config.c_str(), r.detected ? "yes" : "**no**",
                 static_cast<unsigned long long>(r.seeds), r.wall_s, static_cast<unsigned long long>(r.ops),
-                r.detected ? short_signature(r.signature).c_str() : "—", shrunk.c_str(), shrunk_ops.c_str(), shrink_s.c_str(),
-                static_cast<unsigned long long>(r.threads), r.note.empty() ? replays.c_str() : r.note.c_str());
+                r.detected ? short_signature(r.signature).c_str() : "—", before.c_str(), shrunk.c_str(), target.c_str(),
+                shrink_s.c_str(), r.note.empty() ? replays.c_str() : r.note.c_str());
   }
   std::printf("| (control: no defect) | | every scenario above | %s | %llu | %.2f | %llu | %s | | | | | |\n",
               result.control_failure.empty() ? "clean" : "**false positive**",
@@ -315,13 +315,21 @@ SelftestResult run_selftest(const SelftestOptions& options) {
               static_cast<unsigned long long>(result.control_ops), result.control_wall_s,
               result.control_failure.empty() ? "clean" : result.control_failure.c_str());
   print_table(result);
-  unsigned missed = 0;
-  for (const auto& r : result.rows) missed += r.implemented && !r.detected;
-  result.passed = missed == 0 && result.control_failure.empty();
-  std::printf("SUMMARY: %s: %u of %zu implemented defects missed, control %s\n", result.passed ? "passed" : "FAILED",
-              missed,
+  unsigned missed = 0, shrunk = 0, on_target = 0, replays_short = 0;
+  for (const auto& r : result.rows) {
+    missed += r.implemented && !r.detected;
+    if (!r.detected || !r.note.empty()) continue;
+    ++shrunk;
+    on_target += r.shrunk_choices - r.setup_choices <= kShrunkChoicesTarget;
+    replays_short += r.replays_same < r.replays;
+  }
+  result.passed = missed == 0 && replays_short == 0 && result.control_failure.empty();
+  std::printf("SUMMARY: %s: %u of %zu implemented defects missed, %u of %u shrunk to <= %llu choices beyond set-up, "
+              "%u shrunk repros did not replay the same way every time, control %s\n",
+              result.passed ? "passed" : "FAILED", missed,
               static_cast<size_t>(std::count_if(result.rows.begin(), result.rows.end(),
                                                 [](const SelftestRow& r) { return r.implemented; })),
+              on_target, shrunk, static_cast<unsigned long long>(kShrunkChoicesTarget), replays_short,
               result.control_failure.empty() ? "clean" : "not clean");
   return result;
 }

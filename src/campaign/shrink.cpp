@@ -1,13 +1,51 @@
-// The shrinker (shrink.h): zero chunks, delete chunks, lower single values; keep what
-// still fails the same way and is smaller.
+// The shrinker (shrink.h): config, schedule, operation and generic passes over a repro;
+// keep what still fails the same way and is smaller.
 #include "mmtorture/campaign/shrink.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <unordered_set>
+
+#include "mmtorture/campaign/aligned_replay.h"
 #include "mmtorture/campaign/isolated.h"
 #include "mmtorture/campaign/seed_run.h"
 
 namespace mmt::campaign {
+
+uint64_t setup_choice_count(const std::vector<Choice>& choices) {
+  uint64_t n = 0;
+  while (n < choices.size() && (choices[n].kind == ChoiceKind::Swarm || choices[n].kind == ChoiceKind::Priority)) ++n;
+  return n;
+}
+
+uint64_t workload_threads(const Config& config) {
+  const std::string& job = config.workload.job;
+  if (job == "world") return config.workload.workers + (config.world.kswapd ? 1 : 0);
+  if (job == "cma") {
+    const cma::CmaWorldOptions o = cma_options(config);
+    return o.clients + o.forkers + o.short_pinners + o.touchers + o.hogs + (o.longterm_pins ? 1 : 0) +
+           (o.fatal_signal_at_ms ? o.clients : 0);
+  }
+  return 1;
+}
+
+ReproSize repro_size(const Repro& repro) {
+  const std::vector<Choice> trimmed = trim_choices(repro.choices);
+  ReproSize size;
+  size.choices = trimmed.size();
+  size.setup_choices = std::min<uint64_t>(setup_choice_count(trimmed), size.choices);
+  size.operations = repro.ops;
+  size.threads = workload_threads(repro.config);
+  return size;
+}
+
+std::string describe_size(const ReproSize& size) {
+  return fmt::format("{} choices ({} set-up + {}), {} ops, {} threads", size.choices, size.setup_choices,
+                     size.beyond_setup(), size.operations, size.threads);
+}
 
 namespace {
 
@@ -19,35 +57,324 @@ bool smaller(const std::vector<Choice>& a, const std::vector<Choice>& b) {
   return false;
 }
 
+bool is_schedule(const Choice& c) { return c.kind == ChoiceKind::Preempt || c.kind == ChoiceKind::Pick; }
+
+// [begin, end) of each operation: from one Op draw to the next (the last to the end).
+struct Span {
+  size_t begin, end;
+};
+std::vector<Span> op_spans(const std::vector<Choice>& choices) {
+  std::vector<Span> spans;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    if (choices[i].kind != ChoiceKind::Op) continue;
+    if (!spans.empty()) spans.back().end = i;
+    spans.push_back(Span{i, choices.size()});
+  }
+  return spans;
+}
+
 class Shrinker {
  public:
   Shrinker(const Repro& repro, const ShrinkOptions& options, const CandidateRunner& run)
       : options_(options), run_(run), signature_(repro.failure.signature()) {
+    best_config_ = repro.config;
     best_ = trim_choices(repro.choices);
     best_failure_ = repro.failure;
     best_ops_ = repro.ops;
     best_hash_ = repro.trace_hash;
   }
 
-  // Tries a candidate; true (and adopted) when it fails the same way and is smaller.
-  bool attempt(const std::vector<Choice>& candidate) {
-    if (attempts_ >= options_.max_attempts) return false;
+  void run() {
+    while (budget_left()) {
+      bool progress = reduce_config();
+      progress |= zero_schedule();
+      progress |= delete_operations();
+      progress |= simplify_operations();
+      // The generic passes are the fallback: once the structured passes stop, they
+      // polish what is left (and catch choices no operation owns).
+      if (!progress) {
+        progress |= delete_chunks();
+        progress |= zero_chunks();
+        progress |= lower_values();
+      }
+      if (!progress) break;
+    }
+  }
+
+  ShrinkResult result(const Repro& original) const {
+    ShrinkResult out;
+    out.repro.tool_version = tool_version();
+    out.repro.config = best_config_;
+    out.repro.seed = original.seed;
+    out.repro.names = original.names;  // sites of the original list may still be referenced
+    out.repro.choices = best_;
+    out.repro.failure = best_failure_;
+    out.repro.ops = best_ops_;
+    out.repro.trace_hash = best_hash_;
+    out.before = repro_size(original);
+    out.after = repro_size(out.repro);
+    out.attempts = attempts_;
+    out.kept = kept_;
+    out.config_changes = config_changes_;
+    return out;
+  }
+
+ private:
+  // Tries choices under the current config; true (and adopted) when it fails the same
+  // way and is smaller.
+  bool attempt(const std::vector<Choice>& candidate) { return attempt_with(best_config_, candidate, ""); }
+
+  // Tries a candidate under `config`. A config change (`change` non-empty) is kept when
+  // the same failure needs no more choices than before: the config itself is simpler.
+  bool attempt_with(const Config& config, const std::vector<Choice>& candidate, const std::string& change) {
+    if (!budget_left()) return false;
+    if (!tried_.insert(key(config, candidate)).second) return false;  // deterministic: same answer as before
     ++attempts_;
-    CandidateRun result = run_(candidate);
+    CandidateRun result = run_(config, candidate);
     if (!result.failure || result.failure->signature() != signature_) return false;
     std::vector<Choice> drawn = trim_choices(std::move(result.recorded));
-    if (!smaller(drawn, best_)) return false;
+    const bool better = change.empty() ? smaller(drawn, best_) : drawn.size() <= best_.size();
+    if (!better) return false;
     best_ = std::move(drawn);
+    best_config_ = config;
     best_failure_ = *result.failure;
     best_ops_ = result.ops;
     best_hash_ = result.trace_hash;
     ++kept_;
+    if (!change.empty()) config_changes_.push_back(change);
     if (options_.progress)
-      options_.progress(fmt::format("shrink: {} choices, {} ops (attempt {})", best_.size(), best_ops_, attempts_));
+      options_.progress(fmt::format("shrink: {} choices, {} ops, {} threads{}{} (attempt {})", best_.size(), best_ops_,
+                                    workload_threads(best_config_), change.empty() ? "" : ": ", change, attempts_));
     return true;
   }
 
+  // Identifies a candidate so that no replay is run twice (the passes overlap).
+  static size_t key(const Config& config, const std::vector<Choice>& choices) {
+    std::string text = config_to_json(config);
+    text.reserve(text.size() + choices.size() * (1 + sizeof(uint64_t)));
+    for (const Choice& c : choices) {
+      text += static_cast<char>(c.kind);
+      text.append(reinterpret_cast<const char*>(&c.value), sizeof c.value);
+    }
+    return std::hash<std::string>{}(text);
+  }
+
   bool budget_left() const { return attempts_ < options_.max_attempts; }
+
+  // ---- config -------------------------------------------------------------------
+
+  // Tries each target below `current` in order; keeps the first that fails the same way.
+  bool lower_u64(const char* section, const char* name, uint64_t current, std::vector<uint64_t> targets) {
+    for (uint64_t target : targets) {
+      if (target >= current) continue;
+      Config config = best_config_;
+      try {
+        set_knob(config, section, name, static_cast<int64_t>(target), "shrink", 0);
+      } catch (const ConfigError&) {
+        continue;  // below the knob's range
+      }
+      if (attempt_with(config, best_, fmt::format("{}.{} {} -> {}", section, name, current, target))) return true;
+    }
+    return false;
+  }
+
+  bool set_value(const char* section, const char* name, const KnobValue& value, const std::string& change) {
+    Config config = best_config_;
+    set_knob(config, section, name, value, "shrink", 0);
+    return attempt_with(config, best_, fmt::format("{}.{} {}", section, name, change));
+  }
+
+  bool has_nonzero(ChoiceKind kind) const {
+    return std::any_of(best_.begin(), best_.end(), [&](const Choice& c) { return c.kind == kind && c.value != 0; });
+  }
+
+  // Bakes the swarm draws into the config: each op kind a Swarm choice switched off gets
+  // weight 0, NOWAIT injection and kswapd likewise, swarm goes off and its draws go.
+  bool bake_swarm() {
+    const Config& base = best_config_;
+    if (!base.workload.swarm && !base.faults.swarm) return false;
+    Config config = base;
+    config.workload.swarm = false;
+    config.faults.swarm = false;
+    std::vector<Choice> rest;
+    for (const Choice& c : best_) {
+      if (c.kind != ChoiceKind::Swarm) {
+        rest.push_back(c);
+        continue;
+      }
+      if (c.value == 0) continue;
+      const std::string_view site = c.site.name;
+      if (site == "swarm.nowait_injection")
+        config.faults.nowait_fail_probability = 0;
+      else if (site == "swarm.kswapd")
+        config.world.kswapd = false;
+      else if (site.starts_with("swarm."))
+        set_knob(config, "workload", fmt::format("mix_{}", site.substr(6)), int64_t{0}, "shrink", 0);
+    }
+    try {
+      validate_config(config, "shrink");
+    } catch (const ConfigError&) {
+      return false;  // every op kind drawn off: the run kept the configured mix
+    }
+    return attempt_with(config, rest, "swarm baked into the config");
+  }
+
+  // The world's op mix made simpler: every used weight 1, or one kind dropped. Op
+  // values are remapped so each operation keeps its kind (a dropped kind's operations
+  // become the first kind left); with one kind left no Op is drawn at all.
+  bool remix(const std::array<uint32_t, kVmOpCount>& next, const std::string& change) {
+    const auto mix = world_options(best_config_).op_mix;
+    Config config = best_config_;
+    for (size_t k = 0; k < kVmOpCount; ++k)
+      set_knob(config, "workload", fmt::format("mix_{}", kVmOpNames[k]), static_cast<int64_t>(next[k]), "shrink", 0);
+    std::vector<Choice> candidate = best_;
+    for (Choice& c : candidate) {
+      if (c.kind != ChoiceKind::Op || c.site.view() != "vm_world.op") continue;
+      size_t kind = 0;
+      for (uint64_t left = c.value; kind < kVmOpCount; ++kind) {
+        if (left < mix[kind]) break;
+        left -= mix[kind];
+      }
+      uint64_t value = 0;
+      if (kind < kVmOpCount && next[kind] > 0)
+        for (size_t j = 0; j < kind; ++j) value += next[j];
+      c.value = value;
+    }
+    return attempt_with(config, candidate, change);
+  }
+
+  bool reduce_op_mix() {
+    bool progress = false;
+    auto mix = world_options(best_config_).op_mix;
+    if (std::any_of(mix.begin(), mix.end(), [](uint32_t w) { return w > 1; })) {
+      std::array<uint32_t, kVmOpCount> uniform{};
+      for (size_t k = 0; k < kVmOpCount; ++k) uniform[k] = mix[k] ? 1 : 0;
+      progress |= remix(uniform, "op mix: every used weight 1");
+    }
+    for (size_t k = 0; k < kVmOpCount && budget_left(); ++k) {
+      mix = world_options(best_config_).op_mix;
+      if (mix[k] == 0 || std::count_if(mix.begin(), mix.end(), [](uint32_t w) { return w > 0; }) < 2) continue;
+      std::array<uint32_t, kVmOpCount> next = mix;
+      next[k] = 0;
+      progress |= remix(next, fmt::format("workload.mix_{} {} -> 0", kVmOpNames[k], mix[k]));
+    }
+    return progress;
+  }
+
+  bool reduce_config() {
+    bool progress = false;
+    const std::string job = best_config_.workload.job;
+    const uint64_t ops = best_config_.run.ops_per_seed;
+    if (job != "cma") {
+      const uint64_t w = job == "world" ? best_config_.workload.workers : 1;
+      progress |= lower_u64("run", "ops_per_seed", ops, {best_ops_ + 1, best_ops_ + w, ops / 2, ops - ops / 4, ops - 1});
+    }
+    if (job == "world") {
+      progress |= bake_swarm();
+      const uint64_t workers = best_config_.workload.workers;
+      progress |= lower_u64("workload", "workers", workers, {1, workers / 2, workers - 1});
+      if (best_config_.world.kswapd) progress |= set_value("world", "kswapd", false, "true -> false");
+      const uint64_t slots = best_config_.world.mm_slots;
+      progress |= lower_u64("world", "mm_slots", slots, {1, slots / 2, slots - 1});
+      progress |= reduce_op_mix();
+    }
+    if (job == "cma") {
+      if (best_config_.cma.fatal_signal_at_ms) progress |= set_value("cma", "fatal_signal_at_ms", int64_t{0}, "-> 0 (no killer)");
+      const uint64_t pins = best_config_.cma.longterm_pins;
+      progress |= lower_u64("cma", "longterm_pins", pins, {0, 1, pins / 2});
+    }
+    // Knobs whose draws are all 0 decide nothing: switching them off drops the draws.
+    if (best_config_.schedule.strategy == "random" && best_config_.schedule.preempt_probability > 0 &&
+        !has_nonzero(ChoiceKind::Preempt))
+      progress |= set_value("schedule", "preempt_probability", 0.0, "-> 0 (no preemption)");
+    if ((job == "world" || job == "maple") && best_config_.faults.nowait_fail_probability > 0 &&
+        !has_nonzero(ChoiceKind::AllocFail))
+      progress |= set_value("faults", "nowait_fail_probability", 0.0, "-> 0 (no injected failures)");
+    return progress;
+  }
+
+  // ---- schedule and faults ----------------------------------------------------------
+
+  bool zero_where(const std::function<bool(const Choice&)>& which) {
+    std::vector<Choice> candidate = best_;
+    bool changed = false;
+    for (Choice& c : candidate)
+      if (which(c) && c.value != 0) {
+        c.value = 0;
+        changed = true;
+      }
+    return changed && attempt(candidate);
+  }
+
+  bool zero_schedule() {
+    bool progress = zero_where(is_schedule);
+    if (!progress) {
+      progress |= zero_where([](const Choice& c) { return c.kind == ChoiceKind::Preempt; });
+      progress |= zero_where([](const Choice& c) { return c.kind == ChoiceKind::Pick; });
+    }
+    progress |= zero_where([](const Choice& c) { return c.kind == ChoiceKind::AllocFail; });
+    return progress;
+  }
+
+  // ---- operations -------------------------------------------------------------------
+
+  // Deletes operations [first, first + count) with every draw they made.
+  bool delete_spans(size_t first, size_t count) {
+    const std::vector<Span> spans = op_spans(best_);
+    if (first + count > spans.size()) return false;
+    std::vector<Choice> candidate = best_;
+    candidate.erase(candidate.begin() + static_cast<ptrdiff_t>(spans[first].begin),
+                    candidate.begin() + static_cast<ptrdiff_t>(spans[first + count - 1].end));
+    return attempt(candidate);
+  }
+
+  // Whole operations in chunks from half of them down to one, from the back (the last
+  // operations are the failing ones: earlier ones are cut first within each size).
+  bool delete_operations() {
+    bool progress = false;
+    const size_t ops = op_spans(best_).size();
+    if (ops == 0) return false;
+    // A long list spends its budget on big cuts first; single operations once it is short.
+    const size_t min_chunk = std::max<size_t>(1, ops / 64);
+    for (size_t k = std::max<size_t>(ops / 2, 1); budget_left(); k /= 2) {
+      k = std::max(k, min_chunk);
+      for (size_t i = op_spans(best_).size(); i >= k && budget_left();) {
+        i -= k;
+        if (delete_spans(i, k)) {
+          progress = true;
+          i = std::min(i, op_spans(best_).size());
+        }
+      }
+      if (k <= min_chunk) break;
+    }
+    return progress;
+  }
+
+  // Each operation made simplest: every draw of it 0 (the first op kind, smallest
+  // arguments); else its kind kept and its arguments 0.
+  bool simplify_operations() {
+    bool progress = false;
+    for (size_t n = 0; budget_left(); ++n) {
+      const std::vector<Span> spans = op_spans(best_);
+      if (n >= spans.size()) break;
+      const Span span = spans[n];
+      bool nonzero = false;
+      for (size_t j = span.begin; j < span.end; ++j) nonzero |= best_[j].value != 0;
+      if (!nonzero) continue;
+      std::vector<Choice> candidate = best_;
+      for (size_t j = span.begin; j < span.end; ++j) candidate[j].value = 0;
+      if (attempt(candidate)) {
+        progress = true;
+        continue;
+      }
+      if (best_[span.begin].value == 0) continue;  // that was the same candidate
+      candidate[span.begin].value = best_[span.begin].value;
+      if (attempt(candidate)) progress = true;
+    }
+    return progress;
+  }
+
+  // ---- generic ----------------------------------------------------------------------
 
   // The smallest chunk tried: single choices only once the list is short, so a long
   // list spends its budget on big cuts first (ddmin's granularity, bounded).
@@ -105,42 +432,16 @@ class Shrinker {
     return progress;
   }
 
-  void run() {
-    while (budget_left()) {
-      bool progress = delete_chunks();
-      progress |= zero_chunks();
-      progress |= lower_values();
-      if (!progress) break;
-    }
-  }
-
-  ShrinkResult result(const Repro& original) const {
-    ShrinkResult out;
-    out.repro.tool_version = tool_version();
-    out.repro.config = original.config;
-    out.repro.seed = original.seed;
-    out.repro.names = original.names;  // sites of the original list may still be referenced
-    out.repro.choices = best_;
-    out.repro.failure = best_failure_;
-    out.repro.ops = best_ops_;
-    out.repro.trace_hash = best_hash_;
-    out.choices_before = original.choices.size();
-    out.choices_after = best_.size();
-    out.ops_before = original.ops;
-    out.ops_after = best_ops_;
-    out.attempts = attempts_;
-    out.kept = kept_;
-    return out;
-  }
-
- private:
   const ShrinkOptions& options_;
   const CandidateRunner& run_;
   std::string signature_;
+  Config best_config_;
   std::vector<Choice> best_;
   Failure best_failure_;
   uint64_t best_ops_ = 0, best_hash_ = 0;
   uint64_t attempts_ = 0, kept_ = 0;
+  std::vector<std::string> config_changes_;
+  std::unordered_set<size_t> tried_;
 };
 
 }  // namespace
@@ -152,7 +453,7 @@ ShrinkResult shrink_repro(const Repro& repro, const ShrinkOptions& options, cons
 }
 
 CandidateRun run_candidate_in_process(const Config& config, const std::vector<Choice>& choices) {
-  ReplayChoices replay(choices);
+  OpAlignedChoices replay(choices);
   const SeedResult result = run_seed(config, replay);
   CandidateRun out;
   out.failure = result.failure;
@@ -163,7 +464,7 @@ CandidateRun run_candidate_in_process(const Config& config, const std::vector<Ch
 }
 
 CandidateRun run_candidate_isolated(const Config& config, const std::vector<Choice>& choices, uint64_t timeout_s) {
-  IsolatedReplay replay = replay_isolated(config, choices, timeout_s);
+  IsolatedReplay replay = replay_isolated(config, choices, timeout_s, ReplayAlignment::OpAligned);
   CandidateRun out;
   out.failure = replay.report.result.failure;
   out.recorded = std::move(replay.recorded);

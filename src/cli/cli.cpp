@@ -249,8 +249,8 @@ int shrink(const std::string& path, uint64_t attempts, std::string out) {
   std::fflush(stdout);
   const Config& config = repro.config;
   const uint64_t timeout = config.run.seed_timeout_s;
-  const ShrinkResult result = shrink_repro(repro, options, [&](const std::vector<Choice>& c) {
-    return isolated ? run_candidate_isolated(config, c, timeout) : run_candidate_in_process(config, c);
+  const ShrinkResult result = shrink_repro(repro, options, [&](const Config& candidate, const std::vector<Choice>& c) {
+    return isolated ? run_candidate_isolated(candidate, c, timeout) : run_candidate_in_process(candidate, c);
   });
   if (out.empty()) {
     out = path;
@@ -263,10 +263,14 @@ int shrink(const std::string& path, uint64_t attempts, std::string out) {
       out += ".min.repro.json";
   }
   write_file_atomic(out, repro_to_json(result.repro));
-  std::printf("SUMMARY: choices %zu -> %zu, ops %llu -> %llu, %llu replays (%llu kept), signature %s kept: %s\n",
-              result.choices_before, result.choices_after, static_cast<unsigned long long>(result.ops_before),
-              static_cast<unsigned long long>(result.ops_after), static_cast<unsigned long long>(result.attempts),
-              static_cast<unsigned long long>(result.kept), result.repro.failure.signature_id().c_str(), out.c_str());
+  std::printf("before: %s\nafter:  %s\n", describe_size(result.before).c_str(), describe_size(result.after).c_str());
+  for (const auto& change : result.config_changes) std::printf("config: %s\n", change.c_str());
+  std::printf("SUMMARY: choices %llu -> %llu, ops %llu -> %llu, threads %llu -> %llu, %llu replays (%llu kept), signature %s kept: %s\n",
+              static_cast<unsigned long long>(result.before.choices), static_cast<unsigned long long>(result.after.choices),
+              static_cast<unsigned long long>(result.before.operations), static_cast<unsigned long long>(result.after.operations),
+              static_cast<unsigned long long>(result.before.threads), static_cast<unsigned long long>(result.after.threads),
+              static_cast<unsigned long long>(result.attempts), static_cast<unsigned long long>(result.kept),
+              result.repro.failure.signature_id().c_str(), out.c_str());
   return 0;
 }
 

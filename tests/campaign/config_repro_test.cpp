@@ -106,15 +106,15 @@ TEST(Shrink, KeepsTheSignatureAndReduces) {
   const Repro repro = record_failure(planted_config(800, 120), 21);
   ShrinkOptions options;
   options.max_attempts = 300;
-  const auto run = [&](const std::vector<Choice>& c) { return run_candidate_in_process(repro.config, c); };
+  const auto run = [](const Config& config, const std::vector<Choice>& c) { return run_candidate_in_process(config, c); };
   const ShrinkResult a = shrink_repro(repro, options, run);
   EXPECT_EQ(a.repro.failure.signature(), repro.failure.signature());
-  EXPECT_LT(a.choices_after, a.choices_before);
-  EXPECT_LE(a.ops_after, a.ops_before);
+  EXPECT_LT(a.after.choices, a.before.choices);
+  EXPECT_LE(a.after.operations, a.before.operations);
   // Deterministic, and the result replays to its recorded trace.
   const ShrinkResult b = shrink_repro(repro, options, run);
-  EXPECT_EQ(b.choices_after, a.choices_after);
-  const CandidateRun replayed = run(a.repro.choices);
+  EXPECT_EQ(b.after.choices, a.after.choices);
+  const CandidateRun replayed = run(a.repro.config, a.repro.choices);
   ASSERT_TRUE(replayed.failure.has_value());
   EXPECT_EQ(replayed.failure->signature(), repro.failure.signature());
   EXPECT_EQ(replayed.trace_hash, a.repro.trace_hash);

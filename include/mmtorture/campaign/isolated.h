@@ -94,12 +94,16 @@ WorkerReport decode_report(const std::string& line);
 WorkerReport finish_worker(Worker& worker, bool timed_out, uint64_t timeout_s);
 
 // Runs `choices` (replay) in a worker with capture; the captured choices come back
-// even when the worker crashed. Blocks; timeout in wall seconds.
+// even when the worker crashed. Blocks; timeout in wall seconds. Exact replay reads the
+// list by position (ReplayChoices); OpAligned realigns it at operation boundaries
+// (aligned_replay.h, for shrink candidates).
 struct IsolatedReplay {
   WorkerReport report;
   std::vector<Choice> recorded;
 };
-IsolatedReplay replay_isolated(const Config& config, const std::vector<Choice>& choices, uint64_t timeout_s);
+enum class ReplayAlignment { Exact, OpAligned };
+IsolatedReplay replay_isolated(const Config& config, const std::vector<Choice>& choices, uint64_t timeout_s,
+                               ReplayAlignment alignment = ReplayAlignment::Exact);
 // Runs seed `seed` in a worker with capture (the crash re-run).
 IsolatedReplay seed_isolated(const Config& config, uint64_t seed, uint64_t timeout_s);
 

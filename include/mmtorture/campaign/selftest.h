@@ -36,6 +36,9 @@ struct SelftestOptions {
   unsigned replays = 10;           // replays of the shrunk repro that must fail the same way
 };
 
+// The target for a shrunk repro: at most this many choices beyond the job's set-up.
+inline constexpr uint64_t kShrunkChoicesTarget = 50;
+
 // One row of the table.
 struct SelftestRow {
   std::string defect, seed_thread, config;
@@ -46,7 +49,12 @@ struct SelftestRow {
   uint64_t ops = 0;         // operations over those seeds, to the failure
   double wall_s = 0;        // to first detection (or the budget)
   std::string signature, repro;
-  uint64_t shrunk_choices = 0, setup_choices = 0, shrunk_ops = 0, threads = 0;
+  // The first repro: its choices (trimmed), set-up choices, operations to the failure,
+  // and the workload threads of the scenario.
+  uint64_t repro_choices = 0, repro_setup_choices = 0, repro_ops = 0, threads = 0;
+  // The shrunk repro, the same sizes (its config may run fewer threads); see ReproSize
+  // in shrink.h for what "set-up" means.
+  uint64_t shrunk_choices = 0, setup_choices = 0, shrunk_ops = 0, shrunk_threads = 0;
   double shrink_s = 0;
   unsigned replays_same = 0, replays = 0;
   std::string note;
@@ -57,7 +65,7 @@ struct SelftestResult {
   uint64_t control_seeds = 0, control_ops = 0;
   double control_wall_s = 0;
   std::string control_failure;  // the false positive's signature, empty when clean
-  bool passed = false;
+  bool passed = false;  // every defect caught, every shrunk repro replayed the same way each time, control clean
 };
 
 // Runs the selftest, printing progress and the table to stdout. Throws ConfigError
