@@ -37,7 +37,9 @@ class ChoiceNodeAllocator final : public maple::NodeAllocator {
   ChoiceNodeAllocator(const ChoiceNodeAllocator&) = delete;
   ChoiceNodeAllocator& operator=(const ChoiceNodeAllocator&) = delete;
   maple_node* alloc_node(gfp_t flags, Site site) override {
-    if (!gfp::allows_blocking(flags) && choices_.flip(ChoiceKind::AllocFail, site, p_)) {
+    // p = 0 never fails: a certain outcome is not a decision, so nothing is drawn (as the
+    // fault plan and the scheduler do).
+    if (!gfp::allows_blocking(flags) && p_ > 0 && choices_.flip(ChoiceKind::AllocFail, site, p_)) {
       ++failures_;
       return nullptr;
     }

@@ -284,7 +284,8 @@ class Shrinker {
       progress |= lower_u64("cma", "longterm_pins", pins, {0, 1, pins / 2});
     }
     // Knobs whose draws are all 0 decide nothing: switching them off drops the draws.
-    if (best_config_.schedule.strategy == "random" && best_config_.schedule.preempt_probability > 0 &&
+    if ((job == "world" || job == "cma") && best_config_.schedule.strategy == "random" &&
+        best_config_.schedule.preempt_probability > 0 &&
         !has_nonzero(ChoiceKind::Preempt))
       progress |= set_value("schedule", "preempt_probability", 0.0, "-> 0 (no preemption)");
     if ((job == "world" || job == "maple") && best_config_.faults.nowait_fail_probability > 0 &&

@@ -1,0 +1,175 @@
+// The structure-aware shrinker (shrink.h) on real world failures: the planted fork
+// failure and a canary defect shrink to a handful of choices with a reduced config,
+// keep their signature, replay exactly with plain replay, and shrink the same way twice.
+#include <gtest/gtest.h>
+
+#include "mmtorture/campaign/aligned_replay.h"
+#include "mmtorture/campaign/config.h"
+#include "mmtorture/campaign/repro.h"
+#include "mmtorture/campaign/seed_run.h"
+#include "mmtorture/campaign/shrink.h"
+
+namespace mmt::campaign {
+
+namespace {
+
+Repro record_failure(const Config& config, uint64_t seed) {
+  SeededChoices choices(seed);
+  const SeedResult result = run_seed(config, choices);
+  EXPECT_TRUE(result.failure.has_value());
+  Repro repro;
+  repro.tool_version = tool_version();
+  repro.config = config;
+  repro.seed = seed;
+  repro.choices = choices.recorded();
+  if (result.failure) repro.failure = *result.failure;
+  repro.trace_hash = result.trace_hash;
+  repro.ops = result.failure ? result.failure->op_index : result.ops;
+  return repro;
+}
+
+CandidateRun in_process(const Config& config, const std::vector<Choice>& choices) {
+  return run_candidate_in_process(config, choices);
+}
+
+// What `mmtorture replay` does with the shrunk file: plain replay by position.
+void expect_replays_exactly(const Repro& shrunk) {
+  const Repro reread = parse_repro(repro_to_json(shrunk), "shrunk.repro.json");
+  ReplayChoices replay(reread.choices);
+  const SeedResult result = run_seed(reread.config, replay);
+  ASSERT_TRUE(result.failure.has_value());
+  EXPECT_EQ(result.failure->signature(), shrunk.failure.signature());
+  EXPECT_EQ(result.trace_hash, shrunk.trace_hash);
+  EXPECT_FALSE(replay.divergence().has_value());
+}
+
+// The smoke world (4 workers, 4 mms, PCT, swarm) with the planted fork failure.
+Config planted_smoke_config() {
+  Config config = parse_config_text(R"(
+[world]
+memory_pages = 1024
+min_free_pages = 96
+mm_slots = 4
+[workload]
+job = "world"
+workers = 4
+swarm = true
+[faults]
+nowait_fail_probability = 0.02
+swarm = true
+[schedule]
+strategy = "pct"
+pct_depth = 3
+pct_steps = 20000
+[checks]
+selftest_plant_fork_after_op = 300
+[run]
+ops_per_seed = 10000
+)",
+                                    "planted.toml");
+  return config;
+}
+
+}  // namespace
+
+TEST(Shrink, PlantedWorldFailureShrinksToItsConfig) {
+  const Repro repro = record_failure(planted_smoke_config(), 1);
+  ASSERT_EQ(repro.failure.check, "selftest.planted");
+  ShrinkOptions options;
+  options.max_attempts = 300;
+  const ShrinkResult a = shrink_repro(repro, options, in_process);
+  EXPECT_EQ(a.repro.failure.signature(), repro.failure.signature());
+  EXPECT_GT(a.before.choices, 1000u);
+  // The failure needs only "fork once at op 300": one worker, one mm, forks only.
+  EXPECT_LE(a.after.choices, 10u);
+  EXPECT_EQ(a.after.threads, 1u);
+  EXPECT_LE(a.repro.config.run.ops_per_seed, 301u);
+  expect_replays_exactly(a.repro);
+  // Deterministic: shrinking again gives the identical file.
+  const ShrinkResult b = shrink_repro(repro, options, in_process);
+  EXPECT_EQ(repro_to_json(b.repro), repro_to_json(a.repro));
+  EXPECT_EQ(b.attempts, a.attempts);
+}
+
+TEST(Shrink, CanaryDefectShrinksBelowFiftyChoices) {
+  // topdown-gap-miscalc in the seed-003 world (3 workers, kswapd, mremap under pressure),
+  // caught by validate_mm in the first seed.
+  Config config = parse_config_text(R"(
+[world]
+memory_pages = 1024
+min_free_pages = 160
+mm_slots = 3
+[workload]
+job = "world"
+workers = 3
+mix_mmap_fixed = 5
+mix_mmap = 4
+mix_munmap = 4
+mix_mprotect = 1
+mix_fault = 12
+mix_mremap = 10
+mix_brk = 0
+mix_fork = 1
+mix_exit = 1
+[faults]
+nowait_fail_probability = 0.02
+[run]
+ops_per_seed = 3000
+defects = ["topdown-gap-miscalc"]
+)",
+                                    "seed003.toml");
+  const Repro repro = record_failure(config, 1);
+  ShrinkOptions options;
+  options.max_attempts = 300;
+  const ShrinkResult a = shrink_repro(repro, options, in_process);
+  EXPECT_EQ(a.repro.failure.signature(), repro.failure.signature());
+  EXPECT_LE(a.after.beyond_setup(), 50u);
+  EXPECT_LT(a.after.operations, a.before.operations);
+  EXPECT_LE(a.after.threads, a.before.threads);
+  expect_replays_exactly(a.repro);
+  const ShrinkResult b = shrink_repro(repro, options, in_process);
+  EXPECT_EQ(repro_to_json(b.repro), repro_to_json(a.repro));
+}
+
+TEST(OpAlignedChoices, RecordedListReplaysAsPlainReplay) {
+  Config config;
+  config.run.ops_per_seed = 200;
+  SeededChoices seeded(7);
+  const SeedResult recorded = run_seed(config, seeded);
+  OpAlignedChoices aligned(seeded.recorded());
+  const SeedResult again = run_seed(config, aligned);
+  EXPECT_EQ(again.trace_hash, recorded.trace_hash);
+  ASSERT_EQ(aligned.recorded().size(), seeded.recorded().size());
+  for (size_t i = 0; i < aligned.recorded().size(); ++i) EXPECT_EQ(aligned.recorded()[i].value, seeded.recorded()[i].value);
+}
+
+TEST(OpAlignedChoices, ACutOperationLeavesLaterOperationsAligned) {
+  // One worker, one mm, no preemption or injection: each operation is its Op draw and
+  // its arguments. Cutting the arguments of the first operation short must not shift
+  // the later operations (plain replay would feed them to the wrong draws).
+  Config config;
+  config.run.ops_per_seed = 20;
+  config.workload.workers = 1;
+  config.world.mm_slots = 1;
+  config.world.kswapd = false;
+  config.schedule.preempt_probability = 0;
+  config.faults.nowait_fail_probability = 0;
+  SeededChoices seeded(3);
+  run_seed(config, seeded);
+  std::vector<Choice> cut = seeded.recorded();
+  size_t second_op = 1;
+  while (second_op < cut.size() && cut[second_op].kind != ChoiceKind::Op) ++second_op;
+  ASSERT_GT(second_op, 1u);
+  cut.erase(cut.begin() + 1, cut.begin() + static_cast<ptrdiff_t>(second_op));  // the first op's arguments
+  OpAlignedChoices aligned(cut);
+  run_seed(config, aligned);
+  std::vector<uint64_t> want, got;
+  for (size_t i = second_op; i < seeded.recorded().size(); ++i)
+    if (seeded.recorded()[i].kind == ChoiceKind::Op) want.push_back(seeded.recorded()[i].value);
+  bool first = true;
+  for (const Choice& c : aligned.recorded())
+    if (c.kind == ChoiceKind::Op && !std::exchange(first, false)) got.push_back(c.value);
+  EXPECT_EQ(got, want);
+}
+
+}  // namespace mmt::campaign
