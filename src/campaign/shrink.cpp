@@ -88,11 +88,13 @@ class Shrinker {
     while (budget_left()) {
       bool progress = reduce_config();
       progress |= zero_schedule();
+      progress |= truncate();
       progress |= delete_operations();
       progress |= simplify_operations();
       // The generic passes are the fallback: once the structured passes stop, they
       // polish what is left (and catch choices no operation owns).
       if (!progress) {
+        progress |= zero_labels();
         progress |= delete_chunks();
         progress |= zero_chunks();
         progress |= lower_values();
@@ -305,6 +307,41 @@ class Shrinker {
         changed = true;
       }
     return changed && attempt(candidate);
+  }
+
+  // Zeroes every choice of one label (kind and site) at once, label by label in order of
+  // first appearance: a whole family of decisions (every gap a thread sleeps, every
+  // preemption at one yield point) goes back to its simplest value together.
+  bool zero_labels() {
+    bool progress = false;
+    std::vector<std::pair<ChoiceKind, std::string_view>> labels;
+    for (const Choice& c : best_) {
+      const std::pair<ChoiceKind, std::string_view> label{c.kind, c.site.view()};
+      if (c.value != 0 && std::find(labels.begin(), labels.end(), label) == labels.end()) labels.push_back(label);
+    }
+    for (const auto& [kind, site] : labels) {
+      if (!budget_left()) break;
+      progress |= zero_where([&](const Choice& c) { return c.kind == kind && c.site.view() == site; });
+    }
+    return progress;
+  }
+
+  // The shortest prefix that still fails the same way (the rest read as 0, the simplest
+  // continuation), by bisection: a failure decided early needs none of the draws that
+  // only fill the time after it.
+  bool truncate() {
+    bool progress = false;
+    size_t low = 0, high = best_.size();  // the failure needs more than `low`; `high` is known to fail
+    while (low + 1 < high && budget_left()) {
+      const size_t mid = low + (high - low) / 2;
+      if (attempt(std::vector<Choice>(best_.begin(), best_.begin() + static_cast<ptrdiff_t>(mid)))) {
+        progress = true;
+        high = std::min(mid, best_.size());
+      } else {
+        low = mid;
+      }
+    }
+    return progress;
   }
 
   bool zero_schedule() {
