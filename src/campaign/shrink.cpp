@@ -354,6 +354,8 @@ class Shrinker {
     return progress;
   }
 
+  static constexpr size_t kSimplifyOpsMax = 128;
+
   // ---- operations -------------------------------------------------------------------
 
   // Deletes operations [first, first + count) with every draw they made.
@@ -392,6 +394,8 @@ class Shrinker {
   // arguments); else its kind kept and its arguments 0.
   bool simplify_operations() {
     bool progress = false;
+    // One or two replays per operation: only once the operations are few.
+    if (op_spans(best_).size() > kSimplifyOpsMax) return false;
     for (size_t n = 0; budget_left(); ++n) {
       const std::vector<Span> spans = op_spans(best_);
       if (n >= spans.size()) break;

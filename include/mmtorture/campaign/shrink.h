@@ -10,8 +10,11 @@
 //              injected allocation failure at once.
 //   operations delete whole operations — the span from one Op draw to the next — in
 //              chunks (halving) and singly; replace an operation by the simplest one
-//              (all its draws 0), or keep its kind and zero its arguments.
-//   generic    delete chunks, zero chunks, lower single values (as before).
+//              (all its draws 0), or keep its kind and zero its arguments (once at
+//              most 128 operations are left: one or two replays per operation).
+//   prefix     the shortest prefix that still fails (the rest read as 0), by bisection.
+//   generic    when the passes above stop: zero every choice of one label at once;
+//              delete chunks, zero chunks, lower single values (as before).
 //
 // Each kept candidate is replaced by what its replay actually drew (with the config it
 // ran under), so the result replays exactly with `mmtorture replay`: the shrunk repro
