@@ -319,9 +319,9 @@ class Shrinker {
       const std::pair<ChoiceKind, std::string_view> label{c.kind, c.site.view()};
       if (c.value != 0 && std::find(labels.begin(), labels.end(), label) == labels.end()) labels.push_back(label);
     }
-    for (const auto& [kind, site] : labels) {
+    for (const auto& label : labels) {
       if (!budget_left()) break;
-      progress |= zero_where([&](const Choice& c) { return c.kind == kind && c.site.view() == site; });
+      progress |= zero_where([&](const Choice& c) { return c.kind == label.first && c.site.view() == label.second; });
     }
     return progress;
   }
