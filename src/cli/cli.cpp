@@ -320,7 +320,8 @@ int main(int argc, char** argv) {
   export_cmd->add_option("repro", export_in, "*.repro.json")->required();
   export_cmd->add_option("out", export_out, "the fuzz input to write")->required();
 
-  auto* shrink_cmd = app.add_subcommand("shrink", "Minimise a repro's choice list, keeping its failure signature");
+  auto* shrink_cmd =
+      app.add_subcommand("shrink", "Minimise a repro (its config and its choice list), keeping its failure signature");
   std::string shrink_path, shrink_out;
   uint64_t attempts = 0;
   shrink_cmd->add_option("file", shrink_path, "*.repro.json")->required();

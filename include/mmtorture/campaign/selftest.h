@@ -3,8 +3,11 @@
 // fresh seeds, each in a worker process (a defect that corrupts memory may crash an
 // unsanitized build; a crash counts as detected, as the campaign runner treats it),
 // until the defect is detected or its wall-clock budget runs out; shrinks the first
-// repro; replays the shrunk repro 10 times; and runs a control — the same scenarios
-// with no defect — over the same budget, which must stay clean.
+// repro; replays the shrunk repro 10 times as `mmtorture replay` does (each must fail
+// with the recorded signature and trace hash); and runs a control — the same scenarios
+// with no defect — over the same budget, which must stay clean. The table gives each
+// repro's size before and after the shrink as (choices, operations, threads), the
+// shrunk choices split into set-up and the rest (ReproSize, shrink.h).
 //
 // Which seed detects a defect, the ops it took and the shrunk repro are deterministic;
 // wall times are reported only (the budget decides how many seeds are tried).
