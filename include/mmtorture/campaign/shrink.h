@@ -3,16 +3,20 @@
 // fails with the same signature and is smaller. Passes, cheapest and biggest first:
 //
 //   config     lower the embedded config where the failure persists: ops_per_seed,
-//              workload threads (workers, kswapd), mm slots; no preemption and no
-//              NOWAIT injection once no choice asks for one; swarm draws baked into the
-//              op mix. A lower knob removes whole families of draws at once.
+//              workload threads (workers, kswapd), mm slots; swarm draws baked into
+//              the op mix; op kinds dropped from the mix and every weight set to 1 (Op
+//              values remapped so each operation keeps its kind; one kind left draws
+//              no Op at all); no preemption and no NOWAIT injection once no choice
+//              asks for one; for the cma job no killer, fewer long-term pins. A lower
+//              knob removes whole families of draws at once. A config change is kept
+//              when the failure needs no more choices than before.
 //   schedule   zero every scheduling choice (Preempt, Pick) at once, then every
 //              injected allocation failure at once.
+//   prefix     the shortest prefix that still fails (the rest read as 0), by bisection.
 //   operations delete whole operations — the span from one Op draw to the next — in
 //              chunks (halving) and singly; replace an operation by the simplest one
 //              (all its draws 0), or keep its kind and zero its arguments (once at
 //              most 128 operations are left: one or two replays per operation).
-//   prefix     the shortest prefix that still fails (the rest read as 0), by bisection.
 //   generic    when the passes above stop: zero every choice of one label at once;
 //              delete chunks, zero chunks, lower single values (as before).
 //
