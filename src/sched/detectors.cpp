@@ -57,7 +57,8 @@ bool Scheduler::advance_clock() {
           "hang", site.name,
           fmt::format("thread {} has not finished its {} after {} ms of virtual time; {}; last sites: {}",
                       hung->label(), op, options_.hang_ms, hung->describe(), sites_text(*hung)),
-          describe_threads()});
+          describe_threads()},
+          hung);
       return true;
     }
   }

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 
+#include "mmtorture/sched/event_log.h"
 #include "mmtorture/sched/scheduler.h"
 #include "mmtorture/sched/yield_point.h"
 #include "report.h"
@@ -20,6 +21,7 @@ uint64_t next_graph_epoch = 0;
 std::string lock_name(const LockClass& lock_class, unsigned subclass) {
   return subclass ? fmt::format("{}/{}", lock_class.name(), subclass) : lock_class.name();
 }
+
 }  // namespace
 
 LockClass& lock_class(std::string_view name) {
@@ -120,11 +122,15 @@ void Lockdep::acquired(Thread& thread, const void* lock, LockClass& lock_class, 
                        Site site) {
   if (subclass >= LockClass::kSubclasses) subclass = LockClass::kSubclasses - 1;
   thread.held_.push_back(HeldLock{lock, &lock_class, static_cast<uint8_t>(subclass), mode, site});
+  if (Scheduler* scheduler = thread.scheduler(); scheduler && scheduler->event_log())
+    scheduler->event_log()->note_lock_taken(lock, lock_class.name(), lock_mode_name(mode), site);
 }
 
 void Lockdep::released(Thread& thread, const void* lock, const LockClass& lock_class, Site site) {
   for (auto it = thread.held_.rbegin(); it != thread.held_.rend(); ++it) {
     if (it->lock != lock) continue;
+    if (Scheduler* scheduler = thread.scheduler(); scheduler && scheduler->event_log())
+      scheduler->event_log()->note_lock_released(lock, lock_class.name(), lock_mode_name(it->mode), site);
     thread.held_.erase(std::next(it).base());
     return;
   }

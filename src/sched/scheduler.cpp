@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "mmtorture/core/rcu.h"
+#include "mmtorture/sched/event_log.h"
 #include "mmtorture/sched/lockdep.h"
 #include "mmtorture/sched/rcu.h"
 #include "mmtorture/sched/stack_pool.h"
@@ -49,10 +50,12 @@ Scheduler::Scheduler(ChoiceSource& choices, SchedulerOptions options, TraceHash*
   stacks_ = &StackPool::shared(stack_size);
   lockdep_ = std::make_unique<Lockdep>();
   rcu_ = std::make_unique<SchedRcu>(*this);
+  if (options_.event_log) options_.event_log->attach(this);
 }
 
 Scheduler::~Scheduler() {
   if (!tearing_down_) teardown();
+  if (options_.event_log) options_.event_log->detach();
 }
 
 Scheduler* Scheduler::running() { return detail::t_active; }
@@ -71,6 +74,7 @@ Thread& Scheduler::spawn(std::string name, std::function<void()> body, SpawnOpti
   runnable_.push_back(&thread);
   if (options_.strategy.effective() == StrategyKind::Pct) pct_place(thread);
   trace_->fold(TraceEvent::Custom, kSpawnEvent, id);
+  if (options_.event_log) options_.event_log->spawned(thread);
   return thread;
 }
 
@@ -199,10 +203,11 @@ void Scheduler::record_thread_failure(Thread& thread, Failure failure) {
   if (tearing_down_) return;
   failure.dump = fmt::format("in thread {}\n{}{}", thread.label(), describe_threads(),
                              failure.dump.empty() ? "" : "\n" + failure.dump);
-  record_failure(std::move(failure));
+  record_failure(std::move(failure), &thread);
 }
 
 void Scheduler::finish_thread(Thread& thread) {
+  if (EventLog* log = options_.event_log) log->note_for(&thread, "exits");
   thread.state_ = ThreadState::Finished;
   remove_runnable(thread);
   if (thread.rcu_depth_) rcu_->forget_reader(thread);
@@ -297,10 +302,15 @@ void Scheduler::teardown() {
   detail::t_active = previous_active;
 }
 
-void Scheduler::record_failure(Failure failure) {
+void Scheduler::record_failure(Failure failure, const Thread* subject) {
   if (failure_) return;  // the first failure is the run's
   failure.virtual_ms = now_ms_;
   failure_ = std::move(failure);
+  if (EventLog* log = options_.event_log) {
+    log->note_for(subject, fmt::format("FAIL {} at {}: {}", failure_->check, failure_->site, failure_->message));
+    log->freeze();
+  }
+  if (options_.on_failure) options_.on_failure(*failure_);
 }
 
 bool Scheduler::doomed() const {
@@ -318,6 +328,7 @@ WakeReason Scheduler::block(Waiter* waiter, const WaitInfo& info, uint64_t deadl
   }
   if (doomed()) return WakeReason::Abandoned;
   if (killable && thread->fatal_signal_) return WakeReason::Interrupted;
+  if (options_.event_log) note_block(info, deadline_ms, killable);
   thread->note_site(info.site);
   check_progress_budget(*thread);
   thread->wait_ = info;
@@ -327,6 +338,7 @@ WakeReason Scheduler::block(Waiter* waiter, const WaitInfo& info, uint64_t deadl
   thread->state_ = ThreadState::Blocked;
   remove_runnable(*thread);
   switch_away(runnable_.empty() ? nullptr : choose_next(info.site));
+  if (options_.event_log) note_woken(*thread);
   thread->waiter_ = nullptr;
   thread->wait_ = WaitInfo{};
   return thread->wake_reason_;
@@ -335,7 +347,10 @@ WakeReason Scheduler::block(Waiter* waiter, const WaitInfo& info, uint64_t deadl
 void Scheduler::wake(Waiter* waiter) {
   waiter->woken = true;
   Thread& thread = *waiter->thread;
-  if (thread.state_ == ThreadState::Blocked && thread.waiter_ == waiter) make_runnable(thread, WakeReason::Woken);
+  if (thread.state_ != ThreadState::Blocked || thread.waiter_ != waiter) return;
+  if (EventLog* log = options_.event_log)
+    log->note("wakes {} (waiting for {} '{}')", thread.label(), thread.wait_.what, thread.wait_.object);
+  make_runnable(thread, WakeReason::Woken);
 }
 
 bool Scheduler::wake_up_process(Thread& thread) {
@@ -347,6 +362,7 @@ bool Scheduler::wake_up_process(Thread& thread) {
 void Scheduler::send_fatal_signal(Thread& thread) {
   thread.fatal_signal_ = true;
   trace_->fold(TraceEvent::Custom, 0x5349, thread.id_);
+  if (EventLog* log = options_.event_log) log->note("sends a fatal signal to {}", thread.label());
   if (thread.state_ == ThreadState::Blocked && thread.killable_) make_runnable(thread, WakeReason::Interrupted);
 }
 
@@ -376,15 +392,53 @@ void Scheduler::mark_progress() {
 void Scheduler::op_begin(const char* name) {
   Thread* thread = current_;
   if (!thread) return;
-  if (thread->op_depth_++ == 0) thread->op_name_ = name;
+  if (thread->op_depth_++ == 0) {
+    thread->op_name_ = name;
+    if (EventLog* log = options_.event_log) log->note("op begins: {}", name);
+  }
   mark_progress();
 }
 
 void Scheduler::op_end() {
   Thread* thread = current_;
   if (!thread || thread->op_depth_ == 0) return;
-  if (--thread->op_depth_ == 0) thread->op_name_ = nullptr;
+  if (--thread->op_depth_ == 0) {
+    if (EventLog* log = options_.event_log) log->note("op ends: {}", thread->op_name_);
+    thread->op_name_ = nullptr;
+  }
   mark_progress();
+}
+
+// ---- Event-log records (only with a log attached) ----
+
+namespace {
+const char* wake_reason_text(WakeReason reason) {
+  switch (reason) {
+    case WakeReason::Woken: return "woken";
+    case WakeReason::TimedOut: return "timed out";
+    case WakeReason::Interrupted: return "interrupted by a fatal signal";
+    case WakeReason::Abandoned: return "abandoned (run ending)";
+  }
+  return "invalid";
+}
+}  // namespace
+
+void Scheduler::note_preempted(Site site, const Thread& next) {
+  options_.event_log->note("preempted at {}; {} runs", site.name, next.label());
+}
+
+void Scheduler::note_block(const WaitInfo& info, uint64_t deadline_ms, bool killable) {
+  std::string text = fmt::format("blocks: {}", info.what);
+  if (info.object && *info.object) text += fmt::format(" '{}'", info.object);
+  if (info.owner) text += fmt::format(" held by {}", info.owner->label());
+  text += fmt::format(" at {}", info.site.name);
+  if (deadline_ms != kNoDeadline) text += fmt::format(", until {} ms", deadline_ms);
+  if (killable) text += " (killable)";
+  options_.event_log->note(std::move(text));
+}
+
+void Scheduler::note_woken(const Thread& thread) {
+  options_.event_log->note("runs again: {} at {}", wake_reason_text(thread.wake_reason_), thread.wait_.site.name);
 }
 
 }  // namespace mmt::sched

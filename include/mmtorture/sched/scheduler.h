@@ -39,6 +39,7 @@
 
 namespace mmt::sched {
 
+class EventLog;
 class Lockdep;
 class SchedRcu;
 class StackPool;
@@ -56,6 +57,15 @@ struct SchedulerOptions {
   // Usable bytes per green-thread stack; 0 picks the default (64 KiB, 256 KiB in
   // sanitizer builds, whose frames are larger).
   size_t stack_size = 0;
+  // Records each thread's last events (event_log.h) when set; must outlive the
+  // scheduler. Null (the default, every campaign run) costs one pointer check at each
+  // recording site and nothing on a yield point that does not switch.
+  EventLog* event_log = nullptr;
+  // Called once, with the run's first failure, where it is recorded: before any thread
+  // is unwound and before the caller tears its world down (replay --dump-tree takes
+  // its snapshot here). Runs on the failing thread's stack, or on the scheduler's for
+  // the detectors; it must not block or yield.
+  std::function<void(const Failure&)> on_failure;
 };
 
 struct RunResult {
@@ -142,6 +152,8 @@ class Scheduler {
 
   Lockdep& lockdep() { return *lockdep_; }
   SchedRcu& rcu() { return *rcu_; }
+  // The attached event log (SchedulerOptions::event_log), or null.
+  EventLog* event_log() const { return options_.event_log; }
 
  private:
   friend class SchedRcu;
@@ -179,7 +191,13 @@ class Scheduler {
   }
   void report_livelock(Thread& thread);
   void report_deadlock();
-  void record_failure(Failure failure);
+  // Keeps the run's first failure; `subject` is the thread it is about (null: the
+  // scheduler), whose event log ring it ends.
+  void record_failure(Failure failure, const Thread* subject = nullptr);
+  // Event-log records of scheduling (event_log.h); called only with a log attached.
+  void note_preempted(Site site, const Thread& next);
+  void note_block(const WaitInfo& info, uint64_t deadline_ms, bool killable);
+  void note_woken(const Thread& thread);
 
   ChoiceSource& choices_;
   SchedulerOptions options_;

@@ -1,0 +1,128 @@
+// EventLog: a flight recorder of the last events of every green thread, for `mmtorture
+// replay --last N`. When a replayed failure reproduces, the interleaving that led to it
+// is read off these rings: each thread's operation starts and results, the locks it
+// took, released and waited for, its sleeps and wake-ups, the switches where it was
+// preempted, the allocations that failed for it, and the failure itself.
+//
+// Why a separate recorder and not the trace hash: the hash keeps everything but shows
+// nothing, and `--trace` shows every operation but none of the interleaving inside one.
+//
+// Cost: the scheduler holds a null EventLog pointer unless one is attached through
+// SchedulerOptions::event_log, and every recording site is behind that one pointer
+// check (the yield point records only when it switches, so its non-switching path is
+// untouched). Recording never draws a choice, folds into the trace hash or changes a
+// decision: a run with a log attached takes exactly the path of one without.
+//
+// Determinism: threads are kept by id (spawn order), events carry a run-wide sequence
+// number and the virtual time, and a lock is named by its class and the order in which
+// the run first used it ("'mmap_lock'#3"), never by its address. (A lock built where a
+// dead one lived takes over its number; the class still tells them apart in most runs.)
+#pragma once
+
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "mmtorture/sched/scheduler.h"
+
+namespace mmt::sched {
+
+class EventLog {
+ public:
+  // One recorded event.
+  struct Event {
+    uint64_t seq = 0;         // run-wide order of recording, from 1
+    uint64_t virtual_ms = 0;  // the scheduler's clock when it was recorded
+    std::string text;
+  };
+  // The ring of one thread: its newest `capacity` events.
+  struct ThreadEvents {
+    uint32_t id = 0;          // Thread::id(); 0 is the scheduler's own stack
+    std::string name;         // "worker0", "kswapd0", ... ("scheduler" for id 0)
+    bool daemon = false;
+    uint64_t recorded = 0;    // events recorded in all (the ring keeps the newest)
+    std::vector<Event> ring;  // capacity slots once full; oldest at (recorded % capacity)
+    const void* last_taken = nullptr;  // the newest event is the take of this lock
+
+    // The kept events, oldest first.
+    std::vector<const Event*> events() const;
+  };
+
+  // Keeps the last `per_thread` events of each thread; needs per_thread >= 1.
+  explicit EventLog(size_t per_thread);
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
+
+  size_t per_thread() const { return per_thread_; }
+  // True once the run's first failure was recorded: later events (teardown unwinding
+  // the other threads) are not kept, so each ring ends at the failure.
+  bool frozen() const { return frozen_; }
+
+  // Records `text` for the thread running now on the attached scheduler (the
+  // scheduler's own stack when none). Ignored when no scheduler is attached, once
+  // frozen, and while the running thread unwinds from an exception (the failure's own
+  // unwinding: lock guards and op scopes closing are not history).
+  void note(std::string text);
+  template <typename... Args>
+  void note(fmt::format_string<Args...> format, Args&&... args) {
+    if (recording()) note(fmt::format(format, std::forward<Args>(args)...));
+  }
+  // The same for a given thread (e.g. the one whose failure is being recorded).
+  void note_for(const Thread* thread, std::string text);
+
+  // Lock events (lockdep.cpp): "takes 'mmap_lock'#3 (exclusive) at do_mmap". A release
+  // right after its own take, with nothing between, folds into the take's line ("takes
+  // and releases ..."): uncontended pairs (page_table_lock around one pte) would fill
+  // the ring otherwise.
+  void note_lock_taken(const void* lock, const std::string& class_name, const char* mode, Site site);
+  void note_lock_released(const void* lock, const std::string& class_name, const char* mode, Site site);
+
+  // "'mmap_lock'#3": the lock's class and its number in first-use order of this log.
+  std::string lock_name(const void* lock, const std::string& class_name);
+
+  // Every thread that recorded or was spawned, in id order; the scheduler's own ring
+  // (id 0) last, and only when it recorded something.
+  std::vector<const ThreadEvents*> threads() const;
+
+  // The report replay prints: one block per thread, its newest events oldest first,
+  // each line "#seq  ms  text". Empty when nothing was recorded.
+  std::string format() const;
+
+ private:
+  friend class Scheduler;
+  // Scheduler side.
+  void attach(Scheduler* scheduler) { scheduler_ = scheduler; }
+  void detach() { scheduler_ = nullptr; }
+  void spawned(const Thread& thread);
+  void freeze() { frozen_ = true; }
+  bool recording() const;
+  ThreadEvents& ring_of(uint32_t id);
+  // The ring of the running thread when recording, else null.
+  ThreadEvents* current_ring();
+  void append(ThreadEvents& ring, std::string text);
+
+  size_t per_thread_;
+  Scheduler* scheduler_ = nullptr;
+  bool frozen_ = false;
+  uint64_t seq_ = 0;
+  std::vector<ThreadEvents> threads_;  // index = thread id (0: the scheduler)
+  struct LockNumber {
+    std::string class_name;
+    uint32_t number;
+  };
+  std::unordered_map<const void*, LockNumber> lock_numbers_;  // looked up, never iterated
+  std::unordered_map<std::string, uint32_t> class_counts_;    // looked up, never iterated
+};
+
+// The event log of the scheduler running now, or null (no run, or none attached):
+// what code outside the scheduler checks before formatting an event.
+inline EventLog* event_log() {
+  Scheduler* scheduler = detail::t_active;
+  return scheduler ? scheduler->event_log() : nullptr;
+}
+
+}  // namespace mmt::sched
