@@ -4,11 +4,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "mmtorture/core/failure.h"
 #include "mmtorture/mem/memory.h"
 #include "mmtorture/sched/atomic_context.h"
 #include "mmtorture/sched/clock.h"
+#include "mmtorture/sched/event_log.h"
 #include "mmtorture/sched/scheduler.h"
 #include "mmtorture/sched/yield_point.h"
 
@@ -36,6 +38,28 @@ unsigned order_for_pages(uint64_t pages) {
 }
 
 }  // namespace
+
+std::string gfp_text(gfp_t flags) {
+  std::string text;
+  gfp_t rest = flags;
+  for (auto [base, name] : {std::pair{gfp::kKernel, "GFP_KERNEL"}, std::pair{gfp::kNowait, "GFP_NOWAIT"},
+                            std::pair{gfp::kAtomic, "GFP_ATOMIC"}}) {
+    if ((flags & base) == base) {
+      text = name;
+      rest &= ~base;
+      break;
+    }
+  }
+  for (auto [bit, name] : {std::pair{gfp::kNofail, "__GFP_NOFAIL"}, std::pair{gfp::kNowarn, "__GFP_NOWARN"},
+                           std::pair{gfp::kZero, "__GFP_ZERO"}, std::pair{gfp::kMovable, "__GFP_MOVABLE"},
+                           std::pair{gfp::kHigh, "__GFP_HIGH"}}) {
+    if (!(rest & bit)) continue;
+    text += fmt::format("{}{}", text.empty() ? "" : "|", name);
+    rest &= ~bit;
+  }
+  if (rest || text.empty()) text += fmt::format("{}{:#x}", text.empty() ? "gfp " : "|", rest);
+  return text;
+}
 
 void Memory::trace_event(TraceEvent event, uint64_t a, uint64_t b, uint64_t c) {
   TraceHash* trace = trace_;
@@ -90,11 +114,13 @@ Page* Memory::alloc_pages_internal(gfp_t gfp, unsigned order, Site site, bool fr
     sched::yield_point(site);
   }
   Page* page = nullptr;
+  bool injected = false;
   if (order > kMaxOrder) {
     // The kernel WARNs and fails; a caller asking for this is a bug of its own.
   } else if (!from_slab && plan_ &&
              plan_->should_fail(choices_, FaultRequest{gfp, kPageSize << order, site, nr_free_, config_.min_pages})) {
     ++stats_.injected_failures;
+    injected = true;
   } else {
     page = get_page_from_freelist(gfp, order, config_.low_pages);
     if (!page) page = alloc_slowpath(gfp, order, site);
@@ -102,6 +128,11 @@ Page* Memory::alloc_pages_internal(gfp_t gfp, unsigned order, Site site, bool fr
   if (!page) {
     ++stats_.alloc_failures;
     trace_event(TraceEvent::Alloc, UINT64_MAX, order, gfp);
+    // A slab refill's failure is the slab's to report (one request, one event).
+    if (!from_slab)
+      if (sched::EventLog* log = sched::event_log())
+        log->note("allocation fails: order-{} pages ({}) at {}{}", order, gfp_text(gfp), site.name,
+                  injected ? ", injected by the fault plan" : "");
     return nullptr;
   }
   ++stats_.allocs;

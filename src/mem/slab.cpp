@@ -8,7 +8,9 @@
 #include <cstring>
 #include <new>
 
+#include "mmtorture/mem/memory.h"
 #include "mmtorture/sched/atomic_context.h"
+#include "mmtorture/sched/event_log.h"
 #include "mmtorture/sched/yield_point.h"
 
 #if MMT_SANITIZED
@@ -116,6 +118,9 @@ void* KmemCache::alloc(gfp_t gfp, Site site) {
     if (plan->should_fail(memory_.choices_, request)) {
       ++stats_.injected_failures;
       ++stats_.alloc_failures;
+      if (sched::EventLog* log = sched::event_log())
+        log->note("allocation fails: '{}' object ({}) at {}, injected by the fault plan", name_, gfp_text(gfp),
+                  site.name);
       return nullptr;
     }
   }
@@ -125,6 +130,9 @@ void* KmemCache::alloc(gfp_t gfp, Site site) {
     Page* page = memory_.alloc_pages_internal(gfp & ~(gfp::kZero | gfp::kMovable), 0, site, /*from_slab=*/true);
     if (!page) {
       ++stats_.alloc_failures;
+      if (sched::EventLog* log = sched::event_log())
+        log->note("allocation fails: '{}' object ({}) at {}, no page for a new slab", name_, gfp_text(gfp),
+                  site.name);
       return nullptr;
     }
     // Reclaim may have slept and let others free objects meanwhile; the new slab goes

@@ -57,6 +57,10 @@ class Thread;
 
 namespace mmt::mem {
 
+// "GFP_NOWAIT", "GFP_KERNEL|__GFP_NOFAIL", ...: the flags as the kernel spells them,
+// for event logs and messages.
+std::string gfp_text(gfp_t flags);
+
 // Reverse mapping, implemented by the vma layer and called by reclaim.
 class RmapOps {
  public:
