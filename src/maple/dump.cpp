@@ -2,6 +2,8 @@
 // Nodes are numbered in depth-first order instead of printing host addresses, so two
 // runs of the same seed print byte-identical dumps.
 #include <cstdio>
+#include <functional>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -81,32 +83,76 @@ struct Dumper {
   }
 };
 
+// Graphviz record labels treat these as structure; entry labels may contain them.
+std::string dot_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '{' || c == '}' || c == '|' || c == '<' || c == '>' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
 struct DotDumper {
+  const maple_tree* mt = nullptr;
+  std::string prefix;  // node names are <prefix>n<id>
+  const std::function<std::string(const void*)>* entry_label = nullptr;
+  std::string indent = "  ";
   std::string out;
   unsigned next_id = 0;
+  unsigned height = 0;
 
-  unsigned node(maple_enode* enode, unsigned long min, unsigned long max) {
+  std::string entry(const void* entry) const {
+    if (entry_label && *entry_label && entry && !xa_is_internal(entry) && !xa_is_value(entry))
+      return dot_escape((*entry_label)(entry));
+    return dot_escape(entry_text(entry, mt_dump_hex));
+  }
+
+  // As the text dump: a corrupted tree is drawn as far as it can be read, never
+  // followed through a child whose type cannot be right at its depth.
+  bool followable(const maple_enode* child, unsigned child_depth) const {
+    const maple_type type = mte_node_type(child);
+    if (child_depth + 1 == height) return type == maple_leaf_64;
+    return child_depth + 1 < height && type == mt_internal_type(mt);
+  }
+
+  unsigned node(maple_enode* enode, unsigned long min, unsigned long max, unsigned depth) {
     maple_node* node = mte_to_node(enode);
     const maple_type type = mte_node_type(enode);
     const unsigned id = next_id++;
     const unsigned end = ma_data_end(node, type, max);
-    std::string label = fmt::format("{} {:#x}-{:#x}", maple_type_name(type), min, max);
+    std::string label = fmt::format("{} {:#x}-{:#x}{}", maple_type_name(type), min, max, ma_dead_node(node) ? " DEAD" : "");
     unsigned long slot_min = min;
     std::vector<std::pair<unsigned, unsigned>> edges;
-    for (unsigned i = 0; i <= end; ++i) {
+    std::vector<std::string> stubs;
+    for (unsigned i = 0; i <= end && i < mt_slot_count(type); ++i) {
       const unsigned long slot_max = ma_slot_max(node, type, i, max);
-      void* entry = ma_slots(node, type)[i];
+      void* slot = ma_slots(node, type)[i];
+      if (slot_max > max || slot_max < slot_min) {
+        label += fmt::format("|slot {}: pivot {:#x} out of range", i, slot_max);
+        break;
+      }
       if (ma_is_leaf(type)) {
-        label += fmt::format("|{:#x}-{:#x}: {}", slot_min, slot_max, entry_text(entry, mt_dump_hex));
+        label += fmt::format("|{:#x}-{:#x}: {}", slot_min, slot_max, entry(slot));
       } else {
         label += fmt::format("|<s{}> {:#x}-{:#x}", i, slot_min, slot_max);
-        edges.emplace_back(i, this->node(static_cast<maple_enode*>(entry), slot_min, slot_max));
+        auto* child = static_cast<maple_enode*>(slot);
+        if (child && followable(child, depth + 1))
+          edges.emplace_back(i, this->node(child, slot_min, slot_max, depth + 1));
+        else if (child)
+          label += fmt::format(" (bad child type {}, not followed)", maple_type_name(mte_node_type(child)));
       }
       slot_min = slot_max + 1;
     }
-    out += fmt::format("  n{} [shape=record,label=\"{{{}}}\"];\n", id, label);
-    for (auto [slot, child] : edges) out += fmt::format("  n{}:s{} -> n{};\n", id, slot, child);
+    out += fmt::format("{}{}n{} [shape=record,label=\"{{{}}}\"];\n", indent, prefix, id, label);
+    for (auto [slot, child] : edges) out += fmt::format("{}{}n{}:s{} -> {}n{};\n", indent, prefix, id, slot, prefix, child);
     return id;
+  }
+
+  void tree() {
+    height = mt_height_of(mt);
+    if (xa_is_node(mt->ma_root)) node(mt_root_enode(mt), 0, ULONG_MAX, 0);
+    else out += fmt::format("{}{}root [label=\"{}\"];\n", indent, prefix, entry(mt->ma_root));
   }
 };
 
@@ -125,10 +171,22 @@ std::string mt_dump_string(const maple_tree* mt, mt_dump_format format) {
 
 std::string mt_dump_dot(const maple_tree* mt) {
   DotDumper d;
+  d.mt = mt;
   d.out = "digraph maple_tree {\n  node [fontname=monospace];\n";
-  if (xa_is_node(mt->ma_root)) d.node(mt_root_enode(mt), 0, ULONG_MAX);
-  else d.out += fmt::format("  root [label=\"{}\"];\n", entry_text(mt->ma_root, mt_dump_hex));
+  d.tree();
   d.out += "}\n";
+  return d.out;
+}
+
+std::string mt_dump_dot_subgraph(const maple_tree* mt, const DotTreeOptions& options) {
+  DotDumper d;
+  d.mt = mt;
+  d.prefix = options.name + "_";
+  d.entry_label = &options.entry_label;
+  d.indent = "    ";
+  d.out = fmt::format("  subgraph cluster_{} {{\n    label=\"{}\";\n", options.name, dot_escape(options.label));
+  d.tree();
+  d.out += "  }\n";
   return d.out;
 }
 

@@ -358,4 +358,36 @@ TEST_F(MapleValidate, DumpsNameEveryNode) {
   mtree_destroy(&tree);
 }
 
+// One tree of several in a graph (replay --dump-tree): a cluster whose record nodes
+// are exactly the tree's nodes, each non-root one reached by one edge, names prefixed
+// so clusters cannot collide, pointer entries labelled by the caller.
+TEST_F(MapleValidate, DotSubgraphDrawsEveryNodeOnceUnderItsPrefix) {
+  for (unsigned int flags : {0u, MT_FLAGS_ALLOC_RANGE}) {
+    DEFINE_MTREE(tree);
+    mt_init_flags(&tree, flags);
+    fill_tens(&tree, 1500);
+    static int marker;
+    ASSERT_EQ(mtree_store_range(&tree, 1000000, 1000009, &marker, GFP_KERNEL), 0);
+    DotTreeOptions options;
+    options.name = "mm7";
+    options.label = "mm 7 {a|b}";
+    options.entry_label = [](const void* entry) { return entry == &marker ? std::string("vma#1 <rw-p>") : "?"; };
+    const std::string dot = mt_dump_dot_subgraph(&tree, options);
+    const uint64_t nodes = count_tree_nodes(&tree);
+    auto count = [&dot](const std::string& needle) {
+      size_t n = 0;
+      for (size_t at = dot.find(needle); at != std::string::npos; at = dot.find(needle, at + 1)) ++n;
+      return n;
+    };
+    EXPECT_EQ(dot.rfind("  subgraph cluster_mm7 {\n    label=\"mm 7 \\{a\\|b\\}\";\n", 0), 0u) << dot.substr(0, 200);
+    EXPECT_EQ(count("[shape=record"), nodes);
+    EXPECT_EQ(count(" -> mm7_n"), nodes - 1);  // a tree: every node but the root has one parent edge
+    EXPECT_EQ(count("mm7_n0 [shape=record"), 1u);
+    EXPECT_EQ(count(" n0 ["), 0u) << "every node name carries the prefix";
+    EXPECT_EQ(count("vma#1 \\<rw-p\\>"), 1u) << "the caller's label, escaped for a record";
+    EXPECT_EQ(dot.substr(dot.size() - 4), "  }\n");
+    mtree_destroy(&tree);
+  }
+}
+
 }  // namespace

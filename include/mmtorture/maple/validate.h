@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -24,7 +25,22 @@ uint64_t count_tree_nodes(const maple_tree* mt);
 // with its slots. Nodes are named node#N in depth-first order, so the text is the same
 // on every run.
 std::string mt_dump_string(const maple_tree* mt, mt_dump_format format);
-// The tree as a Graphviz digraph.
+// The tree as a Graphviz digraph: one record node per tree node (named n0, n1, ... in
+// depth-first order, so the text is the same on every run), an edge per child slot.
+// A corrupted tree is drawn as far as it can be read, as by mt_dump_string.
 std::string mt_dump_dot(const maple_tree* mt);
+
+// How mt_dump_dot_subgraph draws one of several trees in a graph.
+struct DotTreeOptions {
+  std::string name;   // a Graphviz identifier: the cluster is cluster_<name>, nodes <name>_n0...
+  std::string label;  // the cluster's caption
+  // Labels a leaf entry that is a pointer (not a value or internal entry), e.g. a VMA
+  // as its range and flags; without one, pointers print as "pointer".
+  std::function<std::string(const void*)> entry_label;
+};
+
+// The tree as `subgraph cluster_<name> { ... }`, to be placed inside a digraph (the
+// caller writes `digraph ... {` and `}` around the trees it gathers).
+std::string mt_dump_dot_subgraph(const maple_tree* mt, const DotTreeOptions& options);
 
 }  // namespace mmt::maple
