@@ -9,6 +9,7 @@
 #include "internal.h"
 #include "mmtorture/core/defects.h"
 #include "mmtorture/maple/kernel_api.h"
+#include "mmtorture/maple/validate.h"
 #include "mmtorture/sched/yield_point.h"
 #include "mmtorture/vma/ops.h"
 
@@ -334,6 +335,17 @@ std::string dump_mm(Mm& mm) {
                        vma->pages());
   }
   return out;
+}
+
+std::string dump_mm_dot(Mm& mm, const std::string& name, const std::string& caption) {
+  maple::DotTreeOptions options;
+  options.name = name;
+  options.label = caption;
+  options.entry_label = [](const void* entry) {
+    const auto* vma = static_cast<const Vma*>(entry);
+    return fmt::format("vma#{} {}", vma->id, flags_text(vma->vm_flags));
+  };
+  return maple::mt_dump_dot_subgraph(&mm.mm_mt, options);
 }
 
 std::optional<Failure> validate_mm(Mm& mm) {

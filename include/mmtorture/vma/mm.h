@@ -169,4 +169,10 @@ std::optional<Failure> validate_mm(Mm& mm);
 // The mm as text: one line per VMA ("[start-end) rw-p pgoff anon N id N pages P").
 std::string dump_mm(Mm& mm);
 
+// The mm's VMA tree as a Graphviz cluster `cluster_<name>` captioned `caption`, each
+// VMA slot labelled with its id and flags ("vma#7 rw-p"); the slot ranges are the VMAs'
+// (maple/validate.h mt_dump_dot_subgraph). Reads the tree without locking: for
+// failure snapshots, where nothing else runs.
+std::string dump_mm_dot(Mm& mm, const std::string& name, const std::string& caption);
+
 }  // namespace mmt::vma
