@@ -12,6 +12,7 @@
 
 #include "mmtorture/core/trace_hash.h"
 #include "mmtorture/maple/kernel_api.h"
+#include "mmtorture/maple/validate.h"
 
 namespace mmt::campaign {
 
@@ -144,6 +145,17 @@ class Stress {
   }
 
   uint64_t trace_hash() const { return trace_.value(); }
+
+  // The tree as Graphviz, one cluster (replay --dump-tree).
+  std::string trees_dot(const Failure& failure) const {
+    maple::DotTreeOptions tree;
+    tree.name = "tree";
+    tree.label = fmt::format("maple job tree at the failure (op {}; the model holds {} entries)", op_, model_.size());
+    return fmt::format(
+        "// mmtorture: the maple job's tree when the failure was recorded: {} at {}: {}\n"
+        "digraph mmtorture_trees {{\n  node [fontname=monospace];\n{}}}\n",
+        failure.check, failure.site, failure.message, maple::mt_dump_dot_subgraph(&tree_, tree));
+  }
 
  private:
   // Keys cluster in a few regions so the tree grows deep and writes span nodes.
@@ -345,6 +357,7 @@ MapleStressResult run_maple_stress(ChoiceSource& choices, const MapleStressOptio
   } catch (const FailureError& e) {
     result.failure = e.failure();
     result.failure->op_index = result.ops_done;
+    if (options.capture_trees_dot) result.trees_dot = stress.trees_dot(*result.failure);
   }
   // A failed run may leave the tree corrupt (or its lock held): it is not torn down, so
   // a broken structure cannot crash the reporting of its own failure.

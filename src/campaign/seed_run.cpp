@@ -119,7 +119,9 @@ SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks
     out.trace_hash = hashing.hash();
     out.stats = fmt::format("{} -ENOMEM (injected)", r.enomem);
   } else if (config.workload.job == "cma") {
-    const auto r = cma::run_cma_world(choices, cma_options(config));
+    cma::CmaWorldOptions options = cma_options(config);
+    options.event_log = hooks.event_log;
+    const auto r = cma::run_cma_world(choices, options);
     out.ops = r.calls.size();
     out.virtual_ms = r.virtual_ms;
     out.trace_hash = r.trace_hash;
@@ -132,17 +134,23 @@ SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks
         r.area_stats.alloc_pages_fail, r.area_stats.release_pages_success, r.area_stats.retries, r.area_stats.busy,
         r.area_stats.interrupted, latency.p50_ms, latency.p99_ms, latency.max_ms, r.signals_honoured, r.signals_sent);
   } else if (config.workload.job == "maple") {
-    const auto r = run_maple_stress(choices, maple_options(config));
+    MapleStressOptions options = maple_options(config);
+    options.capture_trees_dot = hooks.capture_trees_dot;
+    const auto r = run_maple_stress(choices, options);
     out.ops = r.ops_done;
     out.trace_hash = r.trace_hash;
     out.failure = r.failure;
+    out.trees_dot = r.trees_dot;
     out.stats = fmt::format("{} NOWAIT failures injected, max {} entries, height {}", r.allocation_failures,
                             r.max_entries, r.max_height);
   } else {
     VmWorldOptions options = world_options(config);
     out.swarm = draw_swarm(config, choices, options);
     options.trace_ops = hooks.trace_ops;
+    options.event_log = hooks.event_log;
+    options.capture_trees_dot = hooks.capture_trees_dot;
     const auto r = run_vm_world(choices, options);
+    out.trees_dot = r.trees_dot;
     out.ops = r.ops_done;
     out.virtual_ms = r.virtual_ms;
     out.trace_hash = r.trace_hash;

@@ -15,6 +15,7 @@
 #include "mmtorture/maple/kernel_api.h"
 #include "mmtorture/mem/fault_plan.h"
 #include "mmtorture/mem/memory.h"
+#include "mmtorture/sched/event_log.h"
 #include "mmtorture/sched/sched.h"
 #include "mmtorture/vma/mm.h"
 #include "mmtorture/vma/ops.h"
@@ -101,6 +102,8 @@ class VmWorld {
                                  ? sched::StrategyConfig::pct(options_.pct_depth, options_.pct_steps)
                                  : sched::StrategyConfig::random(options_.preempt_probability);
     sched_options.hang_ms = options_.hang_ms;
+    sched_options.event_log = options_.event_log;
+    if (options_.capture_trees_dot) sched_options.on_failure = [this](const Failure& failure) { capture_trees(failure); };
     sched::Scheduler scheduler(choices_, sched_options, &trace_);
     if (options_.kswapd) memory_.start_kswapd(scheduler);
     if (options_.oom_kill) {
@@ -125,6 +128,9 @@ class VmWorld {
       }
     }
     if (result_.failure) result_.failure->op_index = result_.ops_done;
+    // A failure after the scheduler's run (the end-of-run checks, teardown) is drawn
+    // here, before ~VmWorld abandons what is left.
+    if (result_.failure && options_.capture_trees_dot && result_.trees_dot.empty()) capture_trees(*result_.failure);
     result_.pages_reclaimed = memory_.stats().pages_reclaimed;
     result_.alloc_failures = memory_.stats().alloc_failures;
     result_.swap_outs = memory_.stats().swap_outs;
@@ -152,6 +158,10 @@ class VmWorld {
         ret = perform(static_cast<Op>(op), mm, slot);
       }
       if (ret == -ENOMEM) ++result_.enomem;
+      if (sched::EventLog* log = options_.event_log)
+        log->note("op {} {} {} -> {}", result_.ops_done, kOpNames[op],
+                  mm ? fmt::format("mm {} (slot {})", mm->id(), slot) : fmt::format("slot {} (empty: a new mm)", slot),
+                  ret);
       if (options_.trace_ops)
         options_.trace_ops(fmt::format("op {} worker{} mm{} {} -> {}", result_.ops_done, index, slot,
                                        kOpNames[op], ret));
@@ -389,6 +399,28 @@ class VmWorld {
   void check_world(const char* when) {
     check_frames();
     raise_if(check::vm_world_checks().run(check::CheckLevel::End, subject(nullptr)), when);
+  }
+
+  // The VMA tree of every address space in a slot, as Graphviz (replay --dump-tree).
+  // Reads the trees without their locks: nothing else runs while a failure is recorded.
+  void capture_trees(const Failure& failure) {
+    std::string dot = fmt::format(
+        "// mmtorture: the VMA tree of every live address space when the failure was recorded,\n"
+        "// one cluster per mm: {} at {}: {}\n"
+        "digraph mmtorture_trees {{\n  node [fontname=monospace];\n",
+        failure.check, failure.site, failure.message);
+    size_t live = 0;
+    for (size_t slot = 0; slot < slots_.size(); ++slot) {
+      const std::shared_ptr<vma::Mm>& mm = slots_[slot];
+      if (!mm || mm->exited) continue;
+      ++live;
+      dot += vma::dump_mm_dot(*mm, fmt::format("mm{}", mm->id()),
+                              fmt::format("mm {} (slot {}): map_count {}, total_vm {} pages", mm->id(), slot,
+                                          mm->map_count, mm->total_vm));
+    }
+    if (live == 0) dot += "  // no address space was live (a failure at teardown comes after they are gone)\n";
+    dot += "}\n";
+    result_.trees_dot = std::move(dot);
   }
 
   // Everything goes away and nothing may be left behind.

@@ -58,6 +58,7 @@ class CmaWorld {
     sched::SchedulerOptions sched_options;
     sched_options.strategy = sched::StrategyConfig::random(options_.preempt_probability);
     sched_options.hang_ms = options_.hang_ms;
+    sched_options.event_log = options_.event_log;
     sched::Scheduler scheduler(choices_, sched_options, &trace_);
     client_calls_.resize(options_.clients);
     std::vector<sched::Thread*> clients;

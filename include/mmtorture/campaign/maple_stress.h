@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/failure.h"
@@ -18,6 +19,9 @@ struct MapleStressOptions {
   bool alloc_range_tree = true;       // MT_FLAGS_ALLOC_RANGE (gap-tracking internal nodes)
   bool rcu = false;                   // RCU mode: replaced nodes die through rcu_barrier
   bool stop_when_exhausted = false;   // end when the choice source runs out (fuzzing)
+  // replay --dump-tree: on a failure, draw the tree (before anything else touches it)
+  // into MapleStressResult::trees_dot.
+  bool capture_trees_dot = false;
 };
 
 struct MapleStressResult {
@@ -27,6 +31,7 @@ struct MapleStressResult {
   uint64_t max_entries = 0;          // largest tree seen (entries)
   uint64_t max_height = 0;
   std::optional<Failure> failure;    // set when a check failed
+  std::string trees_dot;             // with capture_trees_dot and a failure: one cluster, cluster_tree
 };
 
 // Runs one stress of `options.ops` operations with decisions from `choices`.

@@ -13,6 +13,10 @@
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/failure.h"
 
+namespace mmt::sched {
+class EventLog;
+}  // namespace mmt::sched
+
 namespace mmt::campaign {
 
 struct SeedResult {
@@ -22,11 +26,20 @@ struct SeedResult {
   std::string stats;      // one human-readable line of job statistics
   std::string swarm;      // what the swarm draws switched off ("" when nothing)
   std::optional<Failure> failure;
+  // With SeedHooks::capture_trees_dot and a failure in the world or maple job: the
+  // maple trees at the failure as one Graphviz digraph (a cluster per tree).
+  std::string trees_dot;
 };
 
 struct SeedHooks {
   // One line per operation (replay --trace); world job only.
   std::function<void(std::string_view)> trace_ops;
+  // Each green thread's last events (replay --last); the world and cma jobs (the
+  // maple and page_model jobs run no green threads). Must outlive run_seed.
+  sched::EventLog* event_log = nullptr;
+  // Draw the maple trees at the failure into SeedResult::trees_dot (replay
+  // --dump-tree); the world job (every live mm) and the maple job (its tree).
+  bool capture_trees_dot = false;
 };
 
 // Runs one seed's job with every decision drawn from `choices`. Never throws for a

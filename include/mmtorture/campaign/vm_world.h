@@ -23,6 +23,10 @@
 #include "mmtorture/mem/config.h"
 #include "mmtorture/sched/scheduler.h"
 
+namespace mmt::sched {
+class EventLog;
+}  // namespace mmt::sched
+
 namespace mmt::campaign {
 
 // The operation kinds a worker draws from, in draw order (their names appear in the
@@ -60,6 +64,11 @@ struct VmWorldOptions {
   // with the largest rss + swap entries and no operation in flight (an oom_reaper green
   // thread tears it down while the allocation waits), instead of failing with -ENOMEM.
   bool oom_kill = false;
+  // replay --last: records each thread's last events (sched/event_log.h) when set.
+  sched::EventLog* event_log = nullptr;
+  // replay --dump-tree: at the first failure, before any thread unwinds or any address
+  // space is abandoned, every live mm's VMA tree is drawn into VmWorldResult::trees_dot.
+  bool capture_trees_dot = false;
 };
 
 struct VmWorldResult {
@@ -79,6 +88,9 @@ struct VmWorldResult {
   uint64_t min_free_pages = UINT64_MAX;  // lowest free-page count seen after an operation
   uint64_t trace_hash = 0;
   std::optional<Failure> failure;
+  // With capture_trees_dot and a failure: a Graphviz digraph with one cluster per live
+  // address space (cluster_mm<id>), as the trees were when the failure was recorded.
+  std::string trees_dot;
 };
 
 VmWorldResult run_vm_world(ChoiceSource& choices, const VmWorldOptions& options);

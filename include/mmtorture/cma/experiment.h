@@ -27,6 +27,10 @@
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/failure.h"
 
+namespace mmt::sched {
+class EventLog;
+}  // namespace mmt::sched
+
 namespace mmt::cma {
 
 enum class CmaWorkload : uint8_t { Transient, Longterm, LongtermMigrateFirst, FatalSignal };
@@ -57,6 +61,7 @@ struct CmaWorldOptions {
   uint64_t fatal_signal_at_ms = 0;  // when a "killer" signals every client (0: never)
   uint64_t hang_ms = 60'000;
   double preempt_probability = 0.1;
+  sched::EventLog* event_log = nullptr;  // replay --last: each thread's last events, when set
 };
 
 struct CmaWorldResult {

@@ -1,0 +1,153 @@
+// What replay shows at a failure (SeedHooks::event_log, capture_trees_dot): each green
+// thread's last events, the failing worker's ending with its operation and the failure;
+// the maple trees as they were at the failure, one Graphviz cluster per live address
+// space. Neither may change the run.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "mmtorture/campaign/config.h"
+#include "mmtorture/campaign/seed_run.h"
+#include "mmtorture/sched/event_log.h"
+
+namespace mmt::campaign {
+
+namespace {
+
+Config planted_world() {
+  Config config;
+  config.run.ops_per_seed = 600;
+  config.checks.selftest_plant_fork_after_op = 150;
+  config.schedule.strategy = "random";
+  config.schedule.preempt_probability = 0.3;  // the workers interleave
+  config.workload.workers = 4;
+  config.world.kswapd = true;
+  return config;
+}
+
+size_t count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+struct Cluster {
+  std::string name;
+  std::string body;
+};
+
+// The clusters of a dot file as replay writes it: `digraph mmtorture_trees {`, then
+// `  subgraph cluster_<name> {` ... `  }` blocks, then `}`.
+std::vector<Cluster> parse_clusters(const std::string& dot) {
+  EXPECT_NE(dot.find("\ndigraph mmtorture_trees {\n"), std::string::npos) << dot.substr(0, 300);
+  EXPECT_EQ(dot.substr(dot.size() - 2), "}\n");
+  EXPECT_EQ(count(dot, "{"), count(dot, "}")) << "balanced braces (escaped ones are in labels on both sides)";
+  std::vector<Cluster> clusters;
+  const std::regex open("\n  subgraph cluster_([A-Za-z0-9_]+) \\{\n");
+  for (auto it = std::sregex_iterator(dot.begin(), dot.end(), open); it != std::sregex_iterator(); ++it) {
+    const size_t start = static_cast<size_t>(it->position() + it->length());
+    const size_t end = dot.find("\n  }\n", start);
+    EXPECT_NE(end, std::string::npos);
+    clusters.push_back({(*it)[1].str(), dot.substr(start, end - start)});
+  }
+  return clusters;
+}
+
+}  // namespace
+
+TEST(ReplaySnapshot, WorldFailureShowsEachThreadsLastEventsAndEveryLiveTree) {
+  const Config config = planted_world();
+  for (uint64_t seed : {1u, 2u}) {
+    SeededChoices plain_choices(seed);
+    const SeedResult plain = run_seed(config, plain_choices);
+    ASSERT_TRUE(plain.failure.has_value());
+    EXPECT_TRUE(plain.trees_dot.empty()) << "nothing captured unless asked";
+
+    sched::EventLog log(6);
+    SeedHooks hooks;
+    hooks.event_log = &log;
+    hooks.capture_trees_dot = true;
+    SeededChoices choices(seed);
+    const SeedResult result = run_seed(config, choices, hooks);
+    ASSERT_TRUE(result.failure.has_value());
+    EXPECT_EQ(result.failure->signature(), plain.failure->signature());
+    EXPECT_EQ(result.trace_hash, plain.trace_hash) << "recording must not feed the simulation";
+    EXPECT_EQ(result.ops, plain.ops);
+
+    // Threads in spawn order: kswapd0 first (started before the workers), then worker0..3.
+    const auto threads = log.threads();
+    ASSERT_EQ(threads.size(), 5u);
+    EXPECT_EQ(threads[0]->name, "kswapd0");
+    for (unsigned w = 0; w < 4; ++w) EXPECT_EQ(threads[w + 1]->name, fmt::format("worker{}", w));
+    size_t failing = 0;
+    for (const auto* thread : threads) {
+      EXPECT_LE(thread->ring.size(), 6u);
+      const auto events = thread->events();
+      if (events.empty() || events.back()->text.rfind("FAIL ", 0) != 0) continue;
+      ++failing;
+      EXPECT_EQ(events.back()->text,
+                fmt::format("FAIL selftest.planted at vm_world.fork: {}", result.failure->message));
+      ASSERT_GE(events.size(), 2u);
+      // The failing operation, with its index, mm and result, right before the failure.
+      EXPECT_TRUE(std::regex_match(events[events.size() - 2]->text,
+                                   std::regex("op [0-9]+ fork (mm [0-9]+ \\(slot [0-9]\\)|slot [0-9] \\(empty: a new mm\\)) -> -?[0-9]+")))
+          << events[events.size() - 2]->text;
+    }
+    EXPECT_EQ(failing, 1u) << log.format();
+    EXPECT_GE(count(log.format(), "preempted at "), 1u) << "the workers interleaved: " << log.format();
+
+    // One cluster per live address space, each drawing every VMA of its mm once.
+    const auto clusters = parse_clusters(result.trees_dot);
+    ASSERT_GE(clusters.size(), 1u) << result.trees_dot;
+    EXPECT_LE(clusters.size(), config.world.mm_slots);
+    for (const Cluster& cluster : clusters) {
+      std::smatch label;
+      ASSERT_TRUE(std::regex_search(cluster.body, label, std::regex("label=\"mm ([0-9]+) \\(slot [0-9]+\\): map_count ([0-9]+),")))
+          << cluster.body;
+      EXPECT_EQ(cluster.name, "mm" + label[1].str());
+      EXPECT_EQ(count(cluster.body, ": vma#"), std::stoul(label[2].str())) << cluster.body;
+      const size_t nodes = count(cluster.body, "[shape=record");
+      EXPECT_EQ(count(cluster.body, " -> " + cluster.name + "_n"), nodes ? nodes - 1 : 0);
+      EXPECT_EQ(count(cluster.body, "[shape=record") + count(cluster.body, "_root [label="),
+                count(cluster.body, " [")) << "every node is named under its cluster";
+    }
+  }
+}
+
+TEST(ReplaySnapshot, MapleJobDrawsItsTreeAndRunsNoThreads) {
+  Config config;
+  config.workload.job = "maple";
+  config.run.ops_per_seed = 3000;
+  config.run.defects = {"destroy-frees-live-nodes"};
+  sched::EventLog log(16);
+  SeedHooks hooks;
+  hooks.event_log = &log;
+  hooks.capture_trees_dot = true;
+  SeededChoices choices(1);
+  const SeedResult result = run_seed(config, choices, hooks);
+  ASSERT_TRUE(result.failure.has_value());
+  EXPECT_TRUE(log.threads().empty());
+  const auto clusters = parse_clusters(result.trees_dot);
+  ASSERT_EQ(clusters.size(), 1u);
+  EXPECT_EQ(clusters[0].name, "tree");
+  EXPECT_GT(count(clusters[0].body, "[shape=record"), 1u);
+  SeededChoices again(1);
+  EXPECT_EQ(run_seed(config, again).trace_hash, result.trace_hash);
+}
+
+TEST(ReplaySnapshot, CleanRunCapturesNothing) {
+  Config config;
+  config.run.ops_per_seed = 200;
+  SeedHooks hooks;
+  hooks.capture_trees_dot = true;
+  SeededChoices choices(3);
+  const SeedResult result = run_seed(config, choices, hooks);
+  ASSERT_FALSE(result.failure.has_value());
+  EXPECT_TRUE(result.trees_dot.empty());
+}
+
+}  // namespace mmt::campaign
