@@ -8,8 +8,11 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,6 +27,7 @@
 #include "mmtorture/nommu/experiment.h"
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/defects.h"
+#include "mmtorture/sched/event_log.h"
 
 namespace mmt::cli {
 
@@ -109,21 +113,78 @@ int list(bool config_doc) {
   return 0;
 }
 
+// What `mmtorture replay` was asked for besides the replay itself.
+struct ReplayOptions {
+  bool trace = false;                  // --trace: every operation as it runs
+  std::vector<std::string> overrides;  // --set (fuzz inputs only)
+  std::string write_repro;             // --write-repro (fuzz inputs only)
+  size_t last_events = 16;             // --last N: each thread's last events (0: off)
+  std::string dump_tree;               // --dump-tree FORMAT: "" (off) or "dot"
+  std::string dump_tree_out;           // --dump-tree-out FILE (default: beside the input)
+};
+
+constexpr const char* kDumpTreeFormats[] = {"dot"};
+
+// Where --dump-tree writes when --dump-tree-out is not given: the input's path with
+// ".json" replaced (1.repro.json -> 1.repro.trees.dot), or ".trees.dot" appended.
+std::string default_trees_path(const std::string& input) {
+  std::string out = input;
+  if (out.ends_with(".json")) out.resize(out.size() - 5);
+  return out + ".trees.dot";
+}
+
+// Hooks that record for --last and --dump-tree; the log lives in `log_storage`.
+SeedHooks replay_hooks(const ReplayOptions& options, std::unique_ptr<sched::EventLog>& log_storage) {
+  SeedHooks hooks;
+  if (options.trace)
+    hooks.trace_ops = [](std::string_view line) { std::printf("  %.*s\n", static_cast<int>(line.size()), line.data()); };
+  if (options.last_events) {
+    log_storage = std::make_unique<sched::EventLog>(options.last_events);
+    hooks.event_log = log_storage.get();
+  }
+  hooks.capture_trees_dot = !options.dump_tree.empty();
+  return hooks;
+}
+
+// After a failed replay's dump: each thread's last events, then the trees file.
+void print_failure_context(const ReplayOptions& options, const std::string& input, const std::string& job,
+                           const SeedResult& result, const sched::EventLog* log) {
+  if (log) {
+    const std::string events = log->format();
+    if (events.empty())
+      std::printf("last events: the %s job runs no green threads; nothing recorded\n", job.c_str());
+    else
+      std::printf("last %zu events of each thread before the failure (oldest first; #n orders events across "
+                  "threads, ms is virtual time):\n%s",
+                  log->per_thread(), events.c_str());
+  }
+  if (options.dump_tree.empty()) return;
+  if (result.trees_dot.empty()) {
+    std::printf("trees: the %s job keeps no maple trees to dump; nothing written\n", job.c_str());
+    return;
+  }
+  const std::string out = options.dump_tree_out.empty() ? default_trees_path(input) : options.dump_tree_out;
+  write_file_atomic(out, result.trees_dot);
+  size_t trees = 0;
+  for (size_t at = result.trees_dot.find("subgraph cluster_"); at != std::string::npos;
+       at = result.trees_dot.find("subgraph cluster_", at + 1))
+    ++trees;
+  std::printf("trees at the failure (%zu, Graphviz): %s\n", trees, out.c_str());
+}
+
 // A libFuzzer input of fuzz_world (raw bytes, not a repro): run under the fuzzers'
 // config (plus --set overrides) with the bytes as the choice sequence; on a failure the
 // recorded, labelled choices can be written as a repro that replay and shrink take.
-int replay_fuzz_input(const std::string& path, const std::string& bytes, bool trace,
-                      const std::vector<std::string>& overrides, const std::string& write_repro) {
+int replay_fuzz_input(const std::string& path, const std::string& bytes, const ReplayOptions& options) {
   Config config = fuzz_world_config();
-  for (const auto& o : overrides) apply_override(config, o);
+  for (const auto& o : options.overrides) apply_override(config, o);
   validate_config(config, "--set");
   std::printf("mmtorture replay: %s is a fuzz_world input (%zu bytes): the fuzzers' world config, config hash %s\n",
               path.c_str(), bytes.size(), config_hash(config).c_str());
   std::fflush(stdout);
   FuzzChoices choices(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
-  SeedHooks hooks;
-  if (trace) hooks.trace_ops = [](std::string_view line) { std::printf("  %.*s\n", static_cast<int>(line.size()), line.data()); };
-  const SeedResult result = run_seed(config, choices, hooks);
+  std::unique_ptr<sched::EventLog> log;
+  const SeedResult result = run_seed(config, choices, replay_hooks(options, log));
   if (!result.failure) {
     std::printf("SUMMARY: ran clean: %llu ops, %zu choices read, trace %016llx\n",
                 static_cast<unsigned long long>(result.ops), choices.draws(),
@@ -133,6 +194,8 @@ int replay_fuzz_input(const std::string& path, const std::string& bytes, bool tr
   const Failure& f = *result.failure;
   std::printf("%s\n  op %llu, %zu choices read\n%s", f.headline().c_str(), static_cast<unsigned long long>(f.op_index),
               choices.draws(), f.dump.c_str());
+  print_failure_context(options, path, config.workload.job, result, log.get());
+  const std::string& write_repro = options.write_repro;
   if (!write_repro.empty()) {
     Repro repro;
     repro.tool_version = tool_version();
@@ -195,10 +258,9 @@ int nommu_experiment(uint64_t first, uint64_t seeds, unsigned steps) {
   return 0;
 }
 
-int replay(const std::string& path, bool trace, const std::vector<std::string>& overrides,
-           const std::string& write_repro) {
+int replay(const std::string& path, const ReplayOptions& options) {
   const std::string text = read_file(path);
-  if (!looks_like_json(text)) return replay_fuzz_input(path, text, trace, overrides, write_repro);
+  if (!looks_like_json(text)) return replay_fuzz_input(path, text, options);
   const Repro repro = load_repro(path);
   std::printf("mmtorture replay: %s, seed %llu, %zu choices, config hash %s, recorded by %s\n", path.c_str(),
               static_cast<unsigned long long>(repro.seed), repro.choices.size(), config_hash(repro.config).c_str(),
@@ -208,9 +270,8 @@ int replay(const std::string& path, bool trace, const std::vector<std::string>& 
               repro.failure.signature_id().c_str(), static_cast<unsigned long long>(repro.trace_hash));
   std::fflush(stdout);
   ReplayChoices choices(repro.choices);
-  SeedHooks hooks;
-  if (trace) hooks.trace_ops = [](std::string_view line) { std::printf("  %.*s\n", static_cast<int>(line.size()), line.data()); };
-  const SeedResult result = run_seed(repro.config, choices, hooks);
+  std::unique_ptr<sched::EventLog> log;
+  const SeedResult result = run_seed(repro.config, choices, replay_hooks(options, log));
   if (const auto& d = choices.divergence())
     std::printf("replay diverged at choice #%zu: expected %s, got %s (continued best-effort)\n", d->index,
                 choice_label(d->expected).c_str(), choice_label(d->got).c_str());
@@ -224,6 +285,7 @@ int replay(const std::string& path, bool trace, const std::vector<std::string>& 
   std::printf("%s\n  seed %llu, op %llu, virtual %llu ms\n%s", f.headline().c_str(),
               static_cast<unsigned long long>(repro.seed), static_cast<unsigned long long>(f.op_index),
               static_cast<unsigned long long>(f.virtual_ms), f.dump.c_str());
+  print_failure_context(options, path, repro.config.workload.job, result, log.get());
   const bool same_signature = f.signature() == repro.failure.signature();
   const bool same_trace = result.trace_hash == repro.trace_hash;
   std::printf("SUMMARY: %s: signature %s%s, trace %016llx%s\n",
@@ -306,14 +368,27 @@ int main(int argc, char** argv) {
   run->add_option("--defect", run_defects, "Switch a canary defect on (repeatable; adds to run.defects)");
 
   auto* replay_cmd = app.add_subcommand("replay", "Replay a repro file exactly (exit 1 when it fails)");
+  replay_cmd->footer(
+      "When the replay fails it prints the failure, each green thread's last --last events before it (in\n"
+      "spawn order: operation starts and results, locks taken, released and waited for, sleeps and wake-ups,\n"
+      "preemptions, failed allocations, the failure; world and cma jobs), and with --dump-tree=dot writes the\n"
+      "maple trees as they were when the failure was recorded (world job: every live mm's VMA tree, one\n"
+      "cluster each; maple job: its tree) to FILE minus .json plus .trees.dot (1.repro.json ->\n"
+      "1.repro.trees.dot), or to --dump-tree-out. Render with: dot -Tsvg 1.repro.trees.dot -o trees.svg");
   std::string replay_path;
-  bool trace = false;
-  replay_cmd->add_option("file", replay_path, "*.repro.json")->required();
-  replay_cmd->add_flag("--trace", trace, "Print every operation as it runs");
-  std::vector<std::string> replay_overrides;
-  std::string write_repro;
-  replay_cmd->add_option("--set", replay_overrides, "fuzz inputs only: section.key=value over the fuzzers' config");
-  replay_cmd->add_option("--write-repro", write_repro, "fuzz inputs only: write the failing run as a repro file");
+  ReplayOptions replay_options;
+  replay_cmd->add_option("file", replay_path, "*.repro.json, or a fuzz_world crash file")->required();
+  replay_cmd->add_flag("--trace", replay_options.trace, "Print every operation as it runs");
+  replay_cmd->add_option("--last", replay_options.last_events,
+                         "Events of each thread to print after a failure (0: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{0}, size_t{1} << 20));
+  replay_cmd->add_option("--dump-tree", replay_options.dump_tree,
+                         "Write the maple trees at the failure in this format (dot: Graphviz)");
+  replay_cmd->add_option("--dump-tree-out", replay_options.dump_tree_out,
+                         "Where --dump-tree writes (implies --dump-tree=dot; default FILE minus .json plus .trees.dot)");
+  replay_cmd->add_option("--set", replay_options.overrides, "fuzz inputs only: section.key=value over the fuzzers' config");
+  replay_cmd->add_option("--write-repro", replay_options.write_repro, "fuzz inputs only: write the failing run as a repro file");
 
   auto* export_cmd = app.add_subcommand("export-fuzz", "Write a repro's choices as a fuzz_world input");
   std::string export_in, export_out;
@@ -387,7 +462,17 @@ int main(int argc, char** argv) {
       }
       return run_selftest(selftest_options).passed ? 0 : 1;
     }
-    if (replay_cmd->parsed()) return replay(replay_path, trace, replay_overrides, write_repro);
+    if (replay_cmd->parsed()) {
+      if (!replay_options.dump_tree_out.empty() && replay_options.dump_tree.empty()) replay_options.dump_tree = "dot";
+      if (!replay_options.dump_tree.empty() &&
+          std::find(std::begin(kDumpTreeFormats), std::end(kDumpTreeFormats), replay_options.dump_tree) ==
+              std::end(kDumpTreeFormats)) {
+        std::fprintf(stderr, "mmtorture: --dump-tree: unknown format '%s' (known: dot)\n",
+                     replay_options.dump_tree.c_str());
+        return 2;
+      }
+      return replay(replay_path, replay_options);
+    }
     if (export_cmd->parsed()) return export_fuzz(export_in, export_out);
     if (cma_cmd->parsed()) return cma_experiment(cma_first, cma_seeds);
     if (nommu_cmd->parsed()) return nommu_experiment(nommu_first, nommu_seeds, nommu_steps);
