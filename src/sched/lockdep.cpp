@@ -22,6 +22,13 @@ std::string lock_name(const LockClass& lock_class, unsigned subclass) {
   return subclass ? fmt::format("{}/{}", lock_class.name(), subclass) : lock_class.name();
 }
 
+// The event-log record of a take or release, off the hot path.
+[[gnu::cold, gnu::noinline]] void note_lock(EventLog& log, bool taken, const void* lock, const LockClass& lock_class,
+                                            LockMode mode, Site site) {
+  if (taken) log.note_lock_taken(lock, lock_class.name(), lock_mode_name(mode), site);
+  else log.note_lock_released(lock, lock_class.name(), lock_mode_name(mode), site);
+}
+
 }  // namespace
 
 LockClass& lock_class(std::string_view name) {
@@ -122,15 +129,15 @@ void Lockdep::acquired(Thread& thread, const void* lock, LockClass& lock_class, 
                        Site site) {
   if (subclass >= LockClass::kSubclasses) subclass = LockClass::kSubclasses - 1;
   thread.held_.push_back(HeldLock{lock, &lock_class, static_cast<uint8_t>(subclass), mode, site});
-  if (Scheduler* scheduler = thread.scheduler(); scheduler && scheduler->event_log())
-    scheduler->event_log()->note_lock_taken(lock, lock_class.name(), lock_mode_name(mode), site);
+  if (thread.event_log_) [[unlikely]]
+    note_lock(*thread.event_log_, true, lock, lock_class, mode, site);
 }
 
 void Lockdep::released(Thread& thread, const void* lock, const LockClass& lock_class, Site site) {
   for (auto it = thread.held_.rbegin(); it != thread.held_.rend(); ++it) {
     if (it->lock != lock) continue;
-    if (Scheduler* scheduler = thread.scheduler(); scheduler && scheduler->event_log())
-      scheduler->event_log()->note_lock_released(lock, lock_class.name(), lock_mode_name(it->mode), site);
+    if (thread.event_log_) [[unlikely]]
+      note_lock(*thread.event_log_, false, lock, lock_class, it->mode, site);
     thread.held_.erase(std::next(it).base());
     return;
   }

@@ -74,7 +74,10 @@ Thread& Scheduler::spawn(std::string name, std::function<void()> body, SpawnOpti
   runnable_.push_back(&thread);
   if (options_.strategy.effective() == StrategyKind::Pct) pct_place(thread);
   trace_->fold(TraceEvent::Custom, kSpawnEvent, id);
-  if (options_.event_log) options_.event_log->spawned(thread);
+  if (options_.event_log) {
+    thread.event_log_ = options_.event_log;
+    options_.event_log->spawned(thread);
+  }
   return thread;
 }
 
@@ -328,7 +331,8 @@ WakeReason Scheduler::block(Waiter* waiter, const WaitInfo& info, uint64_t deadl
   }
   if (doomed()) return WakeReason::Abandoned;
   if (killable && thread->fatal_signal_) return WakeReason::Interrupted;
-  if (options_.event_log) note_block(info, deadline_ms, killable);
+  if (options_.event_log) [[unlikely]]
+    note_block(info, deadline_ms, killable);
   thread->note_site(info.site);
   check_progress_budget(*thread);
   thread->wait_ = info;
@@ -338,7 +342,8 @@ WakeReason Scheduler::block(Waiter* waiter, const WaitInfo& info, uint64_t deadl
   thread->state_ = ThreadState::Blocked;
   remove_runnable(*thread);
   switch_away(runnable_.empty() ? nullptr : choose_next(info.site));
-  if (options_.event_log) note_woken(*thread);
+  if (options_.event_log) [[unlikely]]
+    note_woken(*thread);
   thread->waiter_ = nullptr;
   thread->wait_ = WaitInfo{};
   return thread->wake_reason_;
@@ -348,8 +353,8 @@ void Scheduler::wake(Waiter* waiter) {
   waiter->woken = true;
   Thread& thread = *waiter->thread;
   if (thread.state_ != ThreadState::Blocked || thread.waiter_ != waiter) return;
-  if (EventLog* log = options_.event_log)
-    log->note("wakes {} (waiting for {} '{}')", thread.label(), thread.wait_.what, thread.wait_.object);
+  if (options_.event_log) [[unlikely]]
+    note_wakes(thread);
   make_runnable(thread, WakeReason::Woken);
 }
 
@@ -394,7 +399,8 @@ void Scheduler::op_begin(const char* name) {
   if (!thread) return;
   if (thread->op_depth_++ == 0) {
     thread->op_name_ = name;
-    if (EventLog* log = options_.event_log) log->note("op begins: {}", name);
+    if (options_.event_log) [[unlikely]]
+      note_op("begins", name);
   }
   mark_progress();
 }
@@ -403,7 +409,8 @@ void Scheduler::op_end() {
   Thread* thread = current_;
   if (!thread || thread->op_depth_ == 0) return;
   if (--thread->op_depth_ == 0) {
-    if (EventLog* log = options_.event_log) log->note("op ends: {}", thread->op_name_);
+    if (options_.event_log) [[unlikely]]
+      note_op("ends", thread->op_name_);
     thread->op_name_ = nullptr;
   }
   mark_progress();
@@ -423,8 +430,8 @@ const char* wake_reason_text(WakeReason reason) {
 }
 }  // namespace
 
-void Scheduler::note_preempted(Site site, const Thread& next) {
-  options_.event_log->note("preempted at {}; {} runs", site.name, next.label());
+void Scheduler::note_preempted(const Thread& next) {
+  options_.event_log->note("preempted at {}; {} runs", current_->last_site().name, next.label());
 }
 
 void Scheduler::note_block(const WaitInfo& info, uint64_t deadline_ms, bool killable) {
@@ -436,6 +443,12 @@ void Scheduler::note_block(const WaitInfo& info, uint64_t deadline_ms, bool kill
   if (killable) text += " (killable)";
   options_.event_log->note(std::move(text));
 }
+
+void Scheduler::note_wakes(const Thread& thread) {
+  options_.event_log->note("wakes {} (waiting for {} '{}')", thread.label(), thread.wait_.what, thread.wait_.object);
+}
+
+void Scheduler::note_op(const char* what, const char* name) { options_.event_log->note("op {}: {}", what, name); }
 
 void Scheduler::note_woken(const Thread& thread) {
   options_.event_log->note("runs again: {} at {}", wake_reason_text(thread.wake_reason_), thread.wait_.site.name);

@@ -105,7 +105,8 @@ void Scheduler::yield_point(Site site) {
   if (runnable_.size() < 2) return;  // nobody else could run: not a decision
   Thread* next = choose_at_yield(site);
   if (!next || next == thread || doomed()) return;
-  if (options_.event_log) note_preempted(site, *next);
+  if (options_.event_log) [[unlikely]]
+    note_preempted(*next);
   switch_away(next);
 }
 

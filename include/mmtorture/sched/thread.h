@@ -20,6 +20,7 @@
 
 namespace mmt::sched {
 
+class EventLog;
 class Scheduler;
 
 enum class ThreadState : uint8_t {
@@ -111,6 +112,7 @@ class Thread {
   }
 
   Scheduler* scheduler_;
+  EventLog* event_log_ = nullptr;  // its scheduler's log (set at spawn): one load for lockdep's records
   uint32_t id_;
   std::string name_;
   bool daemon_;
