@@ -324,6 +324,9 @@ class VmWorld {
       if (victim == slots_.size() || oom_badness(*mm) > oom_badness(*slots_[victim])) victim = i;
     }
     if (victim == slots_.size()) return false;
+    if (sched::EventLog* log = options_.event_log)
+      log->note("OOM-kills mm {} (slot {}): rss {} + swap {} pages", slots_[victim]->id(), victim, slots_[victim]->rss,
+                slots_[victim]->swap_ptes.size());
     reap_queue_.push_back(std::move(slots_[victim]));
     const uint64_t ticket = ++oom_requested_;
     ++result_.oom_kills;
@@ -340,6 +343,7 @@ class VmWorld {
       reap_queue_.erase(reap_queue_.begin());
       {
         sched::OpScope scope("oom_reap");
+        if (sched::EventLog* log = options_.event_log) log->note("reaps mm {}", victim->id());
         vma::exit_mmap(*victim);
       }
       victim.reset();
@@ -417,6 +421,14 @@ class VmWorld {
       dot += vma::dump_mm_dot(*mm, fmt::format("mm{}", mm->id()),
                               fmt::format("mm {} (slot {}): map_count {}, total_vm {} pages", mm->id(), slot,
                                           mm->map_count, mm->total_vm));
+    }
+    // OOM victims the reaper has not started on are still whole.
+    for (const std::shared_ptr<vma::Mm>& mm : reap_queue_) {
+      if (!mm || mm->exited) continue;
+      ++live;
+      dot += vma::dump_mm_dot(*mm, fmt::format("mm{}", mm->id()),
+                              fmt::format("mm {} (OOM-killed, waiting for the oom_reaper): map_count {}, total_vm {} pages",
+                                          mm->id(), mm->map_count, mm->total_vm));
     }
     if (live == 0) dot += "  // no address space was live (a failure at teardown comes after they are gone)\n";
     dot += "}\n";

@@ -313,7 +313,15 @@ void Scheduler::record_failure(Failure failure, const Thread* subject) {
     log->note_for(subject, fmt::format("FAIL {} at {}: {}", failure_->check, failure_->site, failure_->message));
     log->freeze();
   }
-  if (options_.on_failure) options_.on_failure(*failure_);
+  if (options_.on_failure) {
+    // A snapshot that cannot be taken must not take the report down with it (this may
+    // run at a thread's entry, where an exception would end the process).
+    try {
+      options_.on_failure(*failure_);
+    } catch (const std::exception& error) {
+      spdlog::warn("the on_failure callback threw: {}", error.what());
+    }
+  }
 }
 
 bool Scheduler::doomed() const {
