@@ -119,6 +119,11 @@ TEST(ReplaySnapshot, WorldFailureShowsEachThreadsLastEventsAndEveryLiveTree) {
 }
 
 TEST(ReplaySnapshot, MapleJobDrawsItsTreeAndRunsNoThreads) {
+#ifdef MMT_SANITIZED
+  // The one defect that fails the maple job frees live nodes; under ASan the next read
+  // of one is the sanitizer's abort (a caught defect, defects_test.cpp), not a Failure.
+  GTEST_SKIP() << "destroy-frees-live-nodes is an ASan abort in sanitized builds";
+#endif
   Config config;
   config.workload.job = "maple";
   config.run.ops_per_seed = 3000;
