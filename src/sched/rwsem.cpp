@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "mmtorture/sched/atomic_context.h"
+#include "mmtorture/sched/event_log.h"
 #include "mmtorture/sched/lockdep.h"
 #include "mmtorture/sched/scheduler.h"
 #include "mmtorture/sched/yield_point.h"
@@ -15,6 +16,11 @@ namespace mmt::sched {
 
 RwSem::RwSem(const char* name, LockFlags flags) : class_(&sched::lock_class(name)) {
   if (flags == LockFlags::TakenByReclaim) class_->set_taken_by_reclaim(true);
+}
+
+// A lock built later at this address is another lock to the event log.
+RwSem::~RwSem() {
+  if (EventLog* log = event_log()) log->forget_lock(this);
 }
 
 int RwSem::acquire(Site site, uint64_t kind, unsigned subclass, bool killable) {

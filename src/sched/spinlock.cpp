@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "mmtorture/sched/atomic_context.h"
+#include "mmtorture/sched/event_log.h"
 #include "mmtorture/sched/lockdep.h"
 #include "mmtorture/sched/scheduler.h"
 #include "mmtorture/sched/yield_point.h"
@@ -13,6 +14,11 @@ namespace mmt::sched {
 
 SpinLock::SpinLock(const char* name, LockFlags flags) : class_(&sched::lock_class(name)) {
   if (flags == LockFlags::TakenByReclaim) class_->set_taken_by_reclaim(true);
+}
+
+// A lock built later at this address is another lock to the event log.
+SpinLock::~SpinLock() {
+  if (EventLog* log = event_log()) log->forget_lock(this);
 }
 
 void SpinLock::acquire(Site site, unsigned subclass) {

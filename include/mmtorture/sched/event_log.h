@@ -15,8 +15,8 @@
 //
 // Determinism: threads are kept by id (spawn order), events carry a run-wide sequence
 // number and the virtual time, and a lock is named by its class and the order in which
-// the run first used it ("'mmap_lock'#3"), never by its address. (A lock built where a
-// dead one lived takes over its number; the class still tells them apart in most runs.)
+// the run first used it ("'mmap_lock'#3"), never by its address: a lock's number is
+// forgotten when it is destroyed, so address reuse cannot leak into the report.
 #pragma once
 
 #include <fmt/format.h>
@@ -83,6 +83,10 @@ class EventLog {
 
   // "'mmap_lock'#3": the lock's class and its number in first-use order of this log.
   std::string lock_name(const void* lock, const std::string& class_name);
+  // The lock at `lock` is being destroyed (lock destructors call this during a run): a
+  // lock built later at the same address gets a number of its own, so numbers follow
+  // the run and not the allocator's reuse of addresses (which differs between builds).
+  void forget_lock(const void* lock) { lock_numbers_.erase(lock); }
 
   // Every thread that recorded or was spawned, in id order; the scheduler's own ring
   // (id 0) last, and only when it recorded something.

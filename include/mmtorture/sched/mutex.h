@@ -15,6 +15,7 @@ class Mutex {
  public:
   // `name` names the lock class (all mutexes of one name share a class).
   explicit Mutex(const char* name = "mutex", LockFlags flags = LockFlags::None);
+  ~Mutex();
   Mutex(const Mutex&) = delete;
   Mutex& operator=(const Mutex&) = delete;
 

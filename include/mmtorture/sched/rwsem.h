@@ -19,6 +19,7 @@ namespace mmt::sched {
 class RwSem {
  public:
   explicit RwSem(const char* name = "rwsem", LockFlags flags = LockFlags::None);
+  ~RwSem();
   RwSem(const RwSem&) = delete;
   RwSem& operator=(const RwSem&) = delete;
 

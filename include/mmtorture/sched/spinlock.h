@@ -16,6 +16,7 @@ namespace mmt::sched {
 class SpinLock {
  public:
   explicit SpinLock(const char* name = "spinlock", LockFlags flags = LockFlags::None);
+  ~SpinLock();
   SpinLock(const SpinLock&) = delete;
   SpinLock& operator=(const SpinLock&) = delete;
 
