@@ -492,7 +492,7 @@ std::string config_markdown() {
       "| `maple.toml` | the maple tree alone (single-threaded) with NOWAIT node-allocation failures |\n"
       "| `oom.toml` | memory and a 64-slot swap device fill up: swap ptes, kswapd giving up, the OOM killer and oom_reaper |\n"
       "| `seed000-mprotect-nowait.toml` | seed 000: mprotect/merge churn with GFP_NOWAIT failures (`mmtorture selftest` scenario) |\n"
-      "| `seed001-nommu-boot.toml` | seed 001: split accounting in the page-model job (the nommu boot half is not modelled) |\n"
+      "| `seed001-nommu-boot.toml` | seed 001: split accounting in the page-model job; the boot/fragmentation half is `mmtorture nommu-experiment` |\n"
       "| `seed002-brk-churn.toml` | seed 002: brk grow/shrink and heap faults against constant reclaim |\n"
       "| `seed003-mremap-pressure.toml` | seed 003: mremap moves and partial unmaps under swapping pressure |\n";
   for (const auto& [section, doc] : section_table()) {
