@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 
 #include <cerrno>
-#include <map>
 #include <memory>
 #include <vector>
 
@@ -145,9 +144,8 @@ class VmWorld {
       --ops_left_;
       const uint64_t op = op_from_draw(options_, choices_.draw(ChoiceKind::Op, kSiteOp, mix_total(options_)));
       const uint64_t slot = choices_.draw(ChoiceKind::Arg, kSiteSlot, slots_.size());
+      // While the operation holds this reference the OOM killer sees the mm busy.
       std::shared_ptr<vma::Mm> mm = slots_[slot];
-      const uint64_t mm_id = mm ? mm->id() : 0;
-      if (mm) ++in_flight_[mm_id];  // no yield since the slot was read: the OOM killer sees it busy
       sched::OpScope scope(kOpNames[op]);
       long ret = 0;
       if (!mm) {
@@ -172,7 +170,6 @@ class VmWorld {
       trace_.fold(TraceEvent::OpEnd, op, static_cast<uint64_t>(ret));
       if (mm && !mm->exited) check_mm(*mm, kOpNames[op]);
       drop(std::move(mm));
-      if (mm_id && --in_flight_[mm_id] == 0) in_flight_.erase(mm_id);
       if (memory_.nr_free_pages() < result_.min_free_pages) result_.min_free_pages = memory_.nr_free_pages();
       ++result_.ops_done;
       if (options_.full_check_every && result_.ops_done % options_.full_check_every == 0) check_frames();
@@ -320,7 +317,8 @@ class VmWorld {
     size_t victim = slots_.size();
     for (size_t i = 0; i < slots_.size(); ++i) {
       const auto& mm = slots_[i];
-      if (!mm || mm->exited || oom_badness(*mm) == 0 || in_flight_.count(mm->id())) continue;
+      // Only the slot holds an idle mm: any other reference is an operation under way.
+      if (!mm || mm.use_count() > 1 || mm->exited || oom_badness(*mm) == 0) continue;
       if (victim == slots_.size() || oom_badness(*mm) > oom_badness(*slots_[victim])) victim = i;
     }
     if (victim == slots_.size()) return false;
@@ -449,7 +447,6 @@ class VmWorld {
   mem::Memory memory_;
   vma::VmContext context_;
   std::vector<std::shared_ptr<vma::Mm>> slots_;
-  std::map<uint64_t, uint32_t> in_flight_;  // mm id -> operations under way on it (looked up, never iterated)
   std::vector<std::shared_ptr<vma::Mm>> reap_queue_;  // OOM victims, oldest first
   sched::WaitQueue reaper_wait_{"oom_reaper"};
   sched::WaitQueue reaped_wait_{"oom_reaped"};

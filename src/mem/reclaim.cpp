@@ -117,10 +117,10 @@ uint64_t Memory::shrink_lru(uint64_t nr_to_reclaim, Site site) {
       }
       ++done;
       putback(page, unmapped);
-      if (reclaimed) kswapd_failures_ = 0;
       sched::yield_point(site);
     }
   }
+  if (reclaimed) kswapd_failures_ = 0;  // reclaim works again: kswapd may be woken
   return reclaimed;
 }
 

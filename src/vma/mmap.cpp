@@ -21,6 +21,19 @@ namespace mmt::vma {
 
 namespace {
 
+// move_page_tables over one table of the mm (present or swap ptes): every entry of
+// [old_addr, old_addr + old_len) moves to the same offset from new_addr. The ranges may
+// overlap, so the entries are taken out before any is put back.
+template <typename Entry>
+void move_ptes(std::map<unsigned long, Entry>& table, unsigned long old_addr, unsigned long old_len,
+               unsigned long new_addr) {
+  std::vector<std::pair<unsigned long, Entry>> moved;
+  for (auto it = table.lower_bound(old_addr >> kPageShift);
+       it != table.end() && it->first < ((old_addr + old_len) >> kPageShift);)
+    moved.emplace_back(it->first, it->second), it = table.erase(it);
+  for (auto& [vpn, entry] : moved) table[vpn - (old_addr >> kPageShift) + (new_addr >> kPageShift)] = entry;
+}
+
 constexpr unsigned long kVmDataDefault = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
 
 // RAII write lock of mmap_lock.
@@ -462,17 +475,8 @@ long move_vma(Mm& mm, Vma* vma, unsigned long old_addr, unsigned long old_len, u
   {
     // move_page_tables.
     sched::SpinGuard guard(mm.page_table_lock, Site{"move_page_tables"});
-    std::vector<std::pair<unsigned long, Pte>> moved;
-    for (auto it = mm.ptes.lower_bound(old_addr >> kPageShift);
-         it != mm.ptes.end() && it->first < ((old_addr + old_len) >> kPageShift);)
-      moved.emplace_back(it->first, it->second), it = mm.ptes.erase(it);
-    for (auto& [vpn, pte] : moved) mm.ptes[vpn - (old_addr >> kPageShift) + (new_addr >> kPageShift)] = pte;
-    std::vector<std::pair<unsigned long, mem::SwapEntry>> moved_swap;
-    for (auto it = mm.swap_ptes.lower_bound(old_addr >> kPageShift);
-         it != mm.swap_ptes.end() && it->first < ((old_addr + old_len) >> kPageShift);)
-      moved_swap.emplace_back(it->first, it->second), it = mm.swap_ptes.erase(it);
-    for (auto& [vpn, entry] : moved_swap)
-      mm.swap_ptes[vpn - (old_addr >> kPageShift) + (new_addr >> kPageShift)] = entry;
+    move_ptes(mm.ptes, old_addr, old_len, new_addr);
+    move_ptes(mm.swap_ptes, old_addr, old_len, new_addr);  // swap ptes move with the present ones
   }
   MA_STATE(old_mas, &mm.mm_mt, 0, 0);
   if (vma_prealloc(mm, old_mas, vma->vm_start, vma->vm_end, nullptr)) {
