@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <toml++/toml.h>
@@ -310,6 +311,14 @@ void validate_config(const Config& config, const std::string& file) {
   if (config.world.min_free_pages >= config.world.memory_pages / 2 && config.world.min_free_pages)
     throw ConfigError(file, 0, "world.min_free_pages",
                       fmt::format("{} must be below half of memory_pages", config.world.min_free_pages));
+  {
+    const uint64_t pages = config.world.memory_pages;
+    const uint64_t min = config.world.min_free_pages ? config.world.min_free_pages : std::max<uint64_t>(1, pages / 100);
+    if (config.world.reserved_pages >= pages || pages - config.world.reserved_pages <= min)
+      throw ConfigError(file, 0, "world.reserved_pages",
+                        fmt::format("{} of {} pages reserved leaves no more than the min watermark ({}) free",
+                                    config.world.reserved_pages, pages, min));
+  }
   const auto options = world_options(config);
   uint64_t total = 0;
   for (uint32_t w : options.op_mix) total += w;
@@ -346,6 +355,7 @@ Config parse_config_text(std::string_view text, const std::string& file) {
     throw ConfigError(file, e.source().begin.line, "toml", description);
   }
   Config config;
+  std::map<std::string, uint64_t> key_lines;  // "section.key" -> the line that set it
   for (auto&& [section_key, section_node] : root) {
     const std::string section(section_key.str());
     const auto* table = section_node.as_table();
@@ -356,9 +366,17 @@ Config parse_config_text(std::string_view text, const std::string& file) {
       const std::string name(key.str());
       const uint64_t line = key.source().begin.line ? key.source().begin.line : line_of(node);
       set_knob(config, section, name, toml_value(node, file, section + "." + name), file, line);
+      key_lines[section + "." + name] = line;
     }
   }
-  validate_config(config, file);
+  try {
+    validate_config(config, file);
+  } catch (const ConfigError& e) {
+    // A cross-knob rule names one key: point at the line that set it, when this file did.
+    auto it = key_lines.find(e.key);
+    if (e.line || it == key_lines.end()) throw;
+    throw ConfigError(file, it->second, e.key, e.reason);
+  }
   return config;
 }
 
@@ -522,6 +540,7 @@ VmWorldOptions world_options(const Config& config) {
   o.kswapd = config.world.kswapd;
   o.oom_kill = config.world.oom_kill;
   o.swap_pages = config.world.swap_pages;
+  o.reserved_pages = config.world.reserved_pages;
   o.op_mix = {static_cast<uint32_t>(config.workload.mix_mmap_fixed), static_cast<uint32_t>(config.workload.mix_mmap),
               static_cast<uint32_t>(config.workload.mix_munmap),     static_cast<uint32_t>(config.workload.mix_mprotect),
               static_cast<uint32_t>(config.workload.mix_fault),      static_cast<uint32_t>(config.workload.mix_mremap),

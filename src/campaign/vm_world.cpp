@@ -58,6 +58,7 @@ mem::MemConfig memory_config(const VmWorldOptions& options) {
   config.pages = options.memory_pages;
   config.oom_kill = options.oom_kill;
   config.swap_pages = options.swap_pages;
+  config.reserved_pages = options.reserved_pages;
   if (options.min_free_pages) {
     config.min_pages = options.min_free_pages;
     config.low_pages = options.min_free_pages * 5 / 4;

@@ -46,7 +46,8 @@ int Cma::start_isolate_page_range(uint64_t start, uint64_t end, uint64_t owner, 
     } else if (type != mem::MigrateType::Cma) {
       for (uint64_t pfn = block_pfn; pfn < block_pfn + mem::kPageblockPages; ++pfn) {
         const mem::Page* page = memory_.pfn_to_page(pfn);
-        if (page->test(mem::PG_allocated) && !page->test(mem::PG_lru) && !page->test(mem::PG_anon)) {
+        if (page->test(mem::PG_reserved) ||
+            (page->test(mem::PG_allocated) && !page->test(mem::PG_lru) && !page->test(mem::PG_anon))) {
           unmovable = pfn;
           break;
         }

@@ -29,9 +29,11 @@ Memory::Memory(const MemConfig& config, ChoiceSource& choices, FaultPlan* plan)
   pages_.resize(config_.pages);
   for (uint64_t pfn = 0; pfn < pages_.size(); ++pfn) pages_[pfn].pfn = pfn;
   pageblock_types_.assign(config_.pages / kPageblockPages, MigrateType::Movable);
-  // Hand every frame to the buddy lists in the largest aligned blocks, lowest pfn at
-  // the head, so a fresh world allocates from pfn 0 upwards.
+  // Reserved frames stay out of the allocator for good (memblock); hand every other
+  // frame to the buddy lists in the largest aligned blocks, lowest pfn at the head, so
+  // a fresh world allocates from the lowest free pfn upwards.
   uint64_t pfn = 0;
+  for (; pfn < config_.reserved_pages; ++pfn) pages_[pfn].set(PG_reserved);
   while (pfn < pages_.size()) {
     unsigned order = kMaxOrder;
     while ((pfn & ((uint64_t{1} << order) - 1)) != 0 || pfn + (uint64_t{1} << order) > pages_.size()) --order;

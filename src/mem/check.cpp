@@ -92,6 +92,16 @@ std::optional<Failure> Memory::check_consistency() const {
 
   uint64_t on_lru = 0;
   for (const Page& page : pages_) {
+    // memblock: the first reserved_pages frames, and only they, are PG_reserved, and
+    // nothing else ever touches them.
+    if (page.test(PG_reserved) != (page.pfn < config_.reserved_pages))
+      return fail("mem.reserved", page, fmt::format("PG_reserved {} a frame {} the {} reserved at boot",
+                                                    page.test(PG_reserved) ? "on" : "missing from",
+                                                    page.test(PG_reserved) ? "outside" : "among",
+                                                    config_.reserved_pages));
+    if (page.test(PG_reserved) && (listed[page.pfn] || page.flags != PG_reserved || page.refcount != 0 ||
+                                   page.mapcount != 0 || page.pincount != 0))
+      return fail("mem.reserved", page, "a reserved frame on a free list, allocated, mapped or pinned");
     if (listed[page.pfn]) {
       if (page.refcount != 0 || page.mapcount != 0 || page.pincount != 0)
         return fail("mem.free_page_used", page, "free frame with references, mappings or pins");

@@ -36,6 +36,9 @@ MemConfig resolve_mem_config(const MemConfig& config) {
     throw ConfigError("reclaim_retries", fmt::format("at most 1000000, got {}", out.reclaim_retries));
   if (out.reclaim_sleep_ms > 3'600'000)
     throw ConfigError("reclaim_sleep_ms", fmt::format("at most one hour (3600000), got {}", out.reclaim_sleep_ms));
+  if (out.reserved_pages >= out.pages || out.pages - out.reserved_pages <= out.min_pages)
+    throw ConfigError("reserved_pages", fmt::format("{} reserved of {} frames leaves no more than the min watermark ({}) "
+                                                    "free", out.reserved_pages, out.pages, out.min_pages));
   if (out.swap_pages > MemConfig::kMaxSwapPages)
     throw ConfigError("swap_pages", fmt::format("at most {} slots, got {}", MemConfig::kMaxSwapPages, out.swap_pages));
   return out;

@@ -67,6 +67,16 @@ TEST(Config, ErrorsNameFileLineAndKey) {
   EXPECT_THROW(parse_config_text("[run]\nops_per_seed = 1.5\n", "y.toml"), ConfigError);
   Config overridden;
   EXPECT_THROW(apply_override(overridden, "faults.nowait_fail_probability=2"), ConfigError);
+  // A cross-knob rule names the key too: reserved frames must leave more than the min
+  // watermark free.
+  try {
+    parse_config_text("[world]\nmemory_pages = 512\nmin_free_pages = 128\nreserved_pages = 384\n", "z.toml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("z.toml:4: world.reserved_pages: 384 of 512 pages reserved", 0), 0u)
+        << e.what();
+  }
+  EXPECT_NO_THROW(parse_config_text("[world]\nmemory_pages = 512\nmin_free_pages = 128\nreserved_pages = 383\n", "z.toml"));
 }
 
 TEST(Config, EveryKnobAppearsInTheDocAndBanner) {

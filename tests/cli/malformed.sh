@@ -36,7 +36,8 @@ config bad_seeds           "$dir/bad_seeds.toml:2: run.seeds: '9..2' is empty" '
 config syntax              "$dir/syntax.toml:2: toml:" '[world]\nmm_slots = = 3\n'
 config not_a_table         "$dir/not_a_table.toml:1: world: expected a [section] table" 'world = 3\n'
 config nested_value        "$dir/nested_value.toml:2: world.mm_slots: expected a value" '[world]\nmm_slots = [1, 2]\n'
-config pageblock           "$dir/pageblock.toml: world.memory_pages: 1000 is not a multiple" '[world]\nmemory_pages = 1000\n'
+config pageblock           "$dir/pageblock.toml:2: world.memory_pages: 1000 is not a multiple" '[world]\nmemory_pages = 1000\n'
+config reserved           "$dir/reserved.toml:3: world.reserved_pages: 500 of 512 pages reserved" '[world]\nmemory_pages = 512\nreserved_pages = 500\nmin_free_pages = 64\n'
 config empty_mix           "workload.mix_*: every op weight is 0" '[workload]\nmix_mmap_fixed=0\nmix_mmap=0\nmix_munmap=0\nmix_mprotect=0\nmix_fault=0\nmix_mremap=0\nmix_brk=0\nmix_fork=0\nmix_exit=0\n'
 expect missing_file "$dir/nope.toml: cannot open the config file" "$mmt" run "$dir/nope.toml"
 expect bad_override "--set: schedule.pct_depth: 0 is out of range 1..16" "$mmt" run --set schedule.pct_depth=0

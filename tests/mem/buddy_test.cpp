@@ -36,6 +36,39 @@ TEST(Buddy, FreshMemoryIsFreeInMaxOrderBlocks) {
   EXPECT_CONSISTENT(memory);
 }
 
+// memblock: reserved frames never reach the buddy lists, so nothing hands them out, and
+// the allocator starts from the first frame above them.
+TEST(Buddy, ReservedFramesAreNeverAllocated) {
+  SeededChoices choices(1);
+  MemConfig config = small_config();
+  config.reserved_pages = 1000;
+  Memory memory(config, choices);
+  EXPECT_EQ(memory.nr_free_pages(), 1048u);
+  EXPECT_CONSISTENT(memory);
+  std::vector<Page*> taken;
+  while (Page* page = memory.alloc_pages(gfp::kAtomic, 0, Site{"t"})) {
+    EXPECT_GE(page->pfn, 1000u) << "a reserved frame was handed out";
+    taken.push_back(page);
+  }
+  EXPECT_EQ(taken.size() + memory.nr_free_pages(), 1048u);
+  EXPECT_GT(taken.size(), 1000u);
+  EXPECT_TRUE(memory.pfn_to_page(0)->test(PG_reserved));
+  EXPECT_TRUE(memory.pfn_to_page(999)->test(PG_reserved));
+  EXPECT_FALSE(memory.pfn_to_page(1000)->test(PG_reserved));
+  EXPECT_CONSISTENT(memory);
+  for (Page* page : taken) memory.free_pages(page, 0);
+  EXPECT_EQ(memory.nr_free_pages(), 1048u);
+  EXPECT_CONSISTENT(memory);
+  // A reserved frame touched, or a free frame marked reserved, is named.
+  memory.pfn_to_page(5)->refcount = 1;
+  EXPECT_EQ(memory.check_consistency()->check, "mem.reserved");
+  memory.pfn_to_page(5)->refcount = 0;
+  memory.pfn_to_page(1500)->set(PG_reserved);
+  EXPECT_EQ(memory.check_consistency()->check, "mem.reserved");
+  memory.pfn_to_page(1500)->clear(PG_reserved);
+  EXPECT_CONSISTENT(memory);
+}
+
 TEST(Buddy, RandomAllocFreeMatchesTheModel) {
   for (uint64_t seed = 1; seed <= 4; ++seed) {
     SeededChoices choices(seed);
@@ -317,6 +350,11 @@ TEST(Config, BadValuesAreRejectedNamingTheField) {
   config.low_pages = 2048;
   config.high_pages = 4096;
   EXPECT_EQ(field_of(config), "high_pages") << "memory smaller than the watermarks";
+  config = small_config();
+  config.reserved_pages = 2048 - 32;  // exactly the min watermark left
+  EXPECT_EQ(field_of(config), "reserved_pages");
+  config.reserved_pages = 4096;
+  EXPECT_EQ(field_of(config), "reserved_pages");
   config = small_config();
   config.reclaim_retries = 2'000'000;
   EXPECT_EQ(field_of(config), "reclaim_retries");

@@ -42,6 +42,7 @@ struct VmWorldOptions {
   unsigned mm_slots = 3;             // address spaces alive at once (fork fills, exit empties)
   uint64_t memory_pages = 4096;      // 16 MiB of simulated frames
   uint64_t min_free_pages = 0;       // min watermark (low and high follow at 5/4 and 3/2); 0 = derived
+  uint64_t reserved_pages = 0;       // frames reserved at boot (mem::MemConfig::reserved_pages)
   double nowait_fail_probability = 0.02;  // GFP_NOWAIT allocations failed by the fault plan
   double preempt_probability = 0.1;  // random strategy: chance to switch at a yield point
   sched::StrategyKind strategy = sched::StrategyKind::Random;  // random or pct

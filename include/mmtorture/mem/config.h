@@ -45,6 +45,12 @@ struct MemConfig {
   // allocations run into the OOM path. 0 = no swap device; the default (64 GiB) never
   // fills in a simulated world.
   uint64_t swap_pages = kMaxSwapPages;
+  // Frames reserved at boot (memblock_reserve: the kernel image, the memory map, early
+  // allocations), from pfn 0 up: PG_reserved, never in the buddy allocator, never
+  // reclaimed or migrated. They leave the workload a machine that starts out mostly
+  // full, so reclaim runs from its first allocations. Must leave more than the min
+  // watermark free.
+  uint64_t reserved_pages = 0;
 
   static constexpr uint64_t kMaxPages = uint64_t{1} << 24;      // 64 GiB of 4 KiB frames
   static constexpr uint64_t kMaxSwapPages = uint64_t{1} << 24;  // 64 GiB of 4 KiB slots
