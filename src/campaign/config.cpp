@@ -582,6 +582,7 @@ MapleStressOptions maple_options(const Config& config) {
   o.nowait_fail_probability = config.faults.nowait_fail_probability;
   o.alloc_range_tree = config.workload.maple_alloc_range;
   o.rcu = config.workload.maple_rcu;
+  o.prefill = config.workload.maple_prefill;
   return o;
 }
 

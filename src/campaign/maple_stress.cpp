@@ -40,7 +40,7 @@ class ChoiceNodeAllocator final : public maple::NodeAllocator {
   maple_node* alloc_node(gfp_t flags, Site site) override {
     // p = 0 never fails: a certain outcome is not a decision, so nothing is drawn (as the
     // fault plan and the scheduler do).
-    if (!gfp::allows_blocking(flags) && p_ > 0 && choices_.flip(ChoiceKind::AllocFail, site, p_)) {
+    if (!gfp::allows_blocking(flags) && p_ > 0 && injecting_ && choices_.flip(ChoiceKind::AllocFail, site, p_)) {
       ++failures_;
       return nullptr;
     }
@@ -57,16 +57,19 @@ class ChoiceNodeAllocator final : public maple::NodeAllocator {
 #if defined(MMT_SANITIZED)
     ::operator delete(static_cast<void*>(node), std::align_val_t{alignof(maple_node)});
 #else
-    std::memset(static_cast<void*>(node), 0x6b, sizeof(maple_node));  // the kernel's POISON_FREE
+    std::memset(static_cast<void*>(node), maple::kNodePoisonFree, sizeof(maple_node));
     free_list_.push_back(node);
 #endif
   }
   uint64_t live_nodes() const override { return live_; }
   uint64_t failures() const { return failures_; }
+  // Off while the configured starting tree is built: it draws nothing.
+  void set_injecting(bool on) { injecting_ = on; }
 
  private:
   ChoiceSource& choices_;
   double p_;
+  bool injecting_ = true;
   uint64_t live_ = 0;
   uint64_t failures_ = 0;
   std::vector<void*> free_list_;
@@ -121,12 +124,14 @@ bool model_range_empty(const Model& m, unsigned long index, unsigned long last) 
 
 class Stress {
  public:
-  Stress(ChoiceSource& choices, const MapleStressOptions& options) : c_(choices), opt_(options) {
+  Stress(ChoiceSource& choices, const MapleStressOptions& options, ChoiceNodeAllocator& allocator)
+      : c_(choices), opt_(options), allocator_(allocator) {
     mt_init_flags(&tree_, options.alloc_range_tree ? MT_FLAGS_ALLOC_RANGE : 0);
     if (options.rcu) mt_set_in_rcu(&tree_);
   }
 
   void run(MapleStressResult& result) {
+    prefill();
     for (op_ = 0; op_ < opt_.ops; ++op_) {
       if (opt_.stop_when_exhausted && c_.exhausted()) break;
       step();
@@ -182,6 +187,21 @@ class Stress {
     const unsigned long got_value = got ? xa_to_value(got) : 0;
     if (want_value != got_value)
       diverged(fmt::format("{}({:#x}) returned {} but the model holds {}", op, index, got_value, want_value));
+  }
+
+  // The starting tree: part of the configuration, not of the choice sequence, so a
+  // shrunk repro needs no operations to build it. Node allocations are GFP_KERNEL and
+  // never injected; a failure here is a failure of the tree itself.
+  void prefill() {
+    allocator_.set_injecting(false);
+    for (uint64_t i = 0; i < opt_.prefill; ++i) {
+      const unsigned long index = 16 * i, last = index + 7;
+      const int ret = mtree_store_range(&tree_, index, last, xa_mk_value(i + 1), GFP_KERNEL);
+      if (ret != 0) diverged(fmt::format("prefill: mtree_store_range({:#x}, {:#x}) returned {}", index, last, ret));
+      model_store(model_, index, last, i + 1);
+    }
+    allocator_.set_injecting(true);
+    if (opt_.prefill) check();
   }
 
   void step() {
@@ -339,6 +359,7 @@ class Stress {
 
   ChoiceSource& c_;
   MapleStressOptions opt_;
+  ChoiceNodeAllocator& allocator_;
   maple_tree tree_{};
   Model model_;
   TraceHash trace_;
@@ -351,7 +372,7 @@ MapleStressResult run_maple_stress(ChoiceSource& choices, const MapleStressOptio
   MapleStressResult result;
   ChoiceNodeAllocator allocator(choices, options.nowait_fail_probability);
   maple::set_node_allocator(&allocator);
-  Stress stress(choices, options);
+  Stress stress(choices, options, allocator);
   try {
     stress.run(result);
   } catch (const FailureError& e) {

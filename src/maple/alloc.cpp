@@ -13,7 +13,7 @@
 namespace mmt::maple {
 
 namespace {
-constexpr unsigned char kFreedPoison = 0x6b;  // the kernel's POISON_FREE
+constexpr unsigned char kFreedPoison = kNodePoisonFree;
 
 TestNodeAllocator default_allocator;
 NodeAllocator* current_allocator = &default_allocator;

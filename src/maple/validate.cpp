@@ -10,6 +10,14 @@ namespace mmt::maple {
 
 namespace {
 
+// A node freed and not yet reused reads as POISON_FREE: its parent word (never all
+// 0x6b in a live node: that is no tree pointer and no valid encoding) says so before
+// any of its slots is followed.
+bool node_poisoned(const maple_node* node) {
+  unsigned long poison;
+  std::memset(&poison, kNodePoisonFree, sizeof poison);
+  return reinterpret_cast<unsigned long>(node->parent) == poison;
+}
 
 struct Validator {
   const maple_tree* mt;
@@ -34,6 +42,8 @@ struct Validator {
   bool node(maple_enode* enode, unsigned long min, unsigned long max, int depth, unsigned long& max_gap) {
     maple_node* node = mte_to_node(enode);
     const maple_type type = mte_node_type(enode);
+    if (node_poisoned(node))
+      return fail("freed_node", enode, min, max, depth, "node freed (POISON_FREE) but still linked into the tree");
     if (ma_dead_node(node)) return fail("dead_node", enode, min, max, depth, "dead node reachable");
     const bool leaf_depth = static_cast<unsigned>(depth) + 1 == height;
     if (ma_is_leaf(type) != leaf_depth || (leaf_depth && type != maple_leaf_64) ||
@@ -100,6 +110,9 @@ struct Validator {
       const unsigned long child_max = ma_slot_max(node, type, s, max);
       auto* child = static_cast<maple_enode*>(slots[s]);
       if (!child) return fail("child_slot", enode, min, max, depth, fmt::format("NULL child at slot {}", s));
+      if (node_poisoned(mte_to_node(child)))
+        return fail("freed_node", enode, min, max, depth,
+                    fmt::format("child at slot {} was freed (POISON_FREE) but is still linked", s));
       // A dead child's parent points at itself: report it as dead before the parent
       // encoding checks below would call it a stranger's child.
       if (ma_dead_node(mte_to_node(child)))
@@ -152,11 +165,28 @@ unsigned long count_subtree(maple_enode* enode, unsigned long max) {
 std::optional<Failure> validate_tree(const maple_tree* mt) {
   maple_enode* root = mt_root_enode(mt);
   if (!root) return std::nullopt;
+  // The height from the leftmost path, which is followed before the full walk: a freed
+  // node on it is reported as the walk would (same check and message).
   unsigned height = 1;
-  for (maple_enode* e = root; !mte_is_leaf(e);
-       e = static_cast<maple_enode*>(ma_slots(mte_to_node(e), mte_node_type(e))[0]))
-    ++height;
-  Validator v{mt, height, std::nullopt};
+  Validator v{mt, 0, std::nullopt};
+  if (node_poisoned(mte_to_node(root))) {
+    v.fail("freed_node", root, 0, ULONG_MAX, 0, "the root node was freed (POISON_FREE) but is still linked");
+    return v.failure;
+  }
+  unsigned long max = ULONG_MAX;
+  for (maple_enode* e = root; !mte_is_leaf(e); ++height) {
+    maple_node* node = mte_to_node(e);
+    auto* child = static_cast<maple_enode*>(ma_slots(node, mte_node_type(e))[0]);
+    if (child && node_poisoned(mte_to_node(child))) {
+      v.fail("freed_node", e, 0, max, static_cast<int>(height - 1),
+             "child at slot 0 was freed (POISON_FREE) but is still linked");
+      return v.failure;
+    }
+    if (!child) break;  // the walk below reports the NULL child
+    max = ma_slot_max(node, mte_node_type(e), 0, max);
+    e = child;
+  }
+  v.height = height;
   if (mt_height_of(mt) != height) {
     v.fail("height", root, 0, ULONG_MAX, 0,
            fmt::format("tree flags say height {}, leftmost path has {}", mt_height_of(mt), height));

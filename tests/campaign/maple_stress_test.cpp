@@ -59,6 +59,27 @@ TEST(MapleStress, RcuAndPlainTreesStayClean) {
   EXPECT_FALSE(p.failure.has_value()) << p.failure->headline();
 }
 
+// The starting tree is configuration: built before the first op, it draws nothing (so
+// it costs a repro no choices), is validated, and the run over it stays clean.
+TEST(MapleStress, PrefillBuildsADeepTreeWithoutDrawing) {
+  auto options = small_options();
+  options.prefill = 256;
+  options.ops = 0;
+  SeededChoices none(3);
+  const auto built = run_maple_stress(none, options);
+  ASSERT_FALSE(built.failure.has_value()) << built.failure->headline();
+  EXPECT_TRUE(none.recorded().empty()) << none.recorded().size() << " choices drawn by the prefill";
+  options.ops = 1500;
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    SeededChoices a(seed), b(seed);
+    const auto first = run_maple_stress(a, options);
+    ASSERT_FALSE(first.failure.has_value()) << first.failure->headline();
+    EXPECT_GE(first.max_entries, 256u);
+    EXPECT_GE(first.max_height, 3u) << "256 ranges with NULLs between them need three levels";
+    EXPECT_EQ(first.trace_hash, run_maple_stress(b, options).trace_hash);
+  }
+}
+
 TEST(MapleStress, ExhaustedReplayTakesTheSimplestChoices) {
   // An empty choice list is a valid run: every draw is 0 (store at region 0, index 0...).
   ReplayChoices empty(std::vector<Choice>{});

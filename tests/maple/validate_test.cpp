@@ -120,6 +120,26 @@ TEST_F(MapleValidate, DeadRoot) {
   expect_failure(&t.tree, "dead_node", 0, ULONG_MAX);
 }
 
+// A node freed while still linked (the seed-003 KASAN report) reads as POISON_FREE:
+// the validator names it instead of following its poisoned slots.
+TEST_F(MapleValidate, FreedNodeStillLinked) {
+  CorruptTree t(0);
+  Located leaf = leaf_at(&t.tree, 300);
+  NodeBackup backup(leaf.node);
+  std::memset(static_cast<void*>(leaf.node), kNodePoisonFree, sizeof(maple_node));
+  expect_failure(&t.tree, "freed_node", 0, ULONG_MAX);  // the parent (root) is named
+}
+
+TEST_F(MapleValidate, FreedNodeOnTheLeftmostPath) {
+  CorruptTree t(0, 400);  // height 3: the leftmost internal child is followed first
+  ASSERT_EQ(mt_height(&t.tree), 3u);
+  Located root = root_of(&t.tree);
+  auto* left = static_cast<maple_enode*>(ma_slots(root.node, root.type)[0]);
+  NodeBackup backup(mte_to_node(left));
+  std::memset(static_cast<void*>(mte_to_node(left)), kNodePoisonFree, sizeof(maple_node));
+  expect_failure(&t.tree, "freed_node", 0, ULONG_MAX);
+}
+
 TEST_F(MapleValidate, ParentSlot) {
   CorruptTree t(0);
   Located leaf = leaf_at(&t.tree, 300);

@@ -18,6 +18,10 @@ struct MapleStressOptions {
   double nowait_fail_probability = 0.05;  // chance that a GFP_NOWAIT node allocation fails
   bool alloc_range_tree = true;       // MT_FLAGS_ALLOC_RANGE (gap-tracking internal nodes)
   bool rcu = false;                   // RCU mode: replaced nodes die through rcu_barrier
+  // Ranges stored before the first operation, drawing nothing: [16i, 16i + 7] = i + 1
+  // for i < prefill, at the bottom of the first key region, so the tree starts several
+  // levels deep where the operations' keys land (as the test suite's check_seq trees).
+  uint64_t prefill = 0;
   bool stop_when_exhausted = false;   // end when the choice source runs out (fuzzing)
   // replay --dump-tree: on a failure, draw the tree (before anything else touches it)
   // into MapleStressResult::trees_dot.

@@ -20,6 +20,11 @@ enum store_type : int;
 
 namespace mmt::maple {
 
+// The byte a freed node is filled with (the kernel's POISON_FREE) by the allocators
+// that keep freed nodes for reuse: a node still linked into a tree after its free reads
+// as this pattern until it is handed out again, and mt_validate names it.
+inline constexpr unsigned char kNodePoisonFree = 0x6b;
+
 class NodeAllocator {
  public:
   virtual ~NodeAllocator() = default;
