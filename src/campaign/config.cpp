@@ -571,6 +571,11 @@ cma::CmaWorldOptions cma_options(const Config& config) {
   o.cma.longterm_pin =
       config.cma.longterm_mode == "pin_in_place" ? cma::LongtermPinMode::PinInPlace : cma::LongtermPinMode::MigrateFirst;
   o.fatal_signal_at_ms = config.cma.fatal_signal_at_ms;
+  o.clients = static_cast<unsigned>(config.cma.clients);
+  o.forkers = static_cast<unsigned>(config.cma.forkers);
+  o.short_pinners = static_cast<unsigned>(config.cma.short_pinners);
+  o.touchers = static_cast<unsigned>(config.cma.touchers);
+  o.hogs = static_cast<unsigned>(config.cma.hogs);
   o.hang_ms = config.schedule.hang_ms;
   o.preempt_probability = config.schedule.preempt_probability;
   return o;

@@ -284,6 +284,13 @@ class Shrinker {
       if (best_config_.cma.fatal_signal_at_ms) progress |= set_value("cma", "fatal_signal_at_ms", int64_t{0}, "-> 0 (no killer)");
       const uint64_t pins = best_config_.cma.longterm_pins;
       progress |= lower_u64("cma", "longterm_pins", pins, {0, 1, pins / 2});
+      // Actors the failure does not need go, each with every draw it made.
+      const uint64_t clients = best_config_.cma.clients;
+      progress |= lower_u64("cma", "clients", clients, {1, clients - 1});
+      progress |= lower_u64("cma", "forkers", best_config_.cma.forkers, {0});
+      progress |= lower_u64("cma", "short_pinners", best_config_.cma.short_pinners, {0});
+      progress |= lower_u64("cma", "touchers", best_config_.cma.touchers, {0});
+      progress |= lower_u64("cma", "hogs", best_config_.cma.hogs, {0});
     }
     // Knobs whose draws are all 0 decide nothing: switching them off drops the draws.
     if ((job == "world" || job == "cma") && best_config_.schedule.strategy == "random" &&

@@ -53,11 +53,16 @@ bool Scheduler::advance_clock() {
       now_ms_ = hang_at;
       const Site site = hung->state_ == ThreadState::Blocked ? hung->wait_.site : hung->last_site();
       std::string op = hung->op_name_ ? fmt::format("operation '{}'", hung->op_name_) : std::string("work");
+      // The message says what is stuck and how, which makes the signature: not which
+      // thread (two clients stuck the same way are one bug) nor the sites it passed on
+      // its way there (they depend on the interleaving). Those go to the detail, with
+      // every thread's state.
       record_failure(Failure{
           "hang", site.name,
-          fmt::format("thread {} has not finished its {} after {} ms of virtual time; {}; last sites: {}",
-                      hung->label(), op, options_.hang_ms, hung->describe(), sites_text(*hung)),
-          describe_threads()},
+          fmt::format("{} has not finished after {} ms of virtual time; the thread is {}", op, options_.hang_ms,
+                      hung->describe_state()),
+          fmt::format("in thread {}\nlast sites of {}: {}\n{}", hung->label(), hung->label(), sites_text(*hung),
+                      describe_threads())},
           hung);
       return true;
     }

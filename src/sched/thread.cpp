@@ -47,8 +47,10 @@ std::string Thread::held_locks_text() const {
   return text;
 }
 
-std::string Thread::describe() const {
-  std::string text = fmt::format("{} {}", label(), thread_state_name(state_));
+std::string Thread::describe() const { return fmt::format("{} {}", label(), describe_state()); }
+
+std::string Thread::describe_state() const {
+  std::string text = thread_state_name(state_);
   if (state_ == ThreadState::Blocked) {
     text += fmt::format(": waits for {}", wait_.what);
     if (wait_.object && *wait_.object) text += fmt::format(" '{}'", wait_.object);

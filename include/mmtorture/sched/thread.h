@@ -94,6 +94,8 @@ class Thread {
   std::string held_locks_text() const;
   // One line for failure reports: label, state, what it waits for, held locks.
   std::string describe() const;
+  // The same without the label: "blocked: waits for ... at SITE; in op ...; holds ...".
+  std::string describe_state() const;
 
  private:
   friend class Scheduler;
