@@ -172,4 +172,39 @@ TEST(OpAlignedChoices, ACutOperationLeavesLaterOperationsAligned) {
   EXPECT_EQ(got, want);
 }
 
+TEST(Shrink, CmaFailureDropsTheActorsItDoesNotNeed) {
+  // cma-bitmap-leak-on-busy in the seed-004 policies world (9 threads: two clients,
+  // forker, O_DIRECT pinner, toucher, hog, vfio, two killers): the leak needs one client
+  // and one page pinned for good, nothing else.
+  Config config = parse_config_text(R"(
+[workload]
+job = "cma"
+[cma]
+policy = "bounded"
+longterm_pins = 8
+longterm_mode = "pin_in_place"
+fatal_signal_at_ms = 1000
+[schedule]
+hang_ms = 20000
+[run]
+defects = ["cma-bitmap-leak-on-busy"]
+)",
+                                    "seed004.toml");
+  const Repro repro = record_failure(config, 1);
+  ASSERT_EQ(repro.failure.check, "cma.bitmap");
+  EXPECT_EQ(repro_size(repro).threads, 9u);
+  ShrinkOptions options;
+  options.max_attempts = 200;
+  const ShrinkResult a = shrink_repro(repro, options, in_process);
+  EXPECT_EQ(a.repro.failure.signature(), repro.failure.signature());
+  EXPECT_EQ(a.repro.config.cma.forkers, 0u);
+  EXPECT_EQ(a.repro.config.cma.short_pinners, 0u);
+  EXPECT_EQ(a.repro.config.cma.touchers, 0u);
+  EXPECT_EQ(a.repro.config.cma.hogs, 0u);
+  EXPECT_EQ(a.repro.config.cma.clients, 1u);
+  EXPECT_LE(a.after.threads, 2u) << "one client and vfio";
+  EXPECT_LE(a.after.beyond_setup(), 50u);
+  expect_replays_exactly(a.repro);
+}
+
 }  // namespace mmt::campaign
