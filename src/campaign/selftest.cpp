@@ -323,7 +323,8 @@ SelftestResult run_selftest(const SelftestOptions& options) {
     on_target += r.shrunk_choices - r.setup_choices <= kShrunkChoicesTarget;
     replays_short += r.replays_same < r.replays;
   }
-  result.passed = missed == 0 && replays_short == 0 && result.control_failure.empty();
+  result.passed = missed == 0 && replays_short == 0 && result.control_failure.empty() &&
+                  (!options.require_target || on_target == shrunk);
   std::printf("SUMMARY: %s: %u of %zu implemented defects missed, %u of %u shrunk to <= %llu choices beyond set-up, "
               "%u shrunk repros did not replay the same way every time, control %s\n",
               result.passed ? "passed" : "FAILED", missed,

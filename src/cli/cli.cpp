@@ -441,6 +441,8 @@ int main(int argc, char** argv) {
   selftest_cmd->add_option("--first-seed", selftest_options.first_seed, "First seed of each search")->capture_default_str();
   selftest_cmd->add_option("--shrink-attempts", selftest_options.shrink_attempts,
                            "Replays the shrinker may try (default: the scenario's run.shrink_attempts)");
+  selftest_cmd->add_flag("--require-target", selftest_options.require_target,
+                         "Also fail unless every shrunk repro is within 50 choices beyond set-up");
 
   try {
     app.parse(argc, argv);

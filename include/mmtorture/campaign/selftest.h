@@ -37,6 +37,9 @@ struct SelftestOptions {
   uint64_t first_seed = 1;
   uint64_t shrink_attempts = 0;    // 0 = the scenario's run.shrink_attempts
   unsigned replays = 10;           // replays of the shrunk repro that must fail the same way
+  // Also fail unless every shrunk repro is within kShrunkChoicesTarget choices beyond
+  // set-up (CI: a shrinker or scenario regression shows as a red build).
+  bool require_target = false;
 };
 
 // The target for a shrunk repro: at most this many choices beyond the job's set-up.
