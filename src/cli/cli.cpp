@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "mmtorture/campaign/campaign.h"
 #include "mmtorture/campaign/config.h"
 #include "mmtorture/campaign/fuzz_jobs.h"
@@ -131,6 +133,28 @@ std::string default_trees_path(const std::string& input) {
   std::string out = input;
   if (out.ends_with(".json")) out.resize(out.size() - 5);
   return out + ".trees.dot";
+}
+
+// Where shrink writes when --out is not given: 1.repro.json -> 1.min.repro.json.
+std::string default_min_path(const std::string& input) {
+  if (input.ends_with(".min.repro.json")) return input;
+  const std::string suffix = ".repro.json";
+  if (input.ends_with(suffix)) return input.substr(0, input.size() - suffix.size()) + ".min.repro.json";
+  return input + ".min.repro.json";
+}
+
+// An output file must be creatable before the work that produces it starts: a shrink
+// or replay that ends by failing to write its result wastes the run. Returns the
+// problem ("" when the path is fine).
+std::string output_path_problem(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  fs::path dir = fs::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  if (!fs::is_directory(dir, error)) return fmt::format("{}: the directory {} does not exist", path, dir.string());
+  if (fs::is_directory(path, error)) return fmt::format("{}: is a directory", path);
+  if (::access(dir.c_str(), W_OK) != 0) return fmt::format("{}: the directory {} is not writable", path, dir.string());
+  return "";
 }
 
 // Hooks that record for --last and --dump-tree; the log lives in `log_storage`.
@@ -314,16 +338,7 @@ int shrink(const std::string& path, uint64_t attempts, std::string out) {
   const ShrinkResult result = shrink_repro(repro, options, [&](const Config& candidate, const std::vector<Choice>& c) {
     return isolated ? run_candidate_isolated(candidate, c, timeout) : run_candidate_in_process(candidate, c);
   });
-  if (out.empty()) {
-    out = path;
-    const std::string suffix = ".repro.json";
-    if (out.ends_with(".min.repro.json"))
-      ;
-    else if (out.ends_with(suffix))
-      out.replace(out.size() - suffix.size(), std::string::npos, ".min.repro.json");
-    else
-      out += ".min.repro.json";
-  }
+  if (out.empty()) out = default_min_path(path);
   write_file_atomic(out, repro_to_json(result.repro));
   std::printf("before: %s\nafter:  %s\n", describe_size(result.before).c_str(), describe_size(result.after).c_str());
   for (const auto& change : result.config_changes) std::printf("config: %s\n", change.c_str());
@@ -473,12 +488,37 @@ int main(int argc, char** argv) {
                      replay_options.dump_tree.c_str());
         return 2;
       }
+      // Outputs are checked before the replay runs (bad input: exit 2, nothing written).
+      std::vector<std::pair<const char*, std::string>> outputs;
+      if (!replay_options.dump_tree.empty())
+        outputs.emplace_back("--dump-tree-out", replay_options.dump_tree_out.empty() ? default_trees_path(replay_path)
+                                                                                      : replay_options.dump_tree_out);
+      if (!replay_options.write_repro.empty()) outputs.emplace_back("--write-repro", replay_options.write_repro);
+      for (const auto& [flag, path] : outputs) {
+        if (const std::string problem = output_path_problem(path); !problem.empty()) {
+          std::fprintf(stderr, "mmtorture: %s: %s\n", flag, problem.c_str());
+          return 2;
+        }
+      }
       return replay(replay_path, replay_options);
     }
-    if (export_cmd->parsed()) return export_fuzz(export_in, export_out);
+    if (export_cmd->parsed()) {
+      if (const std::string problem = output_path_problem(export_out); !problem.empty()) {
+        std::fprintf(stderr, "mmtorture: export-fuzz: %s\n", problem.c_str());
+        return 2;
+      }
+      return export_fuzz(export_in, export_out);
+    }
     if (cma_cmd->parsed()) return cma_experiment(cma_first, cma_seeds);
     if (nommu_cmd->parsed()) return nommu_experiment(nommu_first, nommu_seeds, nommu_steps);
-    if (shrink_cmd->parsed()) return shrink(shrink_path, attempts, shrink_out);
+    if (shrink_cmd->parsed()) {
+      const std::string out = shrink_out.empty() ? default_min_path(shrink_path) : shrink_out;
+      if (const std::string problem = output_path_problem(out); !problem.empty()) {
+        std::fprintf(stderr, "mmtorture: shrink --out: %s\n", problem.c_str());
+        return 2;
+      }
+      return shrink(shrink_path, attempts, shrink_out);
+    }
     if (merge_cmd->parsed()) return merge_journals(journals);
     if (run->parsed()) {
       CampaignOptions options;

@@ -62,5 +62,14 @@ repro bad_config    "$dir/bad_config.repro.json:8: config.world.mm_slots: 0 is o
 repro config_key    "$dir/config_key.repro.json:8: config.world.bogus: unknown key" 's/"mm_slots":/"bogus":/'
 expect missing_repro "$dir/none.json: cannot open the file" "$mmt" replay "$dir/none.json"
 
+# Output paths are checked before any work: nothing runs, nothing is written.
+expect dump_tree_out_dir "--dump-tree-out: $dir/nodir/t.dot: the directory $dir/nodir does not exist" \
+  "$mmt" replay "$good" --dump-tree-out "$dir/nodir/t.dot"
+expect dump_tree_out_is_dir "--dump-tree-out: $dir: is a directory" "$mmt" replay "$good" --dump-tree-out "$dir"
+expect shrink_out_dir "shrink --out: $dir/nodir/m.json: the directory $dir/nodir does not exist" \
+  "$mmt" shrink "$good" -o "$dir/nodir/m.json"
+expect export_out_dir "export-fuzz: $dir/nodir/f.bin: the directory $dir/nodir does not exist" \
+  "$mmt" export-fuzz "$good" "$dir/nodir/f.bin"
+
 [ $failures -eq 0 ] && echo "all malformed inputs rejected with exit 2 and their messages"
 exit $failures
