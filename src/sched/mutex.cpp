@@ -33,7 +33,7 @@ int Mutex::acquire(Site site, unsigned subclass, bool killable) {
     // Contended: queue, and as in the kernel check for a fatal signal only here.
     Waiter waiter(&thread);
     waiters_.push_back(&waiter);
-    detail::park(&waiter, WaitInfo{"mutex", class_->name().c_str(), owner_, site}, kNoDeadline, killable);
+    detail::park(&waiter, WaitInfo{"mutex", class_->name().c_str(), owner_, site, this}, kNoDeadline, killable);
     if (!waiter.woken) return -EINTR;  // interrupted (or abandoned); ~Waiter dequeues
     // Granted: unlock handed ownership to us.
   } else {

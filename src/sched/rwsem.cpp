@@ -41,7 +41,7 @@ int RwSem::acquire(Site site, uint64_t kind, unsigned subclass, bool killable) {
     Waiter waiter(&thread, kind);
     waiters_.push_back(&waiter);
     detail::park(&waiter,
-                 WaitInfo{kind == kReader ? "rwsem read" : "rwsem write", class_->name().c_str(), writer_, site},
+                 WaitInfo{kind == kReader ? "rwsem read" : "rwsem write", class_->name().c_str(), writer_, site, this},
                  kNoDeadline, killable);
     if (!waiter.woken) return -EINTR;
   }

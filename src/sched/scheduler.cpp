@@ -444,7 +444,11 @@ void Scheduler::note_preempted(const Thread& next) {
 
 void Scheduler::note_block(const WaitInfo& info, uint64_t deadline_ms, bool killable) {
   std::string text = fmt::format("blocks: {}", info.what);
-  if (info.object && *info.object) text += fmt::format(" '{}'", info.object);
+  // A lock is named as its take and release lines name it ('mmap_lock'#3).
+  if (info.lock && info.object && *info.object)
+    text += " " + options_.event_log->lock_name(info.lock, info.object);
+  else if (info.object && *info.object)
+    text += fmt::format(" '{}'", info.object);
   if (info.owner) text += fmt::format(" held by {}", info.owner->label());
   text += fmt::format(" at {}", info.site.name);
   if (deadline_ms != kNoDeadline) text += fmt::format(", until {} ms", deadline_ms);

@@ -30,7 +30,7 @@ void SpinLock::acquire(Site site, unsigned subclass) {
   if (owner_) {
     Waiter waiter(&thread);
     spinners_.push_back(&waiter);
-    detail::park(&waiter, WaitInfo{"spin", class_->name().c_str(), owner_, site}, kNoDeadline, false);
+    detail::park(&waiter, WaitInfo{"spin", class_->name().c_str(), owner_, site, this}, kNoDeadline, false);
     if (!waiter.woken) return;
   } else {
     owner_ = &thread;

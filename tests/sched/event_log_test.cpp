@@ -139,8 +139,10 @@ TEST(EventLog, ContendedLockShowsTheWaitTheWakeAndThePreemption) {
     std::string all;
     for (const auto* thread : log.threads())
       for (const auto& text : texts(*thread)) all += text + "\n";
-    if (all.find("blocks: mutex 'test_mutex' held by T") == std::string::npos) continue;
+    if (all.find("blocks: mutex 'test_mutex'#1 held by T") == std::string::npos) continue;
     saw_wait = true;
+    // The wait names the lock as its takes do, number included.
+    EXPECT_NE(all.find("takes 'test_mutex'#1"), std::string::npos) << all;
     EXPECT_NE(all.find("preempted at test.step; T"), std::string::npos) << all;
     EXPECT_NE(all.find("wakes T"), std::string::npos) << all;
     EXPECT_NE(all.find("runs again: woken at test.take"), std::string::npos) << all;

@@ -44,6 +44,7 @@ struct WaitInfo {
   const char* object = "";        // the lock class or object name
   const Thread* owner = nullptr;  // current holder, when there is exactly one
   Site site;
+  const void* lock = nullptr;     // the lock waited for (replay --last numbers it), if a lock
 };
 
 enum class LockMode : uint8_t { Exclusive, Shared, Spin };
