@@ -121,7 +121,9 @@ SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks
   } else if (config.workload.job == "cma") {
     cma::CmaWorldOptions options = cma_options(config);
     options.event_log = hooks.event_log;
+    options.capture_trees_dot = hooks.capture_trees_dot;
     const auto r = cma::run_cma_world(choices, options);
+    out.trees_dot = r.trees_dot;
     out.ops = r.calls.size();
     out.virtual_ms = r.virtual_ms;
     out.trace_hash = r.trace_hash;

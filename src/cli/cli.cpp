@@ -388,7 +388,8 @@ int main(int argc, char** argv) {
       "spawn order: operation starts and results, locks taken, released and waited for, sleeps and wake-ups,\n"
       "preemptions, failed allocations, the failure; world and cma jobs), and with --dump-tree=dot writes the\n"
       "maple trees as they were when the failure was recorded (world job: every live mm's VMA tree, one\n"
-      "cluster each; maple job: its tree) to FILE minus .json plus .trees.dot (1.repro.json ->\n"
+      "cluster each; maple job: its tree; cma job: the application's and the VM's) to FILE minus .json plus\n"
+      ".trees.dot (1.repro.json ->\n"
       "1.repro.trees.dot), or to --dump-tree-out. Render with: dot -Tsvg 1.repro.trees.dot -o trees.svg");
   std::string replay_path;
   ReplayOptions replay_options;

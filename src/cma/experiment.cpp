@@ -4,7 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <tuple>
 
 #include "mmtorture/maple/kernel_api.h"
 #include "mmtorture/mem/fault_plan.h"
@@ -59,6 +61,7 @@ class CmaWorld {
     sched_options.strategy = sched::StrategyConfig::random(options_.preempt_probability);
     sched_options.hang_ms = options_.hang_ms;
     sched_options.event_log = options_.event_log;
+    if (options_.capture_trees_dot) sched_options.on_failure = [this](const Failure& failure) { capture_trees(failure); };
     sched::Scheduler scheduler(choices_, sched_options, &trace_);
     client_calls_.resize(options_.clients);
     std::vector<sched::Thread*> clients;
@@ -98,6 +101,11 @@ class CmaWorld {
     }
     result_.hang = result_.failure && result_.failure->check == "hang";
     for (const auto& calls : client_calls_) result_.calls.insert(result_.calls.end(), calls.begin(), calls.end());
+    // The cma job's operations are the clients' cma_alloc calls: a failure is placed
+    // after the calls that had returned by then.
+    if (result_.failure)
+      result_.failure->op_index = static_cast<uint64_t>(std::count_if(
+          result_.calls.begin(), result_.calls.end(), [](const CmaCall& call) { return call.end_ms != UINT64_MAX; }));
     summarise_signals();
     result_.area_stats = area_->stats;
     result_.cma_stats = cma_.stats();
@@ -119,6 +127,25 @@ class CmaWorld {
     mem::MemConfig config;
     config.pages = options.memory_pages;
     return config;
+  }
+
+  // The VMA trees of the two long-lived processes, as Graphviz (replay --dump-tree):
+  // the application (pinned, forked, touched) and the VM (its guest memory pinned
+  // FOLL_LONGTERM). Read without their locks: nothing else runs while a failure is
+  // recorded.
+  void capture_trees(const Failure& failure) {
+    std::string dot = fmt::format(
+        "// mmtorture: the VMA trees of the cma job's processes when the failure was recorded: {} at {}: {}\n"
+        "digraph mmtorture_trees {{\n  node [fontname=monospace];\n",
+        failure.check, failure.site, failure.message);
+    for (auto [process, name, what] : {std::tuple{&app_, "app", "the application"}, std::tuple{&guest_, "vm", "the VM"}}) {
+      if (!process->mm || process->mm->exited) continue;
+      dot += vma::dump_mm_dot(*process->mm, name,
+                              fmt::format("{} (mm {}): map_count {}, total_vm {} pages", what, process->mm->id(),
+                                          process->mm->map_count, process->mm->total_vm));
+    }
+    dot += "}\n";
+    result_.trees_dot = std::move(dot);
   }
 
   void check(const char* after) {

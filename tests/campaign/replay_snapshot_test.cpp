@@ -144,6 +144,36 @@ TEST(ReplaySnapshot, MapleJobDrawsItsTreeAndRunsNoThreads) {
   EXPECT_EQ(run_seed(config, again).trace_hash, result.trace_hash);
 }
 
+TEST(ReplaySnapshot, CmaHangDrawsBothProcessesAndCountsReturnedCalls) {
+  // The seed-004 uninterruptible world: a client killed while retrying against vfio's
+  // long-term pin hangs; the dump shows the application and the VM.
+  Config config;
+  config.workload.job = "cma";
+  config.cma.policy = "forever";
+  config.cma.longterm_pins = 8;
+  config.cma.longterm_mode = "pin_in_place";
+  config.cma.fatal_signal_at_ms = 1000;
+  config.cma.forkers = config.cma.short_pinners = config.cma.touchers = config.cma.hogs = 0;
+  config.schedule.hang_ms = 20000;
+  config.run.defects = {"cma-retry-uninterruptible"};
+  sched::EventLog log(16);
+  SeedHooks hooks;
+  hooks.event_log = &log;
+  hooks.capture_trees_dot = true;
+  SeededChoices choices(1);
+  const SeedResult result = run_seed(config, choices, hooks);
+  ASSERT_TRUE(result.failure.has_value());
+  EXPECT_EQ(result.failure->check, "hang");
+  EXPECT_LT(result.failure->op_index, result.ops) << "the hung call has not returned";
+  const auto clusters = parse_clusters(result.trees_dot);
+  ASSERT_EQ(clusters.size(), 2u);
+  EXPECT_EQ(clusters[0].name, "app");
+  EXPECT_EQ(clusters[1].name, "vm");
+  for (const auto& cluster : clusters) EXPECT_GT(count(cluster.body, "[shape=record"), 0u) << cluster.name;
+  SeededChoices again(1);
+  EXPECT_EQ(run_seed(config, again).trace_hash, result.trace_hash) << "capturing changes nothing";
+}
+
 TEST(ReplaySnapshot, CleanRunCapturesNothing) {
   Config config;
   config.run.ops_per_seed = 200;

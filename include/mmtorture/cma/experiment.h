@@ -62,6 +62,9 @@ struct CmaWorldOptions {
   uint64_t hang_ms = 60'000;
   double preempt_probability = 0.1;
   sched::EventLog* event_log = nullptr;  // replay --last: each thread's last events, when set
+  // replay --dump-tree: on a failure, draw the VMA trees of the application and the VM
+  // (before anything else touches them) into CmaWorldResult::trees_dot.
+  bool capture_trees_dot = false;
 };
 
 struct CmaWorldResult {
@@ -76,6 +79,7 @@ struct CmaWorldResult {
   uint64_t signal_delay_ms_max = 0;      // longest signal-to-return of those
   uint64_t virtual_ms = 0;
   uint64_t trace_hash = 0;
+  std::string trees_dot;  // with capture_trees_dot and a failure: one cluster per process
 };
 
 // One seed: builds the world, runs every actor under the scheduler with checks after
