@@ -90,8 +90,30 @@ std::optional<Failure> Memory::check_consistency() const {
                                  migratetype_name(MigrateType(type)), nr_free_by_type_[type])};
   }
 
+  // The per-CPU lists: free order-0 frames with PG_pcp alone, each on the list of its
+  // recorded type, on no buddy list, counted in nr_pcp (3 in `listed`).
+  uint64_t on_pcp = 0;
+  for (size_t index = 0; index < pcp_lists_.size(); ++index) {
+    for (const Page* page : pcp_lists_[index]) {
+      if (++on_pcp > pages_.size()) return Failure{"mem.pcp", "check_consistency", "per-CPU lists loop"};
+      if (listed[page->pfn])
+        return fail("mem.pcp", *page, "frame on a per-CPU list and on a buddy list or another per-CPU list");
+      listed[page->pfn] = 3;
+      if (page->flags != PG_pcp || page->refcount != 0 || page->mapcount != 0 || page->pincount != 0)
+        return fail("mem.pcp", *page, "frame on a per-CPU list that is not a clean free frame with PG_pcp");
+      if (pcp_index(page->free_type) != index)
+        return fail("mem.pcp", *page, fmt::format("frame on per-CPU list {} filed as {}", index,
+                                                  migratetype_name(page->free_type)));
+    }
+  }
+  if (on_pcp != nr_pcp_)
+    return Failure{"mem.pcp", "check_consistency",
+                   fmt::format("per-CPU lists hold {} frames but nr_pcp is {}", on_pcp, nr_pcp_)};
+
   uint64_t on_lru = 0;
   for (const Page& page : pages_) {
+    if (listed[page.pfn] == 3) continue;  // checked above
+    if (page.test(PG_pcp)) return fail("mem.pcp", page, "PG_pcp on a frame that is on no per-CPU list");
     // memblock: the first reserved_pages frames, and only they, are PG_reserved, and
     // nothing else ever touches them.
     if (page.test(PG_reserved) != (page.pfn < config_.reserved_pages))

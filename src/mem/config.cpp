@@ -39,6 +39,7 @@ MemConfig resolve_mem_config(const MemConfig& config) {
   if (out.reserved_pages >= out.pages || out.pages - out.reserved_pages <= out.min_pages)
     throw ConfigError("reserved_pages", fmt::format("{} reserved of {} frames leaves no more than the min watermark ({}) "
                                                     "free", out.reserved_pages, out.pages, out.min_pages));
+  if (out.pcp_batch > 1024) throw ConfigError("pcp_batch", fmt::format("at most 1024, got {}", out.pcp_batch));
   if (out.swap_pages > MemConfig::kMaxSwapPages)
     throw ConfigError("swap_pages", fmt::format("at most {} slots, got {}", MemConfig::kMaxSwapPages, out.swap_pages));
   return out;

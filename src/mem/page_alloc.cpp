@@ -86,7 +86,7 @@ bool Memory::watermark_ok(gfp_t gfp, unsigned order, uint64_t mark) const {
 
 Page* Memory::get_page_from_freelist(gfp_t gfp, unsigned order, uint64_t mark) {
   if (!watermark_ok(gfp, order, mark)) return nullptr;
-  Page* page = rmqueue(order, gfp_migratetype(gfp));
+  Page* page = order == 0 && config_.pcp_batch ? rmqueue_pcplist(gfp_migratetype(gfp)) : rmqueue(order, gfp_migratetype(gfp));
   if (page) prep_new_page(page, order);
   return page;
 }
@@ -159,6 +159,12 @@ Page* Memory::alloc_slowpath(gfp_t gfp, unsigned order, Site site) {
     ++stats_.nowait_failures;
     return nullptr;
   }
+  // __alloc_pages_direct_reclaim's "drained" retry: frames waiting on the per-CPU lists
+  // go back to the buddy lists, where they may merge into the block asked for.
+  if (nr_pcp_) {
+    drain_all_pages();
+    if (Page* page = get_page_from_freelist(gfp, order, config_.min_pages)) return page;
+  }
   unsigned rounds = 0;
   for (;;) {
     if (run_doomed()) return nullptr;
@@ -221,6 +227,7 @@ void Memory::free_block(Page* page, bool to_tail) {
   page->slab = nullptr;
   ++stats_.frees;
   trace_event(TraceEvent::Free, page->pfn, order, 0);
+  if (order == 0 && !to_tail && config_.pcp_batch && free_to_pcp(page)) return;
   free_one_block(page->pfn, order, to_tail);
 }
 

@@ -51,6 +51,16 @@ struct MemConfig {
   // full, so reclaim runs from its first allocations. Must leave more than the min
   // watermark free.
   uint64_t reserved_pages = 0;
+  // Per-CPU page lists (one CPU): an order-0 free goes to the head of a LIFO list of
+  // its pageblock's type instead of the buddy lists, and an order-0 allocation takes
+  // the head — the page freed last — first. The list is refilled from, and drained
+  // back to, the buddy lists `pcp_batch` pages at a time, drained when it holds more
+  // than kPcpHighBatches x pcp_batch pages, and drained whole when an allocation would
+  // otherwise fail and before a range is isolated. 0 = none: every free merges at
+  // once. (A frame freed to the tail of the free lists, exact_free_to_tail, bypasses
+  // the lists as the kernel's FPI_TO_TAIL frees do.)
+  unsigned pcp_batch = 0;
+  static constexpr unsigned kPcpHighBatches = 6;
 
   static constexpr uint64_t kMaxPages = uint64_t{1} << 24;      // 64 GiB of 4 KiB frames
   static constexpr uint64_t kMaxSwapPages = uint64_t{1} << 24;  // 64 GiB of 4 KiB slots

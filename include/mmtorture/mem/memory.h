@@ -36,6 +36,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <vector>
@@ -131,6 +132,10 @@ class Memory {
   uint64_t nr_free_pages() const { return nr_free_; }
   uint64_t nr_free_pages(MigrateType type) const { return nr_free_by_type_[index_of(type)]; }
   uint64_t nr_free_blocks(unsigned order, MigrateType type) const;
+  // Free frames on the per-CPU lists (pcp.cpp; 0 without them).
+  uint64_t nr_pcp_pages() const { return nr_pcp_; }
+  // drain_all_pages: every per-CPU list back to the buddy lists, where the frames merge.
+  void drain_all_pages();
   uint64_t min_pages() const { return config_.min_pages; }
   uint64_t low_pages() const { return config_.low_pages; }
   uint64_t high_pages() const { return config_.high_pages; }
@@ -229,7 +234,8 @@ class Memory {
     uint64_t swap_full = 0;         // anonymous pages reclaim kept because swap was full
     uint64_t oom_kills = 0;         // OOM hook calls that killed something and freed pages
     uint64_t nofail_rounds = 0;     // extra rounds __GFP_NOFAIL looped after giving up
-    uint64_t frees = 0;             // blocks returned to the buddy lists
+    uint64_t frees = 0;             // blocks freed (to the buddy or a per-CPU list)
+    uint64_t pcp_drains = 0;        // drain_all_pages calls that found frames on the lists
   };
   const Stats& stats() const { return stats_; }
 
@@ -279,6 +285,12 @@ class Memory {
   void check_allocated_head(const Page* page, const char* op) const;
   void trace_event(TraceEvent event, uint64_t a, uint64_t b, uint64_t c);
 
+  // pcp.cpp
+  static constexpr unsigned pcp_index(MigrateType type) { return type == MigrateType::Unmovable ? 0 : 1; }
+  Page* rmqueue_pcplist(MigrateType type);
+  bool free_to_pcp(Page* page);
+  void free_pcppages_bulk(uint64_t count);
+
   // swap.cpp
   struct SwapSlot {
     uint32_t count = 0;   // swap ptes referring to it
@@ -303,6 +315,11 @@ class Memory {
   std::array<std::array<FreeList, kMigrateTypes>, kMaxOrder + 1> free_area_{};
   uint64_t nr_free_ = 0;
   std::array<uint64_t, kMigrateTypes> nr_free_by_type_{};
+  // The per-CPU lists: [0] unmovable, [1] movable (CMA frames included, as the kernel
+  // files them); the front is the head (freed last, handed out first).
+  std::array<std::deque<Page*>, 2> pcp_lists_;
+  uint64_t nr_pcp_ = 0;
+  unsigned pcp_drain_next_ = 0;  // the list free_pcppages_bulk starts at (round robin)
 
   Page* lru_head_ = nullptr;  // newest
   Page* lru_tail_ = nullptr;  // oldest: reclaim starts here

@@ -44,6 +44,9 @@ inline constexpr uint32_t PG_allocated = 1u << 8;
 inline constexpr uint32_t PG_swapcache = 1u << 9;
 inline constexpr uint32_t PG_dirty = 1u << 10;
 inline constexpr uint32_t PG_writeback = 1u << 11;
+// A free order-0 frame on a per-CPU page list (pcp.cpp): free, but not on the buddy
+// lists and not counted in nr_free_pages (as the kernel's NR_FREE_PAGES).
+inline constexpr uint32_t PG_pcp = 1u << 12;
 
 // A swap entry (swp_entry_t): slot + 1, so that 0 means "none".
 using SwapEntry = uint64_t;
