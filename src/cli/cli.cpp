@@ -267,13 +267,15 @@ int cma_experiment(uint64_t first, uint64_t seeds) {
 // The seed-001 question answered with numbers: a nommu board booting in 32, 64 and 128
 // MiB, with the maple nodes preallocated after or before the alloc_pages_exact region,
 // and alloc_pages_exact's freed tail at the head or the tail of the free list.
-int nommu_experiment(uint64_t first, uint64_t seeds, unsigned steps) {
+int nommu_experiment(uint64_t first, uint64_t seeds, unsigned steps, bool pcp) {
   nommu::NommuExperimentOptions options;
   options.first_seed = first;
   options.seeds = seeds;
   options.boot.boot_steps = steps;
-  std::printf("mmtorture nommu-experiment: seeds %llu..%llu per combination, %u boot steps\n",
-              static_cast<unsigned long long>(first), static_cast<unsigned long long>(first + seeds - 1), steps);
+  options.boot.pcp = pcp;
+  std::printf("mmtorture nommu-experiment: seeds %llu..%llu per combination, %u boot steps%s\n",
+              static_cast<unsigned long long>(first), static_cast<unsigned long long>(first + seeds - 1), steps,
+              pcp ? ", what-if: MMU-sized per-CPU page lists (a nommu kernel has none)" : "");
   std::fflush(stdout);
   const nommu::NommuExperimentResult result = nommu::run_nommu_experiment(options);
   std::printf("%s", result.table().c_str());
@@ -437,6 +439,10 @@ int main(int argc, char** argv) {
   nommu_cmd->add_option("--seeds", nommu_seeds, "Boots per combination")->capture_default_str()->check(CLI::Range(1ull, 100000ull));
   nommu_cmd->add_option("--first", nommu_first, "First seed")->capture_default_str();
   nommu_cmd->add_option("--steps", nommu_steps, "Steps of each boot script")->capture_default_str()->check(CLI::Range(1u, 100000u));
+  bool nommu_pcp = false;
+  nommu_cmd->add_flag("--pcp", nommu_pcp,
+                      "What if: batch frees on per-CPU page lists sized as an MMU kernel sizes them (a nommu kernel "
+                      "batches none)");
 
   auto* list_cmd = app.add_subcommand("list", "List configs, knobs, checks, sites and strategies");
   bool config_doc = false;
@@ -511,7 +517,7 @@ int main(int argc, char** argv) {
       return export_fuzz(export_in, export_out);
     }
     if (cma_cmd->parsed()) return cma_experiment(cma_first, cma_seeds);
-    if (nommu_cmd->parsed()) return nommu_experiment(nommu_first, nommu_seeds, nommu_steps);
+    if (nommu_cmd->parsed()) return nommu_experiment(nommu_first, nommu_seeds, nommu_steps, nommu_pcp);
     if (shrink_cmd->parsed()) {
       const std::string out = shrink_out.empty() ? default_min_path(shrink_path) : shrink_out;
       if (const std::string problem = output_path_problem(out); !problem.empty()) {

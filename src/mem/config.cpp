@@ -40,9 +40,22 @@ MemConfig resolve_mem_config(const MemConfig& config) {
     throw ConfigError("reserved_pages", fmt::format("{} reserved of {} frames leaves no more than the min watermark ({}) "
                                                     "free", out.reserved_pages, out.pages, out.min_pages));
   if (out.pcp_batch > 1024) throw ConfigError("pcp_batch", fmt::format("at most 1024, got {}", out.pcp_batch));
+  if (out.pcp_batch && out.pcp_high == 0) out.pcp_high = uint64_t{MemConfig::kPcpHighBatches} * out.pcp_batch;
+  if (out.pcp_batch && out.pcp_high < out.pcp_batch)
+    throw ConfigError("pcp_high", fmt::format("must be at least pcp_batch ({}), got {}", out.pcp_batch, out.pcp_high));
   if (out.swap_pages > MemConfig::kMaxSwapPages)
     throw ConfigError("swap_pages", fmt::format("at most {} slots, got {}", MemConfig::kMaxSwapPages, out.swap_pages));
   return out;
+}
+
+void pcp_for_zone(MemConfig& config) {
+  const MemConfig resolved = resolve_mem_config(config);
+  uint64_t batch = std::min<uint64_t>(resolved.pages >> 10, (1024 * 1024) / kPageSize) / 4;
+  if (batch < 1) batch = 1;
+  uint64_t rounded = 1;  // rounddown_pow_of_two(batch + batch / 2) - 1
+  while (rounded * 2 <= batch + batch / 2) rounded *= 2;
+  config.pcp_batch = static_cast<unsigned>(std::max<uint64_t>(1, rounded - 1));
+  config.pcp_high = std::max<uint64_t>(resolved.low_pages, uint64_t{4} * config.pcp_batch);
 }
 
 }  // namespace mmt::mem

@@ -46,7 +46,7 @@ bool Memory::free_to_pcp(Page* page) {
   page->free_type = type == MigrateType::Cma ? MigrateType::Movable : type;
   pcp_lists_[pcp_index(page->free_type)].push_front(page);
   ++nr_pcp_;
-  if (nr_pcp_ > uint64_t{MemConfig::kPcpHighBatches} * config_.pcp_batch) free_pcppages_bulk(config_.pcp_batch);
+  if (nr_pcp_ > config_.pcp_high) free_pcppages_bulk(config_.pcp_batch);
   return true;
 }
 

@@ -165,6 +165,29 @@ TEST(NommuBoot, TinyBoardRunsOutOfMemoryBigOneDoesNot) {
   }
 }
 
+// Why a nommu kernel batches no frees: with MMU-sized per-CPU lists the freed tails of
+// alloc_pages_exact come back as scattered order-0 pages, and a board that boots with
+// its tails freed to the tail of the free lists runs out of memory instead.
+TEST(NommuBoot, PerCpuListsBreakUpTheBlocksANommuBoardNeeds) {
+  unsigned ooms_without = 0, ooms_with = 0;
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    NommuBootOptions options;
+    options.memory_mib = 32;
+    options.exact_free_to_tail = true;
+    SeededChoices plain(seed);
+    const NommuBootResult without = run_nommu_boot(plain, options);
+    ASSERT_FALSE(without.failure.has_value()) << without.failure->headline();
+    ooms_without += without.oom;
+    options.pcp = true;
+    SeededChoices batched(seed);
+    const NommuBootResult with = run_nommu_boot(batched, options);
+    ASSERT_FALSE(with.failure.has_value()) << with.failure->headline() << "\n" << with.failure->message;
+    ooms_with += with.oom;
+  }
+  EXPECT_EQ(ooms_without, 0u);
+  EXPECT_EQ(ooms_with, 4u);
+}
+
 TEST(NommuBoot, SplitDoubleCountCanaryFailsTheBoot) {
   DefectScope defect({Defect::NommuSplitDoubleCount});
   NommuBootOptions options;

@@ -60,6 +60,9 @@ struct MemConfig {
   // once. (A frame freed to the tail of the free lists, exact_free_to_tail, bypasses
   // the lists as the kernel's FPI_TO_TAIL frees do.)
   unsigned pcp_batch = 0;
+  // The high mark in frames; 0 = kPcpHighBatches x pcp_batch (the kernel's default
+  // before 5.14; later kernels derive it from the low watermark, see pcp_for_zone).
+  uint64_t pcp_high = 0;
   static constexpr unsigned kPcpHighBatches = 6;
 
   static constexpr uint64_t kMaxPages = uint64_t{1} << 24;      // 64 GiB of 4 KiB frames
@@ -68,5 +71,11 @@ struct MemConfig {
 
 // The configuration with derived watermarks filled in; throws ConfigError.
 MemConfig resolve_mem_config(const MemConfig& config);
+
+// Per-CPU lists sized as the kernel sizes them for a zone of `pages` frames on one
+// CPU (zone_batchsize, zone_highsize of 5.14+): batch = 2^n - 1 from pages / 4096
+// (at least 1), high = the zone's low watermark (at least 4 batches). Sets
+// config.pcp_batch and pcp_high; the watermarks are resolved first.
+void pcp_for_zone(MemConfig& config);
 
 }  // namespace mmt::mem

@@ -42,6 +42,12 @@ struct NommuBootOptions {
   uint64_t memory_mib = 32;  // 8..1024, a whole number of 2 MiB pageblocks
   PreallocOrder prealloc = PreallocOrder::After;
   bool exact_free_to_tail = false;  // MemConfig::exact_free_to_tail: Liam's allocator change
+  // A nommu kernel batches no frees: zone_batchsize() and zone_highsize() return 0
+  // without CONFIG_MMU, so every free reaches the buddy lists at once — deliberately,
+  // since frees held back in per-CPU batches come back as scattered order-0 pages and
+  // break up the large blocks nommu needs. true = the what-if of MMU-sized per-CPU lists
+  // (mem::pcp_for_zone), to measure that.
+  bool pcp = false;
   // Kernel image, memory map and boot-time reservations; 0 = 4 MiB + 24 KiB per MiB
   // (the 32 MiB board of the thread reports 4840K reserved).
   uint64_t reserved_kib = 0;
