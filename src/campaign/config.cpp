@@ -19,9 +19,12 @@ namespace mmt::campaign {
 namespace {
 
 std::string validate_job(std::string_view value) {
-  return value == "world" || value == "maple" || value == "page_model" || value == "cma"
+  return value == "world" || value == "maple" || value == "page_model" || value == "cma" || value == "nommu"
              ? std::string{}
-             : "must be \"world\", \"maple\", \"page_model\" or \"cma\"";
+             : "must be \"world\", \"maple\", \"page_model\", \"cma\" or \"nommu\"";
+}
+std::string validate_prealloc_order(std::string_view value) {
+  return value == "after" || value == "before" ? std::string{} : "must be \"after\" or \"before\"";
 }
 std::string validate_cma_policy(std::string_view value) {
   return value == "none" || value == "bounded" || value == "forever" || value == "nofail_only"
@@ -308,6 +311,9 @@ void validate_config(const Config& config, const std::string& file) {
   if (config.world.memory_pages % 512 != 0)
     throw ConfigError(file, 0, "world.memory_pages",
                       fmt::format("{} is not a multiple of the 512-page pageblock", config.world.memory_pages));
+  if (config.nommu.memory_mib % 2 != 0)
+    throw ConfigError(file, 0, "nommu.memory_mib",
+                      fmt::format("{} is not a whole number of 2 MiB pageblocks", config.nommu.memory_mib));
   if (config.world.min_free_pages >= config.world.memory_pages / 2 && config.world.min_free_pages)
     throw ConfigError(file, 0, "world.min_free_pages",
                       fmt::format("{} must be below half of memory_pages", config.world.min_free_pages));
@@ -510,7 +516,7 @@ std::string config_markdown() {
       "| `maple.toml` | the maple tree alone (single-threaded) with NOWAIT node-allocation failures |\n"
       "| `oom.toml` | memory and a 64-slot swap device fill up: swap ptes, kswapd giving up, the OOM killer and oom_reaper |\n"
       "| `seed000-mprotect-nowait.toml` | seed 000: mprotect/merge churn with GFP_NOWAIT failures (`mmtorture selftest` scenario) |\n"
-      "| `seed001-nommu-boot.toml` | seed 001: split accounting in the page-model job; the boot/fragmentation half is `mmtorture nommu-experiment` |\n"
+      "| `seed001-nommu-boot.toml` | seed 001: a nommu board booting (the nommu job) — the split double-count canary at 64 MiB, the OOM with `--set nommu.memory_mib=32`; the whole grid is `mmtorture nommu-experiment` |\n"
       "| `seed002-brk-churn.toml` | seed 002: brk grow/shrink and heap faults against constant reclaim |\n"
       "| `seed003-mremap-pressure.toml` | seed 003: mremap moves and partial unmaps under swapping pressure |\n";
   for (const auto& [section, doc] : section_table()) {
@@ -578,6 +584,16 @@ cma::CmaWorldOptions cma_options(const Config& config) {
   o.hogs = static_cast<unsigned>(config.cma.hogs);
   o.hang_ms = config.schedule.hang_ms;
   o.preempt_probability = config.schedule.preempt_probability;
+  return o;
+}
+
+nommu::NommuBootOptions nommu_options(const Config& config) {
+  nommu::NommuBootOptions o;
+  o.memory_mib = config.nommu.memory_mib;
+  o.prealloc = config.nommu.prealloc == "before" ? nommu::PreallocOrder::Before : nommu::PreallocOrder::After;
+  o.exact_free_to_tail = config.nommu.exact_free_to_tail;
+  o.pcp = config.nommu.pcp;
+  o.boot_steps = static_cast<unsigned>(std::min<uint64_t>(config.run.ops_per_seed, 1'000'000));
   return o;
 }
 

@@ -8,6 +8,7 @@
 
 #include "mmtorture/core/defects.h"
 #include "mmtorture/core/trace_hash.h"
+#include "mmtorture/nommu/boot.h"
 #include "mmtorture/vma/page_model.h"
 
 #if defined(MMT_SANITIZED)
@@ -135,6 +136,29 @@ SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks
         r.area_stats.alloc_calls, r.area_stats.alloc_calls_fail, r.area_stats.alloc_pages_success,
         r.area_stats.alloc_pages_fail, r.area_stats.release_pages_success, r.area_stats.retries, r.area_stats.busy,
         r.area_stats.interrupted, latency.p50_ms, latency.p99_ms, latency.max_ms, r.signals_honoured, r.signals_sent);
+  } else if (config.workload.job == "nommu") {
+    const nommu::NommuBootOptions options = nommu_options(config);
+    const auto r = nommu::run_nommu_boot(choices, options);
+    out.ops = r.steps;
+    out.trace_hash = r.trace_hash;
+    out.failure = r.failure;
+    const uint64_t free_kib = r.free_pages * mem::kPageSize / 1024;
+    const uint64_t largest_kib = (mem::kPageSize << r.largest_free_order) / 1024;
+    if (!out.failure && r.oom && config.nommu.oom_fails) {
+      // The thread's failure: the board could not boot. Numbers (sizes, steps) are
+      // normalised out of the signature, so the same request failing is one bug.
+      out.failure = Failure{"nommu.oom", "out_of_memory",
+                            fmt::format("{} MiB board ran out of memory at step {}: {}; {} KiB free, largest free "
+                                        "block {} KiB",
+                                        options.memory_mib, r.oom_step, r.oom_what, free_kib, largest_kib),
+                            "", r.oom_step, 0};
+    }
+    out.stats = fmt::format(
+        "boot: {} steps, {} processes, {}; {} KiB free, largest free block {} KiB, {} free blocks >= 1 MiB; {} node "
+        "slab pages ({} in a freed tail), {} splits",
+        r.steps, r.processes, r.oom ? fmt::format("out of memory at step {} ({})", r.oom_step, r.oom_what) : "booted",
+        free_kib, largest_kib, r.free_blocks_1mib, r.stats.node_slab_pages, r.stats.node_slab_pages_in_tail,
+        r.stats.splits);
   } else if (config.workload.job == "maple") {
     MapleStressOptions options = maple_options(config);
     options.capture_trees_dot = hooks.capture_trees_dot;

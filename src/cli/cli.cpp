@@ -108,7 +108,7 @@ int list(bool config_doc) {
   for (int k = 0; k < kChoiceKindCount; ++k) std::printf(" %s", choice_kind_name(static_cast<ChoiceKind>(k)));
   std::printf("\nworld op kinds:");
   for (const char* op : kVmOpNames) std::printf(" %s", op);
-  std::printf("\njobs: world, maple, page_model\n");
+  std::printf("\njobs: world, maple, page_model, cma, nommu\n");
   std::printf("defects (mmtorture list --defects):");
   for (const DefectInfo& info : defect_table()) std::printf(" %s", info.name);
   std::printf("\n");

@@ -55,4 +55,50 @@ TEST(ConfigDefects, PageModelJobIsDeterministic) {
   EXPECT_EQ(first.ops, 200u);
 }
 
+// The nommu job: seed 001's board as a campaign seed. An OOM fails the seed (the
+// thread's failure) with the boot step as its op index, replays exactly from the
+// recorded choices, and is only a stats line with nommu.oom_fails off; the split
+// canary fails validate_mm in the boot itself.
+TEST(NommuJob, AnOomFailsTheSeedAndReplays) {
+  Config config = parse_config_text("[workload]\njob = \"nommu\"\n[nommu]\nmemory_mib = 32\n[run]\nops_per_seed = 300\n",
+                                    "seed001.toml");
+  SeededChoices seeded(1);
+  const SeedResult result = run_seed(config, seeded);
+  ASSERT_TRUE(result.failure.has_value());
+  EXPECT_EQ(result.failure->check, "nommu.oom");
+  EXPECT_NE(result.failure->message.find("32 MiB board ran out of memory at step"), std::string::npos)
+      << result.failure->message;
+  EXPECT_EQ(result.failure->op_index + 1, result.ops) << "the OOM step is the last one run";
+  ReplayChoices replay(seeded.recorded());
+  const SeedResult again = run_seed(config, replay);
+  ASSERT_TRUE(again.failure.has_value());
+  EXPECT_EQ(again.failure->signature(), result.failure->signature());
+  EXPECT_EQ(again.trace_hash, result.trace_hash);
+
+  config.nommu.oom_fails = false;
+  SeededChoices quiet(1);
+  const SeedResult reported = run_seed(config, quiet);
+  EXPECT_FALSE(reported.failure.has_value());
+  EXPECT_NE(reported.stats.find("out of memory at step"), std::string::npos) << reported.stats;
+  EXPECT_EQ(reported.trace_hash, result.trace_hash) << "whether an OOM fails the seed changes nothing in the run";
+
+  config.nommu.oom_fails = true;
+  config.nommu.exact_free_to_tail = true;  // Liam's allocator change: the same seed boots
+  SeededChoices tail(1);
+  const SeedResult booted = run_seed(config, tail);
+  EXPECT_FALSE(booted.failure.has_value()) << booted.failure->headline();
+  EXPECT_EQ(booted.ops, 300u);
+}
+
+TEST(NommuJob, SplitDoubleCountIsCaughtInTheBoot) {
+  Config config = parse_config_text("[workload]\njob = \"nommu\"\n[nommu]\nmemory_mib = 64\n[run]\nops_per_seed = 300\n",
+                                    "seed001.toml");
+  config.run.defects = {"nommu-split-double-count"};
+  SeededChoices choices(1);
+  const SeedResult result = run_seed(config, choices);
+  ASSERT_TRUE(result.failure.has_value());
+  EXPECT_EQ(result.failure->check, "validate_mm");
+  EXPECT_NE(result.failure->message.find("map_count says"), std::string::npos) << result.failure->message;
+}
+
 }  // namespace mmt::campaign

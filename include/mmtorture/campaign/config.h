@@ -15,6 +15,7 @@
 #include "mmtorture/campaign/maple_stress.h"
 #include "mmtorture/campaign/vm_world.h"
 #include "mmtorture/cma/experiment.h"
+#include "mmtorture/nommu/boot.h"
 #include "mmtorture/vma/page_model.h"
 
 namespace mmt::campaign {
@@ -116,6 +117,8 @@ std::optional<SeedRange> parse_seed_range(std::string_view text, std::string* re
 VmWorldOptions world_options(const Config& config);
 MapleStressOptions maple_options(const Config& config);
 vma::PageModelOptions page_model_options(const Config& config);
+// The nommu job's boot: [nommu] knobs, run.ops_per_seed steps of the rc script.
+nommu::NommuBootOptions nommu_options(const Config& config);
 // The cma job: the CMA world's defaults with the [cma] section (and schedule.hang_ms,
 // schedule.preempt_probability) applied.
 cma::CmaWorldOptions cma_options(const Config& config);
