@@ -518,7 +518,11 @@ std::string config_markdown() {
       "| `seed000-mprotect-nowait.toml` | seed 000: mprotect/merge churn with GFP_NOWAIT failures (`mmtorture selftest` scenario) |\n"
       "| `seed001-nommu-boot.toml` | seed 001: a nommu board booting (the nommu job) — the split double-count canary at 64 MiB, the OOM with `--set nommu.memory_mib=32`; the whole grid is `mmtorture nommu-experiment` |\n"
       "| `seed002-brk-churn.toml` | seed 002: brk grow/shrink and heap faults against constant reclaim |\n"
-      "| `seed003-mremap-pressure.toml` | seed 003: mremap moves and partial unmaps under swapping pressure |\n";
+      "| `seed003-mremap-pressure.toml` | seed 003: mremap moves and partial unmaps under swapping pressure |\n"
+      "| `seed004-cma-policies.toml` | seed 004: cma_alloc (bounded retries) against transient and long-term pins, "
+      "forks, LRU batches and a fatal signal (the cma job) |\n"
+      "| `seed004-cma-uninterruptible.toml` | seed 004: the forever policy, long-term pins held in place and a fatal "
+      "signal: the killed clients must leave cma_alloc |\n";
   for (const auto& [section, doc] : section_table()) {
     out += fmt::format("\n## [{}] — {}\n\n| key | type | default | range | meaning |\n|---|---|---|---|---|\n", section, doc);
     for (const Knob& knob : knob_table())

@@ -98,9 +98,8 @@ TEST(Pcp, IsolatingARangeDrainsTheListsAndIsolatedFramesBypassThem) {
   memory.free_pages(page, 0);
   ASSERT_TRUE(memory.pfn_to_page(pfn)->test(PG_pcp));
   memory.set_pageblock_migratetype(0, MigrateType::Isolate);
-  EXPECT_EQ(memory.isolate_freepages_range(0, kPageblockPages), kPageblockPages)
-      << "a frame waiting on the list is free: the isolation drains it first";
-  EXPECT_EQ(memory.nr_pcp_pages(), 0u);
+  EXPECT_EQ(memory.nr_pcp_pages(), 0u) << "isolating drains the lists: no frame of the block is handed out again";
+  EXPECT_EQ(memory.isolate_freepages_range(0, kPageblockPages), kPageblockPages);
   for (uint64_t p = 0; p < kPageblockPages; ++p) memory.free_pages(memory.pfn_to_page(p), 0);
   EXPECT_EQ(memory.nr_pcp_pages(), 0u) << "frames of an isolated pageblock go straight to the buddy";
   memory.set_pageblock_migratetype(0, MigrateType::Movable);
