@@ -159,12 +159,15 @@ Page* Memory::alloc_slowpath(gfp_t gfp, unsigned order, Site site) {
     ++stats_.nowait_failures;
     return nullptr;
   }
-  // __alloc_pages_direct_reclaim's "drained" retry: frames waiting on the per-CPU lists
-  // go back to the buddy lists, where they may merge into the block asked for.
-  if (nr_pcp_) {
+  // __alloc_pages_direct_reclaim's "drained" retry, once per attempt: frames waiting on
+  // the per-CPU lists (reclaim frees to them too) go back to the buddy lists, where they
+  // may merge into the block asked for.
+  auto drained_retry = [&]() -> Page* {
+    if (nr_pcp_ == 0) return nullptr;
     drain_all_pages();
-    if (Page* page = get_page_from_freelist(gfp, order, config_.min_pages)) return page;
-  }
+    return get_page_from_freelist(gfp, order, config_.min_pages);
+  };
+  if (Page* page = drained_retry()) return page;
   unsigned rounds = 0;
   for (;;) {
     if (run_doomed()) return nullptr;
@@ -172,13 +175,14 @@ Page* Memory::alloc_slowpath(gfp_t gfp, unsigned order, Site site) {
       ++rounds;
       reclaim_round(gfp, order, site);
       if (Page* page = get_page_from_freelist(gfp, order, config_.min_pages)) return page;
+      if (Page* page = drained_retry()) return page;
       continue;
     }
     if (config_.oom_kill && oom_hook_ && order <= kCostlyOrder) {
       // A kill that returned no memory is no progress (the kernel would wait for the
       // OOM reaper); counting it as progress would loop forever.
-      const uint64_t free_before = nr_free_;
-      if (oom_hook_() && nr_free_ > free_before) {
+      const uint64_t free_before = nr_free_ + nr_pcp_;
+      if (oom_hook_() && nr_free_ + nr_pcp_ > free_before) {
         ++stats_.oom_kills;
         if (Page* page = get_page_from_freelist(gfp, order, config_.min_pages)) return page;
         rounds = 0;  // the victim's memory may still be on its way back: reclaim again
