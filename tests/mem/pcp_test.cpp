@@ -90,6 +90,27 @@ TEST(Pcp, AFailingHighOrderRequestDrainsTheListsFirst) {
   EXPECT_CONSISTENT(memory);
 }
 
+TEST(Pcp, ReclaimedFramesAreDrainedForTheRequestThatReclaimedThem) {
+  // Reclaim frees to the list too; a high mark above everything reclaim frees keeps
+  // them all there, so only the drain after the reclaim round lets them merge into
+  // the order-3 block asked for.
+  SeededChoices choices(1);
+  MemConfig config = pcp_config(1);  // a refill takes one frame and hands it out: the list stays empty
+  config.pcp_high = 2048;
+  Memory memory(config, choices);
+  testing::FakeRmap rmap(memory);
+  memory.set_rmap_ops(&rmap);
+  std::vector<Page*> anon;
+  for (int i = 0; i < 100; ++i) anon.push_back(rmap.map_new(gfp::kKernel | gfp::kMovable));
+  std::vector<Page*> held = testing::fill_to(memory, memory.min_pages());
+  ASSERT_EQ(memory.nr_pcp_pages(), 0u);
+  Page* block = memory.alloc_pages(gfp::kKernel | gfp::kMovable, 3, Site{"t"});
+  ASSERT_NE(block, nullptr) << "reclaimed frames stayed on the list";
+  EXPECT_GE(memory.stats().direct_reclaims, 1u);
+  EXPECT_GE(memory.stats().pcp_drains, 1u);
+  EXPECT_CONSISTENT(memory);
+}
+
 TEST(Pcp, IsolatingARangeDrainsTheListsAndIsolatedFramesBypassThem) {
   SeededChoices choices(1);
   Memory memory(pcp_config(), choices);
