@@ -156,14 +156,9 @@ std::string seed_body(const CampaignOptions& options, uint64_t seed) {
     }
   }
   if (report.result.failure) {
-    Repro repro;
-    repro.tool_version = tool_version();
-    repro.config = options.config;
-    repro.seed = seed;
-    repro.choices = seeded.recorded();
-    repro.failure = *report.result.failure;
-    repro.trace_hash = report.result.trace_hash;
-    repro.ops = report.result.failure->op_index;
+    const Failure& failure = *report.result.failure;
+    const Repro repro =
+        make_repro(options.config, seed, seeded.recorded(), failure, report.result.trace_hash, failure.op_index);
     report.repro_path = fmt::format("{}/failures/{}/{}.repro.json", options.out_dir, repro.failure.signature_id(), seed);
     write_file_atomic(report.repro_path, repro_to_json(repro));
   }
@@ -174,15 +169,9 @@ std::string seed_body(const CampaignOptions& options, uint64_t seed) {
 // and write the repro from what it drew before it died.
 void capture_crash(const CampaignOptions& options, uint64_t seed, WorkerReport& report) {
   IsolatedReplay rerun = seed_isolated(options.config, seed, options.config.run.seed_timeout_s);
-  Repro repro;
-  repro.tool_version = tool_version();
-  repro.config = options.config;
-  repro.seed = seed;
-  repro.choices = std::move(rerun.recorded);
-  repro.failure = *report.result.failure;
-  if (rerun.report.result.failure && rerun.report.outcome == report.outcome) repro.failure = *rerun.report.result.failure;
-  report.result.failure = repro.failure;
-  repro.trace_hash = report.result.trace_hash;
+  if (rerun.report.result.failure && rerun.report.outcome == report.outcome) report.result.failure = rerun.report.result.failure;
+  const Repro repro = make_repro(options.config, seed, std::move(rerun.recorded), *report.result.failure,
+                                 report.result.trace_hash, /*ops: the worker died*/ 0);
   report.repro_path = fmt::format("{}/failures/{}/{}.repro.json", options.out_dir, repro.failure.signature_id(), seed);
   write_file_atomic(report.repro_path, repro_to_json(repro));
 }

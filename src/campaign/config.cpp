@@ -311,21 +311,26 @@ void validate_config(const Config& config, const std::string& file) {
   if (config.world.memory_pages % 512 != 0)
     throw ConfigError(file, 0, "world.memory_pages",
                       fmt::format("{} is not a multiple of the 512-page pageblock", config.world.memory_pages));
-  if (config.nommu.memory_mib % 2 != 0)
-    throw ConfigError(file, 0, "nommu.memory_mib",
-                      fmt::format("{} is not a whole number of 2 MiB pageblocks", config.nommu.memory_mib));
   if (config.world.min_free_pages >= config.world.memory_pages / 2 && config.world.min_free_pages)
     throw ConfigError(file, 0, "world.min_free_pages",
                       fmt::format("{} must be below half of memory_pages", config.world.min_free_pages));
-  {
-    const uint64_t pages = config.world.memory_pages;
-    const uint64_t min = config.world.min_free_pages ? config.world.min_free_pages : std::max<uint64_t>(1, pages / 100);
-    if (config.world.reserved_pages >= pages || pages - config.world.reserved_pages <= min)
-      throw ConfigError(file, 0, "world.reserved_pages",
-                        fmt::format("{} of {} pages reserved leaves no more than the min watermark ({}) free",
-                                    config.world.reserved_pages, pages, min));
-  }
   const auto options = world_options(config);
+  // The rules the simulation layers own (watermarks and reserved frames fitting the
+  // machine, the board's size) are theirs to check: ask them, naming the knob.
+  try {
+    mem::resolve_mem_config(world_memory_config(options));
+  } catch (const mem::ConfigError& e) {
+    const std::string& field = e.field();
+    const std::string knob = field == "pages"                                                       ? "memory_pages"
+                             : field == "min_pages" || field == "low_pages" || field == "high_pages" ? "min_free_pages"
+                                                                                                     : field;
+    throw ConfigError(file, 0, "world." + knob, e.reason());
+  }
+  try {
+    nommu::check_boot_options(nommu_options(config));
+  } catch (const mem::ConfigError& e) {
+    throw ConfigError(file, 0, "nommu." + e.field(), e.reason());
+  }
   uint64_t total = 0;
   for (uint32_t w : options.op_mix) total += w;
   if (total == 0) throw ConfigError(file, 0, "workload.mix_*", "every op weight is 0");

@@ -28,6 +28,19 @@ std::vector<Choice> trim_choices(std::vector<Choice> choices) {
   return choices;
 }
 
+Repro make_repro(const Config& config, uint64_t seed, std::vector<Choice> choices, const Failure& failure,
+                 uint64_t trace_hash, uint64_t ops) {
+  Repro repro;
+  repro.tool_version = tool_version();
+  repro.config = config;
+  repro.seed = seed;
+  repro.choices = std::move(choices);
+  repro.failure = failure;
+  repro.trace_hash = trace_hash;
+  repro.ops = ops;
+  return repro;
+}
+
 std::string repro_to_json(const Repro& repro) {
   using nlohmann::json;
   std::string out = "{\n";

@@ -152,14 +152,8 @@ SelftestRow run_defect(const SelftestOptions& options, const DefectInfo& info, c
     const bool died = outcome.report.outcome == Outcome::Crash || outcome.report.outcome == Outcome::Timeout;
     row.ops += died ? count_kind(outcome.choices, ChoiceKind::Op) : outcome.report.result.ops;
     row.signature = failure->signature();
-    Repro repro;
-    repro.tool_version = tool_version();
-    repro.config = config;
-    repro.seed = seed;
-    repro.choices = std::move(outcome.choices);
-    repro.failure = *failure;
-    repro.trace_hash = outcome.report.result.trace_hash;
-    repro.ops = died ? 0 : failure->op_index;
+    const Repro repro = make_repro(config, seed, std::move(outcome.choices), *failure, outcome.report.result.trace_hash,
+                                   died ? 0 : failure->op_index);
     const ReproSize size = repro_size(repro);
     row.repro_choices = size.choices;
     row.repro_setup_choices = size.setup_choices;

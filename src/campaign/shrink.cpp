@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <functional>
+#include <optional>
 #include <unordered_set>
 
 #include "mmtorture/campaign/aligned_replay.h"
@@ -305,6 +306,15 @@ class Shrinker {
 
   // ---- schedule and faults ----------------------------------------------------------
 
+  // best_ with the choices [begin, end) set to 0; nothing when they already are.
+  std::optional<std::vector<Choice>> zeroed(size_t begin, size_t end) const {
+    const auto first = best_.begin() + static_cast<ptrdiff_t>(begin), last = best_.begin() + static_cast<ptrdiff_t>(end);
+    if (std::all_of(first, last, [](const Choice& c) { return c.value == 0; })) return std::nullopt;
+    std::vector<Choice> candidate = best_;
+    for (size_t j = begin; j < end; ++j) candidate[j].value = 0;
+    return candidate;
+  }
+
   bool zero_where(const std::function<bool(const Choice&)>& which) {
     std::vector<Choice> candidate = best_;
     bool changed = false;
@@ -407,18 +417,15 @@ class Shrinker {
       const std::vector<Span> spans = op_spans(best_);
       if (n >= spans.size()) break;
       const Span span = spans[n];
-      bool nonzero = false;
-      for (size_t j = span.begin; j < span.end; ++j) nonzero |= best_[j].value != 0;
-      if (!nonzero) continue;
-      std::vector<Choice> candidate = best_;
-      for (size_t j = span.begin; j < span.end; ++j) candidate[j].value = 0;
-      if (attempt(candidate)) {
+      std::optional<std::vector<Choice>> candidate = zeroed(span.begin, span.end);
+      if (!candidate) continue;
+      if (attempt(*candidate)) {
         progress = true;
         continue;
       }
       if (best_[span.begin].value == 0) continue;  // that was the same candidate
-      candidate[span.begin].value = best_[span.begin].value;
-      if (attempt(candidate)) progress = true;
+      (*candidate)[span.begin].value = best_[span.begin].value;
+      if (attempt(*candidate)) progress = true;
     }
     return progress;
   }
@@ -434,13 +441,8 @@ class Shrinker {
     bool progress = false;
     for (size_t k = std::max<size_t>(best_.size() / 2, 1); k >= min_chunk() && budget_left(); k /= 2) {
       for (size_t i = 0; i < best_.size() && budget_left(); i += k) {
-        const size_t end = std::min(best_.size(), i + k);
-        bool nonzero = false;
-        for (size_t j = i; j < end; ++j) nonzero |= best_[j].value != 0;
-        if (!nonzero) continue;
-        std::vector<Choice> candidate = best_;
-        for (size_t j = i; j < end; ++j) candidate[j].value = 0;
-        progress |= attempt(candidate);
+        if (std::optional<std::vector<Choice>> candidate = zeroed(i, std::min(best_.size(), i + k)))
+          progress |= attempt(*candidate);
       }
       if (k == 1) break;
     }

@@ -53,7 +53,9 @@ Op op_from_draw(const VmWorldOptions& options, uint64_t draw) {
   return kFault;
 }
 
-mem::MemConfig memory_config(const VmWorldOptions& options) {
+}  // namespace
+
+mem::MemConfig world_memory_config(const VmWorldOptions& options) {
   mem::MemConfig config;
   config.pages = options.memory_pages;
   config.oom_kill = options.oom_kill;
@@ -67,10 +69,12 @@ mem::MemConfig memory_config(const VmWorldOptions& options) {
   return config;
 }
 
+namespace {
+
 class VmWorld {
  public:
   VmWorld(ChoiceSource& choices, const VmWorldOptions& options)
-      : choices_(choices), options_(options), memory_(memory_config(options), choices, &plan_), context_(memory_) {
+      : choices_(choices), options_(options), memory_(world_memory_config(options), choices, &plan_), context_(memory_) {
     mem::FaultRule nowait;
     nowait.probability = options.nowait_fail_probability;
     plan_.set_rule("*", mem::GfpClass::Nowait, nowait);

@@ -221,13 +221,9 @@ int replay_fuzz_input(const std::string& path, const std::string& bytes, const R
   print_failure_context(options, path, config.workload.job, result, log.get());
   const std::string& write_repro = options.write_repro;
   if (!write_repro.empty()) {
-    Repro repro;
-    repro.tool_version = tool_version();
-    repro.config = config;
-    repro.choices = trim_choices(choices.recorded());
-    repro.failure = f;
-    repro.trace_hash = result.trace_hash;
-    repro.ops = result.ops;
+    const Repro repro =
+        make_repro(config, /*seed: a fuzz input has none*/ 0, trim_choices(choices.recorded()), f, result.trace_hash,
+                   result.ops);
     write_file_atomic(write_repro, repro_to_json(repro));
     std::printf("repro written to %s (replay it, shrink it)\n", write_repro.c_str());
   }

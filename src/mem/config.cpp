@@ -37,7 +37,7 @@ MemConfig resolve_mem_config(const MemConfig& config) {
   if (out.reclaim_sleep_ms > 3'600'000)
     throw ConfigError("reclaim_sleep_ms", fmt::format("at most one hour (3600000), got {}", out.reclaim_sleep_ms));
   if (out.reserved_pages >= out.pages || out.pages - out.reserved_pages <= out.min_pages)
-    throw ConfigError("reserved_pages", fmt::format("{} reserved of {} frames leaves no more than the min watermark ({}) "
+    throw ConfigError("reserved_pages", fmt::format("{} of {} pages reserved leaves no more than the min watermark ({}) "
                                                     "free", out.reserved_pages, out.pages, out.min_pages));
   if (out.pcp_batch > 1024) throw ConfigError("pcp_batch", fmt::format("at most 1024, got {}", out.pcp_batch));
   if (out.pcp_batch && out.pcp_high == 0) out.pcp_high = uint64_t{MemConfig::kPcpHighBatches} * out.pcp_batch;

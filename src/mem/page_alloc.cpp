@@ -163,7 +163,7 @@ Page* Memory::alloc_slowpath(gfp_t gfp, unsigned order, Site site) {
   // the per-CPU lists (reclaim frees to them too) go back to the buddy lists, where they
   // may merge into the block asked for.
   auto drained_retry = [&]() -> Page* {
-    if (nr_pcp_ == 0) return nullptr;
+    if (nr_pcp_pages() == 0) return nullptr;
     drain_all_pages();
     return get_page_from_freelist(gfp, order, config_.min_pages);
   };
@@ -181,8 +181,8 @@ Page* Memory::alloc_slowpath(gfp_t gfp, unsigned order, Site site) {
     if (config_.oom_kill && oom_hook_ && order <= kCostlyOrder) {
       // A kill that returned no memory is no progress (the kernel would wait for the
       // OOM reaper); counting it as progress would loop forever.
-      const uint64_t free_before = nr_free_ + nr_pcp_;
-      if (oom_hook_() && nr_free_ + nr_pcp_ > free_before) {
+      const uint64_t free_before = nr_free_ + nr_pcp_pages();
+      if (oom_hook_() && nr_free_ + nr_pcp_pages() > free_before) {
         ++stats_.oom_kills;
         if (Page* page = get_page_from_freelist(gfp, order, config_.min_pages)) return page;
         rounds = 0;  // the victim's memory may still be on its way back: reclaim again

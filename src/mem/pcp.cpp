@@ -25,13 +25,11 @@ Page* Memory::rmqueue_pcplist(MigrateType type) {
       page->flags = PG_pcp;
       page->free_type = type;
       list.push_back(page);
-      ++nr_pcp_;
     }
     if (list.empty()) return nullptr;
   }
   Page* page = list.front();
   list.pop_front();
-  --nr_pcp_;
   page->clear(PG_pcp);
   return page;
 }
@@ -45,21 +43,19 @@ bool Memory::free_to_pcp(Page* page) {
   page->flags = PG_pcp;
   page->free_type = type == MigrateType::Cma ? MigrateType::Movable : type;
   pcp_lists_[pcp_index(page->free_type)].push_front(page);
-  ++nr_pcp_;
-  if (nr_pcp_ > config_.pcp_high) free_pcppages_bulk(config_.pcp_batch);
+  if (nr_pcp_pages() > config_.pcp_high) free_pcppages_bulk(config_.pcp_batch);
   return true;
 }
 
 // free_pcppages_bulk: `count` frames from the tails of the lists, round robin, back to
 // the buddy lists of their pageblock's (current) type.
 void Memory::free_pcppages_bulk(uint64_t count) {
-  while (count > 0 && nr_pcp_ > 0) {
+  while (count > 0 && nr_pcp_pages() > 0) {
     std::deque<Page*>& list = pcp_lists_[pcp_drain_next_];
     pcp_drain_next_ = (pcp_drain_next_ + 1) % pcp_lists_.size();
     if (list.empty()) continue;
     Page* page = list.back();
     list.pop_back();
-    --nr_pcp_;
     --count;
     page->flags = 0;
     free_one_block(page->pfn, 0, /*to_tail=*/false);
@@ -67,9 +63,9 @@ void Memory::free_pcppages_bulk(uint64_t count) {
 }
 
 void Memory::drain_all_pages() {
-  if (nr_pcp_ == 0) return;
+  if (nr_pcp_pages() == 0) return;
   ++stats_.pcp_drains;
-  free_pcppages_bulk(nr_pcp_);
+  free_pcppages_bulk(nr_pcp_pages());
 }
 
 }  // namespace mmt::mem

@@ -348,10 +348,16 @@ class BootWorld {
 
 }  // namespace
 
+void check_boot_options(const NommuBootOptions& options) {
+  if (options.memory_mib < 8 || options.memory_mib > 1024)
+    throw mem::ConfigError("memory_mib", fmt::format("{} is out of range 8..1024", options.memory_mib));
+  if (options.memory_mib % 2 != 0)
+    throw mem::ConfigError("memory_mib",
+                           fmt::format("{} is not a whole number of 2 MiB pageblocks", options.memory_mib));
+}
+
 NommuBootResult run_nommu_boot(ChoiceSource& choices, const NommuBootOptions& options) {
-  if (options.memory_mib < 8 || options.memory_mib > 1024 || options.memory_mib % 2 != 0)
-    throw mem::ConfigError("memory_mib", fmt::format("must be an even number of MiB in 8..1024, got {}",
-                                                     options.memory_mib));
+  check_boot_options(options);
   BootWorld world(choices, options);
   return world.run();
 }

@@ -2,6 +2,8 @@
 // swarm draws recorded as choices, and determinism of run_seed.
 #include <gtest/gtest.h>
 
+#include "campaign_test_util.h"
+
 #include "mmtorture/campaign/config.h"
 #include "mmtorture/campaign/repro.h"
 #include "mmtorture/campaign/seed_run.h"
@@ -18,20 +20,7 @@ Config planted_config(uint64_t ops, uint64_t plant_at) {
   return config;
 }
 
-Repro record_failure(const Config& config, uint64_t seed) {
-  SeededChoices choices(seed);
-  const SeedResult result = run_seed(config, choices);
-  EXPECT_TRUE(result.failure.has_value());
-  Repro repro;
-  repro.tool_version = tool_version();
-  repro.config = config;
-  repro.seed = seed;
-  repro.choices = choices.recorded();
-  repro.failure = *result.failure;
-  repro.trace_hash = result.trace_hash;
-  repro.ops = result.failure->op_index;
-  return repro;
-}
+using testing::record_failure;
 
 }  // namespace
 

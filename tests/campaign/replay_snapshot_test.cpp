@@ -57,6 +57,15 @@ std::vector<Cluster> parse_clusters(const std::string& dot) {
   return clusters;
 }
 
+// One seed with the hooks replay attaches: the event log and the tree snapshot.
+SeedResult run_as_replay(const Config& config, uint64_t seed, sched::EventLog& log) {
+  SeedHooks hooks;
+  hooks.event_log = &log;
+  hooks.capture_trees_dot = true;
+  SeededChoices choices(seed);
+  return run_seed(config, choices, hooks);
+}
+
 }  // namespace
 
 TEST(ReplaySnapshot, WorldFailureShowsEachThreadsLastEventsAndEveryLiveTree) {
@@ -68,11 +77,7 @@ TEST(ReplaySnapshot, WorldFailureShowsEachThreadsLastEventsAndEveryLiveTree) {
     EXPECT_TRUE(plain.trees_dot.empty()) << "nothing captured unless asked";
 
     sched::EventLog log(6);
-    SeedHooks hooks;
-    hooks.event_log = &log;
-    hooks.capture_trees_dot = true;
-    SeededChoices choices(seed);
-    const SeedResult result = run_seed(config, choices, hooks);
+    const SeedResult result = run_as_replay(config, seed, log);
     ASSERT_TRUE(result.failure.has_value());
     EXPECT_EQ(result.failure->signature(), plain.failure->signature());
     EXPECT_EQ(result.trace_hash, plain.trace_hash) << "recording must not feed the simulation";
@@ -129,11 +134,7 @@ TEST(ReplaySnapshot, MapleJobDrawsItsTreeAndRunsNoThreads) {
   config.run.ops_per_seed = 3000;
   config.run.defects = {"destroy-frees-live-nodes"};
   sched::EventLog log(16);
-  SeedHooks hooks;
-  hooks.event_log = &log;
-  hooks.capture_trees_dot = true;
-  SeededChoices choices(1);
-  const SeedResult result = run_seed(config, choices, hooks);
+  const SeedResult result = run_as_replay(config, 1, log);
   ASSERT_TRUE(result.failure.has_value());
   EXPECT_TRUE(log.threads().empty());
   const auto clusters = parse_clusters(result.trees_dot);
@@ -157,11 +158,7 @@ TEST(ReplaySnapshot, CmaHangDrawsBothProcessesAndCountsReturnedCalls) {
   config.schedule.hang_ms = 20000;
   config.run.defects = {"cma-retry-uninterruptible"};
   sched::EventLog log(16);
-  SeedHooks hooks;
-  hooks.event_log = &log;
-  hooks.capture_trees_dot = true;
-  SeededChoices choices(1);
-  const SeedResult result = run_seed(config, choices, hooks);
+  const SeedResult result = run_as_replay(config, 1, log);
   ASSERT_TRUE(result.failure.has_value());
   EXPECT_EQ(result.failure->check, "hang");
   EXPECT_LT(result.failure->op_index, result.ops) << "the hung call has not returned";

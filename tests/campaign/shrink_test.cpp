@@ -3,6 +3,8 @@
 // keep their signature, replay exactly with plain replay, and shrink the same way twice.
 #include <gtest/gtest.h>
 
+#include "campaign_test_util.h"
+
 #include "mmtorture/campaign/aligned_replay.h"
 #include "mmtorture/campaign/config.h"
 #include "mmtorture/campaign/repro.h"
@@ -13,20 +15,7 @@ namespace mmt::campaign {
 
 namespace {
 
-Repro record_failure(const Config& config, uint64_t seed) {
-  SeededChoices choices(seed);
-  const SeedResult result = run_seed(config, choices);
-  EXPECT_TRUE(result.failure.has_value());
-  Repro repro;
-  repro.tool_version = tool_version();
-  repro.config = config;
-  repro.seed = seed;
-  repro.choices = choices.recorded();
-  if (result.failure) repro.failure = *result.failure;
-  repro.trace_hash = result.trace_hash;
-  repro.ops = result.failure ? result.failure->op_index : result.ops;
-  return repro;
-}
+using testing::record_failure;
 
 CandidateRun in_process(const Config& config, const std::vector<Choice>& choices) {
   return run_candidate_in_process(config, choices);

@@ -30,6 +30,11 @@ struct Repro {
   std::vector<std::shared_ptr<std::string>> names;
 };
 
+// The repro of a failing run, stamped with this tool's version: `ops` is the number of
+// operations done when the failure fired (0 when the run died and it is unknown).
+Repro make_repro(const Config& config, uint64_t seed, std::vector<Choice> choices, const Failure& failure,
+                 uint64_t trace_hash, uint64_t ops);
+
 // One choice per line, so a diff of two repros reads like a diff of two runs.
 std::string repro_to_json(const Repro& repro);
 // Throws ConfigError("file", line, key, reason) for anything malformed.

@@ -96,4 +96,8 @@ struct VmWorldResult {
 
 VmWorldResult run_vm_world(ChoiceSource& choices, const VmWorldOptions& options);
 
+// The simulated machine the world runs on (watermarks from min_free_pages, reserved
+// frames, swap, OOM killing), before mem::resolve_mem_config checks and derives it.
+mem::MemConfig world_memory_config(const VmWorldOptions& options);
+
 }  // namespace mmt::campaign

@@ -14,11 +14,13 @@ namespace mmt::mem {
 class ConfigError : public std::invalid_argument {
  public:
   ConfigError(std::string field, const std::string& message)
-      : std::invalid_argument(field + ": " + message), field_(std::move(field)) {}
+      : std::invalid_argument(field + ": " + message), field_(std::move(field)), reason_(message) {}
   const std::string& field() const { return field_; }
+  const std::string& reason() const { return reason_; }
 
  private:
   std::string field_;
+  std::string reason_;
 };
 
 struct MemConfig {

@@ -133,7 +133,7 @@ class Memory {
   uint64_t nr_free_pages(MigrateType type) const { return nr_free_by_type_[index_of(type)]; }
   uint64_t nr_free_blocks(unsigned order, MigrateType type) const;
   // Free frames on the per-CPU lists (pcp.cpp; 0 without them).
-  uint64_t nr_pcp_pages() const { return nr_pcp_; }
+  uint64_t nr_pcp_pages() const { return pcp_lists_[0].size() + pcp_lists_[1].size(); }
   // drain_all_pages: every per-CPU list back to the buddy lists, where the frames merge.
   void drain_all_pages();
   uint64_t min_pages() const { return config_.min_pages; }
@@ -318,7 +318,6 @@ class Memory {
   // The per-CPU lists: [0] unmovable, [1] movable (CMA frames included, as the kernel
   // files them); the front is the head (freed last, handed out first).
   std::array<std::deque<Page*>, 2> pcp_lists_;
-  uint64_t nr_pcp_ = 0;
   unsigned pcp_drain_next_ = 0;  // the list free_pcppages_bulk starts at (round robin)
 
   Page* lru_head_ = nullptr;  // newest

@@ -74,7 +74,11 @@ struct NommuBootResult {
   uint64_t trace_hash = 0;
 };
 
+// Throws mem::ConfigError naming the option (memory_mib: 8..1024, even).
+void check_boot_options(const NommuBootOptions& options);
+
 // One boot: builds the world, runs the script, measures, tears down, checks for leaks.
+// Checks its options first (check_boot_options).
 NommuBootResult run_nommu_boot(ChoiceSource& choices, const NommuBootOptions& options);
 
 }  // namespace mmt::nommu
