@@ -247,9 +247,6 @@ uint64_t Memory::isolate_freepages_range(uint64_t start, uint64_t end) {
   if (start >= end || end > pages_.size())
     raise_failure("mem.bad_pfn", "isolate_freepages_range",
                   fmt::format("range [{}, {}) is empty or runs past the last frame ({})", start, end, pages_.size()));
-  // alloc_contig_range drains the per-CPU lists after isolating: frames freed before
-  // the isolation may still wait there.
-  drain_all_pages();
   for (uint64_t pfn = start; pfn < end;) {
     const Page* head = free_block_containing(pfn);
     if (!head || pageblock_types_[pfn / kPageblockPages] != MigrateType::Isolate) return pfn;
