@@ -17,9 +17,11 @@
 #include <set>
 
 #include "mmtorture/campaign/isolated.h"
+#include "mmtorture/campaign/journal_lock.h"
 #include "mmtorture/campaign/repro.h"
 #include "mmtorture/campaign/seed_run.h"
 #include "mmtorture/campaign/shrink.h"
+#include "mmtorture/campaign/summary.h"
 
 namespace mmt::campaign {
 
@@ -83,52 +85,44 @@ std::vector<JournalEntry> read_journal(const std::string& path) {
 }
 
 std::string journal_path(const CampaignOptions& options) {
-  if (options.shard_count > 1)
-    return fmt::format("{}/journal.shard-{}-of-{}.jsonl", options.out_dir, options.shard_index, options.shard_count);
-  return options.out_dir + "/journal.jsonl";
+  return options.out_dir + "/" + shard_journal_name(Shard{options.shard_index, options.shard_count});
+}
+
+bool shrink_signature_repro(const std::string& signature_id, const std::string& first_repro) {
+  std::error_code error;
+  if (first_repro.empty() || !fs::exists(first_repro, error)) return false;
+  const fs::path dir = fs::path(first_repro).parent_path();
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.path().string().ends_with(".min.repro.json")) return false;
+  try {
+    const Repro repro = load_repro(first_repro);
+    ShrinkOptions shrink;
+    shrink.max_attempts = repro.config.run.shrink_attempts;
+    const uint64_t timeout = repro.config.run.seed_timeout_s;
+    // Check failures replay in this process (fast); crashes and timeouts each in a worker.
+    const bool isolated = repro.failure.check == "crash" || repro.failure.check == "timeout";
+    const ShrinkResult result = shrink_repro(repro, shrink, [&](const Config& candidate, const std::vector<Choice>& c) {
+      return isolated ? run_candidate_isolated(candidate, c, timeout) : run_candidate_in_process(candidate, c);
+    });
+    std::string path = first_repro;
+    path.replace(path.size() - std::string(".repro.json").size(), std::string::npos, ".min.repro.json");
+    write_file_atomic(path, repro_to_json(result.repro));
+    std::printf("shrunk %s: %llu -> %llu choices, %llu -> %llu ops, %llu -> %llu threads (%llu attempts): %s\n",
+                signature_id.c_str(), static_cast<unsigned long long>(result.before.choices),
+                static_cast<unsigned long long>(result.after.choices),
+                static_cast<unsigned long long>(result.before.operations),
+                static_cast<unsigned long long>(result.after.operations),
+                static_cast<unsigned long long>(result.before.threads), static_cast<unsigned long long>(result.after.threads),
+                static_cast<unsigned long long>(result.attempts), path.c_str());
+    std::fflush(stdout);
+    return true;
+  } catch (const std::exception& e) {
+    std::printf("shrink of %s failed: %s\n", first_repro.c_str(), e.what());
+    return false;
+  }
 }
 
 namespace {
-
-struct Totals {
-  uint64_t seeds = 0, ops = 0, virtual_ms = 0, failing = 0;
-  struct Sig {
-    uint64_t count = 0;
-    std::string check, signature, first_repro;
-    uint64_t first_seed = UINT64_MAX;
-  };
-  std::map<std::string, Sig> by_signature;
-
-  void add(const JournalEntry& e) {
-    ++seeds;
-    ops += e.ops;
-    virtual_ms += e.virtual_ms;
-    if (e.outcome == "clean") return;
-    ++failing;
-    Sig& sig = by_signature[e.signature_id];
-    ++sig.count;
-    sig.check = e.check;
-    sig.signature = e.signature;
-    if (e.seed < sig.first_seed) {
-      sig.first_seed = e.seed;
-      sig.first_repro = e.repro;
-    }
-  }
-};
-
-void print_summary(const Totals& t, double wall_s, uint64_t ops_this_run, unsigned jobs) {
-  std::printf("SUMMARY: %llu seeds, %llu ops (checked after every op), %.1f virtual s, %llu failing seeds, "
-              "%llu signatures; %.0f checked ops/s (%.1f s wall, %u jobs)\n",
-              static_cast<unsigned long long>(t.seeds), static_cast<unsigned long long>(t.ops),
-              static_cast<double>(t.virtual_ms) / 1000.0, static_cast<unsigned long long>(t.failing),
-              static_cast<unsigned long long>(t.by_signature.size()),
-              wall_s > 0 ? static_cast<double>(ops_this_run) / wall_s : 0.0, wall_s, jobs);
-  if (t.by_signature.empty()) return;
-  std::printf("  %-6s %-16s %-10s %s\n", "seeds", "signature", "first", "check | site | message  (first repro)");
-  for (const auto& [id, sig] : t.by_signature)
-    std::printf("  %-6llu %-16s seed %-5llu %s  (%s)\n", static_cast<unsigned long long>(sig.count), id.c_str(),
-                static_cast<unsigned long long>(sig.first_seed), sig.signature.c_str(), sig.first_repro.c_str());
-}
 
 // The worker body for one seed: run it (twice with --check-determinism), and write
 // its repro when it fails.
@@ -176,36 +170,8 @@ void capture_crash(const CampaignOptions& options, uint64_t seed, WorkerReport& 
   write_file_atomic(report.repro_path, repro_to_json(repro));
 }
 
-void shrink_new_signatures(const CampaignOptions& options, const Totals& totals) {
-  for (const auto& [id, sig] : totals.by_signature) {
-    if (sig.first_repro.empty() || !fs::exists(sig.first_repro)) continue;
-    const fs::path dir = fs::path(sig.first_repro).parent_path();
-    bool done = false;
-    for (const auto& entry : fs::directory_iterator(dir))
-      done |= entry.path().string().ends_with(".min.repro.json");
-    if (done) continue;
-    try {
-      const Repro repro = load_repro(sig.first_repro);
-      ShrinkOptions shrink;
-      shrink.max_attempts = options.config.run.shrink_attempts;
-      const uint64_t timeout = options.config.run.seed_timeout_s;
-      // Check failures replay in this process (fast); crashes and timeouts each in a worker.
-      const bool isolated = repro.failure.check == "crash" || repro.failure.check == "timeout";
-      const ShrinkResult result = shrink_repro(repro, shrink, [&](const Config& candidate, const std::vector<Choice>& c) {
-        return isolated ? run_candidate_isolated(candidate, c, timeout) : run_candidate_in_process(candidate, c);
-      });
-      std::string path = sig.first_repro;
-      path.replace(path.size() - std::string(".repro.json").size(), std::string::npos, ".min.repro.json");
-      write_file_atomic(path, repro_to_json(result.repro));
-      std::printf("shrunk %s: %llu -> %llu choices, %llu -> %llu ops, %llu -> %llu threads (%llu attempts): %s\n", id.c_str(),
-                  static_cast<unsigned long long>(result.before.choices), static_cast<unsigned long long>(result.after.choices),
-                  static_cast<unsigned long long>(result.before.operations), static_cast<unsigned long long>(result.after.operations),
-                  static_cast<unsigned long long>(result.before.threads), static_cast<unsigned long long>(result.after.threads),
-                  static_cast<unsigned long long>(result.attempts), path.c_str());
-    } catch (const std::exception& e) {
-      std::printf("shrink of %s failed: %s\n", sig.first_repro.c_str(), e.what());
-    }
-  }
+void shrink_new_signatures(const SeedTotals& totals) {
+  for (const auto& [id, sig] : totals.by_signature) shrink_signature_repro(id, sig.first_repro);
 }
 
 struct Running {
@@ -224,6 +190,11 @@ int run_campaign(const CampaignOptions& options) {
     if (s == options.seeds.last) break;
   }
   const std::string journal = journal_path(options);
+  // One campaign per journal, and a used journal only with --resume or --force: checked
+  // before anything is printed or written.
+  fs::create_directories(options.out_dir);
+  const JournalLock lock(journal);
+  check_journal_unused(journal, options.resume, options.force);
   std::printf("mmtorture run: seeds %llu..%llu (%zu in shard %llu/%llu), config %s, config hash %s, job %s, "
               "%llu ops per seed, %u jobs, journal %s\n",
               static_cast<unsigned long long>(options.seeds.first), static_cast<unsigned long long>(options.seeds.last),
@@ -234,9 +205,8 @@ int run_campaign(const CampaignOptions& options) {
   std::printf("%s", config_banner(options.config).c_str());
   std::fflush(stdout);
 
-  Totals totals;
+  SeedTotals totals;
   std::set<uint64_t> done;
-  fs::create_directories(options.out_dir);
   if (options.resume && fs::exists(journal)) {
     const auto entries = read_journal(journal);
     for (const auto& e : entries) {
@@ -253,6 +223,17 @@ int run_campaign(const CampaignOptions& options) {
   } else {
     write_file_atomic(journal, "");
   }
+  SummaryInfo summary;
+  summary.config_name = options.config_name;
+  summary.config_hash = hash;
+  summary.job = options.config.workload.job;
+  summary.journal = journal;
+  summary.seeds = options.seeds;
+  summary.shard = Shard{options.shard_index, options.shard_count};
+  summary.state = "running";
+  summary.complete = done.size() == seeds.size();
+  const std::string summary_file = summary_path(options.out_dir, summary.shard);
+  write_file_atomic(summary_file, summary_json(summary, totals));
   const int journal_fd = ::open(journal.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (journal_fd < 0) throw std::runtime_error(fmt::format("{}: cannot open for appending", journal));
 
@@ -340,35 +321,12 @@ int run_campaign(const CampaignOptions& options) {
   ::close(journal_fd);
   if (tty) std::fprintf(stderr, "\r\033[K");
   const double wall = std::chrono::duration<double>(Clock::now() - started).count();
-  if (options.config.run.shrink) shrink_new_signatures(options, totals);
+  if (options.config.run.shrink) shrink_new_signatures(totals);
+  summary.state = "done";
+  summary.complete = done.size() + finished == seeds.size();
+  summary.throughput = Throughput{wall, wall, ops_this_run, finished, 1, options.jobs};
+  write_file_atomic(summary_file, summary_json(summary, totals));
   print_summary(totals, wall, ops_this_run, options.jobs);
-  return totals.failing ? 1 : 0;
-}
-
-int merge_journals(const std::vector<std::string>& paths) {
-  Totals totals;
-  std::set<uint64_t> seen;
-  std::string hash;
-  uint64_t duplicates = 0;
-  for (const auto& path : paths) {
-    for (const auto& e : read_journal(path)) {
-      if (hash.empty()) hash = e.config_hash;
-      if (e.config_hash != hash)
-        throw ConfigError(path, 0, "config_hash",
-                          fmt::format("{} differs from {} in the first journal: not shards of one campaign", e.config_hash, hash));
-      if (!seen.insert(e.seed).second) {
-        ++duplicates;
-        continue;
-      }
-      totals.add(e);
-    }
-  }
-  std::printf("mmtorture merge: %zu journals, config hash %s, %llu seeds (%llu duplicates ignored), seeds %llu..%llu\n",
-              paths.size(), hash.c_str(), static_cast<unsigned long long>(seen.size()),
-              static_cast<unsigned long long>(duplicates),
-              static_cast<unsigned long long>(seen.empty() ? 0 : *seen.begin()),
-              static_cast<unsigned long long>(seen.empty() ? 0 : *seen.rbegin()));
-  print_summary(totals, 0, 0, 0);
   return totals.failing ? 1 : 0;
 }
 

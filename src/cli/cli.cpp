@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iterator>
 #include <memory>
@@ -21,8 +22,10 @@
 #include "mmtorture/campaign/campaign.h"
 #include "mmtorture/campaign/config.h"
 #include "mmtorture/campaign/fuzz_jobs.h"
+#include "mmtorture/campaign/merge.h"
 #include "mmtorture/campaign/repro.h"
 #include "mmtorture/campaign/seed_run.h"
+#include "mmtorture/campaign/shard.h"
 #include "mmtorture/campaign/selftest.h"
 #include "mmtorture/campaign/shrink.h"
 #include "mmtorture/cma/experiment.h"
@@ -366,14 +369,18 @@ int main(int argc, char** argv) {
   std::vector<std::string> overrides;
   uint64_t ops = 0;
   unsigned jobs = 1;
-  bool check_determinism = false, resume = false, quiet = false;
+  bool check_determinism = false, resume = false, force = false, quiet = false;
   run->add_option("config", config_path, "TOML config (configs/*.toml); knob defaults when omitted");
   run->add_option("--seeds", seeds_text, "Seed or range A..B (inclusive); overrides run.seeds");
   run->add_option("--ops", ops, "Operations per seed; overrides run.ops_per_seed")->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
   run->add_option("--jobs,-j", jobs, "Worker processes at once")->capture_default_str()->check(CLI::Range(1u, 256u));
-  run->add_option("--shard", shard_text, "K/N: run only the K-th of N interleaved slices of the seeds");
+  run->add_option("--shard", shard_text,
+                  "K/N: run only the K-th of N interleaved slices of the seeds; auto: K/N from a Slurm array task "
+                  "(SLURM_ARRAY_TASK_ID, _MIN, _COUNT) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX and "
+                  "MMT_SHARD_COUNT)");
   run->add_flag("--check-determinism", check_determinism, "Run each seed twice; a trace-hash mismatch fails it");
   run->add_flag("--resume", resume, "Continue the campaign recorded in the journal");
+  run->add_flag("--force", force, "Start over in a used --out: replace this shard's journal and summary");
   run->add_option("--out", out_dir, "Output directory for journal.jsonl and failures/ (default out/<config name>)");
   run->add_flag("--quiet", quiet, "No progress lines");
   run->add_option("--set", overrides, knob_help);
@@ -417,9 +424,14 @@ int main(int argc, char** argv) {
   shrink_cmd->add_option("--attempts", attempts, "Replays to try at most (default: run.shrink_attempts of the repro)");
   shrink_cmd->add_option("--out,-o", shrink_out, "Where to write (default FILE with .min.repro.json)");
 
-  auto* merge_cmd = app.add_subcommand("merge", "Join the journals of a sharded campaign into one summary");
-  std::vector<std::string> journals;
-  merge_cmd->add_option("journals", journals, "journal*.jsonl")->required();
+  auto* merge_cmd = app.add_subcommand(
+      "merge", "Join the shards of a campaign into one journal and summary.json; exit 1 when a shard or seed is missing");
+  MergeOptions merge_options;
+  merge_cmd->add_option("inputs", merge_options.inputs, "The campaign's output root, or its journal*.jsonl files")
+      ->required();
+  merge_cmd->add_option("--out", merge_options.out_dir,
+                        "Where journal.jsonl and summary.json go (default: the root, or the journals' folder)");
+  merge_cmd->add_flag("--shrink", merge_options.shrink, "Shrink one repro per signature (unless one is shrunk already)");
 
   auto* cma_cmd = app.add_subcommand("cma-experiment",
                                      "The seed-004 experiment: each cma_alloc retry policy against the same workloads");
@@ -522,7 +534,7 @@ int main(int argc, char** argv) {
       }
       return shrink(shrink_path, attempts, shrink_out);
     }
-    if (merge_cmd->parsed()) return merge_journals(journals);
+    if (merge_cmd->parsed()) return merge_campaign(merge_options);
     if (run->parsed()) {
       CampaignOptions options;
       options.config = config_path.empty() ? Config{} : load_config_file(config_path);
@@ -540,16 +552,12 @@ int main(int argc, char** argv) {
       options.jobs = jobs;
       options.check_determinism = check_determinism;
       options.resume = resume;
+      options.force = force;
       options.quiet_progress = quiet;
       if (!shard_text.empty()) {
-        unsigned long long k = 0, n = 0;
-        char tail = 0;
-        if (std::sscanf(shard_text.c_str(), "%llu/%llu%c", &k, &n, &tail) != 2 || n == 0 || k == 0 || k > n) {
-          std::fprintf(stderr, "mmtorture: --shard: '%s' is not K/N with 1 <= K <= N\n", shard_text.c_str());
-          return 2;
-        }
-        options.shard_index = k;
-        options.shard_count = n;
+        const Shard shard = parse_shard(shard_text, [](const char* name) { return std::getenv(name); });
+        options.shard_index = shard.index;
+        options.shard_count = shard.count;
       }
       options.out_dir = !out_dir.empty() ? out_dir
                         : config_path.empty() ? std::string("out/defaults")

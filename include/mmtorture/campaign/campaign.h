@@ -22,6 +22,7 @@ struct CampaignOptions {
   uint64_t shard_index = 1, shard_count = 1;  // run seeds with (seed - first) % count == index - 1
   bool check_determinism = false;
   bool resume = false;
+  bool force = false;           // start over in a used --out (replace this shard's journal)
   std::string out_dir = "out";  // journal.jsonl and failures/ go here
   bool quiet_progress = false;
 };
@@ -42,7 +43,9 @@ std::string journal_path(const CampaignOptions& options);
 
 int run_campaign(const CampaignOptions& options);
 
-// `mmtorture merge`: the summary of several journals (shards of one campaign).
-int merge_journals(const std::vector<std::string>& paths);
+// Shrinks `first_repro` (a signature's first repro) to its *.min.repro.json unless its
+// failures/<signature>/ folder already holds a shrunk repro (written by this campaign,
+// an earlier one or another shard); prints one line. Returns whether it shrank.
+bool shrink_signature_repro(const std::string& signature_id, const std::string& first_repro);
 
 }  // namespace mmt::campaign
