@@ -45,11 +45,14 @@ std::string join_shards(const std::set<uint64_t>& shards) {
 
 void print_summary(const SeedTotals& t, double wall_s, uint64_t ops_this_run, unsigned jobs, bool show_shards) {
   std::printf("SUMMARY: %llu seeds, %llu ops (checked after every op), %.1f virtual s, %llu failing seeds, "
-              "%llu signatures; %.0f checked ops/s (%.1f s wall, %u jobs)\n",
+              "%llu signatures",
               static_cast<unsigned long long>(t.seeds), static_cast<unsigned long long>(t.ops),
               static_cast<double>(t.virtual_ms) / 1000.0, static_cast<unsigned long long>(t.failing),
-              static_cast<unsigned long long>(t.by_signature.size()),
-              wall_s > 0 ? static_cast<double>(ops_this_run) / wall_s : 0.0, wall_s, jobs);
+              static_cast<unsigned long long>(t.by_signature.size()));
+  if (jobs)  // a run; a merge has no wall time of its own
+    std::printf("; %.0f checked ops/s (%.1f s wall, %u jobs)", wall_s > 0 ? static_cast<double>(ops_this_run) / wall_s : 0.0,
+                wall_s, jobs);
+  std::printf("\n");
   if (t.by_signature.empty()) return;
   std::printf("  %-6s %-16s %-10s %s%s\n", "seeds", "signature", "first", show_shards ? "shards  " : "",
               "check | site | message  (first repro)");

@@ -37,8 +37,8 @@ struct SeedTotals {
   void add(const JournalEntry& entry, uint64_t shard_index = 1);
 };
 
-// The SUMMARY line and the table of signatures (with the shards column when
-// `show_shards`).
+// The SUMMARY line (with the run's throughput when `jobs` is not 0) and the table of
+// signatures (with the shards column when `show_shards`).
 void print_summary(const SeedTotals& totals, double wall_s, uint64_t ops_this_run, unsigned jobs,
                    bool show_shards = false);
 
