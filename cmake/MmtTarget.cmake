@@ -1,5 +1,15 @@
 # The one place compile flags are decided. Every library, program, test and fuzzer
 # calls mmt_configure_target() so a sanitizer or warning change reaches all of them.
+# Sanitizers may also come in through CMAKE_C(XX)_FLAGS: OSS-Fuzz and ClusterFuzzLite pass
+# theirs in CFLAGS/CXXFLAGS (.clusterfuzzlite/build.sh). An ASan build needs the fiber-switch
+# annotations and the LeakSanitizer scopes (MMT_SANITIZED) however it was asked for.
+if(CMAKE_CXX_FLAGS MATCHES "-fsanitize=([a-z,-]*,)?address")
+  set(MMT_ASAN_FROM_FLAGS ON)
+endif()
+# Whether MMT_FUZZ adds -fsanitize=fuzzer-no-link itself (off when the flags bring the
+# engine's instrumentation, as OSS-Fuzz's do).
+option(MMT_FUZZ_INSTRUMENT "Compile every target with -fsanitize=fuzzer-no-link in fuzz builds" ON)
+
 function(mmt_configure_target target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-missing-field-initializers)
   if(MMT_WERROR)
@@ -10,8 +20,10 @@ function(mmt_configure_target target)
                            -fno-sanitize-recover=all)
     target_link_options(${target} PRIVATE -fsanitize=${MMT_SANITIZE})
     target_compile_definitions(${target} PRIVATE MMT_SANITIZED=1)
+  elseif(MMT_ASAN_FROM_FLAGS)
+    target_compile_definitions(${target} PRIVATE MMT_SANITIZED=1)
   endif()
-  if(MMT_FUZZ)
+  if(MMT_FUZZ AND MMT_FUZZ_INSTRUMENT)
     target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link)
   endif()
 endfunction()

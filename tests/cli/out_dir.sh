@@ -35,7 +35,7 @@ expect_refusal "$dir/a/journal.jsonl: a campaign already wrote this journal: --r
 slow=(run --seeds 1..100000 --ops 2000 --quiet --set run.shrink=false)
 "$mmt" "${slow[@]}" --out "$dir/b" >/dev/null &
 pids+=($!)
-for _ in $(seq 1 500); do [ -s "$dir/b/journal.jsonl" ] && break; sleep 0.02; done
+for _ in $(seq 1 3000); do [ -s "$dir/b/journal.jsonl" ] && break; sleep 0.02; done
 [ -s "$dir/b/journal.jsonl" ] || fail "the first campaign journaled nothing"
 expect_refusal "$dir/b/journal.jsonl: another campaign (pid ${pids[0]}) is writing this journal" \
   "$mmt" "${slow[@]}" --out "$dir/b" --force
