@@ -84,16 +84,14 @@ class VmWorld {
   }
 
   ~VmWorld() {
-    if (result_.failure) {
-      // A failed run may have left locks held and structures broken: its address
-      // spaces are abandoned (leaked), never torn down.
-      for (auto& slot : slots_)
-        if (slot) new std::shared_ptr<vma::Mm>(std::move(slot));
-      for (auto& victim : reap_queue_) new std::shared_ptr<vma::Mm>(std::move(victim));
-    }
+    // A failed run may have left locks held and structures half-changed: its address
+    // spaces are abandoned (~Mm releases host memory only).
+    if (result_.failure) context_.abandon();
     slots_.clear();
-    // Deferred frees belong to this world's slab: run them before it goes away (after a
-    // failure they may trip over the corruption that failed the run).
+    reap_queue_.clear();
+    // Deferred frees belong to this world's slab and queue process-wide: they run
+    // before it goes away, even after a failure (a node freed twice is caught by the
+    // slab, and a destructor swallows what it cannot report).
     try {
       rcu_barrier();
     } catch (const FailureError&) {
@@ -107,7 +105,11 @@ class VmWorld {
                                  : sched::StrategyConfig::random(options_.preempt_probability);
     sched_options.hang_ms = options_.hang_ms;
     sched_options.event_log = options_.event_log;
-    if (options_.capture_trees_dot) sched_options.on_failure = [this](const Failure& failure) { capture_trees(failure); };
+    // From the first failure on, nothing tears this world's address spaces down.
+    sched_options.on_failure = [this](const Failure& failure) {
+      if (options_.capture_trees_dot) capture_trees(failure);
+      context_.abandon();
+    };
     sched::Scheduler scheduler(choices_, sched_options, &trace_);
     if (options_.kswapd) memory_.start_kswapd(scheduler);
     if (options_.oom_kill) {
@@ -358,18 +360,10 @@ class VmWorld {
   // Releases a reference; the last user of an address space that left its slot tears it
   // down here, at an ordinary scheduling point (never in a destructor, where the
   // scheduler could not unwind the thread).
+  // (A check failing half-way through that exit_mmap leaves the address space half
+  // freed: ~Mm, run while the failure unwinds, sees the run failed and leaves it be.)
   void drop(std::shared_ptr<vma::Mm>&& mm) {
-    if (mm && mm.use_count() == 1 && !mm->exited) {
-      try {
-        vma::exit_mmap(*mm);
-      } catch (const FailureError&) {
-        // A check failed half-way through the teardown: ~Mm would tear the half-freed
-        // address space down again (a double free that hides the failure behind a
-        // crash), so it is abandoned like every address space of a failed run.
-        new std::shared_ptr<vma::Mm>(std::move(mm));
-        throw;
-      }
-    }
+    if (mm && mm.use_count() == 1 && !mm->exited) vma::exit_mmap(*mm);
     mm.reset();
   }
 
@@ -440,7 +434,16 @@ class VmWorld {
 
   // Everything goes away and nothing may be left behind.
   void teardown() {
-    slots_.clear();
+    // Each address space exits here, where a failing check raises as anywhere else
+    // (never in a destructor, which cannot throw).
+    for (auto* list : {&slots_, &reap_queue_}) {
+      for (auto& mm : *list) {
+        if (mm && !mm->exited) vma::exit_mmap(*mm);
+        mm.reset();
+      }
+      list->clear();
+    }
+    if (const auto& failure = context_.destructor_failure()) throw FailureError(*failure);
     rcu_barrier();
     raise_if(check::vm_world_checks().run(check::CheckLevel::Teardown, subject(nullptr)), "teardown");
   }

@@ -95,11 +95,15 @@ std::function<void()> short_pinner(ActorContext& ctx, Process& process, PinnerOp
 
 std::function<void()> longterm_pinner(ActorContext& ctx, Process& process, LongtermPinnerOptions options) {
   return [&ctx, &process, options] {
-    // Unpinned when the body ends, even when it is unwound at the end of a failed run.
+    // Unpinned when the body ends, also when the scheduler unwinds it at the end of a
+    // clean run; after a failure the world is abandoned and nothing is unpinned (the
+    // pages' counts may be what failed, and a destructor must not throw).
     struct Pins {
       ActorContext& ctx;
       std::vector<mem::Page*> pages;
-      ~Pins() { unpin_user_pages(ctx.cma, pages, FOLL_WRITE | FOLL_LONGTERM); }
+      ~Pins() {
+        if (!sched::run_failed()) unpin_user_pages(ctx.cma, pages, FOLL_WRITE | FOLL_LONGTERM);
+      }
     } pins{ctx, {}};
     for (unsigned i = 0; i < options.pins; ++i) {
       const unsigned long page = ctx.choices.draw(ChoiceKind::Arg, kSiteLongtermPage, process.pages);

@@ -51,9 +51,15 @@ class CmaWorld {
   }
 
   ~CmaWorld() {
+    // A failed run's address spaces are abandoned, not torn down over the corruption
+    // (issue 13); a destructor never throws.
+    if (result_.failure) vm_.abandon();
     app_.mm.reset();
     guest_.mm.reset();
-    rcu_barrier();
+    try {
+      rcu_barrier();
+    } catch (const FailureError&) {
+    }
   }
 
   CmaWorldResult run() {
@@ -61,7 +67,10 @@ class CmaWorld {
     sched_options.strategy = sched::StrategyConfig::random(options_.preempt_probability);
     sched_options.hang_ms = options_.hang_ms;
     sched_options.event_log = options_.event_log;
-    if (options_.capture_trees_dot) sched_options.on_failure = [this](const Failure& failure) { capture_trees(failure); };
+    sched_options.on_failure = [this](const Failure& failure) {
+      if (options_.capture_trees_dot) capture_trees(failure);
+      vm_.abandon();
+    };
     sched::Scheduler scheduler(choices_, sched_options, &trace_);
     client_calls_.resize(options_.clients);
     std::vector<sched::Thread*> clients;

@@ -42,7 +42,14 @@ KmemCache::KmemCache(Memory& memory, std::string name, size_t object_size, size_
 }
 
 KmemCache::~KmemCache() {
-  while (all_head_) discard_slab(all_head_);
+  // A destructor never throws: a slab page whose frame a failed run left in a bad state
+  // cannot go back to the buddy allocator, so it stays with the (dying) Memory.
+  while (all_head_) {
+    try {
+      discard_slab(all_head_);
+    } catch (const FailureError&) {
+    }
+  }
 }
 
 std::vector<uint64_t> KmemCache::slab_pfns() const {
@@ -87,6 +94,7 @@ KmemCache::Slab* KmemCache::new_slab(Page* page) {
   slab->all_prev = all_tail_;
   (all_tail_ ? all_tail_->all_next : all_head_) = slab;
   all_tail_ = slab;
+  retired_.erase(reinterpret_cast<uintptr_t>(slab->memory));
   by_address_.emplace(reinterpret_cast<uintptr_t>(slab->memory), std::move(owned));
   ++slab_count_;
   ++stats_.slabs_allocated;
@@ -101,13 +109,16 @@ void KmemCache::discard_slab(Slab* slab) {
   Page* page = slab->page;
   page->clear(PG_slab);
   page->slab = nullptr;
-  memory_.free_pages(page, 0);
   ASAN_UNPOISON_MEMORY_REGION(slab->memory, kPageSize);
   unsigned char* buffer = slab->memory;
   by_address_.erase(reinterpret_cast<uintptr_t>(buffer));  // destroys *slab
+  retired_[reinterpret_cast<uintptr_t>(buffer)] = page->pfn;
   ::operator delete(buffer, kSlabAlign);
   --slab_count_;
   ++stats_.slabs_freed;
+  // Last: the cache is whole again when freeing the frame raises (a page a failed run
+  // left in a bad state).
+  memory_.free_pages(page, 0);
 }
 
 void* KmemCache::alloc(gfp_t gfp, Site site) {
@@ -160,23 +171,64 @@ void* KmemCache::alloc(gfp_t gfp, Site site) {
   return object;
 }
 
-void KmemCache::free(void* object) {
-  if (!object) return;
+std::pair<const KmemCache::Slab*, uint16_t> KmemCache::locate(const void* object) const {
   const auto address = reinterpret_cast<uintptr_t>(object);
   const auto found = by_address_.find(address & ~uintptr_t{kPageSize - 1});
-  if (found == by_address_.end())
-    raise_failure("slab.bad_free", "kmem_cache_free",
-                  fmt::format("cache '{}': freeing a pointer that is not one of its objects", name_));
-  Slab* slab = found->second.get();
+  if (found == by_address_.end()) return {nullptr, 0};
+  const Slab* slab = found->second.get();
+  const size_t offset = address - reinterpret_cast<uintptr_t>(slab->memory);
+  if (offset % stride_ != 0 || offset / stride_ >= per_slab_) return {nullptr, 0};
+  return {slab, static_cast<uint16_t>(offset / stride_)};
+}
+
+bool KmemCache::is_live(const void* object) const {
+  const auto [slab, index] = locate(object);
+  return slab && !slab->is_free[index];
+}
+
+std::string KmemCache::describe_object(const void* object) const {
+  const auto [slab, index] = locate(object);
+  if (!slab) {
+    const auto address = reinterpret_cast<uintptr_t>(object);
+    const auto retired = retired_.find(address & ~uintptr_t{kPageSize - 1});
+    if (retired != retired_.end())
+      return fmt::format("freed object {} of returned slab pfn {} of cache '{}'", (address & (kPageSize - 1)) / stride_,
+                         retired->second, name_);
+    return fmt::format("a pointer that is not one of cache '{}''s objects", name_);
+  }
+  return fmt::format("{}object {} of slab pfn {} of cache '{}'", slab->is_free[index] ? "freed " : "", index,
+                     slab->page->pfn, name_);
+}
+
+void KmemCache::check_free(const void* object, const char* site) const {
+  const auto address = reinterpret_cast<uintptr_t>(object);
+  const auto found = by_address_.find(address & ~uintptr_t{kPageSize - 1});
+  if (found == by_address_.end()) {
+    // An object of a slab returned since: every one of its objects had been freed.
+    const auto retired = retired_.find(address & ~uintptr_t{kPageSize - 1});
+    if (retired != retired_.end() && (address & (kPageSize - 1)) % stride_ == 0)
+      raise_failure("slab.double_free", site,
+                    fmt::format("cache '{}': object {} of slab pfn {} freed twice (its slab was returned since)", name_,
+                                (address & (kPageSize - 1)) / stride_, retired->second));
+    raise_failure("slab.bad_free", site, fmt::format("cache '{}': freeing a pointer that is not one of its objects", name_));
+  }
+  const Slab* slab = found->second.get();
   const size_t offset = address - reinterpret_cast<uintptr_t>(slab->memory);
   if (offset % stride_ != 0 || offset / stride_ >= per_slab_)
-    raise_failure("slab.bad_free", "kmem_cache_free",
+    raise_failure("slab.bad_free", site,
                   fmt::format("cache '{}': freeing offset {} of slab pfn {}, not the start of an object", name_, offset,
                               slab->page->pfn));
   const auto index = static_cast<uint16_t>(offset / stride_);
   if (slab->is_free[index])
-    raise_failure("slab.double_free", "kmem_cache_free",
+    raise_failure("slab.double_free", site,
                   fmt::format("cache '{}': object {} of slab pfn {} freed twice", name_, index, slab->page->pfn));
+}
+
+void KmemCache::free(void* object) {
+  if (!object) return;
+  check_free(object);
+  const auto [located, index] = locate(object);
+  Slab* slab = const_cast<Slab*>(located);
   poison(object_at(*slab, index));
   slab->is_free[index] = 1;
   slab->free_objects.push_back(index);

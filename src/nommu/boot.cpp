@@ -326,6 +326,7 @@ class BootWorld {
   // walking them again (their nodes and regions go with the slabs, the pages with the
   // Memory), so nothing is freed twice.
   void abandon() {
+    context_.vm().abandon();
     for (auto& p : processes_) p->mm->exited = true;
     processes_.clear();
     log_pages_.clear();

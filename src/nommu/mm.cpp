@@ -15,6 +15,7 @@
 #include "mmtorture/core/defects.h"
 #include "mmtorture/maple/kernel_api.h"
 #include "mmtorture/maple/validate.h"
+#include "mmtorture/sched/scheduler.h"
 
 namespace mmt::nommu {
 
@@ -91,7 +92,14 @@ NommuContext::NommuContext(mem::Memory& memory, PreallocOrder order)
       region_cache_(memory, "vm_region_jar", sizeof(VmRegion), alignof(VmRegion)),
       order_(order) {}
 
-NommuContext::~NommuContext() { rcu_barrier(); }
+NommuContext::~NommuContext() {
+  // Deferred node frees go to this context's slab; a destructor never throws (after a
+  // failed run a callback may trip over the corruption that failed it).
+  try {
+    rcu_barrier();
+  } catch (const FailureError&) {
+  }
+}
 
 VmRegion* NommuContext::region_struct_alloc() {
   void* object = region_cache_.alloc(gfp::kKernel, kSiteRegionJar);
@@ -148,7 +156,14 @@ NommuMm::NommuMm(NommuContext& context) : context_(&context), id_(context.next_i
 }
 
 NommuMm::~NommuMm() {
-  if (!exited) exit_mmap(*this);
+  // As vma::Mm: no kernel-model teardown after the run failed, and never a throw.
+  if (exited || context_->vm().abandoned() || sched::run_failed()) return;
+  try {
+    exit_mmap(*this);
+  } catch (const FailureError& error) {
+    context_->vm().note_destructor_failure(error.failure());
+    context_->vm().abandon();
+  }
 }
 
 // ---- do_mmap --------------------------------------------------------------------------

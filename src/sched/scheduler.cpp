@@ -324,6 +324,12 @@ void Scheduler::record_failure(Failure failure, const Thread* subject) {
   }
 }
 
+bool run_failed() {
+  if (failure_in_flight()) return true;
+  const Scheduler* scheduler = detail::t_active;
+  return scheduler && scheduler->failed();
+}
+
 bool Scheduler::doomed() const {
   return tearing_down_ || failure_.has_value() || std::uncaught_exceptions() > 0;
 }

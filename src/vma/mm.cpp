@@ -10,6 +10,7 @@
 #include "mmtorture/core/defects.h"
 #include "mmtorture/maple/kernel_api.h"
 #include "mmtorture/maple/validate.h"
+#include "mmtorture/sched/scheduler.h"
 #include "mmtorture/sched/yield_point.h"
 #include "mmtorture/vma/ops.h"
 
@@ -120,7 +121,14 @@ Mm::Mm(VmContext& context)
 }
 
 Mm::~Mm() {
-  if (!exited) exit_mmap(*this);
+  if (exited || context_->abandoned() || sched::run_failed()) return;
+  try {
+    exit_mmap(*this);
+  } catch (const FailureError& error) {
+    // Half torn down: nothing may run over it again.
+    context_->note_destructor_failure(error.failure());
+    context_->abandon();
+  }
 }
 
 // ---- VMA allocation ----------------------------------------------------------------------
@@ -135,6 +143,8 @@ Vma* vma_alloc(Mm& mm) {
 }
 
 void vma_free(Mm& mm, Vma* vma) {
+  // A second free is named before ~Vma would run over the poison.
+  mm.context().vma_cache().check_free(vma, "vm_area_free");
   vma->~Vma();
   mm.context().vma_cache().free(vma);
 }
@@ -300,6 +310,9 @@ void zap_page_range(Mm& mm, unsigned long start, unsigned long end) {
 
 void remove_vmas(Mm& mm, const std::vector<Vma*>& vmas) {
   for (Vma* vma : vmas) {
+    // A VMA freed already (a use after free left it in the tree) is named before its
+    // poisoned fields are read.
+    mm.context().vma_cache().check_free(vma, "remove_vma");
     zap_page_range(mm, vma->vm_start, vma->vm_end);
     if (vma->vm_flags & VM_ACCOUNT) mm.context().vm_unacct_memory(vma->pages());
     mm.total_vm -= vma->pages();
@@ -330,6 +343,13 @@ std::string dump_mm(Mm& mm) {
   void* entry;
   mas_for_each(&mas, entry, ULONG_MAX) {
     auto* vma = static_cast<Vma*>(entry);
+    // The dump is printed with the failure that may be exactly this: a slot holding a
+    // freed VMA is named, never read.
+    if (!mm.context().vma_cache().is_live(vma)) {
+      out += fmt::format("  [{:#x}-{:#x}] {}\n", mas.index, mas.last + 1,
+                         mm.context().vma_cache().describe_object(vma));
+      continue;
+    }
     out += fmt::format("  [{:#x}-{:#x}) {} pgoff {:#x} anon {} vma#{} ({} pages)\n", vma->vm_start, vma->vm_end,
                        flags_text(vma->vm_flags), vma->vm_pgoff, vma->anon_vma ? vma->anon_vma->id : 0, vma->id,
                        vma->pages());
@@ -341,7 +361,8 @@ std::string dump_mm_dot(Mm& mm, const std::string& name, const std::string& capt
   maple::DotTreeOptions options;
   options.name = name;
   options.label = caption;
-  options.entry_label = [](const void* entry) {
+  options.entry_label = [&mm](const void* entry) {
+    if (!mm.context().vma_cache().is_live(entry)) return mm.context().vma_cache().describe_object(entry);
     const auto* vma = static_cast<const Vma*>(entry);
     return fmt::format("vma#{} {}", vma->id, flags_text(vma->vm_flags));
   };
@@ -361,6 +382,9 @@ std::optional<Failure> validate_mm(Mm& mm) {
   unsigned long count = 0, total = 0, prev_end = 0;
   mas_for_each(&mas, entry, ULONG_MAX) {
     auto* vma = static_cast<Vma*>(entry);
+    if (!mm.context().vma_cache().is_live(vma))
+      return fail(fmt::format("tree slot [{:#x}-{:#x}] holds a freed vm_area_struct ({})", mas.index, mas.last,
+                              mm.context().vma_cache().describe_object(vma)));
     if (vma->vm_mm != &mm) return fail(fmt::format("vma#{} belongs to another mm", vma->id));
     if (vma->vm_start != mas.index || vma->vm_end - 1 != mas.last)
       return fail(fmt::format("vma#{} [{:#x}-{:#x}) sits in tree slot [{:#x}-{:#x}]", vma->id, vma->vm_start,

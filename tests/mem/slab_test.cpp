@@ -128,6 +128,39 @@ TEST(Slab, DoubleAndForeignFreesAreFailures) {
   EXPECT_FALSE(nodes.check_consistency());
 }
 
+// A second free of an object whose slab went back to the page allocator (its last
+// object was freed) is still a double free naming the cache and the object, and
+// is_live/describe_object name such an object without reading it.
+TEST(Slab, DoubleFreeAfterTheSlabWasReturnedIsNamed) {
+  SeededChoices choices(1);
+  Memory memory(small_config(), choices);
+  KmemCache vmas(memory, "vm_area_struct", 200, 8);
+  void* a = vmas.alloc(gfp::kKernel, Site{"a"});
+  EXPECT_TRUE(vmas.is_live(a));
+  vmas.free(a);
+  EXPECT_EQ(vmas.slab_pages(), 0u);
+  EXPECT_FALSE(vmas.is_live(a));
+  EXPECT_NE(vmas.describe_object(a).find("freed object 0 of returned slab pfn"), std::string::npos)
+      << vmas.describe_object(a);
+  try {
+    vmas.free(a);
+    FAIL() << "the second free was accepted";
+  } catch (const FailureError& e) {
+    EXPECT_EQ(e.failure().check, "slab.double_free");
+    EXPECT_NE(e.failure().message.find("cache 'vm_area_struct': object 0 of slab pfn"), std::string::npos)
+        << e.failure().message;
+  }
+  // check_free names it the same way without freeing anything.
+  void* b = vmas.alloc(gfp::kKernel, Site{"b"});
+  void* c = vmas.alloc(gfp::kKernel, Site{"c"});
+  vmas.free(c);
+  EXPECT_EQ(check_of([&] { vmas.check_free(c, "vm_area_free"); }), "slab.double_free");
+  EXPECT_NE(vmas.describe_object(c).find("freed object"), std::string::npos);
+  vmas.check_free(b, "vm_area_free");
+  EXPECT_EQ(vmas.live_objects(), 1u);
+  vmas.free(b);
+}
+
 TEST(Slab, BadGeometryIsRejectedNamingTheField) {
   SeededChoices choices(1);
   Memory memory(small_config(), choices);

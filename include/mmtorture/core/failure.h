@@ -31,15 +31,31 @@ std::string normalise_numbers(const std::string& text);
 
 // Thrown to abandon a run when a check fails. The scheduler catches it at the green
 // thread's entry, the run loop at the top; nothing in the simulation swallows it.
+//
+// Every FailureError alive is counted: while one is on its way up (raised, not yet
+// caught and destroyed), the run has failed, and destructors that would tear the
+// world down through kernel-model code abandon it instead (failure_in_flight()).
 class FailureError : public std::runtime_error {
  public:
   explicit FailureError(Failure failure)
-      : std::runtime_error(failure.headline()), failure_(std::move(failure)) {}
+      : std::runtime_error(failure.headline()), failure_(std::move(failure)) {
+    ++live_;
+  }
+  FailureError(const FailureError& other) : std::runtime_error(other), failure_(other.failure_) { ++live_; }
+  FailureError& operator=(const FailureError&) = default;
+  ~FailureError() override { --live_; }
   const Failure& failure() const { return failure_; }
+  // FailureErrors alive now (the simulation is single-OS-threaded).
+  static uint64_t live() { return live_; }
 
  private:
   Failure failure_;
+  static inline thread_local uint64_t live_ = 0;
 };
+
+// True while a FailureError is alive: a check has failed and its error is unwinding
+// the stack towards the catch that records it (or is being handled there).
+inline bool failure_in_flight() { return FailureError::live() > 0; }
 
 [[noreturn]] void raise_failure(std::string check, std::string site, std::string message,
                                 std::string dump = {});

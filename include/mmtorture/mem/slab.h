@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "mmtorture/core/failure.h"
@@ -47,8 +48,21 @@ class KmemCache {
   // zeroes it; otherwise its contents are the poison.
   void* alloc(gfp_t gfp, Site site);
   // Frees an object of this cache (null is ignored). A pointer that is not an object
-  // of this cache is "slab.bad_free", a second free "slab.double_free".
+  // of this cache is "slab.bad_free", a second free "slab.double_free"; both name the
+  // cache and the object.
   void free(void* object);
+  // Raises what free(object) would raise (slab.bad_free, slab.double_free, at `site`)
+  // without freeing it. For callers that run an object's destructor before freeing it:
+  // checking first keeps a second free a named failure instead of a destructor run
+  // over the poison (whose garbage pointers would crash the process).
+  void check_free(const void* object, const char* site = "kmem_cache_free") const;
+  // Whether `object` is an object of this cache that is allocated now. Never reads the
+  // object: safe on a dangling pointer (a freed object, or one of a returned slab).
+  // For checks and dumps that must not dereference what they report.
+  bool is_live(const void* object) const;
+  // "object N of slab pfn P" (with "freed" when it is not allocated), or "a pointer
+  // that is not one of its objects". Never reads the object.
+  std::string describe_object(const void* object) const;
 
   uint64_t live_objects() const { return live_; }
   uint64_t slab_pages() const { return slab_count_; }
@@ -86,6 +100,9 @@ class KmemCache {
     Slab* all_prev = nullptr;  // every slab, oldest first
     Slab* all_next = nullptr;
   };
+  // The slab and object index of `object`, or {null, 0} when it is not the start of an
+  // object of this cache.
+  std::pair<const Slab*, uint16_t> locate(const void* object) const;
   Slab* new_slab(Page* page);
   void discard_slab(Slab* slab);
   void partial_add(Slab* slab);
@@ -103,6 +120,10 @@ class KmemCache {
   Slab* all_tail_ = nullptr;
   // Host buffer address -> slab, for free(); looked up, never iterated.
   std::unordered_map<uintptr_t, std::unique_ptr<Slab>> by_address_;
+  // Host buffers of slabs returned since (-> their frame), until a new slab reuses the
+  // buffer: a second free of an object there is a double free, not a wild pointer.
+  // Looked up, never iterated.
+  std::unordered_map<uintptr_t, uint64_t> retired_;
   uint64_t live_ = 0;
   uint64_t slab_count_ = 0;
   Stats stats_;

@@ -149,6 +149,8 @@ class Scheduler {
   // True while the run is being torn down or the current thread unwinds from an
   // exception: primitives give up instead of waiting, and checks stay quiet.
   bool doomed() const;
+  // True once the run has recorded its first failure.
+  bool failed() const { return failure_.has_value(); }
 
   Lockdep& lockdep() { return *lockdep_; }
   SchedRcu& rcu() { return *rcu_; }
@@ -238,6 +240,14 @@ class Scheduler {
   std::vector<uint64_t> pct_change_points_;
   size_t pct_next_change_ = 0;
 };
+
+// True once the run in progress has failed: a FailureError is on its way up (core's
+// failure_in_flight()) or the active scheduler has recorded a failure. From then on no
+// kernel-model code may run over the world's half-done state: destructors that would
+// tear an address space down abandon it instead (issue 13). A clean run's teardown
+// (threads unwound by the scheduler's kill after the last worker finished) is not a
+// failure and still tears down through the model.
+bool run_failed();
 
 namespace detail {
 // The scheduler of the green thread running now (null on the scheduler's stack and

@@ -102,6 +102,18 @@ class VmContext final : public mem::RmapOps {
   uint64_t next_mm_id() { return ++mm_ids_; }
   uint64_t anon_vmas() const { return anon_vmas_.size(); }
 
+  // A failed run's world: its address spaces are abandoned, never torn down through
+  // the model (their locks and structures may be half-changed). ~Mm then releases host
+  // memory only; the slab pages go back when the caches are destroyed.
+  void abandon() { abandoned_ = true; }
+  bool abandoned() const { return abandoned_; }
+  // The first failure raised while a destructor tore an address space down (a
+  // destructor cannot throw it): the world's teardown check reports it.
+  const std::optional<Failure>& destructor_failure() const { return destructor_failure_; }
+  void note_destructor_failure(const Failure& failure) {
+    if (!destructor_failure_) destructor_failure_ = failure;
+  }
+
   // mem::RmapOps: unmap every pte of `page` (reclaim and migration).
   bool try_to_unmap(mem::Page* page) override;
   // mem::RmapOps: move every pte of `from` to `to` (page migration; migrate.cpp).
@@ -117,6 +129,8 @@ class VmContext final : public mem::RmapOps {
   std::unique_ptr<SlabNodeAllocator> node_allocator_;
   std::vector<std::unique_ptr<AnonVma>> anon_vmas_;  // live for the context's life
   uint64_t committed_pages_ = 0;
+  bool abandoned_ = false;
+  std::optional<Failure> destructor_failure_;
   uint64_t vma_ids_ = 0;
   uint64_t mm_ids_ = 0;
   uint64_t anon_ids_ = 0;
@@ -127,7 +141,10 @@ class VmContext final : public mem::RmapOps {
 class Mm {
  public:
   explicit Mm(VmContext& context);
-  // The address space must have been torn down with exit_mmap().
+  // Tears the address space down with exit_mmap() unless it has been, except after the
+  // run failed (sched::run_failed(), or the context is abandoned): then nothing of the
+  // kernel model runs over its half-done state and only host memory is released.
+  // Never throws: a failure of that exit_mmap goes to the context (destructor_failure).
   ~Mm();
   Mm(const Mm&) = delete;
   Mm& operator=(const Mm&) = delete;
