@@ -192,6 +192,49 @@ Merged merge_shards(const std::vector<ShardInput>& shards, std::FILE* out) {
   return merged;
 }
 
+// `merge --shrink`: the first repro of each signature without a shrunk repro yet.
+void shrink_signatures(const SeedTotals& totals) {
+  for (const auto& [id, sig] : totals.by_signature) {
+    if (shrink_signature_repro(id, sig.first_repro)) continue;
+    const auto shrunk = find_shrunk_repro(sig.first_repro);
+    std::printf("%s: %s\n", id.c_str(),
+                shrunk ? fmt::format("already shrunk to {} choices: {}", shrunk->choices, shrunk->path).c_str()
+                       : "not shrunk (its first repro is missing or could not be shrunk)");
+  }
+}
+
+// The merged set's summary.json: `journal` is "" when no merged journal was written.
+SummaryInfo merge_summary(const ShardSummary& first, uint64_t count, const std::string& journal, const Merged& merged) {
+  SummaryInfo info;
+  info.kind = "merge";
+  info.state = "merged";
+  info.config_name = first.config_name;
+  info.config_hash = first.config_hash;
+  info.job = first.job;
+  info.journal = journal;
+  info.seeds = first.seeds;
+  info.shard = Shard{1, count};
+  info.shards_present = merged.present;
+  info.complete = merged.missing.empty();
+  info.missing = merged.missing;
+  info.throughput = merged.throughput;
+  return info;
+}
+
+// The SUMMARY table (with the shards each signature failed in), the tasks' throughput,
+// and one line per missing shard or seed run.
+void print_merge_report(const Merged& merged, uint64_t count) {
+  print_summary(merged.totals, 0, 0, 0, /*show_shards*/ count > 1);
+  if (const auto& t = merged.throughput; t && t->wall_s > 0)
+    std::printf("throughput: %.0f checked ops/s per task (%llu tasks, %.1f task-s, longest %.1f s)\n",
+                static_cast<double>(t->ops) / t->wall_s, static_cast<unsigned long long>(t->tasks), t->wall_s,
+                t->wall_s_max);
+  if (merged.duplicates)
+    std::printf("duplicates: %llu journal lines repeat a seed (kept the first)\n",
+                static_cast<unsigned long long>(merged.duplicates));
+  for (const auto& line : merged.missing) std::printf("missing: %s\n", line.c_str());
+}
+
 std::string default_out_dir(const MergeOptions& options) {
   std::error_code error;
   if (options.inputs.size() == 1 && fs::is_directory(options.inputs.front(), error)) return options.inputs.front();
@@ -233,41 +276,10 @@ int merge_campaign(const MergeOptions& options) {
     if (complete) throw std::runtime_error(fmt::format("{}: write failed", journal));
   }
 
-  if (options.shrink) {
-    for (const auto& [id, sig] : merged.totals.by_signature) {
-      if (shrink_signature_repro(id, sig.first_repro)) continue;
-      const auto shrunk = find_shrunk_repro(sig.first_repro);
-      std::printf("%s: %s\n", id.c_str(),
-                  shrunk ? fmt::format("already shrunk to {} choices: {}", shrunk->choices, shrunk->path).c_str()
-                         : "not shrunk (its first repro is missing or could not be shrunk)");
-    }
-  }
-
-  SummaryInfo info;
-  info.kind = "merge";
-  info.state = "merged";
-  info.config_name = first.config_name;
-  info.config_hash = first.config_hash;
-  info.job = first.job;
-  info.journal = complete ? journal : "";
-  info.seeds = first.seeds;
-  info.shard = Shard{1, count};
-  info.shards_present = merged.present;
-  info.complete = complete;
-  info.missing = merged.missing;
-  info.throughput = merged.throughput;
+  if (options.shrink) shrink_signatures(merged.totals);
   const std::string summary = (fs::path(out_dir) / "summary.json").string();
-  write_file_atomic(summary, summary_json(info, merged.totals));
-
-  print_summary(merged.totals, 0, 0, 0, /*show_shards*/ count > 1);
-  if (const auto& t = merged.throughput; t && t->wall_s > 0)
-    std::printf("throughput: %.0f checked ops/s per task (%llu tasks, %.1f task-s, longest %.1f s)\n",
-                static_cast<double>(t->ops) / t->wall_s, static_cast<unsigned long long>(t->tasks), t->wall_s,
-                t->wall_s_max);
-  if (merged.duplicates)
-    std::printf("duplicates: %llu journal lines repeat a seed (kept the first)\n",
-                static_cast<unsigned long long>(merged.duplicates));
-  for (const auto& line : merged.missing) std::printf("missing: %s\n", line.c_str());
+  write_file_atomic(summary, summary_json(merge_summary(first, count, complete ? journal : "", merged), merged.totals));
+  print_merge_report(merged, count);
   if (!complete) {
     std::printf("INCOMPLETE: %zu of %llu shards lack seeds; no merged journal written (summary: %s). Re-run each "
                 "named shard with --resume, then merge again\n",
