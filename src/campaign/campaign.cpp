@@ -9,13 +9,17 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "mmtorture/campaign/interrupt.h"
 #include "mmtorture/campaign/isolated.h"
 #include "mmtorture/campaign/journal_lock.h"
 #include "mmtorture/campaign/repro.h"
@@ -88,7 +92,7 @@ std::string journal_path(const CampaignOptions& options) {
   return options.out_dir + "/" + shard_journal_name(Shard{options.shard_index, options.shard_count});
 }
 
-bool shrink_signature_repro(const std::string& signature_id, const std::string& first_repro) {
+bool shrink_signature_repro(const std::string& signature_id, const std::string& first_repro, bool print_progress) {
   std::error_code error;
   if (first_repro.empty() || !fs::exists(first_repro, error)) return false;
   const fs::path dir = fs::path(first_repro).parent_path();
@@ -98,12 +102,31 @@ bool shrink_signature_repro(const std::string& signature_id, const std::string& 
     const Repro repro = load_repro(first_repro);
     ShrinkOptions shrink;
     shrink.max_attempts = repro.config.run.shrink_attempts;
+    shrink.cancelled = [] { return interrupt_signal() != 0; };
+    if (print_progress) {
+      std::printf("shrinking %s (%s, %zu choices, at most %llu replays)\n", signature_id.c_str(), first_repro.c_str(),
+                  repro.choices.size(), static_cast<unsigned long long>(shrink.max_attempts));
+      std::fflush(stdout);
+      shrink.progress = [](const std::string& line) {
+        std::printf("  %s\n", line.c_str());
+        std::fflush(stdout);
+      };
+    }
     const uint64_t timeout = repro.config.run.seed_timeout_s;
     // Check failures replay in this process (fast); crashes and timeouts each in a worker.
     const bool isolated = repro.failure.check == "crash" || repro.failure.check == "timeout";
     const ShrinkResult result = shrink_repro(repro, shrink, [&](const Config& candidate, const std::vector<Choice>& c) {
       return isolated ? run_candidate_isolated(candidate, c, timeout) : run_candidate_in_process(candidate, c);
     });
+    if (interrupt_signal()) {
+      std::printf("not shrunk %s: interrupted\n", signature_id.c_str());
+      return false;
+    }
+    if (!result.reproduced) {
+      std::printf("not shrunk %s: %s does not reproduce on its own: %s\n", signature_id.c_str(), first_repro.c_str(),
+                  result.original_outcome.c_str());
+      return false;
+    }
     std::string path = first_repro;
     path.replace(path.size() - std::string(".repro.json").size(), std::string::npos, ".min.repro.json");
     write_file_atomic(path, repro_to_json(result.repro));
@@ -170,8 +193,17 @@ void capture_crash(const CampaignOptions& options, uint64_t seed, WorkerReport& 
   write_file_atomic(report.repro_path, repro_to_json(repro));
 }
 
-void shrink_new_signatures(const SeedTotals& totals) {
-  for (const auto& [id, sig] : totals.by_signature) shrink_signature_repro(id, sig.first_repro);
+void shrink_new_signatures(const CampaignOptions& options, const SeedTotals& totals) {
+  for (const auto& [id, sig] : totals.by_signature) {
+    if (interrupt_signal()) return;
+    shrink_signature_repro(id, sig.first_repro, !options.quiet_progress);
+  }
+}
+
+void print_interrupted(int signal, uint64_t seeds_done, size_t seeds_total) {
+  std::printf("interrupted (%s): %llu of %zu seeds done and journaled, resume with --resume\n",
+              signal == SIGTERM ? "SIGTERM" : "SIGINT", static_cast<unsigned long long>(seeds_done), seeds_total);
+  std::fflush(stdout);
 }
 
 struct Running {
@@ -235,7 +267,7 @@ int run_campaign(const CampaignOptions& options) {
   const std::string summary_file = summary_path(options.out_dir, summary.shard);
   write_file_atomic(summary_file, summary_json(summary, totals));
   const int journal_fd = ::open(journal.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (journal_fd < 0) throw std::runtime_error(fmt::format("{}: cannot open for appending", journal));
+  if (journal_fd < 0) throw IoError(fmt::format("{}: cannot open for appending: {}", journal, std::strerror(errno)));
 
   std::vector<uint64_t> todo;
   for (uint64_t s : seeds)
@@ -273,14 +305,20 @@ int run_campaign(const CampaignOptions& options) {
     }
     const std::string line = journal_line(e) + "\n";
     if (::write(journal_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
-      throw std::runtime_error(fmt::format("{}: write failed", journal));
+      throw IoError(fmt::format("{}: write failed: {}", journal, std::strerror(errno)));
     totals.add(e);
     ops_this_run += e.ops;
     ++finished;
   };
 
-  while (next < todo.size() || !running.empty()) {
-    while (running.size() < options.jobs && next < todo.size()) {
+  InterruptGuard interrupt_guard;
+  bool out_of_budget = false;
+  auto budget_spent = [&] {
+    return options.budget_s > 0 && std::chrono::duration<double>(Clock::now() - started).count() >= options.budget_s;
+  };
+  while ((next < todo.size() && !(out_of_budget = budget_spent())) || !running.empty()) {
+    if (interrupt_signal()) break;
+    while (!out_of_budget && running.size() < options.jobs && next < todo.size()) {
       const uint64_t seed = todo[next++];
       running.push_back(Running{seed, Worker::start([&, seed](CaptureBuffer*) { return seed_body(options, seed); }, nullptr),
                                 Clock::now()});
@@ -288,6 +326,7 @@ int run_campaign(const CampaignOptions& options) {
     std::vector<pollfd> fds;
     for (auto& r : running) fds.push_back(pollfd{r.worker->fd(), POLLIN, 0});
     ::poll(fds.data(), fds.size(), 250);
+    if (interrupt_signal()) break;  // a worker killed by the same Ctrl-C is not a crash
     for (size_t i = running.size(); i-- > 0;) {
       Running& r = running[i];
       bool ended = false, timed_out = false;
@@ -321,13 +360,25 @@ int run_campaign(const CampaignOptions& options) {
   ::close(journal_fd);
   if (tty) std::fprintf(stderr, "\r\033[K");
   const double wall = std::chrono::duration<double>(Clock::now() - started).count();
-  if (options.config.run.shrink) shrink_new_signatures(totals);
-  summary.state = "done";
+  if (const int signal = interrupt_signal()) {
+    for (Running& r : running) r.worker->kill_now();
+    running.clear();  // the workers are reaped; their seeds were not journaled
+  }
+  if (out_of_budget && next < todo.size())
+    std::printf("budget: %.0f s ran out after %llu of %zu seeds; the rest start with --resume\n", options.budget_s,
+                static_cast<unsigned long long>(done.size() + finished), seeds.size());
+  if (options.config.run.shrink) shrink_new_signatures(options, totals);
+  const int signal = interrupt_signal();
+  summary.state = signal ? "interrupted" : "done";
   summary.complete = done.size() + finished == seeds.size();
   summary.throughput = Throughput{wall, wall, ops_this_run, finished, 1, options.jobs};
   write_file_atomic(summary_file, summary_json(summary, totals));
+  if (signal) print_interrupted(signal, done.size() + finished, seeds.size());
   print_summary(totals, wall, ops_this_run, options.jobs);
+  if (signal) return interrupted_exit_code(signal);
   return totals.failing ? 1 : 0;
 }
+
+int interrupted_exit_code(int signal) { return 128 + signal; }
 
 }  // namespace mmt::campaign

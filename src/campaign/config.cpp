@@ -9,6 +9,8 @@
 #include <map>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <limits>
+#include <stdexcept>
 #include <toml++/toml.h>
 
 #include "mmtorture/core/defects.h"
@@ -280,28 +282,53 @@ void set_knob(Config& config, std::string_view section, std::string_view name, c
   }
 }
 
+namespace {
+
+uint64_t line_of(const toml::node& node) { return node.source().begin.line; }
+
+KnobValue toml_value(const toml::node& node, const std::string& file, const std::string& key) {
+  if (auto v = node.as_integer()) return static_cast<int64_t>(v->get());
+  if (auto v = node.as_floating_point()) return v->get();
+  if (auto v = node.as_boolean()) return v->get();
+  if (auto v = node.as_string()) return v->get();
+  if (auto v = node.as_array(); v && (v->empty() || v->is_homogeneous(toml::node_type::string))) {
+    std::vector<std::string> list;  // an empty array is homogeneous too
+    for (const auto& element : *v) list.push_back(element.as_string()->get());
+    return list;
+  }
+  throw ConfigError(file, line_of(node), key, "expected a value (integer, float, boolean, string or array of strings), got a table or other array");
+}
+
+}  // namespace
+
+// `--set section.key=value`: the value is read as TOML, so every form the tool prints
+// (the banner's `job="maple"`, `defects=["a"]`, numbers, booleans) is taken back as it
+// is; a bare word that is not a TOML value stays a string (`strategy=pct`,
+// `seeds=1..50`, `defects=a,b`), and a string knob takes its text as written
+// (`seeds=5`).
 void apply_override(Config& config, std::string_view assignment) {
   const size_t eq = assignment.find('=');
   const size_t dot = assignment.find('.');
   if (eq == std::string_view::npos || dot == std::string_view::npos || dot > eq)
     throw ConfigError("--set", 0, std::string(assignment), "expected section.key=value");
-  const std::string_view section = assignment.substr(0, dot);
-  const std::string_view name = assignment.substr(dot + 1, eq - dot - 1);
+  const std::string section(assignment.substr(0, dot));
+  const std::string name(assignment.substr(dot + 1, eq - dot - 1));
   const std::string text(assignment.substr(eq + 1));
   KnobValue value = text;
-  if (text == "true" || text == "false") {
-    value = text == "true";
-  } else if (!text.empty()) {
+  const Knob* knob = find_knob(section, name);
+  const bool string_knob = knob && (knob->type == KnobType::Str || knob->type == KnobType::StrList);
+  if (!text.empty()) {
     try {
-      size_t used = 0;
-      const long long i = std::stoll(text, &used);
-      if (used == text.size()) {
-        value = static_cast<int64_t>(i);
-      } else {
-        const double d = std::stod(text, &used);
-        if (used == text.size()) value = d;
+      const std::string document = "value = " + text;
+      const toml::table parsed = toml::parse(std::string_view(document), std::string_view("--set"));
+      if (const toml::node* node = parsed.get("value"); node && parsed.size() == 1) {
+        const bool is_string = node->is_string() || node->is_array();
+        if (!string_knob || is_string) value = toml_value(*node, "--set", section + "." + name);
       }
-    } catch (const std::exception&) {
+    } catch (const toml::parse_error&) {
+      // Not a TOML value: a bare word, taken as the string it is.
+    } catch (const ConfigError&) {
+      // A table or a mixed array: left as text, so set_knob names the type it wants.
     }
   }
   set_knob(config, section, name, value, "--set", 0);
@@ -336,24 +363,6 @@ void validate_config(const Config& config, const std::string& file) {
   if (total == 0) throw ConfigError(file, 0, "workload.mix_*", "every op weight is 0");
 }
 
-namespace {
-
-uint64_t line_of(const toml::node& node) { return node.source().begin.line; }
-
-KnobValue toml_value(const toml::node& node, const std::string& file, const std::string& key) {
-  if (auto v = node.as_integer()) return static_cast<int64_t>(v->get());
-  if (auto v = node.as_floating_point()) return v->get();
-  if (auto v = node.as_boolean()) return v->get();
-  if (auto v = node.as_string()) return v->get();
-  if (auto v = node.as_array(); v && (v->empty() || v->is_homogeneous(toml::node_type::string))) {
-    std::vector<std::string> list;  // an empty array is homogeneous too
-    for (const auto& element : *v) list.push_back(element.as_string()->get());
-    return list;
-  }
-  throw ConfigError(file, line_of(node), key, "expected a value (integer, float, boolean, string or array of strings), got a table or other array");
-}
-
-}  // namespace
 
 Config parse_config_text(std::string_view text, const std::string& file) {
   toml::table root;
@@ -538,29 +547,49 @@ std::string config_markdown() {
   return out;
 }
 
+namespace {
+
+// A knob's value as the narrower type a job's options store it in. The knob table's
+// ranges are chosen so that every value fits (a test sets each knob to its maximum);
+// a value that does not fit is our bug, never the user's, and is not cut silently.
+template <class Narrow>
+Narrow knob_as(uint64_t value, const char* knob) {
+  if (value > std::numeric_limits<Narrow>::max())
+    throw std::logic_error(fmt::format("{} = {} does not fit its storage (max {}): the knob table's range is wrong", knob,
+                                       value, std::numeric_limits<Narrow>::max()));
+  return static_cast<Narrow>(value);
+}
+
+}  // namespace
+
 VmWorldOptions world_options(const Config& config) {
   VmWorldOptions o;
   o.ops = config.run.ops_per_seed;
-  o.workers = static_cast<unsigned>(config.workload.workers);
-  o.mm_slots = static_cast<unsigned>(config.world.mm_slots);
+  o.workers = knob_as<unsigned>(config.workload.workers, "workload.workers");
+  o.mm_slots = knob_as<unsigned>(config.world.mm_slots, "world.mm_slots");
   o.memory_pages = config.world.memory_pages;
   o.min_free_pages = config.world.min_free_pages;
   o.nowait_fail_probability = config.faults.nowait_fail_probability;
   o.preempt_probability = config.schedule.preempt_probability;
   o.strategy = config.schedule.strategy == "pct" ? sched::StrategyKind::Pct : sched::StrategyKind::Random;
-  o.pct_depth = static_cast<uint32_t>(config.schedule.pct_depth);
+  o.pct_depth = knob_as<uint32_t>(config.schedule.pct_depth, "schedule.pct_depth");
   o.pct_steps = config.schedule.pct_steps;
   o.hang_ms = config.schedule.hang_ms;
-  o.full_check_every = static_cast<unsigned>(config.checks.full_check_every);
+  o.full_check_every = knob_as<unsigned>(config.checks.full_check_every, "checks.full_check_every");
   o.kswapd = config.world.kswapd;
   o.oom_kill = config.world.oom_kill;
   o.swap_pages = config.world.swap_pages;
   o.reserved_pages = config.world.reserved_pages;
-  o.op_mix = {static_cast<uint32_t>(config.workload.mix_mmap_fixed), static_cast<uint32_t>(config.workload.mix_mmap),
-              static_cast<uint32_t>(config.workload.mix_munmap),     static_cast<uint32_t>(config.workload.mix_mprotect),
-              static_cast<uint32_t>(config.workload.mix_fault),      static_cast<uint32_t>(config.workload.mix_mremap),
-              static_cast<uint32_t>(config.workload.mix_brk),        static_cast<uint32_t>(config.workload.mix_fork),
-              static_cast<uint32_t>(config.workload.mix_exit),       static_cast<uint32_t>(config.workload.mix_heap_fault)};
+  o.op_mix = {knob_as<uint32_t>(config.workload.mix_mmap_fixed, "workload.mix_mmap_fixed"),
+              knob_as<uint32_t>(config.workload.mix_mmap, "workload.mix_mmap"),
+              knob_as<uint32_t>(config.workload.mix_munmap, "workload.mix_munmap"),
+              knob_as<uint32_t>(config.workload.mix_mprotect, "workload.mix_mprotect"),
+              knob_as<uint32_t>(config.workload.mix_fault, "workload.mix_fault"),
+              knob_as<uint32_t>(config.workload.mix_mremap, "workload.mix_mremap"),
+              knob_as<uint32_t>(config.workload.mix_brk, "workload.mix_brk"),
+              knob_as<uint32_t>(config.workload.mix_fork, "workload.mix_fork"),
+              knob_as<uint32_t>(config.workload.mix_exit, "workload.mix_exit"),
+              knob_as<uint32_t>(config.workload.mix_heap_fault, "workload.mix_heap_fault")};
   o.selftest_plant_fork_after_op = config.checks.selftest_plant_fork_after_op;
   return o;
 }
@@ -582,15 +611,15 @@ cma::CmaWorldOptions cma_options(const Config& config) {
                 : policy == "nofail_only"
                     ? cma::RetryPolicy::nofail_only(config.cma.sleep_ms, killable)
                     : cma::RetryPolicy::bounded(config.cma.retries, config.cma.sleep_ms, killable);
-  o.longterm_pins = static_cast<unsigned>(config.cma.longterm_pins);
+  o.longterm_pins = knob_as<unsigned>(config.cma.longterm_pins, "cma.longterm_pins");
   o.cma.longterm_pin =
       config.cma.longterm_mode == "pin_in_place" ? cma::LongtermPinMode::PinInPlace : cma::LongtermPinMode::MigrateFirst;
   o.fatal_signal_at_ms = config.cma.fatal_signal_at_ms;
-  o.clients = static_cast<unsigned>(config.cma.clients);
-  o.forkers = static_cast<unsigned>(config.cma.forkers);
-  o.short_pinners = static_cast<unsigned>(config.cma.short_pinners);
-  o.touchers = static_cast<unsigned>(config.cma.touchers);
-  o.hogs = static_cast<unsigned>(config.cma.hogs);
+  o.clients = knob_as<unsigned>(config.cma.clients, "cma.clients");
+  o.forkers = knob_as<unsigned>(config.cma.forkers, "cma.forkers");
+  o.short_pinners = knob_as<unsigned>(config.cma.short_pinners, "cma.short_pinners");
+  o.touchers = knob_as<unsigned>(config.cma.touchers, "cma.touchers");
+  o.hogs = knob_as<unsigned>(config.cma.hogs, "cma.hogs");
   o.hang_ms = config.schedule.hang_ms;
   o.preempt_probability = config.schedule.preempt_probability;
   return o;

@@ -1,7 +1,6 @@
 // The fuzzers' jobs and options (fuzz_jobs.h).
 #include "mmtorture/campaign/fuzz_jobs.h"
 
-#include <cctype>
 
 namespace mmt::campaign {
 
@@ -44,12 +43,19 @@ cma::CmaWorldOptions fuzz_cma_options() {
   return options;
 }
 
-bool looks_like_json(std::string_view text) {
-  for (char c : text) {
-    if (std::isspace(static_cast<unsigned char>(c))) continue;
-    return c == '{';
+std::string fuzz_artifact_target(std::string_view path) {
+  const size_t slash = path.find_last_of('/');
+  const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  for (const char* kind : {"-crash-", "-leak-", "-timeout-", "-oom-", "-slow-unit-"}) {
+    const size_t at = name.find(kind);
+    if (at == std::string_view::npos || at == 0) continue;
+    const std::string_view target = name.substr(0, at);
+    const std::string_view hash = name.substr(at + std::string_view(kind).size());
+    if (!target.starts_with("fuzz_") || hash.empty()) continue;
+    if (hash.find_first_not_of("0123456789abcdef") != std::string_view::npos) continue;
+    return std::string(target);
   }
-  return false;
+  return "";
 }
 
 }  // namespace mmt::campaign

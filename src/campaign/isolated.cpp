@@ -1,5 +1,6 @@
 // Worker processes with crash-proof choice capture (isolated.h).
 #include "mmtorture/campaign/isolated.h"
+#include "mmtorture/campaign/interrupt.h"
 
 #include "mmtorture/campaign/aligned_replay.h"
 
@@ -81,6 +82,7 @@ std::unique_ptr<Worker> Worker::start(const std::function<std::string(CaptureBuf
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    reset_interrupt_handlers_in_child();
     ::close(fds[0]);
     std::string text;
     try {

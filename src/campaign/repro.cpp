@@ -3,7 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -14,10 +16,14 @@
 #ifndef MMT_VERSION
 #define MMT_VERSION "0.0.0"
 #endif
+#ifndef MMT_COMMIT
+#define MMT_COMMIT "unknown"
+#endif
 
 namespace mmt::campaign {
 
 const char* tool_version() { return "mmtorture " MMT_VERSION; }
+const char* tool_commit() { return MMT_COMMIT; }
 
 std::string choice_label(const Choice& choice) {
   return fmt::format("{}@{}={}/{}", choice_kind_name(choice.kind), choice.site.name, choice.value, choice.bound);
@@ -84,15 +90,32 @@ uint64_t line_of_key(std::string_view text, std::string_view key) {
   return at == std::string_view::npos ? 0 : line_at(text, at);
 }
 
+Repro parse_repro_json(std::string_view text, const std::string& file);
+
 }  // namespace
 
 Repro parse_repro(std::string_view text, const std::string& file) {
+  // Every error of the JSON library becomes our one-line ConfigError naming the file:
+  // none may escape as a library exception (a number too large to hold, "8e508", is
+  // an out_of_range thrown by the parser, not a parse_error).
+  try {
+    return parse_repro_json(text, file);
+  } catch (const nlohmann::json::exception& e) {
+    throw ConfigError(file, 0, "json", fmt::format("not a repro the reader can hold ({})", e.what()));
+  }
+}
+
+namespace {
+
+Repro parse_repro_json(std::string_view text, const std::string& file) {
   using nlohmann::json;
   json root;
   try {
     root = json::parse(text);
   } catch (const json::parse_error& e) {
     throw ConfigError(file, line_at(text, e.byte ? e.byte - 1 : 0), "json", "not valid JSON");
+  } catch (const json::exception& e) {
+    throw ConfigError(file, 0, "json", fmt::format("not valid JSON for this reader ({})", e.what()));
   }
   auto fail = [&](const std::string& key, const std::string& reason) -> ConfigError {
     const std::string top = key.substr(0, key.find_first_of(".["));
@@ -169,7 +192,11 @@ Repro parse_repro(std::string_view text, const std::string& file) {
   return repro;
 }
 
+}  // namespace
+
 std::string read_file(const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) throw ConfigError(path, 0, "", "is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path, 0, "", "cannot open the file");
   std::ostringstream text;
@@ -181,18 +208,20 @@ Repro load_repro(const std::string& path) { return parse_repro(read_file(path), 
 
 void write_file_atomic(const std::string& path, const std::string& text) {
   const std::filesystem::path target(path);
-  if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path());
+  std::error_code error;
+  if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path(), error);
+  if (error) throw IoError(fmt::format("{}: cannot create its directory: {}", path, error.message()));
   const std::string temp = fmt::format("{}.tmp.{}", path, static_cast<unsigned long>(::getpid()));
   std::FILE* f = std::fopen(temp.c_str(), "wb");
-  if (!f) throw std::runtime_error(fmt::format("{}: cannot write", temp));
+  if (!f) throw IoError(fmt::format("{}: cannot write: {}", temp, std::strerror(errno)));
   const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
   if (std::fclose(f) != 0 || !ok) {
     std::remove(temp.c_str());
-    throw std::runtime_error(fmt::format("{}: write failed", temp));
+    throw IoError(fmt::format("{}: write failed: {}", temp, std::strerror(errno)));
   }
   if (std::rename(temp.c_str(), path.c_str()) != 0) {
     std::remove(temp.c_str());
-    throw std::runtime_error(fmt::format("{}: rename failed", path));
+    throw IoError(fmt::format("{}: rename failed: {}", path, std::strerror(errno)));
   }
 }
 

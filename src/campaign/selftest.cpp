@@ -81,8 +81,12 @@ void shrink_in_worker(const Repro& repro, const std::string& min_path, uint64_t 
         const ShrinkResult result = shrink_repro(repro, options, [&](const Config& candidate, const std::vector<Choice>& c) {
           return run_candidate_isolated(candidate, c, timeout);
         });
-        write_file_atomic(min_path, repro_to_json(result.repro));
         nlohmann::json j;
+        if (!result.reproduced) {
+          j["not_reproduced"] = result.original_outcome;
+          return j.dump();
+        }
+        write_file_atomic(min_path, repro_to_json(result.repro));
         j["choices"] = result.after.choices;
         j["setup"] = result.after.setup_choices;
         j["ops"] = result.after.operations;
@@ -99,6 +103,10 @@ void shrink_in_worker(const Repro& repro, const std::string& min_path, uint64_t 
     return;
   }
   const auto j = nlohmann::json::parse(text.substr(0, text.find('\n')));
+  if (j.contains("not_reproduced")) {
+    row.note = "the repro does not reproduce: " + j["not_reproduced"].get<std::string>();
+    return;
+  }
   row.shrunk_choices = j.at("choices").get<uint64_t>();
   row.setup_choices = j.at("setup").get<uint64_t>();
   row.shrunk_ops = j.at("ops").get<uint64_t>();
@@ -136,7 +144,7 @@ SelftestRow run_defect(const SelftestOptions& options, const DefectInfo& info, c
   const auto started = Clock::now();
   for (uint64_t seed = options.first_seed;; ++seed) {
     const double left = options.budget_s - seconds_since(started);
-    if (left <= 0) break;
+    if (left <= 0 || (options.max_seeds && row.seeds >= options.max_seeds)) break;
     SeedOutcome outcome = run_seed_isolated(config, seed, std::min(left, per_seed_limit));
     ++row.seeds;
     const auto& failure = outcome.report.result.failure;
@@ -187,7 +195,7 @@ void run_control(const SelftestOptions& options, const std::vector<std::string>&
   const auto started = Clock::now();
   for (uint64_t i = 0; !configs.empty(); ++i) {
     const double left = options.budget_s - seconds_since(started);
-    if (left <= 0) break;
+    if (left <= 0 || (options.max_seeds && i >= options.max_seeds * configs.size())) break;
     const Config& config = configs[i % configs.size()];
     const uint64_t seed = options.first_seed + i / configs.size();
     const double limit = static_cast<double>(config.run.seed_timeout_s);
@@ -276,10 +284,12 @@ SelftestResult run_selftest(const SelftestOptions& options) {
     if (options.defects.empty() || std::find(options.defects.begin(), options.defects.end(), name) != options.defects.end())
       chosen.push_back(&scenario);
   }
-  std::printf("mmtorture selftest: %zu defects, budget %.0f s each and %.0f s for the control, seeds from %llu, "
-              "configs %s, repros under %s\n",
-              chosen.size(), options.budget_s, options.budget_s, static_cast<unsigned long long>(options.first_seed),
-              options.configs_dir.c_str(), options.out_dir.c_str());
+  const std::string seed_limit =
+      options.max_seeds ? fmt::format(" and at most {} seeds", options.max_seeds) : std::string();
+  std::printf("mmtorture selftest: %zu defects, budget %.0f s%s each and %.0f s%s for the control (per scenario), "
+              "seeds from %llu, configs %s, repros under %s\n",
+              chosen.size(), options.budget_s, seed_limit.c_str(), options.budget_s, seed_limit.c_str(),
+              static_cast<unsigned long long>(options.first_seed), options.configs_dir.c_str(), options.out_dir.c_str());
   std::fflush(stdout);
   SelftestResult result;
   std::vector<std::string> control_files;

@@ -86,6 +86,7 @@ class Shrinker {
   }
 
   void run() {
+    if (!confirm_original()) return;
     while (budget_left()) {
       bool progress = reduce_config();
       progress |= zero_schedule();
@@ -119,10 +120,26 @@ class Shrinker {
     out.attempts = attempts_;
     out.kept = kept_;
     out.config_changes = config_changes_;
+    out.reproduced = reproduced_;
+    out.original_outcome = original_outcome_;
     return out;
   }
 
  private:
+  // The repro as given must fail with its own signature before anything is cut from
+  // it: shrinking a run that does not fail would "keep" a signature it never saw and
+  // write a repro that does not fail. This replay is not counted against the budget.
+  bool confirm_original() {
+    tried_.insert(key(best_config_, best_));
+    const CandidateRun result = run_(best_config_, best_);
+    if (result.failure && result.failure->signature() == signature_) return true;
+    reproduced_ = false;
+    original_outcome_ = result.failure ? fmt::format("it fails differently: {} ({})", result.failure->signature(),
+                                                     result.failure->signature_id())
+                                       : fmt::format("it runs clean ({} ops)", result.ops);
+    return false;
+  }
+
   // Tries choices under the current config; true (and adopted) when it fails the same
   // way and is smaller.
   bool attempt(const std::vector<Choice>& candidate) { return attempt_with(best_config_, candidate, ""); }
@@ -162,7 +179,9 @@ class Shrinker {
     return std::hash<std::string>{}(text);
   }
 
-  bool budget_left() const { return attempts_ < options_.max_attempts; }
+  bool budget_left() const {
+    return reproduced_ && attempts_ < options_.max_attempts && !(options_.cancelled && options_.cancelled());
+  }
 
   // ---- config -------------------------------------------------------------------
 
@@ -491,6 +510,8 @@ class Shrinker {
   Failure best_failure_;
   uint64_t best_ops_ = 0, best_hash_ = 0;
   uint64_t attempts_ = 0, kept_ = 0;
+  bool reproduced_ = true;
+  std::string original_outcome_;  // what the repro did instead of failing its way
   std::vector<std::string> config_changes_;
   std::unordered_set<size_t> tried_;
 };

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,7 @@
 #include "mmtorture/nommu/experiment.h"
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/defects.h"
+#include "mmtorture/maple/reference.h"
 #include "mmtorture/sched/event_log.h"
 
 namespace mmt::cli {
@@ -39,6 +41,7 @@ namespace mmt::cli {
 namespace {
 
 using namespace mmt::campaign;
+
 
 // `mmtorture list`: what is knowable without running.
 constexpr const char* kChecks[][2] = {
@@ -126,6 +129,7 @@ struct ReplayOptions {
   size_t last_events = 16;             // --last N: each thread's last events (0: off)
   std::string dump_tree;               // --dump-tree FORMAT: "" (off) or "dot"
   std::string dump_tree_out;           // --dump-tree-out FILE (default: beside the input)
+  bool fuzz_input = false;             // --fuzz-input: FILE is raw fuzz_world bytes
 };
 
 constexpr const char* kDumpTreeFormats[] = {"dot"};
@@ -283,10 +287,33 @@ int nommu_experiment(uint64_t first, uint64_t seeds, unsigned steps, bool pcp) {
   return 0;
 }
 
+// What FILE is: a repro, or raw fuzz_world bytes — decided by --fuzz-input or by a
+// libFuzzer artifact's name, never guessed from the content (an empty file, random
+// bytes or a config are not inputs that "ran clean"). Throws ConfigError for anything
+// that is neither.
+bool is_fuzz_world_input(const std::string& path, const ReplayOptions& options) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error))
+    throw ConfigError(path, 0, "", "is a directory, not a repro file");
+  if (options.fuzz_input) return true;
+  const std::string target = fuzz_artifact_target(path);
+  if (target == "fuzz_world") return true;
+  if (!target.empty())
+    throw ConfigError(path, 0, "",
+                      fmt::format("a {} artifact: replay only runs fuzz_world inputs; reproduce it with "
+                                  "build/fuzz/bin/{} {}",
+                                  target, target, path));
+  if (!options.overrides.empty() || !options.write_repro.empty())
+    throw ConfigError(path, 0, "", "--set and --write-repro apply to fuzz inputs only (add --fuzz-input)");
+  return false;
+}
+
 int replay(const std::string& path, const ReplayOptions& options) {
+  if (is_fuzz_world_input(path, options)) return replay_fuzz_input(path, read_file(path), options);
   const std::string text = read_file(path);
-  if (!looks_like_json(text)) return replay_fuzz_input(path, text, options);
-  const Repro repro = load_repro(path);
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+    throw ConfigError(path, 0, "", "empty file, not a repro (a raw fuzz_world input? replay it with --fuzz-input)");
+  const Repro repro = parse_repro(text, path);
   std::printf("mmtorture replay: %s, seed %llu, %zu choices, config hash %s, recorded by %s\n", path.c_str(),
               static_cast<unsigned long long>(repro.seed), repro.choices.size(), config_hash(repro.config).c_str(),
               repro.tool_version.c_str());
@@ -320,10 +347,10 @@ int replay(const std::string& path, const ReplayOptions& options) {
   return 1;
 }
 
-int shrink(const std::string& path, uint64_t attempts, std::string out) {
+int shrink(const std::string& path, std::optional<uint64_t> attempts, std::string out) {
   const Repro repro = load_repro(path);
   ShrinkOptions options;
-  options.max_attempts = attempts ? attempts : repro.config.run.shrink_attempts;
+  options.max_attempts = attempts ? *attempts : repro.config.run.shrink_attempts;
   options.progress = [](const std::string& line) {
     std::printf("  %s\n", line.c_str());
     std::fflush(stdout);
@@ -339,6 +366,11 @@ int shrink(const std::string& path, uint64_t attempts, std::string out) {
   const ShrinkResult result = shrink_repro(repro, options, [&](const Config& candidate, const std::vector<Choice>& c) {
     return isolated ? run_candidate_isolated(candidate, c, timeout) : run_candidate_in_process(candidate, c);
   });
+  if (!result.reproduced) {
+    std::printf("SUMMARY: %s does not reproduce: %s; nothing shrunk, nothing written\n", path.c_str(),
+                result.original_outcome.c_str());
+    return 1;
+  }
   if (out.empty()) out = default_min_path(path);
   write_file_atomic(out, repro_to_json(result.repro));
   std::printf("before: %s\nafter:  %s\n", describe_size(result.before).c_str(), describe_size(result.after).c_str());
@@ -356,7 +388,15 @@ int shrink(const std::string& path, uint64_t attempts, std::string out) {
 
 int main(int argc, char** argv) {
   CLI::App app{"mmtorture: deterministic memory-pressure fault-injection stress tester"};
+  // A first seed plus a count of seeds never wraps past 2^64.
+  const CLI::Range kFirstSeedRange(uint64_t{0}, uint64_t{1} << 62);
   app.require_subcommand(1);
+  app.set_version_flag("--version", fmt::format("{} (commit {}, reference kernel {} for the maple tree)", tool_version(),
+                                                tool_commit(), maple::kReferenceKernel));
+  app.footer(
+      "Exit codes: 0 clean (replay: ran clean); 1 failures found (replay: the failure reproduced; shrink: the repro\n"
+      "does not reproduce); 2 bad input (config, repro, journal or flag: one line names the file, line and key);\n"
+      "3 mmtorture itself failed (an internal error or an I/O error) - not a verdict on the code under test.");
   std::string knob_help = "Override a knob, section.key=value (repeatable). Knobs:";
   {
     Config defaults;
@@ -383,6 +423,11 @@ int main(int argc, char** argv) {
   run->add_flag("--force", force, "Start over in a used --out: replace this shard's journal and summary");
   run->add_option("--out", out_dir, "Output directory for journal.jsonl and failures/ (default out/<config name>)");
   run->add_flag("--quiet", quiet, "No progress lines");
+  double budget_s = 0;
+  run->add_option("--budget-s", budget_s,
+                  "Start no seed after this many wall seconds; the running ones finish and are journaled "
+                  "(--resume continues)")
+      ->check(CLI::Range(0.001, 1e9));
   run->add_option("--set", overrides, knob_help);
   std::vector<std::string> run_defects;
   run->add_option("--defect", run_defects, "Switch a canary defect on (repeatable; adds to run.defects)");
@@ -398,7 +443,11 @@ int main(int argc, char** argv) {
       "1.repro.trees.dot), or to --dump-tree-out. Render with: dot -Tsvg 1.repro.trees.dot -o trees.svg");
   std::string replay_path;
   ReplayOptions replay_options;
-  replay_cmd->add_option("file", replay_path, "*.repro.json, or a fuzz_world crash file")->required();
+  replay_cmd->add_option("file", replay_path,
+                         "*.repro.json; or a fuzz_world input (with --fuzz-input, or a fuzz_world-crash-* artifact)")
+      ->required();
+  replay_cmd->add_flag("--fuzz-input", replay_options.fuzz_input,
+                       "FILE is raw fuzz_world bytes (a corpus entry), run under the fuzzers' config");
   replay_cmd->add_flag("--trace", replay_options.trace, "Print every operation as it runs");
   replay_cmd->add_option("--last", replay_options.last_events,
                          "Events of each thread to print after a failure (0: none)")
@@ -408,7 +457,8 @@ int main(int argc, char** argv) {
                          "Write the maple trees at the failure in this format (dot: Graphviz)");
   replay_cmd->add_option("--dump-tree-out", replay_options.dump_tree_out,
                          "Where --dump-tree writes (implies --dump-tree=dot; default FILE minus .json plus .trees.dot)");
-  replay_cmd->add_option("--set", replay_options.overrides, "fuzz inputs only: section.key=value over the fuzzers' config");
+  replay_cmd->add_option("--set", replay_options.overrides,
+                         "fuzz inputs only: section.key=value (a TOML value) over the fuzzers' config");
   replay_cmd->add_option("--write-repro", replay_options.write_repro, "fuzz inputs only: write the failing run as a repro file");
 
   auto* export_cmd = app.add_subcommand("export-fuzz", "Write a repro's choices as a fuzz_world input");
@@ -419,9 +469,10 @@ int main(int argc, char** argv) {
   auto* shrink_cmd =
       app.add_subcommand("shrink", "Minimise a repro (its config and its choice list), keeping its failure signature");
   std::string shrink_path, shrink_out;
-  uint64_t attempts = 0;
+  std::optional<uint64_t> attempts;
   shrink_cmd->add_option("file", shrink_path, "*.repro.json")->required();
-  shrink_cmd->add_option("--attempts", attempts, "Replays to try at most (default: run.shrink_attempts of the repro)");
+  shrink_cmd->add_option("--attempts", attempts, "Replays to try at most (default: run.shrink_attempts of the repro)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1000000}));
   shrink_cmd->add_option("--out,-o", shrink_out, "Where to write (default FILE with .min.repro.json)");
 
   auto* merge_cmd = app.add_subcommand(
@@ -437,7 +488,7 @@ int main(int argc, char** argv) {
                                      "The seed-004 experiment: each cma_alloc retry policy against the same workloads");
   uint64_t cma_seeds = 8, cma_first = 1;
   cma_cmd->add_option("--seeds", cma_seeds, "Seeds per policy and workload")->capture_default_str()->check(CLI::Range(1ull, 100000ull));
-  cma_cmd->add_option("--first", cma_first, "First seed")->capture_default_str();
+  cma_cmd->add_option("--first", cma_first, "First seed")->capture_default_str()->check(kFirstSeedRange);
 
   auto* nommu_cmd = app.add_subcommand(
       "nommu-experiment", "The seed-001 experiment: OOM rate of a nommu boot per memory size, node preallocation "
@@ -445,7 +496,7 @@ int main(int argc, char** argv) {
   uint64_t nommu_seeds = 50, nommu_first = 1;
   unsigned nommu_steps = nommu::NommuBootOptions{}.boot_steps;
   nommu_cmd->add_option("--seeds", nommu_seeds, "Boots per combination")->capture_default_str()->check(CLI::Range(1ull, 100000ull));
-  nommu_cmd->add_option("--first", nommu_first, "First seed")->capture_default_str();
+  nommu_cmd->add_option("--first", nommu_first, "First seed")->capture_default_str()->check(kFirstSeedRange);
   nommu_cmd->add_option("--steps", nommu_steps, "Steps of each boot script")->capture_default_str()->check(CLI::Range(1u, 100000u));
   bool nommu_pcp = false;
   nommu_cmd->add_flag("--pcp", nommu_pcp,
@@ -465,10 +516,15 @@ int main(int argc, char** argv) {
   selftest_cmd->add_option("--budget-s", selftest_options.budget_s, "Wall seconds per defect, and for the control")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 86400.0));
+  selftest_cmd->add_option("--max-seeds", selftest_options.max_seeds,
+                           "Seeds per defect and control seeds per scenario (0: until --budget-s runs out)")
+      ->capture_default_str();
   selftest_cmd->add_option("--defects", selftest_defects, "Comma-separated defect names (default: every defect)");
   selftest_cmd->add_option("--configs", selftest_options.configs_dir, "Directory of the scenario configs")->capture_default_str();
   selftest_cmd->add_option("--out", selftest_options.out_dir, "Where repros go")->capture_default_str();
-  selftest_cmd->add_option("--first-seed", selftest_options.first_seed, "First seed of each search")->capture_default_str();
+  selftest_cmd->add_option("--first-seed", selftest_options.first_seed, "First seed of each search")
+      ->capture_default_str()
+      ->check(kFirstSeedRange);
   selftest_cmd->add_option("--shrink-attempts", selftest_options.shrink_attempts,
                            "Replays the shrinker may try (default: the scenario's run.shrink_attempts)");
   selftest_cmd->add_flag("--require-target", selftest_options.require_target,
@@ -480,11 +536,13 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "mmtorture: %s\n", e.what());
-    return 2;
+    return kExitBadInput;
   }
-  try {
+  return guarded([&]() -> int {
     if (list_cmd->parsed()) return list_defects_flag ? list_defects() : list(config_doc);
     if (selftest_cmd->parsed()) {
       for (size_t start = 0; start < selftest_defects.size();) {
@@ -501,7 +559,7 @@ int main(int argc, char** argv) {
               std::end(kDumpTreeFormats)) {
         std::fprintf(stderr, "mmtorture: --dump-tree: unknown format '%s' (known: dot)\n",
                      replay_options.dump_tree.c_str());
-        return 2;
+        return kExitBadInput;
       }
       // Outputs are checked before the replay runs (bad input: exit 2, nothing written).
       std::vector<std::pair<const char*, std::string>> outputs;
@@ -512,7 +570,7 @@ int main(int argc, char** argv) {
       for (const auto& [flag, path] : outputs) {
         if (const std::string problem = output_path_problem(path); !problem.empty()) {
           std::fprintf(stderr, "mmtorture: %s: %s\n", flag, problem.c_str());
-          return 2;
+          return kExitBadInput;
         }
       }
       return replay(replay_path, replay_options);
@@ -520,7 +578,7 @@ int main(int argc, char** argv) {
     if (export_cmd->parsed()) {
       if (const std::string problem = output_path_problem(export_out); !problem.empty()) {
         std::fprintf(stderr, "mmtorture: export-fuzz: %s\n", problem.c_str());
-        return 2;
+        return kExitBadInput;
       }
       return export_fuzz(export_in, export_out);
     }
@@ -530,7 +588,7 @@ int main(int argc, char** argv) {
       const std::string out = shrink_out.empty() ? default_min_path(shrink_path) : shrink_out;
       if (const std::string problem = output_path_problem(out); !problem.empty()) {
         std::fprintf(stderr, "mmtorture: shrink --out: %s\n", problem.c_str());
-        return 2;
+        return kExitBadInput;
       }
       return shrink(shrink_path, attempts, shrink_out);
     }
@@ -554,6 +612,7 @@ int main(int argc, char** argv) {
       options.resume = resume;
       options.force = force;
       options.quiet_progress = quiet;
+      options.budget_s = budget_s;
       if (!shard_text.empty()) {
         const Shard shard = parse_shard(shard_text, [](const char* name) { return std::getenv(name); });
         options.shard_index = shard.index;
@@ -562,16 +621,36 @@ int main(int argc, char** argv) {
       options.out_dir = !out_dir.empty() ? out_dir
                         : config_path.empty() ? std::string("out/defaults")
                                               : "out/" + std::filesystem::path(config_path).stem().string();
+      std::error_code error;
+      std::filesystem::create_directories(options.out_dir, error);
+      if (error || !std::filesystem::is_directory(options.out_dir)) {
+        std::fprintf(stderr, "mmtorture: --out: %s: cannot create the directory: %s\n", options.out_dir.c_str(),
+                     error ? error.message().c_str() : "a file is in the way");
+        return kExitBadInput;
+      }
       return run_campaign(options);
     }
+    std::fprintf(stderr, "mmtorture: internal error: no subcommand ran\n");
+    return kExitToolError;
+  });
+}
+
+int guarded(const std::function<int()>& command) {
+  try {
+    return command();
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "mmtorture: %s\n", e.what());
-    return 2;
+    return kExitBadInput;
+  } catch (const IoError& e) {
+    std::fprintf(stderr, "mmtorture: I/O error: %s\n", e.what());
+    return kExitToolError;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "mmtorture: error: %s\n", e.what());
-    return 2;
+    std::fprintf(stderr, "mmtorture: internal error: %s\n", e.what());
+    return kExitToolError;
+  } catch (...) {
+    std::fprintf(stderr, "mmtorture: internal error: an exception that is not a std::exception\n");
+    return kExitToolError;
   }
-  return 2;
 }
 
 }  // namespace mmt::cli

@@ -68,6 +68,56 @@ TEST(Config, ErrorsNameFileLineAndKey) {
   EXPECT_NO_THROW(parse_config_text("[world]\nmemory_pages = 512\nmin_free_pages = 128\nreserved_pages = 383\n", "z.toml"));
 }
 
+// --set takes every form the tool prints (the banner writes TOML values) and the bare
+// words it always took.
+TEST(Config, SetTakesTomlValuesAndBareWords) {
+  Config c;
+  apply_override(c, "workload.job=\"maple\"");
+  EXPECT_EQ(c.workload.job, "maple");
+  apply_override(c, "workload.job=cma");
+  EXPECT_EQ(c.workload.job, "cma");
+  apply_override(c, "run.defects=[\"topdown-gap-miscalc\", \"mremap-uaf\"]");
+  EXPECT_EQ(c.run.defects, (std::vector<std::string>{"topdown-gap-miscalc", "mremap-uaf"}));
+  apply_override(c, "run.defects=[]");
+  EXPECT_TRUE(c.run.defects.empty());
+  apply_override(c, "run.defects=mremap-uaf,topdown-gap-miscalc");
+  EXPECT_EQ(c.run.defects.size(), 2u);
+  apply_override(c, "run.seeds=\"3..9\"");
+  EXPECT_EQ(c.run.seeds, "3..9");
+  apply_override(c, "run.seeds=5");
+  EXPECT_EQ(c.run.seeds, "5");
+  apply_override(c, "world.kswapd=false");
+  EXPECT_FALSE(c.world.kswapd);
+  apply_override(c, "faults.nowait_fail_probability=0.25");
+  EXPECT_EQ(c.faults.nowait_fail_probability, 0.25);
+  apply_override(c, "world.mm_slots=0x10");
+  EXPECT_EQ(c.world.mm_slots, 16u);
+  EXPECT_THROW(apply_override(c, "world.kswapd=\"true\""), ConfigError);  // a string is not a boolean
+  EXPECT_THROW(apply_override(c, "world.mm_slots={a = 1}"), ConfigError);
+}
+
+// A knob's range is what the storage it ends up in can hold: every knob at its
+// maximum reaches every job's options without being cut (full_check_every =
+// 4294967296 used to become 0 through a cast to unsigned).
+TEST(Config, EveryKnobAtItsMaximumFitsItsStorage) {
+  for (const Knob& knob : knob_table()) {
+    if (knob.type != KnobType::U64) continue;
+    Config c;
+    set_knob(c, knob.section, knob.name, static_cast<int64_t>(knob.max), "test", 0);
+    EXPECT_NO_THROW({
+      world_options(c);
+      cma_options(c);
+      nommu_options(c);
+      maple_options(c);
+      page_model_options(c);
+    }) << knob.qualified() << " = " << static_cast<uint64_t>(knob.max);
+  }
+  Config c;
+  apply_override(c, "checks.full_check_every=4294967295");
+  EXPECT_EQ(world_options(c).full_check_every, 4294967295u);
+  EXPECT_THROW(apply_override(c, "checks.full_check_every=4294967296"), ConfigError);
+}
+
 TEST(Config, EveryKnobAppearsInTheDocAndBanner) {
   const std::string doc = config_markdown();
   const std::string banner = config_banner(Config{});
@@ -89,6 +139,22 @@ TEST(Repro, JsonRoundTripReplaysExactly) {
   EXPECT_EQ(result.failure->signature(), repro.failure.signature());
   EXPECT_EQ(result.trace_hash, repro.trace_hash);
   EXPECT_FALSE(replay.divergence().has_value());
+}
+
+// Every error of the JSON library is our ConfigError naming the file: "8e508" is a
+// number too large for a double, which the library reports as out_of_range (not a
+// parse_error); it crashed fuzz_repro within two seconds from an empty corpus.
+TEST(Repro, EveryJsonLibraryErrorIsAConfigError) {
+  for (const char* text : {"8e508", "-8e508", "[1e999]", "{\"seed\": 1e400}", "", "\xff", "{\"format\": 1}"}) {
+    try {
+      parse_repro(text, "bad.repro.json");
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(e.file, "bad.repro.json") << text;
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "escaped as " << e.what() << " for: " << text;
+    }
+  }
 }
 
 TEST(Repro, ChangedLabelIsReportedAsDivergence) {

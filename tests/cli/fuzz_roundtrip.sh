@@ -9,9 +9,9 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 plant=checks.selftest_plant_fork_after_op=20
 
-"$mmt" replay "$corpus" | grep -q '^SUMMARY: ran clean'
+"$mmt" replay --fuzz-input "$corpus" | grep -q '^SUMMARY: ran clean'
 set +e
-"$mmt" replay "$corpus" --set "$plant" --write-repro "$dir/a.repro.json" > "$dir/bytes.txt"
+"$mmt" replay --fuzz-input "$corpus" --set "$plant" --write-repro "$dir/a.repro.json" > "$dir/bytes.txt"
 status=$?
 set -e
 test $status -eq 1
@@ -20,8 +20,14 @@ test -n "$sig"
 "$mmt" replay "$dir/a.repro.json" > "$dir/repro.txt" || test $? -eq 1
 grep -q "^SUMMARY: reproduced exactly: signature ${sig% *}, trace ${sig#* }" "$dir/repro.txt"
 "$mmt" export-fuzz "$dir/a.repro.json" "$dir/a.bin" > /dev/null
+# Without --fuzz-input, raw bytes are not taken for a repro that "ran clean".
 set +e
-"$mmt" replay "$dir/a.bin" --set "$plant" > "$dir/again.txt"
+"$mmt" replay "$dir/a.bin" > /dev/null 2>&1
+status=$?
+set -e
+test $status -eq 2
+set +e
+"$mmt" replay --fuzz-input "$dir/a.bin" --set "$plant" > "$dir/again.txt"
 status=$?
 set -e
 test $status -eq 1

@@ -64,6 +64,27 @@ repro bad_config    "$dir/bad_config.repro.json:8: config.world.mm_slots: 0 is o
 repro config_key    "$dir/config_key.repro.json:8: config.world.bogus: unknown key" 's/"mm_slots":/"bogus":/'
 expect missing_repro "$dir/none.json: cannot open the file" "$mmt" replay "$dir/none.json"
 
+# Replay takes a repro, or raw fuzz bytes only when asked (--fuzz-input) or when the
+# name is a fuzz_world artifact's: nothing else "runs clean".
+: >"$dir/empty.json"
+expect replay_empty "$dir/empty.json: empty file, not a repro (a raw fuzz_world input? replay it with --fuzz-input)" \
+  "$mmt" replay "$dir/empty.json"
+expect replay_directory "$dir: is a directory, not a repro file" "$mmt" replay "$dir"
+cp "$(dirname "$0")/../../configs/smoke.toml" "$dir/smoke.toml"
+expect replay_config "$dir/smoke.toml:1: json: not valid JSON" "$mmt" replay "$dir/smoke.toml"
+head -c 300 /dev/urandom | tr -d '{' >"$dir/random.bin"
+expect replay_random "$dir/random.bin:" "$mmt" replay "$dir/random.bin"
+printf 'x' >"$dir/fuzz_maple-crash-0123abcd"
+expect replay_other_target "a fuzz_maple artifact: replay only runs fuzz_world inputs" \
+  "$mmt" replay "$dir/fuzz_maple-crash-0123abcd"
+expect replay_set_on_repro "--set and --write-repro apply to fuzz inputs only" \
+  "$mmt" replay "$good" --set run.ops_per_seed=3
+printf '8e508' >"$dir/overflow.repro.json"
+expect repro_number_overflow "$dir/overflow.repro.json:" "$mmt" replay "$dir/overflow.repro.json"
+expect shrink_directory "$dir: is a directory, not a file" "$mmt" shrink "$dir" -o "$dir/m.json"
+
+expect shrink_zero_attempts "--attempts: Value 0 not in range 1 to 1000000" "$mmt" shrink "$good" --attempts 0
+
 # Output paths are checked before any work: nothing runs, nothing is written.
 expect dump_tree_out_dir "--dump-tree-out: $dir/nodir/t.dot: the directory $dir/nodir does not exist" \
   "$mmt" replay "$good" --dump-tree-out "$dir/nodir/t.dot"
@@ -73,5 +94,8 @@ expect shrink_out_dir "shrink --out: $dir/nodir/m.json: the directory $dir/nodir
 expect export_out_dir "export-fuzz: $dir/nodir/f.bin: the directory $dir/nodir does not exist" \
   "$mmt" export-fuzz "$good" "$dir/nodir/f.bin"
 
-[ $failures -eq 0 ] && echo "all malformed inputs rejected with exit 2 and their messages"
-exit $failures
+if [ $failures -ne 0 ]; then
+  echo "$failures malformed input(s) not rejected as they should be"
+  exit 1
+fi
+echo "all malformed inputs rejected with exit 2 and their messages"

@@ -34,7 +34,8 @@ grep -q "^trees at the failure ([0-9]*, Graphviz): $dot\$" "$dir/replay.log"
 grep -q '^digraph mmtorture_trees {$' "$dot"
 [ "$(tail -1 "$dot")" = "}" ]
 clusters=$(grep -c '^  subgraph cluster_mm[0-9]* {$' "$dot")
-[ "$clusters" -ge 1 ] && [ "$clusters" -le 4 ]
+[ "$clusters" -ge 1 ]
+[ "$clusters" -le 4 ]
 grep -q "^trees at the failure ($clusters, Graphviz)" "$dir/replay.log"
 [ "$(grep -c '^  subgraph ' "$dot")" -eq "$clusters" ]
 [ -z "$(ls "$(dirname "$repro")" | grep -v -e '\.repro\.json$' -e '\.trees\.dot$')" ]
@@ -43,17 +44,21 @@ if command -v dot >/dev/null; then dot -Tsvg "$dot" >/dev/null; fi
 # --last 0: no events, same run.
 rc=0; "$mmt" replay "$repro" --last 0 >"$dir/quiet.log" || rc=$?
 [ $rc -eq 1 ]
-! grep -q '^last ' "$dir/quiet.log"
+if grep -q '^last ' "$dir/quiet.log"; then echo "--last 0 printed events"; exit 1; fi
 grep -q "^SUMMARY: reproduced exactly: .* trace $trace" "$dir/quiet.log"
-! grep -q '^trees at' "$dir/quiet.log"
+if grep -q '^trees at' "$dir/quiet.log"; then echo "no --dump-tree, yet trees were written"; exit 1; fi
 
 # --dump-tree-out picks the file (and implies dot).
+mkdir "$dir/t"
 rc=0; "$mmt" replay "$repro" --last 0 --dump-tree-out "$dir/t/x.dot" >/dev/null || rc=$?
-[ $rc -eq 1 ] && cmp -s "$dot" "$dir/t/x.dot"
+[ $rc -eq 1 ]
+cmp -s "$dot" "$dir/t/x.dot"
 
 # Bad input: one line, exit 2.
 rc=0; "$mmt" replay "$repro" --dump-tree=svg >"$dir/bad.out" 2>"$dir/bad.err" || rc=$?
-[ $rc -eq 2 ] && [ "$(wc -l <"$dir/bad.err")" -eq 1 ] && [ ! -s "$dir/bad.out" ]
+[ $rc -eq 2 ]
+[ "$(wc -l <"$dir/bad.err")" -eq 1 ]
+[ ! -s "$dir/bad.out" ]
 grep -q "^mmtorture: --dump-tree: unknown format 'svg' (known: dot)$" "$dir/bad.err"
 rc=0; "$mmt" replay "$repro" --last=-1 2>/dev/null || rc=$?
 [ $rc -eq 2 ]

@@ -14,15 +14,25 @@ grep -q '^mmtorture: FAIL selftest.planted' "$dir/run.log"
 grep -q '^SUMMARY: 2 seeds' "$dir/run.log"
 repro=$(ls "$dir"/o/failures/*/5.repro.json)
 rc=0; "$mmt" replay "$repro" >"$dir/replay.log" || rc=$?
-[ $rc -eq 1 ] && grep -q 'SUMMARY: reproduced exactly' "$dir/replay.log"
+[ $rc -eq 1 ]
+grep -q 'SUMMARY: reproduced exactly' "$dir/replay.log"
 "$mmt" shrink "$repro" --attempts 300 >"$dir/shrink.log"
 line=$(grep '^SUMMARY: choices' "$dir/shrink.log")
 before=$(sed -E 's/SUMMARY: choices ([0-9]+) -> ([0-9]+).*/\1/' <<<"$line")
 after=$(sed -E 's/SUMMARY: choices ([0-9]+) -> ([0-9]+).*/\2/' <<<"$line")
 [ "$after" -lt "$before" ] || { echo "shrink did not reduce: $line"; exit 1; }
 rc=0; "$mmt" replay "${repro%.repro.json}.min.repro.json" >"$dir/replay-min.log" || rc=$?
-[ $rc -eq 1 ] && grep -q 'SUMMARY: reproduced exactly' "$dir/replay-min.log"
+[ $rc -eq 1 ]
+grep -q 'SUMMARY: reproduced exactly' "$dir/replay-min.log"
 "$mmt" replay --trace "$repro" | grep -q '^  op 0 worker'
+# A repro that does not fail (its planted failure switched off) is not "shrunk": shrink
+# says so at once, writes nothing and exits 1.
+sed 's/"selftest_plant_fork_after_op":200/"selftest_plant_fork_after_op":0/' "$repro" >"$dir/clean.repro.json"
+rc=0; "$mmt" shrink "$dir/clean.repro.json" >"$dir/clean-shrink.log" || rc=$?
+[ $rc -eq 1 ]
+grep -q "^SUMMARY: $dir/clean.repro.json does not reproduce: it runs clean (800 ops); nothing shrunk, nothing written\$" \
+  "$dir/clean-shrink.log"
+[ ! -e "$dir/clean.min.repro.json" ]
 # A crash in the worker: journalled, repro captured by the re-run, shrinkable.
 rc=0; "$mmt" run --seeds 1..3 --ops 600 --set checks.selftest_plant_fork_after_op=100 --set checks.selftest_crash=true \
   --set run.shrink=false --out "$dir/c" --quiet >"$dir/crash.log" || rc=$?

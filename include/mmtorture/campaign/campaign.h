@@ -25,7 +25,14 @@ struct CampaignOptions {
   bool force = false;           // start over in a used --out (replace this shard's journal)
   std::string out_dir = "out";  // journal.jsonl and failures/ go here
   bool quiet_progress = false;
+  // Wall seconds after which no new seed starts (0: none): the running seeds finish and
+  // are journaled, the summary says how many seeds the budget held, --resume continues.
+  double budget_s = 0;
 };
+
+// The exit code of a campaign stopped by SIGINT / SIGTERM (128 + the signal, as a shell
+// reports a process killed by it): its journal holds every finished seed.
+int interrupted_exit_code(int signal);
 
 // One journal line.
 struct JournalEntry {
@@ -45,7 +52,10 @@ int run_campaign(const CampaignOptions& options);
 
 // Shrinks `first_repro` (a signature's first repro) to its *.min.repro.json unless its
 // failures/<signature>/ folder already holds a shrunk repro (written by this campaign,
-// an earlier one or another shard); prints one line. Returns whether it shrank.
-bool shrink_signature_repro(const std::string& signature_id, const std::string& first_repro);
+// an earlier one or another shard); prints one line (and, with `print_progress`, each
+// candidate kept). A repro that does not fail its own way on its own is not shrunk; a
+// SIGINT/SIGTERM stops the shrink. Returns whether it shrank.
+bool shrink_signature_repro(const std::string& signature_id, const std::string& first_repro,
+                            bool print_progress = true);
 
 }  // namespace mmt::campaign

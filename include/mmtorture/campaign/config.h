@@ -61,6 +61,13 @@ const std::vector<Knob>& knob_table();
 // (section name, doc) in declaration order.
 const std::vector<std::pair<const char*, const char*>>& section_table();
 
+// An output the tool could not write or a file it could not read back (disk full,
+// permissions): the machine's problem, not the input's — exit 3, not 2.
+class IoError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // "file:line: key: reason" (line 0 omits the line; empty file omits the file).
 class ConfigError : public std::runtime_error {
  public:

@@ -4,6 +4,7 @@
 // config converts back into a fuzz input (`mmtorture export-fuzz`).
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "mmtorture/campaign/config.h"
@@ -25,7 +26,11 @@ vma::PageModelOptions fuzz_vma_options();
 // fatal signal) with a bounded retry policy.
 cma::CmaWorldOptions fuzz_cma_options();
 
-// True when `text` is a JSON document (a repro file) rather than raw fuzz bytes.
-bool looks_like_json(std::string_view text);
+// The fuzz target whose libFuzzer artifact this file name is ("fuzz_world" for
+// ".../fuzz_world-crash-<sha1>", as scripts/fuzz names them with -artifact_prefix:
+// crash, leak, timeout, oom and slow-unit artifacts), or "" for any other name. Raw
+// bytes are never guessed from content: a file is a fuzz input when its name says so
+// or the user says so (replay --fuzz-input).
+std::string fuzz_artifact_target(std::string_view path);
 
 }  // namespace mmt::campaign

@@ -16,7 +16,8 @@
 namespace mmt::campaign {
 
 inline constexpr const char* kReproFormat = "mmtorture-repro/1";
-const char* tool_version();
+const char* tool_version();  // "mmtorture 0.1.0", recorded in every repro
+const char* tool_commit();   // the git commit built from (12 hex digits), or "unknown"
 
 struct Repro {
   std::string tool_version;

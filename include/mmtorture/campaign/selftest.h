@@ -33,6 +33,10 @@ struct SelftestOptions {
   std::string configs_dir = "configs";
   std::string out_dir = "out/selftest";
   double budget_s = 30;            // per defect, and for the control
+  // Seeds per defect, and control seeds per scenario (0: no limit). A search ends at
+  // whichever of the two limits comes first; tests bound it by seeds, so the verdict
+  // does not depend on how loaded the machine is.
+  uint64_t max_seeds = 0;
   std::vector<std::string> defects;  // names; empty = every defect with a scenario
   uint64_t first_seed = 1;
   uint64_t shrink_attempts = 0;    // 0 = the scenario's run.shrink_attempts

@@ -49,6 +49,7 @@ using CandidateRunner = std::function<CandidateRun(const Config&, const std::vec
 struct ShrinkOptions {
   uint64_t max_attempts = 500;  // replays tried at most
   std::function<void(const std::string&)> progress;  // optional, one line per kept candidate
+  std::function<bool()> cancelled;                   // optional: true stops the shrink (Ctrl-C)
 };
 
 // The size of a repro, as `shrink`, the campaign and selftest report it.
@@ -81,6 +82,10 @@ struct ShrinkResult {
   ReproSize before, after;
   uint64_t attempts = 0, kept = 0;
   std::vector<std::string> config_changes;  // "workload.workers 3 -> 1", in the order kept
+  // False when the repro as given does not fail with its own signature: nothing was
+  // tried, `repro` is the input unchanged and must not be written as a shrunk repro.
+  bool reproduced = true;
+  std::string original_outcome;  // when !reproduced: "it runs clean (N ops)" or how it failed
 };
 
 // `run` replays a candidate (in process, or in a worker process for crash repros).
