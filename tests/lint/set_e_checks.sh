@@ -31,7 +31,7 @@ for file in "$@"; do
       if (t ~ /^(\[\[? |test )/ && t ~ /&&/) {
         rest = t; sub(/^.*&&[ \t]*/, "", rest)
         if (rest ~ /^(exit|return|break|continue)([ \t;]|$)/) next
-        if (rest ~ /^[A-Za-z_][A-Za-z0-9_]*=/) next
+        if (rest ~ /^[A-Za-z_][A-Za-z0-9_]*\+?=/) next
         printf "%d\t%s\n", start, t; next
       }
       if (t ~ /^! /) { printf "%d\t%s\n", start, t }
