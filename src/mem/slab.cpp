@@ -124,17 +124,39 @@ void KmemCache::discard_slab(Slab* slab) {
 void* KmemCache::alloc(gfp_t gfp, Site site) {
   sched::might_alloc(gfp, site);
   sched::yield_point(site);
-  if (FaultPlan* plan = memory_.plan_) {
-    const FaultRequest request{gfp, object_size_, site, memory_.nr_free_, memory_.config_.min_pages};
-    if (plan->should_fail(memory_.choices_, request)) {
-      ++stats_.injected_failures;
-      ++stats_.alloc_failures;
-      if (sched::EventLog* log = sched::event_log())
-        log->note("allocation fails: '{}' object ({}) at {}, injected by the fault plan", name_, gfp_text(gfp),
-                  site.name);
-      return nullptr;
+  if (injected_failure(gfp, object_size_, site)) return nullptr;
+  return alloc_object(gfp, site);
+}
+
+size_t KmemCache::alloc_bulk(gfp_t gfp, size_t count, void** out, Site site) {
+  sched::might_alloc(gfp, site);
+  sched::yield_point(site);
+  if (count == 0) return 0;
+  if (injected_failure(gfp, object_size_ * count, site)) return 0;
+  for (size_t i = 0; i < count; ++i) {
+    out[i] = alloc_object(gfp, site);
+    if (!out[i]) {
+      for (size_t j = 0; j < i; ++j) free(out[j]);
+      return 0;
     }
   }
+  return count;
+}
+
+bool KmemCache::injected_failure(gfp_t gfp, size_t bytes, Site site) {
+  FaultPlan* plan = memory_.plan_;
+  if (!plan) return false;
+  const FaultRequest request{gfp, bytes, site, memory_.nr_free_, memory_.config_.min_pages};
+  if (!plan->should_fail(memory_.choices_, request)) return false;
+  ++stats_.injected_failures;
+  ++stats_.alloc_failures;
+  if (sched::EventLog* log = sched::event_log())
+    log->note("allocation fails: '{}' object ({}) at {}, injected by the fault plan", name_, gfp_text(gfp),
+              site.name);
+  return true;
+}
+
+void* KmemCache::alloc_object(gfp_t gfp, Site site) {
   Slab* slab = partial_head_;
   if (!slab) {
     // Slab pages are unmovable and never zeroed as pages: objects are zeroed one by one.

@@ -195,6 +195,29 @@ TEST(Slab, NodeAllocationFailsWhenPagesRunOut) {
   EXPECT_EQ(nodes.live_objects(), 1u);
 }
 
+// kmem_cache_alloc_bulk: one fault-plan request for the whole batch, all or none.
+TEST(Slab, BulkAllocationAsksThePlanOnceAndIsAllOrNone) {
+  SeededChoices choices(1);
+  FaultPlan plan;
+  Memory memory(small_config(), choices, &plan);
+  KmemCache nodes(memory, "maple_node", 256, 256);
+  void* objects[40] = {};
+  EXPECT_EQ(nodes.alloc_bulk(gfp::kNowait, 40, objects, Site{"bulk"}), 40u);
+  EXPECT_EQ(nodes.live_objects(), 40u);
+  EXPECT_EQ(plan.stats().requests, 1u);
+  for (void* object : objects) nodes.free(object);
+  plan.set_fail_nth(1);
+  EXPECT_EQ(nodes.alloc_bulk(gfp::kNowait, 40, objects, Site{"bulk"}), 0u);
+  EXPECT_EQ(plan.stats().requests, 2u);
+  EXPECT_EQ(nodes.live_objects(), 0u);
+  // A batch that runs out of pages part-way frees what it took.
+  std::vector<Page*> held = testing::fill_to(memory, memory.min_pages() + 1);
+  EXPECT_EQ(nodes.alloc_bulk(gfp::kNowait, 40, objects, Site{"bulk"}), 0u);
+  EXPECT_EQ(nodes.live_objects(), 0u);
+  for (Page* page : held) memory.free_pages(page, 0);
+  EXPECT_CONSISTENT(memory);
+}
+
 TEST(Slab, DestroyingACacheReturnsItsPages) {
   SeededChoices choices(1);
   Memory memory(small_config(), choices);

@@ -47,6 +47,12 @@ class KmemCache {
   // An object, or null on failure. might_alloc-checked and a yield point. __GFP_ZERO
   // zeroes it; otherwise its contents are the poison.
   void* alloc(gfp_t gfp, Site site);
+  // kmem_cache_alloc_bulk(): `count` objects into out[0..count), all or none — on a
+  // failure the objects already taken are freed and 0 is returned, else count. One
+  // request to the fault plan for the whole batch (the kernel asks failslab once per
+  // call), then each object as alloc() takes it (a new slab page may be needed, with
+  // the same gfp).
+  size_t alloc_bulk(gfp_t gfp, size_t count, void** out, Site site);
   // Frees an object of this cache (null is ignored). A pointer that is not an object
   // of this cache is "slab.bad_free", a second free "slab.double_free"; both name the
   // cache and the object.
@@ -103,6 +109,10 @@ class KmemCache {
   // The slab and object index of `object`, or {null, 0} when it is not the start of an
   // object of this cache.
   std::pair<const Slab*, uint16_t> locate(const void* object) const;
+  // The fault plan's answer for one request of `bytes` (true = fail it, counted).
+  bool injected_failure(gfp_t gfp, size_t bytes, Site site);
+  // One object after the plan said yes: a partial slab's, else a new slab page's.
+  void* alloc_object(gfp_t gfp, Site site);
   Slab* new_slab(Page* page);
   void discard_slab(Slab* slab);
   void partial_add(Slab* slab);

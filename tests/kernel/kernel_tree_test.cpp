@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The kernel's own maple tree on mmtorture's shim: the normal and advanced API answer
+// as a std::map model says, injected GFP_NOWAIT failures surface as -ENOMEM with the
+// tree unchanged, preallocation covers the store, the kernel's debug checks become
+// Failures naming the function, the tree lock is the scheduler's SpinLock (writers on
+// green threads interleave at it), and a fail-nth walk over every node request of a
+// fixed sequence keeps the tree valid and leaks nothing.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <climits>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "mmtorture/core/choice.h"
+#include "mmtorture/core/failure.h"
+#include "mmtorture/kernel/kernel_tree.h"
+#include "mmtorture/mem/fault_plan.h"
+#include "mmtorture/mem/memory.h"
+#include "mmtorture/mem/slab.h"
+#include "mmtorture/sched/sched.h"
+#include "shim/mmtk_runtime.h"
+
+namespace mmt::kernel {
+namespace {
+
+// A small world for the kernel code: memory, its fault plan, the node cache and the
+// environment routing the kernel's kmem_cache to it.
+struct World {
+  explicit World(uint64_t seed = 1) : choices(seed), memory(config(), choices, &plan), nodes(memory, "maple_node", 256, 256), env(nodes) {}
+  static mem::MemConfig config() {
+    mem::MemConfig c;
+    c.pages = 2048;
+    return c;
+  }
+  // GFP_NOWAIT node requests fail from now on (GFP_KERNEL ones do not).
+  void fail_nowait(bool on) {
+    mem::FaultRule rule;
+    rule.probability = on ? 1.0 : 0.0;
+    plan.set_rule("*", mem::GfpClass::Nowait, rule);
+  }
+  SeededChoices choices;
+  mem::FaultPlan plan;
+  mem::Memory memory;
+  mem::KmemCache nodes;
+  KernelEnv env;
+};
+
+// Every entry of the tree, in order, as [index, last] -> value.
+std::map<unsigned long, std::pair<unsigned long, unsigned long>> contents(KernelTree& tree) {
+  std::map<unsigned long, std::pair<unsigned long, unsigned long>> out;
+  KernelState mas(tree, 0, 0);
+  tree.mtree_lock();
+  while (void* entry = mas.mas_find(ULONG_MAX)) out[mas.index()] = {mas.last(), xa_value_of(entry)};
+  tree.mtree_unlock();
+  return out;
+}
+
+TEST(KernelTree, ReportsItsVersion) {
+  const std::string version = kernel_version();
+  EXPECT_TRUE(version.rfind("6.12.", 0) == 0 || version.rfind("6.1.", 0) == 0) << version;
+}
+
+TEST(KernelTree, StoreLoadEraseAndGapSearch) {
+  World world;
+  {
+    KernelTree tree(KernelTree::kAllocRange);
+    // 400 ranges: several levels of nodes.
+    for (unsigned long i = 0; i < 400; ++i)
+      ASSERT_EQ(tree.mtree_store_range(i * 16, i * 16 + 7, xa_value(i + 1), gfp::kKernel), 0);
+    EXPECT_GE(tree.mt_height(), 2u);
+    EXPECT_EQ(xa_value_of(tree.mtree_load(16 * 10 + 3)), 11u);
+    EXPECT_EQ(tree.mtree_load(16 * 10 + 8), nullptr);
+    EXPECT_EQ(tree.mtree_insert_range(16 * 5, 16 * 5 + 1, xa_value(9), gfp::kKernel), -EEXIST);
+    EXPECT_EQ(xa_value_of(tree.mtree_erase(16 * 20)), 21u);
+    EXPECT_EQ(tree.mtree_load(16 * 20 + 7), nullptr);
+    tree.mt_validate();
+
+    // The first gap of 9 slots: [8, 15] gaps are 8 wide, the erased range left [312, 327].
+    KernelState mas(tree, 0, 0);
+    tree.mtree_lock();
+    ASSERT_EQ(mas.mas_empty_area(0, ULONG_MAX, 9), 0);
+    tree.mtree_unlock();
+    EXPECT_EQ(mas.index(), 16u * 19 + 8);
+    EXPECT_EQ(mas.last(), 16u * 19 + 16);
+
+    unsigned long start = 0;
+    ASSERT_EQ(tree.mtree_alloc_range(&start, xa_value(77), 9, 0, ULONG_MAX, gfp::kKernel), 0);
+    EXPECT_EQ(start, 16u * 19 + 8);
+    EXPECT_EQ(contents(tree).size(), 400u);
+    tree.mt_validate();
+    EXPECT_GT(world.nodes.live_objects(), 0u);
+    tree.mtree_destroy();
+  }
+  EXPECT_EQ(world.nodes.live_objects(), 0u);
+  EXPECT_GT(world.env.node_requests(), 0u);
+}
+
+TEST(KernelTree, InjectedNowaitFailureIsEnomemAndLeavesTheTreeAlone) {
+  World world;
+  KernelTree tree(KernelTree::kAllocRange);
+  for (unsigned long i = 0; i < 100; ++i) ASSERT_EQ(tree.mtree_store_range(i * 4, i * 4 + 1, xa_value(i + 1), gfp::kKernel), 0);
+  const auto before = contents(tree);
+  const uint64_t live = world.nodes.live_objects();
+  world.fail_nowait(true);
+  {
+    KernelState mas(tree, 1000, 1100);
+    tree.mtree_lock();
+    EXPECT_EQ(mas.mas_store_gfp(xa_value(5), gfp::kNowait), -ENOMEM);
+    tree.mtree_unlock();
+  }
+  EXPECT_EQ(contents(tree), before);
+  EXPECT_EQ(world.nodes.live_objects(), live);
+  EXPECT_GT(world.env.node_request_failures(), 0u);
+  tree.mt_validate();
+  // GFP_KERNEL gets through: the store's GFP_NOWAIT attempt fails, mas_nomem drops the
+  // lock and allocates with GFP_KERNEL.
+  EXPECT_EQ(tree.mtree_store_range(1000, 1100, xa_value(5), gfp::kKernel), 0);
+  EXPECT_EQ(xa_value_of(tree.mtree_load(1050)), 5u);
+  tree.mt_validate();
+  tree.mtree_destroy();
+  EXPECT_EQ(world.nodes.live_objects(), 0u);
+}
+
+TEST(KernelTree, PreallocateThenStoreWithoutAllocating) {
+  World world;
+  KernelTree tree(KernelTree::kAllocRange);
+  for (unsigned long i = 0; i < 200; ++i) ASSERT_EQ(tree.mtree_store_range(i * 4, i * 4 + 1, xa_value(i + 1), gfp::kKernel), 0);
+  KernelState mas(tree, 2, 401);  // a spanning store over many leaves
+  tree.mtree_lock();
+  ASSERT_EQ(mas.mas_preallocate(xa_value(9), gfp::kNowait), 0);
+  const uint64_t requests = world.env.node_requests();
+  world.fail_nowait(true);  // the store itself must not ask for anything
+  mas.mas_store_prealloc(xa_value(9));
+  mas.mas_destroy();
+  tree.mtree_unlock();
+  EXPECT_EQ(world.env.node_requests(), requests);
+  EXPECT_EQ(xa_value_of(tree.mtree_load(300)), 9u);
+  EXPECT_EQ(xa_value_of(tree.mtree_load(404)), 102u);
+  tree.mt_validate();
+
+  // A failed preallocation returns -ENOMEM and holds nothing.
+  const uint64_t live = world.nodes.live_objects();
+  KernelState again(tree, 500, 700);
+  tree.mtree_lock();
+  EXPECT_EQ(again.mas_preallocate(xa_value(3), gfp::kNowait), -ENOMEM);
+  tree.mtree_unlock();
+  EXPECT_EQ(world.nodes.live_objects(), live);
+  tree.mtree_destroy();
+  EXPECT_EQ(world.nodes.live_objects(), 0u);
+}
+
+// With CONFIG_DEBUG_MAPLE_TREE the kernel's MT_BUG_ON/MAS_WARN_ON print "BUG at
+// <function>:<line>", the state and mt_dump, then call dump_stack(); BUG_ON calls BUG.
+// Here the shim's entry points are driven as the kernel's macros drive them.
+TEST(KernelTree, KernelAssertionsBecomeFailuresNamingTheFunction) {
+  World world;
+  KernelTree tree(KernelTree::kAllocRange);
+  for (unsigned long i = 0; i < 50; ++i) ASSERT_EQ(tree.mtree_store_range(i * 4, i * 4 + 1, xa_value(i + 1), gfp::kKernel), 0);
+  const std::string dump = tree.mt_dump();
+  EXPECT_EQ(dump.rfind("maple_tree(", 0), 0u) << dump.substr(0, 200);
+  EXPECT_NE(dump.find("height 2"), std::string::npos) << dump.substr(0, 200);
+  try {
+    mmtk_shim_printk("BUG at %s:%d (%u)\n", "mas_wr_walk", 2301, 1u);
+    world.env.print(dump);
+    mmtk_shim_dump_stack();
+    FAIL() << "dump_stack() after a BUG line did not fail";
+  } catch (const FailureError& e) {
+    EXPECT_EQ(e.failure().check, "kernel.mt_bug");
+    EXPECT_EQ(e.failure().site, "mas_wr_walk");
+    EXPECT_EQ(e.failure().message, "BUG at mas_wr_walk:2301 (1)");
+    EXPECT_NE(e.failure().dump.find("maple_tree("), std::string::npos);
+  }
+  try {
+    mmtk_shim_printk("WARN at %s:%d (%u)\n", "mas_validate_limits", 7000, 1u);
+    mmtk_shim_dump_stack();
+    FAIL() << "dump_stack() after a WARN line did not fail";
+  } catch (const FailureError& e) {
+    EXPECT_EQ(e.failure().check, "kernel.mt_warn");
+    EXPECT_EQ(e.failure().site, "mas_validate_limits");
+  }
+  try {
+    mmtk_shim_bug("lib/maple_tree.c", 1234, "mas_alloc_nodes", "!allocated");
+    FAIL() << "BUG_ON did not fail";
+  } catch (const FailureError& e) {
+    EXPECT_EQ(e.failure().check, "kernel.bug");
+    EXPECT_EQ(e.failure().site, "mas_alloc_nodes");
+    EXPECT_EQ(e.failure().message, "BUG_ON(!allocated) at maple_tree.c:1234");
+  }
+  tree.mtree_destroy();
+}
+
+TEST(KernelTree, TreeLockIsTheSchedulersSpinLock) {
+  World world;
+  KernelTree tree(KernelTree::kAllocRange | KernelTree::kRcu);
+  world.fail_nowait(true);  // every store goes through mas_nomem, which drops the lock
+  SeededChoices choices(7);
+  sched::SchedulerOptions options;
+  options.strategy = sched::StrategyConfig::random(0.3);
+  sched::Scheduler scheduler(choices, options);
+  for (unsigned long w = 0; w < 2; ++w) {
+    scheduler.spawn("writer" + std::to_string(w), [&tree, w] {
+      for (unsigned long op = 0; op < 80; ++op) {
+        const unsigned long index = (op * 37 + w * 11) % 600;
+        if (op % 5 == 4) tree.mtree_erase(index);
+        else tree.mtree_store_range(index, index + 3, xa_value(w * 1000 + op + 1), gfp::kKernel);
+      }
+    });
+  }
+  const sched::RunResult result = scheduler.run();
+  ASSERT_TRUE(result.ok()) << result.failure->headline() << "\n" << result.failure->dump.substr(0, 2000);
+  EXPECT_GT(result.switches, 10u);
+  tree.mt_validate();
+  tree.mtree_destroy();
+  sched::rcu_barrier();
+  EXPECT_EQ(world.nodes.live_objects(), 0u);
+}
+
+// The kernel harness's allocation-failure walk, over node requests: fail the nth
+// request of a fixed sequence of stores, for n = 1, 2, ... until a run passes without
+// reaching n. Every outcome must be a clean -ENOMEM (or success) with the tree matching
+// the model, valid, and nothing leaked.
+TEST(KernelTree, FailNthWalkOverNodeRequests) {
+  uint64_t walked = 0, enomem = 0;
+  for (uint64_t nth = 1;; ++nth) {
+    World world;
+    KernelTree tree(KernelTree::kAllocRange);
+    for (unsigned long i = 0; i < 120; ++i)
+      ASSERT_EQ(tree.mtree_store_range(i * 8, i * 8 + 3, xa_value(i + 1), gfp::kKernel), 0);
+    world.plan.set_fail_nth(nth);
+    std::map<unsigned long, unsigned long> model;  // index -> value, on one index per store
+    for (unsigned long op = 0; op < 40; ++op) {
+      const unsigned long index = (op * 211) % 1100, last = index + (op % 7) * 9;
+      KernelState mas(tree, index, last);
+      tree.mtree_lock();
+      int ret;
+      if (op % 2) {
+        ret = mas.mas_preallocate(xa_value(op + 500), gfp::kNowait);
+        if (ret == 0) mas.mas_store_prealloc(xa_value(op + 500));
+        mas.mas_destroy();
+      } else {
+        ret = mas.mas_store_gfp(xa_value(op + 500), gfp::kNowait);
+      }
+      tree.mtree_unlock();
+      ASSERT_TRUE(ret == 0 || ret == -ENOMEM) << "nth " << nth << " op " << op << ": " << ret;
+      if (ret == 0) model[index] = op + 500;
+      else ++enomem;
+      tree.mt_validate();
+    }
+    for (const auto& [index, value] : model)
+      if (xa_value_of(tree.mtree_load(index)) != value) {
+        // A later store may have covered it; only the last store to reach `index` counts.
+        bool covered = false;
+        for (unsigned long op = 0; op < 40; ++op) {
+          const unsigned long i = (op * 211) % 1100, l = i + (op % 7) * 9;
+          if (op + 500 > value && i <= index && index <= l) covered = true;
+        }
+        EXPECT_TRUE(covered) << "nth " << nth << ": index " << index;
+      }
+    const bool reached = world.plan.stats().fail_nth_failures > 0;
+    tree.mtree_destroy();
+    EXPECT_EQ(world.nodes.live_objects(), 0u) << "nth " << nth;
+    if (!reached) break;
+    ++walked;
+    ASSERT_LT(nth, 10000u) << "the walk does not end";
+  }
+  EXPECT_GT(walked, 5u);
+  EXPECT_GT(enomem, 5u);
+}
+
+}  // namespace
+}  // namespace mmt::kernel
