@@ -25,6 +25,15 @@ std::string validate_job(std::string_view value) {
              ? std::string{}
              : "must be \"world\", \"maple\", \"page_model\", \"cma\" or \"nommu\"";
 }
+std::string validate_maple_backend(std::string_view value) {
+  if (value != "model" && value != "kernel" && value != "differential")
+    return "must be \"model\", \"kernel\" or \"differential\"";
+  if (value != "model" && !maple_kernel_backend_available())
+    return "\"" + std::string(value) +
+           "\" needs the kernel backend, which this build does not have (run scripts/kernel-source 6.12, then "
+           "build the kernel preset)";
+  return {};
+}
 std::string validate_prealloc_order(std::string_view value) {
   return value == "after" || value == "before" ? std::string{} : "must be \"after\" or \"before\"";
 }
@@ -528,6 +537,10 @@ std::string config_markdown() {
       "| `smoke.toml` | the README's main job: about a minute on 2 cores; several mms, every op kind, NOWAIT failures, PCT |\n"
       "| `soak.toml` | long: many seeds with more ops, swarm testing of op kinds and fault sites |\n"
       "| `maple.toml` | the maple tree alone (single-threaded) with NOWAIT node-allocation failures |\n"
+      "| `maple-kernel.toml` | the maple job on the kernel's own `lib/maple_tree.c` (kernel backend builds): the "
+      "kernel's mt_validate, the model diff, false -ENOMEM and node-accounting checks |\n"
+      "| `maple-differential.toml` | the maple job on the model and the kernel's tree from one choice stream: any "
+      "difference is `maple.diverged` (kernel backend builds) |\n"
       "| `oom.toml` | memory and a 64-slot swap device fill up: swap ptes, kswapd giving up, the OOM killer and oom_reaper |\n"
       "| `seed000-mprotect-nowait.toml` | seed 000: mprotect/merge churn with GFP_NOWAIT failures (`mmtorture selftest` scenario) |\n"
       "| `seed001-nommu-boot.toml` | seed 001: a nommu board booting (the nommu job) — the split double-count canary at 64 MiB, the OOM with `--set nommu.memory_mib=32`; the whole grid is `mmtorture nommu-experiment` |\n"
@@ -642,6 +655,10 @@ MapleStressOptions maple_options(const Config& config) {
   o.alloc_range_tree = config.workload.maple_alloc_range;
   o.rcu = config.workload.maple_rcu;
   o.prefill = config.workload.maple_prefill;
+  o.backend = config.workload.maple_backend == "kernel"         ? MapleBackend::Kernel
+              : config.workload.maple_backend == "differential" ? MapleBackend::Differential
+                                                                : MapleBackend::Model;
+  o.compare_shape = config.workload.maple_compare_shape;
   return o;
 }
 

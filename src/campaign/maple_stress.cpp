@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <new>
+#include <stdexcept>
 #include <vector>
 
 #include "mmtorture/core/trace_hash.h"
@@ -368,7 +369,30 @@ class Stress {
 
 }  // namespace
 
+const char* maple_backend_name(MapleBackend backend) {
+  switch (backend) {
+    case MapleBackend::Model: return "model";
+    case MapleBackend::Kernel: return "kernel";
+    case MapleBackend::Differential: return "differential";
+  }
+  return "model";
+}
+
+#ifdef MMT_KERNEL_BACKEND
+bool maple_kernel_backend_available() { return true; }
+#else
+bool maple_kernel_backend_available() { return false; }
+#endif
+
 MapleStressResult run_maple_stress(ChoiceSource& choices, const MapleStressOptions& options) {
+#ifdef MMT_KERNEL_BACKEND
+  if (options.backend != MapleBackend::Model) return run_maple_stress_kernel(choices, options);
+#else
+  // The config refuses these backends in a build without the kernel (exit 2).
+  if (options.backend != MapleBackend::Model)
+    throw std::logic_error("maple backend '" + std::string(maple_backend_name(options.backend)) +
+                           "' asked of a build without the kernel backend");
+#endif
   MapleStressResult result;
   ChoiceNodeAllocator allocator(choices, options.nowait_fail_probability);
   maple::set_node_allocator(&allocator);

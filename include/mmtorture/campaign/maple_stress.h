@@ -13,6 +13,15 @@
 
 namespace mmt::campaign {
 
+// Which tree the maple job drives: the model (src/maple), the kernel's own
+// lib/maple_tree.c (src/kernel; builds configured with MMT_KERNEL_SRC), or both from
+// one choice stream with every answer compared (maple.diverged on the first difference).
+enum class MapleBackend : uint8_t { Model, Kernel, Differential };
+// "model", "kernel", "differential".
+const char* maple_backend_name(MapleBackend backend);
+// True when this build has the kernel backend.
+bool maple_kernel_backend_available();
+
 struct MapleStressOptions {
   uint64_t ops = 20000;               // operations per seed
   double nowait_fail_probability = 0.05;  // chance that a GFP_NOWAIT node allocation fails
@@ -26,6 +35,10 @@ struct MapleStressOptions {
   // replay --dump-tree: on a failure, draw the tree (before anything else touches it)
   // into MapleStressResult::trees_dot.
   bool capture_trees_dot = false;
+  MapleBackend backend = MapleBackend::Model;
+  // differential: also compare the trees' shape after every op (height, and nodes
+  // in use: the slab's live nodes once no cursor holds any).
+  bool compare_shape = false;
 };
 
 struct MapleStressResult {
@@ -41,5 +54,15 @@ struct MapleStressResult {
 // Runs one stress of `options.ops` operations with decisions from `choices`.
 // Never throws for a failed check: the failure is returned with its op index.
 MapleStressResult run_maple_stress(ChoiceSource& choices, const MapleStressOptions& options);
+
+// The kernel and differential backends (maple_kernel_stress.cpp, kernel builds only):
+// the same operation mix and draws as the model job. Kernel: node requests fail through
+// the fault plan (GFP_NOWAIT with nowait_fail_probability, one AllocFail choice per
+// request); checks are the kernel's own mt_validate, the std::map model, a false
+// -ENOMEM check (maple.false_enomem: -ENOMEM while every node request was granted) and
+// node accounting at teardown. Differential: per writing op one AllocFail choice fails
+// every GFP_NOWAIT node request of that op on both trees; any difference in return
+// value, entry, index/last or gap found is maple.diverged with both answers.
+MapleStressResult run_maple_stress_kernel(ChoiceSource& choices, const MapleStressOptions& options);
 
 }  // namespace mmt::campaign

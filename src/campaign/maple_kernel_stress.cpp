@@ -1,0 +1,771 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The maple job on the kernel's own tree, and the differential job (maple_stress.h):
+// the model job's operation mix and draws (same sites, same order, so one choice
+// sequence means the same operations on every backend), driven through a TreeUnderTest
+// interface that the kernel tree and the model tree both implement.
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "mmtorture/campaign/maple_stress.h"
+#include "mmtorture/core/trace_hash.h"
+#include "mmtorture/kernel/kernel_tree.h"
+#include "mmtorture/maple/kernel_api.h"
+#include "mmtorture/maple/validate.h"
+#include "mmtorture/mem/fault_plan.h"
+#include "mmtorture/mem/memory.h"
+#include "mmtorture/mem/slab.h"
+
+namespace mmt::campaign {
+
+namespace {
+
+// The model job's sites: the same draws mean the same operations.
+constexpr Site kSiteOp{"maple_stress.op"};
+constexpr Site kSiteIndex{"maple_stress.index"};
+constexpr Site kSiteLength{"maple_stress.length"};
+constexpr Site kSiteValue{"maple_stress.value"};
+constexpr Site kSiteRegion{"maple_stress.region"};
+constexpr Site kSiteOpFails{"maple_differential: this op's GFP_NOWAIT node requests fail"};
+
+// What one operation answered: a name and up to 16 numbers, compared as a whole.
+struct Answer {
+  const char* what = "";
+  unsigned long values[16] = {};
+  unsigned count = 0;
+  void push(unsigned long v) {
+    if (count < 16) values[count++] = v;
+  }
+  bool operator==(const Answer& o) const {
+    if (std::strcmp(what, o.what) != 0 || count != o.count) return false;
+    for (unsigned i = 0; i < count; ++i)
+      if (values[i] != o.values[i]) return false;
+    return true;
+  }
+  std::string text() const {
+    std::string s = what;
+    s += "(";
+    for (unsigned i = 0; i < count; ++i) s += fmt::format("{}{:#x}", i ? ", " : "", values[i]);
+    return s + ")";
+  }
+};
+
+unsigned long value_of(const void* entry) { return entry ? reinterpret_cast<unsigned long>(entry) >> 1 : 0; }
+void* entry_of(unsigned long value) { return value ? reinterpret_cast<void*>((value << 1) | 1) : nullptr; }
+
+struct Range {
+  unsigned long index, last, value;
+};
+
+// One tree the job drives. Entries are values (0 = NULL); every method is one kernel
+// API call or the short fixed sequence the model job makes.
+class TreeUnderTest {
+ public:
+  virtual ~TreeUnderTest() = default;
+  virtual int store_range(unsigned long index, unsigned long last, unsigned long value, gfp_t gfp) = 0;
+  virtual int insert_range(unsigned long index, unsigned long last, unsigned long value, gfp_t gfp) = 0;
+  virtual unsigned long erase(unsigned long index) = 0;
+  virtual unsigned long load(unsigned long index) = 0;
+  // mas_find then up to three mas_next, stopping at NULL: (value, index, last) each.
+  virtual void find_forward(unsigned long index, Answer& out) = 0;
+  // mas_find_rev then up to two mas_prev, stopping at NULL: (value, index, last) each.
+  virtual void find_reverse(unsigned long index, Answer& out) = 0;
+  virtual int empty_area(bool reverse, unsigned long min, unsigned long max, unsigned long size,
+                         unsigned long* index, unsigned long* last) = 0;
+  virtual int alloc_range(unsigned long* start, unsigned long value, unsigned long size, unsigned long min) = 0;
+  // Under the tree lock: mas_preallocate(GFP_NOWAIT), and on success mas_store_prealloc.
+  virtual int prealloc_store(unsigned long index, unsigned long last, unsigned long value) = 0;
+  // Under the tree lock: mas_store_gfp(GFP_NOWAIT).
+  virtual int store_gfp(unsigned long index, unsigned long last, unsigned long value) = 0;
+  virtual void validate() = 0;
+  virtual void contents(std::vector<Range>& out) = 0;
+  virtual unsigned height() = 0;
+  virtual uint64_t nodes_in_use() = 0;
+  virtual std::string dump() = 0;
+  // Fail every GFP_NOWAIT node request from now on (differential) — no draws.
+  virtual void fail_nowait(bool on) = 0;
+  // Node requests that failed so far (for the false -ENOMEM check).
+  virtual uint64_t failed_requests() const = 0;
+  virtual void destroy() = 0;
+};
+
+// ---- the kernel's tree ---------------------------------------------------------------
+
+class KernelBackend final : public TreeUnderTest {
+ public:
+  KernelBackend(ChoiceSource& choices, const MapleStressOptions& options)
+      : memory_(memory_config(), choices, &plan_),
+        nodes_(memory_, "maple_node", 256, 256),
+        env_(nodes_),
+        tree_((options.alloc_range_tree ? kernel::KernelTree::kAllocRange : 0u) |
+              (options.rcu ? kernel::KernelTree::kRcu : 0u)) {}
+
+  static mem::MemConfig memory_config() {
+    mem::MemConfig config;
+    config.pages = 8192;  // 32 MiB: ~130k nodes, far more than a run holds
+    return config;
+  }
+  // Kernel job: each GFP_NOWAIT node request fails with probability p (one choice each).
+  void set_nowait_probability(double p) {
+    mem::FaultRule rule;
+    rule.probability = p;
+    plan_.set_rule("*", mem::GfpClass::Nowait, rule);
+  }
+  void fail_nowait(bool on) override { set_nowait_probability(on ? 1.0 : 0.0); }
+  uint64_t failed_requests() const override { return env_.node_request_failures(); }
+  uint64_t injected() const { return nodes_.stats().injected_failures; }
+
+  int store_range(unsigned long index, unsigned long last, unsigned long value, gfp_t gfp) override {
+    return tree_.mtree_store_range(index, last, entry_of(value), gfp);
+  }
+  int insert_range(unsigned long index, unsigned long last, unsigned long value, gfp_t gfp) override {
+    return tree_.mtree_insert_range(index, last, entry_of(value), gfp);
+  }
+  unsigned long erase(unsigned long index) override { return value_of(tree_.mtree_erase(index)); }
+  unsigned long load(unsigned long index) override { return value_of(tree_.mtree_load(index)); }
+  void find_forward(unsigned long index, Answer& out) override {
+    kernel::KernelState mas(tree_, index, index);
+    tree_.mtree_lock();
+    for (int i = 0; i < 4; ++i) {
+      void* got = i == 0 ? mas.mas_find(ULONG_MAX) : mas.mas_next(ULONG_MAX);
+      out.push(value_of(got));
+      if (!got) break;
+      out.push(mas.index());
+      out.push(mas.last());
+    }
+    tree_.mtree_unlock();
+  }
+  void find_reverse(unsigned long index, Answer& out) override {
+    kernel::KernelState mas(tree_, index, index);
+    tree_.mtree_lock();
+    for (int i = 0; i < 3; ++i) {
+      void* got = i == 0 ? mas.mas_find_rev(0) : mas.mas_prev(0);
+      out.push(value_of(got));
+      if (!got) break;
+      out.push(mas.index());
+      out.push(mas.last());
+    }
+    tree_.mtree_unlock();
+  }
+  int empty_area(bool reverse, unsigned long min, unsigned long max, unsigned long size, unsigned long* index,
+                 unsigned long* last) override {
+    kernel::KernelState mas(tree_, 0, 0);
+    tree_.mtree_lock();
+    const int ret = reverse ? mas.mas_empty_area_rev(min, max, size) : mas.mas_empty_area(min, max, size);
+    tree_.mtree_unlock();
+    *index = mas.index();
+    *last = mas.last();
+    return ret;
+  }
+  int alloc_range(unsigned long* start, unsigned long value, unsigned long size, unsigned long min) override {
+    return tree_.mtree_alloc_range(start, entry_of(value), size, min, ULONG_MAX, gfp::kKernel);
+  }
+  int prealloc_store(unsigned long index, unsigned long last, unsigned long value) override {
+    kernel::KernelState mas(tree_, index, last);
+    tree_.mtree_lock();
+    const int ret = mas.mas_preallocate(entry_of(value), gfp::kNowait);
+    if (ret == 0) mas.mas_store_prealloc(entry_of(value));  // which frees what it did not use
+    tree_.mtree_unlock();
+    return ret;
+  }
+  int store_gfp(unsigned long index, unsigned long last, unsigned long value) override {
+    kernel::KernelState mas(tree_, index, last);
+    tree_.mtree_lock();
+    const int ret = mas.mas_store_gfp(entry_of(value), gfp::kNowait);
+    tree_.mtree_unlock();
+    return ret;
+  }
+  void validate() override { tree_.mt_validate(); }
+  void contents(std::vector<Range>& out) override {
+    out.clear();
+    kernel::KernelState mas(tree_, 0, 0);
+    tree_.mtree_lock();
+    while (void* entry = mas.mas_find(ULONG_MAX)) out.push_back({mas.index(), mas.last(), value_of(entry)});
+    tree_.mtree_unlock();
+  }
+  unsigned height() override { return tree_.mt_height(); }
+  uint64_t nodes_in_use() override { return nodes_.live_objects(); }
+  std::string dump() override { return tree_.mt_dump(); }
+  void destroy() override {
+    tree_.mtree_destroy();
+    rcu_barrier();
+  }
+  uint64_t live_nodes() const { return nodes_.live_objects(); }
+  void release_held() { env_.release_held(); }
+
+ private:
+  mem::FaultPlan plan_;
+  mem::Memory memory_;
+  mem::KmemCache nodes_;
+  kernel::KernelEnv env_;
+  kernel::KernelTree tree_;
+};
+
+// ---- the model tree (differential only) ---------------------------------------------
+
+// Fails GFP_NOWAIT requests while told to (no draws: the differential job decides per
+// op for both trees); freed nodes are poisoned and reused, as the model job's.
+class SwitchedNodeAllocator final : public maple::NodeAllocator {
+ public:
+  ~SwitchedNodeAllocator() override {
+    for (void* node : free_list_) ::operator delete(node, std::align_val_t{alignof(maple_node)});
+  }
+  maple_node* alloc_node(gfp_t flags, Site) override {
+    if (fail_nowait_ && !gfp::allows_blocking(flags)) {
+      ++failures_;
+      return nullptr;
+    }
+    ++live_;
+    if (!free_list_.empty()) {
+      void* node = free_list_.back();
+      free_list_.pop_back();
+      return static_cast<maple_node*>(node);
+    }
+    return static_cast<maple_node*>(::operator new(sizeof(maple_node), std::align_val_t{alignof(maple_node)}));
+  }
+  void free_node(maple_node* node) override {
+    --live_;
+#if defined(MMT_SANITIZED)
+    ::operator delete(static_cast<void*>(node), std::align_val_t{alignof(maple_node)});
+#else
+    std::memset(static_cast<void*>(node), maple::kNodePoisonFree, sizeof(maple_node));
+    free_list_.push_back(node);
+#endif
+  }
+  uint64_t live_nodes() const override { return live_; }
+  uint64_t failures() const { return failures_; }
+  void set_fail_nowait(bool on) { fail_nowait_ = on; }
+
+ private:
+  bool fail_nowait_ = false;
+  uint64_t live_ = 0;
+  uint64_t failures_ = 0;
+  std::vector<void*> free_list_;
+};
+
+class ModelBackend final : public TreeUnderTest {
+ public:
+  explicit ModelBackend(const MapleStressOptions& options) {
+    maple::set_node_allocator(&allocator_);
+    mt_init_flags(&tree_, options.alloc_range_tree ? MT_FLAGS_ALLOC_RANGE : 0);
+    if (options.rcu) mt_set_in_rcu(&tree_);
+  }
+  ~ModelBackend() override { maple::set_node_allocator(nullptr); }
+  void fail_nowait(bool on) override { allocator_.set_fail_nowait(on); }
+  uint64_t failed_requests() const override { return allocator_.failures(); }
+
+  int store_range(unsigned long index, unsigned long last, unsigned long value, gfp_t gfp) override {
+    return mtree_store_range(&tree_, index, last, entry_of(value), gfp);
+  }
+  int insert_range(unsigned long index, unsigned long last, unsigned long value, gfp_t gfp) override {
+    return mtree_insert_range(&tree_, index, last, entry_of(value), gfp);
+  }
+  unsigned long erase(unsigned long index) override { return value_of(mtree_erase(&tree_, index)); }
+  unsigned long load(unsigned long index) override { return value_of(mtree_load(&tree_, index)); }
+  void find_forward(unsigned long index, Answer& out) override {
+    MA_STATE(mas, &tree_, index, index);
+    for (int i = 0; i < 4; ++i) {
+      void* got = i == 0 ? mas_find(&mas, ULONG_MAX) : mas_next(&mas, ULONG_MAX);
+      out.push(value_of(got));
+      if (!got) break;
+      out.push(mas.index);
+      out.push(mas.last);
+    }
+  }
+  void find_reverse(unsigned long index, Answer& out) override {
+    MA_STATE(mas, &tree_, index, index);
+    for (int i = 0; i < 3; ++i) {
+      void* got = i == 0 ? mas_find_rev(&mas, 0) : mas_prev(&mas, 0);
+      out.push(value_of(got));
+      if (!got) break;
+      out.push(mas.index);
+      out.push(mas.last);
+    }
+  }
+  int empty_area(bool reverse, unsigned long min, unsigned long max, unsigned long size, unsigned long* index,
+                 unsigned long* last) override {
+    MA_STATE(mas, &tree_, 0, 0);
+    const int ret = reverse ? mas_empty_area_rev(&mas, min, max, size) : mas_empty_area(&mas, min, max, size);
+    *index = mas.index;
+    *last = mas.last;
+    return ret;
+  }
+  int alloc_range(unsigned long* start, unsigned long value, unsigned long size, unsigned long min) override {
+    return mtree_alloc_range(&tree_, start, entry_of(value), size, min, ULONG_MAX, GFP_KERNEL);
+  }
+  int prealloc_store(unsigned long index, unsigned long last, unsigned long value) override {
+    MA_STATE(mas, &tree_, index, last);
+    mtree_lock(&tree_);
+    const int ret = mas_preallocate(&mas, entry_of(value), GFP_NOWAIT);
+    if (ret == 0) {
+      mas_set_range(&mas, index, last);
+      mas_store_prealloc(&mas, entry_of(value));
+    }
+    mas_destroy(&mas);
+    mtree_unlock(&tree_);
+    return ret;
+  }
+  int store_gfp(unsigned long index, unsigned long last, unsigned long value) override {
+    MA_STATE(mas, &tree_, index, last);
+    mtree_lock(&tree_);
+    const int ret = mas_store_gfp(&mas, entry_of(value), GFP_NOWAIT);
+    mtree_unlock(&tree_);
+    return ret;
+  }
+  void validate() override { mt_validate(&tree_); }
+  void contents(std::vector<Range>& out) override {
+    out.clear();
+    MA_STATE(mas, &tree_, 0, 0);
+    void* entry;
+    mas_for_each(&mas, entry, ULONG_MAX) out.push_back({mas.index, mas.last, value_of(entry)});
+  }
+  unsigned height() override { return mt_height(&tree_); }
+  uint64_t nodes_in_use() override { return allocator_.live_nodes(); }
+  std::string dump() override { return maple::mt_dump_string(&tree_, mt_dump_hex); }
+  void destroy() override {
+    mtree_destroy(&tree_);
+    rcu_barrier();
+  }
+  uint64_t live_nodes() const { return allocator_.live_nodes(); }
+
+ private:
+  SwitchedNodeAllocator allocator_;
+  maple_tree tree_{};
+};
+
+// ---- the job ----------------------------------------------------------------------------
+
+struct ModelEntry {
+  unsigned long last;
+  unsigned long value;
+};
+using Model = std::map<unsigned long, ModelEntry>;  // start -> [start, last] = value
+
+void model_store(Model& m, unsigned long index, unsigned long last, unsigned long value) {
+  auto it = m.upper_bound(index);
+  if (it != m.begin()) {
+    auto prev = std::prev(it);
+    if (prev->second.last >= index) {
+      const ModelEntry old = prev->second;
+      const unsigned long old_start = prev->first;
+      m.erase(prev);
+      if (old_start < index) m[old_start] = {index - 1, old.value};
+      if (old.last > last) m[last + 1] = {old.last, old.value};
+    }
+  }
+  it = m.lower_bound(index);
+  while (it != m.end() && it->first <= last) {
+    const ModelEntry old = it->second;
+    it = m.erase(it);
+    if (old.last > last) {
+      m[last + 1] = {old.last, old.value};
+      break;
+    }
+  }
+  if (value) m[index] = {last, value};
+}
+
+const ModelEntry* model_find(const Model& m, unsigned long index, unsigned long* start) {
+  auto it = m.upper_bound(index);
+  if (it == m.begin()) return nullptr;
+  --it;
+  if (it->second.last < index) return nullptr;
+  *start = it->first;
+  return &it->second;
+}
+
+bool model_range_empty(const Model& m, unsigned long index, unsigned long last) {
+  unsigned long start;
+  if (model_find(m, index, &start)) return false;
+  auto it = m.lower_bound(index);
+  return it == m.end() || it->first > last;
+}
+
+class Job {
+ public:
+  Job(ChoiceSource& choices, const MapleStressOptions& options)
+      : c_(choices), opt_(options), kernel_(choices, options) {
+    if (options.backend == MapleBackend::Differential) model_ = std::make_unique<ModelBackend>(options);
+  }
+
+  void run(MapleStressResult& result) {
+    prefill();
+    for (op_ = 0; op_ < opt_.ops; ++op_) {
+      if (opt_.stop_when_exhausted && c_.exhausted()) break;
+      step();
+      check();
+      result.ops_done = op_ + 1;
+      result.max_entries = std::max<uint64_t>(result.max_entries, map_.size());
+      result.max_height = std::max<uint64_t>(result.max_height, kernel_.height());
+    }
+  }
+
+  // Destroys both trees; their node counts must then be 0.
+  void teardown(MapleStressResult& result) {
+    kernel_.destroy();
+    if (model_) model_->destroy();
+    if (kernel_.live_nodes() != 0)
+      result.failure = Failure{"node_accounting", "teardown",
+                               fmt::format("{} kernel maple nodes still allocated after mtree_destroy",
+                                           kernel_.live_nodes()),
+                               "", result.ops_done, 0};
+    else if (model_ && model_->live_nodes() != 0)
+      result.failure = Failure{"node_accounting", "teardown",
+                               fmt::format("{} model maple nodes still allocated after mtree_destroy",
+                                           model_->live_nodes()),
+                               "", result.ops_done, 0};
+  }
+
+  uint64_t trace_hash() const { return trace_.value(); }
+  uint64_t injected() const { return kernel_.injected() + injected_ops_; }
+  void release_held() { kernel_.release_held(); }
+
+ private:
+  unsigned long draw_index() {
+    static constexpr unsigned long kRegions[] = {0, 0x10000, 0x7f0000000000UL, ULONG_MAX - 0x20000};
+    const unsigned long base = kRegions[c_.draw(ChoiceKind::Arg, kSiteRegion, 4)];
+    return base + c_.draw(ChoiceKind::Arg, kSiteIndex, 0x8000);
+  }
+  unsigned long draw_last(unsigned long index) {
+    const unsigned long length = c_.draw(ChoiceKind::Arg, kSiteLength, 64);
+    return index + length < index ? ULONG_MAX : index + length;
+  }
+  unsigned long draw_value() { return 1 + c_.draw(ChoiceKind::Arg, kSiteValue, 1000); }
+
+  std::string dumps() {
+    std::string text = "kernel tree:\n" + kernel_.dump();
+    if (model_) text += "\nmodel tree:\n" + model_->dump();
+    return text;
+  }
+  [[noreturn]] void fail(const char* check, const std::string& what) {
+    raise_failure(check, "maple_stress", fmt::format("op {}: {}", op_, what), dumps());
+  }
+
+  // Differential: the model must answer exactly as the kernel did.
+  void compare(const Answer& kernel, const Answer& model) {
+    if (!(kernel == model))
+      fail("maple.diverged", fmt::format("kernel {} but model {}", kernel.text(), model.text()));
+  }
+
+  // -ENOMEM is only right when a node request failed during the operation.
+  void check_enomem(const char* op, int ret, uint64_t failed_before) {
+    if (ret == -ENOMEM && kernel_.failed_requests() == failed_before)
+      fail("maple.false_enomem",
+           fmt::format("{} returned -ENOMEM but every node request was granted", op));
+  }
+
+  void expect_entry(const char* op, unsigned long index, unsigned long got) {
+    unsigned long start;
+    const ModelEntry* want = model_find(map_, index, &start);
+    const unsigned long want_value = want ? want->value : 0;
+    if (want_value != got)
+      fail("model_diff", fmt::format("{}({:#x}) returned {} but the model holds {}", op, index, got, want_value));
+  }
+
+  // As the model job's: part of the configuration, no draws, nothing injected.
+  void prefill() {
+    for (uint64_t i = 0; i < opt_.prefill; ++i) {
+      const unsigned long index = 16 * i, last = index + 7;
+      for (TreeUnderTest* tree : trees()) {
+        const int ret = tree->store_range(index, last, i + 1, gfp::kKernel);
+        if (ret != 0) fail("model_diff", fmt::format("prefill: mtree_store_range({:#x}, {:#x}) returned {}", index, last, ret));
+      }
+      model_store(map_, index, last, i + 1);
+    }
+    if (opt_.backend == MapleBackend::Kernel) kernel_.set_nowait_probability(opt_.nowait_fail_probability);
+    if (opt_.prefill) check();
+  }
+
+  std::vector<TreeUnderTest*> trees() {
+    std::vector<TreeUnderTest*> out{&kernel_};
+    if (model_) out.push_back(model_.get());
+    return out;
+  }
+
+  // Differential: one choice per writing op decides whether both trees' GFP_NOWAIT
+  // node requests fail during it (p = 0 draws nothing).
+  void decide_op_failures() {
+    if (!model_) return;
+    const bool fail = opt_.nowait_fail_probability > 0 && c_.flip(ChoiceKind::AllocFail, kSiteOpFails, opt_.nowait_fail_probability);
+    if (fail) ++injected_ops_;
+    kernel_.fail_nowait(fail);
+    model_->fail_nowait(fail);
+  }
+
+  // Runs `op` on the kernel tree (and the model tree), compares, returns the kernel's.
+  template <typename Fn>
+  Answer both(Fn&& op) {
+    Answer kernel = op(static_cast<TreeUnderTest&>(kernel_));
+    if (model_) compare(kernel, op(static_cast<TreeUnderTest&>(*model_)));
+    return kernel;
+  }
+
+  void step() {
+    const uint64_t kind = c_.draw(ChoiceKind::Op, kSiteOp, 10);
+    const unsigned long index = draw_index();
+    trace_.fold(TraceEvent::OpStart, kind, index);
+    switch (kind) {
+      case 0: {  // mtree_store_range (an entry or NULL)
+        const unsigned long last = draw_last(index);
+        const unsigned long value = c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value();
+        decide_op_failures();
+        const Answer a = both([&](TreeUnderTest& t) {
+          Answer r{"mtree_store_range"};
+          r.push(static_cast<unsigned long>(t.store_range(index, last, value, gfp::kKernel)));
+          return r;
+        });
+        if (a.values[0] != 0) fail("model_diff", fmt::format("mtree_store_range returned {}", static_cast<int>(a.values[0])));
+        model_store(map_, index, last, value);
+        trace_.fold(TraceEvent::OpEnd, a.values[0]);
+        break;
+      }
+      case 1: {  // mtree_insert_range
+        const unsigned long last = draw_last(index);
+        const unsigned long value = draw_value();
+        decide_op_failures();
+        const Answer a = both([&](TreeUnderTest& t) {
+          Answer r{"mtree_insert_range"};
+          r.push(static_cast<unsigned long>(t.insert_range(index, last, value, gfp::kKernel)));
+          return r;
+        });
+        const int ret = static_cast<int>(a.values[0]);
+        const int want = model_range_empty(map_, index, last) ? 0 : -EEXIST;
+        if (ret != want) fail("model_diff", fmt::format("mtree_insert_range returned {}, model expects {}", ret, want));
+        if (ret == 0) model_store(map_, index, last, value);
+        trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
+        break;
+      }
+      case 2: {  // mtree_erase
+        decide_op_failures();
+        const Answer a = both([&](TreeUnderTest& t) {
+          Answer r{"mtree_erase"};
+          r.push(t.erase(index));
+          return r;
+        });
+        expect_entry("mtree_erase", index, a.values[0]);
+        unsigned long start;
+        if (const ModelEntry* e = model_find(map_, index, &start)) model_store(map_, start, e->last, 0);
+        trace_.fold(TraceEvent::OpEnd, a.values[0]);
+        break;
+      }
+      case 3: {  // mtree_load
+        const Answer a = both([&](TreeUnderTest& t) {
+          Answer r{"mtree_load"};
+          r.push(t.load(index));
+          return r;
+        });
+        expect_entry("mtree_load", index, a.values[0]);
+        trace_.fold(TraceEvent::OpEnd, a.values[0]);
+        break;
+      }
+      case 4: {  // mas_find then mas_next
+        const Answer a = both([&](TreeUnderTest& t) {
+          Answer r{"mas_find/mas_next"};
+          t.find_forward(index, r);
+          return r;
+        });
+        auto it = map_.upper_bound(index);
+        if (it != map_.begin() && std::prev(it)->second.last >= index) --it;
+        for (unsigned i = 0; i < a.count; i += 3, ++it) {
+          const unsigned long want = it == map_.end() ? 0 : it->second.value;
+          if (a.values[i] != want || (want && a.values[i + 1] != it->first))
+            fail("model_diff", fmt::format("iteration from {:#x} step {} returned {} at {:#x}", index, i / 3,
+                                           a.values[i], a.values[i] ? a.values[i + 1] : 0));
+          trace_.fold(TraceEvent::OpEnd, want);
+          if (!want) break;
+        }
+        break;
+      }
+      case 5: {  // mas_find_rev then mas_prev
+        const Answer a = both([&](TreeUnderTest& t) {
+          Answer r{"mas_find_rev/mas_prev"};
+          t.find_reverse(index, r);
+          return r;
+        });
+        auto it = map_.upper_bound(index);
+        for (unsigned i = 0; i < a.count; i += 3) {
+          const bool have = it != map_.begin();
+          const unsigned long want = have ? std::prev(it)->second.value : 0;
+          if (a.values[i] != want)
+            fail("model_diff", fmt::format("reverse iteration from {:#x} step {} returned {}, model {}", index, i / 3,
+                                           a.values[i], want));
+          trace_.fold(TraceEvent::OpEnd, want);
+          if (!want) break;
+          --it;
+        }
+        break;
+      }
+      case 6: {  // mas_empty_area / mas_empty_area_rev within a window
+        const unsigned long size = 1 + c_.draw(ChoiceKind::Arg, kSiteLength, 256);
+        const bool reverse = c_.draw(ChoiceKind::Arg, kSiteOp, 2);
+        const unsigned long window_last = index + 0x4000 < index ? ULONG_MAX : index + 0x4000;
+        const Answer a = both([&](TreeUnderTest& t) {
+          Answer r{reverse ? "mas_empty_area_rev" : "mas_empty_area"};
+          unsigned long found_index = 0, found_last = 0;
+          const int ret = t.empty_area(reverse, index, window_last, size, &found_index, &found_last);
+          r.push(static_cast<unsigned long>(ret));
+          if (ret == 0) {
+            r.push(found_index);
+            r.push(found_last);
+          }
+          return r;
+        });
+        const int ret = static_cast<int>(a.values[0]);
+        if (ret == 0) {
+          const unsigned long lo = a.values[1], hi = a.values[2];
+          if (hi - lo + 1 != size || lo < index || hi > window_last || !model_range_empty(map_, lo, hi))
+            fail("model_diff", fmt::format("empty area [{:#x}, {:#x}] for size {} is not free in the window", lo, hi, size));
+        }
+        trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), ret ? 0 : a.values[1]);
+        break;
+      }
+      case 7: {  // mtree_alloc_range
+        if (!opt_.alloc_range_tree) break;
+        const unsigned long size = 1 + c_.draw(ChoiceKind::Arg, kSiteLength, 64);
+        const unsigned long value = draw_value();
+        decide_op_failures();
+        const Answer a = both([&](TreeUnderTest& t) {
+          Answer r{"mtree_alloc_range"};
+          unsigned long start = 0;
+          r.push(static_cast<unsigned long>(t.alloc_range(&start, value, size, index)));
+          r.push(start);
+          return r;
+        });
+        const int ret = static_cast<int>(a.values[0]);
+        const unsigned long start = a.values[1];
+        if (ret == 0) {
+          if (!model_range_empty(map_, start, start + size - 1) || start < index)
+            fail("model_diff", fmt::format("mtree_alloc_range gave [{:#x}, +{}] which is not free", start, size));
+          model_store(map_, start, start + size - 1, value);
+        }
+        trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), start);
+        break;
+      }
+      case 8: {  // preallocated store
+        const unsigned long last = draw_last(index);
+        const unsigned long value = c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value();
+        decide_op_failures();
+        const uint64_t failed_before = kernel_.failed_requests();
+        const Answer a = both([&](TreeUnderTest& t) {
+          Answer r{"mas_preallocate"};
+          r.push(static_cast<unsigned long>(t.prealloc_store(index, last, value)));
+          return r;
+        });
+        const int ret = static_cast<int>(a.values[0]);
+        if (ret == 0) model_store(map_, index, last, value);
+        else if (ret != -ENOMEM) fail("model_diff", fmt::format("mas_preallocate returned {}", ret));
+        check_enomem("mas_preallocate", ret, failed_before);
+        trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
+        break;
+      }
+      case 9: {  // mas_store_gfp with GFP_NOWAIT
+        const unsigned long last = draw_last(index);
+        const unsigned long value = draw_value();
+        decide_op_failures();
+        const uint64_t failed_before = kernel_.failed_requests();
+        const Answer a = both([&](TreeUnderTest& t) {
+          Answer r{"mas_store_gfp"};
+          r.push(static_cast<unsigned long>(t.store_gfp(index, last, value)));
+          return r;
+        });
+        const int ret = static_cast<int>(a.values[0]);
+        if (ret == 0) model_store(map_, index, last, value);
+        else if (ret != -ENOMEM) fail("model_diff", fmt::format("mas_store_gfp returned {}", ret));
+        check_enomem("mas_store_gfp", ret, failed_before);
+        trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
+        break;
+      }
+    }
+    if (model_) {
+      kernel_.fail_nowait(false);
+      model_->fail_nowait(false);
+    }
+  }
+
+  // After every op: both trees' own validation, the full contents against the
+  // std::map, and (differential) the model's contents and optionally shape.
+  void check() {
+    if (opt_.rcu) rcu_barrier();  // a grace period ends between operations
+    kernel_.validate();
+    kernel_.contents(scratch_);
+    diff_contents("kernel", scratch_);
+    if (model_) {
+      model_->validate();
+      model_->contents(scratch_);
+      diff_contents("model", scratch_);
+      if (opt_.compare_shape) {
+        const unsigned kh = kernel_.height(), mh = model_->height();
+        const uint64_t kn = kernel_.nodes_in_use(), mn = model_->nodes_in_use();
+        if (kh != mh || kn != mn)
+          fail("maple.diverged", fmt::format("shape: kernel height {} with {} nodes but model height {} with {} nodes",
+                                             kh, kn, mh, mn));
+      }
+    }
+    trace_.fold(TraceEvent::Check, map_.size());
+  }
+
+  void diff_contents(const char* which, const std::vector<Range>& entries) {
+    auto it = map_.begin();
+    for (const Range& r : entries) {
+      if (it == map_.end() || it->first != r.index || it->second.last != r.last || it->second.value != r.value)
+        fail(model_ ? "maple.diverged" : "model_diff",
+             fmt::format("{} tree entry [{:#x}, {:#x}] = {} differs from the model", which, r.index, r.last, r.value));
+      ++it;
+    }
+    if (it != map_.end())
+      fail(model_ ? "maple.diverged" : "model_diff",
+           fmt::format("model entry at {:#x} missing from the {} tree", it->first, which));
+  }
+
+  ChoiceSource& c_;
+  MapleStressOptions opt_;
+  KernelBackend kernel_;
+  std::unique_ptr<ModelBackend> model_;
+  Model map_;
+  TraceHash trace_;
+  std::vector<Range> scratch_;
+  uint64_t op_ = 0;
+  uint64_t injected_ops_ = 0;
+};
+
+}  // namespace
+
+MapleStressResult run_maple_stress_kernel(ChoiceSource& choices, const MapleStressOptions& options) {
+  MapleStressResult result;
+  auto job = std::make_unique<Job>(choices, options);
+  try {
+    job->run(result);
+  } catch (const FailureError& e) {
+    result.failure = e.failure();
+    result.failure->op_index = result.ops_done;
+  }
+  // A failed run is not torn down (its trees may be corrupt). What the kernel code held
+  // when it threw (its lock, an RCU read section) is released, and the frees it queued
+  // for after a grace period run now, while the caches they free into still exist.
+  if (result.failure) {
+    job->release_held();
+    try {
+      rcu_barrier();
+    } catch (const FailureError&) {
+      // A corrupt tree's deferred free may fail too; the run has its failure already.
+    }
+  } else {
+    try {
+      job->teardown(result);
+    } catch (const FailureError& e) {
+      result.failure = e.failure();
+    }
+  }
+  result.trace_hash = job->trace_hash();
+  result.allocation_failures = job->injected();
+  return result;
+}
+
+}  // namespace mmt::campaign

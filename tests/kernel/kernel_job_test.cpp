@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The maple job on the kernel backend and the differential job: clean and a function
+// of their choices (same seed, same trace; a recording replays to the same trace), and
+// the differential reports a real difference between the model and the kernel's tree
+// as maple.diverged, which replays.
+#include <gtest/gtest.h>
+
+#include "mmtorture/campaign/maple_stress.h"
+#include "mmtorture/kernel/kernel_tree.h"
+
+namespace mmt::campaign {
+namespace {
+
+MapleStressOptions options(MapleBackend backend, double p) {
+  MapleStressOptions o;
+  o.ops = 1500;
+  o.prefill = 256;
+  o.nowait_fail_probability = p;
+  o.backend = backend;
+  return o;
+}
+
+TEST(KernelJob, CleanAndAFunctionOfItsChoices) {
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    SeededChoices a(seed), b(seed);
+    const auto first = run_maple_stress(a, options(MapleBackend::Kernel, 0.1));
+    ASSERT_FALSE(first.failure.has_value()) << first.failure->headline() << "\n" << first.failure->dump.substr(0, 3000);
+    const auto second = run_maple_stress(b, options(MapleBackend::Kernel, 0.1));
+    EXPECT_EQ(first.ops_done, 1500u);
+    EXPECT_GT(first.allocation_failures, 0u);
+    EXPECT_GE(first.max_height, 3u);
+    EXPECT_EQ(first.trace_hash, second.trace_hash);
+    ReplayChoices replay(a.recorded());
+    EXPECT_EQ(run_maple_stress(replay, options(MapleBackend::Kernel, 0.1)).trace_hash, first.trace_hash);
+    EXPECT_FALSE(replay.divergence().has_value());
+  }
+}
+
+TEST(KernelJob, RcuAndPlainTreesStayClean) {
+  auto o = options(MapleBackend::Kernel, 0.1);
+  o.rcu = true;
+  SeededChoices rcu(7);
+  const auto r = run_maple_stress(rcu, o);
+  EXPECT_FALSE(r.failure.has_value()) << r.failure->headline();
+  o.rcu = false;
+  o.alloc_range_tree = false;
+  SeededChoices plain(8);
+  const auto p = run_maple_stress(plain, o);
+  EXPECT_FALSE(p.failure.has_value()) << p.failure->headline();
+}
+
+TEST(DifferentialJob, ModelAndKernelAnswerAlikeWithoutInjectedFailures) {
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    SeededChoices choices(seed);
+    auto o = options(MapleBackend::Differential, 0.0);
+    o.rcu = seed == 3;
+    const auto r = run_maple_stress(choices, o);
+    ASSERT_FALSE(r.failure.has_value()) << r.failure->headline() << "\n" << r.failure->dump.substr(0, 3000);
+    EXPECT_EQ(r.ops_done, 1500u);
+  }
+}
+
+// The finding the differential made (README, "What the differential found"): after
+// the same appends the kernel's leaves are fuller than the model's, so a store that
+// fits in the model's leaf splits the kernel's; with that op's GFP_NOWAIT requests
+// failing, the kernel answers -ENOMEM and the model 0. The failure replays exactly.
+TEST(DifferentialJob, ReportsTheAppendSplitDivergenceAndReplaysIt) {
+  SeededChoices choices(1);
+  const auto r = run_maple_stress(choices, options(MapleBackend::Differential, 0.05));
+  ASSERT_TRUE(r.failure.has_value());
+  EXPECT_EQ(r.failure->check, "maple.diverged");
+  EXPECT_NE(r.failure->message.find("kernel mas_"), std::string::npos) << r.failure->message;
+  EXPECT_NE(r.failure->dump.find("model tree:"), std::string::npos);
+  ReplayChoices replay(choices.recorded());
+  const auto again = run_maple_stress(replay, options(MapleBackend::Differential, 0.05));
+  ASSERT_TRUE(again.failure.has_value());
+  EXPECT_EQ(again.failure->signature(), r.failure->signature());
+  EXPECT_EQ(again.trace_hash, r.trace_hash);
+}
+
+TEST(DifferentialJob, ShapeComparisonSeesTheFullerKernelLeaves) {
+  SeededChoices choices(1);
+  auto o = options(MapleBackend::Differential, 0.0);
+  o.compare_shape = true;
+  const auto r = run_maple_stress(choices, o);
+  ASSERT_TRUE(r.failure.has_value());
+  EXPECT_EQ(r.failure->check, "maple.diverged");
+  EXPECT_NE(r.failure->message.find("shape: kernel height 3 with"), std::string::npos) << r.failure->message;
+}
+
+}  // namespace
+}  // namespace mmt::campaign
