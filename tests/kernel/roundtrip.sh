@@ -14,11 +14,13 @@ rc=0; "$mmt" run "$config" --seeds 1 --ops 2000 --set faults.nowait_fail_probabi
 grep -q '^mmtorture: FAIL maple.diverged' "$dir/run.log"
 repro=$(ls "$dir"/o/failures/*/1.repro.json)
 rc=0; "$mmt" replay "$repro" >"$dir/replay.log" || rc=$?
-[ $rc -eq 1 ] && grep -q 'SUMMARY: reproduced exactly' "$dir/replay.log"
+[ $rc -eq 1 ]
+grep -q 'SUMMARY: reproduced exactly' "$dir/replay.log"
 "$mmt" shrink "$repro" --attempts 300 >"$dir/shrink.log"
 line=$(grep '^SUMMARY: choices' "$dir/shrink.log")
 before=$(sed -E 's/SUMMARY: choices ([0-9]+) -> ([0-9]+).*/\1/' <<<"$line")
 after=$(sed -E 's/SUMMARY: choices ([0-9]+) -> ([0-9]+).*/\2/' <<<"$line")
 [ "$after" -lt "$before" ] || { echo "shrink did not reduce: $line"; exit 1; }
 rc=0; "$mmt" replay "${repro%.repro.json}.min.repro.json" >"$dir/replay-min.log" || rc=$?
-[ $rc -eq 1 ] && grep -q 'SUMMARY: reproduced exactly' "$dir/replay-min.log"
+[ $rc -eq 1 ]
+grep -q 'SUMMARY: reproduced exactly' "$dir/replay-min.log"
