@@ -3,6 +3,7 @@
 #include "mmtorture/campaign/interrupt.h"
 
 #include "mmtorture/campaign/aligned_replay.h"
+#include "mmtorture/campaign/crash_report.h"
 
 #include <fmt/format.h>
 #include <poll.h>
@@ -79,11 +80,13 @@ std::unique_ptr<Worker> Worker::start(const std::function<std::string(CaptureBuf
   if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
   std::fflush(stdout);
   std::fflush(stderr);
+  prepare_crash_symbols();  // read once, inherited by every worker
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     reset_interrupt_handlers_in_child();
     ::close(fds[0]);
+    install_crash_reporter(fds[1]);
     std::string text;
     try {
       text = body(capture);
@@ -154,7 +157,8 @@ std::string encode_report(const WorkerReport& report) {
   j["repro"] = report.repro_path;
   if (const auto& f = report.result.failure) {
     j["failure"] = {{"check", f->check},   {"site", f->site},         {"message", f->message},
-                    {"dump", f->dump},     {"op_index", f->op_index}, {"virtual_ms", f->virtual_ms}};
+                    {"dump", f->dump},     {"op_index", f->op_index}, {"virtual_ms", f->virtual_ms},
+                    {"detail", f->detail}};
   }
   return j.dump();
 }
@@ -180,6 +184,7 @@ WorkerReport decode_report(const std::string& line) {
     failure.dump = f.at("dump").get<std::string>();
     failure.op_index = f.at("op_index").get<uint64_t>();
     failure.virtual_ms = f.at("virtual_ms").get<uint64_t>();
+    failure.detail = f.value("detail", std::string{});
     report.result.failure = failure;
   }
   return report;
@@ -206,11 +211,19 @@ WorkerReport finish_worker(Worker& worker, bool timed_out, uint64_t timeout_s) {
   } else {
     report.outcome = Outcome::Crash;
     failure.check = "crash";
+    // Where it crashed, as the worker named it before it died: the site, so different
+    // crash bugs have different signatures.
+    const std::optional<CrashFrame> frame = find_crash_frame(text);
+    const std::string where = frame && !frame->function.empty() ? " in " + frame->function : "";
     if (WIFSIGNALED(status)) {
-      failure.site = fmt::format("SIG{}", sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
+      failure.site = fmt::format("SIG{}{}", sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?", where);
       failure.message = fmt::format("worker process killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    } else if (frame && !frame->sanitizer.empty()) {
+      failure.site = fmt::format("{}{}", frame->sanitizer, where);
+      failure.message = fmt::format("AddressSanitizer: {} (worker exited with status {})", frame->sanitizer,
+                                    WEXITSTATUS(status));
     } else {
-      failure.site = "exit";
+      failure.site = fmt::format("exit{}", where);
       failure.message = fmt::format("worker process exited with status {} without a report", WEXITSTATUS(status));
     }
   }

@@ -376,7 +376,8 @@ class VmWorld {
 
   void raise_if(std::optional<Failure> failure, const char* after) {
     if (!failure) return;
-    failure->message += fmt::format(" (after {})", after);
+    // When it was found is detail: the same broken rule after another operation is one bug.
+    failure->detail += fmt::format("{}found after {}", failure->detail.empty() ? "" : "; ", after);
     throw FailureError(std::move(*failure));
   }
 

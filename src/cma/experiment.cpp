@@ -159,7 +159,7 @@ class CmaWorld {
 
   void check(const char* after) {
     if (auto failure = cma_.check_consistency()) {
-      failure->message += fmt::format(" (after {})", after);
+      failure->detail += fmt::format("{}found after {}", failure->detail.empty() ? "" : "; ", after);
       throw FailureError(std::move(*failure));
     }
   }

@@ -45,15 +45,17 @@ std::string Failure::signature_id() const {
 }
 
 std::string Failure::headline() const {
-  return fmt::format("mmtorture: FAIL {} ({}) at {}: {}", check, signature_id(), site, message);
+  return fmt::format("mmtorture: FAIL {} ({}) at {}: {}{}", check, signature_id(), site, message,
+                     detail.empty() ? "" : " [" + detail + "]");
 }
 
-void raise_failure(std::string check, std::string site, std::string message, std::string dump) {
+void raise_failure(std::string check, std::string site, std::string message, std::string dump, std::string detail) {
   Failure failure;
   failure.check = std::move(check);
   failure.site = std::move(site);
   failure.message = std::move(message);
   failure.dump = std::move(dump);
+  failure.detail = std::move(detail);
   throw FailureError(std::move(failure));
 }
 

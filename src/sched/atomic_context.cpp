@@ -14,13 +14,13 @@ namespace detail {
 
 constinit thread_local bool t_softirq = false;
 
-void report_check(const char* check, Site site, const std::string& message) {
+void report_check(const char* check, Site site, const std::string& message, const std::string& detail) {
   Scheduler* scheduler = t_active;
   if (scheduler && scheduler->doomed()) return;
   const Thread& thread = current_or_host();
-  std::string text = fmt::format("{} [{}{}, holding {}]", message, t_softirq ? "RCU callback on " : "",
-                                 thread.label(), thread.held_locks_text());
-  raise_failure(check, site.name, std::move(text), scheduler ? scheduler->describe_threads() : std::string());
+  std::string who = fmt::format("{}{}{}, holding {}", detail, detail.empty() ? "" : "; ",
+                                (t_softirq ? "RCU callback on " : "") + thread.label(), thread.held_locks_text());
+  raise_failure(check, site.name, message, scheduler ? scheduler->describe_threads() : std::string(), std::move(who));
 }
 
 WakeReason park(Waiter* waiter, const WaitInfo& info, uint64_t deadline_ms, bool killable) {

@@ -81,8 +81,8 @@ void Scheduler::report_livelock(Thread& thread) {
   if (thread.daemon_ && thread.op_depth_ == 0) return;
   std::string op = thread.op_name_ ? fmt::format(" in operation '{}'", thread.op_name_) : std::string();
   detail::report_check("livelock", thread.last_site(),
-                       fmt::format("thread {} made no progress{} for {} scheduling points; last sites: {}",
-                                   thread.label(), op, options_.step_budget, sites_text(thread)));
+                       fmt::format("a thread made no progress{} for {} scheduling points", op, options_.step_budget),
+                       fmt::format("last sites: {}", sites_text(thread)));
 }
 
 void Scheduler::report_deadlock() {

@@ -88,9 +88,10 @@ void Lockdep::add_edge(Thread& thread, const HeldLock& held, uint32_t to, LockCl
     const EdgeOrigin& origin = edge_sites_.at((uint64_t{reverse[0]} << 32) | reverse[1]);
     detail::report_check(
         "lockdep.circular", site,
-        fmt::format("possible circular locking dependency detected: {} acquires '{}' while holding '{}' "
-                    "(taken at {}), but the order {} was established earlier (first step by T{} '{}' at {})",
-                    thread.label(), lock_name(to_class, to_subclass), node_names_[from], held.site.name, chain,
+        fmt::format("possible circular locking dependency detected: acquiring '{}' while holding '{}', but the "
+                    "order {} was established earlier",
+                    lock_name(to_class, to_subclass), node_names_[from], chain),
+        fmt::format("'{}' taken at {}; the order's first step by T{} '{}' at {}", node_names_[from], held.site.name,
                     origin.thread_id, origin.thread_name, origin.site.name));
     return;
   }
@@ -104,17 +105,18 @@ void Lockdep::check_acquire(Thread& thread, const void* lock, LockClass& lock_cl
   for (const HeldLock& held : thread.held_) {
     if (held.lock == lock) {
       detail::report_check("lockdep.recursive", site,
-                           fmt::format("possible recursive locking detected: {} acquires '{}' ({}) which it "
-                                       "already holds (taken at {})",
-                                       thread.label(), lock_name(lock_class, subclass), lock_mode_name(mode),
-                                       held.site.name));
+                           fmt::format("possible recursive locking detected: acquiring '{}' ({}), which the thread "
+                                       "already holds",
+                                       lock_name(lock_class, subclass), lock_mode_name(mode)),
+                           fmt::format("taken at {}", held.site.name));
       return;
     }
     if (held.lock_class == &lock_class && held.subclass == subclass) {
       detail::report_check("lockdep.recursive", site,
-                           fmt::format("possible recursive locking detected: {} acquires a second '{}' lock "
-                                       "without a nesting annotation (first taken at {})",
-                                       thread.label(), lock_name(lock_class, subclass), held.site.name));
+                           fmt::format("possible recursive locking detected: acquiring a second '{}' lock without a "
+                                       "nesting annotation",
+                                       lock_name(lock_class, subclass)),
+                           fmt::format("the first taken at {}", held.site.name));
       return;
     }
   }
@@ -142,8 +144,8 @@ void Lockdep::released(Thread& thread, const void* lock, const LockClass& lock_c
     return;
   }
   detail::report_check("lockdep.bad_unlock", site,
-                       fmt::format("bad unlock balance detected: {} releases '{}' which it does not hold",
-                                   thread.label(), lock_class.name()));
+                       fmt::format("bad unlock balance detected: releasing '{}', which the thread does not hold",
+                                   lock_class.name()));
 }
 
 void Lockdep::downgraded(Thread& thread, const void* lock) {
@@ -162,10 +164,10 @@ void check_reclaim_safe(gfp_t flags, Site site) {
     if (!held.lock_class->taken_by_reclaim()) continue;
     detail::report_check(
         "lockdep.reclaim", site,
-        fmt::format("allocation that may enter direct reclaim while holding '{}' (taken at {}), a lock that "
-                    "reclaim takes: reclaim can deadlock on it; allocate before taking it or without "
-                    "__GFP_DIRECT_RECLAIM",
-                    held.lock_class->name(), held.site.name));
+        fmt::format("allocation that may enter direct reclaim while holding '{}', a lock that reclaim takes: "
+                    "reclaim can deadlock on it; allocate before taking it or without __GFP_DIRECT_RECLAIM",
+                    held.lock_class->name()),
+        fmt::format("'{}' taken at {}", held.lock_class->name(), held.site.name));
     return;
   }
 }

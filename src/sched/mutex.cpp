@@ -62,8 +62,8 @@ void Mutex::unlock(Site site) {
   Thread& thread = current_or_host();
   if (owner_ != &thread) {
     detail::report_check("lockdep.bad_unlock", site,
-                         fmt::format("mutex '{}' unlocked by {}, which does not own it (owner: {})", class_->name(),
-                                     thread.label(), owner_ ? owner_->label() : "none"));
+                         fmt::format("mutex '{}' unlocked by a thread that does not own it", class_->name()),
+                         fmt::format("owner: {}", owner_ ? owner_->label() : "none"));
     return;
   }
   Lockdep::released(thread, this, *class_, site);

@@ -101,8 +101,8 @@ void RwSem::up_read(Site site) {
   Thread& thread = current_or_host();
   if (readers_ == 0 || !Lockdep::holds(thread, this) || writer_ == &thread) {
     detail::report_check("lockdep.bad_unlock", site,
-                         fmt::format("up_read of rwsem '{}' by {}, which does not hold it for read", class_->name(),
-                                     thread.label()));
+                         fmt::format("up_read of rwsem '{}' by a thread that does not hold it for read",
+                                     class_->name()));
     return;
   }
   Lockdep::released(thread, this, *class_, site);
@@ -114,8 +114,8 @@ void RwSem::up_write(Site site) {
   Thread& thread = current_or_host();
   if (writer_ != &thread) {
     detail::report_check("lockdep.bad_unlock", site,
-                         fmt::format("up_write of rwsem '{}' by {}, which is not the writer (writer: {})",
-                                     class_->name(), thread.label(), writer_ ? writer_->label() : "none"));
+                         fmt::format("up_write of rwsem '{}' by a thread that is not the writer", class_->name()),
+                         fmt::format("writer: {}", writer_ ? writer_->label() : "none"));
     return;
   }
   Lockdep::released(thread, this, *class_, site);
@@ -128,8 +128,8 @@ void RwSem::downgrade_write(Site site) {
   Thread& thread = current_or_host();
   if (writer_ != &thread) {
     detail::report_check("lockdep.bad_unlock", site,
-                         fmt::format("downgrade_write of rwsem '{}' by {}, which is not the writer",
-                                     class_->name(), thread.label()));
+                         fmt::format("downgrade_write of rwsem '{}' by a thread that is not the writer",
+                                     class_->name()));
     return;
   }
   writer_ = nullptr;

@@ -171,32 +171,35 @@ void Scheduler::thread_main(Thread& thread) {
     } catch (const FailureError& error) {
       failure = error.failure();
     } catch (const std::exception& error) {
-      failure = Failure{"thread.exception", thread.last_site().name,
-                        fmt::format("thread {} threw: {}", thread.label(), error.what())};
+      failure = Failure{"thread.exception", thread.last_site().name, fmt::format("a thread threw: {}", error.what())};
     } catch (...) {
-      failure = Failure{"thread.exception", thread.last_site().name,
-                        fmt::format("thread {} threw a non-standard exception", thread.label())};
+      failure = Failure{"thread.exception", thread.last_site().name, "a thread threw a non-standard exception"};
     }
   }
   try {
     thread.body_ = nullptr;  // captured state is destroyed on the thread's own stack
   } catch (...) {
     if (!failure)
-      failure = Failure{"thread.exception", "thread_exit",
-                        fmt::format("thread {}: destroying its body threw", thread.label())};
+      failure = Failure{"thread.exception", "thread_exit", "destroying a thread's body threw"};
   }
   if (failure) {
     record_thread_failure(thread, std::move(*failure));
   } else if (!thread.kill_ && !tearing_down_) {
     // Lockdep's "lock held when returning to user space", and its RCU/preempt cousins.
-    std::string problem;
-    if (!thread.held_.empty()) problem = "locks held: " + thread.held_locks_text();
+    std::string problem, where;
+    if (!thread.held_.empty()) {
+      // The lock classes are what broke; where each was taken is detail.
+      problem = "with locks held:";
+      for (const HeldLock& held : thread.held_) problem += fmt::format(" '{}'", held.lock_class->name());
+      where = "locks held: " + thread.held_locks_text();
+    }
     else if (thread.rcu_depth_) problem = fmt::format("inside rcu_read_lock (depth {})", thread.rcu_depth_);
     else if (thread.preempt_count_) problem = fmt::format("with preempt_count {}", thread.preempt_count_);
     if (!problem.empty()) {
       const Site last = thread.last_site();
-      record_thread_failure(thread, Failure{"lockdep.held_at_exit", last.name,
-                                            fmt::format("thread {} exited {}", thread.label(), problem)});
+      Failure failure{"lockdep.held_at_exit", last.name, fmt::format("a thread exited {}", problem)};
+      failure.detail = where;
+      record_thread_failure(thread, std::move(failure));
     }
   }
   finish_thread(thread);
@@ -206,6 +209,9 @@ void Scheduler::record_thread_failure(Thread& thread, Failure failure) {
   if (tearing_down_) return;
   failure.dump = fmt::format("in thread {}\n{}{}", thread.label(), describe_threads(),
                              failure.dump.empty() ? "" : "\n" + failure.dump);
+  // Who failed: the detail, never the signature. (report_check named the thread already.)
+  if (failure.detail.find(thread.label()) == std::string::npos)
+    failure.detail = failure.detail.empty() ? "in " + thread.label() : failure.detail + "; in " + thread.label();
   record_failure(std::move(failure), &thread);
 }
 
@@ -387,7 +393,7 @@ void Scheduler::send_fatal_signal(Thread& thread) {
 
 void Scheduler::join(Thread& thread, Site site) {
   if (&thread == current_) {
-    detail::report_check("sched.join_self", site, fmt::format("thread {} joins itself", thread.label()));
+    detail::report_check("sched.join_self", site, "a thread joins itself");
     return;
   }
   while (thread.state_ != ThreadState::Finished) {

@@ -57,6 +57,13 @@ long get_unmapped_area(Mm& mm, unsigned long len) {
   // CANARY topdown-gap-miscalc (seed 003): the search asks for a page less than needed.
   const unsigned long want = defect_enabled(Defect::TopdownGapMiscalc) && len > kPageSize ? len - kPageSize : len;
   if (mas_empty_area_rev(&mas, config.mmap_min_addr, config.mmap_base - 1, want)) return -ENOMEM;
+  // The answer must be right, not just allowed: a range that overlaps a mapping would be
+  // stored over it (and show up later, differently, in whichever check meets it first).
+  if (Vma* vma = find_vma(mm, mas.index); vma && vma->vm_start < mas.index + len)
+    raise_failure("vma.unmapped_area", "get_unmapped_area",
+                  fmt::format("the free range found for {} pages, [{:#x}-{:#x}), overlaps vma#{} [{:#x}-{:#x})",
+                              len >> kPageShift, mas.index, mas.index + len, vma->id, vma->vm_start, vma->vm_end),
+                  dump_mm(mm));
   return static_cast<long>(mas.index);
 }
 

@@ -16,13 +16,20 @@ struct Failure {
   std::string dump;     // the subject (tree dump, mm dump, ...) printed with the failure
   uint64_t op_index = 0;
   uint64_t virtual_ms = 0;
+  // Who and when: the thread, the locks it held and where they were taken, the
+  // operation after which a check ran. Printed with the failure but not part of the
+  // signature: one bug hit by another thread or after another operation is one bug.
+  std::string detail;
 
   // "check|site|normalised message". Hex and decimal numbers become '#', so the same
-  // bug at another address or index has the same signature.
+  // bug at another address or index has the same signature. The message and the site
+  // name what broke (check, failing operation or lock class, the rule); who and when
+  // go to `detail`.
   std::string signature() const;
   // 16 hex digits of the signature's hash: a directory name for failures/<sig>/.
   std::string signature_id() const;
-  // The one failure grammar: "mmtorture: FAIL <check> (<signature>)" and the message.
+  // The one failure grammar: "mmtorture: FAIL <check> (<signature>)", the message and,
+  // in brackets, the detail.
   std::string headline() const;
 };
 
@@ -58,6 +65,6 @@ class FailureError : public std::runtime_error {
 inline bool failure_in_flight() { return FailureError::live() > 0; }
 
 [[noreturn]] void raise_failure(std::string check, std::string site, std::string message,
-                                std::string dump = {});
+                                std::string dump = {}, std::string detail = {});
 
 }  // namespace mmt

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# One bug, one signature (issue 13, item 4): each canary defect, run over 20 seeds of
+# its selftest scenario (as `mmtorture list --defects` names it), gives exactly one
+# failure signature. Signatures name what broke (the check, the failing operation or
+# lock class, the rule), never who (a thread) or when (after which operation), nor the
+# site where a lock was taken. Bounded by seeds, not by wall time.
+# Usage: canary_signatures.sh MMT CONFIGS_DIR [SEEDS]
+set -eu
+mmt="$1"
+configs="$2"
+seeds="${3:-1..20}"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+"$mmt" list --defects >"$dir/defects"
+bad=0
+while read -r defect scenario; do
+  out="$dir/$defect"
+  rc=0
+  "$mmt" run "$configs/$scenario" --seeds "$seeds" --defect "$defect" --jobs 2 --set run.shrink=false \
+    --out "$out" --quiet </dev/null >"$out.log" 2>&1 || rc=$?
+  if [ $rc -gt 1 ]; then echo "$defect: exit $rc"; tail -3 "$out.log"; bad=1; continue; fi
+  signatures=$(grep -v '"outcome":"clean"' "$out/journal.jsonl" | sed -E 's/.*"signature":"([^"]*)".*/\1/' | sort | uniq -c)
+  count=$(printf '%s\n' "$signatures" | grep -c . || true)
+  echo "$defect ($scenario): $count signature(s)"
+  printf '%s\n' "$signatures" | sed 's/^/    /'
+  [ "$count" -eq 1 ] || bad=1
+done < <(sed -nE 's/^([a-z0-9-]+)  \(seed [0-9]+; selftest scenario: ([^)]*)\)$/\1 \2/p' "$dir/defects")
+[ "$(sed -nE 's/^([a-z0-9-]+)  \(seed .*/\1/p' "$dir/defects" | wc -l)" -eq 10 ] || { echo "expected 10 canaries"; exit 1; }
+exit $bad
