@@ -3,7 +3,7 @@
 # failure leaves a world half torn down gives that one failure on every seed — no
 # worker crashes in the teardown after it (terminate from a destructor, a freed VMA
 # freed again, a check's dump reading the freed VMA it reports).
-# Usage: no_masking.sh MMT CONFIGS_DIR. Each check: every seed fails, none as a crash,
+# Usage: no_masking.sh MMT CONFIGS_DIR [sanitized]. Each check: every seed fails, none as a crash,
 # all with one signature.
 set -eu
 mmt="$1"
@@ -29,5 +29,9 @@ check() {
   if grep -q terminate "$out.err"; then echo "$defect: a worker called terminate"; cat "$out.err"; exit 1; fi
 }
 check mremap-account-leak 1..20 20
-check mremap-uaf 1..300 300
+# Under ASan the planted use after free is ASan's report (the worker dies with it)
+# before the slab's poison check can name it: that run is the sanitizer's, not ours.
+if [ "${3:-}" != "sanitized" ]; then
+  check mremap-uaf 1..300 300
+fi
 echo "one failure, one signature per defect"
