@@ -12,7 +12,7 @@ args=(run --seeds 1..240 --ops 1500 --jobs 2 --quiet --set checks.selftest_plant
 "$mmt" "${args[@]}" --out "$dir/cut" >/dev/null &
 pid=$!
 for _ in $(seq 1 3000); do
-  [ -f "$dir/cut/journal.jsonl" ] && [ "$(wc -l <"$dir/cut/journal.jsonl")" -ge 4 ] && break
+  if [ -f "$dir/cut/journal.jsonl" ] && [ "$(wc -l <"$dir/cut/journal.jsonl")" -ge 4 ]; then break; fi
   sleep 0.02
 done
 kill -KILL "$pid" 2>/dev/null || true

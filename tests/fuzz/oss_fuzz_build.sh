@@ -35,7 +35,7 @@ for target in "${targets[@]}"; do
   unzip -q "$OUT/${target}_seed_corpus.zip" -d "$scratch/$target"
   [ -n "$(ls -A "$scratch/$target")" ] || { echo "oss-fuzz: ${target}_seed_corpus.zip is empty" >&2; exit 1; }
   dict=()
-  [ -f "$OUT/$target.dict" ] && dict=(-dict="$OUT/$target.dict")
+  if [ -f "$OUT/$target.dict" ]; then dict=(-dict="$OUT/$target.dict"); fi
   if ! "$OUT/$target" "${dict[@]}" -max_total_time="$seconds" -print_final_stats=1 \
     -artifact_prefix="$scratch/$target-" "$scratch/$target" >"$scratch/$target.log" 2>&1; then
     tail -n 40 "$scratch/$target.log"
