@@ -47,7 +47,7 @@ void BM_SchedulerSwitch(benchmark::State& state) {
   uint64_t switches = 0;
   for (auto _ : state) {
     SeededChoices choices(1);
-    Scheduler scheduler(choices, SchedulerOptions{.strategy = StrategyConfig::random(p)});
+    Scheduler scheduler(choices, SchedulerOptions{.strategy = StrategyConfig::preempt(p)});
     for (int t = 0; t < 2; ++t)
       scheduler.spawn("pingpong", [] {
         for (int i = 0; i < kOpsPerRun / 2; ++i) yield_point(kBenchSite);
@@ -79,7 +79,7 @@ BENCHMARK(BM_YieldPointNoSwitchPct);
 void BM_YieldPointNoSwitchAlone(benchmark::State& state) {
   for (auto _ : state) {
     SeededChoices choices(1);
-    Scheduler scheduler(choices, SchedulerOptions{.strategy = StrategyConfig::random(0.5)});
+    Scheduler scheduler(choices, SchedulerOptions{.strategy = StrategyConfig::preempt(0.5)});
     scheduler.spawn("alone", [] {
       for (int i = 0; i < kOpsPerRun; ++i) yield_point(kBenchSite);
     });
@@ -93,7 +93,7 @@ BENCHMARK(BM_YieldPointNoSwitchAlone);
 void BM_YieldPointNoSwitchRandomP0(benchmark::State& state) {
   for (auto _ : state) {
     SeededChoices choices(1);
-    Scheduler scheduler(choices, SchedulerOptions{.strategy = StrategyConfig::random(0.0)});
+    Scheduler scheduler(choices, SchedulerOptions{.strategy = StrategyConfig::preempt(0.0)});
     for (int t = 0; t < 2; ++t)
       scheduler.spawn("busy", [] {
         for (int i = 0; i < kOpsPerRun / 2; ++i) yield_point(kBenchSite);
@@ -108,7 +108,7 @@ BENCHMARK(BM_YieldPointNoSwitchRandomP0);
 void BM_YieldPointRecordedNoSwitch(benchmark::State& state) {
   for (auto _ : state) {
     SeededChoices choices(1);
-    Scheduler scheduler(choices, SchedulerOptions{.strategy = StrategyConfig::random(0.001)});
+    Scheduler scheduler(choices, SchedulerOptions{.strategy = StrategyConfig::preempt(0.001)});
     for (int t = 0; t < 2; ++t)
       scheduler.spawn("busy", [] {
         for (int i = 0; i < kOpsPerRun / 2; ++i) yield_point(kBenchSite);
@@ -135,7 +135,7 @@ void BM_SpawnJoin(benchmark::State& state) {
   constexpr int kChildren = 1000;
   for (auto _ : state) {
     SeededChoices choices(1);
-    Scheduler scheduler(choices, SchedulerOptions{.strategy = StrategyConfig::random(0.0)});
+    Scheduler scheduler(choices, SchedulerOptions{.strategy = StrategyConfig::preempt(0.0)});
     scheduler.spawn("parent", [&scheduler] {
       for (int i = 0; i < kChildren; ++i) {
         Thread& child = scheduler.spawn("child", [] {});
@@ -153,7 +153,7 @@ void BM_MutexUncontended(benchmark::State& state) {
   for (auto _ : state) {
     SeededChoices choices(1);
     Mutex mutex("bench.mutex");
-    Scheduler scheduler(choices, SchedulerOptions{.strategy = StrategyConfig::random(0.0)});
+    Scheduler scheduler(choices, SchedulerOptions{.strategy = StrategyConfig::preempt(0.0)});
     scheduler.spawn("locker", [&mutex] {
       for (int i = 0; i < kOpsPerRun; ++i) {
         mutex.lock();

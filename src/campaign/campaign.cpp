@@ -45,6 +45,7 @@ std::string journal_line(const JournalEntry& e) {
   j["repro"] = e.repro;
   j["config_hash"] = e.config_hash;
   j["stats"] = e.stats;
+  if (e.pct_guarantee > 0) j["pct_guarantee"] = e.pct_guarantee;
   return j.dump();
 }
 
@@ -80,6 +81,7 @@ std::vector<JournalEntry> read_journal(const std::string& path) {
       e.repro = j.at("repro").get<std::string>();
       e.config_hash = j.at("config_hash").get<std::string>();
       e.stats = j.value("stats", std::string{});
+      e.pct_guarantee = j.value("pct_guarantee", 0.0);
       entries.push_back(std::move(e));
     } catch (const std::exception&) {
       throw ConfigError(path, i + 1, "journal", "not a journal line (seed, outcome, ops, virtual_ms, trace_hash, ...)");
@@ -293,6 +295,7 @@ int run_campaign(const CampaignOptions& options) {
     e.repro = report.repro_path;
     e.config_hash = hash;
     e.stats = report.result.stats;
+    e.pct_guarantee = report.result.pct_guarantee;
     if (const auto& f = report.result.failure) {
       e.signature = f->signature();
       e.signature_id = f->signature_id();

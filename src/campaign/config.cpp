@@ -47,7 +47,10 @@ std::string validate_longterm_mode(std::string_view value) {
                                                              : "must be \"migrate_first\" or \"pin_in_place\"";
 }
 std::string validate_strategy(std::string_view value) {
-  return value == "random" || value == "pct" ? std::string{} : "must be \"random\" or \"pct\"";
+  // "random" is the old name of "preempt": repro files written before issue 18 replay.
+  return value == "preempt" || value == "uniform" || value == "pct" || value == "random"
+             ? std::string{}
+             : "must be \"preempt\", \"uniform\" or \"pct\"";
 }
 std::string validate_defect(std::string_view value) {
   return defect_from_name(value) ? std::string{}
@@ -367,6 +370,13 @@ void validate_config(const Config& config, const std::string& file) {
   } catch (const mem::ConfigError& e) {
     throw ConfigError(file, 0, "nommu." + e.field(), e.reason());
   }
+  if (options.strategy == sched::StrategyKind::Pct) {
+    try {  // the scheduler's own rule (room for d-1 distinct change points)
+      sched::StrategyConfig::pct(options.pct_depth, options.pct_steps).validate();
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(file, 0, "schedule.pct_steps", e.what());
+    }
+  }
   uint64_t total = 0;
   for (uint32_t w : options.op_mix) total += w;
   if (total == 0) throw ConfigError(file, 0, "workload.mix_*", "every op weight is 0");
@@ -584,10 +594,12 @@ VmWorldOptions world_options(const Config& config) {
   o.min_free_pages = config.world.min_free_pages;
   o.nowait_fail_probability = config.faults.nowait_fail_probability;
   o.preempt_probability = config.schedule.preempt_probability;
-  o.strategy = config.schedule.strategy == "pct" ? sched::StrategyKind::Pct : sched::StrategyKind::Random;
+  o.strategy = sched::strategy_from_name(config.schedule.strategy).value_or(sched::StrategyKind::Preempt);
   o.pct_depth = knob_as<uint32_t>(config.schedule.pct_depth, "schedule.pct_depth");
   o.pct_steps = config.schedule.pct_steps;
   o.hang_ms = config.schedule.hang_ms;
+  o.lockdep_order = config.checks.lockdep_order;
+  o.keep_going = config.checks.keep_going;
   o.full_check_every = knob_as<unsigned>(config.checks.full_check_every, "checks.full_check_every");
   o.kswapd = config.world.kswapd;
   o.oom_kill = config.world.oom_kill;

@@ -154,6 +154,7 @@ std::string encode_report(const WorkerReport& report) {
   j["trace_hash"] = report.result.trace_hash;
   j["stats"] = report.result.stats;
   j["swarm"] = report.result.swarm;
+  j["pct_guarantee"] = report.result.pct_guarantee;
   j["repro"] = report.repro_path;
   if (const auto& f = report.result.failure) {
     j["failure"] = {{"check", f->check},   {"site", f->site},         {"message", f->message},
@@ -174,6 +175,7 @@ WorkerReport decode_report(const std::string& line) {
   report.result.trace_hash = j.at("trace_hash").get<uint64_t>();
   report.result.stats = j.at("stats").get<std::string>();
   report.result.swarm = j.at("swarm").get<std::string>();
+  report.result.pct_guarantee = j.value("pct_guarantee", 0.0);
   report.repro_path = j.at("repro").get<std::string>();
   if (j.contains("failure")) {
     const auto& f = j["failure"];

@@ -46,6 +46,14 @@ std::string draw_swarm(const Config& config, ChoiceSource& choices, VmWorldOptio
       off.clear();
     }
   }
+  if (config.schedule.swarm && options.strategy == sched::StrategyKind::Preempt) {
+    const uint64_t drawn =
+        choices.draw(ChoiceKind::Swarm, kSwarmPreemptSite, std::size(kSwarmPreemptProbabilities) + 1);
+    if (drawn) {
+      options.preempt_probability = swarm_preempt_probability(drawn, options.preempt_probability);
+      off += fmt::format("{}preempt_probability={}", off.empty() ? "" : ",", options.preempt_probability);
+    }
+  }
   if (config.faults.swarm) {
     if (choices.draw(ChoiceKind::Swarm, kSwarmNowait, 2)) {
       options.nowait_fail_probability = 0;
@@ -102,6 +110,11 @@ class HashingChoices final : public ChoiceSource {
 };
 
 }  // namespace
+
+double swarm_preempt_probability(uint64_t drawn, double configured) {
+  if (drawn == 0 || drawn > std::size(kSwarmPreemptProbabilities)) return configured;
+  return kSwarmPreemptProbabilities[drawn - 1];
+}
 
 SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks& hooks) {
 #if defined(MMT_SANITIZED)
@@ -181,11 +194,21 @@ SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks
     out.virtual_ms = r.virtual_ms;
     out.trace_hash = r.trace_hash;
     out.failure = r.failure;
+    out.pct_guarantee = r.pct_guarantee;
     out.stats = fmt::format(
         "{} -ENOMEM, {} faults, {} forks, {} exits, {} failed page allocations, {} OOM kills, max {} VMAs, {} reclaimed, "
-        "{} swapped out, {} swapped in, {} switches",
+        "{} swapped out, {} swapped in, {} switches, {} steps",
         r.enomem, r.faults, r.forks, r.exits, r.alloc_failures, r.oom_kills, r.max_vmas, r.pages_reclaimed, r.swap_outs,
-        r.swap_ins, r.switches);
+        r.swap_ins, r.switches, r.steps);
+    if (options.strategy == sched::StrategyKind::Pct)
+      out.stats += fmt::format("; pct: n={} threads, k={}, d={}: a depth-{} bug in the first k steps is found with "
+                               "p >= {:.3g}{}",
+                               r.threads, options.pct_steps, options.pct_depth, options.pct_depth, r.pct_guarantee,
+                               r.steps > options.pct_steps ? " (this run took more steps than k)" : "");
+    if (config.checks.keep_going && !r.problems.empty()) {
+      out.stats += fmt::format("; {} distinct problem{}:", r.problems.size(), r.problems.size() == 1 ? "" : "s");
+      for (const Failure& problem : r.problems) out.stats += fmt::format(" {} ({})", problem.check, problem.signature_id());
+    }
   }
   if (out.failure && config.checks.selftest_crash && out.failure->check == "selftest.planted") std::abort();
   return out;

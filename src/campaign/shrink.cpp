@@ -214,10 +214,11 @@ class Shrinker {
   // weight 0, NOWAIT injection and kswapd likewise, swarm goes off and its draws go.
   bool bake_swarm() {
     const Config& base = best_config_;
-    if (!base.workload.swarm && !base.faults.swarm) return false;
+    if (!base.workload.swarm && !base.faults.swarm && !base.schedule.swarm) return false;
     Config config = base;
     config.workload.swarm = false;
     config.faults.swarm = false;
+    config.schedule.swarm = false;
     std::vector<Choice> rest;
     for (const Choice& c : best_) {
       if (c.kind != ChoiceKind::Swarm) {
@@ -230,6 +231,8 @@ class Shrinker {
         config.faults.nowait_fail_probability = 0;
       else if (site == "swarm.kswapd")
         config.world.kswapd = false;
+      else if (site == kSwarmPreemptSite.name)
+        config.schedule.preempt_probability = swarm_preempt_probability(c.value, base.schedule.preempt_probability);
       else if (site.starts_with("swarm."))
         set_knob(config, "workload", fmt::format("mix_{}", site.substr(6)), int64_t{0}, "shrink", 0);
     }
@@ -313,7 +316,7 @@ class Shrinker {
       progress |= lower_u64("cma", "hogs", best_config_.cma.hogs, {0});
     }
     // Knobs whose draws are all 0 decide nothing: switching them off drops the draws.
-    if ((job == "world" || job == "cma") && best_config_.schedule.strategy == "random" &&
+    if ((job == "world" || job == "cma") && sched::strategy_from_name(best_config_.schedule.strategy) == sched::StrategyKind::Preempt &&
         best_config_.schedule.preempt_probability > 0 &&
         !has_nonzero(ChoiceKind::Preempt))
       progress |= set_value("schedule", "preempt_probability", 0.0, "-> 0 (no preemption)");

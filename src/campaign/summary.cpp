@@ -17,6 +17,7 @@ using Json = nlohmann::ordered_json;
 
 void SeedTotals::add(const JournalEntry& e, uint64_t shard_index) {
   ++seeds;
+  if (e.pct_guarantee > 0) pct.add(e.pct_guarantee);
   ops += e.ops;
   virtual_ms += e.virtual_ms;
   ++outcomes[e.outcome];
@@ -53,6 +54,10 @@ void print_summary(const SeedTotals& t, double wall_s, uint64_t ops_this_run, un
     std::printf("; %.0f checked ops/s (%.1f s wall, %u jobs)", wall_s > 0 ? static_cast<double>(ops_this_run) / wall_s : 0.0,
                 wall_s, jobs);
   std::printf("\n");
+  if (t.pct.runs())
+    std::printf("  pct: a bug of depth pct_depth within the first pct_steps steps of a seed is found at least once "
+                "with p >= %.3g over these %llu seeds (1 - prod(1 - 1/(n*k^(d-1))))\n",
+                t.pct.probability(), static_cast<unsigned long long>(t.pct.runs()));
   if (t.by_signature.empty()) return;
   std::printf("  %-6s %-16s %-10s %s%s\n", "seeds", "signature", "first", show_shards ? "shards  " : "",
               "check | site | message  (first repro)");

@@ -102,8 +102,12 @@ class VmWorld {
     sched::SchedulerOptions sched_options;
     sched_options.strategy = options_.strategy == sched::StrategyKind::Pct
                                  ? sched::StrategyConfig::pct(options_.pct_depth, options_.pct_steps)
-                                 : sched::StrategyConfig::random(options_.preempt_probability);
+                             : options_.strategy == sched::StrategyKind::Uniform
+                                 ? sched::StrategyConfig::uniform()
+                                 : sched::StrategyConfig::preempt(options_.preempt_probability);
     sched_options.hang_ms = options_.hang_ms;
+    sched_options.lockdep_order = options_.lockdep_order;
+    sched_options.keep_going = options_.keep_going;
     sched_options.event_log = options_.event_log;
     // From the first failure on, nothing tears this world's address spaces down.
     sched_options.on_failure = [this](const Failure& failure) {
@@ -124,6 +128,10 @@ class VmWorld {
     const sched::RunResult run = scheduler.run();
     result_.switches = run.switches;
     result_.virtual_ms = run.virtual_ms;
+    result_.steps = run.steps;
+    result_.threads = run.threads;
+    result_.pct_guarantee = run.pct_guarantee;
+    result_.problems = run.problems;
     result_.failure = run.failure;
     if (!result_.failure) {
       try {

@@ -67,7 +67,7 @@ class CmaWorld {
 
   CmaWorldResult run() {
     sched::SchedulerOptions sched_options;
-    sched_options.strategy = sched::StrategyConfig::random(options_.preempt_probability);
+    sched_options.strategy = sched::StrategyConfig::preempt(options_.preempt_probability);
     sched_options.hang_ms = options_.hang_ms;
     sched_options.event_log = options_.event_log;
     sched_options.on_failure = [this](const Failure& failure) {

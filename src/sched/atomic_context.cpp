@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <string_view>
+
 #include "mmtorture/core/failure.h"
 #include "mmtorture/sched/lockdep.h"
 #include "mmtorture/sched/yield_point.h"
@@ -20,6 +22,12 @@ void report_check(const char* check, Site site, const std::string& message, cons
   const Thread& thread = current_or_host();
   std::string who = fmt::format("{}{}{}, holding {}", detail, detail.empty() ? "" : "; ",
                                 (t_softirq ? "RCU callback on " : "") + thread.label(), thread.held_locks_text());
+  // Lockdep reports and carries on when the run keeps going past failures.
+  if (scheduler && scheduler->options().keep_going && scheduler->current() && std::string_view(check).starts_with("lockdep.")) {
+    Failure failure{check, site.name, message, "", 0, 0, std::move(who)};
+    scheduler->continue_past(std::move(failure));
+    return;
+  }
   raise_failure(check, site.name, message, scheduler ? scheduler->describe_threads() : std::string(), std::move(who));
 }
 

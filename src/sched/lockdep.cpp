@@ -121,7 +121,7 @@ void Lockdep::check_acquire(Thread& thread, const void* lock, LockClass& lock_cl
     }
   }
   Scheduler* scheduler = detail::t_active;
-  if (!scheduler || thread.held_.empty() || thread.id() == 0) return;
+  if (!scheduler || thread.held_.empty() || thread.id() == 0 || !scheduler->options().lockdep_order) return;
   Lockdep& graph = scheduler->lockdep();
   const uint32_t to = graph.node_of(lock_class, subclass);
   for (const HeldLock& held : thread.held_) graph.add_edge(thread, held, to, lock_class, subclass, site);

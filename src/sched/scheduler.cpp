@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <exception>
 #include <stdexcept>
 
@@ -236,7 +237,7 @@ RunResult Scheduler::run() {
   set_rcu_backend(rcu_.get());
   if (options_.strategy.effective() == StrategyKind::Pct) pct_setup();
 
-  while (!failure_) {
+  while (!failure_ || (options_.keep_going && !stopped_)) {
     try {
       rcu_->process();
     } catch (const FailureError& error) {
@@ -281,6 +282,8 @@ RunResult Scheduler::run() {
 
   teardown();
   if (failure_) result.failure = failure_;
+  if (options_.keep_going) result.problems = std::move(problems_);
+  else if (failure_) result.problems.push_back(*failure_);
   set_rcu_backend(nullptr);
   detail::t_active = nullptr;
   running_ = false;
@@ -312,8 +315,15 @@ void Scheduler::teardown() {
 }
 
 void Scheduler::record_failure(Failure failure, const Thread* subject) {
-  if (failure_) return;  // the first failure is the run's
   failure.virtual_ms = now_ms_;
+  if (options_.keep_going) {
+    std::string signature = failure.signature();
+    if (std::find(problem_signatures_.begin(), problem_signatures_.end(), signature) == problem_signatures_.end()) {
+      problem_signatures_.push_back(std::move(signature));
+      problems_.push_back(failure);
+    }
+  }
+  if (failure_) return;  // the first failure is the run's
   failure_ = std::move(failure);
   if (EventLog* log = options_.event_log) {
     log->note_for(subject, fmt::format("FAIL {} at {}: {}", failure_->check, failure_->site, failure_->message));
@@ -337,7 +347,12 @@ bool run_failed() {
 }
 
 bool Scheduler::doomed() const {
-  return tearing_down_ || failure_.has_value() || std::uncaught_exceptions() > 0;
+  return tearing_down_ || (failure_.has_value() && !options_.keep_going) || std::uncaught_exceptions() > 0;
+}
+
+void Scheduler::continue_past(Failure failure) {
+  failure.dump = describe_threads();
+  record_failure(std::move(failure), current_);
 }
 
 // ---- Parking and waking ----

@@ -20,7 +20,8 @@ constexpr Site kPctChangePointSite{"pct.change_point"};
 
 const char* strategy_name(StrategyKind kind) {
   switch (kind) {
-    case StrategyKind::Random: return "random";
+    case StrategyKind::Preempt: return "preempt";
+    case StrategyKind::Uniform: return "uniform";
     case StrategyKind::Pct: return "pct";
     case StrategyKind::Replay: return "replay";
   }
@@ -28,15 +29,22 @@ const char* strategy_name(StrategyKind kind) {
 }
 
 std::optional<StrategyKind> strategy_from_name(std::string_view name) {
-  for (StrategyKind kind : {StrategyKind::Random, StrategyKind::Pct, StrategyKind::Replay})
+  for (StrategyKind kind : {StrategyKind::Preempt, StrategyKind::Uniform, StrategyKind::Pct, StrategyKind::Replay})
     if (name == strategy_name(kind)) return kind;
+  if (name == "random") return StrategyKind::Preempt;  // the old name
   return std::nullopt;
 }
 
-StrategyConfig StrategyConfig::random(double preempt_probability) {
+StrategyConfig StrategyConfig::preempt(double preempt_probability) {
   StrategyConfig config;
-  config.kind = StrategyKind::Random;
+  config.kind = StrategyKind::Preempt;
   config.preempt_probability = preempt_probability;
+  return config;
+}
+
+StrategyConfig StrategyConfig::uniform() {
+  StrategyConfig config;
+  config.kind = StrategyKind::Uniform;
   return config;
 }
 
@@ -56,24 +64,29 @@ StrategyConfig StrategyConfig::replay_of(const StrategyConfig& recorded) {
 }
 
 void StrategyConfig::validate() const {
-  if (kind != StrategyKind::Random && kind != StrategyKind::Pct && kind != StrategyKind::Replay)
-    throw std::invalid_argument("strategy: unknown kind");
-  if (kind == StrategyKind::Replay && replayed == StrategyKind::Replay)
-    throw std::invalid_argument("strategy replay: must name the strategy it replays (random or pct), not replay");
-  const StrategyKind decisions = effective();
-  if (decisions == StrategyKind::Random && !(preempt_probability >= 0.0 && preempt_probability <= 1.0))
+  if (!strategy_from_name(strategy_name(kind))) throw std::invalid_argument("strategy: unknown kind");
+  if (kind == StrategyKind::Replay && (replayed == StrategyKind::Replay || !strategy_from_name(strategy_name(replayed))))
     throw std::invalid_argument(
-        fmt::format("strategy random: preempt probability {} is outside [0, 1]", preempt_probability));
+        "strategy replay: must name the strategy it replays (preempt, uniform or pct), not replay");
+  const StrategyKind decisions = effective();
+  if (decisions == StrategyKind::Preempt && !(preempt_probability >= 0.0 && preempt_probability <= 1.0))
+    throw std::invalid_argument(
+        fmt::format("strategy preempt: preempt probability {} is outside [0, 1]", preempt_probability));
   if (decisions == StrategyKind::Pct) {
     if (pct_depth < 1) throw std::invalid_argument("strategy pct: depth must be at least 1 (got 0)");
     if (pct_steps < 1) throw std::invalid_argument("strategy pct: estimated steps k must be at least 1 (got 0)");
+    if (pct_steps < pct_depth - 1)
+      throw std::invalid_argument(fmt::format(
+          "strategy pct: estimated steps k ({}) leave no room for d-1 = {} distinct change points", pct_steps,
+          pct_depth - 1));
   }
 }
 
 std::string StrategyConfig::describe() const {
   auto describe_kind = [this](StrategyKind decisions) {
     if (decisions == StrategyKind::Pct) return fmt::format("pct(d={}, k={})", pct_depth, pct_steps);
-    return fmt::format("random(p={})", preempt_probability);
+    if (decisions == StrategyKind::Uniform) return std::string("uniform");
+    return fmt::format("preempt(p={})", preempt_probability);
   };
   if (kind == StrategyKind::Replay) return fmt::format("replay({})", describe_kind(replayed));
   return describe_kind(kind);
@@ -83,6 +96,14 @@ double pct_guarantee(uint64_t threads, uint64_t steps, uint32_t depth) {
   if (threads == 0 || steps == 0 || depth == 0) return 0.0;
   return 1.0 / (static_cast<double>(threads) * std::pow(static_cast<double>(steps), depth - 1.0));
 }
+
+void PctCampaignGuarantee::add(double run_guarantee) {
+  ++runs_;
+  if (run_guarantee <= 0) return;
+  log_miss_ += run_guarantee >= 1 ? -HUGE_VAL : std::log1p(-run_guarantee);
+}
+
+double PctCampaignGuarantee::probability() const { return -std::expm1(log_miss_); }
 
 // ---- Scheduler decisions ----
 
@@ -101,6 +122,8 @@ void Scheduler::yield_point(Site site) {
   Thread* thread = current_;
   thread->note_site(site);
   ++yield_points_;
+  if (++steps_ == pct_next_step_) [[unlikely]]
+    pct_change_point();
   check_progress_budget(*thread);
   if (runnable_.size() < 2) return;  // nobody else could run: not a decision
   Thread* next = choose_at_yield(site);
@@ -117,20 +140,6 @@ void Scheduler::release_point(Site site) {
   --thread->no_kill_;
 }
 
-void Scheduler::count_step(Thread* running) {
-  ++steps_;
-  if (options_.strategy.effective() != StrategyKind::Pct) return;
-  // The i-th change point (1-based) drops the running thread to priority i: below every
-  // initial priority (which start at d), above nothing demoted later.
-  while (pct_next_change_ < pct_change_points_.size() && pct_change_points_[pct_next_change_] <= steps_) {
-    ++pct_next_change_;
-    if (!running) continue;
-    running->priority_ = static_cast<int64_t>(pct_next_change_);
-    auto it = std::find(pct_order_.begin(), pct_order_.end(), running);
-    if (it != pct_order_.end()) pct_order_.erase(it);
-  }
-}
-
 namespace {
 Thread* highest_priority(const std::vector<Thread*>& runnable) {
   Thread* best = runnable.front();
@@ -142,8 +151,18 @@ Thread* highest_priority(const std::vector<Thread*>& runnable) {
 
 Thread* Scheduler::choose_at_yield(Site site) {
   Thread* thread = current_;
-  count_step(thread);
-  if (options_.strategy.effective() == StrategyKind::Pct) return highest_priority(runnable_);
+  switch (options_.strategy.effective()) {
+    case StrategyKind::Pct: return highest_priority(runnable_);
+    case StrategyKind::Uniform: {
+      // 0 keeps the running thread (the simplest choice); i ≥ 1 is the i-th other one.
+      uint64_t index = choices_.draw(ChoiceKind::Pick, site, runnable_.size());
+      if (index == 0) return nullptr;
+      for (Thread* other : runnable_)
+        if (other != thread && --index == 0) return other;
+      return nullptr;
+    }
+    default: break;
+  }
   const double p = options_.strategy.preempt_probability;
   // p = 0 never preempts and p = 1 always does: a certain outcome is not a decision,
   // so nothing is drawn (and a replay under the same p draws nothing either).
@@ -156,16 +175,41 @@ Thread* Scheduler::choose_at_yield(Site site) {
 }
 
 Thread* Scheduler::choose_next(Site site) {
-  if (runnable_.size() >= 2) count_step(current_);
+  if (++steps_ == pct_next_step_) [[unlikely]]
+    pct_change_point();
   if (options_.strategy.effective() == StrategyKind::Pct) return highest_priority(runnable_);
   return runnable_[choices_.draw(ChoiceKind::Pick, site, runnable_.size())];
 }
 
 void Scheduler::pct_setup() {
+  // d-1 distinct steps of 1..k as an ordered tuple: the i-th draw picks among the k-i+1
+  // steps not taken yet, and change point i carries priority i (the draw order, not
+  // the time order, decides which demoted thread outranks which, as in the paper).
   const StrategyConfig& config = options_.strategy;
-  for (uint32_t i = 1; i < config.pct_depth; ++i)
-    pct_change_points_.push_back(1 + choices_.draw(ChoiceKind::Priority, kPctChangePointSite, config.pct_steps));
-  std::sort(pct_change_points_.begin(), pct_change_points_.end());
+  std::vector<uint64_t> taken;  // sorted
+  for (uint32_t i = 1; i < config.pct_depth; ++i) {
+    uint64_t step = 1 + choices_.draw(ChoiceKind::Priority, kPctChangePointSite, config.pct_steps - (i - 1));
+    for (uint64_t earlier : taken)  // the step-th smallest step not taken yet
+      if (earlier <= step) ++step;
+    taken.insert(std::upper_bound(taken.begin(), taken.end(), step), step);
+    pct_change_points_.push_back(PctChangePoint{step, static_cast<int64_t>(i)});
+  }
+  std::sort(pct_change_points_.begin(), pct_change_points_.end(),
+            [](const PctChangePoint& a, const PctChangePoint& b) { return a.step < b.step; });
+  pct_next_change_ = 0;
+  pct_next_step_ = pct_change_points_.empty() ? UINT64_MAX : pct_change_points_.front().step;
+}
+
+void Scheduler::pct_change_point() {
+  // The thread about to run this step (the highest-priority runnable one; the running
+  // thread at a yield point where it is alone) drops to the change point's priority.
+  const PctChangePoint& change = pct_change_points_[pct_next_change_++];
+  pct_next_step_ = pct_next_change_ < pct_change_points_.size() ? pct_change_points_[pct_next_change_].step : UINT64_MAX;
+  if (runnable_.empty()) return;
+  Thread* demoted = highest_priority(runnable_);
+  demoted->priority_ = change.priority;
+  auto it = std::find(pct_order_.begin(), pct_order_.end(), demoted);
+  if (it != pct_order_.end()) pct_order_.erase(it);
 }
 
 void Scheduler::pct_place(Thread& thread) {

@@ -1,6 +1,10 @@
 // Config parsing from the knob table, repro round trips, replay and shrink in process,
 // swarm draws recorded as choices, and determinism of run_seed.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <iterator>
+#include <set>
 
 #include "campaign_test_util.h"
 
@@ -202,8 +206,77 @@ TEST(Swarm, SwitchesAreRecordedChoicesFirst) {
   EXPECT_TRUE(some_off);
 }
 
+// schedule.swarm: under preempt each seed draws its preempt probability (one Swarm
+// choice, value v ≥ 1 picking the v-th of the set); under PCT nothing is drawn.
+TEST(Swarm, PreemptProbabilityIsDrawnPerSeedUnderPreemptOnly) {
+  Config config;
+  config.run.ops_per_seed = 100;
+  config.schedule.swarm = true;
+  std::set<std::string> drawn;
+  for (uint64_t seed = 1; seed <= 30; ++seed) {
+    SeededChoices choices(seed);
+    const SeedResult result = run_seed(config, choices);
+    ASSERT_FALSE(result.failure.has_value()) << result.failure->headline();
+    const Choice& first = choices.recorded().at(0);
+    EXPECT_EQ(first.kind, ChoiceKind::Swarm);
+    EXPECT_EQ(first.site, kSwarmPreemptSite);
+    EXPECT_EQ(first.bound, std::size(kSwarmPreemptProbabilities) + 1);
+    if (first.value == 0) EXPECT_EQ(result.swarm, "");
+    else EXPECT_EQ(result.swarm, fmt::format("preempt_probability={}", kSwarmPreemptProbabilities[first.value - 1]));
+    drawn.insert(result.swarm);
+  }
+  EXPECT_EQ(drawn.size(), std::size(kSwarmPreemptProbabilities) + 1);  // every value, and the configured one
+  EXPECT_EQ(swarm_preempt_probability(0, 0.1), 0.1);
+  EXPECT_EQ(swarm_preempt_probability(4, 0.1), 0.5);
+  config.schedule.strategy = "pct";
+  SeededChoices pct_choices(1);
+  run_seed(config, pct_choices);
+  for (const Choice& choice : pct_choices.recorded()) EXPECT_NE(choice.kind, ChoiceKind::Swarm);
+}
+
+TEST(Config, PctNeedsRoomForItsDistinctChangePointsAndOldStrategyNamesStillRead) {
+  try {
+    parse_config_text("[schedule]\nstrategy = \"pct\"\npct_depth = 5\npct_steps = 3\n", "t.toml");
+    ADD_FAILURE() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.line, 4u);
+    EXPECT_EQ(e.key, "schedule.pct_steps");
+    EXPECT_EQ(e.reason, "strategy pct: estimated steps k (3) leave no room for d-1 = 4 distinct change points");
+  }
+  // "random" (the name preempt had) reads, and runs exactly as preempt does.
+  Config old_name = parse_config_text("[schedule]\nstrategy = \"random\"\n", "t.toml");
+  Config new_name = parse_config_text("[schedule]\nstrategy = \"preempt\"\n", "t.toml");
+  old_name.run.ops_per_seed = new_name.run.ops_per_seed = 200;
+  SeededChoices a(3), b(3);
+  EXPECT_EQ(run_seed(old_name, a).trace_hash, run_seed(new_name, b).trace_hash);
+}
+
+// The world job under PCT reports its per-seed guarantee; keep_going counts problems.
+TEST(RunSeed, PctGuaranteeAndKeepGoingProblemsAreInTheResult) {
+  Config config = parse_config_text("[schedule]\nstrategy = \"pct\"\npct_depth = 3\npct_steps = 5000\n", "t.toml");
+  config.run.ops_per_seed = 200;
+  config.workload.workers = 3;
+  config.world.kswapd = true;
+  config.world.oom_kill = false;
+  SeededChoices choices(2);
+  const SeedResult result = run_seed(config, choices);
+  EXPECT_DOUBLE_EQ(result.pct_guarantee, sched::pct_guarantee(4, 5000, 3));  // kswapd0 + 3 workers
+  EXPECT_NE(result.stats.find("pct: n=4 threads, k=5000, d=3"), std::string::npos) << result.stats;
+  Config planted;
+  planted.run.ops_per_seed = 400;
+  planted.checks.selftest_plant_fork_after_op = 50;
+  planted.checks.keep_going = true;
+  SeededChoices planted_choices(1);
+  const SeedResult failed = run_seed(planted, planted_choices);
+  ASSERT_TRUE(failed.failure.has_value());
+  EXPECT_EQ(failed.failure->check, "selftest.planted");
+  EXPECT_NE(failed.stats.find("distinct problem"), std::string::npos) << failed.stats;
+  EXPECT_NE(failed.stats.find("selftest.planted"), std::string::npos) << failed.stats;
+}
+
 TEST(RunSeed, SameSeedSameTraceForEveryJobAndStrategy) {
-  for (const char* text : {"[schedule]\nstrategy = \"pct\"\n", "[workload]\njob = \"maple\"\n", ""}) {
+  for (const char* text : {"[schedule]\nstrategy = \"pct\"\n", "[schedule]\nstrategy = \"uniform\"\n",
+                           "[workload]\njob = \"maple\"\n", ""}) {
     Config config = parse_config_text(text, "t.toml");
     config.run.ops_per_seed = 300;
     for (uint64_t seed = 1; seed <= 5; ++seed) {

@@ -52,7 +52,7 @@ std::optional<Failure> brk_reclaim_job(uint64_t seed) {
     vma::VmContext context(memory);
     auto mm = std::make_unique<vma::Mm>(context);
     sched::SchedulerOptions options;
-    options.strategy = sched::StrategyConfig::random(0.5);
+    options.strategy = sched::StrategyConfig::preempt(0.5);
     sched::Scheduler scheduler(choices, options);
     bool done = false;
     scheduler.spawn("brk", [&] {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # replay --last and --dump-tree on a real failing campaign (the planted self-test
-# failure, random schedule so the workers interleave): every worker's last events in
+# failure, preempt schedule so the workers interleave): every worker's last events in
 # spawn order, the failing one's ending with its fork and the FAIL line; --last 0
 # prints none and replays to the same trace; --dump-tree=dot writes a digraph beside
 # the repro, one cluster per live mm, no temp file left; a bad format exits 2.
@@ -9,7 +9,7 @@ mmt="$1"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 rc=0; "$mmt" run --seeds 1..1 --ops 600 --set checks.selftest_plant_fork_after_op=150 --set run.shrink=false \
-  --set schedule.strategy=random --set schedule.preempt_probability=0.3 --set workload.workers=4 \
+  --set schedule.strategy=preempt --set schedule.preempt_probability=0.3 --set workload.workers=4 \
   --out "$dir/o" --quiet >"$dir/run.log" || rc=$?
 [ $rc -eq 1 ]
 repro=$(ls "$dir"/o/failures/*/1.repro.json)

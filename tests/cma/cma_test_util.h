@@ -84,7 +84,7 @@ struct World {
 inline sched::RunResult run_threads(World& world, const std::function<void(sched::Scheduler&)>& spawn,
                                     uint64_t hang_ms = 60'000) {
   sched::SchedulerOptions options;
-  options.strategy = sched::StrategyConfig::random(0.0);
+  options.strategy = sched::StrategyConfig::preempt(0.0);
   options.hang_ms = hang_ms;
   sched::Scheduler scheduler(world.choices, options);
   spawn(scheduler);

@@ -33,7 +33,7 @@ void adjacent_ranges(CmaLocking locking, uint64_t seeds, TwoClients& out) {
     world.process(64);
     int errors[2] = {1, 1};
     sched::SchedulerOptions options;
-    options.strategy = sched::StrategyConfig::random(0.5);  // interleave at yield points
+    options.strategy = sched::StrategyConfig::preempt(0.5);  // interleave at yield points
     sched::Scheduler scheduler(world.choices, options);
     for (int client = 0; client < 2; ++client) {
       scheduler.spawn(client ? "codec" : "camera", [&world, &errors, client] {

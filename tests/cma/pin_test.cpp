@@ -134,7 +134,7 @@ TEST(CmaPin, ConcurrentForkExitAndAllocationStayConsistent) {
     World world(seed);
     vma::Mm& mm = world.process(64);
     sched::SchedulerOptions options;
-    options.strategy = sched::StrategyConfig::random(0.5);
+    options.strategy = sched::StrategyConfig::preempt(0.5);
     sched::Scheduler scheduler(world.choices, options);
     int error = 1;
     scheduler.spawn("forker", [&] {

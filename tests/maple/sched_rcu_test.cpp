@@ -32,7 +32,7 @@ RunStats run_world(uint64_t seed, bool rcu_mode) {
 
   SeededChoices choices(seed);
   sched::SchedulerOptions options;
-  options.strategy = sched::StrategyConfig::random(0.3);
+  options.strategy = sched::StrategyConfig::preempt(0.3);
   sched::Scheduler scheduler(choices, options);
   RunStats stats;
   for (int w = 0; w < 2; ++w) {

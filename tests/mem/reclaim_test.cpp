@@ -23,7 +23,7 @@ using testing::small_config;
 
 sched::SchedulerOptions quiet_options() {
   sched::SchedulerOptions options;
-  options.strategy = sched::StrategyConfig::random(0.0);
+  options.strategy = sched::StrategyConfig::preempt(0.0);
   return options;
 }
 
@@ -269,7 +269,7 @@ TEST(Reclaim, SameSeedSameTraceHash) {
     FakeRmap rmap(memory);
     memory.set_rmap_ops(&rmap);
     sched::SchedulerOptions options;
-    options.strategy = sched::StrategyConfig::random(0.3);
+    options.strategy = sched::StrategyConfig::preempt(0.3);
     sched::Scheduler scheduler(choices, options);
     memory.start_kswapd(scheduler);
     for (int t = 0; t < 3; ++t) {

@@ -1,7 +1,10 @@
 // Checks that name what broke, each with a positive and a negative case: deadlock,
 // hang, livelock, might_sleep, lock-order inversion, recursion, bad unlock, exit with a
 // lock held, and the reclaim rule.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <set>
 
 #include "mmtorture/core/gfp.h"
 #include "mmtorture/sched/atomic_context.h"
@@ -20,7 +23,7 @@ namespace mmt::sched {
 namespace {
 
 using testing::outcome;
-using testing::random_options;
+using testing::preempt_options;
 using testing::run_seed;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
@@ -28,10 +31,10 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 // Two threads take two mutexes in opposite orders; `opposite` false makes the second
 // thread use the same order. Each sleeps while holding its first lock, so the opposite
 // order always deadlocks.
-RunResult abba(bool opposite) {
+RunResult abba(bool opposite, const SchedulerOptions& options = preempt_options(0.2)) {
   Mutex a("test.abba_a");
   Mutex b("test.abba_b");
-  return run_seed(1, random_options(0.2), [&](Scheduler& scheduler) {
+  return run_seed(1, options, [&](Scheduler& scheduler) {
     scheduler.spawn("ab", [&] {
       MutexGuard first(a);
       msleep(1);
@@ -55,11 +58,67 @@ TEST(Deadlock, AbbaIsReportedWithEveryThreadItsWaitAndItsLocks) {
   EXPECT_TRUE(contains(result.failure->message, "test.abba_a")) << result.failure->message;
 }
 
+TEST(Deadlock, WithTheOrderCheckOffAbbaRunsIntoTheDeadlockDetector) {
+  SchedulerOptions options = preempt_options(0.2);
+  options.lockdep_order = false;
+  const RunResult result = abba(true, options);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.failure->check, "deadlock");
+  EXPECT_TRUE(contains(result.failure->message, "T1 'ab' blocked: waits for mutex 'test.abba_b'"))
+      << result.failure->message;
+  EXPECT_EQ(result.problems.size(), 1u);
+  EXPECT_EQ(outcome(abba(false, options)), "ok");
+}
+
+TEST(KeepGoing, LockdepReportsAndCarriesOnSoTheDeadlockIsCountedToo) {
+  SchedulerOptions options = preempt_options(0.2);
+  options.keep_going = true;
+  const RunResult result = abba(true, options);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.failure->check, "lockdep.circular");  // the first failure is the run's
+  ASSERT_EQ(result.problems.size(), 2u);
+  EXPECT_EQ(result.problems[0].check, "lockdep.circular");
+  EXPECT_EQ(result.problems[1].check, "deadlock");
+}
+
+TEST(KeepGoing, AFailedThreadEndsTheOthersRunOnAndEachSignatureCountsOnce) {
+  SchedulerOptions options = preempt_options(0.3);
+  options.keep_going = true;
+  int finished = 0;
+  const RunResult result = run_seed(3, options, [&](Scheduler& scheduler) {
+    for (int t = 0; t < 3; ++t)
+      scheduler.spawn("checker", [&finished, t] {
+        yield_point(Site{"checker.step"});
+        if (t < 2) raise_failure("test.first_kind", "checker", fmt::format("thread {} saw it", t));
+        ++finished;
+        raise_failure("test.second_kind", "checker", "the last one saw another");
+      });
+  });
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(finished, 1);
+  ASSERT_EQ(result.problems.size(), 2u);  // "thread 0" and "thread 1" normalise to one signature
+  EXPECT_EQ(result.problems[0].signature(), result.failure->signature());
+  std::set<std::string> checks{result.problems[0].check, result.problems[1].check};
+  EXPECT_EQ(checks, (std::set<std::string>{"test.first_kind", "test.second_kind"}));
+  // Without keep_going the first failure ends the run.
+  int finished_once = 0;
+  const RunResult once = run_seed(3, preempt_options(0.3), [&](Scheduler& scheduler) {
+    for (int t = 0; t < 3; ++t)
+      scheduler.spawn("checker", [&finished_once] {
+        yield_point(Site{"checker.step"});
+        ++finished_once;
+        raise_failure("test.first_kind", "checker", "saw it");
+      });
+  });
+  EXPECT_EQ(once.problems.size(), 1u);
+  EXPECT_EQ(finished_once, 1);
+}
+
 TEST(Deadlock, AllBlockedIsReportedWhenLockdepCannotSeeIt) {
   // Two completions each waited for before being completed: no locks, still stuck.
   Completion first("test.first");
   Completion second("test.second");
-  const RunResult result = run_seed(1, random_options(0.3), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(1, preempt_options(0.3), [&](Scheduler& scheduler) {
     scheduler.spawn("left", [&] {
       first.wait_for_completion(Site{"left.wait"});
       second.complete();
@@ -82,7 +141,7 @@ TEST(Deadlock, MutexCycleListsHoldersAndHeldLocks) {
   // here), so the deadlock detector is what fires, naming owners and held locks.
   Mutex a("test.cycle");
   Mutex b("test.cycle");
-  const RunResult result = run_seed(1, random_options(0.0), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(1, preempt_options(0.0), [&](Scheduler& scheduler) {
     scheduler.spawn("ab", [&] {
       a.lock();
       msleep(1);
@@ -104,7 +163,7 @@ TEST(Deadlock, MutexCycleListsHoldersAndHeldLocks) {
 TEST(Deadlock, ConsistentOrderIsClean) { EXPECT_EQ(outcome(abba(false)), "ok"); }
 
 TEST(Hang, AnOperationStuckInARetryLoopIsReported) {
-  SchedulerOptions options = random_options(0.1);
+  SchedulerOptions options = preempt_options(0.1);
   options.hang_ms = 5000;
   const RunResult result = run_seed(2, options, [](Scheduler& scheduler) {
     scheduler.spawn("cma_alloc", [] {
@@ -127,7 +186,7 @@ TEST(Hang, AnOperationStuckInARetryLoopIsReported) {
 }
 
 TEST(Hang, OperationsThatFinishInTimeAreClean) {
-  SchedulerOptions options = random_options(0.1);
+  SchedulerOptions options = preempt_options(0.1);
   options.hang_ms = 5000;
   const RunResult result = run_seed(2, options, [](Scheduler& scheduler) {
     scheduler.spawn("worker", [] {
@@ -142,7 +201,7 @@ TEST(Hang, OperationsThatFinishInTimeAreClean) {
 }
 
 TEST(Livelock, ASpinLoopThatNeverLetsTimeMoveIsReported) {
-  SchedulerOptions options = random_options(0.5);
+  SchedulerOptions options = preempt_options(0.5);
   options.step_budget = 10000;
   bool flag = false;
   const RunResult result = run_seed(3, options, [&](Scheduler& scheduler) {
@@ -162,7 +221,7 @@ TEST(Livelock, ASpinLoopThatNeverLetsTimeMoveIsReported) {
 }
 
 TEST(Livelock, ASpinLoopThatSleepsIsClean) {
-  SchedulerOptions options = random_options(0.5);
+  SchedulerOptions options = preempt_options(0.5);
   options.step_budget = 10000;
   bool flag = false;
   const RunResult result = run_seed(3, options, [&](Scheduler& scheduler) {
@@ -179,7 +238,7 @@ TEST(Livelock, ASpinLoopThatSleepsIsClean) {
 
 TEST(MightSleep, SleepingUnderASpinLockIsReported) {
   SpinLock lock("test.ptl");
-  const RunResult result = run_seed(1, random_options(0.0), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(1, preempt_options(0.0), [&](Scheduler& scheduler) {
     scheduler.spawn("sleeper", [&] {
       lock.lock();
       msleep(1, Site{"sleep_under_spinlock"});
@@ -203,7 +262,7 @@ TEST(MightSleep, BlockingAllocationsAndMutexesInAtomicSectionsAreReported) {
       },
       FailureError);
   Mutex mutex("test.in_rcu");
-  const RunResult result = run_seed(1, random_options(0.0), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(1, preempt_options(0.0), [&](Scheduler& scheduler) {
     scheduler.spawn("reader", [&] {
       RcuReadGuard rcu;
       mutex.lock(Site{"mutex_in_rcu"});
@@ -216,7 +275,7 @@ TEST(MightSleep, BlockingAllocationsAndMutexesInAtomicSectionsAreReported) {
 
 TEST(MightSleep, NonBlockingAllocationsInAtomicContextAndSleepsOutsideAreClean) {
   SpinLock lock("test.ptl_ok");
-  const RunResult result = run_seed(1, random_options(0.3), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(1, preempt_options(0.3), [&](Scheduler& scheduler) {
     scheduler.spawn("careful", [&] {
       lock.lock();
       might_alloc(gfp::kNowait, Site{"kmalloc_nowait"});
@@ -233,7 +292,7 @@ TEST(Lockdep, InversionIsReportedTheFirstTimeBothOrdersAreSeenEvenWithoutDeadloc
   Mutex a("test.order_a");
   Mutex b("test.order_b");
   Completion first_done("test.first_done");
-  const RunResult result = run_seed(1, random_options(0.5), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(1, preempt_options(0.5), [&](Scheduler& scheduler) {
     scheduler.spawn("a_then_b", [&] {
       MutexGuard ga(a, Site{"take_a"});
       MutexGuard gb(b, Site{"take_b"});
@@ -261,7 +320,7 @@ TEST(Lockdep, LongerCyclesAreFoundThroughTheGraph) {
   Mutex a("test.cycle3_a");
   Mutex b("test.cycle3_b");
   RwSem c("test.cycle3_c");
-  const RunResult result = run_seed(1, random_options(0.0), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(1, preempt_options(0.0), [&](Scheduler& scheduler) {
     scheduler.spawn("chain", [&] {
       { MutexGuard ga(a); MutexGuard gb(b); }
       { MutexGuard gb(b); c.down_read(); c.up_read(); }
@@ -279,7 +338,7 @@ TEST(Lockdep, LongerCyclesAreFoundThroughTheGraph) {
 
 TEST(Lockdep, RecursionBadUnlockAndExitWithLockHeldAreNamed) {
   Mutex mutex("test.recursive");
-  const RunResult recursive = run_seed(1, random_options(0.0), [&](Scheduler& scheduler) {
+  const RunResult recursive = run_seed(1, preempt_options(0.0), [&](Scheduler& scheduler) {
     scheduler.spawn("twice", [&] {
       mutex.lock();
       mutex.lock(Site{"second_lock"});
@@ -290,7 +349,7 @@ TEST(Lockdep, RecursionBadUnlockAndExitWithLockHeldAreNamed) {
   EXPECT_EQ(recursive.failure->site, "second_lock");
 
   Mutex owned("test.owned");
-  const RunResult bad_unlock = run_seed(1, random_options(0.0), [&](Scheduler& scheduler) {
+  const RunResult bad_unlock = run_seed(1, preempt_options(0.0), [&](Scheduler& scheduler) {
     scheduler.spawn("owner", [&] {
       owned.lock();
       msleep(5);
@@ -307,7 +366,7 @@ TEST(Lockdep, RecursionBadUnlockAndExitWithLockHeldAreNamed) {
   EXPECT_TRUE(contains(bad_unlock.failure->detail, "owner: T1 'owner'; T2 'thief'")) << bad_unlock.failure->detail;
 
   Mutex kept("test.kept");
-  const RunResult held = run_seed(1, random_options(0.0), [&](Scheduler& scheduler) {
+  const RunResult held = run_seed(1, preempt_options(0.0), [&](Scheduler& scheduler) {
     scheduler.spawn("leaker", [&] { kept.lock(Site{"leaked_lock"}); });
   });
   ASSERT_FALSE(held.ok());
@@ -321,7 +380,7 @@ TEST(Lockdep, NestingAnnotationsAndConsistentOrdersAreClean) {
   Mutex old_mm("test.mmap_lock_mutex");
   Mutex new_mm("test.mmap_lock_mutex");
   Mutex inner("test.inner");
-  const RunResult result = run_seed(1, random_options(0.5), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(1, preempt_options(0.5), [&](Scheduler& scheduler) {
     for (int t = 0; t < 2; ++t)
       scheduler.spawn("fork", [&] {
         MutexGuard outer(old_mm);
@@ -336,7 +395,7 @@ TEST(Lockdep, NestingAnnotationsAndConsistentOrdersAreClean) {
 TEST(Reclaim, HoldingALockReclaimTakesAcrossABlockingAllocationIsReported) {
   RwSem anon_vma("test.anon_vma", LockFlags::TakenByReclaim);
   EXPECT_TRUE(anon_vma.lock_class().taken_by_reclaim());
-  const RunResult result = run_seed(1, random_options(0.0), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(1, preempt_options(0.0), [&](Scheduler& scheduler) {
     scheduler.spawn("split", [&] {
       anon_vma.down_write();
       might_alloc(gfp::kKernel, Site{"mas_store_gfp"});
@@ -352,7 +411,7 @@ TEST(Reclaim, HoldingALockReclaimTakesAcrossABlockingAllocationIsReported) {
 TEST(Reclaim, NowaitUnderTheLockAndKernelAllocationsOutsideItAreClean) {
   RwSem i_mmap("test.i_mmap_rwsem", LockFlags::TakenByReclaim);
   Mutex unrelated("test.unrelated");
-  const RunResult result = run_seed(1, random_options(0.2), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(1, preempt_options(0.2), [&](Scheduler& scheduler) {
     scheduler.spawn("careful", [&] {
       might_alloc(gfp::kKernel, Site{"mas_preallocate"});  // preallocate first, as the fix does
       i_mmap.down_write();

@@ -15,7 +15,7 @@
 namespace mmt::sched {
 namespace {
 
-using testing::random_options;
+using testing::preempt_options;
 
 constexpr Site kStep{"test.step"};
 constexpr Site kTake{"test.take"};
@@ -30,7 +30,7 @@ std::vector<std::string> texts(const EventLog::ThreadEvents& thread) {
 // third round. `log` may be null.
 RunResult contended_world(uint64_t seed, EventLog* log) {
   SeededChoices choices(seed);
-  SchedulerOptions options = random_options(0.5);
+  SchedulerOptions options = preempt_options(0.5);
   options.event_log = log;
   Scheduler scheduler(choices, options);
   Mutex mutex("test_mutex");
@@ -52,7 +52,7 @@ RunResult contended_world(uint64_t seed, EventLog* log) {
 TEST(EventLog, RingKeepsTheNewestEventsOldestFirst) {
   SeededChoices choices(1);
   EventLog log(3);
-  SchedulerOptions options = random_options(0);
+  SchedulerOptions options = preempt_options(0);
   options.event_log = &log;
   Scheduler scheduler(choices, options);
   scheduler.spawn("writer", [] {
@@ -153,7 +153,7 @@ TEST(EventLog, ContendedLockShowsTheWaitTheWakeAndThePreemption) {
 TEST(EventLog, UncontendedTakeAndReleaseFoldIntoOneLine) {
   SeededChoices choices(1);
   EventLog log(8);
-  SchedulerOptions options = random_options(0);
+  SchedulerOptions options = preempt_options(0);
   options.event_log = &log;
   Scheduler scheduler(choices, options);
   Mutex outer("outer"), inner("inner");
@@ -180,7 +180,7 @@ TEST(EventLog, ALockBuiltWhereADeadOneLivedIsAnotherLock) {
   // Numbers must not depend on the allocator's reuse of addresses (ASan's differs).
   SeededChoices choices(1);
   EventLog log(8);
-  SchedulerOptions options = random_options(0);
+  SchedulerOptions options = preempt_options(0);
   options.event_log = &log;
   Scheduler scheduler(choices, options);
   alignas(Mutex) unsigned char storage[sizeof(Mutex)];

@@ -20,7 +20,7 @@
 namespace mmt::sched {
 namespace {
 
-using testing::random_options;
+using testing::preempt_options;
 using testing::run_seed;
 
 constexpr Site kInside{"test.critical_section"};
@@ -30,7 +30,7 @@ TEST(Mutex, ExcludesUnderEverySchedule) {
     Mutex mutex("test.counter_lock");
     int inside = 0;
     int counter = 0;
-    const RunResult result = run_seed(seed, random_options(0.5), [&](Scheduler& scheduler) {
+    const RunResult result = run_seed(seed, preempt_options(0.5), [&](Scheduler& scheduler) {
       for (int t = 0; t < 3; ++t)
         scheduler.spawn("incrementer", [&] {
           for (int i = 0; i < 5; ++i) {
@@ -62,7 +62,7 @@ TEST(Mutex, KillableLockReturnsEintrOnAFatalSignal) {
   Mutex mutex("test.killable_lock");
   int result_code = 1;
   Thread* victim = nullptr;  // outlives the world lambda: the threads run after it returns
-  const RunResult result = run_seed(1, random_options(0.0), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(1, preempt_options(0.0), [&](Scheduler& scheduler) {
     scheduler.spawn("holder", [&] {
       mutex.lock();
       msleep(10);  // the victim queues behind us meanwhile
@@ -84,7 +84,7 @@ TEST(Mutex, KillableLockReturnsEintrOnAFatalSignal) {
 TEST(RwSem, ANewReaderWaitsBehindAWaitingWriter) {
   RwSem sem("test.mmap_lock");
   std::vector<std::string> order;
-  const RunResult result = run_seed(1, random_options(0.0), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(1, preempt_options(0.0), [&](Scheduler& scheduler) {
     scheduler.spawn("reader1", [&] {
       sem.down_read();
       order.push_back("r1 in");
@@ -115,7 +115,7 @@ TEST(RwSem, ReadersShareWritersExclude) {
     RwSem sem("test.shared");
     int readers = 0;
     int writers = 0;
-    const RunResult result = run_seed(seed, random_options(0.4), [&](Scheduler& scheduler) {
+    const RunResult result = run_seed(seed, preempt_options(0.4), [&](Scheduler& scheduler) {
       for (int t = 0; t < 2; ++t)
         scheduler.spawn("reader", [&] {
           for (int i = 0; i < 4; ++i) {
@@ -155,7 +155,7 @@ TEST(SpinLock, HoldingOneIsAtomicContext) {
   EXPECT_TRUE(in_atomic());
   lock.unlock();
   EXPECT_FALSE(in_atomic());
-  const RunResult result = run_seed(4, random_options(0.5), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(4, preempt_options(0.5), [&](Scheduler& scheduler) {
     for (int t = 0; t < 3; ++t)
       scheduler.spawn("spinner", [&] {
         for (int i = 0; i < 3; ++i) {
@@ -174,7 +174,7 @@ TEST(WaitQueue, WaitEventSeesTheConditionAfterWakeUp) {
   WaitQueue queue("test.queue");
   int items = 0;
   int consumed = 0;
-  const RunResult result = run_seed(9, random_options(0.3), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(9, preempt_options(0.3), [&](Scheduler& scheduler) {
     scheduler.spawn("consumer", [&] {
       for (int i = 0; i < 5; ++i) {
         queue.wait_event([&] { return items > 0; });
@@ -201,7 +201,7 @@ TEST(WaitQueue, TimeoutsAndKillableWaitsReportHowTheyEnded) {
   uint64_t satisfied = 0;
   int killed = 0;
   bool flag = false;
-  const RunResult result = run_seed(5, random_options(0.0), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(5, preempt_options(0.0), [&](Scheduler& scheduler) {
     scheduler.spawn("timeout", [&] { timed_out = queue.wait_event_timeout([] { return false; }, 30); });
     scheduler.spawn("satisfied", [&] { satisfied = queue.wait_event_timeout([&] { return flag; }, 100); });
     Thread& victim = scheduler.spawn("killable", [&] { killed = queue.wait_event_killable([] { return false; }); });
@@ -223,7 +223,7 @@ TEST(Completion, ReleasesWaitersOneAtATimeOrAll) {
   Completion all("test.all");
   int passed = 0;
   uint64_t timeout_left = 1;
-  const RunResult result = run_seed(6, random_options(0.3), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(6, preempt_options(0.3), [&](Scheduler& scheduler) {
     for (int t = 0; t < 3; ++t)
       scheduler.spawn("waiter", [&] {
         ready.wait_for_completion();
@@ -245,7 +245,7 @@ TEST(Completion, ReleasesWaitersOneAtATimeOrAll) {
 
 TEST(Clock, AdvancesOnlyWhenEveryThreadIsBlocked) {
   std::vector<uint64_t> seen;
-  const RunResult result = run_seed(7, random_options(0.5), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(7, preempt_options(0.5), [&](Scheduler& scheduler) {
     scheduler.spawn("sleeper", [&] {
       msleep(1000);
       seen.push_back(now_ms());
@@ -265,7 +265,7 @@ TEST(Clock, AdvancesOnlyWhenEveryThreadIsBlocked) {
 TEST(Clock, ScheduleTimeoutEndsEarlyOnWakeUpProcess) {
   uint64_t left = 0;
   uint64_t killable_left = 0;
-  const RunResult result = run_seed(8, random_options(0.0), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(8, preempt_options(0.0), [&](Scheduler& scheduler) {
     Thread& sleeper = scheduler.spawn("sleeper", [&] { left = schedule_timeout(500); });
     Thread& victim = scheduler.spawn("victim", [&] { killable_left = msleep_killable(500); });
     scheduler.spawn("waker", [&, sleeping = &sleeper, target = &victim] {

@@ -20,7 +20,7 @@ namespace mmt::sched {
 namespace {
 
 using testing::outcome;
-using testing::random_options;
+using testing::preempt_options;
 using testing::run_seed;
 
 constexpr uint64_t kAlive = 0xa11ce;
@@ -89,7 +89,7 @@ TEST(Rcu, AReaderIsSafeAcrossAConcurrentReplacementUntilItLeaves) {
   for (uint64_t seed = 0; seed < 300; ++seed) {
     World world;
     uint64_t pending_at_end = 1;
-    const RunResult result = run_seed(seed, random_options(0.5), [&](Scheduler& scheduler) {
+    const RunResult result = run_seed(seed, preempt_options(0.5), [&](Scheduler& scheduler) {
       world.spawn(scheduler, 3, false);
       scheduler.spawn("auditor", [&] {
         msleep(1);
@@ -109,7 +109,7 @@ TEST(Rcu, AUseAfterTheGracePeriodIsCaught) {
   int caught = 0;
   for (uint64_t seed = 0; seed < 300; ++seed) {
     World world;
-    const RunResult result = run_seed(seed, random_options(0.5), [&](Scheduler& scheduler) {
+    const RunResult result = run_seed(seed, preempt_options(0.5), [&](Scheduler& scheduler) {
       world.spawn(scheduler, 2, true);
     });
     if (result.ok()) continue;
@@ -126,7 +126,7 @@ TEST(Rcu, TheCallbackWaitsForOldReadersButNotForNewOnes) {
   static bool r1_in, r1_out, called, r2_in, r2_out, ran, r1_out_when_ran, r2_in_when_ran;
   r1_in = r1_out = called = r2_in = r2_out = ran = r1_out_when_ran = r2_in_when_ran = false;
   static RcuHead head;
-  const RunResult result = run_seed(1, random_options(1.0), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(1, preempt_options(1.0), [&](Scheduler& scheduler) {
     scheduler.spawn("old_reader", [] {
       rcu_read_lock();
       r1_in = true;
@@ -161,7 +161,7 @@ TEST(Rcu, TheCallbackWaitsForOldReadersButNotForNewOnes) {
 
 TEST(Rcu, SynchronizeWaitsForPreexistingReadersOnly) {
   std::vector<std::string> events;
-  const RunResult result = run_seed(2, random_options(0.0), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(2, preempt_options(0.0), [&](Scheduler& scheduler) {
     scheduler.spawn("old_reader", [&] {
       rcu_read_lock();
       events.push_back("old in");
@@ -189,7 +189,7 @@ TEST(Rcu, CallbacksRunInAtomicContextAndMustNotSleep) {
   static bool atomic_seen = false;
   static RcuHead head;
   atomic_seen = false;
-  const RunResult clean = run_seed(3, random_options(0.0), [&](Scheduler& scheduler) {
+  const RunResult clean = run_seed(3, preempt_options(0.0), [&](Scheduler& scheduler) {
     scheduler.spawn("caller", [] {
       call_rcu(&head, [](RcuHead*) { atomic_seen = in_atomic(); });
       rcu_barrier();
@@ -198,7 +198,7 @@ TEST(Rcu, CallbacksRunInAtomicContextAndMustNotSleep) {
   ASSERT_TRUE(clean.ok()) << clean.failure->headline();
   EXPECT_TRUE(atomic_seen);
 
-  const RunResult sleeping = run_seed(3, random_options(0.0), [&](Scheduler& scheduler) {
+  const RunResult sleeping = run_seed(3, preempt_options(0.0), [&](Scheduler& scheduler) {
     scheduler.spawn("caller", [] {
       call_rcu(&head, [](RcuHead*) { might_sleep(Site{"callback.sleeps"}); });
       rcu_barrier();
@@ -213,7 +213,7 @@ TEST(Rcu, CallbacksRunInAtomicContextAndMustNotSleep) {
 TEST(Rcu, PendingCallbacksRunAtTheEndOfTheRunAndTheDefaultBackendReturns) {
   World world;
   RcuBackend* during = nullptr;
-  const RunResult result = run_seed(4, random_options(0.0), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(4, preempt_options(0.0), [&](Scheduler& scheduler) {
     world.current = world.make(0);
     scheduler.spawn("writer", [&] {
       during = &rcu_backend();

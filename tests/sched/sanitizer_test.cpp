@@ -12,7 +12,7 @@
 namespace mmt::sched {
 namespace {
 
-using testing::random_options;
+using testing::preempt_options;
 using testing::run_seed;
 
 struct Freed {
@@ -24,7 +24,7 @@ struct Freed {
 [[gnu::noinline]] int read_after_free_in_green_thread(Freed* freed) { return freed->value; }
 
 [[gnu::noinline]] void plain_use_after_free() {
-  run_seed(1, random_options(0.5), [](Scheduler& scheduler) {
+  run_seed(1, preempt_options(0.5), [](Scheduler& scheduler) {
     scheduler.spawn("other", [] { for (int i = 0; i < 10; ++i) yield_point(Site{"other.step"}); });
     scheduler.spawn("culprit", [] {
       auto* freed = new Freed;
@@ -39,7 +39,7 @@ struct Freed {
 [[gnu::noinline]] void rcu_use_after_grace_period() {
   static Freed* current = nullptr;
   current = new Freed;
-  run_seed(1, random_options(0.0), [](Scheduler& scheduler) {
+  run_seed(1, preempt_options(0.0), [](Scheduler& scheduler) {
     scheduler.spawn("late_reader", [] {
       rcu_read_lock();
       Freed* node = current;

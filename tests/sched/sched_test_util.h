@@ -25,9 +25,9 @@ inline RunResult run_seed(uint64_t seed, const SchedulerOptions& options,
   return run_world(choices, options, world);
 }
 
-inline SchedulerOptions random_options(double p) {
+inline SchedulerOptions preempt_options(double p) {
   SchedulerOptions options;
-  options.strategy = StrategyConfig::random(p);
+  options.strategy = StrategyConfig::preempt(p);
   return options;
 }
 

@@ -12,14 +12,14 @@ namespace mmt::sched {
 namespace {
 
 using testing::outcome;
-using testing::random_options;
+using testing::preempt_options;
 using testing::run_seed;
 
 constexpr Site kStep{"test.step"};
 
 TEST(Scheduler, RunsEveryThreadToCompletionWithStableIds) {
   SeededChoices choices(1);
-  Scheduler scheduler(choices, random_options(0.5));
+  Scheduler scheduler(choices, preempt_options(0.5));
   std::vector<int> done;
   Thread& a = scheduler.spawn("alpha", [&] { for (int i = 0; i < 10; ++i) yield_point(kStep); done.push_back(1); });
   Thread& b = scheduler.spawn("beta", [&] { for (int i = 0; i < 10; ++i) yield_point(kStep); done.push_back(2); });
@@ -44,7 +44,7 @@ TEST(Scheduler, YieldPointOutsideAGreenThreadIsANoOp) {
 
 TEST(Scheduler, ThreadsCanSpawnAndJoinThreads) {
   std::vector<uint32_t> order;
-  const RunResult result = run_seed(3, random_options(0.3), [&](Scheduler& scheduler) {
+  const RunResult result = run_seed(3, preempt_options(0.3), [&](Scheduler& scheduler) {
     scheduler.spawn("parent", [&] {
       Thread& child = scheduler.spawn("child", [&] {
         msleep(5);
@@ -60,7 +60,7 @@ TEST(Scheduler, ThreadsCanSpawnAndJoinThreads) {
 }
 
 TEST(Scheduler, AnExceptionInAThreadFailsTheRunWithItsNameAndSite) {
-  const RunResult result = run_seed(1, random_options(0.0), [](Scheduler& scheduler) {
+  const RunResult result = run_seed(1, preempt_options(0.0), [](Scheduler& scheduler) {
     scheduler.spawn("thrower", [] {
       yield_point(Site{"before_throw"});
       throw std::runtime_error("boom");
@@ -76,7 +76,7 @@ TEST(Scheduler, AnExceptionInAThreadFailsTheRunWithItsNameAndSite) {
 }
 
 TEST(Scheduler, AFailureErrorKeepsItsCheckAndNamesTheThreadInTheDump) {
-  const RunResult result = run_seed(1, random_options(0.0), [](Scheduler& scheduler) {
+  const RunResult result = run_seed(1, preempt_options(0.0), [](Scheduler& scheduler) {
     scheduler.spawn("checker", [] { raise_failure("mt_validate.gaps", "mas_store", "gap 3 != 4"); });
   });
   ASSERT_FALSE(result.ok());
@@ -99,7 +99,7 @@ TEST(Scheduler, UnfinishedThreadsAreUnwoundWithTheirDestructors) {
   };
   {
     SeededChoices choices(1);
-    Scheduler scheduler(choices, random_options(0.0));
+    Scheduler scheduler(choices, preempt_options(0.0));
     Completion never;
     scheduler.spawn("waiter", [&] {
       Counter counter{&destroyed};
@@ -120,7 +120,7 @@ TEST(Scheduler, UnfinishedThreadsAreUnwoundWithTheirDestructors) {
 }
 
 TEST(Scheduler, ARunEndsWhenOnlyDaemonsRemain) {
-  const RunResult result = run_seed(2, random_options(0.2), [](Scheduler& scheduler) {
+  const RunResult result = run_seed(2, preempt_options(0.2), [](Scheduler& scheduler) {
     scheduler.spawn("kswapd", [] { for (;;) msleep(100); }, SpawnOptions{.daemon = true});
     scheduler.spawn("worker", [] { msleep(250); });
   });

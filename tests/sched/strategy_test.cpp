@@ -1,4 +1,4 @@
-// Strategies: random (uniform picks, preemption probability), PCT (its guarantee on a
+// Strategies: preempt (uniform picks, preemption probability), uniform (textbook random), PCT (its guarantee on a
 // planted depth-2 bug), replay (record a failing run, replay it: same signature, same
 // trace hash), determinism over 1,000 seeds, and rejection of bad parameters.
 #include <gtest/gtest.h>
@@ -22,7 +22,7 @@
 namespace mmt::sched {
 namespace {
 
-using testing::random_options;
+using testing::preempt_options;
 using testing::run_world;
 
 constexpr Site kStep{"test.step"};
@@ -37,28 +37,36 @@ TEST(Strategy, BadParametersAreRejectedWithAClearMessage) {
     }
     return "accepted";
   };
-  EXPECT_EQ(message_of(StrategyConfig::random(1.5)), "strategy random: preempt probability 1.5 is outside [0, 1]");
-  EXPECT_EQ(message_of(StrategyConfig::random(-0.1)), "strategy random: preempt probability -0.1 is outside [0, 1]");
-  EXPECT_NE(message_of(StrategyConfig::random(std::nan(""))), "accepted");
+  EXPECT_EQ(message_of(StrategyConfig::preempt(1.5)), "strategy preempt: preempt probability 1.5 is outside [0, 1]");
+  EXPECT_EQ(message_of(StrategyConfig::preempt(-0.1)), "strategy preempt: preempt probability -0.1 is outside [0, 1]");
+  EXPECT_NE(message_of(StrategyConfig::preempt(std::nan(""))), "accepted");
   EXPECT_EQ(message_of(StrategyConfig::pct(0, 100)), "strategy pct: depth must be at least 1 (got 0)");
   EXPECT_EQ(message_of(StrategyConfig::pct(2, 0)), "strategy pct: estimated steps k must be at least 1 (got 0)");
-  StrategyConfig replay_of_replay = StrategyConfig::replay_of(StrategyConfig::random(0.1));
+  StrategyConfig replay_of_replay = StrategyConfig::replay_of(StrategyConfig::preempt(0.1));
   replay_of_replay.replayed = StrategyKind::Replay;
   EXPECT_NE(message_of(replay_of_replay), "accepted");
-  EXPECT_EQ(message_of(StrategyConfig::random(0.0)), "accepted");
-  EXPECT_EQ(message_of(StrategyConfig::random(1.0)), "accepted");
+  EXPECT_EQ(message_of(StrategyConfig::preempt(0.0)), "accepted");
+  EXPECT_EQ(message_of(StrategyConfig::preempt(1.0)), "accepted");
   EXPECT_EQ(StrategyConfig::replay_of(StrategyConfig::pct(3, 50)).describe(), "replay(pct(d=3, k=50))");
+  EXPECT_EQ(message_of(StrategyConfig::pct(4, 2)),
+            "strategy pct: estimated steps k (2) leave no room for d-1 = 3 distinct change points");
+  EXPECT_EQ(message_of(StrategyConfig::pct(4, 3)), "accepted");
+  EXPECT_EQ(StrategyConfig::uniform().describe(), "uniform");
+  EXPECT_EQ(StrategyConfig::preempt(0.25).describe(), "preempt(p=0.25)");
   EXPECT_EQ(strategy_from_name("pct"), StrategyKind::Pct);
+  EXPECT_EQ(strategy_from_name("uniform"), StrategyKind::Uniform);
+  EXPECT_EQ(strategy_from_name("preempt"), StrategyKind::Preempt);
+  EXPECT_EQ(strategy_from_name("random"), StrategyKind::Preempt);  // the old name still reads
   EXPECT_FALSE(strategy_from_name("dfs").has_value());
 }
 
-// Which of four threads runs first, over many seeds: uniform under random.
-TEST(Strategy, RandomPicksUniformly) {
+// Which of four threads runs first, over many seeds: uniform under preempt.
+TEST(Strategy, PreemptPicksUniformly) {
   std::array<int, 4> first{};
   for (uint64_t seed = 0; seed < 4000; ++seed) {
     SeededChoices choices(seed);
     int winner = -1;
-    run_world(choices, random_options(0.0), [&](Scheduler& scheduler) {
+    run_world(choices, preempt_options(0.0), [&](Scheduler& scheduler) {
       for (int t = 0; t < 4; ++t)
         scheduler.spawn("t", [&winner, t] {
           if (winner < 0) winner = t;
@@ -72,10 +80,10 @@ TEST(Strategy, RandomPicksUniformly) {
   }
 }
 
-TEST(Strategy, RandomWithoutPreemptionRunsEachThreadToItsNextBlock) {
+TEST(Strategy, PreemptWithoutPreemptionRunsEachThreadToItsNextBlock) {
   SeededChoices choices(5);
   std::string trace;
-  const RunResult result = run_world(choices, random_options(0.0), [&](Scheduler& scheduler) {
+  const RunResult result = run_world(choices, preempt_options(0.0), [&](Scheduler& scheduler) {
     for (char name : {'a', 'b', 'c'})
       scheduler.spawn(std::string(1, name), [&trace, name] {
         for (int i = 0; i < 4; ++i) {
@@ -91,9 +99,9 @@ TEST(Strategy, RandomWithoutPreemptionRunsEachThreadToItsNextBlock) {
   for (const Choice& choice : choices.recorded()) EXPECT_EQ(choice.kind, ChoiceKind::Pick);
 }
 
-TEST(Strategy, RandomPreemptsAtTheConfiguredRateAndLabelsEveryDecision) {
+TEST(Strategy, PreemptPreemptsAtTheConfiguredRateAndLabelsEveryDecision) {
   SeededChoices choices(6);
-  const RunResult result = run_world(choices, random_options(0.25), [&](Scheduler& scheduler) {
+  const RunResult result = run_world(choices, preempt_options(0.25), [&](Scheduler& scheduler) {
     for (int t = 0; t < 2; ++t)
       scheduler.spawn("t", [] {
         for (int i = 0; i < 2000; ++i) yield_point(kStep);
@@ -109,6 +117,63 @@ TEST(Strategy, RandomPreemptsAtTheConfiguredRateAndLabelsEveryDecision) {
   }
   EXPECT_GT(flips, 2000u);
   EXPECT_NEAR(static_cast<double>(preemptions) / static_cast<double>(flips), 0.25, 0.03);
+}
+
+// Uniform: every yield point with two runnable threads is a Pick over both (0 keeps the
+// running thread), and nothing else is drawn; all zeros is the schedule without switches.
+TEST(Strategy, UniformPicksAmongAllRunnableThreadsAtEveryYieldPoint) {
+  auto world = [](std::string* trace) {
+    return [trace](Scheduler& scheduler) {
+      for (char name : {'a', 'b'})
+        scheduler.spawn(std::string(1, name), [trace, name] {
+          for (int i = 0; i < 200; ++i) {
+            *trace += name;
+            yield_point(kStep);
+          }
+        });
+    };
+  };
+  const SchedulerOptions options{.strategy = StrategyConfig::uniform()};
+  SeededChoices choices(11);
+  std::string trace;
+  const RunResult result = run_world(choices, options, world(&trace));
+  ASSERT_TRUE(result.ok());
+  size_t at_yield = 0, switched = 0;
+  for (const Choice& choice : choices.recorded()) {
+    EXPECT_EQ(choice.kind, ChoiceKind::Pick);
+    if (choice.site != kStep) continue;
+    EXPECT_EQ(choice.bound, 2u);
+    ++at_yield;
+    switched += choice.value;
+  }
+  EXPECT_GT(at_yield, 200u);
+  EXPECT_NEAR(static_cast<double>(switched) / static_cast<double>(at_yield), 0.5, 0.07);
+  EXPECT_EQ(result.steps, 400u + 2u);  // every yield point, the first pick and the pick after an exit
+  ReplayChoices zeros({});
+  std::string simple;
+  ASSERT_TRUE(run_world(zeros, SchedulerOptions{.strategy = StrategyConfig::replay_of(StrategyConfig::uniform())},
+                        world(&simple))
+                  .ok());
+  EXPECT_EQ(simple, std::string(200, 'a') + std::string(200, 'b'));
+}
+
+// PCT's change points: d-1 distinct steps, drawn with shrinking bounds k, k-1, ...
+TEST(Pct, ChangePointsAreDistinctStepsDrawnWithoutReplacement) {
+  auto world = [](Scheduler& scheduler) {
+    for (int t = 0; t < 2; ++t)
+      scheduler.spawn("t", [] {
+        for (int i = 0; i < 3; ++i) yield_point(kStep);
+      });
+  };
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    SeededChoices choices(seed);
+    ASSERT_TRUE(run_world(choices, SchedulerOptions{.strategy = StrategyConfig::pct(5, 4)}, world).ok());
+    std::vector<uint64_t> bounds;
+    for (const Choice& choice : choices.recorded())
+      if (choice.site == Site{"pct.change_point"}) bounds.push_back(choice.bound);
+    // k = 4, d-1 = 4 change points: the last one has a single step left (no draw).
+    EXPECT_EQ(bounds, (std::vector<uint64_t>{4, 3, 2}));
+  }
 }
 
 // A workload touching every primitive; fails (lost update) under some schedules.
@@ -171,7 +236,7 @@ TEST(Determinism, ThousandSeedsTwiceGiveIdenticalTraceHashes) {
   std::set<uint64_t> distinct;
   for (uint64_t seed = 0; seed < 1000; ++seed) {
     for (const SchedulerOptions& options :
-         {random_options(0.3), SchedulerOptions{.strategy = StrategyConfig::pct(3, 60)}}) {
+         {preempt_options(0.3), SchedulerOptions{.strategy = StrategyConfig::pct(3, 60)}}) {
       SeededChoices first_choices(seed), second_choices(seed);
       const RunResult first = run_busy(first_choices, options);
       const RunResult second = run_busy(second_choices, options);
@@ -189,7 +254,7 @@ TEST(Determinism, ThousandSeedsTwiceGiveIdenticalTraceHashes) {
 }
 
 TEST(Replay, AFailingRunReplaysWithTheSameSignatureAndHash) {
-  for (const StrategyConfig& strategy : {StrategyConfig::random(0.3), StrategyConfig::pct(3, 60)}) {
+  for (const StrategyConfig& strategy : {StrategyConfig::preempt(0.3), StrategyConfig::pct(3, 60)}) {
     const SchedulerOptions options{.strategy = strategy};
     for (uint64_t seed = 0;; ++seed) {
       ASSERT_LT(seed, 500u) << "no failing seed for " << strategy.describe();
@@ -213,7 +278,7 @@ TEST(Replay, AFailingRunReplaysWithTheSameSignatureAndHash) {
 TEST(Replay, AnEmptyRecordingRunsTheSimplestSchedule) {
   ReplayChoices nothing({});
   SeededChoices zero_source(0);
-  const RunResult result = run_busy(nothing, SchedulerOptions{.strategy = StrategyConfig::replay_of(StrategyConfig::random(0.3))});
+  const RunResult result = run_busy(nothing, SchedulerOptions{.strategy = StrategyConfig::replay_of(StrategyConfig::preempt(0.3))});
   // Every decision is 0: no preemption, first runnable thread: a clean run.
   EXPECT_TRUE(result.ok()) << result.failure->headline();
   EXPECT_FALSE(result.replay_divergence.has_value());
@@ -271,7 +336,7 @@ TEST(Pct, FindsAPlantedDepthTwoBugAtLeastAsOftenAsGuaranteed) {
   int random_found = 0;
   for (uint64_t seed = 0; seed < runs; ++seed) {
     SeededChoices choices(seed);
-    random_found += !run_world(choices, random_options(0.02), publish_world).ok();
+    random_found += !run_world(choices, preempt_options(0.02), publish_world).ok();
   }
   EXPECT_GT(found, random_found);
 }

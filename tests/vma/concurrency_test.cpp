@@ -25,7 +25,7 @@ uint64_t observe_transient_pins(uint64_t seed, const std::function<void(World&, 
 
   SeededChoices choices(seed);
   sched::SchedulerOptions options;
-  options.strategy = sched::StrategyConfig::random(0.5);
+  options.strategy = sched::StrategyConfig::preempt(0.5);
   sched::Scheduler scheduler(choices, options);
   bool done = false;
   uint64_t seen = 0;

@@ -41,6 +41,7 @@ struct JournalEntry {
   uint64_t ops = 0, virtual_ms = 0, trace_hash = 0;
   std::string signature, signature_id, check, repro, config_hash;
   std::string stats;  // the job's one-line statistics (e.g. the cma job's sysfs counters and latency)
+  double pct_guarantee = 0;  // PCT: this seed's 1/(n·k^(d-1)); written only when > 0
 };
 std::string journal_line(const JournalEntry& entry);
 // Reads a journal; a torn last line (a kill mid-write) is ignored. Throws ConfigError

@@ -24,7 +24,8 @@ struct SeedResult {
   uint64_t virtual_ms = 0;
   uint64_t trace_hash = 0;
   std::string stats;      // one human-readable line of job statistics
-  std::string swarm;      // what the swarm draws switched off ("" when nothing)
+  std::string swarm;      // what the swarm draws switched off or set ("" when nothing)
+  double pct_guarantee = 0;  // world job under PCT: 1/(n·k^(d-1)) for this seed's n
   std::optional<Failure> failure;
   // With SeedHooks::capture_trees_dot and a failure in the world or maple job: the
   // maple trees at the failure as one Graphviz digraph (a cluster per tree).
@@ -41,6 +42,13 @@ struct SeedHooks {
   // --dump-tree); the world job (every live mm) and the maple job (its tree).
   bool capture_trees_dot = false;
 };
+
+// schedule.swarm: the Swarm choice at kSwarmPreemptSite picks the seed's preempt
+// probability: 0 (the simple choice) keeps `configured`, v ≥ 1 the v-th of
+// kSwarmPreemptProbabilities.
+inline constexpr double kSwarmPreemptProbabilities[] = {0.01, 0.05, 0.2, 0.5};
+inline constexpr Site kSwarmPreemptSite{"swarm.preempt_probability"};
+double swarm_preempt_probability(uint64_t drawn, double configured);
 
 // Runs one seed's job with every decision drawn from `choices`. Never throws for a
 // failed check (the failure is in the result). With checks.selftest_crash set, a

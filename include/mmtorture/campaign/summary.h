@@ -34,11 +34,13 @@ struct SeedTotals {
   uint64_t seeds = 0, ops = 0, virtual_ms = 0, failing = 0;
   std::map<std::string, uint64_t> outcomes;               // outcome -> seeds
   std::map<std::string, SignatureTally> by_signature;     // signature_id -> tally
+  sched::PctCampaignGuarantee pct;                        // over the seeds with a PCT guarantee
   void add(const JournalEntry& entry, uint64_t shard_index = 1);
 };
 
-// The SUMMARY line (with the run's throughput when `jobs` is not 0) and the table of
-// signatures (with the shards column when `show_shards`).
+// The SUMMARY line (with the run's throughput when `jobs` is not 0), PCT's guarantee
+// for the campaign when its seeds ran under PCT, and the table of signatures (with
+// the shards column when `show_shards`).
 void print_summary(const SeedTotals& totals, double wall_s, uint64_t ops_this_run, unsigned jobs,
                    bool show_shards = false);
 

@@ -44,8 +44,10 @@ struct VmWorldOptions {
   uint64_t min_free_pages = 0;       // min watermark (low and high follow at 5/4 and 3/2); 0 = derived
   uint64_t reserved_pages = 0;       // frames reserved at boot (mem::MemConfig::reserved_pages)
   double nowait_fail_probability = 0.02;  // GFP_NOWAIT allocations failed by the fault plan
-  double preempt_probability = 0.1;  // random strategy: chance to switch at a yield point
-  sched::StrategyKind strategy = sched::StrategyKind::Random;  // random or pct
+  double preempt_probability = 0.1;  // preempt strategy: chance to switch at a yield point
+  sched::StrategyKind strategy = sched::StrategyKind::Preempt;  // preempt, uniform or pct
+  bool lockdep_order = true;  // sched::SchedulerOptions::lockdep_order
+  bool keep_going = false;    // sched::SchedulerOptions::keep_going
   uint32_t pct_depth = sched::StrategyConfig{}.pct_depth;      // pct: bug depth d
   uint64_t pct_steps = sched::StrategyConfig{}.pct_steps;      // pct: estimated steps k
   uint64_t hang_ms = sched::SchedulerOptions{}.hang_ms;        // virtual time without progress = hang
@@ -88,7 +90,12 @@ struct VmWorldResult {
   uint64_t swap_ins = 0;        // swap ptes faulted back in
   uint64_t min_free_pages = UINT64_MAX;  // lowest free-page count seen after an operation
   uint64_t trace_hash = 0;
+  uint64_t steps = 0;        // scheduling points (PCT's k)
+  uint32_t threads = 0;      // green threads spawned
+  double pct_guarantee = 0;  // PCT: 1/(n·k^(d-1)) with this run's n and the configured k, d
   std::optional<Failure> failure;
+  // keep_going: every distinct failure signature the scheduler's run showed.
+  std::vector<Failure> problems;
   // With capture_trees_dot and a failure: a Graphviz digraph with one cluster per live
   // address space (cluster_mm<id>), as the trees were when the failure was recorded.
   std::string trees_dot;

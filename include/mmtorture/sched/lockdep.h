@@ -3,7 +3,8 @@
 // run's interleaving did not deadlock:
 //   lockdep.circular   a new "B taken while holding A" edge closes a cycle in the
 //                      class-order graph ("possible circular locking dependency
-//                      detected"), reported the first time both orders are seen;
+//                      detected"), reported the first time both orders are seen
+//                      (SchedulerOptions::lockdep_order switches this one off);
 //   lockdep.recursive  a thread takes a lock it holds, or a second lock of a class
 //                      (and subclass) it already holds ("possible recursive locking");
 //   lockdep.bad_unlock a release of a lock the thread does not hold, or by a thread

@@ -17,7 +17,7 @@
 //
 // Usage:
 //   mmt::SeededChoices choices(seed);
-//   mmt::sched::Scheduler sched(choices, {.strategy = StrategyConfig::random(0.1)});
+//   mmt::sched::Scheduler sched(choices, {.strategy = StrategyConfig::preempt(0.1)});
 //   sched.spawn("writer", [&] { ... });
 //   mmt::sched::RunResult result = sched.run();
 #pragma once
@@ -61,6 +61,17 @@ struct SchedulerOptions {
   // scheduler. Null (the default, every campaign run) costs one pointer check at each
   // recording site and nothing on a yield point that does not switch.
   EventLog* event_log = nullptr;
+  // Lockdep's lock-order check (lockdep.circular). Off, an ABBA world is not reported
+  // when both orders have been seen, so a schedule that interleaves them runs into the
+  // deadlock detector instead. The other lockdep checks stay on.
+  bool lockdep_order = true;
+  // Continue past failures to count the distinct problems a schedule shows: lockdep
+  // reports and carries on (as the kernel's lockdep prints a splat and continues), a
+  // thread whose check fails ends while the others run on, and every distinct failure
+  // signature is kept in RunResult::problems. The first failure is still the run's
+  // failure. A deadlock or hang still ends the run; a deadlock on locks a failed
+  // thread left held is a consequence of that failure, not a new problem.
+  bool keep_going = false;
   // Called once, with the run's first failure, where it is recorded: before any thread
   // is unwound and before the caller tears its world down (replay --dump-tree takes
   // its snapshot here). Runs on the failing thread's stack, or on the scheduler's for
@@ -72,12 +83,15 @@ struct RunResult {
   std::optional<Failure> failure;  // the first failure, if any
   uint64_t trace_hash = 0;
   uint64_t switches = 0;      // resumptions of a thread other than the last one run
-  uint64_t steps = 0;         // scheduling decisions with ≥ 2 runnable threads (PCT's k)
+  uint64_t steps = 0;         // scheduling points, with one runnable thread or more (PCT's k)
   uint64_t yield_points = 0;  // yield points passed, switching or not
   uint64_t virtual_ms = 0;    // the virtual clock at the end
   uint32_t threads = 0;       // threads spawned
   double pct_guarantee = 0;   // PCT only: 1/(n·k^(d-1)) for this run's n and the configured k, d
   std::optional<Divergence> replay_divergence;  // a ReplayChoices that stopped matching
+  // keep_going: each distinct failure signature the run showed, first seen first (the
+  // first is `failure`). Without keep_going: the failure alone, if any.
+  std::vector<Failure> problems;
 
   bool ok() const { return !failure.has_value(); }
 };
@@ -146,11 +160,15 @@ class Scheduler {
   void op_begin(const char* name);
   void op_end();
 
-  // True while the run is being torn down or the current thread unwinds from an
-  // exception: primitives give up instead of waiting, and checks stay quiet.
+  // True while the run is being torn down, once it failed (unless keep_going), or
+  // while the current thread unwinds from an exception: primitives give up instead of
+  // waiting, and checks stay quiet.
   bool doomed() const;
   // True once the run has recorded its first failure.
   bool failed() const { return failure_.has_value(); }
+  // keep_going: records a failure the current thread carries on past (lockdep's
+  // reports). Without keep_going the caller raises instead (report.h).
+  void continue_past(Failure failure);
 
   Lockdep& lockdep() { return *lockdep_; }
   SchedRcu& rcu() { return *rcu_; }
@@ -182,8 +200,8 @@ class Scheduler {
   void remove_runnable(Thread& thread);
   Thread* choose_at_yield(Site site);
   Thread* choose_next(Site site);
-  void count_step(Thread* running);
   void pct_setup();
+  void pct_change_point();
   void pct_place(Thread& thread);
 
   // Time and detectors (detectors.cpp).
@@ -232,13 +250,22 @@ class Scheduler {
   bool ran_ = false;
   bool running_ = false;
   bool tearing_down_ = false;
+  bool stopped_ = false;  // keep_going: a detector ended the run (hang)
   std::optional<Failure> failure_;
+  std::vector<Failure> problems_;  // keep_going: distinct signatures, first seen first
+  std::vector<std::string> problem_signatures_;
 
   // PCT state: threads that still hold an initial priority, highest first; the change
-  // points (sorted step numbers) and how many have fired.
+  // points sorted by step, how many have fired, and the step of the next one
+  // (UINT64_MAX: none, so every other strategy pays one compare per step).
+  struct PctChangePoint {
+    uint64_t step;
+    int64_t priority;
+  };
   std::vector<Thread*> pct_order_;
-  std::vector<uint64_t> pct_change_points_;
+  std::vector<PctChangePoint> pct_change_points_;
   size_t pct_next_change_ = 0;
+  uint64_t pct_next_step_ = UINT64_MAX;
 };
 
 // True once the run in progress has failed: a FailureError is on its way up (core's
