@@ -44,6 +44,17 @@ std::string Failure::signature_id() const {
   return fmt::format("{:016x}", XXH3_64bits(sig.data(), sig.size()));
 }
 
+const char* FailureError::what() const noexcept {
+  if (what_.empty()) {
+    try {
+      what_ = failure_.headline();
+    } catch (...) {
+      return "mmtorture: FAIL (the headline could not be built)";
+    }
+  }
+  return what_.c_str();
+}
+
 std::string Failure::headline() const {
   return fmt::format("mmtorture: FAIL {} ({}) at {}: {}{}", check, signature_id(), site, message,
                      detail.empty() ? "" : " [" + detail + "]");

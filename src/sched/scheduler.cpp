@@ -169,8 +169,8 @@ void Scheduler::thread_main(Thread& thread) {
     try {
       thread.body_();
     } catch (const ThreadKill&) {
-    } catch (const FailureError& error) {
-      failure = error.failure();
+    } catch (FailureError& error) {
+      failure = error.take();
     } catch (const std::exception& error) {
       failure = Failure{"thread.exception", thread.last_site().name, fmt::format("a thread threw: {}", error.what())};
     } catch (...) {
@@ -281,9 +281,8 @@ RunResult Scheduler::run() {
   if (auto* replay = dynamic_cast<ReplayChoices*>(&choices_)) result.replay_divergence = replay->divergence();
 
   teardown();
-  if (failure_) result.failure = failure_;
-  if (options_.keep_going) result.problems = std::move(problems_);
-  else if (failure_) result.problems.push_back(*failure_);
+  if (failure_) result.failure = std::move(failure_);
+  result.problems = std::move(problems_);
   set_rcu_backend(nullptr);
   detail::t_active = nullptr;
   running_ = false;

@@ -66,7 +66,7 @@ TEST(Deadlock, WithTheOrderCheckOffAbbaRunsIntoTheDeadlockDetector) {
   EXPECT_EQ(result.failure->check, "deadlock");
   EXPECT_TRUE(contains(result.failure->message, "T1 'ab' blocked: waits for mutex 'test.abba_b'"))
       << result.failure->message;
-  EXPECT_EQ(result.problems.size(), 1u);
+  EXPECT_TRUE(result.problems.empty());  // counted only with keep_going
   EXPECT_EQ(outcome(abba(false, options)), "ok");
 }
 
@@ -110,7 +110,7 @@ TEST(KeepGoing, AFailedThreadEndsTheOthersRunOnAndEachSignatureCountsOnce) {
         raise_failure("test.first_kind", "checker", "saw it");
       });
   });
-  EXPECT_EQ(once.problems.size(), 1u);
+  EXPECT_TRUE(once.problems.empty());
   EXPECT_EQ(finished_once, 1);
 }
 

@@ -42,21 +42,29 @@ std::string normalise_numbers(const std::string& text);
 // Every FailureError alive is counted: while one is on its way up (raised, not yet
 // caught and destroyed), the run has failed, and destructors that would tear the
 // world down through kernel-model code abandon it instead (failure_in_flight()).
+// what() is the headline, built on first use: a failing schedule that nobody prints
+// (a campaign seed, a shrink candidate) does not pay for the signature hash.
 class FailureError : public std::runtime_error {
  public:
-  explicit FailureError(Failure failure)
-      : std::runtime_error(failure.headline()), failure_(std::move(failure)) {
+  explicit FailureError(Failure failure) : std::runtime_error(std::string()), failure_(std::move(failure)) {
     ++live_;
   }
-  FailureError(const FailureError& other) : std::runtime_error(other), failure_(other.failure_) { ++live_; }
+  FailureError(const FailureError& other)
+      : std::runtime_error(other), failure_(other.failure_), what_(other.what_) {
+    ++live_;
+  }
   FailureError& operator=(const FailureError&) = default;
   ~FailureError() override { --live_; }
   const Failure& failure() const { return failure_; }
+  // Moves the failure out (the catcher that keeps it); failure() is empty after.
+  Failure take() { return std::move(failure_); }
+  const char* what() const noexcept override;
   // FailureErrors alive now (the simulation is single-OS-threaded).
   static uint64_t live() { return live_; }
 
  private:
   Failure failure_;
+  mutable std::string what_;
   static inline thread_local uint64_t live_ = 0;
 };
 

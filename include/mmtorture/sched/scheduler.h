@@ -90,7 +90,7 @@ struct RunResult {
   double pct_guarantee = 0;   // PCT only: 1/(n·k^(d-1)) for this run's n and the configured k, d
   std::optional<Divergence> replay_divergence;  // a ReplayChoices that stopped matching
   // keep_going: each distinct failure signature the run showed, first seen first (the
-  // first is `failure`). Without keep_going: the failure alone, if any.
+  // first is `failure`). Empty without keep_going.
   std::vector<Failure> problems;
 
   bool ok() const { return !failure.has_value(); }
