@@ -80,6 +80,30 @@ TEST(Shrink, PlantedWorldFailureShrinksToItsConfig) {
   EXPECT_EQ(b.attempts, a.attempts);
 }
 
+// schedule.swarm's drawn preempt probability is baked into the config like the other
+// swarm draws: the shrunk repro has no Swarm choice left and replays on its own.
+TEST(Shrink, SwarmPreemptProbabilityIsBakedIntoTheConfig) {
+  Config config = planted_smoke_config();
+  config.schedule.strategy = "preempt";
+  config.schedule.swarm = true;
+  config.workload.swarm = false;
+  config.faults.swarm = false;
+  for (uint64_t seed = 1;; ++seed) {
+    ASSERT_LT(seed, 40u) << "no seed drew a preempt probability";
+    const Repro repro = record_failure(config, seed);
+    ASSERT_EQ(repro.failure.check, "selftest.planted");
+    ASSERT_EQ(repro.choices.at(0).site, kSwarmPreemptSite);
+    if (repro.choices[0].value == 0) continue;
+    ShrinkOptions options;
+    options.max_attempts = 200;
+    const ShrinkResult shrunk = shrink_repro(repro, options, in_process);
+    EXPECT_FALSE(shrunk.repro.config.schedule.swarm);
+    for (const Choice& choice : shrunk.repro.choices) EXPECT_NE(choice.kind, ChoiceKind::Swarm);
+    expect_replays_exactly(shrunk.repro);
+    break;
+  }
+}
+
 TEST(Shrink, CanaryDefectShrinksBelowFiftyChoices) {
   // topdown-gap-miscalc in the seed-003 world (3 workers, kswapd, mremap under pressure),
   // caught by validate_mm in the first seed.
