@@ -101,7 +101,7 @@ void BM_FloorPickAndSwitch(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(steps), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
   state.counters["schedules/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_FloorPickAndSwitch)->Arg(2)->Arg(3)->Arg(5)->Arg(11);
+BENCHMARK(BM_FloorPickAndSwitch)->DenseRange(2, 11);
 
 // ---- The project's scheduler on the same programs ----
 
@@ -131,10 +131,10 @@ void BM_UniformClean(benchmark::State& state) { run_program(state, StrategyConfi
 void BM_UniformFailing(benchmark::State& state) { run_program(state, StrategyConfig::uniform(), Program::Failing); }
 void BM_PctClean(benchmark::State& state) { run_program(state, StrategyConfig::pct(3, 5 * 11), Program::Clean); }
 void BM_PctFailing(benchmark::State& state) { run_program(state, StrategyConfig::pct(3, 5 * 11), Program::Failing); }
-BENCHMARK(BM_UniformClean)->Arg(2)->Arg(3)->Arg(5)->Arg(11);
-BENCHMARK(BM_UniformFailing)->Arg(2)->Arg(3)->Arg(5)->Arg(11);
-BENCHMARK(BM_PctClean)->Arg(2)->Arg(3)->Arg(5)->Arg(11);
-BENCHMARK(BM_PctFailing)->Arg(2)->Arg(3)->Arg(5)->Arg(11);
+BENCHMARK(BM_UniformClean)->DenseRange(2, 11);
+BENCHMARK(BM_UniformFailing)->DenseRange(2, 11);
+BENCHMARK(BM_PctClean)->DenseRange(2, 11);
+BENCHMARK(BM_PctFailing)->DenseRange(2, 11);
 
 }  // namespace
 }  // namespace mmt::sched
