@@ -184,15 +184,37 @@ std::string seed_body(const CampaignOptions& options, uint64_t seed) {
   return encode_report(report);
 }
 
-// A crash or timeout: re-run the seed in a fresh worker that captures every choice,
-// and write the repro from what it drew before it died.
-void capture_crash(const CampaignOptions& options, uint64_t seed, WorkerReport& report) {
+// A worker that died (crash) or was killed for its time (timeout): the seed is re-run
+// in a fresh worker that captures every choice, and the re-run's outcome is what the
+// journal records. A death counts only when the re-run dies too: a worker killed from
+// outside (the host's OOM killer, an operator's kill -9) or a timeout that a less
+// loaded machine does not repeat is no finding, and a note says what happened instead.
+// The repro is written from the re-run's choices, whatever it found.
+void rerun_dead_worker(const CampaignOptions& options, uint64_t seed, WorkerReport& report) {
+  const Failure death = *report.result.failure;
   IsolatedReplay rerun = seed_isolated(options.config, seed, options.config.run.seed_timeout_s);
-  if (rerun.report.result.failure && rerun.report.outcome == report.outcome) report.result.failure = rerun.report.result.failure;
-  const Repro repro = make_repro(options.config, seed, std::move(rerun.recorded), *report.result.failure,
-                                 report.result.trace_hash, /*ops: the worker died*/ 0);
-  report.repro_path = fmt::format("{}/failures/{}/{}.repro.json", options.out_dir, repro.failure.signature_id(), seed);
-  write_file_atomic(report.repro_path, repro_to_json(repro));
+  WorkerReport again = std::move(rerun.report);
+  const bool died_again = again.outcome == Outcome::Crash || again.outcome == Outcome::Timeout;
+  if (!died_again || again.result.failure->signature() != death.signature()) {
+    const std::string what = !again.result.failure ? "ran clean"
+                             : died_again          ? fmt::format("died differently ({} at {})", again.result.failure->check,
+                                                                 again.result.failure->site)
+                                                   : fmt::format("failed {} at {}", again.result.failure->check,
+                                                                 again.result.failure->site);
+    std::printf("note: seed %llu: its worker ended (%s at %s) but a re-run in a fresh worker %s%s; journaled as %s\n",
+                static_cast<unsigned long long>(seed), death.check.c_str(), death.site.c_str(), what.c_str(),
+                died_again ? "" : ": the worker was killed from outside (the host's OOM killer, a kill -9), not by the seed",
+                outcome_name(again.outcome));
+    std::fflush(stdout);
+  }
+  if (again.result.failure) {
+    const Failure& failure = *again.result.failure;
+    const Repro repro = make_repro(options.config, seed, std::move(rerun.recorded), failure, again.result.trace_hash,
+                                   died_again ? 0 : failure.op_index);  // a dead worker's op count died with it
+    again.repro_path = fmt::format("{}/failures/{}/{}.repro.json", options.out_dir, repro.failure.signature_id(), seed);
+    write_file_atomic(again.repro_path, repro_to_json(repro));
+  }
+  report = std::move(again);
 }
 
 void shrink_new_signatures(const CampaignOptions& options, const SeedTotals& totals) {
@@ -285,7 +307,7 @@ int run_campaign(const CampaignOptions& options) {
   auto finish = [&](Running& r, bool timed_out) {
     WorkerReport report = finish_worker(*r.worker, timed_out, options.config.run.seed_timeout_s);
     r.worker.reset();
-    if (report.outcome == Outcome::Crash || report.outcome == Outcome::Timeout) capture_crash(options, r.seed, report);
+    if (report.outcome == Outcome::Crash || report.outcome == Outcome::Timeout) rerun_dead_worker(options, r.seed, report);
     JournalEntry e;
     e.seed = r.seed;
     e.outcome = outcome_name(report.outcome);

@@ -156,6 +156,7 @@ std::string encode_report(const WorkerReport& report) {
   j["swarm"] = report.result.swarm;
   j["pct_guarantee"] = report.result.pct_guarantee;
   j["repro"] = report.repro_path;
+  if (!report.result.trees_dot.empty()) j["trees_dot"] = report.result.trees_dot;
   if (const auto& f = report.result.failure) {
     j["failure"] = {{"check", f->check},   {"site", f->site},         {"message", f->message},
                     {"dump", f->dump},     {"op_index", f->op_index}, {"virtual_ms", f->virtual_ms},
@@ -177,6 +178,7 @@ WorkerReport decode_report(const std::string& line) {
   report.result.swarm = j.at("swarm").get<std::string>();
   report.result.pct_guarantee = j.value("pct_guarantee", 0.0);
   report.repro_path = j.at("repro").get<std::string>();
+  report.result.trees_dot = j.value("trees_dot", std::string{});
   if (j.contains("failure")) {
     const auto& f = j["failure"];
     Failure failure;
@@ -266,17 +268,17 @@ WorkerReport report_of(const SeedResult& result) {
 }  // namespace
 
 IsolatedReplay replay_isolated(const Config& config, const std::vector<Choice>& choices, uint64_t timeout_s,
-                               ReplayAlignment alignment) {
+                               ReplayAlignment alignment, const SeedHooks& hooks) {
   return run_captured(
       [&](CaptureBuffer* buffer) {
         if (alignment == ReplayAlignment::OpAligned) {
           OpAlignedChoices replay(choices);
           CapturingChoices capture(replay, *buffer);
-          return encode_report(report_of(run_seed(config, capture)));
+          return encode_report(report_of(run_seed(config, capture, hooks)));
         }
         ReplayChoices replay(choices);
         CapturingChoices capture(replay, *buffer);
-        return encode_report(report_of(run_seed(config, capture)));
+        return encode_report(report_of(run_seed(config, capture, hooks)));
       },
       timeout_s);
 }

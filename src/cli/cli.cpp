@@ -23,8 +23,10 @@
 #include "mmtorture/campaign/campaign.h"
 #include "mmtorture/campaign/config.h"
 #include "mmtorture/campaign/fuzz_jobs.h"
+#include "mmtorture/campaign/isolated.h"
 #include "mmtorture/campaign/merge.h"
 #include "mmtorture/campaign/repro.h"
+#include "mmtorture/campaign/shared_event_log.h"
 #include "mmtorture/campaign/seed_run.h"
 #include "mmtorture/campaign/shard.h"
 #include "mmtorture/campaign/selftest.h"
@@ -308,6 +310,66 @@ bool is_fuzz_world_input(const std::string& path, const ReplayOptions& options) 
   return false;
 }
 
+// The first position where a replay drew other choices than its repro lists, if any
+// (a replay that drew fewer diverged where it stopped only if it did not fail there).
+std::optional<size_t> first_difference(const std::vector<Choice>& recorded, const std::vector<Choice>& expected) {
+  const size_t n = std::min(recorded.size(), expected.size());
+  for (size_t i = 0; i < n; ++i)
+    if (recorded[i].kind != expected[i].kind || !(recorded[i].site == expected[i].site) ||
+        recorded[i].bound != expected[i].bound || recorded[i].value != expected[i].value)
+      return i;
+  if (recorded.size() > expected.size()) return expected.size();
+  return std::nullopt;
+}
+
+// A repro of a crash or a timeout would take `replay` down with it: it runs in a worker
+// process, as the campaign ran it, and is reported like any failure. The worker's event
+// log is mirrored into shared memory, so each thread's last events up to the crash
+// survive the worker; its trace lines are flushed one by one for the same reason.
+int replay_in_worker(const std::string& path, const Repro& repro, const ReplayOptions& options) {
+  std::printf("the recorded failure ended its worker process: replaying in a worker process\n");
+  std::fflush(stdout);
+  std::unique_ptr<sched::EventLog> log;
+  SeedHooks hooks = replay_hooks(options, log);
+  if (hooks.trace_ops)
+    hooks.trace_ops = [](std::string_view line) {
+      std::printf("  %.*s\n", static_cast<int>(line.size()), line.data());
+      std::fflush(stdout);
+    };
+  std::unique_ptr<SharedEventLog> shared;
+  if (log) {
+    shared = std::make_unique<SharedEventLog>(options.last_events);
+    log->set_mirror(shared.get());
+  }
+  const IsolatedReplay run =
+      replay_isolated(repro.config, repro.choices, repro.config.run.seed_timeout_s, ReplayAlignment::Exact, hooks);
+  const std::optional<size_t> differs = first_difference(run.recorded, repro.choices);
+  const SeedResult& result = run.report.result;
+  if (!result.failure) {
+    std::printf("SUMMARY: replay ran clean in its worker: %llu ops, trace %016llx; the recorded failure did not "
+                "reproduce\n",
+                static_cast<unsigned long long>(result.ops), static_cast<unsigned long long>(result.trace_hash));
+    return 0;
+  }
+  const Failure& f = *result.failure;
+  const bool died = run.report.outcome == Outcome::Crash || run.report.outcome == Outcome::Timeout;
+  std::printf("%s\n  seed %llu, outcome %s, %zu of the repro's %zu choices drawn%s\n%s", f.headline().c_str(),
+              static_cast<unsigned long long>(repro.seed), outcome_name(run.report.outcome), run.recorded.size(),
+              repro.choices.size(), died ? " before the worker ended" : "", f.dump.c_str());
+  if (differs)
+    std::printf("replay diverged at choice #%zu (drew %s)\n", *differs,
+                *differs < run.recorded.size() ? choice_label(run.recorded[*differs]).c_str() : "nothing");
+  const std::unique_ptr<sched::EventLog> events = shared ? shared->rebuild() : nullptr;
+  print_failure_context(options, path, repro.config.workload.job, result, events.get());
+  const bool same_signature = f.signature() == repro.failure.signature();
+  const bool exact = same_signature && !differs && run.recorded.size() == repro.choices.size();
+  std::printf("SUMMARY: %s: %s %s (signature %s%s)\n",
+              exact ? "reproduced exactly" : same_signature ? "reproduced the failure" : "failed differently",
+              f.check.c_str(), f.site.c_str(), f.signature_id().c_str(),
+              same_signature ? "" : fmt::format(", recorded {}", repro.failure.signature_id()).c_str());
+  return 1;
+}
+
 int replay(const std::string& path, const ReplayOptions& options) {
   if (is_fuzz_world_input(path, options)) return replay_fuzz_input(path, read_file(path), options);
   const std::string text = read_file(path);
@@ -321,6 +383,7 @@ int replay(const std::string& path, const ReplayOptions& options) {
   std::printf("expecting: %s (%s), trace %016llx\n", repro.failure.signature().c_str(),
               repro.failure.signature_id().c_str(), static_cast<unsigned long long>(repro.trace_hash));
   std::fflush(stdout);
+  if (repro.failure.check == "crash" || repro.failure.check == "timeout") return replay_in_worker(path, repro, options);
   ReplayChoices choices(repro.choices);
   std::unique_ptr<sched::EventLog> log;
   const SeedResult result = run_seed(repro.config, choices, replay_hooks(options, log));

@@ -9,7 +9,7 @@ namespace mmt::sched {
 
 std::vector<const EventLog::Event*> EventLog::ThreadEvents::events() const {
   std::vector<const Event*> out;
-  if (recorded <= ring.size()) {
+  if (recorded <= ring.size() || ring.empty()) {  // empty: a thread adopted without its events
     for (const Event& event : ring) out.push_back(&event);
     return out;
   }
@@ -54,6 +54,7 @@ void EventLog::append(ThreadEvents& ring, std::string text) {
     ring.ring[ring.recorded % per_thread_] = std::move(event);
   }
   ++ring.recorded;
+  if (mirror_) mirror_->ring_changed(ring);
 }
 
 void EventLog::note(std::string text) {
@@ -71,6 +72,7 @@ void EventLog::spawned(const Thread& thread) {
   ThreadEvents& ring = ring_of(thread.id());
   ring.name = thread.name();
   ring.daemon = thread.daemon();
+  if (mirror_) mirror_->ring_changed(ring);
 }
 
 void EventLog::note_lock_taken(const void* lock, const std::string& class_name, const char* mode, Site site) {
@@ -87,9 +89,26 @@ void EventLog::note_lock_released(const void* lock, const std::string& class_nam
     Event& newest = ring->ring[(ring->recorded - 1) % per_thread_];
     newest.text.replace(0, 5, "takes and releases");  // "takes ..." -> "takes and releases ..."
     ring->last_taken = nullptr;
+    if (mirror_) mirror_->ring_changed(*ring);
     return;
   }
   append(*ring, fmt::format("releases {} ({}) at {}", lock_name(lock, class_name), mode, site.name));
+}
+
+void EventLog::adopt(uint32_t id, std::string name, bool daemon, uint64_t recorded, std::vector<Event> events) {
+  if (events.size() > per_thread_ || events.size() > recorded)
+    throw std::invalid_argument("EventLog::adopt: more events than the ring or the thread's count holds");
+  ThreadEvents& ring = ring_of(id);
+  ring.name = std::move(name);
+  ring.daemon = daemon;
+  ring.recorded = recorded;
+  ring.last_taken = nullptr;
+  ring.ring.assign(events.size(), Event{});
+  // Slot order as append() leaves it, so events() starts at the oldest: the event
+  // recorded k-th (from 0) sits in slot k % size.
+  const uint64_t first = recorded - events.size();
+  for (size_t i = 0; i < events.size(); ++i)
+    ring.ring[(first + i) % events.size()] = std::move(events[i]);
 }
 
 std::string EventLog::lock_name(const void* lock, const std::string& class_name) {

@@ -42,4 +42,13 @@ grep -q '^mmtorture: FAIL crash' "$dir/crash.log"
 crash=$(ls "$dir"/c/failures/*/1.repro.json)
 [ "$(grep -c '^    \["' "$crash")" -gt 100 ]
 "$mmt" shrink "$crash" --attempts 20 | grep -q '^SUMMARY: choices'
+# Replaying the crash does not crash replay: a worker runs it, and the threads' last
+# events up to the crash are printed from memory it shared with us; exit 1.
+rc=0; "$mmt" replay "$crash" --trace --last 4 >"$dir/replay-crash.log" 2>&1 || rc=$?
+[ $rc -eq 1 ] || { echo "replay of a crash repro exited $rc"; cat "$dir/replay-crash.log"; exit 1; }
+grep -q '^SUMMARY: reproduced exactly: crash SIGABRT in mmt::campaign::run_seed (signature ' "$dir/replay-crash.log" \
+  || { cat "$dir/replay-crash.log"; exit 1; }
+grep -q '^    #[0-9].* FAIL selftest.planted at vm_world.fork' "$dir/replay-crash.log" \
+  || { echo "no last events up to the crash"; cat "$dir/replay-crash.log"; exit 1; }
+grep -q '^  op 99 ' "$dir/replay-crash.log" || { echo "the worker's trace lines were lost"; exit 1; }
 echo "round trip: $before -> $after choices, crash captured"

@@ -102,8 +102,10 @@ struct IsolatedReplay {
   std::vector<Choice> recorded;
 };
 enum class ReplayAlignment { Exact, OpAligned };
+// `hooks` run in the worker (a fork: an EventLog they name records in the worker's copy
+// of memory, so it must mirror into a SharedEventLog for the parent to read it).
 IsolatedReplay replay_isolated(const Config& config, const std::vector<Choice>& choices, uint64_t timeout_s,
-                               ReplayAlignment alignment = ReplayAlignment::Exact);
+                               ReplayAlignment alignment = ReplayAlignment::Exact, const SeedHooks& hooks = {});
 // Runs seed `seed` in a worker with capture (the crash re-run).
 IsolatedReplay seed_isolated(const Config& config, uint64_t seed, uint64_t timeout_s);
 

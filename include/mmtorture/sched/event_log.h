@@ -88,6 +88,24 @@ class EventLog {
   // the run and not the allocator's reuse of addresses (which differs between builds).
   void forget_lock(const void* lock) { lock_numbers_.erase(lock); }
 
+  // Sees every change to a ring as it is made. A replay in a worker process mirrors its
+  // rings into memory shared with the parent (campaign/shared_event_log.h), so the
+  // events leading to a crash outlive the process that crashed.
+  class Mirror {
+   public:
+    virtual ~Mirror() = default;
+    // `ring` was named, or its newest event (ring.ring[(recorded - 1) % per_thread])
+    // was recorded or rewritten.
+    virtual void ring_changed(const ThreadEvents& ring) = 0;
+  };
+  // At most one mirror; null detaches it. It must outlive the recording.
+  void set_mirror(Mirror* mirror) { mirror_ = mirror; }
+
+  // Takes a thread's events recorded elsewhere (a crashed worker's mirror): `events`
+  // oldest first, at most per_thread() of them, the newest `events.size()` of the
+  // `recorded` the thread recorded in all. Replaces whatever the thread had.
+  void adopt(uint32_t id, std::string name, bool daemon, uint64_t recorded, std::vector<Event> events);
+
   // Every thread that recorded or was spawned, in id order; the scheduler's own ring
   // (id 0) last, and only when it recorded something.
   std::vector<const ThreadEvents*> threads() const;
@@ -111,6 +129,7 @@ class EventLog {
 
   size_t per_thread_;
   Scheduler* scheduler_ = nullptr;
+  Mirror* mirror_ = nullptr;
   bool frozen_ = false;
   uint64_t seq_ = 0;
   std::vector<ThreadEvents> threads_;  // index = thread id (0: the scheduler)
