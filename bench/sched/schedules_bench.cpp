@@ -11,7 +11,7 @@
 //            yield points: the failure path (the failure recorded, every other thread
 //            unwound), which design.md §7 wants within 2× of a clean schedule.
 // Strategies: uniform (a pick at every step) and PCT (d = 3), both with their draws
-// recorded, as a campaign runs them.
+// recorded, as a campaign runs them; and bounded exploration of the clean program.
 #include <benchmark/benchmark.h>
 
 #include <array>
@@ -21,6 +21,7 @@
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/failure.h"
 #include "mmtorture/core/rng.h"
+#include "mmtorture/sched/explore.h"
 #include "mmtorture/sched/scheduler.h"
 #include "mmtorture/sched/yield_point.h"
 
@@ -135,6 +136,29 @@ BENCHMARK(BM_UniformClean)->DenseRange(2, 11);
 BENCHMARK(BM_UniformFailing)->DenseRange(2, 11);
 BENCHMARK(BM_PctClean)->DenseRange(2, 11);
 BENCHMARK(BM_PctFailing)->DenseRange(2, 11);
+
+// Bounded exploration (explore.h) of the clean program: every schedule with at most one
+// preemption (levels 0 and 1), capped at 2,000 schedules; reported per schedule run,
+// the explorer's bookkeeping (prefix replay, backtracking) included.
+void BM_ExploreBounded(benchmark::State& state) {
+  const auto n = static_cast<int>(state.range(0));
+  const ExploredProgram program = [n](ChoiceSource& choices) {
+    Scheduler scheduler(choices, SchedulerOptions{.strategy = StrategyConfig::uniform()});
+    for (int t = 0; t < n; ++t)
+      scheduler.spawn("t", [] {
+        for (int i = 0; i < kYields; ++i) yield_point(kBenchSite);
+      });
+    return scheduler.run();
+  };
+  ExploreOptions options;
+  options.preemption_bound = 1;
+  options.max_schedules = 2000;
+  uint64_t schedules = 0;
+  for (auto _ : state) schedules += explore_bounded(program, options).schedules;
+  state.counters["per_schedule"] =
+      benchmark::Counter(static_cast<double>(schedules), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_ExploreBounded)->DenseRange(2, 11);
 
 }  // namespace
 }  // namespace mmt::sched
