@@ -3,6 +3,8 @@
 // world at the end.
 #include "mmtorture/campaign/vm_world.h"
 
+#include "mmtorture/core/error_name.h"
+
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -51,6 +53,22 @@ Op op_from_draw(const VmWorldOptions& options, uint64_t draw) {
     draw -= options.op_mix[op];
   }
   return kFault;
+}
+
+// "rw-": a protection as the VMA dumps print it.
+std::string prot_text(unsigned long prot) {
+  std::string out = "---";
+  if (prot & vma::PROT_READ) out[0] = 'r';
+  if (prot & vma::PROT_WRITE) out[1] = 'w';
+  if (prot & vma::PROT_EXEC) out[2] = 'x';
+  return out;
+}
+
+// An operation's return value as its kind means it: an address in hex (mmap, mremap),
+// an error by name (-ENOMEM), anything else as the number.
+std::string result_text(Op op, long ret) {
+  if (ret > 0 && (op == kMmapFixed || op == kMmap || op == kMremap)) return fmt::format("{:#x}", ret);
+  return error_name(ret);
 }
 
 }  // namespace
@@ -123,6 +141,7 @@ class VmWorld {
       scheduler.spawn("oom_reaper", [this] { oom_reaper(); }, daemon);
     }
     ops_left_ = options_.ops;
+    in_flight_.assign(options_.workers, InFlight{});
     for (unsigned w = 0; w < options_.workers; ++w)
       scheduler.spawn(fmt::format("worker{}", w), [this, w] { worker(w); });
     const sched::RunResult run = scheduler.run();
@@ -142,6 +161,7 @@ class VmWorld {
       }
     }
     if (result_.failure) result_.failure->op_index = result_.ops_done;
+    if (result_.failure && options_.trace_ops) trace_unfinished();
     // A failure after the scheduler's run (the end-of-run checks, teardown) is drawn
     // here, before ~VmWorld abandons what is left.
     if (result_.failure && options_.capture_trees_dot && result_.trees_dot.empty()) capture_trees(*result_.failure);
@@ -163,21 +183,26 @@ class VmWorld {
       std::shared_ptr<vma::Mm> mm = slots_[slot];
       sched::OpScope scope(kOpNames[op]);
       long ret = 0;
+      const bool describe = options_.event_log || options_.trace_ops;
+      if (describe) in_flight_[index] = InFlight{true, static_cast<Op>(op), mm ? mm->id() : 0, slot};
+      std::string args;  // the drawn arguments, when describing
       if (!mm) {
         // An empty slot: a new process starts there.
         slots_[slot] = std::make_shared<vma::Mm>(context_);
         ret = 1;
+        if (describe) args = fmt::format("(empty: mm {} starts there)", slots_[slot]->id());
       } else {
-        ret = perform(static_cast<Op>(op), mm, slot);
+        ret = perform(static_cast<Op>(op), mm, slot, describe ? &args : nullptr);
       }
       if (ret == -ENOMEM) ++result_.enomem;
-      if (sched::EventLog* log = options_.event_log)
-        log->note("op {} {} {} -> {}", result_.ops_done, kOpNames[op],
-                  mm ? fmt::format("mm {} (slot {})", mm->id(), slot) : fmt::format("slot {} (empty: a new mm)", slot),
-                  ret);
-      if (options_.trace_ops)
-        options_.trace_ops(fmt::format("op {} worker{} mm{} {} -> {}", result_.ops_done, index, slot,
-                                       kOpNames[op], ret));
+      if (describe) {
+        in_flight_[index].active = false;
+        const std::string line =
+            op_line(result_.ops_done, index, static_cast<Op>(op), mm ? mm->id() : 0, slot, args,
+                    mm ? result_text(static_cast<Op>(op), ret) : std::string("new mm"));
+        if (sched::EventLog* log = options_.event_log) log->record(sched::EventKind::OpResult, line, kOpNames[op]);
+        if (options_.trace_ops) options_.trace_ops(line);
+      }
       if (op == kFork && options_.selftest_plant_fork_after_op &&
           result_.ops_done + 1 >= options_.selftest_plant_fork_after_op)
         raise_failure("selftest.planted", "vm_world.fork",
@@ -188,6 +213,30 @@ class VmWorld {
       if (memory_.nr_free_pages() < result_.min_free_pages) result_.min_free_pages = memory_.nr_free_pages();
       ++result_.ops_done;
       if (options_.full_check_every && result_.ops_done % options_.full_check_every == 0) check_frames();
+    }
+  }
+
+  // One operation as --trace and the event log print it: "op 3 worker0 mmap_fixed mm 1
+  // addr=0x10000000 len=0x3000 prot=rw- -> 0x10000000". An mm is named by its id, as
+  // the failure messages and dumps name it; its slot is the workload's business.
+  static std::string op_line(uint64_t number, unsigned worker, Op op, uint64_t mm_id, uint64_t slot,
+                             const std::string& args, const std::string& result) {
+    std::string line = fmt::format("op {} worker{} {} ", number, worker, kOpNames[op]);
+    line += mm_id ? fmt::format("mm {}", mm_id) : fmt::format("slot {}", slot);
+    if (!args.empty()) line += " " + args;
+    if (!result.empty()) line += " -> " + result;
+    return line;
+  }
+
+  // After a failure: the operations still under way, so the FAIL's op number names a
+  // line of the trace. They are numbered in worker order from the failure's op number
+  // (the number the next operation to finish would have had).
+  void trace_unfinished() {
+    uint64_t number = result_.ops_done;
+    for (unsigned w = 0; w < in_flight_.size(); ++w) {
+      const InFlight& op = in_flight_[w];
+      if (!op.active) continue;
+      options_.trace_ops(op_line(number++, w, op.op, op.mm_id, op.slot, "", "") + " (unfinished at the failure)");
     }
   }
 
@@ -204,7 +253,8 @@ class VmWorld {
                   vma::dump_mm(mm));
   }
 
-  long perform(Op op, const std::shared_ptr<vma::Mm>& mm_ptr, uint64_t slot) {
+  // Runs one operation; with `args`, also says what it drew ("addr=0x... len=0x...").
+  long perform(Op op, const std::shared_ptr<vma::Mm>& mm_ptr, uint64_t slot, std::string* args) {
     vma::Mm& mm = *mm_ptr;
     if (mm.exited) return -ESRCH;
     switch (op) {
@@ -214,6 +264,7 @@ class VmWorld {
         // differs between gcc and clang, and the choice sequence must not.
         const unsigned long len = length();
         const unsigned long protection = prot();
+        if (args) *args = fmt::format("addr={:#x} len={:#x} prot={}", addr, len, prot_text(protection));
         const long ret = vma::vm_mmap(mm, addr, len, protection, vma::MAP_PRIVATE | vma::MAP_ANONYMOUS | vma::MAP_FIXED);
         if (ret != static_cast<long>(addr) && ret != -ENOMEM) unexpected("mmap", ret, mm);
         return ret;
@@ -221,6 +272,7 @@ class VmWorld {
       case kMmap: {
         const unsigned long len = length();
         const unsigned long protection = prot();
+        if (args) *args = fmt::format("len={:#x} prot={}", len, prot_text(protection));
         const long ret = vma::vm_mmap(mm, 0, len, protection, vma::MAP_PRIVATE | vma::MAP_ANONYMOUS);
         if (ret <= 0 && ret != -ENOMEM) unexpected("mmap", ret, mm);
         return ret;
@@ -228,6 +280,7 @@ class VmWorld {
       case kMunmap: {
         const unsigned long addr = window_page();
         const unsigned long len = length();
+        if (args) *args = fmt::format("addr={:#x} len={:#x}", addr, len);
         const int ret = vma::vm_munmap(mm, addr, len);
         if (ret != 0 && ret != -ENOMEM) unexpected("munmap", ret, mm);
         return ret;
@@ -236,6 +289,7 @@ class VmWorld {
         const unsigned long addr = window_page();
         const unsigned long len = length();
         const unsigned long protection = prot();
+        if (args) *args = fmt::format("addr={:#x} len={:#x} prot={}", addr, len, prot_text(protection));
         const int ret = vma::do_mprotect(mm, addr, len, protection);
         if (ret != 0 && ret != -ENOMEM) unexpected("mprotect", ret, mm);
         return ret;
@@ -255,6 +309,7 @@ class VmWorld {
         }
         mm.mmap_lock.up_read(Site{"vm_world: pick a mapping"});
         const unsigned long pages = 1 + choices_.draw(ChoiceKind::Arg, kSiteLength, 32);
+        if (args) *args = fmt::format("addr={:#x} pages={} {}", start, pages, write ? "write" : "read");
         int ret = 0;
         for (unsigned long i = 0; i < pages && ret == 0; ++i) ret = vma::handle_mm_fault(mm, start + i * kPageSize, write);
         if (ret != 0 && ret != -EFAULT && ret != -ENOMEM) unexpected("fault", ret, mm);
@@ -263,12 +318,16 @@ class VmWorld {
       }
       case kMremap: {
         const unsigned long addr = window_page();
-        const long ret = vma::do_mremap(mm, addr, kPageSize, length(), vma::MREMAP_MAYMOVE, 0);
+        const unsigned long new_len = length();
+        if (args) *args = fmt::format("addr={:#x} old_len={:#x} new_len={:#x} MREMAP_MAYMOVE", addr, kPageSize, new_len);
+        const long ret = vma::do_mremap(mm, addr, kPageSize, new_len, vma::MREMAP_MAYMOVE, 0);
         if (ret <= 0 && ret != -ENOMEM && ret != -EFAULT) unexpected("mremap", ret, mm);
         return ret;
       }
       case kBrk: {
         const unsigned long target = mm.start_brk + choices_.draw(ChoiceKind::Arg, kSitePage, 64) * kPageSize;
+        if (args) *args = fmt::format("brk={:#x}", target);
+        // 1: the break moved to the target; 0: it stayed (the kernel's brk returns the old one).
         return static_cast<long>(vma::do_brk(mm, target) == target);
       }
       case kFork: {
@@ -277,6 +336,7 @@ class VmWorld {
         for (uint64_t i = 0; i < slots_.size(); ++i)
           if (!slots_[i]) target = i;
         if (target == slots_.size()) target = (slot + 1) % slots_.size();
+        if (args) *args = fmt::format("child to slot {}", target);
         int error = 0;
         std::unique_ptr<vma::Mm> child = vma::dup_mm(mm, &error);
         if (!child) {
@@ -299,6 +359,7 @@ class VmWorld {
         mm.mmap_lock.up_read(Site{"vm_world: heap extent"});
         const uint64_t first = choices_.draw(ChoiceKind::Arg, kSitePage, heap_pages);
         const uint64_t pages = 1 + choices_.draw(ChoiceKind::Arg, kSiteLength, 32);
+        if (args) *args = fmt::format("addr={:#x} pages={} write", heap_start + first * kPageSize, pages);
         int ret = 0;
         for (uint64_t i = first; i < first + pages && i < heap_pages && ret == 0; ++i)
           ret = vma::handle_mm_fault(mm, heap_start + i * kPageSize, true);
@@ -338,7 +399,7 @@ class VmWorld {
     }
     if (victim == slots_.size()) return false;
     if (sched::EventLog* log = options_.event_log)
-      log->note("OOM-kills mm {} (slot {}): rss {} + swap {} pages", slots_[victim]->id(), victim, slots_[victim]->rss,
+      log->note(sched::EventKind::OomKill, "OOM-kills mm {} (slot {}): rss {} + swap {} pages", slots_[victim]->id(), victim, slots_[victim]->rss,
                 slots_[victim]->swap_ptes.size());
     reap_queue_.push_back(std::move(slots_[victim]));
     const uint64_t ticket = ++oom_requested_;
@@ -470,6 +531,14 @@ class VmWorld {
   uint64_t oom_requested_ = 0;
   uint64_t oom_reaped_ = 0;
   uint64_t ops_left_ = 0;
+  // Each worker's operation under way (kept only when describing: --trace, event log).
+  struct InFlight {
+    bool active = false;
+    Op op = kFault;
+    uint64_t mm_id = 0;  // 0: the slot was empty
+    uint64_t slot = 0;
+  };
+  std::vector<InFlight> in_flight_;
   VmWorldResult result_;
 };
 

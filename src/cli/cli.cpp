@@ -31,6 +31,7 @@
 #include "mmtorture/campaign/shard.h"
 #include "mmtorture/campaign/selftest.h"
 #include "mmtorture/campaign/shrink.h"
+#include "mmtorture/campaign/timeline.h"
 #include "mmtorture/cma/experiment.h"
 #include "mmtorture/nommu/experiment.h"
 #include "mmtorture/core/choice.h"
@@ -132,6 +133,9 @@ struct ReplayOptions {
   std::string dump_tree;               // --dump-tree FORMAT: "" (off) or "dot"
   std::string dump_tree_out;           // --dump-tree-out FILE (default: beside the input)
   bool fuzz_input = false;             // --fuzz-input: FILE is raw fuzz_world bytes
+  std::string perfetto;                // --perfetto FILE: the run as Chrome Trace Event JSON
+  std::string html;                    // --html FILE: the run as a self-contained HTML timeline
+  bool timelines() const { return !perfetto.empty() || !html.empty(); }
 };
 
 constexpr const char* kDumpTreeFormats[] = {"dot"};
@@ -171,8 +175,9 @@ SeedHooks replay_hooks(const ReplayOptions& options, std::unique_ptr<sched::Even
   SeedHooks hooks;
   if (options.trace)
     hooks.trace_ops = [](std::string_view line) { std::printf("  %.*s\n", static_cast<int>(line.size()), line.data()); };
-  if (options.last_events) {
-    log_storage = std::make_unique<sched::EventLog>(options.last_events);
+  if (options.last_events || options.timelines()) {
+    log_storage = std::make_unique<sched::EventLog>(std::max<size_t>(options.last_events, 1));
+    if (options.timelines()) log_storage->keep_history();
     hooks.event_log = log_storage.get();
   }
   hooks.capture_trees_dot = !options.dump_tree.empty();
@@ -182,7 +187,7 @@ SeedHooks replay_hooks(const ReplayOptions& options, std::unique_ptr<sched::Even
 // After a failed replay's dump: each thread's last events, then the trees file.
 void print_failure_context(const ReplayOptions& options, const std::string& input, const std::string& job,
                            const SeedResult& result, const sched::EventLog* log) {
-  if (log) {
+  if (log && options.last_events) {
     const std::string events = log->format();
     if (events.empty())
       std::printf("last events: the %s job runs no green threads; nothing recorded\n", job.c_str());
@@ -203,6 +208,27 @@ void print_failure_context(const ReplayOptions& options, const std::string& inpu
        at = result.trees_dot.find("subgraph cluster_", at + 1))
     ++trees;
   std::printf("trees at the failure (%zu, Graphviz): %s\n", trees, out.c_str());
+}
+
+// replay --perfetto / --html: the run's timeline, from the event log's history.
+void write_timelines(const ReplayOptions& options, const TimelineSource& source, const std::string& job,
+                     const sched::EventLog* log, const ChoiceSource& choices, const SeedResult& result) {
+  if (!options.timelines()) return;
+  if (!log || log->history().empty()) {
+    std::printf("timeline: the %s job runs no green threads; nothing recorded, nothing written\n", job.c_str());
+    return;
+  }
+  const Timeline timeline = build_timeline(*log, choices.recorded(), result.failure);
+  if (!options.perfetto.empty()) {
+    write_file_atomic(options.perfetto, timeline_perfetto_json(timeline, source));
+    std::printf("timeline (Chrome Trace Event JSON, %zu events; open in ui.perfetto.dev or chrome://tracing): %s\n",
+                timeline.events.size(), options.perfetto.c_str());
+  }
+  if (!options.html.empty()) {
+    write_file_atomic(options.html, timeline_html(timeline, source));
+    std::printf("timeline (HTML, %zu events, %zu threads): %s\n", timeline.events.size(), timeline.tracks.size(),
+                options.html.c_str());
+  }
 }
 
 // A libFuzzer input of fuzz_world (raw bytes, not a repro): run under the fuzzers'
@@ -228,6 +254,8 @@ int replay_fuzz_input(const std::string& path, const std::string& bytes, const R
   std::printf("%s\n  op %llu, %zu choices read\n%s", f.headline().c_str(), static_cast<unsigned long long>(f.op_index),
               choices.draws(), f.dump.c_str());
   print_failure_context(options, path, config.workload.job, result, log.get());
+  write_timelines(options, TimelineSource{path, 0, config_hash(config)}, config.workload.job, log.get(), choices,
+                  result);
   const std::string& write_repro = options.write_repro;
   if (!write_repro.empty()) {
     const Repro repro =
@@ -392,6 +420,8 @@ int replay(const std::string& path, const ReplayOptions& options) {
                 choice_label(d->expected).c_str(), choice_label(d->got).c_str());
   if (!result.swarm.empty()) std::printf("swarm switched off: %s\n", result.swarm.c_str());
   if (!result.failure) {
+    write_timelines(options, TimelineSource{path, repro.seed, config_hash(repro.config)}, repro.config.workload.job,
+                    log.get(), choices, result);
     std::printf("SUMMARY: replay ran clean: %llu ops, trace %016llx; the recorded failure did not reproduce\n",
                 static_cast<unsigned long long>(result.ops), static_cast<unsigned long long>(result.trace_hash));
     return 0;
@@ -401,6 +431,8 @@ int replay(const std::string& path, const ReplayOptions& options) {
               static_cast<unsigned long long>(repro.seed), static_cast<unsigned long long>(f.op_index),
               static_cast<unsigned long long>(f.virtual_ms), f.dump.c_str());
   print_failure_context(options, path, repro.config.workload.job, result, log.get());
+  write_timelines(options, TimelineSource{path, repro.seed, config_hash(repro.config)}, repro.config.workload.job,
+                  log.get(), choices, result);
   const bool same_signature = f.signature() == repro.failure.signature();
   const bool same_trace = result.trace_hash == repro.trace_hash;
   std::printf("SUMMARY: %s: signature %s%s, trace %016llx%s\n",
@@ -522,6 +554,12 @@ int main(int argc, char** argv) {
                          "Where --dump-tree writes (implies --dump-tree=dot; default FILE minus .json plus .trees.dot)");
   replay_cmd->add_option("--set", replay_options.overrides,
                          "fuzz inputs only: section.key=value (a TOML value) over the fuzzers' config");
+  replay_cmd->add_option("--perfetto", replay_options.perfetto,
+                         "Write the run as Chrome Trace Event JSON (Perfetto UI, chrome://tracing): a track per "
+                         "thread, operations, lock holds and waits, wake-ups, the failure");
+  replay_cmd->add_option("--html", replay_options.html,
+                         "Write the run as one self-contained HTML timeline (lanes per thread, the failing operation "
+                         "highlighted, the choices each operation drew)");
   replay_cmd->add_option("--write-repro", replay_options.write_repro, "fuzz inputs only: write the failing run as a repro file");
 
   auto* export_cmd = app.add_subcommand("export-fuzz", "Write a repro's choices as a fuzz_world input");
@@ -630,6 +668,8 @@ int main(int argc, char** argv) {
         outputs.emplace_back("--dump-tree-out", replay_options.dump_tree_out.empty() ? default_trees_path(replay_path)
                                                                                       : replay_options.dump_tree_out);
       if (!replay_options.write_repro.empty()) outputs.emplace_back("--write-repro", replay_options.write_repro);
+      if (!replay_options.perfetto.empty()) outputs.emplace_back("--perfetto", replay_options.perfetto);
+      if (!replay_options.html.empty()) outputs.emplace_back("--html", replay_options.html);
       for (const auto& [flag, path] : outputs) {
         if (const std::string problem = output_path_problem(path); !problem.empty()) {
           std::fprintf(stderr, "mmtorture: %s: %s\n", flag, problem.c_str());

@@ -131,8 +131,10 @@ Page* Memory::alloc_pages_internal(gfp_t gfp, unsigned order, Site site, bool fr
     // A slab refill's failure is the slab's to report (one request, one event).
     if (!from_slab)
       if (sched::EventLog* log = sched::event_log())
-        log->note("allocation fails: order-{} pages ({}) at {}{}", order, gfp_text(gfp), site.name,
-                  injected ? ", injected by the fault plan" : "");
+        log->record(sched::EventKind::AllocFail,
+                  fmt::format("allocation fails: order-{} pages ({}) at {}{}", order, gfp_text(gfp), site.name,
+                              injected ? ", injected by the fault plan" : ""),
+                  gfp_text(gfp));
     return nullptr;
   }
   ++stats_.allocs;

@@ -14,6 +14,7 @@
 
 #include "mmtorture/core/failure.h"
 #include "mmtorture/mem/memory.h"
+#include "mmtorture/sched/event_log.h"
 #include "mmtorture/sched/progress.h"
 #include "mmtorture/sched/scheduler.h"
 #include "mmtorture/sched/yield_point.h"
@@ -55,6 +56,7 @@ void Memory::lru_del(Page* page) {
 }
 
 uint64_t Memory::shrink_lru(uint64_t nr_to_reclaim, Site site) {
+  const uint64_t swap_outs_before = stats_.swap_outs;
   uint64_t to_scan = lru_size_;  // one look at every page at most: rotated ones come last
   uint64_t reclaimed = 0;
   std::vector<Page*> batch;
@@ -121,6 +123,9 @@ uint64_t Memory::shrink_lru(uint64_t nr_to_reclaim, Site site) {
     }
   }
   if (reclaimed) kswapd_failures_ = 0;  // reclaim works again: kswapd may be woken
+  if (sched::EventLog* log = sched::event_log())
+    log->note(sched::EventKind::Reclaim, "reclaims {} of {} pages at {} ({} swapped out)", reclaimed, nr_to_reclaim,
+              site.name, stats_.swap_outs - swap_outs_before);
   return reclaimed;
 }
 

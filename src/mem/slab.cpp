@@ -151,8 +151,10 @@ bool KmemCache::injected_failure(gfp_t gfp, size_t bytes, Site site) {
   ++stats_.injected_failures;
   ++stats_.alloc_failures;
   if (sched::EventLog* log = sched::event_log())
-    log->note("allocation fails: '{}' object ({}) at {}, injected by the fault plan", name_, gfp_text(gfp),
-              site.name);
+    log->record(sched::EventKind::AllocFail,
+              fmt::format("allocation fails: '{}' object ({}) at {}, injected by the fault plan", name_, gfp_text(gfp),
+                          site.name),
+              gfp_text(gfp));
   return true;
 }
 
@@ -164,8 +166,10 @@ void* KmemCache::alloc_object(gfp_t gfp, Site site) {
     if (!page) {
       ++stats_.alloc_failures;
       if (sched::EventLog* log = sched::event_log())
-        log->note("allocation fails: '{}' object ({}) at {}, no page for a new slab", name_, gfp_text(gfp),
-                  site.name);
+        log->record(sched::EventKind::AllocFail,
+                  fmt::format("allocation fails: '{}' object ({}) at {}, no page for a new slab", name_,
+                              gfp_text(gfp), site.name),
+                  gfp_text(gfp));
       return nullptr;
     }
     // Reclaim may have slept and let others free objects meanwhile; the new slab goes

@@ -7,6 +7,29 @@
 
 namespace mmt::sched {
 
+const char* event_kind_name(EventKind kind) {
+  switch (kind) {
+    case EventKind::Note: return "note";
+    case EventKind::OpBegin: return "op_begin";
+    case EventKind::OpEnd: return "op_end";
+    case EventKind::OpResult: return "op_result";
+    case EventKind::LockTake: return "lock_take";
+    case EventKind::LockRelease: return "lock_release";
+    case EventKind::LockTakeRelease: return "lock_take_release";
+    case EventKind::Block: return "block";
+    case EventKind::RunsAgain: return "runs_again";
+    case EventKind::Wake: return "wake";
+    case EventKind::Preempt: return "preempt";
+    case EventKind::AllocFail: return "alloc_fail";
+    case EventKind::Reclaim: return "reclaim";
+    case EventKind::OomKill: return "oom_kill";
+    case EventKind::Rcu: return "rcu";
+    case EventKind::Exit: return "exit";
+    case EventKind::Fail: return "fail";
+  }
+  return "invalid";
+}
+
 std::vector<const EventLog::Event*> EventLog::ThreadEvents::events() const {
   std::vector<const Event*> out;
   if (recorded <= ring.size() || ring.empty()) {  // empty: a thread adopted without its events
@@ -44,9 +67,12 @@ EventLog::ThreadEvents* EventLog::current_ring() {
   return &ring_of(thread ? thread->id() : 0);
 }
 
-void EventLog::append(ThreadEvents& ring, std::string text) {
+void EventLog::append(ThreadEvents& ring, Event event) {
   ring.last_taken = nullptr;
-  Event event{++seq_, scheduler_ ? scheduler_->now_ms() : 0, std::move(text)};
+  event.seq = ++seq_;
+  event.virtual_ms = scheduler_ ? scheduler_->now_ms() : 0;
+  event.choices = scheduler_ ? scheduler_->choices().draws() : 0;
+  if (keep_history_) history_.push_back(HistoryEvent{ring.id, event});
   if (ring.ring.size() < per_thread_) {
     if (ring.ring.empty()) ring.ring.reserve(per_thread_);
     ring.ring.push_back(std::move(event));
@@ -57,15 +83,15 @@ void EventLog::append(ThreadEvents& ring, std::string text) {
   if (mirror_) mirror_->ring_changed(ring);
 }
 
-void EventLog::note(std::string text) {
+void EventLog::record(EventKind kind, std::string text, std::string object, uint32_t peer) {
   if (!recording()) return;
   const Thread* thread = scheduler_->current();
-  append(ring_of(thread ? thread->id() : 0), std::move(text));
+  append(ring_of(thread ? thread->id() : 0), Event{0, 0, std::move(text), kind, std::move(object), peer, 0});
 }
 
-void EventLog::note_for(const Thread* thread, std::string text) {
+void EventLog::note_for(const Thread* thread, std::string text, EventKind kind) {
   if (!scheduler_ || frozen_) return;
-  append(ring_of(thread ? thread->id() : 0), std::move(text));
+  append(ring_of(thread ? thread->id() : 0), Event{0, 0, std::move(text), kind, {}, 0, 0});
 }
 
 void EventLog::spawned(const Thread& thread) {
@@ -78,8 +104,11 @@ void EventLog::spawned(const Thread& thread) {
 void EventLog::note_lock_taken(const void* lock, const std::string& class_name, const char* mode, Site site) {
   ThreadEvents* ring = current_ring();
   if (!ring) return;
-  append(*ring, fmt::format("takes {} ({}) at {}", lock_name(lock, class_name), mode, site.name));
+  std::string name = lock_name(lock, class_name);
+  std::string text = fmt::format("takes {} ({}) at {}", name, mode, site.name);
+  append(*ring, Event{0, 0, std::move(text), EventKind::LockTake, std::move(name), 0, 0});
   ring->last_taken = lock;
+  ring->last_taken_history = history_.size() - (keep_history_ ? 1 : 0);
 }
 
 void EventLog::note_lock_released(const void* lock, const std::string& class_name, const char* mode, Site site) {
@@ -88,11 +117,15 @@ void EventLog::note_lock_released(const void* lock, const std::string& class_nam
   if (ring->last_taken == lock) {
     Event& newest = ring->ring[(ring->recorded - 1) % per_thread_];
     newest.text.replace(0, 5, "takes and releases");  // "takes ..." -> "takes and releases ..."
+    newest.kind = EventKind::LockTakeRelease;
+    if (keep_history_) history_[ring->last_taken_history].event = newest;
     ring->last_taken = nullptr;
     if (mirror_) mirror_->ring_changed(*ring);
     return;
   }
-  append(*ring, fmt::format("releases {} ({}) at {}", lock_name(lock, class_name), mode, site.name));
+  std::string name = lock_name(lock, class_name);
+  std::string text = fmt::format("releases {} ({}) at {}", name, mode, site.name);
+  append(*ring, Event{0, 0, std::move(text), EventKind::LockRelease, std::move(name), 0, 0});
 }
 
 void EventLog::adopt(uint32_t id, std::string name, bool daemon, uint64_t recorded, std::vector<Event> events) {
@@ -133,7 +166,7 @@ std::string EventLog::format() const {
   for (const ThreadEvents* thread : threads()) {
     const std::string label =
         thread->id ? fmt::format("T{} '{}'{}", thread->id, thread->name, thread->daemon ? " (daemon)" : "")
-                   : std::string("scheduler (its own stack: clock, detectors)");
+                   : std::string("scheduler (its own stack: clock, detectors, RCU callbacks)");
     if (thread->recorded == 0) {
       out += fmt::format("  {}: no events\n", label);
       continue;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "mmtorture/sched/atomic_context.h"
+#include "mmtorture/sched/event_log.h"
 #include "mmtorture/sched/scheduler.h"
 #include "mmtorture/sched/yield_point.h"
 #include "report.h"
@@ -83,13 +84,20 @@ void SchedRcu::rcu_barrier() {
 void SchedRcu::process() {
   if (!has_work()) return;
   const uint64_t oldest = oldest_reader();
+  const uint64_t callbacks_before = callbacks_run_;
+  size_t released = 0;
   // Waiters and callbacks were numbered in call order, so both lists are sorted.
   while (Waiter* waiter = gp_waiters_.front()) {
     if (waiter->tag > oldest) break;
     gp_waiters_.pop_front();
     detail::grant(waiter);
+    ++released;
   }
   while (!callbacks_.empty() && callbacks_.front().seq <= oldest_reader()) run_oldest_callback();
+  if (released || callbacks_run_ != callbacks_before)
+    if (EventLog* log = event_log())
+      log->note(EventKind::Rcu, "RCU grace period ended: {} callbacks run, {} synchronize_rcu waiters released",
+                callbacks_run_ - callbacks_before, released);
   while (Waiter* waiter = barrier_waiters_.front()) {
     if (waiter->tag > callbacks_run_) break;
     barrier_waiters_.pop_front();

@@ -217,7 +217,7 @@ void Scheduler::record_thread_failure(Thread& thread, Failure failure) {
 }
 
 void Scheduler::finish_thread(Thread& thread) {
-  if (EventLog* log = options_.event_log) log->note_for(&thread, "exits");
+  if (EventLog* log = options_.event_log) log->note_for(&thread, "exits", EventKind::Exit);
   thread.state_ = ThreadState::Finished;
   remove_runnable(thread);
   if (thread.rcu_depth_) rcu_->forget_reader(thread);
@@ -325,7 +325,8 @@ void Scheduler::record_failure(Failure failure, const Thread* subject) {
   if (failure_) return;  // the first failure is the run's
   failure_ = std::move(failure);
   if (EventLog* log = options_.event_log) {
-    log->note_for(subject, fmt::format("FAIL {} at {}: {}", failure_->check, failure_->site, failure_->message));
+    log->note_for(subject, fmt::format("FAIL {} at {}: {}", failure_->check, failure_->site, failure_->message),
+                  EventKind::Fail);
     log->freeze();
   }
   if (options_.on_failure) {
@@ -465,31 +466,45 @@ const char* wake_reason_text(WakeReason reason) {
 }  // namespace
 
 void Scheduler::note_preempted(const Thread& next) {
-  options_.event_log->note("preempted at {}; {} runs", current_->last_site().name, next.label());
+  options_.event_log->record(EventKind::Preempt,
+                           fmt::format("preempted at {}; {} runs", current_->last_site().name, next.label()), {},
+                           next.id());
 }
 
 void Scheduler::note_block(const WaitInfo& info, uint64_t deadline_ms, bool killable) {
   std::string text = fmt::format("blocks: {}", info.what);
+  std::string object;
   // A lock is named as its take and release lines name it ('mmap_lock'#3).
-  if (info.lock && info.object && *info.object)
-    text += " " + options_.event_log->lock_name(info.lock, info.object);
-  else if (info.object && *info.object)
-    text += fmt::format(" '{}'", info.object);
+  if (info.lock && info.object && *info.object) {
+    object = options_.event_log->lock_name(info.lock, info.object);
+    text += " " + object;
+  } else if (info.object && *info.object) {
+    object = fmt::format("'{}'", info.object);
+    text += " " + object;
+  }
   if (info.owner) text += fmt::format(" held by {}", info.owner->label());
   text += fmt::format(" at {}", info.site.name);
   if (deadline_ms != kNoDeadline) text += fmt::format(", until {} ms", deadline_ms);
   if (killable) text += " (killable)";
-  options_.event_log->note(std::move(text));
+  options_.event_log->record(EventKind::Block, std::move(text), std::move(object), info.owner ? info.owner->id() : 0);
 }
 
 void Scheduler::note_wakes(const Thread& thread) {
-  options_.event_log->note("wakes {} (waiting for {} '{}')", thread.label(), thread.wait_.what, thread.wait_.object);
+  options_.event_log->record(EventKind::Wake,
+                           fmt::format("wakes {} (waiting for {} '{}')", thread.label(), thread.wait_.what,
+                                       thread.wait_.object),
+                           {}, thread.id());
 }
 
-void Scheduler::note_op(const char* what, const char* name) { options_.event_log->note("op {}: {}", what, name); }
+void Scheduler::note_op(const char* what, const char* name) {
+  const EventKind kind = std::string_view(what) == "begins" ? EventKind::OpBegin : EventKind::OpEnd;
+  options_.event_log->record(kind, fmt::format("op {}: {}", what, name), name);
+}
 
 void Scheduler::note_woken(const Thread& thread) {
-  options_.event_log->note("runs again: {} at {}", wake_reason_text(thread.wake_reason_), thread.wait_.site.name);
+  options_.event_log->record(EventKind::RunsAgain,
+                           fmt::format("runs again: {} at {}", wake_reason_text(thread.wake_reason_),
+                                       thread.wait_.site.name));
 }
 
 }  // namespace mmt::sched

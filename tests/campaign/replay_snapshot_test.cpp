@@ -83,9 +83,13 @@ TEST(ReplaySnapshot, WorldFailureShowsEachThreadsLastEventsAndEveryLiveTree) {
     EXPECT_EQ(result.trace_hash, plain.trace_hash) << "recording must not feed the simulation";
     EXPECT_EQ(result.ops, plain.ops);
 
-    // Threads in spawn order: kswapd0 first (started before the workers), then worker0..3.
-    const auto threads = log.threads();
-    ASSERT_EQ(threads.size(), 5u);
+    // Threads in spawn order: kswapd0 first (started before the workers), then worker0..3,
+    // then the scheduler's own stack (RCU grace periods end there).
+    auto threads = log.threads();
+    ASSERT_EQ(threads.size(), 6u);
+    EXPECT_EQ(threads.back()->id, 0u);
+    EXPECT_EQ(count(log.format(), "RCU grace period ended: "), threads.back()->ring.size());
+    threads.pop_back();
     EXPECT_EQ(threads[0]->name, "kswapd0");
     for (unsigned w = 0; w < 4; ++w) EXPECT_EQ(threads[w + 1]->name, fmt::format("worker{}", w));
     size_t failing = 0;
@@ -99,7 +103,8 @@ TEST(ReplaySnapshot, WorldFailureShowsEachThreadsLastEventsAndEveryLiveTree) {
       ASSERT_GE(events.size(), 2u);
       // The failing operation, with its index, mm and result, right before the failure.
       EXPECT_TRUE(std::regex_match(events[events.size() - 2]->text,
-                                   std::regex("op [0-9]+ fork (mm [0-9]+ \\(slot [0-9]\\)|slot [0-9] \\(empty: a new mm\\)) -> -?[0-9]+")))
+                                   std::regex("op [0-9]+ worker[0-9]+ fork (mm [0-9]+ child to slot [0-9]+ -> (0|-ENOMEM)|"
+                                              "slot [0-9]+ \\(empty: mm [0-9]+ starts there\\) -> new mm)")))
           << events[events.size() - 2]->text;
     }
     EXPECT_EQ(failing, 1u) << log.format();

@@ -24,8 +24,8 @@ sed -n '/^last 5 events/,/^SUMMARY/p' "$dir/replay.log" >"$dir/last.log"
   "T1 'kswapd0' T2 'worker0' T3 'worker1' T4 'worker2' T5 'worker3' " ] || { cat "$dir/last.log"; exit 1; }
 # The failing worker's block ends with its fork and the failure.
 grep -B1 '^    #[0-9]* *[0-9]* ms  FAIL selftest.planted at vm_world.fork: planted failure: fork at op' "$dir/replay.log" \
-  | head -1 | grep -Eq '^    #[0-9]+ +[0-9]+ ms  op [0-9]+ fork (mm|slot) ' || { sed -n '/^last/,$p' "$dir/replay.log"; exit 1; }
-[ "$(grep -c '^    #' "$dir/replay.log")" -le 25 ]  # at most --last per thread
+  | head -1 | grep -Eq '^    #[0-9]+ +[0-9]+ ms  op [0-9]+ worker[0-9]+ fork (mm|slot) ' || { sed -n '/^last/,$p' "$dir/replay.log"; exit 1; }
+[ "$(grep -c '^    #' "$dir/replay.log")" -le 30 ]  # at most --last per thread and the scheduler's stack
 trace=$(sed -nE 's/^SUMMARY: .* trace ([0-9a-f]{16}).*/\1/p' "$dir/replay.log")
 
 # The trees: beside the repro, named in the output, one cluster per mm, nothing half-written.

@@ -17,6 +17,12 @@
 // number and the virtual time, and a lock is named by its class and the order in which
 // the run first used it ("'mmap_lock'#3"), never by its address: a lock's number is
 // forgotten when it is destroyed, so address reuse cannot leak into the report.
+//
+// Besides the text, each event carries its kind, the object it names (a lock, an
+// operation) and the thread it acts on (the one it wakes or hands the CPU to), so the
+// timelines of `replay --perfetto` and `--html` draw slices and arrows without parsing
+// the text. With keep_history() the log also keeps every event of the run in order (the
+// rings keep only the newest): the timelines are drawn from that history.
 #pragma once
 
 #include <fmt/format.h>
@@ -31,6 +37,28 @@
 
 namespace mmt::sched {
 
+// What an event is, for the timelines; the text says it for people.
+enum class EventKind : uint8_t {
+  Note,         // anything else (a daemon's decision, a signal)
+  OpBegin,      // an OpScope opens: object = the operation's name
+  OpEnd,        // an OpScope closes: object = the operation's name
+  OpResult,     // the workload's line for a finished operation (its number, mm, arguments, result)
+  LockTake,     // object = the lock's name ('mmap_lock'#3)
+  LockRelease,  // object = the lock's name
+  LockTakeRelease,  // a take and its release with nothing between (folded into one line)
+  Block,        // the thread parks: object = the lock's or wait's name, peer = the owner (0: none)
+  RunsAgain,    // a parked thread runs again (woken, timed out, interrupted)
+  Wake,         // the thread wakes peer
+  Preempt,      // the thread is switched away at a yield point; peer runs next
+  AllocFail,    // an allocation failed (injected by the fault plan or for want of memory)
+  Reclaim,      // reclaim freed pages (and swapped some out)
+  OomKill,      // the OOM killer chose a victim
+  Rcu,          // an RCU grace period ended (callbacks ran, waiters released)
+  Exit,         // the thread's function returned
+  Fail,         // the run's first failure
+};
+const char* event_kind_name(EventKind kind);
+
 class EventLog {
  public:
   // One recorded event.
@@ -38,6 +66,15 @@ class EventLog {
     uint64_t seq = 0;         // run-wide order of recording, from 1
     uint64_t virtual_ms = 0;  // the scheduler's clock when it was recorded
     std::string text;
+    EventKind kind = EventKind::Note;
+    std::string object;       // the lock or operation it names ("" when none)
+    uint32_t peer = 0;        // the thread it acts on (Wake, Preempt, Block's owner); 0: none
+    uint64_t choices = 0;     // choices drawn in the run when it was recorded
+  };
+  // One event of the history, with the thread that recorded it.
+  struct HistoryEvent {
+    uint32_t thread = 0;  // Thread::id(); 0: the scheduler's own stack
+    Event event;
   };
   // The ring of one thread: its newest `capacity` events.
   struct ThreadEvents {
@@ -47,6 +84,7 @@ class EventLog {
     uint64_t recorded = 0;    // events recorded in all (the ring keeps the newest)
     std::vector<Event> ring;  // capacity slots once full; oldest at (recorded % capacity)
     const void* last_taken = nullptr;  // the newest event is the take of this lock
+    size_t last_taken_history = 0;     // that take's index in the history (with keep_history)
 
     // The kept events, oldest first.
     std::vector<const Event*> events() const;
@@ -58,6 +96,12 @@ class EventLog {
   EventLog& operator=(const EventLog&) = delete;
 
   size_t per_thread() const { return per_thread_; }
+  // Keep every event of the run in order as well (history()); call before the run.
+  void keep_history() { keep_history_ = true; }
+  // Every event recorded, in seq order (empty unless keep_history() was called).
+  const std::vector<HistoryEvent>& history() const { return history_; }
+  // Events recorded in all threads (the last seq handed out).
+  uint64_t recorded() const { return seq_; }
   // True once the run's first failure was recorded: later events (teardown unwinding
   // the other threads) are not kept, so each ring ends at the failure.
   bool frozen() const { return frozen_; }
@@ -66,13 +110,19 @@ class EventLog {
   // scheduler's own stack when none). Ignored when no scheduler is attached, once
   // frozen, and while the running thread unwinds from an exception (the failure's own
   // unwinding: lock guards and op scopes closing are not history).
-  void note(std::string text);
+  void note(std::string text) { record(EventKind::Note, std::move(text)); }
   template <typename... Args>
   void note(fmt::format_string<Args...> format, Args&&... args) {
-    if (recording()) note(fmt::format(format, std::forward<Args>(args)...));
+    if (recording()) record(EventKind::Note, fmt::format(format, std::forward<Args>(args)...));
+  }
+  // The same with its kind, the object it names and the thread it acts on.
+  void record(EventKind kind, std::string text, std::string object = {}, uint32_t peer = 0);
+  template <typename... Args>
+  void note(EventKind kind, fmt::format_string<Args...> format, Args&&... args) {
+    if (recording()) record(kind, fmt::format(format, std::forward<Args>(args)...));
   }
   // The same for a given thread (e.g. the one whose failure is being recorded).
-  void note_for(const Thread* thread, std::string text);
+  void note_for(const Thread* thread, std::string text, EventKind kind = EventKind::Note);
 
   // Lock events (lockdep.cpp): "takes 'mmap_lock'#3 (exclusive) at do_mmap". A release
   // right after its own take, with nothing between, folds into the take's line ("takes
@@ -125,7 +175,7 @@ class EventLog {
   ThreadEvents& ring_of(uint32_t id);
   // The ring of the running thread when recording, else null.
   ThreadEvents* current_ring();
-  void append(ThreadEvents& ring, std::string text);
+  void append(ThreadEvents& ring, Event event);
 
   size_t per_thread_;
   Scheduler* scheduler_ = nullptr;
@@ -133,6 +183,8 @@ class EventLog {
   bool frozen_ = false;
   uint64_t seq_ = 0;
   std::vector<ThreadEvents> threads_;  // index = thread id (0: the scheduler)
+  bool keep_history_ = false;
+  std::vector<HistoryEvent> history_;  // every event, in seq order (with keep_history_)
   struct LockNumber {
     std::string class_name;
     uint32_t number;
