@@ -365,7 +365,7 @@ int replay_in_worker(const std::string& path, const Repro& repro, const ReplayOp
       std::fflush(stdout);
     };
   std::unique_ptr<SharedEventLog> shared;
-  if (log) {
+  if (log && options.last_events) {
     shared = std::make_unique<SharedEventLog>(options.last_events);
     log->set_mirror(shared.get());
   }
@@ -389,6 +389,9 @@ int replay_in_worker(const std::string& path, const Repro& repro, const ReplayOp
                 *differs < run.recorded.size() ? choice_label(run.recorded[*differs]).c_str() : "nothing");
   const std::unique_ptr<sched::EventLog> events = shared ? shared->rebuild() : nullptr;
   print_failure_context(options, path, repro.config.workload.job, result, events.get());
+  if (options.timelines())
+    std::printf("timeline: not drawn for a repro that replays in a worker process (only each thread's last events "
+                "outlive it); nothing written\n");
   const bool same_signature = f.signature() == repro.failure.signature();
   const bool exact = same_signature && !differs && run.recorded.size() == repro.choices.size();
   std::printf("SUMMARY: %s: %s %s (signature %s%s)\n",
