@@ -388,7 +388,16 @@ int replay_in_worker(const std::string& path, const Repro& repro, const ReplayOp
     std::printf("replay diverged at choice #%zu (drew %s)\n", *differs,
                 *differs < run.recorded.size() ? choice_label(run.recorded[*differs]).c_str() : "nothing");
   const std::unique_ptr<sched::EventLog> events = shared ? shared->rebuild() : nullptr;
-  print_failure_context(options, path, repro.config.workload.job, result, events.get());
+  if (died && !options.dump_tree.empty()) {
+    // The snapshot travels in the worker's report, which a dead worker never sent: say
+    // so, rather than that the job keeps no trees.
+    ReplayOptions without_trees = options;
+    without_trees.dump_tree.clear();
+    print_failure_context(without_trees, path, repro.config.workload.job, result, events.get());
+    std::printf("trees: not captured: the worker died before it could send them; nothing written\n");
+  } else {
+    print_failure_context(options, path, repro.config.workload.job, result, events.get());
+  }
   if (options.timelines())
     std::printf("timeline: not drawn for a repro that replays in a worker process (only each thread's last events "
                 "outlive it); nothing written\n");

@@ -51,4 +51,9 @@ grep -q '^SUMMARY: reproduced exactly: crash SIGABRT in mmt::campaign::run_seed 
 grep -q '^    #[0-9].* FAIL selftest.planted at vm_world.fork' "$dir/replay-crash.log" \
   || { echo "no last events up to the crash"; cat "$dir/replay-crash.log"; exit 1; }
 grep -q '^  op 99 ' "$dir/replay-crash.log" || { echo "the worker's trace lines were lost"; exit 1; }
+rc=0; "$mmt" replay "$crash" --dump-tree-out "$dir/crash.dot" >"$dir/replay-crash-trees.log" 2>&1 || rc=$?
+[ $rc -eq 1 ]
+grep -q '^trees: not captured: the worker died before it could send them; nothing written$' "$dir/replay-crash-trees.log" \
+  || { cat "$dir/replay-crash-trees.log"; exit 1; }
+[ ! -e "$dir/crash.dot" ]
 echo "round trip: $before -> $after choices, crash captured"
