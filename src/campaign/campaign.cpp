@@ -251,6 +251,25 @@ int run_campaign(const CampaignOptions& options) {
   fs::create_directories(options.out_dir);
   const JournalLock lock(journal);
   check_journal_unused(journal, options.resume, options.force);
+  // What --resume continues, checked before anything is printed: a journal of another
+  // config, or of seeds this run does not run, would be counted as this run's, and the
+  // summary and the completeness check would then lie about what ran.
+  std::vector<JournalEntry> resumed;
+  const bool resuming = options.resume && fs::exists(journal);
+  if (resuming) {
+    resumed = read_journal(journal);
+    for (const auto& e : resumed) {
+      if (e.config_hash != hash)
+        throw ConfigError(journal, 0, "config_hash",
+                          fmt::format("journal was written with config hash {}, this config is {}", e.config_hash, hash));
+      if (!std::binary_search(seeds.begin(), seeds.end(), e.seed))
+        throw ConfigError(journal, 0, "seed",
+                          fmt::format("journal holds seed {}, which --seeds {}..{} (shard {}/{}) does not run: resume "
+                                      "with the seeds and shard the campaign was started with",
+                                      e.seed, options.seeds.first, options.seeds.last, options.shard_index,
+                                      options.shard_count));
+    }
+  }
   std::printf("mmtorture run: seeds %llu..%llu (%zu in shard %llu/%llu), config %s, config hash %s, job %s, "
               "%llu ops per seed, %u jobs, journal %s\n",
               static_cast<unsigned long long>(options.seeds.first), static_cast<unsigned long long>(options.seeds.last),
@@ -263,12 +282,9 @@ int run_campaign(const CampaignOptions& options) {
 
   SeedTotals totals;
   std::set<uint64_t> done;
-  if (options.resume && fs::exists(journal)) {
-    const auto entries = read_journal(journal);
+  if (resuming) {
+    const auto& entries = resumed;
     for (const auto& e : entries) {
-      if (e.config_hash != hash)
-        throw ConfigError(journal, 0, "config_hash",
-                          fmt::format("journal was written with config hash {}, this config is {}", e.config_hash, hash));
       if (done.insert(e.seed).second) totals.add(e);
     }
     // Rewrite without a torn last line so appends start on a fresh line.

@@ -27,6 +27,10 @@ before=$(cksum <"$dir/a/journal.jsonl")
 expect_refusal "$dir/a/journal.jsonl: a campaign already wrote this journal: --resume continues it, --force starts over" \
   "$mmt" "${args[@]}" --out "$dir/a"
 [ "$(cksum <"$dir/a/journal.jsonl")" = "$before" ] || fail "the refused run changed the journal"
+# --resume continues the seeds it was started with; other seeds would be counted as run.
+expect_refusal "$dir/a/journal.jsonl: seed: journal holds seed 1, which --seeds 3..8 (shard 1/1) does not run" \
+  "$mmt" run --seeds 3..8 --ops 300 --quiet --out "$dir/a" --resume
+[ "$(cksum <"$dir/a/journal.jsonl")" = "$before" ] || fail "the refused resume changed the journal"
 "$mmt" "${args[@]}" --out "$dir/a" --resume | grep -q '^resuming: 6 seeds already in' || fail "--resume"
 "$mmt" "${args[@]}" --out "$dir/a" --force | grep -q '^SUMMARY: 6 seeds' || fail "--force"
 [ "$(wc -l <"$dir/a/journal.jsonl")" -eq 6 ] || fail "--force did not start the journal over"
