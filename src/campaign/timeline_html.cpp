@@ -19,7 +19,11 @@ namespace {
 
 using sched::EventKind;
 
-std::string escape(std::string_view text) {
+std::string escape(std::string_view text) { return html_escape(text); }
+
+}  // namespace
+
+std::string html_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
@@ -34,6 +38,8 @@ std::string escape(std::string_view text) {
   }
   return out;
 }
+
+namespace {
 
 constexpr int kLabelWidth = 190;
 constexpr int kOpRow = 24;
@@ -209,6 +215,7 @@ class HtmlWriter {
     std::string text = f.headline() + "\n";
     if (t_.fail_event) text += fmt::format("in thread {}", thread_label(t_.events[*t_.fail_event].thread));
     if (t_.failing_slice) text += fmt::format(", during its operation '{}'", t_.slices[*t_.failing_slice].name);
+    if (!t_.fail_event) text += "; found after the threads' last event (a check after the run), marked at the right end";
     text += fmt::format("; op {}, virtual {} ms", f.op_index, f.virtual_ms);
     return "<div id=\"failure\">" + escape(text) + "</div>\n";
   }
@@ -224,9 +231,10 @@ class HtmlWriter {
     for (size_t s = 0; s < t_.slices.size(); ++s) out += slice(s);
     for (size_t i = 0; i < t_.events.size(); ++i) out += tick(i);
     for (const TimelineFlow& flow : t_.flows) out += arrow(flow);
-    if (t_.fail_event)
+    if (t_.fail_event || t_.failure)
       out += fmt::format("<line class=\"fail-marker\" x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\"/>\n",
-                         x_of(*t_.fail_event) + step_px_ / 2, kTop - 6, height_);
+                         t_.fail_event ? x_of(*t_.fail_event) + step_px_ / 2 : x_of(t_.events.size()) + 2, kTop - 6,
+                         height_);
     return out + "</svg>";
   }
 

@@ -66,6 +66,7 @@ class PerfettoWriter {
     metadata();
     for (size_t i = 0; i < t_.events.size(); ++i) event(i);
     close_unfinished();
+    fail_after_run();
     Json other = {{"repro", source_.repro},
                   {"seed", source_.seed},
                   {"config_hash", source_.config_hash},
@@ -207,6 +208,17 @@ class PerfettoWriter {
       e["args"] = {{"unfinished", "still open when the run stopped at the failure"}};
       out_.push_back(std::move(e));
     }
+  }
+
+  // A failure found after the run (an end-of-run check) has no event in the log: it is
+  // drawn as a global instant after the last one, carrying no seq.
+  void fail_after_run() {
+    if (!t_.failure || t_.fail_event || t_.events.empty()) return;
+    Json e = trace_event("i", main_tid(t_.track_of(t_.events.back())), ts_.back() + 0.9, "FAIL " + t_.failure->check, "fail_after_run");
+    e["s"] = "g";
+    e["args"] = {{"check", t_.failure->check}, {"site", t_.failure->site}, {"message", t_.failure->message},
+                 {"signature", t_.failure->signature_id()}, {"when", "after the threads' last event"}};
+    out_.push_back(std::move(e));
   }
 
   const Timeline& t_;

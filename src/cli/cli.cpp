@@ -25,6 +25,7 @@
 #include "mmtorture/campaign/fuzz_jobs.h"
 #include "mmtorture/campaign/isolated.h"
 #include "mmtorture/campaign/merge.h"
+#include "mmtorture/campaign/report.h"
 #include "mmtorture/campaign/repro.h"
 #include "mmtorture/campaign/shared_event_log.h"
 #include "mmtorture/campaign/seed_run.h"
@@ -454,6 +455,14 @@ int replay(const std::string& path, const ReplayOptions& options) {
   return 1;
 }
 
+// mmtorture report OUT_DIR (and run --report): report.html and a timeline per signature.
+int report(const std::string& out_dir) {
+  const ReportResult r = write_report(out_dir);
+  std::printf("report: %s (%zu signatures, %zu timelines, %zu seeds)\n", r.path.c_str(), r.signatures, r.timelines,
+              r.seeds);
+  return 0;
+}
+
 int shrink(const std::string& path, std::optional<uint64_t> attempts, std::string out) {
   const Repro repro = load_repro(path);
   ShrinkOptions options;
@@ -530,6 +539,9 @@ int main(int argc, char** argv) {
   run->add_flag("--force", force, "Start over in a used --out: replace this shard's journal and summary");
   run->add_option("--out", out_dir, "Output directory for journal.jsonl and failures/ (default out/<config name>)");
   run->add_flag("--quiet", quiet, "No progress lines");
+  bool run_report = false;
+  run->add_flag("--report", run_report,
+                "At the end, write OUT/report.html and a timeline per signature (as `mmtorture report OUT`)");
   double budget_s = 0;
   run->add_option("--budget-s", budget_s,
                   "Start no seed after this many wall seconds; the running ones finish and are journaled "
@@ -616,6 +628,11 @@ int main(int argc, char** argv) {
                       "What if: batch frees on per-CPU page lists sized as an MMU kernel sizes them (a nommu kernel "
                       "batches none)");
 
+  auto* report_cmd = app.add_subcommand(
+      "report", "Write OUT_DIR/report.html from a campaign's summary.json and journal: the banner, each signature with "
+                "its replay command and timeline (OUT_DIR/timelines/), plots of the seeds");
+  std::string report_dir;
+  report_cmd->add_option("out_dir", report_dir, "A campaign's output directory (run --out, or a merge)")->required();
   auto* list_cmd = app.add_subcommand("list", "List configs, knobs, checks, sites and strategies");
   bool config_doc = false;
   list_cmd->add_flag("--config-doc", config_doc, "Print configs/README.md (generated from the knob table)");
@@ -708,6 +725,7 @@ int main(int argc, char** argv) {
       return shrink(shrink_path, attempts, shrink_out);
     }
     if (merge_cmd->parsed()) return merge_campaign(merge_options);
+    if (report_cmd->parsed()) return report(report_dir);
     if (run->parsed()) {
       CampaignOptions options;
       options.config = config_path.empty() ? Config{} : load_config_file(config_path);
@@ -743,7 +761,14 @@ int main(int argc, char** argv) {
                      error ? error.message().c_str() : "a file is in the way");
         return kExitBadInput;
       }
-      return run_campaign(options);
+      if (run_report && options.shard_count > 1) {
+        std::fprintf(stderr, "mmtorture: --report: a shard writes no summary.json; merge the shards and run "
+                             "`mmtorture report` on the merged directory\n");
+        return kExitBadInput;
+      }
+      const int rc = run_campaign(options);
+      if (run_report && (rc == 0 || rc == 1)) report(options.out_dir);
+      return rc;
     }
     std::fprintf(stderr, "mmtorture: internal error: no subcommand ran\n");
     return kExitToolError;

@@ -5,7 +5,8 @@
 # operation and its thread highlighted, the page's script ran (the choices of the failing
 # operation are listed), no script error and no request left the page (the page's own
 # guard marks both in the DOM; Chromium's console log is checked too). Each of those
-# checks is first shown to fail on a page broken on purpose. A screenshot is taken.
+# checks is first shown to fail on a page broken on purpose. Then the campaign report
+# (run --report) and each signature's timeline it links. Screenshots are taken.
 # Without chromium the test is skipped (exit 77), except in CI (CI=true), where it fails.
 set -eu
 mmt="$1"
@@ -75,4 +76,33 @@ timeout 120 "$browser" --headless $sandbox --disable-gpu --no-first-run --user-d
   --window-size=1400,1000 --virtual-time-budget=3000 --screenshot="$work/timeline.png" "file://$work/timeline.html" \
   >/dev/null 2>"$work/screenshot.log"
 [ "$(stat -c %s "$work/timeline.png")" -gt 20000 ] || { echo "the screenshot is (nearly) empty"; exit 1; }
-echo "browser: $threads lanes, the failing operation highlighted, no request, no script error; $work/timeline.png"
+# The campaign report (run --report): a row per signature with its replay command and a
+# timeline link, a cell per seed in the outcome plot, the same guards.
+rc=0; "$mmt" run "$configs/smoke.toml" --defect mremap-account-leak --seeds 1..24 --ops 300 \
+  --set checks.selftest_plant_fork_after_op=200 --set run.shrink_attempts=60 --out "$work/campaign" --quiet --report \
+  >"$work/campaign.log" || rc=$?
+[ $rc -eq 1 ] || { cat "$work/campaign.log"; exit 1; }
+signatures=$(jq '.signatures | length' "$work/campaign/summary.json")
+[ "$signatures" -ge 2 ] || { echo "the report campaign found $signatures signatures"; exit 1; }
+grep -q "^report: $work/campaign/report.html ($signatures signatures, $signatures timelines, 24 seeds)\$" "$work/campaign.log"
+render "$work/campaign/report.html" "$work/report.dom" "$work/report.log"
+grep -q 'data-script="ran"' "$work/report.dom" || { echo "the report's script did not run"; exit 1; }
+if grep -Eq 'id="(script-error|blocked-request)"' "$work/report.dom"; then echo "the report has a script error or made a request"; exit 1; fi
+if grep -E 'INFO:CONSOLE.*(Uncaught|violates the following Content Security Policy)' "$work/report.log"; then exit 1; fi
+[ "$(grep -o '<tr class="signature"' "$work/report.dom" | wc -l)" -eq "$signatures" ]
+[ "$(grep -o '<code class="replay">mmtorture replay [^<]*\.repro\.json</code>' "$work/report.dom" | wc -l)" -eq "$signatures" ]
+[ "$(grep -o '<a class="timeline" href="timelines/[0-9a-f]*\.html">' "$work/report.dom" | wc -l)" -eq "$signatures" ]
+for page in "$work"/campaign/timelines/*.html; do
+  render "$page" "$work/signature.dom" "$work/signature.log"
+  grep -q 'data-script="ran"' "$work/signature.dom"
+  # The failing operation, or (a check after the run) the failure marked after the last event.
+  grep -Eq "<rect class=\"op failing|found after the threads' last event" "$work/signature.dom" || {
+    echo "$page: neither a failing operation nor a failure after the run"; exit 1; }
+done
+outcome_cells=$(sed -n '/<svg id="outcomes"/,/<\/svg>/p' "$work/report.dom" | grep -o '<rect class="[a-z]*"' | wc -l)
+[ "$outcome_cells" -eq 24 ] || { echo "$outcome_cells outcome cells for 24 seeds"; exit 1; }
+timeout 120 "$browser" --headless $sandbox --disable-gpu --no-first-run --user-data-dir="$work/profile" \
+  --window-size=1400,800 --virtual-time-budget=3000 --screenshot="$work/report.png" "file://$work/campaign/report.html" \
+  >/dev/null 2>"$work/screenshot.log"
+[ "$(stat -c %s "$work/report.png")" -gt 20000 ] || { echo "the report screenshot is (nearly) empty"; exit 1; }
+echo "browser: $threads lanes, the failing operation highlighted, no request, no script error; report: $signatures signatures; $work/timeline.png, $work/report.png"

@@ -91,4 +91,7 @@ std::string timeline_perfetto_json(const Timeline& timeline, const TimelineSourc
 // detail, clicking an operation lists the choices it drew.
 std::string timeline_html(const Timeline& timeline, const TimelineSource& source);
 
+// Text for HTML: & < > " ' as entities (the pages this tool writes).
+std::string html_escape(std::string_view text);
+
 }  // namespace mmt::campaign
