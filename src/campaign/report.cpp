@@ -180,14 +180,15 @@ std::string outcome_plot(const std::vector<JournalEntry>& entries) {
 // A bar per seed of `value`.
 template <typename Value>
 std::string bar_plot(const char* id, const char* what, const std::vector<JournalEntry>& entries, Value value) {
-  uint64_t top = 1;
-  for (const JournalEntry& e : entries) top = std::max<uint64_t>(top, value(e));
+  uint64_t largest = 0;
+  for (const JournalEntry& e : entries) largest = std::max<uint64_t>(largest, value(e));
+  const uint64_t top = std::max<uint64_t>(largest, 1);  // the scale (all zero: flat bars)
   const double cell = std::clamp(1000.0 / static_cast<double>(std::max<size_t>(entries.size(), 1)), 2.0, 16.0);
   const int width = 60 + static_cast<int>(cell * static_cast<double>(entries.size())) + 10;
   constexpr int kHeight = 90;
   std::string out = fmt::format("<svg id=\"{}\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\">"
                                 "<text x=\"0\" y=\"12\">{}</text><text x=\"0\" y=\"26\">max {}</text>\n",
-                                id, width, kHeight + 6, what, top);
+                                id, width, kHeight + 6, what, largest);
   for (size_t i = 0; i < entries.size(); ++i) {
     const double h = static_cast<double>(value(entries[i])) * (kHeight - 10) / static_cast<double>(top);
     out += fmt::format("<rect class=\"bar\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\"><title>seed {}: "
