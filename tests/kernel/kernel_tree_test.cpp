@@ -197,7 +197,7 @@ TEST(KernelTree, TreeLockIsTheSchedulersSpinLock) {
   world.fail_nowait(true);  // every store goes through mas_nomem, which drops the lock
   SeededChoices choices(7);
   sched::SchedulerOptions options;
-  options.strategy = sched::StrategyConfig::random(0.3);
+  options.strategy = sched::StrategyConfig::preempt(0.3);
   sched::Scheduler scheduler(choices, options);
   for (unsigned long w = 0; w < 2; ++w) {
     scheduler.spawn("writer" + std::to_string(w), [&tree, w] {
