@@ -162,8 +162,7 @@ std::string seed_body(const CampaignOptions& options, uint64_t seed) {
     if (second.trace_hash != report.result.trace_hash) {
       const auto& a = seeded.recorded();
       const auto& b = again.recorded();
-      size_t i = 0;
-      while (i < a.size() && i < b.size() && a[i].kind == b[i].kind && a[i].site == b[i].site && a[i].value == b[i].value) ++i;
+      const size_t i = first_difference(a, b).value_or(a.size());
       Failure f;
       f.check = "determinism";
       f.site = "trace_hash";
@@ -283,13 +282,12 @@ int run_campaign(const CampaignOptions& options) {
   SeedTotals totals;
   std::set<uint64_t> done;
   if (resuming) {
-    const auto& entries = resumed;
-    for (const auto& e : entries) {
+    for (const auto& e : resumed) {
       if (done.insert(e.seed).second) totals.add(e);
     }
     // Rewrite without a torn last line so appends start on a fresh line.
     std::string text;
-    for (const auto& e : entries) text += journal_line(e) + "\n";
+    for (const auto& e : resumed) text += journal_line(e) + "\n";
     write_file_atomic(journal, text);
     std::printf("resuming: %zu seeds already in %s\n", done.size(), journal.c_str());
   } else {

@@ -339,18 +339,6 @@ bool is_fuzz_world_input(const std::string& path, const ReplayOptions& options) 
   return false;
 }
 
-// The first position where a replay drew other choices than its repro lists, if any
-// (a replay that drew fewer diverged where it stopped only if it did not fail there).
-std::optional<size_t> first_difference(const std::vector<Choice>& recorded, const std::vector<Choice>& expected) {
-  const size_t n = std::min(recorded.size(), expected.size());
-  for (size_t i = 0; i < n; ++i)
-    if (recorded[i].kind != expected[i].kind || !(recorded[i].site == expected[i].site) ||
-        recorded[i].bound != expected[i].bound || recorded[i].value != expected[i].value)
-      return i;
-  if (recorded.size() > expected.size()) return expected.size();
-  return std::nullopt;
-}
-
 // A repro of a crash or a timeout would take `replay` down with it: it runs in a worker
 // process, as the campaign ran it, and is reported like any failure. The worker's event
 // log is mirrored into shared memory, so each thread's last events up to the crash
@@ -403,7 +391,7 @@ int replay_in_worker(const std::string& path, const Repro& repro, const ReplayOp
     std::printf("timeline: not drawn for a repro that replays in a worker process (only each thread's last events "
                 "outlive it); nothing written\n");
   const bool same_signature = f.signature() == repro.failure.signature();
-  const bool exact = same_signature && !differs && run.recorded.size() == repro.choices.size();
+  const bool exact = same_signature && !differs;
   std::printf("SUMMARY: %s: %s %s (signature %s%s)\n",
               exact ? "reproduced exactly" : same_signature ? "reproduced the failure" : "failed differently",
               f.check.c_str(), f.site.c_str(), f.signature_id().c_str(),

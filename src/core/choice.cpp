@@ -8,6 +8,15 @@
 
 namespace mmt {
 
+std::optional<size_t> first_difference(const std::vector<Choice>& a, const std::vector<Choice>& b) {
+  const size_t n = a.size() < b.size() ? a.size() : b.size();
+  for (size_t i = 0; i < n; ++i)
+    if (a[i].kind != b[i].kind || !(a[i].site == b[i].site) || a[i].bound != b[i].bound || a[i].value != b[i].value)
+      return i;
+  if (a.size() != b.size()) return n;
+  return std::nullopt;
+}
+
 namespace {
 constexpr std::array<const char*, kChoiceKindCount> kKindNames = {
     "pick", "preempt", "alloc_fail", "op", "arg", "swarm", "priority", "misc"};

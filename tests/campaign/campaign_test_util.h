@@ -9,6 +9,19 @@
 
 namespace mmt::campaign::testing {
 
+// A world whose fork after op 150 fails on purpose (the planted self-test failure),
+// with four workers that interleave and kswapd: what replay's recorders are shown on.
+inline Config planted_world() {
+  Config config;
+  config.run.ops_per_seed = 600;
+  config.checks.selftest_plant_fork_after_op = 150;
+  config.schedule.strategy = "random";
+  config.schedule.preempt_probability = 0.3;  // the workers interleave
+  config.workload.workers = 4;
+  config.world.kswapd = true;
+  return config;
+}
+
 // Runs one seed that must fail and returns its repro, as a campaign writes it.
 inline Repro record_failure(const Config& config, uint64_t seed) {
   SeededChoices choices(seed);

@@ -10,24 +10,16 @@
 #include <string>
 #include <vector>
 
+#include "campaign_test_util.h"
 #include "mmtorture/campaign/config.h"
 #include "mmtorture/campaign/seed_run.h"
 #include "mmtorture/sched/event_log.h"
 
 namespace mmt::campaign {
 
-namespace {
+using testing::planted_world;
 
-Config planted_world() {
-  Config config;
-  config.run.ops_per_seed = 600;
-  config.checks.selftest_plant_fork_after_op = 150;
-  config.schedule.strategy = "random";
-  config.schedule.preempt_probability = 0.3;  // the workers interleave
-  config.workload.workers = 4;
-  config.world.kswapd = true;
-  return config;
-}
+namespace {
 
 size_t count(const std::string& text, const std::string& needle) {
   size_t n = 0;

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "campaign_test_util.h"
 #include "mmtorture/campaign/config.h"
 #include "mmtorture/campaign/isolated.h"
 #include "mmtorture/campaign/seed_run.h"
@@ -13,18 +14,10 @@
 #include "mmtorture/sched/sched.h"
 
 namespace mmt::campaign {
-namespace {
 
-Config planted_world() {
-  Config config;
-  config.run.ops_per_seed = 400;
-  config.checks.selftest_plant_fork_after_op = 120;
-  config.schedule.strategy = "random";
-  config.schedule.preempt_probability = 0.3;
-  config.workload.workers = 3;
-  config.world.kswapd = true;
-  return config;
-}
+using testing::planted_world;
+
+namespace {
 
 TEST(SharedEventLog, RebuildsTheReportTheMirroredLogPrints) {
   bool folded = false;

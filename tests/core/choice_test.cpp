@@ -74,4 +74,23 @@ TEST(Choice, KindNamesRoundTrip) {
   EXPECT_FALSE(choice_kind_from_name("nonsense").has_value());
 }
 
+TEST(Choice, FirstDifferenceNamesWhereTwoRunsParted) {
+  constexpr Site kA{"test.a"}, kB{"test.b"};
+  const std::vector<Choice> run{{ChoiceKind::Op, kA, 4, 1}, {ChoiceKind::Op, kA, 4, 2}, {ChoiceKind::Op, kB, 8, 3}};
+  EXPECT_EQ(first_difference(run, run), std::nullopt);
+  std::vector<Choice> other = run;
+  other[1].value = 3;
+  EXPECT_EQ(first_difference(run, other), 1u) << "a value";
+  other = run;
+  other[2].bound = 9;
+  EXPECT_EQ(first_difference(run, other), 2u) << "a bound";
+  other = run;
+  other[0].site = kB;
+  EXPECT_EQ(first_difference(run, other), 0u) << "a site";
+  other = run;
+  other.pop_back();
+  EXPECT_EQ(first_difference(run, other), 2u) << "where the shorter ends";
+  EXPECT_EQ(first_difference(other, run), 2u) << "either way round";
+}
+
 }  // namespace mmt

@@ -46,6 +46,11 @@ struct Choice {
   uint64_t value;
 };
 
+// The first position where two recorded sequences differ (in kind, site, bound or
+// value, or where the shorter one ends); nullopt when they are equal. How replay and
+// the determinism check name the choice where two runs parted.
+std::optional<size_t> first_difference(const std::vector<Choice>& a, const std::vector<Choice>& b);
+
 // Base class: produces values and records every draw that had more than one option.
 class ChoiceSource {
  public:
