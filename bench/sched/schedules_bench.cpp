@@ -140,7 +140,7 @@ BENCHMARK(BM_PctFailing)->DenseRange(2, 11);
 // Bounded exploration (explore.h) of the clean program: every schedule with at most one
 // preemption (levels 0 and 1), capped at 2,000 schedules; reported per schedule run,
 // the explorer's bookkeeping (prefix replay, backtracking) included.
-void BM_ExploreBounded(benchmark::State& state) {
+void explore_program(benchmark::State& state, bool sleep_sets) {
   const auto n = static_cast<int>(state.range(0));
   const ExploredProgram program = [n](ChoiceSource& choices) {
     Scheduler scheduler(choices, SchedulerOptions{.strategy = StrategyConfig::uniform()});
@@ -153,12 +153,19 @@ void BM_ExploreBounded(benchmark::State& state) {
   ExploreOptions options;
   options.preemption_bound = 1;
   options.max_schedules = 2000;
+  options.sleep_sets = sleep_sets;
   uint64_t schedules = 0;
   for (auto _ : state) schedules += explore_bounded(program, options).schedules;
   state.counters["per_schedule"] =
       benchmark::Counter(static_cast<double>(schedules), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
+
+void BM_ExploreBounded(benchmark::State& state) { explore_program(state, false); }
+// The same with sleep sets: the footprint bookkeeping on every step (the threads touch
+// only themselves, but each run is capped at 2,000 schedules all the same).
+void BM_ExploreSleepSets(benchmark::State& state) { explore_program(state, true); }
 BENCHMARK(BM_ExploreBounded)->DenseRange(2, 11);
+BENCHMARK(BM_ExploreSleepSets)->DenseRange(2, 11);
 
 }  // namespace
 }  // namespace mmt::sched

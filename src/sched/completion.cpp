@@ -1,5 +1,6 @@
 // Completion (see completion.h). A woken waiter re-checks `done`, as the kernel's
 // swait loop does: a try_wait_for_completion() in between may have taken it.
+#include "mmtorture/sched/access.h"
 #include "mmtorture/sched/completion.h"
 
 #include "mmtorture/sched/atomic_context.h"
@@ -13,22 +14,27 @@
 namespace mmt::sched {
 
 void Completion::complete() {
+  note_access(this);
   if (done_ != kCompleteAll) ++done_;
   if (Waiter* waiter = waiters_.pop_front()) detail::grant(waiter);
 }
 
 void Completion::complete_all() {
+  note_access(this);
   done_ = kCompleteAll;
   while (Waiter* waiter = waiters_.pop_front()) detail::grant(waiter);
 }
 
 bool Completion::wait(Site site, uint64_t deadline_ms, bool killable) {
+  note_access(this);
   might_sleep(site);
   yield_point(site);
+  note_access(this);  // the step after the switch touches it too
   while (done_ == 0) {
     Waiter waiter(&current_or_host());
     waiters_.push_back(&waiter);
     const WakeReason reason = detail::park(&waiter, WaitInfo{"completion", name_, nullptr, site}, deadline_ms, killable);
+    note_access(this);  // the step after the switch touches it too
     if (!waiter.woken && reason != WakeReason::Woken) return false;
   }
   if (done_ != kCompleteAll) --done_;
@@ -48,6 +54,7 @@ uint64_t Completion::wait_for_completion_timeout(uint64_t timeout_ms, Site site)
 int Completion::wait_for_completion_killable(Site site) { return wait(site, kNoDeadline, true) ? 0 : -EINTR; }
 
 bool Completion::try_wait_for_completion() {
+  note_access(this);
   if (done_ == 0) return false;
   if (done_ != kCompleteAll) --done_;
   return true;

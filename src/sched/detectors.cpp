@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include "mmtorture/sched/scheduler.h"
+
+#include "mmtorture/sched/access.h"
 #include "report.h"
 
 namespace mmt::sched {
@@ -30,6 +32,7 @@ std::string Scheduler::describe_threads() const {
 }
 
 bool Scheduler::advance_clock() {
+  note_access_everything();  // virtual time: every timed wait and the hang clock read it
   uint64_t wake_at = kNoDeadline;
   for (const auto& thread : threads_)
     if (thread->state_ == ThreadState::Blocked && thread->deadline_ms_ < wake_at) wake_at = thread->deadline_ms_;

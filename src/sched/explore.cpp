@@ -1,72 +1,242 @@
-// Iterative context bounding over the uniform strategy's decisions (explore.h).
+// Iterative context bounding over the uniform strategy's decisions, with sleep sets
+// (explore.h).
 #include "mmtorture/sched/explore.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
+#include <unordered_map>
+#include <utility>
 
 #include "mmtorture/core/rng.h"
+#include "mmtorture/sched/access.h"
 
 namespace mmt::sched {
 
+namespace detail {
+constinit thread_local AccessObserver* t_access_observer = nullptr;
+}  // namespace detail
+
 namespace {
 
-// One scheduling decision of a run: how many values it had, which one was taken, and
-// whether it was made at a yield point (where every value but 0 is a preemption).
-struct Decision {
-  uint64_t bound;
-  uint64_t value;
-  bool at_yield;
+// What a step touched, as canonical object numbers (see ExploringChoices::canonical).
+struct Footprint {
+  bool everything = false;
+  std::vector<uint32_t> objects;  // sorted, unique once finished
+
+  void finish() {
+    std::sort(objects.begin(), objects.end());
+    objects.erase(std::unique(objects.begin(), objects.end()), objects.end());
+  }
+  bool intersects(const Footprint& other) const {
+    if (everything || other.everything) return true;
+    auto a = objects.begin();
+    auto b = other.objects.begin();
+    while (a != objects.end() && b != other.objects.end()) {
+      if (*a == *b) return true;
+      if (*a < *b) ++a;
+      else ++b;
+    }
+    return false;
+  }
 };
 
-// The ChoiceSource of one explored run: scheduling decisions from the prefix, then 0;
-// data draws from per-thread seeded streams.
-class ExploringChoices final : public ChoiceSource {
- public:
-  ExploringChoices(const std::vector<uint64_t>& prefix, uint64_t data_seed) : prefix_(prefix), data_seed_(data_seed) {}
+// A thread whose next step need not be taken here: every schedule that takes it
+// before a step dependent on it is equivalent to one already run.
+struct Asleep {
+  uint32_t thread;
+  Footprint footprint;
+};
 
-  const std::vector<Decision>& decisions() const { return decisions_; }
-  // A prefix value that did not fit its decision: the program is not a function of its
-  // choices (reported by the explorer; throwing here would end inside a green thread).
+bool asleep(const std::vector<Asleep>& sleep, uint32_t thread) {
+  return std::any_of(sleep.begin(), sleep.end(), [thread](const Asleep& a) { return a.thread == thread; });
+}
+
+// One scheduling decision on the path of the depth-first search.
+struct Node {
+  uint64_t bound = 0;               // values it has
+  bool at_yield = false;            // every value but 0 is a preemption
+  std::vector<uint32_t> threads;    // the thread each value picks
+  uint64_t value = 0;               // taken on the current path
+  uint32_t preemptions_before = 0;  // on the path up to here
+  std::vector<Asleep> sleep;        // sleep set on arrival
+  std::vector<Asleep> done;         // children explored with no schedule left out for the bound
+  uint64_t cuts_at_child_start = 0;
+  Footprint footprint;              // of the step the current value starts
+
+  uint32_t preemptions_after() const { return preemptions_before + (at_yield && value != 0 ? 1 : 0); }
+};
+
+// The decisions of the current path. Nodes past the end keep their lists' storage for
+// the next run (a run adds a node at every decision past its prefix).
+class Path {
+ public:
+  size_t size() const { return length_; }
+  bool empty() const { return length_ == 0; }
+  Node& operator[](size_t i) { return nodes_[i]; }
+  Node& back() { return nodes_[length_ - 1]; }
+  // A node at the end, emptied.
+  Node& push() {
+    if (length_ == nodes_.size()) nodes_.emplace_back();
+    Node& node = nodes_[length_++];
+    node.threads.clear();
+    node.sleep.clear();
+    node.done.clear();
+    node.footprint = Footprint{};
+    node.value = 0;
+    node.preemptions_before = 0;
+    node.cuts_at_child_start = 0;
+    return node;
+  }
+  void pop_back() { --length_; }
+
+ private:
+  std::vector<Node> nodes_;
+  size_t length_ = 0;
+};
+
+// The ChoiceSource of one explored run, and the observer of its steps' footprints.
+class ExploringChoices final : public ChoiceSource, public AccessObserver {
+ public:
+  ExploringChoices(Path& path, const ExploreOptions& options, uint32_t bound, uint64_t& cuts)
+      : path_(path), replayed_(path.size()), options_(options), bound_(bound), cuts_(cuts) {
+    // Footprints are only needed by the reduction.
+    if (options_.sleep_sets) previous_observer_ = std::exchange(detail::t_access_observer, this);
+  }
+  ~ExploringChoices() override {
+    if (options_.sleep_sets) detail::t_access_observer = previous_observer_;
+  }
+  ExploringChoices(const ExploringChoices&) = delete;
+  ExploringChoices& operator=(const ExploringChoices&) = delete;
+
+  // Ends the last step (call when the run is over).
+  void finish() {
+    if (!blocked_) close_step();
+  }
+  // Every thread it could pick at some decision was asleep: the run continued with
+  // value 0, a schedule equivalent to one already run.
+  bool blocked() const { return blocked_; }
   const std::optional<std::string>& mismatch() const { return mismatch_; }
+
+  void accessed(const void* object) override {
+    if (!blocked_) step_.objects.push_back(canonical(object));
+  }
+  void accessed_everything() override { step_.everything = true; }
 
  protected:
   uint64_t produce(ChoiceKind kind, Site site, uint64_t bound, Bias bias, double p) override {
     Scheduler* scheduler = Scheduler::running();
     Thread* current = scheduler ? scheduler->current() : nullptr;
-    if (kind == ChoiceKind::Pick && scheduler && bias == Bias::Uniform) {
-      const size_t index = decisions_.size();
-      uint64_t value = index < prefix_.size() ? prefix_[index] : 0;
-      if (value >= bound) {
-        if (!mismatch_)
-          mismatch_ = fmt::format("decision {} at {} has {} values now, and the prefix asks for value {}", index,
-                                  site.name, bound, value);
-        value = 0;
-      }
-      // The running thread still runnable: a yield point (the uniform strategy's value 0
-      // keeps it). Blocked, exited or none (the scheduler's loop): a free pick.
-      const bool at_yield = current && current->state() == ThreadState::Runnable;
-      decisions_.push_back(Decision{bound, value, at_yield});
-      return value;
-    }
+    if (kind == ChoiceKind::Pick && scheduler && bias == Bias::Uniform) return decide(*scheduler, current, site, bound);
     Rng& rng = stream(current ? current->id() : 0);
     if (bias == Bias::Probability) return rng.chance(p) ? 1 : 0;
     return rng.below(bound);
   }
 
  private:
+  uint64_t decide(const Scheduler& scheduler, const Thread* current, Site site, uint64_t bound) {
+    if (blocked_) return 0;
+    close_step();
+    const size_t index = decisions_++;
+    // The running thread still runnable: a yield point, where value 0 keeps it and
+    // value i is the i-th other runnable thread. Otherwise (it blocked or exited, or
+    // the scheduler's loop picks) value i is the i-th runnable thread.
+    const bool at_yield = current && current->state() == ThreadState::Runnable;
+    std::vector<uint32_t>& threads = threads_scratch_;
+    threads.clear();
+    if (at_yield) threads.push_back(current->id());
+    for (const Thread* thread : scheduler.runnable())
+      if (!at_yield || thread != current) threads.push_back(thread->id());
+    if (threads.size() != bound) mismatch(fmt::format("decision {} at {}: {} values, {} threads", index, site.name,
+                                                      bound, threads.size()));
+    if (index < replayed_) {
+      const Node& node = path_[index];
+      if (node.bound != bound || node.at_yield != at_yield || node.threads != threads)
+        mismatch(fmt::format("decision {} at {} differs from the run this prefix came from", index, site.name));
+      return node.value < bound ? node.value : 0;
+    }
+    Node& node = path_.push();
+    node.bound = bound;
+    node.at_yield = at_yield;
+    node.threads.assign(threads.begin(), threads.end());
+    if (index > 0) {
+      const Node& parent = path_[index - 1];
+      node.preemptions_before = parent.preemptions_after();
+      if (options_.sleep_sets) carry_sleep(parent, node.sleep);
+    }
+    // The first value whose thread is awake and whose preemption the bound allows.
+    bool cut = false;
+    for (uint64_t value = 0; value < bound; ++value) {
+      if (asleep(node.sleep, node.threads[value])) continue;
+      if (node.at_yield && value != 0 && node.preemptions_before + 1 > bound_) {
+        cut = true;
+        continue;
+      }
+      node.value = value;
+      node.cuts_at_child_start = cuts_;
+      return value;
+    }
+    // Nothing left to run here that is not covered: the rest of the run is redundant.
+    path_.pop_back();
+    blocked_ = true;
+    if (cut) ++cuts_;
+    return 0;
+  }
+
+  // Godefroid's rule: the threads asleep at the parent, and its children already
+  // explored, stay asleep after the parent's step when that step is independent of
+  // theirs.
+  static void carry_sleep(const Node& parent, std::vector<Asleep>& sleep) {
+    for (const auto* list : {&parent.sleep, &parent.done})
+      for (const Asleep& entry : *list)
+        if (!entry.footprint.intersects(parent.footprint)) sleep.push_back(entry);
+  }
+
+  // Ends the step that began at the last decision on the path.
+  void close_step() {
+    if (!options_.sleep_sets) return;
+    step_.finish();
+    if (decisions_ > 0 && decisions_ - 1 < path_.size()) path_[decisions_ - 1].footprint = std::move(step_);
+    step_ = Footprint{};
+  }
+
+  // Objects are numbered in the order a run first touches them (addresses differ from
+  // run to run: each run builds its world afresh). Runs that share a prefix touch the
+  // same objects in the same order within it, so the numbers agree there — including
+  // what the program and spawn() name before the first decision; objects first touched
+  // after the shared prefix get numbers from the same next value in both runs, so two
+  // steps that both touch such objects share at least that number (dependent:
+  // conservative, never the other way).
+  uint32_t canonical(const void* object) {
+    auto [it, inserted] = numbers_.try_emplace(object, static_cast<uint32_t>(numbers_.size()));
+    return it->second;
+  }
+
   Rng& stream(uint32_t thread_id) {
     while (streams_.size() <= thread_id) {
-      SplitMix64 mix(data_seed_ ^ (0x9e3779b97f4a7c15ULL * (streams_.size() + 1)));
+      SplitMix64 mix(options_.data_seed ^ (0x9e3779b97f4a7c15ULL * (streams_.size() + 1)));
       streams_.emplace_back(mix.next());
     }
     return streams_[thread_id];
   }
 
-  const std::vector<uint64_t>& prefix_;
-  uint64_t data_seed_;
-  std::vector<Decision> decisions_;
+  void mismatch(std::string what) {
+    if (!mismatch_) mismatch_ = std::move(what);
+  }
+
+  Path& path_;
+  const size_t replayed_;  // decisions whose values the path gives
+  const ExploreOptions& options_;
+  const uint32_t bound_;
+  uint64_t& cuts_;
+  AccessObserver* previous_observer_ = nullptr;
+  size_t decisions_ = 0;
+  bool blocked_ = false;
+  Footprint step_;
+  std::unordered_map<const void*, uint32_t> numbers_;
   std::vector<Rng> streams_;
+  std::vector<uint32_t> threads_scratch_;  // the decision being made: the thread of each value
   std::optional<std::string> mismatch_;
 };
 
@@ -78,77 +248,63 @@ class Explorer {
   Explorer(const ExploredProgram& program, const ExploreOptions& options, ExploreResult& result)
       : program_(program), options_(options), result_(result) {}
 
-  // Depth-first over every schedule with ≤ bound preemptions. Sets cut_ when some
-  // decision had a value the bound left out.
+  // Depth-first over every schedule with ≤ bound preemptions.
   Level explore(uint32_t bound) {
-    cut_ = false;
+    cuts_ = 0;
     result_.schedules_at_bound = 0;
-    std::vector<uint64_t> prefix;
-    std::vector<Decision> previous;
+    result_.redundant_at_bound = 0;
+    Path path;
     for (;;) {
       if (options_.max_schedules && result_.schedules >= options_.max_schedules) return Level::Limited;
-      ExploringChoices choices(prefix, options_.data_seed);
+      ExploringChoices choices(path, options_, bound, cuts_);
       const RunResult run = program_(choices);
+      choices.finish();
       ++result_.schedules;
       ++result_.schedules_at_bound;
-      check_deterministic(choices, previous, prefix.size());
-      const std::vector<Decision>& decisions = choices.decisions();
-      std::vector<uint32_t> preemptions_before(decisions.size() + 1, 0);
-      for (size_t i = 0; i < decisions.size(); ++i)
-        preemptions_before[i + 1] =
-            preemptions_before[i] + (decisions[i].at_yield && decisions[i].value != 0 ? 1 : 0);
+      if (choices.blocked()) ++result_.redundant_at_bound;
+      if (choices.mismatch())
+        throw std::logic_error("explore: the program is not a function of its choices: " + *choices.mismatch());
       if (run.failure) {
         result_.failure = run.failure;
-        result_.failing_preemptions = preemptions_before.back();
+        result_.failing_preemptions = path.empty() ? 0 : path.back().preemptions_after();
         result_.failing_choices = choices.recorded();
         result_.failing_trace_hash = run.trace_hash;
         return Level::Failed;
       }
-      if (!next_prefix(decisions, preemptions_before, bound, prefix)) return Level::Exhausted;
-      previous = decisions;
+      if (!backtrack(path, bound)) return Level::Exhausted;
     }
   }
 
-  bool cut() const { return cut_; }
+  // No value was left out for the bound in the last level explored.
+  bool cut() const { return cuts_ != 0; }
 
  private:
-  // The deepest decision with an untried value the bound allows, with that value.
-  bool next_prefix(const std::vector<Decision>& decisions, const std::vector<uint32_t>& preemptions_before,
-                   uint32_t bound, std::vector<uint64_t>& prefix) {
-    for (size_t i = decisions.size(); i-- > 0;) {
-      const Decision& decision = decisions[i];
-      if (decision.value + 1 >= decision.bound) continue;
-      // At a yield point every value but 0 preempts; the next value is one of those.
-      if (decision.at_yield && preemptions_before[i] + 1 > bound) {
-        cut_ = true;
-        continue;
+  // Moves the deepest decision with a value still to explore to that value.
+  bool backtrack(Path& path, uint32_t bound) {
+    while (!path.empty()) {
+      Node& node = path.back();
+      // The child just finished covers its schedules only if none was left out below it.
+      if (options_.sleep_sets && cuts_ == node.cuts_at_child_start)
+        node.done.push_back(Asleep{node.threads[node.value], node.footprint});
+      for (uint64_t value = node.value + 1; value < node.bound; ++value) {
+        if (options_.sleep_sets && asleep(node.sleep, node.threads[value])) continue;
+        if (node.at_yield && node.preemptions_before + 1 > bound) {  // every value past 0 preempts
+          ++cuts_;
+          break;
+        }
+        node.value = value;
+        node.cuts_at_child_start = cuts_;
+        return true;
       }
-      prefix.resize(i + 1);
-      for (size_t j = 0; j < i; ++j) prefix[j] = decisions[j].value;
-      prefix[i] = decision.value + 1;
-      return true;
+      path.pop_back();
     }
     return false;
-  }
-
-  // The decisions a prefix replays must be the ones the run it came from made.
-  static void check_deterministic(const ExploringChoices& choices, const std::vector<Decision>& previous,
-                                  size_t replayed) {
-    if (choices.mismatch())
-      throw std::logic_error("explore: the program is not a function of its choices: " + *choices.mismatch());
-    const std::vector<Decision>& now = choices.decisions();
-    for (size_t i = 0; i < replayed && i < previous.size(); ++i)
-      if (i >= now.size() || now[i].bound != previous[i].bound || now[i].at_yield != previous[i].at_yield)
-        throw std::logic_error(fmt::format(
-            "explore: the program is not a function of its choices: decision {} differs between two runs of the "
-            "same prefix",
-            i));
   }
 
   const ExploredProgram& program_;
   const ExploreOptions& options_;
   ExploreResult& result_;
-  bool cut_ = false;
+  uint64_t cuts_ = 0;
 };
 
 }  // namespace

@@ -2,6 +2,8 @@
 // cycle detection on every new edge, and the reclaim rule.
 #include "mmtorture/sched/lockdep.h"
 
+#include "mmtorture/sched/access.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -123,6 +125,7 @@ void Lockdep::check_acquire(Thread& thread, const void* lock, LockClass& lock_cl
   Scheduler* scheduler = detail::t_active;
   if (!scheduler || thread.held_.empty() || thread.id() == 0 || !scheduler->options().lockdep_order) return;
   Lockdep& graph = scheduler->lockdep();
+  note_access(&graph);  // the order graph: what the next nested acquisition is checked against
   const uint32_t to = graph.node_of(lock_class, subclass);
   for (const HeldLock& held : thread.held_) graph.add_edge(thread, held, to, lock_class, subclass, site);
 }

@@ -1,4 +1,5 @@
 // Mutex (see mutex.h).
+#include "mmtorture/sched/access.h"
 #include "mmtorture/sched/mutex.h"
 
 #include <fmt/format.h>
@@ -24,9 +25,11 @@ Mutex::~Mutex() {
 }
 
 int Mutex::acquire(Site site, unsigned subclass, bool killable) {
+  note_access(this);
   Thread& thread = current_or_host();
   might_sleep(site);
   yield_point(site);  // another CPU may take it first
+  note_access(this);  // the step after the switch touches it too
   Lockdep::check_acquire(thread, this, *class_, subclass, LockMode::Exclusive, site);
   if (owner_ == &thread) return -EDEADLK;  // recursion, reported above unless the run is doomed
   if (owner_) {
@@ -34,6 +37,7 @@ int Mutex::acquire(Site site, unsigned subclass, bool killable) {
     Waiter waiter(&thread);
     waiters_.push_back(&waiter);
     detail::park(&waiter, WaitInfo{"mutex", class_->name().c_str(), owner_, site, this}, kNoDeadline, killable);
+    note_access(this);  // the step after the switch touches it too
     if (!waiter.woken) return -EINTR;  // interrupted (or abandoned); ~Waiter dequeues
     // Granted: unlock handed ownership to us.
   } else {
@@ -50,7 +54,9 @@ void Mutex::lock_nested(unsigned subclass, Site site) { acquire(site, subclass, 
 int Mutex::lock_killable(Site site) { return acquire(site, 0, true); }
 
 bool Mutex::trylock(Site site) {
+  note_access(this);
   yield_point(site);
+  note_access(this);  // the step after the switch touches it too
   Thread& thread = current_or_host();
   if (owner_) return false;
   owner_ = &thread;
@@ -59,6 +65,7 @@ bool Mutex::trylock(Site site) {
 }
 
 void Mutex::unlock(Site site) {
+  note_access(this);
   Thread& thread = current_or_host();
   if (owner_ != &thread) {
     detail::report_check("lockdep.bad_unlock", site,

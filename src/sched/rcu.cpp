@@ -1,5 +1,6 @@
 // RCU under the scheduler (see rcu.h): grace-period numbering, reader bookkeeping,
 // callbacks run between switches in softirq context, and the waits.
+#include "mmtorture/sched/access.h"
 #include "mmtorture/sched/rcu.h"
 
 #include <fmt/format.h>
@@ -28,6 +29,7 @@ class SoftirqScope {
 }  // namespace
 
 void SchedRcu::read_lock() {
+  note_access(this);
   Thread& thread = current_or_host();
   if (thread.rcu_depth_++ != 0) return;
   thread.rcu_entry_seq_ = gp_seq_;
@@ -36,6 +38,7 @@ void SchedRcu::read_lock() {
 }
 
 void SchedRcu::read_unlock() {
+  note_access(this);
   Thread& thread = current_or_host();
   if (thread.rcu_depth_ == 0) {
     detail::report_check("rcu", Site{"rcu_read_unlock"}, "rcu_read_unlock without rcu_read_lock");
@@ -45,6 +48,7 @@ void SchedRcu::read_unlock() {
 }
 
 void SchedRcu::forget_reader(Thread& thread) {
+  note_access(this);
   thread.rcu_depth_ = 0;
   auto it = readers_by_seq_.find(thread.rcu_entry_seq_);
   if (it == readers_by_seq_.end()) return;
@@ -53,6 +57,7 @@ void SchedRcu::forget_reader(Thread& thread) {
 }
 
 void SchedRcu::call_rcu(RcuHead* head, void (*func)(RcuHead*)) {
+  note_access(this);
   head->func = func;
   head->next = nullptr;
   callbacks_.push_back(Callback{head, ++gp_seq_});
@@ -61,28 +66,35 @@ void SchedRcu::call_rcu(RcuHead* head, void (*func)(RcuHead*)) {
 }
 
 void SchedRcu::synchronize_rcu() {
+  note_access(this);
   might_sleep(kSynchronizeSite);  // inside a reader this is the self-deadlock
   const uint64_t target = ++gp_seq_;
   yield_point(kSynchronizeSite);
+  note_access(this);  // the step after the switch touches it too
   if (oldest_reader() >= target) return;
   Waiter waiter(&current_or_host(), target);
   gp_waiters_.push_back(&waiter);
   detail::park(&waiter, WaitInfo{"rcu grace period", "synchronize_rcu", nullptr, kSynchronizeSite}, kNoDeadline,
                false);
+  note_access(this);  // the step after the switch touches it too
 }
 
 void SchedRcu::rcu_barrier() {
+  note_access(this);
   might_sleep(kBarrierSite);
   const uint64_t target = callbacks_queued_;
   yield_point(kBarrierSite);
+  note_access(this);  // the step after the switch touches it too
   if (callbacks_run_ >= target) return;
   Waiter waiter(&current_or_host(), target);
   barrier_waiters_.push_back(&waiter);
   detail::park(&waiter, WaitInfo{"rcu callbacks", "rcu_barrier", nullptr, kBarrierSite}, kNoDeadline, false);
+  note_access(this);  // the step after the switch touches it too
 }
 
 void SchedRcu::process() {
   if (!has_work()) return;
+  note_access_everything();  // callbacks run here may touch anything
   const uint64_t oldest = oldest_reader();
   const uint64_t callbacks_before = callbacks_run_;
   size_t released = 0;

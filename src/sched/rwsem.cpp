@@ -1,4 +1,5 @@
 // RwSem (see rwsem.h).
+#include "mmtorture/sched/access.h"
 #include "mmtorture/sched/rwsem.h"
 
 #include <fmt/format.h>
@@ -24,10 +25,12 @@ RwSem::~RwSem() {
 }
 
 int RwSem::acquire(Site site, uint64_t kind, unsigned subclass, bool killable) {
+  note_access(this);
   Thread& thread = current_or_host();
   const LockMode mode = kind == kReader ? LockMode::Shared : LockMode::Exclusive;
   might_sleep(site);
   yield_point(site);
+  note_access(this);  // the step after the switch touches it too
   Lockdep::check_acquire(thread, this, *class_, subclass, mode, site);
   if (Lockdep::holds(thread, this)) return -EDEADLK;  // recursion, reported unless doomed
   // The writer-waiting rule: anyone queued (there is a writer among them) makes a new
@@ -43,6 +46,7 @@ int RwSem::acquire(Site site, uint64_t kind, unsigned subclass, bool killable) {
     detail::park(&waiter,
                  WaitInfo{kind == kReader ? "rwsem read" : "rwsem write", class_->name().c_str(), writer_, site, this},
                  kNoDeadline, killable);
+    note_access(this);  // the step after the switch touches it too
     if (!waiter.woken) return -EINTR;
   }
   Lockdep::acquired(thread, this, *class_, subclass, mode, site);
@@ -80,7 +84,9 @@ void RwSem::down_write_nested(unsigned subclass, Site site) { acquire(site, kWri
 int RwSem::down_write_killable(Site site) { return acquire(site, kWriter, 0, true); }
 
 bool RwSem::down_read_trylock(Site site) {
+  note_access(this);
   yield_point(site);
+  note_access(this);  // the step after the switch touches it too
   Thread& thread = current_or_host();
   if (writer_ || !waiters_.empty()) return false;
   ++readers_;
@@ -89,7 +95,9 @@ bool RwSem::down_read_trylock(Site site) {
 }
 
 bool RwSem::down_write_trylock(Site site) {
+  note_access(this);
   yield_point(site);
+  note_access(this);  // the step after the switch touches it too
   Thread& thread = current_or_host();
   if (writer_ || readers_ != 0) return false;
   writer_ = &thread;
@@ -98,6 +106,7 @@ bool RwSem::down_write_trylock(Site site) {
 }
 
 void RwSem::up_read(Site site) {
+  note_access(this);
   Thread& thread = current_or_host();
   if (readers_ == 0 || !Lockdep::holds(thread, this) || writer_ == &thread) {
     detail::report_check("lockdep.bad_unlock", site,
@@ -111,6 +120,7 @@ void RwSem::up_read(Site site) {
 }
 
 void RwSem::up_write(Site site) {
+  note_access(this);
   Thread& thread = current_or_host();
   if (writer_ != &thread) {
     detail::report_check("lockdep.bad_unlock", site,
@@ -125,6 +135,7 @@ void RwSem::up_write(Site site) {
 }
 
 void RwSem::downgrade_write(Site site) {
+  note_access(this);
   Thread& thread = current_or_host();
   if (writer_ != &thread) {
     detail::report_check("lockdep.bad_unlock", site,

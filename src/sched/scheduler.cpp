@@ -17,6 +17,7 @@
 #include <stdexcept>
 
 #include "mmtorture/core/rcu.h"
+#include "mmtorture/sched/access.h"
 #include "mmtorture/sched/event_log.h"
 #include "mmtorture/sched/lockdep.h"
 #include "mmtorture/sched/rcu.h"
@@ -65,9 +66,11 @@ Thread& Scheduler::spawn(std::string name, std::function<void()> body, SpawnOpti
   if (tearing_down_ || (ran_ && !running_))
     throw std::logic_error("Scheduler::spawn: the run is over; spawn before or during run()");
   if (!body) throw std::invalid_argument("Scheduler::spawn: thread '" + name + "' has no body");
+  note_access(&threads_);  // thread ids are spawn order
   const auto id = static_cast<uint32_t>(threads_.size() + 1);
   threads_.push_back(std::unique_ptr<Thread>(new Thread(this, id, std::move(name), options.daemon)));
   Thread& thread = *threads_.back();
+  note_access(&thread);  // spawned before the run: numbered there, the same in every explored run
   thread.body_ = std::move(body);
   thread.progress_ms_ = now_ms_;
   create_context(thread);
@@ -217,6 +220,7 @@ void Scheduler::record_thread_failure(Thread& thread, Failure failure) {
 }
 
 void Scheduler::finish_thread(Thread& thread) {
+  note_access(&thread);  // its joiners
   if (EventLog* log = options_.event_log) log->note_for(&thread, "exits", EventKind::Exit);
   thread.state_ = ThreadState::Finished;
   remove_runnable(thread);
@@ -365,6 +369,7 @@ WakeReason Scheduler::block(Waiter* waiter, const WaitInfo& info, uint64_t deadl
     return WakeReason::Abandoned;
   }
   if (doomed()) return WakeReason::Abandoned;
+  note_access(thread);  // its fatal-signal flag, and wake_up_process / the signal that end the wait
   if (killable && thread->fatal_signal_) return WakeReason::Interrupted;
   if (options_.event_log) [[unlikely]]
     note_block(info, deadline_ms, killable);
@@ -394,12 +399,14 @@ void Scheduler::wake(Waiter* waiter) {
 }
 
 bool Scheduler::wake_up_process(Thread& thread) {
+  note_access(&thread);
   if (thread.state_ != ThreadState::Blocked || thread.waiter_ != nullptr) return false;
   make_runnable(thread, WakeReason::Woken);
   return true;
 }
 
 void Scheduler::send_fatal_signal(Thread& thread) {
+  note_access(&thread);  // its flag, read at its killable waits
   thread.fatal_signal_ = true;
   trace_->fold(TraceEvent::Custom, 0x5349, thread.id_);
   if (EventLog* log = options_.event_log) log->note("sends a fatal signal to {}", thread.label());
@@ -411,11 +418,13 @@ void Scheduler::join(Thread& thread, Site site) {
     detail::report_check("sched.join_self", site, "a thread joins itself");
     return;
   }
+  note_access(&thread);
   while (thread.state_ != ThreadState::Finished) {
     Waiter waiter(current_);
     thread.joiners_.push_back(&waiter);
     const WakeReason reason =
         detail::park(&waiter, WaitInfo{"join", thread.name_.c_str(), &thread, site}, kNoDeadline, false);
+    note_access(&thread);
     if (reason == WakeReason::Abandoned) return;
   }
 }

@@ -1,4 +1,5 @@
 // SpinLock (see spinlock.h).
+#include "mmtorture/sched/access.h"
 #include "mmtorture/sched/spinlock.h"
 
 #include <fmt/format.h>
@@ -22,15 +23,18 @@ SpinLock::~SpinLock() {
 }
 
 void SpinLock::acquire(Site site, unsigned subclass) {
+  note_access(this);
   Thread& thread = current_or_host();
   preempt_disable();  // atomic from here on, as spin_lock() is
   yield_point(site);
+  note_access(this);  // the step after the switch touches it too
   Lockdep::check_acquire(thread, this, *class_, subclass, LockMode::Spin, site);
   if (owner_ == &thread) return;  // recursion, reported above unless doomed
   if (owner_) {
     Waiter waiter(&thread);
     spinners_.push_back(&waiter);
     detail::park(&waiter, WaitInfo{"spin", class_->name().c_str(), owner_, site, this}, kNoDeadline, false);
+    note_access(this);  // the step after the switch touches it too
     if (!waiter.woken) return;
   } else {
     owner_ = &thread;
@@ -43,7 +47,9 @@ void SpinLock::lock(Site site) { acquire(site, 0); }
 void SpinLock::lock_nested(unsigned subclass, Site site) { acquire(site, subclass); }
 
 bool SpinLock::trylock(Site site) {
+  note_access(this);
   yield_point(site);
+  note_access(this);  // the step after the switch touches it too
   Thread& thread = current_or_host();
   if (owner_) return false;
   preempt_disable();
@@ -53,6 +59,7 @@ bool SpinLock::trylock(Site site) {
 }
 
 void SpinLock::unlock(Site site) {
+  note_access(this);
   Thread& thread = current_or_host();
   if (owner_ != &thread) {
     detail::report_check("lockdep.bad_unlock", site,

@@ -1,4 +1,5 @@
 // WaitQueue (see wait_queue.h): the non-template half of the wait_event family.
+#include "mmtorture/sched/access.h"
 #include "mmtorture/sched/wait_queue.h"
 
 #include "mmtorture/sched/atomic_context.h"
@@ -10,23 +11,29 @@
 namespace mmt::sched {
 
 void WaitQueue::prepare(Site site) {
+  note_access(this);
   might_sleep(site);
   yield_point(site);
+  note_access(this);  // the step after the switch touches it too
 }
 
 WakeReason WaitQueue::wait_once(Site site, uint64_t deadline_ms, bool killable) {
+  note_access(this);
   Waiter waiter(&current_or_host());
   waiters_.push_back(&waiter);
   const WakeReason reason = detail::park(&waiter, WaitInfo{"wait_event", name_, nullptr, site}, deadline_ms, killable);
+  note_access(this);  // the step after the switch touches it too
   return waiter.woken ? WakeReason::Woken : reason;
 }
 
 void WaitQueue::wake_up() {
+  note_access(this);
   // Waiters re-queue themselves only when they run again, so this terminates.
   while (Waiter* waiter = waiters_.pop_front()) detail::grant(waiter);
 }
 
 void WaitQueue::wake_up_one() {
+  note_access(this);
   if (Waiter* waiter = waiters_.pop_front()) detail::grant(waiter);
 }
 

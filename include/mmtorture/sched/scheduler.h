@@ -126,6 +126,9 @@ class Scheduler {
   Thread* current() const { return current_; }
   // Every thread spawned, in id order.
   const std::vector<std::unique_ptr<Thread>>& threads() const { return threads_; }
+  // The runnable threads (the running one included), in the order they became
+  // runnable: the order the uniform strategy's picks index (strategy.h).
+  const std::vector<Thread*>& runnable() const { return runnable_; }
   // One line per thread (Thread::describe), for failure dumps.
   std::string describe_threads() const;
 
