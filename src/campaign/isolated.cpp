@@ -161,6 +161,12 @@ std::string encode_report(const WorkerReport& report) {
     j["failure"] = {{"check", f->check},   {"site", f->site},         {"message", f->message},
                     {"dump", f->dump},     {"op_index", f->op_index}, {"virtual_ms", f->virtual_ms},
                     {"detail", f->detail}};
+    if (!f->subject.empty())
+      j["failure"]["subject"] = {{"mm_id", f->subject.mm_id},
+                                 {"kind", static_cast<int>(f->subject.kind)},
+                                 {"first", f->subject.first},
+                                 {"last", f->subject.last},
+                                 {"depth", f->subject.depth}};
   }
   return j.dump();
 }
@@ -189,6 +195,14 @@ WorkerReport decode_report(const std::string& line) {
     failure.op_index = f.at("op_index").get<uint64_t>();
     failure.virtual_ms = f.at("virtual_ms").get<uint64_t>();
     failure.detail = f.value("detail", std::string{});
+    if (f.contains("subject")) {
+      const auto& subject = f["subject"];
+      failure.subject.mm_id = subject.at("mm_id").get<uint64_t>();
+      failure.subject.kind = static_cast<FailureSubject::Kind>(subject.at("kind").get<int>());
+      failure.subject.first = subject.at("first").get<uint64_t>();
+      failure.subject.last = subject.at("last").get<uint64_t>();
+      failure.subject.depth = subject.at("depth").get<uint32_t>();
+    }
     report.result.failure = failure;
   }
   return report;

@@ -157,10 +157,14 @@ class Stress {
     maple::DotTreeOptions tree;
     tree.name = "tree";
     tree.label = fmt::format("maple job tree at the failure (op {}; the model holds {} entries)", op_, model_.size());
-    return fmt::format(
-        "// mmtorture: the maple job's tree when the failure was recorded: {} at {}: {}\n"
-        "digraph mmtorture_trees {{\n  node [fontname=monospace];\n{}}}\n",
-        failure.check, failure.site, failure.message, maple::mt_dump_dot_subgraph(&tree_, tree));
+    // The job's only tree is the failing one.
+    tree.failing = true;
+    tree.subject = failure.subject;
+    if (opt_.whole_trees) tree.collapse_above_nodes = 0;
+    return maple::dot_failure_digraph(
+        fmt::format("mmtorture: the maple job's tree when the failure was recorded: {} at {}: {}", failure.check,
+                    failure.site, failure.message),
+        failure, maple::mt_dump_dot_subgraph(&tree_, tree));
   }
 
  private:
@@ -176,8 +180,10 @@ class Stress {
   }
   unsigned long draw_value() { return 1 + c_.draw(ChoiceKind::Arg, kSiteValue, 1000); }
 
-  [[noreturn]] void diverged(const std::string& what) {
-    raise_failure("model_diff", "maple_stress", fmt::format("op {}: {}", op_, what),
+  // The tree and the model disagree about [first, last] (replay --dump-tree draws the
+  // leaves holding it).
+  [[noreturn]] void diverged(const std::string& what, unsigned long first, unsigned long last) {
+    raise_failure(FailureSubject::entry(first, last), "model_diff", "maple_stress", fmt::format("op {}: {}", op_, what),
                   maple::mt_dump_string(&tree_, mt_dump_hex));
   }
 
@@ -187,7 +193,8 @@ class Stress {
     const unsigned long want_value = want ? want->value : 0;
     const unsigned long got_value = got ? xa_to_value(got) : 0;
     if (want_value != got_value)
-      diverged(fmt::format("{}({:#x}) returned {} but the model holds {}", op, index, got_value, want_value));
+      diverged(fmt::format("{}({:#x}) returned {} but the model holds {}", op, index, got_value, want_value), index,
+               index);
   }
 
   // The starting tree: part of the configuration, not of the choice sequence, so a
@@ -198,7 +205,8 @@ class Stress {
     for (uint64_t i = 0; i < opt_.prefill; ++i) {
       const unsigned long index = 16 * i, last = index + 7;
       const int ret = mtree_store_range(&tree_, index, last, xa_mk_value(i + 1), GFP_KERNEL);
-      if (ret != 0) diverged(fmt::format("prefill: mtree_store_range({:#x}, {:#x}) returned {}", index, last, ret));
+      if (ret != 0)
+        diverged(fmt::format("prefill: mtree_store_range({:#x}, {:#x}) returned {}", index, last, ret), index, last);
       model_store(model_, index, last, i + 1);
     }
     allocator_.set_injecting(true);
@@ -214,7 +222,7 @@ class Stress {
         const unsigned long last = draw_last(index);
         const unsigned long value = c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value();
         const int ret = mtree_store_range(&tree_, index, last, value ? xa_mk_value(value) : nullptr, GFP_KERNEL);
-        if (ret != 0) diverged(fmt::format("mtree_store_range returned {}", ret));
+        if (ret != 0) diverged(fmt::format("mtree_store_range returned {}", ret), index, last);
         model_store(model_, index, last, value);
         trace_.fold(TraceEvent::OpEnd, ret);
         break;
@@ -224,7 +232,8 @@ class Stress {
         const unsigned long value = draw_value();
         const int ret = mtree_insert_range(&tree_, index, last, xa_mk_value(value), GFP_KERNEL);
         const int want = model_range_empty(model_, index, last) ? 0 : -EEXIST;
-        if (ret != want) diverged(fmt::format("mtree_insert_range returned {}, model expects {}", ret, want));
+        if (ret != want)
+          diverged(fmt::format("mtree_insert_range returned {}, model expects {}", ret, want), index, last);
         if (ret == 0) model_store(model_, index, last, value);
         trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
         break;
@@ -252,7 +261,8 @@ class Stress {
           const unsigned long want = it == model_.end() ? 0 : it->second.value;
           if ((got ? xa_to_value(got) : 0) != want || (got && mas.index != it->first))
             diverged(fmt::format("iteration from {:#x} step {} returned {} at {:#x}", index, i,
-                                 got ? xa_to_value(got) : 0, mas.index));
+                                 got ? xa_to_value(got) : 0, mas.index),
+                     index, index);
           trace_.fold(TraceEvent::OpEnd, want);
           if (!got) break;
           ++it;
@@ -268,7 +278,8 @@ class Stress {
           const unsigned long want = have ? std::prev(it)->second.value : 0;
           if ((got ? xa_to_value(got) : 0) != want)
             diverged(fmt::format("reverse iteration from {:#x} step {} returned {}, model {}", index, i,
-                                 got ? xa_to_value(got) : 0, want));
+                                 got ? xa_to_value(got) : 0, want),
+                     index, index);
           trace_.fold(TraceEvent::OpEnd, want);
           if (!got) break;
           --it;
@@ -286,7 +297,8 @@ class Stress {
           if (mas.last - mas.index + 1 != size || mas.index < index || mas.last > window_last ||
               !model_range_empty(model_, mas.index, mas.last))
             diverged(fmt::format("empty area [{:#x}, {:#x}] for size {} is not free in the window", mas.index,
-                                 mas.last, size));
+                                 mas.last, size),
+                     mas.index, mas.last);
         }
         trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), ret ? 0 : mas.index);
         break;
@@ -299,7 +311,8 @@ class Stress {
         const int ret = mtree_alloc_range(&tree_, &start, xa_mk_value(value), size, index, ULONG_MAX, GFP_KERNEL);
         if (ret == 0) {
           if (!model_range_empty(model_, start, start + size - 1) || start < index)
-            diverged(fmt::format("mtree_alloc_range gave [{:#x}, +{}] which is not free", start, size));
+            diverged(fmt::format("mtree_alloc_range gave [{:#x}, +{}] which is not free", start, size), start,
+                     start + size - 1);
           model_store(model_, start, start + size - 1, value);
         }
         trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), start);
@@ -318,7 +331,7 @@ class Stress {
           model_store(model_, index, last, value);
         } else if (ret != -ENOMEM) {
           mtree_unlock(&tree_);
-          diverged(fmt::format("mas_preallocate returned {}", ret));
+          diverged(fmt::format("mas_preallocate returned {}", ret), index, last);
         }
         mtree_unlock(&tree_);
         trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
@@ -332,7 +345,7 @@ class Stress {
         const int ret = mas_store_gfp(&mas, xa_mk_value(value), GFP_NOWAIT);
         mtree_unlock(&tree_);
         if (ret == 0) model_store(model_, index, last, value);
-        else if (ret != -ENOMEM) diverged(fmt::format("mas_store_gfp returned {}", ret));
+        else if (ret != -ENOMEM) diverged(fmt::format("mas_store_gfp returned {}", ret), index, last);
         trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
         break;
       }
@@ -350,11 +363,13 @@ class Stress {
       if (it == model_.end() || it->first != mas.index || it->second.last != mas.last ||
           it->second.value != xa_to_value(entry))
         diverged(fmt::format("tree entry [{:#x}, {:#x}] = {} differs from the model", mas.index, mas.last,
-                             xa_to_value(entry)));
+                             xa_to_value(entry)),
+                 mas.index, mas.last);
       ++it;
       ++count;
     }
-    if (it != model_.end()) diverged(fmt::format("model entry at {:#x} missing from the tree", it->first));
+    if (it != model_.end()) diverged(fmt::format("model entry at {:#x} missing from the tree", it->first), it->first,
+                                         it->second.last);
     trace_.fold(TraceEvent::Check, count);
   }
 

@@ -136,6 +136,7 @@ SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks
     cma::CmaWorldOptions options = cma_options(config);
     options.event_log = hooks.event_log;
     options.capture_trees_dot = hooks.capture_trees_dot;
+    options.whole_trees = hooks.whole_trees;
     const auto r = cma::run_cma_world(choices, options);
     out.trees_dot = r.trees_dot;
     out.ops = r.calls.size();
@@ -175,6 +176,7 @@ SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks
   } else if (config.workload.job == "maple") {
     MapleStressOptions options = maple_options(config);
     options.capture_trees_dot = hooks.capture_trees_dot;
+    options.whole_trees = hooks.whole_trees;
     const auto r = run_maple_stress(choices, options);
     out.ops = r.ops_done;
     out.trace_hash = r.trace_hash;
@@ -188,6 +190,7 @@ SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks
     options.trace_ops = hooks.trace_ops;
     options.event_log = hooks.event_log;
     options.capture_trees_dot = hooks.capture_trees_dot;
+    options.whole_trees = hooks.whole_trees;
     const auto r = run_vm_world(choices, options);
     out.trees_dot = r.trees_dot;
     out.ops = r.ops_done;

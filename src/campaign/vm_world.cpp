@@ -14,6 +14,7 @@
 #include "mmtorture/check/registry.h"
 #include "mmtorture/core/trace_hash.h"
 #include "mmtorture/maple/kernel_api.h"
+#include "mmtorture/maple/validate.h"
 #include "mmtorture/mem/fault_plan.h"
 #include "mmtorture/mem/memory.h"
 #include "mmtorture/sched/event_log.h"
@@ -205,7 +206,7 @@ class VmWorld {
       }
       if (op == kFork && options_.selftest_plant_fork_after_op &&
           result_.ops_done + 1 >= options_.selftest_plant_fork_after_op)
-        raise_failure("selftest.planted", "vm_world.fork",
+        raise_failure(FailureSubject::mm(mm ? mm->id() : 0), "selftest.planted", "vm_world.fork",
                       fmt::format("planted failure: fork at op {}", result_.ops_done));
       trace_.fold(TraceEvent::OpEnd, op, static_cast<uint64_t>(ret));
       if (mm && !mm->exited) check_mm(*mm, kOpNames[op]);
@@ -249,8 +250,8 @@ class VmWorld {
   }
 
   [[noreturn]] void unexpected(const char* op, long ret, vma::Mm& mm) {
-    raise_failure("vm_world.unexpected_result", op, fmt::format("{} returned {} on mm {}", op, ret, mm.id()),
-                  vma::dump_mm(mm));
+    raise_failure(FailureSubject::mm(mm.id()), "vm_world.unexpected_result", op,
+                  fmt::format("{} returned {} on mm {}", op, ret, mm.id()), vma::dump_mm(mm));
   }
 
   // Runs one operation; with `args`, also says what it drew ("addr=0x... len=0x...").
@@ -475,11 +476,7 @@ class VmWorld {
   // The VMA tree of every address space in a slot, as Graphviz (replay --dump-tree).
   // Reads the trees without their locks: nothing else runs while a failure is recorded.
   void capture_trees(const Failure& failure) {
-    std::string dot = fmt::format(
-        "// mmtorture: the VMA tree of every live address space when the failure was recorded,\n"
-        "// one cluster per mm: {} at {}: {}\n"
-        "digraph mmtorture_trees {{\n  node [fontname=monospace];\n",
-        failure.check, failure.site, failure.message);
+    std::string dot;
     size_t live = 0;
     for (size_t slot = 0; slot < slots_.size(); ++slot) {
       const std::shared_ptr<vma::Mm>& mm = slots_[slot];
@@ -487,7 +484,8 @@ class VmWorld {
       ++live;
       dot += vma::dump_mm_dot(*mm, fmt::format("mm{}", mm->id()),
                               fmt::format("mm {} (slot {}): map_count {}, total_vm {} pages", mm->id(), slot,
-                                          mm->map_count, mm->total_vm));
+                                          mm->map_count, mm->total_vm),
+                              failure.subject, options_.whole_trees);
     }
     // OOM victims the reaper has not started on are still whole.
     for (const std::shared_ptr<vma::Mm>& mm : reap_queue_) {
@@ -495,11 +493,15 @@ class VmWorld {
       ++live;
       dot += vma::dump_mm_dot(*mm, fmt::format("mm{}", mm->id()),
                               fmt::format("mm {} (OOM-killed, waiting for the oom_reaper): map_count {}, total_vm {} pages",
-                                          mm->id(), mm->map_count, mm->total_vm));
+                                          mm->id(), mm->map_count, mm->total_vm),
+                              failure.subject, options_.whole_trees);
     }
     if (live == 0) dot += "  // no address space was live (a failure at teardown comes after they are gone)\n";
-    dot += "}\n";
-    result_.trees_dot = std::move(dot);
+    result_.trees_dot = maple::dot_failure_digraph(
+        fmt::format("mmtorture: the VMA tree of every live address space when the failure was recorded,\n"
+                    "one cluster per mm: {} at {}: {}",
+                    failure.check, failure.site, failure.message),
+        failure, dot);
   }
 
   // Everything goes away and nothing may be left behind.

@@ -33,6 +33,7 @@
 #include "mmtorture/campaign/selftest.h"
 #include "mmtorture/campaign/shrink.h"
 #include "mmtorture/campaign/timeline.h"
+#include "mmtorture/cli/graphviz.h"
 #include "mmtorture/cma/experiment.h"
 #include "mmtorture/nommu/experiment.h"
 #include "mmtorture/core/choice.h"
@@ -131,22 +132,24 @@ struct ReplayOptions {
   std::vector<std::string> overrides;  // --set (fuzz inputs only)
   std::string write_repro;             // --write-repro (fuzz inputs only)
   size_t last_events = 16;             // --last N: each thread's last events (0: off)
-  std::string dump_tree;               // --dump-tree FORMAT: "" (off) or "dot"
+  std::string dump_tree;               // --dump-tree FORMAT: "" (off), "dot" or "svg"
   std::string dump_tree_out;           // --dump-tree-out FILE (default: beside the input)
+  std::string graphviz_dot;            // --dump-tree=svg: the dot executable, found before the replay
+  bool dump_tree_whole = false;        // --dump-tree-whole: no collapsing of large trees
   bool fuzz_input = false;             // --fuzz-input: FILE is raw fuzz_world bytes
   std::string perfetto;                // --perfetto FILE: the run as Chrome Trace Event JSON
   std::string html;                    // --html FILE: the run as a self-contained HTML timeline
   bool timelines() const { return !perfetto.empty() || !html.empty(); }
 };
 
-constexpr const char* kDumpTreeFormats[] = {"dot"};
+constexpr const char* kDumpTreeFormats[] = {"dot", "svg"};
 
 // Where --dump-tree writes when --dump-tree-out is not given: the input's path with
-// ".json" replaced (1.repro.json -> 1.repro.trees.dot), or ".trees.dot" appended.
-std::string default_trees_path(const std::string& input) {
+// ".json" replaced (1.repro.json -> 1.repro.trees.dot, or .trees.svg), or that appended.
+std::string default_trees_path(const std::string& input, const std::string& format) {
   std::string out = input;
   if (out.ends_with(".json")) out.resize(out.size() - 5);
-  return out + ".trees.dot";
+  return out + ".trees." + format;
 }
 
 // Where shrink writes when --out is not given: 1.repro.json -> 1.min.repro.json.
@@ -182,6 +185,7 @@ SeedHooks replay_hooks(const ReplayOptions& options, std::unique_ptr<sched::Even
     hooks.event_log = log_storage.get();
   }
   hooks.capture_trees_dot = !options.dump_tree.empty();
+  hooks.whole_trees = options.dump_tree_whole;
   return hooks;
 }
 
@@ -202,13 +206,21 @@ void print_failure_context(const ReplayOptions& options, const std::string& inpu
     std::printf("trees: the %s job keeps no maple trees to dump; nothing written\n", job.c_str());
     return;
   }
-  const std::string out = options.dump_tree_out.empty() ? default_trees_path(input) : options.dump_tree_out;
-  write_file_atomic(out, result.trees_dot);
+  const std::string out =
+      options.dump_tree_out.empty() ? default_trees_path(input, options.dump_tree) : options.dump_tree_out;
+  if (options.dump_tree == "svg") render_dot_svg(options.graphviz_dot, result.trees_dot, out);
+  else write_file_atomic(out, result.trees_dot);
   size_t trees = 0;
   for (size_t at = result.trees_dot.find("subgraph cluster_"); at != std::string::npos;
        at = result.trees_dot.find("subgraph cluster_", at + 1))
     ++trees;
-  std::printf("trees at the failure (%zu, Graphviz): %s\n", trees, out.c_str());
+  size_t collapsed = 0;
+  for (size_t at = result.trees_dot.find("// drawn: the "); at != std::string::npos;
+       at = result.trees_dot.find("// drawn: the ", at + 1))
+    ++collapsed;
+  std::printf("trees at the failure (%zu, %s%s): %s\n", trees, options.dump_tree == "svg" ? "SVG" : "Graphviz",
+              collapsed ? fmt::format("; {} drawn as the path to the failing node", collapsed).c_str() : "",
+              out.c_str());
 }
 
 // replay --perfetto / --html: the run's timeline, from the event log's history.
@@ -547,7 +559,10 @@ int main(int argc, char** argv) {
       "maple trees as they were when the failure was recorded (world job: every live mm's VMA tree, one\n"
       "cluster each; maple job: its tree; cma job: the application's and the VM's) to FILE minus .json plus\n"
       ".trees.dot (1.repro.json ->\n"
-      "1.repro.trees.dot), or to --dump-tree-out. Render with: dot -Tsvg 1.repro.trees.dot -o trees.svg");
+      "1.repro.trees.dot), or to --dump-tree-out. The failure is the graph's label; the mm it names is drawn\n"
+      "in red, and the node or VMA it names filled red; a tree of more than 24 nodes is drawn as the path\n"
+      "from its root to that node, the other subtrees collapsed into counted boxes. --dump-tree=svg renders\n"
+      "it with Graphviz's dot (1.repro.trees.svg; scripts/setup installs graphviz).");
   std::string replay_path;
   ReplayOptions replay_options;
   replay_cmd->add_option("file", replay_path,
@@ -561,9 +576,13 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(size_t{0}, size_t{1} << 20));
   replay_cmd->add_option("--dump-tree", replay_options.dump_tree,
-                         "Write the maple trees at the failure in this format (dot: Graphviz)");
+                         "Write the maple trees at the failure in this format (dot: Graphviz text; svg: drawn by dot)");
   replay_cmd->add_option("--dump-tree-out", replay_options.dump_tree_out,
-                         "Where --dump-tree writes (implies --dump-tree=dot; default FILE minus .json plus .trees.dot)");
+                         "Where --dump-tree writes (implies --dump-tree=dot; default FILE minus .json plus .trees.dot "
+                         "or .trees.svg)");
+  replay_cmd->add_flag("--dump-tree-whole", replay_options.dump_tree_whole,
+                       "With --dump-tree: draw every node of a large tree (default: the path to the node the "
+                       "failure names, the other subtrees collapsed)");
   replay_cmd->add_option("--set", replay_options.overrides,
                          "fuzz inputs only: section.key=value (a TOML value) over the fuzzers' config");
   replay_cmd->add_option("--perfetto", replay_options.perfetto,
@@ -671,19 +690,29 @@ int main(int argc, char** argv) {
       return run_selftest(selftest_options).passed ? 0 : 1;
     }
     if (replay_cmd->parsed()) {
-      if (!replay_options.dump_tree_out.empty() && replay_options.dump_tree.empty()) replay_options.dump_tree = "dot";
+      if ((!replay_options.dump_tree_out.empty() || replay_options.dump_tree_whole) && replay_options.dump_tree.empty())
+        replay_options.dump_tree = "dot";
       if (!replay_options.dump_tree.empty() &&
           std::find(std::begin(kDumpTreeFormats), std::end(kDumpTreeFormats), replay_options.dump_tree) ==
               std::end(kDumpTreeFormats)) {
-        std::fprintf(stderr, "mmtorture: --dump-tree: unknown format '%s' (known: dot)\n",
+        std::fprintf(stderr, "mmtorture: --dump-tree: unknown format '%s' (known: dot, svg)\n",
                      replay_options.dump_tree.c_str());
         return kExitBadInput;
+      }
+      if (replay_options.dump_tree == "svg") {
+        replay_options.graphviz_dot = find_graphviz_dot();
+        if (replay_options.graphviz_dot.empty()) {
+          std::fprintf(stderr, "mmtorture: --dump-tree=svg: Graphviz's dot is not on PATH (scripts/setup installs "
+                               "Debian's graphviz; --dump-tree=dot writes the text without it)\n");
+          return kExitBadInput;
+        }
       }
       // Outputs are checked before the replay runs (bad input: exit 2, nothing written).
       std::vector<std::pair<const char*, std::string>> outputs;
       if (!replay_options.dump_tree.empty())
-        outputs.emplace_back("--dump-tree-out", replay_options.dump_tree_out.empty() ? default_trees_path(replay_path)
-                                                                                      : replay_options.dump_tree_out);
+        outputs.emplace_back("--dump-tree-out", replay_options.dump_tree_out.empty()
+                                                    ? default_trees_path(replay_path, replay_options.dump_tree)
+                                                    : replay_options.dump_tree_out);
       if (!replay_options.write_repro.empty()) outputs.emplace_back("--write-repro", replay_options.write_repro);
       if (!replay_options.perfetto.empty()) outputs.emplace_back("--perfetto", replay_options.perfetto);
       if (!replay_options.html.empty()) outputs.emplace_back("--html", replay_options.html);

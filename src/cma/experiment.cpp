@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "mmtorture/maple/kernel_api.h"
+#include "mmtorture/maple/validate.h"
 #include "mmtorture/mem/fault_plan.h"
 #include "mmtorture/mem/memory.h"
 #include "mmtorture/sched/sched.h"
@@ -146,18 +147,18 @@ class CmaWorld {
   // FOLL_LONGTERM). Read without their locks: nothing else runs while a failure is
   // recorded.
   void capture_trees(const Failure& failure) {
-    std::string dot = fmt::format(
-        "// mmtorture: the VMA trees of the cma job's processes when the failure was recorded: {} at {}: {}\n"
-        "digraph mmtorture_trees {{\n  node [fontname=monospace];\n",
-        failure.check, failure.site, failure.message);
+    std::string dot;
     for (auto [process, name, what] : {std::tuple{&app_, "app", "the application"}, std::tuple{&guest_, "vm", "the VM"}}) {
       if (!process->mm || process->mm->exited) continue;
       dot += vma::dump_mm_dot(*process->mm, name,
                               fmt::format("{} (mm {}): map_count {}, total_vm {} pages", what, process->mm->id(),
-                                          process->mm->map_count, process->mm->total_vm));
+                                          process->mm->map_count, process->mm->total_vm),
+                              failure.subject, options_.whole_trees);
     }
-    dot += "}\n";
-    result_.trees_dot = std::move(dot);
+    result_.trees_dot = maple::dot_failure_digraph(
+        fmt::format("mmtorture: the VMA trees of the cma job's processes when the failure was recorded: {} at {}: {}",
+                    failure.check, failure.site, failure.message),
+        failure, dot);
   }
 
   void check(const char* after) {

@@ -70,4 +70,23 @@ void raise_failure(std::string check, std::string site, std::string message, std
   throw FailureError(std::move(failure));
 }
 
+void raise_failure(FailureSubject subject, std::string check, std::string site, std::string message,
+                   std::string dump) {
+  Failure failure;
+  failure.check = std::move(check);
+  failure.site = std::move(site);
+  failure.message = std::move(message);
+  failure.dump = std::move(dump);
+  failure.subject = subject;
+  throw FailureError(std::move(failure));
+}
+
+std::string FailureSubject::text() const {
+  std::string out = mm_id ? fmt::format("mm {}", mm_id) : "";
+  if (kind == Kind::None) return out;
+  if (!out.empty()) out += ", ";
+  if (kind == Kind::Node) return out + fmt::format("node [{:#x}-{:#x}] depth {}", first, last, depth);
+  return out + fmt::format("entry [{:#x}-{:#x}]", first, last);
+}
+
 }  // namespace mmt

@@ -34,6 +34,7 @@ struct Validator {
     f.message = fmt::format("{} in {} node [{:#x}-{:#x}] depth {}", what,
                             enode ? maple_type_name(mte_node_type(enode)) : "?", min, max, depth);
     f.dump = mt_dump_string(mt, mt_dump_hex);
+    f.subject = FailureSubject::node(min, max, static_cast<uint32_t>(depth));
     failure = std::move(f);
     return false;
   }

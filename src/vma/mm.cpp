@@ -95,7 +95,8 @@ bool VmContext::try_to_unmap(mem::Page* page) {
     // The anon_vma lock keeps every VMA of the family still while rmap walks it (taking
     // the page-table lock above was a point where others ran).
     if (vma->vm_start != vm_start || vma->vm_end != vm_end)
-      raise_failure("rmap.unstable_vma", "try_to_unmap",
+      raise_failure(FailureSubject::entry(vma->vm_start, vma->vm_end - 1, mm.id()), "rmap.unstable_vma",
+                    "try_to_unmap",
                     fmt::format("vma#{} of mm {} changed from [{:#x}-{:#x}) to [{:#x}-{:#x}) under the anon_vma lock",
                                 vma->id, mm.id(), vm_start, vm_end, vma->vm_start, vma->vm_end));
     auto it = mm.ptes.find(addr >> kPageShift);
@@ -357,10 +358,16 @@ std::string dump_mm(Mm& mm) {
   return out;
 }
 
-std::string dump_mm_dot(Mm& mm, const std::string& name, const std::string& caption) {
+std::string dump_mm_dot(Mm& mm, const std::string& name, const std::string& caption, const FailureSubject& subject,
+                        bool whole) {
   maple::DotTreeOptions options;
   options.name = name;
   options.label = caption;
+  if (whole) options.collapse_above_nodes = 0;
+  if (subject.mm_id && subject.mm_id == mm.id()) {
+    options.failing = true;
+    options.subject = subject;
+  }
   options.entry_label = [&mm](const void* entry) {
     if (!mm.context().vma_cache().is_live(entry)) return mm.context().vma_cache().describe_object(entry);
     const auto* vma = static_cast<const Vma*>(entry);
@@ -370,11 +377,16 @@ std::string dump_mm_dot(Mm& mm, const std::string& name, const std::string& capt
 }
 
 std::optional<Failure> validate_mm(Mm& mm) {
-  auto fail = [&](const std::string& what) {
-    return Failure{"validate_mm", "validate_mm", fmt::format("mm {}: {}", mm.id(), what), dump_mm(mm), 0, 0};
+  // A failure names the tree slot it is about (replay --dump-tree draws it), or the mm.
+  auto fail = [&](const std::string& what, FailureSubject subject = {}) {
+    subject.mm_id = mm.id();
+    Failure failure{"validate_mm", "validate_mm", fmt::format("mm {}: {}", mm.id(), what), dump_mm(mm), 0, 0};
+    failure.subject = subject;
+    return failure;
   };
   if (auto failure = maple::validate_tree(&mm.mm_mt)) {
     failure->dump = dump_mm(mm) + failure->dump;
+    failure->subject.mm_id = mm.id();
     return failure;
   }
   MA_STATE(mas, &mm.mm_mt, 0, 0);
@@ -382,27 +394,28 @@ std::optional<Failure> validate_mm(Mm& mm) {
   unsigned long count = 0, total = 0, prev_end = 0;
   mas_for_each(&mas, entry, ULONG_MAX) {
     auto* vma = static_cast<Vma*>(entry);
+    const FailureSubject slot = FailureSubject::entry(mas.index, mas.last);
     if (!mm.context().vma_cache().is_live(vma))
       return fail(fmt::format("tree slot [{:#x}-{:#x}] holds a freed vm_area_struct ({})", mas.index, mas.last,
-                              mm.context().vma_cache().describe_object(vma)));
-    if (vma->vm_mm != &mm) return fail(fmt::format("vma#{} belongs to another mm", vma->id));
+                              mm.context().vma_cache().describe_object(vma)), slot);
+    if (vma->vm_mm != &mm) return fail(fmt::format("vma#{} belongs to another mm", vma->id), slot);
     if (vma->vm_start != mas.index || vma->vm_end - 1 != mas.last)
       return fail(fmt::format("vma#{} [{:#x}-{:#x}) sits in tree slot [{:#x}-{:#x}]", vma->id, vma->vm_start,
-                              vma->vm_end, mas.index, mas.last));
+                              vma->vm_end, mas.index, mas.last), slot);
     if (vma->vm_start >= vma->vm_end || !page_aligned(vma->vm_start) || !page_aligned(vma->vm_end))
-      return fail(fmt::format("vma#{} has a bad range [{:#x}-{:#x})", vma->id, vma->vm_start, vma->vm_end));
-    if (count && vma->vm_start < prev_end) return fail(fmt::format("vma#{} overlaps its predecessor", vma->id));
+      return fail(fmt::format("vma#{} has a bad range [{:#x}-{:#x})", vma->id, vma->vm_start, vma->vm_end), slot);
+    if (count && vma->vm_start < prev_end) return fail(fmt::format("vma#{} overlaps its predecessor", vma->id), slot);
     if ((vma->vm_flags & VM_ACCOUNT) && (vma->vm_flags & VM_SHARED))
-      return fail(fmt::format("vma#{} is shared but VM_ACCOUNT", vma->id));
+      return fail(fmt::format("vma#{} is shared but VM_ACCOUNT", vma->id), slot);
     if (vma->anon_vma) {
       bool linked = false;
       for (AnonVma* anon_vma : vma->anon_vma_chain) linked |= anon_vma == vma->anon_vma;
-      if (!linked) return fail(fmt::format("vma#{} is not on its anon_vma's chain", vma->id));
+      if (!linked) return fail(fmt::format("vma#{} is not on its anon_vma's chain", vma->id), slot);
     }
     for (AnonVma* anon_vma : vma->anon_vma_chain) {
       bool listed = false;
       for (Vma* v : anon_vma->vmas) listed |= v == vma;
-      if (!listed) return fail(fmt::format("anon_vma {} does not list vma#{}", anon_vma->id, vma->id));
+      if (!listed) return fail(fmt::format("anon_vma {} does not list vma#{}", anon_vma->id, vma->id), slot);
     }
     prev_end = vma->vm_end;
     total += vma->pages();
@@ -413,25 +426,28 @@ std::optional<Failure> validate_mm(Mm& mm) {
   if (mm.ptes.size() != mm.rss) return fail(fmt::format("{} ptes, rss says {}", mm.ptes.size(), mm.rss));
   for (const auto& [vpn, entry] : mm.swap_ptes) {
     Vma* vma = vma_lookup(mm, vpn << kPageShift);
-    if (!vma) return fail(fmt::format("swap pte at {:#x} lies outside every VMA", vpn << kPageShift));
-    if (mm.ptes.count(vpn)) return fail(fmt::format("{:#x} has both a present pte and a swap pte", vpn << kPageShift));
+    const FailureSubject page = FailureSubject::entry(vpn << kPageShift, ((vpn + 1) << kPageShift) - 1);
+    if (!vma) return fail(fmt::format("swap pte at {:#x} lies outside every VMA", vpn << kPageShift), page);
+    if (mm.ptes.count(vpn))
+      return fail(fmt::format("{:#x} has both a present pte and a swap pte", vpn << kPageShift), page);
     if (mm.context().memory().swap_count(entry) == 0)
       return fail(fmt::format("swap pte at {:#x} names swap entry {}, which no count holds", vpn << kPageShift,
-                              entry));
+                              entry), page);
   }
   for (const auto& [vpn, pte] : mm.ptes) {
     Vma* vma = vma_lookup(mm, vpn << kPageShift);
-    if (!vma) return fail(fmt::format("pte at {:#x} lies outside every VMA", vpn << kPageShift));
+    const FailureSubject page = FailureSubject::entry(vpn << kPageShift, ((vpn + 1) << kPageShift) - 1);
+    if (!vma) return fail(fmt::format("pte at {:#x} lies outside every VMA", vpn << kPageShift), page);
     if (pte.writable && !(vma->vm_flags & VM_WRITE))
-      return fail(fmt::format("writable pte at {:#x} in a read-only VMA vma#{}", vpn << kPageShift, vma->id));
+      return fail(fmt::format("writable pte at {:#x} in a read-only VMA vma#{}", vpn << kPageShift, vma->id), page);
     if (pte.page->mapcount <= 0 || pte.page->refcount < pte.page->mapcount)
       return fail(fmt::format("pte at {:#x} maps pfn {} with refcount {} mapcount {}", vpn << kPageShift,
-                              pte.page->pfn, pte.page->refcount, pte.page->mapcount));
+                              pte.page->pfn, pte.page->refcount, pte.page->mapcount), page);
     bool reachable = false;
     for (AnonVma* anon_vma : vma->anon_vma_chain) reachable |= anon_vma == pte.page->anon_vma;
     if (!reachable)
       return fail(fmt::format("pfn {} mapped at {:#x} cannot be found by rmap from vma#{}", pte.page->pfn,
-                              vpn << kPageShift, vma->id));
+                              vpn << kPageShift, vma->id), page);
   }
   return std::nullopt;
 }

@@ -60,7 +60,8 @@ long get_unmapped_area(Mm& mm, unsigned long len) {
   // The answer must be right, not just allowed: a range that overlaps a mapping would be
   // stored over it (and show up later, differently, in whichever check meets it first).
   if (Vma* vma = find_vma(mm, mas.index); vma && vma->vm_start < mas.index + len)
-    raise_failure("vma.unmapped_area", "get_unmapped_area",
+    raise_failure(FailureSubject::entry(mas.index, mas.index + len - 1, mm.id()), "vma.unmapped_area",
+                  "get_unmapped_area",
                   fmt::format("the free range found for {} pages, [{:#x}-{:#x}), overlaps vma#{} [{:#x}-{:#x})",
                               len >> kPageShift, mas.index, mas.index + len, vma->id, vma->vm_start, vma->vm_end),
                   dump_mm(mm));

@@ -6,7 +6,8 @@
 # operation are listed), no script error and no request left the page (the page's own
 # guard marks both in the DOM; Chromium's console log is checked too). Each of those
 # checks is first shown to fail on a page broken on purpose. Then the campaign report
-# (run --report) and each signature's timeline it links. Screenshots are taken.
+# (run --report) and each signature's timeline it links; then a canary's tree as SVG
+# (replay --dump-tree=svg). Screenshots are taken.
 # Without chromium the test is skipped (exit 77), except in CI (CI=true), where it fails.
 set -eu
 mmt="$1"
@@ -105,4 +106,26 @@ timeout 120 "$browser" --headless $sandbox --disable-gpu --no-first-run --user-d
   --window-size=1400,800 --virtual-time-budget=3000 --screenshot="$work/report.png" "file://$work/campaign/report.html" \
   >/dev/null 2>"$work/screenshot.log"
 [ "$(stat -c %s "$work/report.png")" -gt 20000 ] || { echo "the report screenshot is (nearly) empty"; exit 1; }
-echo "browser: $threads lanes, the failing operation highlighted, no request, no script error; report: $signatures signatures; $work/timeline.png, $work/report.png"
+# The maple canary's tree (replay --dump-tree=svg): the SVG opens as it is, shows the
+# failure on top and the named node filled red, and is screenshotted (docs/tree.png).
+if ! command -v dot >/dev/null 2>&1; then
+  if [ "${CI:-}" = "true" ]; then echo "FAIL: Graphviz's dot is not installed (scripts/setup installs graphviz)"; exit 1; fi
+  echo "note: Graphviz's dot is not installed: the tree is not rendered"
+else
+  rc=0; "$mmt" run "$configs/maple.toml" --defect destroy-frees-live-nodes --seeds 4..4 --set run.shrink=false \
+    --out "$work/maple" --quiet >"$work/maple.log" || rc=$?
+  [ $rc -eq 1 ] || { cat "$work/maple.log"; exit 1; }
+  rc=0; "$mmt" replay "$work"/maple/failures/*/4.repro.json --last 0 --dump-tree=svg --dump-tree-out "$work/tree.svg" \
+    >"$work/tree.log" || rc=$?
+  [ $rc -eq 1 ]
+  render "$work/tree.svg" "$work/tree.dom" "$work/tree-chromium.log"
+  grep -q '<svg' "$work/tree.dom" || { echo "the tree SVG did not render"; exit 1; }
+  grep -q 'mmtorture: FAIL mt_validate.freed_node' "$work/tree.dom"
+  [ "$(grep -o 'fill="#ffe4e1" stroke="red"' "$work/tree.dom" | wc -l)" -eq 1 ] || { echo "not one node filled red"; exit 1; }
+  grep -q 'collapsed (' "$work/tree.dom"
+  timeout 120 "$browser" --headless $sandbox --disable-gpu --no-first-run --user-data-dir="$work/profile" \
+    --window-size=1400,1000 --virtual-time-budget=3000 --screenshot="$work/tree.png" "file://$work/tree.svg" \
+    >/dev/null 2>"$work/screenshot.log"
+  [ "$(stat -c %s "$work/tree.png")" -gt 20000 ] || { echo "the tree screenshot is (nearly) empty"; exit 1; }
+fi
+echo "browser: $threads lanes, the failing operation highlighted, no request, no script error; report: $signatures signatures; $work/timeline.png, $work/report.png, $work/tree.png"

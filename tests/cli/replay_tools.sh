@@ -32,6 +32,11 @@ trace=$(sed -nE 's/^SUMMARY: .* trace ([0-9a-f]{16}).*/\1/p' "$dir/replay.log")
 dot="${repro%.json}.trees.dot"
 grep -q "^trees at the failure ([0-9]*, Graphviz): $dot\$" "$dir/replay.log"
 grep -q '^digraph mmtorture_trees {$' "$dot"
+# The failure is the graph's label; the planted failure names the forking mm, whose
+# cluster is the one drawn in red.
+grep -q '^  label="mmtorture: FAIL selftest.planted ([0-9a-f]*) at vm_world.fork: planted failure: fork at op' "$dot"
+[ "$(grep -c '^    label="mm [0-9]* (slot [0-9]*): .*: named by the failure (mm [0-9]*)";$' "$dot")" -eq 1 ]
+[ "$(grep -c '^    color=red;$' "$dot")" -eq 1 ]
 [ "$(tail -1 "$dot")" = "}" ]
 clusters=$(grep -c '^  subgraph cluster_mm[0-9]* {$' "$dot")
 [ "$clusters" -ge 1 ]
@@ -55,11 +60,11 @@ rc=0; "$mmt" replay "$repro" --last 0 --dump-tree-out "$dir/t/x.dot" >/dev/null 
 cmp -s "$dot" "$dir/t/x.dot"
 
 # Bad input: one line, exit 2.
-rc=0; "$mmt" replay "$repro" --dump-tree=svg >"$dir/bad.out" 2>"$dir/bad.err" || rc=$?
+rc=0; "$mmt" replay "$repro" --dump-tree=png >"$dir/bad.out" 2>"$dir/bad.err" || rc=$?
 [ $rc -eq 2 ]
 [ "$(wc -l <"$dir/bad.err")" -eq 1 ]
 [ ! -s "$dir/bad.out" ]
-grep -q "^mmtorture: --dump-tree: unknown format 'svg' (known: dot)$" "$dir/bad.err"
+grep -q "^mmtorture: --dump-tree: unknown format 'png' (known: dot, svg)$" "$dir/bad.err"
 rc=0; "$mmt" replay "$repro" --last=-1 2>/dev/null || rc=$?
 [ $rc -eq 2 ]
 echo "replay tools: $clusters trees, trace $trace"

@@ -61,6 +61,10 @@ void expect_failure(maple_tree* mt, const char* check, unsigned long min, unsign
   EXPECT_NE(failure->message.find(range_text(min, max)), std::string::npos)
       << "message does not name " << range_text(min, max) << ": " << failure->message;
   EXPECT_NE(failure->dump.find("maple_tree"), std::string::npos);
+  // The node is named as data too (replay --dump-tree draws it).
+  EXPECT_EQ(failure->subject.kind, mmt::FailureSubject::Kind::Node);
+  EXPECT_EQ(failure->subject.first, min);
+  EXPECT_EQ(failure->subject.last, max);
   // mt_validate raises the same failure.
   try {
     mt_validate(mt);
@@ -408,6 +412,128 @@ TEST_F(MapleValidate, DotSubgraphDrawsEveryNodeOnceUnderItsPrefix) {
     EXPECT_EQ(dot.substr(dot.size() - 4), "  }\n");
     mtree_destroy(&tree);
   }
+}
+
+// The failure's subject in a large tree (replay --dump-tree): the node it names filled
+// red, the path from the root to it red, every other subtree collapsed into a counted
+// box per run of adjacent slots; nothing drawn twice, nothing lost from the count.
+TEST_F(MapleValidate, DotDrawsALargeTreeAsThePathToTheNamedNode) {
+  DEFINE_MTREE(tree);
+  fill_tens(&tree, 2000);
+  const uint64_t nodes = count_tree_nodes(&tree);
+  ASSERT_GT(nodes, 100u);
+  const unsigned height = mt_height(&tree);
+  ASSERT_GE(height, 3u);
+  // The leaf holding entry 1234 and the node above it, as a check would name them.
+  const Located leaf = leaf_at(&tree, 12340);
+  auto count = [](const std::string& dot, const std::string& needle) {
+    size_t n = 0;
+    for (size_t at = dot.find(needle); at != std::string::npos; at = dot.find(needle, at + 1)) ++n;
+    return n;
+  };
+  DotTreeOptions options;
+  options.name = "tree";
+  options.label = "the tree";
+  options.failing = true;
+  options.subject = mmt::FailureSubject::node(leaf.min, leaf.max, height - 1);
+  const std::string dot = mt_dump_dot_subgraph(&tree, options);
+  // One record per level on the path, the named one filled.
+  EXPECT_EQ(count(dot, "[shape=record"), height) << dot;
+  EXPECT_EQ(count(dot, "[shape=record,color=red,penwidth=3,style=filled"), 1u);
+  EXPECT_NE(dot.find(fmt::format("[shape=record,color=red,penwidth=3,style=filled,fillcolor=\"#ffe4e1\",label=\"{{"
+                                 "leaf_64 {:#x}-{:#x}|",
+                                 leaf.min, leaf.max)),
+            std::string::npos)
+      << dot;
+  EXPECT_EQ(count(dot, "[shape=record,color=red,label="), height - 1u) << "the nodes above it";
+  EXPECT_EQ(count(dot, " [color=red,penwidth=2];"), height - 1u) << "the edges down the path";
+  // The rest is collapsed, and the boxes account for every other node.
+  const size_t boxes = count(dot, "[shape=box,style=dashed");
+  EXPECT_GE(boxes, 1u);
+  EXPECT_LE(boxes, 2u * (height - 1u)) << "at most a run left and a run right of the path per level";
+  uint64_t collapsed = 0;
+  for (size_t at = dot.find(" collapsed ("); at != std::string::npos; at = dot.find(" collapsed (", at + 1))
+    collapsed += std::stoull(dot.substr(at + 12));
+  EXPECT_EQ(collapsed + height, nodes);
+  EXPECT_NE(dot.find(fmt::format("    // drawn: the {} node(s) on the path from the root to the failure's subject; {} "
+                                 "other node(s) collapsed\n",
+                                 height, nodes - height)),
+            std::string::npos);
+  EXPECT_NE(dot.find("    color=red;\n    penwidth=2;\n"), std::string::npos) << "the failing cluster";
+  EXPECT_NE(dot.find(fmt::format("label=\"the tree: named by the failure (node [{:#x}-{:#x}] depth {})\"", leaf.min,
+                                 leaf.max, height - 1)),
+            std::string::npos)
+      << dot.substr(0, 300);
+
+  // An entry subject marks its slots (">>") in the leaves holding it; a range over two
+  // leaves draws both paths.
+  options.subject = mmt::FailureSubject::entry(12340, 12345);
+  const std::string entry_dot = mt_dump_dot_subgraph(&tree, options);
+  EXPECT_EQ(count(entry_dot, "|\\>\\> "), 1u) << "one slot: [12340, 12345]";
+  EXPECT_NE(entry_dot.find(fmt::format("|\\>\\> {:#x}-{:#x}: value {:#x}", 12340, 12345, 1234)), std::string::npos);
+  EXPECT_EQ(count(entry_dot, "[shape=record,color=red,penwidth=3,style=filled"), 1u);
+  options.subject = mmt::FailureSubject::entry(leaf.max - 2, leaf.max + 2);
+  const std::string across = mt_dump_dot_subgraph(&tree, options);
+  EXPECT_EQ(count(across, "[shape=record,color=red,penwidth=3,style=filled"), 2u) << "both leaves";
+  EXPECT_GE(count(across, "[shape=record"), height + 1u);
+
+  // No collapsing: a subject not in the tree, or the limit set to 0, draws every node.
+  options.subject = mmt::FailureSubject::node(1, 2, 7);
+  const std::string missing = mt_dump_dot_subgraph(&tree, options);
+  EXPECT_EQ(count(missing, "[shape=record"), nodes);
+  EXPECT_NE(missing.find("not found in this tree"), std::string::npos);
+  options.subject = mmt::FailureSubject::node(leaf.min, leaf.max, height - 1);
+  options.collapse_above_nodes = 0;
+  const std::string whole = mt_dump_dot_subgraph(&tree, options);
+  EXPECT_EQ(count(whole, "[shape=record"), nodes);
+  EXPECT_EQ(count(whole, "[shape=record,color=red,penwidth=3,style=filled"), 1u) << "still highlighted";
+  EXPECT_EQ(count(whole, "shape=box"), 0u);
+  mtree_destroy(&tree);
+}
+
+// A small tree is drawn whole even with a subject; a tree that is not the failing one
+// is drawn plain.
+TEST_F(MapleValidate, DotDrawsASmallTreeWholeAndAnotherTreePlain) {
+  DEFINE_MTREE(tree);
+  fill_tens(&tree, 40);
+  const uint64_t nodes = count_tree_nodes(&tree);
+  ASSERT_GT(nodes, 1u);
+  ASSERT_LE(nodes, kDotCollapseAboveNodes);
+  DotTreeOptions options;
+  options.name = "small";
+  options.label = "small";
+  options.failing = true;
+  options.subject = mmt::FailureSubject::entry(100, 105);
+  const std::string dot = mt_dump_dot_subgraph(&tree, options);
+  size_t records = 0;
+  for (size_t at = dot.find("[shape=record"); at != std::string::npos; at = dot.find("[shape=record", at + 1)) ++records;
+  EXPECT_EQ(records, nodes);
+  EXPECT_NE(dot.find("|\\>\\> 0x64-0x69: value 0xa"), std::string::npos) << dot;
+  DotTreeOptions plain;
+  plain.name = "other";
+  plain.label = "other";
+  const std::string other = mt_dump_dot_subgraph(&tree, plain);
+  EXPECT_EQ(other.find("red"), std::string::npos);
+  EXPECT_EQ(other.find("\\>\\>"), std::string::npos);
+  EXPECT_NE(other.find("    color=black;\n"), std::string::npos);
+  mtree_destroy(&tree);
+}
+
+// The digraph replay writes: the failure's headline is the graph's label, wrapped into
+// left-justified lines, quotes escaped; the comment lines on top.
+TEST_F(MapleValidate, DotFailureDigraphLabelsTheGraphWithTheFailure) {
+  mmt::Failure failure{"mt_validate.gaps", "mt_validate",
+                       std::string("a \"quoted\" word and a long message: ") + std::string(150, 'x') + " end"};
+  const std::string dot = dot_failure_digraph("first line\nsecond line", failure, "  subgraph cluster_t {\n  }\n");
+  EXPECT_EQ(dot.rfind("// first line\n// second line\ndigraph mmtorture_trees {\n  label=\"", 0), 0u) << dot;
+  EXPECT_NE(dot.find("mmtorture: FAIL mt_validate.gaps (" + failure.signature_id() + ") at mt_validate: a "
+                     "\\\"quoted\\\" word"),
+            std::string::npos)
+      << dot;
+  EXPECT_NE(dot.find("\\l" + std::string(150, 'x') + "\\l"), std::string::npos) << "a word longer than a line stands "
+                                                                                     "alone";
+  EXPECT_NE(dot.find("\\lend\\l\";\n  labelloc=t;\n"), std::string::npos);
+  EXPECT_EQ(dot.substr(dot.size() - 29), "  subgraph cluster_t {\n  }\n}\n");
 }
 
 }  // namespace

@@ -35,6 +35,7 @@ struct MapleStressOptions {
   // replay --dump-tree: on a failure, draw the tree (before anything else touches it)
   // into MapleStressResult::trees_dot.
   bool capture_trees_dot = false;
+  bool whole_trees = false;  // replay --dump-tree-whole: every node, never collapsed
   MapleBackend backend = MapleBackend::Model;
   // differential: also compare the trees' shape after every op (height, and nodes
   // in use: the slab's live nodes once no cursor holds any).

@@ -41,6 +41,10 @@ struct SeedHooks {
   // Draw the maple trees at the failure into SeedResult::trees_dot (replay
   // --dump-tree); the world job (every live mm) and the maple job (its tree).
   bool capture_trees_dot = false;
+  // replay --dump-tree-whole: draw every node of a large tree (by default a tree of
+  // more than maple::kDotCollapseAboveNodes nodes is drawn as the path to the node
+  // the failure names).
+  bool whole_trees = false;
 };
 
 // schedule.swarm: the Swarm choice at kSwarmPreemptSite picks the seed's preempt

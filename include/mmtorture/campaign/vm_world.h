@@ -72,6 +72,7 @@ struct VmWorldOptions {
   // replay --dump-tree: at the first failure, before any thread unwinds or any address
   // space is abandoned, every live mm's VMA tree is drawn into VmWorldResult::trees_dot.
   bool capture_trees_dot = false;
+  bool whole_trees = false;  // replay --dump-tree-whole: every node, never collapsed
 };
 
 struct VmWorldResult {

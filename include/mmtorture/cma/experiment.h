@@ -65,6 +65,7 @@ struct CmaWorldOptions {
   // replay --dump-tree: on a failure, draw the VMA trees of the application and the VM
   // (before anything else touches them) into CmaWorldResult::trees_dot.
   bool capture_trees_dot = false;
+  bool whole_trees = false;  // replay --dump-tree-whole: every node, never collapsed
 };
 
 struct CmaWorldResult {

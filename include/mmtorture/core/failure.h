@@ -9,6 +9,31 @@
 
 namespace mmt {
 
+// What a failed check names, as data rather than text (replay --dump-tree draws it): the
+// address space and the part of a maple tree's index space — a tree node, by its
+// [first, last] range and depth, or an entry (a VMA, a model entry, a free range), by
+// the inclusive range it covers. Not part of the signature: the same bug names another
+// node in another run.
+struct FailureSubject {
+  enum class Kind : uint8_t { None, Node, Entry };
+  uint64_t mm_id = 0;  // the address space the check named (0: none, or a job without mms)
+  Kind kind = Kind::None;
+  uint64_t first = 0;  // the node's or entry's range, inclusive (Kind::Node, Kind::Entry)
+  uint64_t last = 0;
+  uint32_t depth = 0;  // Kind::Node: the node's depth (the root is 0)
+
+  static FailureSubject node(uint64_t first, uint64_t last, uint32_t depth, uint64_t mm_id = 0) {
+    return {mm_id, Kind::Node, first, last, depth};
+  }
+  static FailureSubject entry(uint64_t first, uint64_t last, uint64_t mm_id = 0) {
+    return {mm_id, Kind::Entry, first, last, 0};
+  }
+  static FailureSubject mm(uint64_t mm_id) { return {mm_id, Kind::None, 0, 0, 0}; }
+  bool empty() const { return mm_id == 0 && kind == Kind::None; }
+  // "mm 4, node [0x0-0xff] depth 1", "entry [0x1000-0x1fff]", "" when empty.
+  std::string text() const;
+};
+
 struct Failure {
   std::string check;    // which check or detector fired, e.g. "mt_validate.gaps"
   std::string site;     // where, e.g. "mas_store_prealloc"
@@ -20,6 +45,8 @@ struct Failure {
   // operation after which a check ran. Printed with the failure but not part of the
   // signature: one bug hit by another thread or after another operation is one bug.
   std::string detail;
+  // The node, VMA or mm the check named, when it named one (see FailureSubject).
+  FailureSubject subject;
 
   // "check|site|normalised message". Hex and decimal numbers become '#', so the same
   // bug at another address or index has the same signature. The message and the site
@@ -74,5 +101,8 @@ inline bool failure_in_flight() { return FailureError::live() > 0; }
 
 [[noreturn]] void raise_failure(std::string check, std::string site, std::string message,
                                 std::string dump = {}, std::string detail = {});
+// The same, for a check that names its subject (a node, a VMA, an mm).
+[[noreturn]] void raise_failure(FailureSubject subject, std::string check, std::string site, std::string message,
+                                std::string dump = {});
 
 }  // namespace mmt

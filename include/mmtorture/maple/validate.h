@@ -3,6 +3,7 @@
 // and the text and Graphviz dumps that failures carry.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -30,6 +31,10 @@ std::string mt_dump_string(const maple_tree* mt, mt_dump_format format);
 // A corrupted tree is drawn as far as it can be read, as by mt_dump_string.
 std::string mt_dump_dot(const maple_tree* mt);
 
+// A tree of more nodes than this is drawn as the path to the failure's subject (see
+// DotTreeOptions::collapse_above_nodes): a VMA tree of a few dozen VMAs stays whole.
+inline constexpr size_t kDotCollapseAboveNodes = 24;
+
 // How mt_dump_dot_subgraph draws one of several trees in a graph.
 struct DotTreeOptions {
   std::string name;   // a Graphviz identifier: the cluster is cluster_<name>, nodes <name>_n0...
@@ -37,10 +42,29 @@ struct DotTreeOptions {
   // Labels a leaf entry that is a pointer (not a value or internal entry), e.g. a VMA
   // as its range and flags; without one, pointers print as "pointer".
   std::function<std::string(const void*)> entry_label;
+  // The tree the failure named (its mm, or the only tree of the job): the cluster is
+  // drawn in red, its caption says so and names the subject.
+  bool failing = false;
+  // The node or entry the failure named, in this tree (its mm_id is not looked at):
+  // a node subject is the node of that range and depth, an entry subject every leaf
+  // slot its range overlaps (marked ">>"). Those nodes are drawn filled red, the nodes
+  // above them and the edges down to them red.
+  FailureSubject subject;
+  // A tree of more nodes than this whose subject was found is drawn as the paths from
+  // the root to the subject: each other child subtree of a node on a path is collapsed,
+  // one dashed box per run of adjacent slots saying how many subtrees and nodes it
+  // stands for. Nodes keep their depth-first names. 0: always whole.
+  size_t collapse_above_nodes = kDotCollapseAboveNodes;
 };
 
 // The tree as `subgraph cluster_<name> { ... }`, to be placed inside a digraph (the
-// caller writes `digraph ... {` and `}` around the trees it gathers).
+// caller writes `digraph ... {` and `}` around the trees it gathers, or uses
+// dot_failure_digraph).
 std::string mt_dump_dot_subgraph(const maple_tree* mt, const DotTreeOptions& options);
+
+// The digraph replay --dump-tree writes: `comment` as // lines, then `digraph
+// mmtorture_trees {` with the failure's headline as the graph's label (on top, in red,
+// wrapped), then `clusters` (mt_dump_dot_subgraph's output) and `}`.
+std::string dot_failure_digraph(const std::string& comment, const Failure& failure, const std::string& clusters);
 
 }  // namespace mmt::maple

@@ -189,7 +189,11 @@ std::string dump_mm(Mm& mm);
 // The mm's VMA tree as a Graphviz cluster `cluster_<name>` captioned `caption`, each
 // VMA slot labelled with its id and flags ("vma#7 rw-p"); the slot ranges are the VMAs'
 // (maple/validate.h mt_dump_dot_subgraph). Reads the tree without locking: for
-// failure snapshots, where nothing else runs.
-std::string dump_mm_dot(Mm& mm, const std::string& name, const std::string& caption);
+// failure snapshots, where nothing else runs. When `subject` (the failure's) names this
+// mm, the cluster is drawn as the failing one, with the node or VMA it names
+// highlighted (DotTreeOptions::failing, subject); `whole` draws every node of a large
+// tree instead of the path to that node.
+std::string dump_mm_dot(Mm& mm, const std::string& name, const std::string& caption,
+                        const FailureSubject& subject = {}, bool whole = false);
 
 }  // namespace mmt::vma
