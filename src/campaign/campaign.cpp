@@ -46,6 +46,7 @@ std::string journal_line(const JournalEntry& e) {
   j["config_hash"] = e.config_hash;
   j["stats"] = e.stats;
   if (e.pct_guarantee > 0) j["pct_guarantee"] = e.pct_guarantee;
+  if (!e.metrics.empty()) j["metrics"] = nlohmann::ordered_json::parse(seed_metrics_json(e.metrics));
   return j.dump();
 }
 
@@ -81,6 +82,7 @@ std::vector<JournalEntry> read_journal(const std::string& path) {
       e.repro = j.at("repro").get<std::string>();
       e.config_hash = j.at("config_hash").get<std::string>();
       e.stats = j.value("stats", std::string{});
+      if (j.contains("metrics")) e.metrics = seed_metrics_from_json(j.at("metrics").dump());
       e.pct_guarantee = j.value("pct_guarantee", 0.0);
       entries.push_back(std::move(e));
     } catch (const std::exception&) {
@@ -332,6 +334,7 @@ int run_campaign(const CampaignOptions& options) {
     e.config_hash = hash;
     e.stats = report.result.stats;
     e.pct_guarantee = report.result.pct_guarantee;
+    e.metrics = report.result.metrics;
     if (const auto& f = report.result.failure) {
       e.signature = f->signature();
       e.signature_id = f->signature_id();

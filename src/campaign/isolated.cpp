@@ -157,6 +157,7 @@ std::string encode_report(const WorkerReport& report) {
   j["pct_guarantee"] = report.result.pct_guarantee;
   j["repro"] = report.repro_path;
   if (!report.result.trees_dot.empty()) j["trees_dot"] = report.result.trees_dot;
+  if (!report.result.metrics.empty()) j["metrics"] = seed_metrics_json(report.result.metrics);
   if (const auto& f = report.result.failure) {
     j["failure"] = {{"check", f->check},   {"site", f->site},         {"message", f->message},
                     {"dump", f->dump},     {"op_index", f->op_index}, {"virtual_ms", f->virtual_ms},
@@ -185,6 +186,7 @@ WorkerReport decode_report(const std::string& line) {
   report.result.pct_guarantee = j.value("pct_guarantee", 0.0);
   report.repro_path = j.at("repro").get<std::string>();
   report.result.trees_dot = j.value("trees_dot", std::string{});
+  report.result.metrics = seed_metrics_from_json(j.value("metrics", std::string{}));
   if (j.contains("failure")) {
     const auto& f = j["failure"];
     Failure failure;

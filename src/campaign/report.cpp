@@ -11,6 +11,7 @@
 
 #include "mmtorture/campaign/campaign.h"
 #include "mmtorture/campaign/config.h"
+#include "mmtorture/campaign/report_charts.h"
 #include "mmtorture/campaign/repro.h"
 #include "mmtorture/campaign/seed_run.h"
 #include "mmtorture/campaign/timeline.h"
@@ -23,20 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-constexpr const char* kStyle = R"(
-body{font:13px/1.4 system-ui,sans-serif;margin:16px;color:#222}
-h1{font-size:18px;margin:0 0 8px}
-#banner{background:#f3f3f3;border:1px solid #ccc;padding:8px;font:12px/1.4 monospace;white-space:pre-wrap}
-#banner.failing{background:#fde8e8;border-color:#d33}
-#script-error,#blocked-request{background:#d33;color:#fff;padding:6px;font-weight:bold}
-table{border-collapse:collapse;font:12px monospace;margin:6px 0 14px}
-td,th{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
-code{background:#f6f6f6;padding:1px 3px}
-svg text{font:11px sans-serif}
-rect.clean{fill:#6bbf6b}rect.fail{fill:#e05050}rect.crash{fill:#8b0000}rect.timeout{fill:#e0a030}
-rect.nondeterministic{fill:#8060c0}rect.bar{fill:#6a9bd8}
-.legend span{display:inline-block;margin-right:12px}.legend i{display:inline-block;width:12px;height:10px;margin-right:4px}
-)";
 
 struct Signature {
   std::string id, signature, check, first_repro, shrunk_path, timeline, no_timeline;
@@ -199,21 +186,6 @@ std::string bar_plot(const char* id, const char* what, const std::vector<Journal
   return out + "</svg>\n";
 }
 
-constexpr const char* kGuardScript = R"(
-window.onerror = function (message) {
-  var marker = document.createElement('div');
-  marker.id = 'script-error';
-  marker.textContent = 'script error: ' + message;
-  (document.body || document.documentElement).appendChild(marker);
-};
-document.addEventListener('securitypolicyviolation', function (event) {
-  var marker = document.createElement('div');
-  marker.id = 'blocked-request';
-  marker.textContent = 'blocked request: ' + event.blockedURI;
-  (document.body || document.documentElement).appendChild(marker);
-});
-document.addEventListener('DOMContentLoaded', function () { document.body.setAttribute('data-script', 'ran'); });
-)";
 
 }  // namespace
 
@@ -233,12 +205,7 @@ ReportResult write_report(const std::string& out_dir) {
     if (!s.timeline.empty()) ++result.timelines;
   }
   const bool failing = summary.value("counts", Json::object()).value("failing", uint64_t{0}) > 0;
-  std::string html = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n";
-  html += "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'unsafe-inline'; "
-          "style-src 'unsafe-inline'\">\n";
-  html += fmt::format("<title>mmtorture report: {}</title>\n<script>{}</script>\n<style>{}</style></head>\n<body>\n",
-                      html_escape(out_dir), kGuardScript, kStyle);
-  html += fmt::format("<h1>mmtorture campaign report: {}</h1>\n", html_escape(out_dir));
+  std::string html = fmt::format("<h1>mmtorture campaign report: {}</h1>\n", html_escape(out_dir));
   html += fmt::format("<div id=\"banner\" class=\"{}\">{}</div>\n", failing ? "failing" : "clean",
                       html_escape(banner(summary, signatures.size())));
   html += "<h2>Signatures</h2>\n" + signature_table(signatures);
@@ -249,9 +216,15 @@ ReportResult write_report(const std::string& out_dir) {
   html += outcome_plot(entries);
   html += bar_plot("ops", "operations", entries, [](const JournalEntry& e) { return e.ops; });
   html += bar_plot("virtual-ms", "virtual ms", entries, [](const JournalEntry& e) { return e.virtual_ms; });
-  html += "</body></html>\n";
+  if (summary.contains("jobs")) {
+    try {
+      html += job_charts_html(summary.at("jobs").dump());
+    } catch (const Json::exception& e) {
+      throw ConfigError((fs::path(out_dir) / "summary.json").string(), 0, "jobs", fmt::format("malformed: {}", e.what()));
+    }
+  }
   result.path = (fs::path(out_dir) / "report.html").string();
-  write_file_atomic(result.path, html);
+  write_file_atomic(result.path, report_page(fmt::format("mmtorture report: {}", out_dir), html));
   result.signatures = signatures.size();
   result.seeds = entries.size();
   return result;

@@ -5,7 +5,9 @@
 
 #include <array>
 #include <cstdlib>
+#include <map>
 
+#include "mmtorture/cma/experiment.h"
 #include "mmtorture/core/defects.h"
 #include "mmtorture/core/trace_hash.h"
 #include "mmtorture/nommu/boot.h"
@@ -109,6 +111,22 @@ class HashingChoices final : public ChoiceSource {
   TraceHash hash_;
 };
 
+// The cma job's numbers for the report: its policy, counts and every call's latency.
+CmaSeedMetrics cma_seed_metrics(const cma::CmaWorldOptions& options, const cma::CmaStats& stats) {
+  CmaSeedMetrics m;
+  m.policy = options.cma.retry.name();
+  m.calls = stats.alloc_calls;
+  m.failed = stats.alloc_calls_fail;
+  m.retries = stats.retries;
+  m.busy = stats.busy;
+  m.interrupted = stats.interrupted;
+  m.enomem = stats.enomem;
+  std::map<uint64_t, uint64_t> calls_by_ms;
+  for (uint64_t ms : stats.latency_ms) ++calls_by_ms[ms];
+  m.latency_ms.assign(calls_by_ms.begin(), calls_by_ms.end());
+  return m;
+}
+
 }  // namespace
 
 double swarm_preempt_probability(uint64_t drawn, double configured) {
@@ -150,6 +168,7 @@ SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks
         r.area_stats.alloc_calls, r.area_stats.alloc_calls_fail, r.area_stats.alloc_pages_success,
         r.area_stats.alloc_pages_fail, r.area_stats.release_pages_success, r.area_stats.retries, r.area_stats.busy,
         r.area_stats.interrupted, latency.p50_ms, latency.p99_ms, latency.max_ms, r.signals_honoured, r.signals_sent);
+    out.metrics.cma = cma_seed_metrics(options, r.area_stats);
   } else if (config.workload.job == "nommu") {
     const nommu::NommuBootOptions options = nommu_options(config);
     const auto r = nommu::run_nommu_boot(choices, options);
@@ -167,6 +186,7 @@ SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks
                                         options.memory_mib, r.oom_step, r.oom_what, free_kib, largest_kib),
                             "", r.oom_step, 0};
     }
+    out.metrics.nommu = NommuSeedMetrics{options.memory_mib, r.oom, free_kib, largest_kib, r.free_blocks_1mib};
     out.stats = fmt::format(
         "boot: {} steps, {} processes, {}; {} KiB free, largest free block {} KiB, {} free blocks >= 1 MiB; {} node "
         "slab pages ({} in a freed tail), {} splits",

@@ -20,6 +20,7 @@ void SeedTotals::add(const JournalEntry& e, uint64_t shard_index) {
   if (e.pct_guarantee > 0) pct.add(e.pct_guarantee);
   ops += e.ops;
   virtual_ms += e.virtual_ms;
+  jobs.add(e.metrics);
   ++outcomes[e.outcome];
   if (e.outcome == "clean") return;
   ++failing;
@@ -160,6 +161,7 @@ std::string summary_json(const SummaryInfo& info, const SeedTotals& totals) {
   j["virtual_ms"] = totals.virtual_ms;
   j["throughput"] = throughput_json(info.throughput);
   j["signatures"] = signatures_json(totals);
+  if (!totals.jobs.empty()) j["jobs"] = Json::parse(job_totals_json(totals.jobs));
   return j.dump(2) + "\n";
 }
 

@@ -33,6 +33,7 @@
 #include "mmtorture/campaign/selftest.h"
 #include "mmtorture/campaign/shrink.h"
 #include "mmtorture/campaign/timeline.h"
+#include "mmtorture/cli/experiments.h"
 #include "mmtorture/cli/graphviz.h"
 #include "mmtorture/cma/experiment.h"
 #include "mmtorture/nommu/experiment.h"
@@ -292,41 +293,6 @@ int export_fuzz(const std::string& path, const std::string& out) {
   std::printf("wrote %zu bytes (%zu choices) to %s%s\n", bytes.size(), repro.choices.size(), out.c_str(),
               same_config ? "" : "; note: the repro's config is not the fuzzers' world config, so fuzz_world runs it "
                                  "under different options (replay the bytes with the repro's --set values instead)");
-  return 0;
-}
-
-// The seed-004 question answered with numbers: every retry policy against the same
-// workloads (transient pins; long-term pins pinned in place; long-term pins with
-// migrate-first; a fatal signal), over the same seeds.
-int cma_experiment(uint64_t first, uint64_t seeds) {
-  cma::CmaExperimentOptions options;
-  options.first_seed = first;
-  options.seeds = seeds;
-  std::printf("mmtorture cma-experiment: seeds %llu..%llu per policy and workload\n",
-              static_cast<unsigned long long>(first), static_cast<unsigned long long>(first + seeds - 1));
-  std::fflush(stdout);
-  const cma::CmaExperimentResult result = cma::run_cma_policy_experiment(options);
-  std::printf("%s", result.table().c_str());
-  return 0;
-}
-
-// The seed-001 question answered with numbers: a nommu board booting in 32, 64 and 128
-// MiB, with the maple nodes preallocated after or before the alloc_pages_exact region,
-// and alloc_pages_exact's freed tail at the head or the tail of the free list.
-int nommu_experiment(uint64_t first, uint64_t seeds, unsigned steps, bool pcp) {
-  nommu::NommuExperimentOptions options;
-  options.first_seed = first;
-  options.seeds = seeds;
-  options.boot.boot_steps = steps;
-  options.boot.pcp = pcp;
-  std::printf("mmtorture nommu-experiment: seeds %llu..%llu per combination, %u boot steps%s\n",
-              static_cast<unsigned long long>(first), static_cast<unsigned long long>(first + seeds - 1), steps,
-              pcp ? ", what-if: MMU-sized per-CPU page lists (a nommu kernel has none)" : "");
-  std::fflush(stdout);
-  const nommu::NommuExperimentResult result = nommu::run_nommu_experiment(options);
-  std::printf("%s", result.table().c_str());
-  for (const nommu::NommuExperimentRow& row : result.rows)
-    if (row.failures) return 1;
   return 0;
 }
 
@@ -621,6 +587,10 @@ int main(int argc, char** argv) {
   uint64_t cma_seeds = 8, cma_first = 1;
   cma_cmd->add_option("--seeds", cma_seeds, "Seeds per policy and workload")->capture_default_str()->check(CLI::Range(1ull, 100000ull));
   cma_cmd->add_option("--first", cma_first, "First seed")->capture_default_str()->check(kFirstSeedRange);
+  std::string cma_html;
+  cma_cmd->add_option("--html", cma_html,
+                      "Also write the table as a self-contained page of charts (success rate, p99 latency, retries, "
+                      "-EBUSY sweeps, hangs per policy and workload)");
 
   auto* nommu_cmd = app.add_subcommand(
       "nommu-experiment", "The seed-001 experiment: OOM rate of a nommu boot per memory size, node preallocation "
@@ -634,6 +604,10 @@ int main(int argc, char** argv) {
   nommu_cmd->add_flag("--pcp", nommu_pcp,
                       "What if: batch frees on per-CPU page lists sized as an MMU kernel sizes them (a nommu kernel "
                       "batches none)");
+  std::string nommu_html;
+  nommu_cmd->add_option("--html", nommu_html,
+                        "Also write the table as a self-contained page of charts (OOM rate and median largest free "
+                        "block per combination)");
 
   auto* report_cmd = app.add_subcommand(
       "report", "Write OUT_DIR/report.html from a campaign's summary.json and journal: the banner, each signature with "
@@ -731,8 +705,15 @@ int main(int argc, char** argv) {
       }
       return export_fuzz(export_in, export_out);
     }
-    if (cma_cmd->parsed()) return cma_experiment(cma_first, cma_seeds);
-    if (nommu_cmd->parsed()) return nommu_experiment(nommu_first, nommu_seeds, nommu_steps, nommu_pcp);
+    for (const auto& [cmd, html] : {std::pair{cma_cmd, &cma_html}, std::pair{nommu_cmd, &nommu_html}}) {
+      if (!cmd->parsed() || html->empty()) continue;
+      if (const std::string problem = output_path_problem(*html); !problem.empty()) {
+        std::fprintf(stderr, "mmtorture: %s: --html: %s\n", cmd->get_name().c_str(), problem.c_str());
+        return kExitBadInput;
+      }
+    }
+    if (cma_cmd->parsed()) return cma_experiment(cma_first, cma_seeds, cma_html);
+    if (nommu_cmd->parsed()) return nommu_experiment(nommu_first, nommu_seeds, nommu_steps, nommu_pcp, nommu_html);
     if (shrink_cmd->parsed()) {
       const std::string out = shrink_out.empty() ? default_min_path(shrink_path) : shrink_out;
       if (const std::string problem = output_path_problem(out); !problem.empty()) {

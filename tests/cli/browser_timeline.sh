@@ -6,8 +6,8 @@
 # operation are listed), no script error and no request left the page (the page's own
 # guard marks both in the DOM; Chromium's console log is checked too). Each of those
 # checks is first shown to fail on a page broken on purpose. Then the campaign report
-# (run --report) and each signature's timeline it links; then a canary's tree as SVG
-# (replay --dump-tree=svg). Screenshots are taken.
+# (run --report) and each signature's timeline it links, a cma campaign's report with its
+# job charts, then a canary's tree as SVG (replay --dump-tree=svg). Screenshots are taken.
 # Without chromium the test is skipped (exit 77), except in CI (CI=true), where it fails.
 set -eu
 mmt="$1"
@@ -106,6 +106,20 @@ timeout 120 "$browser" --headless $sandbox --disable-gpu --no-first-run --user-d
   --window-size=1400,800 --virtual-time-budget=3000 --screenshot="$work/report.png" "file://$work/campaign/report.html" \
   >/dev/null 2>"$work/screenshot.log"
 [ "$(stat -c %s "$work/report.png")" -gt 20000 ] || { echo "the report screenshot is (nearly) empty"; exit 1; }
+# A cma campaign's report: its job charts render (histogram with p50/p99, counts).
+rc=0; "$mmt" run "$configs/seed004-cma-policies.toml" --seeds 1..4 --out "$work/cma" --quiet --report >"$work/cma.log" || rc=$?
+[ $rc -le 1 ] || { cat "$work/cma.log"; exit 1; }
+render "$work/cma/report.html" "$work/cma.dom" "$work/cma-chromium.log"
+grep -q 'data-script="ran"' "$work/cma.dom" || { echo "the cma report's script did not run"; exit 1; }
+if grep -Eq 'id="(script-error|blocked-request)"' "$work/cma.dom"; then echo "the cma report has a script error or made a request"; exit 1; fi
+grep -q '<svg id="cma-latency-0" class="chart"' "$work/cma.dom"
+grep -q '<svg id="cma-counts-0" class="chart"' "$work/cma.dom"
+[ "$(grep -o 'class="marker"' "$work/cma.dom" | wc -l)" -ge 1 ] || { echo "no p50/p99 marker drawn"; exit 1; }
+timeout 120 "$browser" --headless $sandbox --disable-gpu --no-first-run --user-data-dir="$work/profile" \
+  --window-size=1400,900 --virtual-time-budget=3000 --screenshot="$work/cma-report.png" "file://$work/cma/report.html" \
+  >/dev/null 2>"$work/screenshot.log"
+[ "$(stat -c %s "$work/cma-report.png")" -gt 20000 ] || { echo "the cma report screenshot is (nearly) empty"; exit 1; }
+
 # The maple canary's tree (replay --dump-tree=svg): the SVG opens as it is, shows the
 # failure on top and the named node filled red, and is screenshotted (docs/tree.png).
 if ! command -v dot >/dev/null 2>&1; then
@@ -128,4 +142,4 @@ else
     >/dev/null 2>"$work/screenshot.log"
   [ "$(stat -c %s "$work/tree.png")" -gt 20000 ] || { echo "the tree screenshot is (nearly) empty"; exit 1; }
 fi
-echo "browser: $threads lanes, the failing operation highlighted, no request, no script error; report: $signatures signatures; $work/timeline.png, $work/report.png, $work/tree.png"
+echo "browser: $threads lanes, the failing operation highlighted, no request, no script error; report: $signatures signatures; $work/timeline.png, $work/report.png, $work/cma-report.png, $work/tree.png"

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "mmtorture/campaign/config.h"
+#include "mmtorture/campaign/seed_metrics.h"
 
 namespace mmt::campaign {
 
@@ -42,6 +43,7 @@ struct JournalEntry {
   std::string signature, signature_id, check, repro, config_hash;
   std::string stats;  // the job's one-line statistics (e.g. the cma job's sysfs counters and latency)
   double pct_guarantee = 0;  // PCT: this seed's 1/(n·k^(d-1)); written only when > 0
+  SeedMetrics metrics;       // the cma and nommu jobs' numbers behind the report's charts ("metrics")
 };
 std::string journal_line(const JournalEntry& entry);
 // Reads a journal; a torn last line (a kill mid-write) is ignored. Throws ConfigError

@@ -2,8 +2,9 @@
 // report.html beside a campaign's summary.json and journal — the banner (config, seeds,
 // outcomes, throughput), every signature with its first seed, count, shrunk size and
 // the exact command that replays it, a link to each signature's timeline (replayed from
-// its shrunk repro into timelines/<signature id>.html), and plots of the journal (outcome
-// of each seed, operations and virtual time per seed) as inline SVG.
+// its shrunk repro into timelines/<signature id>.html), plots of the journal (outcome
+// of each seed, operations and virtual time per seed) as inline SVG, and the cma and
+// nommu jobs' charts from summary.json's "jobs" (report_charts.h).
 #pragma once
 
 #include <cstddef>

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "mmtorture/campaign/config.h"
+#include "mmtorture/campaign/seed_metrics.h"
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/failure.h"
 
@@ -24,6 +25,7 @@ struct SeedResult {
   uint64_t virtual_ms = 0;
   uint64_t trace_hash = 0;
   std::string stats;      // one human-readable line of job statistics
+  SeedMetrics metrics;    // the cma and nommu jobs' numbers for the report's charts
   std::string swarm;      // what the swarm draws switched off or set ("" when nothing)
   double pct_guarantee = 0;  // world job under PCT: 1/(n·k^(d-1)) for this seed's n
   std::optional<Failure> failure;
