@@ -23,8 +23,13 @@ struct SharedEventLog::Record {
   uint64_t seq;
   uint64_t virtual_ms;
   uint64_t recorded;  // the thread's count of events once this one was recorded
+  uint64_t choices;   // the event's fields the timelines draw from (EventLog::Event)
+  uint32_t peer;
   uint32_t thread;
   uint32_t length;
+  uint32_t object_length;
+  uint8_t kind;
+  char object[63];
   char text[224];
 };
 
@@ -50,6 +55,18 @@ void copy_text(char* out, size_t capacity, uint32_t& length, const std::string& 
 }
 
 }  // namespace
+
+sched::EventLog::Event SharedEventLog::event_of(const Record& record) {
+  sched::EventLog::Event event;
+  event.seq = record.seq;
+  event.virtual_ms = record.virtual_ms;
+  event.text.assign(record.text, std::min<size_t>(record.length, sizeof record.text));
+  event.kind = static_cast<sched::EventKind>(record.kind);
+  event.object.assign(record.object, std::min<size_t>(record.object_length, sizeof record.object));
+  event.peer = record.peer;
+  event.choices = record.choices;
+  return event;
+}
 
 SharedEventLog::SharedEventLog(size_t per_thread) : per_thread_(per_thread) {
   if (per_thread == 0) throw std::invalid_argument("SharedEventLog: per_thread must be at least 1");
@@ -87,6 +104,10 @@ void SharedEventLog::ring_changed(const sched::EventLog::ThreadEvents& ring) {
   record.virtual_ms = event.virtual_ms;
   record.recorded = ring.recorded;
   record.thread = ring.id;
+  record.choices = event.choices;
+  record.peer = event.peer;
+  record.kind = static_cast<uint8_t>(event.kind);
+  copy_text(record.object, sizeof record.object, record.object_length, event.object);
   copy_text(record.text, sizeof record.text, record.length, event.text);
   newest = Newest{ring.recorded, index};
   if (!rewrite) header_->count = index + 1;  // publishes the complete record
@@ -107,8 +128,7 @@ std::unique_ptr<sched::EventLog> SharedEventLog::rebuild() const {
     Thread& thread = threads[record.thread];
     if (thread.newest_first.empty()) thread.recorded = record.recorded;
     if (thread.newest_first.size() == per_thread_) continue;
-    const size_t length = std::min<size_t>(record.length, sizeof record.text);
-    thread.newest_first.push_back(sched::EventLog::Event{record.seq, record.virtual_ms, std::string(record.text, length)});
+    thread.newest_first.push_back(event_of(record));
   }
   const size_t ids = std::max(threads.size(), static_cast<size_t>(kThreads));
   for (size_t id = 0; id < ids; ++id) {
@@ -126,5 +146,19 @@ std::unique_ptr<sched::EventLog> SharedEventLog::rebuild() const {
   }
   return log;
 }
+
+std::vector<sched::EventLog::HistoryEvent> SharedEventLog::history() const {
+  const uint64_t count = header_->count;
+  std::vector<sched::EventLog::HistoryEvent> events;
+  for (uint64_t k = lost(); k < count; ++k) {
+    const Record& record = records_[k % kRecords];
+    events.push_back(sched::EventLog::HistoryEvent{record.thread, event_of(record)});
+  }
+  return events;
+}
+
+uint64_t SharedEventLog::recorded() const { return header_->count; }
+
+uint64_t SharedEventLog::lost() const { return header_->count > kRecords ? header_->count - kRecords : 0; }
 
 }  // namespace mmt::campaign

@@ -178,13 +178,18 @@ class Builder {
 }  // namespace
 
 Timeline build_timeline(const sched::EventLog& log, std::vector<Choice> choices, std::optional<Failure> failure) {
+  return build_timeline(log.history(), log.threads(), std::move(choices), std::move(failure));
+}
+
+Timeline build_timeline(std::vector<HistoryEvent> history, const std::vector<const sched::EventLog::ThreadEvents*>& threads,
+                        std::vector<Choice> choices, std::optional<Failure> failure) {
   Timeline timeline;
-  timeline.events = log.history();
+  timeline.events = std::move(history);
   timeline.choices = std::move(choices);
   timeline.failure = std::move(failure);
   bool rcu = false;
   for (const HistoryEvent& event : timeline.events) rcu = rcu || event.event.kind == EventKind::Rcu;
-  for (const sched::EventLog::ThreadEvents* thread : log.threads())
+  for (const sched::EventLog::ThreadEvents* thread : threads)
     timeline.tracks.push_back(TimelineTrack{thread->id, thread->id ? thread->name : "scheduler", thread->daemon, 0});
   if (rcu) timeline.tracks.push_back(TimelineTrack{Timeline::kRcuTrack, "RCU", true, 0});
   Builder(timeline).walk();

@@ -224,6 +224,8 @@ void print_failure_context(const ReplayOptions& options, const std::string& inpu
               out.c_str());
 }
 
+void write_timeline_files(const ReplayOptions& options, const TimelineSource& source, const Timeline& timeline);
+
 // replay --perfetto / --html: the run's timeline, from the event log's history.
 void write_timelines(const ReplayOptions& options, const TimelineSource& source, const std::string& job,
                      const sched::EventLog* log, const ChoiceSource& choices, const SeedResult& result) {
@@ -232,7 +234,11 @@ void write_timelines(const ReplayOptions& options, const TimelineSource& source,
     std::printf("timeline: the %s job runs no green threads; nothing recorded, nothing written\n", job.c_str());
     return;
   }
-  const Timeline timeline = build_timeline(*log, choices.recorded(), result.failure);
+  write_timeline_files(options, source, build_timeline(*log, choices.recorded(), result.failure));
+}
+
+// The --perfetto and --html files of a timeline.
+void write_timeline_files(const ReplayOptions& options, const TimelineSource& source, const Timeline& timeline) {
   if (!options.perfetto.empty()) {
     write_file_atomic(options.perfetto, timeline_perfetto_json(timeline, source));
     std::printf("timeline (Chrome Trace Event JSON, %zu events; open in ui.perfetto.dev or chrome://tracing): %s\n",
@@ -317,6 +323,25 @@ bool is_fuzz_world_input(const std::string& path, const ReplayOptions& options) 
   return false;
 }
 
+// replay --perfetto / --html of a repro replayed in a worker: the history the worker
+// mirrored into shared memory (a crash leaves no Fail event: the failure is marked
+// after the threads' last events, as for a failure found after the run).
+void write_worker_timelines(const ReplayOptions& options, const std::string& path, const Repro& repro,
+                            const SharedEventLog& shared, const std::vector<Choice>& recorded, const SeedResult& result) {
+  std::vector<sched::EventLog::HistoryEvent> history = shared.history();
+  if (history.empty()) {
+    std::printf("timeline: the %s job runs no green threads; nothing recorded, nothing written\n",
+                repro.config.workload.job.c_str());
+    return;
+  }
+  if (shared.lost())
+    std::printf("timeline: the worker recorded %llu events; the shared log kept the newest %zu\n",
+                static_cast<unsigned long long>(shared.recorded()), history.size());
+  const std::unique_ptr<sched::EventLog> threads = shared.rebuild();
+  write_timeline_files(options, TimelineSource{path, repro.seed, config_hash(repro.config)},
+                       build_timeline(std::move(history), threads->threads(), recorded, result.failure));
+}
+
 // A repro of a crash or a timeout would take `replay` down with it: it runs in a worker
 // process, as the campaign ran it, and is reported like any failure. The worker's event
 // log is mirrored into shared memory, so each thread's last events up to the crash
@@ -332,8 +357,9 @@ int replay_in_worker(const std::string& path, const Repro& repro, const ReplayOp
       std::fflush(stdout);
     };
   std::unique_ptr<SharedEventLog> shared;
-  if (log && options.last_events) {
-    shared = std::make_unique<SharedEventLog>(options.last_events);
+  if (log && (options.last_events || options.timelines())) {
+    // The timelines' history comes from the same shared records (the newest kRecords).
+    shared = std::make_unique<SharedEventLog>(std::max<size_t>(options.last_events, 1));
     log->set_mirror(shared.get());
   }
   const IsolatedReplay run =
@@ -365,9 +391,7 @@ int replay_in_worker(const std::string& path, const Repro& repro, const ReplayOp
   } else {
     print_failure_context(options, path, repro.config.workload.job, result, events.get());
   }
-  if (options.timelines())
-    std::printf("timeline: not drawn for a repro that replays in a worker process (only each thread's last events "
-                "outlive it); nothing written\n");
+  if (options.timelines()) write_worker_timelines(options, path, repro, *shared, run.recorded, result);
   const bool same_signature = f.signature() == repro.failure.signature();
   const bool exact = same_signature && !differs;
   std::printf("SUMMARY: %s: %s %s (signature %s%s)\n",

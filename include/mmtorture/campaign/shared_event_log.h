@@ -5,7 +5,8 @@
 // what each thread did last, exactly as an in-process replay prints it.
 //
 // Layout: one ring of fixed-size records for all threads (the newest kRecords events
-// of the run), plus a table of thread names. A record is complete before the count
+// of the run, each with what the timelines draw: kind, object, peer, choices drawn),
+// plus a table of thread names. A record is complete before the count
 // that publishes it moves, so a crash never exposes a half-written new record; an
 // event's text longer than a record holds is cut (and says so).
 #pragma once
@@ -33,6 +34,12 @@ class SharedEventLog final : public sched::EventLog::Mirror {
 
   // Parent side, after the worker ended: the recorded events as a log to print.
   std::unique_ptr<sched::EventLog> rebuild() const;
+  // Parent side: the newest kRecords events of the run in seq order, with their kind,
+  // object and peer — a history for the timelines (replay --html, --perfetto of a
+  // crash repro); recorded() events in all, the oldest lost() of them not kept.
+  std::vector<sched::EventLog::HistoryEvent> history() const;
+  uint64_t recorded() const;
+  uint64_t lost() const;
 
   static constexpr size_t kRecords = size_t{1} << 18;
   static constexpr size_t kThreads = 4096;  // names kept for thread ids below this
@@ -41,6 +48,7 @@ class SharedEventLog final : public sched::EventLog::Mirror {
   struct Header;
   struct Name;
   struct Record;
+  static sched::EventLog::Event event_of(const Record& record);
   size_t per_thread_;
   size_t bytes_;
   Header* header_;

@@ -69,6 +69,11 @@ struct Timeline {
 
 // Builds the timeline from a log kept with keep_history(). `choices`: the run's draws.
 Timeline build_timeline(const sched::EventLog& log, std::vector<Choice> choices, std::optional<Failure> failure);
+// The same from a history recorded elsewhere (a crashed worker's shared log): `threads`
+// names the tracks (EventLog::threads() order: by id, the scheduler's last).
+Timeline build_timeline(std::vector<sched::EventLog::HistoryEvent> history,
+                        const std::vector<const sched::EventLog::ThreadEvents*>& threads, std::vector<Choice> choices,
+                        std::optional<Failure> failure);
 
 // Where the timelines come from, for their titles.
 struct TimelineSource {
