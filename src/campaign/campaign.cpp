@@ -47,6 +47,7 @@ std::string journal_line(const JournalEntry& e) {
   j["stats"] = e.stats;
   if (e.pct_guarantee > 0) j["pct_guarantee"] = e.pct_guarantee;
   if (!e.metrics.empty()) j["metrics"] = nlohmann::ordered_json::parse(seed_metrics_json(e.metrics));
+  if (e.bounded) j["bounded"] = nlohmann::ordered_json::parse(bounded_slice_json(*e.bounded));
   return j.dump();
 }
 
@@ -84,6 +85,7 @@ std::vector<JournalEntry> read_journal(const std::string& path) {
       e.stats = j.value("stats", std::string{});
       if (j.contains("metrics")) e.metrics = seed_metrics_from_json(j.at("metrics").dump());
       e.pct_guarantee = j.value("pct_guarantee", 0.0);
+      if (j.contains("bounded")) e.bounded = bounded_slice_from_json(j["bounded"].dump());
       entries.push_back(std::move(e));
     } catch (const std::exception&) {
       throw ConfigError(path, i + 1, "journal", "not a journal line (seed, outcome, ops, virtual_ms, trace_hash, ...)");
@@ -153,7 +155,31 @@ namespace {
 
 // The worker body for one seed: run it (twice with --check-determinism), and write
 // its repro when it fails.
+// Bounded exploration: the seed explores its slice; its first failing schedule is the
+// repro. A schedule that is not a function of its choices stops the slice.
+std::string bounded_seed_body(const CampaignOptions& options, uint64_t seed) {
+  WorkerReport report;
+  std::vector<Choice> failing;
+  try {
+    report.result = explore_seed(options.config, seed, &failing);
+    report.outcome = report.result.failure ? Outcome::Fail : Outcome::Clean;
+  } catch (const std::logic_error& error) {
+    report.result.failure = Failure{"determinism", "explore", error.what()};
+    report.outcome = Outcome::Nondeterministic;
+    return encode_report(report);
+  }
+  if (report.result.failure) {
+    const Failure& failure = *report.result.failure;
+    const Repro repro = make_repro(options.config, seed, std::move(failing), failure, report.result.trace_hash,
+                                   failure.op_index);
+    report.repro_path = fmt::format("{}/failures/{}/{}.repro.json", options.out_dir, repro.failure.signature_id(), seed);
+    write_file_atomic(report.repro_path, repro_to_json(repro));
+  }
+  return encode_report(report);
+}
+
 std::string seed_body(const CampaignOptions& options, uint64_t seed) {
+  if (bounded_exploration(options.config)) return bounded_seed_body(options, seed);
   SeededChoices seeded(seed);
   WorkerReport report;
   report.result = run_seed(options.config, seeded);
@@ -246,6 +272,17 @@ int run_campaign(const CampaignOptions& options) {
     if ((s - options.seeds.first) % options.shard_count == options.shard_index - 1) seeds.push_back(s);
     if (s == options.seeds.last) break;
   }
+  if (bounded_exploration(options.config)) {
+    const uint64_t slices = options.config.schedule.bounded_slices;
+    if (options.seeds.first == 0 || options.seeds.last > slices)
+      throw ConfigError("--seeds", 0, "",
+                        fmt::format("{}..{} are not all slices: bounded exploration has schedule.bounded_slices = {} "
+                                    "(seeds 1..{})",
+                                    options.seeds.first, options.seeds.last, slices, slices));
+    if (options.check_determinism)
+      throw ConfigError("--check-determinism", 0, "",
+                        "bounded exploration checks it on every schedule (a re-run prefix that differs stops the seed)");
+  }
   const std::string journal = journal_path(options);
   // One campaign per journal, and a used journal only with --resume or --force: checked
   // before anything is printed or written.
@@ -335,6 +372,7 @@ int run_campaign(const CampaignOptions& options) {
     e.stats = report.result.stats;
     e.pct_guarantee = report.result.pct_guarantee;
     e.metrics = report.result.metrics;
+    e.bounded = report.result.bounded;
     if (const auto& f = report.result.failure) {
       e.signature = f->signature();
       e.signature_id = f->signature_id();

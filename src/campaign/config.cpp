@@ -48,9 +48,9 @@ std::string validate_longterm_mode(std::string_view value) {
 }
 std::string validate_strategy(std::string_view value) {
   // "random" is the old name of "preempt": repro files written before issue 18 replay.
-  return value == "preempt" || value == "uniform" || value == "pct" || value == "random"
+  return value == "preempt" || value == "uniform" || value == "pct" || value == "bounded" || value == "random"
              ? std::string{}
-             : "must be \"preempt\", \"uniform\" or \"pct\"";
+             : "must be \"preempt\", \"uniform\", \"pct\" or \"bounded\"";
 }
 std::string validate_defect(std::string_view value) {
   return defect_from_name(value) ? std::string{}
@@ -365,6 +365,18 @@ void validate_config(const Config& config, const std::string& file) {
                                                                                                      : field;
     throw ConfigError(file, 0, "world." + knob, e.reason());
   }
+  if (bounded_exploration(config)) {
+    if (config.workload.job != "world")
+      throw ConfigError(file, 0, "schedule.strategy",
+                        fmt::format("\"bounded\" explores the world job's schedules, not the {} job's",
+                                    config.workload.job));
+    if (const auto seeds = parse_seed_range(config.run.seeds, nullptr); seeds && (seeds->first == 0 || seeds->last > config.schedule.bounded_slices))
+      throw ConfigError(file, 0, "run.seeds",
+                        fmt::format("seeds {}..{} are not all slices: bounded exploration has schedule.bounded_slices = {} "
+                                    "(seeds 1..{})",
+                                    seeds->first, seeds->last, config.schedule.bounded_slices,
+                                    config.schedule.bounded_slices));
+  }
   try {
     nommu::check_boot_options(nommu_options(config));
   } catch (const mem::ConfigError& e) {
@@ -555,6 +567,9 @@ std::string config_markdown() {
       "| `seed000-mprotect-nowait.toml` | seed 000: mprotect/merge churn with GFP_NOWAIT failures (`mmtorture selftest` scenario) |\n"
       "| `seed001-nommu-boot.toml` | seed 001: a nommu board booting (the nommu job) — the split double-count canary at 64 MiB, the OOM with `--set nommu.memory_mib=32`; the whole grid is `mmtorture nommu-experiment` |\n"
       "| `seed002-brk-churn.toml` | seed 002: brk grow/shrink and heap faults against constant reclaim |\n"
+      "| `seed002-bounded.toml` | seed 002 reduced to its shrunk repro (brk, heap fault, brk; kswapd), explored "
+      "systematically: with `--defect brk-munmap-shortcut` the race is found at its minimal preemption bound, "
+      "without it every schedule within that bound runs clean |\n"
       "| `seed003-mremap-pressure.toml` | seed 003: mremap moves and partial unmaps under swapping pressure |\n"
       "| `seed004-cma-policies.toml` | seed 004: cma_alloc (bounded retries) against transient and long-term pins, "
       "forks, LRU batches and a fatal signal (the cma job) |\n"
@@ -585,6 +600,8 @@ Narrow knob_as(uint64_t value, const char* knob) {
 
 }  // namespace
 
+bool bounded_exploration(const Config& config) { return config.schedule.strategy == "bounded"; }
+
 VmWorldOptions world_options(const Config& config) {
   VmWorldOptions o;
   o.ops = config.run.ops_per_seed;
@@ -594,7 +611,10 @@ VmWorldOptions world_options(const Config& config) {
   o.min_free_pages = config.world.min_free_pages;
   o.nowait_fail_probability = config.faults.nowait_fail_probability;
   o.preempt_probability = config.schedule.preempt_probability;
-  o.strategy = sched::strategy_from_name(config.schedule.strategy).value_or(sched::StrategyKind::Preempt);
+  // Bounded exploration runs each schedule under uniform's decisions (sched/explore.h).
+  o.strategy = bounded_exploration(config)
+                   ? sched::StrategyKind::Uniform
+                   : sched::strategy_from_name(config.schedule.strategy).value_or(sched::StrategyKind::Preempt);
   o.pct_depth = knob_as<uint32_t>(config.schedule.pct_depth, "schedule.pct_depth");
   o.pct_steps = config.schedule.pct_steps;
   o.hang_ms = config.schedule.hang_ms;

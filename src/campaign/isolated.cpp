@@ -158,6 +158,7 @@ std::string encode_report(const WorkerReport& report) {
   j["repro"] = report.repro_path;
   if (!report.result.trees_dot.empty()) j["trees_dot"] = report.result.trees_dot;
   if (!report.result.metrics.empty()) j["metrics"] = seed_metrics_json(report.result.metrics);
+  if (report.result.bounded) j["bounded"] = bounded_slice_json(*report.result.bounded);
   if (const auto& f = report.result.failure) {
     j["failure"] = {{"check", f->check},   {"site", f->site},         {"message", f->message},
                     {"dump", f->dump},     {"op_index", f->op_index}, {"virtual_ms", f->virtual_ms},
@@ -187,6 +188,7 @@ WorkerReport decode_report(const std::string& line) {
   report.repro_path = j.at("repro").get<std::string>();
   report.result.trees_dot = j.value("trees_dot", std::string{});
   report.result.metrics = seed_metrics_from_json(j.value("metrics", std::string{}));
+  if (j.contains("bounded")) report.result.bounded = bounded_slice_from_json(j["bounded"].get<std::string>());
   if (j.contains("failure")) {
     const auto& f = j["failure"];
     Failure failure;

@@ -18,6 +18,7 @@ using Json = nlohmann::ordered_json;
 void SeedTotals::add(const JournalEntry& e, uint64_t shard_index) {
   ++seeds;
   if (e.pct_guarantee > 0) pct.add(e.pct_guarantee);
+  if (e.bounded) bounded.add(e.seed, *e.bounded, e.outcome != "clean");
   ops += e.ops;
   virtual_ms += e.virtual_ms;
   jobs.add(e.metrics);
@@ -59,6 +60,7 @@ void print_summary(const SeedTotals& t, double wall_s, uint64_t ops_this_run, un
     std::printf("  pct: a bug of depth pct_depth within the first pct_steps steps of a seed is found at least once "
                 "with p >= %.3g over these %llu seeds (1 - prod(1 - 1/(n*k^(d-1))))\n",
                 t.pct.probability(), static_cast<unsigned long long>(t.pct.runs()));
+  if (t.bounded.any()) std::printf("%s", t.bounded.summary_text().c_str());
   if (t.by_signature.empty()) return;
   std::printf("  %-6s %-16s %-10s %s%s\n", "seeds", "signature", "first", show_shards ? "shards  " : "",
               "check | site | message  (first repro)");
@@ -162,6 +164,7 @@ std::string summary_json(const SummaryInfo& info, const SeedTotals& totals) {
   j["throughput"] = throughput_json(info.throughput);
   j["signatures"] = signatures_json(totals);
   if (!totals.jobs.empty()) j["jobs"] = Json::parse(job_totals_json(totals.jobs));
+  if (totals.bounded.any()) j["bounded"] = Json::parse(totals.bounded.summary_json());
   return j.dump(2) + "\n";
 }
 

@@ -115,7 +115,8 @@ int list(bool config_doc) {
   for (const char* s : kAllocationSites) std::printf(" %s", s);
   std::printf("\nyield sites (preemption points):");
   for (const char* s : kYieldSites) std::printf(" %s;", s);
-  std::printf("\nstrategies: preempt(preempt_probability), uniform, pct(pct_depth, pct_steps), replay\n");
+  std::printf("\nstrategies: preempt(preempt_probability), uniform, pct(pct_depth, pct_steps), bounded(bounded_preemptions, "
+              "bounded_slices, bounded_sleep_sets, bounded_data_seed), replay\n");
   std::printf("choice kinds:");
   for (int k = 0; k < kChoiceKindCount; ++k) std::printf(" %s", choice_kind_name(static_cast<ChoiceKind>(k)));
   std::printf("\nworld op kinds:");

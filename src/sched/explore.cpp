@@ -53,6 +53,20 @@ bool asleep(const std::vector<Asleep>& sleep, uint32_t thread) {
   return std::any_of(sleep.begin(), sleep.end(), [thread](const Asleep& a) { return a.thread == thread; });
 }
 
+// A schedule's slice is fixed by its first kSliceDepth non-zero decisions (explore.h).
+constexpr uint32_t kSliceDepth = 2;
+constexpr uint64_t kSliceKeySeed = 0x5eed5eed5eed5eedULL;
+
+// The key after a non-zero decision: index and value mixed in (SplitMix64's finaliser).
+uint64_t fold_slice_key(uint64_t key, size_t index, uint64_t value) {
+  uint64_t z = key ^ ((static_cast<uint64_t>(index) << 16) + value) * 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+bool in_slice(const ExploreOptions& options, uint64_t key) { return key % options.slices == options.slice; }
+
 // One scheduling decision on the path of the depth-first search.
 struct Node {
   uint64_t bound = 0;               // values it has
@@ -64,9 +78,27 @@ struct Node {
   std::vector<Asleep> done;         // children explored with no schedule left out for the bound
   uint64_t cuts_at_child_start = 0;
   Footprint footprint;              // of the step the current value starts
+  // Slices (explore.h): the non-zero decisions before it (counted up to kSliceDepth)
+  // and the key of the first kSliceDepth of them.
+  uint32_t nonzero_before = 0;
+  uint64_t key_before = 0;
 
   uint32_t preemptions_after() const { return preemptions_before + (at_yield && value != 0 ? 1 : 0); }
 };
+
+// Whether schedules that take `value` at decision `index` (`node`) can be this slice's:
+// the kSliceDepth-th non-zero decision settles the slice of every schedule below it;
+// before that, the schedules below belong to several slices and are run.
+bool owned(const ExploreOptions& options, const Node& node, size_t index, uint64_t value) {
+  if (options.slices <= 1 || value == 0 || node.nonzero_before + 1 != kSliceDepth) return true;
+  return in_slice(options, fold_slice_key(node.key_before, index, value));
+}
+
+// Whether the child that the node's current value leads to holds one slice's schedules
+// only (so that a search of this slice covers it whole).
+bool whole_child(const ExploreOptions& options, const Node& node) {
+  return options.slices <= 1 || node.nonzero_before + (node.value != 0 ? 1 : 0) >= kSliceDepth;
+}
 
 // The decisions of the current path. Nodes past the end keep their lists' storage for
 // the next run (a run adds a node at every decision past its prefix).
@@ -87,6 +119,8 @@ class Path {
     node.value = 0;
     node.preemptions_before = 0;
     node.cuts_at_child_start = 0;
+    node.nonzero_before = 0;
+    node.key_before = 0;
     return node;
   }
   void pop_back() { --length_; }
@@ -163,7 +197,13 @@ class ExploringChoices final : public ChoiceSource, public AccessObserver {
     if (index > 0) {
       const Node& parent = path_[index - 1];
       node.preemptions_before = parent.preemptions_after();
+      const bool counted = parent.value != 0 && parent.nonzero_before < kSliceDepth;
+      node.nonzero_before = parent.nonzero_before + (counted ? 1 : 0);
+      node.key_before = counted ? fold_slice_key(parent.key_before, index - 1, parent.value) : parent.key_before;
       if (options_.sleep_sets) carry_sleep(parent, node.sleep);
+    } else {
+      node.nonzero_before = 0;
+      node.key_before = kSliceKeySeed;
     }
     // The first value whose thread is awake and whose preemption the bound allows.
     bool cut = false;
@@ -173,6 +213,7 @@ class ExploringChoices final : public ChoiceSource, public AccessObserver {
         cut = true;
         continue;
       }
+      if (!owned(options_, node, index, value)) continue;  // another slice's
       node.value = value;
       node.cuts_at_child_start = cuts_;
       return value;
@@ -196,6 +237,7 @@ class ExploringChoices final : public ChoiceSource, public AccessObserver {
   // Ends the step that began at the last decision on the path.
   void close_step() {
     if (!options_.sleep_sets) return;
+    if (options_.unnamed_state) step_.everything = true;
     step_.finish();
     if (decisions_ > 0 && decisions_ - 1 < path_.size()) path_[decisions_ - 1].footprint = std::move(step_);
     step_ = Footprint{};
@@ -259,11 +301,17 @@ class Explorer {
       ExploringChoices choices(path, options_, bound, cuts_);
       const RunResult run = program_(choices);
       choices.finish();
-      ++result_.schedules;
-      ++result_.schedules_at_bound;
-      if (choices.blocked()) ++result_.redundant_at_bound;
       if (choices.mismatch())
         throw std::logic_error("explore: the program is not a function of its choices: " + *choices.mismatch());
+      if (!run_in_slice(path)) {  // another slice's schedule, run to lay out where ours begin
+        ++result_.probes;
+        if (!backtrack(path, bound)) return Level::Exhausted;
+        continue;
+      }
+      ++result_.schedules;
+      ++result_.schedules_at_bound;
+      if (options_.on_schedule) options_.on_schedule(bound, run);
+      if (choices.blocked()) ++result_.redundant_at_bound;
       if (run.failure) {
         result_.failure = run.failure;
         result_.failing_preemptions = path.empty() ? 0 : path.back().preemptions_after();
@@ -279,12 +327,25 @@ class Explorer {
   bool cut() const { return cuts_ != 0; }
 
  private:
+  // Whether the schedule just run (its decisions on the path, 0 after the path's end)
+  // is this slice's: settled by its first kSliceDepth non-zero decisions, or by the
+  // fewer it has.
+  bool run_in_slice(Path& path) const {
+    if (options_.slices <= 1) return true;
+    if (path.empty()) return in_slice(options_, kSliceKeySeed);
+    const Node& last = path.back();
+    const bool counted = last.value != 0 && last.nonzero_before < kSliceDepth;
+    if (last.nonzero_before + (counted ? 1 : 0) >= kSliceDepth) return true;  // entered only when ours
+    return in_slice(options_, counted ? fold_slice_key(last.key_before, path.size() - 1, last.value) : last.key_before);
+  }
+
   // Moves the deepest decision with a value still to explore to that value.
   bool backtrack(Path& path, uint32_t bound) {
     while (!path.empty()) {
       Node& node = path.back();
-      // The child just finished covers its schedules only if none was left out below it.
-      if (options_.sleep_sets && cuts_ == node.cuts_at_child_start)
+      // The child just finished covers its schedules only if none was left out below it,
+      // for the bound or for another slice.
+      if (options_.sleep_sets && cuts_ == node.cuts_at_child_start && whole_child(options_, node))
         node.done.push_back(Asleep{node.threads[node.value], node.footprint});
       for (uint64_t value = node.value + 1; value < node.bound; ++value) {
         if (options_.sleep_sets && asleep(node.sleep, node.threads[value])) continue;
@@ -292,6 +353,7 @@ class Explorer {
           ++cuts_;
           break;
         }
+        if (!owned(options_, node, path.size() - 1, value)) continue;  // another slice's
         node.value = value;
         node.cuts_at_child_start = cuts_;
         return true;
@@ -310,6 +372,8 @@ class Explorer {
 }  // namespace
 
 ExploreResult explore_bounded(const ExploredProgram& program, const ExploreOptions& options) {
+  if (options.slices == 0 || options.slice >= options.slices)
+    throw std::invalid_argument(fmt::format("explore: slice {} of {} does not exist", options.slice, options.slices));
   ExploreResult result;
   Explorer explorer(program, options, result);
   for (uint32_t bound = 0; bound <= options.preemption_bound; ++bound) {

@@ -30,7 +30,7 @@ config wrong_type_int      "$dir/wrong_type_int.toml:3: world.mm_slots: expected
 config wrong_type_bool     "$dir/wrong_type_bool.toml:2: world.kswapd: expected boolean, got an integer" '[world]\nkswapd = 1\n'
 config out_of_range        "$dir/out_of_range.toml:2: faults.nowait_fail_probability: 1.5 is out of range 0..1" '[faults]\nnowait_fail_probability = 1.5\n'
 config negative            "$dir/negative.toml:2: workload.workers: -3 is out of range 1..64" '[workload]\nworkers = -3\n'
-config bad_enum            "$dir/bad_enum.toml:2: schedule.strategy: must be \"preempt\", \"uniform\" or \"pct\"" '[schedule]\nstrategy = "dfs"\n'
+config bad_enum            "$dir/bad_enum.toml:2: schedule.strategy: must be \"preempt\", \"uniform\", \"pct\" or \"bounded\"" '[schedule]\nstrategy = "dfs"\n'
 config bad_job             "$dir/bad_job.toml:2: workload.job: must be \"world\", \"maple\", \"page_model\", \"cma\" or \"nommu\"" '[workload]\njob = "dma"\n'
 config bad_seeds           "$dir/bad_seeds.toml:2: run.seeds: '9..2' is empty" '[run]\nseeds = "9..2"\n'
 config syntax              "$dir/syntax.toml:2: toml:" '[world]\nmm_slots = = 3\n'

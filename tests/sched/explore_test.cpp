@@ -342,6 +342,79 @@ TEST(Explore, SleepSetsReachEveryTraceTheBoundedSearchReaches) {
               static_cast<unsigned long long>(plain_runs), static_cast<unsigned long long>(reduced_runs));
 }
 
+// Slices split the schedules: without the reduction every schedule runs in exactly
+// one slice (the interleavings of three threads of two segments are words, each
+// reached once); with it, the slices together still reach every trace one search does.
+TEST(Explore, SlicesPartitionTheSchedulesAndTogetherReachEveryOne) {
+  for (uint64_t slices : {1u, 2u, 3u, 7u, 40u}) {
+    std::multiset<std::string> words;
+    uint64_t schedules = 0, probes = 0;
+    for (uint64_t slice = 0; slice < slices; ++slice) {
+      auto last = std::make_shared<std::string>();
+      auto record = [last](const std::string& log) {
+        if (log.size() == 6) *last = log;
+      };
+      ExploreOptions options;
+      options.preemption_bound = 3;
+      options.slice = slice;
+      options.slices = slices;
+      // The slice's own schedules at its last bound (each bound re-runs those below; a
+      // slice with nothing left out for its bound stops there).
+      std::map<uint32_t, std::vector<std::string>> by_bound;
+      options.on_schedule = [&by_bound, last](uint32_t bound, const RunResult&) { by_bound[bound].push_back(*last); };
+      const ExploreResult result = explore_bounded(segments_program(3, 1, record), options);
+      EXPECT_TRUE(result.exhausted) << slice << " of " << slices;
+      words.insert(by_bound[result.bound].begin(), by_bound[result.bound].end());
+      schedules += result.schedules_at_bound;
+      probes += result.probes;
+    }
+    EXPECT_EQ(schedules, 90u) << slices << " slices";
+    EXPECT_EQ(words.size(), 90u) << slices << " slices";
+    EXPECT_EQ(std::set<std::string>(words.begin(), words.end()).size(), 90u) << slices << " slices";
+    // Other slices' schedules with fewer than two non-zero decisions, run to lay out the
+    // rest; one search runs none.
+    EXPECT_EQ(probes == 0, slices == 1) << slices << " slices";
+  }
+  for (int code : {0, 100, 364, 500, 728}) {
+    std::array<std::array<int, 2>, 3> objects{};
+    for (int i = 0, c = code; i < 6; ++i, c /= 3) objects[i / 2][i % 2] = c % 3;
+    auto whole = std::make_shared<std::set<std::string>>();
+    ExploreOptions options;
+    options.preemption_bound = 2;
+    options.sleep_sets = true;
+    explore_bounded(footprint_program(objects, whole), options);
+    auto sliced = std::make_shared<std::set<std::string>>();
+    options.slices = 3;
+    for (options.slice = 0; options.slice < 3; ++options.slice)
+      explore_bounded(footprint_program(objects, sliced), options);
+    EXPECT_EQ(*sliced, *whole) << "footprints " << code;
+  }
+}
+
+TEST(Explore, ASliceThatDoesNotExistIsRefused) {
+  ExploreOptions options;
+  options.slice = 2;
+  options.slices = 2;
+  EXPECT_THROW(explore_bounded(segments_program(2, 1), options), std::invalid_argument);
+}
+
+// With the program's state unnamed, every step depends on every other: nothing pruned.
+TEST(Explore, UnnamedStateMakesEveryStepDependent) {
+  ExploredProgram program = [](ChoiceSource& choices) {
+    return run_world(choices, uniform_options(), [&](Scheduler& scheduler) {
+      for (int t = 0; t < 3; ++t) scheduler.spawn("t", [] {});
+    });
+  };
+  ExploreOptions options;
+  options.preemption_bound = 0;
+  options.sleep_sets = true;
+  EXPECT_EQ(explore_bounded(program, options).schedules_at_bound, 4u);  // as SleepSetsSkipOrders...
+  options.unnamed_state = true;
+  const ExploreResult result = explore_bounded(program, options);
+  EXPECT_EQ(result.schedules_at_bound, 6u);
+  EXPECT_EQ(result.redundant_at_bound, 0u);
+}
+
 TEST(Explore, SleepSetsStillFindTheLostUpdateAtItsBound) {
   ExploredProgram program = [](ChoiceSource& choices) {
     auto x = std::make_shared<int>(0);

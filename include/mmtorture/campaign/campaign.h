@@ -7,9 +7,11 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "mmtorture/campaign/bounded.h"
 #include "mmtorture/campaign/config.h"
 #include "mmtorture/campaign/seed_metrics.h"
 
@@ -44,6 +46,7 @@ struct JournalEntry {
   std::string stats;  // the job's one-line statistics (e.g. the cma job's sysfs counters and latency)
   double pct_guarantee = 0;  // PCT: this seed's 1/(n·k^(d-1)); written only when > 0
   SeedMetrics metrics;       // the cma and nommu jobs' numbers behind the report's charts ("metrics")
+  std::optional<BoundedSlice> bounded;  // schedule.strategy = "bounded": the seed's slice
 };
 std::string journal_line(const JournalEntry& entry);
 // Reads a journal; a torn last line (a kill mid-write) is ignored. Throws ConfigError

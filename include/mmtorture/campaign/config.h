@@ -120,6 +120,10 @@ struct SeedRange {
 // Parses "A..B" or "A"; nullopt and a reason on error.
 std::optional<SeedRange> parse_seed_range(std::string_view text, std::string* reason);
 
+// schedule.strategy = "bounded": a seed explores one slice of the world's schedules
+// (bounded.h); one schedule of it runs under uniform's decisions.
+bool bounded_exploration(const Config& config);
+
 // The options each job takes, resolved from the config.
 VmWorldOptions world_options(const Config& config);
 MapleStressOptions maple_options(const Config& config);

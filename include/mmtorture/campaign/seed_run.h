@@ -8,7 +8,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "mmtorture/campaign/bounded.h"
 #include "mmtorture/campaign/config.h"
 #include "mmtorture/campaign/seed_metrics.h"
 #include "mmtorture/core/choice.h"
@@ -32,6 +34,8 @@ struct SeedResult {
   // With SeedHooks::capture_trees_dot and a failure in the world or maple job: the
   // maple trees at the failure as one Graphviz digraph (a cluster per tree).
   std::string trees_dot;
+  // schedule.strategy = "bounded": the seed's slice of the exploration (explore_seed).
+  std::optional<BoundedSlice> bounded;
 };
 
 struct SeedHooks {
@@ -60,5 +64,12 @@ double swarm_preempt_probability(uint64_t drawn, double configured);
 // failed check (the failure is in the result). With checks.selftest_crash set, a
 // planted failure aborts the process (the crash-capture self-test).
 SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks& hooks = {});
+
+// schedule.strategy = "bounded": explores slice seed-1 of the world's schedules
+// (bounded.h), each schedule one run_seed. The result sums the schedules' ops and
+// virtual time; with a failure it is the first failing schedule's, whose every draw
+// goes to `failing_choices` (a repro's choices: it replays under run_seed). Throws
+// std::logic_error when a schedule is not a function of its choices.
+SeedResult explore_seed(const Config& config, uint64_t seed, std::vector<Choice>* failing_choices);
 
 }  // namespace mmt::campaign

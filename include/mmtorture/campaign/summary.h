@@ -36,6 +36,7 @@ struct SeedTotals {
   std::map<std::string, SignatureTally> by_signature;     // signature_id -> tally
   sched::PctCampaignGuarantee pct;                        // over the seeds with a PCT guarantee
   JobTotals jobs;                                         // the cma and nommu seeds' metrics
+  BoundedTotals bounded;                                  // over the seeds of a bounded exploration
   void add(const JournalEntry& entry, uint64_t shard_index = 1);
 };
 

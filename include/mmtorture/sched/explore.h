@@ -56,8 +56,21 @@
 // which keeps steps that touch only those precise.
 //
 // The reduction is sound only for programs whose shared state outside the scheduler's
-// primitives is all named with note_access(): it is off by default, and the mm world
-// (whose trees and pages are not named yet) runs without it.
+// primitives is all named with note_access(): it is off by default. A program that
+// does not name its state sets ExploreOptions::unnamed_state: every step is then
+// dependent on every other (sound, and it prunes nothing).
+//
+// Slices (ExploreOptions::slice of slices): the schedules are split into disjoint
+// slices that can run apart (a campaign's seeds, over processes and machines). A
+// schedule's slice is fixed by the schedule alone: by a hash of the positions and
+// values of its first two non-zero decisions (of the fewer it has, for a schedule with
+// fewer), mod slices. Two, not one: one subtree below an early first preemption can
+// hold most of a world's schedules. Every slice runs the schedules with fewer than two
+// non-zero decisions — they lay out where the others begin; another slice's are probes,
+// neither counted nor reported — and below the second non-zero decision only its own
+// subtrees: a value whose subtree belongs to another slice is skipped without running
+// it. The sleep sets of a slice only know what that slice ran, so slices together may
+// run more schedules than one search, never fewer distinct ones.
 #pragma once
 
 #include <cstdint>
@@ -83,6 +96,14 @@ struct ExploreOptions {
   // Sleep sets over the steps' footprints (see above): only for programs that name all
   // their shared state with note_access().
   bool sleep_sets = false;
+  // The program shares state it does not name: every step touches everything.
+  bool unnamed_state = false;
+  // Run only this slice (0-based) of `slices` (see above).
+  uint64_t slice = 0;
+  uint64_t slices = 1;
+  // Called after each schedule of the slice (not after a probe) with the bound being
+  // explored and the run's result.
+  std::function<void(uint32_t bound, const RunResult& run)> on_schedule;
 };
 
 struct ExploreResult {
@@ -100,6 +121,8 @@ struct ExploreResult {
   // Of those, runs where every thread that could be picked at some decision was asleep
   // (sleep sets only): equivalent to a schedule already run.
   uint64_t redundant_at_bound = 0;
+  // Runs of other slices' schedules (explore.h, slices), not counted in `schedules`.
+  uint64_t probes = 0;
   // The first failing schedule: its failure, its preemptions and every draw it made
   // (a repro's choice list).
   std::optional<Failure> failure;
