@@ -370,12 +370,7 @@ void validate_config(const Config& config, const std::string& file) {
       throw ConfigError(file, 0, "schedule.strategy",
                         fmt::format("\"bounded\" explores the world job's schedules, not the {} job's",
                                     config.workload.job));
-    if (const auto seeds = parse_seed_range(config.run.seeds, nullptr); seeds && (seeds->first == 0 || seeds->last > config.schedule.bounded_slices))
-      throw ConfigError(file, 0, "run.seeds",
-                        fmt::format("seeds {}..{} are not all slices: bounded exploration has schedule.bounded_slices = {} "
-                                    "(seeds 1..{})",
-                                    seeds->first, seeds->last, config.schedule.bounded_slices,
-                                    config.schedule.bounded_slices));
+    // Which seeds are slices depends on --seeds as well: run_campaign checks them.
   }
   try {
     nommu::check_boot_options(nommu_options(config));
