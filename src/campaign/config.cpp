@@ -384,6 +384,12 @@ void validate_config(const Config& config, const std::string& file) {
       throw ConfigError(file, 0, "schedule.pct_steps", e.what());
     }
   }
+  if (config.workload.maple_readers && !config.workload.maple_rcu)
+    throw ConfigError(file, 0, "workload.maple_readers",
+                      "lock-free readers need an RCU-mode tree: set workload.maple_rcu = true");
+  if (config.workload.maple_readers && config.workload.maple_backend != "model")
+    throw ConfigError(file, 0, "workload.maple_readers",
+                      fmt::format("readers run on the model backend only, not \"{}\"", config.workload.maple_backend));
   uint64_t total = 0;
   for (uint32_t w : options.op_mix) total += w;
   if (total == 0) throw ConfigError(file, 0, "workload.mix_*", "every op weight is 0");
@@ -554,6 +560,8 @@ std::string config_markdown() {
       "| `smoke.toml` | the README's main job: about a minute on 2 cores; several mms, every op kind, NOWAIT failures, PCT |\n"
       "| `soak.toml` | long: many seeds with more ops, swarm testing of op kinds and fault sites |\n"
       "| `maple.toml` | the maple tree alone (single-threaded) with NOWAIT node-allocation failures |\n"
+      "| `maple-rcu.toml` | the maple tree in RCU mode with 3 lock-free readers racing the writer inside its stores "
+      "(RCU access points): every read checked against what its index held during it |\n"
       "| `maple-kernel.toml` | the maple job on the kernel's own `lib/maple_tree.c` (kernel backend builds): the "
       "kernel's mt_validate, the model diff, false -ENOMEM and node-accounting checks |\n"
       "| `maple-differential.toml` | the maple job on the model and the kernel's tree from one choice stream: any "
@@ -686,6 +694,13 @@ MapleStressOptions maple_options(const Config& config) {
               : config.workload.maple_backend == "differential" ? MapleBackend::Differential
                                                                 : MapleBackend::Model;
   o.compare_shape = config.workload.maple_compare_shape;
+  o.readers = knob_as<uint32_t>(config.workload.maple_readers, "workload.maple_readers");
+  o.rcu_access_points = config.workload.maple_rcu_access_points;
+  const VmWorldOptions world = world_options(config);  // the [schedule] section, read once
+  o.strategy = world.strategy == sched::StrategyKind::Pct       ? sched::StrategyConfig::pct(world.pct_depth, world.pct_steps)
+               : world.strategy == sched::StrategyKind::Uniform ? sched::StrategyConfig::uniform()
+                                                                : sched::StrategyConfig::preempt(world.preempt_probability);
+  o.hang_ms = world.hang_ms;
   return o;
 }
 

@@ -11,9 +11,12 @@
 #include <stdexcept>
 #include <vector>
 
+#include "mmtorture/campaign/rcu_read_window.h"
 #include "mmtorture/core/trace_hash.h"
 #include "mmtorture/maple/kernel_api.h"
 #include "mmtorture/maple/validate.h"
+#include "mmtorture/sched/progress.h"
+#include "mmtorture/sched/scheduler.h"
 
 namespace mmt::campaign {
 
@@ -24,6 +27,9 @@ constexpr Site kSiteIndex{"maple_stress.index"};
 constexpr Site kSiteLength{"maple_stress.length"};
 constexpr Site kSiteValue{"maple_stress.value"};
 constexpr Site kSiteRegion{"maple_stress.region"};
+constexpr Site kSiteReaderOp{"maple_stress.reader_op"};
+constexpr Site kSiteReaderStep{"maple_stress.reader: between lookups"};
+constexpr unsigned long kReaderFindSpan = 0x100;  // mas_find's window past the reader's index
 
 // Fails GFP_NOWAIT node allocations when the ChoiceSource says so; sleeping allocations
 // succeed (there is no page-pressure model at this layer yet). Freed nodes are poisoned
@@ -126,16 +132,25 @@ bool model_range_empty(const Model& m, unsigned long index, unsigned long last) 
 class Stress {
  public:
   Stress(ChoiceSource& choices, const MapleStressOptions& options, ChoiceNodeAllocator& allocator)
-      : c_(choices), opt_(options), allocator_(allocator) {
+      : c_(choices), opt_(options), allocator_(allocator), windows_(options.readers) {
     mt_init_flags(&tree_, options.alloc_range_tree ? MT_FLAGS_ALLOC_RANGE : 0);
     if (options.rcu) mt_set_in_rcu(&tree_);
   }
 
   void run(MapleStressResult& result) {
     prefill();
+    if (opt_.readers) {
+      run_with_readers(result);
+      return;
+    }
+    write_ops(result);
+  }
+
+  void write_ops(MapleStressResult& result) {
     for (op_ = 0; op_ < opt_.ops; ++op_) {
       if (opt_.stop_when_exhausted && c_.exhausted()) break;
       step();
+      if (opt_.readers) windows_.write_done();
       // In RCU mode a grace period ends between operations: deferred frees run here.
       if (opt_.rcu) rcu_barrier();
       check();
@@ -143,6 +158,25 @@ class Stress {
       result.max_entries = std::max<uint64_t>(result.max_entries, model_.size());
       result.max_height = std::max<uint64_t>(result.max_height, mt_height(&tree_));
     }
+  }
+
+  // The writer and the readers as green threads. A failure on any of them ends the
+  // run and is raised here, on the host, as the single-threaded job raises it.
+  void run_with_readers(MapleStressResult& result) {
+    sched::SchedulerOptions options;
+    options.strategy = opt_.strategy;
+    options.hang_ms = opt_.hang_ms;
+    sched::Scheduler scheduler(c_, options, &trace_);
+    scheduler.spawn("writer", [this, &result] {
+      write_ops(result);
+      writer_done_ = true;
+    });
+    for (unsigned r = 0; r < opt_.readers; ++r)
+      scheduler.spawn(fmt::format("reader{}", r), [this, r] { reader(r); });
+    const sched::RunResult run = scheduler.run();
+    result.reads = reads_;
+    result.switches = run.switches;
+    if (run.failure) throw FailureError(*run.failure);
   }
 
   void teardown() {
@@ -213,6 +247,58 @@ class Stress {
     if (opt_.prefill) check();
   }
 
+  // A lock-free reader: lookups at drawn indices until the writer is done, each checked
+  // against what the model held and what was written while it ran.
+  void reader(unsigned r) {
+    // Bounded, so a schedule that never runs the writer again (a shrink candidate whose
+    // choices ran out picks the same thread forever) still ends.
+    const uint64_t max_reads = 8 * opt_.ops + 64;
+    for (uint64_t n = 0; n < max_reads && !writer_done_; ++n) {
+      if (opt_.stop_when_exhausted && c_.exhausted()) break;
+      const unsigned long index = draw_index();
+      const bool find = c_.draw(ChoiceKind::Op, kSiteReaderOp, 2) != 0;
+      const unsigned long last = !find ? index : index + kReaderFindSpan < index ? ULONG_MAX : index + kReaderFindSpan;
+      windows_.open(r, index, last, spans_over(model_, index, last));
+      void* got;
+      unsigned long at = index, got_first = index, got_last = index;
+      if (!find) {
+        got = mtree_load(&tree_, index);  // the lock-free lookup: its own rcu_read_lock
+      } else {
+        rcu_read_lock();
+        MA_STATE(mas, &tree_, index, index);
+        got = mas_find(&mas, last);
+        got_first = mas.index;
+        got_last = mas.last;
+        if (got) at = std::max(mas.index, index);
+        rcu_read_unlock();
+      }
+      if (got && !xa_is_value(got))
+        raise_failure("maple.rcu_reader", fmt::format("reader{}", r),
+                      fmt::format("{}({:#x}) returned {}, which is no stored entry", find ? "mas_find" : "mtree_load",
+                                  index, got),
+                      maple::mt_dump_string(&tree_, mt_dump_hex));
+      const unsigned long value = got ? xa_to_value(got) : 0;
+      if (!windows_.close(r, at, value))
+        raise_failure("maple.rcu_reader", fmt::format("reader{}", r),
+                      fmt::format("{}({:#x}) returned {} for [{:#x}, {:#x}], which {:#x} did not hold at any point "
+                                  "of the read (writer op {})",
+                                  find ? "mas_find" : "mtree_load", index, value, got_first, got_last, at, op_),
+                      maple::mt_dump_string(&tree_, mt_dump_hex));
+      ++reads_;
+      sched::mark_progress();
+      sched::yield_point(kSiteReaderStep);
+    }
+  }
+
+  // With readers, a stored value carries its op number (a reader tells a stale or
+  // foreign value from the one it may see); without, values stay as drawn.
+  unsigned long tag(unsigned long value) const {
+    return value && opt_.readers ? value | (op_ + 1) << 10 : value;
+  }
+  void announce(unsigned long first, unsigned long last, unsigned long value) {
+    if (opt_.readers) windows_.announce(first, last, value);
+  }
+
   void step() {
     const uint64_t kind = c_.draw(ChoiceKind::Op, kSiteOp, 10);
     const unsigned long index = draw_index();
@@ -220,7 +306,8 @@ class Stress {
     switch (kind) {
       case 0: {  // mtree_store_range (an entry or NULL)
         const unsigned long last = draw_last(index);
-        const unsigned long value = c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value();
+        const unsigned long value = tag(c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value());
+        announce(index, last, value);
         const int ret = mtree_store_range(&tree_, index, last, value ? xa_mk_value(value) : nullptr, GFP_KERNEL);
         if (ret != 0) diverged(fmt::format("mtree_store_range returned {}", ret), index, last);
         model_store(model_, index, last, value);
@@ -229,7 +316,8 @@ class Stress {
       }
       case 1: {  // mtree_insert_range
         const unsigned long last = draw_last(index);
-        const unsigned long value = draw_value();
+        const unsigned long value = tag(draw_value());
+        announce(index, last, value);
         const int ret = mtree_insert_range(&tree_, index, last, xa_mk_value(value), GFP_KERNEL);
         const int want = model_range_empty(model_, index, last) ? 0 : -EEXIST;
         if (ret != want)
@@ -239,6 +327,10 @@ class Stress {
         break;
       }
       case 2: {  // mtree_erase
+        if (opt_.readers) {
+          unsigned long start;
+          if (const ModelEntry* e = model_find(model_, index, &start)) announce(start, e->last, 0);
+        }
         void* got = mtree_erase(&tree_, index);
         expect_entry("mtree_erase", index, got);
         unsigned long start;
@@ -307,7 +399,8 @@ class Stress {
         if (!opt_.alloc_range_tree) break;
         const unsigned long size = 1 + c_.draw(ChoiceKind::Arg, kSiteLength, 64);
         unsigned long start = 0;
-        const unsigned long value = draw_value();
+        const unsigned long value = tag(draw_value());
+        announce(index, ULONG_MAX, value);  // somewhere the search picks, at or above index
         const int ret = mtree_alloc_range(&tree_, &start, xa_mk_value(value), size, index, ULONG_MAX, GFP_KERNEL);
         if (ret == 0) {
           if (!model_range_empty(model_, start, start + size - 1) || start < index)
@@ -320,7 +413,8 @@ class Stress {
       }
       case 8: {  // preallocated store: reserve with GFP_NOWAIT, then store without allocating
         const unsigned long last = draw_last(index);
-        const unsigned long value = c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value();
+        const unsigned long value = tag(c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value());
+        announce(index, last, value);
         void* entry = value ? xa_mk_value(value) : nullptr;
         MA_STATE(mas, &tree_, index, last);
         mtree_lock(&tree_);
@@ -339,7 +433,8 @@ class Stress {
       }
       case 9: {  // mas_store_gfp with GFP_NOWAIT: may fail, must then leave the tree as it was
         const unsigned long last = draw_last(index);
-        const unsigned long value = draw_value();
+        const unsigned long value = tag(draw_value());
+        announce(index, last, value);
         MA_STATE(mas, &tree_, index, last);
         mtree_lock(&tree_);
         const int ret = mas_store_gfp(&mas, xa_mk_value(value), GFP_NOWAIT);
@@ -352,8 +447,14 @@ class Stress {
     }
   }
 
-  // After every operation: mt_validate and a full model diff.
+  // After every operation: mt_validate and a full model diff. The harness's own walks
+  // are no kernel path: readers do not interleave inside them (no access points).
   void check() {
+    struct NoAccessPoints {
+      bool saved = mt_rcu_access_points();
+      NoAccessPoints() { mt_set_rcu_access_points(false); }
+      ~NoAccessPoints() { mt_set_rcu_access_points(saved); }
+    } no_access_points;
     mt_validate(&tree_);
     MA_STATE(mas, &tree_, 0, 0);
     void* entry;
@@ -380,6 +481,9 @@ class Stress {
   Model model_;
   TraceHash trace_;
   uint64_t op_ = 0;
+  ReadWindows windows_;
+  bool writer_done_ = false;
+  uint64_t reads_ = 0;
 };
 
 }  // namespace
@@ -409,6 +513,14 @@ MapleStressResult run_maple_stress(ChoiceSource& choices, const MapleStressOptio
                            "' asked of a build without the kernel backend");
 #endif
   MapleStressResult result;
+  // Readers need a tree that frees replaced nodes after a grace period (the config
+  // refuses the combination; a direct caller gets the same answer).
+  if (options.readers && !options.rcu)
+    throw std::logic_error("maple job: readers need an RCU-mode tree (maple_rcu = true)");
+  struct AccessPoints {
+    explicit AccessPoints(bool on) { mt_set_rcu_access_points(on); }
+    ~AccessPoints() { mt_set_rcu_access_points(false); }
+  } access_points(options.rcu_access_points);
   ChoiceNodeAllocator allocator(choices, options.nowait_fail_probability);
   maple::set_node_allocator(&allocator);
   Stress stress(choices, options, allocator);

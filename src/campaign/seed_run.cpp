@@ -204,6 +204,9 @@ SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks
     out.trees_dot = r.trees_dot;
     out.stats = fmt::format("{} NOWAIT failures injected, max {} entries, height {}", r.allocation_failures,
                             r.max_entries, r.max_height);
+    if (options.readers)
+      out.stats += fmt::format(", {} lock-free reads checked by {} readers, {} switches", r.reads, options.readers,
+                               r.switches);
   } else {
     VmWorldOptions options = world_options(config);
     out.swarm = draw_swarm(config, choices, options);

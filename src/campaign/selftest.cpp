@@ -269,6 +269,9 @@ const std::vector<SelftestScenario>& selftest_scenarios() {
       // signal at 1 s): the uninterruptible retry needs the forever policy to hang.
       {Defect::CmaRetryUninterruptible, "seed004-cma-uninterruptible.toml"},
       {Defect::CmaBitmapLeakOnBusy, "seed004-cma-policies.toml"},
+      // Only lock-free readers can meet a node freed too early: the maple job's RCU
+      // readers, interleaving inside the writer's stores.
+      {Defect::RcuFreeWithoutGracePeriod, "maple-rcu.toml"},
   };
   return table;
 }

@@ -44,6 +44,11 @@ const std::vector<DefectInfo>& defect_table() {
        "page stays pinned. Caught by hang detection naming cma_alloc."},
       {Defect::CmaBitmapLeakOnBusy, "cma-bitmap-leak-on-busy", "004",
        "A range that fails with -EBUSY leaves its bitmap bits set. Caught by the CMA bitmap invariant."},
+      {Defect::RcuFreeWithoutGracePeriod, "rcu-free-without-grace-period", "-",
+       "A node replaced in an RCU-mode maple tree is freed at once instead of after a grace period (the class of "
+       "the 6.x maple-tree fixes that moved node frees behind call_rcu), so a lock-free reader still walking it "
+       "reads freed memory. Caught by the maple job's RCU readers: maple.rcu_freed_node (the walk enters a "
+       "poisoned node), a reader seeing a value never stored at its index (maple.rcu_reader), and ASan."},
   };
   return table;
 }

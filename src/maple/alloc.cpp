@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "internal.h"
+#include "mmtorture/core/defects.h"
 #include "mmtorture/core/failure.h"
 
 namespace mmt::maple {
@@ -117,7 +118,8 @@ void mas_node_count_gfp(ma_state* mas, unsigned long count, gfp_t gfp) {
 
 void mt_free_node(maple_tree* mt, maple_node* node) {
   ma_set_node_dead(node);
-  if (mt_in_rcu(mt)) {
+  // CANARY rcu-free-without-grace-period: readers may still be inside the node.
+  if (mt_in_rcu(mt) && !mmt::defect_enabled(mmt::Defect::RcuFreeWithoutGracePeriod)) {
     mmt::rcu_backend().call_rcu(&node->dead.rcu, rcu_free_node);
   } else {
     node_allocator().free_node(node);

@@ -7,6 +7,7 @@
 
 #include "mmtorture/maple/maple_tree.h"
 #include "mmtorture/maple/node_alloc.h"
+#include "mmtorture/sched/yield_point.h"
 
 namespace mmt::maple {
 
@@ -64,6 +65,26 @@ inline bool ma_dead_node(const maple_node* node) {
 }
 inline void ma_set_node_dead(maple_node* node) {
   node->parent = reinterpret_cast<maple_pnode*>(node);
+}
+// A node whose memory holds the allocator's free poison: no live or dead (RCU-pending)
+// node has that parent word, so a walk that finds it is reading freed memory — what
+// KASAN would report in the kernel.
+inline bool ma_freed_node(const maple_node* node) {
+  constexpr unsigned long kFreedWord = 0x0101010101010101UL * kNodePoisonFree;
+  return reinterpret_cast<unsigned long>(node->parent) == kFreedWord;
+}
+
+// ---- RCU access points (mt_set_rcu_access_points) -----------------------------------
+extern bool g_rcu_access_points;
+inline constexpr mmt::Site kSiteRcuDereference{"maple: rcu_dereference (a walk enters a node)"};
+inline constexpr mmt::Site kSiteRcuAssign{"maple: rcu_assign_pointer (a write into a live RCU tree)"};
+// The read side: a walk is about to read a node another CPU may be replacing.
+inline void rcu_dereference_point() {
+  if (g_rcu_access_points) mmt::sched::yield_point(kSiteRcuDereference);
+}
+// The write side: the next store is visible to lock-free readers of an RCU-mode tree.
+inline void rcu_assign_point(const maple_tree* mt) {
+  if (g_rcu_access_points && (mt->ma_flags & MT_FLAGS_USE_RCU)) mmt::sched::yield_point(kSiteRcuAssign);
 }
 
 // ---- geometry -----------------------------------------------------------------------

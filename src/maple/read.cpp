@@ -2,14 +2,31 @@
 // (mas_walk/find/next/prev and their normal-API wrappers). Reads never modify the tree;
 // a cursor whose node died under it (RCU mode: a writer replaced it while the reader
 // was preempted) re-walks from the root, which is what the kernel's dead-node retry does.
+#include <fmt/format.h>
+
 #include <cerrno>
 
 #include "internal.h"
+#include "mmtorture/core/failure.h"
 
 using namespace mmt::maple;
 
+namespace {
+void* mas_state_walk_at(ma_state* mas, unsigned long index);
+}  // namespace
+
 namespace mmt::maple {
 
+bool g_rcu_access_points = false;
+
+// One failure for every walk (mas_walk and friends, mtree_load's lookup): one bug, one
+// signature, whichever reader met it.
+[[noreturn]] void raise_walked_into_freed_node(unsigned long index, unsigned depth) {
+  mmt::raise_failure("maple.rcu_freed_node", "maple walk",
+                     fmt::format("a walk for {:#x} entered a freed node at depth {}: a reader outlived the node's grace "
+                                 "period, or the node was freed without one",
+                                 index, depth));
+}
 
 // Descends from the root to the leaf holding `index`; fills the cursor's node, bounds,
 // offset and end and sets index/last to the slot's range. The tree must hold a node.
@@ -20,13 +37,27 @@ void* mas_descend_walk(ma_state* mas, unsigned long index) {
   unsigned long min = 0, max = ULONG_MAX;
   unsigned char depth = 0;
   for (;;) {
+    rcu_dereference_point();
     maple_node* node = mte_to_node(enode);
+    if (ma_freed_node(node)) raise_walked_into_freed_node(index, depth);
     const maple_type type = mte_node_type(enode);
     const unsigned long* pivots = ma_pivots(node, type);
     const unsigned offset = node_offset(node, type, index);
     const unsigned long slot_min = offset ? pivots[offset - 1] + 1 : min;
     const unsigned long slot_max = offset < mt_pivot_count(type) ? pivots[offset] : max;
     void* entry = ma_slots(node, type)[offset];
+    // Read, then check: a node replaced since the walk read its parent's slot is dead,
+    // and once its free is queued its first pivots hold the rcu_head — what was just
+    // read may be garbage. The kernel's walks retry from the root here; so do we (the
+    // root itself may have become an entry or nothing: the state walk decides).
+    if (ma_dead_node(node)) {
+      if (!xa_is_node(mas->tree->ma_root)) return mas_state_walk_at(mas, index);
+      enode = mt_root_enode(mas->tree);
+      min = 0;
+      max = ULONG_MAX;
+      depth = 0;
+      continue;
+    }
     if (ma_is_leaf(type)) {
       mas->node = enode;
       mas->min = min;
@@ -75,18 +106,32 @@ void* mas_state_walk_at(ma_state* mas, unsigned long index) {
   return mas_descend_walk(mas, index);
 }
 
-// Re-walks when the cursor's node was replaced (dead) since it was read.
-void mas_revalidate(ma_state* mas) {
-  if (mas->status == ma_active && mas->node && ma_dead_node(mte_to_node(mas->node)))
-    mas_descend_walk(mas, mas->index);
+// A cursor whose node died since it read it (RCU mode: a writer replaced the node while
+// the reader was preempted) resumes in the live tree at `resume`, the first index past
+// the range it had reached, and the caller looks at the slot it lands on before moving
+// on. Re-walking to the old range's start and stepping past that slot would return
+// what a writer stored inside the range already passed — below the caller's position.
+bool mas_rewalk_if_dead(ma_state* mas, unsigned long resume) {
+  if (mas->status != ma_active || !mas->node || !ma_dead_node(mte_to_node(mas->node))) return false;
+  mas_descend_walk(mas, resume);
+  return true;
 }
 
 // Moves to the next slot (skipping NULLs unless `empty`), crossing into the next leaf
 // when needed. Returns NULL with status overflow when nothing starts at or below max.
 void* mas_next_slot(ma_state* mas, unsigned long max, bool empty) {
-  mas_revalidate(mas);
+  bool landed = false;  // on a slot already (after a re-walk): look at it first
+  if (mas->status == ma_active && mas->node && ma_dead_node(mte_to_node(mas->node))) {
+    if (mas->last == ULONG_MAX || mas->last >= max) {
+      mas->status = ma_overflow;
+      return nullptr;
+    }
+    landed = mas_rewalk_if_dead(mas, mas->last + 1);
+  }
   for (;;) {
-    if (mas->offset >= mas->end) {
+    if (landed) {
+      landed = false;
+    } else if (mas->offset >= mas->end) {
       if (mas->max == ULONG_MAX || mas->max >= max) {
         mas->status = ma_overflow;
         return nullptr;
@@ -115,9 +160,18 @@ void* mas_next_slot(ma_state* mas, unsigned long max, bool empty) {
 
 // Mirror of mas_next_slot towards lower indices; status underflow at the bottom.
 void* mas_prev_slot(ma_state* mas, unsigned long min, bool empty) {
-  mas_revalidate(mas);
+  bool landed = false;
+  if (mas->status == ma_active && mas->node && ma_dead_node(mte_to_node(mas->node))) {
+    if (mas->index == 0 || mas->index <= min) {
+      mas->status = ma_underflow;
+      return nullptr;
+    }
+    landed = mas_rewalk_if_dead(mas, mas->index - 1);
+  }
   for (;;) {
-    if (mas->offset == 0) {
+    if (landed) {
+      landed = false;
+    } else if (mas->offset == 0) {
       if (mas->min == 0 || mas->min <= min) {
         mas->status = ma_underflow;
         return nullptr;
@@ -334,6 +388,8 @@ void mt_init_flags(maple_tree* mt, unsigned int flags) {
 void mt_init(maple_tree* mt) { mt_init_flags(mt, 0); }
 
 bool mt_in_rcu(const maple_tree* mt) { return (mt->ma_flags & MT_FLAGS_USE_RCU) != 0; }
+void mt_set_rcu_access_points(bool on) { mmt::maple::g_rcu_access_points = on; }
+bool mt_rcu_access_points() { return mmt::maple::g_rcu_access_points; }
 void mt_set_in_rcu(maple_tree* mt) { mt->ma_flags |= MT_FLAGS_USE_RCU; }
 void mt_clear_in_rcu(maple_tree* mt) { mt->ma_flags &= ~MT_FLAGS_USE_RCU; }
 bool mt_external_lock(const maple_tree* mt) {
@@ -441,11 +497,19 @@ namespace {
 // mtree_load's descent (the kernel's mtree_lookup_walk): only the entry is wanted, so
 // no cursor, bounds or data end are kept, which also skips reading pivot[14] and the
 // metadata on cache lines the lookup otherwise does not need.
-void* mtree_lookup_walk(maple_enode* enode, unsigned long index) {
-  for (;;) {
+// Sets *dead when it met a node replaced since its parent was read (its contents may be
+// the rcu_head by then): the caller starts over from the root, as the kernel does.
+void* mtree_lookup_walk(maple_enode* enode, unsigned long index, bool* dead) {
+  for (unsigned depth = 0;; ++depth) {
+    rcu_dereference_point();
     maple_node* node = mte_to_node(enode);
+    if (ma_freed_node(node)) raise_walked_into_freed_node(index, depth);
     const maple_type type = mte_node_type(enode);
     void* entry = ma_slots(node, type)[node_offset(node, type, index)];
+    if (ma_dead_node(node)) {
+      *dead = true;
+      return nullptr;
+    }
     if (ma_is_leaf(type)) return entry;
     enode = static_cast<maple_enode*>(entry);
   }
@@ -454,10 +518,17 @@ void* mtree_lookup_walk(maple_enode* enode, unsigned long index) {
 
 void* mtree_load(maple_tree* mt, unsigned long index) {
   RcuReadGuard rcu;
-  void* root = mt->ma_root;
   void* entry;
-  if (xa_is_node(root)) entry = mtree_lookup_walk(mte_safe_root(root), index);
-  else entry = index == 0 ? root : nullptr;  // empty tree, or a root entry at index 0
+  for (;;) {
+    void* root = mt->ma_root;
+    if (!xa_is_node(root)) {
+      entry = index == 0 ? root : nullptr;  // empty tree, or a root entry at index 0
+      break;
+    }
+    bool dead = false;
+    entry = mtree_lookup_walk(mte_safe_root(root), index, &dead);
+    if (!dead) break;
+  }
   return xa_is_zero(entry) ? nullptr : entry;
 }
 

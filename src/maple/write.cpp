@@ -173,15 +173,23 @@ unsigned long content_internal_gap(const BigNode& c, unsigned from, unsigned to)
 
 // Writes content slots [from, to) into a zeroed or reused node. Children of internal
 // nodes are adopted (their parent pointers name the new node).
-void fill_node(maple_tree* mt, maple_node* node, maple_type type, const BigNode& c, unsigned from, unsigned to) {
+void fill_node(maple_tree* mt, maple_node* node, maple_type type, const BigNode& c, unsigned from, unsigned to,
+               bool live = false) {
   const unsigned count = to - from;
   const unsigned pivot_count = mt_pivot_count(type);
   const unsigned slot_count = mt_slot_count(type);
   unsigned long* pivots = ma_pivots(node, type);
   void** slots = ma_slots(node, type);
   unsigned long* gaps = ma_gaps(node, type);
-  for (unsigned i = 0; i < slot_count; ++i) slots[i] = i < count ? c.slot[from + i] : nullptr;
-  for (unsigned i = 0; i < pivot_count; ++i) pivots[i] = i < count ? c.pivot[from + i] : 0;
+  // A live node (an in-place store) is read by lock-free readers while it is written:
+  // each write that changes what they see is an RCU access point, in the order below
+  // (slots before pivots: an entry is in its slot before its range grows to it).
+  auto write = [&](auto& field, auto value) {
+    if (live && field != value) rcu_assign_point(mt);
+    field = value;
+  };
+  for (unsigned i = 0; i < slot_count; ++i) write(slots[i], i < count ? c.slot[from + i] : nullptr);
+  for (unsigned i = 0; i < pivot_count; ++i) write(pivots[i], i < count ? c.pivot[from + i] : 0UL);
   unsigned gap_offset = 0;
   if (gaps) {
     for (unsigned i = 0; i < slot_count; ++i) {
@@ -193,7 +201,6 @@ void fill_node(maple_tree* mt, maple_node* node, maple_type type, const BigNode&
   if (!ma_is_leaf(type)) {
     for (unsigned i = 0; i < count; ++i) mte_set_parent(static_cast<maple_enode*>(c.slot[from + i]), node, i);
   }
-  (void)mt;
 }
 
 // ---- splitting content into nodes -------------------------------------------------
@@ -272,6 +279,7 @@ unsigned compute_height(const maple_tree* mt) {
 
 void set_root_node(maple_tree* mt, maple_enode* enode) {
   mte_set_root_parent(enode, mt);
+  rcu_assign_point(mt);
   mt->ma_root = mte_mk_root(enode);
   mt_set_height(mt, compute_height(mt));
 }
@@ -391,10 +399,14 @@ void mas_store_root(ma_state* mas, void* entry) {
   maple_tree* mt = mas->tree;
   void* root = mt->ma_root;
   if (!entry) {
-    if (mas->index == 0) mt->ma_root = nullptr;
+    if (mas->index == 0) {
+      rcu_assign_point(mt);
+      mt->ma_root = nullptr;
+    }
     return;
   }
   if (mas->index == 0 && mas->last == 0 && (reinterpret_cast<unsigned long>(entry) & 3) != 2) {
+    rcu_assign_point(mt);
     mt->ma_root = entry;
     return;
   }
@@ -421,6 +433,7 @@ void mas_new_root(ma_state* mas, void* entry) {
     fill_node(mt, node, maple_leaf_64, c, 0, 1);
     set_root_node(mt, mt_mk_node(node, maple_leaf_64));
   } else {
+    rcu_assign_point(mt);
     mt->ma_root = nullptr;
     mt_set_height(mt, 0);
   }
@@ -435,7 +448,7 @@ void mas_wr_leaf_in_place(ma_state* mas, WrPlan& plan, void* entry) {
   BigNode c;
   leaf_content(c, path.node[d], path.min[d], path.max[d], path.node[d], path.max[d], plan.index, plan.last, entry);
   maple_node* leaf = mte_to_node(path.node[d]);
-  fill_node(mt, leaf, maple_leaf_64, c, 0, c.count);
+  fill_node(mt, leaf, maple_leaf_64, c, 0, c.count, /*live=*/true);
   if (d == 0) return;
   propagate_gap(mt, path, d, content_leaf_gap(c, 0, c.count, path.min[d]));
 }
@@ -449,6 +462,7 @@ void mas_wr_exact_fit(ma_state* mas, WrPlan& plan, void* entry) {
   unsigned offset = path.offset[d];
   const unsigned long* pivots = ma_pivots(leaf, maple_leaf_64);
   while (offset > 0 && pivots[offset - 1] >= plan.index) --offset;
+  rcu_assign_point(mt);
   ma_slots(leaf, maple_leaf_64)[offset] = entry;
   if (d > 0) propagate_gap(mt, path, d, ma_leaf_max_gap(leaf, maple_leaf_64, path.min[d], path.max[d]));
 }
@@ -564,11 +578,13 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
 
     BigNode& content = *cur;
     // Internal root content of one child: that child becomes the root.
+    // The old levels die only after the new root is published: a lock-free reader may be
+    // entering the old root until then, and a dead node's pivots hold its rcu_head.
     if (whole && !ma_is_leaf(type) && content.count == 1) {
       collect_level(mt, d, a, pa.max[d], b, dead);
       maple_enode* old_root = mt_root_enode(mt);
-      free_upper_levels(mt, old_root, ULONG_MAX, 0, d);
       set_root_node(mt, static_cast<maple_enode*>(content.slot[0]));
+      free_upper_levels(mt, old_root, ULONG_MAX, 0, d);
       break;
     }
 
@@ -591,7 +607,6 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
 
     if (whole) {
       maple_enode* old_root = mt_root_enode(mt);
-      if (d > 0) free_upper_levels(mt, old_root, ULONG_MAX, 0, d);
       if (built.count == 1) {
         set_root_node(mt, static_cast<maple_enode*>(built.slot[0]));
       } else {
@@ -600,6 +615,7 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
         fill_node(mt, root, rtype, built, 0, built.count);
         set_root_node(mt, mt_mk_node(root, rtype));
       }
+      if (d > 0) free_upper_levels(mt, old_root, ULONG_MAX, 0, d);
       break;
     }
     if (a == b && built.count == 1) {
@@ -609,6 +625,7 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
       const unsigned slot = pa.offset[d - 1];
       auto* fresh = static_cast<maple_enode*>(built.slot[0]);
       mte_set_parent(fresh, parent, slot);
+      rcu_assign_point(mt);
       ma_slots(parent, ptype)[slot] = fresh;
       propagate_gap(mt, pa, d, built.gap[0]);
       break;

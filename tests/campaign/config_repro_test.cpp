@@ -70,6 +70,15 @@ TEST(Config, ErrorsNameFileLineAndKey) {
         << e.what();
   }
   EXPECT_NO_THROW(parse_config_text("[world]\nmemory_pages = 512\nmin_free_pages = 128\nreserved_pages = 383\n", "z.toml"));
+  // Lock-free readers need a tree that frees replaced nodes after a grace period.
+  try {
+    parse_config_text("[workload]\njob = \"maple\"\nmaple_readers = 2\n", "r.toml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(),
+                 "r.toml:3: workload.maple_readers: lock-free readers need an RCU-mode tree: set workload.maple_rcu = true");
+  }
+  EXPECT_NO_THROW(parse_config_text("[workload]\njob = \"maple\"\nmaple_readers = 2\nmaple_rcu = true\n", "r.toml"));
 }
 
 // --set takes every form the tool prints (the banner writes TOML values) and the bare

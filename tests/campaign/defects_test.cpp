@@ -90,6 +90,18 @@ std::optional<Failure> maple_job(uint64_t seed) {
   return run_maple_stress(choices, options).failure;
 }
 
+std::optional<Failure> maple_readers_job(uint64_t seed) {
+  SeededChoices choices(seed);
+  MapleStressOptions options;  // configs/maple-rcu.toml
+  options.ops = 500;
+  options.rcu = true;
+  options.prefill = 256;
+  options.readers = 3;
+  options.rcu_access_points = true;
+  options.strategy = sched::StrategyConfig::uniform();
+  return run_maple_stress(choices, options).failure;
+}
+
 // The first seed in [1, seeds] whose run fails, with the failure.
 std::optional<std::pair<uint64_t, Failure>> first_failure(const Job& job, uint64_t seeds) {
   for (uint64_t seed = 1; seed <= seeds; ++seed)
@@ -163,6 +175,21 @@ TEST(Defects, MremapUseAfterFreeIsCaught) { expect_caught_or_crash(Defect::Mrema
 
 TEST(Defects, DestroyFreesLiveNodesIsCaught) {
   expect_caught_or_crash(Defect::DestroyFreesLiveNodes, maple_job, 20);
+}
+
+// A reader still inside a node freed without a grace period: maple.rcu_freed_node in
+// plain builds, ASan in sanitizer builds (the node went back to it).
+TEST(Defects, RcuFreeWithoutGracePeriodIsCaughtByTheReaders) {
+  expect_caught_or_crash(Defect::RcuFreeWithoutGracePeriod, maple_readers_job, 5);
+#if !defined(MMT_SANITIZED)
+  {
+    DefectScope scope({Defect::RcuFreeWithoutGracePeriod});
+    const auto failure = maple_readers_job(1);
+    ASSERT_TRUE(failure.has_value());
+    EXPECT_EQ(failure->check, "maple.rcu_freed_node") << failure->message;
+  }
+#endif
+  EXPECT_FALSE(first_failure(maple_readers_job, 5).has_value()) << "control run not clean";
 }
 
 }  // namespace mmt::campaign

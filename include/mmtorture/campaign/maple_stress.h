@@ -10,6 +10,7 @@
 
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/failure.h"
+#include "mmtorture/sched/strategy.h"
 
 namespace mmt::campaign {
 
@@ -40,6 +41,20 @@ struct MapleStressOptions {
   // differential: also compare the trees' shape after every op (height, and nodes
   // in use: the slab's live nodes once no cursor holds any).
   bool compare_shape = false;
+  // Lock-free RCU readers (model backend, RCU mode): with readers > 0 the writer's
+  // operations run as a green thread under the scheduler beside `readers` threads that
+  // look entries up without the tree lock (mtree_load, and mas_find under
+  // rcu_read_lock) until the writer is done. Each read must return a value that was
+  // stored at that index at some point while it ran (maple.rcu_reader) and never walk
+  // a freed node (maple.rcu_freed_node). Stored values then carry their op number, so
+  // a stale or foreign value is told from a current one.
+  uint32_t readers = 0;
+  // mt_set_rcu_access_points for the run: every rcu_dereference on a walk and every
+  // write into the live RCU tree is a yield point (readers interleave inside writes).
+  bool rcu_access_points = false;
+  // How the scheduler interleaves the writer and the readers (readers > 0 only).
+  sched::StrategyConfig strategy = sched::StrategyConfig::preempt(0.05);
+  uint64_t hang_ms = 60'000;
 };
 
 struct MapleStressResult {
@@ -48,6 +63,8 @@ struct MapleStressResult {
   uint64_t allocation_failures = 0;  // injected GFP_NOWAIT failures
   uint64_t max_entries = 0;          // largest tree seen (entries)
   uint64_t max_height = 0;
+  uint64_t reads = 0;                // lock-free reads checked (readers > 0)
+  uint64_t switches = 0;             // thread switches (readers > 0)
   std::optional<Failure> failure;    // set when a check failed
   std::string trees_dot;             // with capture_trees_dot and a failure: one cluster, cluster_tree
 };

@@ -26,8 +26,9 @@ enum class Defect : uint32_t {
   DestroyFreesLiveNodes,
   CmaRetryUninterruptible,
   CmaBitmapLeakOnBusy,
+  RcuFreeWithoutGracePeriod,
 };
-inline constexpr uint32_t kDefectCount = 10;
+inline constexpr uint32_t kDefectCount = 11;
 
 struct DefectInfo {
   Defect defect;

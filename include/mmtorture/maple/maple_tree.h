@@ -212,6 +212,14 @@ void* mt_prev(struct maple_tree* mt, unsigned long index, unsigned long min);
 void mt_set_in_rcu(struct maple_tree* mt);
 void mt_clear_in_rcu(struct maple_tree* mt);
 bool mt_in_rcu(const struct maple_tree* mt);
+// RCU access points, a stress knob (process-wide, as the canaries: one world per
+// process). On, every node a walk enters (the kernel's rcu_dereference of a slot) and
+// every write into a live RCU-mode tree (rcu_assign_pointer of a slot or of the root,
+// each in-place pivot and slot write of a slot store) is a scheduler yield point, so
+// lock-free readers meet a writer exactly where the memory-ordering contract is about.
+// Off by default: each point may cost a scheduling draw.
+void mt_set_rcu_access_points(bool on);
+bool mt_rcu_access_points();
 bool mt_external_lock(const struct maple_tree* mt);
 bool mtree_empty(const struct maple_tree* mt);
 unsigned int mt_height(const struct maple_tree* mt);
