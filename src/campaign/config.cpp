@@ -387,9 +387,9 @@ void validate_config(const Config& config, const std::string& file) {
   if (config.workload.maple_readers && !config.workload.maple_rcu)
     throw ConfigError(file, 0, "workload.maple_readers",
                       "lock-free readers need an RCU-mode tree: set workload.maple_rcu = true");
-  if (config.workload.maple_readers && config.workload.maple_backend != "model")
+  if (config.workload.maple_readers && config.workload.maple_backend == "differential")
     throw ConfigError(file, 0, "workload.maple_readers",
-                      fmt::format("readers run on the model backend only, not \"{}\"", config.workload.maple_backend));
+                      "readers run on the model or the kernel backend, not on \"differential\"");
   uint64_t total = 0;
   for (uint32_t w : options.op_mix) total += w;
   if (total == 0) throw ConfigError(file, 0, "workload.mix_*", "every op weight is 0");
@@ -566,6 +566,8 @@ std::string config_markdown() {
       "kernel's mt_validate, the model diff, false -ENOMEM and node-accounting checks |\n"
       "| `maple-differential.toml` | the maple job on the model and the kernel's tree from one choice stream: any "
       "difference is `maple.diverged` (kernel backend builds) |\n"
+      "| `maple-kernel-rcu.toml` | `maple-rcu.toml` on the kernel's tree: readers inside the kernel's stores at "
+      "every READ_ONCE/WRITE_ONCE/rcu_dereference/rcu_assign_pointer (kernel backend builds) |\n"
       "| `oom.toml` | memory and a 64-slot swap device fill up: swap ptes, kswapd giving up, the OOM killer and oom_reaper |\n"
       "| `seed000-mprotect-nowait.toml` | seed 000: mprotect/merge churn with GFP_NOWAIT failures (`mmtorture selftest` scenario) |\n"
       "| `seed001-nommu-boot.toml` | seed 001: a nommu board booting (the nommu job) — the split double-count canary at 64 MiB, the OOM with `--set nommu.memory_mib=32`; the whole grid is `mmtorture nommu-experiment` |\n"

@@ -11,10 +11,12 @@
 #include <map>
 #include <memory>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "mmtorture/campaign/maple_stress.h"
+#include "mmtorture/campaign/rcu_read_window.h"
 #include "mmtorture/core/trace_hash.h"
 #include "mmtorture/kernel/kernel_tree.h"
 #include "mmtorture/maple/kernel_api.h"
@@ -22,6 +24,8 @@
 #include "mmtorture/mem/fault_plan.h"
 #include "mmtorture/mem/memory.h"
 #include "mmtorture/mem/slab.h"
+#include "mmtorture/sched/progress.h"
+#include "mmtorture/sched/scheduler.h"
 
 namespace mmt::campaign {
 
@@ -34,6 +38,9 @@ constexpr Site kSiteLength{"maple_stress.length"};
 constexpr Site kSiteValue{"maple_stress.value"};
 constexpr Site kSiteRegion{"maple_stress.region"};
 constexpr Site kSiteOpFails{"maple_differential: this op's GFP_NOWAIT node requests fail"};
+constexpr Site kSiteReaderOp{"maple_stress.reader_op"};
+constexpr Site kSiteReaderStep{"maple_stress.reader: between lookups"};
+constexpr unsigned long kReaderFindSpan = 0x100;  // as the model job's readers
 
 // What one operation answered: a name and up to 16 numbers, compared as a whole.
 struct Answer {
@@ -130,6 +137,11 @@ class KernelBackend final : public TreeUnderTest {
   }
   unsigned long erase(unsigned long index) override { return value_of(tree_.mtree_erase(index)); }
   unsigned long load(unsigned long index) override { return value_of(tree_.mtree_load(index)); }
+  // The readers' lock-free lookups (raw entries: a reader checks they are values).
+  void* rcu_load(unsigned long index) { return tree_.mtree_load(index); }
+  void* rcu_find(unsigned long index, unsigned long max, unsigned long* first, unsigned long* last) {
+    return tree_.rcu_mas_find(index, max, first, last);
+  }
   void find_forward(unsigned long index, Answer& out) override {
     kernel::KernelState mas(tree_, index, index);
     tree_.mtree_lock();
@@ -391,15 +403,24 @@ bool model_range_empty(const Model& m, unsigned long index, unsigned long last) 
 class Job {
  public:
   Job(ChoiceSource& choices, const MapleStressOptions& options)
-      : c_(choices), opt_(options), kernel_(choices, options) {
+      : c_(choices), opt_(options), kernel_(choices, options), windows_(options.readers) {
     if (options.backend == MapleBackend::Differential) model_ = std::make_unique<ModelBackend>(options);
   }
 
   void run(MapleStressResult& result) {
     prefill();
+    if (opt_.readers) {
+      run_with_readers(result);
+      return;
+    }
+    write_ops(result);
+  }
+
+  void write_ops(MapleStressResult& result) {
     for (op_ = 0; op_ < opt_.ops; ++op_) {
       if (opt_.stop_when_exhausted && c_.exhausted()) break;
       step();
+      if (opt_.readers) windows_.write_done();
       check();
       result.ops_done = op_ + 1;
       result.max_entries = std::max<uint64_t>(result.max_entries, map_.size());
@@ -423,6 +444,55 @@ class Job {
                                "", result.ops_done, 0};
   }
 
+  // The writer and the readers as green threads (the model job's run_with_readers, on
+  // the kernel's tree); a failure on any of them is raised here, on the host.
+  void run_with_readers(MapleStressResult& result) {
+    sched::SchedulerOptions options;
+    options.strategy = opt_.strategy;
+    options.hang_ms = opt_.hang_ms;
+    sched::Scheduler scheduler(c_, options, &trace_);
+    scheduler.spawn("writer", [this, &result] {
+      write_ops(result);
+      writer_done_ = true;
+    });
+    for (unsigned r = 0; r < opt_.readers; ++r)
+      scheduler.spawn(fmt::format("reader{}", r), [this, r] { reader(r); });
+    const sched::RunResult run = scheduler.run();
+    result.reads = reads_;
+    result.switches = run.switches;
+    if (run.failure) throw FailureError(*run.failure);
+  }
+
+  // A lock-free reader on the kernel's tree: mtree_load (its own RCU section) and
+  // mas_find under rcu_read_lock, each checked against what its index held meanwhile.
+  void reader(unsigned r) {
+    const uint64_t max_reads = 8 * opt_.ops + 64;  // bounded, as the model job's readers
+    for (uint64_t n = 0; n < max_reads && !writer_done_; ++n) {
+      if (opt_.stop_when_exhausted && c_.exhausted()) break;
+      const unsigned long index = draw_index();
+      const bool find = c_.draw(ChoiceKind::Op, kSiteReaderOp, 2) != 0;
+      const unsigned long last = !find ? index : index + kReaderFindSpan < index ? ULONG_MAX : index + kReaderFindSpan;
+      windows_.open(r, index, last, spans_over(map_, index, last));
+      unsigned long got_first = index, got_last = index, at = index;
+      void* got = find ? kernel_.rcu_find(index, last, &got_first, &got_last) : kernel_.rcu_load(index);
+      if (find && got) at = std::max(got_first, index);
+      const char* what = find ? "mas_find" : "mtree_load";
+      if (got && !(reinterpret_cast<unsigned long>(got) & 1))
+        raise_failure("maple.rcu_reader", fmt::format("reader{}", r),
+                      fmt::format("{}({:#x}) returned {}, which is no stored entry", what, index, got), dumps());
+      const unsigned long value = value_of(got);
+      if (!windows_.close(r, at, value))
+        raise_failure("maple.rcu_reader", fmt::format("reader{}", r),
+                      fmt::format("{}({:#x}) returned {} for [{:#x}, {:#x}], which {:#x} did not hold at any point "
+                                  "of the read (writer op {})",
+                                  what, index, value, got_first, got_last, at, op_),
+                      dumps());
+      ++reads_;
+      sched::mark_progress();
+      sched::yield_point(kSiteReaderStep);
+    }
+  }
+
   uint64_t trace_hash() const { return trace_.value(); }
   uint64_t injected() const { return kernel_.injected() + injected_ops_; }
   void release_held() { kernel_.release_held(); }
@@ -438,6 +508,13 @@ class Job {
     return index + length < index ? ULONG_MAX : index + length;
   }
   unsigned long draw_value() { return 1 + c_.draw(ChoiceKind::Arg, kSiteValue, 1000); }
+  // With readers a stored value carries its op number (the model job's tag()).
+  unsigned long tag(unsigned long value) const {
+    return value && opt_.readers ? value | (op_ + 1) << 10 : value;
+  }
+  void announce(unsigned long first, unsigned long last, unsigned long value) {
+    if (opt_.readers) windows_.announce(first, last, value);
+  }
 
   std::string dumps() {
     std::string text = "kernel tree:\n" + kernel_.dump();
@@ -514,8 +591,9 @@ class Job {
     switch (kind) {
       case 0: {  // mtree_store_range (an entry or NULL)
         const unsigned long last = draw_last(index);
-        const unsigned long value = c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value();
+        const unsigned long value = tag(c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value());
         decide_op_failures();
+        announce(index, last, value);
         const Answer a = both([&](TreeUnderTest& t) {
           Answer r{"mtree_store_range"};
           r.push(static_cast<unsigned long>(t.store_range(index, last, value, gfp::kKernel)));
@@ -528,8 +606,9 @@ class Job {
       }
       case 1: {  // mtree_insert_range
         const unsigned long last = draw_last(index);
-        const unsigned long value = draw_value();
+        const unsigned long value = tag(draw_value());
         decide_op_failures();
+        announce(index, last, value);
         const Answer a = both([&](TreeUnderTest& t) {
           Answer r{"mtree_insert_range"};
           r.push(static_cast<unsigned long>(t.insert_range(index, last, value, gfp::kKernel)));
@@ -544,6 +623,10 @@ class Job {
       }
       case 2: {  // mtree_erase
         decide_op_failures();
+        if (opt_.readers) {
+          unsigned long start;
+          if (const ModelEntry* e = model_find(map_, index, &start)) announce(start, e->last, 0);
+        }
         const Answer a = both([&](TreeUnderTest& t) {
           Answer r{"mtree_erase"};
           r.push(t.erase(index));
@@ -629,8 +712,9 @@ class Job {
       case 7: {  // mtree_alloc_range
         if (!opt_.alloc_range_tree) break;
         const unsigned long size = 1 + c_.draw(ChoiceKind::Arg, kSiteLength, 64);
-        const unsigned long value = draw_value();
+        const unsigned long value = tag(draw_value());
         decide_op_failures();
+        announce(index, ULONG_MAX, value);  // somewhere the search picks, at or above index
         const Answer a = both([&](TreeUnderTest& t) {
           Answer r{"mtree_alloc_range"};
           unsigned long start = 0;
@@ -650,8 +734,9 @@ class Job {
       }
       case 8: {  // preallocated store
         const unsigned long last = draw_last(index);
-        const unsigned long value = c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value();
+        const unsigned long value = tag(c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value());
         decide_op_failures();
+        announce(index, last, value);
         const uint64_t failed_before = kernel_.failed_requests();
         const Answer a = both([&](TreeUnderTest& t) {
           Answer r{"mas_preallocate"};
@@ -667,8 +752,9 @@ class Job {
       }
       case 9: {  // mas_store_gfp with GFP_NOWAIT
         const unsigned long last = draw_last(index);
-        const unsigned long value = draw_value();
+        const unsigned long value = tag(draw_value());
         decide_op_failures();
+        announce(index, last, value);
         const uint64_t failed_before = kernel_.failed_requests();
         const Answer a = both([&](TreeUnderTest& t) {
           Answer r{"mas_store_gfp"};
@@ -693,6 +779,12 @@ class Job {
   // std::map, and (differential) the model's contents and optionally shape.
   void check() {
     if (opt_.rcu) rcu_barrier();  // a grace period ends between operations
+    // The harness's own walks are no kernel path: no access points inside them.
+    struct NoAccessPoints {
+      bool saved;
+      explicit NoAccessPoints(bool on) : saved(on) { kernel::set_rcu_access_points(false); }
+      ~NoAccessPoints() { kernel::set_rcu_access_points(saved); }
+    } no_access_points(opt_.rcu_access_points);
     kernel_.validate();
     kernel_.contents(scratch_);
     diff_contents("kernel", scratch_);
@@ -733,12 +825,21 @@ class Job {
   std::vector<Range> scratch_;
   uint64_t op_ = 0;
   uint64_t injected_ops_ = 0;
+  ReadWindows windows_;
+  bool writer_done_ = false;
+  uint64_t reads_ = 0;
 };
 
 }  // namespace
 
 MapleStressResult run_maple_stress_kernel(ChoiceSource& choices, const MapleStressOptions& options) {
   MapleStressResult result;
+  if (options.readers && (!options.rcu || options.backend != MapleBackend::Kernel))
+    throw std::logic_error("maple job: readers need an RCU-mode tree on the model or the kernel backend");
+  struct AccessPoints {
+    explicit AccessPoints(bool on) { kernel::set_rcu_access_points(on); }
+    ~AccessPoints() { kernel::set_rcu_access_points(false); }
+  } access_points(options.rcu_access_points);
   auto job = std::make_unique<Job>(choices, options);
   try {
     job->run(result);

@@ -25,6 +25,9 @@ KernelTree::KernelTree(unsigned flags) {
 KernelTree::~KernelTree() { mmtk_tree_free(tree_); }
 
 void* KernelTree::mtree_load(unsigned long index) { return mmtk_mtree_load(tree_, index); }
+void* KernelTree::rcu_mas_find(unsigned long index, unsigned long max, unsigned long* first, unsigned long* last) {
+  return mmtk_rcu_mas_find(tree_, index, max, first, last);
+}
 int KernelTree::mtree_store_range(unsigned long index, unsigned long last, void* entry, gfp_t gfp) {
   return mmtk_mtree_store_range(tree_, index, last, entry, gfp);
 }

@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "mmtorture/core/defects.h"
 #include "mmtorture/core/failure.h"
 #include "mmtorture/core/rcu.h"
 #include "mmtorture/kernel/kernel_tree.h"
@@ -31,6 +32,7 @@ constexpr Site kSiteAlloc{"maple_node: kmem_cache_alloc"};
 constexpr Site kSiteAllocBulk{"maple_node: kmem_cache_alloc_bulk"};
 constexpr Site kSiteSpinLock{"kernel: spin_lock"};
 constexpr Site kSiteSpinUnlock{"kernel: spin_unlock"};
+constexpr Site kSiteAccess{"kernel: READ_ONCE/WRITE_ONCE (an RCU access point)"};
 constexpr size_t kLogMaxBytes = 4u << 20;  // a runaway dump is cut, not unbounded
 
 KernelEnv* current_env = nullptr;
@@ -107,6 +109,8 @@ void KernelEnv::print(std::string_view text) {
 }
 
 const char* kernel_version() { return mmtk_kernel_version(); }
+
+void set_rcu_access_points(bool on) { mmtk_rcu_access_points = on ? 1 : 0; }
 
 }  // namespace mmt::kernel
 
@@ -185,6 +189,10 @@ void mmtk_shim_spin_unlock(spinlock_t* lock) { spin_lock_of(lock).unlock(mmt::ke
 
 int mmtk_shim_spin_is_locked(spinlock_t* lock) { return spin_lock_of(lock).is_locked(); }
 
+int mmtk_rcu_access_points = 0;
+
+void mmtk_shim_access_point(void) { mmt::sched::yield_point(mmt::kernel::kSiteAccess); }
+
 void mmtk_shim_rcu_read_lock(void) {
   mmt::rcu_backend().read_lock();
   if (!mmt::sched::current_thread()) ++mmt::kernel::env_states.back()->host_rcu_depth;
@@ -196,6 +204,12 @@ void mmtk_shim_rcu_read_unlock(void) {
 }
 
 void mmtk_shim_call_rcu(struct rcu_head* head, void (*func)(struct rcu_head* head)) {
+  // CANARY rcu-free-without-grace-period, in the kernel's code: the callback (the node's
+  // free) runs at once, while lock-free readers may still be inside the node.
+  if (mmt::defect_enabled(mmt::Defect::RcuFreeWithoutGracePeriod)) {
+    func(head);
+    return;
+  }
   mmt::rcu_backend().call_rcu(reinterpret_cast<mmt::RcuHead*>(head), reinterpret_cast<void (*)(mmt::RcuHead*)>(func));
 }
 

@@ -56,6 +56,20 @@ void mmtk_mtree_unlock(struct mmtk_tree *tree) { mtree_unlock(&tree->mt); }
 
 void *mmtk_mtree_load(struct mmtk_tree *tree, unsigned long index) { return mtree_load(&tree->mt, index); }
 
+void *mmtk_rcu_mas_find(struct mmtk_tree *tree, unsigned long index, unsigned long max, unsigned long *first,
+			unsigned long *last)
+{
+	MA_STATE(mas, &tree->mt, index, index);
+	void *entry;
+
+	rcu_read_lock();
+	entry = mas_find(&mas, max);
+	*first = mas.index;
+	*last = mas.last;
+	rcu_read_unlock();
+	return entry;
+}
+
 int mmtk_mtree_store_range(struct mmtk_tree *tree, unsigned long index, unsigned long last, void *entry,
 			   unsigned int gfp)
 {

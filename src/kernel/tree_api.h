@@ -32,6 +32,10 @@ void mmtk_tree_free(struct mmtk_tree *tree);
 void mmtk_mtree_lock(struct mmtk_tree *tree);
 void mmtk_mtree_unlock(struct mmtk_tree *tree);
 void *mmtk_mtree_load(struct mmtk_tree *tree, unsigned long index);
+/* A lock-free lookup: rcu_read_lock, mas_find from index up to max, rcu_read_unlock;
+ * the entry found and its range (*first, *last). */
+void *mmtk_rcu_mas_find(struct mmtk_tree *tree, unsigned long index, unsigned long max, unsigned long *first,
+			unsigned long *last);
 int mmtk_mtree_store_range(struct mmtk_tree *tree, unsigned long index, unsigned long last, void *entry,
 			   unsigned int gfp);
 int mmtk_mtree_insert_range(struct mmtk_tree *tree, unsigned long index, unsigned long last, void *entry,

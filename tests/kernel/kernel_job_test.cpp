@@ -6,7 +6,11 @@
 #include <gtest/gtest.h>
 
 #include "mmtorture/campaign/maple_stress.h"
+#include "mmtorture/core/defects.h"
 #include "mmtorture/kernel/kernel_tree.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace mmt::campaign {
 namespace {
@@ -47,6 +51,56 @@ TEST(KernelJob, RcuAndPlainTreesStayClean) {
   SeededChoices plain(8);
   const auto p = run_maple_stress(plain, o);
   EXPECT_FALSE(p.failure.has_value()) << p.failure->headline();
+}
+
+// configs/maple-kernel-rcu.toml: lock-free readers inside the kernel's own stores,
+// interleaved at every READ_ONCE/WRITE_ONCE/rcu_dereference/rcu_assign_pointer.
+TEST(KernelJob, RcuReadersSeeOnlyWhatTheirIndexHeldDuringTheRead) {
+  uint64_t reads = 0, switches = 0;
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    auto o = options(MapleBackend::Kernel, 0.05);
+    o.ops = 1000;
+    o.rcu = true;
+    o.readers = 3;
+    o.rcu_access_points = true;
+    o.strategy = sched::StrategyConfig::uniform();
+    SeededChoices a(seed), b(seed);
+    const auto first = run_maple_stress(a, o);
+    ASSERT_FALSE(first.failure.has_value()) << first.failure->headline() << "\n" << first.failure->dump.substr(0, 3000);
+    EXPECT_EQ(first.ops_done, 1000u);
+    EXPECT_EQ(run_maple_stress(b, o).trace_hash, first.trace_hash);
+    reads += first.reads;
+    switches += first.switches;
+  }
+  EXPECT_GT(reads, 5000u);
+  EXPECT_GT(switches, 20000u);
+}
+
+// The canary in the kernel's code (the shim runs call_rcu's callback at once): a reader
+// still inside a freed node reads the slab's poison, or dies of it. In a child process.
+TEST(KernelJob, RcuReadersCatchANodeFreedWithoutAGracePeriod) {
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    enable_defect(Defect::RcuFreeWithoutGracePeriod);
+    bool caught = false;
+    for (uint64_t seed = 1; seed <= 5 && !caught; ++seed) {
+      auto o = options(MapleBackend::Kernel, 0.05);
+      o.ops = 500;
+      o.rcu = true;
+      o.readers = 3;
+      o.rcu_access_points = true;
+      o.strategy = sched::StrategyConfig::uniform();
+      SeededChoices choices(seed);
+      const auto r = run_maple_stress(choices, o);
+      caught = r.failure.has_value() && r.failure->check == "maple.rcu_reader";
+    }
+    _exit(caught ? 42 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  const bool caught = (WIFEXITED(status) && WEXITSTATUS(status) != 0) || WIFSIGNALED(status);
+  EXPECT_TRUE(caught) << "a node freed without a grace period was not caught in 5 seeds";
 }
 
 TEST(DifferentialJob, ModelAndKernelAnswerAlikeWithoutInjectedFailures) {

@@ -41,7 +41,7 @@ struct MapleStressOptions {
   // differential: also compare the trees' shape after every op (height, and nodes
   // in use: the slab's live nodes once no cursor holds any).
   bool compare_shape = false;
-  // Lock-free RCU readers (model backend, RCU mode): with readers > 0 the writer's
+  // Lock-free RCU readers (model or kernel backend, RCU mode): with readers > 0 the writer's
   // operations run as a green thread under the scheduler beside `readers` threads that
   // look entries up without the tree lock (mtree_load, and mas_find under
   // rcu_read_lock) until the writer is done. Each read must return a value that was

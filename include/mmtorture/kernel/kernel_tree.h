@@ -32,6 +32,11 @@ namespace mmt::kernel {
 // The kernel version compiled in, from its Makefile ("6.12.118").
 const char* kernel_version();
 
+// RCU access points in the kernel code (process-wide, as the model's
+// mt_set_rcu_access_points): every READ_ONCE, WRITE_ONCE, rcu_dereference and
+// rcu_assign_pointer is first a scheduler yield point.
+void set_rcu_access_points(bool on);
+
 // The run's kernel environment: routes the kernel code's maple_node cache to `nodes`
 // (256-byte, 256-aligned objects) and keeps what the kernel printed. One at a time;
 // trees and cursors are used only while one is installed. Spin locks made for the
@@ -89,6 +94,9 @@ class KernelTree {
   KernelTree& operator=(const KernelTree&) = delete;
 
   void* mtree_load(unsigned long index);
+  // A lock-free lookup: mas_find from index up to max under rcu_read_lock; the range of
+  // the entry found in *first, *last.
+  void* rcu_mas_find(unsigned long index, unsigned long max, unsigned long* first, unsigned long* last);
   int mtree_store_range(unsigned long index, unsigned long last, void* entry, gfp_t gfp);
   int mtree_insert_range(unsigned long index, unsigned long last, void* entry, gfp_t gfp);
   void* mtree_erase(unsigned long index);

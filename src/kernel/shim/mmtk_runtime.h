@@ -55,6 +55,10 @@ void mmtk_shim_spin_lock(spinlock_t *lock, unsigned int subclass);
 void mmtk_shim_spin_unlock(spinlock_t *lock);
 int mmtk_shim_spin_is_locked(spinlock_t *lock);
 
+/* RCU access points: the flag the shim's READ_ONCE/WRITE_ONCE test, and the point. */
+extern int mmtk_rcu_access_points;
+void mmtk_shim_access_point(void);
+
 void mmtk_shim_rcu_read_lock(void);
 void mmtk_shim_rcu_read_unlock(void);
 void mmtk_shim_call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *head));

@@ -90,8 +90,13 @@ typedef struct { int counter; } atomic_t;
 
 /* ---- memory ordering (one host thread runs every green thread: compiler barriers
  * suffice; each is a place the kernel's memory-ordering contract is about) -------- */
-#define READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
-#define WRITE_ONCE(x, val) do { *(volatile __typeof__(x) *)&(x) = (val); } while (0)
+/* With RCU access points on (mmtk_set_rcu_access_points), each READ_ONCE, WRITE_ONCE,
+ * rcu_dereference and rcu_assign_pointer is first a scheduling point: another CPU (a
+ * green thread) may run right before the access, so lock-free readers interleave with
+ * a writer exactly where the contract is about. Off, they cost one flag test. */
+#define mmtk_access_point() do { if (unlikely(mmtk_rcu_access_points)) mmtk_shim_access_point(); } while (0)
+#define READ_ONCE(x) (*({ mmtk_access_point(); (const volatile __typeof__(x) *)&(x); }))
+#define WRITE_ONCE(x, val) do { mmtk_access_point(); *(volatile __typeof__(x) *)&(x) = (val); } while (0)
 #define smp_wmb() barrier()
 #define smp_rmb() barrier()
 #define smp_mb() barrier()
