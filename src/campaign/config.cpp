@@ -56,6 +56,14 @@ std::string validate_defect(std::string_view value) {
   return defect_from_name(value) ? std::string{}
                                  : fmt::format("unknown defect '{}' (mmtorture list --defects names them)", value);
 }
+std::string validate_fault_rule(std::string_view value) {
+  try {
+    mem::parse_fault_rule(value);
+  } catch (const mem::ConfigError& e) {
+    return e.reason();
+  }
+  return {};
+}
 std::string validate_seeds(std::string_view value) {
   std::string reason;
   return parse_seed_range(value, &reason) ? std::string{} : reason;
@@ -615,6 +623,12 @@ VmWorldOptions world_options(const Config& config) {
   o.memory_pages = config.world.memory_pages;
   o.min_free_pages = config.world.min_free_pages;
   o.nowait_fail_probability = config.faults.nowait_fail_probability;
+  o.vma_fail_probability = config.faults.vma_fail_probability;
+  o.anon_vma_fail_probability = config.faults.anon_vma_fail_probability;
+  o.maple_node_fail_probability = config.faults.maple_node_fail_probability;
+  o.page_fail_probability = config.faults.page_fail_probability;
+  o.too_small_to_fail = config.faults.too_small_to_fail;
+  o.fault_rules = config.faults.rules;
   o.preempt_probability = config.schedule.preempt_probability;
   // Bounded exploration runs each schedule under uniform's decisions (sched/explore.h).
   o.strategy = bounded_exploration(config)

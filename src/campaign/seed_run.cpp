@@ -28,6 +28,12 @@ constexpr std::array<Site, kVmOpCount> kSwarmOpSites = {
     Site{"swarm.heap_fault"}};
 constexpr Site kSwarmNowait{"swarm.nowait_injection"};
 constexpr Site kSwarmKswapd{"swarm.kswapd"};
+// One per sleeping allocation class (VmWorldOptions' *_fail_probability), drawn only
+// for a class whose probability is above 0.
+constexpr Site kSwarmFailVma{"swarm.fail_vm_area_struct"};
+constexpr Site kSwarmFailAnonVma{"swarm.fail_anon_vma"};
+constexpr Site kSwarmFailMapleNode{"swarm.fail_maple_node"};
+constexpr Site kSwarmFailPages{"swarm.fail_pages"};
 
 // Draws this seed's swarm: 1 switches a feature off, 0 (the simple choice) keeps it.
 std::string draw_swarm(const Config& config, ChoiceSource& choices, VmWorldOptions& options) {
@@ -64,6 +70,15 @@ std::string draw_swarm(const Config& config, ChoiceSource& choices, VmWorldOptio
     if (choices.draw(ChoiceKind::Swarm, kSwarmKswapd, 2)) {
       options.kswapd = false;
       off += fmt::format("{}kswapd", off.empty() ? "" : ",");
+    }
+    const std::pair<Site, double*> sleeping[] = {{kSwarmFailVma, &options.vma_fail_probability},
+                                                 {kSwarmFailAnonVma, &options.anon_vma_fail_probability},
+                                                 {kSwarmFailMapleNode, &options.maple_node_fail_probability},
+                                                 {kSwarmFailPages, &options.page_fail_probability}};
+    for (const auto& [site, probability] : sleeping) {
+      if (*probability <= 0 || !choices.draw(ChoiceKind::Swarm, site, 2)) continue;
+      *probability = 0;
+      off += fmt::format("{}{}", off.empty() ? "" : ",", site.view().substr(6));
     }
   }
   return off;
@@ -223,9 +238,9 @@ SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks
     out.pct_guarantee = r.pct_guarantee;
     out.stats = fmt::format(
         "{} -ENOMEM, {} faults, {} forks, {} exits, {} failed page allocations, {} OOM kills, max {} VMAs, {} reclaimed, "
-        "{} swapped out, {} swapped in, {} switches, {} steps",
+        "{} swapped out, {} swapped in, {} switches, {} steps; failed allocations: {}",
         r.enomem, r.faults, r.forks, r.exits, r.alloc_failures, r.oom_kills, r.max_vmas, r.pages_reclaimed, r.swap_outs,
-        r.swap_ins, r.switches, r.steps);
+        r.swap_ins, r.switches, r.steps, r.failures_by_class);
     if (options.strategy == sched::StrategyKind::Pct)
       out.stats += fmt::format("; pct: n={} threads, k={}, d={}: a depth-{} bug in the first k steps is found with "
                                "p >= {:.3g}{}",

@@ -211,7 +211,8 @@ class Shrinker {
   }
 
   // Bakes the swarm draws into the config: each op kind a Swarm choice switched off gets
-  // weight 0, NOWAIT injection and kswapd likewise, swarm goes off and its draws go.
+  // weight 0, NOWAIT injection, kswapd and each sleeping fault class likewise, swarm
+  // goes off and its draws go.
   bool bake_swarm() {
     const Config& base = best_config_;
     if (!base.workload.swarm && !base.faults.swarm && !base.schedule.swarm) return false;
@@ -233,6 +234,14 @@ class Shrinker {
         config.world.kswapd = false;
       else if (site == kSwarmPreemptSite.name)
         config.schedule.preempt_probability = swarm_preempt_probability(c.value, base.schedule.preempt_probability);
+      else if (site == "swarm.fail_vm_area_struct")
+        config.faults.vma_fail_probability = 0;
+      else if (site == "swarm.fail_anon_vma")
+        config.faults.anon_vma_fail_probability = 0;
+      else if (site == "swarm.fail_maple_node")
+        config.faults.maple_node_fail_probability = 0;
+      else if (site == "swarm.fail_pages")
+        config.faults.page_fail_probability = 0;
       else if (site.starts_with("swarm."))
         set_knob(config, "workload", fmt::format("mix_{}", site.substr(6)), int64_t{0}, "shrink", 0);
     }

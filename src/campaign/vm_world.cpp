@@ -17,6 +17,7 @@
 #include "mmtorture/maple/validate.h"
 #include "mmtorture/mem/fault_plan.h"
 #include "mmtorture/mem/memory.h"
+#include "mmtorture/mem/slab.h"
 #include "mmtorture/sched/event_log.h"
 #include "mmtorture/sched/sched.h"
 #include "mmtorture/vma/mm.h"
@@ -74,6 +75,28 @@ std::string result_text(Op op, long ret) {
 
 }  // namespace
 
+void set_fault_rules(mem::FaultPlan& plan, const VmWorldOptions& options) {
+  auto rule = [&](const char* site, mem::GfpClass gfp_class, double probability) {
+    mem::FaultRule fault;
+    fault.probability = probability;
+    plan.set_rule(site, gfp_class, fault);
+  };
+  rule("*", mem::GfpClass::Nowait, options.nowait_fail_probability);
+  // Sleeping classes get a rule only when asked for: a plan without them decides (and
+  // draws) exactly as before they existed.
+  const std::pair<const char*, double> sleeping[] = {{"vm_area_struct", options.vma_fail_probability},
+                                                     {"anon_vma", options.anon_vma_fail_probability},
+                                                     {"maple_node", options.maple_node_fail_probability},
+                                                     {mem::FaultRequest::kPagesObject, options.page_fail_probability}};
+  for (const auto& [object, probability] : sleeping)
+    if (probability > 0) rule(object, mem::GfpClass::Kernel, probability);
+  for (const std::string& text : options.fault_rules) {
+    const mem::FaultRuleSpec spec = mem::parse_fault_rule(text);
+    rule(spec.site.c_str(), spec.gfp_class, spec.probability);
+  }
+  plan.set_too_small_to_fail(options.too_small_to_fail);
+}
+
 mem::MemConfig world_memory_config(const VmWorldOptions& options) {
   mem::MemConfig config;
   config.pages = options.memory_pages;
@@ -94,9 +117,7 @@ class VmWorld {
  public:
   VmWorld(ChoiceSource& choices, const VmWorldOptions& options)
       : choices_(choices), options_(options), memory_(world_memory_config(options), choices, &plan_), context_(memory_) {
-    mem::FaultRule nowait;
-    nowait.probability = options.nowait_fail_probability;
-    plan_.set_rule("*", mem::GfpClass::Nowait, nowait);
+    set_fault_rules(plan_, options);
     memory_.set_trace(&trace_);
     slots_.resize(options.mm_slots);
     for (auto& slot : slots_) slot = std::make_shared<vma::Mm>(context_);
@@ -168,6 +189,7 @@ class VmWorld {
     if (result_.failure && options_.capture_trees_dot && result_.trees_dot.empty()) capture_trees(*result_.failure);
     result_.pages_reclaimed = memory_.stats().pages_reclaimed;
     result_.alloc_failures = memory_.stats().alloc_failures;
+    result_.failures_by_class = failures_by_class();
     result_.swap_outs = memory_.stats().swap_outs;
     result_.swap_ins = memory_.stats().swap_ins;
     result_.trace_hash = trace_.value();
@@ -377,6 +399,16 @@ class VmWorld {
         break;
     }
     return 0;
+  }
+
+  std::string failures_by_class() {
+    const mem::ClassCounts& pages = memory_.stats().failures_by_class;
+    std::string text = fmt::format("pages/nowait {} pages/kernel {}", pages.nowait, pages.kernel);
+    for (mem::KmemCache* cache : {&context_.vma_cache(), &context_.anon_vma_cache(), &context_.maple_node_cache()}) {
+      const mem::ClassCounts& counts = cache->stats().failures_by_class;
+      text += fmt::format(" {}/nowait {} {}/kernel {}", cache->name(), counts.nowait, cache->name(), counts.kernel);
+    }
+    return text;
   }
 
   // oom_badness: what killing the process gives back, resident pages plus swap entries.

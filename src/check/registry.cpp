@@ -51,9 +51,11 @@ CheckRegistry build_vm_world_checks() {
   registry.add({"mem.frames", CheckLevel::EveryN,
                 "every frame free (on exactly one buddy list) or allocated; refcount >= mapcount + pins; counts add up",
                 [](const CheckSubject& s) { return s.memory.check_consistency(); }});
-  registry.add({"slab", CheckLevel::EveryN, "slab lists and counts of the vm_area_struct and maple_node caches",
+  registry.add({"slab", CheckLevel::EveryN,
+                "slab lists and counts of the vm_area_struct, maple_node and anon_vma caches",
                 [](const CheckSubject& s) -> std::optional<Failure> {
                   if (auto failure = s.context.vma_cache().check_consistency()) return failure;
+                  if (auto failure = s.context.anon_vma_cache().check_consistency()) return failure;
                   return s.context.maple_node_cache().check_consistency();
                 }});
   registry.add({"validate_mm.all", CheckLevel::End, "validate_mm of every live mm",
@@ -111,10 +113,12 @@ CheckRegistry build_vm_world_checks() {
                   return std::nullopt;
                 }});
   registry.add({"leak", CheckLevel::Teardown,
-                "after every mm exited: no vm_area_struct, maple node, LRU page or swap slot left",
+                "after every mm exited: no vm_area_struct, anon_vma, maple node, LRU page or swap slot left",
                 [](const CheckSubject& s) -> std::optional<Failure> {
                   if (const uint64_t live = s.context.vma_cache().live_objects())
                     return make_failure("leak", fmt::format("{} vm_area_structs still allocated", live));
+                  if (const uint64_t live = s.context.anon_vma_cache().live_objects())
+                    return make_failure("leak", fmt::format("{} anon_vmas still allocated", live));
                   if (const uint64_t live = s.context.maple_node_cache().live_objects())
                     return make_failure("leak", fmt::format("{} maple nodes still allocated", live));
                   if (s.memory.lru_size() != 0)

@@ -127,6 +127,7 @@ Page* Memory::alloc_pages_internal(gfp_t gfp, unsigned order, Site site, bool fr
   }
   if (!page) {
     ++stats_.alloc_failures;
+    if (!from_slab) stats_.failures_by_class.add(gfp);
     trace_event(TraceEvent::Alloc, UINT64_MAX, order, gfp);
     // A slab refill's failure is the slab's to report (one request, one event).
     if (!from_slab)
@@ -251,6 +252,7 @@ void Memory::free_pages(Page* page, unsigned order) {
 Page* Memory::alloc_pages_exact(size_t bytes, gfp_t gfp, Site site) {
   if (bytes == 0 || bytes > (kPageSize << kMaxOrder)) {
     ++stats_.alloc_failures;
+    stats_.failures_by_class.add(gfp);
     return nullptr;
   }
   const uint64_t used = pages_of(bytes);

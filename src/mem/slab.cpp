@@ -146,10 +146,11 @@ size_t KmemCache::alloc_bulk(gfp_t gfp, size_t count, void** out, Site site) {
 bool KmemCache::injected_failure(gfp_t gfp, size_t bytes, Site site) {
   FaultPlan* plan = memory_.plan_;
   if (!plan) return false;
-  const FaultRequest request{gfp, bytes, site, memory_.nr_free_, memory_.config_.min_pages};
+  const FaultRequest request{gfp, bytes, site, memory_.nr_free_, memory_.config_.min_pages, name_.c_str()};
   if (!plan->should_fail(memory_.choices_, request)) return false;
   ++stats_.injected_failures;
   ++stats_.alloc_failures;
+  stats_.failures_by_class.add(gfp);
   if (sched::EventLog* log = sched::event_log())
     log->record(sched::EventKind::AllocFail,
               fmt::format("allocation fails: '{}' object ({}) at {}, injected by the fault plan", name_, gfp_text(gfp),
@@ -165,6 +166,7 @@ void* KmemCache::alloc_object(gfp_t gfp, Site site) {
     Page* page = memory_.alloc_pages_internal(gfp & ~(gfp::kZero | gfp::kMovable), 0, site, /*from_slab=*/true);
     if (!page) {
       ++stats_.alloc_failures;
+      stats_.failures_by_class.add(gfp);
       if (sched::EventLog* log = sched::event_log())
         log->record(sched::EventKind::AllocFail,
                   fmt::format("allocation fails: '{}' object ({}) at {}, no page for a new slab", name_,

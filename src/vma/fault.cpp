@@ -20,9 +20,12 @@ constexpr gfp_t kGfpHighUserMovable = gfp::kKernel | gfp::kMovable;
 // Faults run under mmap_lock held for read, so two threads may race here: the chain
 // link is made first (it takes the anon_vma's lock, so not under the page-table lock),
 // then the anon_vma is published under the page-table lock; the loser unlinks its own.
-void anon_vma_prepare(Mm& mm, Vma* vma) {
-  if (vma->anon_vma) return;
+// 0, or -ENOMEM when the anon_vma cannot be allocated (the fault then fails with
+// VM_FAULT_OOM before any page is allocated).
+int anon_vma_prepare(Mm& mm, Vma* vma) {
+  if (vma->anon_vma) return 0;
   AnonVma* anon_vma = mm.context().anon_vma_alloc();
+  if (!anon_vma) return -ENOMEM;
   anon_vma_link(vma, anon_vma);
   bool published = false;
   {
@@ -33,6 +36,7 @@ void anon_vma_prepare(Mm& mm, Vma* vma) {
     }
   }
   if (!published) anon_vma_unlink(vma, anon_vma);
+  return 0;
 }
 
 unsigned long linear_page_index(const Vma* vma, unsigned long addr) {
@@ -65,7 +69,7 @@ int handle_mm_fault(Mm& mm, unsigned long addr, bool write) {
       }
     }
   }
-  anon_vma_prepare(mm, vma);
+  if (anon_vma_prepare(mm, vma)) return -ENOMEM;
   mem::Page* page = memory.alloc_pages(kGfpHighUserMovable, 0, kSiteAnonFault);
   if (!page) return -ENOMEM;
   sched::SpinGuard guard(mm.page_table_lock, Site{"handle_pte_fault"});
@@ -146,8 +150,14 @@ std::unique_ptr<Mm> dup_mm(Mm& parent, int* error) {
     charged -= copy->vm_flags & VM_ACCOUNT ? copy->pages() : 0;  // now owned by the copy
     if (vma->anon_vma) {
       // anon_vma_fork: the child joins the parent's chain and gets its own anon_vma.
+      // If that cannot be allocated the copy is already in the child's tree and goes
+      // with the rest of the child in the unwinding below.
       anon_vma_clone(copy, vma);
       AnonVma* own = context.anon_vma_alloc(vma->anon_vma);
+      if (!own) {
+        ret = -ENOMEM;
+        break;
+      }
       copy->anon_vma = own;
       anon_vma_link(copy, own);
     }

@@ -11,6 +11,7 @@
 namespace mmt::vma {
 
 inline constexpr Site kSiteVmAreaAlloc{"vm_area_alloc"};
+inline constexpr Site kSiteAnonVmaAlloc{"anon_vma_alloc"};
 inline constexpr Site kSiteAnonFault{"do_anonymous_page"};
 inline constexpr Site kSiteCowFault{"wp_page_copy"};
 inline constexpr Site kSiteForkWindow{"copy_present_pte: between get_page and page_dup_rmap"};

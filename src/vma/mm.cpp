@@ -42,6 +42,8 @@ VmContext::VmContext(mem::Memory& memory, VmConfig config)
       config_(config),
       vma_cache_(memory, "vm_area_struct", sizeof(Vma), alignof(Vma)),
       maple_node_cache_(memory, "maple_node", sizeof(maple_node), alignof(maple_node)),
+      // The kernel's struct anon_vma is about 88 bytes on x86-64.
+      anon_vma_cache_(memory, "anon_vma", 88, 8),
       node_allocator_(std::make_unique<SlabNodeAllocator>(maple_node_cache_)) {
   maple::set_node_allocator(node_allocator_.get());
   memory_.set_rmap_ops(this);
@@ -72,8 +74,25 @@ void VmContext::vm_unacct_memory(uint64_t pages) {
 }
 
 AnonVma* VmContext::anon_vma_alloc(AnonVma* family) {
+  void* object = anon_vma_cache_.alloc(gfp::kKernel, kSiteAnonVmaAlloc);
+  if (!object) return nullptr;
   anon_vmas_.push_back(std::make_unique<AnonVma>(++anon_ids_, family ? family->root : nullptr));
-  return anon_vmas_.back().get();
+  AnonVma* anon_vma = anon_vmas_.back().get();
+  anon_vma->slab_object = object;
+  anon_vma->refcount = 1;  // the linked reference, taken by the link that follows
+  anon_vma->linked_ref = true;
+  if (anon_vma->root != anon_vma) ++anon_vma->root->refcount;  // get_anon_vma(anon_vma->root)
+  return anon_vma;
+}
+
+void VmContext::put_anon_vma(AnonVma* anon_vma) {
+  if (anon_vma->refcount == 0 || !anon_vma->slab_object)
+    raise_failure("anon_vma.refcount", "put_anon_vma",
+                  fmt::format("anon_vma {} put with no reference left", anon_vma->id));
+  if (--anon_vma->refcount != 0) return;
+  anon_vma_cache_.free(anon_vma->slab_object);
+  anon_vma->slab_object = nullptr;
+  if (anon_vma->root != anon_vma) put_anon_vma(anon_vma->root);
 }
 
 bool VmContext::try_to_unmap(mem::Page* page) {
@@ -192,6 +211,10 @@ AnonVmaWriteLock::~AnonVmaWriteLock() {
 void anon_vma_link(Vma* vma, AnonVma* anon_vma) {
   for (AnonVma* linked : vma->anon_vma_chain)
     if (linked == anon_vma) return;
+  if (!anon_vma->slab_object || !anon_vma->linked_ref)
+    raise_failure("anon_vma.use_after_free", "anon_vma_chain_link",
+                  fmt::format("vma#{} linked to anon_vma {}, which {}", vma->id, anon_vma->id,
+                              anon_vma->slab_object ? "no VMA holds any more" : "was freed"));
   anon_vma->lock.down_write(Site{"anon_vma_chain_link"});
   vma->anon_vma_chain.push_back(anon_vma);
   anon_vma->vmas.push_back(vma);
@@ -219,7 +242,13 @@ void anon_vma_unlink(Vma* vma, AnonVma* anon_vma) {
       break;
     }
   }
+  const bool unused = vmas.empty();
   anon_vma->lock.up_write(Site{"unlink_anon_vmas"});
+  // The last VMA gone: the linked reference goes (unlink_anon_vmas' put_anon_vma).
+  if (unused && anon_vma->linked_ref) {
+    anon_vma->linked_ref = false;
+    vma->vm_mm->context().put_anon_vma(anon_vma);
+  }
 }
 
 void unlink_anon_vmas(Vma* vma) {

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <map>
+#include <sstream>
+#include <string>
 
 #include "mmtorture/campaign/vm_world.h"
 
@@ -64,6 +67,52 @@ TEST(VmWorld, MemoryPressureReclaimsAndStaysClean) {
 }  // namespace mmt::campaign
 
 namespace mmt::campaign {
+
+// Every sleeping class failing (failslab on vm_area_struct, anon_vma and maple nodes,
+// fail_page_alloc on pages): every -ENOMEM is unwound (validate_mm, accounting, leaks at
+// teardown) and each class really fails.
+TEST(VmWorld, SleepingAllocationFailuresUnwindClean) {
+  VmWorldOptions options;
+  options.ops = 200;
+  options.vma_fail_probability = 0.05;
+  options.anon_vma_fail_probability = 0.05;
+  options.maple_node_fail_probability = 0.05;
+  options.page_fail_probability = 0.01;
+  std::map<std::string, uint64_t> failed;
+  uint64_t enomem = 0;
+  for (uint64_t seed = 1; seed <= 300; ++seed) {
+    SeededChoices choices(seed);
+    const VmWorldResult result = run_vm_world(choices, options);
+    ASSERT_FALSE(result.failure.has_value()) << "seed " << seed << ": " << result.failure->headline() << "\n"
+                                             << result.failure->dump;
+    enomem += result.enomem;
+    std::istringstream counts(result.failures_by_class);
+    std::string name;
+    uint64_t count = 0;
+    while (counts >> name >> count) failed[name] += count;
+  }
+  EXPECT_GT(enomem, 0u);
+  for (const char* name : {"vm_area_struct/kernel", "anon_vma/kernel", "maple_node/kernel", "pages/kernel"})
+    EXPECT_GT(failed[name], 0u) << name;
+}
+
+TEST(VmWorld, TooSmallToFailSparesEverySleepingRequest) {
+  VmWorldOptions options;
+  options.ops = 300;
+  options.nowait_fail_probability = 0;
+  options.vma_fail_probability = 1.0;
+  options.anon_vma_fail_probability = 1.0;
+  options.maple_node_fail_probability = 1.0;
+  options.page_fail_probability = 1.0;
+  options.too_small_to_fail = true;
+  SeededChoices choices(7);
+  const VmWorldResult result = run_vm_world(choices, options);
+  ASSERT_FALSE(result.failure.has_value()) << result.failure->headline();
+  EXPECT_EQ(result.failures_by_class,
+            "pages/nowait 0 pages/kernel 0 vm_area_struct/nowait 0 vm_area_struct/kernel 0 anon_vma/nowait 0 "
+            "anon_vma/kernel 0 maple_node/nowait 0 maple_node/kernel 0");
+  EXPECT_GT(result.faults, 0u);
+}
 
 TEST(VmWorld, ThousandSeedsStayClean) {
   VmWorldOptions options;

@@ -166,6 +166,73 @@ TEST(FaultPlan, PressureFailsNowaitBelowMinEvenFromAPartialSlab) {
   EXPECT_EQ(world.choices.draws(), 0u);
 }
 
+// failslab's per-cache attribute and fail_page_alloc: a rule named after the object
+// (the slab cache, or "pages") beats "*" and loses to the exact site.
+TEST(FaultPlan, ObjectRulesSitBetweenTheSiteAndStar) {
+  PlanWorld world;
+  world.plan.set_rule("*", GfpClass::Any, FaultRule{.probability = 0.0});
+  world.plan.set_rule("vm_area_struct", GfpClass::Kernel, FaultRule{.probability = 1.0});
+  world.plan.set_rule("pages", GfpClass::Kernel, FaultRule{.probability = 1.0});
+  world.plan.set_rule("wp_page_copy", GfpClass::Any, FaultRule{.probability = 0.0});
+  KmemCache vmas(world.memory, "vm_area_struct", 200);
+  KmemCache nodes(world.memory, "maple_node", 256, 256);
+  EXPECT_EQ(vmas.alloc(gfp::kKernel, Site{"vm_area_alloc"}), nullptr);
+  void* nowait = vmas.alloc(gfp::kNowait, Site{"vm_area_alloc"});
+  EXPECT_NE(nowait, nullptr) << "the rule is for sleeping requests only";
+  void* node = nodes.alloc(gfp::kKernel, Site{"mas_alloc_nodes"});
+  EXPECT_NE(node, nullptr) << "another cache keeps the '*' rule";
+  EXPECT_EQ(pattern(world.memory, 2, gfp::kKernel, Site{"do_anonymous_page"}), "xx");
+  EXPECT_EQ(pattern(world.memory, 2, gfp::kKernel, Site{"wp_page_copy"}), "..") << "the exact site wins";
+  EXPECT_EQ(pattern(world.memory, 2, gfp::kNowait, Site{"do_anonymous_page"}), "..");
+  EXPECT_EQ(vmas.stats().failures_by_class.kernel, 1u);
+  EXPECT_EQ(vmas.stats().failures_by_class.nowait, 0u);
+  EXPECT_EQ(world.memory.stats().failures_by_class.kernel, 2u);
+  EXPECT_EQ(world.plan.stats().injected_by_class.kernel, 3u);
+  vmas.free(nowait);
+  nodes.free(node);
+}
+
+// "Too small to fail": on, a sleeping request of order <= 3 is never injected (nor
+// counted); costly orders and non-sleeping requests still are.
+TEST(FaultPlan, TooSmallToFailSparesSmallSleepingRequestsOnly) {
+  PlanWorld world;
+  world.plan.set_rule("*", GfpClass::Any, FaultRule{.probability = 1.0});
+  world.plan.set_too_small_to_fail(true);
+  KmemCache vmas(world.memory, "vm_area_struct", 200);
+  void* vma = vmas.alloc(gfp::kKernel, Site{"vm_area_alloc"});
+  EXPECT_NE(vma, nullptr);
+  EXPECT_EQ(pattern(world.memory, 2, gfp::kKernel), "..");
+  EXPECT_EQ(pattern(world.memory, 2, gfp::kNowait), "xx");
+  Page* order3 = world.memory.alloc_pages(gfp::kKernel, 3, Site{"plan_test"});
+  EXPECT_NE(order3, nullptr);
+  world.memory.free_pages(order3, 3);
+  EXPECT_EQ(world.memory.alloc_pages(gfp::kKernel, 4, Site{"plan_test"}), nullptr) << "order 4 is costly";
+  EXPECT_EQ(world.plan.stats().counted, 3u);
+  world.plan.set_too_small_to_fail(false);
+  EXPECT_EQ(vmas.alloc(gfp::kKernel, Site{"vm_area_alloc"}), nullptr) << "off: failslab fails GFP_KERNEL too";
+  vmas.free(vma);
+}
+
+TEST(FaultPlan, RulesParseFromText) {
+  const FaultRuleSpec spec = parse_fault_rule("alloc_migration_target: FOLL_LONGTERM:kernel:0.25");
+  EXPECT_EQ(spec.site, "alloc_migration_target: FOLL_LONGTERM");
+  EXPECT_EQ(spec.gfp_class, GfpClass::Kernel);
+  EXPECT_EQ(spec.probability, 0.25);
+  EXPECT_EQ(parse_fault_rule("*:nowait:1").gfp_class, GfpClass::Nowait);
+  EXPECT_EQ(parse_fault_rule("pages:any:0").gfp_class, GfpClass::Any);
+  for (const char* bad : {"pages", "pages:0.5", ":kernel:0.5", "pages:sleepy:0.5", "pages:kernel:", "pages:kernel:2",
+                          "pages:kernel:0.5x", "pages:kernel:-1"}) {
+    try {
+      parse_fault_rule(bad);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const ConfigError& error) {
+      EXPECT_EQ(error.field(), "rules") << bad;
+      EXPECT_NE(std::string(error.what()).find(bad), std::string::npos)
+          << error.what();
+    }
+  }
+}
+
 TEST(FaultPlan, BadKnobsAreRejectedNamingThem) {
   FaultPlan plan;
   auto field_of = [&](FaultRule rule) {

@@ -65,6 +65,7 @@ void walk(const char* name, const std::function<long(Mm&)>& op, long success) {
     rcu_barrier();
     EXPECT_EQ(w.context.vma_cache().live_objects(), 0u) << name << ": VMAs leaked";
     EXPECT_EQ(w.context.maple_node_cache().live_objects(), 0u) << name << ": maple nodes leaked";
+    EXPECT_EQ(w.context.anon_vma_cache().live_objects(), 0u) << name << ": anon_vmas leaked";
     if (ret == -ENOMEM) ++failures;
     if (!injected) {  // the operation never reached the nth allocation
       if (nth > 1) {

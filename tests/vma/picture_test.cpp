@@ -121,7 +121,8 @@ TEST(VmaPicture, FaultForkAndCopyOnWrite) {
   expect_consistent(w.context, {&parent, child.get()});
   exit_mmap(*child);
   exit_mmap(parent);
-  EXPECT_EQ(w.memory.nr_free_pages() + w.context.maple_node_cache().slab_pages() + w.context.vma_cache().slab_pages(),
+  EXPECT_EQ(w.memory.nr_free_pages() + w.context.maple_node_cache().slab_pages() + w.context.vma_cache().slab_pages() +
+                w.context.anon_vma_cache().slab_pages(),
             w.memory.nr_pages());
 }
 

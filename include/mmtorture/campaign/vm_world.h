@@ -17,10 +17,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/failure.h"
 #include "mmtorture/mem/config.h"
+#include "mmtorture/mem/fault_plan.h"
 #include "mmtorture/sched/scheduler.h"
 
 namespace mmt::sched {
@@ -44,6 +46,17 @@ struct VmWorldOptions {
   uint64_t min_free_pages = 0;       // min watermark (low and high follow at 5/4 and 3/2); 0 = derived
   uint64_t reserved_pages = 0;       // frames reserved at boot (mem::MemConfig::reserved_pages)
   double nowait_fail_probability = 0.02;  // GFP_NOWAIT allocations failed by the fault plan
+  // Sleeping (GFP_KERNEL) requests failed by the fault plan, per object: failslab on the
+  // vm_area_struct, anon_vma and maple_node caches, fail_page_alloc on page requests
+  // (anonymous and COW faults). 0 = that class is never injected.
+  double vma_fail_probability = 0.0;
+  double anon_vma_fail_probability = 0.0;
+  double maple_node_fail_probability = 0.0;
+  double page_fail_probability = 0.0;
+  // The kernel's "too small to fail": sleeping requests of order <= 3 are never injected.
+  bool too_small_to_fail = false;
+  // Further rules, "SITE:CLASS:PROBABILITY" (mem::parse_fault_rule), set after the above.
+  std::vector<std::string> fault_rules;
   double preempt_probability = 0.1;  // preempt strategy: chance to switch at a yield point
   sched::StrategyKind strategy = sched::StrategyKind::Preempt;  // preempt, uniform or pct
   bool lockdep_order = true;  // sched::SchedulerOptions::lockdep_order
@@ -87,6 +100,9 @@ struct VmWorldResult {
   uint64_t pages_reclaimed = 0;
   uint64_t oom_kills = 0;       // processes the OOM killer reaped
   uint64_t alloc_failures = 0;  // page allocations that returned null (any GFP, any reason)
+  // Failed allocations per object and GFP class ("pages/nowait 3 pages/kernel 0 ..."):
+  // page requests (slab refills excluded), then each slab cache's requests.
+  std::string failures_by_class;
   uint64_t swap_outs = 0;       // anonymous pages reclaim wrote to a swap slot
   uint64_t swap_ins = 0;        // swap ptes faulted back in
   uint64_t min_free_pages = UINT64_MAX;  // lowest free-page count seen after an operation
@@ -107,5 +123,10 @@ VmWorldResult run_vm_world(ChoiceSource& choices, const VmWorldOptions& options)
 // The simulated machine the world runs on (watermarks from min_free_pages, reserved
 // frames, swap, OOM killing), before mem::resolve_mem_config checks and derives it.
 mem::MemConfig world_memory_config(const VmWorldOptions& options);
+
+// The world's fault plan from its options: the GFP_NOWAIT rule, one GFP_KERNEL rule per
+// sleeping object class asked for, then fault_rules, and the too-small-to-fail switch.
+// Throws mem::ConfigError for a bad rule.
+void set_fault_rules(mem::FaultPlan& plan, const VmWorldOptions& options);
 
 }  // namespace mmt::campaign

@@ -5,11 +5,20 @@
 //
 // Every allocation request — one alloc_pages() call or one KmemCache::alloc() — asks
 // the plan once (a slab refill does not ask again). The request picks one rule, the
-// most specific that exists: (site, class), (site, any), ("*", class), ("*", any);
-// class is Nowait for requests that may not sleep (no __GFP_DIRECT_RECLAIM) and
-// Kernel for those that may. Then, as the kernel's should_failslab()/should_fail_ex():
+// most specific that exists: (site, class), (site, any), (object, class), (object,
+// any), ("*", class), ("*", any). The object is what is allocated: the slab cache's
+// name for a slab request ("vm_area_struct", "anon_vma", "maple_node": failslab's
+// per-cache attribute) or "pages" for a page request (fail_page_alloc). Class is
+// Nowait for requests that may not sleep (no __GFP_DIRECT_RECLAIM) and Kernel for
+// those that may. Then, as the kernel's should_failslab()/should_fail_ex():
 //
 //   __GFP_NOFAIL     never fails and is not counted by anything below.
+//   too_small_to_fail  plan-wide, not a failslab knob: when on, a request that may
+//                    sleep and is no larger than order PAGE_ALLOC_COSTLY_ORDER (3) is
+//                    never failed (and not counted) — a production kernel, where such
+//                    requests loop in the allocator instead of failing. Off (the
+//                    default) is a kernel with fault injection, where failslab and
+//                    fail_page_alloc fail them like any other.
 //   ignore_gfp_wait  when true, requests that may sleep are never failed (and not
 //                    counted): only non-sleeping allocations fail. Kernel default for
 //                    failslab is Y; ours is false so a rule does what it says.
@@ -73,7 +82,33 @@ struct FaultRequest {
   Site site;
   uint64_t free_pages = 0;  // for pressure mode
   uint64_t min_pages = 0;
+  // What is allocated: the slab cache's name, or "pages" (kPagesObject) for alloc_pages.
+  const char* object = kPagesObject;
+
+  static constexpr const char* kPagesObject = "pages";
 };
+
+// Allocation failures (requests that returned null for any reason: injected, the
+// watermark, reclaim giving up) per GFP class, for the per-class counts each job
+// reports. Index with gfp_class_index().
+struct ClassCounts {
+  uint64_t nowait = 0;
+  uint64_t kernel = 0;
+  void add(gfp_t gfp) { ++(gfp_class_of(gfp) == GfpClass::Kernel ? kernel : nowait); }
+  uint64_t total() const { return nowait + kernel; }
+};
+
+// One rule as text, "SITE:CLASS:PROBABILITY" (the campaign's faults.rules knob): SITE
+// an allocation site ("vm_area_alloc", "mas_alloc_nodes", "do_anonymous_page", ...), an
+// object ("vm_area_struct", "anon_vma", "maple_node", "pages") or "*"; CLASS nowait,
+// kernel or any; PROBABILITY in [0, 1]. Split at the last two colons (site names may
+// hold one). Throws ConfigError (field "rules") naming what is wrong.
+struct FaultRuleSpec {
+  std::string site;
+  GfpClass gfp_class = GfpClass::Any;
+  double probability = 0.0;
+};
+FaultRuleSpec parse_fault_rule(std::string_view text);
 
 class FaultPlan {
  public:
@@ -86,13 +121,16 @@ class FaultPlan {
   // The nth counted request from now fails (1 = the next one); 0 turns it off.
   void set_fail_nth(uint64_t nth) { fail_nth_ = nth; }
   uint64_t fail_nth() const { return fail_nth_; }
+  // The "too small to fail" rule (above); off by default.
+  void set_too_small_to_fail(bool on) { too_small_to_fail_ = on; }
+  bool too_small_to_fail() const { return too_small_to_fail_; }
 
   // Decides one request; draws on `choices` only for a probability strictly between 0
   // and 1. True = fail it.
   bool should_fail(ChoiceSource& choices, const FaultRequest& request);
 
   // The rule a request would use, or null (for tests and the start-up banner).
-  const FaultRule* find_rule(Site site, gfp_t gfp) const;
+  const FaultRule* find_rule(Site site, gfp_t gfp, const char* object = FaultRequest::kPagesObject) const;
 
   struct Stats {
     uint64_t requests = 0;  // should_fail() calls
@@ -100,6 +138,7 @@ class FaultPlan {
     uint64_t injected = 0;  // failures returned, any reason
     uint64_t pressure_failures = 0;
     uint64_t fail_nth_failures = 0;
+    ClassCounts injected_by_class;  // injected, per GFP class of the request
   };
   const Stats& stats() const { return stats_; }
 
@@ -110,10 +149,11 @@ class FaultPlan {
     FaultRule rule;
     uint64_t count = 0;  // requests that reached the interval check (the kernel's attr->count)
   };
-  Entry* find_entry(Site site, gfp_t gfp);
+  Entry* find_entry(Site site, const char* object, gfp_t gfp);
 
   std::vector<Entry> entries_;  // in the order they were set; few, searched linearly
   uint64_t fail_nth_ = 0;
+  bool too_small_to_fail_ = false;
   Stats stats_;
 };
 

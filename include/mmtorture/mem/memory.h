@@ -221,6 +221,7 @@ class Memory {
   struct Stats {
     uint64_t allocs = 0;            // successful alloc_pages (any order)
     uint64_t alloc_failures = 0;    // alloc_pages that returned null, any reason
+    ClassCounts failures_by_class;  // alloc_failures per GFP class, slab refills excluded (the slab counts them)
     uint64_t nowait_failures = 0;   // non-sleeping requests that failed on the watermark
     uint64_t injected_failures = 0; // failed by the fault plan
     uint64_t direct_reclaims = 0;   // direct-reclaim rounds

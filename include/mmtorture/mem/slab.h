@@ -83,6 +83,7 @@ class KmemCache {
     uint64_t allocs = 0;
     uint64_t alloc_failures = 0;
     uint64_t injected_failures = 0;  // failed by the fault plan (before any page was asked for)
+    ClassCounts failures_by_class;   // alloc_failures per GFP class of the request
     uint64_t frees = 0;
     uint64_t slabs_allocated = 0;
     uint64_t slabs_freed = 0;

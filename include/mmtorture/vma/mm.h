@@ -34,6 +34,14 @@ struct Vma;
 // As in the kernel, the anon_vmas fork creates form a family with one root, and one
 // lock — the root's — covers the whole family (anon_vma->root->rwsem): a walker holding
 // it sees no VMA of the family change its bounds.
+//
+// Memory: each anon_vma holds one object of the context's "anon_vma" slab (so it costs
+// memory and its allocation can fail, as anon_vma_alloc() can), counted as the kernel
+// counts anon_vma->refcount: one reference while any VMA is linked to it, one per
+// anon_vma of its family that names it as root. The object goes back to the slab when
+// the count reaches 0. The host object itself lives as long as the context, as the
+// kernel's SLAB_TYPESAFE_BY_RCU cache keeps a stale page->anon_vma readable; linking a
+// VMA to an anon_vma whose object was freed is a Failure ("anon_vma.use_after_free").
 struct AnonVma {
   AnonVma(uint64_t anon_id, AnonVma* family_root);
   uint64_t id;
@@ -41,6 +49,9 @@ struct AnonVma {
   sched::RwSem own_lock;   // used by the family when this is the root
   sched::RwSem& lock;      // the root's lock
   std::vector<Vma*> vmas;  // in link order (deterministic)
+  void* slab_object = nullptr;  // its anon_vma slab object; null once freed
+  unsigned refcount = 0;        // see above
+  bool linked_ref = false;      // the reference held while VMAs are linked
 };
 
 // One mapping [vm_start, vm_end). Anonymous only: vm_pgoff is the linear page index
@@ -87,6 +98,7 @@ class VmContext final : public mem::RmapOps {
   const VmConfig& config() const { return config_; }
   mem::KmemCache& vma_cache() { return vma_cache_; }
   mem::KmemCache& maple_node_cache() { return maple_node_cache_; }
+  mem::KmemCache& anon_vma_cache() { return anon_vma_cache_; }
 
   // Committed_AS: pages charged by VM_ACCOUNT mappings.
   uint64_t committed_pages() const { return committed_pages_; }
@@ -96,8 +108,13 @@ class VmContext final : public mem::RmapOps {
   // vm_acct_memory without the limit check (a charge that must not fail).
   void vm_acct_memory_force(uint64_t pages) { committed_pages_ += pages; }
 
-  // A new anon_vma; with `family` (fork), it joins that anon_vma's family.
+  // A new anon_vma (GFP_KERNEL from the anon_vma slab), or null when that allocation
+  // fails; with `family` (fork), it joins that anon_vma's family. The caller links a
+  // VMA to it at once (anon_vma_link), which takes the linked reference.
   AnonVma* anon_vma_alloc(AnonVma* family = nullptr);
+  // Drops one reference (put_anon_vma); at 0 the slab object is freed and the root's
+  // reference for this member is dropped in turn.
+  void put_anon_vma(AnonVma* anon_vma);
   uint64_t next_vma_id() { return ++vma_ids_; }
   uint64_t next_mm_id() { return ++mm_ids_; }
   uint64_t anon_vmas() const { return anon_vmas_.size(); }
@@ -126,6 +143,7 @@ class VmContext final : public mem::RmapOps {
   VmConfig config_;
   mem::KmemCache vma_cache_;
   mem::KmemCache maple_node_cache_;
+  mem::KmemCache anon_vma_cache_;
   std::unique_ptr<SlabNodeAllocator> node_allocator_;
   std::vector<std::unique_ptr<AnonVma>> anon_vmas_;  // live for the context's life
   uint64_t committed_pages_ = 0;
