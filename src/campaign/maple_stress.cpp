@@ -129,6 +129,55 @@ bool model_range_empty(const Model& m, unsigned long index, unsigned long last) 
   return it == m.end() || it->first > last;
 }
 
+// The gap the kernel's rule picks for mas_empty_area (lowest) or mas_empty_area_rev
+// (highest): the first empty range, walking up from min (down from max), whose part
+// inside [min, max] holds `size` indices; forward answers start where that part starts,
+// reverse ones end where it ends. False when no such range exists (-EBUSY). The tree
+// keeps every maximal empty range in one leaf slot (no two NULLs side by side, no leaf
+// but the last ending in NULL: mt_validate), so "empty range" here and "NULL slot"
+// there are the same thing.
+bool model_empty_area(const Model& m, unsigned long min, unsigned long max, unsigned long size, bool reverse,
+                      unsigned long* index) {
+  unsigned long start;
+  if (!reverse) {
+    unsigned long cursor = min;
+    for (;;) {
+      if (const ModelEntry* e = model_find(m, cursor, &start)) {  // cursor is in use: skip the entry
+        if (e->last >= max) return false;
+        cursor = e->last + 1;
+        continue;
+      }
+      auto next = m.lower_bound(cursor);
+      const unsigned long gap_end = next == m.end() ? ULONG_MAX : next->first - 1;
+      const unsigned long hi = gap_end < max ? gap_end : max;
+      if (hi - cursor >= size - 1) {
+        *index = cursor;
+        return true;
+      }
+      if (next == m.end() || next->second.last >= max) return false;
+      cursor = next->second.last + 1;
+    }
+  }
+  unsigned long cursor = max;
+  for (;;) {
+    if (model_find(m, cursor, &start)) {
+      if (start <= min) return false;
+      cursor = start - 1;
+      continue;
+    }
+    auto after = m.upper_bound(cursor);
+    const bool has_prev = after != m.begin();
+    const unsigned long gap_start = has_prev ? std::prev(after)->second.last + 1 : 0;
+    const unsigned long lo = gap_start > min ? gap_start : min;
+    if (cursor - lo >= size - 1) {
+      *index = cursor - size + 1;
+      return true;
+    }
+    if (!has_prev || std::prev(after)->first <= min) return false;
+    cursor = std::prev(after)->first - 1;
+  }
+}
+
 class Stress {
  public:
   Stress(ChoiceSource& choices, const MapleStressOptions& options, ChoiceNodeAllocator& allocator)
@@ -392,6 +441,26 @@ class Stress {
                                  mas.last, size),
                      mas.index, mas.last);
         }
+        // The answer must be the one the rule picks, and -EBUSY only when no gap exists.
+        unsigned long want = 0;
+        const bool exists = model_empty_area(model_, index, window_last, size, reverse, &want);
+        const char* call = reverse ? "mas_empty_area_rev" : "mas_empty_area";
+        if (ret != 0 && ret != -EBUSY)
+          diverged(fmt::format("{}([{:#x}, {:#x}], size {}) returned {}", call, index, window_last, size, ret), index,
+                   window_last);
+        if (ret == -EBUSY && exists)
+          diverged(fmt::format("{}([{:#x}, {:#x}], size {}) returned -EBUSY, but [{:#x}, {:#x}] is free", call, index,
+                               window_last, size, want, want + size - 1),
+                   want, want + size - 1);
+        if (ret == 0 && !exists)
+          diverged(fmt::format("{}([{:#x}, {:#x}], size {}) found [{:#x}, {:#x}], but the model has no such gap", call,
+                               index, window_last, size, mas.index, mas.last),
+                   mas.index, mas.last);
+        if (ret == 0 && mas.index != want)
+          diverged(fmt::format("{}([{:#x}, {:#x}], size {}) found [{:#x}, {:#x}], but the {} fit is [{:#x}, {:#x}]",
+                               call, index, window_last, size, mas.index, mas.last, reverse ? "highest" : "lowest",
+                               want, want + size - 1),
+                   mas.index, mas.last);
         trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), ret ? 0 : mas.index);
         break;
       }
@@ -402,11 +471,24 @@ class Stress {
         const unsigned long value = tag(draw_value());
         announce(index, ULONG_MAX, value);  // somewhere the search picks, at or above index
         const int ret = mtree_alloc_range(&tree_, &start, xa_mk_value(value), size, index, ULONG_MAX, GFP_KERNEL);
+        unsigned long want = 0;
+        const bool exists = model_empty_area(model_, index, ULONG_MAX, size, false, &want);
         if (ret == 0) {
           if (!model_range_empty(model_, start, start + size - 1) || start < index)
             diverged(fmt::format("mtree_alloc_range gave [{:#x}, +{}] which is not free", start, size), start,
                      start + size - 1);
+          if (!exists || start != want)
+            diverged(fmt::format("mtree_alloc_range(size {}, min {:#x}) gave [{:#x}, +{}], but the lowest fit is {}",
+                                 size, index, start, size,
+                                 exists ? fmt::format("[{:#x}, +{}]", want, size) : std::string("none")),
+                     start, start + size - 1);
           model_store(model_, start, start + size - 1, value);
+        } else if (ret != -EBUSY && ret != -ENOMEM) {
+          diverged(fmt::format("mtree_alloc_range(size {}, min {:#x}) returned {}", size, index, ret), index, index);
+        } else if (ret == -EBUSY && exists) {
+          diverged(fmt::format("mtree_alloc_range(size {}, min {:#x}) returned -EBUSY, but [{:#x}, +{}] is free", size,
+                               index, want, size),
+                   want, want + size - 1);
         }
         trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), start);
         break;
