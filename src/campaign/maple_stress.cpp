@@ -270,6 +270,18 @@ class Stress {
                   maple::mt_dump_string(&tree_, mt_dump_hex));
   }
 
+  // A gap search whose answer is not the model's: the signature names the rule it
+  // broke, the detail the call (mas_empty_area, _rev or mtree_alloc_range) and ranges.
+  // The subject is the range the answer should have been (the model's fit) or, when the
+  // model has none, the range the tree answered or searched.
+  [[noreturn]] void gap_diverged(const char* rule, const std::string& call, unsigned long first, unsigned long last) {
+    Failure failure{"model_diff", "gap_search", fmt::format("gap search {}", rule),
+                    maple::mt_dump_string(&tree_, mt_dump_hex), 0, 0};
+    failure.subject = FailureSubject::entry(first, last);
+    failure.detail = fmt::format("op {}: {}", op_, call);
+    throw FailureError(std::move(failure));
+  }
+
   void expect_entry(const char* op, unsigned long index, void* got) {
     unsigned long start;
     const ModelEntry* want = model_find(model_, index, &start);
@@ -444,23 +456,18 @@ class Stress {
         // The answer must be the one the rule picks, and -EBUSY only when no gap exists.
         unsigned long want = 0;
         const bool exists = model_empty_area(model_, index, window_last, size, reverse, &want);
-        const char* call = reverse ? "mas_empty_area_rev" : "mas_empty_area";
-        if (ret != 0 && ret != -EBUSY)
-          diverged(fmt::format("{}([{:#x}, {:#x}], size {}) returned {}", call, index, window_last, size, ret), index,
-                   window_last);
+        const std::string call = fmt::format("{}([{:#x}, {:#x}], size {}) returned {}",
+                                             reverse ? "mas_empty_area_rev" : "mas_empty_area", index, window_last,
+                                             size, ret == 0 ? fmt::format("[{:#x}, {:#x}]", mas.index, mas.last)
+                                                            : std::to_string(ret));
+        const std::string fit = exists ? fmt::format("; the model's fit is [{:#x}, {:#x}]", want, want + size - 1)
+                                       : std::string("; the model has no fit");
+        if (ret != 0 && ret != -EBUSY) gap_diverged("returned an error other than -EBUSY", call + fit, index, window_last);
         if (ret == -EBUSY && exists)
-          diverged(fmt::format("{}([{:#x}, {:#x}], size {}) returned -EBUSY, but [{:#x}, {:#x}] is free", call, index,
-                               window_last, size, want, want + size - 1),
-                   want, want + size - 1);
-        if (ret == 0 && !exists)
-          diverged(fmt::format("{}([{:#x}, {:#x}], size {}) found [{:#x}, {:#x}], but the model has no such gap", call,
-                               index, window_last, size, mas.index, mas.last),
-                   mas.index, mas.last);
+          gap_diverged("returned -EBUSY while the model has a fit", call + fit, want, want + size - 1);
+        if (ret == 0 && !exists) gap_diverged("found a gap the model does not have", call + fit, mas.index, mas.last);
         if (ret == 0 && mas.index != want)
-          diverged(fmt::format("{}([{:#x}, {:#x}], size {}) found [{:#x}, {:#x}], but the {} fit is [{:#x}, {:#x}]",
-                               call, index, window_last, size, mas.index, mas.last, reverse ? "highest" : "lowest",
-                               want, want + size - 1),
-                   mas.index, mas.last);
+          gap_diverged("found another gap than the rule picks", call + fit, want, want + size - 1);
         trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), ret ? 0 : mas.index);
         break;
       }
@@ -473,22 +480,21 @@ class Stress {
         const int ret = mtree_alloc_range(&tree_, &start, xa_mk_value(value), size, index, ULONG_MAX, GFP_KERNEL);
         unsigned long want = 0;
         const bool exists = model_empty_area(model_, index, ULONG_MAX, size, false, &want);
+        const std::string call =
+            fmt::format("mtree_alloc_range(size {}, min {:#x}) returned {}{}", size, index, ret,
+                        ret == 0 ? fmt::format(" at {:#x}", start) : std::string()) +
+            (exists ? fmt::format("; the model's fit is at {:#x}", want) : std::string("; the model has no fit"));
         if (ret == 0) {
           if (!model_range_empty(model_, start, start + size - 1) || start < index)
             diverged(fmt::format("mtree_alloc_range gave [{:#x}, +{}] which is not free", start, size), start,
                      start + size - 1);
-          if (!exists || start != want)
-            diverged(fmt::format("mtree_alloc_range(size {}, min {:#x}) gave [{:#x}, +{}], but the lowest fit is {}",
-                                 size, index, start, size,
-                                 exists ? fmt::format("[{:#x}, +{}]", want, size) : std::string("none")),
-                     start, start + size - 1);
+          if (!exists) gap_diverged("found a gap the model does not have", call, start, start + size - 1);
+          if (start != want) gap_diverged("found another gap than the rule picks", call, want, want + size - 1);
           model_store(model_, start, start + size - 1, value);
         } else if (ret != -EBUSY && ret != -ENOMEM) {
-          diverged(fmt::format("mtree_alloc_range(size {}, min {:#x}) returned {}", size, index, ret), index, index);
+          gap_diverged("returned an error other than -EBUSY", call, index, ULONG_MAX);
         } else if (ret == -EBUSY && exists) {
-          diverged(fmt::format("mtree_alloc_range(size {}, min {:#x}) returned -EBUSY, but [{:#x}, +{}] is free", size,
-                               index, want, size),
-                   want, want + size - 1);
+          gap_diverged("returned -EBUSY while the model has a fit", call, want, want + size - 1);
         }
         trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), start);
         break;

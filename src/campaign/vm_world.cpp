@@ -7,8 +7,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "mmtorture/check/registry.h"
@@ -271,6 +273,90 @@ class VmWorld {
     return kProts[choices_.draw(ChoiceKind::Arg, kSiteProt, 4)];
   }
 
+  // The world's page-granular model of one operation on [addr, addr + len): each page's
+  // access bits before it (read from the tree under the mmap_lock the operation then
+  // runs under, which model_after releases), and how many allocations had failed on this
+  // thread. model_after decides what the call may return and what each page must be
+  // after: `want(i, before)` is page i after success; -ENOMEM is allowed only when an
+  // allocation failed inside the call (or `hole` says the call itself ends so) and then
+  // every page is as before or as wanted — except with `hole` and no failed allocation,
+  // where the wanted state is exact (mprotect's changed prefix).
+  static constexpr unsigned long kUnmapped = ~0UL;
+  struct RangeModel {
+    unsigned long addr = 0;
+    std::vector<unsigned long> before;
+    uint64_t failures = 0;
+  };
+
+  std::vector<unsigned long> page_prots(vma::Mm& mm, unsigned long addr, size_t pages) {
+    std::vector<unsigned long> prots(pages, kUnmapped);
+    const unsigned long end = addr + pages * kPageSize;
+    MA_STATE(mas, &mm.mm_mt, addr, addr);
+    void* entry;
+    mas_for_each(&mas, entry, end - 1) {
+      const auto* v = static_cast<const vma::Vma*>(entry);
+      for (unsigned long a = std::max(v->vm_start, addr); a < std::min(v->vm_end, end); a += kPageSize)
+        prots[(a - addr) >> vma::kPageShift] = v->vm_flags & vma::VM_ACCESS_FLAGS;
+    }
+    return prots;
+  }
+
+  RangeModel model_before(vma::Mm& mm, Site site, unsigned long addr, unsigned long len) {
+    mm.mmap_lock.down_write(site);
+    RangeModel model;
+    model.addr = addr;
+    model.before = page_prots(mm, addr, vma::page_align(len) >> vma::kPageShift);
+    model.failures = sched::current_or_host().alloc_failures();
+    return model;
+  }
+
+  template <typename Want>
+  std::optional<Failure> model_after(vma::Mm& mm, const RangeModel& model, const char* op, long ret, Want want, bool hole = false) {
+    struct Unlock {
+      vma::Mm& mm;
+      ~Unlock() { mm.mmap_lock.up_write(Site{"mmap_write_unlock"}); }
+    } unlock{mm};
+    const bool failed = sched::current_or_host().alloc_failures() > model.failures;
+    const size_t pages = model.before.size();
+    const std::string call = fmt::format("{}([{:#x}, +{} pages))", op, model.addr, pages);
+    // The signature names the broken rule; the call, the page and the protections are
+    // the failure's detail.
+    auto fail = [&](const char* rule, const std::string& specifics) {
+      Failure failure{"world.result", op, fmt::format("{} {}", op, rule), vma::dump_mm(mm), 0, 0};
+      failure.detail = fmt::format("{} on mm {} returned {} ({}){}{}", call, mm.id(), ret,
+                                   failed ? "an allocation failed in it" : "no allocation failed in it",
+                                   specifics.empty() ? "" : ": ", specifics);
+      return failure;
+    };
+    std::optional<Failure> failure;
+    if (ret == -ENOMEM && !failed && !hole) failure = fail("returned -ENOMEM, but nothing failed in it", "");
+    else if (ret == 0 && hole) failure = fail("returned 0 over a hole", "");
+    if (!failure && (ret == 0 || ret == -ENOMEM)) {
+      const std::vector<unsigned long> after = page_prots(mm, model.addr, pages);
+      const bool exact = ret == 0 || !failed;
+      for (size_t i = 0; i < pages && !failure; ++i) {
+        const unsigned long wanted = want(i, model.before[i]);
+        const bool ok = exact ? after[i] == wanted : after[i] == wanted || after[i] == model.before[i];
+        if (!ok)
+          failure = fail(ret == 0 ? "returned 0 with a page of its range not as asked"
+                                  : "returned -ENOMEM with a page of its range neither as before nor as asked",
+                         fmt::format("page {:#x} is {}, the model says {}{}", model.addr + i * kPageSize,
+                                     access_text(after[i]), exact ? "" : "either ", access_text(wanted)) +
+                             (exact ? std::string() : fmt::format(" or {}", access_text(model.before[i]))));
+      }
+    }
+    return failure;  // raised by the caller once Unlock has released the lock, as check_mm does
+  }
+
+  static std::string access_text(unsigned long flags) {
+    if (flags == kUnmapped) return "unmapped";
+    std::string text;
+    text += flags & vma::VM_READ ? 'r' : '-';
+    text += flags & vma::VM_WRITE ? 'w' : '-';
+    text += flags & vma::VM_EXEC ? 'x' : '-';
+    return text;
+  }
+
   [[noreturn]] void unexpected(const char* op, long ret, vma::Mm& mm) {
     raise_failure(FailureSubject::mm(mm.id()), "vm_world.unexpected_result", op,
                   fmt::format("{} returned {} on mm {}", op, ret, mm.id()), vma::dump_mm(mm));
@@ -304,8 +390,11 @@ class VmWorld {
         const unsigned long addr = window_page();
         const unsigned long len = length();
         if (args) *args = fmt::format("addr={:#x} len={:#x}", addr, len);
-        const int ret = vma::vm_munmap(mm, addr, len);
+        const RangeModel model = model_before(mm, Site{"vm_munmap"}, addr, len);
+        const int ret = vma::do_vmi_munmap(mm, addr, len);
+        auto verdict = model_after(mm, model, "munmap", ret, [&](size_t, unsigned long) { return kUnmapped; });
         if (ret != 0 && ret != -ENOMEM) unexpected("munmap", ret, mm);
+        if (verdict) throw FailureError(std::move(*verdict));
         return ret;
       }
       case kMprotect: {
@@ -313,8 +402,17 @@ class VmWorld {
         const unsigned long len = length();
         const unsigned long protection = prot();
         if (args) *args = fmt::format("addr={:#x} len={:#x} prot={}", addr, len, prot_text(protection));
-        const int ret = vma::do_mprotect(mm, addr, len, protection);
+        const RangeModel model = model_before(mm, Site{"do_mprotect_pkey"}, addr, len);
+        const int ret = vma::do_mprotect_locked(mm, addr, len, protection);
+        // As the kernel: the range changes VMA by VMA up to the first hole, which ends
+        // the call with -ENOMEM; each page up to there gets the new protection.
+        size_t prefix = 0;
+        while (prefix < model.before.size() && model.before[prefix] != kUnmapped) ++prefix;
+        auto verdict = model_after(mm, model, "mprotect", ret, [&](size_t page, unsigned long old) {
+          return page < prefix ? vma::calc_vm_prot_bits(protection) : old;
+        }, prefix < model.before.size());
         if (ret != 0 && ret != -ENOMEM) unexpected("mprotect", ret, mm);
+        if (verdict) throw FailureError(std::move(*verdict));
         return ret;
       }
       case kFault: {

@@ -49,6 +49,16 @@ const std::vector<DefectInfo>& defect_table() {
        "the 6.x maple-tree fixes that moved node frees behind call_rcu), so a lock-free reader still walking it "
        "reads freed memory. Caught by the maple job's RCU readers: maple.rcu_freed_node (the walk enters a "
        "poisoned node), a reader seeing a value never stored at its index (maple.rcu_reader), and ASan."},
+      {Defect::EmptyAreaSkipsLastSlot, "empty-area-skips-last-slot", "upstream",
+       "The forward gap search (mas_empty_area) skips the last slot of each leaf, as mas_awalk did before "
+       "\"maple_tree: fix mas_empty_area() search\" (6.4): the trailing gap of the tree is never found, so a "
+       "search whose only fit is there returns -EBUSY though the range is free. Every answer it gives is still a "
+       "free range inside the window; caught by the maple job's gap model (model_diff: -EBUSY while a gap exists)."},
+      {Defect::MprotectDropsLateEnomem, "mprotect-drops-late-enomem", "upstream",
+       "do_mprotect_pkey loses the error of a VMA after the first (the loop's error handling around "
+       "mprotect_fixup, reworked with the VMA iterator in 6.x): an mprotect whose later split cannot allocate "
+       "returns 0 with part of the range unchanged. validate_mm is content; caught by the world's per-operation "
+       "model (world.result: mprotect returned 0 with pages left at their old protection)."},
   };
   return table;
 }

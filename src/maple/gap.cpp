@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "internal.h"
+#include "mmtorture/core/defects.h"
 
 namespace mmt::maple {
 
@@ -79,6 +80,8 @@ bool search_node(GapSearch& g, maple_enode* enode, unsigned long min, unsigned l
     const unsigned long slot_max = ma_slot_max(node, type, i, max);
     if (slot_max < g.min || slot_min > g.max) continue;
     if (ma_is_leaf(type)) {
+      // CANARY empty-area-skips-last-slot: the forward walk stops before a leaf's last slot.
+      if (!g.reverse && i == end && mmt::defect_enabled(mmt::Defect::EmptyAreaSkipsLastSlot)) continue;
       if (!slots[i] && fit_gap(g, slot_min, slot_max)) return true;
       continue;
     }

@@ -127,7 +127,10 @@ Page* Memory::alloc_pages_internal(gfp_t gfp, unsigned order, Site site, bool fr
   }
   if (!page) {
     ++stats_.alloc_failures;
-    if (!from_slab) stats_.failures_by_class.add(gfp);
+    if (!from_slab) {
+      stats_.failures_by_class.add(gfp);
+      sched::current_or_host().count_alloc_failure();
+    }
     trace_event(TraceEvent::Alloc, UINT64_MAX, order, gfp);
     // A slab refill's failure is the slab's to report (one request, one event).
     if (!from_slab)

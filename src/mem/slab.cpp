@@ -151,6 +151,7 @@ bool KmemCache::injected_failure(gfp_t gfp, size_t bytes, Site site) {
   ++stats_.injected_failures;
   ++stats_.alloc_failures;
   stats_.failures_by_class.add(gfp);
+  sched::current_or_host().count_alloc_failure();
   if (sched::EventLog* log = sched::event_log())
     log->record(sched::EventKind::AllocFail,
               fmt::format("allocation fails: '{}' object ({}) at {}, injected by the fault plan", name_, gfp_text(gfp),
@@ -167,6 +168,7 @@ void* KmemCache::alloc_object(gfp_t gfp, Site site) {
     if (!page) {
       ++stats_.alloc_failures;
       stats_.failures_by_class.add(gfp);
+      sched::current_or_host().count_alloc_failure();
       if (sched::EventLog* log = sched::event_log())
         log->record(sched::EventKind::AllocFail,
                   fmt::format("allocation fails: '{}' object ({}) at {}, no page for a new slab", name_,

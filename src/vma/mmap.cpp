@@ -358,13 +358,17 @@ int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, u
 }  // namespace
 
 int do_mprotect(Mm& mm, unsigned long start, unsigned long len, unsigned long prot) {
+  MmapWriteLock lock(mm, Site{"do_mprotect_pkey"});
+  return do_mprotect_locked(mm, start, len, prot);
+}
+
+int do_mprotect_locked(Mm& mm, unsigned long start, unsigned long len, unsigned long prot) {
   if (!page_aligned(start)) return -EINVAL;
   if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) return -EINVAL;
   if (len == 0) return 0;
   len = page_align(len);
   if (len == 0 || start + len < start) return -ENOMEM;
   const unsigned long end = start + len;
-  MmapWriteLock lock(mm, Site{"do_mprotect_pkey"});
   // As the kernel: the range is changed VMA by VMA; a hole ends the walk with -ENOMEM,
   // leaving the pieces before it changed.
   unsigned long cursor = start;
@@ -383,6 +387,8 @@ int do_mprotect(Mm& mm, unsigned long start, unsigned long len, unsigned long pr
     if (newflags != vma->vm_flags) {
       if (int ret = vma_modify_flags(mm, vma, cursor, piece_end, newflags)) {
         if (charged) mm.context().vm_unacct_memory(charged);
+        // CANARY mprotect-drops-late-enomem: the error of a VMA after the first is lost.
+        if (cursor > start && defect_enabled(Defect::MprotectDropsLateEnomem)) return 0;
         return ret;
       }
       if (!(newflags & VM_WRITE)) {

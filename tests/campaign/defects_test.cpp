@@ -15,6 +15,7 @@
 #include <string>
 
 #include "mmtorture/campaign/maple_stress.h"
+#include "mmtorture/campaign/vm_world.h"
 #include "mmtorture/core/defects.h"
 #include "mmtorture/mem/fault_plan.h"
 #include "mmtorture/mem/memory.h"
@@ -100,6 +101,22 @@ std::optional<Failure> maple_readers_job(uint64_t seed) {
   options.rcu_access_points = true;
   options.strategy = sched::StrategyConfig::uniform();
   return run_maple_stress(choices, options).failure;
+}
+
+// The world as smoke.toml runs it (without swarm), sleeping classes failing.
+std::optional<Failure> world_job(uint64_t seed) {
+  SeededChoices choices(seed);
+  VmWorldOptions options;
+  options.ops = 10000;
+  options.workers = 4;
+  options.mm_slots = 4;
+  options.memory_pages = 1024;
+  options.min_free_pages = 96;
+  options.vma_fail_probability = 0.02;
+  options.anon_vma_fail_probability = 0.02;
+  options.maple_node_fail_probability = 0.01;
+  options.page_fail_probability = 0.002;
+  return run_vm_world(choices, options).failure;
 }
 
 // The first seed in [1, seeds] whose run fails, with the failure.
@@ -190,6 +207,19 @@ TEST(Defects, RcuFreeWithoutGracePeriodIsCaughtByTheReaders) {
   }
 #endif
   EXPECT_FALSE(first_failure(maple_readers_job, 5).has_value()) << "control run not clean";
+}
+
+// Caught by checks of answers against a model (issue 15): every answer the defective
+// search gives is a free range in the window; only -EBUSY with a gap in the model, or a
+// gap other than the lowest, gives it away.
+TEST(Defects, EmptyAreaSkipsLastSlotIsCaughtByTheGapModel) {
+  expect_caught(Defect::EmptyAreaSkipsLastSlot, maple_job, "model_diff", 20);
+}
+
+// The mm stays valid and accounted: only the world's per-operation model sees an
+// mprotect that returned 0 with part of its range unchanged.
+TEST(Defects, MprotectDropsLateEnomemIsCaughtByTheWorldModel) {
+  expect_caught(Defect::MprotectDropsLateEnomem, world_job, "world.result", 40);
 }
 
 }  // namespace mmt::campaign

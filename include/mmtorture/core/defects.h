@@ -27,13 +27,16 @@ enum class Defect : uint32_t {
   CmaRetryUninterruptible,
   CmaBitmapLeakOnBusy,
   RcuFreeWithoutGracePeriod,
+  EmptyAreaSkipsLastSlot,
+  MprotectDropsLateEnomem,
 };
-inline constexpr uint32_t kDefectCount = 11;
+inline constexpr uint32_t kDefectCount = 13;
 
 struct DefectInfo {
   Defect defect;
   const char* name;         // --defect NAME
-  const char* seed;         // the thread it comes from (shared/seeds/)
+  const char* seed;         // the thread it comes from (shared/seeds/), or "upstream" for a
+                            // historical mainline bug class of no seed thread
   const char* description;  // one paragraph: the bug and which check should catch it
 };
 

@@ -77,6 +77,10 @@ class Thread {
   ThreadState state() const { return state_; }
   bool daemon() const { return daemon_; }
   bool fatal_signal_pending() const { return fatal_signal_; }
+  // Allocations (page or slab requests, any reason) that failed on this thread so far:
+  // a model of an operation asks whether any failed inside it (mem counts them).
+  uint64_t alloc_failures() const { return alloc_failures_; }
+  void count_alloc_failure() { ++alloc_failures_; }
   const std::vector<HeldLock>& held_locks() const { return held_; }
   const WaitInfo& wait() const { return wait_; }
   // Nesting depth of spin locks and preempt_disable() sections.
@@ -136,6 +140,7 @@ class Thread {
   bool killable_ = false;
   WakeReason wake_reason_ = WakeReason::Woken;
   bool fatal_signal_ = false;
+  uint64_t alloc_failures_ = 0;
   WaitList joiners_;
 
   // Atomic context and locks.

@@ -34,5 +34,6 @@ void exit_mmap(Mm& mm);
 
 // Unlocked internals, for callers already holding mmap_lock for write.
 int do_vmi_munmap(Mm& mm, unsigned long start, unsigned long len);
+int do_mprotect_locked(Mm& mm, unsigned long start, unsigned long len, unsigned long prot);
 
 }  // namespace mmt::vma
