@@ -84,7 +84,12 @@ std::optional<Failure> brk_reclaim_job(uint64_t seed) {
   return failure;
 }
 
+// A failed run is abandoned, not torn down (its structures may be broken), as the
+// campaign's seeds are: under LeakSanitizer that is not a leak.
 std::optional<Failure> maple_job(uint64_t seed) {
+#ifdef MMT_SANITIZED
+  __lsan::ScopedDisabler abandoned_trees_are_not_leaks;
+#endif
   SeededChoices choices(seed);
   MapleStressOptions options;
   options.ops = 2000;
@@ -105,6 +110,9 @@ std::optional<Failure> maple_readers_job(uint64_t seed) {
 
 // The world as smoke.toml runs it (without swarm), sleeping classes failing.
 std::optional<Failure> world_job(uint64_t seed) {
+#ifdef MMT_SANITIZED
+  __lsan::ScopedDisabler abandoned_address_spaces_are_not_leaks;
+#endif
   SeededChoices choices(seed);
   VmWorldOptions options;
   options.ops = 10000;
