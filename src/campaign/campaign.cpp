@@ -26,6 +26,7 @@
 #include "mmtorture/campaign/seed_run.h"
 #include "mmtorture/campaign/shrink.h"
 #include "mmtorture/campaign/summary.h"
+#include "coverage_json.h"
 
 namespace mmt::campaign {
 
@@ -48,6 +49,7 @@ std::string journal_line(const JournalEntry& e) {
   if (e.pct_guarantee > 0) j["pct_guarantee"] = e.pct_guarantee;
   if (!e.metrics.empty()) j["metrics"] = nlohmann::ordered_json::parse(seed_metrics_json(e.metrics));
   if (e.bounded) j["bounded"] = nlohmann::ordered_json::parse(bounded_slice_json(*e.bounded));
+  if (!e.coverage.empty()) j["coverage"] = coverage_to_json(e.coverage);
   return j.dump();
 }
 
@@ -86,6 +88,7 @@ std::vector<JournalEntry> read_journal(const std::string& path) {
       if (j.contains("metrics")) e.metrics = seed_metrics_from_json(j.at("metrics").dump());
       e.pct_guarantee = j.value("pct_guarantee", 0.0);
       if (j.contains("bounded")) e.bounded = bounded_slice_from_json(j["bounded"].dump());
+      if (j.contains("coverage")) e.coverage = coverage_from_json(j["coverage"]);
       entries.push_back(std::move(e));
     } catch (const std::exception&) {
       throw ConfigError(path, i + 1, "journal", "not a journal line (seed, outcome, ops, virtual_ms, trace_hash, ...)");
@@ -373,6 +376,7 @@ int run_campaign(const CampaignOptions& options) {
     e.pct_guarantee = report.result.pct_guarantee;
     e.metrics = report.result.metrics;
     e.bounded = report.result.bounded;
+    e.coverage = std::move(report.result.coverage);
     if (const auto& f = report.result.failure) {
       e.signature = f->signature();
       e.signature_id = f->signature_id();
@@ -455,6 +459,8 @@ int run_campaign(const CampaignOptions& options) {
   write_file_atomic(summary_file, summary_json(summary, totals));
   if (signal) print_interrupted(signal, done.size() + finished, seeds.size());
   print_summary(totals, wall, ops_this_run, options.jobs);
+  if (options.coverage) std::printf("\n%s", coverage_report(options.config, totals.coverage).c_str());
+  else std::printf("  %s\n", coverage_line(options.config, totals.coverage).c_str());
   if (signal) return interrupted_exit_code(signal);
   return totals.failing ? 1 : 0;
 }

@@ -4,6 +4,7 @@
 
 #include "mmtorture/campaign/aligned_replay.h"
 #include "mmtorture/campaign/crash_report.h"
+#include "coverage_json.h"
 
 #include <fmt/format.h>
 #include <poll.h>
@@ -159,6 +160,7 @@ std::string encode_report(const WorkerReport& report) {
   if (!report.result.trees_dot.empty()) j["trees_dot"] = report.result.trees_dot;
   if (!report.result.metrics.empty()) j["metrics"] = seed_metrics_json(report.result.metrics);
   if (report.result.bounded) j["bounded"] = bounded_slice_json(*report.result.bounded);
+  if (!report.result.coverage.empty()) j["coverage"] = coverage_to_json(report.result.coverage);
   if (const auto& f = report.result.failure) {
     j["failure"] = {{"check", f->check},   {"site", f->site},         {"message", f->message},
                     {"dump", f->dump},     {"op_index", f->op_index}, {"virtual_ms", f->virtual_ms},
@@ -189,6 +191,7 @@ WorkerReport decode_report(const std::string& line) {
   report.result.trees_dot = j.value("trees_dot", std::string{});
   report.result.metrics = seed_metrics_from_json(j.value("metrics", std::string{}));
   if (j.contains("bounded")) report.result.bounded = bounded_slice_from_json(j["bounded"].get<std::string>());
+  if (j.contains("coverage")) report.result.coverage = coverage_from_json(j["coverage"]);
   if (j.contains("failure")) {
     const auto& f = j["failure"];
     Failure failure;

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "mmtorture/campaign/rcu_read_window.h"
+#include "mmtorture/core/error_name.h"
 #include "mmtorture/core/trace_hash.h"
 #include "mmtorture/maple/kernel_api.h"
 #include "mmtorture/maple/validate.h"
@@ -47,7 +49,10 @@ class ChoiceNodeAllocator final : public maple::NodeAllocator {
   maple_node* alloc_node(gfp_t flags, Site site) override {
     // p = 0 never fails: a certain outcome is not a decision, so nothing is drawn (as the
     // fault plan and the scheduler do).
-    if (!gfp::allows_blocking(flags) && p_ > 0 && injecting_ && choices_.flip(ChoiceKind::AllocFail, site, p_)) {
+    const bool decided = !gfp::allows_blocking(flags) && injecting_;
+    const bool fail = decided && p_ > 0 && choices_.flip(ChoiceKind::AllocFail, site, p_);
+    if (decided) count_site(site, fail);
+    if (fail) {
       ++failures_;
       return nullptr;
     }
@@ -70,6 +75,12 @@ class ChoiceNodeAllocator final : public maple::NodeAllocator {
   }
   uint64_t live_nodes() const override { return live_; }
   uint64_t failures() const { return failures_; }
+  // Coverage: "site/nowait" -> requests decided, failures injected.
+  std::map<std::string, Coverage::SiteCount> sites() const {
+    std::map<std::string, Coverage::SiteCount> out;
+    for (const auto& [site, count] : sites_) out[fmt::format("{}/nowait", site.view())] = count;
+    return out;
+  }
   // Off while the configured starting tree is built: it draws nothing.
   void set_injecting(bool on) { injecting_ = on; }
 
@@ -80,6 +91,14 @@ class ChoiceNodeAllocator final : public maple::NodeAllocator {
   uint64_t live_ = 0;
   uint64_t failures_ = 0;
   std::vector<void*> free_list_;
+  std::vector<std::pair<Site, Coverage::SiteCount>> sites_;  // coverage; a site or two
+
+  void count_site(Site site, bool failed) {
+    auto it = std::find_if(sites_.begin(), sites_.end(), [&](const auto& entry) { return entry.first == site; });
+    if (it == sites_.end()) it = sites_.insert(sites_.end(), {site, Coverage::SiteCount{}});
+    ++it->second.requests;
+    if (failed) ++it->second.injected;
+  }
 };
 
 struct ModelEntry {
@@ -234,6 +253,7 @@ class Stress {
   }
 
   uint64_t trace_hash() const { return trace_.value(); }
+  const Coverage& coverage() const { return coverage_; }
 
   // The tree as Graphviz, one cluster (replay --dump-tree).
   std::string trees_dot(const Failure& failure) const {
@@ -372,6 +392,7 @@ class Stress {
         const int ret = mtree_store_range(&tree_, index, last, value ? xa_mk_value(value) : nullptr, GFP_KERNEL);
         if (ret != 0) diverged(fmt::format("mtree_store_range returned {}", ret), index, last);
         model_store(model_, index, last, value);
+        outcome("mtree_store_range", error_name(ret));
         trace_.fold(TraceEvent::OpEnd, ret);
         break;
       }
@@ -384,6 +405,7 @@ class Stress {
         if (ret != want)
           diverged(fmt::format("mtree_insert_range returned {}, model expects {}", ret, want), index, last);
         if (ret == 0) model_store(model_, index, last, value);
+        outcome("mtree_insert_range", error_name(ret));
         trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
         break;
       }
@@ -394,6 +416,7 @@ class Stress {
         }
         void* got = mtree_erase(&tree_, index);
         expect_entry("mtree_erase", index, got);
+        outcome("mtree_erase", got ? "entry" : "NULL");
         unsigned long start;
         if (const ModelEntry* e = model_find(model_, index, &start)) model_store(model_, start, e->last, 0);
         trace_.fold(TraceEvent::OpEnd, got ? xa_to_value(got) : 0);
@@ -402,6 +425,7 @@ class Stress {
       case 3: {  // mtree_load
         void* got = mtree_load(&tree_, index);
         expect_entry("mtree_load", index, got);
+        outcome("mtree_load", got ? "entry" : "NULL");
         trace_.fold(TraceEvent::OpEnd, got ? xa_to_value(got) : 0);
         break;
       }
@@ -416,6 +440,7 @@ class Stress {
             diverged(fmt::format("iteration from {:#x} step {} returned {} at {:#x}", index, i,
                                  got ? xa_to_value(got) : 0, mas.index),
                      index, index);
+          if (i == 0) outcome("mas_find", got ? "entry" : "NULL");
           trace_.fold(TraceEvent::OpEnd, want);
           if (!got) break;
           ++it;
@@ -433,6 +458,7 @@ class Stress {
             diverged(fmt::format("reverse iteration from {:#x} step {} returned {}, model {}", index, i,
                                  got ? xa_to_value(got) : 0, want),
                      index, index);
+          if (i == 0) outcome("mas_find_rev", got ? "entry" : "NULL");
           trace_.fold(TraceEvent::OpEnd, want);
           if (!got) break;
           --it;
@@ -468,6 +494,7 @@ class Stress {
         if (ret == 0 && !exists) gap_diverged("found a gap the model does not have", call + fit, mas.index, mas.last);
         if (ret == 0 && mas.index != want)
           gap_diverged("found another gap than the rule picks", call + fit, want, want + size - 1);
+        outcome(reverse ? "mas_empty_area_rev" : "mas_empty_area", error_name(ret));
         trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), ret ? 0 : mas.index);
         break;
       }
@@ -496,6 +523,7 @@ class Stress {
         } else if (ret == -EBUSY && exists) {
           gap_diverged("returned -EBUSY while the model has a fit", call, want, want + size - 1);
         }
+        outcome("mtree_alloc_range", error_name(ret));
         trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), start);
         break;
       }
@@ -516,6 +544,7 @@ class Stress {
           diverged(fmt::format("mas_preallocate returned {}", ret), index, last);
         }
         mtree_unlock(&tree_);
+        outcome("mas_preallocate", error_name(ret));
         trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
         break;
       }
@@ -529,6 +558,7 @@ class Stress {
         mtree_unlock(&tree_);
         if (ret == 0) model_store(model_, index, last, value);
         else if (ret != -ENOMEM) diverged(fmt::format("mas_store_gfp returned {}", ret), index, last);
+        outcome("mas_store_gfp", error_name(ret));
         trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
         break;
       }
@@ -572,9 +602,49 @@ class Stress {
   ReadWindows windows_;
   bool writer_done_ = false;
   uint64_t reads_ = 0;
+  Coverage coverage_;  // each operation's outcomes; never read by the run
+
+  void outcome(const char* op, const std::string& what) { coverage_.count_outcome(op, what); }
 };
 
 }  // namespace
+
+CoverageRegistry maple_coverage_registry(const MapleStressOptions& options) {
+  CoverageRegistry registry;
+  const bool injecting = options.nowait_fail_probability > 0;
+  registry.sites.push_back({fmt::format("{}/nowait", maple::kSiteMasAllocNodes.view()), injecting});
+  struct Entry {
+    const char* op;
+    const char* outcome;
+    bool error;
+    bool enabled;
+  };
+  const Entry entries[] = {
+      {"mtree_store_range", "0", false, true},
+      {"mtree_insert_range", "0", false, true},
+      {"mtree_insert_range", "-EEXIST", true, true},
+      {"mtree_erase", "entry", false, true},
+      {"mtree_erase", "NULL", false, true},
+      {"mtree_load", "entry", false, true},
+      {"mtree_load", "NULL", false, true},
+      {"mas_find", "entry", false, true},
+      {"mas_find", "NULL", false, true},
+      {"mas_find_rev", "entry", false, true},
+      {"mas_find_rev", "NULL", false, true},
+      {"mas_empty_area", "0", false, true},
+      {"mas_empty_area", "-EBUSY", true, true},
+      {"mas_empty_area_rev", "0", false, true},
+      {"mas_empty_area_rev", "-EBUSY", true, true},
+      {"mtree_alloc_range", "0", false, options.alloc_range_tree},
+      {"mtree_alloc_range", "-EBUSY", true, options.alloc_range_tree},
+      {"mas_preallocate", "0", false, true},
+      {"mas_preallocate", "-ENOMEM", true, injecting},
+      {"mas_store_gfp", "0", false, true},
+      {"mas_store_gfp", "-ENOMEM", true, injecting},
+  };
+  for (const Entry& e : entries) registry.outcomes.push_back({e.op, e.outcome, e.error, e.enabled});
+  return registry;
+}
 
 const char* maple_backend_name(MapleBackend backend) {
   switch (backend) {
@@ -624,6 +694,8 @@ MapleStressResult run_maple_stress(ChoiceSource& choices, const MapleStressOptio
   if (!result.failure) stress.teardown();
   result.trace_hash = stress.trace_hash();
   result.allocation_failures = allocator.failures();
+  result.coverage = stress.coverage();
+  result.coverage.sites = allocator.sites();
   if (!result.failure && allocator.live_nodes() != 0) {
     result.failure = Failure{"node_accounting", "teardown",
                              fmt::format("{} maple nodes still allocated after mtree_destroy", allocator.live_nodes()),

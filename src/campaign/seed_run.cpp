@@ -217,6 +217,7 @@ SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks
     out.trace_hash = r.trace_hash;
     out.failure = r.failure;
     out.trees_dot = r.trees_dot;
+    out.coverage = r.coverage;
     out.stats = fmt::format("{} NOWAIT failures injected, max {} entries, height {}", r.allocation_failures,
                             r.max_entries, r.max_height);
     if (options.readers)
@@ -236,6 +237,7 @@ SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks
     out.trace_hash = r.trace_hash;
     out.failure = r.failure;
     out.pct_guarantee = r.pct_guarantee;
+    out.coverage = r.coverage;
     out.stats = fmt::format(
         "{} -ENOMEM, {} faults, {} forks, {} exits, {} failed page allocations, {} OOM kills, max {} VMAs, {} reclaimed, "
         "{} swapped out, {} swapped in, {} switches, {} steps; failed allocations: {}",

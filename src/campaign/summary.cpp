@@ -22,6 +22,7 @@ void SeedTotals::add(const JournalEntry& e, uint64_t shard_index) {
   ops += e.ops;
   virtual_ms += e.virtual_ms;
   jobs.add(e.metrics);
+  coverage.add(e.coverage);
   ++outcomes[e.outcome];
   if (e.outcome == "clean") return;
   ++failing;

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -17,11 +19,13 @@
 #include "mmtorture/core/trace_hash.h"
 #include "mmtorture/maple/kernel_api.h"
 #include "mmtorture/maple/validate.h"
+#include "mmtorture/maple/node_alloc.h"
 #include "mmtorture/mem/fault_plan.h"
 #include "mmtorture/mem/memory.h"
 #include "mmtorture/mem/slab.h"
 #include "mmtorture/sched/event_log.h"
 #include "mmtorture/sched/sched.h"
+#include "mmtorture/vma/alloc_sites.h"
 #include "mmtorture/vma/mm.h"
 #include "mmtorture/vma/ops.h"
 
@@ -115,6 +119,88 @@ mem::MemConfig world_memory_config(const VmWorldOptions& options) {
 
 namespace {
 
+// An outcome as coverage counts it: an address (mmap, mremap), brk's "moved" or
+// "unchanged", "new mm" for a draw on an empty slot, else the return value by name.
+constexpr long kOutcomeNewMm = LONG_MIN;
+constexpr long kOutcomeAddress = LONG_MAX;
+
+long outcome_key(Op op, bool new_mm, long ret) {
+  if (new_mm) return kOutcomeNewMm;
+  if (ret > 0 && (op == kMmapFixed || op == kMmap || op == kMremap)) return kOutcomeAddress;
+  return ret;
+}
+
+std::string outcome_text(Op op, long key) {
+  if (key == kOutcomeNewMm) return "new mm";
+  if (key == kOutcomeAddress) return "addr";
+  if (op == kBrk) return key == 1 ? "moved" : "unchanged";
+  return error_name(key);
+}
+
+// Each kind's outcomes (errors marked) as perform() allows them: anything else is an
+// unexpected_result failure before coverage could count it.
+struct OpOutcome {
+  Op op;
+  long key;
+  bool error;
+};
+constexpr OpOutcome kWorldOutcomes[] = {
+    {kMmapFixed, kOutcomeAddress, false}, {kMmapFixed, -ENOMEM, true},
+    {kMmap, kOutcomeAddress, false},      {kMmap, -ENOMEM, true},
+    {kMunmap, 0, false},                  {kMunmap, -ENOMEM, true},
+    {kMprotect, 0, false},                {kMprotect, -ENOMEM, true},
+    {kFault, 0, false},                   {kFault, -EFAULT, true},       {kFault, -ENOMEM, true},
+    {kMremap, kOutcomeAddress, false},    {kMremap, -EFAULT, true},      {kMremap, -ENOMEM, true},
+    {kBrk, 1, false},                     {kBrk, 0, true},  // the break stayed: brk's failure
+    {kFork, 0, false},                    {kFork, -ENOMEM, true},
+    {kExit, 0, false},
+    {kHeapFault, 0, false},               {kHeapFault, -EFAULT, true},   {kHeapFault, -ENOMEM, true},
+};
+
+// The allocation sites the world's code asks the fault plan about, with the object the
+// plan's rules name them by.
+struct WorldSite {
+  Site site;
+  const char* object;
+  mem::GfpClass gfp_class;
+};
+const WorldSite kWorldSites[] = {
+    {vma::kSiteVmAreaAlloc, "vm_area_struct", mem::GfpClass::Kernel},
+    {vma::kSiteAnonVmaAlloc, "anon_vma", mem::GfpClass::Kernel},
+    {vma::kSiteAnonFault, mem::FaultRequest::kPagesObject, mem::GfpClass::Kernel},
+    {maple::kSiteMasAllocNodes, "maple_node", mem::GfpClass::Nowait},
+    {maple::kSiteMasAllocNodes, "maple_node", mem::GfpClass::Kernel},
+};
+
+std::string site_key(Site site, mem::GfpClass gfp_class) {
+  return fmt::format("{}/{}", site.view(), mem::gfp_class_name(gfp_class));
+}
+
+}  // namespace
+
+CoverageRegistry world_coverage_registry(const VmWorldOptions& options) {
+  CoverageRegistry registry;
+  mem::FaultPlan plan;
+  set_fault_rules(plan, options);
+  for (const WorldSite& s : kWorldSites) {
+    const gfp_t gfp = s.gfp_class == mem::GfpClass::Kernel ? gfp::kKernel : gfp::kNowait;
+    const mem::FaultRule* rule = plan.find_rule(s.site, gfp, s.object);
+    registry.sites.push_back({site_key(s.site, s.gfp_class), rule && (rule->probability > 0 || rule->pressure)});
+  }
+  for (size_t op = 0; op < kOpCount; ++op) {
+    const bool enabled = options.op_mix[op] > 0;
+    for (const OpOutcome& o : kWorldOutcomes)
+      if (o.op == op) registry.outcomes.push_back({kOpNames[op], outcome_text(o.op, o.key), o.error, enabled});
+    // Bookkeeping, not kernel answers: the slot was empty (a process starts there), or
+    // the process exited before the operation ran.
+    registry.outcomes.push_back({kOpNames[op], "new mm", false, enabled, true});
+    registry.outcomes.push_back({kOpNames[op], error_name(-ESRCH), false, enabled, true});
+  }
+  return registry;
+}
+
+namespace {
+
 class VmWorld {
  public:
   VmWorld(ChoiceSource& choices, const VmWorldOptions& options)
@@ -195,6 +281,7 @@ class VmWorld {
     result_.swap_outs = memory_.stats().swap_outs;
     result_.swap_ins = memory_.stats().swap_ins;
     result_.trace_hash = trace_.value();
+    result_.coverage = coverage();
     return result_;
   }
 
@@ -220,6 +307,7 @@ class VmWorld {
         ret = perform(static_cast<Op>(op), mm, slot, describe ? &args : nullptr);
       }
       if (ret == -ENOMEM) ++result_.enomem;
+      ++outcome_counts_[op][outcome_key(static_cast<Op>(op), !mm, ret)];
       if (describe) {
         in_flight_[index].active = false;
         const std::string line =
@@ -499,6 +587,20 @@ class VmWorld {
     return 0;
   }
 
+  // The run's coverage: the fault plan's sites, each kind's outcomes.
+  Coverage coverage() const {
+    Coverage out;
+    for (const mem::FaultPlan::SiteStats& s : plan_.site_stats()) {
+      Coverage::SiteCount& count = out.sites[site_key(s.site, s.gfp_class)];
+      count.requests += s.requests;
+      count.injected += s.injected;
+    }
+    for (size_t op = 0; op < kOpCount; ++op)
+      for (const auto& [key, times] : outcome_counts_[op])
+        out.count_outcome(kOpNames[op], outcome_text(static_cast<Op>(op), key), times);
+    return out;
+  }
+
   std::string failures_by_class() {
     const mem::ClassCounts& pages = memory_.stats().failures_by_class;
     std::string text = fmt::format("pages/nowait {} pages/kernel {}", pages.nowait, pages.kernel);
@@ -671,6 +773,8 @@ class VmWorld {
     uint64_t slot = 0;
   };
   std::vector<InFlight> in_flight_;
+  // Coverage: per kind, outcome_key -> times (few keys per kind; never read by the run).
+  std::array<std::map<long, uint64_t>, kOpCount> outcome_counts_;
   VmWorldResult result_;
 };
 

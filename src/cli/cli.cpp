@@ -538,6 +538,10 @@ int main(int argc, char** argv) {
                   "Start no seed after this many wall seconds; the running ones finish and are journaled "
                   "(--resume continues)")
       ->check(CLI::Range(0.001, 1e9));
+  bool run_coverage = false;
+  run->add_flag("--coverage", run_coverage,
+                "End the summary with the coverage report: each injection site's requests and failures, each "
+                "operation's outcomes, the error returns never taken (world and maple jobs)");
   run->add_option("--set", overrides, knob_help);
   std::vector<std::string> run_defects;
   run->add_option("--defect", run_defects, "Switch a canary defect on (repeatable; adds to run.defects)");
@@ -769,6 +773,7 @@ int main(int argc, char** argv) {
       options.force = force;
       options.quiet_progress = quiet;
       options.budget_s = budget_s;
+      options.coverage = run_coverage;
       if (!shard_text.empty()) {
         const Shard shard = parse_shard(shard_text, [](const char* name) { return std::getenv(name); });
         options.shard_index = shard.index;

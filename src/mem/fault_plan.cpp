@@ -90,6 +90,24 @@ const FaultRule* FaultPlan::find_rule(Site site, gfp_t gfp, const char* object) 
 }
 
 bool FaultPlan::should_fail(ChoiceSource& choices, const FaultRequest& request) {
+  const bool fail = decide(choices, request);
+  count_site(request.site, gfp_class_of(request.gfp), fail);
+  return fail;
+}
+
+void FaultPlan::count_site(Site site, GfpClass gfp_class, bool injected) {
+  SiteStats* stats = nullptr;
+  for (SiteStats& s : site_stats_)  // sites are static strings: the pointer nearly always matches
+    if (s.gfp_class == gfp_class && s.site.name == site.name) stats = &s;
+  if (!stats)
+    for (SiteStats& s : site_stats_)
+      if (s.gfp_class == gfp_class && s.site == site) stats = &s;
+  if (!stats) stats = &site_stats_.emplace_back(SiteStats{site, gfp_class, 0, 0});
+  ++stats->requests;
+  if (injected) ++stats->injected;
+}
+
+bool FaultPlan::decide(ChoiceSource& choices, const FaultRequest& request) {
   ++stats_.requests;
   const gfp_t gfp = request.gfp;
   if (gfp & gfp::kNofail) return false;

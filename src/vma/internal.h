@@ -6,13 +6,11 @@
 #include <vector>
 
 #include "mmtorture/core/site.h"
+#include "mmtorture/vma/alloc_sites.h"
 #include "mmtorture/vma/mm.h"
 
 namespace mmt::vma {
 
-inline constexpr Site kSiteVmAreaAlloc{"vm_area_alloc"};
-inline constexpr Site kSiteAnonVmaAlloc{"anon_vma_alloc"};
-inline constexpr Site kSiteAnonFault{"do_anonymous_page"};
 inline constexpr Site kSiteCowFault{"wp_page_copy"};
 inline constexpr Site kSiteForkWindow{"copy_present_pte: between get_page and page_dup_rmap"};
 inline constexpr Site kSiteZapWindow{"zap_pte_range: before tlb_flush"};

@@ -14,6 +14,7 @@
 #include "mmtorture/campaign/bounded.h"
 #include "mmtorture/campaign/config.h"
 #include "mmtorture/campaign/seed_metrics.h"
+#include "mmtorture/campaign/coverage.h"
 
 namespace mmt::campaign {
 
@@ -31,6 +32,9 @@ struct CampaignOptions {
   // Wall seconds after which no new seed starts (0: none): the running seeds finish and
   // are journaled, the summary says how many seeds the budget held, --resume continues.
   double budget_s = 0;
+  // run --coverage: the summary ends with the full coverage report (coverage.h) of the
+  // journal's seeds; without it, with its one line.
+  bool coverage = false;
 };
 
 // The exit code of a campaign stopped by SIGINT / SIGTERM (128 + the signal, as a shell
@@ -47,6 +51,7 @@ struct JournalEntry {
   double pct_guarantee = 0;  // PCT: this seed's 1/(n·k^(d-1)); written only when > 0
   SeedMetrics metrics;       // the cma and nommu jobs' numbers behind the report's charts ("metrics")
   std::optional<BoundedSlice> bounded;  // schedule.strategy = "bounded": the seed's slice
+  Coverage coverage;         // the world and maple jobs' coverage; written only when not empty
 };
 std::string journal_line(const JournalEntry& entry);
 // Reads a journal; a torn last line (a kill mid-write) is ignored. Throws ConfigError

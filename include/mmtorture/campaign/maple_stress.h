@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "mmtorture/campaign/coverage.h"
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/failure.h"
 #include "mmtorture/sched/strategy.h"
@@ -67,7 +68,16 @@ struct MapleStressResult {
   uint64_t switches = 0;             // thread switches (readers > 0)
   std::optional<Failure> failure;    // set when a check failed
   std::string trees_dot;             // with capture_trees_dot and a failure: one cluster, cluster_tree
+  // The model backend: the GFP_NOWAIT node requests it decided and failed, each
+  // operation's outcomes (coverage.h); counted beside the run, never read by it.
+  Coverage coverage;
 };
+
+// What the model backend's code can do (coverage.h): its one injection site (GFP_NOWAIT
+// node requests; off when nowait_fail_probability is 0) and each operation's outcomes
+// (mtree_alloc_range off without alloc_range_tree, the -ENOMEM returns off when nothing
+// is injected).
+CoverageRegistry maple_coverage_registry(const MapleStressOptions& options);
 
 // Runs one stress of `options.ops` operations with decisions from `choices`.
 // Never throws for a failed check: the failure is returned with its op index.

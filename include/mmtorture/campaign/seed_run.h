@@ -12,6 +12,7 @@
 
 #include "mmtorture/campaign/bounded.h"
 #include "mmtorture/campaign/config.h"
+#include "mmtorture/campaign/coverage.h"
 #include "mmtorture/campaign/seed_metrics.h"
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/failure.h"
@@ -36,6 +37,9 @@ struct SeedResult {
   std::string trees_dot;
   // schedule.strategy = "bounded": the seed's slice of the exploration (explore_seed).
   std::optional<BoundedSlice> bounded;
+  // The world and maple (model) jobs: sites reached and failed, each operation's
+  // outcomes (coverage.h). Empty for the other jobs.
+  Coverage coverage;
 };
 
 struct SeedHooks {

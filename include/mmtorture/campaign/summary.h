@@ -37,6 +37,7 @@ struct SeedTotals {
   sched::PctCampaignGuarantee pct;                        // over the seeds with a PCT guarantee
   JobTotals jobs;                                         // the cma and nommu seeds' metrics
   BoundedTotals bounded;                                  // over the seeds of a bounded exploration
+  Coverage coverage;                                      // summed over the entries (coverage.h)
   void add(const JournalEntry& entry, uint64_t shard_index = 1);
 };
 

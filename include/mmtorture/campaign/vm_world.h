@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mmtorture/campaign/coverage.h"
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/failure.h"
 #include "mmtorture/mem/config.h"
@@ -116,6 +117,9 @@ struct VmWorldResult {
   // With capture_trees_dot and a failure: a Graphviz digraph with one cluster per live
   // address space (cluster_mm<id>), as the trees were when the failure was recorded.
   std::string trees_dot;
+  // Which allocation sites the fault plan reached and failed, and each operation's
+  // outcomes (coverage.h); counted beside the run, never read by it.
+  Coverage coverage;
 };
 
 VmWorldResult run_vm_world(ChoiceSource& choices, const VmWorldOptions& options);
@@ -128,5 +132,10 @@ mem::MemConfig world_memory_config(const VmWorldOptions& options);
 // sleeping object class asked for, then fault_rules, and the too-small-to-fail switch.
 // Throws mem::ConfigError for a bad rule.
 void set_fault_rules(mem::FaultPlan& plan, const VmWorldOptions& options);
+
+// What the world's code can do (coverage.h): the allocation sites the fault plan decides
+// (each marked off when these options' plan never fails it) and every outcome of each
+// operation kind (marked off when the op mix never draws the kind).
+CoverageRegistry world_coverage_registry(const VmWorldOptions& options);
 
 }  // namespace mmt::campaign

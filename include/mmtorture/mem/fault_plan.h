@@ -142,6 +142,17 @@ class FaultPlan {
   };
   const Stats& stats() const { return stats_; }
 
+  // Per site and GFP class, in first-seen order: the requests the plan decided there and
+  // how many it failed — the campaign's coverage of injection sites. Counting only: no
+  // decision reads these.
+  struct SiteStats {
+    Site site;
+    GfpClass gfp_class = GfpClass::Nowait;
+    uint64_t requests = 0;
+    uint64_t injected = 0;
+  };
+  const std::vector<SiteStats>& site_stats() const { return site_stats_; }
+
  private:
   struct Entry {
     std::string site;
@@ -150,11 +161,14 @@ class FaultPlan {
     uint64_t count = 0;  // requests that reached the interval check (the kernel's attr->count)
   };
   Entry* find_entry(Site site, const char* object, gfp_t gfp);
+  bool decide(ChoiceSource& choices, const FaultRequest& request);
+  void count_site(Site site, GfpClass gfp_class, bool injected);
 
   std::vector<Entry> entries_;  // in the order they were set; few, searched linearly
   uint64_t fail_nth_ = 0;
   bool too_small_to_fail_ = false;
   Stats stats_;
+  std::vector<SiteStats> site_stats_;  // few sites: searched linearly, same pointer first
 };
 
 }  // namespace mmt::mem
