@@ -6,9 +6,9 @@
 #   to the end; the repro replays exactly and shrinks keeping its signature;
 # - without it, every schedule with <= 2 preemptions runs clean, the space split into
 #   4 slices run in two parts (--seeds 1..2, then --resume --seeds 1..4 with --jobs 2):
-#   the slices' counts add up to one whole search's 14,413 schedules (measured with
+#   the slices' counts add up to one whole search's 16,645 schedules (measured with
 #   bounded_slices = 1; it changes when the world's yield points do: README has it);
-#   with "full" as $3, the same at bound 3 (828,943 schedules, about a minute on 2
+#   with "full" as $3, the same at bound 3 (986,638 schedules, about a minute on 2
 #   cores; its own ctest);
 # - a seed that is no slice, and --check-determinism, are refused with exit 2.
 set -eu
@@ -33,8 +33,8 @@ rc=0; "$mmt" replay "${repro%.repro.json}.min.repro.json" >"$dir/replay-min.log"
 [ $rc -eq 1 ]
 grep -q '^SUMMARY: reproduced exactly: signature 4cfe0a7e7b76db65' "$dir/replay-min.log"
 
-bound=2 schedules=14413
-if [ "${3:-}" = full ]; then bound=3 schedules=828943; fi
+bound=2 schedules=16645
+if [ "${3:-}" = full ]; then bound=3 schedules=986638; fi
 clean=(run "$config" --set schedule.bounded_preemptions=$bound --out "$dir/clean" --quiet)
 "$mmt" "${clean[@]}" --seeds 1..2 >"$dir/half.log"
 grep -q '^  bounded: space not exhausted: not every slice ran to its bound$' "$dir/half.log"
