@@ -107,27 +107,26 @@ void* mas_state_walk_at(ma_state* mas, unsigned long index) {
 }
 
 // A cursor whose node died since it read it (RCU mode: a writer replaced the node while
-// the reader was preempted) resumes in the live tree at `resume`, the first index past
-// the range it had reached, and the caller looks at the slot it lands on before moving
-// on. Re-walking to the old range's start and stepping past that slot would return
-// what a writer stored inside the range already passed — below the caller's position.
-bool mas_rewalk_if_dead(ma_state* mas, unsigned long resume) {
-  if (mas->status != ma_active || !mas->node || !ma_dead_node(mte_to_node(mas->node))) return false;
-  mas_descend_walk(mas, resume);
-  return true;
+// the reader was preempted) resumes in the live tree at the first index past the range
+// it had reached, and looks at the slot it lands on before moving on. Re-walking to the
+// old range's start and stepping past that slot would return what a writer stored
+// inside the range already passed — below the caller's position.
+bool mas_node_died(const ma_state* mas) {
+  return mas->status == ma_active && mas->node && ma_dead_node(mte_to_node(mas->node));
 }
 
 // Moves to the next slot (skipping NULLs unless `empty`), crossing into the next leaf
 // when needed. Returns NULL with status overflow when nothing starts at or below max.
 void* mas_next_slot(ma_state* mas, unsigned long max, bool empty) {
-  bool landed = false;  // on a slot already (after a re-walk): look at it first
-  if (mas->status == ma_active && mas->node && ma_dead_node(mte_to_node(mas->node))) {
+  const bool landed_first = mas_node_died(mas);  // then on a slot already: look at it first
+  if (landed_first) {
     if (mas->last == ULONG_MAX || mas->last >= max) {
       mas->status = ma_overflow;
       return nullptr;
     }
-    landed = mas_rewalk_if_dead(mas, mas->last + 1);
+    mas_descend_walk(mas, mas->last + 1);
   }
+  bool landed = landed_first;
   for (;;) {
     if (landed) {
       landed = false;
@@ -160,14 +159,15 @@ void* mas_next_slot(ma_state* mas, unsigned long max, bool empty) {
 
 // Mirror of mas_next_slot towards lower indices; status underflow at the bottom.
 void* mas_prev_slot(ma_state* mas, unsigned long min, bool empty) {
-  bool landed = false;
-  if (mas->status == ma_active && mas->node && ma_dead_node(mte_to_node(mas->node))) {
+  const bool landed_first = mas_node_died(mas);
+  if (landed_first) {
     if (mas->index == 0 || mas->index <= min) {
       mas->status = ma_underflow;
       return nullptr;
     }
-    landed = mas_rewalk_if_dead(mas, mas->index - 1);
+    mas_descend_walk(mas, mas->index - 1);
   }
+  bool landed = landed_first;
   for (;;) {
     if (landed) {
       landed = false;
