@@ -7,13 +7,18 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <optional>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "mmtorture/campaign/campaign.h"
 #include "mmtorture/campaign/config.h"
 #include "mmtorture/campaign/report_charts.h"
 #include "mmtorture/campaign/repro.h"
+#include "mmtorture/campaign/isolated.h"
 #include "mmtorture/campaign/seed_run.h"
+#include "mmtorture/campaign/shared_event_log.h"
 #include "mmtorture/campaign/timeline.h"
 #include "mmtorture/sched/event_log.h"
 
@@ -46,8 +51,46 @@ Json read_summary(const std::string& out_dir) {
   return summary;
 }
 
-// Replays a signature's repro in process with the event log's history kept and writes
-// its timeline page; a crash or timeout repro (it would take the report down) gets none.
+// The history a replay of `repro` leaves for its timeline. A failure that ran to its end
+// replays in process. A crash or timeout would take the report down with it: it replays
+// in a worker process, as `replay` does, whose event log is mirrored into shared memory,
+// so the timeline shows each thread's events up to the crash (the newest
+// SharedEventLog::kRecords of them).
+struct ReplayedHistory {
+  std::vector<sched::EventLog::HistoryEvent> history;
+  std::unique_ptr<sched::EventLog> log;  // names the tracks
+  std::vector<Choice> recorded;
+  std::optional<Failure> failure;
+};
+
+ReplayedHistory replay_for_timeline(const Repro& repro) {
+  ReplayedHistory out;
+  SeedHooks hooks;
+  if (repro.failure.check == "crash" || repro.failure.check == "timeout") {
+    sched::EventLog log(1);
+    SharedEventLog shared(1);
+    log.set_mirror(&shared);
+    hooks.event_log = &log;
+    IsolatedReplay run =
+        replay_isolated(repro.config, repro.choices, repro.config.run.seed_timeout_s, ReplayAlignment::Exact, hooks);
+    out.history = shared.history();
+    out.log = shared.rebuild();
+    out.recorded = std::move(run.recorded);
+    out.failure = std::move(run.report.result.failure);
+    return out;
+  }
+  out.log = std::make_unique<sched::EventLog>(1);
+  out.log->keep_history();
+  hooks.event_log = out.log.get();
+  ReplayChoices choices(repro.choices);
+  SeedResult result = run_seed(repro.config, choices, hooks);
+  out.history = out.log->history();
+  out.recorded = choices.recorded();
+  out.failure = std::move(result.failure);
+  return out;
+}
+
+// Replays a signature's repro and writes its timeline page.
 void write_signature_timeline(const std::string& out_dir, Signature& s) {
   const std::string repro_path = s.shrunk_path.empty() ? s.first_repro : s.shrunk_path;
   std::error_code error;
@@ -56,21 +99,13 @@ void write_signature_timeline(const std::string& out_dir, Signature& s) {
     return;
   }
   const Repro repro = load_repro(repro_path);
-  if (repro.failure.check == "crash" || repro.failure.check == "timeout") {
-    s.no_timeline = "a crash or timeout replays only in a worker process";
-    return;
-  }
-  sched::EventLog log(1);
-  log.keep_history();
-  SeedHooks hooks;
-  hooks.event_log = &log;
-  ReplayChoices choices(repro.choices);
-  const SeedResult result = run_seed(repro.config, choices, hooks);
-  if (log.history().empty()) {
+  ReplayedHistory replayed = replay_for_timeline(repro);
+  if (replayed.history.empty()) {
     s.no_timeline = fmt::format("the {} job runs no green threads", repro.config.workload.job);
     return;
   }
-  const Timeline timeline = build_timeline(log, choices.recorded(), result.failure);
+  const Timeline timeline = build_timeline(std::move(replayed.history), replayed.log->threads(), std::move(replayed.recorded),
+                                           std::move(replayed.failure));
   const std::string relative = fmt::format("timelines/{}.html", s.id);
   write_file_atomic((fs::path(out_dir) / relative).string(),
                     timeline_html(timeline, TimelineSource{repro_path, repro.seed, config_hash(repro.config)}));

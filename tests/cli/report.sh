@@ -34,6 +34,18 @@ rc=0; "$mmt" run --seeds 1..3 --ops 100 --out "$dir/clean" --quiet --report >"$d
 grep -q "^report: $dir/clean/report.html (0 signatures, 0 timelines, 3 seeds)\$" "$dir/clean.log"
 grep -q '<p id="no-signatures">No failures: every seed ran clean.</p>' "$dir/clean/report.html"
 
+# A crash signature (the planted abort after the planted failure) gets a timeline too:
+# its repro is replayed in a worker and the threads' events up to the abort are drawn.
+rc=0; "$mmt" run --seeds 1..1 --ops 600 --set checks.selftest_plant_fork_after_op=100 --set checks.selftest_crash=true \
+  --set run.shrink=false --out "$dir/crash" --quiet --report >"$dir/crash.log" || rc=$?
+[ $rc -eq 1 ] || { cat "$dir/crash.log"; exit 1; }
+[ "$(jq -r '.signatures[0].check' "$dir/crash/summary.json")" = crash ]
+grep -q "^report: $dir/crash/report.html (1 signatures, 1 timelines, 1 seeds)\$" "$dir/crash.log"
+id=$(jq -r '.signatures[0].signature_id' "$dir/crash/summary.json")
+grep -q "<a class=\"timeline\" href=\"timelines/$id.html\">" "$dir/crash/report.html"
+[ "$(grep -o '<g class="lane"' "$dir/crash/timelines/$id.html" | wc -l)" -ge 2 ]
+grep -q 'mmtorture: FAIL crash ([0-9a-f]*) at SIGABRT' "$dir/crash/timelines/$id.html"
+
 # Refusals.
 mkdir "$dir/empty"
 rc=0; "$mmt" report "$dir/empty" >"$dir/bad.out" 2>"$dir/bad.err" || rc=$?

@@ -15,7 +15,7 @@ namespace mmt::campaign {
 struct ReportResult {
   std::string path;        // report.html
   size_t signatures = 0;   // signatures listed
-  size_t timelines = 0;    // timelines written (a crash or timeout repro gets none)
+  size_t timelines = 0;    // timelines written (one per signature whose job runs green threads)
   size_t seeds = 0;        // journal entries plotted
 };
 
