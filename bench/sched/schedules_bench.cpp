@@ -1,27 +1,50 @@
-// Whole schedules per second (issue 18): small programs of 2 to 11 green threads run
-// start to finish, one schedule per iteration, against a floor written here — a
-// minimal fiber scheduler that only picks a runnable fiber and switches to it (no
-// choices recorded, no trace hash, no detectors). Reported per schedule (the
-// iteration time) and per step (the "per_step" counter: a step is one scheduling
-// point, as PCT counts them).
+// Whole schedules per second (issue 18): small concurrency-bug programs of 2 to 11 green
+// threads, run start to finish on the project's scheduler and on a floor written here —
+// a minimal fiber scheduler on Boost.Context's raw fcontext that only picks a runnable
+// fiber uniformly and switches to it (no choices recorded, no trace hash, no detectors,
+// and a failure simply stops the loop: its fibers are abandoned, their stacks reused).
 //
-// Programs (n threads, each with `kYields` yield points):
-//   clean    every thread runs to its end;
-//   failing  thread 0 fails at its last step while the others are parked at their
-//            yield points: the failure path (the failure recorded, every other thread
-//            unwound), which design.md §7 wants within 2× of a clean schedule.
-// Strategies: uniform (a pick at every step) and PCT (d = 3), both with their draws
-// recorded, as a campaign runs them; and bounded exploration of the clean program.
+// Programs (n threads, each written once over an Env, so both schedulers run the same
+// code; the project's Env names the shared state with note_access for sleep sets):
+//   lost_update  each thread adds 1 twice; threads 0 and 1 as read; yield; write (the
+//                others in one step). The last thread to finish checks the total: fails
+//                when an update was lost (no other thread is left to tear down).
+//   ordering     thread 0 publishes a flag, yields twice, then writes the data; every
+//                other thread yields, then fails if it sees the flag without the data
+//                (the writer and the others are parked when it fails).
+//   abba         thread 1 locks B then A, every other thread A then B (two mutexes, a
+//                yield inside each section); lockdep's order check is off, so a schedule
+//                that interleaves them ends in the deadlock detector, every thread parked.
+// Only two threads take part in the lost update and ABBA, so that clean schedules stay
+// common at 11 threads. Each program has a fixed variant (updates in one step; data
+// before the flag; one lock order) that never fails.
+//
+// Clean and failing schedules are measured apart: before timing, seeds are run once and
+// sorted by outcome (the first 64 of each, from up to 20,000 seeds); a benchmark then
+// cycles through its list. Reported per schedule (the iteration time) and per step
+// ("per_step": a step is one scheduling decision, as each scheduler counts them). Bounded
+// exploration (explore.h, ≤ 1 preemption, capped at 500 schedules per call) runs the
+// fixed variants, with and without sleep sets, and reports "per_schedule".
+//
+// After the runs a table gives, per program and thread count, the project's speed as a
+// fraction of the floor's (floor time / project time, clean schedules), a failing
+// schedule's cost in clean ones, and an explored schedule's cost in floor schedules.
 #include <benchmark/benchmark.h>
 
 #include <array>
-#include <boost/context/fiber.hpp>
+#include <boost/context/detail/fcontext.hpp>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/failure.h"
 #include "mmtorture/core/rng.h"
+#include "mmtorture/sched/access.h"
 #include "mmtorture/sched/explore.h"
+#include "mmtorture/sched/mutex.h"
 #include "mmtorture/sched/scheduler.h"
 #include "mmtorture/sched/yield_point.h"
 
@@ -29,130 +52,315 @@ namespace mmt::sched {
 namespace {
 
 constexpr Site kBenchSite{"bench.step"};
-constexpr int kYields = 4;
+constexpr size_t kMaxThreads = 16;
+
+// ---- The programs ----
+
+enum class ProgramKind { LostUpdate, Ordering, Abba };
+constexpr std::array<ProgramKind, 3> kPrograms{ProgramKind::LostUpdate, ProgramKind::Ordering, ProgramKind::Abba};
+
+const char* program_name(ProgramKind kind) {
+  switch (kind) {
+    case ProgramKind::LostUpdate: return "lost_update";
+    case ProgramKind::Ordering: return "ordering";
+    case ProgramKind::Abba: return "abba";
+  }
+  return "?";
+}
+
+template <class Env>
+struct Shared {
+  int threads = 0;
+  int counter = 0;
+  int finished = 0;
+  int flag = 0;
+  int data = 0;
+  typename Env::Lock a{"bench.a"};
+  typename Env::Lock b{"bench.b"};
+};
+
+template <class Env>
+void program_body(ProgramKind kind, bool fixed, int self, Shared<Env>& s) {
+  switch (kind) {
+    case ProgramKind::LostUpdate:
+      for (int round = 0; round < 2; ++round) {
+        Env::access(&s.counter);
+        const int value = s.counter;
+        if (!fixed && self < 2) Env::yield();
+        Env::access(&s.counter);
+        s.counter = value + 1;
+        Env::yield();
+      }
+      Env::access(&s.finished);
+      if (++s.finished == s.threads && s.counter != 2 * s.threads) Env::fail("bench.lost_update", "an update was lost");
+      return;
+    case ProgramKind::Ordering:
+      if (self == 0) {
+        Env::access(&s.flag);
+        if (fixed) s.data = 1;
+        s.flag = 1;
+        Env::yield();
+        Env::yield();
+        s.data = 1;
+        return;
+      }
+      Env::yield();
+      Env::access(&s.flag);
+      if (s.flag && !s.data) Env::fail("bench.ordering", "the flag was seen before the data");
+      Env::yield();
+      return;
+    case ProgramKind::Abba: {
+      const bool reversed = !fixed && self == 1;
+      auto& first = reversed ? s.b : s.a;
+      auto& second = reversed ? s.a : s.b;
+      Env::lock(first);
+      Env::yield();
+      Env::lock(second);
+      Env::yield();
+      Env::unlock(second);
+      Env::unlock(first);
+      return;
+    }
+  }
+}
 
 // ---- The floor: pick a runnable fiber uniformly, switch to it, repeat ----
 
-namespace ctx = boost::context;
+namespace fc = boost::context::detail;
 
-// Stacks allocated once and reused by every schedule, as the project's pool does.
-struct FloorStacks {
-  static constexpr size_t kSize = 64 * 1024;
-  std::vector<std::vector<char>> memory;
-  explicit FloorStacks(size_t count) : memory(count, std::vector<char>(kSize)) {}
-};
+class Floor {
+ public:
+  static constexpr size_t kStackSize = 64 * 1024;
 
-// The stacks stay with FloorStacks: a finished fiber gives nothing back.
-struct KeepStack {
-  ctx::stack_context allocate() { return {}; }
-  void deallocate(ctx::stack_context&) noexcept {}
-};
+  // A mutex as the project's: a FIFO of waiters, and unlock hands the lock to the first.
+  struct Lock {
+    explicit Lock(const char*) {}
+    int owner = -1;
+    std::array<int, kMaxThreads> waiters{};
+    size_t head = 0;
+    size_t tail = 0;
+  };
 
-struct FloorFiber {
-  ctx::fiber context;
-  bool done = false;
-};
-
-// One schedule of n fibers, each passing kYields yield points (a switch back to the
-// scheduler loop, which picks the next fiber); returns the steps taken.
-uint64_t floor_schedule(FloorStacks& stacks, size_t n, Rng& rng, std::array<FloorFiber, 16>& fibers) {
-  ctx::fiber* loop = nullptr;
-  uint64_t steps = 0;
-  size_t live = n;
-  for (size_t t = 0; t < n; ++t) {
-    fibers[t].done = false;
-    char* top = stacks.memory[t].data() + FloorStacks::kSize;
-    ctx::stack_context stack;
-    stack.sp = top;
-    stack.size = FloorStacks::kSize;
-    fibers[t].context = ctx::fiber(std::allocator_arg, ctx::preallocated(top, FloorStacks::kSize, stack),
-                                   KeepStack(), [&loop, &fibers, t](ctx::fiber&& back) {
-                                     for (int i = 0; i < kYields; ++i) {
-                                       *loop = std::move(back);
-                                       back = std::move(*loop).resume();  // yield to the loop
-                                     }
-                                     fibers[t].done = true;
-                                     return std::move(back);
-                                   });
+  explicit Floor(size_t threads) : stacks_(threads) {
+    for (auto& stack : stacks_) stack = std::make_unique<char[]>(kStackSize);
   }
-  ctx::fiber self;
-  loop = &self;
-  std::array<size_t, 16> runnable{};
-  while (live) {
-    size_t count = 0;
-    for (size_t t = 0; t < n; ++t)
-      if (!fibers[t].done) runnable[count++] = t;
-    const size_t pick = runnable[rng.below(count)];
-    ++steps;
-    fibers[pick].context = std::move(fibers[pick].context).resume();
-    if (fibers[pick].done) --live;
+
+  // One schedule of `n` fibers running the program; true when it failed (a check or a
+  // deadlock). Adds the picks made to `steps`.
+  bool run(ProgramKind kind, bool fixed, size_t n, uint64_t seed, uint64_t& steps) {
+    Shared<Floor> shared;
+    shared.threads = static_cast<int>(n);
+    Rng rng(seed);
+    running_ = this;
+    kind_ = kind;
+    fixed_ = fixed;
+    shared_ = &shared;
+    failed_ = false;
+    for (size_t t = 0; t < n; ++t) {
+      fibers_[t] = Fiber{fc::make_fcontext(stacks_[t].get() + kStackSize, kStackSize, &Floor::entry), false, nullptr};
+    }
+    size_t live = n;
+    std::array<size_t, kMaxThreads> runnable{};
+    while (live && !failed_) {
+      size_t count = 0;
+      for (size_t t = 0; t < n; ++t)
+        if (!fibers_[t].done && !fibers_[t].waits_for) runnable[count++] = t;
+      if (count == 0) {
+        failed_ = true;  // deadlock
+        break;
+      }
+      current_ = runnable[rng.below(count)];
+      ++steps;
+      fibers_[current_].context = fc::jump_fcontext(fibers_[current_].context, nullptr).fctx;
+      if (fibers_[current_].done) --live;
+    }
+    return failed_;
   }
-  benchmark::DoNotOptimize(self);
-  return steps;
+
+  // The Env interface of the programs.
+  static void yield() { running_->switch_to_loop(); }
+  static void access(const void*) {}
+  [[noreturn]] static void fail(const char*, const char*) {
+    running_->failed_ = true;
+    running_->switch_to_loop();  // never resumed: the loop stops
+    __builtin_unreachable();
+  }
+  static void lock(Lock& lock) {
+    yield();
+    Floor& floor = *running_;
+    const auto self = static_cast<int>(floor.current_);
+    if (lock.owner < 0) {
+      lock.owner = self;
+      return;
+    }
+    lock.waiters[lock.tail++ % kMaxThreads] = self;
+    floor.fibers_[floor.current_].waits_for = &lock;
+    floor.switch_to_loop();  // resumed as the owner
+  }
+  static void unlock(Lock& lock) {
+    Floor& floor = *running_;
+    lock.owner = -1;
+    if (lock.head != lock.tail) {
+      lock.owner = lock.waiters[lock.head++ % kMaxThreads];
+      floor.fibers_[static_cast<size_t>(lock.owner)].waits_for = nullptr;
+    }
+    yield();
+  }
+
+ private:
+  struct Fiber {
+    fc::fcontext_t context = nullptr;
+    bool done = false;
+    const Lock* waits_for = nullptr;
+  };
+
+  void switch_to_loop() { loop_ = fc::jump_fcontext(loop_, nullptr).fctx; }
+
+  static void entry(fc::transfer_t from) {
+    Floor& floor = *running_;
+    floor.loop_ = from.fctx;
+    program_body<Floor>(floor.kind_, floor.fixed_, static_cast<int>(floor.current_), *floor.shared_);
+    floor.fibers_[floor.current_].done = true;
+    fc::jump_fcontext(floor.loop_, nullptr);  // never resumed
+  }
+
+  static inline Floor* running_ = nullptr;
+  std::vector<std::unique_ptr<char[]>> stacks_;
+  std::array<Fiber, kMaxThreads> fibers_{};
+  fc::fcontext_t loop_ = nullptr;
+  size_t current_ = 0;
+  bool failed_ = false;
+  ProgramKind kind_ = ProgramKind::LostUpdate;
+  bool fixed_ = false;
+  Shared<Floor>* shared_ = nullptr;
+};
+
+// ---- The project's scheduler ----
+
+struct ProjectEnv {
+  using Lock = Mutex;
+  static void yield() { yield_point(kBenchSite); }
+  static void access(const void* object) { note_access(object); }
+  [[noreturn]] static void fail(const char* check, const char* message) { raise_failure(check, "bench", message); }
+  static void lock(Mutex& mutex) { mutex.lock(); }
+  static void unlock(Mutex& mutex) { mutex.unlock(); }
+};
+
+RunResult run_project(ProgramKind kind, bool fixed, int n, const StrategyConfig& strategy, ChoiceSource& choices) {
+  SchedulerOptions options;
+  options.strategy = strategy;
+  options.lockdep_order = false;  // ABBA ends in the deadlock detector
+  Scheduler scheduler(choices, options);
+  Shared<ProjectEnv> shared;
+  shared.threads = n;
+  for (int t = 0; t < n; ++t)
+    scheduler.spawn("t", [kind, fixed, t, &shared] { program_body<ProjectEnv>(kind, fixed, t, shared); });
+  return scheduler.run();
 }
 
-void BM_FloorPickAndSwitch(benchmark::State& state) {
-  const auto n = static_cast<size_t>(state.range(0));
-  FloorStacks stacks(n);
-  std::array<FloorFiber, 16> fibers;
-  Rng rng(1);
+enum class Runner { Floor, Uniform, Pct };
+
+StrategyConfig strategy_of(Runner runner, int n) {
+  return runner == Runner::Pct ? StrategyConfig::pct(3, static_cast<uint64_t>(8 * n)) : StrategyConfig::uniform();
+}
+
+// Seeds sorted by outcome, per (runner, program, threads): [0] clean, [1] failing.
+struct SeedLists {
+  std::array<std::vector<uint64_t>, 2> by_outcome;
+};
+
+SeedLists& seed_lists(Runner runner, ProgramKind kind, int n) {
+  static std::map<std::tuple<int, int, int>, SeedLists> cache;
+  auto [it, added] = cache.try_emplace({static_cast<int>(runner), static_cast<int>(kind), n});
+  if (!added) return it->second;
+  constexpr size_t kWanted = 64;
+  Floor floor(static_cast<size_t>(n));
   uint64_t steps = 0;
-  for (auto _ : state) steps += floor_schedule(stacks, n, rng, fibers);
+  for (uint64_t seed = 1; seed <= 20'000; ++seed) {
+    bool failed;
+    if (runner == Runner::Floor) {
+      failed = floor.run(kind, false, static_cast<size_t>(n), seed, steps);
+    } else {
+      SeededChoices choices(seed);
+      failed = !run_project(kind, false, n, strategy_of(runner, n), choices).ok();
+    }
+    auto& list = it->second.by_outcome[failed ? 1 : 0];
+    if (list.size() < kWanted) list.push_back(seed);
+    if (it->second.by_outcome[0].size() == kWanted && it->second.by_outcome[1].size() == kWanted) break;
+  }
+  return it->second;
+}
+
+void set_counters(benchmark::State& state, uint64_t steps) {
   state.counters["per_step"] =
       benchmark::Counter(static_cast<double>(steps), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
   state.counters["schedules/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_FloorPickAndSwitch)->DenseRange(2, 11);
 
-// ---- The project's scheduler on the same programs ----
-
-enum class Program { Clean, Failing };
-
-void run_program(benchmark::State& state, const StrategyConfig& strategy, Program program) {
-  const auto n = static_cast<int>(state.range(0));
-  uint64_t steps = 0, seed = 0;
+// Arguments: program, threads, outcome (0 clean, 1 failing, 2 the fixed variant).
+void run_schedules(benchmark::State& state, Runner runner) {
+  const auto kind = static_cast<ProgramKind>(state.range(0));
+  const auto n = static_cast<int>(state.range(1));
+  const auto outcome = static_cast<size_t>(state.range(2));
+  const bool fixed = outcome == 2;
+  const std::vector<uint64_t> seeds =
+      fixed ? std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8} : seed_lists(runner, kind, n).by_outcome[outcome];
+  if (seeds.empty()) {
+    state.SkipWithError("no seed with this outcome in 20,000");
+    return;
+  }
+  Floor floor(static_cast<size_t>(n));
+  const StrategyConfig strategy = strategy_of(runner, n);
+  uint64_t steps = 0;
+  size_t next = 0;
   for (auto _ : state) {
-    SeededChoices choices(++seed);
-    Scheduler scheduler(choices, SchedulerOptions{.strategy = strategy});
-    for (int t = 0; t < n; ++t)
-      scheduler.spawn("t", [t, program] {
-        for (int i = 0; i < kYields; ++i) yield_point(kBenchSite);
-        if (t == 0 && program == Program::Failing) raise_failure("bench.failure", "bench", "thread 0 failed");
-      });
-    const RunResult result = scheduler.run();
-    steps += result.steps;
-    benchmark::DoNotOptimize(result.failure);
+    const uint64_t seed = seeds[next];
+    next = next + 1 == seeds.size() ? 0 : next + 1;
+    if (runner == Runner::Floor) {
+      benchmark::DoNotOptimize(floor.run(kind, fixed, static_cast<size_t>(n), seed, steps));
+    } else {
+      SeededChoices choices(seed);
+      const RunResult result = run_project(kind, fixed, n, strategy, choices);
+      steps += result.steps;
+      benchmark::DoNotOptimize(result.failure);
+    }
   }
-  state.counters["per_step"] =
-      benchmark::Counter(static_cast<double>(steps), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-  state.counters["schedules/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  set_counters(state, steps);
 }
 
-void BM_UniformClean(benchmark::State& state) { run_program(state, StrategyConfig::uniform(), Program::Clean); }
-void BM_UniformFailing(benchmark::State& state) { run_program(state, StrategyConfig::uniform(), Program::Failing); }
-void BM_PctClean(benchmark::State& state) { run_program(state, StrategyConfig::pct(3, 5 * 11), Program::Clean); }
-void BM_PctFailing(benchmark::State& state) { run_program(state, StrategyConfig::pct(3, 5 * 11), Program::Failing); }
-BENCHMARK(BM_UniformClean)->DenseRange(2, 11);
-BENCHMARK(BM_UniformFailing)->DenseRange(2, 11);
-BENCHMARK(BM_PctClean)->DenseRange(2, 11);
-BENCHMARK(BM_PctFailing)->DenseRange(2, 11);
+void BM_Floor(benchmark::State& state) { run_schedules(state, Runner::Floor); }
+void BM_Uniform(benchmark::State& state) { run_schedules(state, Runner::Uniform); }
+void BM_Pct(benchmark::State& state) { run_schedules(state, Runner::Pct); }
 
-// Bounded exploration (explore.h) of the clean program: every schedule with at most one
-// preemption (levels 0 and 1), capped at 2,000 schedules; reported per schedule run,
-// the explorer's bookkeeping (prefix replay, backtracking) included.
+constexpr std::array<int, 6> kThreadCounts{2, 3, 4, 6, 8, 11};
+
+void schedule_args(benchmark::internal::Benchmark* bench) {
+  bench->ArgNames({"program", "threads", "outcome"});
+  for (ProgramKind kind : kPrograms)
+    for (int n : kThreadCounts)
+      for (int outcome : {0, 1, 2}) bench->Args({static_cast<int>(kind), n, outcome});
+}
+BENCHMARK(BM_Floor)->Apply(schedule_args);
+BENCHMARK(BM_Uniform)->Apply(schedule_args);
+BENCHMARK(BM_Pct)->Apply([](benchmark::internal::Benchmark* bench) {
+  bench->ArgNames({"program", "threads", "outcome"});
+  for (ProgramKind kind : kPrograms)
+    for (int n : kThreadCounts)
+      for (int outcome : {0, 1}) bench->Args({static_cast<int>(kind), n, outcome});
+});
+
+// Bounded exploration of the fixed variant: schedules with ≤ 1 preemption, 500 at most
+// per call; the explorer's bookkeeping (prefix replay, backtracking, footprints)
+// included.
 void explore_program(benchmark::State& state, bool sleep_sets) {
-  const auto n = static_cast<int>(state.range(0));
-  const ExploredProgram program = [n](ChoiceSource& choices) {
-    Scheduler scheduler(choices, SchedulerOptions{.strategy = StrategyConfig::uniform()});
-    for (int t = 0; t < n; ++t)
-      scheduler.spawn("t", [] {
-        for (int i = 0; i < kYields; ++i) yield_point(kBenchSite);
-      });
-    return scheduler.run();
+  const auto kind = static_cast<ProgramKind>(state.range(0));
+  const auto n = static_cast<int>(state.range(1));
+  const ExploredProgram program = [kind, n](ChoiceSource& choices) {
+    return run_project(kind, true, n, StrategyConfig::uniform(), choices);
   };
   ExploreOptions options;
   options.preemption_bound = 1;
-  options.max_schedules = 2000;
+  options.max_schedules = 500;
   options.sleep_sets = sleep_sets;
   uint64_t schedules = 0;
   for (auto _ : state) schedules += explore_bounded(program, options).schedules;
@@ -160,14 +368,90 @@ void explore_program(benchmark::State& state, bool sleep_sets) {
       benchmark::Counter(static_cast<double>(schedules), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
-void BM_ExploreBounded(benchmark::State& state) { explore_program(state, false); }
-// The same with sleep sets: the footprint bookkeeping on every step (the threads touch
-// only themselves, but each run is capped at 2,000 schedules all the same).
+void BM_Explore(benchmark::State& state) { explore_program(state, false); }
 void BM_ExploreSleepSets(benchmark::State& state) { explore_program(state, true); }
-BENCHMARK(BM_ExploreBounded)->DenseRange(2, 11);
-BENCHMARK(BM_ExploreSleepSets)->DenseRange(2, 11);
+
+void explore_args(benchmark::internal::Benchmark* bench) {
+  bench->ArgNames({"program", "threads"});
+  for (ProgramKind kind : kPrograms)
+    for (int n : kThreadCounts) bench->Args({static_cast<int>(kind), n});
+}
+BENCHMARK(BM_Explore)->Apply(explore_args);
+BENCHMARK(BM_ExploreSleepSets)->Apply(explore_args);
+
+// ---- The ratio table ----
+
+// Keeps each run's CPU time per iteration (ns) and per explored schedule, by name.
+class CollectingReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs) {
+      if (run.error_occurred || run.run_type != Run::RT_Iteration) continue;
+      const double scale = 1e9 / benchmark::GetTimeUnitMultiplier(run.time_unit);
+      double ns = run.GetAdjustedCPUTime() * scale;
+      if (auto it = run.counters.find("per_schedule"); it != run.counters.end()) ns = it->second.value * 1e9;
+      ns_[run.benchmark_name()] = ns;
+    }
+  }
+
+  // ns per schedule of `name`, or 0 when it did not run.
+  double ns(const std::string& name) const {
+    auto it = ns_.find(name);
+    return it == ns_.end() ? 0.0 : it->second;
+  }
+
+ private:
+  std::map<std::string, double> ns_;
+};
+
+std::string schedule_name(const char* runner, ProgramKind kind, int n, int outcome) {
+  return std::string(runner) + "/program:" + std::to_string(static_cast<int>(kind)) + "/threads:" + std::to_string(n) +
+         "/outcome:" + std::to_string(outcome);
+}
+
+std::string explore_name(const char* runner, ProgramKind kind, int n) {
+  return std::string(runner) + "/program:" + std::to_string(static_cast<int>(kind)) + "/threads:" + std::to_string(n);
+}
+
+double ratio(double a, double b) { return a > 0 && b > 0 ? a / b : 0.0; }
+
+void print_table(const CollectingReporter& reporter) {
+  std::printf(
+      "\nPer schedule, CPU time. speed = floor's time / the project's (clean schedules; >= 0.8 is the target);\n"
+      "fail/clean = a failing schedule's time / a clean one's (<= 2 is the target); explore = an explored\n"
+      "schedule of the fixed variant / the floor's schedule of it (<= 2 is the target).\n\n");
+  std::printf("%-12s %3s | %9s %9s %6s | %9s %9s %6s | %6s %6s | %8s %6s %6s\n", "program", "n", "floor ns",
+              "uniform", "speed", "pct", "", "speed", "fail/clean", "", "fixed fl", "expl", "+sleep");
+  std::printf("%-12s %3s | %9s %9s %6s | %9s %9s %6s | %6s %6s | %8s %6s %6s\n", "", "", "clean", "clean", "", "clean",
+              "", "", "unif", "pct", "ns", "x", "x");
+  for (ProgramKind kind : kPrograms) {
+    for (int n : kThreadCounts) {
+      const double floor_clean = reporter.ns(schedule_name("BM_Floor", kind, n, 0));
+      const double uniform_clean = reporter.ns(schedule_name("BM_Uniform", kind, n, 0));
+      const double uniform_failing = reporter.ns(schedule_name("BM_Uniform", kind, n, 1));
+      const double pct_clean = reporter.ns(schedule_name("BM_Pct", kind, n, 0));
+      const double pct_failing = reporter.ns(schedule_name("BM_Pct", kind, n, 1));
+      const double floor_fixed = reporter.ns(schedule_name("BM_Floor", kind, n, 2));
+      const double explored = reporter.ns(explore_name("BM_Explore", kind, n));
+      const double explored_sleep = reporter.ns(explore_name("BM_ExploreSleepSets", kind, n));
+      std::printf("%-12s %3d | %9.0f %9.0f %6.2f | %9.0f %9s %6.2f | %6.2f %6.2f | %8.0f %6.2f %6.2f\n",
+                  program_name(kind), n, floor_clean, uniform_clean, ratio(floor_clean, uniform_clean), pct_clean, "",
+                  ratio(floor_clean, pct_clean), ratio(uniform_failing, uniform_clean), ratio(pct_failing, pct_clean),
+                  floor_fixed, ratio(explored, floor_fixed), ratio(explored_sleep, floor_fixed));
+    }
+  }
+}
 
 }  // namespace
 }  // namespace mmt::sched
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  mmt::sched::CollectingReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  mmt::sched::print_table(reporter);
+  benchmark::Shutdown();
+  return 0;
+}
