@@ -33,6 +33,7 @@ constexpr Site kSiteAllocBulk{"maple_node: kmem_cache_alloc_bulk"};
 constexpr Site kSiteSpinLock{"kernel: spin_lock"};
 constexpr Site kSiteSpinUnlock{"kernel: spin_unlock"};
 constexpr Site kSiteAccess{"kernel: READ_ONCE/WRITE_ONCE (an RCU access point)"};
+constexpr Site kSiteCondResched{"kernel: cond_resched"};
 constexpr size_t kLogMaxBytes = 4u << 20;  // a runaway dump is cut, not unbounded
 
 KernelEnv* current_env = nullptr;
@@ -192,6 +193,8 @@ int mmtk_shim_spin_is_locked(spinlock_t* lock) { return spin_lock_of(lock).is_lo
 int mmtk_rcu_access_points = 0;
 
 void mmtk_shim_access_point(void) { mmt::sched::yield_point(mmt::kernel::kSiteAccess); }
+
+void mmtk_shim_cond_resched(void) { mmt::sched::yield_point(mmt::kernel::kSiteCondResched); }
 
 void mmtk_shim_rcu_read_lock(void) {
   mmt::rcu_backend().read_lock();

@@ -59,6 +59,9 @@ int mmtk_shim_spin_is_locked(spinlock_t *lock);
 extern int mmtk_rcu_access_points;
 void mmtk_shim_access_point(void);
 
+/* cond_resched(): a voluntary scheduling point. */
+void mmtk_shim_cond_resched(void);
+
 void mmtk_shim_rcu_read_lock(void);
 void mmtk_shim_rcu_read_unlock(void);
 void mmtk_shim_call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *head));

@@ -15,6 +15,9 @@
  *                        what the kernel printed (its mt_dump)
  *   printk, pr_*      -> the run's kernel log (kept for the failure report)
  *   trace points, EXPORT_SYMBOL, __init -> nothing
+ *   cond_resched()    -> a scheduler yield point
+ *   struct rw_semaphore, module_init/exit (what lib/test_maple_tree.c, compiled by the
+ *                        conformance runner, uses besides the tree) -> see below
  *
  * No kernel code or text is in this file. Every linux/ and asm/ header beside it only
  * includes this one: the kernel code sees one consistent environment.
@@ -60,6 +63,7 @@ typedef struct { int counter; } atomic_t;
 #define __rcu
 #define __force
 #define __init
+#define __exit
 #define __must_hold(x)
 #define __acquires(x)
 #define __releases(x)
@@ -186,6 +190,32 @@ static inline bool xa_is_err(const void *entry) {
 }
 static inline int xa_err(void *entry) { return xa_is_err(entry) ? (int)((long)entry >> 2) : 0; }
 static inline bool xa_is_advanced(const void *entry) { return xa_is_internal(entry) && entry <= XA_RETRY_ENTRY; }
+
+/* ---- scheduling ---------------------------------------------------------------- */
+#define cond_resched() mmtk_shim_cond_resched()
+
+/* ---- rw_semaphore: the kernel's tests take them as trees' external locks, on one
+ * thread. Acquiring one that is held could only wait forever there, so it is a BUG. */
+struct rw_semaphore {
+	long count; /* readers inside; -1: a writer */
+};
+#define __RWSEM_INITIALIZER(name) { 0 }
+#define DECLARE_RWSEM(name) struct rw_semaphore name = __RWSEM_INITIALIZER(name)
+static inline void init_rwsem(struct rw_semaphore *sem) { sem->count = 0; }
+static inline void down_read(struct rw_semaphore *sem) { BUG_ON(sem->count < 0); sem->count++; }
+static inline void up_read(struct rw_semaphore *sem) { BUG_ON(sem->count <= 0); sem->count--; }
+static inline void down_write(struct rw_semaphore *sem) { BUG_ON(sem->count != 0); sem->count = -1; }
+static inline void up_write(struct rw_semaphore *sem) { BUG_ON(sem->count != -1); sem->count = 0; }
+#define down_write_nested(sem, subclass) down_write(sem)
+#define down_read_nested(sem, subclass) down_read(sem)
+
+/* ---- modules: the test module's init and exit functions are referenced (so they are
+ * not unused) and never called; the runner calls the checks itself. -------------- */
+#define module_init(fn) static int (*const mmtk_module_init_##fn)(void) __attribute__((__unused__)) = fn
+#define module_exit(fn) static void (*const mmtk_module_exit_##fn)(void) __attribute__((__unused__)) = fn
+#define MODULE_AUTHOR(text)
+#define MODULE_DESCRIPTION(text)
+#define MODULE_LICENSE(text)
 
 /* ---- trace points -------------------------------------------------------------- */
 #define tracepoint_string(s) (s)
