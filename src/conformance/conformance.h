@@ -2,8 +2,9 @@
 /*
  * What the conformance runner's generated file (split_seed.py's output) includes before
  * the kernel's lib/test_maple_tree.c: the tree's <linux/maple_tree.h> (the kernel's own,
- * staged beside mmtorture's shim), then assertion macros of our own in place of the
- * header's CONFIG_DEBUG_MAPLE_TREE ones. Ours count every MT_BUG_ON/MAS_BUG_ON in the
+ * staged beside mmtorture's shim, or the model's, src/conformance/model/, for which the
+ * file is compiled as C++), then assertion macros of our own in place of the header's
+ * CONFIG_DEBUG_MAPLE_TREE ones. Ours count every MT_BUG_ON/MAS_BUG_ON in the
  * kernel's counters, as the kernel's do, and make the first failing one end the check
  * with what it asserted (the condition's text, file:line, function, value) instead of
  * printing and carrying on: a check runs on its own and reports its first failure.
@@ -25,12 +26,18 @@ struct mmtk_conformance_check {
 	int present;           /* whether the preprocessor kept it */
 };
 
+#ifdef __cplusplus
+extern "C" {
+#endif
 /* The runner's side (C++). Whether an assertion fails: `failed`, unless the runner
  * was asked to invert this assertion (--fail, which tests the harness itself). */
 int mmtk_conformance_verdict(int failed);
 /* Ends the check: the first failing assertion. Never returns. */
 void mmtk_conformance_failed(const char *file, int line, const char *func, const char *assertion,
 			     unsigned long value) __attribute__((__noreturn__));
+#ifdef __cplusplus
+}
+#endif
 
 #ifdef MMTK_MT_DUMP_FORMAT
 #define mmtk_conformance_dump_tree(mt) mt_dump((mt), mt_dump_hex)

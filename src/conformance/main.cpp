@@ -11,8 +11,12 @@
 // applicable (the preprocessor left it out, e.g. the benchmarks), with the number of
 // assertions it ran.
 //
-// The tree under test is the kernel's lib/maple_tree.c on mmtorture's shim (the kernel
-// backend); a check failing there is a harness problem.
+// Two trees can be under test (--tree): the kernel's lib/maple_tree.c on mmtorture's
+// shim (the kernel backend: a check failing there is a harness problem), and the model
+// (src/maple), for which the test file is compiled as C++ against the model's facade
+// (src/conformance/model/linux/maple_tree.h). A list of the checks known to fail on the
+// model, each with its reason (--expect), turns the run into a gate: a failure not on
+// the list, or a listed check that passes, fails the run.
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
@@ -26,6 +30,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -39,6 +44,7 @@
 #include "mmtorture/mem/fault_plan.h"
 #include "mmtorture/mem/memory.h"
 #include "mmtorture/mem/slab.h"
+#include "model_env.h"
 
 extern "C" {
 // The generated table's layout (conformance.h, which is C for the kernel's headers).
@@ -53,6 +59,10 @@ extern const mmtk_conformance_check mmtk_conformance_kernel_checks[];
 extern const unsigned int mmtk_conformance_kernel_nr_checks;
 void mmtk_conformance_kernel_init(void);
 unsigned int mmtk_conformance_kernel_assertions(int passed);
+extern const mmtk_conformance_check mmtk_conformance_model_checks[];
+extern const unsigned int mmtk_conformance_model_nr_checks;
+void mmtk_conformance_model_init(void);
+unsigned int mmtk_conformance_model_assertions(int passed);
 }
 
 namespace {
@@ -61,7 +71,8 @@ using Clock = std::chrono::steady_clock;  // timing for the report only
 
 // One tree the suite can run against: its generated table and accessors.
 struct Suite {
-  const char* tree;  // "kernel"
+  const char* tree;  // "kernel" or "model"
+  bool kernel;       // the kernel's tree: runs in a KernelEnv, its log is the env's
   const mmtk_conformance_check* checks;
   unsigned count;
   void (*init)();
@@ -69,8 +80,13 @@ struct Suite {
 };
 
 Suite kernel_suite() {
-  return {"kernel", mmtk_conformance_kernel_checks, mmtk_conformance_kernel_nr_checks, mmtk_conformance_kernel_init,
-          mmtk_conformance_kernel_assertions};
+  return {"kernel", true, mmtk_conformance_kernel_checks, mmtk_conformance_kernel_nr_checks,
+          mmtk_conformance_kernel_init, mmtk_conformance_kernel_assertions};
+}
+
+Suite model_suite() {
+  return {"model", false, mmtk_conformance_model_checks, mmtk_conformance_model_nr_checks,
+          mmtk_conformance_model_init, mmtk_conformance_model_assertions};
 }
 
 // ---- the child's side: the assertion hooks and the run of one check ----------------
@@ -162,7 +178,8 @@ struct World {
   nlohmann::json out;
   std::string log;
   try {
-    World world;
+    std::optional<World> world;
+    if (suite.kernel) world.emplace();
     try {
       suite.init();
       check.run();
@@ -183,8 +200,12 @@ struct World {
       }
       log = failure.dump;
     }
-    log += world.env.take_log();
-    world.env.release_held();
+    if (world) {
+      log += world->env.take_log();
+      world->env.release_held();
+    } else {
+      log += mmtk_model_take_log();
+    }
   } catch (const mmt::FailureError& error) {
     out["status"] = "failed";
     out["where"] = error.failure().site;
@@ -309,6 +330,7 @@ std::string with_commas(unsigned long n) {
 
 struct Options {
   std::string tree = "kernel";
+  std::string expect;
   bool list = false;
   std::vector<std::string> only;
   std::vector<std::string> skip;
@@ -323,9 +345,33 @@ struct Options {
   std::exit(2);
 }
 
+// --expect FILE: "<check> <reason>" a line ('#' starts a comment line): the checks known
+// to fail on this tree, each with why.
+std::map<std::string, std::string> read_expected(const std::string& path,
+                                                 const std::map<std::string, const mmtk_conformance_check*>& checks) {
+  std::ifstream in(path);
+  if (!in) bad_input(fmt::format("--expect {}: cannot read it", path));
+  std::map<std::string, std::string> expected;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#') continue;
+    const size_t end = line.find_first_of(" \t", start);
+    const std::string name = line.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    const size_t reason_at = end == std::string::npos ? std::string::npos : line.find_first_not_of(" \t", end);
+    if (reason_at == std::string::npos) bad_input(fmt::format("{}:{}: {}: no reason given", path, number, name));
+    if (!checks.count(name))
+      bad_input(fmt::format("{}:{}: {}: no such check in this test file (--list shows them)", path, number, name));
+    if (!expected.emplace(name, line.substr(reason_at)).second)
+      bad_input(fmt::format("{}:{}: {}: listed twice", path, number, name));
+  }
+  return expected;
+}
+
 int run(const Options& options) {
-  if (options.tree != "kernel") bad_input(fmt::format("--tree {}: unknown tree (this build has: kernel)", options.tree));
-  const Suite suite = kernel_suite();
+  if (options.tree != "kernel" && options.tree != "model")
+    bad_input(fmt::format("--tree {}: unknown tree (kernel or model)", options.tree));
+  const Suite suite = options.tree == "kernel" ? kernel_suite() : model_suite();
   std::map<std::string, const mmtk_conformance_check*> by_name;
   for (unsigned i = 0; i < suite.count; ++i) by_name[suite.checks[i].name] = &suite.checks[i];
   auto known = [&](const std::string& name, const char* flag) {
@@ -347,6 +393,8 @@ int run(const Options& options) {
     }
     known(fail_check, "--fail");
   }
+  const std::map<std::string, std::string> expected =
+      options.expect.empty() ? std::map<std::string, std::string>{} : read_expected(options.expect, by_name);
 
   std::printf("mmtorture-conformance: lib/test_maple_tree.c of linux %s against the %s tree: %u checks\n",
               mmt::kernel::kernel_version(), suite.tree, suite.count);
@@ -358,9 +406,11 @@ int run(const Options& options) {
     }
     return 0;
   }
+  const int label_width = expected.empty() ? 4 : 5;  // room for XPASS/XFAIL
   const std::set<std::string> only(options.only.begin(), options.only.end());
   const std::set<std::string> skip(options.skip.begin(), options.skip.end());
-  unsigned passed = 0, failed = 0, not_applicable = 0;
+  unsigned passed = 0, failed = 0, not_applicable = 0, expected_failures = 0, new_failures = 0,
+           unexpected_passes = 0;
   unsigned long assertions = 0;
   const auto start = Clock::now();
   for (unsigned i = 0; i < suite.count; ++i) {
@@ -369,25 +419,38 @@ int run(const Options& options) {
     const Result result =
         run_isolated(suite, check, options.cpu_limit_s, check.name == fail_check ? fail_at : 0, options.budget);
     assertions += result.run;
+    const auto listed = expected.find(check.name);
     if (result.status == "passed") {
       ++passed;
-      std::printf("PASS %-44s %12s assertions %8.2f s%s%s\n", check.name, with_commas(result.run).c_str(), result.seconds,
-                  result.detail.empty() ? "" : "  ", result.detail.c_str());
+      if (listed != expected.end()) ++unexpected_passes;
+      std::printf("%-*s %-44s %12s assertions %8.2f s%s%s%s\n", label_width, listed == expected.end() ? "PASS" : "XPASS",
+                  check.name, with_commas(result.run).c_str(), result.seconds, result.detail.empty() ? "" : "  ",
+                  result.detail.c_str(),
+                  listed == expected.end() ? ""
+                                           : fmt::format("  (listed as failing in {}: take it off the list)",
+                                                         options.expect)
+                                                 .c_str());
     } else if (result.status == "failed") {
       ++failed;
-      std::printf("FAIL %-44s %12s assertions %8.2f s  %s\n", check.name, with_commas(result.run).c_str(),
-                  result.seconds, result.detail.c_str());
+      if (listed != expected.end()) ++expected_failures;
+      else ++new_failures;
+      std::printf("%-*s %-44s %12s assertions %8.2f s  %s%s\n", label_width, listed == expected.end() ? "FAIL" : "XFAIL",
+                  check.name, with_commas(result.run).c_str(), result.seconds, result.detail.c_str(),
+                  listed == expected.end() ? "" : fmt::format("  (expected: {})", listed->second).c_str());
       if (options.verbose && !result.log.empty()) std::printf("%s\n", result.log.c_str());
     } else {
       ++not_applicable;
-      std::printf("N/A  %-44s %s\n", check.name, result.detail.c_str());
+      std::printf("%-*s %-44s %s\n", label_width, "N/A", check.name, result.detail.c_str());
     }
     std::fflush(stdout);
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::printf("SUMMARY: %u passed, %u failed, %u not applicable; %s assertions; %.1f s\n", passed, failed,
               not_applicable, with_commas(assertions).c_str(), seconds);
-  return failed ? 1 : 0;
+  if (options.expect.empty()) return failed ? 1 : 0;
+  std::printf("EXPECTED: %u of the failures are listed in %s; %u new failure(s); %u listed check(s) passed\n",
+              expected_failures, options.expect.c_str(), new_failures, unexpected_passes);
+  return new_failures || unexpected_passes ? 1 : 0;
 }
 
 }  // namespace
@@ -398,8 +461,12 @@ int main(int argc, char** argv) {
       "mmtorture-conformance: runs the kernel's own maple tree tests (lib/test_maple_tree.c of the kernel tree "
       "this build was configured with), each check of its maple_tree_seed() alone in a child process, and "
       "reports each as passed, failed (its first failing assertion) or not applicable. Exit 0 when none "
-      "failed, 1 when one did, 2 on bad input."};
-  app.add_option("--tree", options.tree, "The tree under test: kernel (the kernel's lib/maple_tree.c)");
+      "failed (with --expect: none but those listed, and every listed one), 1 otherwise, 2 on bad input."};
+  app.add_option("--tree", options.tree,
+                 "The tree under test: kernel (the kernel's lib/maple_tree.c) or model (mmtorture's, src/maple)");
+  app.add_option("--expect", options.expect,
+                 "FILE: the checks known to fail on this tree, '<check> <reason>' a line; the run fails on a "
+                 "failure not listed there or a listed check that passes");
   app.add_flag("--list", options.list, "List the checks (name, line in the test file) and exit");
   app.add_option("--check", options.only, "Run only this check (repeatable; names as --list prints them)");
   app.add_option("--skip", options.skip, "Do not run this check (repeatable)");

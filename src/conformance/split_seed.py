@@ -305,6 +305,13 @@ def emit(text, code, declarations, found, include_name, prefix):
                 out.append(f"\t(void){name[0]};")
         out.append("}")
         out.append("")
+    # C linkage for what the runner looks up (the model's flavour is compiled as C++).
+    out += ["#ifdef __cplusplus", 'extern "C" {', "#endif",
+            f"extern const struct mmtk_conformance_check {prefix}_checks[];",
+            f"extern const unsigned int {prefix}_nr_checks;",
+            f"void {prefix}_init(void);",
+            f"unsigned int {prefix}_assertions(int passed);",
+            "#ifdef __cplusplus", "}", "#endif", ""]
     out.append(f"const struct mmtk_conformance_check {prefix}_checks[] = {{")
     for index, check in enumerate(found):
         cond = check["condition"]

@@ -1,6 +1,7 @@
 // Maple node allocation: the NodeAllocator seam and its harness implementation, the
 // per-cursor reservation (mas_alloc_nodes / mas_pop_node / mas_destroy), mas_nomem,
 // and node freeing (immediate, or deferred through RCU in RCU mode).
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <new>
@@ -152,8 +153,27 @@ void mas_destroy(ma_state* mas) {
   }
   mas->alloc_count = 0;
   mas->node_request = 0;
-  mas->mas_flags &= ~MA_STATE_PREALLOC;
+  mas->mas_flags &= ~(MA_STATE_PREALLOC | MA_STATE_BULK);
   mas->stores_in_prealloc = 0;
+}
+
+int mas_expected_entries(ma_state* mas, unsigned long nr_entries) {
+  // The kernel's estimate: each entry may come with a gap before it and one trailing
+  // gap (2n + 1 ranges, n when that overflows), leaves filled to two slots short of
+  // full (room to grow), one parent per eight (allocation trees) or fourteen children,
+  // and three more for a split and its new parents.
+  const unsigned long internal_capacity = mt_is_alloc(mas->tree) ? MAPLE_ARANGE64_SLOTS - 2 : MAPLE_RANGE64_SLOTS - 2;
+  const unsigned long ranges = std::max(nr_entries, nr_entries * 2 + 1);
+  unsigned long nodes = (ranges + MAPLE_RANGE64_SLOTS - 3) / (MAPLE_RANGE64_SLOTS - 2);
+  nodes += (nodes + internal_capacity - 1) / internal_capacity;
+  mas->mas_flags |= MA_STATE_BULK;
+  mas_node_count_gfp(mas, nodes + 3, mmt::gfp::kKernel);
+  if (mas->status != ma_error) return 0;
+  const int error = mas_error(mas);
+  mas_destroy(mas);
+  mas->status = ma_start;
+  mas->node = nullptr;
+  return error;
 }
 
 bool mas_nomem(ma_state* mas, mmt::gfp_t gfp) {

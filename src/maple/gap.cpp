@@ -2,6 +2,7 @@
 // nodes, mas_empty_area(_rev) and the allocating stores built on them
 // (mtree_alloc_range / mtree_alloc_rrange). In allocation-range trees the per-child gaps
 // prune the search; other trees are searched leaf by leaf.
+#include <algorithm>
 #include <cerrno>
 
 #include "internal.h"
@@ -161,4 +162,44 @@ int mtree_alloc_range(maple_tree* mt, unsigned long* startp, void* entry, unsign
 int mtree_alloc_rrange(maple_tree* mt, unsigned long* startp, void* entry, unsigned long size, unsigned long min,
                        unsigned long max, mmt::gfp_t gfp) {
   return mtree_alloc_common(mt, startp, entry, size, min, max, gfp, true);
+}
+
+int mas_alloc_cyclic(ma_state* mas, unsigned long* startp, void* entry, unsigned long range_lo,
+                     unsigned long range_hi, unsigned long* next, mmt::gfp_t gfp) {
+  // First from *next (never below the range), then, if that part is full, from the
+  // bottom: the second search is a wrap.
+  const unsigned long from = std::max(range_lo, *next);
+  int ret = mas_empty_area(mas, from, range_hi, 1);
+  if (ret == 0 && (mas->tree->ma_flags & MT_FLAGS_ALLOC_WRAPPED)) {
+    // The previous call handed out range_hi's index and wrapped *next to 0.
+    mas->tree->ma_flags &= ~MT_FLAGS_ALLOC_WRAPPED;
+    ret = 1;
+  }
+  if (ret < 0 && from > range_lo) {
+    mas_reset(mas);
+    ret = mas_empty_area(mas, range_lo, range_hi, 1);
+    if (ret == 0) ret = 1;
+  }
+  if (ret < 0) return ret;
+  const int stored = mas_insert_gfp(mas, entry, gfp);
+  if (stored < 0) {
+    mas_destroy(mas);
+    return stored;
+  }
+  *startp = mas->index;
+  *next = *startp + 1;
+  if (*next == 0) mas->tree->ma_flags |= MT_FLAGS_ALLOC_WRAPPED;
+  mas_destroy(mas);
+  return ret;
+}
+
+int mtree_alloc_cyclic(maple_tree* mt, unsigned long* startp, void* entry, unsigned long range_lo,
+                       unsigned long range_hi, unsigned long* next, mmt::gfp_t gfp) {
+  if (!mt_is_alloc(mt)) return -EINVAL;
+  if (mt_is_reserved(entry)) return -EINVAL;
+  ma_state mas = ma_state_for(mt, 0, 0);
+  mtree_lock(mt);
+  const int ret = mas_alloc_cyclic(&mas, startp, entry, range_lo, range_hi, next, gfp);
+  mtree_unlock(mt);
+  return ret;
 }

@@ -130,11 +130,12 @@ void* mas_next_slot(ma_state* mas, unsigned long max, bool empty) {
   for (;;) {
     if (landed) {
       landed = false;
+    } else if (mas->last >= max) {
+      // At the limit: the next slot starts beyond it. The cursor stays on this slot, as
+      // the kernel's does, so a later mas_next with a larger max carries on from here.
+      mas->status = ma_overflow;
+      return nullptr;
     } else if (mas->offset >= mas->end) {
-      if (mas->max == ULONG_MAX || mas->max >= max) {
-        mas->status = ma_overflow;
-        return nullptr;
-      }
       mas_descend_walk(mas, mas->max + 1);
     } else {
       maple_node* node = mte_to_node(mas->node);
@@ -171,11 +172,11 @@ void* mas_prev_slot(ma_state* mas, unsigned long min, bool empty) {
   for (;;) {
     if (landed) {
       landed = false;
+    } else if (mas->index <= min) {
+      // At the limit: the previous slot ends below it; the cursor stays on this slot.
+      mas->status = ma_underflow;
+      return nullptr;
     } else if (mas->offset == 0) {
-      if (mas->min == 0 || mas->min <= min) {
-        mas->status = ma_underflow;
-        return nullptr;
-      }
       mas_descend_walk(mas, mas->min - 1);
     } else {
       maple_node* node = mte_to_node(mas->node);
@@ -198,37 +199,62 @@ void* mas_prev_slot(ma_state* mas, unsigned long min, bool empty) {
   }
 }
 
-// Shared setup of mas_next/mas_next_range: returns true when *entry is the answer.
+// The setups of the iterators (6.12's mas_next_setup, mas_prev_setup, mas_find_setup,
+// mas_find_rev_setup): from the cursor's status, where the walk continues, or the
+// answer when there is nothing to walk. Returns true when *entry is the answer.
+//
+// States at the edges, as the kernel leaves them: a root-entry tree (one entry at index
+// 0, no node) has the cursor on [0, 0] (status root) or on [1, ULONG_MAX] (status none);
+// a search that reached its limit leaves the cursor on the last slot it looked at with
+// status overflow / underflow, and a later call with a wider limit carries on from
+// there; a paused or none cursor walks again from index (none: a tree may have grown
+// since).
 bool mas_next_setup(ma_state* mas, unsigned long max, void** entry) {
   *entry = nullptr;
-  switch (mas->status) {
-    case ma_error:
-      return true;
-    case ma_pause:
-    case ma_start:
-    case ma_overflow:
-      mas_state_walk_at(mas, mas->index);
-      break;
-    case ma_underflow:
-      *entry = mas_state_walk_at(mas, mas->index);
-      if (*entry) return true;
-      break;
-    case ma_none:
-    case ma_root:
-    case ma_active:
-      break;
-  }
-  if (mas->status == ma_none) return true;
-  if (mas->status == ma_root) {
-    // Root entry covers only index 0: nothing follows it.
-    mas->status = ma_overflow;
-    return true;
-  }
+  const bool was_none = mas->status == ma_none;
   if (mas->last >= max) {
     mas->status = ma_overflow;
     return true;
   }
-  return false;
+  switch (mas->status) {
+    case ma_active:
+      return false;
+    case ma_none:
+    case ma_pause:
+    case ma_start:
+      mas->status = ma_start;
+      mas_walk(mas);
+      break;
+    case ma_overflow:
+      // Overflowed before, and the limit moved: carry on from the slot it stopped at.
+      if (!mas->node) {
+        mas_walk(mas);
+        break;
+      }
+      mas->status = ma_active;
+      break;
+    case ma_underflow:
+      // The caller expects the cursor one before where it is.
+      *entry = mas_walk(mas);
+      if (*entry) return true;
+      break;
+    case ma_root:
+      break;
+    case ma_error:
+      return true;
+  }
+  if (mas->status == ma_active) return false;
+  if (mas->status == ma_root) {
+    if (was_none && mas->index == 0) {
+      mas->index = mas->last = 0;
+      return true;
+    }
+    mas->index = 1;
+    mas->last = ULONG_MAX;
+    mas->status = ma_none;
+    return true;
+  }
+  return true;  // none: an empty tree
 }
 
 bool mas_prev_setup(ma_state* mas, unsigned long min, void** entry) {
@@ -238,31 +264,49 @@ bool mas_prev_setup(ma_state* mas, unsigned long min, void** entry) {
     return true;
   }
   switch (mas->status) {
-    case ma_error:
-      return true;
-    case ma_none:  // as the kernel: a none state re-walks (it may sit above a root entry)
-    case ma_pause:
+    case ma_active:
+      return false;
     case ma_start:
+      break;
+    case ma_none:
+    case ma_pause:
+      mas->status = ma_start;
+      break;
     case ma_underflow:
-      mas_state_walk_at(mas, mas->index);
+      // Underflowed before, and the limit moved: carry on from the slot it stopped at.
+      if (!mas->node) {
+        mas->status = ma_start;
+        break;
+      }
+      mas->status = ma_active;
       break;
     case ma_overflow:
-      *entry = mas_state_walk_at(mas, mas->index);
+      // The caller expects the cursor one after where it is.
+      *entry = mas_walk(mas);
       if (*entry) return true;
       break;
     case ma_root:
-    case ma_active:
       break;
+    case ma_error:
+      return true;
   }
-  if (mas->index <= min) {
-    mas->status = ma_underflow;
-    return true;
-  }
-  if (mas->status == ma_none) return true;
+  if (mas->status == ma_start) mas_walk(mas);
   if (mas->status == ma_root) {
-    // Positioned on [1, ULONG_MAX] of a root-entry tree: the previous entry is index 0.
+    if (mas->index == 0) {
+      mas->status = ma_none;
+      return true;
+    }
     mas->index = mas->last = 0;
     *entry = mas->tree->ma_root;
+    return true;
+  }
+  if (mas->status == ma_none) {
+    if (mas->index) {
+      // Walked to the range above a root entry: the previous entry is the root's.
+      mas->index = mas->last = 0;
+      mas->status = ma_root;
+      *entry = mas->tree->ma_root;
+    }
     return true;
   }
   return false;
@@ -286,16 +330,17 @@ bool mas_find_setup(ma_state* mas, unsigned long max, void** entry) {
       mas->status = ma_start;
       break;
     case ma_underflow:
+      // Pointing at the entry before, unable to go lower.
       if (mas->index >= max) {
         mas->status = ma_overflow;
         return true;
       }
-      *entry = mas_state_walk_at(mas, mas->index);
+      *entry = mas_walk(mas);
       if (*entry) return true;
       break;
     case ma_overflow:
       if (mas->last >= max) return true;
-      *entry = mas_state_walk_at(mas, mas->index);
+      *entry = mas_walk(mas);
       if (*entry) return true;
       break;
     case ma_root:
@@ -304,31 +349,34 @@ bool mas_find_setup(ma_state* mas, unsigned long max, void** entry) {
       return true;
   }
   if (mas->status == ma_start) {
+    // First call, or continuing after a pause.
     if (mas->index > max) return true;
-    *entry = mas_state_walk_at(mas, mas->index);
+    *entry = mas_walk(mas);
     if (*entry) return true;
   }
   if (mas->status == ma_root) {
-    // Root entry tree and index > 0: nothing at or after it.
+    // Root entry tree, past index 0: nothing at or after the cursor.
+    mas->status = ma_none;
     mas->index = 1;
     mas->last = ULONG_MAX;
-    mas->status = ma_none;
     return true;
   }
   if (mas->status == ma_none) return true;
-  if (mas->index == max) return true;
-  return false;
+  return mas->index == max;
 }
 
 bool mas_find_rev_setup(ma_state* mas, unsigned long min, void** entry) {
   *entry = nullptr;
   switch (mas->status) {
     case ma_active:
-      return mas->index <= min;
+      return mas->index < min;
     case ma_start:
       break;
     case ma_pause:
-      if (mas->index <= min) return true;
+      if (mas->index <= min) {
+        mas->status = ma_underflow;
+        return true;
+      }
       mas->last = --mas->index;
       mas->status = ma_start;
       break;
@@ -338,40 +386,52 @@ bool mas_find_rev_setup(ma_state* mas, unsigned long min, void** entry) {
       mas->status = ma_start;
       break;
     case ma_overflow:
+      // The caller expects the cursor one after where it is.
       if (mas->index <= min) {
         mas->status = ma_underflow;
         return true;
       }
-      *entry = mas_state_walk_at(mas, mas->index);
-      if (*entry) return true;
+      if (!mas->node) {
+        mas->status = ma_start;
+        break;
+      }
+      mas->status = ma_active;
       break;
     case ma_underflow:
+      // The caller expects the cursor one before where it is.
       if (mas->index <= min) return true;
-      *entry = mas_state_walk_at(mas, mas->index);
-      if (*entry) return true;
+      if (!mas->node) {
+        mas->status = ma_start;
+        break;
+      }
+      mas->status = ma_active;
       break;
     case ma_root:
-      break;
+      // The root entry was the answer last time: nothing below it.
+      mas->status = ma_none;
+      return true;
     case ma_error:
       return true;
   }
   if (mas->status == ma_start) {
+    // First call, or continuing after a pause.
     if (mas->index < min) return true;
-    *entry = mas_state_walk_at(mas, mas->index);
+    *entry = mas_walk(mas);
     if (*entry) return true;
   }
-  if (mas->status == ma_root || (mas->status == ma_none && mas->tree->ma_root)) {
-    // Root entry tree positioned above 0: the entry at 0 is the answer if min allows.
-    if (min == 0) {
-      mas->index = mas->last = 0;
-      mas->status = ma_root;
-      *entry = mas->tree->ma_root;
-    }
+  if (mas->status == ma_root) {
+    mas->status = ma_none;
     return true;
   }
-  if (mas->status == ma_none) return true;
-  if (mas->index == min) return true;
-  return false;
+  if (mas->status == ma_none) {
+    // Walked to the range above a root entry (or an empty tree): the previous location
+    // is index 0.
+    mas->index = mas->last = 0;
+    mas->status = ma_root;
+    *entry = mas->tree->ma_root;
+    return true;
+  }
+  return mas->index < min;
 }
 
 }  // namespace
@@ -444,9 +504,7 @@ void* mas_find_range(ma_state* mas, unsigned long max) {
 void* mas_find_rev(ma_state* mas, unsigned long min) {
   void* entry;
   if (mas_find_rev_setup(mas, min, &entry)) return entry;
-  entry = mas_prev_slot(mas, min, false);
-  mas->status = ma_active;
-  return entry;
+  return mas_prev_slot(mas, min, false);  // underflow stays (the kernel's does)
 }
 
 void* mas_find_range_rev(ma_state* mas, unsigned long min) {

@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# mmtorture-conformance against the kernel's own tree (the harness's proof):
+# runner_test.sh RUNNER MODE [EXPECTED]: mmtorture-conformance against the kernel's own
+# tree (the harness's proof):
 #   pass     every check the preprocessor kept passes (CI's assertion budget), none fails;
 #   fail     a check made to fail (--fail inverts one of its assertions) is reported
 #            failed with that assertion's file:line and text, and every other check
 #            still runs and passes;
-#   bad      an unknown check name is one line on stderr and exit 2.
+#   bad      an unknown check name is one line on stderr and exit 2;
+# and against the model, with EXPECTED (the checks known to fail on it, with reasons):
+#   model    exit 0: every failure is listed and every listed check fails;
+#   model-new      a listed check taken off the list is a new failure: exit 1, named;
+#   model-xpass    a passing check put on the list: exit 1, named;
+#   model-bad      an expected-list line naming no check: file:line, exit 2.
 set -euo pipefail
 runner="$1"
 mode="$2"
+expected="${3:-}"
 budget=2000000
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
@@ -41,6 +48,40 @@ case "$mode" in
     [ $rc -eq 2 ] || fail "exit $rc, expected 2"
     [ "$(wc -l <"$dir/err")" -eq 1 ] && grep -q -- '--check no_such_check: no such check' "$dir/err" ||
       fail "stderr: $(cat "$dir/err")"
+    ;;
+  model)
+    rc=0; "$runner" --tree model --expect "$expected" --budget $budget --cpu-limit-s 30 >"$dir/out" || rc=$?
+    [ $rc -eq 0 ] || fail "exit $rc"
+    listed=$(grep -cEv '^(#|$)' "$expected")
+    [ "$(grep -c '^XFAIL ' "$dir/out")" -eq "$listed" ] || fail "not every listed check failed"
+    [ "$(grep -c '^PASS ' "$dir/out")" -eq $((present - listed)) ] || fail "not every other check passed"
+    grep -q "^EXPECTED: $listed of the failures are listed in .*; 0 new failure(s); 0 listed check(s) passed$" \
+      "$dir/out" || fail "expected line"
+    ;;
+  model-new)
+    first=$(grep -Ev '^(#|$)' "$expected" | head -n1 | cut -d' ' -f1)
+    grep -v "^$first " "$expected" >"$dir/list"
+    rc=0; "$runner" --tree model --expect "$dir/list" --check "$first" --check check_seq --cpu-limit-s 30 \
+      >"$dir/out" || rc=$?
+    [ $rc -eq 1 ] || fail "exit $rc, expected 1"
+    grep -Eq "^FAIL +$first .* test_maple_tree\.c:[0-9]+ " "$dir/out" || fail "no FAIL line for $first"
+    grep -q '; 1 new failure(s); 0 listed check(s) passed$' "$dir/out" || fail "expected line"
+    ;;
+  model-xpass)
+    { cat "$expected"; echo "check_seq a check that passes on the model"; } >"$dir/list"
+    rc=0; "$runner" --tree model --expect "$dir/list" --check check_seq --cpu-limit-s 30 >"$dir/out" || rc=$?
+    [ $rc -eq 1 ] || fail "exit $rc, expected 1"
+    grep -q '^XPASS check_seq .*(listed as failing in .*: take it off the list)$' "$dir/out" || fail "no XPASS line"
+    grep -q '; 0 new failure(s); 1 listed check(s) passed$' "$dir/out" || fail "expected line"
+    ;;
+  model-bad)
+    { cat "$expected"; echo "no_such_check some reason"; } >"$dir/list"
+    n=$(wc -l <"$dir/list")
+    rc=0; "$runner" --tree model --expect "$dir/list" >"$dir/out" 2>"$dir/err" || rc=$?
+    [ $rc -eq 2 ] || fail "exit $rc, expected 2"
+    [ "$(wc -l <"$dir/err")" -eq 1 ] && grep -q -- "list:$n: no_such_check: no such check in this test file" "$dir/err" ||
+      fail "stderr: $(cat "$dir/err")"
+    [ ! -s "$dir/out" ] || fail "output before the bad input was found"
     ;;
   *) fail "unknown mode" ;;
 esac

@@ -112,6 +112,8 @@ static_assert(sizeof(maple_node) == 256, "maple nodes are 256 bytes");
 #define MT_FLAGS_LOCK_IRQ 0x100u
 #define MT_FLAGS_LOCK_BH 0x200u
 #define MT_FLAGS_LOCK_EXTERN 0x300u
+// mas_alloc_cyclic handed out the last index of its range: the next allocation wraps.
+#define MT_FLAGS_ALLOC_WRAPPED 0x0800u
 
 // The tree's internal spinlock (for trees without MT_FLAGS_LOCK_EXTERN). Green threads
 // stand for CPUs: a thread that finds it held spins through yield points until the
@@ -199,6 +201,13 @@ int mtree_alloc_range(struct maple_tree* mt, unsigned long* startp, void* entry,
                       unsigned long min, unsigned long max, mmt::gfp_t gfp);
 int mtree_alloc_rrange(struct maple_tree* mt, unsigned long* startp, void* entry, unsigned long size,
                        unsigned long min, unsigned long max, mmt::gfp_t gfp);
+// Cyclic allocation (6.12): stores entry at the first free index at or above *next in
+// [range_lo, range_hi], wrapping to range_lo when there is none; *startp is the index,
+// *next the one after it. Returns 0, 1 when the search wrapped (or the previous call
+// handed out the range's last index), -EBUSY when the range is full, -ENOMEM, or
+// (mtree_) -EINVAL for a tree without MT_FLAGS_ALLOC_RANGE or a reserved entry.
+int mtree_alloc_cyclic(struct maple_tree* mt, unsigned long* startp, void* entry, unsigned long range_lo,
+                       unsigned long range_hi, unsigned long* next, mmt::gfp_t gfp);
 // Copies mt into the empty tree new_mt (same shape, same entries). -ENOMEM leaves
 // new_mt empty with nothing leaked.
 int mtree_dup(struct maple_tree* mt, struct maple_tree* new_mt, mmt::gfp_t gfp);
@@ -257,6 +266,17 @@ int mas_preallocate(struct ma_state* mas, void* entry, mmt::gfp_t gfp);
 void mas_store_prealloc(struct ma_state* mas, void* entry);
 void* mas_erase(struct ma_state* mas);
 int mas_insert_gfp(struct ma_state* mas, void* entry, mmt::gfp_t gfp);
+// mtree_alloc_cyclic under the lock the caller holds (dropped around a sleeping
+// allocation when the tree's lock is internal).
+int mas_alloc_cyclic(struct ma_state* mas, unsigned long* startp, void* entry, unsigned long range_lo,
+                     unsigned long range_hi, unsigned long* next, mmt::gfp_t gfp);
+// The bulk-store entry point of 6.1-6.12: reserves, with GFP_KERNEL, the nodes a tree
+// of nr_entries entries stored one after another through this state needs (the
+// kernel's estimate), for the stores that follow; mas_destroy() frees what is left.
+// Returns 0 or -ENOMEM. The model's stores through a bulk state build the tree they
+// would build without it (the kernel's bulk mode packs leaves and rebalances at
+// mas_destroy: same entries, another shape).
+int mas_expected_entries(struct ma_state* mas, unsigned long nr_entries);
 // If the state holds -ENOMEM, allocates what the failed operation asked for (dropping
 // an internal tree lock around a sleeping allocation) and returns true to ask for a
 // retry.
