@@ -144,8 +144,9 @@ bool shrink_signature_repro(const std::string& signature_id, const std::string& 
                 static_cast<unsigned long long>(result.after.choices),
                 static_cast<unsigned long long>(result.before.operations),
                 static_cast<unsigned long long>(result.after.operations),
-                static_cast<unsigned long long>(result.before.threads), static_cast<unsigned long long>(result.after.threads),
-                static_cast<unsigned long long>(result.attempts), path.c_str());
+                static_cast<unsigned long long>(result.before.threads),
+                static_cast<unsigned long long>(result.after.threads), static_cast<unsigned long long>(result.attempts),
+                path.c_str());
     std::fflush(stdout);
     return true;
   } catch (const std::exception& e) {
@@ -175,7 +176,8 @@ std::string bounded_seed_body(const CampaignOptions& options, uint64_t seed) {
     const Failure& failure = *report.result.failure;
     const Repro repro = make_repro(options.config, seed, std::move(failing), failure, report.result.trace_hash,
                                    failure.op_index);
-    report.repro_path = fmt::format("{}/failures/{}/{}.repro.json", options.out_dir, repro.failure.signature_id(), seed);
+    report.repro_path =
+        fmt::format("{}/failures/{}/{}.repro.json", options.out_dir, repro.failure.signature_id(), seed);
     write_file_atomic(report.repro_path, repro_to_json(repro));
   }
   return encode_report(report);
@@ -208,7 +210,8 @@ std::string seed_body(const CampaignOptions& options, uint64_t seed) {
     const Failure& failure = *report.result.failure;
     const Repro repro =
         make_repro(options.config, seed, seeded.recorded(), failure, report.result.trace_hash, failure.op_index);
-    report.repro_path = fmt::format("{}/failures/{}/{}.repro.json", options.out_dir, repro.failure.signature_id(), seed);
+    report.repro_path =
+        fmt::format("{}/failures/{}/{}.repro.json", options.out_dir, repro.failure.signature_id(), seed);
     write_file_atomic(report.repro_path, repro_to_json(repro));
   }
   return encode_report(report);
@@ -226,11 +229,11 @@ void rerun_dead_worker(const CampaignOptions& options, uint64_t seed, WorkerRepo
   WorkerReport again = std::move(rerun.report);
   const bool died_again = again.outcome == Outcome::Crash || again.outcome == Outcome::Timeout;
   if (!died_again || again.result.failure->signature() != death.signature()) {
-    const std::string what = !again.result.failure ? "ran clean"
-                             : died_again          ? fmt::format("died differently ({} at {})", again.result.failure->check,
-                                                                 again.result.failure->site)
-                                                   : fmt::format("failed {} at {}", again.result.failure->check,
-                                                                 again.result.failure->site);
+    const std::string what =
+        !again.result.failure ? "ran clean"
+        : died_again
+            ? fmt::format("died differently ({} at {})", again.result.failure->check, again.result.failure->site)
+            : fmt::format("failed {} at {}", again.result.failure->check, again.result.failure->site);
     std::printf("note: seed %llu: its worker ended (%s at %s) but a re-run in a fresh worker %s%s; journaled as %s\n",
                 static_cast<unsigned long long>(seed), death.check.c_str(), death.site.c_str(), what.c_str(),
                 died_again ? "" : ": the worker was killed from outside (the host's OOM killer, a kill -9), not by the seed",
@@ -260,66 +263,269 @@ void print_interrupted(int signal, uint64_t seeds_done, size_t seeds_total) {
   std::fflush(stdout);
 }
 
-struct Running {
-  uint64_t seed;
-  std::unique_ptr<Worker> worker;
-  Clock::time_point started;
+// The journal, open for appending for as long as a campaign runs: closed however the
+// campaign ends (an exception from a write, a worker or a shrink included).
+class JournalAppender {
+ public:
+  explicit JournalAppender(std::string path)
+      : path_(std::move(path)), fd_(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC)) {
+    if (fd_ < 0) throw IoError(fmt::format("{}: cannot open for appending: {}", path_, std::strerror(errno)));
+  }
+  ~JournalAppender() { ::close(fd_); }
+  JournalAppender(const JournalAppender&) = delete;
+  JournalAppender& operator=(const JournalAppender&) = delete;
+
+  // One whole line per write(2) on an O_APPEND descriptor: a kill between seeds never
+  // leaves half a line behind another seed's.
+  void append(const JournalEntry& entry) {
+    const std::string line = journal_line(entry) + "\n";
+    if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+      throw IoError(fmt::format("{}: write failed: {}", path_, std::strerror(errno)));
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+// This shard's seeds of the range, in order.
+std::vector<uint64_t> shard_seeds(const CampaignOptions& options) {
+  std::vector<uint64_t> seeds;
+  for (uint64_t s = options.seeds.first;; ++s) {
+    if ((s - options.seeds.first) % options.shard_count == options.shard_index - 1) seeds.push_back(s);
+    if (s == options.seeds.last) break;
+  }
+  return seeds;
+}
+
+// Bounded exploration: a seed is a slice of the enumeration, and determinism is checked
+// on every schedule already.
+void check_bounded_options(const CampaignOptions& options) {
+  if (!bounded_exploration(options.config)) return;
+  const uint64_t slices = options.config.schedule.bounded_slices;
+  if (options.seeds.first == 0 || options.seeds.last > slices)
+    throw ConfigError("--seeds", 0, "",
+                      fmt::format("{}..{} are not all slices: bounded exploration has schedule.bounded_slices = {} "
+                                  "(seeds 1..{})",
+                                  options.seeds.first, options.seeds.last, slices, slices));
+  if (options.check_determinism)
+    throw ConfigError("--check-determinism", 0, "",
+                      "bounded exploration checks it on every schedule (a re-run prefix that differs stops the seed)");
+}
+
+// What --resume continues, checked before anything is printed: a journal of another
+// config, or of seeds this run does not run, would be counted as this run's, and the
+// summary and the completeness check would then lie about what ran.
+std::vector<JournalEntry> resumable_entries(const CampaignOptions& options, const std::string& journal,
+                                            const std::string& hash, const std::vector<uint64_t>& seeds) {
+  std::vector<JournalEntry> resumed = read_journal(journal);
+  for (const auto& e : resumed) {
+    if (e.config_hash != hash)
+      throw ConfigError(journal, 0, "config_hash",
+                        fmt::format("journal was written with config hash {}, this config is {}", e.config_hash, hash));
+    if (!std::binary_search(seeds.begin(), seeds.end(), e.seed))
+      throw ConfigError(journal, 0, "seed",
+                        fmt::format("journal holds seed {}, which --seeds {}..{} (shard {}/{}) does not run: resume "
+                                    "with the seeds and shard the campaign was started with",
+                                    e.seed, options.seeds.first, options.seeds.last, options.shard_index,
+                                    options.shard_count));
+  }
+  return resumed;
+}
+
+void print_campaign_banner(const CampaignOptions& options, const std::string& hash, size_t seeds,
+                           const std::string& journal) {
+  std::printf("mmtorture run: seeds %llu..%llu (%zu in shard %llu/%llu), config %s, config hash %s, job %s, "
+              "%llu ops per seed, %u jobs, journal %s\n",
+              static_cast<unsigned long long>(options.seeds.first), static_cast<unsigned long long>(options.seeds.last),
+              seeds, static_cast<unsigned long long>(options.shard_index),
+              static_cast<unsigned long long>(options.shard_count), options.config_name.c_str(), hash.c_str(),
+              options.config.workload.job.c_str(), static_cast<unsigned long long>(options.config.run.ops_per_seed),
+              options.jobs, journal.c_str());
+  std::printf("%s", config_banner(options.config).c_str());
+  std::fflush(stdout);
+}
+
+// A finished seed's journal line.
+JournalEntry journal_entry(uint64_t seed, WorkerReport& report, const std::string& hash) {
+  JournalEntry e;
+  e.seed = seed;
+  e.outcome = outcome_name(report.outcome);
+  e.ops = report.result.ops;
+  e.virtual_ms = report.result.virtual_ms;
+  e.trace_hash = report.result.trace_hash;
+  e.repro = report.repro_path;
+  e.config_hash = hash;
+  e.stats = report.result.stats;
+  e.pct_guarantee = report.result.pct_guarantee;
+  e.metrics = report.result.metrics;
+  e.bounded = report.result.bounded;
+  e.coverage = std::move(report.result.coverage);
+  if (const auto& f = report.result.failure) {
+    e.signature = f->signature();
+    e.signature_id = f->signature_id();
+    e.check = f->check;
+  }
+  return e;
+}
+
+// The seeds still to run, up to options.jobs at once, each in its worker process; each
+// finished seed is journaled and added to the totals; progress on stderr (a terminal)
+// or stdout. Stops early on SIGINT/SIGTERM (under the caller's InterruptGuard) or when
+// --budget-s runs out.
+class CampaignLoop {
+ public:
+  CampaignLoop(const CampaignOptions& options, const std::string& hash, const std::string& journal,
+               std::vector<uint64_t> todo, size_t seeds_total, size_t seeds_done, SeedTotals& totals)
+      : options_(options),
+        hash_(hash),
+        journal_(journal),
+        todo_(std::move(todo)),
+        seeds_total_(seeds_total),
+        seeds_done_(seeds_done),
+        totals_(totals),
+        tty_(::isatty(STDERR_FILENO) && !options.quiet_progress),
+        started_(Clock::now()),
+        last_progress_(started_) {}
+
+  void run() {
+    while ((next_ < todo_.size() && !(out_of_budget_ = budget_spent())) || !running_.empty()) {
+      if (interrupt_signal()) break;
+      start_workers();
+      if (!poll_workers()) break;  // a worker killed by the same Ctrl-C is not a crash
+      print_progress();
+    }
+    if (tty_) std::fprintf(stderr, "\r\033[K");
+    wall_ = std::chrono::duration<double>(Clock::now() - started_).count();
+    if (interrupt_signal()) {
+      for (Running& r : running_) r.worker->kill_now();
+      running_.clear();  // the workers are reaped; their seeds were not journaled
+    }
+  }
+
+  uint64_t finished() const { return finished_; }
+  uint64_t ops() const { return ops_this_run_; }
+  double wall_s() const { return wall_; }
+  // --budget-s stopped the run with seeds left to start.
+  bool stopped_by_budget() const { return out_of_budget_ && next_ < todo_.size(); }
+
+ private:
+  struct Running {
+    uint64_t seed;
+    std::unique_ptr<Worker> worker;
+    Clock::time_point started;
+  };
+
+  bool budget_spent() const {
+    return options_.budget_s > 0 &&
+           std::chrono::duration<double>(Clock::now() - started_).count() >= options_.budget_s;
+  }
+
+  void start_workers() {
+    while (!out_of_budget_ && running_.size() < options_.jobs && next_ < todo_.size()) {
+      const uint64_t seed = todo_[next_++];
+      const CampaignOptions& options = options_;
+      running_.push_back(Running{
+          seed, Worker::start([&options, seed](CaptureBuffer*) { return seed_body(options, seed); }, nullptr),
+          Clock::now()});
+    }
+  }
+
+  // Waits up to 250 ms for output, then finishes every worker that ended or ran out of
+  // time. False when a signal interrupted the wait.
+  bool poll_workers() {
+    std::vector<pollfd> fds;
+    for (auto& r : running_) fds.push_back(pollfd{r.worker->fd(), POLLIN, 0});
+    ::poll(fds.data(), fds.size(), 250);
+    if (interrupt_signal()) return false;
+    for (size_t i = running_.size(); i-- > 0;) {
+      Running& r = running_[i];
+      bool ended = false, timed_out = false;
+      if (fds[i].revents) ended = !r.worker->read_some();
+      if (!ended && Clock::now() - r.started > std::chrono::seconds(options_.config.run.seed_timeout_s)) {
+        r.worker->kill_now();
+        ended = timed_out = true;
+      }
+      if (ended) {
+        finish(r, timed_out);
+        running_.erase(running_.begin() + static_cast<ptrdiff_t>(i));
+      }
+    }
+    return true;
+  }
+
+  void finish(Running& r, bool timed_out) {
+    WorkerReport report = finish_worker(*r.worker, timed_out, options_.config.run.seed_timeout_s);
+    r.worker.reset();
+    if (report.outcome == Outcome::Crash || report.outcome == Outcome::Timeout)
+      rerun_dead_worker(options_, r.seed, report);
+    const JournalEntry e = journal_entry(r.seed, report, hash_);
+    if (const auto& f = report.result.failure) {
+      if (tty_) std::fprintf(stderr, "\r\033[K");
+      std::printf("%s\n  seed %llu, op %llu, outcome %s%s%s\n  repro: %s\n", f->headline().c_str(),
+                  static_cast<unsigned long long>(r.seed), static_cast<unsigned long long>(f->op_index),
+                  e.outcome.c_str(), report.result.swarm.empty() ? "" : ", swarm off: ", report.result.swarm.c_str(),
+                  e.repro.c_str());
+      std::fflush(stdout);
+    }
+    journal_.append(e);
+    totals_.add(e);
+    ops_this_run_ += e.ops;
+    ++finished_;
+  }
+
+  void print_progress() {
+    const auto now = Clock::now();
+    const double elapsed = std::chrono::duration<double>(now - started_).count();
+    const double rate = elapsed > 0 ? static_cast<double>(ops_this_run_) / elapsed : 0;
+    const double eta =
+        finished_ ? elapsed / static_cast<double>(finished_) * static_cast<double>(todo_.size() - finished_) : 0;
+    if (tty_ && now - last_progress_ > std::chrono::milliseconds(250)) {
+      std::fprintf(stderr, "\r\033[K[%llu/%zu seeds] %llu failing, %.0f ops/s, ETA %.0f s",
+                   static_cast<unsigned long long>(finished_ + seeds_done_), seeds_total_,
+                   static_cast<unsigned long long>(totals_.failing), rate, eta);
+      last_progress_ = now;
+    } else if (!tty_ && !options_.quiet_progress && now - last_progress_ > std::chrono::seconds(10)) {
+      std::printf("progress: %llu/%zu seeds, %llu failing, %.0f ops/s, ETA %.0f s\n",
+                  static_cast<unsigned long long>(finished_ + seeds_done_), seeds_total_,
+                  static_cast<unsigned long long>(totals_.failing), rate, eta);
+      std::fflush(stdout);
+      last_progress_ = now;
+    }
+  }
+
+  const CampaignOptions& options_;
+  const std::string& hash_;
+  JournalAppender journal_;
+  const std::vector<uint64_t> todo_;
+  const size_t seeds_total_, seeds_done_;
+  SeedTotals& totals_;
+  const bool tty_;
+  const Clock::time_point started_;
+  Clock::time_point last_progress_;
+  uint64_t ops_this_run_ = 0, finished_ = 0;
+  size_t next_ = 0;
+  bool out_of_budget_ = false;
+  double wall_ = 0;
+  std::vector<Running> running_;
 };
 
 }  // namespace
 
 int run_campaign(const CampaignOptions& options) {
   const std::string hash = config_hash(options.config);
-  std::vector<uint64_t> seeds;
-  for (uint64_t s = options.seeds.first;; ++s) {
-    if ((s - options.seeds.first) % options.shard_count == options.shard_index - 1) seeds.push_back(s);
-    if (s == options.seeds.last) break;
-  }
-  if (bounded_exploration(options.config)) {
-    const uint64_t slices = options.config.schedule.bounded_slices;
-    if (options.seeds.first == 0 || options.seeds.last > slices)
-      throw ConfigError("--seeds", 0, "",
-                        fmt::format("{}..{} are not all slices: bounded exploration has schedule.bounded_slices = {} "
-                                    "(seeds 1..{})",
-                                    options.seeds.first, options.seeds.last, slices, slices));
-    if (options.check_determinism)
-      throw ConfigError("--check-determinism", 0, "",
-                        "bounded exploration checks it on every schedule (a re-run prefix that differs stops the seed)");
-  }
+  const std::vector<uint64_t> seeds = shard_seeds(options);
+  check_bounded_options(options);
   const std::string journal = journal_path(options);
   // One campaign per journal, and a used journal only with --resume or --force: checked
   // before anything is printed or written.
   fs::create_directories(options.out_dir);
   const JournalLock lock(journal);
   check_journal_unused(journal, options.resume, options.force);
-  // What --resume continues, checked before anything is printed: a journal of another
-  // config, or of seeds this run does not run, would be counted as this run's, and the
-  // summary and the completeness check would then lie about what ran.
-  std::vector<JournalEntry> resumed;
   const bool resuming = options.resume && fs::exists(journal);
-  if (resuming) {
-    resumed = read_journal(journal);
-    for (const auto& e : resumed) {
-      if (e.config_hash != hash)
-        throw ConfigError(journal, 0, "config_hash",
-                          fmt::format("journal was written with config hash {}, this config is {}", e.config_hash, hash));
-      if (!std::binary_search(seeds.begin(), seeds.end(), e.seed))
-        throw ConfigError(journal, 0, "seed",
-                          fmt::format("journal holds seed {}, which --seeds {}..{} (shard {}/{}) does not run: resume "
-                                      "with the seeds and shard the campaign was started with",
-                                      e.seed, options.seeds.first, options.seeds.last, options.shard_index,
-                                      options.shard_count));
-    }
-  }
-  std::printf("mmtorture run: seeds %llu..%llu (%zu in shard %llu/%llu), config %s, config hash %s, job %s, "
-              "%llu ops per seed, %u jobs, journal %s\n",
-              static_cast<unsigned long long>(options.seeds.first), static_cast<unsigned long long>(options.seeds.last),
-              seeds.size(), static_cast<unsigned long long>(options.shard_index),
-              static_cast<unsigned long long>(options.shard_count), options.config_name.c_str(), hash.c_str(),
-              options.config.workload.job.c_str(), static_cast<unsigned long long>(options.config.run.ops_per_seed),
-              options.jobs, journal.c_str());
-  std::printf("%s", config_banner(options.config).c_str());
-  std::fflush(stdout);
+  const std::vector<JournalEntry> resumed =
+      resuming ? resumable_entries(options, journal, hash, seeds) : std::vector<JournalEntry>{};
+  print_campaign_banner(options, hash, seeds.size(), journal);
 
   SeedTotals totals;
   std::set<uint64_t> done;
@@ -346,119 +552,26 @@ int run_campaign(const CampaignOptions& options) {
   summary.complete = done.size() == seeds.size();
   const std::string summary_file = summary_path(options.out_dir, summary.shard);
   write_file_atomic(summary_file, summary_json(summary, totals));
-  const int journal_fd = ::open(journal.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (journal_fd < 0) throw IoError(fmt::format("{}: cannot open for appending: {}", journal, std::strerror(errno)));
 
   std::vector<uint64_t> todo;
   for (uint64_t s : seeds)
     if (!done.count(s)) todo.push_back(s);
-
-  const bool tty = ::isatty(STDERR_FILENO) && !options.quiet_progress;
-  const auto started = Clock::now();
-  auto last_progress = started;
-  uint64_t ops_this_run = 0, finished = 0;
-  size_t next = 0;
-  std::vector<Running> running;
-
-  auto finish = [&](Running& r, bool timed_out) {
-    WorkerReport report = finish_worker(*r.worker, timed_out, options.config.run.seed_timeout_s);
-    r.worker.reset();
-    if (report.outcome == Outcome::Crash || report.outcome == Outcome::Timeout) rerun_dead_worker(options, r.seed, report);
-    JournalEntry e;
-    e.seed = r.seed;
-    e.outcome = outcome_name(report.outcome);
-    e.ops = report.result.ops;
-    e.virtual_ms = report.result.virtual_ms;
-    e.trace_hash = report.result.trace_hash;
-    e.repro = report.repro_path;
-    e.config_hash = hash;
-    e.stats = report.result.stats;
-    e.pct_guarantee = report.result.pct_guarantee;
-    e.metrics = report.result.metrics;
-    e.bounded = report.result.bounded;
-    e.coverage = std::move(report.result.coverage);
-    if (const auto& f = report.result.failure) {
-      e.signature = f->signature();
-      e.signature_id = f->signature_id();
-      e.check = f->check;
-      if (tty) std::fprintf(stderr, "\r\033[K");
-      std::printf("%s\n  seed %llu, op %llu, outcome %s%s%s\n  repro: %s\n", f->headline().c_str(),
-                  static_cast<unsigned long long>(r.seed), static_cast<unsigned long long>(f->op_index), e.outcome.c_str(),
-                  report.result.swarm.empty() ? "" : ", swarm off: ", report.result.swarm.c_str(), e.repro.c_str());
-      std::fflush(stdout);
-    }
-    const std::string line = journal_line(e) + "\n";
-    if (::write(journal_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
-      throw IoError(fmt::format("{}: write failed: {}", journal, std::strerror(errno)));
-    totals.add(e);
-    ops_this_run += e.ops;
-    ++finished;
-  };
-
+  // Ctrl-C and SIGTERM stop the loop and the shrinking after it, not the process.
   InterruptGuard interrupt_guard;
-  bool out_of_budget = false;
-  auto budget_spent = [&] {
-    return options.budget_s > 0 && std::chrono::duration<double>(Clock::now() - started).count() >= options.budget_s;
-  };
-  while ((next < todo.size() && !(out_of_budget = budget_spent())) || !running.empty()) {
-    if (interrupt_signal()) break;
-    while (!out_of_budget && running.size() < options.jobs && next < todo.size()) {
-      const uint64_t seed = todo[next++];
-      running.push_back(Running{seed, Worker::start([&, seed](CaptureBuffer*) { return seed_body(options, seed); }, nullptr),
-                                Clock::now()});
-    }
-    std::vector<pollfd> fds;
-    for (auto& r : running) fds.push_back(pollfd{r.worker->fd(), POLLIN, 0});
-    ::poll(fds.data(), fds.size(), 250);
-    if (interrupt_signal()) break;  // a worker killed by the same Ctrl-C is not a crash
-    for (size_t i = running.size(); i-- > 0;) {
-      Running& r = running[i];
-      bool ended = false, timed_out = false;
-      if (fds[i].revents) ended = !r.worker->read_some();
-      if (!ended && Clock::now() - r.started > std::chrono::seconds(options.config.run.seed_timeout_s)) {
-        r.worker->kill_now();
-        ended = timed_out = true;
-      }
-      if (ended) {
-        finish(r, timed_out);
-        running.erase(running.begin() + static_cast<ptrdiff_t>(i));
-      }
-    }
-    const auto now = Clock::now();
-    const double elapsed = std::chrono::duration<double>(now - started).count();
-    const double rate = elapsed > 0 ? static_cast<double>(ops_this_run) / elapsed : 0;
-    const double eta = finished ? elapsed / static_cast<double>(finished) * static_cast<double>(todo.size() - finished) : 0;
-    if (tty && now - last_progress > std::chrono::milliseconds(250)) {
-      std::fprintf(stderr, "\r\033[K[%llu/%zu seeds] %llu failing, %.0f ops/s, ETA %.0f s",
-                   static_cast<unsigned long long>(finished + done.size()), seeds.size(),
-                   static_cast<unsigned long long>(totals.failing), rate, eta);
-      last_progress = now;
-    } else if (!tty && !options.quiet_progress && now - last_progress > std::chrono::seconds(10)) {
-      std::printf("progress: %llu/%zu seeds, %llu failing, %.0f ops/s, ETA %.0f s\n",
-                  static_cast<unsigned long long>(finished + done.size()), seeds.size(),
-                  static_cast<unsigned long long>(totals.failing), rate, eta);
-      std::fflush(stdout);
-      last_progress = now;
-    }
-  }
-  ::close(journal_fd);
-  if (tty) std::fprintf(stderr, "\r\033[K");
-  const double wall = std::chrono::duration<double>(Clock::now() - started).count();
-  if (const int signal = interrupt_signal()) {
-    for (Running& r : running) r.worker->kill_now();
-    running.clear();  // the workers are reaped; their seeds were not journaled
-  }
-  if (out_of_budget && next < todo.size())
+  CampaignLoop loop(options, hash, journal, std::move(todo), seeds.size(), done.size(), totals);
+  loop.run();
+  if (loop.stopped_by_budget())
     std::printf("budget: %.0f s ran out after %llu of %zu seeds; the rest start with --resume\n", options.budget_s,
-                static_cast<unsigned long long>(done.size() + finished), seeds.size());
+                static_cast<unsigned long long>(done.size() + loop.finished()), seeds.size());
   if (options.config.run.shrink) shrink_new_signatures(options, totals);
   const int signal = interrupt_signal();
+  const double wall = loop.wall_s();
   summary.state = signal ? "interrupted" : "done";
-  summary.complete = done.size() + finished == seeds.size();
-  summary.throughput = Throughput{wall, wall, ops_this_run, finished, 1, options.jobs};
+  summary.complete = done.size() + loop.finished() == seeds.size();
+  summary.throughput = Throughput{wall, wall, loop.ops(), loop.finished(), 1, options.jobs};
   write_file_atomic(summary_file, summary_json(summary, totals));
-  if (signal) print_interrupted(signal, done.size() + finished, seeds.size());
-  print_summary(totals, wall, ops_this_run, options.jobs);
+  if (signal) print_interrupted(signal, done.size() + loop.finished(), seeds.size());
+  print_summary(totals, wall, loop.ops(), options.jobs);
   if (options.coverage) std::printf("\n%s", coverage_report(options.config, totals.coverage).c_str());
   else std::printf("  %s\n", coverage_line(options.config, totals.coverage).c_str());
   if (signal) return interrupted_exit_code(signal);

@@ -59,8 +59,8 @@ std::string validate_defect(std::string_view value) {
 std::string validate_fault_rule(std::string_view value) {
   try {
     mem::parse_fault_rule(value);
-  } catch (const mem::ConfigError& e) {
-    return e.reason();
+  } catch (const ConfigError& e) {
+    return e.reason;
   }
   return {};
 }
@@ -182,24 +182,6 @@ const std::vector<std::pair<const char*, const char*>>& section_table() {
   return table;
 }
 
-namespace {
-std::string error_text(const std::string& file, uint64_t line, const std::string& key, const std::string& reason) {
-  std::string text;
-  if (!file.empty()) text += file + ":";
-  if (line) text += std::to_string(line) + ":";
-  if (!text.empty()) text += " ";
-  if (!key.empty()) text += key + ": ";
-  return text + reason;
-}
-}  // namespace
-
-ConfigError::ConfigError(std::string file_name, uint64_t line_number, std::string key_name, std::string why)
-    : std::runtime_error(error_text(file_name, line_number, key_name, why)),
-      file(std::move(file_name)),
-      key(std::move(key_name)),
-      reason(std::move(why)),
-      line(line_number) {}
-
 std::optional<SeedRange> parse_seed_range(std::string_view text, std::string* reason) {
   auto number = [](std::string_view digits, uint64_t& out) {
     if (digits.empty() || digits.size() > 19) return false;
@@ -233,7 +215,8 @@ void set_knob(Config& config, std::string_view section, std::string_view name, c
   const Knob* knob = find_knob(section, name);
   if (!knob) throw ConfigError(file, line, key, "unknown key");
   auto wrong_type = [&] {
-    throw ConfigError(file, line, key, fmt::format("expected {}, got {}", type_name(knob->type), value_type_name(value)));
+    throw ConfigError(file, line, key,
+                      fmt::format("expected {}, got {}", type_name(knob->type), value_type_name(value)));
   };
   void* target = knob->member(config);
   switch (knob->type) {
@@ -366,12 +349,12 @@ void validate_config(const Config& config, const std::string& file) {
   // machine, the board's size) are theirs to check: ask them, naming the knob.
   try {
     mem::resolve_mem_config(world_memory_config(options));
-  } catch (const mem::ConfigError& e) {
-    const std::string& field = e.field();
+  } catch (const ConfigError& e) {
+    const std::string& field = e.key;
     const std::string knob = field == "pages"                                                       ? "memory_pages"
                              : field == "min_pages" || field == "low_pages" || field == "high_pages" ? "min_free_pages"
                                                                                                      : field;
-    throw ConfigError(file, 0, "world." + knob, e.reason());
+    throw ConfigError(file, 0, "world." + knob, e.reason);
   }
   if (bounded_exploration(config)) {
     if (config.workload.job != "world")
@@ -382,8 +365,8 @@ void validate_config(const Config& config, const std::string& file) {
   }
   try {
     nommu::check_boot_options(nommu_options(config));
-  } catch (const mem::ConfigError& e) {
-    throw ConfigError(file, 0, "nommu." + e.field(), e.reason());
+  } catch (const ConfigError& e) {
+    throw ConfigError(file, 0, "nommu." + e.key, e.reason);
   }
   if (options.strategy == sched::StrategyKind::Pct) {
     try {  // the scheduler's own rule (room for d-1 distinct change points)
@@ -474,7 +457,8 @@ std::string config_to_toml(const Config& config) {
   for (const auto& [section, doc] : section_table()) {
     out += fmt::format("{}[{}]\n", out.empty() ? "" : "\n", section);
     for (const Knob& knob : knob_table())
-      if (std::string_view(knob.section) == section) out += fmt::format("{} = {}\n", knob.name, knob_value_text(knob, copy));
+      if (std::string_view(knob.section) == section)
+        out += fmt::format("{} = {}\n", knob.name, knob_value_text(knob, copy));
   }
   return out;
 }
@@ -548,7 +532,8 @@ std::string config_banner(const Config& config) {
   for (const auto& [section, doc] : section_table()) {
     out += fmt::format("  [{}]", section);
     for (const Knob& knob : knob_table())
-      if (std::string_view(knob.section) == section) out += fmt::format(" {}={}", knob.name, knob_value_text(knob, copy));
+      if (std::string_view(knob.section) == section)
+        out += fmt::format(" {}={}", knob.name, knob_value_text(knob, copy));
     out += "\n";
   }
   return out;
@@ -589,7 +574,8 @@ std::string config_markdown() {
       "| `seed004-cma-uninterruptible.toml` | seed 004: the forever policy, long-term pins held in place and a fatal "
       "signal: the killed clients must leave cma_alloc |\n";
   for (const auto& [section, doc] : section_table()) {
-    out += fmt::format("\n## [{}] — {}\n\n| key | type | default | range | meaning |\n|---|---|---|---|---|\n", section, doc);
+    out += fmt::format("\n## [{}] — {}\n\n| key | type | default | range | meaning |\n|---|---|---|---|---|\n", section,
+                       doc);
     for (const Knob& knob : knob_table())
       if (std::string_view(knob.section) == section)
         out += fmt::format("| `{}` | {} | `{}` | {} | {} |\n", knob.name, type_name(knob.type),
@@ -606,8 +592,8 @@ namespace {
 template <class Narrow>
 Narrow knob_as(uint64_t value, const char* knob) {
   if (value > std::numeric_limits<Narrow>::max())
-    throw std::logic_error(fmt::format("{} = {} does not fit its storage (max {}): the knob table's range is wrong", knob,
-                                       value, std::numeric_limits<Narrow>::max()));
+    throw std::logic_error(fmt::format("{} = {} does not fit its storage (max {}): the knob table's range is wrong",
+                                       knob, value, std::numeric_limits<Narrow>::max()));
   return static_cast<Narrow>(value);
 }
 
@@ -644,16 +630,11 @@ VmWorldOptions world_options(const Config& config) {
   o.oom_kill = config.world.oom_kill;
   o.swap_pages = config.world.swap_pages;
   o.reserved_pages = config.world.reserved_pages;
-  o.op_mix = {knob_as<uint32_t>(config.workload.mix_mmap_fixed, "workload.mix_mmap_fixed"),
-              knob_as<uint32_t>(config.workload.mix_mmap, "workload.mix_mmap"),
-              knob_as<uint32_t>(config.workload.mix_munmap, "workload.mix_munmap"),
-              knob_as<uint32_t>(config.workload.mix_mprotect, "workload.mix_mprotect"),
-              knob_as<uint32_t>(config.workload.mix_fault, "workload.mix_fault"),
-              knob_as<uint32_t>(config.workload.mix_mremap, "workload.mix_mremap"),
-              knob_as<uint32_t>(config.workload.mix_brk, "workload.mix_brk"),
-              knob_as<uint32_t>(config.workload.mix_fork, "workload.mix_fork"),
-              knob_as<uint32_t>(config.workload.mix_exit, "workload.mix_exit"),
-              knob_as<uint32_t>(config.workload.mix_heap_fault, "workload.mix_heap_fault")};
+  o.op_mix = {
+#define MMT_VM_OP(id, name, weight, doc) knob_as<uint32_t>(config.workload.mix_##name, "workload.mix_" #name),
+#include "mmtorture/campaign/vm_ops.def"
+#undef MMT_VM_OP
+  };
   o.selftest_plant_fork_after_op = config.checks.selftest_plant_fork_after_op;
   return o;
 }
@@ -676,8 +657,8 @@ cma::CmaWorldOptions cma_options(const Config& config) {
                     ? cma::RetryPolicy::nofail_only(config.cma.sleep_ms, killable)
                     : cma::RetryPolicy::bounded(config.cma.retries, config.cma.sleep_ms, killable);
   o.longterm_pins = knob_as<unsigned>(config.cma.longterm_pins, "cma.longterm_pins");
-  o.cma.longterm_pin =
-      config.cma.longterm_mode == "pin_in_place" ? cma::LongtermPinMode::PinInPlace : cma::LongtermPinMode::MigrateFirst;
+  o.cma.longterm_pin = config.cma.longterm_mode == "pin_in_place" ? cma::LongtermPinMode::PinInPlace
+                                                                  : cma::LongtermPinMode::MigrateFirst;
   o.fatal_signal_at_ms = config.cma.fatal_signal_at_ms;
   o.clients = knob_as<unsigned>(config.cma.clients, "cma.clients");
   o.forkers = knob_as<unsigned>(config.cma.forkers, "cma.forkers");
@@ -713,9 +694,10 @@ MapleStressOptions maple_options(const Config& config) {
   o.readers = knob_as<uint32_t>(config.workload.maple_readers, "workload.maple_readers");
   o.rcu_access_points = config.workload.maple_rcu_access_points;
   const VmWorldOptions world = world_options(config);  // the [schedule] section, read once
-  o.strategy = world.strategy == sched::StrategyKind::Pct       ? sched::StrategyConfig::pct(world.pct_depth, world.pct_steps)
-               : world.strategy == sched::StrategyKind::Uniform ? sched::StrategyConfig::uniform()
-                                                                : sched::StrategyConfig::preempt(world.preempt_probability);
+  o.strategy = world.strategy == sched::StrategyKind::Pct ? sched::StrategyConfig::pct(world.pct_depth, world.pct_steps)
+               : world.strategy == sched::StrategyKind::Uniform
+                   ? sched::StrategyConfig::uniform()
+                   : sched::StrategyConfig::preempt(world.preempt_probability);
   o.hang_ms = world.hang_ms;
   return o;
 }

@@ -36,7 +36,9 @@ bool coverage_registry(const Config& config, CoverageRegistry* registry) {
 
 namespace {
 
-double percent(size_t part, size_t whole) { return whole == 0 ? 100.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole); }
+double percent(size_t part, size_t whole) {
+  return whole == 0 ? 100.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole);
+}
 
 uint64_t times_seen(const Coverage& coverage, const std::string& op, const std::string& outcome) {
   const auto by_op = coverage.outcomes.find(op);
@@ -73,7 +75,8 @@ CoverageScore score_coverage(const CoverageRegistry& registry, const Coverage& c
   }
   for (const auto& [op, by_outcome] : coverage.outcomes)
     for (const auto& [outcome, times] : by_outcome)
-      if (times > 0 && !outcome_keys.count({op, outcome})) score.unregistered.push_back(fmt::format("outcome {} -> {}", op, outcome));
+      if (times > 0 && !outcome_keys.count({op, outcome}))
+        score.unregistered.push_back(fmt::format("outcome {} -> {}", op, outcome));
   return score;
 }
 
@@ -150,7 +153,8 @@ std::string coverage_report(const Config& config, const Coverage& coverage) {
   for (const auto& site : registry.sites)
     if (!site.enabled) off += fmt::format("{}site {}", off.empty() ? "" : ", ", site.key);
   for (const auto& entry : registry.outcomes)
-    if (entry.error && !entry.enabled) off += fmt::format("{}{} -> {}", off.empty() ? "" : ", ", entry.op, entry.outcome);
+    if (entry.error && !entry.enabled)
+      off += fmt::format("{}{} -> {}", off.empty() ? "" : ", ", entry.op, entry.outcome);
   out += fmt::format("off in this config (not counted): {}\n", off.empty() ? "nothing" : off);
   if (!score.unregistered.empty()) {
     out += "seen but not in the registry:";

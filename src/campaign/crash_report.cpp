@@ -253,7 +253,8 @@ std::optional<CrashFrame> find_crash_frame(const std::string& text) {
   const size_t at = text.rfind(tag);
   if (at == std::string::npos || (at > 0 && text[at - 1] != '\n')) return std::nullopt;
   const size_t end = text.find('\n', at);
-  const std::string line = text.substr(at + tag.size(), end == std::string::npos ? std::string::npos : end - at - tag.size());
+  const std::string line =
+      text.substr(at + tag.size(), end == std::string::npos ? std::string::npos : end - at - tag.size());
   CrashFrame frame;
   const size_t space = line.find(' ');
   const std::string symbol = line.substr(0, space);

@@ -60,7 +60,8 @@ std::vector<Choice> CaptureBuffer::choices() const {
 bool CaptureBuffer::overflowed() const { return header_->overflowed != 0; }
 
 uint64_t CapturingChoices::produce(ChoiceKind kind, Site site, uint64_t bound, Bias bias, double p) {
-  const uint64_t value = bias == Bias::Probability ? (inner_.flip(kind, site, p) ? 1 : 0) : inner_.draw(kind, site, bound);
+  const uint64_t value =
+      bias == Bias::Probability ? (inner_.flip(kind, site, p) ? 1 : 0) : inner_.draw(kind, site, bound);
   buffer_.push(Choice{kind, site, bound, value});
   return value;
 }
@@ -241,8 +242,10 @@ WorkerReport finish_worker(Worker& worker, bool timed_out, uint64_t timeout_s) {
     const std::optional<CrashFrame> frame = find_crash_frame(text);
     const std::string where = frame && !frame->function.empty() ? " in " + frame->function : "";
     if (WIFSIGNALED(status)) {
-      failure.site = fmt::format("SIG{}{}", sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?", where);
-      failure.message = fmt::format("worker process killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+      failure.site =
+          fmt::format("SIG{}{}", sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?", where);
+      failure.message =
+          fmt::format("worker process killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
     } else if (frame && !frame->sanitizer.empty()) {
       failure.site = fmt::format("{}{}", frame->sanitizer, where);
       failure.message = fmt::format("AddressSanitizer: {} (worker exited with status {})", frame->sanitizer,

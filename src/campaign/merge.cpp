@@ -79,15 +79,17 @@ std::vector<ShardInput> open_inputs(const std::vector<std::string>& inputs) {
   for (const ShardInput& s : shards) {
     auto differs = [&](const char* what, const std::string& mine, const std::string& theirs) {
       if (mine != theirs)
-        throw ConfigError(s.journal, 0, what,
-                          fmt::format("{} differs from {} of {}: not shards of one campaign", mine, theirs, first.journal));
+        throw ConfigError(
+            s.journal, 0, what,
+            fmt::format("{} differs from {} of {}: not shards of one campaign", mine, theirs, first.journal));
     };
     differs("config_hash", s.summary.config_hash, first.summary.config_hash);
     differs("seeds", fmt::format("{}..{}", s.summary.seeds.first, s.summary.seeds.last),
             fmt::format("{}..{}", first.summary.seeds.first, first.summary.seeds.last));
     differs("shard count", std::to_string(s.shard.count), std::to_string(first.shard.count));
   }
-  std::sort(shards.begin(), shards.end(), [](const ShardInput& a, const ShardInput& b) { return a.shard.index < b.shard.index; });
+  std::sort(shards.begin(), shards.end(),
+            [](const ShardInput& a, const ShardInput& b) { return a.shard.index < b.shard.index; });
   for (size_t i = 1; i < shards.size(); ++i)
     if (shards[i].shard.index == shards[i - 1].shard.index)
       throw ConfigError(shards[i].journal, 0, "",
@@ -168,11 +170,13 @@ Merged merge_shards(const std::vector<ShardInput>& shards, std::FILE* out) {
     uint64_t journaled = 0;
     for (const JournalEntry& e : read_journal(input.journal)) {
       if (e.config_hash != hash)
-        throw ConfigError(input.journal, 0, "config_hash",
-                          fmt::format("seed {} was run with config hash {}, its summary says {}", e.seed, e.config_hash, hash));
+        throw ConfigError(
+            input.journal, 0, "config_hash",
+            fmt::format("seed {} was run with config hash {}, its summary says {}", e.seed, e.config_hash, hash));
       if (!shard_runs_seed(seeds, shard, e.seed))
-        throw ConfigError(input.journal, 0, "seed",
-                          fmt::format("{} is not in shard {}/{} of seeds {}..{}", e.seed, k, count, seeds.first, seeds.last));
+        throw ConfigError(
+            input.journal, 0, "seed",
+            fmt::format("{} is not in shard {}/{} of seeds {}..{}", e.seed, k, count, seeds.first, seeds.last));
       const uint64_t at = (e.seed - seeds.first) / count;
       if (seen[at]) {
         ++merged.duplicates;

@@ -147,7 +147,8 @@ std::string banner(const Json& summary, size_t signatures) {
   const Json outcomes = counts.value("outcomes", Json::object());
   for (const auto& [outcome, n] : outcomes.items())
     text += fmt::format("\n  {}: {} seeds", outcome, n.get<uint64_t>());
-  text += fmt::format("\n{} ops, {} virtual ms", summary.value("ops", uint64_t{0}), summary.value("virtual_ms", uint64_t{0}));
+  text += fmt::format("\n{} ops, {} virtual ms", summary.value("ops", uint64_t{0}),
+                      summary.value("virtual_ms", uint64_t{0}));
   if (summary.contains("throughput")) {
     const Json& t = summary.at("throughput");
     text += fmt::format("\nthroughput: {:.0f} checked ops/s, {:.1f} seeds/s ({:.2f} s wall, {} jobs)",
@@ -168,9 +169,9 @@ std::string signature_table(const std::vector<Signature>& signatures) {
     const std::string repro = s.shrunk_path.empty() ? s.first_repro : s.shrunk_path;
     const std::string shrunk =
         s.shrunk_path.empty() ? "not shrunk" : fmt::format("{} choices, {} ops", s.shrunk_choices, s.shrunk_ops);
-    const std::string timeline = s.timeline.empty()
-                                     ? html_escape("none: " + s.no_timeline)
-                                     : fmt::format("<a class=\"timeline\" href=\"{}\">timeline</a>", html_escape(s.timeline));
+    const std::string timeline =
+        s.timeline.empty() ? html_escape("none: " + s.no_timeline)
+                           : fmt::format("<a class=\"timeline\" href=\"{}\">timeline</a>", html_escape(s.timeline));
     out += fmt::format(
         "<tr class=\"signature\" data-signature=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
         "<td><code class=\"replay\">mmtorture replay {}</code></td><td>{}</td></tr>\n",
@@ -231,7 +232,8 @@ ReportResult write_report(const std::string& out_dir) {
   if (journal.empty() || !fs::is_regular_file(journal, error)) journal = (fs::path(out_dir) / "journal.jsonl").string();
   std::vector<JournalEntry> entries;
   if (fs::is_regular_file(journal, error)) entries = read_journal(journal);
-  std::sort(entries.begin(), entries.end(), [](const JournalEntry& a, const JournalEntry& b) { return a.seed < b.seed; });
+  std::sort(entries.begin(), entries.end(),
+            [](const JournalEntry& a, const JournalEntry& b) { return a.seed < b.seed; });
 
   ReportResult result;
   std::vector<Signature> signatures = signatures_of(summary);
@@ -255,7 +257,8 @@ ReportResult write_report(const std::string& out_dir) {
     try {
       html += job_charts_html(summary.at("jobs").dump());
     } catch (const Json::exception& e) {
-      throw ConfigError((fs::path(out_dir) / "summary.json").string(), 0, "jobs", fmt::format("malformed: {}", e.what()));
+      throw ConfigError((fs::path(out_dir) / "summary.json").string(), 0, "jobs",
+                        fmt::format("malformed: {}", e.what()));
     }
   }
   result.path = (fs::path(out_dir) / "report.html").string();

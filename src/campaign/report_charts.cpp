@@ -99,7 +99,8 @@ std::string nommu_charts(const Json& nommu) {
   largest.title = "largest free block at the end of the boot (or at the OOM): seeds per size";
   for (const Json& pair : nommu.at("largest_free_kib")) {
     const uint64_t kib = pair.at(0).get<uint64_t>();
-    largest.bars.push_back({"", kib >= 1024 && kib % 1024 == 0 ? fmt::format("{}M", kib / 1024) : fmt::format("{}K", kib),
+    largest.bars.push_back({"",
+                            kib >= 1024 && kib % 1024 == 0 ? fmt::format("{}M", kib / 1024) : fmt::format("{}K", kib),
                             static_cast<double>(pair.at(1).get<uint64_t>())});
   }
   return svg_bar_chart(rate) + svg_bar_chart(largest);
@@ -126,7 +127,8 @@ std::string job_charts_html(const std::string& jobs_json) {
     for (const Json& policy : jobs.at("cma").at("policies")) out += cma_policy_charts(policy, index++);
     out += "</div>\n";
   }
-  if (jobs.contains("nommu")) out += "<h2>nommu job</h2>\n<div id=\"nommu-charts\">\n" + nommu_charts(jobs.at("nommu")) + "</div>\n";
+  if (jobs.contains("nommu"))
+    out += "<h2>nommu job</h2>\n<div id=\"nommu-charts\">\n" + nommu_charts(jobs.at("nommu")) + "</div>\n";
   return out;
 }
 
@@ -143,12 +145,16 @@ std::string cma_experiment_html(const cma::CmaExperimentResult& result, const st
     const char* css;
   };
   static constexpr Column kColumns[] = {
-      {"cma-success", "calls that succeeded", "%", 1, [](const cma::CmaPolicyRow& r) { return 100.0 * r.success_rate; }, "bar"},
+      {"cma-success", "calls that succeeded", "%", 1, [](const cma::CmaPolicyRow& r) { return 100.0 * r.success_rate; },
+       "bar"},
       {"cma-p99", "p99 latency (virtual ms)", "", 0,
        [](const cma::CmaPolicyRow& r) { return static_cast<double>(r.latency.p99_ms); }, "bar"},
-      {"cma-retries", "retries", "", 0, [](const cma::CmaPolicyRow& r) { return static_cast<double>(r.retries); }, "bar"},
-      {"cma-busy", "-EBUSY sweeps", "", 0, [](const cma::CmaPolicyRow& r) { return static_cast<double>(r.busy); }, "busy"},
-      {"cma-hangs", "hangs (runs)", "", 0, [](const cma::CmaPolicyRow& r) { return static_cast<double>(r.hangs); }, "bad"},
+      {"cma-retries", "retries", "", 0, [](const cma::CmaPolicyRow& r) { return static_cast<double>(r.retries); },
+       "bar"},
+      {"cma-busy", "-EBUSY sweeps", "", 0, [](const cma::CmaPolicyRow& r) { return static_cast<double>(r.busy); },
+       "busy"},
+      {"cma-hangs", "hangs (runs)", "", 0, [](const cma::CmaPolicyRow& r) { return static_cast<double>(r.hangs); },
+       "bad"},
   };
   std::string legend = "<p class=\"legend\">bars, left to right in each workload:";
   std::vector<std::string> policies;
@@ -165,7 +171,8 @@ std::string cma_experiment_html(const cma::CmaExperimentResult& result, const st
     // Workload-major, so each workload's policies stand together.
     std::vector<std::string> workloads;
     for (const cma::CmaPolicyRow& row : result.rows)
-      if (std::find(workloads.begin(), workloads.end(), row.workload) == workloads.end()) workloads.push_back(row.workload);
+      if (std::find(workloads.begin(), workloads.end(), row.workload) == workloads.end())
+        workloads.push_back(row.workload);
     for (const std::string& workload : workloads)
       for (size_t p = 0; p < policies.size(); ++p)
         for (const cma::CmaPolicyRow& row : result.rows)

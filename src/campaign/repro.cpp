@@ -107,6 +107,7 @@ Repro parse_repro(std::string_view text, const std::string& file) {
 
 namespace {
 
+// Long because it reads the repro field by field, each with the error that names it.
 Repro parse_repro_json(std::string_view text, const std::string& file) {
   using nlohmann::json;
   json root;
@@ -181,7 +182,8 @@ Repro parse_repro_json(std::string_view text, const std::string& file) {
     if (!c[1].is_string()) throw bad("site: expected a string");
     if (!c[2].is_number_unsigned() || !c[3].is_number_unsigned()) throw bad("bound and value: expected non-negative integers");
     const uint64_t bound = c[2].get<uint64_t>(), value = c[3].get<uint64_t>();
-    if (bound < 2 || value >= bound) throw bad(fmt::format("value {} is not below bound {} (or bound < 2)", value, bound));
+    if (bound < 2 || value >= bound)
+      throw bad(fmt::format("value {} is not below bound {} (or bound < 2)", value, bound));
     auto& name = interned[c[1].get<std::string>()];
     if (!name) {
       name = std::make_shared<std::string>(c[1].get<std::string>());

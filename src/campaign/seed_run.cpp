@@ -21,11 +21,12 @@ namespace mmt::campaign {
 
 namespace {
 
-// Swarm sites: one per op kind (same order as kVmOpNames) and one per fault site.
+// Swarm sites: one per op kind (swarm.<name>, vm_ops.def) and one per fault site.
 constexpr std::array<Site, kVmOpCount> kSwarmOpSites = {
-    Site{"swarm.mmap_fixed"}, Site{"swarm.mmap"}, Site{"swarm.munmap"}, Site{"swarm.mprotect"}, Site{"swarm.fault"},
-    Site{"swarm.mremap"},     Site{"swarm.brk"},  Site{"swarm.fork"},   Site{"swarm.exit"},
-    Site{"swarm.heap_fault"}};
+#define MMT_VM_OP(id, name, weight, doc) Site{"swarm." #name},
+#include "mmtorture/campaign/vm_ops.def"
+#undef MMT_VM_OP
+};
 constexpr Site kSwarmNowait{"swarm.nowait_injection"};
 constexpr Site kSwarmKswapd{"swarm.kswapd"};
 // One per sleeping allocation class (VmWorldOptions' *_fail_probability), drawn only
@@ -115,7 +116,8 @@ class HashingChoices final : public ChoiceSource {
 
  protected:
   uint64_t produce(ChoiceKind kind, Site site, uint64_t bound, Bias bias, double p) override {
-    const uint64_t value = bias == Bias::Probability ? (inner_.flip(kind, site, p) ? 1 : 0) : inner_.draw(kind, site, bound);
+    const uint64_t value =
+        bias == Bias::Probability ? (inner_.flip(kind, site, p) ? 1 : 0) : inner_.draw(kind, site, bound);
     hash_.fold_string(TraceEvent::Choice, site.name);
     hash_.fold(TraceEvent::Choice, static_cast<uint64_t>(kind), bound, value);
     return value;
@@ -149,6 +151,8 @@ double swarm_preempt_probability(uint64_t drawn, double configured) {
   return kSwarmPreemptProbabilities[drawn - 1];
 }
 
+// Long because it is the one dispatch from a config to the job that runs the seed, with
+// each job's options and result fields side by side (the jobs layer will split it).
 SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks& hooks) {
 #if defined(MMT_SANITIZED)
   // A failed world abandons its address spaces on purpose (their locks and structures
@@ -250,7 +254,8 @@ SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks
                                r.steps > options.pct_steps ? " (this run took more steps than k)" : "");
     if (config.checks.keep_going && !r.problems.empty()) {
       out.stats += fmt::format("; {} distinct problem{}:", r.problems.size(), r.problems.size() == 1 ? "" : "s");
-      for (const Failure& problem : r.problems) out.stats += fmt::format(" {} ({})", problem.check, problem.signature_id());
+      for (const Failure& problem : r.problems)
+        out.stats += fmt::format(" {} ({})", problem.check, problem.signature_id());
     }
   }
   if (out.failure && config.checks.selftest_crash && out.failure->check == "selftest.planted") std::abort();

@@ -65,7 +65,8 @@ SeedOutcome run_seed_isolated(const Config& config, uint64_t seed, double timeou
 }
 
 uint64_t count_kind(const std::vector<Choice>& choices, ChoiceKind kind) {
-  return static_cast<uint64_t>(std::count_if(choices.begin(), choices.end(), [&](const Choice& c) { return c.kind == kind; }));
+  return static_cast<uint64_t>(
+      std::count_if(choices.begin(), choices.end(), [&](const Choice& c) { return c.kind == kind; }));
 }
 
 // Shrinks `repro` with every candidate replayed in a fresh worker process: a defect that
@@ -78,9 +79,10 @@ void shrink_in_worker(const Repro& repro, const std::string& min_path, uint64_t 
         ShrinkOptions options;
         options.max_attempts = attempts;
         const uint64_t timeout = repro.config.run.seed_timeout_s;
-        const ShrinkResult result = shrink_repro(repro, options, [&](const Config& candidate, const std::vector<Choice>& c) {
-          return run_candidate_isolated(candidate, c, timeout);
-        });
+        const ShrinkResult result =
+            shrink_repro(repro, options, [&](const Config& candidate, const std::vector<Choice>& c) {
+              return run_candidate_isolated(candidate, c, timeout);
+            });
         nlohmann::json j;
         if (!result.reproduced) {
           j["not_reproduced"] = result.original_outcome;
@@ -225,15 +227,16 @@ void print_table(const SelftestResult& result) {
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& r : result.rows) {
     if (!r.implemented) {
-      std::printf("| %s | %s | — | not implemented yet | | | | %s | | | | | |\n", r.defect.c_str(), r.seed_thread.c_str(),
-                  r.note.c_str());
+      std::printf("| %s | %s | — | not implemented yet | | | | %s | | | | | |\n", r.defect.c_str(),
+                  r.seed_thread.c_str(), r.note.c_str());
       continue;
     }
     std::string before = "—", shrunk = "—", target = "—", replays = "—", shrink_s = "—";
     if (r.detected) before = fmt::format("{} / {} / {}", r.repro_choices, r.repro_ops, r.threads);
     if (r.detected && r.note.empty()) {
       const uint64_t rest = r.shrunk_choices - r.setup_choices;
-      shrunk = fmt::format("{} ({} + {}) / {} / {}", r.shrunk_choices, r.setup_choices, rest, r.shrunk_ops, r.shrunk_threads);
+      shrunk = fmt::format("{} ({} + {}) / {} / {}", r.shrunk_choices, r.setup_choices, rest, r.shrunk_ops,
+                           r.shrunk_threads);
       target = rest <= kShrunkChoicesTarget ? "yes" : "**no**";
       replays = fmt::format("{}/{}", r.replays_same, r.replays);
       shrink_s = fmt::format("{:.1f}", r.shrink_s);
@@ -284,19 +287,22 @@ SelftestResult run_selftest(const SelftestOptions& options) {
   std::vector<const SelftestScenario*> chosen;
   for (const auto& name : options.defects) {
     const auto defect = defect_from_name(name);
-    if (!defect) throw ConfigError("--defects", 0, "", fmt::format("unknown defect '{}' (mmtorture list --defects)", name));
+    if (!defect)
+      throw ConfigError("--defects", 0, "", fmt::format("unknown defect '{}' (mmtorture list --defects)", name));
   }
   for (const auto& scenario : selftest_scenarios()) {
     const std::string name = defect_name(scenario.defect);
-    if (options.defects.empty() || std::find(options.defects.begin(), options.defects.end(), name) != options.defects.end())
+    if (options.defects.empty() ||
+        std::find(options.defects.begin(), options.defects.end(), name) != options.defects.end())
       chosen.push_back(&scenario);
   }
   const std::string seed_limit =
       options.max_seeds ? fmt::format(" and at most {} seeds", options.max_seeds) : std::string();
-  std::printf("mmtorture selftest: %zu defects, budget %.0f s%s each and %.0f s%s for the control (per scenario), "
-              "seeds from %llu, configs %s, repros under %s\n",
-              chosen.size(), options.budget_s, seed_limit.c_str(), options.budget_s, seed_limit.c_str(),
-              static_cast<unsigned long long>(options.first_seed), options.configs_dir.c_str(), options.out_dir.c_str());
+  std::printf(
+      "mmtorture selftest: %zu defects, budget %.0f s%s each and %.0f s%s for the control (per scenario), "
+      "seeds from %llu, configs %s, repros under %s\n",
+      chosen.size(), options.budget_s, seed_limit.c_str(), options.budget_s, seed_limit.c_str(),
+      static_cast<unsigned long long>(options.first_seed), options.configs_dir.c_str(), options.out_dir.c_str());
   std::fflush(stdout);
   SelftestResult result;
   std::vector<std::string> control_files;

@@ -53,7 +53,8 @@ Shard shard_from_kubernetes(const EnvironmentLookup& environment) {
   const uint64_t index = number_variable(environment, "JOB_COMPLETION_INDEX", "");
   const uint64_t count = number_variable(environment, kShardCountVariable,
                                          "an Indexed Job's manifest passes its completions count in it");
-  return checked({index + 1, count}, fmt::format("JOB_COMPLETION_INDEX={} with {}={}", index, kShardCountVariable, count));
+  return checked({index + 1, count},
+                 fmt::format("JOB_COMPLETION_INDEX={} with {}={}", index, kShardCountVariable, count));
 }
 
 }  // namespace

@@ -301,7 +301,8 @@ class Shrinker {
     const uint64_t ops = best_config_.run.ops_per_seed;
     if (job != "cma") {
       const uint64_t w = job == "world" ? best_config_.workload.workers : 1;
-      progress |= lower_u64("run", "ops_per_seed", ops, {best_ops_ + 1, best_ops_ + w, ops / 2, ops - ops / 4, ops - 1});
+      progress |=
+          lower_u64("run", "ops_per_seed", ops, {best_ops_ + 1, best_ops_ + w, ops / 2, ops - ops / 4, ops - 1});
     }
     if (job == "world") {
       progress |= bake_swarm();
@@ -325,9 +326,9 @@ class Shrinker {
       progress |= lower_u64("cma", "hogs", best_config_.cma.hogs, {0});
     }
     // Knobs whose draws are all 0 decide nothing: switching them off drops the draws.
-    if ((job == "world" || job == "cma") && sched::strategy_from_name(best_config_.schedule.strategy) == sched::StrategyKind::Preempt &&
-        best_config_.schedule.preempt_probability > 0 &&
-        !has_nonzero(ChoiceKind::Preempt))
+    if ((job == "world" || job == "cma") &&
+        sched::strategy_from_name(best_config_.schedule.strategy) == sched::StrategyKind::Preempt &&
+        best_config_.schedule.preempt_probability > 0 && !has_nonzero(ChoiceKind::Preempt))
       progress |= set_value("schedule", "preempt_probability", 0.0, "-> 0 (no preemption)");
     if ((job == "world" || job == "maple") && best_config_.faults.nowait_fail_probability > 0 &&
         !has_nonzero(ChoiceKind::AllocFail))
@@ -339,7 +340,8 @@ class Shrinker {
 
   // best_ with the choices [begin, end) set to 0; nothing when they already are.
   std::optional<std::vector<Choice>> zeroed(size_t begin, size_t end) const {
-    const auto first = best_.begin() + static_cast<ptrdiff_t>(begin), last = best_.begin() + static_cast<ptrdiff_t>(end);
+    const auto first = best_.begin() + static_cast<ptrdiff_t>(begin),
+               last = best_.begin() + static_cast<ptrdiff_t>(end);
     if (std::all_of(first, last, [](const Choice& c) { return c.value == 0; })) return std::nullopt;
     std::vector<Choice> candidate = best_;
     for (size_t j = begin; j < end; ++j) candidate[j].value = 0;
@@ -488,7 +490,8 @@ class Shrinker {
         i -= k;
         if (i + k > best_.size()) continue;
         std::vector<Choice> candidate = best_;
-        candidate.erase(candidate.begin() + static_cast<ptrdiff_t>(i), candidate.begin() + static_cast<ptrdiff_t>(i + k));
+        candidate.erase(candidate.begin() + static_cast<ptrdiff_t>(i),
+                        candidate.begin() + static_cast<ptrdiff_t>(i + k));
         if (attempt(candidate)) progress = true;
       }
       if (k == 1) break;

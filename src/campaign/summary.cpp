@@ -54,8 +54,8 @@ void print_summary(const SeedTotals& t, double wall_s, uint64_t ops_this_run, un
               static_cast<double>(t.virtual_ms) / 1000.0, static_cast<unsigned long long>(t.failing),
               static_cast<unsigned long long>(t.by_signature.size()));
   if (jobs)  // a run; a merge has no wall time of its own
-    std::printf("; %.0f checked ops/s (%.1f s wall, %u jobs)", wall_s > 0 ? static_cast<double>(ops_this_run) / wall_s : 0.0,
-                wall_s, jobs);
+    std::printf("; %.0f checked ops/s (%.1f s wall, %u jobs)",
+                wall_s > 0 ? static_cast<double>(ops_this_run) / wall_s : 0.0, wall_s, jobs);
   std::printf("\n");
   if (t.pct.runs())
     std::printf("  pct: a bug of depth pct_depth within the first pct_steps steps of a seed is found at least once "

@@ -181,8 +181,9 @@ Timeline build_timeline(const sched::EventLog& log, std::vector<Choice> choices,
   return build_timeline(log.history(), log.threads(), std::move(choices), std::move(failure));
 }
 
-Timeline build_timeline(std::vector<HistoryEvent> history, const std::vector<const sched::EventLog::ThreadEvents*>& threads,
-                        std::vector<Choice> choices, std::optional<Failure> failure) {
+Timeline build_timeline(std::vector<HistoryEvent> history,
+                        const std::vector<const sched::EventLog::ThreadEvents*>& threads, std::vector<Choice> choices,
+                        std::optional<Failure> failure) {
   Timeline timeline;
   timeline.events = std::move(history);
   timeline.choices = std::move(choices);

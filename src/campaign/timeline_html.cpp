@@ -215,7 +215,8 @@ class HtmlWriter {
     std::string text = f.headline() + "\n";
     if (t_.fail_event) text += fmt::format("in thread {}", thread_label(t_.events[*t_.fail_event].thread));
     if (t_.failing_slice) text += fmt::format(", during its operation '{}'", t_.slices[*t_.failing_slice].name);
-    if (!t_.fail_event) text += "; found after the threads' last event (a check after the run), marked at the right end";
+    if (!t_.fail_event)
+      text += "; found after the threads' last event (a check after the run), marked at the right end";
     text += fmt::format("; op {}, virtual {} ms", f.op_index, f.virtual_ms);
     return "<div id=\"failure\">" + escape(text) + "</div>\n";
   }
@@ -277,8 +278,9 @@ class HtmlWriter {
     const int track_y = track_y_.at(slice.thread);
     const double x = x_of(slice.begin);
     const double w = std::max(step_px_ * static_cast<double>(slice.end - slice.begin) + step_px_ * 0.8, 2.0);
-    std::string detail = fmt::format("{} from #{} to #{}{}", slice.name, t_.events[slice.begin].event.seq,
-                                     t_.events[slice.end].event.seq, slice.unfinished ? " (unfinished at the failure)" : "");
+    std::string detail =
+        fmt::format("{} from #{} to #{}{}", slice.name, t_.events[slice.begin].event.seq,
+                    t_.events[slice.end].event.seq, slice.unfinished ? " (unfinished at the failure)" : "");
     if (slice.kind == TimelineSlice::Kind::Lock) {
       const bool held = slice.unfinished;
       detail += "\n" + slice.mode;
@@ -331,8 +333,8 @@ class HtmlWriter {
     std::string out = "<h2>Locks held at the failure</h2>\n<ul id=\"held-locks\">\n";
     if (t_.held_at_failure.empty()) out += "<li>none</li>\n";
     for (size_t s : t_.held_at_failure)
-      out += fmt::format("<li>{} by {}: {}</li>\n", escape(t_.slices[s].name), escape(thread_label(t_.slices[s].thread)),
-                         escape(t_.slices[s].mode));
+      out += fmt::format("<li>{} by {}: {}</li>\n", escape(t_.slices[s].name),
+                         escape(thread_label(t_.slices[s].thread)), escape(t_.slices[s].mode));
     return out + "</ul>\n";
   }
 
@@ -373,7 +375,8 @@ class HtmlWriter {
     }
     std::string text = ops.dump();
     // Inside <script>, "</" could end the element early.
-    for (size_t at = text.find("</"); at != std::string::npos; at = text.find("</", at + 3)) text.replace(at, 2, "<\\/");
+    for (size_t at = text.find("</"); at != std::string::npos; at = text.find("</", at + 3))
+      text.replace(at, 2, "<\\/");
     return text;
   }
 

@@ -45,7 +45,13 @@ constexpr Site kSiteWrite{"vm_world.write"};
 constexpr unsigned long kWindowBase = 0x400000;
 constexpr unsigned long kWindowPages = 256;
 
-enum Op : uint64_t { kMmapFixed, kMmap, kMunmap, kMprotect, kFault, kMremap, kBrk, kFork, kExit, kHeapFault, kOpCount };
+// The op kinds (vm_ops.def); kOpCount ends the switch over them.
+enum Op : uint64_t {
+#define MMT_VM_OP(id, name, weight, doc) id,
+#include "mmtorture/campaign/vm_ops.def"
+#undef MMT_VM_OP
+  kOpCount
+};
 static_assert(kOpCount == kVmOpCount);
 constexpr const auto& kOpNames = kVmOpNames;
 
@@ -204,7 +210,10 @@ namespace {
 class VmWorld {
  public:
   VmWorld(ChoiceSource& choices, const VmWorldOptions& options)
-      : choices_(choices), options_(options), memory_(world_memory_config(options), choices, &plan_), context_(memory_) {
+      : choices_(choices),
+        options_(options),
+        memory_(world_memory_config(options), choices, &plan_),
+        context_(memory_) {
     set_fault_rules(plan_, options);
     memory_.set_trace(&trace_);
     slots_.resize(options.mm_slots);
@@ -353,7 +362,9 @@ class VmWorld {
     }
   }
 
-  unsigned long window_page() { return kWindowBase + choices_.draw(ChoiceKind::Arg, kSitePage, kWindowPages) * kPageSize; }
+  unsigned long window_page() {
+    return kWindowBase + choices_.draw(ChoiceKind::Arg, kSitePage, kWindowPages) * kPageSize;
+  }
   unsigned long length() { return (1 + choices_.draw(ChoiceKind::Arg, kSiteLength, 16)) * kPageSize; }
   unsigned long prot() {
     static constexpr unsigned long kProts[] = {vma::PROT_READ | vma::PROT_WRITE, vma::PROT_READ, vma::PROT_NONE,
@@ -399,7 +410,8 @@ class VmWorld {
   }
 
   template <typename Want>
-  std::optional<Failure> model_after(vma::Mm& mm, const RangeModel& model, const char* op, long ret, Want want, bool hole = false) {
+  std::optional<Failure> model_after(vma::Mm& mm, const RangeModel& model, const char* op, long ret, Want want,
+                                     bool hole = false) {
     struct Unlock {
       vma::Mm& mm;
       ~Unlock() { mm.mmap_lock.up_write(Site{"mmap_write_unlock"}); }
@@ -455,135 +467,172 @@ class VmWorld {
     vma::Mm& mm = *mm_ptr;
     if (mm.exited) return -ESRCH;
     switch (op) {
-      case kMmapFixed: {
-        const unsigned long addr = window_page();
-        // Draws are sequenced into locals: the order of evaluation of function arguments
-        // differs between gcc and clang, and the choice sequence must not.
-        const unsigned long len = length();
-        const unsigned long protection = prot();
-        if (args) *args = fmt::format("addr={:#x} len={:#x} prot={}", addr, len, prot_text(protection));
-        const long ret = vma::vm_mmap(mm, addr, len, protection, vma::MAP_PRIVATE | vma::MAP_ANONYMOUS | vma::MAP_FIXED);
-        if (ret != static_cast<long>(addr) && ret != -ENOMEM) unexpected("mmap", ret, mm);
-        return ret;
-      }
-      case kMmap: {
-        const unsigned long len = length();
-        const unsigned long protection = prot();
-        if (args) *args = fmt::format("len={:#x} prot={}", len, prot_text(protection));
-        const long ret = vma::vm_mmap(mm, 0, len, protection, vma::MAP_PRIVATE | vma::MAP_ANONYMOUS);
-        if (ret <= 0 && ret != -ENOMEM) unexpected("mmap", ret, mm);
-        return ret;
-      }
-      case kMunmap: {
-        const unsigned long addr = window_page();
-        const unsigned long len = length();
-        if (args) *args = fmt::format("addr={:#x} len={:#x}", addr, len);
-        const RangeModel model = model_before(mm, Site{"vm_munmap"}, addr, len);
-        const int ret = vma::do_vmi_munmap(mm, addr, len);
-        auto verdict = model_after(mm, model, "munmap", ret, [&](size_t, unsigned long) { return kUnmapped; });
-        if (ret != 0 && ret != -ENOMEM) unexpected("munmap", ret, mm);
-        if (verdict) throw FailureError(std::move(*verdict));
-        return ret;
-      }
-      case kMprotect: {
-        const unsigned long addr = window_page();
-        const unsigned long len = length();
-        const unsigned long protection = prot();
-        if (args) *args = fmt::format("addr={:#x} len={:#x} prot={}", addr, len, prot_text(protection));
-        const RangeModel model = model_before(mm, Site{"do_mprotect_pkey"}, addr, len);
-        const int ret = vma::do_mprotect_locked(mm, addr, len, protection);
-        // As the kernel: the range changes VMA by VMA up to the first hole, which ends
-        // the call with -ENOMEM; each page up to there gets the new protection.
-        size_t prefix = 0;
-        while (prefix < model.before.size() && model.before[prefix] != kUnmapped) ++prefix;
-        auto verdict = model_after(mm, model, "mprotect", ret, [&](size_t page, unsigned long old) {
-          return page < prefix ? vma::calc_vm_prot_bits(protection) : old;
-        }, prefix < model.before.size());
-        if (ret != 0 && ret != -ENOMEM) unexpected("mprotect", ret, mm);
-        if (verdict) throw FailureError(std::move(*verdict));
-        return ret;
-      }
-      case kFault: {
-        // Touch a run of pages of a mapping at or after a random address, as a program
-        // does after mmap: writes where the mapping is writable, reads elsewhere.
-        bool write = choices_.draw(ChoiceKind::Arg, kSiteWrite, 2);
-        unsigned long start = window_page();
-        mm.mmap_lock.down_read(Site{"vm_world: pick a mapping"});
-        {
-          MA_STATE(mas, &mm.mm_mt, start, start);
-          if (auto* v = static_cast<vma::Vma*>(mas_find(&mas, ULONG_MAX))) {
-            if (v->vm_start > start) start = v->vm_start;
-            if (!(v->vm_flags & vma::VM_WRITE)) write = false;
-          }
-        }
-        mm.mmap_lock.up_read(Site{"vm_world: pick a mapping"});
-        const unsigned long pages = 1 + choices_.draw(ChoiceKind::Arg, kSiteLength, 32);
-        if (args) *args = fmt::format("addr={:#x} pages={} {}", start, pages, write ? "write" : "read");
-        int ret = 0;
-        for (unsigned long i = 0; i < pages && ret == 0; ++i) ret = vma::handle_mm_fault(mm, start + i * kPageSize, write);
-        if (ret != 0 && ret != -EFAULT && ret != -ENOMEM) unexpected("fault", ret, mm);
-        if (ret == 0) ++result_.faults;
-        return ret;
-      }
-      case kMremap: {
-        const unsigned long addr = window_page();
-        const unsigned long new_len = length();
-        if (args) *args = fmt::format("addr={:#x} old_len={:#x} new_len={:#x} MREMAP_MAYMOVE", addr, kPageSize, new_len);
-        const long ret = vma::do_mremap(mm, addr, kPageSize, new_len, vma::MREMAP_MAYMOVE, 0);
-        if (ret <= 0 && ret != -ENOMEM && ret != -EFAULT) unexpected("mremap", ret, mm);
-        return ret;
-      }
-      case kBrk: {
-        const unsigned long target = mm.start_brk + choices_.draw(ChoiceKind::Arg, kSitePage, 64) * kPageSize;
-        if (args) *args = fmt::format("brk={:#x}", target);
-        // 1: the break moved to the target; 0: it stayed (the kernel's brk returns the old one).
-        return static_cast<long>(vma::do_brk(mm, target) == target);
-      }
-      case kFork: {
-        // The child takes the first empty slot, or replaces a random other process.
-        uint64_t target = slots_.size();
-        for (uint64_t i = 0; i < slots_.size(); ++i)
-          if (!slots_[i]) target = i;
-        if (target == slots_.size()) target = (slot + 1) % slots_.size();
-        if (args) *args = fmt::format("child to slot {}", target);
-        int error = 0;
-        std::unique_ptr<vma::Mm> child = vma::dup_mm(mm, &error);
-        if (!child) {
-          if (error != -ENOMEM) unexpected("fork", error, mm);
-          return error;
-        }
-        check_mm(*child, "fork");
-        ++result_.forks;
-        std::shared_ptr<vma::Mm> replaced = std::move(slots_[target]);
-        slots_[target] = std::shared_ptr<vma::Mm>(child.release());
-        drop(std::move(replaced));
-        return 0;
-      }
-      case kHeapFault: {
-        // Touch a run of the brk heap's pages, as a program writes what malloc gave it:
-        // populated heap pages put the heap VMA on reclaim's reverse-map walks (seed 002).
-        mm.mmap_lock.down_read(Site{"vm_world: heap extent"});
-        const unsigned long heap_start = mm.start_brk;
-        const unsigned long heap_pages = (vma::page_align(mm.brk) - mm.start_brk) >> vma::kPageShift;
-        mm.mmap_lock.up_read(Site{"vm_world: heap extent"});
-        const uint64_t first = choices_.draw(ChoiceKind::Arg, kSitePage, heap_pages);
-        const uint64_t pages = 1 + choices_.draw(ChoiceKind::Arg, kSiteLength, 32);
-        if (args) *args = fmt::format("addr={:#x} pages={} write", heap_start + first * kPageSize, pages);
-        int ret = 0;
-        for (uint64_t i = first; i < first + pages && i < heap_pages && ret == 0; ++i)
-          ret = vma::handle_mm_fault(mm, heap_start + i * kPageSize, true);
-        if (ret != 0 && ret != -EFAULT && ret != -ENOMEM) unexpected("heap_fault", ret, mm);
-        if (ret == 0) ++result_.faults;
-        return ret;
-      }
+      case kMmapFixed:
+        return op_mmap_fixed(mm, args);
+      case kMmap:
+        return op_mmap(mm, args);
+      case kMunmap:
+        return op_munmap(mm, args);
+      case kMprotect:
+        return op_mprotect(mm, args);
+      case kFault:
+        return op_fault(mm, args);
+      case kMremap:
+        return op_mremap(mm, args);
+      case kBrk:
+        return op_brk(mm, args);
+      case kFork:
+        return op_fork(mm, slot, args);
+      case kHeapFault:
+        return op_heap_fault(mm, args);
       case kExit:
-        // The last user of the mm tears it down (~Mm runs exit_mmap).
-        if (slots_[slot] == mm_ptr) slots_[slot].reset();
-        ++result_.exits;
-        return 0;
+        return op_exit(mm_ptr, slot);
       case kOpCount:
         break;
     }
+    return 0;
+  }
+
+  // mmap MAP_FIXED over a range of the window.
+  long op_mmap_fixed(vma::Mm& mm, std::string* args) {
+    const unsigned long addr = window_page();
+    // Draws are sequenced into locals: the order of evaluation of function arguments
+    // differs between gcc and clang, and the choice sequence must not.
+    const unsigned long len = length();
+    const unsigned long protection = prot();
+    if (args) *args = fmt::format("addr={:#x} len={:#x} prot={}", addr, len, prot_text(protection));
+    const long ret = vma::vm_mmap(mm, addr, len, protection, vma::MAP_PRIVATE | vma::MAP_ANONYMOUS | vma::MAP_FIXED);
+    if (ret != static_cast<long>(addr) && ret != -ENOMEM) unexpected("mmap", ret, mm);
+    return ret;
+  }
+
+  // mmap anywhere.
+  long op_mmap(vma::Mm& mm, std::string* args) {
+    const unsigned long len = length();
+    const unsigned long protection = prot();
+    if (args) *args = fmt::format("len={:#x} prot={}", len, prot_text(protection));
+    const long ret = vma::vm_mmap(mm, 0, len, protection, vma::MAP_PRIVATE | vma::MAP_ANONYMOUS);
+    if (ret <= 0 && ret != -ENOMEM) unexpected("mmap", ret, mm);
+    return ret;
+  }
+
+  // munmap, against the range model.
+  long op_munmap(vma::Mm& mm, std::string* args) {
+    const unsigned long addr = window_page();
+    const unsigned long len = length();
+    if (args) *args = fmt::format("addr={:#x} len={:#x}", addr, len);
+    const RangeModel model = model_before(mm, Site{"vm_munmap"}, addr, len);
+    const int ret = vma::do_vmi_munmap(mm, addr, len);
+    auto verdict = model_after(mm, model, "munmap", ret, [&](size_t, unsigned long) { return kUnmapped; });
+    if (ret != 0 && ret != -ENOMEM) unexpected("munmap", ret, mm);
+    if (verdict) throw FailureError(std::move(*verdict));
+    return ret;
+  }
+
+  // mprotect, against the range model.
+  long op_mprotect(vma::Mm& mm, std::string* args) {
+    const unsigned long addr = window_page();
+    const unsigned long len = length();
+    const unsigned long protection = prot();
+    if (args) *args = fmt::format("addr={:#x} len={:#x} prot={}", addr, len, prot_text(protection));
+    const RangeModel model = model_before(mm, Site{"do_mprotect_pkey"}, addr, len);
+    const int ret = vma::do_mprotect_locked(mm, addr, len, protection);
+    // As the kernel: the range changes VMA by VMA up to the first hole, which ends
+    // the call with -ENOMEM; each page up to there gets the new protection.
+    size_t prefix = 0;
+    while (prefix < model.before.size() && model.before[prefix] != kUnmapped) ++prefix;
+    auto verdict = model_after(mm, model, "mprotect", ret, [&](size_t page, unsigned long old) {
+      return page < prefix ? vma::calc_vm_prot_bits(protection) : old;
+    }, prefix < model.before.size());
+    if (ret != 0 && ret != -ENOMEM) unexpected("mprotect", ret, mm);
+    if (verdict) throw FailureError(std::move(*verdict));
+    return ret;
+  }
+
+  // fault: touch a run of pages of a mapping at or after a random address, as a program
+  // does after mmap: writes where the mapping is writable, reads elsewhere.
+  long op_fault(vma::Mm& mm, std::string* args) {
+    bool write = choices_.draw(ChoiceKind::Arg, kSiteWrite, 2);
+    unsigned long start = window_page();
+    mm.mmap_lock.down_read(Site{"vm_world: pick a mapping"});
+    {
+      MA_STATE(mas, &mm.mm_mt, start, start);
+      if (auto* v = static_cast<vma::Vma*>(mas_find(&mas, ULONG_MAX))) {
+        if (v->vm_start > start) start = v->vm_start;
+        if (!(v->vm_flags & vma::VM_WRITE)) write = false;
+      }
+    }
+    mm.mmap_lock.up_read(Site{"vm_world: pick a mapping"});
+    const unsigned long pages = 1 + choices_.draw(ChoiceKind::Arg, kSiteLength, 32);
+    if (args) *args = fmt::format("addr={:#x} pages={} {}", start, pages, write ? "write" : "read");
+    int ret = 0;
+    for (unsigned long i = 0; i < pages && ret == 0; ++i) ret = vma::handle_mm_fault(mm, start + i * kPageSize, write);
+    if (ret != 0 && ret != -EFAULT && ret != -ENOMEM) unexpected("fault", ret, mm);
+    if (ret == 0) ++result_.faults;
+    return ret;
+  }
+
+  // mremap MREMAP_MAYMOVE of one page to a drawn length.
+  long op_mremap(vma::Mm& mm, std::string* args) {
+    const unsigned long addr = window_page();
+    const unsigned long new_len = length();
+    if (args) *args = fmt::format("addr={:#x} old_len={:#x} new_len={:#x} MREMAP_MAYMOVE", addr, kPageSize, new_len);
+    const long ret = vma::do_mremap(mm, addr, kPageSize, new_len, vma::MREMAP_MAYMOVE, 0);
+    if (ret <= 0 && ret != -ENOMEM && ret != -EFAULT) unexpected("mremap", ret, mm);
+    return ret;
+  }
+
+  // brk to a drawn break.
+  long op_brk(vma::Mm& mm, std::string* args) {
+    const unsigned long target = mm.start_brk + choices_.draw(ChoiceKind::Arg, kSitePage, 64) * kPageSize;
+    if (args) *args = fmt::format("brk={:#x}", target);
+    // 1: the break moved to the target; 0: it stayed (the kernel's brk returns the old one).
+    return static_cast<long>(vma::do_brk(mm, target) == target);
+  }
+
+  // fork: the child takes the first empty slot, or replaces a random other process.
+  long op_fork(vma::Mm& mm, uint64_t slot, std::string* args) {
+    uint64_t target = slots_.size();
+    for (uint64_t i = 0; i < slots_.size(); ++i)
+      if (!slots_[i]) target = i;
+    if (target == slots_.size()) target = (slot + 1) % slots_.size();
+    if (args) *args = fmt::format("child to slot {}", target);
+    int error = 0;
+    std::unique_ptr<vma::Mm> child = vma::dup_mm(mm, &error);
+    if (!child) {
+      if (error != -ENOMEM) unexpected("fork", error, mm);
+      return error;
+    }
+    check_mm(*child, "fork");
+    ++result_.forks;
+    std::shared_ptr<vma::Mm> replaced = std::move(slots_[target]);
+    slots_[target] = std::shared_ptr<vma::Mm>(child.release());
+    drop(std::move(replaced));
+    return 0;
+  }
+
+  // heap_fault: touch a run of the brk heap's pages, as a program writes what malloc gave it:
+  // populated heap pages put the heap VMA on reclaim's reverse-map walks (seed 002).
+  long op_heap_fault(vma::Mm& mm, std::string* args) {
+    mm.mmap_lock.down_read(Site{"vm_world: heap extent"});
+    const unsigned long heap_start = mm.start_brk;
+    const unsigned long heap_pages = (vma::page_align(mm.brk) - mm.start_brk) >> vma::kPageShift;
+    mm.mmap_lock.up_read(Site{"vm_world: heap extent"});
+    const uint64_t first = choices_.draw(ChoiceKind::Arg, kSitePage, heap_pages);
+    const uint64_t pages = 1 + choices_.draw(ChoiceKind::Arg, kSiteLength, 32);
+    if (args) *args = fmt::format("addr={:#x} pages={} write", heap_start + first * kPageSize, pages);
+    int ret = 0;
+    for (uint64_t i = first; i < first + pages && i < heap_pages && ret == 0; ++i)
+      ret = vma::handle_mm_fault(mm, heap_start + i * kPageSize, true);
+    if (ret != 0 && ret != -EFAULT && ret != -ENOMEM) unexpected("heap_fault", ret, mm);
+    if (ret == 0) ++result_.faults;
+    return ret;
+  }
+
+  // exit: the last user of the mm tears it down (~Mm runs exit_mmap).
+  long op_exit(const std::shared_ptr<vma::Mm>& mm_ptr, uint64_t slot) {
+    if (slots_[slot] == mm_ptr) slots_[slot].reset();
+    ++result_.exits;
     return 0;
   }
 
@@ -632,8 +681,8 @@ class VmWorld {
     }
     if (victim == slots_.size()) return false;
     if (sched::EventLog* log = options_.event_log)
-      log->note(sched::EventKind::OomKill, "OOM-kills mm {} (slot {}): rss {} + swap {} pages", slots_[victim]->id(), victim, slots_[victim]->rss,
-                slots_[victim]->swap_ptes.size());
+      log->note(sched::EventKind::OomKill, "OOM-kills mm {} (slot {}): rss {} + swap {} pages", slots_[victim]->id(),
+                victim, slots_[victim]->rss, slots_[victim]->swap_ptes.size());
     reap_queue_.push_back(std::move(slots_[victim]));
     const uint64_t ticket = ++oom_requested_;
     ++result_.oom_kills;

@@ -40,6 +40,7 @@ Failure make_failure(std::string check, std::string message, std::string dump = 
   return failure;
 }
 
+// Long because it is a table: one registration per check, in the order they run.
 CheckRegistry build_vm_world_checks() {
   CheckRegistry registry;
   registry.add({"validate_mm", CheckLevel::EveryOp,

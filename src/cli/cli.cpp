@@ -180,7 +180,9 @@ std::string output_path_problem(const std::string& path) {
 SeedHooks replay_hooks(const ReplayOptions& options, std::unique_ptr<sched::EventLog>& log_storage) {
   SeedHooks hooks;
   if (options.trace)
-    hooks.trace_ops = [](std::string_view line) { std::printf("  %.*s\n", static_cast<int>(line.size()), line.data()); };
+    hooks.trace_ops = [](std::string_view line) {
+      std::printf("  %.*s\n", static_cast<int>(line.size()), line.data());
+    };
   if (options.last_events || options.timelines()) {
     log_storage = std::make_unique<sched::EventLog>(std::max<size_t>(options.last_events, 1));
     if (options.timelines()) log_storage->keep_history();
@@ -328,7 +330,8 @@ bool is_fuzz_world_input(const std::string& path, const ReplayOptions& options) 
 // mirrored into shared memory (a crash leaves no Fail event: the failure is marked
 // after the threads' last events, as for a failure found after the run).
 void write_worker_timelines(const ReplayOptions& options, const std::string& path, const Repro& repro,
-                            const SharedEventLog& shared, const std::vector<Choice>& recorded, const SeedResult& result) {
+                            const SharedEventLog& shared, const std::vector<Choice>& recorded,
+                            const SeedResult& result) {
   std::vector<sched::EventLog::HistoryEvent> history = shared.history();
   if (history.empty()) {
     std::printf("timeline: the %s job runs no green threads; nothing recorded, nothing written\n",
@@ -440,8 +443,11 @@ int replay(const std::string& path, const ReplayOptions& options) {
   const bool same_signature = f.signature() == repro.failure.signature();
   const bool same_trace = result.trace_hash == repro.trace_hash;
   std::printf("SUMMARY: %s: signature %s%s, trace %016llx%s\n",
-              same_signature && same_trace ? "reproduced exactly" : same_signature ? "reproduced the failure" : "failed differently",
-              f.signature_id().c_str(), same_signature ? "" : fmt::format(" (recorded {})", repro.failure.signature_id()).c_str(),
+              same_signature && same_trace ? "reproduced exactly"
+              : same_signature             ? "reproduced the failure"
+                                           : "failed differently",
+              f.signature_id().c_str(),
+              same_signature ? "" : fmt::format(" (recorded {})", repro.failure.signature_id()).c_str(),
               static_cast<unsigned long long>(result.trace_hash), same_trace ? "" : " (recorded trace differs)");
   return 1;
 }
@@ -482,194 +488,409 @@ int shrink(const std::string& path, std::optional<uint64_t> attempts, std::strin
   write_file_atomic(out, repro_to_json(result.repro));
   std::printf("before: %s\nafter:  %s\n", describe_size(result.before).c_str(), describe_size(result.after).c_str());
   for (const auto& change : result.config_changes) std::printf("config: %s\n", change.c_str());
-  std::printf("SUMMARY: choices %llu -> %llu, ops %llu -> %llu, threads %llu -> %llu, %llu replays (%llu kept), signature %s kept: %s\n",
-              static_cast<unsigned long long>(result.before.choices), static_cast<unsigned long long>(result.after.choices),
-              static_cast<unsigned long long>(result.before.operations), static_cast<unsigned long long>(result.after.operations),
-              static_cast<unsigned long long>(result.before.threads), static_cast<unsigned long long>(result.after.threads),
-              static_cast<unsigned long long>(result.attempts), static_cast<unsigned long long>(result.kept),
-              result.repro.failure.signature_id().c_str(), out.c_str());
+  std::printf(
+      "SUMMARY: choices %llu -> %llu, ops %llu -> %llu, threads %llu -> %llu, %llu replays (%llu kept), signature %s "
+      "kept: %s\n",
+      static_cast<unsigned long long>(result.before.choices), static_cast<unsigned long long>(result.after.choices),
+      static_cast<unsigned long long>(result.before.operations),
+      static_cast<unsigned long long>(result.after.operations), static_cast<unsigned long long>(result.before.threads),
+      static_cast<unsigned long long>(result.after.threads), static_cast<unsigned long long>(result.attempts),
+      static_cast<unsigned long long>(result.kept), result.repro.failure.signature_id().c_str(), out.c_str());
   return 0;
 }
+
+// One subcommand: its options, registered on the app when it is made, and what it does
+// when the command line named it.
+class Subcommand {
+ public:
+  virtual ~Subcommand() = default;
+  virtual int execute() = 0;
+  bool parsed() const { return cmd_->parsed(); }
+
+ protected:
+  CLI::App* cmd_ = nullptr;
+};
+
+// A first seed plus a count of seeds never wraps past 2^64.
+const CLI::Range kFirstSeedRange(uint64_t{0}, uint64_t{1} << 62);
+
+// Prints one line for an output path that cannot be written and says whether there was one.
+bool refuse_output(const std::string& what, const std::string& path) {
+  const std::string problem = output_path_problem(path);
+  if (problem.empty()) return false;
+  std::fprintf(stderr, "mmtorture: %s: %s\n", what.c_str(), problem.c_str());
+  return true;
+}
+
+class RunCommand final : public Subcommand {
+ public:
+  explicit RunCommand(CLI::App& app) {
+    std::string knob_help = "Override a knob, section.key=value (repeatable). Knobs:";
+    Config defaults;  // knob_value_text reads it through a non-const reference
+    for (const Knob& knob : knob_table())
+      knob_help += fmt::format("\n    {} = {}", knob.qualified(), knob_value_text(knob, defaults));
+    cmd_ = app.add_subcommand("run", "Run a seeded stress campaign from a TOML config");
+    cmd_->add_option("config", config_path_, "TOML config (configs/*.toml); knob defaults when omitted");
+    cmd_->add_option("--seeds", seeds_text_, "Seed or range A..B (inclusive); overrides run.seeds");
+    cmd_->add_option("--ops", ops_, "Operations per seed; overrides run.ops_per_seed")
+        ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+    cmd_->add_option("--jobs,-j", jobs_, "Worker processes at once")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 256u));
+    cmd_->add_option("--shard", shard_text_,
+                     "K/N: run only the K-th of N interleaved slices of the seeds; auto: K/N from a Slurm array task "
+                     "(SLURM_ARRAY_TASK_ID, _MIN, _COUNT) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX and "
+                     "MMT_SHARD_COUNT)");
+    cmd_->add_flag("--check-determinism", check_determinism_, "Run each seed twice; a trace-hash mismatch fails it");
+    cmd_->add_flag("--resume", resume_, "Continue the campaign recorded in the journal");
+    cmd_->add_flag("--force", force_, "Start over in a used --out: replace this shard's journal and summary");
+    cmd_->add_option("--out", out_dir_, "Output directory for journal.jsonl and failures/ (default out/<config name>)");
+    cmd_->add_flag("--quiet", quiet_, "No progress lines");
+    cmd_->add_flag("--report", report_,
+                   "At the end, write OUT/report.html and a timeline per signature (as `mmtorture report OUT`)");
+    cmd_->add_option("--budget-s", budget_s_,
+                     "Start no seed after this many wall seconds; the running ones finish and are journaled "
+                     "(--resume continues)")
+        ->check(CLI::Range(0.001, 1e9));
+    cmd_->add_flag("--coverage", coverage_,
+                   "End the summary with the coverage report: each injection site's requests and failures, each "
+                   "operation's outcomes, the error returns never taken (world and maple jobs)");
+    cmd_->add_option("--set", overrides_, knob_help);
+    cmd_->add_option("--defect", defects_, "Switch a canary defect on (repeatable; adds to run.defects)");
+  }
+
+  int execute() override {
+    CampaignOptions options;
+    options.config = configured();
+    options.config_name = config_path_.empty() ? "(defaults)" : config_path_;
+    options.seeds = *parse_seed_range(options.config.run.seeds, nullptr);
+    options.jobs = jobs_;
+    options.check_determinism = check_determinism_;
+    options.resume = resume_;
+    options.force = force_;
+    options.quiet_progress = quiet_;
+    options.budget_s = budget_s_;
+    options.coverage = coverage_;
+    if (!shard_text_.empty()) {
+      const Shard shard = parse_shard(shard_text_, [](const char* name) { return std::getenv(name); });
+      options.shard_index = shard.index;
+      options.shard_count = shard.count;
+    }
+    options.out_dir = !out_dir_.empty()        ? out_dir_
+                      : config_path_.empty() ? std::string("out/defaults")
+                                             : "out/" + std::filesystem::path(config_path_).stem().string();
+    std::error_code error;
+    std::filesystem::create_directories(options.out_dir, error);
+    if (error || !std::filesystem::is_directory(options.out_dir)) {
+      std::fprintf(stderr, "mmtorture: --out: %s: cannot create the directory: %s\n", options.out_dir.c_str(),
+                   error ? error.message().c_str() : "a file is in the way");
+      return kExitBadInput;
+    }
+    if (report_ && options.shard_count > 1) {
+      std::fprintf(stderr, "mmtorture: --report: a shard writes no summary.json; merge the shards and run "
+                           "`mmtorture report` on the merged directory\n");
+      return kExitBadInput;
+    }
+    const int rc = run_campaign(options);
+    if (report_ && (rc == 0 || rc == 1)) report(options.out_dir);
+    return rc;
+  }
+
+ private:
+  // The config file, then --set, --defect, --seeds and --ops over it, validated.
+  Config configured() const {
+    Config config = config_path_.empty() ? Config{} : load_config_file(config_path_);
+    for (const auto& o : overrides_) apply_override(config, o);
+    if (!defects_.empty()) {
+      std::vector<std::string> defects = config.run.defects;
+      defects.insert(defects.end(), defects_.begin(), defects_.end());
+      set_knob(config, "run", "defects", defects, "--defect", 0);
+    }
+    if (!seeds_text_.empty()) set_knob(config, "run", "seeds", seeds_text_, "--seeds", 0);
+    if (ops_) config.run.ops_per_seed = ops_;
+    validate_config(config, config_path_);
+    return config;
+  }
+
+  std::string config_path_, seeds_text_, shard_text_, out_dir_;
+  std::vector<std::string> overrides_, defects_;
+  uint64_t ops_ = 0;
+  unsigned jobs_ = 1;
+  double budget_s_ = 0;
+  bool check_determinism_ = false, resume_ = false, force_ = false, quiet_ = false, report_ = false, coverage_ = false;
+};
+
+class ReplayCommand final : public Subcommand {
+ public:
+  explicit ReplayCommand(CLI::App& app) {
+    cmd_ = app.add_subcommand("replay", "Replay a repro file exactly (exit 1 when it fails)");
+    cmd_->footer(
+        "When the replay fails it prints the failure, each green thread's last --last events before it (in\n"
+        "spawn order: operation starts and results, locks taken, released and waited for, sleeps and wake-ups,\n"
+        "preemptions, failed allocations, the failure; world and cma jobs), and with --dump-tree=dot writes the\n"
+        "maple trees as they were when the failure was recorded (world job: every live mm's VMA tree, one\n"
+        "cluster each; maple job: its tree; cma job: the application's and the VM's) to FILE minus .json plus\n"
+        ".trees.dot (1.repro.json ->\n"
+        "1.repro.trees.dot), or to --dump-tree-out. The failure is the graph's label; the mm it names is drawn\n"
+        "in red, and the node or VMA it names filled red; a tree of more than 24 nodes is drawn as the path\n"
+        "from its root to that node, the other subtrees collapsed into counted boxes. --dump-tree=svg renders\n"
+        "it with Graphviz's dot (1.repro.trees.svg; scripts/setup installs graphviz).");
+    cmd_->add_option("file", path_,
+                     "*.repro.json; or a fuzz_world input (with --fuzz-input, or a fuzz_world-crash-* artifact)")
+        ->required();
+    cmd_->add_flag("--fuzz-input", options_.fuzz_input,
+                   "FILE is raw fuzz_world bytes (a corpus entry), run under the fuzzers' config");
+    cmd_->add_flag("--trace", options_.trace, "Print every operation as it runs");
+    cmd_->add_option("--last", options_.last_events, "Events of each thread to print after a failure (0: none)")
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{0}, size_t{1} << 20));
+    cmd_->add_option("--dump-tree", options_.dump_tree,
+                     "Write the maple trees at the failure in this format (dot: Graphviz text; svg: drawn by dot)");
+    cmd_->add_option("--dump-tree-out", options_.dump_tree_out,
+                     "Where --dump-tree writes (implies --dump-tree=dot; default FILE minus .json plus .trees.dot "
+                     "or .trees.svg)");
+    cmd_->add_flag("--dump-tree-whole", options_.dump_tree_whole,
+                   "With --dump-tree: draw every node of a large tree (default: the path to the node the "
+                   "failure names, the other subtrees collapsed)");
+    cmd_->add_option("--set", options_.overrides,
+                     "fuzz inputs only: section.key=value (a TOML value) over the fuzzers' config");
+    cmd_->add_option("--perfetto", options_.perfetto,
+                     "Write the run as Chrome Trace Event JSON (Perfetto UI, chrome://tracing): a track per "
+                     "thread, operations, lock holds and waits, wake-ups, the failure");
+    cmd_->add_option("--html", options_.html,
+                     "Write the run as one self-contained HTML timeline (lanes per thread, the failing operation "
+                     "highlighted, the choices each operation drew)");
+    cmd_->add_option("--write-repro", options_.write_repro, "fuzz inputs only: write the failing run as a repro file");
+  }
+
+  int execute() override {
+    if ((!options_.dump_tree_out.empty() || options_.dump_tree_whole) && options_.dump_tree.empty())
+      options_.dump_tree = "dot";
+    if (!options_.dump_tree.empty() &&
+        std::find(std::begin(kDumpTreeFormats), std::end(kDumpTreeFormats), options_.dump_tree) ==
+            std::end(kDumpTreeFormats)) {
+      std::fprintf(stderr, "mmtorture: --dump-tree: unknown format '%s' (known: dot, svg)\n",
+                   options_.dump_tree.c_str());
+      return kExitBadInput;
+    }
+    if (options_.dump_tree == "svg") {
+      options_.graphviz_dot = find_graphviz_dot();
+      if (options_.graphviz_dot.empty()) {
+        std::fprintf(stderr, "mmtorture: --dump-tree=svg: Graphviz's dot is not on PATH (scripts/setup installs "
+                             "Debian's graphviz; --dump-tree=dot writes the text without it)\n");
+        return kExitBadInput;
+      }
+    }
+    // Outputs are checked before the replay runs (bad input: exit 2, nothing written).
+    std::vector<std::pair<const char*, std::string>> outputs;
+    if (!options_.dump_tree.empty())
+      outputs.emplace_back("--dump-tree-out", options_.dump_tree_out.empty()
+                                                  ? default_trees_path(path_, options_.dump_tree)
+                                                  : options_.dump_tree_out);
+    if (!options_.write_repro.empty()) outputs.emplace_back("--write-repro", options_.write_repro);
+    if (!options_.perfetto.empty()) outputs.emplace_back("--perfetto", options_.perfetto);
+    if (!options_.html.empty()) outputs.emplace_back("--html", options_.html);
+    for (const auto& [flag, path] : outputs)
+      if (refuse_output(flag, path)) return kExitBadInput;
+    return replay(path_, options_);
+  }
+
+ private:
+  std::string path_;
+  ReplayOptions options_;
+};
+
+class ExportFuzzCommand final : public Subcommand {
+ public:
+  explicit ExportFuzzCommand(CLI::App& app) {
+    cmd_ = app.add_subcommand("export-fuzz", "Write a repro's choices as a fuzz_world input");
+    cmd_->add_option("repro", in_, "*.repro.json")->required();
+    cmd_->add_option("out", out_, "the fuzz input to write")->required();
+  }
+  int execute() override { return refuse_output("export-fuzz", out_) ? kExitBadInput : export_fuzz(in_, out_); }
+
+ private:
+  std::string in_, out_;
+};
+
+class ShrinkCommand final : public Subcommand {
+ public:
+  explicit ShrinkCommand(CLI::App& app) {
+    cmd_ = app.add_subcommand("shrink",
+                              "Minimise a repro (its config and its choice list), keeping its failure signature");
+    cmd_->add_option("file", path_, "*.repro.json")->required();
+    cmd_->add_option("--attempts", attempts_, "Replays to try at most (default: run.shrink_attempts of the repro)")
+        ->check(CLI::Range(uint64_t{1}, uint64_t{1000000}));
+    cmd_->add_option("--out,-o", out_, "Where to write (default FILE with .min.repro.json)");
+  }
+  int execute() override {
+    if (refuse_output("shrink --out", out_.empty() ? default_min_path(path_) : out_)) return kExitBadInput;
+    return shrink(path_, attempts_, out_);
+  }
+
+ private:
+  std::string path_, out_;
+  std::optional<uint64_t> attempts_;
+};
+
+class MergeCommand final : public Subcommand {
+ public:
+  explicit MergeCommand(CLI::App& app) {
+    cmd_ = app.add_subcommand(
+        "merge", "Join the shards of a campaign into one journal and summary.json; exit 1 when a shard or seed is "
+                 "missing");
+    cmd_->add_option("inputs", options_.inputs, "The campaign's output root, or its journal*.jsonl files")->required();
+    cmd_->add_option("--out", options_.out_dir,
+                     "Where journal.jsonl and summary.json go (default: the root, or the journals' folder)");
+    cmd_->add_flag("--shrink", options_.shrink, "Shrink one repro per signature (unless one is shrunk already)");
+  }
+  int execute() override { return merge_campaign(options_); }
+
+ private:
+  MergeOptions options_;
+};
+
+class CmaExperimentCommand final : public Subcommand {
+ public:
+  explicit CmaExperimentCommand(CLI::App& app) {
+    cmd_ = app.add_subcommand("cma-experiment",
+                              "The seed-004 experiment: each cma_alloc retry policy against the same workloads");
+    cmd_->add_option("--seeds", seeds_, "Seeds per policy and workload")
+        ->capture_default_str()
+        ->check(CLI::Range(1ull, 100000ull));
+    cmd_->add_option("--first", first_, "First seed")->capture_default_str()->check(kFirstSeedRange);
+    cmd_->add_option("--html", html_,
+                     "Also write the table as a self-contained page of charts (success rate, p99 latency, retries, "
+                     "-EBUSY sweeps, hangs per policy and workload)");
+  }
+  int execute() override {
+    if (!html_.empty() && refuse_output("cma-experiment: --html", html_)) return kExitBadInput;
+    return cma_experiment(first_, seeds_, html_);
+  }
+
+ private:
+  uint64_t seeds_ = 8, first_ = 1;
+  std::string html_;
+};
+
+class NommuExperimentCommand final : public Subcommand {
+ public:
+  explicit NommuExperimentCommand(CLI::App& app) {
+    cmd_ = app.add_subcommand("nommu-experiment",
+                              "The seed-001 experiment: OOM rate of a nommu boot per memory size, node preallocation "
+                              "order and alloc_pages_exact tail placement");
+    cmd_->add_option("--seeds", seeds_, "Boots per combination")
+        ->capture_default_str()
+        ->check(CLI::Range(1ull, 100000ull));
+    cmd_->add_option("--first", first_, "First seed")->capture_default_str()->check(kFirstSeedRange);
+    cmd_->add_option("--steps", steps_, "Steps of each boot script")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 100000u));
+    cmd_->add_flag("--pcp", pcp_,
+                   "What if: batch frees on per-CPU page lists sized as an MMU kernel sizes them (a nommu kernel "
+                   "batches none)");
+    cmd_->add_option("--html", html_,
+                     "Also write the table as a self-contained page of charts (OOM rate and median largest free "
+                     "block per combination)");
+  }
+  int execute() override {
+    if (!html_.empty() && refuse_output("nommu-experiment: --html", html_)) return kExitBadInput;
+    return nommu_experiment(first_, seeds_, steps_, pcp_, html_);
+  }
+
+ private:
+  uint64_t seeds_ = 50, first_ = 1;
+  unsigned steps_ = nommu::NommuBootOptions{}.boot_steps;
+  bool pcp_ = false;
+  std::string html_;
+};
+
+class ReportCommand final : public Subcommand {
+ public:
+  explicit ReportCommand(CLI::App& app) {
+    cmd_ = app.add_subcommand(
+        "report", "Write OUT_DIR/report.html from a campaign's summary.json and journal: the banner, each signature "
+                  "with its replay command and timeline (OUT_DIR/timelines/), plots of the seeds");
+    cmd_->add_option("out_dir", dir_, "A campaign's output directory (run --out, or a merge)")->required();
+  }
+  int execute() override { return report(dir_); }
+
+ private:
+  std::string dir_;
+};
+
+class ListCommand final : public Subcommand {
+ public:
+  explicit ListCommand(CLI::App& app) {
+    cmd_ = app.add_subcommand("list", "List configs, knobs, checks, sites and strategies");
+    cmd_->add_flag("--config-doc", config_doc_, "Print configs/README.md (generated from the knob table)");
+    cmd_->add_flag("--defects", defects_, "Print each canary defect with its seed thread and description");
+  }
+  int execute() override { return defects_ ? list_defects() : list(config_doc_); }
+
+ private:
+  bool config_doc_ = false, defects_ = false;
+};
+
+class SelftestCommand final : public Subcommand {
+ public:
+  explicit SelftestCommand(CLI::App& app) {
+    cmd_ = app.add_subcommand("selftest", "Prove each canary defect is caught, shrunk and replayed, "
+                                          "and that the scenarios are clean without one");
+    cmd_->add_option("--budget-s", options_.budget_s, "Wall seconds per defect, and for the control")
+        ->capture_default_str()
+        ->check(CLI::Range(0.1, 86400.0));
+    cmd_->add_option("--max-seeds", options_.max_seeds,
+                     "Seeds per defect and control seeds per scenario (0: until --budget-s runs out)")
+        ->capture_default_str();
+    cmd_->add_option("--defects", defects_, "Comma-separated defect names (default: every defect)");
+    cmd_->add_option("--configs", options_.configs_dir, "Directory of the scenario configs")->capture_default_str();
+    cmd_->add_option("--out", options_.out_dir, "Where repros go")->capture_default_str();
+    cmd_->add_option("--first-seed", options_.first_seed, "First seed of each search")
+        ->capture_default_str()
+        ->check(kFirstSeedRange);
+    cmd_->add_option("--shrink-attempts", options_.shrink_attempts,
+                     "Replays the shrinker may try (default: the scenario's run.shrink_attempts)");
+    cmd_->add_flag("--require-target", options_.require_target,
+                   "Also fail unless every shrunk repro is within 50 choices beyond set-up");
+  }
+  int execute() override {
+    for (size_t start = 0; start < defects_.size();) {
+      const size_t comma = std::min(defects_.find(',', start), defects_.size());
+      options_.defects.push_back(defects_.substr(start, comma - start));
+      start = comma + 1;
+    }
+    return run_selftest(options_).passed ? 0 : 1;
+  }
+
+ private:
+  SelftestOptions options_;
+  std::string defects_;
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"mmtorture: deterministic memory-pressure fault-injection stress tester"};
-  // A first seed plus a count of seeds never wraps past 2^64.
-  const CLI::Range kFirstSeedRange(uint64_t{0}, uint64_t{1} << 62);
   app.require_subcommand(1);
-  app.set_version_flag("--version", fmt::format("{} (commit {}, reference kernel {} for the maple tree)", tool_version(),
-                                                tool_commit(), maple::kReferenceKernel));
+  app.set_version_flag("--version", fmt::format("{} (commit {}, reference kernel {} for the maple tree)",
+                                                tool_version(), tool_commit(), maple::kReferenceKernel));
   app.footer(
       "Exit codes: 0 clean (replay: ran clean); 1 failures found (replay: the failure reproduced; shrink: the repro\n"
       "does not reproduce); 2 bad input (config, repro, journal or flag: one line names the file, line and key);\n"
       "3 mmtorture itself failed (an internal error or an I/O error) - not a verdict on the code under test.");
-  std::string knob_help = "Override a knob, section.key=value (repeatable). Knobs:";
-  {
-    Config defaults;
-    for (const Knob& knob : knob_table())
-      knob_help += fmt::format("\n    {} = {}", knob.qualified(), knob_value_text(knob, defaults));
-  }
-
-  auto* run = app.add_subcommand("run", "Run a seeded stress campaign from a TOML config");
-  std::string config_path, seeds_text, shard_text, out_dir;
-  std::vector<std::string> overrides;
-  uint64_t ops = 0;
-  unsigned jobs = 1;
-  bool check_determinism = false, resume = false, force = false, quiet = false;
-  run->add_option("config", config_path, "TOML config (configs/*.toml); knob defaults when omitted");
-  run->add_option("--seeds", seeds_text, "Seed or range A..B (inclusive); overrides run.seeds");
-  run->add_option("--ops", ops, "Operations per seed; overrides run.ops_per_seed")->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
-  run->add_option("--jobs,-j", jobs, "Worker processes at once")->capture_default_str()->check(CLI::Range(1u, 256u));
-  run->add_option("--shard", shard_text,
-                  "K/N: run only the K-th of N interleaved slices of the seeds; auto: K/N from a Slurm array task "
-                  "(SLURM_ARRAY_TASK_ID, _MIN, _COUNT) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX and "
-                  "MMT_SHARD_COUNT)");
-  run->add_flag("--check-determinism", check_determinism, "Run each seed twice; a trace-hash mismatch fails it");
-  run->add_flag("--resume", resume, "Continue the campaign recorded in the journal");
-  run->add_flag("--force", force, "Start over in a used --out: replace this shard's journal and summary");
-  run->add_option("--out", out_dir, "Output directory for journal.jsonl and failures/ (default out/<config name>)");
-  run->add_flag("--quiet", quiet, "No progress lines");
-  bool run_report = false;
-  run->add_flag("--report", run_report,
-                "At the end, write OUT/report.html and a timeline per signature (as `mmtorture report OUT`)");
-  double budget_s = 0;
-  run->add_option("--budget-s", budget_s,
-                  "Start no seed after this many wall seconds; the running ones finish and are journaled "
-                  "(--resume continues)")
-      ->check(CLI::Range(0.001, 1e9));
-  bool run_coverage = false;
-  run->add_flag("--coverage", run_coverage,
-                "End the summary with the coverage report: each injection site's requests and failures, each "
-                "operation's outcomes, the error returns never taken (world and maple jobs)");
-  run->add_option("--set", overrides, knob_help);
-  std::vector<std::string> run_defects;
-  run->add_option("--defect", run_defects, "Switch a canary defect on (repeatable; adds to run.defects)");
-
-  auto* replay_cmd = app.add_subcommand("replay", "Replay a repro file exactly (exit 1 when it fails)");
-  replay_cmd->footer(
-      "When the replay fails it prints the failure, each green thread's last --last events before it (in\n"
-      "spawn order: operation starts and results, locks taken, released and waited for, sleeps and wake-ups,\n"
-      "preemptions, failed allocations, the failure; world and cma jobs), and with --dump-tree=dot writes the\n"
-      "maple trees as they were when the failure was recorded (world job: every live mm's VMA tree, one\n"
-      "cluster each; maple job: its tree; cma job: the application's and the VM's) to FILE minus .json plus\n"
-      ".trees.dot (1.repro.json ->\n"
-      "1.repro.trees.dot), or to --dump-tree-out. The failure is the graph's label; the mm it names is drawn\n"
-      "in red, and the node or VMA it names filled red; a tree of more than 24 nodes is drawn as the path\n"
-      "from its root to that node, the other subtrees collapsed into counted boxes. --dump-tree=svg renders\n"
-      "it with Graphviz's dot (1.repro.trees.svg; scripts/setup installs graphviz).");
-  std::string replay_path;
-  ReplayOptions replay_options;
-  replay_cmd->add_option("file", replay_path,
-                         "*.repro.json; or a fuzz_world input (with --fuzz-input, or a fuzz_world-crash-* artifact)")
-      ->required();
-  replay_cmd->add_flag("--fuzz-input", replay_options.fuzz_input,
-                       "FILE is raw fuzz_world bytes (a corpus entry), run under the fuzzers' config");
-  replay_cmd->add_flag("--trace", replay_options.trace, "Print every operation as it runs");
-  replay_cmd->add_option("--last", replay_options.last_events,
-                         "Events of each thread to print after a failure (0: none)")
-      ->capture_default_str()
-      ->check(CLI::Range(size_t{0}, size_t{1} << 20));
-  replay_cmd->add_option("--dump-tree", replay_options.dump_tree,
-                         "Write the maple trees at the failure in this format (dot: Graphviz text; svg: drawn by dot)");
-  replay_cmd->add_option("--dump-tree-out", replay_options.dump_tree_out,
-                         "Where --dump-tree writes (implies --dump-tree=dot; default FILE minus .json plus .trees.dot "
-                         "or .trees.svg)");
-  replay_cmd->add_flag("--dump-tree-whole", replay_options.dump_tree_whole,
-                       "With --dump-tree: draw every node of a large tree (default: the path to the node the "
-                       "failure names, the other subtrees collapsed)");
-  replay_cmd->add_option("--set", replay_options.overrides,
-                         "fuzz inputs only: section.key=value (a TOML value) over the fuzzers' config");
-  replay_cmd->add_option("--perfetto", replay_options.perfetto,
-                         "Write the run as Chrome Trace Event JSON (Perfetto UI, chrome://tracing): a track per "
-                         "thread, operations, lock holds and waits, wake-ups, the failure");
-  replay_cmd->add_option("--html", replay_options.html,
-                         "Write the run as one self-contained HTML timeline (lanes per thread, the failing operation "
-                         "highlighted, the choices each operation drew)");
-  replay_cmd->add_option("--write-repro", replay_options.write_repro, "fuzz inputs only: write the failing run as a repro file");
-
-  auto* export_cmd = app.add_subcommand("export-fuzz", "Write a repro's choices as a fuzz_world input");
-  std::string export_in, export_out;
-  export_cmd->add_option("repro", export_in, "*.repro.json")->required();
-  export_cmd->add_option("out", export_out, "the fuzz input to write")->required();
-
-  auto* shrink_cmd =
-      app.add_subcommand("shrink", "Minimise a repro (its config and its choice list), keeping its failure signature");
-  std::string shrink_path, shrink_out;
-  std::optional<uint64_t> attempts;
-  shrink_cmd->add_option("file", shrink_path, "*.repro.json")->required();
-  shrink_cmd->add_option("--attempts", attempts, "Replays to try at most (default: run.shrink_attempts of the repro)")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1000000}));
-  shrink_cmd->add_option("--out,-o", shrink_out, "Where to write (default FILE with .min.repro.json)");
-
-  auto* merge_cmd = app.add_subcommand(
-      "merge", "Join the shards of a campaign into one journal and summary.json; exit 1 when a shard or seed is missing");
-  MergeOptions merge_options;
-  merge_cmd->add_option("inputs", merge_options.inputs, "The campaign's output root, or its journal*.jsonl files")
-      ->required();
-  merge_cmd->add_option("--out", merge_options.out_dir,
-                        "Where journal.jsonl and summary.json go (default: the root, or the journals' folder)");
-  merge_cmd->add_flag("--shrink", merge_options.shrink, "Shrink one repro per signature (unless one is shrunk already)");
-
-  auto* cma_cmd = app.add_subcommand("cma-experiment",
-                                     "The seed-004 experiment: each cma_alloc retry policy against the same workloads");
-  uint64_t cma_seeds = 8, cma_first = 1;
-  cma_cmd->add_option("--seeds", cma_seeds, "Seeds per policy and workload")->capture_default_str()->check(CLI::Range(1ull, 100000ull));
-  cma_cmd->add_option("--first", cma_first, "First seed")->capture_default_str()->check(kFirstSeedRange);
-  std::string cma_html;
-  cma_cmd->add_option("--html", cma_html,
-                      "Also write the table as a self-contained page of charts (success rate, p99 latency, retries, "
-                      "-EBUSY sweeps, hangs per policy and workload)");
-
-  auto* nommu_cmd = app.add_subcommand(
-      "nommu-experiment", "The seed-001 experiment: OOM rate of a nommu boot per memory size, node preallocation "
-                          "order and alloc_pages_exact tail placement");
-  uint64_t nommu_seeds = 50, nommu_first = 1;
-  unsigned nommu_steps = nommu::NommuBootOptions{}.boot_steps;
-  nommu_cmd->add_option("--seeds", nommu_seeds, "Boots per combination")->capture_default_str()->check(CLI::Range(1ull, 100000ull));
-  nommu_cmd->add_option("--first", nommu_first, "First seed")->capture_default_str()->check(kFirstSeedRange);
-  nommu_cmd->add_option("--steps", nommu_steps, "Steps of each boot script")->capture_default_str()->check(CLI::Range(1u, 100000u));
-  bool nommu_pcp = false;
-  nommu_cmd->add_flag("--pcp", nommu_pcp,
-                      "What if: batch frees on per-CPU page lists sized as an MMU kernel sizes them (a nommu kernel "
-                      "batches none)");
-  std::string nommu_html;
-  nommu_cmd->add_option("--html", nommu_html,
-                        "Also write the table as a self-contained page of charts (OOM rate and median largest free "
-                        "block per combination)");
-
-  auto* report_cmd = app.add_subcommand(
-      "report", "Write OUT_DIR/report.html from a campaign's summary.json and journal: the banner, each signature with "
-                "its replay command and timeline (OUT_DIR/timelines/), plots of the seeds");
-  std::string report_dir;
-  report_cmd->add_option("out_dir", report_dir, "A campaign's output directory (run --out, or a merge)")->required();
-  auto* list_cmd = app.add_subcommand("list", "List configs, knobs, checks, sites and strategies");
-  bool config_doc = false;
-  list_cmd->add_flag("--config-doc", config_doc, "Print configs/README.md (generated from the knob table)");
-  bool list_defects_flag = false;
-  list_cmd->add_flag("--defects", list_defects_flag, "Print each canary defect with its seed thread and description");
-
-  auto* selftest_cmd = app.add_subcommand("selftest", "Prove each canary defect is caught, shrunk and replayed, "
-                                                      "and that the scenarios are clean without one");
-  SelftestOptions selftest_options;
-  std::string selftest_defects;
-  selftest_cmd->add_option("--budget-s", selftest_options.budget_s, "Wall seconds per defect, and for the control")
-      ->capture_default_str()
-      ->check(CLI::Range(0.1, 86400.0));
-  selftest_cmd->add_option("--max-seeds", selftest_options.max_seeds,
-                           "Seeds per defect and control seeds per scenario (0: until --budget-s runs out)")
-      ->capture_default_str();
-  selftest_cmd->add_option("--defects", selftest_defects, "Comma-separated defect names (default: every defect)");
-  selftest_cmd->add_option("--configs", selftest_options.configs_dir, "Directory of the scenario configs")->capture_default_str();
-  selftest_cmd->add_option("--out", selftest_options.out_dir, "Where repros go")->capture_default_str();
-  selftest_cmd->add_option("--first-seed", selftest_options.first_seed, "First seed of each search")
-      ->capture_default_str()
-      ->check(kFirstSeedRange);
-  selftest_cmd->add_option("--shrink-attempts", selftest_options.shrink_attempts,
-                           "Replays the shrinker may try (default: the scenario's run.shrink_attempts)");
-  selftest_cmd->add_flag("--require-target", selftest_options.require_target,
-                         "Also fail unless every shrunk repro is within 50 choices beyond set-up");
-
+  // In the order `--help` lists them.
+  std::vector<std::unique_ptr<Subcommand>> commands;
+  commands.push_back(std::make_unique<RunCommand>(app));
+  commands.push_back(std::make_unique<ReplayCommand>(app));
+  commands.push_back(std::make_unique<ExportFuzzCommand>(app));
+  commands.push_back(std::make_unique<ShrinkCommand>(app));
+  commands.push_back(std::make_unique<MergeCommand>(app));
+  commands.push_back(std::make_unique<CmaExperimentCommand>(app));
+  commands.push_back(std::make_unique<NommuExperimentCommand>(app));
+  commands.push_back(std::make_unique<ReportCommand>(app));
+  commands.push_back(std::make_unique<ListCommand>(app));
+  commands.push_back(std::make_unique<SelftestCommand>(app));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -683,121 +904,8 @@ int main(int argc, char** argv) {
     return kExitBadInput;
   }
   return guarded([&]() -> int {
-    if (list_cmd->parsed()) return list_defects_flag ? list_defects() : list(config_doc);
-    if (selftest_cmd->parsed()) {
-      for (size_t start = 0; start < selftest_defects.size();) {
-        const size_t comma = std::min(selftest_defects.find(',', start), selftest_defects.size());
-        selftest_options.defects.push_back(selftest_defects.substr(start, comma - start));
-        start = comma + 1;
-      }
-      return run_selftest(selftest_options).passed ? 0 : 1;
-    }
-    if (replay_cmd->parsed()) {
-      if ((!replay_options.dump_tree_out.empty() || replay_options.dump_tree_whole) && replay_options.dump_tree.empty())
-        replay_options.dump_tree = "dot";
-      if (!replay_options.dump_tree.empty() &&
-          std::find(std::begin(kDumpTreeFormats), std::end(kDumpTreeFormats), replay_options.dump_tree) ==
-              std::end(kDumpTreeFormats)) {
-        std::fprintf(stderr, "mmtorture: --dump-tree: unknown format '%s' (known: dot, svg)\n",
-                     replay_options.dump_tree.c_str());
-        return kExitBadInput;
-      }
-      if (replay_options.dump_tree == "svg") {
-        replay_options.graphviz_dot = find_graphviz_dot();
-        if (replay_options.graphviz_dot.empty()) {
-          std::fprintf(stderr, "mmtorture: --dump-tree=svg: Graphviz's dot is not on PATH (scripts/setup installs "
-                               "Debian's graphviz; --dump-tree=dot writes the text without it)\n");
-          return kExitBadInput;
-        }
-      }
-      // Outputs are checked before the replay runs (bad input: exit 2, nothing written).
-      std::vector<std::pair<const char*, std::string>> outputs;
-      if (!replay_options.dump_tree.empty())
-        outputs.emplace_back("--dump-tree-out", replay_options.dump_tree_out.empty()
-                                                    ? default_trees_path(replay_path, replay_options.dump_tree)
-                                                    : replay_options.dump_tree_out);
-      if (!replay_options.write_repro.empty()) outputs.emplace_back("--write-repro", replay_options.write_repro);
-      if (!replay_options.perfetto.empty()) outputs.emplace_back("--perfetto", replay_options.perfetto);
-      if (!replay_options.html.empty()) outputs.emplace_back("--html", replay_options.html);
-      for (const auto& [flag, path] : outputs) {
-        if (const std::string problem = output_path_problem(path); !problem.empty()) {
-          std::fprintf(stderr, "mmtorture: %s: %s\n", flag, problem.c_str());
-          return kExitBadInput;
-        }
-      }
-      return replay(replay_path, replay_options);
-    }
-    if (export_cmd->parsed()) {
-      if (const std::string problem = output_path_problem(export_out); !problem.empty()) {
-        std::fprintf(stderr, "mmtorture: export-fuzz: %s\n", problem.c_str());
-        return kExitBadInput;
-      }
-      return export_fuzz(export_in, export_out);
-    }
-    for (const auto& [cmd, html] : {std::pair{cma_cmd, &cma_html}, std::pair{nommu_cmd, &nommu_html}}) {
-      if (!cmd->parsed() || html->empty()) continue;
-      if (const std::string problem = output_path_problem(*html); !problem.empty()) {
-        std::fprintf(stderr, "mmtorture: %s: --html: %s\n", cmd->get_name().c_str(), problem.c_str());
-        return kExitBadInput;
-      }
-    }
-    if (cma_cmd->parsed()) return cma_experiment(cma_first, cma_seeds, cma_html);
-    if (nommu_cmd->parsed()) return nommu_experiment(nommu_first, nommu_seeds, nommu_steps, nommu_pcp, nommu_html);
-    if (shrink_cmd->parsed()) {
-      const std::string out = shrink_out.empty() ? default_min_path(shrink_path) : shrink_out;
-      if (const std::string problem = output_path_problem(out); !problem.empty()) {
-        std::fprintf(stderr, "mmtorture: shrink --out: %s\n", problem.c_str());
-        return kExitBadInput;
-      }
-      return shrink(shrink_path, attempts, shrink_out);
-    }
-    if (merge_cmd->parsed()) return merge_campaign(merge_options);
-    if (report_cmd->parsed()) return report(report_dir);
-    if (run->parsed()) {
-      CampaignOptions options;
-      options.config = config_path.empty() ? Config{} : load_config_file(config_path);
-      options.config_name = config_path.empty() ? "(defaults)" : config_path;
-      for (const auto& o : overrides) apply_override(options.config, o);
-      if (!run_defects.empty()) {
-        std::vector<std::string> defects = options.config.run.defects;
-        defects.insert(defects.end(), run_defects.begin(), run_defects.end());
-        set_knob(options.config, "run", "defects", defects, "--defect", 0);
-      }
-      if (!seeds_text.empty()) set_knob(options.config, "run", "seeds", seeds_text, "--seeds", 0);
-      if (ops) options.config.run.ops_per_seed = ops;
-      validate_config(options.config, config_path);
-      options.seeds = *parse_seed_range(options.config.run.seeds, nullptr);
-      options.jobs = jobs;
-      options.check_determinism = check_determinism;
-      options.resume = resume;
-      options.force = force;
-      options.quiet_progress = quiet;
-      options.budget_s = budget_s;
-      options.coverage = run_coverage;
-      if (!shard_text.empty()) {
-        const Shard shard = parse_shard(shard_text, [](const char* name) { return std::getenv(name); });
-        options.shard_index = shard.index;
-        options.shard_count = shard.count;
-      }
-      options.out_dir = !out_dir.empty() ? out_dir
-                        : config_path.empty() ? std::string("out/defaults")
-                                              : "out/" + std::filesystem::path(config_path).stem().string();
-      std::error_code error;
-      std::filesystem::create_directories(options.out_dir, error);
-      if (error || !std::filesystem::is_directory(options.out_dir)) {
-        std::fprintf(stderr, "mmtorture: --out: %s: cannot create the directory: %s\n", options.out_dir.c_str(),
-                     error ? error.message().c_str() : "a file is in the way");
-        return kExitBadInput;
-      }
-      if (run_report && options.shard_count > 1) {
-        std::fprintf(stderr, "mmtorture: --report: a shard writes no summary.json; merge the shards and run "
-                             "`mmtorture report` on the merged directory\n");
-        return kExitBadInput;
-      }
-      const int rc = run_campaign(options);
-      if (run_report && (rc == 0 || rc == 1)) report(options.out_dir);
-      return rc;
-    }
+    for (const auto& command : commands)
+      if (command->parsed()) return command->execute();
     std::fprintf(stderr, "mmtorture: internal error: no subcommand ran\n");
     return kExitToolError;
   });

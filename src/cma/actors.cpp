@@ -53,9 +53,11 @@ std::function<void()> cma_client(ActorContext& ctx, CmaClientOptions options, st
     for (unsigned i = 0; i < options.allocations && !sched::fatal_signal_pending(); ++i) {
       sched::msleep(draw_in(ctx.choices, kSiteClientGap, 0, options.max_gap_ms), kSiteClientGap);
       const uint64_t pages = draw_in(ctx.choices, kSiteClientPages, options.min_pages, options.max_pages);
-      const unsigned align = static_cast<unsigned>(draw_in(ctx.choices, kSiteClientAlign, options.min_align, options.max_align));
+      const unsigned align =
+          static_cast<unsigned>(draw_in(ctx.choices, kSiteClientAlign, options.min_align, options.max_align));
       gfp_t gfp = gfp::kKernel;
-      if (options.nofail_probability > 0 && ctx.choices.flip(ChoiceKind::Arg, kSiteClientNofail, options.nofail_probability))
+      if (options.nofail_probability > 0 &&
+          ctx.choices.flip(ChoiceKind::Arg, kSiteClientNofail, options.nofail_probability))
         gfp |= gfp::kNofail;
       calls.push_back(CmaCall{sched::now_ms(), UINT64_MAX, pages, 0});
       const size_t index = calls.size() - 1;

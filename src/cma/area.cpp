@@ -44,7 +44,6 @@ Cma::Cma(mem::Memory& memory, mem::RmapOps& rmap, CmaOptions options)
       isolations_(memory.nr_pages() / mem::kPageblockPages) {}
 
 CmaArea& Cma::cma_declare_area(const CmaAreaConfig& config) {
-  using mem::ConfigError;
   const std::string area = fmt::format("CMA area '{}'", config.name);
   if (config.name.empty()) throw ConfigError("name", "a CMA area needs a name");
   if (find_area(config.name)) throw ConfigError("name", fmt::format("{} is declared twice", area));

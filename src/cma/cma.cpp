@@ -67,6 +67,8 @@ void Cma::cma_clear_bitmap(CmaArea& area, uint64_t bitmap_no, uint64_t bits, uin
   }
 }
 
+// Long because it follows the kernel's cma_alloc() step by step (bitmap search, range
+// allocation, the retry policy, the -EBUSY sweep), so the two read side by side.
 mem::Page* Cma::cma_alloc(CmaArea& area, uint64_t count, unsigned align, gfp_t gfp, int* error) {
   int ret = -ENOMEM;
   if (error) *error = ret;

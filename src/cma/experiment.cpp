@@ -47,7 +47,8 @@ class CmaWorld {
         cma_(memory_, vm_, options.cma),
         ctx_{choices, cma_, vm_, [this](const char* after) { check(after); }} {
     memory_.set_trace(&trace_);
-    area_ = &cma_.cma_declare_area(CmaAreaConfig{"cma", options.cma_base_pfn, options.cma_pages, options.order_per_bit});
+    area_ =
+        &cma_.cma_declare_area(CmaAreaConfig{"cma", options.cma_base_pfn, options.cma_pages, options.order_per_bit});
     // The VM started first: its guest memory is spread over the CMA area the buddy
     // allocator lent it, which is where its FOLL_LONGTERM pins will sit.
     if (options.longterm_pins) populate(guest_, options.vm_pages);
@@ -90,7 +91,8 @@ class CmaWorld {
       scheduler.spawn(fmt::format("dio{}", i), short_pinner(ctx_, app_, options_.pinner));
     for (unsigned i = 0; i < options_.touchers; ++i)
       scheduler.spawn(fmt::format("toucher{}", i), page_toucher(ctx_, app_, options_.toucher));
-    for (unsigned i = 0; i < options_.hogs; ++i) scheduler.spawn(fmt::format("hog{}", i), memory_hog(ctx_, vm_, options_.hog));
+    for (unsigned i = 0; i < options_.hogs; ++i)
+      scheduler.spawn(fmt::format("hog{}", i), memory_hog(ctx_, vm_, options_.hog));
     if (options_.longterm_pins) {
       LongtermPinnerOptions longterm = options_.longterm;
       longterm.pins = options_.longterm_pins;
@@ -133,7 +135,8 @@ class CmaWorld {
     process.pages = pages;
     vma::vm_mmap(*process.mm, process.base, pages * vma::kPageSize, vma::PROT_READ | vma::PROT_WRITE,
                  vma::MAP_PRIVATE | vma::MAP_ANONYMOUS | vma::MAP_FIXED);
-    for (unsigned long i = 0; i < pages; ++i) vma::handle_mm_fault(*process.mm, process.base + i * vma::kPageSize, true);
+    for (unsigned long i = 0; i < pages; ++i)
+      vma::handle_mm_fault(*process.mm, process.base + i * vma::kPageSize, true);
   }
 
   static mem::MemConfig memory_config(const CmaWorldOptions& options) {
@@ -148,7 +151,8 @@ class CmaWorld {
   // recorded.
   void capture_trees(const Failure& failure) {
     std::string dot;
-    for (auto [process, name, what] : {std::tuple{&app_, "app", "the application"}, std::tuple{&guest_, "vm", "the VM"}}) {
+    for (auto [process, name, what] :
+         {std::tuple{&app_, "app", "the application"}, std::tuple{&guest_, "vm", "the VM"}}) {
       if (!process->mm || process->mm->exited) continue;
       dot += vma::dump_mm_dot(*process->mm, name,
                               fmt::format("{} (mm {}): map_count {}, total_vm {} pages", what, process->mm->id(),
@@ -314,9 +318,9 @@ std::string CmaExperimentResult::table() const {
     const std::string delay = row.signals_honoured ? fmt::format("{}ms", row.signal_delay_ms_max) : std::string("-");
     const std::string failed = fmt::format("{}/{}/{}", row.failed_busy, row.failed_nomem, row.failed_intr);
     out += fmt::format("{:<32} {:<16} {:>4} {:>5} {:>6.1f}% {:>14} {:>6} {:>6} {:>6} {:>7} {:>5} {:>7} {:>9}{}\n",
-                       row.policy, row.workload, row.runs, row.calls, 100.0 * row.success_rate, failed, row.latency.p50_ms,
-                       row.latency.p99_ms, row.latency.max_ms, row.retries, row.hangs, signals, delay,
-                       row.other_failures ? fmt::format("  FAILURES: {}", row.other_failures) : std::string());
+                       row.policy, row.workload, row.runs, row.calls, 100.0 * row.success_rate, failed,
+                       row.latency.p50_ms, row.latency.p99_ms, row.latency.max_ms, row.retries, row.hangs, signals,
+                       delay, row.other_failures ? fmt::format("  FAILURES: {}", row.other_failures) : std::string());
   }
   for (const CmaPolicyRow& row : rows) {
     if (!row.first_hang.empty()) {
@@ -325,7 +329,8 @@ std::string CmaExperimentResult::table() const {
     }
   }
   for (const CmaPolicyRow& row : rows)
-    if (!row.first_failure.empty()) out += fmt::format("\nfailure ({} / {}): {}\n", row.policy, row.workload, row.first_failure);
+    if (!row.first_failure.empty())
+      out += fmt::format("\nfailure ({} / {}): {}\n", row.policy, row.workload, row.first_failure);
   return out;
 }
 

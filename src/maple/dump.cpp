@@ -52,11 +52,11 @@ struct Dumper {
     const unsigned id = next_id++;
     const unsigned end = ma_data_end(node, type, max);
     const std::string indent(static_cast<size_t>(depth) * 2, ' ');
-    out += fmt::format("{}{}: node#{} depth {} type {} parent {} slot {}{}{}\n", indent, range_text(min, max, format),
-                       id, depth, maple_type_name(type), depth ? fmt::format("node#{}", parent_id) : "tree", slot,
-                       ma_dead_node(node) ? " DEAD" : "",
-                       type == maple_arange_64 ? fmt::format(" | end {} gap {} |", node->ma64.meta.end, node->ma64.meta.gap)
-                                               : "");
+    out += fmt::format(
+        "{}{}: node#{} depth {} type {} parent {} slot {}{}{}\n", indent, range_text(min, max, format), id, depth,
+        maple_type_name(type), depth ? fmt::format("node#{}", parent_id) : "tree", slot,
+        ma_dead_node(node) ? " DEAD" : "",
+        type == maple_arange_64 ? fmt::format(" | end {} gap {} |", node->ma64.meta.end, node->ma64.meta.gap) : "");
     unsigned long slot_min = min;
     const unsigned long* gaps = ma_gaps(node, type);
     for (unsigned i = 0; i <= end && i < mt_slot_count(type); ++i) {
@@ -224,9 +224,11 @@ struct DotDumper {
         }
         size_t j = i;
         unsigned subtree_nodes = 0;
-        while (j < children.size() && !nodes[children[j].second].on_path) subtree_nodes += nodes[children[j++].second].subtree_nodes;
+        while (j < children.size() && !nodes[children[j].second].on_path)
+          subtree_nodes += nodes[children[j++].second].subtree_nodes;
         const unsigned first = children[i].first, last = children[j - 1].first;
-        const std::string slots = first == last ? fmt::format("slot {}", first) : fmt::format("slots {}-{}", first, last);
+        const std::string slots =
+            first == last ? fmt::format("slot {}", first) : fmt::format("slots {}-{}", first, last);
         out += fmt::format(
             "{}{}n{}_c{} [shape=box,style=dashed,color=gray40,fontcolor=gray40,label=\"{}: {} collapsed ({} "
             "node{})\"];\n",

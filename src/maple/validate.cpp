@@ -39,7 +39,9 @@ struct Validator {
     return false;
   }
 
-  // Returns the node's largest gap (for the parent's gap check); false on failure.
+  // Returns the node's largest gap (for the parent's gap check); false on failure. Long
+  // because it is the kernel's per-node rules in one pass over the slots (pivots, gaps,
+  // occupancy, parent links), each with its own message.
   bool node(maple_enode* enode, unsigned long min, unsigned long max, int depth, unsigned long& max_gap) {
     maple_node* node = mte_to_node(enode);
     const maple_type type = mte_node_type(enode);
@@ -64,8 +66,10 @@ struct Validator {
       if (piv == 0 && i != 0) return fail("limits", enode, min, max, depth, fmt::format("missing pivot at slot {}", i));
       if (piv < prev && !(i == 0 && piv == min))
         return fail("limits", enode, min, max, depth, fmt::format("pivot {} out of order at slot {}", piv, i));
-      if (piv < min) return fail("limits", enode, min, max, depth, fmt::format("pivot {:#x} below min at slot {}", piv, i));
-      if (piv > max) return fail("limits", enode, min, max, depth, fmt::format("pivot {:#x} above max at slot {}", piv, i));
+      if (piv < min)
+        return fail("limits", enode, min, max, depth, fmt::format("pivot {:#x} below min at slot {}", piv, i));
+      if (piv > max)
+        return fail("limits", enode, min, max, depth, fmt::format("pivot {:#x} above max at slot {}", piv, i));
       prev = piv + 1;
       if (piv == max) break;
     }
@@ -80,7 +84,8 @@ struct Validator {
         return fail("limits", enode, min, max, depth, fmt::format("pivot {} beyond the end is set", j));
     }
     if (type != maple_arange_64 && end < pivot_count - 1 && node->mr64.meta.end != end)
-      return fail("limits", enode, min, max, depth, fmt::format("metadata end {} != data end {}", node->mr64.meta.end, end));
+      return fail("limits", enode, min, max, depth,
+                  fmt::format("metadata end {} != data end {}", node->mr64.meta.end, end));
 
     if (depth > 0 && end < mt_min_slots(type) && max != ULONG_MAX)
       return fail("occupancy", enode, min, max, depth,

@@ -483,7 +483,9 @@ void collect_level(const maple_tree* mt, int depth, maple_enode* a, unsigned lon
   }
 }
 
-// The structural rebuild described at the top of this file.
+// The structural rebuild described at the top of this file. Long because its phases
+// (collect, fill, split, link, publish, free) share one plan and must run in this order
+// for RCU readers: splitting it would pass the whole state between the pieces.
 void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
   maple_tree* mt = mas->tree;
   Path pa = plan.path;

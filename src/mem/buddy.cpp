@@ -237,7 +237,8 @@ void Memory::set_pageblock_migratetype(uint64_t pfn, MigrateType type) {
 const Page* Memory::free_block_containing(uint64_t pfn) const {
   for (unsigned order = 0; order <= kMaxOrder; ++order) {
     const Page& candidate = pages_[pfn & ~((uint64_t{1} << order) - 1)];
-    if (candidate.test(PG_buddy) && candidate.order >= order && (candidate.pfn >> candidate.order) == (pfn >> candidate.order))
+    if (candidate.test(PG_buddy) && candidate.order >= order &&
+        (candidate.pfn >> candidate.order) == (pfn >> candidate.order))
       return &candidate;
   }
   return nullptr;

@@ -23,7 +23,8 @@ GfpClass gfp_class_of(gfp_t gfp) { return gfp::allows_blocking(gfp) ? GfpClass::
 
 FaultRuleSpec parse_fault_rule(std::string_view text) {
   const size_t last = text.rfind(':');
-  const size_t middle = last == std::string_view::npos || last == 0 ? std::string_view::npos : text.rfind(':', last - 1);
+  const size_t middle =
+      last == std::string_view::npos || last == 0 ? std::string_view::npos : text.rfind(':', last - 1);
   if (middle == std::string_view::npos)
     throw ConfigError("rules", fmt::format("'{}' is not SITE:CLASS:PROBABILITY", text));
   FaultRuleSpec spec;
@@ -47,7 +48,8 @@ void FaultPlan::set_rule(std::string_view site, GfpClass gfp_class, const FaultR
   if (!(rule.probability >= 0.0 && rule.probability <= 1.0))  // also rejects NaN
     throw ConfigError("probability", fmt::format("must be in [0, 1], got {}", rule.probability));
   if (rule.interval == 0) throw ConfigError("interval", "must be at least 1 (1 = every request), got 0");
-  if (rule.times < -1) throw ConfigError("times", fmt::format("must be -1 (no limit) or at least 0, got {}", rule.times));
+  if (rule.times < -1)
+    throw ConfigError("times", fmt::format("must be -1 (no limit) or at least 0, got {}", rule.times));
   if (site.empty()) throw ConfigError("site", "must name an allocation site or be \"*\"");
   for (Entry& entry : entries_) {
     if (entry.site == site && entry.gfp_class == gfp_class) {

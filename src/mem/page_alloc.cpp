@@ -86,7 +86,8 @@ bool Memory::watermark_ok(gfp_t gfp, unsigned order, uint64_t mark) const {
 
 Page* Memory::get_page_from_freelist(gfp_t gfp, unsigned order, uint64_t mark) {
   if (!watermark_ok(gfp, order, mark)) return nullptr;
-  Page* page = order == 0 && config_.pcp_batch ? rmqueue_pcplist(gfp_migratetype(gfp)) : rmqueue(order, gfp_migratetype(gfp));
+  Page* page =
+      order == 0 && config_.pcp_batch ? rmqueue_pcplist(gfp_migratetype(gfp)) : rmqueue(order, gfp_migratetype(gfp));
   if (page) prep_new_page(page, order);
   return page;
 }
@@ -217,8 +218,9 @@ void Memory::check_allocated_head(const Page* page, const char* op) const {
     raise_failure("mem.bad_ref", op,
                   fmt::format("{} of a frame that is not an allocated block's head: {}", op, describe_page(*page)));
   if (page->refcount <= 0)
-    raise_failure("mem.bad_ref", op,
-                  fmt::format("{} of a page whose refcount is already {}: {}", op, page->refcount, describe_page(*page)));
+    raise_failure(
+        "mem.bad_ref", op,
+        fmt::format("{} of a page whose refcount is already {}: {}", op, page->refcount, describe_page(*page)));
 }
 
 // free_pages_prepare's "Bad page state": a block must be unmapped and unpinned by the

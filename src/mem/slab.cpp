@@ -240,7 +240,8 @@ void KmemCache::check_free(const void* object, const char* site) const {
       raise_failure("slab.double_free", site,
                     fmt::format("cache '{}': object {} of slab pfn {} freed twice (its slab was returned since)", name_,
                                 (address & (kPageSize - 1)) / stride_, retired->second));
-    raise_failure("slab.bad_free", site, fmt::format("cache '{}': freeing a pointer that is not one of its objects", name_));
+    raise_failure("slab.bad_free", site,
+                  fmt::format("cache '{}': freeing a pointer that is not one of its objects", name_));
   }
   const Slab* slab = found->second.get();
   const size_t offset = address - reinterpret_cast<uintptr_t>(slab->memory);

@@ -133,8 +133,9 @@ class BootWorld {
   mem::Page* kernel_alloc(unsigned order, const char* what) {
     mem::Page* page = memory_.alloc_pages(gfp::kKernel, order, kSiteBoot);
     if (!page)
-      raise_failure("nommu.boot", "start_kernel",
-                    fmt::format("{} MiB cannot hold the kernel: {} of order {} failed", options_.memory_mib, what, order));
+      raise_failure(
+          "nommu.boot", "start_kernel",
+          fmt::format("{} MiB cannot hold the kernel: {} of order {} failed", options_.memory_mib, what, order));
     return page;
   }
 
@@ -351,9 +352,9 @@ class BootWorld {
 
 void check_boot_options(const NommuBootOptions& options) {
   if (options.memory_mib < 8 || options.memory_mib > 1024)
-    throw mem::ConfigError("memory_mib", fmt::format("{} is out of range 8..1024", options.memory_mib));
+    throw mmt::ConfigError("memory_mib", fmt::format("{} is out of range 8..1024", options.memory_mib));
   if (options.memory_mib % 2 != 0)
-    throw mem::ConfigError("memory_mib",
+    throw mmt::ConfigError("memory_mib",
                            fmt::format("{} is not a whole number of 2 MiB pageblocks", options.memory_mib));
 }
 

@@ -64,7 +64,8 @@ NommuExperimentResult run_nommu_experiment(const NommuExperimentOptions& options
   NommuExperimentResult result;
   for (uint64_t memory_mib : options.memory_mib)
     for (PreallocOrder order : options.orders)
-      for (bool to_tail : options.exact_free_to_tail) result.rows.push_back(run_row(options, memory_mib, order, to_tail));
+      for (bool to_tail : options.exact_free_to_tail)
+        result.rows.push_back(run_row(options, memory_mib, order, to_tail));
   return result;
 }
 
@@ -75,11 +76,12 @@ std::string NommuExperimentResult::table() const {
   out += fmt::format("{:>7} {:>8} {:>9} {:>5} {:>4} {:>6} {:>8} {:>9} {:>11} {:>8} {:>10} {:>9} {:>5}\n", "", "nodes",
                      "free tail", "", "", "", "step", "(median)", "(median)", "(median)", "(total)", "(total)", "");
   for (const NommuExperimentRow& row : rows) {
-    out += fmt::format("{:>3} MiB {:>8} {:>9} {:>5} {:>4} {:>5.0f}% {:>8} {:>9} {:>11} {:>8} {:>10} {:>9} {:>5}\n",
-                       row.memory_mib, prealloc_order_name(row.prealloc), row.exact_free_to_tail ? "to tail" : "to head",
-                       row.boots, row.ooms, row.oom_rate * 100.0, row.ooms ? std::to_string(row.oom_step_median) : "-",
-                       row.free_kib_median, row.largest_free_kib_median, row.blocks_1mib_median, row.node_slab_pages,
-                       row.node_slab_pages_in_tail, row.late_node_allocations);
+    out +=
+        fmt::format("{:>3} MiB {:>8} {:>9} {:>5} {:>4} {:>5.0f}% {:>8} {:>9} {:>11} {:>8} {:>10} {:>9} {:>5}\n",
+                    row.memory_mib, prealloc_order_name(row.prealloc), row.exact_free_to_tail ? "to tail" : "to head",
+                    row.boots, row.ooms, row.oom_rate * 100.0, row.ooms ? std::to_string(row.oom_step_median) : "-",
+                    row.free_kib_median, row.largest_free_kib_median, row.blocks_1mib_median, row.node_slab_pages,
+                    row.node_slab_pages_in_tail, row.late_node_allocations);
   }
   for (const NommuExperimentRow& row : rows) {
     if (!row.first_oom.empty()) {

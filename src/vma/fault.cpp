@@ -102,6 +102,8 @@ int handle_mm_fault(Mm& mm, unsigned long addr, bool write) {
   return 0;
 }
 
+// fork's dup_mm() and dup_mmap(). Long because it follows the kernel's dup_mmap() step
+// by step, error unwinding included, so the two read side by side.
 std::unique_ptr<Mm> dup_mm(Mm& parent, int* error) {
   VmContext& context = parent.context();
   auto child = std::make_unique<Mm>(context);

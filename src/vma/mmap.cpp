@@ -266,7 +266,8 @@ int vm_munmap(Mm& mm, unsigned long start, unsigned long len) {
 namespace {
 
 // Applies new flags to [start, end) inside vma (vma_modify_flags): merge into prev or
-// next when the result is compatible, else split at the edges and change in place.
+// next when the result is compatible, else split at the edges and change in place. Long
+// because it follows the kernel's vma_merge() cases for mprotect one by one.
 int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, unsigned long newflags) {
   Vma* prev = vma_prev(mm, vma);
   if (prev && prev->vm_end != vma->vm_start) prev = nullptr;

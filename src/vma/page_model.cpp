@@ -133,133 +133,164 @@ class ModelRun {
   bool mapped(unsigned long vpn) const { return model_.count(vpn) != 0; }
 
   void expect_ret(long got, long want, Mm& mm) {
-    if (got != want) fail("result", fmt::format("{} returned {}, the model expects {}", last_op_, got, want), dump_mm(mm));
+    if (got != want)
+      fail("result", fmt::format("{} returned {}, the model expects {}", last_op_, got, want), dump_mm(mm));
   }
 
+  // The operations, in draw order.
+  enum PageOp : uint64_t { kMmapFixed, kMmap, kMunmap, kMprotect, kFault, kMremap, kBrk, kFork, kPageOpCount };
+
+  static constexpr const char* kPageOpNames[kPageOpCount] = {"mmap_fixed", "mmap",   "munmap", "mprotect",
+                                                             "fault",      "mremap", "brk",    "fork"};
+
+  // One operation over [addr, addr + n pages) of the window, diffed against the model.
   void step(Mm& mm) {
     const unsigned long addr = window_addr();
     const unsigned long n = npages();
-    const unsigned long len = n * kPageSize;
-    switch (c_.draw(ChoiceKind::Op, kSiteOp, 8)) {
-      case 0: {
-        last_op_ = "mmap_fixed";
-        const unsigned long p = prot();
-        const long ret = vm_mmap(mm, addr, len, p, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
-        if (ret == -ENOMEM && armed_) return void(++enomem_);
-        expect_ret(ret, static_cast<long>(addr), mm);
-        unmap(addr, n);
-        map(addr, n, calc_vm_prot_bits(p));
+    const uint64_t op = c_.draw(ChoiceKind::Op, kSiteOp, kPageOpCount);
+    last_op_ = kPageOpNames[op];
+    switch (static_cast<PageOp>(op)) {
+      case kMmapFixed:
+        return op_mmap_fixed(mm, addr, n);
+      case kMmap:
+        return op_mmap(mm, n);
+      case kMunmap:
+        return op_munmap(mm, addr, n);
+      case kMprotect:
+        return op_mprotect(mm, addr, n);
+      case kFault:
+        return op_fault(mm, addr);
+      case kMremap:
+        return op_mremap(mm, addr, n);
+      case kBrk:
+        return op_brk(mm);
+      case kFork:
+        return op_fork(mm);
+      case kPageOpCount:
         break;
-      }
-      case 1: {
-        last_op_ = "mmap";
-        const unsigned long p = prot();
-        const long ret = vm_mmap(mm, 0, len, p, MAP_PRIVATE | MAP_ANONYMOUS);
-        if (ret == -ENOMEM && armed_) return void(++enomem_);
-        if (ret <= 0) expect_ret(ret, 1, mm);
-        for (unsigned long i = 0; i < n; ++i)
-          if (mapped((static_cast<unsigned long>(ret) >> kPageShift) + i))
-            fail("overlap", fmt::format("mmap placed [{:#x}, +{} pages) over a mapping", ret, n), dump_mm(mm));
-        map(static_cast<unsigned long>(ret), n, calc_vm_prot_bits(p));
-        break;
-      }
-      case 2: {
-        last_op_ = "munmap";
-        const int ret = vm_munmap(mm, addr, len);
-        if (ret == -ENOMEM && armed_) return void(++enomem_);
-        expect_ret(ret, 0, mm);
-        unmap(addr, n);
-        break;
-      }
-      case 3: {
-        last_op_ = "mprotect";
-        const unsigned long p = prot();
-        const int ret = do_mprotect(mm, addr, len, p);
-        unsigned long prefix = 0;
-        while (prefix < n && mapped((addr >> kPageShift) + prefix)) ++prefix;
-        if (ret == -ENOMEM && armed_) {
-          // An allocation may have failed: any prefix may have changed, each page to old or new.
-          ++enomem_;
-          for (unsigned long k = 0; k < prefix; ++k) {
-            Vma* vma = vma_lookup(mm, addr + k * kPageSize);
-            auto& state = model_[(addr >> kPageShift) + k];
-            const unsigned long now = vma ? vma->vm_flags & kProtMask : ~0UL;
-            if (now != state.flags && now != calc_vm_prot_bits(p))
-              fail("mprotect", fmt::format("page {:#x} has neither the old nor the new protection", addr + k * kPageSize),
-                   dump_mm(mm));
-            state.flags = now;
-          }
-          return;
-        }
-        expect_ret(ret, prefix == n ? 0 : -ENOMEM, mm);
-        for (unsigned long k = 0; k < prefix; ++k) model_[(addr >> kPageShift) + k].flags = calc_vm_prot_bits(p);
-        break;
-      }
-      case 4: {
-        last_op_ = "fault";
-        const bool write = c_.draw(ChoiceKind::Arg, kSiteWrite, 2);
-        const int ret = handle_mm_fault(mm, addr, write);
-        auto it = model_.find(addr >> kPageShift);
-        const bool allowed = it != model_.end() &&
-                             (write ? (it->second.flags & VM_WRITE) : (it->second.flags & (VM_READ | VM_EXEC)) != 0);
-        if (ret == -ENOMEM && allowed && armed_) return void(++enomem_);
-        expect_ret(ret, allowed ? 0 : -EFAULT, mm);
-        if (allowed) it->second.populated = true;
-        break;
-      }
-      case 5: {
-        last_op_ = "mremap";
-        Vma* vma = vma_lookup(mm, addr);
-        if (!vma) break;
-        const unsigned long old_len = std::min(len, vma->vm_end - addr);
-        const unsigned long new_len = (1 + c_.draw(ChoiceKind::Arg, kSiteLength, 16)) * kPageSize;
-        const unsigned long flags = vma->vm_flags & kProtMask;
-        const long ret = do_mremap(mm, addr, old_len, new_len, MREMAP_MAYMOVE, 0);
-        if (ret == -ENOMEM && armed_) return void(++enomem_);
-        if (ret <= 0) expect_ret(ret, 1, mm);
-        std::vector<PageState> moved;
-        for (unsigned long i = 0; i < (old_len >> kPageShift); ++i) moved.push_back(model_.at((addr >> kPageShift) + i));
-        unmap(addr, old_len >> kPageShift);
-        if (static_cast<unsigned long>(ret) != addr) {
-          // A move whose old range could not be removed leaves it mapped and empty.
-          for (unsigned long i = 0; i < (old_len >> kPageShift); ++i)
-            if (Vma* left = vma_lookup(mm, addr + i * kPageSize))
-              model_[(addr >> kPageShift) + i] = PageState{left->vm_flags & kProtMask, false};
-        }
-        const unsigned long dest = static_cast<unsigned long>(ret) >> kPageShift;
-        for (unsigned long i = 0; i < (new_len >> kPageShift); ++i)
-          model_[dest + i] = i < moved.size() ? moved[i] : PageState{flags, false};
-        break;
-      }
-      case 6: {
-        last_op_ = "brk";
-        const unsigned long old_top = page_align(mm.brk);
-        const unsigned long target = mm.start_brk + c_.draw(ChoiceKind::Arg, kSitePage, 32) * kPageSize;
-        const unsigned long got = do_brk(mm, target);
-        if (got == target) {
-          const unsigned long new_top = page_align(target);
-          if (new_top > old_top) map(old_top, (new_top - old_top) >> kPageShift, VM_READ | VM_WRITE);
-          else unmap(new_top, (old_top - new_top) >> kPageShift);
-        } else if (got != mm.brk) {
-          fail("brk", fmt::format("brk returned {:#x}, neither the request nor the old break", got), dump_mm(mm));
-        }
-        break;
-      }
-      case 7: {
-        last_op_ = "fork";
-        int error = 0;
-        auto child = dup_mm(mm, &error);
-        if (!child) {
-          if (error != -ENOMEM || !armed_) fail("fork", fmt::format("dup_mm failed with {}", error));
-          ++enomem_;
-          break;
-        }
-        if (auto failure = validate_mm(*child)) throw FailureError(std::move(*failure));
-        if (real_pages(*child) != model_) fail("fork", "the child's pages differ from the parent's", dump_mm(*child));
-        exit_mmap(*child);
-        break;
-      }
     }
+  }
+
+  // mmap MAP_FIXED over the window: replaces what was there.
+  void op_mmap_fixed(Mm& mm, unsigned long addr, unsigned long n) {
+    const unsigned long len = n * kPageSize;
+    const unsigned long p = prot();
+    const long ret = vm_mmap(mm, addr, len, p, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+    if (ret == -ENOMEM && armed_) return void(++enomem_);
+    expect_ret(ret, static_cast<long>(addr), mm);
+    unmap(addr, n);
+    map(addr, n, calc_vm_prot_bits(p));
+  }
+
+  // mmap anywhere: must not land on a mapping.
+  void op_mmap(Mm& mm, unsigned long n) {
+    const unsigned long len = n * kPageSize;
+    const unsigned long p = prot();
+    const long ret = vm_mmap(mm, 0, len, p, MAP_PRIVATE | MAP_ANONYMOUS);
+    if (ret == -ENOMEM && armed_) return void(++enomem_);
+    if (ret <= 0) expect_ret(ret, 1, mm);
+    for (unsigned long i = 0; i < n; ++i)
+      if (mapped((static_cast<unsigned long>(ret) >> kPageShift) + i))
+        fail("overlap", fmt::format("mmap placed [{:#x}, +{} pages) over a mapping", ret, n), dump_mm(mm));
+    map(static_cast<unsigned long>(ret), n, calc_vm_prot_bits(p));
+  }
+
+  void op_munmap(Mm& mm, unsigned long addr, unsigned long n) {
+    const unsigned long len = n * kPageSize;
+    const int ret = vm_munmap(mm, addr, len);
+    if (ret == -ENOMEM && armed_) return void(++enomem_);
+    expect_ret(ret, 0, mm);
+    unmap(addr, n);
+  }
+
+  // mprotect: the mapped prefix changes; a hole ends it with -ENOMEM.
+  void op_mprotect(Mm& mm, unsigned long addr, unsigned long n) {
+    const unsigned long len = n * kPageSize;
+    const unsigned long p = prot();
+    const int ret = do_mprotect(mm, addr, len, p);
+    unsigned long prefix = 0;
+    while (prefix < n && mapped((addr >> kPageShift) + prefix)) ++prefix;
+    if (ret == -ENOMEM && armed_) {
+      // An allocation may have failed: any prefix may have changed, each page to old or new.
+      ++enomem_;
+      for (unsigned long k = 0; k < prefix; ++k) {
+        Vma* vma = vma_lookup(mm, addr + k * kPageSize);
+        auto& state = model_[(addr >> kPageShift) + k];
+        const unsigned long now = vma ? vma->vm_flags & kProtMask : ~0UL;
+        if (now != state.flags && now != calc_vm_prot_bits(p))
+          fail("mprotect", fmt::format("page {:#x} has neither the old nor the new protection", addr + k * kPageSize),
+               dump_mm(mm));
+        state.flags = now;
+      }
+      return;
+    }
+    expect_ret(ret, prefix == n ? 0 : -ENOMEM, mm);
+    for (unsigned long k = 0; k < prefix; ++k) model_[(addr >> kPageShift) + k].flags = calc_vm_prot_bits(p);
+  }
+
+  // A read or write fault: allowed by the protection or -EFAULT.
+  void op_fault(Mm& mm, unsigned long addr) {
+    const bool write = c_.draw(ChoiceKind::Arg, kSiteWrite, 2);
+    const int ret = handle_mm_fault(mm, addr, write);
+    auto it = model_.find(addr >> kPageShift);
+    const bool allowed = it != model_.end() &&
+                         (write ? (it->second.flags & VM_WRITE) : (it->second.flags & (VM_READ | VM_EXEC)) != 0);
+    if (ret == -ENOMEM && allowed && armed_) return void(++enomem_);
+    expect_ret(ret, allowed ? 0 : -EFAULT, mm);
+    if (allowed) it->second.populated = true;
+  }
+
+  // mremap MREMAP_MAYMOVE of the mapping at addr: its pages move with it.
+  void op_mremap(Mm& mm, unsigned long addr, unsigned long n) {
+    const unsigned long len = n * kPageSize;
+    Vma* vma = vma_lookup(mm, addr);
+    if (!vma) return;
+    const unsigned long old_len = std::min(len, vma->vm_end - addr);
+    const unsigned long new_len = (1 + c_.draw(ChoiceKind::Arg, kSiteLength, 16)) * kPageSize;
+    const unsigned long flags = vma->vm_flags & kProtMask;
+    const long ret = do_mremap(mm, addr, old_len, new_len, MREMAP_MAYMOVE, 0);
+    if (ret == -ENOMEM && armed_) return void(++enomem_);
+    if (ret <= 0) expect_ret(ret, 1, mm);
+    std::vector<PageState> moved;
+    for (unsigned long i = 0; i < (old_len >> kPageShift); ++i) moved.push_back(model_.at((addr >> kPageShift) + i));
+    unmap(addr, old_len >> kPageShift);
+    if (static_cast<unsigned long>(ret) != addr) {
+      // A move whose old range could not be removed leaves it mapped and empty.
+      for (unsigned long i = 0; i < (old_len >> kPageShift); ++i)
+        if (Vma* left = vma_lookup(mm, addr + i * kPageSize))
+          model_[(addr >> kPageShift) + i] = PageState{left->vm_flags & kProtMask, false};
+    }
+    const unsigned long dest = static_cast<unsigned long>(ret) >> kPageShift;
+    for (unsigned long i = 0; i < (new_len >> kPageShift); ++i)
+      model_[dest + i] = i < moved.size() ? moved[i] : PageState{flags, false};
+  }
+
+  // brk: the heap grows or shrinks to the drawn break, or stays.
+  void op_brk(Mm& mm) {
+    const unsigned long old_top = page_align(mm.brk);
+    const unsigned long target = mm.start_brk + c_.draw(ChoiceKind::Arg, kSitePage, 32) * kPageSize;
+    const unsigned long got = do_brk(mm, target);
+    if (got == target) {
+      const unsigned long new_top = page_align(target);
+      if (new_top > old_top) map(old_top, (new_top - old_top) >> kPageShift, VM_READ | VM_WRITE);
+      else unmap(new_top, (old_top - new_top) >> kPageShift);
+    } else if (got != mm.brk) {
+      fail("brk", fmt::format("brk returned {:#x}, neither the request nor the old break", got), dump_mm(mm));
+    }
+  }
+
+  // fork: the child sees the parent's pages.
+  void op_fork(Mm& mm) {
+    int error = 0;
+    auto child = dup_mm(mm, &error);
+    if (!child) {
+      if (error != -ENOMEM || !armed_) fail("fork", fmt::format("dup_mm failed with {}", error));
+      ++enomem_;
+      return;
+    }
+    if (auto failure = validate_mm(*child)) throw FailureError(std::move(*failure));
+    if (real_pages(*child) != model_) fail("fork", "the child's pages differ from the parent's", dump_mm(*child));
+    exit_mmap(*child);
   }
 
   void check(Mm& mm) {

@@ -12,8 +12,8 @@ namespace {
 std::string rejected_field(World& world, const CmaAreaConfig& config) {
   try {
     world.cma.cma_declare_area(config);
-  } catch (const mem::ConfigError& e) {
-    return e.field();
+  } catch (const mmt::ConfigError& e) {
+    return e.key;
   }
   return "accepted";
 }
@@ -67,8 +67,8 @@ TEST(CmaArea, AreaOverAllocatedFramesIsRejected) {
   try {
     cma.cma_declare_area({"boot", 0, 512, 0});
     ADD_FAILURE() << "declared over an allocated frame";
-  } catch (const mem::ConfigError& e) {
-    EXPECT_EQ(e.field(), "base_pfn");
+  } catch (const mmt::ConfigError& e) {
+    EXPECT_EQ(e.key, "base_pfn");
     EXPECT_NE(std::string(e.what()).find("pfn 0"), std::string::npos) << e.what();
   }
   EXPECT_NO_THROW(cma.cma_declare_area({"late", 512, 512, 1}));

@@ -325,8 +325,8 @@ TEST(Config, BadValuesAreRejectedNamingTheField) {
     try {
       Memory memory(config, choices);
     } catch (const ConfigError& error) {
-      EXPECT_NE(std::string(error.what()).find(error.field()), std::string::npos);
-      return error.field();
+      EXPECT_NE(std::string(error.what()).find(error.key), std::string::npos);
+      return error.key;
     }
     return std::string("accepted");
   };

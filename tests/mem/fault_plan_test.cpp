@@ -226,7 +226,7 @@ TEST(FaultPlan, RulesParseFromText) {
       parse_fault_rule(bad);
       ADD_FAILURE() << "accepted '" << bad << "'";
     } catch (const ConfigError& error) {
-      EXPECT_EQ(error.field(), "rules") << bad;
+      EXPECT_EQ(error.key, "rules") << bad;
       EXPECT_NE(std::string(error.what()).find(bad), std::string::npos)
           << error.what();
     }
@@ -239,7 +239,7 @@ TEST(FaultPlan, BadKnobsAreRejectedNamingThem) {
     try {
       plan.set_rule("*", GfpClass::Any, rule);
     } catch (const ConfigError& error) {
-      return error.field();
+      return error.key;
     }
     return std::string("accepted");
   };

@@ -168,7 +168,7 @@ TEST(Slab, BadGeometryIsRejectedNamingTheField) {
     try {
       KmemCache cache(memory, "bad", size, align);
     } catch (const ConfigError& error) {
-      return error.field();
+      return error.key;
     }
     return std::string("accepted");
   };

@@ -139,7 +139,7 @@ TEST(Swap, ConfigRejectsADeviceLargerThanTheLimit) {
     resolve_mem_config(config);
     FAIL() << "an oversized swap device must be rejected";
   } catch (const ConfigError& e) {
-    EXPECT_EQ(e.field(), "swap_pages");
+    EXPECT_EQ(e.key, "swap_pages");
   }
 }
 

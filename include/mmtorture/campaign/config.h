@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "mmtorture/core/config_error.h"
 #include "mmtorture/campaign/maple_stress.h"
 #include "mmtorture/campaign/vm_world.h"
 #include "mmtorture/cma/experiment.h"
@@ -68,13 +69,8 @@ class IoError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// "file:line: key: reason" (line 0 omits the line; empty file omits the file).
-class ConfigError : public std::runtime_error {
- public:
-  ConfigError(std::string file, uint64_t line, std::string key, std::string reason);
-  std::string file, key, reason;
-  uint64_t line;
-};
+// Bad input: "file:line: key: reason" (core/config_error.h).
+using mmt::ConfigError;
 
 // A value from some source, before validation. A StrList knob takes a list, or one
 // string of comma-separated elements (`--set run.defects=a,b`; "" is the empty list).

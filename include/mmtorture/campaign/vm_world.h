@@ -32,12 +32,19 @@ class EventLog;
 
 namespace mmt::campaign {
 
-// The operation kinds a worker draws from, in draw order (their names appear in the
-// config's op mix and in --trace output). New kinds go at the end with weight 0 by
-// default, so existing seeds draw the same operations.
-inline constexpr size_t kVmOpCount = 10;
-inline constexpr std::array<const char*, kVmOpCount> kVmOpNames = {
-    "mmap_fixed", "mmap", "munmap", "mprotect", "fault", "mremap", "brk", "fork", "exit", "heap_fault"};
+// The operation kinds a worker draws from, in draw order (vm_ops.def).
+enum class VmOp : uint64_t {
+#define MMT_VM_OP(id, name, weight, doc) id,
+#include "mmtorture/campaign/vm_ops.def"
+#undef MMT_VM_OP
+};
+// Their names, as the config's op mix (workload.mix_<name>) and --trace output spell them.
+inline constexpr std::array kVmOpNames = {
+#define MMT_VM_OP(id, name, weight, doc) #name,
+#include "mmtorture/campaign/vm_ops.def"
+#undef MMT_VM_OP
+};
+inline constexpr size_t kVmOpCount = kVmOpNames.size();
 
 struct VmWorldOptions {
   uint64_t ops = 2000;               // operations per seed, over all workers
@@ -65,10 +72,13 @@ struct VmWorldOptions {
   uint32_t pct_depth = sched::StrategyConfig{}.pct_depth;      // pct: bug depth d
   uint64_t pct_steps = sched::StrategyConfig{}.pct_steps;      // pct: estimated steps k
   uint64_t hang_ms = sched::SchedulerOptions{}.hang_ms;        // virtual time without progress = hang
-  // The operation mix, in draws out of the sum: faults dominate (as in a real workload),
-  // fork and exit are rare so processes live long enough to fill up. A 0 turns a kind off.
-  // heap_fault (touching the brk heap, as malloc'd memory is) is off unless asked for.
-  std::array<uint32_t, kVmOpCount> op_mix = {5, 2, 3, 4, 16, 3, 2, 1, 1, 0};
+  // The operation mix, in draws out of the sum (vm_ops.def's weights by default; a 0
+  // turns a kind off).
+  std::array<uint32_t, kVmOpCount> op_mix = {
+#define MMT_VM_OP(id, name, weight, doc) weight,
+#include "mmtorture/campaign/vm_ops.def"
+#undef MMT_VM_OP
+  };
   // Self-test: the first fork at or after this operation raises "selftest.planted"
   // (0 = off). Gives the campaign, replay and shrink tests a real, choice-dependent failure.
   uint64_t selftest_plant_fork_after_op = 0;
@@ -130,7 +140,7 @@ mem::MemConfig world_memory_config(const VmWorldOptions& options);
 
 // The world's fault plan from its options: the GFP_NOWAIT rule, one GFP_KERNEL rule per
 // sleeping object class asked for, then fault_rules, and the too-small-to-fail switch.
-// Throws mem::ConfigError for a bad rule.
+// Throws ConfigError for a bad rule.
 void set_fault_rules(mem::FaultPlan& plan, const VmWorldOptions& options);
 
 // What the world's code can do (coverage.h): the allocation sites the fault plan decides

@@ -20,7 +20,7 @@
 
 namespace mmt::cma {
 
-// What cma_declare_contiguous / cma_init_reserved_mem take. Rejected (mem::ConfigError
+// What cma_declare_contiguous / cma_init_reserved_mem take. Rejected (ConfigError
 // naming the field) when: name is empty or taken ("name"); count is 0 or not a whole
 // number of pageblocks ("count"); base_pfn is not pageblock-aligned ("base_pfn"); the
 // area runs past the last frame ("count"); it overlaps another area ("base_pfn");

@@ -97,7 +97,7 @@ class Cma {
 
   // ---- Areas (area.cpp) ----
 
-  // cma_init_reserved_mem: validates (see CmaAreaConfig; throws mem::ConfigError
+  // cma_init_reserved_mem: validates (see CmaAreaConfig; throws ConfigError
   // naming the field), marks the area's pageblocks MIGRATE_CMA and returns the area.
   CmaArea& cma_declare_area(const CmaAreaConfig& config);
   const std::vector<std::unique_ptr<CmaArea>>& areas() const { return areas_; }

@@ -1,27 +1,15 @@
 // The memory world's configuration, validated once: a value that cannot work (zero
 // frames, a size that is not whole pageblocks, watermarks above the memory) is
-// rejected with a ConfigError whose what() names the field, so the campaign can print
-// it as bad input (exit code 2).
+// rejected with a ConfigError (core/config_error.h) whose key is the field, so the
+// campaign can print it as bad input (exit code 2).
 #pragma once
 
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 
+#include "mmtorture/core/config_error.h"
+
 namespace mmt::mem {
-
-// A rejected configuration value. field() is the member's name ("pages", "min_pages", ...).
-class ConfigError : public std::invalid_argument {
- public:
-  ConfigError(std::string field, const std::string& message)
-      : std::invalid_argument(field + ": " + message), field_(std::move(field)), reason_(message) {}
-  const std::string& field() const { return field_; }
-  const std::string& reason() const { return reason_; }
-
- private:
-  std::string field_;
-  std::string reason_;
-};
 
 struct MemConfig {
   // 4 KiB frames; a whole number of 512-page pageblocks, at most kMaxPages.

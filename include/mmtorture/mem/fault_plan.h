@@ -113,7 +113,7 @@ FaultRuleSpec parse_fault_rule(std::string_view text);
 class FaultPlan {
  public:
   // Adds or replaces the rule for (site, class); site "*" is the default for every
-  // site without its own rule. Throws mem::ConfigError naming the knob
+  // site without its own rule. Throws ConfigError naming the knob
   // ("probability", "interval", "times") when a value is out of range.
   void set_rule(std::string_view site, GfpClass gfp_class, const FaultRule& rule);
   // Removes every rule and turns fail_nth off; counters stay.

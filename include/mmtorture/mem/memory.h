@@ -256,6 +256,15 @@ class Memory {
 
  private:
   friend class KmemCache;
+  // check_consistency's passes, in order. `listed` marks each frame as the pass over the
+  // lists found it: 0 on no list, 1 the head of a free block, 2 inside one, 3 on a
+  // per-CPU list.
+  std::optional<Failure> check_free_lists(std::vector<uint8_t>& listed) const;
+  std::optional<Failure> check_pcp_lists(std::vector<uint8_t>& listed) const;
+  std::optional<Failure> check_frames(const std::vector<uint8_t>& listed, uint64_t& on_lru) const;
+  std::optional<Failure> check_free_frame(const Page& page, const std::vector<uint8_t>& listed) const;
+  std::optional<Failure> check_swap_slots() const;
+  std::optional<Failure> check_lru(uint64_t on_lru) const;
   struct FreeList {
     Page* head = nullptr;
     Page* tail = nullptr;

@@ -74,7 +74,7 @@ struct NommuBootResult {
   uint64_t trace_hash = 0;
 };
 
-// Throws mem::ConfigError naming the option (memory_mib: 8..1024, even).
+// Throws ConfigError naming the option (memory_mib: 8..1024, even).
 void check_boot_options(const NommuBootOptions& options);
 
 // One boot: builds the world, runs the script, measures, tears down, checks for leaks.
