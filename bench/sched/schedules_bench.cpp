@@ -294,7 +294,8 @@ SeedLists& seed_lists(Runner runner, ProgramKind kind, int n) {
 void set_counters(benchmark::State& state, uint64_t steps) {
   state.counters["per_step"] =
       benchmark::Counter(static_cast<double>(steps), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-  state.counters["schedules/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["schedules/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 // Arguments: program, threads, outcome (0 clean, 1 failing, 2 the fixed variant).
@@ -421,8 +422,8 @@ void print_table(const CollectingReporter& reporter) {
       "\nPer schedule, CPU time. speed = floor's time / the project's (clean schedules; >= 0.8 is the target);\n"
       "fail/clean = a failing schedule's time / a clean one's (<= 2 is the target); explore = an explored\n"
       "schedule of the fixed variant / the floor's schedule of it (<= 2 is the target).\n\n");
-  std::printf("%-12s %3s | %9s %9s %6s | %9s %9s %6s | %6s %6s | %8s %6s %6s\n", "program", "n", "floor ns",
-              "uniform", "speed", "pct", "", "speed", "fail/clean", "", "fixed fl", "expl", "+sleep");
+  std::printf("%-12s %3s | %9s %9s %6s | %9s %9s %6s | %6s %6s | %8s %6s %6s\n", "program", "n", "floor ns", "uniform",
+              "speed", "pct", "", "speed", "fail/clean", "", "fixed fl", "expl", "+sleep");
   std::printf("%-12s %3s | %9s %9s %6s | %9s %9s %6s | %6s %6s | %8s %6s %6s\n", "", "", "clean", "clean", "", "clean",
               "", "", "unif", "pct", "ns", "x", "x");
   for (ProgramKind kind : kPrograms) {

@@ -324,24 +324,24 @@ std::vector<JournalEntry> resumable_entries(const CampaignOptions& options, cons
       throw ConfigError(journal, 0, "config_hash",
                         fmt::format("journal was written with config hash {}, this config is {}", e.config_hash, hash));
     if (!std::binary_search(seeds.begin(), seeds.end(), e.seed))
-      throw ConfigError(journal, 0, "seed",
-                        fmt::format("journal holds seed {}, which --seeds {}..{} (shard {}/{}) does not run: resume "
-                                    "with the seeds and shard the campaign was started with",
-                                    e.seed, options.seeds.first, options.seeds.last, options.shard_index,
-                                    options.shard_count));
+      throw ConfigError(
+          journal, 0, "seed",
+          fmt::format("journal holds seed {}, which --seeds {}..{} (shard {}/{}) does not run: resume "
+                      "with the seeds and shard the campaign was started with",
+                      e.seed, options.seeds.first, options.seeds.last, options.shard_index, options.shard_count));
   }
   return resumed;
 }
 
 void print_campaign_banner(const CampaignOptions& options, const std::string& hash, size_t seeds,
                            const std::string& journal) {
-  std::printf("mmtorture run: seeds %llu..%llu (%zu in shard %llu/%llu), config %s, config hash %s, job %s, "
-              "%llu ops per seed, %u jobs, journal %s\n",
-              static_cast<unsigned long long>(options.seeds.first), static_cast<unsigned long long>(options.seeds.last),
-              seeds, static_cast<unsigned long long>(options.shard_index),
-              static_cast<unsigned long long>(options.shard_count), options.config_name.c_str(), hash.c_str(),
-              options.config.workload.job.c_str(), static_cast<unsigned long long>(options.config.run.ops_per_seed),
-              options.jobs, journal.c_str());
+  std::printf(
+      "mmtorture run: seeds %llu..%llu (%zu in shard %llu/%llu), config %s, config hash %s, job %s, "
+      "%llu ops per seed, %u jobs, journal %s\n",
+      static_cast<unsigned long long>(options.seeds.first), static_cast<unsigned long long>(options.seeds.last), seeds,
+      static_cast<unsigned long long>(options.shard_index), static_cast<unsigned long long>(options.shard_count),
+      options.config_name.c_str(), hash.c_str(), options.config.workload.job.c_str(),
+      static_cast<unsigned long long>(options.config.run.ops_per_seed), options.jobs, journal.c_str());
   std::printf("%s", config_banner(options.config).c_str());
   std::fflush(stdout);
 }
@@ -417,17 +417,16 @@ class CampaignLoop {
   };
 
   bool budget_spent() const {
-    return options_.budget_s > 0 &&
-           std::chrono::duration<double>(Clock::now() - started_).count() >= options_.budget_s;
+    return options_.budget_s > 0 && std::chrono::duration<double>(Clock::now() - started_).count() >= options_.budget_s;
   }
 
   void start_workers() {
     while (!out_of_budget_ && running_.size() < options_.jobs && next_ < todo_.size()) {
       const uint64_t seed = todo_[next_++];
       const CampaignOptions& options = options_;
-      running_.push_back(Running{
-          seed, Worker::start([&options, seed](CaptureBuffer*) { return seed_body(options, seed); }, nullptr),
-          Clock::now()});
+      running_.push_back(
+          Running{seed, Worker::start([&options, seed](CaptureBuffer*) { return seed_body(options, seed); }, nullptr),
+                  Clock::now()});
     }
   }
 

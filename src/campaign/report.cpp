@@ -104,8 +104,8 @@ void write_signature_timeline(const std::string& out_dir, Signature& s) {
     s.no_timeline = fmt::format("the {} job runs no green threads", repro.config.workload.job);
     return;
   }
-  const Timeline timeline = build_timeline(std::move(replayed.history), replayed.log->threads(), std::move(replayed.recorded),
-                                           std::move(replayed.failure));
+  const Timeline timeline = build_timeline(std::move(replayed.history), replayed.log->threads(),
+                                           std::move(replayed.recorded), std::move(replayed.failure));
   const std::string relative = fmt::format("timelines/{}.html", s.id);
   write_file_atomic((fs::path(out_dir) / relative).string(),
                     timeline_html(timeline, TimelineSource{repro_path, repro.seed, config_hash(repro.config)}));

@@ -467,26 +467,16 @@ class VmWorld {
     vma::Mm& mm = *mm_ptr;
     if (mm.exited) return -ESRCH;
     switch (op) {
-      case kMmapFixed:
-        return op_mmap_fixed(mm, args);
-      case kMmap:
-        return op_mmap(mm, args);
-      case kMunmap:
-        return op_munmap(mm, args);
-      case kMprotect:
-        return op_mprotect(mm, args);
-      case kFault:
-        return op_fault(mm, args);
-      case kMremap:
-        return op_mremap(mm, args);
-      case kBrk:
-        return op_brk(mm, args);
-      case kFork:
-        return op_fork(mm, slot, args);
-      case kHeapFault:
-        return op_heap_fault(mm, args);
-      case kExit:
-        return op_exit(mm_ptr, slot);
+      case kMmapFixed: return op_mmap_fixed(mm, args);
+      case kMmap: return op_mmap(mm, args);
+      case kMunmap: return op_munmap(mm, args);
+      case kMprotect: return op_mprotect(mm, args);
+      case kFault: return op_fault(mm, args);
+      case kMremap: return op_mremap(mm, args);
+      case kBrk: return op_brk(mm, args);
+      case kFork: return op_fork(mm, slot, args);
+      case kHeapFault: return op_heap_fault(mm, args);
+      case kExit: return op_exit(mm_ptr, slot);
       case kOpCount:
         break;
     }
@@ -541,9 +531,10 @@ class VmWorld {
     // the call with -ENOMEM; each page up to there gets the new protection.
     size_t prefix = 0;
     while (prefix < model.before.size() && model.before[prefix] != kUnmapped) ++prefix;
-    auto verdict = model_after(mm, model, "mprotect", ret, [&](size_t page, unsigned long old) {
-      return page < prefix ? vma::calc_vm_prot_bits(protection) : old;
-    }, prefix < model.before.size());
+    auto verdict = model_after(
+        mm, model, "mprotect", ret,
+        [&](size_t page, unsigned long old) { return page < prefix ? vma::calc_vm_prot_bits(protection) : old; },
+        prefix < model.before.size());
     if (ret != 0 && ret != -ENOMEM) unexpected("mprotect", ret, mm);
     if (verdict) throw FailureError(std::move(*verdict));
     return ret;

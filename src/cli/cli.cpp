@@ -576,7 +576,7 @@ class RunCommand final : public Subcommand {
       options.shard_index = shard.index;
       options.shard_count = shard.count;
     }
-    options.out_dir = !out_dir_.empty()        ? out_dir_
+    options.out_dir = !out_dir_.empty()      ? out_dir_
                       : config_path_.empty() ? std::string("out/defaults")
                                              : "out/" + std::filesystem::path(config_path_).stem().string();
     std::error_code error;
@@ -587,8 +587,9 @@ class RunCommand final : public Subcommand {
       return kExitBadInput;
     }
     if (report_ && options.shard_count > 1) {
-      std::fprintf(stderr, "mmtorture: --report: a shard writes no summary.json; merge the shards and run "
-                           "`mmtorture report` on the merged directory\n");
+      std::fprintf(stderr,
+                   "mmtorture: --report: a shard writes no summary.json; merge the shards and run "
+                   "`mmtorture report` on the merged directory\n");
       return kExitBadInput;
     }
     const int rc = run_campaign(options);
@@ -666,9 +667,8 @@ class ReplayCommand final : public Subcommand {
   int execute() override {
     if ((!options_.dump_tree_out.empty() || options_.dump_tree_whole) && options_.dump_tree.empty())
       options_.dump_tree = "dot";
-    if (!options_.dump_tree.empty() &&
-        std::find(std::begin(kDumpTreeFormats), std::end(kDumpTreeFormats), options_.dump_tree) ==
-            std::end(kDumpTreeFormats)) {
+    if (!options_.dump_tree.empty() && std::find(std::begin(kDumpTreeFormats), std::end(kDumpTreeFormats),
+                                                 options_.dump_tree) == std::end(kDumpTreeFormats)) {
       std::fprintf(stderr, "mmtorture: --dump-tree: unknown format '%s' (known: dot, svg)\n",
                    options_.dump_tree.c_str());
       return kExitBadInput;
@@ -676,8 +676,9 @@ class ReplayCommand final : public Subcommand {
     if (options_.dump_tree == "svg") {
       options_.graphviz_dot = find_graphviz_dot();
       if (options_.graphviz_dot.empty()) {
-        std::fprintf(stderr, "mmtorture: --dump-tree=svg: Graphviz's dot is not on PATH (scripts/setup installs "
-                             "Debian's graphviz; --dump-tree=dot writes the text without it)\n");
+        std::fprintf(stderr,
+                     "mmtorture: --dump-tree=svg: Graphviz's dot is not on PATH (scripts/setup installs "
+                     "Debian's graphviz; --dump-tree=dot writes the text without it)\n");
         return kExitBadInput;
       }
     }
@@ -737,8 +738,9 @@ class MergeCommand final : public Subcommand {
  public:
   explicit MergeCommand(CLI::App& app) {
     cmd_ = app.add_subcommand(
-        "merge", "Join the shards of a campaign into one journal and summary.json; exit 1 when a shard or seed is "
-                 "missing");
+        "merge",
+        "Join the shards of a campaign into one journal and summary.json; exit 1 when a shard or seed is "
+        "missing");
     cmd_->add_option("inputs", options_.inputs, "The campaign's output root, or its journal*.jsonl files")->required();
     cmd_->add_option("--out", options_.out_dir,
                      "Where journal.jsonl and summary.json go (default: the root, or the journals' folder)");
@@ -809,8 +811,9 @@ class ReportCommand final : public Subcommand {
  public:
   explicit ReportCommand(CLI::App& app) {
     cmd_ = app.add_subcommand(
-        "report", "Write OUT_DIR/report.html from a campaign's summary.json and journal: the banner, each signature "
-                  "with its replay command and timeline (OUT_DIR/timelines/), plots of the seeds");
+        "report",
+        "Write OUT_DIR/report.html from a campaign's summary.json and journal: the banner, each signature "
+        "with its replay command and timeline (OUT_DIR/timelines/), plots of the seeds");
     cmd_->add_option("out_dir", dir_, "A campaign's output directory (run --out, or a merge)")->required();
   }
   int execute() override { return report(dir_); }
@@ -835,8 +838,9 @@ class ListCommand final : public Subcommand {
 class SelftestCommand final : public Subcommand {
  public:
   explicit SelftestCommand(CLI::App& app) {
-    cmd_ = app.add_subcommand("selftest", "Prove each canary defect is caught, shrunk and replayed, "
-                                          "and that the scenarios are clean without one");
+    cmd_ = app.add_subcommand("selftest",
+                              "Prove each canary defect is caught, shrunk and replayed, "
+                              "and that the scenarios are clean without one");
     cmd_->add_option("--budget-s", options_.budget_s, "Wall seconds per defect, and for the control")
         ->capture_default_str()
         ->check(CLI::Range(0.1, 86400.0));

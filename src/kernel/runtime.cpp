@@ -126,7 +126,8 @@ void mmtk_shim_printk(const char* format, ...) {
   va_start(args, format);
   const int n = std::vsnprintf(buffer, sizeof buffer, format, args);
   va_end(args);
-  if (n > 0) KernelEnv::current().print(std::string_view(buffer, std::min<size_t>(static_cast<size_t>(n), sizeof buffer - 1)));
+  if (n > 0)
+    KernelEnv::current().print(std::string_view(buffer, std::min<size_t>(static_cast<size_t>(n), sizeof buffer - 1)));
 }
 
 void mmtk_shim_bug(const char* file, int line, const char* func, const char* cond) {

@@ -30,8 +30,8 @@ void report_check(const char* check, Site site, const std::string& message, cons
   }
   // A green thread's failure gets every thread's state where the scheduler records it
   // (record_thread_failure); elsewhere (the scheduler's stack) it is attached here.
-  raise_failure(check, site.name, message, scheduler && !scheduler->current() ? scheduler->describe_threads() : std::string(),
-                std::move(who));
+  raise_failure(check, site.name, message,
+                scheduler && !scheduler->current() ? scheduler->describe_threads() : std::string(), std::move(who));
 }
 
 WakeReason park(Waiter* waiter, const WaitInfo& info, uint64_t deadline_ms, bool killable) {

@@ -33,7 +33,8 @@ bool Completion::wait(Site site, uint64_t deadline_ms, bool killable) {
   while (done_ == 0) {
     Waiter waiter(&current_or_host());
     waiters_.push_back(&waiter);
-    const WakeReason reason = detail::park(&waiter, WaitInfo{"completion", name_, nullptr, site}, deadline_ms, killable);
+    const WakeReason reason =
+        detail::park(&waiter, WaitInfo{"completion", name_, nullptr, site}, deadline_ms, killable);
     note_access(this);  // the step after the switch touches it too
     if (!waiter.woken && reason != WakeReason::Woken) return false;
   }

@@ -65,7 +65,8 @@ StrategyConfig StrategyConfig::replay_of(const StrategyConfig& recorded) {
 
 void StrategyConfig::validate() const {
   if (!strategy_from_name(strategy_name(kind))) throw std::invalid_argument("strategy: unknown kind");
-  if (kind == StrategyKind::Replay && (replayed == StrategyKind::Replay || !strategy_from_name(strategy_name(replayed))))
+  if (kind == StrategyKind::Replay &&
+      (replayed == StrategyKind::Replay || !strategy_from_name(strategy_name(replayed))))
     throw std::invalid_argument(
         "strategy replay: must name the strategy it replays (preempt, uniform or pct), not replay");
   const StrategyKind decisions = effective();
@@ -204,7 +205,8 @@ void Scheduler::pct_change_point() {
   // The thread about to run this step (the highest-priority runnable one; the running
   // thread at a yield point where it is alone) drops to the change point's priority.
   const PctChangePoint& change = pct_change_points_[pct_next_change_++];
-  pct_next_step_ = pct_next_change_ < pct_change_points_.size() ? pct_change_points_[pct_next_change_].step : UINT64_MAX;
+  pct_next_step_ =
+      pct_next_change_ < pct_change_points_.size() ? pct_change_points_[pct_next_change_].step : UINT64_MAX;
   if (runnable_.empty()) return;
   Thread* demoted = highest_priority(runnable_);
   demoted->priority_ = change.priority;

@@ -150,24 +150,15 @@ class ModelRun {
     const uint64_t op = c_.draw(ChoiceKind::Op, kSiteOp, kPageOpCount);
     last_op_ = kPageOpNames[op];
     switch (static_cast<PageOp>(op)) {
-      case kMmapFixed:
-        return op_mmap_fixed(mm, addr, n);
-      case kMmap:
-        return op_mmap(mm, n);
-      case kMunmap:
-        return op_munmap(mm, addr, n);
-      case kMprotect:
-        return op_mprotect(mm, addr, n);
-      case kFault:
-        return op_fault(mm, addr);
-      case kMremap:
-        return op_mremap(mm, addr, n);
-      case kBrk:
-        return op_brk(mm);
-      case kFork:
-        return op_fork(mm);
-      case kPageOpCount:
-        break;
+      case kMmapFixed: return op_mmap_fixed(mm, addr, n);
+      case kMmap: return op_mmap(mm, n);
+      case kMunmap: return op_munmap(mm, addr, n);
+      case kMprotect: return op_mprotect(mm, addr, n);
+      case kFault: return op_fault(mm, addr);
+      case kMremap: return op_mremap(mm, addr, n);
+      case kBrk: return op_brk(mm);
+      case kFork: return op_fork(mm);
+      case kPageOpCount: break;
     }
   }
 
@@ -233,8 +224,8 @@ class ModelRun {
     const bool write = c_.draw(ChoiceKind::Arg, kSiteWrite, 2);
     const int ret = handle_mm_fault(mm, addr, write);
     auto it = model_.find(addr >> kPageShift);
-    const bool allowed = it != model_.end() &&
-                         (write ? (it->second.flags & VM_WRITE) : (it->second.flags & (VM_READ | VM_EXEC)) != 0);
+    const bool allowed =
+        it != model_.end() && (write ? (it->second.flags & VM_WRITE) : (it->second.flags & (VM_READ | VM_EXEC)) != 0);
     if (ret == -ENOMEM && allowed && armed_) return void(++enomem_);
     expect_ret(ret, allowed ? 0 : -EFAULT, mm);
     if (allowed) it->second.populated = true;

@@ -12,10 +12,10 @@
 #include <variant>
 #include <vector>
 
-#include "mmtorture/core/config_error.h"
 #include "mmtorture/campaign/maple_stress.h"
 #include "mmtorture/campaign/vm_world.h"
 #include "mmtorture/cma/experiment.h"
+#include "mmtorture/core/config_error.h"
 #include "mmtorture/nommu/boot.h"
 #include "mmtorture/vma/page_model.h"
 

@@ -122,7 +122,12 @@ typedef struct { int counter; } atomic_t;
 #define BUG() mmtk_shim_bug(__FILE__, __LINE__, __func__, "BUG()")
 #define BUG_ON(cond) do { if (unlikely(cond)) mmtk_shim_bug(__FILE__, __LINE__, __func__, #cond); } while (0)
 #define VM_BUG_ON(cond) BUG_ON(cond)
-#define WARN_ON(cond) ({ int _warn_on = !!(cond); if (unlikely(_warn_on)) mmtk_shim_warn(__FILE__, __LINE__, __func__, #cond); unlikely(_warn_on); })
+#define WARN_ON(cond)                                                            \
+  ({                                                                             \
+    int _warn_on = !!(cond);                                                     \
+    if (unlikely(_warn_on)) mmtk_shim_warn(__FILE__, __LINE__, __func__, #cond); \
+    unlikely(_warn_on);                                                          \
+  })
 #define WARN_ON_ONCE(cond) WARN_ON(cond)
 
 /* ---- atomics (single host thread) ------------------------------------------------ */
@@ -167,7 +172,8 @@ static inline bool gfpflags_allow_blocking(gfp_t gfp) { return (gfp & __GFP_DIRE
 #define SLAB_HWCACHE_ALIGN 0x2u
 #define SLAB_RECLAIM_ACCOUNT 0x4u
 #define SLAB_ACCOUNT 0x8u
-#define kmem_cache_create(name, size, align, flags, ctor) mmtk_shim_kmem_cache_create((name), (size), (align), (flags), (ctor))
+#define kmem_cache_create(name, size, align, flags, ctor) \
+  mmtk_shim_kmem_cache_create((name), (size), (align), (flags), (ctor))
 #define kmem_cache_alloc(cache, gfp) mmtk_shim_kmem_cache_alloc((cache), (gfp))
 #define kmem_cache_alloc_bulk(cache, gfp, size, p) mmtk_shim_kmem_cache_alloc_bulk((cache), (gfp), (size), (p))
 #define kmem_cache_free(cache, object) mmtk_shim_kmem_cache_free((cache), (object))
