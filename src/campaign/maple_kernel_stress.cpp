@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <new>
@@ -39,6 +40,9 @@ constexpr Site kSiteValue{"maple_stress.value"};
 constexpr Site kSiteRegion{"maple_stress.region"};
 constexpr Site kSiteOpFails{"maple_differential: this op's GFP_NOWAIT node requests fail"};
 constexpr Site kSiteReaderOp{"maple_stress.reader_op"};
+constexpr Site kSiteVariant{"maple_stress.variant"};
+constexpr Site kSiteGfp{"maple_stress.gfp"};
+constexpr Site kSiteSpan{"maple_stress.span"};
 constexpr Site kSiteReaderStep{"maple_stress.reader: between lookups"};
 constexpr unsigned long kReaderFindSpan = 0x100;  // as the model job's readers
 
@@ -91,6 +95,20 @@ class TreeUnderTest {
   virtual int prealloc_store(unsigned long index, unsigned long last, unsigned long value) = 0;
   // Under the tree lock: mas_store_gfp(GFP_NOWAIT).
   virtual int store_gfp(unsigned long index, unsigned long last, unsigned long value) = 0;
+  // A store through a paused (or reset) state, as a caller that drops the lock does:
+  // under the lock mas_walk(index) (its slot's range into *lo, *hi), mas_pause (or
+  // mas_reset), unlock; `before_store` with the range to store, which is the walked
+  // one (whole) or [index, last]; lock, set mas->index/last (the state kept),
+  // mas_store_gfp(gfp), unlock.
+  virtual int paused_store(unsigned long index, bool reset, bool whole, unsigned long last, unsigned long value,
+                           gfp_t gfp, const std::function<void(unsigned long, unsigned long)>& before_store,
+                           unsigned long* lo, unsigned long* hi) = 0;
+  // Copies the tree into a fresh one with the same flags: mtree_dup(gfp), or (bulk)
+  // mas_expected_entries then each entry in order by mas_store (the fork path of 6.1;
+  // a tree without RCU mode, as the kernel asks for a bulk load). The copy is
+  // validated, its contents go to `out`, its height to *height, then it is destroyed.
+  virtual int copy_tree(bool bulk, gfp_t gfp, std::vector<Range>& out, unsigned* height) = 0;
+  virtual const char* name() const = 0;
   virtual void validate() = 0;
   virtual void contents(std::vector<Range>& out) = 0;
   virtual unsigned height() = 0;
@@ -111,8 +129,9 @@ class KernelBackend final : public TreeUnderTest {
       : memory_(memory_config(), choices, &plan_),
         nodes_(memory_, "maple_node", 256, 256),
         env_(nodes_),
-        tree_((options.alloc_range_tree ? kernel::KernelTree::kAllocRange : 0u) |
-              (options.rcu ? kernel::KernelTree::kRcu : 0u)) {}
+        flags_((options.alloc_range_tree ? kernel::KernelTree::kAllocRange : 0u) |
+               (options.rcu ? kernel::KernelTree::kRcu : 0u)),
+        tree_(flags_) {}
 
   static mem::MemConfig memory_config() {
     mem::MemConfig config;
@@ -194,14 +213,63 @@ class KernelBackend final : public TreeUnderTest {
     tree_.mtree_unlock();
     return ret;
   }
-  void validate() override { tree_.mt_validate(); }
-  void contents(std::vector<Range>& out) override {
-    out.clear();
-    kernel::KernelState mas(tree_, 0, 0);
+  int paused_store(unsigned long index, bool reset, bool whole, unsigned long last, unsigned long value, gfp_t gfp,
+                   const std::function<void(unsigned long, unsigned long)>& before_store, unsigned long* lo,
+                   unsigned long* hi) override {
+    kernel::KernelState mas(tree_, index, index);
     tree_.mtree_lock();
-    while (void* entry = mas.mas_find(ULONG_MAX)) out.push_back({mas.index(), mas.last(), value_of(entry)});
+    mas.mas_walk();
+    *lo = mas.index();
+    *hi = mas.last();
+    if (reset) mas.mas_reset();
+    else mas.mas_pause();
     tree_.mtree_unlock();
+    const unsigned long first = whole ? *lo : index, end = whole ? *hi : last;
+    before_store(first, end);
+    tree_.mtree_lock();
+    mas.set_index_last(first, end);
+    const int ret = mas.mas_store_gfp(entry_of(value), gfp);
+    tree_.mtree_unlock();
+    return ret;
   }
+  int copy_tree(bool bulk, gfp_t gfp, std::vector<Range>& out, unsigned* height) override {
+    if (!bulk) {
+      // mtree_dup takes both spin locks and allocates under them: only a GFP_NOWAIT
+      // copy may use it (with GFP_KERNEL it sleeps in atomic context, which the
+      // scheduler's might_sleep reports). A sleeping copy is __mt_dup, as fork's.
+      kernel::KernelTree copy(flags_);
+      const int ret = gfp::allows_blocking(gfp) ? tree_.mt_dup_unlocked(copy, gfp) : tree_.mtree_dup(copy, gfp);
+      finish_copy(copy, out, height);
+      return ret;
+    }
+    std::vector<Range> source;
+    contents(source);
+    // Not yet visible to anyone, as the child's tree in fork: filled without its spin
+    // lock (mas_expected_entries allocates with GFP_KERNEL; fork holds the sleeping
+    // mmap_lock instead).
+    kernel::KernelTree copy(flags_ & ~kernel::KernelTree::kRcu);
+    int ret;
+    {
+      kernel::KernelState mas(copy, 0, 0);
+      ret = mas.mas_expected_entries(source.size());  // on failure it has destroyed the state
+      if (ret == 0) {
+        for (const Range& r : source) {
+          mas.set_index_last(r.index, r.last);
+          mas.mas_store(entry_of(r.value));
+          if ((ret = mas.error()) != 0) break;
+        }
+        mas.mas_destroy();
+      }
+    }
+    finish_copy(copy, out, height);
+    return ret;
+  }
+  const char* name() const override { return "kernel"; }
+  void validate() override {
+    tree_.mt_validate();
+    tree_.check_strict_shape();  // ours: mt_validate exempts the rightmost nodes
+  }
+  void contents(std::vector<Range>& out) override { contents_of(tree_, out); }
   unsigned height() override { return tree_.mt_height(); }
   uint64_t nodes_in_use() override { return nodes_.live_objects(); }
   std::string dump() override { return tree_.mt_dump(); }
@@ -213,10 +281,27 @@ class KernelBackend final : public TreeUnderTest {
   void release_held() { env_.release_held(); }
 
  private:
+  static void contents_of(kernel::KernelTree& tree, std::vector<Range>& out) {
+    out.clear();
+    kernel::KernelState mas(tree, 0, 0);
+    tree.mtree_lock();
+    while (void* entry = mas.mas_find(ULONG_MAX)) out.push_back({mas.index(), mas.last(), value_of(entry)});
+    tree.mtree_unlock();
+  }
+  // The copy's own checks (the kernel's mt_validate), its contents and height; then
+  // it is destroyed (in RCU mode its nodes go after a grace period).
+  static void finish_copy(kernel::KernelTree& copy, std::vector<Range>& out, unsigned* height) {
+    copy.mt_validate();
+    contents_of(copy, out);
+    *height = copy.mt_height();
+    copy.mtree_destroy();
+  }
+
   mem::FaultPlan plan_;
   mem::Memory memory_;
   mem::KmemCache nodes_;
   kernel::KernelEnv env_;
+  unsigned flags_;
   kernel::KernelTree tree_;
 };
 
@@ -264,7 +349,7 @@ class SwitchedNodeAllocator final : public maple::NodeAllocator {
 
 class ModelBackend final : public TreeUnderTest {
  public:
-  explicit ModelBackend(const MapleStressOptions& options) {
+  explicit ModelBackend(const MapleStressOptions& options) : options_(options) {
     maple::set_node_allocator(&allocator_);
     mt_init_flags(&tree_, options.alloc_range_tree ? MT_FLAGS_ALLOC_RANGE : 0);
     if (options.rcu) mt_set_in_rcu(&tree_);
@@ -331,10 +416,54 @@ class ModelBackend final : public TreeUnderTest {
     mtree_unlock(&tree_);
     return ret;
   }
+  int paused_store(unsigned long index, bool reset, bool whole, unsigned long last, unsigned long value, gfp_t gfp,
+                   const std::function<void(unsigned long, unsigned long)>& before_store, unsigned long* lo,
+                   unsigned long* hi) override {
+    MA_STATE(mas, &tree_, index, index);
+    mtree_lock(&tree_);
+    mas_walk(&mas);
+    *lo = mas.index;
+    *hi = mas.last;
+    if (reset) mas_reset(&mas);
+    else mas_pause(&mas);
+    mtree_unlock(&tree_);
+    const unsigned long first = whole ? *lo : index, end = whole ? *hi : last;
+    before_store(first, end);
+    mtree_lock(&tree_);
+    mas.index = first;
+    mas.last = end;
+    const int ret = mas_store_gfp(&mas, entry_of(value), gfp);
+    mtree_unlock(&tree_);
+    return ret;
+  }
+  // The model has mtree_dup; it has no mas_expected_entries, so its bulk copy is the
+  // same in-order stores with GFP_KERNEL (what the differential compares is the result).
+  int copy_tree(bool bulk, gfp_t gfp, std::vector<Range>& out, unsigned* height) override {
+    maple_tree copy{};
+    int ret = 0;
+    if (!bulk) {
+      mt_init_flags(&copy, options_.alloc_range_tree ? MT_FLAGS_ALLOC_RANGE : 0);
+      if (options_.rcu) mt_set_in_rcu(&copy);
+      ret = gfp::allows_blocking(gfp) ? __mt_dup(&tree_, &copy, gfp) : mtree_dup(&tree_, &copy, gfp);
+    } else {
+      std::vector<Range> source;
+      contents(source);
+      mt_init_flags(&copy, options_.alloc_range_tree ? MT_FLAGS_ALLOC_RANGE : 0);
+      for (const Range& r : source)
+        if ((ret = mtree_store_range(&copy, r.index, r.last, entry_of(r.value), GFP_KERNEL)) != 0) break;
+    }
+    mt_validate(&copy);
+    contents_of(&copy, out);
+    *height = mt_height(&copy);
+    mtree_destroy(&copy);
+    return ret;
+  }
+  const char* name() const override { return "model"; }
   void validate() override { mt_validate(&tree_); }
-  void contents(std::vector<Range>& out) override {
+  void contents(std::vector<Range>& out) override { contents_of(&tree_, out); }
+  static void contents_of(maple_tree* tree, std::vector<Range>& out) {
     out.clear();
-    MA_STATE(mas, &tree_, 0, 0);
+    MA_STATE(mas, tree, 0, 0);
     void* entry;
     mas_for_each(&mas, entry, ULONG_MAX) out.push_back({mas.index, mas.last, value_of(entry)});
   }
@@ -348,6 +477,7 @@ class ModelBackend final : public TreeUnderTest {
   uint64_t live_nodes() const { return allocator_.live_nodes(); }
 
  private:
+  MapleStressOptions options_;
   SwitchedNodeAllocator allocator_;
   maple_tree tree_{};
 };
@@ -585,7 +715,7 @@ class Job {
   }
 
   void step() {
-    const uint64_t kind = c_.draw(ChoiceKind::Op, kSiteOp, 10);
+    const uint64_t kind = draw_maple_op(c_, opt_);
     const unsigned long index = draw_index();
     trace_.fold(TraceEvent::OpStart, kind, index);
     switch (kind) {
@@ -768,11 +898,129 @@ class Job {
         trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
         break;
       }
+      case kMapleOpPausedStore: paused_store(index); break;
+      case kMapleOpSpanningStore: spanning_store(index); break;
+      case kMapleOpDup: dup(); break;
     }
     if (model_) {
       kernel_.fail_nowait(false);
       model_->fail_nowait(false);
     }
+  }
+
+  // A store through a paused or reset state (TreeUnderTest::paused_store): the walked
+  // range must be the model's slot at index, and the store lands where it was aimed.
+  void paused_store(unsigned long index) {
+    const bool reset = c_.draw(ChoiceKind::Arg, kSiteVariant, 2);
+    const bool whole = c_.draw(ChoiceKind::Arg, kSiteVariant, 2);
+    const unsigned long last = draw_last(index);
+    const unsigned long value = tag(c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value());
+    const gfp_t gfp = c_.draw(ChoiceKind::Arg, kSiteGfp, 2) ? gfp::kNowait : gfp::kKernel;
+    decide_op_failures();
+    const uint64_t failed_before = kernel_.failed_requests();
+    const char* call = reset ? "mas_reset/mas_store_gfp" : "mas_pause/mas_store_gfp";
+    const Answer a = both([&](TreeUnderTest& t) {
+      Answer r{call};
+      unsigned long lo = 0, hi = 0;
+      const int ret = t.paused_store(index, reset, whole, last, value, gfp,
+                                     [&](unsigned long first, unsigned long end) { announce(first, end, value); }, &lo, &hi);
+      r.push(static_cast<unsigned long>(ret));
+      r.push(lo);
+      r.push(hi);
+      return r;
+    });
+    const int ret = static_cast<int>(a.values[0]);
+    const unsigned long lo = a.values[1], hi = a.values[2];
+    unsigned long want_lo, want_hi;
+    model_slot(index, &want_lo, &want_hi);
+    if (lo != want_lo || hi != want_hi)
+      fail("model_diff", fmt::format("mas_walk({:#x}) gave the range [{:#x}, {:#x}], the model's slot is [{:#x}, {:#x}]",
+                                     index, lo, hi, want_lo, want_hi));
+    const unsigned long first = whole ? lo : index, end = whole ? hi : last;
+    expect_store(call, ret, gfp, failed_before);
+    if (ret == 0) model_store(map_, first, end, value);
+    trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), first);
+  }
+
+  // One store (or erase) over up to a whole key region: many entries, many nodes.
+  void spanning_store(unsigned long index) {
+    const unsigned long length = c_.draw(ChoiceKind::Arg, kSiteSpan, 0x8000);
+    const unsigned long last = index + length < index ? ULONG_MAX : index + length;
+    const unsigned long value = tag(c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value());
+    // 0: mtree_store_range(GFP_KERNEL); 1: mas_store_gfp(GFP_NOWAIT); 2: mas_preallocate
+    // (GFP_NOWAIT) then mas_store_prealloc, which must not run short.
+    const uint64_t how = c_.draw(ChoiceKind::Arg, kSiteGfp, 3);
+    decide_op_failures();
+    announce(index, last, value);
+    const uint64_t failed_before = kernel_.failed_requests();
+    static constexpr const char* kCalls[] = {"spanning mtree_store_range", "spanning mas_store_gfp",
+                                             "spanning mas_preallocate"};
+    const char* call = kCalls[how];
+    const Answer a = both([&](TreeUnderTest& t) {
+      Answer r{call};
+      r.push(static_cast<unsigned long>(how == 0   ? t.store_range(index, last, value, gfp::kKernel)
+                                        : how == 1 ? t.store_gfp(index, last, value)
+                                                   : t.prealloc_store(index, last, value)));
+      return r;
+    });
+    const int ret = static_cast<int>(a.values[0]);
+    expect_store(call, ret, how == 0 ? gfp::kKernel : gfp::kNowait, failed_before);
+    if (ret == 0) model_store(map_, index, last, value);
+    trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), last);
+  }
+
+  // Copies the tree into a fresh one (TreeUnderTest::copy_tree) and checks the copy:
+  // on success the source's entries exactly (and, for mtree_dup, its height); on
+  // -ENOMEM nothing. The kernel copies with what its version has: mtree_dup (6.8+) or
+  // mas_expected_entries (6.1, 6.12); the variant drawn picks among those.
+  void dup() {
+    const bool want_bulk = c_.draw(ChoiceKind::Arg, kSiteVariant, 2);
+    const gfp_t gfp = c_.draw(ChoiceKind::Arg, kSiteGfp, 2) ? gfp::kNowait : gfp::kKernel;
+    const bool bulk = want_bulk ? kernel::have_mas_expected_entries() : !kernel::have_mtree_dup();
+    decide_op_failures();
+    const uint64_t failed_before = kernel_.failed_requests();
+    const char* call = bulk ? "mas_expected_entries/mas_store" : gfp::allows_blocking(gfp) ? "__mt_dup" : "mtree_dup";
+    const Answer a = both([&](TreeUnderTest& t) {
+      Answer r{call};
+      unsigned copy_height = 0;
+      const unsigned source_height = t.height();
+      const int ret = t.copy_tree(bulk, gfp, scratch_, &copy_height);
+      r.push(static_cast<unsigned long>(ret));
+      r.push(scratch_.size());
+      if (ret == 0) {
+        diff_contents(fmt::format("{} copy ({})", t.name(), call).c_str(), scratch_);
+        if (!bulk && copy_height != source_height)
+          fail(model_ ? "maple.diverged" : "model_diff",
+               fmt::format("{}: the {} copy has height {}, its source {}", call, t.name(), copy_height, source_height));
+      } else if (!scratch_.empty()) {
+        fail(model_ ? "maple.diverged" : "model_diff",
+             fmt::format("{} returned {} but the {} copy holds {} entries", call, ret, t.name(), scratch_.size()));
+      }
+      return r;
+    });
+    const int ret = static_cast<int>(a.values[0]);
+    expect_store(call, ret, bulk ? gfp::kNowait : gfp, failed_before);
+    trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), a.values[1]);
+  }
+
+  // A store's return: 0, or -ENOMEM where a request may fail (GFP_NOWAIT) and one did.
+  void expect_store(const char* call, int ret, gfp_t gfp, uint64_t failed_before) {
+    if (ret == 0) return;
+    if (ret != -ENOMEM || gfp::allows_blocking(gfp)) fail("model_diff", fmt::format("{} returned {}", call, ret));
+    check_enomem(call, ret, failed_before);
+  }
+
+  // The range of the slot holding index: the entry's, or the gap's between entries.
+  void model_slot(unsigned long index, unsigned long* lo, unsigned long* hi) const {
+    unsigned long start;
+    if (const ModelEntry* e = model_find(map_, index, &start)) {
+      *lo = start;
+      *hi = e->last;
+      return;
+    }
+    auto next = map_.lower_bound(index);
+    *hi = next == map_.end() ? ULONG_MAX : next->first - 1;
+    *lo = next == map_.begin() ? 0 : std::prev(next)->second.last + 1;
   }
 
   // After every op: both trees' own validation, the full contents against the

@@ -30,6 +30,9 @@ constexpr Site kSiteLength{"maple_stress.length"};
 constexpr Site kSiteValue{"maple_stress.value"};
 constexpr Site kSiteRegion{"maple_stress.region"};
 constexpr Site kSiteReaderOp{"maple_stress.reader_op"};
+constexpr Site kSiteVariant{"maple_stress.variant"};
+constexpr Site kSiteGfp{"maple_stress.gfp"};
+constexpr Site kSiteSpan{"maple_stress.span"};
 constexpr Site kSiteReaderStep{"maple_stress.reader: between lookups"};
 constexpr unsigned long kReaderFindSpan = 0x100;  // mas_find's window past the reader's index
 
@@ -381,7 +384,7 @@ class Stress {
   }
 
   void step() {
-    const uint64_t kind = c_.draw(ChoiceKind::Op, kSiteOp, 10);
+    const uint64_t kind = draw_maple_op(c_, opt_);
     const unsigned long index = draw_index();
     trace_.fold(TraceEvent::OpStart, kind, index);
     switch (kind) {
@@ -562,7 +565,145 @@ class Stress {
         trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
         break;
       }
+      case kMapleOpPausedStore: paused_store(index); break;
+      case kMapleOpSpanningStore: spanning_store(index); break;
+      case kMapleOpDup: dup(); break;
     }
+  }
+
+  // The kernel job's store through a paused or reset state (maple_kernel_stress.cpp,
+  // same draws): mas_walk, mas_pause or mas_reset, the lock dropped and retaken, then
+  // mas_store_gfp over the walked slot or [index, last], the fields set directly.
+  void paused_store(unsigned long index) {
+    const bool reset = c_.draw(ChoiceKind::Arg, kSiteVariant, 2);
+    const bool whole = c_.draw(ChoiceKind::Arg, kSiteVariant, 2);
+    const unsigned long last = draw_last(index);
+    const unsigned long value = tag(c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value());
+    const gfp_t gfp = c_.draw(ChoiceKind::Arg, kSiteGfp, 2) ? GFP_NOWAIT : GFP_KERNEL;
+    const char* call = reset ? "mas_reset/mas_store_gfp" : "mas_pause/mas_store_gfp";
+    const uint64_t failed_before = allocator_.failures();
+    MA_STATE(mas, &tree_, index, index);
+    mtree_lock(&tree_);
+    mas_walk(&mas);
+    const unsigned long lo = mas.index, hi = mas.last;
+    if (reset) mas_reset(&mas);
+    else mas_pause(&mas);
+    mtree_unlock(&tree_);
+    unsigned long want_lo, want_hi;
+    model_slot(index, &want_lo, &want_hi);
+    if (lo != want_lo || hi != want_hi)
+      diverged(fmt::format("mas_walk({:#x}) gave the range [{:#x}, {:#x}], the model's slot is [{:#x}, {:#x}]", index,
+                           lo, hi, want_lo, want_hi),
+               index, index);
+    const unsigned long first = whole ? lo : index, end = whole ? hi : last;
+    announce(first, end, value);
+    mtree_lock(&tree_);
+    mas.index = first;
+    mas.last = end;
+    const int ret = mas_store_gfp(&mas, value ? xa_mk_value(value) : nullptr, gfp);
+    mtree_unlock(&tree_);
+    expect_store(call, ret, gfp, failed_before, first, end);
+    if (ret == 0) model_store(model_, first, end, value);
+    outcome(call, error_name(ret));
+    trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), first);
+  }
+
+  // One store (or erase) over up to a whole key region (the kernel job's, same draws).
+  void spanning_store(unsigned long index) {
+    const unsigned long length = c_.draw(ChoiceKind::Arg, kSiteSpan, 0x8000);
+    const unsigned long last = index + length < index ? ULONG_MAX : index + length;
+    const unsigned long value = tag(c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value());
+    // 0: mtree_store_range(GFP_KERNEL); 1: mas_store_gfp(GFP_NOWAIT); 2: mas_preallocate
+    // (GFP_NOWAIT) then mas_store_prealloc, which must not run short.
+    const uint64_t how = c_.draw(ChoiceKind::Arg, kSiteGfp, 3);
+    static constexpr const char* kCalls[] = {"spanning mtree_store_range", "spanning mas_store_gfp",
+                                             "spanning mas_preallocate"};
+    const char* call = kCalls[how];
+    void* entry = value ? xa_mk_value(value) : nullptr;
+    announce(index, last, value);
+    const uint64_t failed_before = allocator_.failures();
+    int ret;
+    if (how == 0) {
+      ret = mtree_store_range(&tree_, index, last, entry, GFP_KERNEL);
+    } else {
+      MA_STATE(mas, &tree_, index, last);
+      mtree_lock(&tree_);
+      if (how == 1) {
+        ret = mas_store_gfp(&mas, entry, GFP_NOWAIT);
+      } else if ((ret = mas_preallocate(&mas, entry, GFP_NOWAIT)) == 0) {
+        mas_set_range(&mas, index, last);
+        mas_store_prealloc(&mas, entry);
+      }
+      mas_destroy(&mas);
+      mtree_unlock(&tree_);
+    }
+    expect_store(call, ret, how == 0 ? GFP_KERNEL : GFP_NOWAIT, failed_before, index, last);
+    if (ret == 0) model_store(model_, index, last, value);
+    outcome(call, error_name(ret));
+    trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), last);
+  }
+
+  // The kernel job's tree copy (same draws). The model has mtree_dup and no
+  // mas_expected_entries: both variants copy with mtree_dup here. The copy must hold
+  // the source's entries at its height (or nothing after -ENOMEM) and pass mt_validate.
+  void dup() {
+    c_.draw(ChoiceKind::Arg, kSiteVariant, 2);  // the bulk variant, a kernel entry point
+    const gfp_t gfp = c_.draw(ChoiceKind::Arg, kSiteGfp, 2) ? GFP_NOWAIT : GFP_KERNEL;
+    const uint64_t failed_before = allocator_.failures();
+    maple_tree copy{};
+    mt_init_flags(&copy, opt_.alloc_range_tree ? MT_FLAGS_ALLOC_RANGE : 0);
+    if (opt_.rcu) mt_set_in_rcu(&copy);
+    // A sleeping copy is __mt_dup, without the spin locks (as the kernel job's).
+    const char* call = gfp::allows_blocking(gfp) ? "__mt_dup" : "mtree_dup";
+    const int ret = gfp::allows_blocking(gfp) ? __mt_dup(&tree_, &copy, gfp) : mtree_dup(&tree_, &copy, gfp);
+    mt_validate(&copy);
+    MA_STATE(mas, &copy, 0, 0);
+    void* entry;
+    auto it = model_.begin();
+    uint64_t count = 0;
+    mas_for_each(&mas, entry, ULONG_MAX) {
+      if (ret != 0 || it == model_.end() || it->first != mas.index || it->second.last != mas.last ||
+          it->second.value != xa_to_value(entry))
+        diverged(fmt::format("{} returned {} and its copy holds [{:#x}, {:#x}] = {}, unlike the source", call, ret,
+                             mas.index, mas.last, xa_to_value(entry)),
+                 mas.index, mas.last);
+      ++it;
+      ++count;
+    }
+    if (ret == 0 && it != model_.end())
+      diverged(fmt::format("model entry at {:#x} missing from {}'s copy", it->first, call), it->first, it->second.last);
+    if (ret == 0 && mt_height(&copy) != mt_height(&tree_))
+      diverged(fmt::format("{}'s copy has height {}, its source {}", call, mt_height(&copy), mt_height(&tree_)), 0,
+               ULONG_MAX);
+    mtree_destroy(&copy);
+    expect_store(call, ret, gfp, failed_before, 0, ULONG_MAX);
+    outcome(call, error_name(ret));
+    trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), count);
+  }
+
+  // A store's return: 0, or -ENOMEM where a request may fail (GFP_NOWAIT) and one did
+  // (maple.false_enomem otherwise, as on the kernel backend).
+  void expect_store(const char* call, int ret, gfp_t gfp, uint64_t failed_before, unsigned long first,
+                    unsigned long last) {
+    if (ret == 0) return;
+    if (ret != -ENOMEM || gfp::allows_blocking(gfp)) diverged(fmt::format("{} returned {}", call, ret), first, last);
+    if (allocator_.failures() == failed_before)
+      raise_failure(FailureSubject::entry(first, last), "maple.false_enomem", "maple_stress",
+                    fmt::format("op {}: {} returned -ENOMEM but every node request was granted", op_, call),
+                    maple::mt_dump_string(&tree_, mt_dump_hex));
+  }
+
+  // The range of the slot holding index: the entry's, or the gap's between entries.
+  void model_slot(unsigned long index, unsigned long* lo, unsigned long* hi) const {
+    unsigned long start;
+    if (const ModelEntry* e = model_find(model_, index, &start)) {
+      *lo = start;
+      *hi = e->last;
+      return;
+    }
+    auto next = model_.lower_bound(index);
+    *hi = next == model_.end() ? ULONG_MAX : next->first - 1;
+    *lo = next == model_.begin() ? 0 : std::prev(next)->second.last + 1;
   }
 
   // After every operation: mt_validate and a full model diff. The harness's own walks
@@ -643,7 +784,39 @@ CoverageRegistry maple_coverage_registry(const MapleStressOptions& options) {
       {"mas_store_gfp", "-ENOMEM", true, injecting},
   };
   for (const Entry& e : entries) registry.outcomes.push_back({e.op, e.outcome, e.error, e.enabled});
+  // The cursor and bulk ops, when their weights are on.
+  const bool paused = options.mix_paused_store > 0, spanning = options.mix_spanning_store > 0, dup = options.mix_dup > 0;
+  if (dup) registry.sites.push_back({fmt::format("{}/nowait", maple::kSiteMtDup.view()), injecting});
+  const Entry extra[] = {
+      {"mas_pause/mas_store_gfp", "0", false, paused},
+      {"mas_pause/mas_store_gfp", "-ENOMEM", true, paused && injecting},
+      {"mas_reset/mas_store_gfp", "0", false, paused},
+      {"mas_reset/mas_store_gfp", "-ENOMEM", true, paused && injecting},
+      {"spanning mtree_store_range", "0", false, spanning},
+      {"spanning mas_store_gfp", "0", false, spanning},
+      {"spanning mas_store_gfp", "-ENOMEM", true, spanning && injecting},
+      {"spanning mas_preallocate", "0", false, spanning},
+      {"spanning mas_preallocate", "-ENOMEM", true, spanning && injecting},
+      {"mtree_dup", "0", false, dup},
+      {"mtree_dup", "-ENOMEM", true, dup && injecting},
+      {"__mt_dup", "0", false, dup},
+  };
+  for (const Entry& e : extra)
+    if (e.enabled || options.mix_paused_store + options.mix_spanning_store + options.mix_dup > 0)
+      registry.outcomes.push_back({e.op, e.outcome, e.error, e.enabled});
   return registry;
+}
+
+uint64_t draw_maple_op(ChoiceSource& choices, const MapleStressOptions& options) {
+  static constexpr Site kSiteOp{"maple_stress.op"};
+  const uint64_t extra = uint64_t{options.mix_paused_store} + options.mix_spanning_store + options.mix_dup;
+  if (extra == 0) return choices.draw(ChoiceKind::Op, kSiteOp, 10);
+  uint64_t draw = choices.draw(ChoiceKind::Op, kSiteOp, 100 + extra);
+  if (draw < 100) return draw / 10;
+  draw -= 100;
+  if (draw < options.mix_paused_store) return kMapleOpPausedStore;
+  draw -= options.mix_paused_store;
+  return draw < options.mix_spanning_store ? kMapleOpSpanningStore : kMapleOpDup;
 }
 
 const char* maple_backend_name(MapleBackend backend) {

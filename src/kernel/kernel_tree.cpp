@@ -12,6 +12,9 @@
 
 namespace mmt::kernel {
 
+bool have_mtree_dup() { return mmtk_have_mtree_dup() != 0; }
+bool have_mas_expected_entries() { return mmtk_have_mas_expected_entries() != 0; }
+
 KernelTree::KernelTree(unsigned flags) {
   KernelEnv::current();
   mmtk_maple_tree_init();
@@ -44,6 +47,8 @@ int KernelTree::mtree_alloc_rrange(unsigned long* startp, void* entry, unsigned 
   return mmtk_mtree_alloc_rrange(tree_, startp, entry, size, min, max, gfp);
 }
 void KernelTree::mtree_destroy() { mmtk_mtree_destroy(tree_); }
+int KernelTree::mtree_dup(KernelTree& into, gfp_t gfp) { return mmtk_mtree_dup(tree_, into.tree_, gfp); }
+int KernelTree::mt_dup_unlocked(KernelTree& into, gfp_t gfp) { return mmtk___mt_dup(tree_, into.tree_, gfp); }
 void KernelTree::mtree_lock() { mmtk_mtree_lock(tree_); }
 void KernelTree::mtree_unlock() { mmtk_mtree_unlock(tree_); }
 unsigned KernelTree::mt_height() { return mmtk_mt_height(tree_); }
@@ -58,6 +63,12 @@ void KernelTree::mt_validate() {
     const std::string first_line = report.substr(0, report.find('\n'));
     raise_failure("kernel.mt_validate", "mt_validate", first_line, before + report + mt_dump());
   }
+}
+
+void KernelTree::check_strict_shape() {
+  char msg[256];
+  if (mmtk_mt_check_strict(tree_, msg, sizeof msg) != 0)
+    raise_failure("maple.strict_shape", "mmtorture strict shape check", msg, mt_dump());
 }
 
 std::string KernelTree::mt_dump() {
@@ -78,6 +89,10 @@ KernelState::~KernelState() { mmtk_state_free(mas_); }
 unsigned long KernelState::index() const { return mmtk_mas_index(mas_); }
 unsigned long KernelState::last() const { return mmtk_mas_last(mas_); }
 void KernelState::mas_set_range(unsigned long index, unsigned long last) { mmtk_mas_set_range(mas_, index, last); }
+void KernelState::set_index_last(unsigned long index, unsigned long last) {
+  mmtk_mas_set_index_last(mas_, index, last);
+}
+int KernelState::error() const { return mmtk_mas_error(mas_); }
 void KernelState::mas_reset() { mmtk_mas_reset(mas_); }
 void KernelState::mas_pause() { mmtk_mas_pause(mas_); }
 void* KernelState::mas_walk() { return mmtk_mas_walk(mas_); }
@@ -94,6 +109,10 @@ int KernelState::mas_empty_area_rev(unsigned long min, unsigned long max, unsign
 int KernelState::mas_preallocate(void* entry, gfp_t gfp) { return mmtk_mas_preallocate(mas_, entry, gfp); }
 void KernelState::mas_store_prealloc(void* entry) { mmtk_mas_store_prealloc(mas_, entry); }
 int KernelState::mas_store_gfp(void* entry, gfp_t gfp) { return mmtk_mas_store_gfp(mas_, entry, gfp); }
+void* KernelState::mas_store(void* entry) { return mmtk_mas_store(mas_, entry); }
+int KernelState::mas_expected_entries(unsigned long nr_entries) {
+  return mmtk_mas_expected_entries(mas_, nr_entries);
+}
 void* KernelState::mas_erase() { return mmtk_mas_erase(mas_); }
 void KernelState::mas_destroy() { mmtk_mas_destroy(mas_); }
 

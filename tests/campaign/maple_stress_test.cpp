@@ -88,4 +88,46 @@ TEST(MapleStress, ExhaustedReplayTakesTheSimplestChoices) {
   EXPECT_EQ(result.allocation_failures, 0u);
 }
 
+// The cursor and bulk ops (maple_mix_*): stores through paused and reset states,
+// spanning stores and tree copies run, hit their -ENOMEM paths under injection, stay
+// clean and replay; with every weight 0 the op draw is the classic one of 10.
+uint64_t taken(const Coverage& coverage, const std::string& op, const std::string& outcome) {
+  auto it = coverage.outcomes.find(op);
+  if (it == coverage.outcomes.end()) return 0;
+  auto at = it->second.find(outcome);
+  return at == it->second.end() ? 0 : at->second;
+}
+
+TEST(MapleStress, CursorAndBulkOpsRunCleanAndReplay) {
+  auto options = small_options();
+  options.prefill = 256;
+  options.mix_paused_store = 10;
+  options.mix_spanning_store = 10;
+  options.mix_dup = 10;
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    SeededChoices a(seed);
+    const auto first = run_maple_stress(a, options);
+    ASSERT_FALSE(first.failure.has_value()) << first.failure->headline() << "\n" << first.failure->dump.substr(0, 3000);
+    EXPECT_EQ(first.ops_done, 1500u);
+    for (const char* op : {"mas_pause/mas_store_gfp", "mas_reset/mas_store_gfp", "spanning mtree_store_range",
+                           "spanning mas_store_gfp", "spanning mas_preallocate", "mtree_dup", "__mt_dup"})
+      EXPECT_GT(taken(first.coverage, op, "0"), 0u) << op << " never succeeded, seed " << seed;
+    ReplayChoices replay(a.recorded());
+    EXPECT_EQ(run_maple_stress(replay, options).trace_hash, first.trace_hash);
+    EXPECT_FALSE(replay.divergence().has_value());
+  }
+  uint64_t enomem = 0;
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    SeededChoices c(seed);
+    const auto r = run_maple_stress(c, options);
+    for (const char* op : {"mas_pause/mas_store_gfp", "mas_reset/mas_store_gfp", "spanning mas_store_gfp", "mtree_dup"})
+      enomem += taken(r.coverage, op, "-ENOMEM");
+  }
+  EXPECT_GE(enomem, 3u);
+  // All weights 0: the first op draw is one of 10, as before the weights existed.
+  SeededChoices classic(1);
+  run_maple_stress(classic, small_options());
+  EXPECT_EQ(classic.recorded().at(0).bound, 10u);
+}
+
 }  // namespace mmt::campaign

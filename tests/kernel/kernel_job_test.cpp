@@ -142,5 +142,29 @@ TEST(DifferentialJob, ShapeComparisonSeesTheFullerKernelLeaves) {
   EXPECT_NE(r.failure->message.find("shape: kernel height 3 with"), std::string::npos) << r.failure->message;
 }
 
+// The cursor and bulk ops (stores through paused and reset states, spanning stores,
+// tree copies with the version's bulk entry points) on the kernel's tree under injected
+// failures, and on both trees in the differential: clean, and replaying.
+TEST(KernelJob, CursorAndBulkOpsRunCleanAndReplay) {
+  for (MapleBackend backend : {MapleBackend::Kernel, MapleBackend::Differential}) {
+    for (uint64_t seed = 1; seed <= 2; ++seed) {
+      auto o = options(backend, backend == MapleBackend::Kernel ? 0.1 : 0.0);
+      o.mix_paused_store = 10;
+      o.mix_spanning_store = 10;
+      o.mix_dup = 10;
+      o.rcu = seed == 2;
+      SeededChoices a(seed);
+      const auto first = run_maple_stress(a, o);
+      ASSERT_FALSE(first.failure.has_value())
+          << maple_backend_name(backend) << " seed " << seed << ": " << first.failure->headline() << "\n"
+          << first.failure->dump.substr(0, 3000);
+      EXPECT_EQ(first.ops_done, 1500u);
+      ReplayChoices replay(a.recorded());
+      EXPECT_EQ(run_maple_stress(replay, o).trace_hash, first.trace_hash);
+      EXPECT_FALSE(replay.divergence().has_value());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mmt::campaign

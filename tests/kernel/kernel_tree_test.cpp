@@ -269,5 +269,150 @@ TEST(KernelTree, FailNthWalkOverNodeRequests) {
   EXPECT_GT(enomem, 5u);
 }
 
+// A store through a paused state and through a reset state: the cursor walked to an
+// entry, was paused (or reset) as a caller dropping the lock does, and its range was
+// set directly; the store lands on that range.
+TEST(KernelTree, StoresThroughPausedAndResetStates) {
+  World world;
+  KernelTree tree(KernelTree::kAllocRange);
+  for (unsigned long i = 0; i < 200; ++i) ASSERT_EQ(tree.mtree_store_range(i * 4, i * 4 + 1, xa_value(i + 1), gfp::kKernel), 0);
+  for (bool reset : {false, true}) {
+    KernelState mas(tree, 401, 401);
+    tree.mtree_lock();
+    EXPECT_EQ(xa_value_of(mas.mas_walk()), 101u);
+    EXPECT_EQ(mas.index(), 400u);
+    EXPECT_EQ(mas.last(), 401u);
+    if (reset) mas.mas_reset();
+    else mas.mas_pause();
+    tree.mtree_unlock();
+    tree.mtree_lock();
+    const unsigned long first = reset ? 396 : 402, last = reset ? 398 : 403;
+    mas.set_index_last(first, last);
+    EXPECT_EQ(mas.mas_store_gfp(xa_value(reset ? 7 : 8), gfp::kNowait), 0);
+    tree.mtree_unlock();
+    EXPECT_EQ(xa_value_of(tree.mtree_load(first)), reset ? 7u : 8u);
+    EXPECT_EQ(xa_value_of(tree.mtree_load(last)), reset ? 7u : 8u);
+    tree.mt_validate();
+  }
+  EXPECT_EQ(xa_value_of(tree.mtree_load(400)), 101u);
+  EXPECT_EQ(xa_value_of(tree.mtree_load(399)), 0u);
+  tree.mtree_destroy();
+  EXPECT_EQ(world.nodes.live_objects(), 0u);
+}
+
+// The bulk entry points the version has: mtree_dup (6.8+) copies the tree exactly,
+// -ENOMEM leaves the copy empty with nothing held; mas_expected_entries (6.1, 6.12)
+// then in-order mas_store builds the same entries.
+TEST(KernelTree, CopiesTheTreeWithTheVersionsBulkEntryPoints) {
+  EXPECT_TRUE(have_mtree_dup() || have_mas_expected_entries());
+  World world;
+  KernelTree tree(KernelTree::kAllocRange);
+  for (unsigned long i = 0; i < 300; ++i) ASSERT_EQ(tree.mtree_store_range(i * 4, i * 4 + 1, xa_value(i + 1), gfp::kKernel), 0);
+  const auto source = contents(tree);
+  const uint64_t live = world.nodes.live_objects();
+  if (have_mtree_dup()) {
+    KernelTree copy(KernelTree::kAllocRange);
+    ASSERT_EQ(tree.mtree_dup(copy, gfp::kNowait), 0);
+    EXPECT_EQ(contents(copy), source);
+    EXPECT_EQ(copy.mt_height(), tree.mt_height());
+    EXPECT_EQ(world.nodes.live_objects(), 2 * live);  // the same nodes, copied
+    copy.mt_validate();
+    copy.mtree_destroy();
+    KernelTree failed(KernelTree::kAllocRange);
+    world.fail_nowait(true);
+    EXPECT_EQ(tree.mtree_dup(failed, gfp::kNowait), -ENOMEM);
+    world.fail_nowait(false);
+    EXPECT_TRUE(contents(failed).empty());
+    EXPECT_EQ(world.nodes.live_objects(), live);
+    KernelTree sleeping(KernelTree::kAllocRange);
+    ASSERT_EQ(tree.mt_dup_unlocked(sleeping, gfp::kKernel), 0);
+    EXPECT_EQ(contents(sleeping), source);
+    sleeping.mtree_destroy();
+  } else {
+    KernelTree copy(KernelTree::kAllocRange);
+    EXPECT_EQ(tree.mtree_dup(copy, gfp::kNowait), -95);
+  }
+  if (have_mas_expected_entries()) {
+    KernelTree copy(KernelTree::kAllocRange);
+    {
+      KernelState mas(copy, 0, 0);
+      ASSERT_EQ(mas.mas_expected_entries(source.size()), 0);
+      for (const auto& [index, range] : source) {
+        mas.set_index_last(index, range.first);
+        mas.mas_store(xa_value(range.second));
+        ASSERT_EQ(mas.error(), 0);
+      }
+      mas.mas_destroy();
+    }
+    EXPECT_EQ(contents(copy), source);
+    copy.mt_validate();
+    copy.mtree_destroy();
+  }
+  EXPECT_EQ(world.nodes.live_objects(), live);
+  tree.mtree_destroy();
+  EXPECT_EQ(world.nodes.live_objects(), 0u);
+}
+
+// A finding of the tool: mtree_dup takes both trees' spin locks and then allocates
+// with the caller's gfp, so mtree_dup(GFP_KERNEL) sleeps in atomic context (the
+// kernel's own test suite calls it so, where spin locks never complain). The
+// scheduler's might_sleep reports it; fork uses __mt_dup under the mmap_lock instead.
+TEST(KernelTree, MtreeDupWithGfpKernelSleepsUnderTheSpinLock) {
+  if (!have_mtree_dup()) GTEST_SKIP() << "linux " << kernel_version() << " has no mtree_dup";
+  World world;
+  KernelTree tree(KernelTree::kAllocRange);
+  for (unsigned long i = 0; i < 100; ++i) ASSERT_EQ(tree.mtree_store_range(i * 4, i * 4 + 1, xa_value(i + 1), gfp::kKernel), 0);
+  KernelTree copy(KernelTree::kAllocRange);
+  try {
+    tree.mtree_dup(copy, gfp::kKernel);
+    FAIL() << "mtree_dup(GFP_KERNEL) under the spin locks was not reported";
+  } catch (const FailureError& e) {
+    EXPECT_EQ(e.failure().check, "might_sleep") << e.failure().headline();
+  }
+  world.env.release_held();
+}
+
+// Our strict shape check is stricter than the kernel's mt_validate exactly where
+// mt_validate is lenient: a bulk load (mas_expected_entries, in-order mas_store) may
+// leave its rightmost leaf below the minimum (mas_destroy rebalances it only below
+// min - 1), which mt_validate exempts (max = ULONG_MAX) and the strict check reports.
+// Trees built by ordinary stores keep every node at the minimum and pass both.
+TEST(KernelTree, StrictShapeCheckDoesNotExemptTheRightmostNodes) {
+  if (!have_mas_expected_entries()) GTEST_SKIP() << "linux " << kernel_version() << " has no mas_expected_entries";
+  World world;
+  unsigned caught = 0;
+  for (unsigned long n = 16; n <= 160; ++n) {
+    KernelTree bulk(0);
+    {
+      KernelState mas(bulk, 0, 0);
+      ASSERT_EQ(mas.mas_expected_entries(n), 0);
+      for (unsigned long i = 0; i < n; ++i) {
+        mas.set_index_last(10 * i, 10 * i + 4);
+        mas.mas_store(xa_value(i + 1));
+        ASSERT_EQ(mas.error(), 0);
+      }
+      mas.mas_destroy();
+    }
+    bulk.mt_validate();  // the kernel's own check passes
+    try {
+      bulk.check_strict_shape();
+    } catch (const FailureError& e) {
+      EXPECT_EQ(e.failure().check, "maple.strict_shape");
+      EXPECT_NE(e.failure().message.find("rightmost, which mt_validate exempts"), std::string::npos)
+          << e.failure().message;
+      ++caught;
+    }
+    bulk.mtree_destroy();
+
+    KernelTree stored(0);
+    for (unsigned long i = 0; i < n; ++i) ASSERT_EQ(stored.mtree_store_range(10 * i, 10 * i + 4, xa_value(i + 1), gfp::kKernel), 0);
+    stored.mt_validate();
+    stored.check_strict_shape();
+    stored.mtree_destroy();
+  }
+  EXPECT_GT(caught, 0u);
+  EXPECT_EQ(world.nodes.live_objects(), 0u);
+}
+
 }  // namespace
 }  // namespace mmt::kernel

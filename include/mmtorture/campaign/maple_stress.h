@@ -53,6 +53,16 @@ struct MapleStressOptions {
   // mt_set_rcu_access_points for the run: every rcu_dereference on a walk and every
   // write into the live RCU tree is a yield point (readers interleave inside writes).
   bool rcu_access_points = false;
+  // Weights of the cursor and bulk operations beside the ten classic ones (each of
+  // which weighs 10). All 0: the classic mix, drawn as before (one draw of 10).
+  //  - paused store: mas_walk, then mas_pause (or mas_reset), the lock dropped and
+  //    retaken, then mas_store_gfp through that state over the walked range or a drawn one;
+  //  - spanning store: one store over up to a whole key region (many entries and nodes);
+  //  - dup: copy the tree into a fresh one (mtree_dup, or mas_expected_entries and
+  //    in-order mas_store, as fork does per version), checked against the source.
+  uint32_t mix_paused_store = 0;
+  uint32_t mix_spanning_store = 0;
+  uint32_t mix_dup = 0;
   // How the scheduler interleaves the writer and the readers (readers > 0 only).
   sched::StrategyConfig strategy = sched::StrategyConfig::preempt(0.05);
   uint64_t hang_ms = 60'000;
@@ -78,6 +88,16 @@ struct MapleStressResult {
 // (mtree_alloc_range off without alloc_range_tree, the -ENOMEM returns off when nothing
 // is injected).
 CoverageRegistry maple_coverage_registry(const MapleStressOptions& options);
+
+// The op kinds past the ten classic ones (0..9: store, insert, erase, load, find,
+// find_rev, empty_area, alloc_range, preallocated store, mas_store_gfp).
+inline constexpr uint64_t kMapleOpPausedStore = 10;
+inline constexpr uint64_t kMapleOpSpanningStore = 11;
+inline constexpr uint64_t kMapleOpDup = 12;
+// Draws the next op kind (site maple_stress.op): with every mix_ weight 0 one draw of 10,
+// as before the weights existed (old seeds replay unchanged); else one draw over 100 +
+// the weights, the classic ops 10 each (smaller draws stay the classic ops).
+uint64_t draw_maple_op(ChoiceSource& choices, const MapleStressOptions& options);
 
 // Runs one stress of `options.ops` operations with decisions from `choices`.
 // Never throws for a failed check: the failure is returned with its op index.

@@ -32,6 +32,11 @@ namespace mmt::kernel {
 // The kernel version compiled in, from its Makefile ("6.12.118").
 const char* kernel_version();
 
+// Which bulk entry points the compiled kernel has: mtree_dup (6.8 and later) and
+// mas_expected_entries (6.1 and 6.12).
+bool have_mtree_dup();
+bool have_mas_expected_entries();
+
 // RCU access points in the kernel code (process-wide, as the model's
 // mt_set_rcu_access_points): every READ_ONCE, WRITE_ONCE, rcu_dereference and
 // rcu_assign_pointer is first a scheduler yield point.
@@ -105,12 +110,22 @@ class KernelTree {
   int mtree_alloc_rrange(unsigned long* startp, void* entry, unsigned long size, unsigned long min,
                          unsigned long max, gfp_t gfp);
   void mtree_destroy();
+  // mtree_dup(this, into, gfp): copies this tree into the empty tree `into` (same flags).
+  // Only where have_mtree_dup(); -EOPNOTSUPP otherwise.
+  int mtree_dup(KernelTree& into, gfp_t gfp);
+  // __mt_dup: the same without taking either tree's lock (the caller excludes writers,
+  // as fork does under the sleeping mmap_lock), so gfp may sleep.
+  int mt_dup_unlocked(KernelTree& into, gfp_t gfp);
   void mtree_lock();
   void mtree_unlock();
   unsigned mt_height();
   // The kernel's mt_validate; anything it reports is a Failure ("kernel.mt_validate"
   // for printed errors, "kernel.mt_bug"/"kernel.mt_warn" for its assertions).
   void mt_validate();
+  // mmtorture's own shape check, stricter than mt_validate: every node but the root at
+  // least minimally occupied (the rightmost ones too, which mt_validate exempts), every
+  // leaf at depth mt_height - 1. A break is Failure "maple.strict_shape" with mt_dump.
+  void check_strict_shape();
   // The kernel's mt_dump (hex where the version has formats), as text.
   std::string mt_dump();
 
@@ -131,6 +146,11 @@ class KernelState {
   unsigned long index() const;
   unsigned long last() const;
   void mas_set_range(unsigned long index, unsigned long last);
+  // mas->index, mas->last = index, last: the fields only, the state kept (paused,
+  // active...), as kernel callers set a range before mas_store.
+  void set_index_last(unsigned long index, unsigned long last);
+  // The error the state holds (mas_is_err), else 0.
+  int error() const;
   void mas_reset();
   void mas_pause();
   void* mas_walk();
@@ -143,6 +163,10 @@ class KernelState {
   int mas_preallocate(void* entry, gfp_t gfp);
   void mas_store_prealloc(void* entry);
   int mas_store_gfp(void* entry, gfp_t gfp);
+  // Errors stay in the state (error()).
+  void* mas_store(void* entry);
+  // Only where have_mas_expected_entries(); -EOPNOTSUPP otherwise.
+  int mas_expected_entries(unsigned long nr_entries);
   void* mas_erase();
   void mas_destroy();
 
