@@ -694,7 +694,8 @@ MapleStressOptions maple_options(const Config& config) {
   o.readers = knob_as<uint32_t>(config.workload.maple_readers, "workload.maple_readers");
   o.rcu_access_points = config.workload.maple_rcu_access_points;
   o.mix_paused_store = knob_as<uint32_t>(config.workload.maple_mix_paused_store, "workload.maple_mix_paused_store");
-  o.mix_spanning_store = knob_as<uint32_t>(config.workload.maple_mix_spanning_store, "workload.maple_mix_spanning_store");
+  o.mix_spanning_store =
+      knob_as<uint32_t>(config.workload.maple_mix_spanning_store, "workload.maple_mix_spanning_store");
   o.mix_dup = knob_as<uint32_t>(config.workload.maple_mix_dup, "workload.maple_mix_dup");
   const VmWorldOptions world = world_options(config);  // the [schedule] section, read once
   o.strategy = world.strategy == sched::StrategyKind::Pct ? sched::StrategyConfig::pct(world.pct_depth, world.pct_steps)

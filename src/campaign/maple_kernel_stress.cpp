@@ -922,8 +922,9 @@ class Job {
     const Answer a = both([&](TreeUnderTest& t) {
       Answer r{call};
       unsigned long lo = 0, hi = 0;
-      const int ret = t.paused_store(index, reset, whole, last, value, gfp,
-                                     [&](unsigned long first, unsigned long end) { announce(first, end, value); }, &lo, &hi);
+      const int ret = t.paused_store(
+          index, reset, whole, last, value, gfp,
+          [&](unsigned long first, unsigned long end) { announce(first, end, value); }, &lo, &hi);
       r.push(static_cast<unsigned long>(ret));
       r.push(lo);
       r.push(hi);
@@ -934,8 +935,9 @@ class Job {
     unsigned long want_lo, want_hi;
     model_slot(index, &want_lo, &want_hi);
     if (lo != want_lo || hi != want_hi)
-      fail("model_diff", fmt::format("mas_walk({:#x}) gave the range [{:#x}, {:#x}], the model's slot is [{:#x}, {:#x}]",
-                                     index, lo, hi, want_lo, want_hi));
+      fail("model_diff",
+           fmt::format("mas_walk({:#x}) gave the range [{:#x}, {:#x}], the model's slot is [{:#x}, {:#x}]", index, lo,
+                       hi, want_lo, want_hi));
     const unsigned long first = whole ? lo : index, end = whole ? hi : last;
     expect_store(call, ret, gfp, failed_before);
     if (ret == 0) model_store(map_, first, end, value);

@@ -785,7 +785,8 @@ CoverageRegistry maple_coverage_registry(const MapleStressOptions& options) {
   };
   for (const Entry& e : entries) registry.outcomes.push_back({e.op, e.outcome, e.error, e.enabled});
   // The cursor and bulk ops, when their weights are on.
-  const bool paused = options.mix_paused_store > 0, spanning = options.mix_spanning_store > 0, dup = options.mix_dup > 0;
+  const bool paused = options.mix_paused_store > 0, spanning = options.mix_spanning_store > 0,
+             dup = options.mix_dup > 0;
   if (dup) registry.sites.push_back({fmt::format("{}/nowait", maple::kSiteMtDup.view()), injecting});
   const Entry extra[] = {
       {"mas_pause/mas_store_gfp", "0", false, paused},

@@ -110,9 +110,7 @@ int KernelState::mas_preallocate(void* entry, gfp_t gfp) { return mmtk_mas_preal
 void KernelState::mas_store_prealloc(void* entry) { mmtk_mas_store_prealloc(mas_, entry); }
 int KernelState::mas_store_gfp(void* entry, gfp_t gfp) { return mmtk_mas_store_gfp(mas_, entry, gfp); }
 void* KernelState::mas_store(void* entry) { return mmtk_mas_store(mas_, entry); }
-int KernelState::mas_expected_entries(unsigned long nr_entries) {
-  return mmtk_mas_expected_entries(mas_, nr_entries);
-}
+int KernelState::mas_expected_entries(unsigned long nr_entries) { return mmtk_mas_expected_entries(mas_, nr_entries); }
 void* KernelState::mas_erase() { return mmtk_mas_erase(mas_); }
 void KernelState::mas_destroy() { mmtk_mas_destroy(mas_); }
 

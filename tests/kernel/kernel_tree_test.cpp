@@ -275,7 +275,8 @@ TEST(KernelTree, FailNthWalkOverNodeRequests) {
 TEST(KernelTree, StoresThroughPausedAndResetStates) {
   World world;
   KernelTree tree(KernelTree::kAllocRange);
-  for (unsigned long i = 0; i < 200; ++i) ASSERT_EQ(tree.mtree_store_range(i * 4, i * 4 + 1, xa_value(i + 1), gfp::kKernel), 0);
+  for (unsigned long i = 0; i < 200; ++i)
+    ASSERT_EQ(tree.mtree_store_range(i * 4, i * 4 + 1, xa_value(i + 1), gfp::kKernel), 0);
   for (bool reset : {false, true}) {
     KernelState mas(tree, 401, 401);
     tree.mtree_lock();
@@ -307,7 +308,8 @@ TEST(KernelTree, CopiesTheTreeWithTheVersionsBulkEntryPoints) {
   EXPECT_TRUE(have_mtree_dup() || have_mas_expected_entries());
   World world;
   KernelTree tree(KernelTree::kAllocRange);
-  for (unsigned long i = 0; i < 300; ++i) ASSERT_EQ(tree.mtree_store_range(i * 4, i * 4 + 1, xa_value(i + 1), gfp::kKernel), 0);
+  for (unsigned long i = 0; i < 300; ++i)
+    ASSERT_EQ(tree.mtree_store_range(i * 4, i * 4 + 1, xa_value(i + 1), gfp::kKernel), 0);
   const auto source = contents(tree);
   const uint64_t live = world.nodes.live_objects();
   if (have_mtree_dup()) {
@@ -361,7 +363,8 @@ TEST(KernelTree, MtreeDupWithGfpKernelSleepsUnderTheSpinLock) {
   if (!have_mtree_dup()) GTEST_SKIP() << "linux " << kernel_version() << " has no mtree_dup";
   World world;
   KernelTree tree(KernelTree::kAllocRange);
-  for (unsigned long i = 0; i < 100; ++i) ASSERT_EQ(tree.mtree_store_range(i * 4, i * 4 + 1, xa_value(i + 1), gfp::kKernel), 0);
+  for (unsigned long i = 0; i < 100; ++i)
+    ASSERT_EQ(tree.mtree_store_range(i * 4, i * 4 + 1, xa_value(i + 1), gfp::kKernel), 0);
   KernelTree copy(KernelTree::kAllocRange);
   try {
     tree.mtree_dup(copy, gfp::kKernel);
@@ -405,7 +408,8 @@ TEST(KernelTree, StrictShapeCheckDoesNotExemptTheRightmostNodes) {
     bulk.mtree_destroy();
 
     KernelTree stored(0);
-    for (unsigned long i = 0; i < n; ++i) ASSERT_EQ(stored.mtree_store_range(10 * i, 10 * i + 4, xa_value(i + 1), gfp::kKernel), 0);
+    for (unsigned long i = 0; i < n; ++i)
+      ASSERT_EQ(stored.mtree_store_range(10 * i, 10 * i + 4, xa_value(i + 1), gfp::kKernel), 0);
     stored.mt_validate();
     stored.check_strict_shape();
     stored.mtree_destroy();
