@@ -80,13 +80,21 @@ struct Suite {
 };
 
 Suite kernel_suite() {
-  return {"kernel", true, mmtk_conformance_kernel_checks, mmtk_conformance_kernel_nr_checks,
-          mmtk_conformance_kernel_init, mmtk_conformance_kernel_assertions};
+  return {"kernel",
+          true,
+          mmtk_conformance_kernel_checks,
+          mmtk_conformance_kernel_nr_checks,
+          mmtk_conformance_kernel_init,
+          mmtk_conformance_kernel_assertions};
 }
 
 Suite model_suite() {
-  return {"model", false, mmtk_conformance_model_checks, mmtk_conformance_model_nr_checks,
-          mmtk_conformance_model_init, mmtk_conformance_model_assertions};
+  return {"model",
+          false,
+          mmtk_conformance_model_checks,
+          mmtk_conformance_model_nr_checks,
+          mmtk_conformance_model_init,
+          mmtk_conformance_model_assertions};
 }
 
 // ---- the child's side: the assertion hooks and the run of one check ----------------
@@ -210,8 +218,8 @@ struct World {
     out["status"] = "failed";
     out["where"] = error.failure().site;
     out["function"] = error.failure().site;
-    out["what"] = fmt::format("{}: {} (setting up or tearing down the world)", error.failure().check,
-                              error.failure().message);
+    out["what"] =
+        fmt::format("{}: {} (setting up or tearing down the world)", error.failure().check, error.failure().message);
   } catch (const std::exception& error) {
     out["status"] = "failed";
     out["where"] = "";
@@ -256,8 +264,8 @@ struct Result {
   std::string log;
 };
 
-Result run_isolated(const Suite& suite, const mmtk_conformance_check& check, unsigned cpu_limit_s,
-                    unsigned long invert, unsigned long budget) {
+Result run_isolated(const Suite& suite, const mmtk_conformance_check& check, unsigned cpu_limit_s, unsigned long invert,
+                    unsigned long budget) {
   Result result;
   if (!check.present) {
     result.status = "not applicable";
@@ -307,17 +315,16 @@ Result run_isolated(const Suite& suite, const mmtk_conformance_check& check, uns
       result.status = "failed";
       const std::string where = report.value("where", "");
       const std::string function = report.value("function", "");
-      result.detail = where == function || function.empty() ? fmt::format("{}: {}", where, report.value("what", ""))
-                                                            : fmt::format("{} {}: {}", where, function,
-                                                                          report.value("what", ""));
+      result.detail = where == function || function.empty()
+                          ? fmt::format("{}: {}", where, report.value("what", ""))
+                          : fmt::format("{} {}: {}", where, function, report.value("what", ""));
       result.log = report.value("log", "");
     }
   } else {
     result.status = "failed";
     if (WIFSIGNALED(wstatus))
       result.detail = fmt::format("the check died of signal {} ({})", WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
-    else
-      result.detail = fmt::format("the check exited with status {} without a report", WEXITSTATUS(wstatus));
+    else result.detail = fmt::format("the check exited with status {} without a report", WEXITSTATUS(wstatus));
   }
   return result;
 }
@@ -409,8 +416,7 @@ int run(const Options& options) {
   const int label_width = expected.empty() ? 4 : 5;  // room for XPASS/XFAIL
   const std::set<std::string> only(options.only.begin(), options.only.end());
   const std::set<std::string> skip(options.skip.begin(), options.skip.end());
-  unsigned passed = 0, failed = 0, not_applicable = 0, expected_failures = 0, new_failures = 0,
-           unexpected_passes = 0;
+  unsigned passed = 0, failed = 0, not_applicable = 0, expected_failures = 0, new_failures = 0, unexpected_passes = 0;
   unsigned long assertions = 0;
   const auto start = Clock::now();
   for (unsigned i = 0; i < suite.count; ++i) {
@@ -423,19 +429,19 @@ int run(const Options& options) {
     if (result.status == "passed") {
       ++passed;
       if (listed != expected.end()) ++unexpected_passes;
-      std::printf("%-*s %-44s %12s assertions %8.2f s%s%s%s\n", label_width, listed == expected.end() ? "PASS" : "XPASS",
-                  check.name, with_commas(result.run).c_str(), result.seconds, result.detail.empty() ? "" : "  ",
-                  result.detail.c_str(),
-                  listed == expected.end() ? ""
-                                           : fmt::format("  (listed as failing in {}: take it off the list)",
-                                                         options.expect)
-                                                 .c_str());
+      std::printf("%-*s %-44s %12s assertions %8.2f s%s%s%s\n", label_width,
+                  listed == expected.end() ? "PASS" : "XPASS", check.name, with_commas(result.run).c_str(),
+                  result.seconds, result.detail.empty() ? "" : "  ", result.detail.c_str(),
+                  listed == expected.end()
+                      ? ""
+                      : fmt::format("  (listed as failing in {}: take it off the list)", options.expect).c_str());
     } else if (result.status == "failed") {
       ++failed;
       if (listed != expected.end()) ++expected_failures;
       else ++new_failures;
-      std::printf("%-*s %-44s %12s assertions %8.2f s  %s%s\n", label_width, listed == expected.end() ? "FAIL" : "XFAIL",
-                  check.name, with_commas(result.run).c_str(), result.seconds, result.detail.c_str(),
+      std::printf("%-*s %-44s %12s assertions %8.2f s  %s%s\n", label_width,
+                  listed == expected.end() ? "FAIL" : "XFAIL", check.name, with_commas(result.run).c_str(),
+                  result.seconds, result.detail.c_str(),
                   listed == expected.end() ? "" : fmt::format("  (expected: {})", listed->second).c_str());
       if (options.verbose && !result.log.empty()) std::printf("%s\n", result.log.c_str());
     } else {

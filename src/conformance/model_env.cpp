@@ -48,11 +48,11 @@ void mmtk_model_mt_dump(const maple_tree* mt, mt_dump_format format) {
 }
 
 void mmtk_model_mas_dump(const ma_state* mas) {
-  log_append(fmt::format("MA_STATE: tree {} index {:#x} last {:#x} node {} min {:#x} max {:#x} status {} depth {} "
-                         "offset {} end {} allocated {}\n",
-                         static_cast<const void*>(mas->tree), mas->index, mas->last, static_cast<const void*>(mas->node),
-                         mas->min, mas->max, static_cast<int>(mas->status), mas->depth, mas->offset, mas->end,
-                         mas->alloc_count));
+  log_append(fmt::format(
+      "MA_STATE: tree {} index {:#x} last {:#x} node {} min {:#x} max {:#x} status {} depth {} "
+      "offset {} end {} allocated {}\n",
+      static_cast<const void*>(mas->tree), mas->index, mas->last, static_cast<const void*>(mas->node), mas->min,
+      mas->max, static_cast<int>(mas->status), mas->depth, mas->offset, mas->end, mas->alloc_count));
 }
 
 void mmtk_model_bug(const char* file, int line, const char* func, const char* what) {

@@ -164,8 +164,8 @@ int mtree_alloc_rrange(maple_tree* mt, unsigned long* startp, void* entry, unsig
   return mtree_alloc_common(mt, startp, entry, size, min, max, gfp, true);
 }
 
-int mas_alloc_cyclic(ma_state* mas, unsigned long* startp, void* entry, unsigned long range_lo,
-                     unsigned long range_hi, unsigned long* next, mmt::gfp_t gfp) {
+int mas_alloc_cyclic(ma_state* mas, unsigned long* startp, void* entry, unsigned long range_lo, unsigned long range_hi,
+                     unsigned long* next, mmt::gfp_t gfp) {
   // First from *next (never below the range), then, if that part is full, from the
   // bottom: the second search is a wrap.
   const unsigned long from = std::max(range_lo, *next);

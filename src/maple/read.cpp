@@ -217,8 +217,7 @@ bool mas_next_setup(ma_state* mas, unsigned long max, void** entry) {
     return true;
   }
   switch (mas->status) {
-    case ma_active:
-      return false;
+    case ma_active: return false;
     case ma_none:
     case ma_pause:
     case ma_start:
@@ -238,10 +237,8 @@ bool mas_next_setup(ma_state* mas, unsigned long max, void** entry) {
       *entry = mas_walk(mas);
       if (*entry) return true;
       break;
-    case ma_root:
-      break;
-    case ma_error:
-      return true;
+    case ma_root: break;
+    case ma_error: return true;
   }
   if (mas->status == ma_active) return false;
   if (mas->status == ma_root) {
@@ -264,14 +261,10 @@ bool mas_prev_setup(ma_state* mas, unsigned long min, void** entry) {
     return true;
   }
   switch (mas->status) {
-    case ma_active:
-      return false;
-    case ma_start:
-      break;
+    case ma_active: return false;
+    case ma_start: break;
     case ma_none:
-    case ma_pause:
-      mas->status = ma_start;
-      break;
+    case ma_pause: mas->status = ma_start; break;
     case ma_underflow:
       // Underflowed before, and the limit moved: carry on from the slot it stopped at.
       if (!mas->node) {
@@ -285,10 +278,8 @@ bool mas_prev_setup(ma_state* mas, unsigned long min, void** entry) {
       *entry = mas_walk(mas);
       if (*entry) return true;
       break;
-    case ma_root:
-      break;
-    case ma_error:
-      return true;
+    case ma_root: break;
+    case ma_error: return true;
   }
   if (mas->status == ma_start) mas_walk(mas);
   if (mas->status == ma_root) {
@@ -368,8 +359,7 @@ bool mas_find_setup(ma_state* mas, unsigned long max, void** entry) {
 bool mas_find_rev_setup(ma_state* mas, unsigned long min, void** entry) {
   *entry = nullptr;
   switch (mas->status) {
-    case ma_active:
-      return mas->index < min;
+    case ma_active: return mas->index < min;
     case ma_start:
       break;
     case ma_pause:

@@ -58,12 +58,12 @@ const char* name(Op op) {
 // The ranges each shape stores ([first, last] -> xa_mk_value(first + 1)).
 std::vector<std::vector<std::pair<unsigned long, unsigned long>>> shapes() {
   std::vector<std::vector<std::pair<unsigned long, unsigned long>>> out;
-  out.push_back({});                                // empty
-  out.push_back({{0, 0}});                          // a root entry
-  out.push_back({{10, 10}, {20, 25}, {40, 40}});    // one leaf
+  out.push_back({});                              // empty
+  out.push_back({{0, 0}});                        // a root entry
+  out.push_back({{10, 10}, {20, 25}, {40, 40}});  // one leaf
   std::vector<std::pair<unsigned long, unsigned long>> big;
   for (unsigned long i = 1; i <= 300; ++i) big.push_back({i * 10, i * 10 + 5});
-  out.push_back(big);                               // three levels
+  out.push_back(big);  // three levels
   return out;
 }
 
@@ -162,8 +162,8 @@ TEST(CursorEdges, ModelAnswersAsTheKernel) {
           const Answer k = kernel_step(kmas, step);
           const Answer m = model_step(&mmas, step);
           trail += std::string(" ") + name(step.op) + "(" + std::to_string(step.limit) + ")";
-          EXPECT_EQ(m, k) << "shape " << s << ", sequence " << q << " from " << start << ":" << trail
-                          << ": kernel " << text(k) << " but model " << text(m);
+          EXPECT_EQ(m, k) << "shape " << s << ", sequence " << q << " from " << start << ":" << trail << ": kernel "
+                          << text(k) << " but model " << text(m);
           ++compared;
           if (!(m == k)) break;
         }
