@@ -61,24 +61,13 @@ std::string Failure::headline() const {
 }
 
 void raise_failure(std::string check, std::string site, std::string message, std::string dump, std::string detail) {
-  Failure failure;
-  failure.check = std::move(check);
-  failure.site = std::move(site);
-  failure.message = std::move(message);
-  failure.dump = std::move(dump);
-  failure.detail = std::move(detail);
-  throw FailureError(std::move(failure));
+  throw FailureError(std::move(check), std::move(site), std::move(message), std::move(dump), std::move(detail),
+                     FailureSubject{});
 }
 
 void raise_failure(FailureSubject subject, std::string check, std::string site, std::string message,
                    std::string dump) {
-  Failure failure;
-  failure.check = std::move(check);
-  failure.site = std::move(site);
-  failure.message = std::move(message);
-  failure.dump = std::move(dump);
-  failure.subject = subject;
-  throw FailureError(std::move(failure));
+  throw FailureError(std::move(check), std::move(site), std::move(message), std::move(dump), std::string(), subject);
 }
 
 std::string FailureSubject::text() const {

@@ -3,6 +3,9 @@
 // for x86-64 only).
 #include "mmtorture/core/trace_hash.h"
 
+// Inlined (the same XXH3, specified byte for byte): a fold is on every thread switch,
+// and with the size known here the compiler keeps only XXH3's 17..128-byte path.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 namespace mmt {

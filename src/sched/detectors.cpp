@@ -26,7 +26,9 @@ std::string Scheduler::describe_threads() const {
   std::string text;
   for (const auto& thread : threads_) {
     if (thread->state_ == ThreadState::Finished) continue;
-    text += "  " + thread->describe() + "\n";
+    text += "  ";
+    text += thread->describe();
+    text += '\n';
   }
   return text;
 }
@@ -96,16 +98,25 @@ void Scheduler::report_deadlock() {
     for (const auto& thread : threads_)
       if (thread->state_ == ThreadState::Finished && !thread->held_.empty()) return;
   }
+  // The message lists every thread left, and so does the dump (describe_threads()):
+  // each thread described once for both.
   std::string message = "all threads blocked:";
+  std::string dump;
   Site site{"schedule"};
   bool first = true;
   for (const auto& thread : threads_) {
     if (thread->state_ == ThreadState::Finished) continue;
     if (first) site = thread->wait_.site;
-    message += fmt::format("{} {}", first ? "" : ";", thread->describe());
+    const std::string line = thread->describe();
+    if (!first) message += ';';
+    message += ' ';
+    message += line;
+    dump += "  ";
+    dump += line;
+    dump += '\n';
     first = false;
   }
-  record_failure(Failure{"deadlock", site.name, message, describe_threads()});
+  record_failure(Failure{"deadlock", site.name, std::move(message), std::move(dump)});
 }
 
 }  // namespace mmt::sched

@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <stdexcept>
-#include <unordered_map>
 #include <utility>
 
 #include "mmtorture/core/rng.h"
@@ -115,7 +115,8 @@ class Path {
     node.threads.clear();
     node.sleep.clear();
     node.done.clear();
-    node.footprint = Footprint{};
+    node.footprint.everything = false;
+    node.footprint.objects.clear();
     node.value = 0;
     node.preemptions_before = 0;
     node.cuts_at_child_start = 0;
@@ -130,16 +131,92 @@ class Path {
   size_t length_ = 0;
 };
 
+// Object numbers of one run (ExploringChoices::canonical): an open-addressing table of
+// addresses kept from run to run and emptied by a generation stamp, so a run numbers
+// its objects without allocating. A number is the count of objects before it, as
+// before; the table's layout never shows.
+class ObjectNumbers {
+ public:
+  void clear() {
+    count_ = 0;
+    if (++generation_ == 0) {  // wrapped: stamps of 2^32 runs ago would look current
+      for (Slot& slot : slots_) slot.generation = 0;
+      generation_ = 1;
+    }
+  }
+  uint32_t number(const void* object) {
+    if ((static_cast<size_t>(count_) + 1) * 2 > slots_.size()) grow();
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = hash(object) & mask;; i = (i + 1) & mask) {
+      Slot& slot = slots_[i];
+      if (slot.generation != generation_) {
+        slot = Slot{object, count_, generation_};
+        return count_++;
+      }
+      if (slot.object == object) return slot.number;
+    }
+  }
+
+ private:
+  struct Slot {
+    const void* object = nullptr;
+    uint32_t number = 0;
+    uint32_t generation = 0;  // current only when equal to generation_
+  };
+  static size_t hash(const void* object) {
+    return static_cast<size_t>((reinterpret_cast<uintptr_t>(object) >> 3) * 0x9e3779b97f4a7c15ULL >> 20);
+  }
+  void grow() {
+    std::vector<Slot> old = std::exchange(slots_, std::vector<Slot>(std::max<size_t>(64, slots_.size() * 2)));
+    const size_t mask = slots_.size() - 1;
+    for (const Slot& slot : old) {
+      if (slot.generation != generation_) continue;
+      size_t i = hash(slot.object) & mask;
+      while (slots_[i].generation == generation_) i = (i + 1) & mask;
+      slots_[i] = slot;
+    }
+  }
+
+  std::vector<Slot> slots_;  // a power of two in size, at most half full
+  uint32_t count_ = 0;
+  uint32_t generation_ = 1;
+};
+
+// What one run needs and the next can reuse: kept by the explorer, so the runs of a
+// search allocate only while their storage grows.
+struct RunScratch {
+  ObjectNumbers numbers;
+  std::vector<Rng> streams;
+  std::vector<uint32_t> threads;  // the decision being made: the thread of each value
+  Footprint step;
+  std::vector<Choice> recorded;  // the ChoiceSource's recording
+};
+
 // The ChoiceSource of one explored run, and the observer of its steps' footprints.
 class ExploringChoices final : public ChoiceSource, public AccessObserver {
  public:
-  ExploringChoices(Path& path, const ExploreOptions& options, uint32_t bound, uint64_t& cuts)
-      : path_(path), replayed_(path.size()), options_(options), bound_(bound), cuts_(cuts) {
+  ExploringChoices(Path& path, const ExploreOptions& options, uint32_t bound, uint64_t& cuts, RunScratch& scratch)
+      : path_(path),
+        replayed_(path.size()),
+        options_(options),
+        bound_(bound),
+        cuts_(cuts),
+        step_(scratch.step),
+        numbers_(scratch.numbers),
+        streams_(scratch.streams),
+        threads_scratch_(scratch.threads),
+        recorded_scratch_(scratch.recorded) {
+    adopt_recording_storage(std::move(recorded_scratch_));
+    numbers_.clear();
+    streams_.clear();
+    step_.everything = false;
+    step_.objects.clear();
     // Footprints are only needed by the reduction.
     if (options_.sleep_sets) previous_observer_ = std::exchange(detail::t_access_observer, this);
   }
   ~ExploringChoices() override {
     if (options_.sleep_sets) detail::t_access_observer = previous_observer_;
+    recorded_scratch_ = release_recording_storage();
   }
   ExploringChoices(const ExploringChoices&) = delete;
   ExploringChoices& operator=(const ExploringChoices&) = delete;
@@ -239,8 +316,10 @@ class ExploringChoices final : public ChoiceSource, public AccessObserver {
     if (!options_.sleep_sets) return;
     if (options_.unnamed_state) step_.everything = true;
     step_.finish();
-    if (decisions_ > 0 && decisions_ - 1 < path_.size()) path_[decisions_ - 1].footprint = std::move(step_);
-    step_ = Footprint{};
+    // The node takes the step; its old storage comes back for the next step.
+    if (decisions_ > 0 && decisions_ - 1 < path_.size()) std::swap(path_[decisions_ - 1].footprint, step_);
+    step_.everything = false;
+    step_.objects.clear();
   }
 
   // Objects are numbered in the order a run first touches them (addresses differ from
@@ -251,8 +330,7 @@ class ExploringChoices final : public ChoiceSource, public AccessObserver {
   // steps that both touch such objects share at least that number (dependent:
   // conservative, never the other way).
   uint32_t canonical(const void* object) {
-    auto [it, inserted] = numbers_.try_emplace(object, static_cast<uint32_t>(numbers_.size()));
-    return it->second;
+    return numbers_.number(object);
   }
 
   Rng& stream(uint32_t thread_id) {
@@ -275,10 +353,11 @@ class ExploringChoices final : public ChoiceSource, public AccessObserver {
   AccessObserver* previous_observer_ = nullptr;
   size_t decisions_ = 0;
   bool blocked_ = false;
-  Footprint step_;
-  std::unordered_map<const void*, uint32_t> numbers_;
-  std::vector<Rng> streams_;
-  std::vector<uint32_t> threads_scratch_;  // the decision being made: the thread of each value
+  Footprint& step_;
+  ObjectNumbers& numbers_;
+  std::vector<Rng>& streams_;
+  std::vector<uint32_t>& threads_scratch_;
+  std::vector<Choice>& recorded_scratch_;
   std::optional<std::string> mismatch_;
 };
 
@@ -298,7 +377,7 @@ class Explorer {
     Path path;
     for (;;) {
       if (options_.max_schedules && result_.schedules >= options_.max_schedules) return Level::Limited;
-      ExploringChoices choices(path, options_, bound, cuts_);
+      ExploringChoices choices(path, options_, bound, cuts_, scratch_);
       const RunResult run = program_(choices);
       choices.finish();
       if (choices.mismatch())
@@ -367,6 +446,7 @@ class Explorer {
   const ExploreOptions& options_;
   ExploreResult& result_;
   uint64_t cuts_ = 0;
+  RunScratch scratch_;
 };
 
 }  // namespace

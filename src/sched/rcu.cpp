@@ -105,7 +105,8 @@ void SchedRcu::process() {
     detail::grant(waiter);
     ++released;
   }
-  while (!callbacks_.empty() && callbacks_.front().seq <= oldest_reader()) run_oldest_callback();
+  while (callbacks_head_ != callbacks_.size() && callbacks_[callbacks_head_].seq <= oldest_reader())
+    run_oldest_callback();
   if (released || callbacks_run_ != callbacks_before)
     if (EventLog* log = event_log())
       log->note(EventKind::Rcu, "RCU grace period ended: {} callbacks run, {} synchronize_rcu waiters released",
@@ -118,8 +119,15 @@ void SchedRcu::process() {
 }
 
 void SchedRcu::run_oldest_callback() {
-  RcuHead* head = callbacks_.front().head;
-  callbacks_.pop_front();
+  RcuHead* head = callbacks_[callbacks_head_++].head;
+  if (callbacks_head_ == callbacks_.size()) {
+    callbacks_.clear();
+    callbacks_head_ = 0;
+  } else if (callbacks_head_ >= 64 && callbacks_head_ * 2 >= callbacks_.size()) {
+    // Mostly run: drop the run ones, so a queue that never drains stays its own size.
+    callbacks_.erase(callbacks_.begin(), callbacks_.begin() + static_cast<std::ptrdiff_t>(callbacks_head_));
+    callbacks_head_ = 0;
+  }
   --pending_;
   ++callbacks_run_;
   SoftirqScope softirq;
@@ -127,7 +135,7 @@ void SchedRcu::run_oldest_callback() {
 }
 
 void SchedRcu::flush() {
-  while (!callbacks_.empty()) run_oldest_callback();
+  while (callbacks_head_ != callbacks_.size()) run_oldest_callback();
 }
 
 }  // namespace mmt::sched

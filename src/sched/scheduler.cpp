@@ -42,6 +42,7 @@ namespace {
 struct ThreadKill {};
 
 constexpr uint64_t kSpawnEvent = 0x5350;  // TraceEvent::Custom tag for a spawn
+constexpr size_t kThreadsReserved = 16;
 
 }  // namespace
 
@@ -52,6 +53,9 @@ Scheduler::Scheduler(ChoiceSource& choices, SchedulerOptions options, TraceHash*
   stacks_ = &StackPool::shared(stack_size);
   lockdep_ = std::make_unique<Lockdep>();
   rcu_ = std::make_unique<SchedRcu>(*this);
+  // Room for a small world's threads at once, rather than growing one by one.
+  threads_.reserve(kThreadsReserved);
+  runnable_.reserve(kThreadsReserved);
   if (options_.event_log) options_.event_log->attach(this);
 }
 
@@ -211,11 +215,21 @@ void Scheduler::thread_main(Thread& thread) {
 
 void Scheduler::record_thread_failure(Thread& thread, Failure failure) {
   if (tearing_down_) return;
-  failure.dump = fmt::format("in thread {}\n{}{}", thread.label(), describe_threads(),
-                             failure.dump.empty() ? "" : "\n" + failure.dump);
+  const std::string label = thread.label();
+  std::string dump = "in thread " + label;
+  dump += '\n';
+  dump += describe_threads();
+  if (!failure.dump.empty()) {
+    dump += '\n';
+    dump += failure.dump;
+  }
+  failure.dump = std::move(dump);
   // Who failed: the detail, never the signature. (report_check named the thread already.)
-  if (failure.detail.find(thread.label()) == std::string::npos)
-    failure.detail = failure.detail.empty() ? "in " + thread.label() : failure.detail + "; in " + thread.label();
+  if (failure.detail.find(label) == std::string::npos) {
+    if (!failure.detail.empty()) failure.detail += "; ";
+    failure.detail += "in ";
+    failure.detail += label;
+  }
   record_failure(std::move(failure), &thread);
 }
 

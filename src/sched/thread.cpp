@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
+
 namespace mmt::sched {
 
 const char* thread_state_name(ThreadState state) {
@@ -30,37 +32,71 @@ std::vector<Site> Thread::last_sites() const {
   return sites;
 }
 
-std::string Thread::label() const {
-  if (id_ == 0) return "host";
-  return fmt::format("T{} '{}'", id_, name_);
+namespace {
+
+// Failure reports build these lines on every failing schedule: appended into one
+// string (fmt::format_to), not assembled from temporaries.
+using Out = std::back_insert_iterator<std::string>;
+
+void append_label(std::string& out, uint32_t id, const std::string& name) {
+  if (id == 0) out += "host";
+  else fmt::format_to(Out(out), "T{} '{}'", id, name);
 }
 
-std::string Thread::held_locks_text() const {
-  if (held_.empty()) return "none";
-  std::string text;
-  for (const HeldLock& held : held_) {
-    if (!text.empty()) text += ", ";
-    text += fmt::format("'{}'", held.lock_class->name());
-    if (held.subclass) text += fmt::format("/{}", held.subclass);
-    text += fmt::format(" ({}, at {})", lock_mode_name(held.mode), held.site.name);
+void append_held_locks(std::string& out, const std::vector<HeldLock>& held_locks) {
+  if (held_locks.empty()) {
+    out += "none";
+    return;
   }
+  bool first = true;
+  for (const HeldLock& held : held_locks) {
+    if (!first) out += ", ";
+    first = false;
+    fmt::format_to(Out(out), "'{}'", held.lock_class->name());
+    if (held.subclass) fmt::format_to(Out(out), "/{}", held.subclass);
+    fmt::format_to(Out(out), " ({}, at {})", lock_mode_name(held.mode), held.site.name);
+  }
+}
+
+}  // namespace
+
+std::string Thread::label() const {
+  std::string text;
+  append_label(text, id_, name_);
   return text;
 }
 
-std::string Thread::describe() const { return fmt::format("{} {}", label(), describe_state()); }
+std::string Thread::held_locks_text() const {
+  std::string text;
+  append_held_locks(text, held_);
+  return text;
+}
+
+std::string Thread::describe() const {
+  std::string text;
+  text.reserve(96);
+  append_label(text, id_, name_);
+  text += ' ';
+  text += describe_state();
+  return text;
+}
 
 std::string Thread::describe_state() const {
   std::string text = thread_state_name(state_);
   if (state_ == ThreadState::Blocked) {
-    text += fmt::format(": waits for {}", wait_.what);
-    if (wait_.object && *wait_.object) text += fmt::format(" '{}'", wait_.object);
-    if (wait_.owner) text += fmt::format(" held by {}", wait_.owner->label());
-    text += fmt::format(" at {}", wait_.site.name);
+    fmt::format_to(Out(text), ": waits for {}", wait_.what);
+    if (wait_.object && *wait_.object) fmt::format_to(Out(text), " '{}'", wait_.object);
+    if (wait_.owner) {
+      text += " held by ";
+      append_label(text, wait_.owner->id_, wait_.owner->name_);
+    }
+    fmt::format_to(Out(text), " at {}", wait_.site.name);
     if (killable_) text += " (killable)";
   }
-  if (op_name_) text += fmt::format("; in op '{}'", op_name_);
-  text += fmt::format("; holds {}", held_locks_text());
-  if (rcu_depth_) text += fmt::format("; in rcu_read_lock (depth {})", rcu_depth_);
+  if (op_name_) fmt::format_to(Out(text), "; in op '{}'", op_name_);
+  text += "; holds ";
+  append_held_locks(text, held_);
+  if (rcu_depth_) fmt::format_to(Out(text), "; in rcu_read_lock (depth {})", rcu_depth_);
   if (fatal_signal_) text += "; fatal signal pending";
   return text;
 }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <vector>
 
@@ -227,6 +228,52 @@ TEST(Rcu, PendingCallbacksRunAtTheEndOfTheRunAndTheDefaultBackendReturns) {
   ASSERT_TRUE(result.ok()) << result.failure->headline();
   EXPECT_EQ(world.nodes[0]->magic, kPoison);
   EXPECT_NE(during, &rcu_backend());  // the scheduler's backend was in force only during run()
+  EXPECT_EQ(rcu_backend().pending_callbacks(), 0u);
+}
+
+TEST(Rcu, CallbacksRunInCallOrderWhileTheQueueIsPartlyRunAndRefilled) {
+  // 100 callbacks wait for a reader; it leaves and re-enters at once, and its next yield
+  // runs them (the queue runs its front past its half and drops what ran) while the
+  // callbacks queued after that — one queued by callback 5, then 100 by the writer —
+  // wait for its second section. Every callback runs once, in call order.
+  static std::array<RcuHead, 201> heads;
+  static std::vector<size_t> order;
+  static bool in, phase1, reentered, phase2;
+  order.clear();
+  in = phase1 = reentered = phase2 = false;
+  const auto record = [](RcuHead* head) {
+    const auto index = static_cast<size_t>(head - heads.data());
+    order.push_back(index);
+    if (index == 5) call_rcu(&heads[200], [](RcuHead* last) { order.push_back(static_cast<size_t>(last - heads.data())); });
+  };
+  const RunResult result = run_seed(5, preempt_options(1.0), [&](Scheduler& scheduler) {
+    scheduler.spawn("reader", [] {
+      rcu_read_lock();
+      in = true;
+      while (!phase1) yield_point(Site{"reader.first"});
+      rcu_read_unlock();
+      rcu_read_lock();
+      reentered = true;
+      while (!phase2) yield_point(Site{"reader.second"});
+      rcu_read_unlock();
+    });
+    scheduler.spawn("writer", [record] {
+      while (!in) yield_point(Site{"writer.wait"});
+      for (size_t i = 0; i < 100; ++i) call_rcu(&heads[i], record);
+      phase1 = true;
+      while (!reentered) yield_point(Site{"writer.wait_reentry"});
+      for (size_t i = 100; i < 200; ++i) call_rcu(&heads[i], record);
+      while (order.size() < 100) yield_point(Site{"writer.wait_first_100"});
+      EXPECT_EQ(order.size(), 100u);  // the second 100 wait for the reader's second section
+      phase2 = true;
+    });
+  });
+  ASSERT_TRUE(result.ok()) << result.failure->headline();
+  std::vector<size_t> expected;
+  for (size_t i = 0; i < 100; ++i) expected.push_back(i);
+  expected.push_back(200);
+  for (size_t i = 100; i < 200; ++i) expected.push_back(i);
+  EXPECT_EQ(order, expected);
   EXPECT_EQ(rcu_backend().pending_callbacks(), 0u);
 }
 

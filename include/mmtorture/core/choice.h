@@ -62,7 +62,7 @@ class ChoiceSource {
     if (bound <= 1) return 0;
     uint64_t value = produce(kind, site, bound, Bias::Uniform, 0.0);
     if (value >= bound) value %= bound;
-    recorded_.push_back(Choice{kind, site, bound, value});
+    record(Choice{kind, site, bound, value});
     return value;
   }
 
@@ -70,7 +70,7 @@ class ChoiceSource {
   // under a seeded source. Replay and fuzz sources ignore p.
   bool flip(ChoiceKind kind, Site site, double p) {
     uint64_t value = produce(kind, site, 2, Bias::Probability, p) & 1;
-    recorded_.push_back(Choice{kind, site, 2, value});
+    record(Choice{kind, site, 2, value});
     return value != 0;
   }
 
@@ -85,7 +85,24 @@ class ChoiceSource {
   enum class Bias { Uniform, Probability };
   virtual uint64_t produce(ChoiceKind kind, Site site, uint64_t bound, Bias bias, double p) = 0;
 
+  // For a source that runs many times (explore.cpp's runs): record into `storage`
+  // (emptied first) instead of a new vector, and hand the storage back at the end.
+  void adopt_recording_storage(std::vector<Choice>&& storage) {
+    storage.clear();
+    recorded_ = std::move(storage);
+  }
+  std::vector<Choice> release_recording_storage() { return std::move(recorded_); }
+
  private:
+  // The first draw makes room for a small run's draws at once, rather than growing the
+  // recording 1, 2, 4, ... (a schedule of a small world makes a few dozen).
+  void record(const Choice& choice) {
+    if (recorded_.capacity() == 0) [[unlikely]]
+      recorded_.reserve(kFirstRecording);
+    recorded_.push_back(choice);
+  }
+  static constexpr size_t kFirstRecording = 32;
+
   std::vector<Choice> recorded_;
 };
 

@@ -15,7 +15,7 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
+#include <vector>
 #include <map>
 
 #include "mmtorture/core/rcu.h"
@@ -43,7 +43,9 @@ class SchedRcu final : public RcuBackend {
   void process();
   // Something for process() to look at: a switch then goes through the scheduler's
   // stack, so callbacks run as early as the grace-period rule allows.
-  bool has_work() const { return !callbacks_.empty() || !gp_waiters_.empty() || !barrier_waiters_.empty(); }
+  bool has_work() const {
+    return callbacks_head_ != callbacks_.size() || !gp_waiters_.empty() || !barrier_waiters_.empty();
+  }
   // Runs every pending callback regardless of readers (end of run).
   void flush();
   // Drops a finished or unwound thread's reader state, so a reader that exited inside
@@ -69,7 +71,10 @@ class SchedRcu final : public RcuBackend {
     RcuHead* head;
     uint64_t seq;  // the grace period it waits for
   };
-  std::deque<Callback> callbacks_;  // in call order, and so in grace-period order
+  // In call order, and so in grace-period order: a queue whose front is callbacks_head_
+  // (a vector, so a scheduler that never queues one allocates nothing for it).
+  std::vector<Callback> callbacks_;
+  size_t callbacks_head_ = 0;
   uint64_t pending_ = 0;
   uint64_t callbacks_queued_ = 0;
   uint64_t callbacks_run_ = 0;
