@@ -329,9 +329,7 @@ class ExploringChoices final : public ChoiceSource, public AccessObserver {
   // after the shared prefix get numbers from the same next value in both runs, so two
   // steps that both touch such objects share at least that number (dependent:
   // conservative, never the other way).
-  uint32_t canonical(const void* object) {
-    return numbers_.number(object);
-  }
+  uint32_t canonical(const void* object) { return numbers_.number(object); }
 
   Rng& stream(uint32_t thread_id) {
     while (streams_.size() <= thread_id) {

@@ -244,7 +244,8 @@ TEST(Rcu, CallbacksRunInCallOrderWhileTheQueueIsPartlyRunAndRefilled) {
   const auto record = [](RcuHead* head) {
     const auto index = static_cast<size_t>(head - heads.data());
     order.push_back(index);
-    if (index == 5) call_rcu(&heads[200], [](RcuHead* last) { order.push_back(static_cast<size_t>(last - heads.data())); });
+    if (index == 5)
+      call_rcu(&heads[200], [](RcuHead* last) { order.push_back(static_cast<size_t>(last - heads.data())); });
   };
   const RunResult result = run_seed(5, preempt_options(1.0), [&](Scheduler& scheduler) {
     scheduler.spawn("reader", [] {

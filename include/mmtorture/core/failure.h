@@ -78,11 +78,11 @@ class FailureError : public std::runtime_error {
   }
   // The same, built in place from its parts (raise_failure): the raising frame then holds
   // no Failure of its own, and the unwinder has one cleanup fewer to stop at.
-  FailureError(std::string&& check, std::string&& site, std::string&& message, std::string&& dump,
-               std::string&& detail, const FailureSubject& subject)
+  FailureError(std::string&& check, std::string&& site, std::string&& message, std::string&& dump, std::string&& detail,
+               const FailureSubject& subject)
       : std::runtime_error(std::string()),
-        failure_{std::move(check), std::move(site), std::move(message), std::move(dump), 0, 0, std::move(detail),
-                 subject} {
+        failure_{std::move(check),  std::move(site), std::move(message), std::move(dump), 0, 0,
+                 std::move(detail), subject} {
     ++live_;
   }
   FailureError(const FailureError& other)

@@ -15,8 +15,8 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
 #include <map>
+#include <vector>
 
 #include "mmtorture/core/rcu.h"
 #include "mmtorture/core/site.h"
