@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "mmtorture/campaign/rcu_read_window.h"
 #include "mmtorture/core/trace_hash.h"
 #include "mmtorture/kernel/kernel_tree.h"
+#include "mmtorture/maple/interval_model.h"
 #include "mmtorture/maple/kernel_api.h"
 #include "mmtorture/maple/validate.h"
 #include "mmtorture/mem/fault_plan.h"
@@ -484,51 +486,8 @@ class ModelBackend final : public TreeUnderTest {
 
 // ---- the job ----------------------------------------------------------------------------
 
-struct ModelEntry {
-  unsigned long last;
-  unsigned long value;
-};
-using Model = std::map<unsigned long, ModelEntry>;  // start -> [start, last] = value
-
-void model_store(Model& m, unsigned long index, unsigned long last, unsigned long value) {
-  auto it = m.upper_bound(index);
-  if (it != m.begin()) {
-    auto prev = std::prev(it);
-    if (prev->second.last >= index) {
-      const ModelEntry old = prev->second;
-      const unsigned long old_start = prev->first;
-      m.erase(prev);
-      if (old_start < index) m[old_start] = {index - 1, old.value};
-      if (old.last > last) m[last + 1] = {old.last, old.value};
-    }
-  }
-  it = m.lower_bound(index);
-  while (it != m.end() && it->first <= last) {
-    const ModelEntry old = it->second;
-    it = m.erase(it);
-    if (old.last > last) {
-      m[last + 1] = {old.last, old.value};
-      break;
-    }
-  }
-  if (value) m[index] = {last, value};
-}
-
-const ModelEntry* model_find(const Model& m, unsigned long index, unsigned long* start) {
-  auto it = m.upper_bound(index);
-  if (it == m.begin()) return nullptr;
-  --it;
-  if (it->second.last < index) return nullptr;
-  *start = it->first;
-  return &it->second;
-}
-
-bool model_range_empty(const Model& m, unsigned long index, unsigned long last) {
-  unsigned long start;
-  if (model_find(m, index, &start)) return false;
-  auto it = m.lower_bound(index);
-  return it == m.end() || it->first > last;
-}
+// The oracle: what the trees should hold (maple/interval_model.h).
+using Model = maple::IntervalModel<unsigned long>;
 
 class Job {
  public:
@@ -602,7 +561,7 @@ class Job {
       const unsigned long index = draw_index();
       const bool find = c_.draw(ChoiceKind::Op, kSiteReaderOp, 2) != 0;
       const unsigned long last = !find ? index : index + kReaderFindSpan < index ? ULONG_MAX : index + kReaderFindSpan;
-      windows_.open(r, index, last, spans_over(map_, index, last));
+      windows_.open(r, index, last, spans_over(map_.map(), index, last));
       unsigned long got_first = index, got_last = index, at = index;
       void* got = find ? kernel_.rcu_find(index, last, &got_first, &got_last) : kernel_.rcu_load(index);
       if (find && got) at = std::max(got_first, index);
@@ -669,9 +628,7 @@ class Job {
   }
 
   void expect_entry(const char* op, unsigned long index, unsigned long got) {
-    unsigned long start;
-    const ModelEntry* want = model_find(map_, index, &start);
-    const unsigned long want_value = want ? want->value : 0;
+    const unsigned long want_value = map_.value_at(index);
     if (want_value != got)
       fail("model_diff", fmt::format("{}({:#x}) returned {} but the model holds {}", op, index, got, want_value));
   }
@@ -682,9 +639,10 @@ class Job {
       const unsigned long index = 16 * i, last = index + 7;
       for (TreeUnderTest* tree : trees()) {
         const int ret = tree->store_range(index, last, i + 1, gfp::kKernel);
-        if (ret != 0) fail("model_diff", fmt::format("prefill: mtree_store_range({:#x}, {:#x}) returned {}", index, last, ret));
+        if (ret != 0)
+          fail("model_diff", fmt::format("prefill: mtree_store_range({:#x}, {:#x}) returned {}", index, last, ret));
       }
-      model_store(map_, index, last, i + 1);
+      map_.store(index, last, i + 1);
     }
     if (opt_.backend == MapleBackend::Kernel) kernel_.set_nowait_probability(opt_.nowait_fail_probability);
     if (opt_.prefill) check();
@@ -700,7 +658,8 @@ class Job {
   // node requests fail during it (p = 0 draws nothing).
   void decide_op_failures() {
     if (!model_) return;
-    const bool fail = opt_.nowait_fail_probability > 0 && c_.flip(ChoiceKind::AllocFail, kSiteOpFails, opt_.nowait_fail_probability);
+    const bool fail = opt_.nowait_fail_probability > 0 &&
+                      c_.flip(ChoiceKind::AllocFail, kSiteOpFails, opt_.nowait_fail_probability);
     if (fail) ++injected_ops_;
     kernel_.fail_nowait(fail);
     model_->fail_nowait(fail);
@@ -715,197 +674,208 @@ class Job {
   }
 
   void step() {
-    const uint64_t kind = draw_maple_op(c_, opt_);
+    const MapleOp op = draw_maple_op(c_, opt_);
     const unsigned long index = draw_index();
-    trace_.fold(TraceEvent::OpStart, kind, index);
-    switch (kind) {
-      case 0: {  // mtree_store_range (an entry or NULL)
-        const unsigned long last = draw_last(index);
-        const unsigned long value = tag(c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value());
-        decide_op_failures();
-        announce(index, last, value);
-        const Answer a = both([&](TreeUnderTest& t) {
-          Answer r{"mtree_store_range"};
-          r.push(static_cast<unsigned long>(t.store_range(index, last, value, gfp::kKernel)));
-          return r;
-        });
-        if (a.values[0] != 0) fail("model_diff", fmt::format("mtree_store_range returned {}", static_cast<int>(a.values[0])));
-        model_store(map_, index, last, value);
-        trace_.fold(TraceEvent::OpEnd, a.values[0]);
-        break;
-      }
-      case 1: {  // mtree_insert_range
-        const unsigned long last = draw_last(index);
-        const unsigned long value = tag(draw_value());
-        decide_op_failures();
-        announce(index, last, value);
-        const Answer a = both([&](TreeUnderTest& t) {
-          Answer r{"mtree_insert_range"};
-          r.push(static_cast<unsigned long>(t.insert_range(index, last, value, gfp::kKernel)));
-          return r;
-        });
-        const int ret = static_cast<int>(a.values[0]);
-        const int want = model_range_empty(map_, index, last) ? 0 : -EEXIST;
-        if (ret != want) fail("model_diff", fmt::format("mtree_insert_range returned {}, model expects {}", ret, want));
-        if (ret == 0) model_store(map_, index, last, value);
-        trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
-        break;
-      }
-      case 2: {  // mtree_erase
-        decide_op_failures();
-        if (opt_.readers) {
-          unsigned long start;
-          if (const ModelEntry* e = model_find(map_, index, &start)) announce(start, e->last, 0);
-        }
-        const Answer a = both([&](TreeUnderTest& t) {
-          Answer r{"mtree_erase"};
-          r.push(t.erase(index));
-          return r;
-        });
-        expect_entry("mtree_erase", index, a.values[0]);
-        unsigned long start;
-        if (const ModelEntry* e = model_find(map_, index, &start)) model_store(map_, start, e->last, 0);
-        trace_.fold(TraceEvent::OpEnd, a.values[0]);
-        break;
-      }
-      case 3: {  // mtree_load
-        const Answer a = both([&](TreeUnderTest& t) {
-          Answer r{"mtree_load"};
-          r.push(t.load(index));
-          return r;
-        });
-        expect_entry("mtree_load", index, a.values[0]);
-        trace_.fold(TraceEvent::OpEnd, a.values[0]);
-        break;
-      }
-      case 4: {  // mas_find then mas_next
-        const Answer a = both([&](TreeUnderTest& t) {
-          Answer r{"mas_find/mas_next"};
-          t.find_forward(index, r);
-          return r;
-        });
-        auto it = map_.upper_bound(index);
-        if (it != map_.begin() && std::prev(it)->second.last >= index) --it;
-        for (unsigned i = 0; i < a.count; i += 3, ++it) {
-          const unsigned long want = it == map_.end() ? 0 : it->second.value;
-          if (a.values[i] != want || (want && a.values[i + 1] != it->first))
-            fail("model_diff", fmt::format("iteration from {:#x} step {} returned {} at {:#x}", index, i / 3,
-                                           a.values[i], a.values[i] ? a.values[i + 1] : 0));
-          trace_.fold(TraceEvent::OpEnd, want);
-          if (!want) break;
-        }
-        break;
-      }
-      case 5: {  // mas_find_rev then mas_prev
-        const Answer a = both([&](TreeUnderTest& t) {
-          Answer r{"mas_find_rev/mas_prev"};
-          t.find_reverse(index, r);
-          return r;
-        });
-        auto it = map_.upper_bound(index);
-        for (unsigned i = 0; i < a.count; i += 3) {
-          const bool have = it != map_.begin();
-          const unsigned long want = have ? std::prev(it)->second.value : 0;
-          if (a.values[i] != want)
-            fail("model_diff", fmt::format("reverse iteration from {:#x} step {} returned {}, model {}", index, i / 3,
-                                           a.values[i], want));
-          trace_.fold(TraceEvent::OpEnd, want);
-          if (!want) break;
-          --it;
-        }
-        break;
-      }
-      case 6: {  // mas_empty_area / mas_empty_area_rev within a window
-        const unsigned long size = 1 + c_.draw(ChoiceKind::Arg, kSiteLength, 256);
-        const bool reverse = c_.draw(ChoiceKind::Arg, kSiteOp, 2);
-        const unsigned long window_last = index + 0x4000 < index ? ULONG_MAX : index + 0x4000;
-        const Answer a = both([&](TreeUnderTest& t) {
-          Answer r{reverse ? "mas_empty_area_rev" : "mas_empty_area"};
-          unsigned long found_index = 0, found_last = 0;
-          const int ret = t.empty_area(reverse, index, window_last, size, &found_index, &found_last);
-          r.push(static_cast<unsigned long>(ret));
-          if (ret == 0) {
-            r.push(found_index);
-            r.push(found_last);
-          }
-          return r;
-        });
-        const int ret = static_cast<int>(a.values[0]);
-        if (ret == 0) {
-          const unsigned long lo = a.values[1], hi = a.values[2];
-          if (hi - lo + 1 != size || lo < index || hi > window_last || !model_range_empty(map_, lo, hi))
-            fail("model_diff", fmt::format("empty area [{:#x}, {:#x}] for size {} is not free in the window", lo, hi, size));
-        }
-        trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), ret ? 0 : a.values[1]);
-        break;
-      }
-      case 7: {  // mtree_alloc_range
-        if (!opt_.alloc_range_tree) break;
-        const unsigned long size = 1 + c_.draw(ChoiceKind::Arg, kSiteLength, 64);
-        const unsigned long value = tag(draw_value());
-        decide_op_failures();
-        announce(index, ULONG_MAX, value);  // somewhere the search picks, at or above index
-        const Answer a = both([&](TreeUnderTest& t) {
-          Answer r{"mtree_alloc_range"};
-          unsigned long start = 0;
-          r.push(static_cast<unsigned long>(t.alloc_range(&start, value, size, index)));
-          r.push(start);
-          return r;
-        });
-        const int ret = static_cast<int>(a.values[0]);
-        const unsigned long start = a.values[1];
-        if (ret == 0) {
-          if (!model_range_empty(map_, start, start + size - 1) || start < index)
-            fail("model_diff", fmt::format("mtree_alloc_range gave [{:#x}, +{}] which is not free", start, size));
-          model_store(map_, start, start + size - 1, value);
-        }
-        trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), start);
-        break;
-      }
-      case 8: {  // preallocated store
-        const unsigned long last = draw_last(index);
-        const unsigned long value = tag(c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value());
-        decide_op_failures();
-        announce(index, last, value);
-        const uint64_t failed_before = kernel_.failed_requests();
-        const Answer a = both([&](TreeUnderTest& t) {
-          Answer r{"mas_preallocate"};
-          r.push(static_cast<unsigned long>(t.prealloc_store(index, last, value)));
-          return r;
-        });
-        const int ret = static_cast<int>(a.values[0]);
-        if (ret == 0) model_store(map_, index, last, value);
-        else if (ret != -ENOMEM) fail("model_diff", fmt::format("mas_preallocate returned {}", ret));
-        check_enomem("mas_preallocate", ret, failed_before);
-        trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
-        break;
-      }
-      case 9: {  // mas_store_gfp with GFP_NOWAIT
-        const unsigned long last = draw_last(index);
-        const unsigned long value = tag(draw_value());
-        decide_op_failures();
-        announce(index, last, value);
-        const uint64_t failed_before = kernel_.failed_requests();
-        const Answer a = both([&](TreeUnderTest& t) {
-          Answer r{"mas_store_gfp"};
-          r.push(static_cast<unsigned long>(t.store_gfp(index, last, value)));
-          return r;
-        });
-        const int ret = static_cast<int>(a.values[0]);
-        if (ret == 0) model_store(map_, index, last, value);
-        else if (ret != -ENOMEM) fail("model_diff", fmt::format("mas_store_gfp returned {}", ret));
-        check_enomem("mas_store_gfp", ret, failed_before);
-        trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
-        break;
-      }
-      case kMapleOpPausedStore: paused_store(index); break;
-      case kMapleOpSpanningStore: spanning_store(index); break;
-      case kMapleOpDup: dup(); break;
+    trace_.fold(TraceEvent::OpStart, static_cast<uint64_t>(op), index);
+    switch (op) {
+      case MapleOp::StoreRange: store_range(index); break;
+      case MapleOp::InsertRange: insert_range(index); break;
+      case MapleOp::Erase: erase(index); break;
+      case MapleOp::Load: load(index); break;
+      case MapleOp::FindForward: find_forward(index); break;
+      case MapleOp::FindReverse: find_reverse(index); break;
+      case MapleOp::EmptyArea: empty_area(index); break;
+      case MapleOp::AllocRange: alloc_range(index); break;
+      case MapleOp::PreallocStore: prealloc_store(index); break;
+      case MapleOp::StoreGfp: store_gfp(index); break;
+      case MapleOp::PausedStore: paused_store(index); break;
+      case MapleOp::SpanningStore: spanning_store(index); break;
+      case MapleOp::Dup: dup(); break;
     }
     if (model_) {
       kernel_.fail_nowait(false);
       model_->fail_nowait(false);
     }
+  }
+
+  // One call's return code on every tree, compared; the kernel's.
+  template <typename Fn>
+  int both_ret(const char* call, Fn&& op) {
+    const Answer a = both([&](TreeUnderTest& t) {
+      Answer r{call};
+      r.push(static_cast<unsigned long>(op(t)));
+      return r;
+    });
+    return static_cast<int>(a.values[0]);
+  }
+
+  // mtree_store_range of an entry or NULL (GFP_KERNEL: it cannot fail).
+  void store_range(unsigned long index) {
+    const unsigned long last = draw_last(index);
+    const unsigned long value = tag(c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value());
+    decide_op_failures();
+    announce(index, last, value);
+    const int ret = both_ret("mtree_store_range",
+                             [&](TreeUnderTest& t) { return t.store_range(index, last, value, gfp::kKernel); });
+    if (ret != 0) fail("model_diff", fmt::format("mtree_store_range returned {}", ret));
+    map_.store(index, last, value);
+    trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
+  }
+
+  // mtree_insert_range: -EEXIST exactly when the model has an entry in the range.
+  void insert_range(unsigned long index) {
+    const unsigned long last = draw_last(index);
+    const unsigned long value = tag(draw_value());
+    decide_op_failures();
+    announce(index, last, value);
+    const int ret = both_ret("mtree_insert_range",
+                             [&](TreeUnderTest& t) { return t.insert_range(index, last, value, gfp::kKernel); });
+    const int want = map_.range_empty(index, last) ? 0 : -EEXIST;
+    if (ret != want) fail("model_diff", fmt::format("mtree_insert_range returned {}, model expects {}", ret, want));
+    if (ret == 0) map_.store(index, last, value);
+    trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
+  }
+
+  // mtree_erase: returns the entry that held index and removes its whole range.
+  void erase(unsigned long index) {
+    decide_op_failures();
+    const std::optional<Model::Range> held = map_.at(index);
+    if (held) announce(held->index, held->last, 0);
+    const Answer a = both([&](TreeUnderTest& t) {
+      Answer r{"mtree_erase"};
+      r.push(t.erase(index));
+      return r;
+    });
+    expect_entry("mtree_erase", index, a.values[0]);
+    if (held) map_.store(held->index, held->last, 0);
+    trace_.fold(TraceEvent::OpEnd, a.values[0]);
+  }
+
+  void load(unsigned long index) {
+    const Answer a = both([&](TreeUnderTest& t) {
+      Answer r{"mtree_load"};
+      r.push(t.load(index));
+      return r;
+    });
+    expect_entry("mtree_load", index, a.values[0]);
+    trace_.fold(TraceEvent::OpEnd, a.values[0]);
+  }
+
+  // mas_find then mas_next: each the model's next entry, at its index.
+  void find_forward(unsigned long index) {
+    const Answer a = both([&](TreeUnderTest& t) {
+      Answer r{"mas_find/mas_next"};
+      t.find_forward(index, r);
+      return r;
+    });
+    auto it = map_.map().upper_bound(index);
+    if (it != map_.map().begin() && std::prev(it)->second.last >= index) --it;
+    for (unsigned i = 0; i < a.count; i += 3, ++it) {
+      const unsigned long want = it == map_.map().end() ? 0 : it->second.value;
+      if (a.values[i] != want || (want && a.values[i + 1] != it->first))
+        fail("model_diff", fmt::format("iteration from {:#x} step {} returned {} at {:#x}", index, i / 3, a.values[i],
+                                       a.values[i] ? a.values[i + 1] : 0));
+      trace_.fold(TraceEvent::OpEnd, want);
+      if (!want) break;
+    }
+  }
+
+  // mas_find_rev then mas_prev: each the model's previous entry.
+  void find_reverse(unsigned long index) {
+    const Answer a = both([&](TreeUnderTest& t) {
+      Answer r{"mas_find_rev/mas_prev"};
+      t.find_reverse(index, r);
+      return r;
+    });
+    auto it = map_.map().upper_bound(index);
+    for (unsigned i = 0; i < a.count; i += 3) {
+      const bool have = it != map_.map().begin();
+      const unsigned long want = have ? std::prev(it)->second.value : 0;
+      if (a.values[i] != want)
+        fail("model_diff", fmt::format("reverse iteration from {:#x} step {} returned {}, model {}", index, i / 3,
+                                       a.values[i], want));
+      trace_.fold(TraceEvent::OpEnd, want);
+      if (!want) break;
+      --it;
+    }
+  }
+
+  // mas_empty_area / mas_empty_area_rev within a window: the answer must be free.
+  void empty_area(unsigned long index) {
+    const unsigned long size = 1 + c_.draw(ChoiceKind::Arg, kSiteLength, 256);
+    const bool reverse = c_.draw(ChoiceKind::Arg, kSiteOp, 2);
+    const unsigned long window_last = index + 0x4000 < index ? ULONG_MAX : index + 0x4000;
+    const Answer a = both([&](TreeUnderTest& t) {
+      Answer r{reverse ? "mas_empty_area_rev" : "mas_empty_area"};
+      unsigned long found_index = 0, found_last = 0;
+      const int ret = t.empty_area(reverse, index, window_last, size, &found_index, &found_last);
+      r.push(static_cast<unsigned long>(ret));
+      if (ret == 0) {
+        r.push(found_index);
+        r.push(found_last);
+      }
+      return r;
+    });
+    const int ret = static_cast<int>(a.values[0]);
+    if (ret == 0) {
+      const unsigned long lo = a.values[1], hi = a.values[2];
+      if (hi - lo + 1 != size || lo < index || hi > window_last || !map_.range_empty(lo, hi))
+        fail("model_diff",
+             fmt::format("empty area [{:#x}, {:#x}] for size {} is not free in the window", lo, hi, size));
+    }
+    trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), ret ? 0 : a.values[1]);
+  }
+
+  // mtree_alloc_range at or above index (alloc-range trees only).
+  void alloc_range(unsigned long index) {
+    if (!opt_.alloc_range_tree) return;
+    const unsigned long size = 1 + c_.draw(ChoiceKind::Arg, kSiteLength, 64);
+    const unsigned long value = tag(draw_value());
+    decide_op_failures();
+    announce(index, ULONG_MAX, value);  // somewhere the search picks, at or above index
+    const Answer a = both([&](TreeUnderTest& t) {
+      Answer r{"mtree_alloc_range"};
+      unsigned long start = 0;
+      r.push(static_cast<unsigned long>(t.alloc_range(&start, value, size, index)));
+      r.push(start);
+      return r;
+    });
+    const int ret = static_cast<int>(a.values[0]);
+    const unsigned long start = a.values[1];
+    if (ret == 0) {
+      if (!map_.range_empty(start, start + size - 1) || start < index)
+        fail("model_diff", fmt::format("mtree_alloc_range gave [{:#x}, +{}] which is not free", start, size));
+      map_.store(start, start + size - 1, value);
+    }
+    trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), start);
+  }
+
+  // mas_preallocate(GFP_NOWAIT), then mas_store_prealloc on success.
+  void prealloc_store(unsigned long index) {
+    const unsigned long last = draw_last(index);
+    const unsigned long value = tag(c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value());
+    decide_op_failures();
+    announce(index, last, value);
+    const uint64_t failed_before = kernel_.failed_requests();
+    const int ret = both_ret("mas_preallocate", [&](TreeUnderTest& t) { return t.prealloc_store(index, last, value); });
+    if (ret == 0) map_.store(index, last, value);
+    else if (ret != -ENOMEM) fail("model_diff", fmt::format("mas_preallocate returned {}", ret));
+    check_enomem("mas_preallocate", ret, failed_before);
+    trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
+  }
+
+  // mas_store_gfp with GFP_NOWAIT: may fail, and must then leave the tree as it was.
+  void store_gfp(unsigned long index) {
+    const unsigned long last = draw_last(index);
+    const unsigned long value = tag(draw_value());
+    decide_op_failures();
+    announce(index, last, value);
+    const uint64_t failed_before = kernel_.failed_requests();
+    const int ret = both_ret("mas_store_gfp", [&](TreeUnderTest& t) { return t.store_gfp(index, last, value); });
+    if (ret == 0) map_.store(index, last, value);
+    else if (ret != -ENOMEM) fail("model_diff", fmt::format("mas_store_gfp returned {}", ret));
+    check_enomem("mas_store_gfp", ret, failed_before);
+    trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
   }
 
   // A store through a paused or reset state (TreeUnderTest::paused_store): the walked
@@ -932,15 +902,15 @@ class Job {
     });
     const int ret = static_cast<int>(a.values[0]);
     const unsigned long lo = a.values[1], hi = a.values[2];
-    unsigned long want_lo, want_hi;
-    model_slot(index, &want_lo, &want_hi);
+    const Model::Range slot = map_.slot(index);
+    const unsigned long want_lo = slot.index, want_hi = slot.last;
     if (lo != want_lo || hi != want_hi)
       fail("model_diff",
            fmt::format("mas_walk({:#x}) gave the range [{:#x}, {:#x}], the model's slot is [{:#x}, {:#x}]", index, lo,
                        hi, want_lo, want_hi));
     const unsigned long first = whole ? lo : index, end = whole ? hi : last;
     expect_store(call, ret, gfp, failed_before);
-    if (ret == 0) model_store(map_, first, end, value);
+    if (ret == 0) map_.store(first, end, value);
     trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), first);
   }
 
@@ -967,7 +937,7 @@ class Job {
     });
     const int ret = static_cast<int>(a.values[0]);
     expect_store(call, ret, how == 0 ? gfp::kKernel : gfp::kNowait, failed_before);
-    if (ret == 0) model_store(map_, index, last, value);
+    if (ret == 0) map_.store(index, last, value);
     trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), last);
   }
 
@@ -1012,19 +982,6 @@ class Job {
     check_enomem(call, ret, failed_before);
   }
 
-  // The range of the slot holding index: the entry's, or the gap's between entries.
-  void model_slot(unsigned long index, unsigned long* lo, unsigned long* hi) const {
-    unsigned long start;
-    if (const ModelEntry* e = model_find(map_, index, &start)) {
-      *lo = start;
-      *hi = e->last;
-      return;
-    }
-    auto next = map_.lower_bound(index);
-    *hi = next == map_.end() ? ULONG_MAX : next->first - 1;
-    *lo = next == map_.begin() ? 0 : std::prev(next)->second.last + 1;
-  }
-
   // After every op: both trees' own validation, the full contents against the
   // std::map, and (differential) the model's contents and optionally shape.
   void check() {
@@ -1054,14 +1011,14 @@ class Job {
   }
 
   void diff_contents(const char* which, const std::vector<Range>& entries) {
-    auto it = map_.begin();
+    auto it = map_.map().begin();
     for (const Range& r : entries) {
-      if (it == map_.end() || it->first != r.index || it->second.last != r.last || it->second.value != r.value)
+      if (it == map_.map().end() || it->first != r.index || it->second.last != r.last || it->second.value != r.value)
         fail(model_ ? "maple.diverged" : "model_diff",
              fmt::format("{} tree entry [{:#x}, {:#x}] = {} differs from the model", which, r.index, r.last, r.value));
       ++it;
     }
-    if (it != map_.end())
+    if (it != map_.map().end())
       fail(model_ ? "maple.diverged" : "model_diff",
            fmt::format("model entry at {:#x} missing from the {} tree", it->first, which));
   }

@@ -9,12 +9,14 @@
 #include <cstring>
 #include <map>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
 #include "mmtorture/campaign/rcu_read_window.h"
 #include "mmtorture/core/error_name.h"
 #include "mmtorture/core/trace_hash.h"
+#include "mmtorture/maple/interval_model.h"
 #include "mmtorture/maple/kernel_api.h"
 #include "mmtorture/maple/validate.h"
 #include "mmtorture/sched/progress.h"
@@ -104,101 +106,8 @@ class ChoiceNodeAllocator final : public maple::NodeAllocator {
   }
 };
 
-struct ModelEntry {
-  unsigned long last;
-  unsigned long value;
-};
-using Model = std::map<unsigned long, ModelEntry>;  // start -> [start, last] = value
-
-void model_store(Model& m, unsigned long index, unsigned long last, unsigned long value) {
-  auto it = m.upper_bound(index);
-  if (it != m.begin()) {
-    auto prev = std::prev(it);
-    if (prev->second.last >= index) {
-      const ModelEntry old = prev->second;
-      const unsigned long old_start = prev->first;
-      m.erase(prev);
-      if (old_start < index) m[old_start] = {index - 1, old.value};
-      if (old.last > last) m[last + 1] = {old.last, old.value};
-    }
-  }
-  it = m.lower_bound(index);
-  while (it != m.end() && it->first <= last) {
-    const ModelEntry old = it->second;
-    it = m.erase(it);
-    if (old.last > last) {
-      m[last + 1] = {old.last, old.value};
-      break;
-    }
-  }
-  if (value) m[index] = {last, value};
-}
-
-// The entry covering index, or nullptr; range of the entry in *start/*last.
-const ModelEntry* model_find(const Model& m, unsigned long index, unsigned long* start) {
-  auto it = m.upper_bound(index);
-  if (it == m.begin()) return nullptr;
-  --it;
-  if (it->second.last < index) return nullptr;
-  *start = it->first;
-  return &it->second;
-}
-
-bool model_range_empty(const Model& m, unsigned long index, unsigned long last) {
-  unsigned long start;
-  if (model_find(m, index, &start)) return false;
-  auto it = m.lower_bound(index);
-  return it == m.end() || it->first > last;
-}
-
-// The gap the kernel's rule picks for mas_empty_area (lowest) or mas_empty_area_rev
-// (highest): the first empty range, walking up from min (down from max), whose part
-// inside [min, max] holds `size` indices; forward answers start where that part starts,
-// reverse ones end where it ends. False when no such range exists (-EBUSY). The tree
-// keeps every maximal empty range in one leaf slot (no two NULLs side by side, no leaf
-// but the last ending in NULL: mt_validate), so "empty range" here and "NULL slot"
-// there are the same thing.
-bool model_empty_area(const Model& m, unsigned long min, unsigned long max, unsigned long size, bool reverse,
-                      unsigned long* index) {
-  unsigned long start;
-  if (!reverse) {
-    unsigned long cursor = min;
-    for (;;) {
-      if (const ModelEntry* e = model_find(m, cursor, &start)) {  // cursor is in use: skip the entry
-        if (e->last >= max) return false;
-        cursor = e->last + 1;
-        continue;
-      }
-      auto next = m.lower_bound(cursor);
-      const unsigned long gap_end = next == m.end() ? ULONG_MAX : next->first - 1;
-      const unsigned long hi = gap_end < max ? gap_end : max;
-      if (hi - cursor >= size - 1) {
-        *index = cursor;
-        return true;
-      }
-      if (next == m.end() || next->second.last >= max) return false;
-      cursor = next->second.last + 1;
-    }
-  }
-  unsigned long cursor = max;
-  for (;;) {
-    if (model_find(m, cursor, &start)) {
-      if (start <= min) return false;
-      cursor = start - 1;
-      continue;
-    }
-    auto after = m.upper_bound(cursor);
-    const bool has_prev = after != m.begin();
-    const unsigned long gap_start = has_prev ? std::prev(after)->second.last + 1 : 0;
-    const unsigned long lo = gap_start > min ? gap_start : min;
-    if (cursor - lo >= size - 1) {
-      *index = cursor - size + 1;
-      return true;
-    }
-    if (!has_prev || std::prev(after)->first <= min) return false;
-    cursor = std::prev(after)->first - 1;
-  }
-}
+// The oracle: what the tree should hold (maple/interval_model.h).
+using Model = maple::IntervalModel<unsigned long>;
 
 class Stress {
  public:
@@ -306,9 +215,7 @@ class Stress {
   }
 
   void expect_entry(const char* op, unsigned long index, void* got) {
-    unsigned long start;
-    const ModelEntry* want = model_find(model_, index, &start);
-    const unsigned long want_value = want ? want->value : 0;
+    const unsigned long want_value = model_.value_at(index);
     const unsigned long got_value = got ? xa_to_value(got) : 0;
     if (want_value != got_value)
       diverged(fmt::format("{}({:#x}) returned {} but the model holds {}", op, index, got_value, want_value), index,
@@ -325,7 +232,7 @@ class Stress {
       const int ret = mtree_store_range(&tree_, index, last, xa_mk_value(i + 1), GFP_KERNEL);
       if (ret != 0)
         diverged(fmt::format("prefill: mtree_store_range({:#x}, {:#x}) returned {}", index, last, ret), index, last);
-      model_store(model_, index, last, i + 1);
+      model_.store(index, last, i + 1);
     }
     allocator_.set_injecting(true);
     if (opt_.prefill) check();
@@ -342,7 +249,7 @@ class Stress {
       const unsigned long index = draw_index();
       const bool find = c_.draw(ChoiceKind::Op, kSiteReaderOp, 2) != 0;
       const unsigned long last = !find ? index : index + kReaderFindSpan < index ? ULONG_MAX : index + kReaderFindSpan;
-      windows_.open(r, index, last, spans_over(model_, index, last));
+      windows_.open(r, index, last, spans_over(model_.map(), index, last));
       void* got;
       unsigned long at = index, got_first = index, got_last = index;
       if (!find) {
@@ -384,191 +291,207 @@ class Stress {
   }
 
   void step() {
-    const uint64_t kind = draw_maple_op(c_, opt_);
+    const MapleOp op = draw_maple_op(c_, opt_);
     const unsigned long index = draw_index();
-    trace_.fold(TraceEvent::OpStart, kind, index);
-    switch (kind) {
-      case 0: {  // mtree_store_range (an entry or NULL)
-        const unsigned long last = draw_last(index);
-        const unsigned long value = tag(c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value());
-        announce(index, last, value);
-        const int ret = mtree_store_range(&tree_, index, last, value ? xa_mk_value(value) : nullptr, GFP_KERNEL);
-        if (ret != 0) diverged(fmt::format("mtree_store_range returned {}", ret), index, last);
-        model_store(model_, index, last, value);
-        outcome("mtree_store_range", error_name(ret));
-        trace_.fold(TraceEvent::OpEnd, ret);
-        break;
-      }
-      case 1: {  // mtree_insert_range
-        const unsigned long last = draw_last(index);
-        const unsigned long value = tag(draw_value());
-        announce(index, last, value);
-        const int ret = mtree_insert_range(&tree_, index, last, xa_mk_value(value), GFP_KERNEL);
-        const int want = model_range_empty(model_, index, last) ? 0 : -EEXIST;
-        if (ret != want)
-          diverged(fmt::format("mtree_insert_range returned {}, model expects {}", ret, want), index, last);
-        if (ret == 0) model_store(model_, index, last, value);
-        outcome("mtree_insert_range", error_name(ret));
-        trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
-        break;
-      }
-      case 2: {  // mtree_erase
-        if (opt_.readers) {
-          unsigned long start;
-          if (const ModelEntry* e = model_find(model_, index, &start)) announce(start, e->last, 0);
-        }
-        void* got = mtree_erase(&tree_, index);
-        expect_entry("mtree_erase", index, got);
-        outcome("mtree_erase", got ? "entry" : "NULL");
-        unsigned long start;
-        if (const ModelEntry* e = model_find(model_, index, &start)) model_store(model_, start, e->last, 0);
-        trace_.fold(TraceEvent::OpEnd, got ? xa_to_value(got) : 0);
-        break;
-      }
-      case 3: {  // mtree_load
-        void* got = mtree_load(&tree_, index);
-        expect_entry("mtree_load", index, got);
-        outcome("mtree_load", got ? "entry" : "NULL");
-        trace_.fold(TraceEvent::OpEnd, got ? xa_to_value(got) : 0);
-        break;
-      }
-      case 4: {  // mas_find then a few mas_next
-        MA_STATE(mas, &tree_, index, index);
-        auto it = model_.upper_bound(index);
-        if (it != model_.begin() && std::prev(it)->second.last >= index) --it;
-        for (int i = 0; i < 4; ++i) {
-          void* got = i == 0 ? mas_find(&mas, ULONG_MAX) : mas_next(&mas, ULONG_MAX);
-          const unsigned long want = it == model_.end() ? 0 : it->second.value;
-          if ((got ? xa_to_value(got) : 0) != want || (got && mas.index != it->first))
-            diverged(fmt::format("iteration from {:#x} step {} returned {} at {:#x}", index, i,
-                                 got ? xa_to_value(got) : 0, mas.index),
-                     index, index);
-          if (i == 0) outcome("mas_find", got ? "entry" : "NULL");
-          trace_.fold(TraceEvent::OpEnd, want);
-          if (!got) break;
-          ++it;
-        }
-        break;
-      }
-      case 5: {  // mas_find_rev then mas_prev
-        MA_STATE(mas, &tree_, index, index);
-        auto it = model_.upper_bound(index);
-        for (int i = 0; i < 3; ++i) {
-          void* got = i == 0 ? mas_find_rev(&mas, 0) : mas_prev(&mas, 0);
-          const bool have = it != model_.begin();
-          const unsigned long want = have ? std::prev(it)->second.value : 0;
-          if ((got ? xa_to_value(got) : 0) != want)
-            diverged(fmt::format("reverse iteration from {:#x} step {} returned {}, model {}", index, i,
-                                 got ? xa_to_value(got) : 0, want),
-                     index, index);
-          if (i == 0) outcome("mas_find_rev", got ? "entry" : "NULL");
-          trace_.fold(TraceEvent::OpEnd, want);
-          if (!got) break;
-          --it;
-        }
-        break;
-      }
-      case 6: {  // mas_empty_area / mas_empty_area_rev within a window
-        const unsigned long size = 1 + c_.draw(ChoiceKind::Arg, kSiteLength, 256);
-        const bool reverse = c_.draw(ChoiceKind::Arg, kSiteOp, 2);
-        const unsigned long window_last = index + 0x4000 < index ? ULONG_MAX : index + 0x4000;
-        MA_STATE(mas, &tree_, 0, 0);
-        const int ret = reverse ? mas_empty_area_rev(&mas, index, window_last, size)
-                                : mas_empty_area(&mas, index, window_last, size);
-        if (ret == 0) {
-          if (mas.last - mas.index + 1 != size || mas.index < index || mas.last > window_last ||
-              !model_range_empty(model_, mas.index, mas.last))
-            diverged(fmt::format("empty area [{:#x}, {:#x}] for size {} is not free in the window", mas.index,
-                                 mas.last, size),
-                     mas.index, mas.last);
-        }
-        // The answer must be the one the rule picks, and -EBUSY only when no gap exists.
-        unsigned long want = 0;
-        const bool exists = model_empty_area(model_, index, window_last, size, reverse, &want);
-        const std::string call = fmt::format("{}([{:#x}, {:#x}], size {}) returned {}",
-                                             reverse ? "mas_empty_area_rev" : "mas_empty_area", index, window_last,
-                                             size, ret == 0 ? fmt::format("[{:#x}, {:#x}]", mas.index, mas.last)
-                                                            : std::to_string(ret));
-        const std::string fit = exists ? fmt::format("; the model's fit is [{:#x}, {:#x}]", want, want + size - 1)
-                                       : std::string("; the model has no fit");
-        if (ret != 0 && ret != -EBUSY) gap_diverged("returned an error other than -EBUSY", call + fit, index, window_last);
-        if (ret == -EBUSY && exists)
-          gap_diverged("returned -EBUSY while the model has a fit", call + fit, want, want + size - 1);
-        if (ret == 0 && !exists) gap_diverged("found a gap the model does not have", call + fit, mas.index, mas.last);
-        if (ret == 0 && mas.index != want)
-          gap_diverged("found another gap than the rule picks", call + fit, want, want + size - 1);
-        outcome(reverse ? "mas_empty_area_rev" : "mas_empty_area", error_name(ret));
-        trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), ret ? 0 : mas.index);
-        break;
-      }
-      case 7: {  // mtree_alloc_range
-        if (!opt_.alloc_range_tree) break;
-        const unsigned long size = 1 + c_.draw(ChoiceKind::Arg, kSiteLength, 64);
-        unsigned long start = 0;
-        const unsigned long value = tag(draw_value());
-        announce(index, ULONG_MAX, value);  // somewhere the search picks, at or above index
-        const int ret = mtree_alloc_range(&tree_, &start, xa_mk_value(value), size, index, ULONG_MAX, GFP_KERNEL);
-        unsigned long want = 0;
-        const bool exists = model_empty_area(model_, index, ULONG_MAX, size, false, &want);
-        const std::string call =
-            fmt::format("mtree_alloc_range(size {}, min {:#x}) returned {}{}", size, index, ret,
-                        ret == 0 ? fmt::format(" at {:#x}", start) : std::string()) +
-            (exists ? fmt::format("; the model's fit is at {:#x}", want) : std::string("; the model has no fit"));
-        if (ret == 0) {
-          if (!model_range_empty(model_, start, start + size - 1) || start < index)
-            diverged(fmt::format("mtree_alloc_range gave [{:#x}, +{}] which is not free", start, size), start,
-                     start + size - 1);
-          if (!exists) gap_diverged("found a gap the model does not have", call, start, start + size - 1);
-          if (start != want) gap_diverged("found another gap than the rule picks", call, want, want + size - 1);
-          model_store(model_, start, start + size - 1, value);
-        } else if (ret != -EBUSY && ret != -ENOMEM) {
-          gap_diverged("returned an error other than -EBUSY", call, index, ULONG_MAX);
-        } else if (ret == -EBUSY && exists) {
-          gap_diverged("returned -EBUSY while the model has a fit", call, want, want + size - 1);
-        }
-        outcome("mtree_alloc_range", error_name(ret));
-        trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), start);
-        break;
-      }
-      case 8: {  // preallocated store: reserve with GFP_NOWAIT, then store without allocating
-        const unsigned long last = draw_last(index);
-        const unsigned long value = tag(c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value());
-        announce(index, last, value);
-        void* entry = value ? xa_mk_value(value) : nullptr;
-        MA_STATE(mas, &tree_, index, last);
-        mtree_lock(&tree_);
-        const int ret = mas_preallocate(&mas, entry, GFP_NOWAIT);
-        if (ret == 0) {
-          mas_set_range(&mas, index, last);
-          mas_store_prealloc(&mas, entry);
-          model_store(model_, index, last, value);
-        } else if (ret != -ENOMEM) {
-          mtree_unlock(&tree_);
-          diverged(fmt::format("mas_preallocate returned {}", ret), index, last);
-        }
-        mtree_unlock(&tree_);
-        outcome("mas_preallocate", error_name(ret));
-        trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
-        break;
-      }
-      case 9: {  // mas_store_gfp with GFP_NOWAIT: may fail, must then leave the tree as it was
-        const unsigned long last = draw_last(index);
-        const unsigned long value = tag(draw_value());
-        announce(index, last, value);
-        MA_STATE(mas, &tree_, index, last);
-        mtree_lock(&tree_);
-        const int ret = mas_store_gfp(&mas, xa_mk_value(value), GFP_NOWAIT);
-        mtree_unlock(&tree_);
-        if (ret == 0) model_store(model_, index, last, value);
-        else if (ret != -ENOMEM) diverged(fmt::format("mas_store_gfp returned {}", ret), index, last);
-        outcome("mas_store_gfp", error_name(ret));
-        trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
-        break;
-      }
-      case kMapleOpPausedStore: paused_store(index); break;
-      case kMapleOpSpanningStore: spanning_store(index); break;
-      case kMapleOpDup: dup(); break;
+    trace_.fold(TraceEvent::OpStart, static_cast<uint64_t>(op), index);
+    switch (op) {
+      case MapleOp::StoreRange: store_range(index); break;
+      case MapleOp::InsertRange: insert_range(index); break;
+      case MapleOp::Erase: erase(index); break;
+      case MapleOp::Load: load(index); break;
+      case MapleOp::FindForward: find_forward(index); break;
+      case MapleOp::FindReverse: find_reverse(index); break;
+      case MapleOp::EmptyArea: empty_area(index); break;
+      case MapleOp::AllocRange: alloc_range(index); break;
+      case MapleOp::PreallocStore: prealloc_store(index); break;
+      case MapleOp::StoreGfp: store_gfp(index); break;
+      case MapleOp::PausedStore: paused_store(index); break;
+      case MapleOp::SpanningStore: spanning_store(index); break;
+      case MapleOp::Dup: dup(); break;
     }
+  }
+
+  // mtree_store_range of an entry or NULL (GFP_KERNEL: it cannot fail).
+  void store_range(unsigned long index) {
+    const unsigned long last = draw_last(index);
+    const unsigned long value = tag(c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value());
+    announce(index, last, value);
+    const int ret = mtree_store_range(&tree_, index, last, value ? xa_mk_value(value) : nullptr, GFP_KERNEL);
+    if (ret != 0) diverged(fmt::format("mtree_store_range returned {}", ret), index, last);
+    model_.store(index, last, value);
+    outcome("mtree_store_range", error_name(ret));
+    trace_.fold(TraceEvent::OpEnd, ret);
+  }
+
+  // mtree_insert_range: -EEXIST exactly when the model has an entry in the range.
+  void insert_range(unsigned long index) {
+    const unsigned long last = draw_last(index);
+    const unsigned long value = tag(draw_value());
+    announce(index, last, value);
+    const int ret = mtree_insert_range(&tree_, index, last, xa_mk_value(value), GFP_KERNEL);
+    const int want = model_.range_empty(index, last) ? 0 : -EEXIST;
+    if (ret != want) diverged(fmt::format("mtree_insert_range returned {}, model expects {}", ret, want), index, last);
+    if (ret == 0) model_.store(index, last, value);
+    outcome("mtree_insert_range", error_name(ret));
+    trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
+  }
+
+  // mtree_erase: returns the entry that held index and removes its whole range.
+  void erase(unsigned long index) {
+    const std::optional<Model::Range> held = model_.at(index);
+    if (held) announce(held->index, held->last, 0);
+    void* got = mtree_erase(&tree_, index);
+    expect_entry("mtree_erase", index, got);
+    outcome("mtree_erase", got ? "entry" : "NULL");
+    if (held) model_.store(held->index, held->last, 0);
+    trace_.fold(TraceEvent::OpEnd, got ? xa_to_value(got) : 0);
+  }
+
+  void load(unsigned long index) {
+    void* got = mtree_load(&tree_, index);
+    expect_entry("mtree_load", index, got);
+    outcome("mtree_load", got ? "entry" : "NULL");
+    trace_.fold(TraceEvent::OpEnd, got ? xa_to_value(got) : 0);
+  }
+
+  // mas_find then up to three mas_next: each the model's next entry, at its index.
+  void find_forward(unsigned long index) {
+    MA_STATE(mas, &tree_, index, index);
+    auto it = model_.map().upper_bound(index);
+    if (it != model_.map().begin() && std::prev(it)->second.last >= index) --it;
+    for (int i = 0; i < 4; ++i) {
+      void* got = i == 0 ? mas_find(&mas, ULONG_MAX) : mas_next(&mas, ULONG_MAX);
+      const unsigned long want = it == model_.map().end() ? 0 : it->second.value;
+      if ((got ? xa_to_value(got) : 0) != want || (got && mas.index != it->first))
+        diverged(fmt::format("iteration from {:#x} step {} returned {} at {:#x}", index, i, got ? xa_to_value(got) : 0,
+                             mas.index),
+                 index, index);
+      if (i == 0) outcome("mas_find", got ? "entry" : "NULL");
+      trace_.fold(TraceEvent::OpEnd, want);
+      if (!got) break;
+      ++it;
+    }
+  }
+
+  // mas_find_rev then up to two mas_prev: each the model's previous entry.
+  void find_reverse(unsigned long index) {
+    MA_STATE(mas, &tree_, index, index);
+    auto it = model_.map().upper_bound(index);
+    for (int i = 0; i < 3; ++i) {
+      void* got = i == 0 ? mas_find_rev(&mas, 0) : mas_prev(&mas, 0);
+      const bool have = it != model_.map().begin();
+      const unsigned long want = have ? std::prev(it)->second.value : 0;
+      if ((got ? xa_to_value(got) : 0) != want)
+        diverged(fmt::format("reverse iteration from {:#x} step {} returned {}, model {}", index, i,
+                             got ? xa_to_value(got) : 0, want),
+                 index, index);
+      if (i == 0) outcome("mas_find_rev", got ? "entry" : "NULL");
+      trace_.fold(TraceEvent::OpEnd, want);
+      if (!got) break;
+      --it;
+    }
+  }
+
+  // mas_empty_area / mas_empty_area_rev within a window: the answer must be free, the
+  // one the kernel's rule picks, and -EBUSY only when no gap exists.
+  void empty_area(unsigned long index) {
+    const unsigned long size = 1 + c_.draw(ChoiceKind::Arg, kSiteLength, 256);
+    const bool reverse = c_.draw(ChoiceKind::Arg, kSiteOp, 2);
+    const unsigned long window_last = index + 0x4000 < index ? ULONG_MAX : index + 0x4000;
+    MA_STATE(mas, &tree_, 0, 0);
+    const int ret =
+        reverse ? mas_empty_area_rev(&mas, index, window_last, size) : mas_empty_area(&mas, index, window_last, size);
+    if (ret == 0) {
+      if (mas.last - mas.index + 1 != size || mas.index < index || mas.last > window_last ||
+          !model_.range_empty(mas.index, mas.last))
+        diverged(
+            fmt::format("empty area [{:#x}, {:#x}] for size {} is not free in the window", mas.index, mas.last, size),
+            mas.index, mas.last);
+    }
+    unsigned long want = 0;
+    const bool exists = model_.empty_area(index, window_last, size, reverse, &want);
+    const std::string call = fmt::format(
+        "{}([{:#x}, {:#x}], size {}) returned {}", reverse ? "mas_empty_area_rev" : "mas_empty_area", index,
+        window_last, size, ret == 0 ? fmt::format("[{:#x}, {:#x}]", mas.index, mas.last) : std::to_string(ret));
+    const std::string fit = exists ? fmt::format("; the model's fit is [{:#x}, {:#x}]", want, want + size - 1)
+                                   : std::string("; the model has no fit");
+    if (ret != 0 && ret != -EBUSY) gap_diverged("returned an error other than -EBUSY", call + fit, index, window_last);
+    if (ret == -EBUSY && exists)
+      gap_diverged("returned -EBUSY while the model has a fit", call + fit, want, want + size - 1);
+    if (ret == 0 && !exists) gap_diverged("found a gap the model does not have", call + fit, mas.index, mas.last);
+    if (ret == 0 && mas.index != want)
+      gap_diverged("found another gap than the rule picks", call + fit, want, want + size - 1);
+    outcome(reverse ? "mas_empty_area_rev" : "mas_empty_area", error_name(ret));
+    trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), ret ? 0 : mas.index);
+  }
+
+  // mtree_alloc_range at or above index (alloc-range trees only: the op draws nothing
+  // more on others): the lowest fit, stored.
+  void alloc_range(unsigned long index) {
+    if (!opt_.alloc_range_tree) return;
+    const unsigned long size = 1 + c_.draw(ChoiceKind::Arg, kSiteLength, 64);
+    unsigned long start = 0;
+    const unsigned long value = tag(draw_value());
+    announce(index, ULONG_MAX, value);  // somewhere the search picks, at or above index
+    const int ret = mtree_alloc_range(&tree_, &start, xa_mk_value(value), size, index, ULONG_MAX, GFP_KERNEL);
+    unsigned long want = 0;
+    const bool exists = model_.empty_area(index, ULONG_MAX, size, false, &want);
+    const std::string call =
+        fmt::format("mtree_alloc_range(size {}, min {:#x}) returned {}{}", size, index, ret,
+                    ret == 0 ? fmt::format(" at {:#x}", start) : std::string()) +
+        (exists ? fmt::format("; the model's fit is at {:#x}", want) : std::string("; the model has no fit"));
+    if (ret == 0) {
+      if (!model_.range_empty(start, start + size - 1) || start < index)
+        diverged(fmt::format("mtree_alloc_range gave [{:#x}, +{}] which is not free", start, size), start,
+                 start + size - 1);
+      if (!exists) gap_diverged("found a gap the model does not have", call, start, start + size - 1);
+      if (start != want) gap_diverged("found another gap than the rule picks", call, want, want + size - 1);
+      model_.store(start, start + size - 1, value);
+    } else if (ret != -EBUSY && ret != -ENOMEM) {
+      gap_diverged("returned an error other than -EBUSY", call, index, ULONG_MAX);
+    } else if (ret == -EBUSY && exists) {
+      gap_diverged("returned -EBUSY while the model has a fit", call, want, want + size - 1);
+    }
+    outcome("mtree_alloc_range", error_name(ret));
+    trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), start);
+  }
+
+  // Reserve with GFP_NOWAIT, then store without allocating (mas_store_prealloc must
+  // never run short of what mas_preallocate reserved).
+  void prealloc_store(unsigned long index) {
+    const unsigned long last = draw_last(index);
+    const unsigned long value = tag(c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value());
+    announce(index, last, value);
+    void* entry = value ? xa_mk_value(value) : nullptr;
+    MA_STATE(mas, &tree_, index, last);
+    mtree_lock(&tree_);
+    const int ret = mas_preallocate(&mas, entry, GFP_NOWAIT);
+    if (ret == 0) {
+      mas_set_range(&mas, index, last);
+      mas_store_prealloc(&mas, entry);
+      model_.store(index, last, value);
+    } else if (ret != -ENOMEM) {
+      mtree_unlock(&tree_);
+      diverged(fmt::format("mas_preallocate returned {}", ret), index, last);
+    }
+    mtree_unlock(&tree_);
+    outcome("mas_preallocate", error_name(ret));
+    trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
+  }
+
+  // mas_store_gfp with GFP_NOWAIT: may fail, and must then leave the tree as it was.
+  void store_gfp(unsigned long index) {
+    const unsigned long last = draw_last(index);
+    const unsigned long value = tag(draw_value());
+    announce(index, last, value);
+    MA_STATE(mas, &tree_, index, last);
+    mtree_lock(&tree_);
+    const int ret = mas_store_gfp(&mas, xa_mk_value(value), GFP_NOWAIT);
+    mtree_unlock(&tree_);
+    if (ret == 0) model_.store(index, last, value);
+    else if (ret != -ENOMEM) diverged(fmt::format("mas_store_gfp returned {}", ret), index, last);
+    outcome("mas_store_gfp", error_name(ret));
+    trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
   }
 
   // The kernel job's store through a paused or reset state (maple_kernel_stress.cpp,
@@ -589,8 +512,8 @@ class Stress {
     if (reset) mas_reset(&mas);
     else mas_pause(&mas);
     mtree_unlock(&tree_);
-    unsigned long want_lo, want_hi;
-    model_slot(index, &want_lo, &want_hi);
+    const Model::Range slot = model_.slot(index);
+    const unsigned long want_lo = slot.index, want_hi = slot.last;
     if (lo != want_lo || hi != want_hi)
       diverged(fmt::format("mas_walk({:#x}) gave the range [{:#x}, {:#x}], the model's slot is [{:#x}, {:#x}]", index,
                            lo, hi, want_lo, want_hi),
@@ -603,7 +526,7 @@ class Stress {
     const int ret = mas_store_gfp(&mas, value ? xa_mk_value(value) : nullptr, gfp);
     mtree_unlock(&tree_);
     expect_store(call, ret, gfp, failed_before, first, end);
-    if (ret == 0) model_store(model_, first, end, value);
+    if (ret == 0) model_.store(first, end, value);
     outcome(call, error_name(ret));
     trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), first);
   }
@@ -638,7 +561,7 @@ class Stress {
       mtree_unlock(&tree_);
     }
     expect_store(call, ret, how == 0 ? GFP_KERNEL : GFP_NOWAIT, failed_before, index, last);
-    if (ret == 0) model_store(model_, index, last, value);
+    if (ret == 0) model_.store(index, last, value);
     outcome(call, error_name(ret));
     trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), last);
   }
@@ -659,10 +582,10 @@ class Stress {
     mt_validate(&copy);
     MA_STATE(mas, &copy, 0, 0);
     void* entry;
-    auto it = model_.begin();
+    auto it = model_.map().begin();
     uint64_t count = 0;
     mas_for_each(&mas, entry, ULONG_MAX) {
-      if (ret != 0 || it == model_.end() || it->first != mas.index || it->second.last != mas.last ||
+      if (ret != 0 || it == model_.map().end() || it->first != mas.index || it->second.last != mas.last ||
           it->second.value != xa_to_value(entry))
         diverged(fmt::format("{} returned {} and its copy holds [{:#x}, {:#x}] = {}, unlike the source", call, ret,
                              mas.index, mas.last, xa_to_value(entry)),
@@ -670,7 +593,7 @@ class Stress {
       ++it;
       ++count;
     }
-    if (ret == 0 && it != model_.end())
+    if (ret == 0 && it != model_.map().end())
       diverged(fmt::format("model entry at {:#x} missing from {}'s copy", it->first, call), it->first, it->second.last);
     if (ret == 0 && mt_height(&copy) != mt_height(&tree_))
       diverged(fmt::format("{}'s copy has height {}, its source {}", call, mt_height(&copy), mt_height(&tree_)), 0,
@@ -693,19 +616,6 @@ class Stress {
                     maple::mt_dump_string(&tree_, mt_dump_hex));
   }
 
-  // The range of the slot holding index: the entry's, or the gap's between entries.
-  void model_slot(unsigned long index, unsigned long* lo, unsigned long* hi) const {
-    unsigned long start;
-    if (const ModelEntry* e = model_find(model_, index, &start)) {
-      *lo = start;
-      *hi = e->last;
-      return;
-    }
-    auto next = model_.lower_bound(index);
-    *hi = next == model_.end() ? ULONG_MAX : next->first - 1;
-    *lo = next == model_.begin() ? 0 : std::prev(next)->second.last + 1;
-  }
-
   // After every operation: mt_validate and a full model diff. The harness's own walks
   // are no kernel path: readers do not interleave inside them (no access points).
   void check() {
@@ -717,10 +627,10 @@ class Stress {
     mt_validate(&tree_);
     MA_STATE(mas, &tree_, 0, 0);
     void* entry;
-    auto it = model_.begin();
+    auto it = model_.map().begin();
     unsigned long count = 0;
     mas_for_each(&mas, entry, ULONG_MAX) {
-      if (it == model_.end() || it->first != mas.index || it->second.last != mas.last ||
+      if (it == model_.map().end() || it->first != mas.index || it->second.last != mas.last ||
           it->second.value != xa_to_value(entry))
         diverged(fmt::format("tree entry [{:#x}, {:#x}] = {} differs from the model", mas.index, mas.last,
                              xa_to_value(entry)),
@@ -728,8 +638,8 @@ class Stress {
       ++it;
       ++count;
     }
-    if (it != model_.end()) diverged(fmt::format("model entry at {:#x} missing from the tree", it->first), it->first,
-                                         it->second.last);
+    if (it != model_.map().end())
+      diverged(fmt::format("model entry at {:#x} missing from the tree", it->first), it->first, it->second.last);
     trace_.fold(TraceEvent::Check, count);
   }
 
@@ -808,16 +718,16 @@ CoverageRegistry maple_coverage_registry(const MapleStressOptions& options) {
   return registry;
 }
 
-uint64_t draw_maple_op(ChoiceSource& choices, const MapleStressOptions& options) {
+MapleOp draw_maple_op(ChoiceSource& choices, const MapleStressOptions& options) {
   static constexpr Site kSiteOp{"maple_stress.op"};
   const uint64_t extra = uint64_t{options.mix_paused_store} + options.mix_spanning_store + options.mix_dup;
-  if (extra == 0) return choices.draw(ChoiceKind::Op, kSiteOp, 10);
+  if (extra == 0) return static_cast<MapleOp>(choices.draw(ChoiceKind::Op, kSiteOp, 10));
   uint64_t draw = choices.draw(ChoiceKind::Op, kSiteOp, 100 + extra);
-  if (draw < 100) return draw / 10;
+  if (draw < 100) return static_cast<MapleOp>(draw / 10);
   draw -= 100;
-  if (draw < options.mix_paused_store) return kMapleOpPausedStore;
+  if (draw < options.mix_paused_store) return MapleOp::PausedStore;
   draw -= options.mix_paused_store;
-  return draw < options.mix_spanning_store ? kMapleOpSpanningStore : kMapleOpDup;
+  return draw < options.mix_spanning_store ? MapleOp::SpanningStore : MapleOp::Dup;
 }
 
 const char* maple_backend_name(MapleBackend backend) {

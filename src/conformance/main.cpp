@@ -375,6 +375,35 @@ std::map<std::string, std::string> read_expected(const std::string& path,
   return expected;
 }
 
+// --fail CHECK[:N]: fail the Nth assertion (from 1; 1 without :N) of CHECK.
+struct FailAt {
+  std::string check;
+  unsigned long at = 0;
+};
+FailAt parse_fail(const std::string& fail) {
+  FailAt out;
+  if (fail.empty()) return out;
+  const size_t colon = fail.rfind(':');
+  out.check = fail.substr(0, colon);
+  out.at = 1;
+  if (colon != std::string::npos) {
+    const std::string n = fail.substr(colon + 1);
+    if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos || n.size() > 9 || std::stoul(n) == 0)
+      bad_input(fmt::format("--fail {}: N must be a number from 1", fail));
+    out.at = std::stoul(n);
+  }
+  return out;
+}
+
+// --list: every check function of the test file, with the line it starts at.
+void print_list(const Suite& suite) {
+  for (unsigned i = 0; i < suite.count; ++i) {
+    const auto& check = suite.checks[i];
+    std::printf("%-48s line %u%s%s\n", check.name, check.line, check.present ? "" : "  (compiled out: #if ",
+                check.present ? "" : fmt::format("{})", check.condition).c_str());
+  }
+}
+
 int run(const Options& options) {
   if (options.tree != "kernel" && options.tree != "model")
     bad_input(fmt::format("--tree {}: unknown tree (kernel or model)", options.tree));
@@ -386,31 +415,15 @@ int run(const Options& options) {
   };
   for (const auto& name : options.only) known(name, "--check");
   for (const auto& name : options.skip) known(name, "--skip");
-  std::string fail_check;
-  unsigned long fail_at = 0;
-  if (!options.fail.empty()) {
-    const size_t colon = options.fail.rfind(':');
-    fail_check = options.fail.substr(0, colon);
-    fail_at = 1;
-    if (colon != std::string::npos) {
-      const std::string n = options.fail.substr(colon + 1);
-      if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos || n.size() > 9 || std::stoul(n) == 0)
-        bad_input(fmt::format("--fail {}: N must be a number from 1", options.fail));
-      fail_at = std::stoul(n);
-    }
-    known(fail_check, "--fail");
-  }
+  const FailAt fail = parse_fail(options.fail);
+  if (!fail.check.empty()) known(fail.check, "--fail");
   const std::map<std::string, std::string> expected =
       options.expect.empty() ? std::map<std::string, std::string>{} : read_expected(options.expect, by_name);
 
   std::printf("mmtorture-conformance: lib/test_maple_tree.c of linux %s against the %s tree: %u checks\n",
               mmt::kernel::kernel_version(), suite.tree, suite.count);
   if (options.list) {
-    for (unsigned i = 0; i < suite.count; ++i) {
-      const auto& check = suite.checks[i];
-      std::printf("%-48s line %u%s%s\n", check.name, check.line, check.present ? "" : "  (compiled out: #if ",
-                  check.present ? "" : fmt::format("{})", check.condition).c_str());
-    }
+    print_list(suite);
     return 0;
   }
   const int label_width = expected.empty() ? 4 : 5;  // room for XPASS/XFAIL
@@ -423,7 +436,7 @@ int run(const Options& options) {
     const auto& check = suite.checks[i];
     if ((!only.empty() && !only.count(check.name)) || skip.count(check.name)) continue;
     const Result result =
-        run_isolated(suite, check, options.cpu_limit_s, check.name == fail_check ? fail_at : 0, options.budget);
+        run_isolated(suite, check, options.cpu_limit_s, check.name == fail.check ? fail.at : 0, options.budget);
     assertions += result.run;
     const auto listed = expected.find(check.name);
     if (result.status == "passed") {

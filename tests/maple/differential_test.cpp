@@ -17,133 +17,28 @@
 
 #include "maple_test_util.h"
 #include "mmtorture/core/rng.h"
+#include "mmtorture/maple/interval_model.h"
 #include "mmtorture/maple/kernel_api.h"
 
 using mmt::maple::test::Range;
 
 namespace {
 
-// Non-NULL ranges, keyed by first index; never overlapping. Adjacent ranges are kept
-// apart even with equal entries, as the tree keeps them.
-class IntervalModel {
- public:
-  struct Interval {
-    unsigned long last;
-    void* entry;
-  };
+// The shared oracle (maple/interval_model.h), holding the entries themselves.
+using IntervalModel = mmt::maple::IntervalModel<void*>;
 
-  void store(unsigned long index, unsigned long last, void* entry) {
-    auto it = map_.upper_bound(index);
-    if (it != map_.begin() && std::prev(it)->second.last >= index) --it;
-    std::optional<Range> left, right;
-    while (it != map_.end() && it->first <= last) {
-      if (it->first < index) left = Range{it->first, index - 1, it->second.entry};
-      if (it->second.last > last) right = Range{last + 1, it->second.last, it->second.entry};
-      it = map_.erase(it);
-    }
-    if (left) map_[left->index] = {left->last, left->entry};
-    if (right) map_[right->index] = {right->last, right->entry};
-    if (entry) map_[index] = {last, entry};
-  }
+Range as_range(const IntervalModel::Range& r) { return Range{r.index, r.last, r.value}; }
+std::optional<Range> as_range(const std::optional<IntervalModel::Range>& r) {
+  return r ? std::optional<Range>(as_range(*r)) : std::nullopt;
+}
 
-  // The range holding index, if any.
-  std::optional<Range> at(unsigned long index) const {
-    auto it = map_.upper_bound(index);
-    if (it == map_.begin()) return std::nullopt;
-    --it;
-    if (it->second.last < index) return std::nullopt;
-    return Range{it->first, it->second.last, it->second.entry};
-  }
-
-  // What mas_walk reports: the range holding index, or the whole empty range around it.
-  Range walk(unsigned long index) const {
-    if (auto r = at(index)) return *r;
-    auto next = map_.upper_bound(index);
-    const unsigned long last = next == map_.end() ? ULONG_MAX : next->first - 1;
-    unsigned long first = 0;
-    if (next != map_.begin()) first = std::prev(next)->second.last + 1;
-    return Range{first, last, nullptr};
-  }
-
-  bool overlaps(unsigned long index, unsigned long last) const {
-    auto it = map_.upper_bound(last);
-    if (it == map_.begin()) return false;
-    --it;
-    return it->second.last >= index;
-  }
-
-  // First range starting after `after` (and at most max).
-  std::optional<Range> next_after(unsigned long after, unsigned long max) const {
-    if (after == ULONG_MAX) return std::nullopt;
-    auto it = map_.upper_bound(after);
-    if (it == map_.end() || it->first > max) return std::nullopt;
-    return Range{it->first, it->second.last, it->second.entry};
-  }
-
-  // Last range ending before `before` (and at least min).
-  std::optional<Range> prev_before(unsigned long before, unsigned long min) const {
-    if (before == 0) return std::nullopt;
-    auto it = map_.upper_bound(before - 1);
-    if (it == map_.begin()) return std::nullopt;
-    --it;
-    if (it->second.last >= before) {
-      if (it == map_.begin()) return std::nullopt;
-      --it;
-    }
-    if (it->second.last < min) return std::nullopt;
-    return Range{it->first, it->second.last, it->second.entry};
-  }
-
-  // Lowest (or highest) [index, index+size-1] inside [min, max] that is all empty.
-  std::optional<Range> empty_area(unsigned long min, unsigned long max, unsigned long size, bool reverse) const {
-    auto fits = [&](unsigned long gs, unsigned long ge) -> std::optional<Range> {
-      if (ge < min || gs > max) return std::nullopt;
-      const unsigned long lo = gs > min ? gs : min;
-      const unsigned long hi = ge < max ? ge : max;
-      if (hi - lo < size - 1) return std::nullopt;
-      return reverse ? Range{hi - size + 1, hi, nullptr} : Range{lo, lo + size - 1, nullptr};
-    };
-    if (!reverse) {
-      // Gaps in increasing order, starting with the one holding (or after) min.
-      unsigned long gs = walk(min).entry ? at(min)->last + 1 : walk(min).index;
-      if (walk(min).entry && at(min)->last == ULONG_MAX) return std::nullopt;
-      auto it = map_.lower_bound(gs);
-      for (;;) {
-        if (gs > max) return std::nullopt;
-        const unsigned long ge = it == map_.end() ? ULONG_MAX : it->first - 1;
-        if (it == map_.end() || it->first > gs)
-          if (auto r = fits(gs, ge)) return r;
-        if (it == map_.end() || it->second.last == ULONG_MAX) return std::nullopt;
-        gs = it->second.last + 1;
-        ++it;
-      }
-    }
-    // Gaps in decreasing order, starting with the one holding (or before) max.
-    const Range top = walk(max);
-    unsigned long ge = top.entry ? top.index - 1 : top.last;
-    if (top.entry && top.index == 0) return std::nullopt;
-    for (;;) {
-      if (ge < min) return std::nullopt;
-      auto it = map_.upper_bound(ge);  // first range after the gap
-      unsigned long gs = 0;
-      bool more = false;
-      if (it != map_.begin()) {
-        --it;
-        gs = it->second.last + 1;
-        more = true;
-      }
-      if (gs <= ge)
-        if (auto r = fits(gs, ge)) return r;
-      if (!more || it->first == 0) return std::nullopt;
-      ge = it->first - 1;
-    }
-  }
-
-  const std::map<unsigned long, Interval>& map() const { return map_; }
-
- private:
-  std::map<unsigned long, Interval> map_;
-};
+// The fit the model's rule picks for [min, max] (min <= max, size >= 1, size fits).
+std::optional<Range> model_empty_area(const IntervalModel& model, unsigned long min, unsigned long max,
+                                      unsigned long size, bool reverse) {
+  unsigned long index;
+  if (!model.empty_area(min, max, size, reverse, &index)) return std::nullopt;
+  return Range{index, index + size - 1, nullptr};
+}
 
 struct Config {
   const char* name;
@@ -248,7 +143,7 @@ class Differential {
       model_.store(index, last, nullptr);
     } else if (pick < (fill ? 48u : 44u)) {
       void* entry = value();
-      const int want = model_.overlaps(index, last) ? -EEXIST : 0;
+      const int want = model_.range_empty(index, last) ? 0 : -EEXIST;
       ASSERT_EQ(mtree_insert_range(&tree_, index, last, entry, GFP_KERNEL), want) << where();
       if (want == 0) model_.store(index, last, entry);
     } else if (pick < 60) {
@@ -258,12 +153,12 @@ class Differential {
         if (it == model_.map().end()) it = model_.map().begin();
         index = it->first + rng_.below(it->second.last - it->first + 1 < 4 ? it->second.last - it->first + 1 : 4);
       }
-      const auto want = model_.at(index);
+      const auto want = as_range(model_.at(index));
       void* got = mtree_erase(&tree_, index);
       ASSERT_EQ(got, want ? want->entry : nullptr) << where() << " erase " << index;
       if (want) model_.store(want->index, want->last, nullptr);
     } else if (pick < 68) {
-      const auto want = model_.at(index);
+      const auto want = as_range(model_.at(index));
       ASSERT_EQ(mtree_load(&tree_, index), want ? want->entry : nullptr) << where() << " load " << index;
     } else if (pick < 76) {
       walk_next_prev(index);
@@ -280,7 +175,7 @@ class Differential {
     rcu_read_lock();
     MA_STATE(mas, &tree_, index, index);
     void* got = mas_walk(&mas);
-    const Range want = model_.walk(index);
+    const Range want = as_range(model_.slot(index));
     check_range("walk", got, mas.index, mas.last, want);
     const bool forward = rng_.chance(0.5);
     const unsigned long limit = forward ? (rng_.chance(0.5) ? ULONG_MAX : key()) : (rng_.chance(0.5) ? 0 : key());
@@ -288,10 +183,10 @@ class Differential {
     for (int i = 0; i < 3; ++i) {
       std::optional<Range> expect;
       if (forward) {
-        expect = model_.next_after(from_last, limit);
+        expect = as_range(model_.next_after(from_last, limit));
         got = mas_next(&mas, limit);
       } else {
-        expect = model_.prev_before(from_index, limit);
+        expect = as_range(model_.prev_before(from_index, limit));
         got = mas_prev(&mas, limit);
       }
       check_range(forward ? "walk+next" : "walk+prev", got, got ? mas.index : 0, got ? mas.last : 0, expect);
@@ -308,32 +203,32 @@ class Differential {
     MA_STATE(mas, &tree_, index, index);
     if (forward) {
       const unsigned long max = rng_.chance(0.5) ? ULONG_MAX : limit_hint;
-      std::optional<Range> expect = model_.at(index);
-      if (!expect) expect = model_.next_after(index, max);
+      std::optional<Range> expect = as_range(model_.at(index));
+      if (!expect) expect = as_range(model_.next_after(index, max));
       for (int i = 0; i < 4; ++i) {
         void* got = mas_find(&mas, max);
         check_range("find", got, got ? mas.index : 0, got ? mas.last : 0, expect);
         if (!expect || !got) break;
-        expect = model_.next_after(expect->last, max);
+        expect = as_range(model_.next_after(expect->last, max));
       }
     } else {
       const unsigned long back = length();
       const unsigned long min = rng_.chance(0.5) ? 0 : (index > back ? index - back : 0);
       // The range holding index, else the last range ending below it (and not below min).
-      std::optional<Range> expect = model_.at(index);
-      if (!expect) expect = model_.prev_before(index, min);
+      std::optional<Range> expect = as_range(model_.at(index));
+      if (!expect) expect = as_range(model_.prev_before(index, min));
       for (int i = 0; i < 4; ++i) {
         void* got = mas_find_rev(&mas, min);
         check_range("find_rev", got, got ? mas.index : 0, got ? mas.last : 0, expect);
         if (!expect || !got) break;
-        expect = model_.prev_before(expect->index, min);
+        expect = as_range(model_.prev_before(expect->index, min));
       }
     }
     // mt_find: the first entry at or after index, index moved past it.
     unsigned long cursor = index;
     const unsigned long max = rng_.chance(0.5) ? ULONG_MAX : limit_hint;
-    std::optional<Range> expect = model_.at(index);
-    if (!expect) expect = model_.next_after(index, max);
+    std::optional<Range> expect = as_range(model_.at(index));
+    if (!expect) expect = as_range(model_.next_after(index, max));
     void* got = mt_find(&tree_, &cursor, max);
     EXPECT_EQ(got, expect ? expect->entry : nullptr) << where() << " mt_find " << index;
     if (got && expect) {
@@ -358,7 +253,7 @@ class Differential {
     if (min > max || size == 0 || max - min < size - 1) {
       want_ret = -EINVAL;
     } else {
-      want = model_.empty_area(min, max, size, reverse);
+      want = model_empty_area(model_, min, max, size, reverse);
       want_ret = want ? 0 : -EBUSY;
     }
     ASSERT_EQ(ret, want_ret) << where() << (reverse ? " empty_area_rev(" : " empty_area(") << std::hex << min << ", "
@@ -387,7 +282,7 @@ class Differential {
     if (min > max || max - min < size - 1) {
       want_ret = -EINVAL;
     } else {
-      want = model_.empty_area(min, max, size, reverse);
+      want = model_empty_area(model_, min, max, size, reverse);
       want_ret = want ? 0 : -EBUSY;
     }
     ASSERT_EQ(ret, want_ret) << where() << " alloc_range";
@@ -404,16 +299,17 @@ class Differential {
     auto it = model_.map().begin();
     size_t i = 0;
     for (; i < got.size() && it != model_.map().end(); ++i, ++it) {
-      if (got[i] != Range{it->first, it->second.last, it->second.entry}) break;
+      if (got[i] != Range{it->first, it->second.last, it->second.value}) break;
     }
     if (i != got.size() || it != model_.map().end()) {
       ++failures_;
-      ADD_FAILURE() << where() << " tree and model differ at range #" << i << " (tree has " << got.size()
-                    << ", model " << model_.map().size() << ")\n"
-                    << (i < got.size() ? fmt::format("tree  [{:#x}, {:#x}] {}\n", got[i].index, got[i].last, got[i].entry)
-                                       : std::string("tree  end\n"))
+      ADD_FAILURE() << where() << " tree and model differ at range #" << i << " (tree has " << got.size() << ", model "
+                    << model_.map().size() << ")\n"
+                    << (i < got.size()
+                            ? fmt::format("tree  [{:#x}, {:#x}] {}\n", got[i].index, got[i].last, got[i].entry)
+                            : std::string("tree  end\n"))
                     << (it != model_.map().end()
-                            ? fmt::format("model [{:#x}, {:#x}] {}\n", it->first, it->second.last, it->second.entry)
+                            ? fmt::format("model [{:#x}, {:#x}] {}\n", it->first, it->second.last, it->second.value)
                             : std::string("model end\n"));
     }
   }

@@ -89,15 +89,29 @@ struct MapleStressResult {
 // is injected).
 CoverageRegistry maple_coverage_registry(const MapleStressOptions& options);
 
-// The op kinds past the ten classic ones (0..9: store, insert, erase, load, find,
-// find_rev, empty_area, alloc_range, preallocated store, mas_store_gfp).
-inline constexpr uint64_t kMapleOpPausedStore = 10;
-inline constexpr uint64_t kMapleOpSpanningStore = 11;
-inline constexpr uint64_t kMapleOpDup = 12;
+// The maple job's operations, in draw order: the ten classic ones (a draw of 10 picks
+// among them), then the cursor and bulk ones the mix_ weights add. The value is what
+// the trace folds, so the order is part of every recorded seed.
+enum class MapleOp : uint8_t {
+  StoreRange,     // mtree_store_range (an entry or NULL)
+  InsertRange,    // mtree_insert_range
+  Erase,          // mtree_erase
+  Load,           // mtree_load
+  FindForward,    // mas_find then a few mas_next
+  FindReverse,    // mas_find_rev then mas_prev
+  EmptyArea,      // mas_empty_area / mas_empty_area_rev within a window
+  AllocRange,     // mtree_alloc_range (alloc-range trees)
+  PreallocStore,  // mas_preallocate(GFP_NOWAIT) then mas_store_prealloc
+  StoreGfp,       // mas_store_gfp(GFP_NOWAIT)
+  PausedStore,    // a store through a paused or reset state
+  SpanningStore,  // one store over up to a whole key region
+  Dup,            // copy the tree (mtree_dup or a bulk load)
+};
+static_assert(static_cast<int>(MapleOp::StoreGfp) == 9, "a draw of 10 (or of 100, by tens) picks a classic op");
 // Draws the next op kind (site maple_stress.op): with every mix_ weight 0 one draw of 10,
 // as before the weights existed (old seeds replay unchanged); else one draw over 100 +
 // the weights, the classic ops 10 each (smaller draws stay the classic ops).
-uint64_t draw_maple_op(ChoiceSource& choices, const MapleStressOptions& options);
+MapleOp draw_maple_op(ChoiceSource& choices, const MapleStressOptions& options);
 
 // Runs one stress of `options.ops` operations with decisions from `choices`.
 // Never throws for a failed check: the failure is returned with its op index.

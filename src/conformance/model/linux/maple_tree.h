@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // <linux/maple_tree.h> for the kernel's lib/test_maple_tree.c compiled against the
 // MODEL tree (src/maple) by the conformance runner. The test file is compiled as C++
-// (it is C that C++ also accepts, but for a few function pointers stored as entries and
-// negative constants in unsigned arrays, which -fpermissive and -Wno-narrowing accept): it sees the model's kernel facade
-// (mmtorture/maple/kernel_api.h), and here the rest of what a kernel test module sees,
-// as the kernel backend's shim gives it to the kernel's own tree:
+// (it is C that C++ also accepts, but for a few function pointers stored as entries
+// and negative constants in unsigned arrays, which -fpermissive and -Wno-narrowing
+// accept): it sees the model's kernel facade (mmtorture/maple/kernel_api.h), and here
+// the rest of what a kernel test module sees, as the kernel backend's shim gives it
+// to the kernel's own tree:
 //
 //   __KERNEL__, CONFIG_DEBUG_MAPLE_TREE, CONFIG_64BIT   defined, as in the kernel build
 //   the assertion counters (maple_tree_tests_run/passed), atomic_t
@@ -65,7 +66,11 @@ void mmtk_model_mas_dump(const struct ma_state* mas);
 // ---- BUG / WARN ------------------------------------------------------------------------
 [[noreturn]] void mmtk_model_bug(const char* file, int line, const char* func, const char* what);
 #define BUG_ON(cond) do { if (cond) mmtk_model_bug(__FILE__, __LINE__, __func__, "BUG_ON(" #cond ")"); } while (0)
-#define WARN_ON(cond) ({ bool _warn_on = !!(cond); if (_warn_on) mmtk_model_bug(__FILE__, __LINE__, __func__, "WARN_ON(" #cond ")"); _warn_on; })
+#define WARN_ON(cond) ({ \
+	bool _warn_on = !!(cond); \
+	if (_warn_on) mmtk_model_bug(__FILE__, __LINE__, __func__, "WARN_ON(" #cond ")"); \
+	_warn_on; \
+})
 #define WARN_ON_ONCE(cond) WARN_ON(cond)
 
 // ---- assertion counters -------------------------------------------------------------------
