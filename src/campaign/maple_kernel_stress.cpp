@@ -658,8 +658,8 @@ class Job {
   // node requests fail during it (p = 0 draws nothing).
   void decide_op_failures() {
     if (!model_) return;
-    const bool fail = opt_.nowait_fail_probability > 0 &&
-                      c_.flip(ChoiceKind::AllocFail, kSiteOpFails, opt_.nowait_fail_probability);
+    const bool fail =
+        opt_.nowait_fail_probability > 0 && c_.flip(ChoiceKind::AllocFail, kSiteOpFails, opt_.nowait_fail_probability);
     if (fail) ++injected_ops_;
     kernel_.fail_nowait(fail);
     model_->fail_nowait(fail);

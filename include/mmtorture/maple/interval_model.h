@@ -120,8 +120,7 @@ class IntervalModel {
   // The tree keeps every maximal empty range in one leaf slot (no two NULLs side by
   // side, no leaf but the last ending in NULL: mt_validate), so "empty range" here and
   // "NULL slot" there are the same thing.
-  bool empty_area(unsigned long min, unsigned long max, unsigned long size, bool reverse,
-                  unsigned long* index) const {
+  bool empty_area(unsigned long min, unsigned long max, unsigned long size, bool reverse, unsigned long* index) const {
     return reverse ? empty_area_rev(min, max, size, index) : empty_area_fwd(min, max, size, index);
   }
 
