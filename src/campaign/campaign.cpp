@@ -122,8 +122,9 @@ bool shrink_signature_repro(const std::string& signature_id, const std::string& 
       };
     }
     const uint64_t timeout = repro.config.run.seed_timeout_s;
-    // Check failures replay in this process (fast); crashes and timeouts each in a worker.
-    const bool isolated = repro.failure.check == "crash" || repro.failure.check == "timeout";
+    // Check failures replay in this process (fast); crashes, timeouts and the kernel's
+    // code each in a worker.
+    const bool isolated = shrink_in_workers(repro);
     const ShrinkResult result = shrink_repro(repro, shrink, [&](const Config& candidate, const std::vector<Choice>& c) {
       return isolated ? run_candidate_isolated(candidate, c, timeout) : run_candidate_in_process(candidate, c);
     });

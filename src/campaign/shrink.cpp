@@ -550,6 +550,11 @@ CandidateRun run_candidate_in_process(const Config& config, const std::vector<Ch
   return out;
 }
 
+bool shrink_in_workers(const Repro& repro) {
+  if (repro.failure.check == "crash" || repro.failure.check == "timeout") return true;
+  return repro.config.workload.job == "maple" && repro.config.workload.maple_backend != "model";
+}
+
 CandidateRun run_candidate_isolated(const Config& config, const std::vector<Choice>& choices, uint64_t timeout_s) {
   IsolatedReplay replay = replay_isolated(config, choices, timeout_s, ReplayAlignment::OpAligned);
   CandidateRun out;

@@ -468,7 +468,7 @@ int shrink(const std::string& path, std::optional<uint64_t> attempts, std::strin
     std::printf("  %s\n", line.c_str());
     std::fflush(stdout);
   };
-  const bool isolated = repro.failure.check == "crash" || repro.failure.check == "timeout";
+  const bool isolated = shrink_in_workers(repro);
   std::printf("mmtorture shrink: %s, seed %llu, %s (%s), %zu choices, %llu ops, at most %llu replays%s\n", path.c_str(),
               static_cast<unsigned long long>(repro.seed), repro.failure.signature().c_str(),
               repro.failure.signature_id().c_str(), repro.choices.size(), static_cast<unsigned long long>(repro.ops),

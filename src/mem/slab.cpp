@@ -25,8 +25,25 @@
 namespace mmt::mem {
 
 namespace {
-constexpr std::align_val_t kSlabAlign{kPageSize};
+constexpr size_t kChunkPages = 512;  // 2 MiB of slab pages per host chunk
+constexpr size_t kChunkBytes = kChunkPages * kPageSize;
+constexpr std::align_val_t kChunkAlign{kChunkBytes};
 }  // namespace
+
+void KmemCache::ChunkDelete::operator()(unsigned char* chunk) const {
+  ASAN_UNPOISON_MEMORY_REGION(chunk, kChunkBytes);
+  ::operator delete(chunk, kChunkAlign);
+}
+
+unsigned char* KmemCache::frame_memory(uint64_t pfn) {
+  const size_t chunk = pfn / kChunkPages;
+  if (chunk >= chunks_.size()) chunks_.resize(chunk + 1);
+  if (!chunks_[chunk]) {
+    chunks_[chunk].reset(static_cast<unsigned char*>(::operator new(kChunkBytes, kChunkAlign)));
+    ASAN_POISON_MEMORY_REGION(chunks_[chunk].get(), kChunkBytes);  // no slab page there yet
+  }
+  return chunks_[chunk].get() + (pfn % kChunkPages) * kPageSize;
+}
 
 KmemCache::KmemCache(Memory& memory, std::string name, size_t object_size, size_t align)
     : memory_(memory), name_(std::move(name)), object_size_(object_size) {
@@ -83,7 +100,8 @@ KmemCache::Slab* KmemCache::new_slab(Page* page) {
   auto owned = std::make_unique<Slab>();
   Slab* slab = owned.get();
   slab->page = page;
-  slab->memory = static_cast<unsigned char*>(::operator new(kPageSize, kSlabAlign));
+  slab->memory = frame_memory(page->pfn);
+  ASAN_UNPOISON_MEMORY_REGION(slab->memory, kPageSize);
   slab->is_free.assign(per_slab_, 1);
   // Object 0 on top of the stack: a fresh slab hands out objects in address order.
   for (size_t i = per_slab_; i-- > 0;) slab->free_objects.push_back(static_cast<uint16_t>(i));
@@ -109,11 +127,12 @@ void KmemCache::discard_slab(Slab* slab) {
   Page* page = slab->page;
   page->clear(PG_slab);
   page->slab = nullptr;
-  ASAN_UNPOISON_MEMORY_REGION(slab->memory, kPageSize);
+  // The page keeps its place in its chunk: every object on it was freed (so holds the
+  // poison) and ASan reports any access until the frame is a slab page again.
   unsigned char* buffer = slab->memory;
+  ASAN_POISON_MEMORY_REGION(buffer, kPageSize);
   by_address_.erase(reinterpret_cast<uintptr_t>(buffer));  // destroys *slab
   retired_[reinterpret_cast<uintptr_t>(buffer)] = page->pfn;
-  ::operator delete(buffer, kSlabAlign);
   --slab_count_;
   ++stats_.slabs_freed;
   // Last: the cache is whole again when freeing the frame raises (a page a failed run

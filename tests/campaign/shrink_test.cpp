@@ -144,6 +144,28 @@ defects = ["topdown-gap-miscalc"]
   EXPECT_EQ(repro_to_json(b.repro), repro_to_json(a.repro));
 }
 
+// A shrink replays each candidate in a worker when the candidate may take the process
+// down: a crash or a timeout, and any failure of a job that runs the kernel's own C
+// code, whose bugs corrupt memory (a freed live node read back as poison crashes).
+TEST(Shrink, CandidatesRunInWorkersForCrashesAndTheKernelsCode) {
+  Repro repro;
+  repro.config.workload.job = "maple";
+  repro.failure.check = "slab.double_free";
+  EXPECT_FALSE(shrink_in_workers(repro));  // the model backend: in process
+  for (const char* backend : {"kernel", "differential"}) {
+    repro.config.workload.maple_backend = backend;
+    EXPECT_TRUE(shrink_in_workers(repro)) << backend;
+  }
+  repro.config.workload.maple_backend = "model";
+  for (const char* check : {"crash", "timeout"}) {
+    repro.failure.check = check;
+    EXPECT_TRUE(shrink_in_workers(repro)) << check;
+  }
+  repro.config.workload.job = "world";
+  repro.failure.check = "vma.validate";
+  EXPECT_FALSE(shrink_in_workers(repro));
+}
+
 TEST(OpAlignedChoices, RecordedListReplaysAsPlainReplay) {
   Config config;
   config.run.ops_per_seed = 200;

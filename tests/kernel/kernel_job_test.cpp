@@ -114,6 +114,20 @@ TEST(DifferentialJob, ModelAndKernelAnswerAlikeWithoutInjectedFailures) {
   }
 }
 
+// On a tree without MT_FLAGS_ALLOC_RANGE the kernel's gap search is not defined past a
+// root leaf (KernelTree.GapSearchWithoutAllocRangeStopsAtTheRoot): the differential
+// does not run it there, and the rest of the mix answers alike.
+TEST(DifferentialJob, TreesWithoutAllocRangeAnswerAlike) {
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    SeededChoices choices(seed);
+    auto o = options(MapleBackend::Differential, 0.0);
+    o.alloc_range_tree = false;
+    const auto r = run_maple_stress(choices, o);
+    ASSERT_FALSE(r.failure.has_value()) << r.failure->headline() << "\n" << r.failure->dump.substr(0, 3000);
+    EXPECT_EQ(r.ops_done, 1500u);
+  }
+}
+
 // The finding the differential made (README, "What the differential found"): after
 // the same appends the kernel's leaves are fuller than the model's, so a store that
 // fits in the model's leaf splits the kernel's; with that op's GFP_NOWAIT requests

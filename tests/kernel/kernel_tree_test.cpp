@@ -15,6 +15,7 @@
 
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/failure.h"
+#include "mmtorture/core/rcu.h"
 #include "mmtorture/kernel/kernel_tree.h"
 #include "mmtorture/mem/fault_plan.h"
 #include "mmtorture/mem/memory.h"
@@ -419,4 +420,107 @@ TEST(KernelTree, StrictShapeCheckDoesNotExemptTheRightmostNodes) {
 }
 
 }  // namespace
+
+// Without MT_FLAGS_ALLOC_RANGE internal nodes are range_64 nodes, which keep no gaps,
+// and the kernel's gap search (mas_anode_descend, mas_rev_awalk) descends only through
+// gaps: it searches a root leaf, and on a taller tree passes over every child (a child
+// slot is no gap) and answers -EBUSY whatever is free. The answer depends on the tree's
+// height, not on its contents, so the differential job does not draw the op there.
+TEST(KernelTree, GapSearchWithoutAllocRangeStopsAtTheRoot) {
+  World world;
+  for (unsigned flags : {0u, unsigned{KernelTree::kAllocRange}}) {
+    KernelTree tree(flags);
+    auto search = [&](bool reverse, unsigned long* index) {
+      KernelState mas(tree, 0, 0);
+      tree.mtree_lock();
+      const int ret = reverse ? mas.mas_empty_area_rev(0, 100000, 5) : mas.mas_empty_area(0, 100000, 5);
+      tree.mtree_unlock();
+      *index = mas.index();
+      return ret;
+    };
+    // Entries at 0..9 and 20..29 (a 10-index hole between them), then from 40 on.
+    for (unsigned long i = 0; i < 30; ++i)
+      if (i < 10 || i >= 20) ASSERT_EQ(tree.mtree_store_range(i, i, xa_value(i + 1), gfp::kKernel), 0);
+    unsigned long index = 0;
+    ASSERT_EQ(tree.mt_height(), 2u);  // 20 entries and a hole need two leaves
+    for (unsigned long i = 40; i < 400; ++i) ASSERT_EQ(tree.mtree_store_range(i, i, xa_value(i), gfp::kKernel), 0);
+    ASSERT_GE(tree.mt_height(), 2u);
+    if (flags & KernelTree::kAllocRange) {
+      EXPECT_EQ(search(false, &index), 0);
+      EXPECT_EQ(index, 10u);
+      EXPECT_EQ(search(true, &index), 0);
+      EXPECT_EQ(index, 100000u - 4);
+    } else {
+      EXPECT_EQ(search(false, &index), -EBUSY);
+      EXPECT_EQ(search(true, &index), -EBUSY);
+    }
+    tree.mtree_destroy();
+    // A root leaf is searched slot by slot on either kind of tree.
+    KernelTree small(flags);
+    ASSERT_EQ(small.mtree_store_range(0, 9, xa_value(1), gfp::kKernel), 0);
+    ASSERT_EQ(small.mtree_store_range(20, 29, xa_value(2), gfp::kKernel), 0);
+    ASSERT_EQ(small.mt_height(), 1u);
+    KernelState mas(small, 0, 0);
+    small.mtree_lock();
+    EXPECT_EQ(mas.mas_empty_area(0, 100000, 5), 0);
+    small.mtree_unlock();
+    EXPECT_EQ(mas.index(), 10u);
+    small.mtree_destroy();
+  }
+  EXPECT_EQ(world.nodes.live_objects(), 0u);
+}
+
+// A kernel bug the tool found (README, "A kernel bug: an RCU-mode destroy ..."): destroying a tree
+// in RCU mode walks it once under the lock (mt_destroy_walk(free = false)), which
+// rewrites each leaf pointer of a bottom-level node untyped (mte_dead_leaves) and then
+// clears the start node's metadata (mt_clear_meta). A range_64 node keeps its metadata
+// in its last slot unless it is full, and mt_clear_meta tells the two apart by the
+// slot's type bits, which mte_dead_leaves has just removed: on a full node it writes
+// the metadata over the low bytes of the last child's pointer, and the RCU callback
+// (mt_free_walk) frees that clobbered pointer instead of the child. Only trees without
+// MT_FLAGS_ALLOC_RANGE have range_64 internal nodes; only RCU mode defers the walk.
+struct DestroyOutcome {
+  unsigned height = 0;
+  std::string failure;  // empty when every node came back after the grace period
+};
+
+DestroyOutcome destroy_after_grace_period(unsigned flags, unsigned long n) {
+  World world;
+  KernelTree tree(flags);
+  for (unsigned long i = 0; i < n; ++i) EXPECT_EQ(tree.mtree_store_range(i, i, xa_value(i + 1), gfp::kKernel), 0);
+  DestroyOutcome out{tree.mt_height(), ""};
+  tree.mtree_destroy();
+  try {
+    rcu_backend().rcu_barrier();
+  } catch (const FailureError& e) {
+    out.failure = e.failure().check + ": " + e.failure().message;
+    return out;
+  }
+  if (world.nodes.live_objects() != 0) out.failure = std::to_string(world.nodes.live_objects()) + " nodes leaked";
+  return out;
+}
+
+TEST(KernelTree, RcuDestroyOfAFullRange64NodeFreesAClobberedPointer) {
+  unsigned long first_bad = 0, bad = 0;
+  for (unsigned long n = 1; n <= 400; ++n) {
+    const DestroyOutcome rcu = destroy_after_grace_period(KernelTree::kRcu, n);
+    // The same trees with gap-tracking (arange_64) internal nodes, or freed at once.
+    EXPECT_EQ(destroy_after_grace_period(KernelTree::kRcu | KernelTree::kAllocRange, n).failure, "") << n;
+    EXPECT_EQ(destroy_after_grace_period(0, n).failure, "") << n;
+    if (rcu.failure.empty()) continue;
+    ++bad;
+    if (!first_bad) {
+      first_bad = n;
+      // The clobbered pointer is an object of the chunk the child is in (its low 16 bits
+      // cleared): where the slab places pages (fixed offsets of 2 MiB chunks) makes it
+      // the same object on every run.
+      EXPECT_EQ(rcu.failure.rfind("slab.double_free: cache 'maple_node': object 0 of slab pfn", 0), 0u) << rcu.failure;
+    }
+    // A root of leaves (height 2) that is full: one more entry than the last clean tree.
+    EXPECT_EQ(rcu.height, 2u) << n << ": " << rcu.failure;
+  }
+  EXPECT_GT(first_bad, 0u) << "linux " << kernel_version() << " destroys full range_64 roots cleanly in RCU mode";
+  EXPECT_GT(bad, 1u);
+}
+
 }  // namespace mmt::kernel

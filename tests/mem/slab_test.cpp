@@ -161,6 +161,41 @@ TEST(Slab, DoubleFreeAfterTheSlabWasReturnedIsNamed) {
   vmas.free(b);
 }
 
+// An object's host address modulo 2 MiB is a function of its frame and index: two
+// caches that see the same requests place their objects alike, so a pointer the code
+// under test corrupts in its low bits (a kernel bug clearing a byte of a node pointer)
+// names the same object on every run. A returned slab page keeps its place.
+TEST(Slab, ObjectAddressesModuloTwoMibAreAFunctionOfFrameAndIndex) {
+  constexpr uintptr_t kTwoMib = uintptr_t{1} << 21;
+  // Two worlds alive at once (host heap addresses of one cannot be the other's).
+  struct World {
+    SeededChoices choices{1};
+    Memory memory{small_config(), choices};
+    KmemCache nodes{memory, "maple_node", 256, 256};
+    std::vector<void*> objects;
+  } one, two;
+  for (World* w : {&one, &two}) {
+    for (int i = 0; i < 32; ++i) w->objects.push_back(w->nodes.alloc(gfp::kKernel, Site{"a"}));
+    const uint64_t first_pfn = w->nodes.slab_pfns().front();
+    for (int i = 0; i < 16; ++i) w->nodes.free(w->objects[static_cast<size_t>(i)]);  // the first slab goes back
+    EXPECT_EQ(w->nodes.describe_object(w->objects[0]),
+              "freed object 0 of returned slab pfn " + std::to_string(first_pfn) + " of cache 'maple_node'");
+    void* again = w->nodes.alloc(gfp::kKernel, Site{"b"});  // a new slab on the frame just returned
+    EXPECT_EQ(w->nodes.slab_pfns().back(), first_pfn);
+    EXPECT_EQ(again, w->objects[0]);  // at the frame's place
+    w->objects[0] = again;
+  }
+  for (size_t i = 0; i < one.objects.size(); ++i)
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(one.objects[i]) % kTwoMib,
+              reinterpret_cast<uintptr_t>(two.objects[i]) % kTwoMib)
+        << "object " << i;
+  for (World* w : {&one, &two}) {
+    w->nodes.free(w->objects[0]);
+    for (size_t i = 16; i < w->objects.size(); ++i) w->nodes.free(w->objects[i]);
+    EXPECT_EQ(w->nodes.live_objects(), 0u);
+  }
+}
+
 TEST(Slab, BadGeometryIsRejectedNamingTheField) {
   SeededChoices choices(1);
   Memory memory(small_config(), choices);

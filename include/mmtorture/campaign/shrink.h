@@ -98,5 +98,10 @@ ShrinkResult shrink_repro(const Repro& repro, const ShrinkOptions& options, cons
 CandidateRun run_candidate_in_process(const Config& config, const std::vector<Choice>& choices);
 // Replays in a worker process (safe for crash and timeout repros).
 CandidateRun run_candidate_isolated(const Config& config, const std::vector<Choice>& choices, uint64_t timeout_s);
+// Whether a shrink of `repro` replays each candidate in a worker process: a crash or a
+// timeout, and any failure of a job that runs the kernel's own C code (the maple job's
+// kernel and differential backends), where a candidate may meet a kernel bug that
+// corrupts memory and kill the process that runs it.
+bool shrink_in_workers(const Repro& repro);
 
 }  // namespace mmt::campaign

@@ -2,10 +2,14 @@
 // object pressure and page pressure are one pressure (design.md §3 mem, issue 4 item
 // 2). Maple nodes (256 B, 16 per page) and vm_area_structs come from caches like this.
 //
-// Objects live in host memory — one 4096-byte-aligned host buffer per slab page — so
-// ASan sees every access. A freed object is filled with the kernel's POISON_FREE
-// (0x6b) and, in sanitizer builds, ASan-poisoned until it is handed out again; outside
-// ASan an overwritten poison is caught when the object is reused ("slab.poison").
+// Objects live in host memory so ASan sees every access: a slab page's objects sit at
+// a fixed place of a 2 MiB-aligned host chunk (frame pfn at byte (pfn % 512) * 4096 of
+// the cache's chunk pfn / 512), so an object's address modulo 2 MiB depends on its frame
+// and index alone. A pointer the code under test corrupts in its low bits (a kernel bug
+// that clears a byte of a node pointer) then names the same object on every run, and
+// the failure replays exactly. A returned slab page keeps its place, poisoned. A freed object is filled with the
+// kernel's POISON_FREE (0x6b) and, in sanitizer builds, ASan-poisoned until it is handed out again; outside ASan an
+// overwritten poison is caught when the object is reused ("slab.poison").
 //
 // Allocation is one request to the fault plan (failslab semantics, fault_plan.h),
 // then the first partial slab's most recently freed object, else a new slab page from
@@ -119,6 +123,8 @@ class KmemCache {
   void partial_add(Slab* slab);
   void partial_del(Slab* slab);
   unsigned char* object_at(const Slab& slab, uint32_t index) const { return slab.memory + size_t{index} * stride_; }
+  // The host memory of frame `pfn` used as a slab page (its chunk made on first use).
+  unsigned char* frame_memory(uint64_t pfn);
   void poison(unsigned char* object) const;
 
   Memory& memory_;
@@ -129,6 +135,11 @@ class KmemCache {
   Slab* partial_head_ = nullptr;
   Slab* all_head_ = nullptr;
   Slab* all_tail_ = nullptr;
+  // The 2 MiB host chunks slab pages live in, by pfn / kChunkPages (null: not made yet).
+  struct ChunkDelete {
+    void operator()(unsigned char* chunk) const;
+  };
+  std::vector<std::unique_ptr<unsigned char[], ChunkDelete>> chunks_;
   // Host buffer address -> slab, for free(); looked up, never iterated.
   std::unordered_map<uintptr_t, std::unique_ptr<Slab>> by_address_;
   // Host buffers of slabs returned since (-> their frame), until a new slab reuses the
