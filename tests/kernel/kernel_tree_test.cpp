@@ -439,8 +439,10 @@ TEST(KernelTree, GapSearchWithoutAllocRangeStopsAtTheRoot) {
       return ret;
     };
     // Entries at 0..9 and 20..29 (a 10-index hole between them), then from 40 on.
-    for (unsigned long i = 0; i < 30; ++i)
-      if (i < 10 || i >= 20) ASSERT_EQ(tree.mtree_store_range(i, i, xa_value(i + 1), gfp::kKernel), 0);
+    for (unsigned long i = 0; i < 30; ++i) {
+      if (i >= 10 && i < 20) continue;
+      ASSERT_EQ(tree.mtree_store_range(i, i, xa_value(i + 1), gfp::kKernel), 0);
+    }
     unsigned long index = 0;
     ASSERT_EQ(tree.mt_height(), 2u);  // 20 entries and a hole need two leaves
     for (unsigned long i = 40; i < 400; ++i) ASSERT_EQ(tree.mtree_store_range(i, i, xa_value(i), gfp::kKernel), 0);
