@@ -687,6 +687,8 @@ MapleStressOptions maple_options(const Config& config) {
   o.alloc_range_tree = config.workload.maple_alloc_range;
   o.rcu = config.workload.maple_rcu;
   o.prefill = config.workload.maple_prefill;
+  o.full_check_every = config.checks.maple_full_check_every;
+  o.verify_incremental = config.checks.maple_verify_incremental;
   o.backend = config.workload.maple_backend == "kernel"         ? MapleBackend::Kernel
               : config.workload.maple_backend == "differential" ? MapleBackend::Differential
                                                                 : MapleBackend::Model;

@@ -138,6 +138,7 @@ class Stress {
       result.max_entries = std::max<uint64_t>(result.max_entries, model_.size());
       result.max_height = std::max<uint64_t>(result.max_height, mt_height(&tree_));
     }
+    final_check();
   }
 
   // The writer and the readers as green threads. A failure on any of them ends the
@@ -294,6 +295,7 @@ class Stress {
     const MapleOp op = draw_maple_op(c_, opt_);
     const unsigned long index = draw_index();
     trace_.fold(TraceEvent::OpStart, static_cast<uint64_t>(op), index);
+    touched_ = Touched{};
     switch (op) {
       case MapleOp::StoreRange: store_range(index); break;
       case MapleOp::InsertRange: insert_range(index); break;
@@ -316,6 +318,7 @@ class Stress {
     const unsigned long last = draw_last(index);
     const unsigned long value = tag(c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value());
     announce(index, last, value);
+    touched(index, last);
     const int ret = mtree_store_range(&tree_, index, last, value ? xa_mk_value(value) : nullptr, GFP_KERNEL);
     if (ret != 0) diverged(fmt::format("mtree_store_range returned {}", ret), index, last);
     model_.store(index, last, value);
@@ -328,6 +331,7 @@ class Stress {
     const unsigned long last = draw_last(index);
     const unsigned long value = tag(draw_value());
     announce(index, last, value);
+    touched(index, last);
     const int ret = mtree_insert_range(&tree_, index, last, xa_mk_value(value), GFP_KERNEL);
     const int want = model_.range_empty(index, last) ? 0 : -EEXIST;
     if (ret != want) diverged(fmt::format("mtree_insert_range returned {}, model expects {}", ret, want), index, last);
@@ -340,6 +344,7 @@ class Stress {
   void erase(unsigned long index) {
     const std::optional<Model::Range> held = model_.at(index);
     if (held) announce(held->index, held->last, 0);
+    touched(held ? held->index : index, held ? held->last : index);
     void* got = mtree_erase(&tree_, index);
     expect_entry("mtree_erase", index, got);
     outcome("mtree_erase", got ? "entry" : "NULL");
@@ -348,6 +353,7 @@ class Stress {
   }
 
   void load(unsigned long index) {
+    touched_nothing();
     void* got = mtree_load(&tree_, index);
     expect_entry("mtree_load", index, got);
     outcome("mtree_load", got ? "entry" : "NULL");
@@ -356,6 +362,7 @@ class Stress {
 
   // mas_find then up to three mas_next: each the model's next entry, at its index.
   void find_forward(unsigned long index) {
+    touched_nothing();
     MA_STATE(mas, &tree_, index, index);
     auto it = model_.map().upper_bound(index);
     if (it != model_.map().begin() && std::prev(it)->second.last >= index) --it;
@@ -375,6 +382,7 @@ class Stress {
 
   // mas_find_rev then up to two mas_prev: each the model's previous entry.
   void find_reverse(unsigned long index) {
+    touched_nothing();
     MA_STATE(mas, &tree_, index, index);
     auto it = model_.map().upper_bound(index);
     for (int i = 0; i < 3; ++i) {
@@ -395,6 +403,7 @@ class Stress {
   // mas_empty_area / mas_empty_area_rev within a window: the answer must be free, the
   // one the kernel's rule picks, and -EBUSY only when no gap exists.
   void empty_area(unsigned long index) {
+    touched_nothing();
     const unsigned long size = 1 + c_.draw(ChoiceKind::Arg, kSiteLength, 256);
     const bool reverse = c_.draw(ChoiceKind::Arg, kSiteOp, 2);
     const unsigned long window_last = index + 0x4000 < index ? ULONG_MAX : index + 0x4000;
@@ -428,12 +437,15 @@ class Stress {
   // mtree_alloc_range at or above index (alloc-range trees only: the op draws nothing
   // more on others): the lowest fit, stored.
   void alloc_range(unsigned long index) {
+    touched_nothing();
     if (!opt_.alloc_range_tree) return;
     const unsigned long size = 1 + c_.draw(ChoiceKind::Arg, kSiteLength, 64);
     unsigned long start = 0;
     const unsigned long value = tag(draw_value());
     announce(index, ULONG_MAX, value);  // somewhere the search picks, at or above index
     const int ret = mtree_alloc_range(&tree_, &start, xa_mk_value(value), size, index, ULONG_MAX, GFP_KERNEL);
+    if (ret == 0) touched(start, start + size - 1);
+    else touched(index, ULONG_MAX);  // a failed search must change nothing it searched
     unsigned long want = 0;
     const bool exists = model_.empty_area(index, ULONG_MAX, size, false, &want);
     const std::string call =
@@ -462,6 +474,7 @@ class Stress {
     const unsigned long last = draw_last(index);
     const unsigned long value = tag(c_.draw(ChoiceKind::Arg, kSiteValue, 4) == 0 ? 0 : draw_value());
     announce(index, last, value);
+    touched(index, last);
     void* entry = value ? xa_mk_value(value) : nullptr;
     MA_STATE(mas, &tree_, index, last);
     mtree_lock(&tree_);
@@ -484,6 +497,7 @@ class Stress {
     const unsigned long last = draw_last(index);
     const unsigned long value = tag(draw_value());
     announce(index, last, value);
+    touched(index, last);
     MA_STATE(mas, &tree_, index, last);
     mtree_lock(&tree_);
     const int ret = mas_store_gfp(&mas, xa_mk_value(value), GFP_NOWAIT);
@@ -520,6 +534,7 @@ class Stress {
                index, index);
     const unsigned long first = whole ? lo : index, end = whole ? hi : last;
     announce(first, end, value);
+    touched(first, end);
     mtree_lock(&tree_);
     mas.index = first;
     mas.last = end;
@@ -544,6 +559,7 @@ class Stress {
     const char* call = kCalls[how];
     void* entry = value ? xa_mk_value(value) : nullptr;
     announce(index, last, value);
+    touched(index, last);
     const uint64_t failed_before = allocator_.failures();
     int ret;
     if (how == 0) {
@@ -616,38 +632,105 @@ class Stress {
                     maple::mt_dump_string(&tree_, mt_dump_hex));
   }
 
-  // After every operation: mt_validate and a full model diff. The harness's own walks
-  // are no kernel path: readers do not interleave inside them (no access points).
+  // After every operation: mt_validate and the model diff — over the whole tree every
+  // full_check_every ops and at the end of the run, else over what the op could have
+  // changed (validate_tree_range's nodes, the model over the leaves they span). With
+  // verify_incremental a whole-tree check follows every partial one, and a failure only
+  // it finds is check.incremental_missed. The harness's own walks are no kernel path:
+  // readers do not interleave inside them (no access points).
   void check() {
     struct NoAccessPoints {
       bool saved = mt_rcu_access_points();
       NoAccessPoints() { mt_set_rcu_access_points(false); }
       ~NoAccessPoints() { mt_set_rcu_access_points(saved); }
     } no_access_points;
+    const bool whole = touched_.all || opt_.full_check_every <= 1 || (op_ + 1) % opt_.full_check_every == 0;
+    if (whole) check_whole();
+    else if (touched_.any) check_range(touched_.first, touched_.last);
+    if (!whole && opt_.verify_incremental) verify_whole();
+    last_check_whole_ = whole;
+    // The entries checked on a whole pass (a passing check means the tree holds the model).
+    trace_.fold(TraceEvent::Check, model_.size());
+  }
+
+  // The run ends on a whole-tree check (it folds nothing: the trace is the same whatever
+  // full_check_every is).
+  void final_check() {
+    if (last_check_whole_) return;
+    struct NoAccessPoints {
+      bool saved = mt_rcu_access_points();
+      NoAccessPoints() { mt_set_rcu_access_points(false); }
+      ~NoAccessPoints() { mt_set_rcu_access_points(saved); }
+    } no_access_points;
+    check_whole();
+    last_check_whole_ = true;
+  }
+
+  void check_whole() {
     mt_validate(&tree_);
-    MA_STATE(mas, &tree_, 0, 0);
+    diff_model(0, ULONG_MAX);
+  }
+
+  void check_range(unsigned long first, unsigned long last) {
+    unsigned long span_first, span_last;
+    if (auto failure = maple::validate_tree_range(&tree_, first, last, &span_first, &span_last))
+      throw FailureError(std::move(*failure));
+    diff_model(span_first, span_last);
+  }
+
+  // The whole-tree check after a partial one passed: anything it finds, the partial
+  // check should have found.
+  void verify_whole() {
+    try {
+      check_whole();
+    } catch (const FailureError& e) {
+      Failure missed = e.failure();
+      missed.message = fmt::format(
+          "op {}: the check of what this op touched ({}) passed, the whole-tree check "
+          "finds {}: {}",
+          op_, touched_text(), missed.check, missed.message);
+      missed.check = "check.incremental_missed";
+      throw FailureError(std::move(missed));
+    }
+  }
+  std::string touched_text() const {
+    return touched_.any ? fmt::format("[{:#x}, {:#x}]", touched_.first, touched_.last) : std::string("nothing");
+  }
+
+  // The tree's entries meeting [first, last] against the model's.
+  void diff_model(unsigned long first, unsigned long last) {
+    MA_STATE(mas, &tree_, first, first);
     void* entry;
-    auto it = model_.map().begin();
-    unsigned long count = 0;
-    mas_for_each(&mas, entry, ULONG_MAX) {
+    auto it = model_.map().upper_bound(first);
+    if (it != model_.map().begin() && std::prev(it)->second.last >= first) --it;
+    mas_for_each(&mas, entry, last) {
       if (it == model_.map().end() || it->first != mas.index || it->second.last != mas.last ||
           it->second.value != xa_to_value(entry))
         diverged(fmt::format("tree entry [{:#x}, {:#x}] = {} differs from the model", mas.index, mas.last,
                              xa_to_value(entry)),
                  mas.index, mas.last);
       ++it;
-      ++count;
     }
-    if (it != model_.map().end())
+    if (it != model_.map().end() && it->first <= last)
       diverged(fmt::format("model entry at {:#x} missing from the tree", it->first), it->first, it->second.last);
-    trace_.fold(TraceEvent::Check, count);
   }
+
+  // What the op in hand may have changed, for the check after it: nothing (a read), a
+  // range, or anything (the default: an op that does not say is checked whole).
+  struct Touched {
+    bool any = true, all = true;
+    unsigned long first = 0, last = ULONG_MAX;
+  };
+  void touched(unsigned long first, unsigned long last) { touched_ = {true, false, first, last}; }
+  void touched_nothing() { touched_ = {false, false, 0, 0}; }
 
   ChoiceSource& c_;
   MapleStressOptions opt_;
   ChoiceNodeAllocator& allocator_;
   maple_tree tree_{};
   Model model_;
+  Touched touched_;
+  bool last_check_whole_ = true;
   TraceHash trace_;
   uint64_t op_ = 0;
   ReadWindows windows_;

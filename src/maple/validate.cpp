@@ -24,6 +24,14 @@ struct Validator {
   unsigned height;
   std::optional<Failure> failure;
   bool last_was_null = false;  // for the NULL scan across leaves, left to right
+  // validate_tree_range: descend only into the children that meet [window_first,
+  // window_last] and one neighbour on each side; a child not descended into is trusted
+  // for its gap (its parent's gap slot). The leaves visited, left to right, span
+  // [span_first, span_last].
+  bool partial = false;
+  unsigned long window_first = 0, window_last = ULONG_MAX;
+  bool any_leaf = false;
+  unsigned long span_first = 0, span_last = 0;
 
   bool fail(const char* check, maple_enode* enode, unsigned long min, unsigned long max, int depth,
             const std::string& what) {
@@ -92,6 +100,11 @@ struct Validator {
                   fmt::format("{} slots used, minimum is {}", end + 1, mt_min_slots(type) + 1));
 
     if (ma_is_leaf(type)) {
+      // The NULL scan runs across adjacent leaves only (a partial walk may skip some).
+      if (any_leaf && span_last + 1 != min) last_was_null = false;
+      if (!any_leaf) span_first = min;
+      any_leaf = true;
+      span_last = max;
       unsigned long slot_min = min;
       max_gap = 0;
       for (unsigned s = 0; s <= end; ++s) {
@@ -110,6 +123,8 @@ struct Validator {
 
     // Internal node: children, their parent encoding, and gaps.
     unsigned long* gaps = ma_gaps(node, type);
+    unsigned descend_from = 0, descend_to = end;
+    if (partial) descended_slots(node, type, min, max, end, &descend_from, &descend_to);
     unsigned long largest = 0;
     unsigned long child_min = min;
     for (unsigned s = 0; s <= end; ++s) {
@@ -129,8 +144,9 @@ struct Validator {
       if (mte_parent_slot(child) != s)
         return fail("parent_slot", enode, min, max, depth,
                     fmt::format("child at slot {} encodes parent slot {}", s, mte_parent_slot(child)));
-      unsigned long child_gap = 0;
-      if (!this->node(child, child_min, child_max, depth + 1, child_gap)) return false;
+      unsigned long child_gap = gaps ? gaps[s] : 0;
+      if (s >= descend_from && s <= descend_to && !this->node(child, child_min, child_max, depth + 1, child_gap))
+        return false;
       if (gaps) {
         if (gaps[s] != child_gap)
           return fail("gaps", enode, min, max, depth,
@@ -152,6 +168,31 @@ struct Validator {
     max_gap = gaps ? largest : 0;
     return true;
   }
+
+  // The children a partial walk descends into: those meeting the window and one
+  // neighbour on each side (a write's rebalance or split reaches a sibling); in a node
+  // that is itself only a neighbour, the child nearest the window.
+  void descended_slots(maple_node* node, maple_type type, unsigned long min, unsigned long max, unsigned end,
+                       unsigned* from, unsigned* to) const {
+    bool hit = false;
+    unsigned first = 0, last = 0;
+    unsigned long child_min = min;
+    for (unsigned s = 0; s <= end; ++s) {
+      const unsigned long child_max = ma_slot_max(node, type, s, max);
+      if (child_max >= window_first && child_min <= window_last) {
+        if (!hit) first = s;
+        hit = true;
+        last = s;
+      }
+      child_min = child_max + 1;
+    }
+    if (!hit) {
+      *from = *to = max < window_first ? end : 0;
+      return;
+    }
+    *from = first > 0 ? first - 1 : 0;
+    *to = last < end ? last + 1 : end;
+  }
 };
 
 unsigned long count_subtree(maple_enode* enode, unsigned long max) {
@@ -166,15 +207,15 @@ unsigned long count_subtree(maple_enode* enode, unsigned long max) {
   return count;
 }
 
-}  // namespace
-
-std::optional<Failure> validate_tree(const maple_tree* mt) {
+// The root's checks, then the walk from the root (all of it, or v's window). Long
+// because the root's own checks (height from the leftmost path, dead, parent) come
+// before the walk, each with its own message, as mt_validate orders them.
+std::optional<Failure> validate_from_root(const maple_tree* mt, Validator& v) {
   maple_enode* root = mt_root_enode(mt);
   if (!root) return std::nullopt;
   // The height from the leftmost path, which is followed before the full walk: a freed
   // node on it is reported as the walk would (same check and message).
   unsigned height = 1;
-  Validator v{mt, 0, std::nullopt};
   if (node_poisoned(mte_to_node(root))) {
     v.fail("freed_node", root, 0, ULONG_MAX, 0, "the root node was freed (POISON_FREE) but is still linked");
     return v.failure;
@@ -211,6 +252,26 @@ std::optional<Failure> validate_tree(const maple_tree* mt) {
   unsigned long gap = 0;
   v.node(root, 0, ULONG_MAX, 0, gap);
   return v.failure;
+}
+
+}  // namespace
+
+std::optional<Failure> validate_tree(const maple_tree* mt) {
+  Validator v{mt, 0, std::nullopt};
+  return validate_from_root(mt, v);
+}
+
+std::optional<Failure> validate_tree_range(const maple_tree* mt, unsigned long first, unsigned long last,
+                                           unsigned long* span_first, unsigned long* span_last) {
+  Validator v{mt, 0, std::nullopt};
+  v.partial = true;
+  v.window_first = first > 0 ? first - 1 : 0;
+  v.window_last = last < ULONG_MAX ? last + 1 : ULONG_MAX;
+  std::optional<Failure> failure = validate_from_root(mt, v);
+  // No node (an empty tree, or one entry in the root): the whole index space is the span.
+  *span_first = v.any_leaf ? v.span_first : 0;
+  *span_last = v.any_leaf ? v.span_last : ULONG_MAX;
+  return failure;
 }
 
 uint64_t count_tree_nodes(const maple_tree* mt) {

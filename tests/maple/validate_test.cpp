@@ -537,3 +537,75 @@ TEST_F(MapleValidate, DotFailureDigraphLabelsTheGraphWithTheFailure) {
 }
 
 }  // namespace
+
+namespace {
+
+// validate_tree_range over [first, last]: its failure (or none) and the leaves' span.
+struct RangeResult {
+  std::optional<mmt::Failure> failure;
+  unsigned long span_first = 0, span_last = 0;
+};
+RangeResult validate_range(maple_tree* mt, unsigned long first, unsigned long last) {
+  RangeResult r;
+  r.failure = validate_tree_range(mt, first, last, &r.span_first, &r.span_last);
+  return r;
+}
+
+}  // namespace
+
+// The partial check (after most ops of the maple job) passes on valid trees and spans
+// whole leaves around what it was given, one neighbour leaf on each side at least.
+TEST_F(MapleValidate, PartialValidationPassesValidTreesAndSpansTheNeighbours) {
+  for (unsigned int flags : {0u, MT_FLAGS_ALLOC_RANGE}) {
+    CorruptTree t(flags, 3000);
+    for (unsigned long index : {0ul, 5ul, 300ul, 15000ul, 29995ul, 40000ul}) {
+      const RangeResult r = validate_range(&t.tree, index, index + 40);
+      EXPECT_FALSE(r.failure.has_value()) << index << ": " << r.failure->message;
+      const Located at = leaf_at(&t.tree, index);
+      // The leaf holding the range's first index and the one left of it are visited.
+      const unsigned long expected_first = at.min == 0 ? 0 : leaf_at(&t.tree, at.min - 1).min;
+      EXPECT_LE(r.span_first, expected_first) << index;
+      EXPECT_GE(r.span_last, leaf_at(&t.tree, index + 40).max) << index;
+      EXPECT_EQ(leaf_at(&t.tree, r.span_first).min, r.span_first) << "the span starts at a leaf";
+    }
+  }
+}
+
+// A corruption of the leaf written, of its neighbour, or of their parent is found by
+// the partial check with the check the whole-tree one names.
+TEST_F(MapleValidate, PartialValidationFindsCorruptionNearTheRange) {
+  CorruptTree t(MT_FLAGS_ALLOC_RANGE, 3000);
+  const Located leaf = leaf_at(&t.tree, 15000);
+  const Located left = leaf_at(&t.tree, leaf.min - 1);
+  for (const Located* victim : {&leaf, &left}) {
+    NodeBackup backup(victim->node);
+    ma_set_node_dead(victim->node);
+    const RangeResult r = validate_range(&t.tree, 15000, 15000);
+    ASSERT_TRUE(r.failure.has_value()) << "dead node at [" << victim->min << ", " << victim->max << "] not found";
+    EXPECT_EQ(r.failure->check, validate_tree(&t.tree)->check);
+    EXPECT_EQ(r.failure->check, "mt_validate.dead_node");
+  }
+  // A wrong gap in the parent of the written leaf.
+  MA_STATE(mas, &t.tree, 15000, 15000);
+  mas_walk(&mas);
+  maple_enode* parent = mt_mk_node(mte_parent(mas.node), mt_internal_type(&t.tree));
+  maple_node* pnode = mte_to_node(parent);
+  NodeBackup backup(pnode);
+  ma_gaps(pnode, mte_node_type(parent))[mte_parent_slot(mas.node)] += 1;
+  const RangeResult r = validate_range(&t.tree, 15000, 15000);
+  ASSERT_TRUE(r.failure.has_value());
+  EXPECT_EQ(r.failure->check, "mt_validate.gaps");
+}
+
+// What it does not visit it trusts: a corruption far from the range is left to the
+// whole-tree pass (every checks.maple_full_check_every ops and at the end of a run).
+TEST_F(MapleValidate, PartialValidationTrustsWhatItDoesNotVisit) {
+  CorruptTree t(0, 3000);
+  const Located far = leaf_at(&t.tree, 300);
+  NodeBackup backup(far.node);
+  ma_set_node_dead(far.node);
+  const RangeResult r = validate_range(&t.tree, 29000, 29000);
+  EXPECT_FALSE(r.failure.has_value());
+  EXPECT_GT(r.span_first, far.max);
+  ASSERT_TRUE(validate_tree(&t.tree).has_value());
+}

@@ -63,6 +63,14 @@ struct MapleStressOptions {
   uint32_t mix_paused_store = 0;
   uint32_t mix_spanning_store = 0;
   uint32_t mix_dup = 0;
+  // The checks after each op (model backend): the whole tree (mt_validate and the diff
+  // against the model) every full_check_every ops and at the end of the run; between
+  // them the part of the tree the op could have changed (maple/validate.h's
+  // validate_tree_range, the model over the leaves it visits). 1: whole after every op.
+  uint64_t full_check_every = 64;
+  // A whole-tree check after every partial one too: a failure only it finds is
+  // check.incremental_missed (the partial checks missed what the whole one sees).
+  bool verify_incremental = false;
   // How the scheduler interleaves the writer and the readers (readers > 0 only).
   sched::StrategyConfig strategy = sched::StrategyConfig::preempt(0.05);
   uint64_t hang_ms = 60'000;

@@ -19,6 +19,15 @@ namespace mmt::maple {
 // gaps, nulls, height, type) and whose dump is the tree.
 std::optional<Failure> validate_tree(const maple_tree* mt);
 
+// validate_tree's checks on the part of the tree a write to [first, last] can have
+// changed: every node whose range meets [first - 1, last + 1] and one neighbour on each
+// side at every level (where a rebalance or split reaches), with their ancestors. A
+// child not descended into is trusted for its gap (its parent's gap slot). The visited
+// leaves span [*span_first, *span_last] (the whole index space when the tree has no
+// node), the range a contents check should then compare.
+std::optional<Failure> validate_tree_range(const maple_tree* mt, unsigned long first, unsigned long last,
+                                           unsigned long* span_first, unsigned long* span_last);
+
 // Nodes reachable from the root.
 uint64_t count_tree_nodes(const maple_tree* mt);
 
