@@ -69,14 +69,7 @@ CheckRegistry build_vm_world_checks() {
                 "Committed_AS equals the pages of every VM_ACCOUNT mapping of every mm",
                 [](const CheckSubject& s) -> std::optional<Failure> {
                   uint64_t accounted = 0;
-                  for (vma::Mm* mm : s.mms) {
-                    MA_STATE(mas, &mm->mm_mt, 0, 0);
-                    void* entry;
-                    mas_for_each(&mas, entry, ULONG_MAX) {
-                      auto* v = static_cast<vma::Vma*>(entry);
-                      if (v->vm_flags & vma::VM_ACCOUNT) accounted += v->pages();
-                    }
-                  }
+                  for (vma::Mm* mm : s.mms) accounted += vma::vm_account_pages(*mm);
                   if (accounted == s.context.committed_pages()) return std::nullopt;
                   return make_failure("committed_accounting",
                                       fmt::format("Committed_AS is {} pages, VM_ACCOUNT mappings cover {}",

@@ -405,6 +405,17 @@ std::string dump_mm_dot(Mm& mm, const std::string& name, const std::string& capt
   return maple::mt_dump_dot_subgraph(&mm.mm_mt, options);
 }
 
+uint64_t vm_account_pages(Mm& mm) {
+  uint64_t pages = 0;
+  MA_STATE(mas, &mm.mm_mt, 0, 0);
+  void* entry;
+  mas_for_each(&mas, entry, ULONG_MAX) {
+    auto* vma = static_cast<Vma*>(entry);
+    if (vma->vm_flags & VM_ACCOUNT) pages += vma->pages();
+  }
+  return pages;
+}
+
 std::optional<Failure> validate_mm(Mm& mm) {
   // A failure names the tree slot it is about (replay --dump-tree draws it), or the mm.
   auto fail = [&](const std::string& what, FailureSubject subject = {}) {

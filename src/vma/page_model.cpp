@@ -286,13 +286,7 @@ class ModelRun {
 
   void check(Mm& mm) {
     if (auto failure = validate_mm(mm)) throw FailureError(std::move(*failure));
-    uint64_t accounted = 0;
-    MA_STATE(mas, &mm.mm_mt, 0, 0);
-    void* entry;
-    mas_for_each(&mas, entry, ULONG_MAX) {
-      auto* vma = static_cast<Vma*>(entry);
-      if (vma->vm_flags & VM_ACCOUNT) accounted += vma->pages();
-    }
+    const uint64_t accounted = vm_account_pages(mm);
     if (accounted != context_.committed_pages())
       fail("committed_accounting",
            fmt::format("Committed_AS {} pages, VM_ACCOUNT mappings cover {}", context_.committed_pages(), accounted),

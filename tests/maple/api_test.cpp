@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "../../src/maple/internal.h"
+#include "maple/internal.h"
 #include "maple_test_util.h"
 #include "mmtorture/maple/kernel_api.h"
 

@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "../../src/maple/internal.h"
+#include "maple/internal.h"
 #include "maple_test_util.h"
 #include "mmtorture/maple/kernel_api.h"
 

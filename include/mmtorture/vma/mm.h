@@ -201,6 +201,10 @@ Vma* vma_lookup(Mm& mm, unsigned long addr);
 // violation.
 std::optional<Failure> validate_mm(Mm& mm);
 
+// The pages of the mm's VM_ACCOUNT mappings: its share of Committed_AS (the
+// committed_accounting checks compare their sum with MmContext::committed_pages).
+uint64_t vm_account_pages(Mm& mm);
+
 // The mm as text: one line per VMA ("[start-end) rw-p pgoff anon N id N pages P").
 std::string dump_mm(Mm& mm);
 
