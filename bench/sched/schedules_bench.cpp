@@ -21,7 +21,11 @@
 //
 // Clean and failing schedules are measured apart: before timing, seeds are run once and
 // sorted by outcome (the first 64 of each, from up to 20,000 seeds); a benchmark then
-// cycles through its list. Reported per schedule (the iteration time) and per step
+// cycles through its list. Failing schedules run twice: with ordinary threads (a failure
+// is thrown, parked threads are unwound at the end) and with the threads spawned
+// discard_stack (their frames own nothing, so the failure ends its thread where it is
+// raised and parked threads are dropped without unwinding; thread.h). Reported per schedule (the iteration time) and
+// per step
 // ("per_step": a step is one scheduling decision, as each scheduler counts them). Bounded
 // exploration (explore.h, ≤ 1 preemption, capped at 500 schedules per call) runs the
 // fixed variants, with and without sleep sets, and reports "per_schedule".
@@ -246,15 +250,19 @@ struct ProjectEnv {
   static void unlock(Mutex& mutex) { mutex.unlock(); }
 };
 
-RunResult run_project(ProgramKind kind, bool fixed, int n, const StrategyConfig& strategy, ChoiceSource& choices) {
+RunResult run_project(ProgramKind kind, bool fixed, int n, const StrategyConfig& strategy, ChoiceSource& choices,
+                      bool discard_stack = false) {
   SchedulerOptions options;
   options.strategy = strategy;
   options.lockdep_order = false;  // ABBA ends in the deadlock detector
   Scheduler scheduler(choices, options);
   Shared<ProjectEnv> shared;
   shared.threads = n;
+  SpawnOptions spawn;
+  spawn.discard_stack = discard_stack;
   for (int t = 0; t < n; ++t)
-    scheduler.spawn("t", [kind, fixed, t, &shared] { program_body<ProjectEnv>(kind, fixed, t, shared); });
+    scheduler.spawn(
+        "t", [kind, fixed, t, &shared] { program_body<ProjectEnv>(kind, fixed, t, shared); }, spawn);
   return scheduler.run();
 }
 
@@ -298,14 +306,16 @@ void set_counters(benchmark::State& state, uint64_t steps) {
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
-// Arguments: program, threads, outcome (0 clean, 1 failing, 2 the fixed variant).
+// Arguments: program, threads, outcome (0 clean, 1 failing, 2 the fixed variant, 3
+// failing with discard_stack threads).
 void run_schedules(benchmark::State& state, Runner runner) {
   const auto kind = static_cast<ProgramKind>(state.range(0));
   const auto n = static_cast<int>(state.range(1));
   const auto outcome = static_cast<size_t>(state.range(2));
   const bool fixed = outcome == 2;
-  const std::vector<uint64_t> seeds =
-      fixed ? std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8} : seed_lists(runner, kind, n).by_outcome[outcome];
+  const bool discard_stack = outcome == 3;
+  const std::vector<uint64_t> seeds = fixed ? std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8}
+                                            : seed_lists(runner, kind, n).by_outcome[discard_stack ? 1 : outcome];
   if (seeds.empty()) {
     state.SkipWithError("no seed with this outcome in 20,000");
     return;
@@ -321,7 +331,7 @@ void run_schedules(benchmark::State& state, Runner runner) {
       benchmark::DoNotOptimize(floor.run(kind, fixed, static_cast<size_t>(n), seed, steps));
     } else {
       SeededChoices choices(seed);
-      const RunResult result = run_project(kind, fixed, n, strategy, choices);
+      const RunResult result = run_project(kind, fixed, n, strategy, choices, discard_stack);
       steps += result.steps;
       benchmark::DoNotOptimize(result.failure);
     }
@@ -335,20 +345,16 @@ void BM_Pct(benchmark::State& state) { run_schedules(state, Runner::Pct); }
 
 constexpr std::array<int, 6> kThreadCounts{2, 3, 4, 6, 8, 11};
 
+template <int... kOutcomes>
 void schedule_args(benchmark::internal::Benchmark* bench) {
   bench->ArgNames({"program", "threads", "outcome"});
   for (ProgramKind kind : kPrograms)
     for (int n : kThreadCounts)
-      for (int outcome : {0, 1, 2}) bench->Args({static_cast<int>(kind), n, outcome});
+      for (int outcome : {kOutcomes...}) bench->Args({static_cast<int>(kind), n, outcome});
 }
-BENCHMARK(BM_Floor)->Apply(schedule_args);
-BENCHMARK(BM_Uniform)->Apply(schedule_args);
-BENCHMARK(BM_Pct)->Apply([](benchmark::internal::Benchmark* bench) {
-  bench->ArgNames({"program", "threads", "outcome"});
-  for (ProgramKind kind : kPrograms)
-    for (int n : kThreadCounts)
-      for (int outcome : {0, 1}) bench->Args({static_cast<int>(kind), n, outcome});
-});
+BENCHMARK(BM_Floor)->Apply(schedule_args<0, 1, 2>);
+BENCHMARK(BM_Uniform)->Apply(schedule_args<0, 1, 2, 3>);
+BENCHMARK(BM_Pct)->Apply(schedule_args<0, 1, 3>);
 
 // Bounded exploration of the fixed variant: schedules with ≤ 1 preemption, 500 at most
 // per call; the explorer's bookkeeping (prefix replay, backtracking, footprints)
@@ -420,12 +426,13 @@ double ratio(double a, double b) { return a > 0 && b > 0 ? a / b : 0.0; }
 void print_table(const CollectingReporter& reporter) {
   std::printf(
       "\nPer schedule, CPU time. speed = floor's time / the project's (clean schedules; >= 0.8 is the target);\n"
-      "fail/clean = a failing schedule's time / a clean one's (<= 2 is the target); explore = an explored\n"
-      "schedule of the fixed variant / the floor's schedule of it (<= 2 is the target).\n\n");
-  std::printf("%-12s %3s | %9s %9s %6s | %9s %9s %6s | %6s %6s | %8s %6s %6s\n", "program", "n", "floor ns", "uniform",
-              "speed", "pct", "", "speed", "fail/clean", "", "fixed fl", "expl", "+sleep");
-  std::printf("%-12s %3s | %9s %9s %6s | %9s %9s %6s | %6s %6s | %8s %6s %6s\n", "", "", "clean", "clean", "", "clean",
-              "", "", "unif", "pct", "ns", "x", "x");
+      "fail/clean = a failing schedule's time / a clean one's (<= 2 is the target), with ordinary threads and\n"
+      "with discard_stack ones (disc); explore = an explored schedule of the fixed variant / the floor's\n"
+      "schedule of it (<= 2 is the target).\n\n");
+  std::printf("%-12s %3s | %9s %9s %6s | %9s %9s %6s | %6s %6s %6s %6s | %8s %6s %6s\n", "program", "n", "floor ns",
+              "uniform", "speed", "pct", "", "speed", "fail/clean", "", "", "", "fixed fl", "expl", "+sleep");
+  std::printf("%-12s %3s | %9s %9s %6s | %9s %9s %6s | %6s %6s %6s %6s | %8s %6s %6s\n", "", "", "clean", "clean", "",
+              "clean", "", "", "unif", "disc", "pct", "disc", "ns", "x", "x");
   for (ProgramKind kind : kPrograms) {
     for (int n : kThreadCounts) {
       const double floor_clean = reporter.ns(schedule_name("BM_Floor", kind, n, 0));
@@ -433,12 +440,15 @@ void print_table(const CollectingReporter& reporter) {
       const double uniform_failing = reporter.ns(schedule_name("BM_Uniform", kind, n, 1));
       const double pct_clean = reporter.ns(schedule_name("BM_Pct", kind, n, 0));
       const double pct_failing = reporter.ns(schedule_name("BM_Pct", kind, n, 1));
+      const double uniform_discard = reporter.ns(schedule_name("BM_Uniform", kind, n, 3));
+      const double pct_discard = reporter.ns(schedule_name("BM_Pct", kind, n, 3));
       const double floor_fixed = reporter.ns(schedule_name("BM_Floor", kind, n, 2));
       const double explored = reporter.ns(explore_name("BM_Explore", kind, n));
       const double explored_sleep = reporter.ns(explore_name("BM_ExploreSleepSets", kind, n));
-      std::printf("%-12s %3d | %9.0f %9.0f %6.2f | %9.0f %9s %6.2f | %6.2f %6.2f | %8.0f %6.2f %6.2f\n",
+      std::printf("%-12s %3d | %9.0f %9.0f %6.2f | %9.0f %9s %6.2f | %6.2f %6.2f %6.2f %6.2f | %8.0f %6.2f %6.2f\n",
                   program_name(kind), n, floor_clean, uniform_clean, ratio(floor_clean, uniform_clean), pct_clean, "",
-                  ratio(floor_clean, pct_clean), ratio(uniform_failing, uniform_clean), ratio(pct_failing, pct_clean),
+                  ratio(floor_clean, pct_clean), ratio(uniform_failing, uniform_clean),
+                  ratio(uniform_discard, uniform_clean), ratio(pct_failing, pct_clean), ratio(pct_discard, pct_clean),
                   floor_fixed, ratio(explored, floor_fixed), ratio(explored_sleep, floor_fixed));
     }
   }

@@ -60,13 +60,27 @@ std::string Failure::headline() const {
                      detail.empty() ? "" : " [" + detail + "]");
 }
 
+namespace detail {
+constinit thread_local FailureSink* t_failure_sink = nullptr;
+}  // namespace detail
+
+// Both raise_failures offer the failure to the sink first; the parts are moved out, so the
+// caller's strings (by-value parameters live in its frame) own nothing when the sink never
+// returns to it. The Failure is built only on that branch: the throw keeps building it in
+// place in its exception, with no cleanup of its own for the unwinder to stop at.
 void raise_failure(std::string check, std::string site, std::string message, std::string dump, std::string detail) {
+  if (detail::FailureSink* sink = detail::t_failure_sink; sink && sink->wants_failure()) [[unlikely]]
+    sink->take_failure(Failure{std::move(check), std::move(site), std::move(message), std::move(dump), 0, 0,
+                               std::move(detail), FailureSubject{}});
   throw FailureError(std::move(check), std::move(site), std::move(message), std::move(dump), std::move(detail),
                      FailureSubject{});
 }
 
 void raise_failure(FailureSubject subject, std::string check, std::string site, std::string message,
                    std::string dump) {
+  if (detail::FailureSink* sink = detail::t_failure_sink; sink && sink->wants_failure()) [[unlikely]]
+    sink->take_failure(
+        Failure{std::move(check), std::move(site), std::move(message), std::move(dump), 0, 0, std::string(), subject});
   throw FailureError(std::move(check), std::move(site), std::move(message), std::move(dump), std::string(), subject);
 }
 

@@ -24,13 +24,19 @@ std::string sites_text(const Thread& thread) {
 
 std::string Scheduler::describe_threads() const {
   std::string text;
+  append_thread_descriptions(text);
+  return text;
+}
+
+void Scheduler::append_thread_descriptions(std::string& text) const {
+  // Room for a typical line per thread at once, rather than growing line by line.
+  text.reserve(text.size() + 96 * threads_.size());
   for (const auto& thread : threads_) {
     if (thread->state_ == ThreadState::Finished) continue;
     text += "  ";
-    text += thread->describe();
+    thread->append_description(text);
     text += '\n';
   }
-  return text;
 }
 
 bool Scheduler::advance_clock() {

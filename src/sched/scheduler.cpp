@@ -76,6 +76,7 @@ Thread& Scheduler::spawn(std::string name, std::function<void()> body, SpawnOpti
   Thread& thread = *threads_.back();
   note_access(&thread);  // spawned before the run: numbered there, the same in every explored run
   thread.body_ = std::move(body);
+  thread.discard_stack_ = options.discard_stack;
   thread.progress_ms_ = now_ms_;
   create_context(thread);
   if (!thread.daemon_) ++live_non_daemon_;
@@ -90,36 +91,45 @@ Thread& Scheduler::spawn(std::string name, std::function<void()> body, SpawnOpti
 }
 
 void Scheduler::create_context(Thread& thread) {
-  // We allocate the stack ourselves (preallocated) so its bounds are known for the
-  // sanitizer annotations; the fiber record returns it to the pool when it finishes.
+  // We allocate the stack ourselves (pooled) so its bounds are known for the sanitizer
+  // annotations; exit_thread returns it to the pool. A raw fcontext: the first jump to it
+  // enters thread_entry with the scheduler as its argument, nothing runs before.
   thread.stack_ = stacks_->allocate();
-  Thread* self = &thread;
-  thread.context_ = boost::context::fiber(
-      std::allocator_arg, boost::context::preallocated(thread.stack_.sp, thread.stack_.size, thread.stack_),
-      PooledStack{stacks_}, [this, self](boost::context::fiber&& back) -> boost::context::fiber {
-        land(nullptr, std::move(back));  // a new stack has no fake stack to restore
-        thread_main(*self);
-        // The last jump off this stack always goes to the scheduler.
-        switch_from_ = self;
-        current_ = nullptr;
-        detail::t_running = nullptr;
+  thread.context_ =
+      boost::context::detail::make_fcontext(thread.stack_.sp, thread.stack_.size, &Scheduler::thread_entry);
+}
+
+void Scheduler::thread_entry(boost::context::detail::transfer_t from) {
+  auto& scheduler = *static_cast<Scheduler*>(from.data);
+  scheduler.land(nullptr, from.fctx);  // a new stack has no fake stack to restore
+  Thread& thread = *scheduler.current_;
+  scheduler.thread_main(thread);
+  scheduler.exit_thread(thread);
+}
+
+void Scheduler::exit_thread(Thread& thread) {
+  switch_from_ = &thread;
+  current_ = nullptr;
+  detail::t_running = nullptr;
+  thread.context_ = nullptr;
+  stacks_->deallocate(thread.stack_);
 #if MMT_SANITIZED
-        // nullptr: this stack is done, ASan may drop its fake stack.
-        __sanitizer_start_switch_fiber(nullptr, scheduler_stack_bottom_, scheduler_stack_size_);
+  // nullptr: this stack is done, ASan may drop its fake stack.
+  __sanitizer_start_switch_fiber(nullptr, scheduler_stack_bottom_, scheduler_stack_size_);
 #endif
-        return std::move(scheduler_context_);
-      });
+  boost::context::detail::jump_fcontext(scheduler_context_, nullptr);
+  __builtin_unreachable();  // a finished thread is never resumed
 }
 
 void Scheduler::jump(Thread* from, Thread* to) {
-  boost::context::fiber* target = &scheduler_context_;
+  boost::context::detail::fcontext_t target = scheduler_context_;
   if (to) {
     if (to != last_run_) {
       ++switches_;
       trace_->fold(TraceEvent::Switch, last_run_ ? last_run_->id_ : 0, to->id_, yield_points_);
       last_run_ = to;
     }
-    target = &to->context_;
+    target = to->context_;
     detail::t_running = this;
   } else {
     detail::t_running = nullptr;
@@ -134,13 +144,14 @@ void Scheduler::jump(Thread* from, Thread* to) {
   else
     __sanitizer_start_switch_fiber(&fake_stack, scheduler_stack_bottom_, scheduler_stack_size_);
 #endif
-  // Landed: someone jumped here and set current_ for us.
-  land(fake_stack, std::move(*target).resume());
+  // Landed: someone jumped here and set current_ for us. (A new thread's first jump
+  // hands it the scheduler; a resumed one ignores it.)
+  land(fake_stack, boost::context::detail::jump_fcontext(target, this).fctx);
 }
 
-// Every arrival on a stack (a resume returning, or a new thread's first entry) ends
-// here: tell ASan the switch finished and keep the continuation of whoever jumped.
-void Scheduler::land(void* fake_stack, boost::context::fiber&& back) {
+// Every arrival on a stack (a jump returning, or a new thread's first entry) ends here:
+// tell ASan the switch finished and keep the context of whoever jumped.
+void Scheduler::land(void* fake_stack, boost::context::detail::fcontext_t back) {
 #if MMT_SANITIZED
   const void* from_bottom = nullptr;
   size_t from_size = 0;
@@ -152,8 +163,8 @@ void Scheduler::land(void* fake_stack, boost::context::fiber&& back) {
 #else
   (void)fake_stack;
 #endif
-  if (switch_from_) switch_from_->context_ = std::move(back);
-  else scheduler_context_ = std::move(back);
+  if (!switch_from_) scheduler_context_ = back;
+  else if (switch_from_->state_ != ThreadState::Finished) switch_from_->context_ = back;
 }
 
 void Scheduler::switch_away(Thread* next) {
@@ -164,7 +175,38 @@ void Scheduler::switch_away(Thread* next) {
     next = nullptr;
   }
   jump(self, next);
-  if (self->kill_ && self->no_kill_ == 0 && std::uncaught_exceptions() == 0) throw ThreadKill{};
+  if (self->kill_) [[unlikely]]
+    kill_parked(*self);
+}
+
+void Scheduler::kill_parked(Thread& thread) {
+  if (thread.discard_stack_ && can_discard(thread)) {
+    // Dropped where it is parked: the waiter it parked with is the one thing a
+    // scheduling point's own frames hold (~Waiter dequeues it), so that goes first.
+    if (Waiter* waiter = thread.waiter_; waiter && waiter->queued) waiter->list->remove(waiter);
+    end_thread(thread, std::nullopt);
+    exit_thread(thread);
+  }
+  if (thread.no_kill_ == 0 && std::uncaught_exceptions() == 0) throw ThreadKill{};
+}
+
+bool Scheduler::can_discard(const Thread& thread) {
+  (void)thread;
+  // In a catch handler the caught exception is alive until the handler ends; dropping
+  // the stack there would leak it.
+  return std::uncaught_exceptions() == 0 && !std::current_exception() && !failure_in_flight();
+}
+
+bool Scheduler::wants_failure() const {
+  return current_ && current_->discard_stack_ && !tearing_down_ && can_discard(*current_);
+}
+
+void Scheduler::take_failure(Failure&& failure) {
+  // What thread_main does with a FailureError caught from the body, minus the unwinding
+  // (the frames own nothing, SpawnOptions::discard_stack).
+  Thread& thread = *current_;
+  end_thread(thread, std::move(failure));
+  exit_thread(thread);
 }
 
 void Scheduler::thread_main(Thread& thread) {
@@ -184,6 +226,10 @@ void Scheduler::thread_main(Thread& thread) {
       failure = Failure{"thread.exception", thread.last_site().name, "a thread threw a non-standard exception"};
     }
   }
+  end_thread(thread, std::move(failure));
+}
+
+void Scheduler::end_thread(Thread& thread, std::optional<Failure> failure) {
   try {
     thread.body_ = nullptr;  // captured state is destroyed on the thread's own stack
   } catch (...) {
@@ -216,9 +262,12 @@ void Scheduler::thread_main(Thread& thread) {
 void Scheduler::record_thread_failure(Thread& thread, Failure failure) {
   if (tearing_down_) return;
   const std::string label = thread.label();
-  std::string dump = "in thread " + label;
+  std::string dump;
+  dump.reserve(16 + label.size() + 96 * threads_.size() + failure.dump.size());
+  dump += "in thread ";
+  dump += label;
   dump += '\n';
-  dump += describe_threads();
+  append_thread_descriptions(dump);
   if (!failure.dump.empty()) {
     dump += '\n';
     dump += failure.dump;
@@ -252,6 +301,7 @@ RunResult Scheduler::run() {
   if (detail::t_active) throw std::logic_error("Scheduler::run: another scheduler is running");
   ran_ = running_ = true;
   detail::t_active = this;
+  mmt::detail::t_failure_sink = this;
   set_rcu_backend(rcu_.get());
   if (options_.strategy.effective() == StrategyKind::Pct) pct_setup();
 
@@ -302,6 +352,7 @@ RunResult Scheduler::run() {
   if (failure_) result.failure = std::move(failure_);
   result.problems = std::move(problems_);
   set_rcu_backend(nullptr);
+  mmt::detail::t_failure_sink = nullptr;
   detail::t_active = nullptr;
   running_ = false;
   return result;

@@ -75,14 +75,24 @@ std::string Thread::held_locks_text() const {
 std::string Thread::describe() const {
   std::string text;
   text.reserve(96);
-  append_label(text, id_, name_);
-  text += ' ';
-  text += describe_state();
+  append_description(text);
   return text;
 }
 
+void Thread::append_description(std::string& text) const {
+  append_label(text, id_, name_);
+  text += ' ';
+  append_state(text);
+}
+
 std::string Thread::describe_state() const {
-  std::string text = thread_state_name(state_);
+  std::string text;
+  append_state(text);
+  return text;
+}
+
+void Thread::append_state(std::string& text) const {
+  text += thread_state_name(state_);
   if (state_ == ThreadState::Blocked) {
     fmt::format_to(Out(text), ": waits for {}", wait_.what);
     if (wait_.object && *wait_.object) fmt::format_to(Out(text), " '{}'", wait_.object);
@@ -98,7 +108,6 @@ std::string Thread::describe_state() const {
   append_held_locks(text, held_);
   if (rcu_depth_) fmt::format_to(Out(text), "; in rcu_read_lock (depth {})", rcu_depth_);
   if (fatal_signal_) text += "; fatal signal pending";
-  return text;
 }
 
 Thread& host_thread() {

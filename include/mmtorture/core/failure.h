@@ -108,6 +108,25 @@ class FailureError : public std::runtime_error {
 // the stack towards the catch that records it (or is being handled there).
 inline bool failure_in_flight() { return FailureError::live() > 0; }
 
+namespace detail {
+// Somewhere other than a throw for raise_failure's failures: the scheduler, while a green
+// thread runs whose frames own nothing (sched::SpawnOptions::discard_stack), ends that
+// thread there without unwinding its stack — a throw and its walk cost several times a
+// whole small schedule. raise_failure offers each failure to the sink set on this OS
+// thread, and throws it when there is none or the sink declines.
+class FailureSink {
+ public:
+  // True when a failure raised now is to be taken rather than thrown.
+  virtual bool wants_failure() const = 0;
+  // Takes the failure (moving its parts out) and never returns to the raising code.
+  [[noreturn]] virtual void take_failure(Failure&& failure) = 0;
+
+ protected:
+  ~FailureSink() = default;
+};
+extern constinit thread_local FailureSink* t_failure_sink;
+}  // namespace detail
+
 [[noreturn]] void raise_failure(std::string check, std::string site, std::string message,
                                 std::string dump = {}, std::string detail = {});
 // The same, for a check that names its subject (a node, a VMA, an mm).

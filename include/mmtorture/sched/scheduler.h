@@ -1,10 +1,10 @@
 // The deterministic scheduler of green threads (design.md §3, issue 3).
 //
-// One OS thread runs every green thread, one at a time, on Boost.Context fibers with
-// pooled stacks. Control passes only at scheduling points — yield points, blocking
-// primitives, thread exit — and every decision there is a draw on the run's
-// ChoiceSource (see strategy.h), so a run is a function of its options and its choice
-// sequence, and every switch is folded into the trace hash.
+// One OS thread runs every green thread, one at a time, on Boost.Context's raw fcontext
+// (make_fcontext/jump_fcontext) with pooled stacks. Control passes only at scheduling
+// points — yield points, blocking primitives, thread exit — and every decision there is
+// a draw on the run's ChoiceSource (see strategy.h), so a run is a function of its
+// options and its choice sequence, and every switch is folded into the trace hash.
 //
 // Time is virtual: it advances only when no thread is runnable, straight to the next
 // deadline. When nothing is runnable and no deadline is pending, the run is deadlocked.
@@ -96,7 +96,7 @@ struct RunResult {
   bool ok() const { return !failure.has_value(); }
 };
 
-class Scheduler {
+class Scheduler : private mmt::detail::FailureSink {
  public:
   // Throws std::invalid_argument when the strategy parameters are invalid. `choices`
   // and `trace` must outlive the scheduler; without a trace the scheduler keeps its own.
@@ -131,6 +131,8 @@ class Scheduler {
   const std::vector<Thread*>& runnable() const { return runnable_; }
   // One line per thread (Thread::describe), for failure dumps.
   std::string describe_threads() const;
+  // The same, appended to `text`.
+  void append_thread_descriptions(std::string& text) const;
 
   // ---- For blocking primitives (mutex.h, wait_queue.h, ...; usable by any module) ----
 
@@ -187,13 +189,32 @@ class Scheduler {
   // returns when something jumps back; the landing side files away the continuation of
   // whoever jumped to it.
   void jump(Thread* from, Thread* to);
-  // The landing half of a jump: finishes ASan's fiber switch and files the continuation.
-  void land(void* fake_stack, boost::context::fiber&& back);
+  // The landing half of a jump: finishes ASan's fiber switch and files the context of
+  // whoever jumped here.
+  void land(void* fake_stack, boost::context::detail::fcontext_t back);
+  // A new thread's first instructions (make_fcontext's entry): runs thread_main, then
+  // leaves its stack for good.
+  [[noreturn]] static void thread_entry(boost::context::detail::transfer_t from);
+  // The last jump off a thread's stack, to the scheduler: the stack goes back to the pool
+  // (nothing reuses it before the jump, which is the next thing that runs).
+  [[noreturn]] void exit_thread(Thread& thread);
   void resume_thread(Thread& thread) { jump(nullptr, &thread); }
   // From the running thread: to `next` directly, or to the scheduler when null; unwinds
   // with ThreadKill when teardown resumed it.
   void switch_away(Thread* next);
   void thread_main(Thread& thread);
+  // A thread's last steps on its stack, after its body returned, threw or was left:
+  // destroys the body, records `failure` (or lockdep's held-at-exit problems), finishes.
+  void end_thread(Thread& thread, std::optional<Failure> failure);
+  // Teardown reached a parked thread: unwinds it with ThreadKill, or drops its stack
+  // (SpawnOptions::discard_stack; never returns).
+  void kill_parked(Thread& thread);
+  // The frames of a discard_stack thread may be left without running anything: not in a
+  // catch handler, no exception in flight.
+  static bool can_discard(const Thread& thread);
+  // FailureSink: a failure raised on a discard_stack thread ends it where it is raised.
+  bool wants_failure() const override;
+  [[noreturn]] void take_failure(Failure&& failure) override;
   void record_thread_failure(Thread& thread, Failure failure);
   void finish_thread(Thread& thread);
   void teardown();
@@ -241,7 +262,7 @@ class Scheduler {
   Thread* next_ = nullptr;       // chosen by the thread that switched to the scheduler
   Thread* last_run_ = nullptr;
   Thread* switch_from_ = nullptr;            // who jumped last (null: the scheduler)
-  boost::context::fiber scheduler_context_;  // the scheduler's continuation while a thread runs
+  boost::context::detail::fcontext_t scheduler_context_ = nullptr;  // the scheduler's, while a thread runs
   const void* scheduler_stack_bottom_ = nullptr;   // for sanitizer switch annotations
   size_t scheduler_stack_size_ = 0;
 

@@ -42,12 +42,4 @@ class StackPool {
   std::vector<void*> free_;  // tops (sp) of stacks ready for reuse, LIFO for cache warmth
 };
 
-// The StackAllocator concept Boost.Context's fiber constructor wants: a copyable
-// handle on a pool.
-struct PooledStack {
-  StackPool* pool;
-  boost::context::stack_context allocate() { return pool->allocate(); }
-  void deallocate(boost::context::stack_context& stack) noexcept { pool->deallocate(stack); }
-};
-
 }  // namespace mmt::sched

@@ -5,7 +5,7 @@
 // what it waits for, the locks it holds, its last sites — lives here.
 #pragma once
 
-#include <boost/context/fiber.hpp>
+#include <boost/context/detail/fcontext.hpp>
 #include <boost/context/stack_context.hpp>
 
 #include <array>
@@ -63,6 +63,18 @@ struct SpawnOptions {
   // A daemon (kswapd-like) may wait forever: the run ends when every non-daemon thread
   // has finished, and a daemon is only hang-checked inside an explicit operation.
   bool daemon = false;
+  // The thread's frames own nothing that needs destroying, at every scheduling point and
+  // wherever it raises a failure: its state lives outside its stack (in the world, in
+  // its body's captures, which the scheduler destroys), and it raises failures through
+  // raise_failure. Its stack is then never unwound: a failure it raises ends it where it
+  // is raised, and the end of the run drops it where it is parked (the waiter it parked
+  // with is dequeued first, as ~Waiter would). Unwinding such a stack would run no
+  // destructor, so nothing observable changes, only the cost: a throw and the walk of
+  // each stack it passes cost several times a whole small schedule. A frame that does
+  // own something (a std::string or vector local, a guard) is leaked or left undone:
+  // for small programs written against the scheduler (benchmarks, exact-probability
+  // tests), not for the kernel model's threads.
+  bool discard_stack = false;
 };
 
 class Thread {
@@ -101,6 +113,9 @@ class Thread {
   std::string describe() const;
   // The same without the label: "blocked: waits for ... at SITE; in op ...; holds ...".
   std::string describe_state() const;
+  // The same two, appended to `text` (a failure's dump gathers every thread's line).
+  void append_description(std::string& text) const;
+  void append_state(std::string& text) const;
 
  private:
   friend class Scheduler;
@@ -125,9 +140,12 @@ class Thread {
   bool daemon_;
   ThreadState state_ = ThreadState::Runnable;
   std::function<void()> body_;
-  boost::context::fiber context_;  // this thread's suspended continuation (held by main)
+  // Where this thread resumes while it is suspended (a raw fcontext on its pooled stack:
+  // no fiber record, so a spawn costs no extra switches); null once it finished.
+  boost::context::detail::fcontext_t context_ = nullptr;
   boost::context::stack_context stack_{};
   bool started_ = false;
+  bool discard_stack_ = false;  // SpawnOptions::discard_stack
   bool kill_ = false;  // teardown: unwind at the next switch
   // Inside a release (unlock) yield point: the unwind waits for the next switch, since
   // releases run in destructors (lock guards), where throwing would terminate.
