@@ -180,7 +180,7 @@ void Scheduler::switch_away(Thread* next) {
 }
 
 void Scheduler::kill_parked(Thread& thread) {
-  if (thread.discard_stack_ && can_discard(thread)) {
+  if (can_discard(thread)) {
     // Dropped where it is parked: the waiter it parked with is the one thing a
     // scheduling point's own frames hold (~Waiter dequeues it), so that goes first.
     if (Waiter* waiter = thread.waiter_; waiter && waiter->queued) waiter->list->remove(waiter);
@@ -191,15 +191,12 @@ void Scheduler::kill_parked(Thread& thread) {
 }
 
 bool Scheduler::can_discard(const Thread& thread) {
-  (void)thread;
   // In a catch handler the caught exception is alive until the handler ends; dropping
   // the stack there would leak it.
-  return std::uncaught_exceptions() == 0 && !std::current_exception() && !failure_in_flight();
+  return thread.discard_stack_ && std::uncaught_exceptions() == 0 && !std::current_exception() && !failure_in_flight();
 }
 
-bool Scheduler::wants_failure() const {
-  return current_ && current_->discard_stack_ && !tearing_down_ && can_discard(*current_);
-}
+bool Scheduler::wants_failure() const { return current_ && !tearing_down_ && can_discard(*current_); }
 
 void Scheduler::take_failure(Failure&& failure) {
   // What thread_main does with a FailureError caught from the body, minus the unwinding
