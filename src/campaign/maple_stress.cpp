@@ -632,18 +632,23 @@ class Stress {
                     maple::mt_dump_string(&tree_, mt_dump_hex));
   }
 
+  // The harness's own walks are no kernel path: while one runs, readers get no access
+  // points inside it.
+  struct NoAccessPoints {
+    bool saved = mt_rcu_access_points();
+    NoAccessPoints() { mt_set_rcu_access_points(false); }
+    ~NoAccessPoints() { mt_set_rcu_access_points(saved); }
+    NoAccessPoints(const NoAccessPoints&) = delete;
+    NoAccessPoints& operator=(const NoAccessPoints&) = delete;
+  };
+
   // After every operation: mt_validate and the model diff — over the whole tree every
   // full_check_every ops and at the end of the run, else over what the op could have
   // changed (validate_tree_range's nodes, the model over the leaves they span). With
   // verify_incremental a whole-tree check follows every partial one, and a failure only
-  // it finds is check.incremental_missed. The harness's own walks are no kernel path:
-  // readers do not interleave inside them (no access points).
+  // it finds is check.incremental_missed.
   void check() {
-    struct NoAccessPoints {
-      bool saved = mt_rcu_access_points();
-      NoAccessPoints() { mt_set_rcu_access_points(false); }
-      ~NoAccessPoints() { mt_set_rcu_access_points(saved); }
-    } no_access_points;
+    const NoAccessPoints no_access_points;
     const bool whole = touched_.all || opt_.full_check_every <= 1 || (op_ + 1) % opt_.full_check_every == 0;
     if (whole) check_whole();
     else if (touched_.any) check_range(touched_.first, touched_.last);
@@ -657,13 +662,8 @@ class Stress {
   // full_check_every is).
   void final_check() {
     if (last_check_whole_) return;
-    struct NoAccessPoints {
-      bool saved = mt_rcu_access_points();
-      NoAccessPoints() { mt_set_rcu_access_points(false); }
-      ~NoAccessPoints() { mt_set_rcu_access_points(saved); }
-    } no_access_points;
+    const NoAccessPoints no_access_points;
     check_whole();
-    last_check_whole_ = true;
   }
 
   void check_whole() {
