@@ -33,13 +33,16 @@ maple_enode* copy_subtree(maple_enode* enode, unsigned long max, std::vector<map
 
 }  // namespace
 
+// As 6.12's mas_dup_build: the two trees must have the same attributes (every flag but
+// the height: gap tracking, RCU mode, lock type) and the target must be empty, or
+// -EINVAL leaves the target untouched. A copy takes the source's flags whole, height
+// included, so both trees read the same.
 int __mt_dup(maple_tree* mt, maple_tree* new_mt, mmt::gfp_t gfp) {
-  if (new_mt->ma_root) return -EINVAL;
-  const unsigned int lock_flags = new_mt->ma_flags & MT_FLAGS_LOCK_MASK;
+  if (mt_attr(mt) != mt_attr(new_mt) || new_mt->ma_root) return -EINVAL;
   maple_enode* root = mt_root_enode(mt);
   if (!root) {
     new_mt->ma_root = mt->ma_root;
-    new_mt->ma_flags = (mt->ma_flags & ~MT_FLAGS_LOCK_MASK) | lock_flags;
+    new_mt->ma_flags = mt->ma_flags;
     return 0;
   }
   const unsigned long needed = count_tree_nodes(mt);
@@ -54,7 +57,7 @@ int __mt_dup(maple_tree* mt, maple_tree* new_mt, mmt::gfp_t gfp) {
     pool.push_back(node);
   }
   maple_enode* copy = copy_subtree(root, ULONG_MAX, pool);
-  new_mt->ma_flags = (mt->ma_flags & ~MT_FLAGS_LOCK_MASK) | lock_flags;
+  new_mt->ma_flags = mt->ma_flags;
   mte_set_root_parent(copy, new_mt);
   new_mt->ma_root = mte_mk_root(copy);
   return 0;

@@ -203,6 +203,8 @@ inline void mas_set_err(ma_state* mas, int error) {
 inline unsigned mt_height_of(const maple_tree* mt) {
   return (mt->ma_flags & MT_FLAGS_HEIGHT_MASK) >> MT_FLAGS_HEIGHT_OFFSET;
 }
+// The tree's attributes: every flag but the height (what __mt_dup requires equal).
+inline unsigned mt_attr(const maple_tree* mt) { return mt->ma_flags & ~MT_FLAGS_HEIGHT_MASK; }
 inline void mt_set_height(maple_tree* mt, unsigned height) {
   mt->ma_flags = (mt->ma_flags & ~MT_FLAGS_HEIGHT_MASK) | (height << MT_FLAGS_HEIGHT_OFFSET);
 }

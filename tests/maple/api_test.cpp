@@ -578,6 +578,52 @@ TEST_F(MapleApi, DupCopiesContentsAndShape) {
   }
 }
 
+// As 6.12's __mt_dup: the target must have the source's attributes (every flag but the
+// height); otherwise -EINVAL, nothing allocated and the target untouched, even when the
+// source is empty. A copy takes the source's flags, height included.
+TEST_F(MapleApi, DupRefusesATargetWhoseFlagsDifferAndLeavesItUntouched) {
+  const unsigned int kinds[] = {0u, MT_FLAGS_ALLOC_RANGE, MT_FLAGS_USE_RCU, MT_FLAGS_ALLOC_RANGE | MT_FLAGS_USE_RCU,
+                                MT_FLAGS_ALLOC_RANGE | MT_FLAGS_LOCK_EXTERN};
+  for (unsigned int source_flags : kinds) {
+    for (unsigned long count : {0ul, 1ul, 300ul}) {
+      DEFINE_MTREE(tree);
+      mt_init_flags(&tree, source_flags);
+      if (count == 1) ASSERT_EQ(mtree_store(&tree, 0, xa_mk_value(1), GFP_KERNEL), 0);
+      else fill_tens(&tree, count);
+      rcu_barrier();  // an RCU tree's replaced nodes go after a grace period
+      const int nodes = mt_nr_allocated();
+      for (unsigned int target_flags : kinds) {
+        SCOPED_TRACE(testing::Message() << "source " << source_flags << " target " << target_flags << " count "
+                                        << count);
+        DEFINE_MTREE(copy);
+        mt_init_flags(&copy, target_flags);
+        const int ret = __mt_dup(&tree, &copy, GFP_KERNEL);
+        if (target_flags != source_flags) {
+          EXPECT_EQ(ret, -EINVAL);
+          EXPECT_TRUE(mtree_empty(&copy));
+          EXPECT_EQ(copy.ma_flags, target_flags);
+          EXPECT_EQ(mt_nr_allocated(), nodes);
+          if (!(target_flags & MT_FLAGS_LOCK_EXTERN)) {
+            EXPECT_EQ(mtree_dup(&tree, &copy, GFP_KERNEL), -EINVAL);
+          }
+          EXPECT_EQ(copy.ma_flags, target_flags);
+        } else {
+          EXPECT_EQ(ret, 0);
+          EXPECT_EQ(copy.ma_flags, tree.ma_flags);
+          EXPECT_EQ(mt_height(&copy), mt_height(&tree));
+          EXPECT_EQ(tree_ranges(&copy), tree_ranges(&tree));
+          EXPECT_TREE_VALID(&copy);
+        }
+        __mt_destroy(&copy);
+        rcu_barrier();
+      }
+      __mt_destroy(&tree);
+      rcu_barrier();
+      EXPECT_EQ(mt_nr_allocated(), 0);
+    }
+  }
+}
+
 TEST_F(MapleApi, DupNomemLeavesTheCopyEmptyAndLeaksNothing) {
   DEFINE_MTREE(tree);
   mt_init_flags(&tree, MT_FLAGS_ALLOC_RANGE);
@@ -587,6 +633,7 @@ TEST_F(MapleApi, DupNomemLeavesTheCopyEmptyAndLeaksNothing) {
   // Every budget short of the node count fails cleanly (check_mtree_dup).
   for (int budget = 0; budget < nodes; ++budget) {
     DEFINE_MTREE(copy);
+    mt_init_flags(&copy, MT_FLAGS_ALLOC_RANGE);
     mt_set_non_kernel(static_cast<unsigned>(budget));
     ASSERT_EQ(mtree_dup(&tree, &copy, GFP_NOWAIT), -ENOMEM) << "budget " << budget;
     mt_set_non_kernel(0);
@@ -594,6 +641,7 @@ TEST_F(MapleApi, DupNomemLeavesTheCopyEmptyAndLeaksNothing) {
     ASSERT_EQ(mt_nr_allocated(), nodes) << "budget " << budget;
   }
   DEFINE_MTREE(copy);
+  mt_init_flags(&copy, MT_FLAGS_ALLOC_RANGE);
   mt_set_non_kernel(static_cast<unsigned>(nodes));
   ASSERT_EQ(mtree_dup(&tree, &copy, GFP_NOWAIT), 0);
   mt_set_non_kernel(0);

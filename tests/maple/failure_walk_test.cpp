@@ -73,6 +73,7 @@ unsigned walk_failures(const ScenarioSpec& spec, const StoreMethod& method) {
   // The expected result: the same store with no failure injected.
   DEFINE_MTREE(reference);
   TreeGuard reference_guard(&reference);
+  mt_init_flags(&reference, base.ma_flags);  // __mt_dup wants the same attributes
   EXPECT_EQ(mtree_dup(&base, &reference, GFP_KERNEL), 0);
   EXPECT_EQ(mtree_store_range(&reference, store->index, store->last, store->entry, GFP_KERNEL), 0);
   const auto expected = tree_ranges(&reference);
@@ -83,6 +84,7 @@ unsigned walk_failures(const ScenarioSpec& spec, const StoreMethod& method) {
     SCOPED_TRACE(testing::Message() << method.name << " fail_nth " << n);
     DEFINE_MTREE(tree);
     TreeGuard tree_guard(&tree);
+    mt_init_flags(&tree, base.ma_flags);
     EXPECT_EQ(mtree_dup(&base, &tree, GFP_KERNEL), 0);
     rcu_barrier();
     const std::string before = mmt::maple::mt_dump_string(&tree, mt_dump_hex);
@@ -157,6 +159,7 @@ TEST_F(MapleFailureWalk, EraseCausingRebalance) {
     for (uint64_t n = 1; n < 200; ++n) {
       DEFINE_MTREE(tree);
       TreeGuard guard(&tree);
+      mt_init_flags(&tree, base.ma_flags);
       ASSERT_EQ(mtree_dup(&base, &tree, GFP_KERNEL), 0);
       // Erase a run so leaves fall below minimum occupancy; the nth allocation of the
       // whole run fails.

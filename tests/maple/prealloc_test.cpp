@@ -55,6 +55,7 @@ TEST_F(MaplePrealloc, RequestMatchesTheKernelFormulaAndStoreConsumesIt) {
 
     DEFINE_MTREE(reference);
     TreeGuard reference_guard(&reference);
+    mt_init_flags(&reference, tree.ma_flags);  // __mt_dup wants the same attributes
     ASSERT_EQ(mtree_dup(&tree, &reference, GFP_KERNEL), 0);
     ASSERT_EQ(mtree_store_range(&reference, store->index, store->last, store->entry, GFP_KERNEL), 0);
 

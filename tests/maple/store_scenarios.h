@@ -90,7 +90,7 @@ inline store_type classify(maple_tree* mt, unsigned long index, unsigned long la
 // Applies the store to a copy of mt and reports how the node count changed.
 inline long node_delta_of(maple_tree* mt, const Store& s) {
   DEFINE_MTREE(copy);
-  mt_init_flags(&copy, mt->ma_flags & MT_FLAGS_ALLOC_RANGE);
+  mt_init_flags(&copy, mt->ma_flags);  // __mt_dup wants the same attributes
   EXPECT_EQ(mtree_dup(mt, &copy, GFP_KERNEL), 0);
   mt_clear_in_rcu(&copy);
   const long before = static_cast<long>(count_tree_nodes(&copy));

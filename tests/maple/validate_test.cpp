@@ -367,6 +367,7 @@ TEST_F(MapleValidate, DumpsNameEveryNode) {
     EXPECT_EQ(dot.rfind("digraph maple_tree {", 0), 0u);
     // Same tree, same dump: the dump is deterministic (no addresses).
     DEFINE_MTREE(copy);
+    mt_init_flags(&copy, flags);
     ASSERT_EQ(mtree_dup(&tree, &copy, GFP_KERNEL), 0);
     EXPECT_EQ(mt_dump_string(&copy, mt_dump_hex), text);
     EXPECT_EQ(mt_dump_dot(&copy), dot);
