@@ -4,6 +4,9 @@
 //   Load/Hit, Load/Miss   mtree_load at random indices inside / between ranges (per op)
 //   StoreRange            random-order mtree_store_range of N ranges into a fresh tree
 //                         (per op; tree teardown is outside the timed region)
+//   StoreAscending        mtree_store_range of ranges 0..N-1 in ascending order into a
+//                         fresh tree (per op), with the tree's nodes and height as
+//                         counters (the shape the kernel's split and push rules give)
 //   Erase                 mtree_erase of every range in random order from a full tree
 //                         (per op; the tree is rebuilt outside the timed region)
 //   Iterate               mas_for_each over the whole tree vs map iteration (per element)
@@ -241,6 +244,48 @@ void BM_MapStoreRange(benchmark::State& state) {
   set_per_op(state, n);
 }
 
+// ---- ascending store (appends into the rightmost leaf) into a fresh tree --------------------
+// Also reports the tree it builds (nodes, height): the shape the kernel's split and
+// push rules give an ascending load.
+
+void BM_MapleStoreAscending(benchmark::State& state) {
+  const auto n = static_cast<uint64_t>(state.range(0));
+  std::vector<uint64_t> order(n);
+  for (uint64_t i = 0; i < n; ++i) order[i] = i;
+  uint64_t nodes = 0, height = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    maple_tree mt;
+    mt_init(&mt);
+    state.ResumeTiming();
+    tree_fill(&mt, order);
+    state.PauseTiming();
+    nodes = mmt::maple::count_tree_nodes(&mt);
+    height = mt_height(&mt);
+    mtree_destroy(&mt);
+    state.ResumeTiming();
+  }
+  state.counters["nodes"] = static_cast<double>(nodes);
+  state.counters["height"] = static_cast<double>(height);
+  set_per_op(state, n);
+}
+
+void BM_MapStoreAscending(benchmark::State& state) {
+  const auto n = static_cast<uint64_t>(state.range(0));
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto* map = new IntervalMap;
+    state.ResumeTiming();
+    for (uint64_t k = 0; k < n; ++k)
+      map->emplace_hint(map->end(), range_first(k), Interval{range_last(k), range_entry(k)});
+    benchmark::ClobberMemory();
+    state.PauseTiming();
+    delete map;
+    state.ResumeTiming();
+  }
+  set_per_op(state, n);
+}
+
 // ---- random-order erase of every range from a full tree ---------------------------------------
 
 void MapleErase(benchmark::State& state, bool slab) {
@@ -347,6 +392,8 @@ BENCHMARK_CAPTURE(BM_MapleLoad, Miss, false)->Apply(Sizes);
 BENCHMARK_CAPTURE(BM_MapLoad, Miss, false)->Apply(Sizes);
 BENCHMARK(BM_MapleStoreRange)->Apply(Sizes)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MapStoreRange)->Apply(Sizes)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MapleStoreAscending)->Apply(Sizes)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MapStoreAscending)->Apply(Sizes)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MapleErase)->Apply(Sizes)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MapErase)->Apply(Sizes)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MapleIterate)->Apply(Sizes)->Unit(benchmark::kMicrosecond);

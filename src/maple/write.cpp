@@ -66,6 +66,22 @@ void walk_path(const maple_tree* mt, unsigned long key, Path& path, int stop_dep
   }
 }
 
+// The path to the sibling at `dir` (-1 left, +1 right) of the node at `depth` (same
+// parent, which must have it): derived from `path` without walking from the root.
+void sibling_path(const Path& path, int depth, int dir, Path& out) {
+  out = path;
+  maple_node* parent = mte_to_node(path.node[depth - 1]);
+  const maple_type ptype = mte_node_type(path.node[depth - 1]);
+  const unsigned slot = static_cast<unsigned>(static_cast<int>(path.offset[depth - 1]) + dir);
+  const unsigned long* pivots = ma_pivots(parent, ptype);
+  out.offset[depth - 1] = static_cast<unsigned char>(slot);
+  out.node[depth] = static_cast<maple_enode*>(ma_slots(parent, ptype)[slot]);
+  out.min[depth] = slot ? pivots[slot - 1] + 1 : path.min[depth - 1];
+  out.max[depth] = ma_slot_max(parent, ptype, slot, path.max[depth - 1]);
+  out.offset[depth] = 0;
+  out.leaf_depth = depth;
+}
+
 // Data end of the node a path passes through at `depth`.
 unsigned path_end(const Path& path, int depth) {
   return ma_data_end(mte_to_node(path.node[depth]), mte_node_type(path.node[depth]), path.max[depth]);
@@ -206,46 +222,50 @@ void fill_node(maple_tree* mt, maple_node* node, maple_type type, const BigNode&
 // ---- splitting content into nodes -------------------------------------------------
 
 struct Parts {
-  unsigned from[8];
+  unsigned from[3] = {0, 0, 0};
   unsigned count = 0;  // number of parts; part i is [from[i], from[i+1]) (last ends at content end)
 };
 
-// Chooses k nodes for the content: as few as fit, evenly filled, each at least the
-// minimum occupancy, and (leaves) no node but the rightmost ending in NULL.
-Parts plan_parts(const BigNode& c, maple_type type) {
-  const unsigned slots = mt_slot_count(type);
-  const unsigned min_count = mt_min_slots(type) + 1;
-  const bool leaf = ma_is_leaf(type);
+// mab_no_null_split: a node other than the last may not end in a NULL (the gaps of a
+// leaf are kept together), so a split that would end the left part on NULL moves one
+// slot right when the right part keeps more than the minimum, else one slot left.
+unsigned mab_no_null_split(const BigNode& c, unsigned split, maple_type type) {
+  if (c.slot[split]) return split;
+  const unsigned b_end = c.count - 1;
+  if (split < mt_slot_count(type) - 1 && b_end - split > mt_min_slots(type)) return split + 1;
+  return split - 1;
+}
+
+// Where the kernel (6.12) cuts content into nodes (mas_mab_to_node / mab_calc_split):
+// one node while it fits; otherwise halves, or thirds when two nodes cannot hold it
+// (the 3-way split), each cut moved off a NULL. `split`, when not negative, is a cut
+// already chosen (after a push into a sibling). Split offsets are the last slot of the
+// left part, as the kernel's.
+Parts mab_calc_split(const BigNode& c, maple_type type, int split = -1) {
+  const unsigned slot_count = mt_slot_count(type);
+  const unsigned b_end = c.count - 1;
   Parts parts;
-  const unsigned first_k = (c.count + slots - 1) / slots;
-  for (unsigned k = first_k ? first_k : 1; k < first_k + 4; ++k) {
-    unsigned start = 0;
-    bool ok = true;
-    parts.count = 0;
-    for (unsigned i = 0; i < k && ok; ++i) {
-      parts.from[parts.count++] = start;
-      const unsigned remaining = c.count - start;
-      const unsigned left_parts = k - i;
-      unsigned size = (remaining + left_parts - 1) / left_parts;
-      if (i + 1 < k) {
-        if (leaf && !c.slot[start + size - 1]) {
-          const unsigned rest_after_grow = remaining - (size + 1);
-          if (size + 1 <= slots && rest_after_grow >= (left_parts - 1) * min_count)
-            ++size;
-          else if (size - 1 >= min_count)
-            --size;
-          else
-            ok = false;
-        }
-        if (size > slots || (k > 1 && size < min_count)) ok = false;
-      } else if (size > slots || (k > 1 && size < min_count)) {
-        ok = false;
-      }
-      start += size;
+  parts.from[parts.count++] = 0;
+  if (split < 0) {
+    if (b_end < slot_count) return parts;
+    unsigned first = b_end / 2, mid = 0;
+    if (b_end >= 2 * slot_count || (!c.slot[first] && b_end >= 2 * slot_count - 1)) {
+      first = b_end / 3;
+      mid = 2 * first;
     }
-    if (ok && start == c.count) return parts;
+    first = mab_no_null_split(c, first, type);
+    if (mid) mid = mab_no_null_split(c, mid, type);
+    parts.from[parts.count++] = first + 1;
+    if (mid) parts.from[parts.count++] = mid + 1;
+  } else {
+    parts.from[parts.count++] = static_cast<unsigned>(split) + 1;
   }
-  mmt::raise_failure("BUG", "mas_split", fmt::format("no valid split of {} slots", c.count));
+  for (unsigned i = 0; i < parts.count; ++i) {
+    const unsigned to = i + 1 < parts.count ? parts.from[i + 1] : c.count;
+    if (to <= parts.from[i] || to - parts.from[i] > slot_count)
+      mmt::raise_failure("BUG", "mab_calc_split", fmt::format("no valid split of {} slots", c.count));
+  }
+  return parts;
 }
 
 // ---- gap maintenance -------------------------------------------------------------
@@ -470,12 +490,16 @@ void mas_wr_exact_fit(ma_state* mas, WrPlan& plan, void* entry) {
 // Appends the nodes at `depth` from a to b inclusive, in key order (the tree is not yet
 // modified, so walking from the root finds each next one).
 void collect_level(const maple_tree* mt, int depth, maple_enode* a, unsigned long a_max, maple_enode* b,
-                   std::vector<maple_node*>& out) {
+                   unsigned long b_min, std::vector<maple_node*>& out) {
   maple_enode* cur = a;
   unsigned long cur_max = a_max;
   for (;;) {
     out.push_back(mte_to_node(cur));
     if (cur == b) return;
+    if (cur_max + 1 == b_min) {  // b is next: no walk needed (a push's pair)
+      out.push_back(mte_to_node(b));
+      return;
+    }
     Path p;
     walk_path(mt, cur_max + 1, p, depth);
     cur = p.node[depth];
@@ -516,20 +540,33 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
     const maple_type type = d == pa.leaf_depth ? maple_leaf_64 : mt_internal_type(mt);
     const bool whole = a_min == 0 && b_max == ULONG_MAX;
     const unsigned slot_count = mt_slot_count(type);
+    int split = -1;  // the cut a push into a sibling chose
     if (!whole && c.count < mt_min_slots(type) + 1) {
-      // Rebalance: pull in a neighbour at this depth (sibling first, then cousin).
-      const bool right_sibling = pb.offset[d - 1] < path_end(pb, d - 1);
-      const bool left_sibling = pa.offset[d - 1] > 0;
-      if (right_sibling || (!left_sibling && b_max != ULONG_MAX)) {
+      // Rebalance: pull in a neighbour at this depth, as mast_spanning_rebalance picks
+      // it: from the parent up, the first level with a node to the right or the left
+      // decides, the right preferred.
+      bool take_right = false;
+      int k = d - 1;
+      for (; k >= 0; --k) {
+        if (pb.offset[k] < path_end(pb, k)) {
+          take_right = true;
+          break;
+        }
+        if (pa.offset[k] > 0) break;
+      }
+      // A sibling's path comes from ours; a cousin's needs a walk.
+      if (take_right) {
         Path pn;
-        walk_path(mt, b_max + 1, pn, d);
+        if (k == d - 1) sibling_path(pb, d, +1, pn);
+        else walk_path(mt, b_max + 1, pn, d);
         copy_all(c, pn.node[d], pn.max[d]);
         pb = pn;
         b = pn.node[d];
         b_max = pn.max[d];
       } else {
         Path pn;
-        walk_path(mt, a_min - 1, pn, d);
+        if (k == d - 1) sibling_path(pa, d, -1, pn);
+        else walk_path(mt, a_min - 1, pn, d);
         BigNode& merged = other();
         copy_all(merged, pn.node[d], pn.max[d]);
         for (unsigned i = 0; i < c.count; ++i) merged.push(c.pivot[i], c.slot[i], c.gap[i]);
@@ -538,8 +575,12 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
         a = pn.node[d];
         a_min = pn.min[d];
       }
-    } else if (!whole && c.count > slot_count && a == b) {
-      // Split: first try to push data into a sibling (mas_push_data).
+    } else if (!whole && c.count > slot_count && a == b && plan.type == wr_split_store) {
+      // mas_push_data: a split first tries to move its data into the left sibling, then
+      // the right one, when the two fit with room to spare; the pair is then cut where
+      // the kernel cuts it (the far node full but for one slot), which is what packs
+      // ascending loads into leaves of 15-16 entries.
+      const unsigned b_end = c.count - 1;
       unsigned space = 2 * slot_count - 2;
       if (ma_is_leaf(type)) --space;
       if (b_max == ULONG_MAX) --space;
@@ -550,10 +591,10 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
       if (slot > 0) {
         auto* sib = static_cast<maple_enode*>(ma_slots(parent, ptype)[slot - 1]);
         const unsigned long sib_max = ma_pivots(parent, ptype)[slot - 1];
-        const unsigned sib_count = ma_data_end(mte_to_node(sib), mte_node_type(sib), sib_max) + 1;
-        if (sib_count + c.count < space) {
+        const unsigned sib_end = ma_data_end(mte_to_node(sib), mte_node_type(sib), sib_max);
+        if (b_end + sib_end < space) {
           Path pn;
-          walk_path(mt, a_min - 1, pn, d);
+          sibling_path(pa, d, -1, pn);
           BigNode& merged = other();
           copy_all(merged, sib, sib_max);
           for (unsigned i = 0; i < c.count; ++i) merged.push(c.pivot[i], c.slot[i], c.gap[i]);
@@ -561,19 +602,21 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
           pa = pn;
           a = sib;
           a_min = pn.min[d];
+          split = static_cast<int>(mab_no_null_split(merged, slot_count - 2, type));
         }
       }
       if (a == b && slot < path_end(pa, d - 1)) {
         auto* sib = static_cast<maple_enode*>(ma_slots(parent, ptype)[slot + 1]);
         const unsigned long sib_max = ma_slot_max(parent, ptype, slot + 1, pmax);
-        const unsigned sib_count = ma_data_end(mte_to_node(sib), mte_node_type(sib), sib_max) + 1;
-        if (sib_count + c.count < space) {
+        const unsigned sib_end = ma_data_end(mte_to_node(sib), mte_node_type(sib), sib_max);
+        if (b_end + sib_end < space) {
           Path pn;
-          walk_path(mt, b_max + 1, pn, d);
+          sibling_path(pb, d, +1, pn);
           copy_all(*cur, sib, sib_max);
           pb = pn;
           b = sib;
           b_max = sib_max;
+          split = static_cast<int>(mab_no_null_split(*cur, b_end + sib_end - (slot_count - 2), type));
         }
       }
     }
@@ -583,14 +626,14 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
     // The old levels die only after the new root is published: a lock-free reader may be
     // entering the old root until then, and a dead node's pivots hold its rcu_head.
     if (whole && !ma_is_leaf(type) && content.count == 1) {
-      collect_level(mt, d, a, pa.max[d], b, dead);
+      collect_level(mt, d, a, pa.max[d], b, pb.min[d], dead);
       maple_enode* old_root = mt_root_enode(mt);
       set_root_node(mt, static_cast<maple_enode*>(content.slot[0]));
       free_upper_levels(mt, old_root, ULONG_MAX, 0, d);
       break;
     }
 
-    const Parts parts = plan_parts(content, type);
+    const Parts parts = mab_calc_split(content, type, split);
     BigNode built;  // the new nodes, as content for the level above
     unsigned long part_min = a_min;
     for (unsigned i = 0; i < parts.count; ++i) {
@@ -605,7 +648,7 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
     }
 
     // Every old node in [a..b] at this depth leaves the tree.
-    collect_level(mt, d, a, pa.max[d], b, dead);
+    collect_level(mt, d, a, pa.max[d], b, pb.min[d], dead);
 
     if (whole) {
       maple_enode* old_root = mt_root_enode(mt);
@@ -620,7 +663,13 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
       if (d > 0) free_upper_levels(mt, old_root, ULONG_MAX, 0, d);
       break;
     }
-    if (a == b && built.count == 1) {
+    // A rebalance or spanning store goes on up (as the kernel's, which rebuilds every
+    // level to the root) while the level above is short of its minimum: a node of the
+    // rightmost spine may be, and then it takes data from its neighbour.
+    const bool rebalancing = plan.type == wr_rebalance || plan.type == wr_spanning_store;
+    const bool parent_short = rebalancing && !(pa.min[d - 1] == 0 && pb.max[d - 1] == ULONG_MAX) &&
+                              path_end(pa, d - 1) + 1 < mt_min_slots(mte_node_type(pa.node[d - 1])) + 1;
+    if (a == b && built.count == 1 && !parent_short) {
       // One node replaces one node: swap the pointer in the parent.
       maple_node* parent = mte_to_node(pa.node[d - 1]);
       const maple_type ptype = mte_node_type(pa.node[d - 1]);

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# A failure on the kernel backend (the differential's append-split divergence, found
-# with injected GFP_NOWAIT failures) replays exactly from its repro, shrinks, and the
-# shrunk repro replays exactly.
+# A failure on the kernel backend (a differential divergence: the model's gap search with
+# the empty-area-skips-last-slot canary against the kernel's) replays exactly from its
+# repro, shrinks, and the shrunk repro replays exactly.
 set -eu
 mmt="$1"
 config="$2"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-rc=0; "$mmt" run "$config" --seeds 1 --ops 2000 --set faults.nowait_fail_probability=0.05 --set run.shrink=false \
+rc=0; "$mmt" run "$config" --seeds 1 --ops 2000 --defect empty-area-skips-last-slot --set run.shrink=false \
   --out "$dir/o" --quiet >"$dir/run.log" || rc=$?
 [ $rc -eq 1 ] || { echo "expected a failing run, got exit $rc"; cat "$dir/run.log"; exit 1; }
 grep -q '^mmtorture: FAIL maple.diverged' "$dir/run.log"

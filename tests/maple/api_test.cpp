@@ -675,27 +675,33 @@ TEST_F(MapleApi, RcuModeDefersFreesToTheGracePeriod) {
   ASSERT_TRUE(mt_in_rcu(&tree));
   const int before = mt_nr_allocated();
 
-  // Remember the leaf holding 500; a node store in RCU mode copies it.
-  MA_STATE(mas, &tree, 500, 500);
-  ASSERT_EQ(mas_walk(&mas), xa_mk_value(50));
+  // A store inside a range that is a node store in RCU mode (its leaf has room: the
+  // kernel's packed leaves of an ascending load have none, which would split).
+  unsigned long at = 0;
+  for (unsigned long k = 50; k < 100 && !at; ++k) {
+    store_type type;
+    MA_STATE(probe, &tree, k * 10 + 1, k * 10 + 2);
+    mtree_lock(&tree);
+    mmt::maple::mas_prealloc_request(&probe, xa_mk_value(1), &type);
+    mtree_unlock(&tree);
+    if (type == wr_node_store) at = k * 10;
+  }
+  ASSERT_NE(at, 0ul) << "no leaf with room for a node store";
+  // Remember the leaf holding it; a node store in RCU mode copies it.
+  MA_STATE(mas, &tree, at, at);
+  ASSERT_EQ(mas_walk(&mas), xa_mk_value(at / 10));
   maple_node* old_leaf = mmt::maple::mte_to_node(mas.node);
-  store_type type;
-  MA_STATE(probe, &tree, 501, 502);
-  mtree_lock(&tree);
-  mmt::maple::mas_prealloc_request(&probe, xa_mk_value(1), &type);
-  mtree_unlock(&tree);
-  EXPECT_EQ(type, wr_node_store);
-  ASSERT_EQ(mtree_store_range(&tree, 501, 502, xa_mk_value(1), GFP_KERNEL), 0);
+  ASSERT_EQ(mtree_store_range(&tree, at + 1, at + 2, xa_mk_value(1), GFP_KERNEL), 0);
 
   // The old leaf is dead (its parent points to itself) but not freed yet.
   EXPECT_TRUE(mmt::maple::ma_dead_node(old_leaf));
   EXPECT_EQ(mt_nr_allocated(), before + 1);
   EXPECT_GE(mmt::rcu_backend().pending_callbacks(), 1u);
   // A reader still holding the old leaf sees it is dead and re-walks.
-  mas_set(&mas, 501);
+  mas_set(&mas, at + 1);
   mas_walk(&mas);
   EXPECT_NE(mmt::maple::mte_to_node(mas.node), old_leaf);
-  EXPECT_EQ(mtree_load(&tree, 501), xa_mk_value(1));
+  EXPECT_EQ(mtree_load(&tree, at + 1), xa_mk_value(1));
 
   rcu_barrier();
   EXPECT_EQ(mt_nr_allocated(), before);

@@ -101,6 +101,14 @@ class CorruptTree {
   maple_tree tree{};
 };
 
+// The leaf holding index after the range there is erased: an ascending load packs its
+// leaves full (as the kernel's), so this leaves room for the corruptions that write
+// past the data end.
+Located leaf_with_room(maple_tree* mt, unsigned long index) {
+  EXPECT_NE(mtree_erase(mt, index), nullptr);
+  return leaf_at(mt, index);
+}
+
 TEST_F(MapleValidate, ValidTreesPass) {
   for (unsigned int flags : {0u, MT_FLAGS_ALLOC_RANGE}) {
     CorruptTree t(flags, 3000);
@@ -186,7 +194,7 @@ TEST_F(MapleValidate, LimitsPivotOutOfOrder) {
 
 TEST_F(MapleValidate, LimitsPivotAboveMax) {
   CorruptTree t(0);
-  Located leaf = leaf_at(&t.tree, 300);
+  Located leaf = leaf_with_room(&t.tree, 300);
   ASSERT_NE(leaf.max, ULONG_MAX);
   ASSERT_LT(leaf.end, MAPLE_RANGE64_SLOTS - 2u);
   NodeBackup backup(leaf.node);
@@ -196,7 +204,7 @@ TEST_F(MapleValidate, LimitsPivotAboveMax) {
 
 TEST_F(MapleValidate, LimitsDataEndMismatch) {
   CorruptTree t(0);
-  Located leaf = leaf_at(&t.tree, 300);
+  Located leaf = leaf_with_room(&t.tree, 300);
   ASSERT_LT(leaf.end, MAPLE_RANGE64_SLOTS - 2u);
   NodeBackup backup(leaf.node);
   leaf.node->mr64.meta.end = static_cast<unsigned char>(leaf.end - 1);
@@ -205,7 +213,7 @@ TEST_F(MapleValidate, LimitsDataEndMismatch) {
 
 TEST_F(MapleValidate, LimitsSlotBeyondEnd) {
   CorruptTree t(0);
-  Located leaf = leaf_at(&t.tree, 300);
+  Located leaf = leaf_with_room(&t.tree, 300);
   ASSERT_LT(leaf.end + 1, MAPLE_RANGE64_SLOTS - 1u);
   NodeBackup backup(leaf.node);
   ma_slots(leaf.node, leaf.type)[leaf.end + 1] = xa_mk_value(99);
