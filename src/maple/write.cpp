@@ -15,6 +15,7 @@
 //    run covers the whole level (a new root). Old nodes die only after the swap, so an
 //    RCU reader sees either the old tree or the new one.
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include <fmt/format.h>
@@ -200,12 +201,21 @@ void fill_node(maple_tree* mt, maple_node* node, maple_type type, const BigNode&
   // A live node (an in-place store) is read by lock-free readers while it is written:
   // each write that changes what they see is an RCU access point, in the order below
   // (slots before pivots: an entry is in its slot before its range grows to it).
-  auto write = [&](auto& field, auto value) {
-    if (live && field != value) rcu_assign_point(mt);
-    field = value;
-  };
-  for (unsigned i = 0; i < slot_count; ++i) write(slots[i], i < count ? c.slot[from + i] : nullptr);
-  for (unsigned i = 0; i < pivot_count; ++i) write(pivots[i], i < count ? c.pivot[from + i] : 0UL);
+  // A fresh node is not yet reachable: plain copies.
+  if (live) {
+    auto write = [&](auto& field, auto value) {
+      if (field != value) rcu_assign_point(mt);
+      field = value;
+    };
+    for (unsigned i = 0; i < slot_count; ++i) write(slots[i], i < count ? c.slot[from + i] : nullptr);
+    for (unsigned i = 0; i < pivot_count; ++i) write(pivots[i], i < count ? c.pivot[from + i] : 0UL);
+  } else {
+    const unsigned pivots_used = count < pivot_count ? count : pivot_count;
+    std::memcpy(static_cast<void*>(slots), c.slot + from, count * sizeof(void*));
+    std::memset(static_cast<void*>(slots + count), 0, (slot_count - count) * sizeof(void*));
+    std::memcpy(pivots, c.pivot + from, pivots_used * sizeof(unsigned long));
+    std::memset(pivots + pivots_used, 0, (pivot_count - pivots_used) * sizeof(unsigned long));
+  }
   unsigned gap_offset = 0;
   if (gaps) {
     for (unsigned i = 0; i < slot_count; ++i) {
@@ -469,7 +479,7 @@ void mas_wr_leaf_in_place(ma_state* mas, WrPlan& plan, void* entry) {
   leaf_content(c, path.node[d], path.min[d], path.max[d], path.node[d], path.max[d], plan.index, plan.last, entry);
   maple_node* leaf = mte_to_node(path.node[d]);
   fill_node(mt, leaf, maple_leaf_64, c, 0, c.count, /*live=*/true);
-  if (d == 0) return;
+  if (d == 0 || !mt_is_alloc(mt)) return;
   propagate_gap(mt, path, d, content_leaf_gap(c, 0, c.count, path.min[d]));
 }
 
@@ -487,10 +497,31 @@ void mas_wr_exact_fit(ma_state* mas, WrPlan& plan, void* entry) {
   if (d > 0) propagate_gap(mt, path, d, ma_leaf_max_gap(leaf, maple_leaf_64, path.min[d], path.max[d]));
 }
 
+// The nodes leaving the tree in one rebuild: a few per level, kept without a heap
+// allocation; only a spanning store over many nodes spills into the vector.
+class NodeList {
+ public:
+  void push_back(maple_node* node) {
+    if (count_ < kInline) inline_[count_++] = node;
+    else more_.push_back(node);
+  }
+  template <typename Fn>
+  void for_each(Fn fn) const {
+    for (unsigned i = 0; i < count_; ++i) fn(inline_[i]);
+    for (maple_node* node : more_) fn(node);
+  }
+
+ private:
+  static constexpr unsigned kInline = 32;
+  maple_node* inline_[kInline];
+  unsigned count_ = 0;
+  std::vector<maple_node*> more_;
+};
+
 // Appends the nodes at `depth` from a to b inclusive, in key order (the tree is not yet
 // modified, so walking from the root finds each next one).
 void collect_level(const maple_tree* mt, int depth, maple_enode* a, unsigned long a_max, maple_enode* b,
-                   unsigned long b_min, std::vector<maple_node*>& out) {
+                   unsigned long b_min, NodeList& out) {
   maple_enode* cur = a;
   unsigned long cur_max = a_max;
   for (;;) {
@@ -534,7 +565,7 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
   const unsigned long last = spanning ? mas->last : plan.last;
   leaf_content(*cur, a, a_min, pa.max[d], b, b_max, index, last, entry);
 
-  std::vector<maple_node*> dead;
+  NodeList dead;
   for (;;) {
     BigNode& c = *cur;
     const maple_type type = d == pa.leaf_depth ? maple_leaf_64 : mt_internal_type(mt);
@@ -641,8 +672,10 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
       const unsigned to = i + 1 < parts.count ? parts.from[i + 1] : content.count;
       maple_node* node = mas_take_node(mas);
       fill_node(mt, node, type, content, from, to);
-      const unsigned long gap = ma_is_leaf(type) ? content_leaf_gap(content, from, to, part_min)
-                                                  : content_internal_gap(content, from, to);
+      // Only allocation-range trees keep gaps (their internal nodes are arange_64).
+      const unsigned long gap = !mt_is_alloc(mt)   ? 0
+                                : ma_is_leaf(type) ? content_leaf_gap(content, from, to, part_min)
+                                                   : content_internal_gap(content, from, to);
       built.push(content.pivot[to - 1], mt_mk_node(node, type), gap);
       part_min = content.pivot[to - 1] + 1;
     }
@@ -703,7 +736,7 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
     a_min = pa.min[d];
     b_max = pb.max[d];
   }
-  for (maple_node* node : dead) mt_free_node(mt, node);
+  dead.for_each([mt](maple_node* node) { mt_free_node(mt, node); });
 }
 
 // Executes a planned store using the state's reserved nodes. With `position` the
