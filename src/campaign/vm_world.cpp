@@ -430,7 +430,13 @@ class VmWorld {
     };
     std::optional<Failure> failure;
     if (ret == -ENOMEM && !failed && !hole) failure = fail("returned -ENOMEM, but nothing failed in it", "");
-    else if (ret == 0 && hole) failure = fail("returned 0 over a hole", "");
+    // Returning 0 over a hole and returning 0 with a page left unchanged are one rule
+    // (the call did not do all it was asked, yet reported success): a dropped error
+    // shows as either, depending on what ended the call, so they share a signature;
+    // the detail says which.
+    else if (ret == 0 && hole)
+      failure =
+          fail("returned 0 without doing all it was asked", "its range has a hole, which ends the call with -ENOMEM");
     if (!failure && (ret == 0 || ret == -ENOMEM)) {
       const std::vector<unsigned long> after = page_prots(mm, model.addr, pages);
       const bool exact = ret == 0 || !failed;
@@ -438,7 +444,7 @@ class VmWorld {
         const unsigned long wanted = want(i, model.before[i]);
         const bool ok = exact ? after[i] == wanted : after[i] == wanted || after[i] == model.before[i];
         if (!ok)
-          failure = fail(ret == 0 ? "returned 0 with a page of its range not as asked"
+          failure = fail(ret == 0 ? "returned 0 without doing all it was asked"
                                   : "returned -ENOMEM with a page of its range neither as before nor as asked",
                          fmt::format("page {:#x} is {}, the model says {}{}", model.addr + i * kPageSize,
                                      access_text(after[i]), exact ? "" : "either ", access_text(wanted)) +
