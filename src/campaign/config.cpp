@@ -628,6 +628,7 @@ VmWorldOptions world_options(const Config& config) {
   o.full_check_every = knob_as<unsigned>(config.checks.full_check_every, "checks.full_check_every");
   o.kswapd = config.world.kswapd;
   o.oom_kill = config.world.oom_kill;
+  o.per_vma_locks = config.world.per_vma_locks;
   o.swap_pages = config.world.swap_pages;
   o.reserved_pages = config.world.reserved_pages;
   o.op_mix = {

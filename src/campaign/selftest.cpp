@@ -279,6 +279,8 @@ const std::vector<SelftestScenario>& selftest_scenarios() {
       // with no knob for the defect.
       {Defect::EmptyAreaSkipsLastSlot, "maple.toml"},
       {Defect::MprotectDropsLateEnomem, "smoke.toml"},
+      // Per-VMA locks are on in the smoke campaign (world.per_vma_locks).
+      {Defect::MprotectSkipsVmaStartWrite, "smoke.toml"},
   };
   return table;
 }

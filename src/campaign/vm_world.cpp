@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "mmtorture/check/registry.h"
@@ -184,6 +185,9 @@ std::string site_key(Site site, mem::GfpClass gfp_class) {
 
 }  // namespace
 
+// The lock-free fault lookup's outcomes, counted as an operation of their own.
+constexpr const char* kLockVmaUnderRcu = "lock_vma_under_rcu";
+
 CoverageRegistry world_coverage_registry(const VmWorldOptions& options) {
   CoverageRegistry registry;
   mem::FaultPlan plan;
@@ -202,10 +206,21 @@ CoverageRegistry world_coverage_registry(const VmWorldOptions& options) {
     registry.outcomes.push_back({kOpNames[op], "new mm", false, enabled, true});
     registry.outcomes.push_back({kOpNames[op], error_name(-ESRCH), false, enabled, true});
   }
+  // With per-VMA locks, each fault first tries its VMA under RCU: locked, given up
+  // (mmap_lock after all), or no VMA there.
+  const bool faults = options.op_mix[kFault] > 0 || options.op_mix[kHeapFault] > 0;
+  for (const char* outcome : {"success", "abort", "miss"})
+    registry.outcomes.push_back({kLockVmaUnderRcu, outcome, false, options.per_vma_locks && faults});
   return registry;
 }
 
 namespace {
+
+vma::VmConfig vm_config(const VmWorldOptions& options) {
+  vma::VmConfig config;
+  config.per_vma_locks = options.per_vma_locks;
+  return config;
+}
 
 class VmWorld {
  public:
@@ -213,7 +228,7 @@ class VmWorld {
       : choices_(choices),
         options_(options),
         memory_(world_memory_config(options), choices, &plan_),
-        context_(memory_) {
+        context_(memory_, vm_config(options)) {
     set_fault_rules(plan_, options);
     memory_.set_trace(&trace_);
     slots_.resize(options.mm_slots);
@@ -401,7 +416,7 @@ class VmWorld {
   }
 
   RangeModel model_before(vma::Mm& mm, Site site, unsigned long addr, unsigned long len) {
-    mm.mmap_lock.down_write(site);
+    vma::mmap_write_lock(mm, site);
     RangeModel model;
     model.addr = addr;
     model.before = page_prots(mm, addr, vma::page_align(len) >> vma::kPageShift);
@@ -414,7 +429,7 @@ class VmWorld {
                                      bool hole = false) {
     struct Unlock {
       vma::Mm& mm;
-      ~Unlock() { mm.mmap_lock.up_write(Site{"mmap_write_unlock"}); }
+      ~Unlock() { vma::mmap_write_unlock(mm); }
     } unlock{mm};
     const bool failed = sched::current_or_host().alloc_failures() > model.failures;
     const size_t pages = model.before.size();
@@ -644,6 +659,11 @@ class VmWorld {
     for (size_t op = 0; op < kOpCount; ++op)
       for (const auto& [key, times] : outcome_counts_[op])
         out.count_outcome(kOpNames[op], outcome_text(static_cast<Op>(op), key), times);
+    // Which way the faults went: under their VMA's own lock, or back to mmap_lock.
+    const vma::VmaLockStats& locks = context_.vma_lock_stats();
+    for (const auto& [outcome, times] :
+         {std::pair{"success", locks.success}, std::pair{"abort", locks.abort}, std::pair{"miss", locks.miss}})
+      if (times) out.count_outcome(kLockVmaUnderRcu, outcome, times);
     return out;
   }
 

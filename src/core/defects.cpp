@@ -59,6 +59,13 @@ const std::vector<DefectInfo>& defect_table() {
        "mprotect_fixup, reworked with the VMA iterator in 6.x): an mprotect whose later split cannot allocate "
        "returns 0 with part of the range unchanged. validate_mm is content; caught by the world's per-operation "
        "model (world.result: mprotect returned 0 with pages left at their old protection)."},
+      {Defect::MprotectSkipsVmaStartWrite, "mprotect-skips-vma-start-write", "upstream",
+       "mprotect changes a VMA's flags in place without vma_start_write, the class of the 6.4 per-VMA-lock fixes "
+       "(StackRot's expand_stack, the fork and newly-mapped-VMA races): a page fault holding the VMA read-locked "
+       "under lock_vma_under_rcu sees the flags change under it and may install a writable pte in a read-only "
+       "VMA. Needs world.per_vma_locks. Caught at the end of the mmap write section "
+       "(vma_lock.modified_without_start_write, reported by validate_mm), and by the faulting reader "
+       "(vma_lock.changed_under_reader)."},
   };
   return table;
 }

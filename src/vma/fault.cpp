@@ -43,21 +43,19 @@ unsigned long linear_page_index(const Vma* vma, unsigned long addr) {
   return vma->vm_pgoff + ((addr - vma->vm_start) >> kPageShift);
 }
 
-}  // namespace
+bool access_error(const Vma* vma, bool write) {
+  return write ? !(vma->vm_flags & VM_WRITE) : !(vma->vm_flags & (VM_READ | VM_WRITE | VM_EXEC));
+}
 
-int handle_mm_fault(Mm& mm, unsigned long addr, bool write) {
-  mm.mmap_lock.down_read(Site{"lock_mm_and_find_vma"});
-  struct Unlock {
-    Mm& mm;
-    ~Unlock() { mm.mmap_lock.up_read(Site{"mmap_read_unlock"}); }
-  } unlock{mm};
-  Vma* vma = vma_lookup(mm, addr);
-  if (!vma) return -EFAULT;
-  if (write ? !(vma->vm_flags & VM_WRITE) : !(vma->vm_flags & (VM_READ | VM_WRITE | VM_EXEC))) return -EFAULT;
+// The fault in a VMA found and allowed: reuse, populate or copy the page. `stable` is
+// set when the caller holds only the VMA's own read lock (no mmap_lock): the VMA must
+// then be as it was when locked whenever the page tables are looked at.
+int do_anonymous_fault(Mm& mm, Vma* vma, unsigned long addr, bool write, const VmaReadSnapshot* stable) {
   const unsigned long vpn = addr >> kPageShift;
   mem::Memory& memory = mm.context().memory();
   {
     sched::SpinGuard guard(mm.page_table_lock, Site{"handle_pte_fault"});
+    if (stable) vma_check_read_stable(vma, *stable, "handle_pte_fault");
     auto it = mm.ptes.find(vpn);
     if (it != mm.ptes.end()) {
       if (!write || it->second.writable) return 0;
@@ -73,6 +71,7 @@ int handle_mm_fault(Mm& mm, unsigned long addr, bool write) {
   mem::Page* page = memory.alloc_pages(kGfpHighUserMovable, 0, kSiteAnonFault);
   if (!page) return -ENOMEM;
   sched::SpinGuard guard(mm.page_table_lock, Site{"handle_pte_fault"});
+  if (stable) vma_check_read_stable(vma, *stable, "do_anonymous_page");
   auto it = mm.ptes.find(vpn);
   if (it != mm.ptes.end()) {
     if (!write || it->second.writable) {  // another thread populated it meanwhile
@@ -102,6 +101,33 @@ int handle_mm_fault(Mm& mm, unsigned long addr, bool write) {
   return 0;
 }
 
+}  // namespace
+
+int handle_mm_fault(Mm& mm, unsigned long addr, bool write) {
+  // As do_user_addr_fault since 6.4: the VMA under RCU and its own lock first; an access
+  // error there is final, anything else that stops it falls back to mmap_lock.
+  if (mm.context().config().per_vma_locks) {
+    if (Vma* vma = lock_vma_under_rcu(mm, addr)) {
+      struct EndRead {
+        Vma* vma;
+        ~EndRead() { vma_end_read(vma); }
+      } end_read{vma};
+      if (access_error(vma, write)) return -EFAULT;
+      const VmaReadSnapshot snapshot = vma_read_snapshot(vma);
+      return do_anonymous_fault(mm, vma, addr, write, &snapshot);
+    }
+  }
+  mm.mmap_lock.down_read(Site{"lock_mm_and_find_vma"});
+  struct Unlock {
+    Mm& mm;
+    ~Unlock() { mm.mmap_lock.up_read(Site{"mmap_read_unlock"}); }
+  } unlock{mm};
+  Vma* vma = vma_lookup(mm, addr);
+  if (!vma) return -EFAULT;
+  if (access_error(vma, write)) return -EFAULT;
+  return do_anonymous_fault(mm, vma, addr, write, nullptr);
+}
+
 // fork's dup_mm() and dup_mmap(). Long because it follows the kernel's dup_mmap() step
 // by step, error unwinding included, so the two read side by side.
 std::unique_ptr<Mm> dup_mm(Mm& parent, int* error) {
@@ -117,18 +143,21 @@ std::unique_ptr<Mm> dup_mm(Mm& parent, int* error) {
     Mm& parent;
     Mm& child;
     WriteLocks(Mm& p, Mm& c) : parent(p), child(c) {
-      parent.mmap_lock.down_write(Site{"dup_mmap"});
-      child.mmap_lock.down_write_nested(1, Site{"dup_mmap"});
+      mmap_write_lock(parent, Site{"dup_mmap"});
+      mmap_write_lock_nested(child, 1, Site{"dup_mmap"});
     }
     ~WriteLocks() {
-      child.mmap_lock.up_write(Site{"dup_mmap"});
-      parent.mmap_lock.up_write(Site{"dup_mmap"});
+      mmap_write_unlock(child, Site{"dup_mmap"});
+      mmap_write_unlock(parent, Site{"dup_mmap"});
     }
   } locks(parent, *child);
   MA_STATE(mas, &parent.mm_mt, 0, 0);
   void* entry;
   mas_for_each(&mas, entry, ULONG_MAX) {
     auto* vma = static_cast<Vma*>(entry);
+    // Since 6.4 (after the fork/fault memory-corruption reports): no fault may change the
+    // parent's VMA under its own lock while its page tables are copied.
+    vma_start_write(vma);
     if (vma->vm_flags & VM_ACCOUNT) {
       if ((ret = context.vm_acct_memory(vma->pages()))) break;
       charged += vma->pages();
@@ -142,6 +171,8 @@ std::unique_ptr<Mm> dup_mm(Mm& parent, int* error) {
     copy->vm_end = vma->vm_end;
     copy->vm_flags = vma->vm_flags;
     copy->vm_pgoff = vma->vm_pgoff;
+    vma_start_write(copy);
+    vma_mark_attached(copy);
     MA_STATE(cmas, &child->mm_mt, copy->vm_start, copy->vm_end - 1);
     if ((ret = mas_store_gfp(&cmas, copy, gfp::kKernel))) {
       vma_free(*child, copy);
@@ -199,14 +230,22 @@ void exit_mmap(Mm& mm) {
   if (mm.exited) return;
   struct WriteLock {
     Mm& mm;
-    explicit WriteLock(Mm& m) : mm(m) { mm.mmap_lock.down_write(Site{"exit_mmap"}); }
-    ~WriteLock() { mm.mmap_lock.up_write(Site{"exit_mmap"}); }
+    explicit WriteLock(Mm& m) : mm(m) { mmap_write_lock(mm, Site{"exit_mmap"}); }
+    ~WriteLock() { mmap_write_unlock(mm, Site{"exit_mmap"}); }
   } lock(mm);
   std::vector<Vma*> vmas;
   {
     MA_STATE(mas, &mm.mm_mt, 0, 0);
     void* entry;
     mas_for_each(&mas, entry, ULONG_MAX) vmas.push_back(static_cast<Vma*>(entry));
+  }
+  if (mm.context().config().per_vma_locks) {
+    for (Vma* vma : vmas) {
+      // A freed VMA left in the tree is named before its fields are read.
+      mm.context().vma_cache().check_free(vma, "remove_vma");
+      vma_start_write(vma);
+      vma_mark_detached(vma);
+    }
   }
   remove_vmas(mm, vmas);
   __mt_destroy(&mm.mm_mt);

@@ -10,6 +10,7 @@
 #include "mmtorture/core/defects.h"
 #include "mmtorture/maple/kernel_api.h"
 #include "mmtorture/maple/validate.h"
+#include "mmtorture/sched/rcu.h"
 #include "mmtorture/sched/scheduler.h"
 #include "mmtorture/sched/yield_point.h"
 #include "mmtorture/vma/ops.h"
@@ -153,18 +154,62 @@ Mm::~Mm() {
 
 // ---- VMA allocation ----------------------------------------------------------------------
 
+VmaLock& VmContext::add_vma_lock(Vma* vma) {
+  std::unique_ptr<VmaLock>& lock = vma_locks_[vma];
+  lock = std::make_unique<VmaLock>(vma, this);
+  return *lock;
+}
+
 Vma* vma_alloc(Mm& mm) {
   void* memory = mm.context().vma_cache().alloc(gfp::kKernel, kSiteVmAreaAlloc);
   if (!memory) return nullptr;
   Vma* vma = new (memory) Vma;
   vma->vm_mm = &mm;
   vma->id = mm.context().next_vma_id();
+  if (mm.context().config().per_vma_locks) mm.context().add_vma_lock(vma);
   return vma;
 }
+
+namespace {
+
+// The RCU callback of vm_area_free: no reader can reach the VMA any more.
+void vm_area_free_rcu(RcuHead* head) {
+  auto* lock = static_cast<VmaLock*>(head);
+  Vma* vma = lock->vma;
+  VmContext& context = *lock->context;
+  if (lock->lock.is_locked())
+    raise_failure("vma_lock.freed_while_locked", "vm_area_free_rcu_cb",
+                  fmt::format("vma#{} freed while its per-VMA lock is held", vma->id));
+  const VmaReadSnapshot now = vma_read_snapshot(vma);
+  const VmaReadSnapshot& then = lock->freed_as;
+  if (now.vm_start != then.vm_start || now.vm_end != then.vm_end || now.vm_flags != then.vm_flags ||
+      now.vm_pgoff != then.vm_pgoff || now.anon_vma != then.anon_vma)
+    raise_failure("vma.use_after_free", "vm_area_free_rcu_cb",
+                  fmt::format("vma#{} was written after vm_area_free: [{:#x}-{:#x}) flags {:#x} pgoff {:#x} when "
+                              "freed, [{:#x}-{:#x}) flags {:#x} pgoff {:#x} at the end of its grace period",
+                              vma->id, then.vm_start, then.vm_end, then.vm_flags, then.vm_pgoff, now.vm_start,
+                              now.vm_end, now.vm_flags, now.vm_pgoff));
+  vma->~Vma();
+  context.vma_cache().free(vma);
+  context.remove_vma_lock(vma);  // destroys *lock
+}
+
+}  // namespace
 
 void vma_free(Mm& mm, Vma* vma) {
   // A second free is named before ~Vma would run over the poison.
   mm.context().vma_cache().check_free(vma, "vm_area_free");
+  // With per-VMA locks the tree is read without mmap_lock: the VMA goes back to the
+  // slab only after every reader that may have found it has left rcu_read_lock.
+  if (VmaLock* lock = mm.context().vma_lock(vma)) {
+    if (lock->free_pending)
+      raise_failure("slab.double_free", "vm_area_free",
+                    fmt::format("vma#{} freed twice (its first free waits for a grace period)", vma->id));
+    lock->free_pending = true;
+    lock->freed_as = vma_read_snapshot(vma);
+    sched::call_rcu(lock, vm_area_free_rcu);
+    return;
+  }
   vma->~Vma();
   mm.context().vma_cache().free(vma);
 }
@@ -194,6 +239,8 @@ int vma_prealloc(Mm& mm, ma_state& mas, unsigned long start, unsigned long end, 
 }
 
 void vma_store(Mm&, ma_state& mas, unsigned long start, unsigned long end, void* entry) {
+  // A VMA goes into the tree write-locked: a lock-free reader may find it at once.
+  if (entry) vma_mark_attached(static_cast<Vma*>(entry));
   mas_set_range(&mas, start, end - 1);
   mas_store_prealloc(&mas, entry);
 }
@@ -288,6 +335,10 @@ int split_vma(Mm& mm, Vma* vma, unsigned long addr, bool new_below) {
   fresh->vm_pgoff = vma->vm_pgoff + (new_below ? 0 : (addr - vma->vm_start) >> kPageShift);
   fresh->anon_vma = vma->anon_vma;
   anon_vma_clone(fresh, vma);
+  // Both halves write-locked before the anon_vma lock (the order lock-free faults,
+  // which take VMA locks and then, in reclaim, anon_vma locks, rely on).
+  vma_start_write(vma);
+  vma_start_write(fresh);
   bool reserved = !alloc_under_lock;
   {
     AnonVmaWriteLock lock(vma->anon_vma);
@@ -416,6 +467,18 @@ uint64_t vm_account_pages(Mm& mm) {
   return pages;
 }
 
+namespace {
+// With per-VMA locks, what is wrong with the lock state of a VMA found in the tree.
+const char* vma_lock_problem(Mm& mm, const Vma* vma) {
+  if (!mm.context().config().per_vma_locks) return nullptr;
+  const VmaLock* lock = mm.context().vma_lock(vma);
+  if (!lock) return "has no per-VMA lock";
+  if (lock->free_pending) return "is being freed";
+  if (lock->detached) return "is marked detached";
+  return nullptr;
+}
+}  // namespace
+
 std::optional<Failure> validate_mm(Mm& mm) {
   // A failure names the tree slot it is about (replay --dump-tree draws it), or the mm.
   auto fail = [&](const std::string& what, FailureSubject subject = {}) {
@@ -429,6 +492,8 @@ std::optional<Failure> validate_mm(Mm& mm) {
     failure->subject.mm_id = mm.id();
     return failure;
   }
+  // A per-VMA lock rule an mmap write section broke (found at its unlock).
+  if (mm.vma_lock_violation) return mm.vma_lock_violation;
   MA_STATE(mas, &mm.mm_mt, 0, 0);
   void* entry;
   unsigned long count = 0, total = 0, prev_end = 0;
@@ -439,6 +504,8 @@ std::optional<Failure> validate_mm(Mm& mm) {
       return fail(fmt::format("tree slot [{:#x}-{:#x}] holds a freed vm_area_struct ({})", mas.index, mas.last,
                               mm.context().vma_cache().describe_object(vma)), slot);
     if (vma->vm_mm != &mm) return fail(fmt::format("vma#{} belongs to another mm", vma->id), slot);
+    if (const char* problem = vma_lock_problem(mm, vma))
+      return fail(fmt::format("vma#{} is in the tree but {}", vma->id, problem), slot);
     if (vma->vm_start != mas.index || vma->vm_end - 1 != mas.last)
       return fail(fmt::format("vma#{} [{:#x}-{:#x}) sits in tree slot [{:#x}-{:#x}]", vma->id, vma->vm_start,
                               vma->vm_end, mas.index, mas.last), slot);

@@ -39,8 +39,8 @@ constexpr unsigned long kVmDataDefault = VM_READ | VM_WRITE | VM_MAYREAD | VM_MA
 // RAII write lock of mmap_lock.
 class MmapWriteLock {
  public:
-  explicit MmapWriteLock(Mm& mm, Site site) : mm_(mm) { mm_.mmap_lock.down_write(site); }
-  ~MmapWriteLock() { mm_.mmap_lock.up_write(Site{"mmap_write_unlock"}); }
+  explicit MmapWriteLock(Mm& mm, Site site) : mm_(mm) { mmap_write_lock(mm_, site); }
+  ~MmapWriteLock() { mmap_write_unlock(mm_); }
   MmapWriteLock(const MmapWriteLock&) = delete;
   MmapWriteLock& operator=(const MmapWriteLock&) = delete;
 
@@ -94,6 +94,8 @@ long mmap_region(Mm& mm, unsigned long addr, unsigned long len, unsigned long fl
     const unsigned long new_end = merge_next ? next->vm_end : end;
     if (vma_prealloc(mm, mas, prev->vm_start, new_end, prev)) return -ENOMEM;
     if (merge_next) anon_vma_clone(prev, next);  // prev will map next's pages
+    vma_start_write(prev);
+    if (merge_next) vma_start_write(next);
     {
       AnonVmaWriteLock lock(prev->anon_vma ? prev->anon_vma : (merge_next ? next->anon_vma : nullptr));
       prev->vm_end = new_end;
@@ -102,12 +104,14 @@ long mmap_region(Mm& mm, unsigned long addr, unsigned long len, unsigned long fl
     }
     if (merge_next) {
       // next's pages now belong to prev: its ptes are unchanged, its VMA goes away.
+      vma_mark_detached(next);
       --mm.map_count;
       unlink_anon_vmas(next);
       vma_free(mm, next);
     }
   } else if (merge_next) {
     if (vma_prealloc(mm, mas, addr, next->vm_end, next)) return -ENOMEM;
+    vma_start_write(next);
     {
       AnonVmaWriteLock lock(next->anon_vma);
       next->vm_start = addr;
@@ -126,6 +130,7 @@ long mmap_region(Mm& mm, unsigned long addr, unsigned long len, unsigned long fl
     vma->vm_end = end;
     vma->vm_flags = flags;
     vma->vm_pgoff = pgoff;
+    vma_start_write(vma);  // before a lock-free reader can find it
     vma_store(mm, mas, addr, end, vma);
     ++mm.map_count;
   }
@@ -162,10 +167,13 @@ long mmap_replace(Mm& mm, unsigned long addr, unsigned long len, unsigned long f
   vma->vm_end = end;
   vma->vm_flags = flags;
   vma->vm_pgoff = addr >> kPageShift;
+  vma_start_write(vma);
+  for (Vma* gone : old) vma_start_write(gone);
   {
     AnonVmaWriteLock lock(old.empty() ? nullptr : old.front()->anon_vma);
     vma_store(mm, mas, addr, end, vma);
   }
+  for (Vma* gone : old) vma_mark_detached(gone);
   ++mm.map_count;
   mm.total_vm += len >> kPageShift;
   remove_vmas(mm, old);
@@ -250,10 +258,12 @@ int do_vmi_munmap(Mm& mm, unsigned long start, unsigned long len) {
   const unsigned long first = detached.front()->vm_start;
   const unsigned long stop = detached.back()->vm_end;
   if (vma_prealloc(mm, mas, first, stop, nullptr)) return -ENOMEM;
+  for (Vma* gone : detached) vma_start_write(gone);
   {
     AnonVmaWriteLock lock(detached.front()->anon_vma);
     vma_store(mm, mas, first, stop, nullptr);
   }
+  for (Vma* gone : detached) vma_mark_detached(gone);
   remove_vmas(mm, detached);
   return 0;
 }
@@ -285,6 +295,7 @@ int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, u
     if (vma_prealloc(mm, mas, prev->vm_start, next->vm_end, prev)) return -ENOMEM;
     anon_vma_clone(prev, vma);
     anon_vma_clone(prev, next);
+    for (Vma* locked : {prev, vma, next}) vma_start_write(locked);
     {
       AnonVmaWriteLock lock(prev->anon_vma ? prev->anon_vma : vma->anon_vma);
       if (!prev->anon_vma && vma->anon_vma) prev->anon_vma = vma->anon_vma;
@@ -293,6 +304,7 @@ int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, u
       vma_store(mm, mas, prev->vm_start, prev->vm_end, prev);
     }
     for (Vma* gone : {vma, next}) {
+      vma_mark_detached(gone);
       --mm.map_count;
       unlink_anon_vmas(gone);
       vma_free(mm, gone);
@@ -303,6 +315,8 @@ int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, u
     // prev grows over [start, end); vma keeps the rest (or disappears).
     if (vma_prealloc(mm, mas, prev->vm_start, end, prev)) return -ENOMEM;
     anon_vma_clone(prev, vma);
+    vma_start_write(prev);
+    vma_start_write(vma);
     {
       AnonVmaWriteLock lock(prev->anon_vma ? prev->anon_vma : vma->anon_vma);
       if (!prev->anon_vma) prev->anon_vma = vma->anon_vma;
@@ -320,6 +334,7 @@ int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, u
       vma_store(mm, mas, prev->vm_start, end, prev);
     }
     if (end == vma->vm_end) {
+      vma_mark_detached(vma);
       --mm.map_count;
       unlink_anon_vmas(vma);
       vma_free(mm, vma);
@@ -330,6 +345,8 @@ int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, u
     // next grows down over [start, end); vma keeps the rest (or disappears).
     if (vma_prealloc(mm, mas, start, next->vm_end, next)) return -ENOMEM;
     anon_vma_clone(next, vma);
+    vma_start_write(next);
+    vma_start_write(vma);
     {
       AnonVmaWriteLock lock(next->anon_vma ? next->anon_vma : vma->anon_vma);
       if (!next->anon_vma) next->anon_vma = vma->anon_vma;
@@ -339,6 +356,7 @@ int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, u
       vma_store(mm, mas, start, next->vm_end, next);
     }
     if (start == vma->vm_start) {
+      vma_mark_detached(vma);
       --mm.map_count;
       unlink_anon_vmas(vma);
       vma_free(mm, vma);
@@ -351,6 +369,9 @@ int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, u
   if (end < vma->vm_end) {
     if (int ret = split_vma(mm, vma, end, false)) return ret;
   }
+  // CANARY mprotect-skips-vma-start-write: the flags change in place with no VMA write
+  // lock, under a fault that holds the VMA read-locked (the StackRot-era bug class).
+  if (!defect_enabled(Defect::MprotectSkipsVmaStartWrite)) vma_start_write(vma);
   AnonVmaWriteLock lock(vma->anon_vma);
   vma->vm_flags = newflags;
   return 0;
@@ -470,7 +491,8 @@ long move_vma(Mm& mm, Vma* vma, unsigned long old_addr, unsigned long old_len, u
   if (vma->vm_end > old_addr + old_len) {
     if (int ret = split_vma(mm, vma, old_addr + old_len, false)) return ret;
   }
-  // vma now covers exactly the old range.
+  // vma now covers exactly the old range; no fault may use it while its ptes move.
+  vma_start_write(vma);
   Vma* fresh = vma_alloc(mm);
   if (!fresh) return -ENOMEM;
   MA_STATE(mas, &mm.mm_mt, 0, 0);
@@ -484,6 +506,7 @@ long move_vma(Mm& mm, Vma* vma, unsigned long old_addr, unsigned long old_len, u
   fresh->vm_pgoff = vma->vm_pgoff;
   fresh->anon_vma = vma->anon_vma;
   anon_vma_clone(fresh, vma);
+  vma_start_write(fresh);
   vma_store(mm, mas, new_addr, new_addr + new_len, fresh);
   ++mm.map_count;
   mm.total_vm += new_len >> kPageShift;
@@ -502,6 +525,7 @@ long move_vma(Mm& mm, Vma* vma, unsigned long old_addr, unsigned long old_len, u
     AnonVmaWriteLock lock(vma->anon_vma);
     vma_store(mm, old_mas, vma->vm_start, vma->vm_end, nullptr);
   }
+  vma_mark_detached(vma);
   const bool accounted = vma->vm_flags & VM_ACCOUNT;
   vma->vm_flags &= ~VM_ACCOUNT;  // the charge now belongs to the copy
   remove_vmas(mm, {vma});
@@ -556,6 +580,7 @@ long do_mremap(Mm& mm, unsigned long old_addr, unsigned long old_len, unsigned l
     if (new_end <= config.task_size && (!next || next->vm_start >= new_end)) {
       MA_STATE(mas, &mm.mm_mt, 0, 0);
       if (vma_prealloc(mm, mas, vma->vm_start, new_end, vma) == 0) {
+        vma_start_write(vma);
         {
           AnonVmaWriteLock anon_lock(vma->anon_vma);
           vma->vm_end = new_end;

@@ -108,7 +108,8 @@ std::optional<Failure> maple_readers_job(uint64_t seed) {
   return run_maple_stress(choices, options).failure;
 }
 
-// The world as smoke.toml runs it (without swarm), sleeping classes failing.
+// The world as smoke.toml runs it (without swarm), sleeping classes failing, per-VMA
+// locks on.
 std::optional<Failure> world_job(uint64_t seed) {
 #ifdef MMT_SANITIZED
   __lsan::ScopedDisabler abandoned_address_spaces_are_not_leaks;
@@ -124,6 +125,7 @@ std::optional<Failure> world_job(uint64_t seed) {
   options.anon_vma_fail_probability = 0.02;
   options.maple_node_fail_probability = 0.01;
   options.page_fail_probability = 0.002;
+  options.per_vma_locks = true;
   return run_vm_world(choices, options).failure;
 }
 
@@ -228,6 +230,12 @@ TEST(Defects, EmptyAreaSkipsLastSlotIsCaughtByTheGapModel) {
 // mprotect that returned 0 with part of its range unchanged.
 TEST(Defects, MprotectDropsLateEnomemIsCaughtByTheWorldModel) {
   expect_caught(Defect::MprotectDropsLateEnomem, world_job, "world.result", 40);
+}
+
+// A VMA changed in place with no vma_start_write: the end of its mmap write section
+// names it (or a fault holding it read-locked sees it change first).
+TEST(Defects, MprotectSkipsVmaStartWriteIsCaughtByTheVmaLockChecks) {
+  expect_caught(Defect::MprotectSkipsVmaStartWrite, world_job, "vma_lock.", 10);
 }
 
 }  // namespace mmt::campaign

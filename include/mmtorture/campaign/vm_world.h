@@ -91,6 +91,9 @@ struct VmWorldOptions {
   // with the largest rss + swap entries and no operation in flight (an oom_reaper green
   // thread tears it down while the allocation waits), instead of failing with -ENOMEM.
   bool oom_kill = false;
+  // Per-VMA locks (vma/vma_lock.h): faults look their VMA up under RCU and lock only it,
+  // writers write-lock each VMA they change, VMAs are freed after a grace period.
+  bool per_vma_locks = false;
   // replay --last: records each thread's last events (sched/event_log.h) when set.
   sched::EventLog* event_log = nullptr;
   // replay --dump-tree: at the first failure, before any thread unwinds or any address

@@ -29,8 +29,9 @@ enum class Defect : uint32_t {
   RcuFreeWithoutGracePeriod,
   EmptyAreaSkipsLastSlot,
   MprotectDropsLateEnomem,
+  MprotectSkipsVmaStartWrite,
 };
-inline constexpr uint32_t kDefectCount = 13;
+inline constexpr uint32_t kDefectCount = 14;
 
 struct DefectInfo {
   Defect defect;

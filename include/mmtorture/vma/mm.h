@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "mmtorture/core/failure.h"
@@ -20,6 +21,7 @@
 #include "mmtorture/sched/rwsem.h"
 #include "mmtorture/sched/spinlock.h"
 #include "mmtorture/vma/vm_flags.h"
+#include "mmtorture/vma/vma_lock.h"
 
 namespace mmt::vma {
 
@@ -83,6 +85,9 @@ struct VmConfig {
   unsigned long max_map_count = 65530;
   // Commit limit in pages (vm.overcommit_memory=2 style); UINT64_MAX = never refuse.
   uint64_t commit_limit_pages = UINT64_MAX;
+  // Per-VMA locks and lock-free fault lookups (vma_lock.h); off: faults take mmap_lock
+  // and VMAs are freed at once, as before they existed.
+  bool per_vma_locks = false;
 };
 
 // The world VMAs live in. Installs a maple node allocator backed by its slab for its
@@ -131,6 +136,17 @@ class VmContext final : public mem::RmapOps {
     if (!destructor_failure_) destructor_failure_ = failure;
   }
 
+  // Per-VMA locks (vma_lock.h): the lock of a VMA, made with it when per_vma_locks is
+  // on (null otherwise, or for a pointer that is no VMA of this context now).
+  VmaLock* vma_lock(const Vma* vma) const {
+    auto it = vma_locks_.find(vma);
+    return it == vma_locks_.end() ? nullptr : it->second.get();
+  }
+  VmaLock& add_vma_lock(Vma* vma);
+  void remove_vma_lock(const Vma* vma) { vma_locks_.erase(vma); }
+  VmaLockStats& vma_lock_stats() { return vma_lock_stats_; }
+  const VmaLockStats& vma_lock_stats() const { return vma_lock_stats_; }
+
   // mem::RmapOps: unmap every pte of `page` (reclaim and migration).
   bool try_to_unmap(mem::Page* page) override;
   // mem::RmapOps: move every pte of `from` to `to` (page migration; migrate.cpp).
@@ -146,6 +162,9 @@ class VmContext final : public mem::RmapOps {
   mem::KmemCache anon_vma_cache_;
   std::unique_ptr<SlabNodeAllocator> node_allocator_;
   std::vector<std::unique_ptr<AnonVma>> anon_vmas_;  // live for the context's life
+  // VMA -> its lock; looked up, never iterated (pointer order is no run's order).
+  std::unordered_map<const Vma*, std::unique_ptr<VmaLock>> vma_locks_;
+  VmaLockStats vma_lock_stats_;
   uint64_t committed_pages_ = 0;
   bool abandoned_ = false;
   std::optional<Failure> destructor_failure_;
@@ -172,6 +191,12 @@ class Mm {
 
   maple_tree mm_mt{};
   sched::RwSem mmap_lock;
+  // Per-VMA locks: advanced by every mmap_write_unlock (vma_end_write_all); a VMA whose
+  // vm_lock_seq equals it is write-locked.
+  uint64_t mm_lock_seq = 0;
+  // The first per-VMA lock rule an mmap write section broke, found at its unlock (which
+  // cannot throw): validate_mm reports it.
+  std::optional<Failure> vma_lock_violation;
   sched::SpinLock page_table_lock;
   unsigned long map_count = 0;
   unsigned long total_vm = 0;  // pages mapped by VMAs
