@@ -281,6 +281,7 @@ const std::vector<SelftestScenario>& selftest_scenarios() {
       {Defect::MprotectDropsLateEnomem, "smoke.toml"},
       // Per-VMA locks are on in the smoke campaign (world.per_vma_locks).
       {Defect::MprotectSkipsVmaStartWrite, "smoke.toml"},
+      {Defect::ExpandStackWithoutVmaLock, "seed000-mprotect-nowait.toml"},
   };
   return table;
 }

@@ -82,7 +82,7 @@ std::string prot_text(unsigned long prot) {
 // An operation's return value as its kind means it: an address in hex (mmap, mremap),
 // an error by name (-ENOMEM), anything else as the number.
 std::string result_text(Op op, long ret) {
-  if (ret > 0 && (op == kMmapFixed || op == kMmap || op == kMremap)) return fmt::format("{:#x}", ret);
+  if (ret > 0 && (op == kMmapFixed || op == kMmap || op == kMremap || op == kStack)) return fmt::format("{:#x}", ret);
   return error_name(ret);
 }
 
@@ -133,7 +133,7 @@ constexpr long kOutcomeAddress = LONG_MAX;
 
 long outcome_key(Op op, bool new_mm, long ret) {
   if (new_mm) return kOutcomeNewMm;
-  if (ret > 0 && (op == kMmapFixed || op == kMmap || op == kMremap)) return kOutcomeAddress;
+  if (ret > 0 && (op == kMmapFixed || op == kMmap || op == kMremap || op == kStack)) return kOutcomeAddress;
   return ret;
 }
 
@@ -152,16 +152,33 @@ struct OpOutcome {
   bool error;
 };
 constexpr OpOutcome kWorldOutcomes[] = {
-    {kMmapFixed, kOutcomeAddress, false}, {kMmapFixed, -ENOMEM, true},
-    {kMmap, kOutcomeAddress, false},      {kMmap, -ENOMEM, true},
-    {kMunmap, 0, false},                  {kMunmap, -ENOMEM, true},
-    {kMprotect, 0, false},                {kMprotect, -ENOMEM, true},
-    {kFault, 0, false},                   {kFault, -EFAULT, true},       {kFault, -ENOMEM, true},
-    {kMremap, kOutcomeAddress, false},    {kMremap, -EFAULT, true},      {kMremap, -ENOMEM, true},
-    {kBrk, 1, false},                     {kBrk, 0, true},  // the break stayed: brk's failure
-    {kFork, 0, false},                    {kFork, -ENOMEM, true},
+    {kMmapFixed, kOutcomeAddress, false},
+    {kMmapFixed, -ENOMEM, true},
+    {kMmap, kOutcomeAddress, false},
+    {kMmap, -ENOMEM, true},
+    {kMunmap, 0, false},
+    {kMunmap, -ENOMEM, true},
+    {kMprotect, 0, false},
+    {kMprotect, -ENOMEM, true},
+    {kFault, 0, false},
+    {kFault, -EFAULT, true},
+    {kFault, -ENOMEM, true},
+    {kMremap, kOutcomeAddress, false},
+    {kMremap, -EFAULT, true},
+    {kMremap, -ENOMEM, true},
+    {kBrk, 1, false},
+    {kBrk, 0, true},  // the break stayed: brk's failure
+    {kFork, 0, false},
+    {kFork, -ENOMEM, true},
     {kExit, 0, false},
-    {kHeapFault, 0, false},               {kHeapFault, -EFAULT, true},   {kHeapFault, -ENOMEM, true},
+    {kHeapFault, 0, false},
+    {kHeapFault, -EFAULT, true},
+    {kHeapFault, -ENOMEM, true},
+    {kStack, kOutcomeAddress, false},
+    {kStack, -EEXIST, true},
+    {kStack, -ENOMEM, true},
+    {kStack, 0, false},
+    {kStack, -EFAULT, true},
 };
 
 // The allocation sites the world's code asks the fault plan about, with the object the
@@ -219,6 +236,7 @@ namespace {
 vma::VmConfig vm_config(const VmWorldOptions& options) {
   vma::VmConfig config;
   config.per_vma_locks = options.per_vma_locks;
+  config.stack_guard_gap = options.stack_guard_gap_pages << vma::kPageShift;
   return config;
 }
 
@@ -497,6 +515,7 @@ class VmWorld {
       case kBrk: return op_brk(mm, args);
       case kFork: return op_fork(mm, slot, args);
       case kHeapFault: return op_heap_fault(mm, args);
+      case kStack: return op_stack(mm, args);
       case kExit: return op_exit(mm_ptr, slot);
       case kOpCount:
         break;
@@ -638,6 +657,37 @@ class VmWorld {
       ret = vma::handle_mm_fault(mm, heap_start + i * kPageSize, true);
     if (ret != 0 && ret != -EFAULT && ret != -ENOMEM) unexpected("heap_fault", ret, mm);
     if (ret == 0) ++result_.faults;
+    return ret;
+  }
+
+  // stack: below a drawn window page, either a stack grows or one starts. When the first
+  // mapping at or above the page is a VM_GROWSDOWN one starting above it, a write fault
+  // at the page grows it down there (handle_mm_fault's expand_downwards, under the mmap
+  // write lock; -EFAULT when the guard gap or an allocation refuses); otherwise a one-page
+  // MAP_GROWSDOWN mapping is placed at the page (MAP_FIXED_NOREPLACE: -EEXIST over a
+  // mapping).
+  long op_stack(vma::Mm& mm, std::string* args) {
+    const unsigned long addr = window_page();
+    bool below_stack = false;
+    mm.mmap_lock.down_read(Site{"vm_world: find the stack"});
+    {
+      MA_STATE(mas, &mm.mm_mt, addr, addr);
+      if (auto* v = static_cast<vma::Vma*>(mas_find(&mas, ULONG_MAX)))
+        below_stack = (v->vm_flags & vma::VM_GROWSDOWN) && v->vm_start > addr;
+    }
+    mm.mmap_lock.up_read(Site{"vm_world: find the stack"});
+    if (below_stack) {
+      if (args) *args = fmt::format("addr={:#x} write fault below a stack", addr);
+      const int ret = vma::handle_mm_fault(mm, addr, true);
+      if (ret != 0 && ret != -EFAULT && ret != -ENOMEM) unexpected("stack", ret, mm);
+      if (ret == 0) ++result_.faults;
+      return ret;
+    }
+    if (args) *args = fmt::format("addr={:#x} len={:#x} MAP_GROWSDOWN", addr, kPageSize);
+    const long ret =
+        vma::vm_mmap(mm, addr, kPageSize, vma::PROT_READ | vma::PROT_WRITE,
+                     vma::MAP_PRIVATE | vma::MAP_ANONYMOUS | vma::MAP_GROWSDOWN | vma::MAP_FIXED_NOREPLACE);
+    if (ret != static_cast<long>(addr) && ret != -EEXIST && ret != -ENOMEM) unexpected("stack", ret, mm);
     return ret;
   }
 

@@ -66,6 +66,11 @@ const std::vector<DefectInfo>& defect_table() {
        "VMA. Needs world.per_vma_locks. Caught at the end of the mmap write section "
        "(vma_lock.modified_without_start_write, reported by validate_mm), and by the faulting reader "
        "(vma_lock.changed_under_reader)."},
+      {Defect::ExpandStackWithoutVmaLock, "expand-stack-without-vma-lock", "upstream",
+       "A stack grows (expand_downwards) without vma_start_write: its bounds and the tree change under page "
+       "faults that may hold the VMA read-locked, the locking half of StackRot (CVE-2023-3269, fixed in 6.5 by "
+       "growing stacks only under the mmap write lock with the VMA write-locked). Needs world.per_vma_locks. "
+       "Caught when the grown VMA is stored into the tree unlocked (vma_lock.not_write_locked)."},
   };
   return table;
 }

@@ -13,8 +13,8 @@
 namespace mmt::vma {
 
 namespace {
-
 constexpr gfp_t kGfpHighUserMovable = gfp::kKernel | gfp::kMovable;
+}  // namespace
 
 // anon_vma_prepare: the first fault in a VMA gives it an anon_vma.
 // Faults run under mmap_lock held for read, so two threads may race here: the chain
@@ -38,6 +38,8 @@ int anon_vma_prepare(Mm& mm, Vma* vma) {
   if (!published) anon_vma_unlink(vma, anon_vma);
   return 0;
 }
+
+namespace {
 
 unsigned long linear_page_index(const Vma* vma, unsigned long addr) {
   return vma->vm_pgoff + ((addr - vma->vm_start) >> kPageShift);
@@ -120,10 +122,28 @@ int handle_mm_fault(Mm& mm, unsigned long addr, bool write) {
   mm.mmap_lock.down_read(Site{"lock_mm_and_find_vma"});
   struct Unlock {
     Mm& mm;
-    ~Unlock() { mm.mmap_lock.up_read(Site{"mmap_read_unlock"}); }
+    bool write = false;
+    ~Unlock() {
+      if (write) mmap_write_unlock(mm);
+      else mm.mmap_lock.up_read(Site{"mmap_read_unlock"});
+    }
   } unlock{mm};
-  Vma* vma = vma_lookup(mm, addr);
+  Vma* vma = find_vma(mm, addr);
   if (!vma) return -EFAULT;
+  if (addr < vma->vm_start) {
+    // lock_mm_and_find_vma (6.5 on, after StackRot): a stack grows only under mmap_lock
+    // for write. The read lock is dropped, the write lock taken and the VMA found again
+    // (anything may have happened in between), then the lock goes back to read.
+    if (!(vma->vm_flags & VM_GROWSDOWN)) return -EFAULT;
+    mm.mmap_lock.up_read(Site{"lock_mm_and_find_vma"});
+    mmap_write_lock(mm, Site{"lock_mm_and_find_vma"});
+    unlock.write = true;
+    vma = find_vma(mm, addr);
+    if (!vma) return -EFAULT;
+    if (addr < vma->vm_start && (!(vma->vm_flags & VM_GROWSDOWN) || expand_downwards(mm, vma, addr))) return -EFAULT;
+    mmap_write_downgrade(mm, Site{"lock_mm_and_find_vma"});
+    unlock.write = false;
+  }
   if (access_error(vma, write)) return -EFAULT;
   return do_anonymous_fault(mm, vma, addr, write, nullptr);
 }

@@ -48,6 +48,10 @@ void anon_vma_unlink(Vma* vma, AnonVma* anon_vma);
 void anon_vma_clone(Vma* dst, const Vma* src);
 void unlink_anon_vmas(Vma* vma);
 
+// anon_vma_prepare: gives vma its anon_vma on first need (a fault, a stack growth).
+// 0, or -ENOMEM when the anon_vma cannot be allocated. Under mmap_lock (read or write).
+int anon_vma_prepare(Mm& mm, Vma* vma);
+
 // Splits vma at addr: the new VMA takes [vm_start, addr) when new_below, else
 // [addr, vm_end). 0 or -ENOMEM (nothing changed).
 int split_vma(Mm& mm, Vma* vma, unsigned long addr, bool new_below);

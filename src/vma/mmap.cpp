@@ -199,6 +199,7 @@ long vm_mmap(Mm& mm, unsigned long addr, unsigned long len, unsigned long prot, 
   unsigned long vm_flags = calc_vm_prot_bits(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
   if (type == MAP_SHARED) vm_flags |= VM_SHARED | VM_MAYSHARE;
   if (flags & MAP_NORESERVE) vm_flags |= VM_NORESERVE;
+  if (flags & MAP_GROWSDOWN) vm_flags |= VM_GROWSDOWN;
 
   MmapWriteLock lock(mm, Site{"vm_mmap"});
   if (fixed) {
@@ -265,6 +266,38 @@ int do_vmi_munmap(Mm& mm, unsigned long start, unsigned long len) {
   }
   for (Vma* gone : detached) vma_mark_detached(gone);
   remove_vmas(mm, detached);
+  return 0;
+}
+
+int expand_downwards(Mm& mm, Vma* vma, unsigned long address) {
+  address &= kPageMask;
+  if (address < mm.context().config().mmap_min_addr) return -EPERM;
+  if (address >= vma->vm_start) return 0;
+  // The guard gap: a stack does not grow up to an accessible mapping below it.
+  if (Vma* prev = vma_prev(mm, vma); prev && !(prev->vm_flags & VM_GROWSDOWN) && (prev->vm_flags & VM_ACCESS_FLAGS) &&
+                                     address - prev->vm_end < mm.context().config().stack_guard_gap)
+    return -ENOMEM;
+  // The growth's pages are charged (acct_stack_growth) and its VMA gets its anon_vma
+  // before anything of the tree changes.
+  const unsigned long grow = (vma->vm_start - address) >> kPageShift;
+  if ((vma->vm_flags & VM_ACCOUNT) && mm.context().vm_acct_memory(grow)) return -ENOMEM;
+  auto uncharge = [&] {
+    if (vma->vm_flags & VM_ACCOUNT) mm.context().vm_unacct_memory(grow);
+    return -ENOMEM;
+  };
+  if (anon_vma_prepare(mm, vma)) return uncharge();
+  MA_STATE(mas, &mm.mm_mt, 0, 0);
+  if (vma_prealloc(mm, mas, address, vma->vm_end, vma)) return uncharge();
+  // CANARY expand-stack-without-vma-lock: the StackRot-era shape, the VMA's bounds
+  // change under lock-free faults that may hold it read-locked.
+  if (!defect_enabled(Defect::ExpandStackWithoutVmaLock)) vma_start_write(vma);
+  {
+    AnonVmaWriteLock lock(vma->anon_vma);
+    vma->vm_start = address;
+    vma->vm_pgoff -= grow;
+    vma_store(mm, mas, address, vma->vm_end, vma);
+  }
+  mm.total_vm += grow;
   return 0;
 }
 

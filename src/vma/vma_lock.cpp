@@ -62,9 +62,11 @@ void check_write_section(Mm& mm) {
   if (mm.vma_lock_violation) return;
   for_each_live_vma(mm, [&](Vma* vma, VmaLock& lock) {
     if (mm.vma_lock_violation || lock.snapshot_seq != mm.mm_lock_seq) return;
+    // A first anon_vma is anon_vma_prepare's, which the kernel does under mmap_lock for
+    // read (lock-free faults never use a VMA without one).
     const bool changed = lock.snapshot_start != vma->vm_start || lock.snapshot_end != vma->vm_end ||
                          lock.snapshot_flags != vma->vm_flags || lock.snapshot_pgoff != vma->vm_pgoff ||
-                         lock.snapshot_anon_vma != vma->anon_vma;
+                         (lock.snapshot_anon_vma && lock.snapshot_anon_vma != vma->anon_vma);
     if (!changed || lock.vm_lock_seq == mm.mm_lock_seq) return;
     Failure failure{"vma_lock.modified_without_start_write",
                     "mmap_write_unlock",
@@ -80,17 +82,9 @@ void check_write_section(Mm& mm) {
   });
 }
 
-}  // namespace
-
-void mmap_write_lock(Mm& mm, Site site) { mmap_write_lock_nested(mm, 0, site); }
-
-void mmap_write_lock_nested(Mm& mm, unsigned subclass, Site site) {
-  if (subclass) mm.mmap_lock.down_write_nested(subclass, site);
-  else mm.mmap_lock.down_write(site);
-  if (per_vma_locks(mm)) take_snapshot(mm);
-}
-
-void mmap_write_unlock(Mm& mm, Site site) {
+// The end of an mmap write section (unlock or downgrade): its check, then
+// vma_end_write_all.
+void end_write_section(Mm& mm) {
   if (per_vma_locks(mm)) {
     // Unlocks run in destructors, some while a failure unwinds (then the section is not
     // checked): whatever the walk meets (a broken tree) is recorded, never thrown.
@@ -103,7 +97,26 @@ void mmap_write_unlock(Mm& mm, Site site) {
     }
     ++mm.mm_lock_seq;  // vma_end_write_all: every VMA write lock of the section ends here
   }
+}
+
+}  // namespace
+
+void mmap_write_lock(Mm& mm, Site site) { mmap_write_lock_nested(mm, 0, site); }
+
+void mmap_write_lock_nested(Mm& mm, unsigned subclass, Site site) {
+  if (subclass) mm.mmap_lock.down_write_nested(subclass, site);
+  else mm.mmap_lock.down_write(site);
+  if (per_vma_locks(mm)) take_snapshot(mm);
+}
+
+void mmap_write_unlock(Mm& mm, Site site) {
+  end_write_section(mm);
   mm.mmap_lock.up_write(site);
+}
+
+void mmap_write_downgrade(Mm& mm, Site site) {
+  end_write_section(mm);
+  mm.mmap_lock.downgrade_write(site);
 }
 
 void vma_start_write(Vma* vma) {

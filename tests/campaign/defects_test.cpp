@@ -109,7 +109,7 @@ std::optional<Failure> maple_readers_job(uint64_t seed) {
 }
 
 // The world as smoke.toml runs it (without swarm), sleeping classes failing, per-VMA
-// locks on.
+// locks on; plus stacks (the stack op, as seed000-mprotect-nowait.toml draws it).
 std::optional<Failure> world_job(uint64_t seed) {
 #ifdef MMT_SANITIZED
   __lsan::ScopedDisabler abandoned_address_spaces_are_not_leaks;
@@ -126,6 +126,7 @@ std::optional<Failure> world_job(uint64_t seed) {
   options.maple_node_fail_probability = 0.01;
   options.page_fail_probability = 0.002;
   options.per_vma_locks = true;
+  options.op_mix[static_cast<size_t>(VmOp::kStack)] = 2;
   return run_vm_world(choices, options).failure;
 }
 
@@ -236,6 +237,11 @@ TEST(Defects, MprotectDropsLateEnomemIsCaughtByTheWorldModel) {
 // names it (or a fault holding it read-locked sees it change first).
 TEST(Defects, MprotectSkipsVmaStartWriteIsCaughtByTheVmaLockChecks) {
   expect_caught(Defect::MprotectSkipsVmaStartWrite, world_job, "vma_lock.", 10);
+}
+
+// A stack grown with no VMA write lock: its store into the tree names it.
+TEST(Defects, ExpandStackWithoutVmaLockIsCaughtByTheVmaLockChecks) {
+  expect_caught(Defect::ExpandStackWithoutVmaLock, world_job, "vma_lock.", 10);
 }
 
 }  // namespace mmt::campaign

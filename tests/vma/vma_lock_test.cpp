@@ -1,7 +1,8 @@
 // Per-VMA locks (vma/vma_lock.h): the sequence-count protocol between mmap write
 // sections and lock-free faults, VMAs freed only after a grace period, and the checks
 // that name each misuse — a VMA changed without vma_start_write, changed under a reader,
-// detached without its write lock, used by a fault after it left the tree.
+// detached without its write lock, used by a fault after it left the tree. And stack
+// growth (expand_downwards), which takes the mmap write lock and the VMA's.
 #include <cerrno>
 
 #include "mmtorture/core/defects.h"
@@ -261,6 +262,107 @@ TEST(VmaLock, LockFreeFaultsRaceLayoutChangesCleanly) {
   }
   EXPECT_GT(total.success, 0u);
   EXPECT_GT(total.abort, 0u);
+}
+
+}  // namespace mmt::vma::testing
+
+namespace mmt::vma::testing {
+
+namespace {
+
+constexpr unsigned long kStackFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_FIXED;
+
+VmConfig stack_config(bool per_vma_locks, unsigned long guard_pages) {
+  VmConfig config;
+  config.per_vma_locks = per_vma_locks;
+  config.stack_guard_gap = guard_pages << kPageShift;
+  return config;
+}
+
+struct StackWorld {
+  explicit StackWorld(VmConfig config) : choices(1), memory(small_memory(), choices, &plan), context(memory, config) {}
+  ~StackWorld() { rcu_barrier(); }
+  SeededChoices choices;
+  mem::FaultPlan plan;
+  mem::Memory memory;
+  VmContext context;
+};
+
+}  // namespace
+
+// A write fault below a MAP_GROWSDOWN mapping grows it down to that page: one VMA, its
+// pgoff still the linear index of its start, the pages charged.
+TEST(StackGrowth, AFaultBelowAStackGrowsIt) {
+  for (bool locks : {false, true}) {
+    StackWorld w(stack_config(locks, 2));
+    Mm mm(w.context);
+    ASSERT_EQ(vm_mmap(mm, page_at(10), kPageSize, kRW, kStackFlags), static_cast<long>(page_at(10)));
+    EXPECT_EQ(picture(mm, 12), "..........A.");
+    const uint64_t committed = w.context.committed_pages();
+    EXPECT_EQ(handle_mm_fault(mm, page_at(7), true), 0);
+    EXPECT_EQ(picture(mm, 12), ".......AAAA.") << "per_vma_locks " << locks;
+    Vma* stack = vma_lookup(mm, page_at(7));
+    ASSERT_NE(stack, nullptr);
+    EXPECT_EQ(stack->vm_pgoff, page_at(7) >> kPageShift);
+    EXPECT_EQ(mm.total_vm, 4u);
+    EXPECT_EQ(w.context.committed_pages(), committed + 3);
+    expect_consistent(w.context, {&mm});
+    if (locks) {
+      EXPECT_EQ(w.context.vma_lock_stats().miss, 1u) << "the fault below the stack found no VMA under RCU";
+    }
+  }
+}
+
+TEST(StackGrowth, GuardGapAndPlainMappingsRefuseGrowth) {
+  StackWorld w(stack_config(true, 2));
+  Mm mm(w.context);
+  ASSERT_EQ(vm_mmap(mm, page_at(0), 2 * kPageSize, kRW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED),
+            static_cast<long>(page_at(0)));
+  ASSERT_EQ(vm_mmap(mm, page_at(10), kPageSize, kRW, kStackFlags), static_cast<long>(page_at(10)));
+  // One page above the mapping below is inside the 2-page gap; two pages are not.
+  EXPECT_EQ(handle_mm_fault(mm, page_at(3), true), -EFAULT);
+  EXPECT_EQ(picture(mm, 12), "AA........B.");
+  EXPECT_EQ(handle_mm_fault(mm, page_at(4), true), 0);
+  EXPECT_EQ(picture(mm, 12), "AA..BBBBBBB.");
+  // Below a mapping that is not a stack a fault is just outside every VMA.
+  ASSERT_EQ(vm_munmap(mm, page_at(4), 7 * kPageSize), 0);
+  ASSERT_EQ(vm_mmap(mm, page_at(8), kPageSize, kRW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED),
+            static_cast<long>(page_at(8)));
+  EXPECT_EQ(handle_mm_fault(mm, page_at(6), true), -EFAULT);
+  expect_consistent(w.context, {&mm});
+}
+
+// The canary: the stack's bounds change in the tree with no VMA write lock.
+TEST(StackGrowth, GrowthWithoutTheVmaLockIsCaught) {
+  StackWorld w(stack_config(true, 2));
+  Mm mm(w.context);
+  ASSERT_EQ(vm_mmap(mm, page_at(10), kPageSize, kRW, kStackFlags), static_cast<long>(page_at(10)));
+  DefectScope scope({Defect::ExpandStackWithoutVmaLock});
+  EXPECT_EQ(check_of([&] { handle_mm_fault(mm, page_at(8), true); }), "vma_lock.not_write_locked");
+}
+
+// Lock-free faults in a stack race its growth: every seed clean, the stack grown.
+TEST(StackGrowth, GrowthRacesLockFreeFaultsCleanly) {
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    StackWorld w(stack_config(true, 2));
+    auto mm = std::make_unique<Mm>(w.context);
+    ASSERT_EQ(vm_mmap(*mm, page_at(30), 2 * kPageSize, kRW, kStackFlags), static_cast<long>(page_at(30)));
+    SeededChoices choices(seed);
+    sched::SchedulerOptions options;
+    options.strategy = sched::StrategyConfig::preempt(0.3);
+    sched::Scheduler scheduler(choices, options);
+    scheduler.spawn("grow", [&] {
+      for (unsigned long page = 29; page >= 10; --page) EXPECT_EQ(handle_mm_fault(*mm, page_at(page), true), 0);
+    });
+    scheduler.spawn("touch", [&] {
+      for (int round = 0; round < 40; ++round) handle_mm_fault(*mm, page_at(31 - round % 8), round % 2);
+    });
+    const auto result = scheduler.run();
+    ASSERT_TRUE(result.ok()) << "seed " << seed << ": " << result.failure->headline();
+    EXPECT_EQ(vma_lookup(*mm, page_at(10)), vma_lookup(*mm, page_at(31)));
+    expect_consistent(w.context, {mm.get()});
+    mm.reset();
+  }
 }
 
 }  // namespace mmt::vma::testing

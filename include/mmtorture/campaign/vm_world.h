@@ -94,6 +94,9 @@ struct VmWorldOptions {
   // Per-VMA locks (vma/vma_lock.h): faults look their VMA up under RCU and lock only it,
   // writers write-lock each VMA they change, VMAs are freed after a grace period.
   bool per_vma_locks = false;
+  // The stack guard gap in pages (the kernel's stack_guard_gap, 256 by default), scaled
+  // to the world's 256-page window so the stack op's growths are not all refused.
+  uint64_t stack_guard_gap_pages = 4;
   // replay --last: records each thread's last events (sched/event_log.h) when set.
   sched::EventLog* event_log = nullptr;
   // replay --dump-tree: at the first failure, before any thread unwinds or any address

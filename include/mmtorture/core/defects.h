@@ -30,8 +30,9 @@ enum class Defect : uint32_t {
   EmptyAreaSkipsLastSlot,
   MprotectDropsLateEnomem,
   MprotectSkipsVmaStartWrite,
+  ExpandStackWithoutVmaLock,
 };
-inline constexpr uint32_t kDefectCount = 14;
+inline constexpr uint32_t kDefectCount = 15;
 
 struct DefectInfo {
   Defect defect;

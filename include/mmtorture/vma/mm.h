@@ -85,6 +85,9 @@ struct VmConfig {
   unsigned long max_map_count = 65530;
   // Commit limit in pages (vm.overcommit_memory=2 style); UINT64_MAX = never refuse.
   uint64_t commit_limit_pages = UINT64_MAX;
+  // stack_guard_gap (the kernel's boot parameter, 256 pages by default): a VM_GROWSDOWN
+  // VMA does not grow to within this many bytes of an accessible mapping below it.
+  unsigned long stack_guard_gap = 256UL << kPageShift;
   // Per-VMA locks and lock-free fault lookups (vma_lock.h); off: faults take mmap_lock
   // and VMAs are freed at once, as before they existed.
   bool per_vma_locks = false;

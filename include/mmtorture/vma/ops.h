@@ -22,7 +22,8 @@ unsigned long do_brk(Mm& mm, unsigned long newbrk);
 long do_mremap(Mm& mm, unsigned long old_addr, unsigned long old_len, unsigned long new_len,
                unsigned long flags, unsigned long new_addr);
 // A page fault at addr: populates an anonymous page (GFP_KERNEL) or breaks COW on
-// write. 0, -EFAULT (no VMA or no permission) or -ENOMEM.
+// write; below a VM_GROWSDOWN VMA, grows it first (expand_downwards, mmap_lock taken
+// for write). 0, -EFAULT (no VMA, no permission, a stack that cannot grow) or -ENOMEM.
 int handle_mm_fault(Mm& mm, unsigned long addr, bool write);
 // fork's dup_mmap: a new mm with copies of every VMA and every present pte (refcount
 // raised before mapcount, with a yield point between them). Null and *error set on
@@ -31,6 +32,12 @@ std::unique_ptr<Mm> dup_mm(Mm& parent, int* error);
 // Tears the address space down: zap every pte (mapcount dropped first, the page
 // references only after the TLB flush), free the VMAs, destroy the tree.
 void exit_mmap(Mm& mm);
+
+// expand_downwards (expand_stack_locked): grows the VM_GROWSDOWN vma down to the page of
+// `address`, under mmap_lock held for write: 0, -EPERM below mmap_min_addr, or -ENOMEM
+// (the guard gap to an accessible mapping below, the charge, the anon_vma, the tree
+// nodes; nothing changed then). handle_mm_fault calls it for a fault below a stack.
+int expand_downwards(Mm& mm, Vma* vma, unsigned long address);
 
 // Unlocked internals, for callers already holding mmap_lock for write.
 int do_vmi_munmap(Mm& mm, unsigned long start, unsigned long len);

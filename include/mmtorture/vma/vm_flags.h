@@ -21,6 +21,7 @@ inline constexpr unsigned long MAP_SHARED = 0x01;
 inline constexpr unsigned long MAP_PRIVATE = 0x02;
 inline constexpr unsigned long MAP_FIXED = 0x10;
 inline constexpr unsigned long MAP_ANONYMOUS = 0x20;
+inline constexpr unsigned long MAP_GROWSDOWN = 0x0100;  // a stack: grows down on faults below it
 inline constexpr unsigned long MAP_NORESERVE = 0x4000;
 inline constexpr unsigned long MAP_FIXED_NOREPLACE = 0x100000;
 inline constexpr unsigned long MREMAP_MAYMOVE = 1;

@@ -89,6 +89,9 @@ struct VmaLockStats {
 void mmap_write_lock(Mm& mm, Site site);
 void mmap_write_lock_nested(Mm& mm, unsigned subclass, Site site);
 void mmap_write_unlock(Mm& mm, Site site = Site{"mmap_write_unlock"});
+// mmap_write_downgrade: the write section ends as at an unlock (every VMA write lock
+// with it), and the caller keeps mmap_lock for read.
+void mmap_write_downgrade(Mm& mm, Site site = Site{"mmap_write_downgrade"});
 
 // vma_start_write: write-locks vma until mmap_write_unlock; waits for its readers. The
 // caller holds the mm's mmap_lock for write (a Failure otherwise).
