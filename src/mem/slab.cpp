@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <new>
 
@@ -28,6 +29,16 @@ namespace {
 constexpr size_t kChunkPages = 512;  // 2 MiB of slab pages per host chunk
 constexpr size_t kChunkBytes = kChunkPages * kPageSize;
 constexpr std::align_val_t kChunkAlign{kChunkBytes};
+
+// A page of POISON_FREE bytes: what an untouched free object of any size reads as.
+const std::array<unsigned char, kPageSize>& poison_page() {
+  static const std::array<unsigned char, kPageSize> page = [] {
+    std::array<unsigned char, kPageSize> bytes;
+    bytes.fill(kPoisonFree);
+    return bytes;
+  }();
+  return page;
+}
 }  // namespace
 
 void KmemCache::ChunkDelete::operator()(unsigned char* chunk) const {
@@ -206,13 +217,17 @@ void* KmemCache::alloc_object(gfp_t gfp, Site site) {
   if (++slab->inuse == per_slab_) partial_del(slab);
   unsigned char* object = object_at(*slab, index);
   ASAN_UNPOISON_MEMORY_REGION(object, stride_);
-  // check_object(): a write after free left the poison damaged.
-  for (size_t i = 0; i < stride_; ++i) {
-    if (object[i] != kPoisonFree)
-      raise_failure("slab.poison", site.name,
-                    fmt::format("cache '{}': object {} of slab pfn {} was written after it was freed (byte {} is "
-                                "{:#04x}, expected {:#04x})",
-                                name_, index, slab->page->pfn, i, object[i], kPoisonFree));
+  // check_object(): a write after free left the poison damaged. One memcmp against a
+  // page of poison (the allocator's hottest line: a byte loop here was most of a maple
+  // store's cost); the byte loop runs only to name the first damaged byte.
+  if (std::memcmp(object, poison_page().data(), stride_) != 0) {
+    for (size_t i = 0; i < stride_; ++i) {
+      if (object[i] != kPoisonFree)
+        raise_failure("slab.poison", site.name,
+                      fmt::format("cache '{}': object {} of slab pfn {} was written after it was freed (byte {} is "
+                                  "{:#04x}, expected {:#04x})",
+                                  name_, index, slab->page->pfn, i, object[i], kPoisonFree));
+    }
   }
   if (gfp & gfp::kZero) std::memset(object, 0, object_size_);
   ++live_;
