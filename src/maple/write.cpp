@@ -483,6 +483,46 @@ void mas_wr_leaf_in_place(ma_state* mas, WrPlan& plan, void* entry) {
   propagate_gap(mt, path, d, content_leaf_gap(c, 0, c.count, path.min[d]));
 }
 
+// An append (non-RCU, the write inside the leaf's last slot) writes in place what
+// changes, as the kernel's mas_wr_append does: the last slot's range is cut into the
+// part before the write, the write and the part after, which keep the old content,
+// so only the last slot and the one or two after it are written. This is the store
+// an ascending load makes at every step; rebuilding the whole leaf made it the model's
+// slowest store against the kernel's. A NULL store takes the general in-leaf path: its
+// range may have grown over empty neighbours, which the plan's cut already reflects.
+void mas_wr_append(ma_state* mas, WrPlan& plan, void* entry) {
+  if (!entry) {
+    mas_wr_leaf_in_place(mas, plan, entry);
+    return;
+  }
+  maple_tree* mt = mas->tree;
+  const Path& path = plan.path;
+  const int d = path.leaf_depth;
+  maple_node* leaf = mte_to_node(path.node[d]);
+  unsigned long* pivots = ma_pivots(leaf, maple_leaf_64);
+  void** slots = ma_slots(leaf, maple_leaf_64);
+  const unsigned end = path.offset[d];
+  const unsigned long r_min = end ? pivots[end - 1] + 1 : path.min[d];
+  const unsigned long r_max = path.max[d];
+  void* content = slots[end];
+  unsigned long piece_last[3];
+  void* piece_entry[3];
+  unsigned pieces = 0;
+  if (plan.index > r_min) piece_last[pieces] = plan.index - 1, piece_entry[pieces++] = content;
+  piece_last[pieces] = plan.last, piece_entry[pieces++] = entry;
+  if (plan.last < r_max) piece_last[pieces] = r_max, piece_entry[pieces++] = content;
+  const unsigned new_end = end + pieces - 1;
+  // Right to left, as the kernel's append: the slots past the old end first.
+  for (unsigned i = pieces; i-- > 0;) {
+    const unsigned at = end + i;
+    slots[at] = piece_entry[i];
+    if (at < mt_pivot_count(maple_leaf_64)) pivots[at] = piece_last[i];
+  }
+  ma_set_meta(leaf, maple_leaf_64, new_end, 0);
+  if (d > 0 && mt_is_alloc(mt))
+    propagate_gap(mt, path, d, ma_leaf_max_gap(leaf, maple_leaf_64, path.min[d], path.max[d]));
+}
+
 void mas_wr_exact_fit(ma_state* mas, WrPlan& plan, void* entry) {
   maple_tree* mt = mas->tree;
   const Path& path = plan.path;
@@ -755,7 +795,7 @@ void mas_wr_execute(ma_state* mas, WrPlan& plan, void* entry, bool position = tr
     case wr_exact_fit:
       mas_wr_exact_fit(mas, plan, entry);
       break;
-    case wr_append:
+    case wr_append: mas_wr_append(mas, plan, entry); break;
     case wr_slot_store:
       mas_wr_leaf_in_place(mas, plan, entry);
       break;
