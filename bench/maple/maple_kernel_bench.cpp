@@ -71,9 +71,9 @@ std::vector<unsigned long> probes(uint64_t n, bool hit, uint64_t seed) {
 
 void set_per_op(benchmark::State& state, uint64_t ops_per_iteration, const char* name = "ns_per_op") {
   state.SetItemsProcessed(static_cast<int64_t>(ops_per_iteration) * state.iterations());
-  state.counters[name] = benchmark::Counter(static_cast<double>(ops_per_iteration),
-                                            benchmark::Counter::kIsIterationInvariantRate |
-                                                benchmark::Counter::kInvert);
+  state.counters[name] =
+      benchmark::Counter(static_cast<double>(ops_per_iteration),
+                         benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
 // The model's nodes from a KmemCache, as the kernel backend's are.

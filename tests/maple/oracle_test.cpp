@@ -123,8 +123,9 @@ std::vector<std::string> run_op(maple_tree* t, int op, unsigned long idx, unsign
 //  - seed1001 op 32: mas_empty_area_rev(lo=0xfffffffffffe78cd, hi=ULONG_MAX, size=0xd9).
 //    The empty range [0x7f000000e76f, 0xfffffffffffffa3a] covers
 //    [0xfffffffffffff962, 0xfffffffffffffa3a], which we return; the kernel answers
-//    -EBUSY. Our reading is that the kernel's reverse gap walk skipped it because of how
-//    its leaves were split at that moment (our split points differ); not yet confirmed.
+//    -EBUSY. 6.12 (the model's reference) answers -EBUSY too, with the model's shape:
+//    tests/kernel/oracle_version_test.cpp replays both streams on the kernel backend, so
+//    this is the model's divergence, not a version difference. Not yet matched.
 struct KnownDivergence {
   const char* file;
   unsigned long op;
