@@ -59,15 +59,11 @@ std::vector<std::string> run_kernel(KernelTree& t, int op, unsigned long idx, un
       out.push_back(line_of("store", t.mtree_store_range(idx, last, value, gfp::kKernel), idx, last, value));
       break;
     case 2:
-      out.push_back(line_of("insert", t.mtree_insert_range(idx, last, val ? value : xa_value(1) , gfp::kKernel), idx,
+      out.push_back(line_of("insert", t.mtree_insert_range(idx, last, val ? value : xa_value(1), gfp::kKernel), idx,
                             last, nullptr));
       break;
-    case 3:
-      out.push_back(line_of("erase", 0, idx, 0, t.mtree_erase(idx)));
-      break;
-    case 4:
-      out.push_back(line_of("load", 0, idx, 0, t.mtree_load(idx)));
-      break;
+    case 3: out.push_back(line_of("erase", 0, idx, 0, t.mtree_erase(idx))); break;
+    case 4: out.push_back(line_of("load", 0, idx, 0, t.mtree_load(idx))); break;
     case 5: {
       KernelState mas(t, idx, idx);
       t.mtree_lock();
@@ -96,7 +92,8 @@ std::vector<std::string> run_kernel(KernelTree& t, int op, unsigned long idx, un
       t.mtree_lock();
       const int ret = op == 8 ? mas.mas_empty_area(lo, last, len + 1) : mas.mas_empty_area_rev(lo, last, len + 1);
       t.mtree_unlock();
-      out.push_back(line_of(op == 8 ? "empty" : "empty_rev", ret, ret ? 0 : mas.index(), ret ? 0 : mas.last(), nullptr));
+      out.push_back(
+          line_of(op == 8 ? "empty" : "empty_rev", ret, ret ? 0 : mas.index(), ret ? 0 : mas.last(), nullptr));
       break;
     }
     case 10: {
@@ -117,8 +114,7 @@ std::vector<std::string> run_kernel(KernelTree& t, int op, unsigned long idx, un
       out.push_back(line_of("scan", n, h, 0, nullptr));
       break;
     }
-    default:
-      ADD_FAILURE() << "unknown op " << op;
+    default: ADD_FAILURE() << "unknown op " << op;
   }
   return out;
 }
@@ -134,15 +130,11 @@ std::vector<std::string> run_model(maple_tree* t, int op, unsigned long idx, uns
       out.push_back(line_of("store", mtree_store_range(t, idx, last, value, GFP_KERNEL), idx, last, value));
       break;
     case 2:
-      out.push_back(
-          line_of("insert", mtree_insert_range(t, idx, last, val ? value : xa_mk_value(1), GFP_KERNEL), idx, last, nullptr));
+      out.push_back(line_of("insert", mtree_insert_range(t, idx, last, val ? value : xa_mk_value(1), GFP_KERNEL), idx,
+                            last, nullptr));
       break;
-    case 3:
-      out.push_back(line_of("erase", 0, idx, 0, mtree_erase(t, idx)));
-      break;
-    case 4:
-      out.push_back(line_of("load", 0, idx, 0, mtree_load(t, idx)));
-      break;
+    case 3: out.push_back(line_of("erase", 0, idx, 0, mtree_erase(t, idx))); break;
+    case 4: out.push_back(line_of("load", 0, idx, 0, mtree_load(t, idx))); break;
     case 5: {
       MA_STATE(mas, t, idx, idx);
       void* e = mas_walk(&mas);
@@ -185,8 +177,7 @@ std::vector<std::string> run_model(maple_tree* t, int op, unsigned long idx, uns
       out.push_back(line_of("scan", n, h, 0, nullptr));
       break;
     }
-    default:
-      ADD_FAILURE() << "unknown op " << op;
+    default: ADD_FAILURE() << "unknown op " << op;
   }
   return out;
 }
@@ -239,8 +230,8 @@ Outcome replay(const std::string& file) {
     if (from_kernel != from_model) {
       outcome.model_vs_kernel.push_back(outcome.ops);
       if (op <= 3 || op == 10) {
-        ADD_FAILURE() << file << " op #" << outcome.ops << " changed the trees differently: kernel "
-                      << kernel_version() << " answered " << from_kernel.front() << ", the model " << from_model.front();
+        ADD_FAILURE() << file << " op #" << outcome.ops << " changed the trees differently: kernel " << kernel_version()
+                      << " answered " << from_kernel.front() << ", the model " << from_model.front();
         break;
       }
     }
