@@ -273,6 +273,8 @@ int expand_downwards(Mm& mm, Vma* vma, unsigned long address) {
   address &= kPageMask;
   if (address < mm.context().config().mmap_min_addr) return -EPERM;
   if (address >= vma->vm_start) return 0;
+  // acct_stack_growth's RLIMIT_STACK: the stack's whole size after growing.
+  if (vma->vm_end - address > mm.context().config().stack_rlimit) return -ENOMEM;
   // The guard gap: a stack does not grow up to an accessible mapping below it.
   if (Vma* prev = vma_prev(mm, vma); prev && !(prev->vm_flags & VM_GROWSDOWN) && (prev->vm_flags & VM_ACCESS_FLAGS) &&
                                      address - prev->vm_end < mm.context().config().stack_guard_gap)

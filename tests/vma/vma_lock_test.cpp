@@ -332,6 +332,26 @@ TEST(StackGrowth, GuardGapAndPlainMappingsRefuseGrowth) {
   expect_consistent(w.context, {&mm});
 }
 
+// RLIMIT_STACK: a stack grows to at most the limit (its whole size), and a fault that
+// would take it further is -EFAULT with nothing changed (the kernel's -ENOMEM from
+// acct_stack_growth, which the fault path turns into SIGSEGV).
+TEST(StackGrowth, StackRlimitBoundsTheGrowth) {
+  VmConfig config = stack_config(true, 2);
+  config.stack_rlimit = 4 * kPageSize;
+  StackWorld w(config);
+  Mm mm(w.context);
+  ASSERT_EQ(vm_mmap(mm, page_at(10), kPageSize, kRW, kStackFlags), static_cast<long>(page_at(10)));
+  const uint64_t committed = w.context.committed_pages();
+  EXPECT_EQ(handle_mm_fault(mm, page_at(6), true), -EFAULT) << "5 pages would exceed a 4-page limit";
+  EXPECT_EQ(picture(mm, 12), "..........A.");
+  EXPECT_EQ(w.context.committed_pages(), committed);
+  EXPECT_EQ(handle_mm_fault(mm, page_at(7), true), 0);
+  EXPECT_EQ(picture(mm, 12), ".......AAAA.");
+  EXPECT_EQ(handle_mm_fault(mm, page_at(6), true), -EFAULT);
+  EXPECT_EQ(mm.total_vm, 4u);
+  expect_consistent(w.context, {&mm});
+}
+
 // The canary: the stack's bounds change in the tree with no VMA write lock.
 TEST(StackGrowth, GrowthWithoutTheVmaLockIsCaught) {
   StackWorld w(stack_config(true, 2));

@@ -88,6 +88,10 @@ struct VmConfig {
   // stack_guard_gap (the kernel's boot parameter, 256 pages by default): a VM_GROWSDOWN
   // VMA does not grow to within this many bytes of an accessible mapping below it.
   unsigned long stack_guard_gap = 256UL << kPageShift;
+  // RLIMIT_STACK (the kernel's default _STK_LIM, 8 MiB): acct_stack_growth refuses to
+  // grow a VM_GROWSDOWN VMA beyond it with -ENOMEM, so a fault far below a stack does
+  // not pull the stack down over the address space.
+  unsigned long stack_rlimit = 8UL << 20;
   // Per-VMA locks and lock-free fault lookups (vma_lock.h); off: faults take mmap_lock
   // and VMAs are freed at once, as before they existed.
   bool per_vma_locks = false;

@@ -35,8 +35,8 @@ void exit_mmap(Mm& mm);
 
 // expand_downwards (expand_stack_locked): grows the VM_GROWSDOWN vma down to the page of
 // `address`, under mmap_lock held for write: 0, -EPERM below mmap_min_addr, or -ENOMEM
-// (the guard gap to an accessible mapping below, the charge, the anon_vma, the tree
-// nodes; nothing changed then). handle_mm_fault calls it for a fault below a stack.
+// (a stack larger than RLIMIT_STACK, the guard gap to an accessible mapping below, the
+// charge, the anon_vma, the tree nodes; nothing changed then). handle_mm_fault calls it for a fault below a stack.
 int expand_downwards(Mm& mm, Vma* vma, unsigned long address);
 
 // Unlocked internals, for callers already holding mmap_lock for write.
