@@ -23,29 +23,16 @@
 #include "mmtorture/maple/kernel_api.h"
 #include "mmtorture/mem/memory.h"
 #include "mmtorture/mem/slab.h"
+#include "oracle_replay.h"
 
 namespace mmt::kernel {
 namespace {
 
+using maple::oracle::line_of;
+using maple::oracle::read_gz_lines;
+using maple::oracle::run_model_op;
+
 bool reference_kernel() { return std::string(kernel_version()).rfind("6.12.", 0) == 0; }
-
-std::vector<std::string> read_gz_lines(const std::string& path) {
-  std::vector<std::string> lines;
-  gzFile file = gzopen(path.c_str(), "rb");
-  if (!file) return lines;
-  char buffer[512];
-  while (gzgets(file, buffer, sizeof buffer)) {
-    std::string line(buffer);
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-    lines.push_back(line);
-  }
-  gzclose(file);
-  return lines;
-}
-
-std::string line_of(const char* name, long ret, unsigned long a, unsigned long b, const void* e) {
-  return fmt::format("{} {} {:x} {:x} {:x}", name, ret, a, b, reinterpret_cast<unsigned long>(e));
-}
 
 // One recorded input (tests/maple/oracle/README.md's table) on the kernel's tree, as
 // the result lines the recording prints.
@@ -119,69 +106,6 @@ std::vector<std::string> run_kernel(KernelTree& t, int op, unsigned long idx, un
   return out;
 }
 
-// The same on the model (through its kernel-style facade).
-std::vector<std::string> run_model(maple_tree* t, int op, unsigned long idx, unsigned long last, unsigned long len,
-                                   unsigned long val) {
-  void* value = reinterpret_cast<void*>(val);
-  std::vector<std::string> out;
-  switch (op) {
-    case 0:
-    case 1:
-      out.push_back(line_of("store", mtree_store_range(t, idx, last, value, GFP_KERNEL), idx, last, value));
-      break;
-    case 2:
-      out.push_back(line_of("insert", mtree_insert_range(t, idx, last, val ? value : xa_mk_value(1), GFP_KERNEL), idx,
-                            last, nullptr));
-      break;
-    case 3: out.push_back(line_of("erase", 0, idx, 0, mtree_erase(t, idx))); break;
-    case 4: out.push_back(line_of("load", 0, idx, 0, mtree_load(t, idx))); break;
-    case 5: {
-      MA_STATE(mas, t, idx, idx);
-      void* e = mas_walk(&mas);
-      out.push_back(line_of("walk", 0, mas.index, mas.last, e));
-      break;
-    }
-    case 6:
-    case 7: {
-      MA_STATE(mas, t, idx, idx);
-      void* e = op == 6 ? mas_find(&mas, ULONG_MAX) : mas_find_rev(&mas, 0);
-      out.push_back(line_of(op == 6 ? "find" : "find_rev", 0, e ? mas.index : 0, e ? mas.last : 0, e));
-      if (e) {
-        void* e2 = op == 6 ? mas_next(&mas, ULONG_MAX) : mas_prev(&mas, 0);
-        out.push_back(line_of(op == 6 ? "next" : "prev", 0, e2 ? mas.index : 0, e2 ? mas.last : 0, e2));
-      }
-      break;
-    }
-    case 8:
-    case 9: {
-      MA_STATE(mas, t, 0, 0);
-      const unsigned long lo = idx > 100000 ? idx - 100000 : 0;
-      const int ret = op == 8 ? mas_empty_area(&mas, lo, last, len + 1) : mas_empty_area_rev(&mas, lo, last, len + 1);
-      out.push_back(line_of(op == 8 ? "empty" : "empty_rev", ret, ret ? 0 : mas.index, ret ? 0 : mas.last, nullptr));
-      break;
-    }
-    case 10: {
-      unsigned long start = 0;
-      const int ret = mtree_alloc_range(t, &start, xa_mk_value(7), len + 1, idx, ULONG_MAX, GFP_KERNEL);
-      out.push_back(line_of("alloc", ret, ret ? 0 : start, 0, nullptr));
-      break;
-    }
-    case 11: {
-      MA_STATE(mas, t, 0, 0);
-      unsigned long n = 0, h = 0;
-      void* e;
-      mas_for_each(&mas, e, ULONG_MAX) {
-        ++n;
-        h = h * 31 + mas.index * 7 + mas.last + reinterpret_cast<unsigned long>(e);
-      }
-      out.push_back(line_of("scan", n, h, 0, nullptr));
-      break;
-    }
-    default: ADD_FAILURE() << "unknown op " << op;
-  }
-  return out;
-}
-
 struct World {
   static mem::MemConfig config() {
     mem::MemConfig c;
@@ -220,7 +144,7 @@ Outcome replay(const std::string& file) {
       break;
     }
     const auto from_kernel = run_kernel(kernel, op, idx, last, len, val);
-    const auto from_model = run_model(&model, op, idx, last, len, val);
+    const auto from_model = run_model_op(&model, op, idx, last, len, val);
     bool differs_from_recording = false;
     for (size_t k = 0; k < from_kernel.size() && i < lines.size(); ++k, ++i) {
       const auto bar = lines[i].find(" | ");
