@@ -42,16 +42,11 @@
 
 #include "mmtorture/core/rng.h"
 #include "mmtorture/maple/kernel_api.h"
+#include "workload.h"
 
 namespace {
 
-constexpr unsigned long kStride = 16;  // range k is [k*16, k*16+7]
-constexpr unsigned long kSpan = 8;
-constexpr size_t kProbes = 1 << 16;    // lookup indices cycled through (power of two)
-
-unsigned long range_first(uint64_t k) { return k * kStride; }
-unsigned long range_last(uint64_t k) { return k * kStride + kSpan - 1; }
-void* range_entry(uint64_t k) { return xa_mk_value(k + 1); }
+using namespace maple_bench;
 
 struct Interval {
   unsigned long last;
@@ -65,28 +60,6 @@ inline void* map_load(const IntervalMap& map, unsigned long index) {
   if (it == map.begin()) return nullptr;
   --it;
   return index <= it->second.last ? it->second.entry : nullptr;
-}
-
-// 0..n-1 in a deterministic random order (Fisher-Yates with mmt::Rng).
-std::vector<uint64_t> shuffled(uint64_t n, uint64_t seed) {
-  std::vector<uint64_t> order(n);
-  for (uint64_t i = 0; i < n; ++i) order[i] = i;
-  mmt::Rng rng(seed);
-  for (uint64_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
-  return order;
-}
-
-// Random indices inside ranges (hit) or in the gaps between them (miss).
-std::vector<unsigned long> probes(uint64_t n, bool hit, uint64_t seed) {
-  std::vector<unsigned long> out(kProbes);
-  mmt::Rng rng(seed);
-  for (auto& index : out) index = range_first(rng.below(n)) + (hit ? 0 : kSpan) + rng.below(kSpan);
-  return out;
-}
-
-void die(const char* what) {
-  std::fprintf(stderr, "maple_bench: %s\n", what);
-  std::abort();
 }
 
 void tree_fill(maple_tree* mt, const std::vector<uint64_t>& order) {
@@ -166,15 +139,6 @@ struct AllocatorScope {
   AllocatorScope(const AllocatorScope&) = delete;
   AllocatorScope& operator=(const AllocatorScope&) = delete;
 };
-
-void set_per_op(benchmark::State& state, uint64_t ops_per_iteration, const char* name = "ns_per_op") {
-  const double ops = static_cast<double>(ops_per_iteration) * static_cast<double>(state.iterations());
-  state.SetItemsProcessed(static_cast<int64_t>(ops));
-  // Inverted rate: seconds per op, printed with an SI prefix (e.g. 25.3n).
-  state.counters[name] = benchmark::Counter(static_cast<double>(ops_per_iteration),
-                                            benchmark::Counter::kIsIterationInvariantRate |
-                                                benchmark::Counter::kInvert);
-}
 
 // ---- lookups ---------------------------------------------------------------------------
 

@@ -29,51 +29,18 @@
 #include "mmtorture/maple/validate.h"
 #include "mmtorture/mem/memory.h"
 #include "mmtorture/mem/slab.h"
+#include "workload.h"
 
 namespace {
 
+using namespace maple_bench;
 using mmt::kernel::KernelState;
 using mmt::kernel::KernelTree;
-
-constexpr unsigned long kStride = 16;  // range k is [k*16, k*16+7], as in maple_bench.cpp
-constexpr unsigned long kSpan = 8;
-constexpr size_t kProbes = 1 << 16;
-
-unsigned long range_first(uint64_t k) { return k * kStride; }
-unsigned long range_last(uint64_t k) { return k * kStride + kSpan - 1; }
-void* range_entry(uint64_t k) { return xa_mk_value(k + 1); }
-
-void die(const char* what) {
-  std::fprintf(stderr, "maple_bench (kernel column): %s\n", what);
-  std::abort();
-}
-
-std::vector<uint64_t> shuffled(uint64_t n, uint64_t seed) {
-  std::vector<uint64_t> order(n);
-  for (uint64_t i = 0; i < n; ++i) order[i] = i;
-  mmt::Rng rng(seed);
-  for (uint64_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
-  return order;
-}
 
 std::vector<uint64_t> ascending(uint64_t n) {
   std::vector<uint64_t> order(n);
   for (uint64_t i = 0; i < n; ++i) order[i] = i;
   return order;
-}
-
-std::vector<unsigned long> probes(uint64_t n, bool hit, uint64_t seed) {
-  std::vector<unsigned long> out(kProbes);
-  mmt::Rng rng(seed);
-  for (auto& index : out) index = range_first(rng.below(n)) + (hit ? 0 : kSpan) + rng.below(kSpan);
-  return out;
-}
-
-void set_per_op(benchmark::State& state, uint64_t ops_per_iteration, const char* name = "ns_per_op") {
-  state.SetItemsProcessed(static_cast<int64_t>(ops_per_iteration) * state.iterations());
-  state.counters[name] =
-      benchmark::Counter(static_cast<double>(ops_per_iteration),
-                         benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
 // The model's nodes from a KmemCache, as the kernel backend's are.
