@@ -40,6 +40,29 @@ Failure make_failure(std::string check, std::string message, std::string dump = 
   return failure;
 }
 
+// brk's answer as the heap shows it: the break moved only when the heap did. A brk that
+// failed (its mapping or its charge) leaves both where they were.
+std::optional<Failure> check_heap(vma::Mm& mm) {
+  if (mm.brk_raced_fork) return std::nullopt;
+  const unsigned long top = vma::page_align(mm.brk);
+  // One message for both ways of breaking it (one bug, one signature); the page is detail.
+  auto fail = [&](const std::string& page) {
+    Failure failure = make_failure(
+        "world.brk",
+        fmt::format("mm {}: the heap is not [start_brk, PAGE_ALIGN(brk)) = [{:#x}-{:#x})", mm.id(), mm.start_brk, top),
+        vma::dump_mm(mm));
+    failure.detail = page;
+    return failure;
+  };
+  for (unsigned long addr = mm.start_brk; addr < top;) {
+    const vma::Vma* vma = vma::vma_lookup(mm, addr);
+    if (!vma) return fail(fmt::format("heap page {:#x} below the break {:#x} is not mapped", addr, mm.brk));
+    addr = vma->vm_end;
+  }
+  if (vma::vma_lookup(mm, top)) return fail(fmt::format("the page at PAGE_ALIGN(brk) {:#x} is mapped", top));
+  return std::nullopt;
+}
+
 // Long because it is a table: one registration per check, in the order they run.
 CheckRegistry build_vm_world_checks() {
   CheckRegistry registry;
@@ -49,6 +72,11 @@ CheckRegistry build_vm_world_checks() {
                 [](const CheckSubject& s) -> std::optional<Failure> {
                   return s.op_mm ? vma::validate_mm(*s.op_mm) : std::nullopt;
                 }});
+  registry.add(
+      {"world.brk", CheckLevel::EveryOp,
+       "the operated mm's heap as brk left it (in the world only brk maps or unmaps there): every page of "
+       "[start_brk, PAGE_ALIGN(brk)) mapped, the page at PAGE_ALIGN(brk) not",
+       [](const CheckSubject& s) -> std::optional<Failure> { return s.op_mm ? check_heap(*s.op_mm) : std::nullopt; }});
   registry.add({"mem.frames", CheckLevel::EveryN,
                 "every frame free (on exactly one buddy list) or allocated; refcount >= mapcount + pins; counts add up",
                 [](const CheckSubject& s) { return s.memory.check_consistency(); }});

@@ -841,7 +841,9 @@ class SelftestCommand final : public Subcommand {
     cmd_ = app.add_subcommand("selftest",
                               "Prove each canary defect is caught, shrunk and replayed, "
                               "and that the scenarios are clean without one");
-    cmd_->add_option("--budget-s", options_.budget_s, "Wall seconds per defect, and for the control")
+    cmd_->add_option("--budget-s", options_.budget_s,
+                     "Wall seconds per config tried for a defect (the default campaign, then its scenario), and "
+                     "for the control")
         ->capture_default_str()
         ->check(CLI::Range(0.1, 86400.0));
     cmd_->add_option("--max-seeds", options_.max_seeds,
@@ -857,6 +859,9 @@ class SelftestCommand final : public Subcommand {
                      "Replays the shrinker may try (default: the scenario's run.shrink_attempts)");
     cmd_->add_flag("--require-target", options_.require_target,
                    "Also fail unless every shrunk repro is within 50 choices beyond set-up");
+    cmd_->add_flag("--known-configs", options_.known_configs,
+                   "Run each defect only in its known catching config (the default campaign for those listed as "
+                   "caught by it, else its scenario) instead of the default campaign first (CI's time budget)");
   }
   int execute() override {
     for (size_t start = 0; start < defects_.size();) {

@@ -4,9 +4,10 @@
 namespace mmt {
 
 namespace detail {
-uint32_t g_enabled_defects = 0;
+uint64_t g_enabled_defects = 0;
 }
 
+// Long because it is a table: one entry per defect, its history and what catches it.
 const std::vector<DefectInfo>& defect_table() {
   static const std::vector<DefectInfo> table = {
       {Defect::PreallocRedundantWrite, "prealloc-redundant-write", "000",
@@ -71,6 +72,42 @@ const std::vector<DefectInfo>& defect_table() {
        "faults that may hold the VMA read-locked, the locking half of StackRot (CVE-2023-3269, fixed in 6.5 by "
        "growing stacks only under the mmap write lock with the VMA write-locked). Needs world.per_vma_locks. "
        "Caught when the grown VMA is stored into the tree unlocked (vma_lock.not_write_locked)."},
+      {Defect::MmapLeaksVmaOnEnomem, "mmap-leaks-vma-on-enomem", "upstream",
+       "mmap_region's error unwinding (the class of the maple-tree era fixes to its vma_iter_prealloc and "
+       "vma_link failure paths): when mas_preallocate fails for a new mapping, the vm_area_struct already "
+       "allocated for it is not freed. The mm stays valid; caught when the world is torn down by the leak check "
+       "(leak: vm_area_structs still allocated after every mm exited)."},
+      {Defect::MunmapEnomemDropsTotalVm, "munmap-enomem-drops-total-vm", "upstream",
+       "munmap counts the pages of the VMAs it gathers for detaching while gathering them, and its error path "
+       "does not give them back when the detaching tree store cannot allocate, as in do_vmi_align_munmap before "
+       "\"mm/mmap: Fix error path in do_vmi_align_munmap()\" (6.5: the unwinding left VMAs detached and statistics "
+       "changed). Caught by validate_mm after the munmap (total_vm vs the VMAs' pages)."},
+      {Defect::BrkEnomemMovesBrk, "brk-enomem-moves-brk", "upstream",
+       "brk's error path: when the heap cannot grow (its mapping or charge fails), mm->brk is still set to the "
+       "new break (the kernel's brk() restores the old one on its way out), so the break and the heap disagree. "
+       "Caught by the world's heap model (world.brk: [start_brk, PAGE_ALIGN(brk)) is exactly what brk mapped)."},
+      {Defect::MremapEnomemKeepsCharge, "mremap-enomem-keeps-charge", "upstream",
+       "mremap charges the growth of a VM_ACCOUNT mapping before moving it, and its error path does not "
+       "uncharge it when move_vma fails (the class of mremap accounting fixes on the move and resize error "
+       "paths). Caught at the end of the run by the committed accounting check (Committed_AS vs VM_ACCOUNT "
+       "mappings)."},
+      {Defect::ForkEnomemLeaksCharge, "fork-enomem-leaks-charge", "upstream",
+       "dup_mmap's error unwinding (reworked several times in 6.x around the maple tree): when copying a "
+       "VM_ACCOUNT VMA fails after its pages were charged, the charge is not given back. Caught at the end of "
+       "the run by the committed accounting check."},
+      {Defect::MergeKeepsMapCount, "merge-keeps-map-count", "upstream",
+       "The three-way merge of mprotect (vma_merge's case 1: prev absorbs the VMA and next) frees two VMAs but "
+       "drops map_count by one (the class of vma_merge accounting bugs). Caught by validate_mm after the "
+       "mprotect (VMA count vs map_count)."},
+      {Defect::PreallocSplitOneShort, "prealloc-split-one-short", "upstream",
+       "Node reservation: the worst case mas_preallocate reserves for a split store is one node short (the "
+       "class of fixes to the per-store-type node counts of mas_prealloc_calc), so a split that reaches the root "
+       "runs out of reserved nodes. Caught by mas_store_prealloc's BUG (preallocated nodes exhausted)."},
+      {Defect::NodeReplaceSkipsGapUpdate, "node-replace-skips-gap-update", "upstream",
+       "When a store in an RCU-mode tree replaces a leaf by a new node (mas_wr_node_store's copy, published with "
+       "mas_replace_node), the parent's gap for that slot is not updated (the class of maple-tree gap-metadata "
+       "fixes), so the gap search steers by stale gaps. Caught by mt_validate's gap check (validate_mm after "
+       "every world operation; the maple job's validation)."},
   };
   return table;
 }
@@ -88,7 +125,7 @@ const char* defect_name(Defect defect) {
 }
 
 void enable_defect(Defect defect, bool on) {
-  const uint32_t bit = 1u << static_cast<uint32_t>(defect);
+  const uint64_t bit = uint64_t{1} << static_cast<uint32_t>(defect);
   detail::g_enabled_defects = on ? (detail::g_enabled_defects | bit) : (detail::g_enabled_defects & ~bit);
 }
 

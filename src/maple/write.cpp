@@ -412,7 +412,8 @@ unsigned long mas_prealloc_calc(const ma_state* mas, const WrPlan& plan, void* e
     case wr_new_root:
       return 1;
     case wr_split_store:
-      return 1 + 2 * height;
+      // CANARY prealloc-split-one-short: the split's worst case is one node short.
+      return 1 + 2 * height - (mmt::defect_enabled(mmt::Defect::PreallocSplitOneShort) ? 1 : 0);
     case wr_rebalance:
       return 2 * height - 1;
     case wr_spanning_store:
@@ -751,7 +752,10 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
       mte_set_parent(fresh, parent, slot);
       rcu_assign_point(mt);
       ma_slots(parent, ptype)[slot] = fresh;
-      propagate_gap(mt, pa, d, built.gap[0]);
+      // CANARY node-replace-skips-gap-update: a node store's new leaf leaves the parent's
+      // gap for its slot as it was.
+      if (!(plan.type == wr_node_store && mmt::defect_enabled(mmt::Defect::NodeReplaceSkipsGapUpdate)))
+        propagate_gap(mt, pa, d, built.gap[0]);
       break;
     }
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "internal.h"
+#include "mmtorture/core/defects.h"
 #include "mmtorture/maple/kernel_api.h"
 #include "mmtorture/sched/yield_point.h"
 #include "mmtorture/vma/ops.h"
@@ -171,6 +172,7 @@ std::unique_ptr<Mm> dup_mm(Mm& parent, int* error) {
       mmap_write_unlock(parent, Site{"dup_mmap"});
     }
   } locks(parent, *child);
+  child->brk_raced_fork = parent.brk_raced_fork || child->brk != parent.brk;
   MA_STATE(mas, &parent.mm_mt, 0, 0);
   void* entry;
   mas_for_each(&mas, entry, ULONG_MAX) {
@@ -237,7 +239,8 @@ std::unique_ptr<Mm> dup_mm(Mm& parent, int* error) {
   }
   }
   if (ret) {
-    if (charged) context.vm_unacct_memory(charged);
+    // CANARY fork-enomem-leaks-charge: the charge of the VMA whose copy failed stays.
+    if (charged && !defect_enabled(Defect::ForkEnomemLeaksCharge)) context.vm_unacct_memory(charged);
     exit_mmap(*child);
     *error = ret;
     return nullptr;

@@ -123,7 +123,8 @@ long mmap_region(Mm& mm, unsigned long addr, unsigned long len, unsigned long fl
     Vma* vma = vma_alloc(mm);
     if (!vma) return -ENOMEM;
     if (vma_prealloc(mm, mas, addr, end, vma)) {
-      vma_free(mm, vma);
+      // CANARY mmap-leaks-vma-on-enomem: the error path forgets the VMA it allocated.
+      if (!defect_enabled(Defect::MmapLeaksVmaOnEnomem)) vma_free(mm, vma);
       return -ENOMEM;
     }
     vma->vm_start = addr;
@@ -258,7 +259,13 @@ int do_vmi_munmap(Mm& mm, unsigned long start, unsigned long len) {
   MA_STATE(mas, &mm.mm_mt, 0, 0);
   const unsigned long first = detached.front()->vm_start;
   const unsigned long stop = detached.back()->vm_end;
-  if (vma_prealloc(mm, mas, first, stop, nullptr)) return -ENOMEM;
+  if (vma_prealloc(mm, mas, first, stop, nullptr)) {
+    // CANARY munmap-enomem-drops-total-vm: the pages of the gathered VMAs were counted
+    // out while gathering them, and the error path does not give them back.
+    if (defect_enabled(Defect::MunmapEnomemDropsTotalVm))
+      for (const Vma* gone : detached) mm.total_vm -= gone->pages();
+    return -ENOMEM;
+  }
   for (Vma* gone : detached) vma_start_write(gone);
   {
     AnonVmaWriteLock lock(detached.front()->anon_vma);
@@ -340,7 +347,8 @@ int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, u
     }
     for (Vma* gone : {vma, next}) {
       vma_mark_detached(gone);
-      --mm.map_count;
+      // CANARY merge-keeps-map-count: only one of the two VMAs merged away is counted.
+      if (gone == vma || !defect_enabled(Defect::MergeKeepsMapCount)) --mm.map_count;
       unlink_anon_vmas(gone);
       vma_free(mm, gone);
     }
@@ -490,7 +498,11 @@ unsigned long do_brk(Mm& mm, unsigned long newbrk) {
       }
     }
     // Shrinking goes through the normal munmap path (with its locking).
-    if (do_vmi_munmap(mm, new_top, old_top - new_top)) return oldbrk;
+    if (do_vmi_munmap(mm, new_top, old_top - new_top)) {
+      // CANARY brk-enomem-moves-brk: the error path leaves mm->brk at the new break.
+      if (defect_enabled(Defect::BrkEnomemMovesBrk)) mm.brk = newbrk;
+      return oldbrk;
+    }
     mm.brk = newbrk;
     return newbrk;
   }
@@ -498,9 +510,15 @@ unsigned long do_brk(Mm& mm, unsigned long newbrk) {
   Vma* next = find_vma(mm, old_top);
   if (next && next->vm_start < new_top + kPageSize) return oldbrk;
   const unsigned long pages = (new_top - old_top) >> kPageShift;
-  if (mm.context().vm_acct_memory(pages)) return oldbrk;
+  // CANARY brk-enomem-moves-brk: the error path leaves mm->brk at the new break.
+  const bool keep_new_brk = defect_enabled(Defect::BrkEnomemMovesBrk);
+  if (mm.context().vm_acct_memory(pages)) {
+    if (keep_new_brk) mm.brk = newbrk;
+    return oldbrk;
+  }
   if (mmap_region(mm, old_top, new_top - old_top, kVmDataDefault | VM_ACCOUNT) < 0) {
     mm.context().vm_unacct_memory(pages);
+    if (keep_new_brk) mm.brk = newbrk;
     return oldbrk;
   }
   mm.brk = newbrk;
@@ -643,7 +661,8 @@ long do_mremap(Mm& mm, unsigned long old_addr, unsigned long old_len, unsigned l
     new_addr = static_cast<unsigned long>(found);
   }
   const long ret = move_vma(mm, vma, old_addr, old_len, new_len, new_addr);
-  if (ret < 0 && charged) mm.context().vm_unacct_memory(charged);
+  // CANARY mremap-enomem-keeps-charge: a failed move keeps the growth's charge.
+  if (ret < 0 && charged && !defect_enabled(Defect::MremapEnomemKeepsCharge)) mm.context().vm_unacct_memory(charged);
   return ret;
 }
 

@@ -145,7 +145,9 @@ void expect_caught(Defect defect, const Job& job, const std::string& check_prefi
     EXPECT_EQ(found->second.check.rfind(check_prefix, 0), 0u)
         << defect_name(defect) << " caught by " << found->second.check << ": " << found->second.message;
   }
-  EXPECT_FALSE(first_failure(job, std::min<uint64_t>(seeds, 20)).has_value()) << "control run not clean";
+  const auto control = first_failure(job, std::min<uint64_t>(seeds, 20));
+  EXPECT_FALSE(control.has_value()) << "control run not clean: seed " << control->first << ": " << control->second.check
+                                    << ": " << control->second.message;
 }
 
 // Runs the defect in a child: caught = a reported failure or a crash.
@@ -173,6 +175,19 @@ TEST(Defects, TableNamesEveryDefectOnce) {
     EXPECT_FALSE(defect_enabled(info.defect));
   }
   EXPECT_FALSE(defect_from_name("no-such-defect").has_value());
+}
+
+// The switch mask is 64 bits wide: a defect numbered past 31 is its own bit, not an
+// alias of a low one (as a 32-bit shift would make it).
+TEST(Defects, TheMaskHoldsDefectsPastThirtyTwo) {
+  const auto high = static_cast<Defect>(40);
+  {
+    DefectScope scope({high});
+    EXPECT_TRUE(defect_enabled(high));
+    EXPECT_FALSE(defect_enabled(static_cast<Defect>(8)));
+    EXPECT_TRUE(enabled_defects().empty());  // no table entry has that number
+  }
+  EXPECT_FALSE(defect_enabled(high));
 }
 
 TEST(Defects, PreallocRedundantWriteIsABug) {
@@ -242,6 +257,45 @@ TEST(Defects, MprotectSkipsVmaStartWriteIsCaughtByTheVmaLockChecks) {
 // A stack grown with no VMA write lock: its store into the tree names it.
 TEST(Defects, ExpandStackWithoutVmaLockIsCaughtByTheVmaLockChecks) {
   expect_caught(Defect::ExpandStackWithoutVmaLock, world_job, "vma_lock.", 10);
+}
+
+// Issue 15's canaries in the world's error paths, accounting, node reservation and gap
+// metadata: each caught by the world as the default smoke campaign runs it (no knob for
+// the defect), by the check its description names.
+TEST(Defects, MmapLeaksVmaOnEnomemIsCaughtByTheLeakCheck) {
+  expect_caught(Defect::MmapLeaksVmaOnEnomem, world_job, "leak", 20);
+}
+
+TEST(Defects, MunmapEnomemDropsTotalVmIsCaughtByValidateMm) {
+  expect_caught(Defect::MunmapEnomemDropsTotalVm, world_job, "validate_mm", 20);
+}
+
+TEST(Defects, BrkEnomemMovesBrkIsCaughtByTheHeapModel) {
+  expect_caught(Defect::BrkEnomemMovesBrk, world_job, "world.brk", 20);
+}
+
+TEST(Defects, MremapEnomemKeepsChargeIsCaughtByCommittedAccounting) {
+  expect_caught(Defect::MremapEnomemKeepsCharge, world_job, "committed_accounting", 20);
+}
+
+TEST(Defects, ForkEnomemLeaksChargeIsCaughtByCommittedAccounting) {
+  expect_caught(Defect::ForkEnomemLeaksCharge, world_job, "committed_accounting", 20);
+}
+
+TEST(Defects, MergeKeepsMapCountIsCaughtByValidateMm) {
+  expect_caught(Defect::MergeKeepsMapCount, world_job, "validate_mm", 20);
+}
+
+// The maple-tree canaries reach both the tree job and the world's VMA trees.
+// (The maple job's run in a child: its BUG is raised inside the tree lock on the host
+// thread, whose preempt count a later run in this process would inherit.)
+TEST(Defects, PreallocSplitOneShortIsABug) {
+  expect_caught(Defect::PreallocSplitOneShort, world_job, "BUG", 10);
+  expect_caught_or_crash(Defect::PreallocSplitOneShort, maple_job, 10);
+}
+
+TEST(Defects, NodeReplaceSkipsGapUpdateIsCaughtByMtValidate) {
+  expect_caught(Defect::NodeReplaceSkipsGapUpdate, world_job, "mt_validate.gaps", 10);
 }
 
 }  // namespace mmt::campaign

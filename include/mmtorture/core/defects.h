@@ -4,7 +4,8 @@
 // each one on and proves the checks catch it.
 //
 // The set of enabled defects is process-wide (one world per process) and read on hot
-// paths, so a test is one load of a bit mask.
+// paths, so a test is one load of a 64-bit mask (room for 64 defects; kDefectCount is
+// checked against it at compile time).
 #pragma once
 
 #include <cstdint>
@@ -31,8 +32,17 @@ enum class Defect : uint32_t {
   MprotectDropsLateEnomem,
   MprotectSkipsVmaStartWrite,
   ExpandStackWithoutVmaLock,
+  MmapLeaksVmaOnEnomem,
+  MunmapEnomemDropsTotalVm,
+  BrkEnomemMovesBrk,
+  MremapEnomemKeepsCharge,
+  ForkEnomemLeaksCharge,
+  MergeKeepsMapCount,
+  PreallocSplitOneShort,
+  NodeReplaceSkipsGapUpdate,
 };
-inline constexpr uint32_t kDefectCount = 15;
+inline constexpr uint32_t kDefectCount = 23;
+static_assert(kDefectCount <= 64, "the enabled-defect mask is 64 bits wide");
 
 struct DefectInfo {
   Defect defect;
@@ -47,13 +57,11 @@ std::optional<Defect> defect_from_name(std::string_view name);
 const char* defect_name(Defect defect);
 
 namespace detail {
-extern uint32_t g_enabled_defects;
+extern uint64_t g_enabled_defects;
 }
 
 // True when the defect is switched on for this process.
-inline bool defect_enabled(Defect defect) {
-  return (detail::g_enabled_defects >> static_cast<uint32_t>(defect)) & 1;
-}
+inline bool defect_enabled(Defect defect) { return (detail::g_enabled_defects >> static_cast<uint32_t>(defect)) & 1u; }
 void enable_defect(Defect defect, bool on = true);
 void clear_defects();
 std::vector<Defect> enabled_defects();
@@ -67,7 +75,7 @@ class DefectScope {
   DefectScope& operator=(const DefectScope&) = delete;
 
  private:
-  uint32_t saved_;
+  uint64_t saved_;
 };
 
 }  // namespace mmt

@@ -215,6 +215,11 @@ class Mm {
   // count in MM_SWAPENTS). A page number is in at most one of ptes and swap_ptes.
   std::map<unsigned long, mem::SwapEntry> swap_ptes;
   bool exited = false;
+  // A fork child whose break moved between dup_mm's copy of it and dup_mmap taking the
+  // parent's mmap_lock (the kernel copies the mm_struct before locking, so a brk racing
+  // a fork of the same process can leave the child's break off its heap): the world's
+  // heap check (world.brk) leaves such an mm, and its children, alone.
+  bool brk_raced_fork = false;
 
  private:
   VmContext* context_;
