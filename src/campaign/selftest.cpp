@@ -362,6 +362,8 @@ const std::vector<SelftestScenario>& selftest_scenarios() {
       {Defect::MergeKeepsMapCount, "smoke.toml", true},
       {Defect::PreallocSplitOneShort, "smoke.toml", true},
       {Defect::NodeReplaceSkipsGapUpdate, "smoke.toml", true},
+      {Defect::SplitSkipsAnonVmaClone, "smoke.toml", true},
+      {Defect::MprotectEnomemKeepsCharge, "smoke.toml", true},
   };
   return table;
 }

@@ -108,6 +108,14 @@ const std::vector<DefectInfo>& defect_table() {
        "mas_replace_node), the parent's gap for that slot is not updated (the class of maple-tree gap-metadata "
        "fixes), so the gap search steers by stale gaps. Caught by mt_validate's gap check (validate_mm after "
        "every world operation; the maple job's validation)."},
+      {Defect::SplitSkipsAnonVmaClone, "split-skips-anon-vma-clone", "upstream",
+       "__split_vma gives the new VMA its anon_vma pointer but not the anon_vma chain (anon_vma_clone), so rmap "
+       "cannot reach the new VMA's pages through it (the class of anon_vma chain bugs on split and merge). Caught "
+       "by validate_mm after the operation that split (the VMA is not on its anon_vma's chain)."},
+      {Defect::MprotectEnomemKeepsCharge, "mprotect-enomem-keeps-charge", "upstream",
+       "mprotect_fixup charges private memory it makes writable before changing the VMA, and its error path "
+       "does not uncharge it when the merge or split cannot allocate (the vm_unacct_memory(charged) of its fail "
+       "path). Caught at the end of the run by the committed accounting check."},
   };
   return table;
 }

@@ -334,7 +334,8 @@ int split_vma(Mm& mm, Vma* vma, unsigned long addr, bool new_below) {
   fresh->vm_flags = vma->vm_flags;
   fresh->vm_pgoff = vma->vm_pgoff + (new_below ? 0 : (addr - vma->vm_start) >> kPageShift);
   fresh->anon_vma = vma->anon_vma;
-  anon_vma_clone(fresh, vma);
+  // CANARY split-skips-anon-vma-clone: the new VMA gets the anon_vma but not its chain.
+  if (!defect_enabled(Defect::SplitSkipsAnonVmaClone)) anon_vma_clone(fresh, vma);
   // Both halves write-locked before the anon_vma lock (the order lock-free faults,
   // which take VMA locks and then, in reclaim, anon_vma locks, rely on).
   vma_start_write(vma);

@@ -451,7 +451,8 @@ int do_mprotect_locked(Mm& mm, unsigned long start, unsigned long len, unsigned 
     }
     if (newflags != vma->vm_flags) {
       if (int ret = vma_modify_flags(mm, vma, cursor, piece_end, newflags)) {
-        if (charged) mm.context().vm_unacct_memory(charged);
+        // CANARY mprotect-enomem-keeps-charge: the fail path keeps the charge.
+        if (charged && !defect_enabled(Defect::MprotectEnomemKeepsCharge)) mm.context().vm_unacct_memory(charged);
         // CANARY mprotect-drops-late-enomem: the error of a VMA after the first is lost.
         if (cursor > start && defect_enabled(Defect::MprotectDropsLateEnomem)) return 0;
         return ret;

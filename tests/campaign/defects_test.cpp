@@ -294,6 +294,14 @@ TEST(Defects, PreallocSplitOneShortIsABug) {
   expect_caught_or_crash(Defect::PreallocSplitOneShort, maple_job, 10);
 }
 
+TEST(Defects, SplitSkipsAnonVmaCloneIsCaughtByValidateMm) {
+  expect_caught(Defect::SplitSkipsAnonVmaClone, world_job, "validate_mm", 10);
+}
+
+TEST(Defects, MprotectEnomemKeepsChargeIsCaughtByCommittedAccounting) {
+  expect_caught(Defect::MprotectEnomemKeepsCharge, world_job, "committed_accounting", 20);
+}
+
 TEST(Defects, NodeReplaceSkipsGapUpdateIsCaughtByMtValidate) {
   expect_caught(Defect::NodeReplaceSkipsGapUpdate, world_job, "mt_validate.gaps", 10);
 }

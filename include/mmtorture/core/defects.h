@@ -40,8 +40,10 @@ enum class Defect : uint32_t {
   MergeKeepsMapCount,
   PreallocSplitOneShort,
   NodeReplaceSkipsGapUpdate,
+  SplitSkipsAnonVmaClone,
+  MprotectEnomemKeepsCharge,
 };
-inline constexpr uint32_t kDefectCount = 23;
+inline constexpr uint32_t kDefectCount = 25;
 static_assert(kDefectCount <= 64, "the enabled-defect mask is 64 bits wide");
 
 struct DefectInfo {
