@@ -5,13 +5,13 @@
 // std::map model diff after every operation.
 #include <cstdint>
 
-#include "mmtorture/campaign/fuzz_jobs.h"
 #include "fuzz_report.h"
-#include "mmtorture/campaign/maple_stress.h"
+#include "mmtorture/campaign/fuzz_jobs.h"
+#include "mmtorture/jobs/maple_stress.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   mmt::FuzzChoices choices(data, size);
-  const auto result = mmt::campaign::run_maple_stress(choices, mmt::campaign::fuzz_maple_options());
+  const auto result = mmt::jobs::run_maple_stress(choices, mmt::campaign::fuzz_maple_options());
   if (result.failure) mmt::fuzz::crash(*result.failure, result.ops_done);
   return 0;
 }

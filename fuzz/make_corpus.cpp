@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
       mmt::SeededChoices choices(seed);
       auto options = mmt::campaign::fuzz_maple_options();
       options.ops = 60;
-      mmt::campaign::run_maple_stress(choices, options);
+      mmt::jobs::run_maple_stress(choices, options);
       write(root / "fuzz_maple", seed, choices);
     }
     {

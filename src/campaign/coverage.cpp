@@ -7,31 +7,14 @@
 #include <algorithm>
 #include <set>
 
-#include "mmtorture/campaign/config.h"
 #include "coverage_json.h"
+#include "mmtorture/campaign/config.h"
+#include "mmtorture/jobs/job.h"
 
 namespace mmt::campaign {
 
-void Coverage::add(const Coverage& other) {
-  for (const auto& [key, count] : other.sites) {
-    SiteCount& mine = sites[key];
-    mine.requests += count.requests;
-    mine.injected += count.injected;
-  }
-  for (const auto& [op, by_outcome] : other.outcomes)
-    for (const auto& [outcome, times] : by_outcome) outcomes[op][outcome] += times;
-}
-
 bool coverage_registry(const Config& config, CoverageRegistry* registry) {
-  if (config.workload.job == "world") {
-    *registry = world_coverage_registry(world_options(config));
-    return true;
-  }
-  if (config.workload.job == "maple" && config.workload.maple_backend == "model") {
-    *registry = maple_coverage_registry(maple_options(config));
-    return true;
-  }
-  return false;
+  return jobs::job_of(config).coverage_registry(config, registry);
 }
 
 namespace {

@@ -13,8 +13,8 @@ Config fuzz_world_config() {
   return config;
 }
 
-MapleStressOptions fuzz_maple_options() {
-  MapleStressOptions options;
+jobs::MapleStressOptions fuzz_maple_options() {
+  jobs::MapleStressOptions options;
   options.ops = 400;
   options.stop_when_exhausted = true;
   options.nowait_fail_probability = 0.1;  // seeded corpus runs only: the fuzzer reads every flip

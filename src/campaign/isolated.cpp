@@ -2,9 +2,10 @@
 #include "mmtorture/campaign/isolated.h"
 #include "mmtorture/campaign/interrupt.h"
 
+#include "coverage_json.h"
 #include "mmtorture/campaign/aligned_replay.h"
 #include "mmtorture/campaign/crash_report.h"
-#include "coverage_json.h"
+#include "mmtorture/campaign/seed_metrics.h"
 
 #include <fmt/format.h>
 #include <poll.h>

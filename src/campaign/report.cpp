@@ -99,6 +99,10 @@ void write_signature_timeline(const std::string& out_dir, Signature& s) {
     return;
   }
   const Repro repro = load_repro(repro_path);
+  if (!jobs::job_of(repro.config).records_events()) {  // nothing to replay for
+    s.no_timeline = fmt::format("the {} job runs no green threads", repro.config.workload.job);
+    return;
+  }
   ReplayedHistory replayed = replay_for_timeline(repro);
   if (replayed.history.empty()) {
     s.no_timeline = fmt::format("the {} job runs no green threads", repro.config.workload.job);

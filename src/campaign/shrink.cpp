@@ -22,16 +22,7 @@ uint64_t setup_choice_count(const std::vector<Choice>& choices) {
   return n;
 }
 
-uint64_t workload_threads(const Config& config) {
-  const std::string& job = config.workload.job;
-  if (job == "world") return config.workload.workers + (config.world.kswapd ? 1 : 0);
-  if (job == "cma") {
-    const cma::CmaWorldOptions o = cma_options(config);
-    return o.clients + o.forkers + o.short_pinners + o.touchers + o.hogs + (o.longterm_pins ? 1 : 0) +
-           (o.fatal_signal_at_ms ? o.clients : 0);
-  }
-  return 1;
-}
+uint64_t workload_threads(const Config& config) { return jobs::job_of(config).threads(config); }
 
 ReproSize repro_size(const Repro& repro) {
   const std::vector<Choice> trimmed = trim_choices(repro.choices);
@@ -74,7 +65,8 @@ std::vector<Span> op_spans(const std::vector<Choice>& choices) {
   return spans;
 }
 
-class Shrinker {
+// Implements what a job's config passes need (jobs::ConfigShrinker) over its own state.
+class Shrinker final : public jobs::ConfigShrinker {
  public:
   Shrinker(const Repro& repro, const ShrinkOptions& options, const CandidateRunner& run)
       : options_(options), run_(run), signature_(repro.failure.signature()) {
@@ -179,19 +171,26 @@ class Shrinker {
     return std::hash<std::string>{}(text);
   }
 
-  bool budget_left() const {
+  // ---- config: what a job's passes (jobs::Job::shrink_config) work through ----------
+
+  const Config& config() const override { return best_config_; }
+  const std::vector<Choice>& choices() const override { return best_; }
+  uint64_t ops() const override { return best_ops_; }
+
+  bool budget_left() const override {
     return reproduced_ && attempts_ < options_.max_attempts && !(options_.cancelled && options_.cancelled());
   }
 
-  // ---- config -------------------------------------------------------------------
+  bool attempt(const Config& config, const std::vector<Choice>& candidate, const std::string& change) override {
+    return attempt_with(config, candidate, change);
+  }
 
-  // Tries each target below `current` in order; keeps the first that fails the same way.
-  bool lower_u64(const char* section, const char* name, uint64_t current, std::vector<uint64_t> targets) {
+  bool lower_u64(const char* section, const char* name, uint64_t current, std::vector<uint64_t> targets) override {
     for (uint64_t target : targets) {
       if (target >= current) continue;
       Config config = best_config_;
       try {
-        set_knob(config, section, name, static_cast<int64_t>(target), "shrink", 0);
+        campaign::set_knob(config, section, name, static_cast<int64_t>(target), "shrink", 0);
       } catch (const ConfigError&) {
         continue;  // below the knob's range
       }
@@ -200,141 +199,27 @@ class Shrinker {
     return false;
   }
 
-  bool set_value(const char* section, const char* name, const KnobValue& value, const std::string& change) {
+  bool set_value(const char* section, const char* name, const KnobValue& value, const std::string& change) override {
     Config config = best_config_;
-    set_knob(config, section, name, value, "shrink", 0);
+    campaign::set_knob(config, section, name, value, "shrink", 0);
     return attempt_with(config, best_, fmt::format("{}.{} {}", section, name, change));
   }
 
-  bool has_nonzero(ChoiceKind kind) const {
-    return std::any_of(best_.begin(), best_.end(), [&](const Choice& c) { return c.kind == kind && c.value != 0; });
+  void set_knob(Config& config, std::string_view section, std::string_view name,
+                const KnobValue& value) const override {
+    campaign::set_knob(config, section, name, value, "shrink", 0);
   }
 
-  // Bakes the swarm draws into the config: each op kind a Swarm choice switched off gets
-  // weight 0, NOWAIT injection, kswapd and each sleeping fault class likewise, swarm
-  // goes off and its draws go.
-  bool bake_swarm() {
-    const Config& base = best_config_;
-    if (!base.workload.swarm && !base.faults.swarm && !base.schedule.swarm) return false;
-    Config config = base;
-    config.workload.swarm = false;
-    config.faults.swarm = false;
-    config.schedule.swarm = false;
-    std::vector<Choice> rest;
-    for (const Choice& c : best_) {
-      if (c.kind != ChoiceKind::Swarm) {
-        rest.push_back(c);
-        continue;
-      }
-      if (c.value == 0) continue;
-      const std::string_view site = c.site.name;
-      if (site == "swarm.nowait_injection")
-        config.faults.nowait_fail_probability = 0;
-      else if (site == "swarm.kswapd")
-        config.world.kswapd = false;
-      else if (site == kSwarmPreemptSite.name)
-        config.schedule.preempt_probability = swarm_preempt_probability(c.value, base.schedule.preempt_probability);
-      else if (site == "swarm.fail_vm_area_struct")
-        config.faults.vma_fail_probability = 0;
-      else if (site == "swarm.fail_anon_vma")
-        config.faults.anon_vma_fail_probability = 0;
-      else if (site == "swarm.fail_maple_node")
-        config.faults.maple_node_fail_probability = 0;
-      else if (site == "swarm.fail_pages")
-        config.faults.page_fail_probability = 0;
-      else if (site.starts_with("swarm."))
-        set_knob(config, "workload", fmt::format("mix_{}", site.substr(6)), int64_t{0}, "shrink", 0);
-    }
+  bool valid(const Config& config) const override {
     try {
       validate_config(config, "shrink");
     } catch (const ConfigError&) {
-      return false;  // every op kind drawn off: the run kept the configured mix
+      return false;
     }
-    return attempt_with(config, rest, "swarm baked into the config");
+    return true;
   }
 
-  // The world's op mix made simpler: every used weight 1, or one kind dropped. Op
-  // values are remapped so each operation keeps its kind (a dropped kind's operations
-  // become the first kind left); with one kind left no Op is drawn at all.
-  bool remix(const std::array<uint32_t, kVmOpCount>& next, const std::string& change) {
-    const auto mix = world_options(best_config_).op_mix;
-    Config config = best_config_;
-    for (size_t k = 0; k < kVmOpCount; ++k)
-      set_knob(config, "workload", fmt::format("mix_{}", kVmOpNames[k]), static_cast<int64_t>(next[k]), "shrink", 0);
-    std::vector<Choice> candidate = best_;
-    for (Choice& c : candidate) {
-      if (c.kind != ChoiceKind::Op || c.site.view() != "vm_world.op") continue;
-      size_t kind = 0;
-      for (uint64_t left = c.value; kind < kVmOpCount; ++kind) {
-        if (left < mix[kind]) break;
-        left -= mix[kind];
-      }
-      uint64_t value = 0;
-      if (kind < kVmOpCount && next[kind] > 0)
-        for (size_t j = 0; j < kind; ++j) value += next[j];
-      c.value = value;
-    }
-    return attempt_with(config, candidate, change);
-  }
-
-  bool reduce_op_mix() {
-    bool progress = false;
-    auto mix = world_options(best_config_).op_mix;
-    if (std::any_of(mix.begin(), mix.end(), [](uint32_t w) { return w > 1; })) {
-      std::array<uint32_t, kVmOpCount> uniform{};
-      for (size_t k = 0; k < kVmOpCount; ++k) uniform[k] = mix[k] ? 1 : 0;
-      progress |= remix(uniform, "op mix: every used weight 1");
-    }
-    for (size_t k = 0; k < kVmOpCount && budget_left(); ++k) {
-      mix = world_options(best_config_).op_mix;
-      if (mix[k] == 0 || std::count_if(mix.begin(), mix.end(), [](uint32_t w) { return w > 0; }) < 2) continue;
-      std::array<uint32_t, kVmOpCount> next = mix;
-      next[k] = 0;
-      progress |= remix(next, fmt::format("workload.mix_{} {} -> 0", kVmOpNames[k], mix[k]));
-    }
-    return progress;
-  }
-
-  bool reduce_config() {
-    bool progress = false;
-    const std::string job = best_config_.workload.job;
-    const uint64_t ops = best_config_.run.ops_per_seed;
-    if (job != "cma") {
-      const uint64_t w = job == "world" ? best_config_.workload.workers : 1;
-      progress |=
-          lower_u64("run", "ops_per_seed", ops, {best_ops_ + 1, best_ops_ + w, ops / 2, ops - ops / 4, ops - 1});
-    }
-    if (job == "world") {
-      progress |= bake_swarm();
-      const uint64_t workers = best_config_.workload.workers;
-      progress |= lower_u64("workload", "workers", workers, {1, workers / 2, workers - 1});
-      if (best_config_.world.kswapd) progress |= set_value("world", "kswapd", false, "true -> false");
-      const uint64_t slots = best_config_.world.mm_slots;
-      progress |= lower_u64("world", "mm_slots", slots, {1, slots / 2, slots - 1});
-      progress |= reduce_op_mix();
-    }
-    if (job == "cma") {
-      if (best_config_.cma.fatal_signal_at_ms) progress |= set_value("cma", "fatal_signal_at_ms", int64_t{0}, "-> 0 (no killer)");
-      const uint64_t pins = best_config_.cma.longterm_pins;
-      progress |= lower_u64("cma", "longterm_pins", pins, {0, 1, pins / 2});
-      // Actors the failure does not need go, each with every draw it made.
-      const uint64_t clients = best_config_.cma.clients;
-      progress |= lower_u64("cma", "clients", clients, {1, clients - 1});
-      progress |= lower_u64("cma", "forkers", best_config_.cma.forkers, {0});
-      progress |= lower_u64("cma", "short_pinners", best_config_.cma.short_pinners, {0});
-      progress |= lower_u64("cma", "touchers", best_config_.cma.touchers, {0});
-      progress |= lower_u64("cma", "hogs", best_config_.cma.hogs, {0});
-    }
-    // Knobs whose draws are all 0 decide nothing: switching them off drops the draws.
-    if ((job == "world" || job == "cma") &&
-        sched::strategy_from_name(best_config_.schedule.strategy) == sched::StrategyKind::Preempt &&
-        best_config_.schedule.preempt_probability > 0 && !has_nonzero(ChoiceKind::Preempt))
-      progress |= set_value("schedule", "preempt_probability", 0.0, "-> 0 (no preemption)");
-    if ((job == "world" || job == "maple") && best_config_.faults.nowait_fail_probability > 0 &&
-        !has_nonzero(ChoiceKind::AllocFail))
-      progress |= set_value("faults", "nowait_fail_probability", 0.0, "-> 0 (no injected failures)");
-    return progress;
-  }
+  bool reduce_config() { return jobs::job_of(best_config_).shrink_config(*this); }
 
   // ---- schedule and faults ----------------------------------------------------------
 
@@ -552,7 +437,7 @@ CandidateRun run_candidate_in_process(const Config& config, const std::vector<Ch
 
 bool shrink_in_workers(const Repro& repro) {
   if (repro.failure.check == "crash" || repro.failure.check == "timeout") return true;
-  return repro.config.workload.job == "maple" && repro.config.workload.maple_backend != "model";
+  return jobs::job_of(repro.config).shrinks_in_workers(repro.config);
 }
 
 CandidateRun run_candidate_isolated(const Config& config, const std::vector<Choice>& choices, uint64_t timeout_s) {

@@ -27,19 +27,21 @@
 #include "mmtorture/campaign/merge.h"
 #include "mmtorture/campaign/report.h"
 #include "mmtorture/campaign/repro.h"
-#include "mmtorture/campaign/shared_event_log.h"
 #include "mmtorture/campaign/seed_run.h"
-#include "mmtorture/campaign/shard.h"
 #include "mmtorture/campaign/selftest.h"
+#include "mmtorture/campaign/shard.h"
+#include "mmtorture/campaign/shared_event_log.h"
 #include "mmtorture/campaign/shrink.h"
 #include "mmtorture/campaign/timeline.h"
 #include "mmtorture/cli/experiments.h"
 #include "mmtorture/cli/graphviz.h"
 #include "mmtorture/cma/experiment.h"
-#include "mmtorture/nommu/experiment.h"
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/defects.h"
+#include "mmtorture/jobs/job.h"
+#include "mmtorture/jobs/vm_world.h"
 #include "mmtorture/maple/reference.h"
+#include "mmtorture/nommu/experiment.h"
 #include "mmtorture/sched/event_log.h"
 
 namespace mmt::cli {
@@ -120,8 +122,12 @@ int list(bool config_doc) {
   std::printf("choice kinds:");
   for (int k = 0; k < kChoiceKindCount; ++k) std::printf(" %s", choice_kind_name(static_cast<ChoiceKind>(k)));
   std::printf("\nworld op kinds:");
-  for (const char* op : kVmOpNames) std::printf(" %s", op);
-  std::printf("\njobs: world, maple, page_model, cma, nommu\n");
+  for (const char* op : jobs::kVmOpNames) std::printf(" %s", op);
+  std::printf("\njobs (workload.job; [section] of its own knobs):\n");
+  for (const jobs::Job* job : jobs::job_table()) {
+    const std::string section = *job->knob_section() ? fmt::format("[{}]", job->knob_section()) : "";
+    std::printf("  %-11s %-8s %s\n", job->name(), section.c_str(), job->doc());
+  }
   std::printf("defects (mmtorture list --defects):");
   for (const DefectInfo& info : defect_table()) std::printf(" %s", info.name);
   std::printf("\n");

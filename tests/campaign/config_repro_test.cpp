@@ -12,8 +12,15 @@
 #include "mmtorture/campaign/repro.h"
 #include "mmtorture/campaign/seed_run.h"
 #include "mmtorture/campaign/shrink.h"
+#include "mmtorture/jobs/cma.h"
+#include "mmtorture/jobs/maple.h"
+#include "mmtorture/jobs/nommu.h"
+#include "mmtorture/jobs/page_model.h"
+#include "mmtorture/jobs/world.h"
 
 namespace mmt::campaign {
+
+using namespace mmt::jobs;  // the jobs and their engines
 
 namespace {
 

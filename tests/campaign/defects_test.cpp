@@ -14,9 +14,9 @@
 #include <optional>
 #include <string>
 
-#include "mmtorture/campaign/maple_stress.h"
-#include "mmtorture/campaign/vm_world.h"
 #include "mmtorture/core/defects.h"
+#include "mmtorture/jobs/maple_stress.h"
+#include "mmtorture/jobs/vm_world.h"
 #include "mmtorture/mem/fault_plan.h"
 #include "mmtorture/mem/memory.h"
 #include "mmtorture/sched/sched.h"
@@ -24,6 +24,8 @@
 #include "mmtorture/vma/page_model.h"
 
 namespace mmt::campaign {
+
+using namespace mmt::jobs;  // the jobs and their engines
 
 namespace {
 

@@ -10,6 +10,7 @@
 #include "mmtorture/campaign/repro.h"
 #include "mmtorture/campaign/seed_run.h"
 #include "mmtorture/campaign/shrink.h"
+#include "mmtorture/jobs/world.h"
 
 namespace mmt::campaign {
 
@@ -92,7 +93,7 @@ TEST(Shrink, SwarmPreemptProbabilityIsBakedIntoTheConfig) {
     ASSERT_LT(seed, 40u) << "no seed drew a preempt probability";
     const Repro repro = record_failure(config, seed);
     ASSERT_EQ(repro.failure.check, "selftest.planted");
-    ASSERT_EQ(repro.choices.at(0).site, kSwarmPreemptSite);
+    ASSERT_EQ(repro.choices.at(0).site, jobs::kSwarmPreemptSite);
     if (repro.choices[0].value == 0) continue;
     ShrinkOptions options;
     options.max_attempts = 200;

@@ -7,14 +7,14 @@
 
 #include <string>
 
-#include "mmtorture/campaign/maple_stress.h"
 #include "mmtorture/core/defects.h"
+#include "mmtorture/jobs/maple_stress.h"
 #include "mmtorture/kernel/kernel_tree.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace mmt::campaign {
+namespace mmt::jobs {
 namespace {
 
 MapleStressOptions options(MapleBackend backend, double p) {
@@ -199,4 +199,4 @@ TEST(KernelJob, CursorAndBulkOpsRunCleanAndReplay) {
 }
 
 }  // namespace
-}  // namespace mmt::campaign
+}  // namespace mmt::jobs

@@ -1,7 +1,8 @@
-// Campaign configuration: the Config struct generated from knobs.def, and the one
-// validator every source of values goes through — TOML files, `--set section.key=value`
-// overrides, and the config embedded in a repro file. A bad value is a ConfigError
-// that reads `file:line: section.key: reason` on one line (exit 2 at the CLI).
+// Campaign configuration: the knob table over the Config struct (jobs/config.h, both
+// generated from knobs.def), and the one validator every source of values goes
+// through — TOML files, `--set section.key=value` overrides, and the config embedded in
+// a repro file. A bad value is a ConfigError that reads `file:line: section.key:
+// reason` on one line (exit 2 at the CLI).
 #pragma once
 
 #include <cstdint>
@@ -12,35 +13,13 @@
 #include <variant>
 #include <vector>
 
-#include "mmtorture/campaign/maple_stress.h"
-#include "mmtorture/campaign/vm_world.h"
-#include "mmtorture/cma/experiment.h"
 #include "mmtorture/core/config_error.h"
-#include "mmtorture/nommu/boot.h"
-#include "mmtorture/vma/page_model.h"
+#include "mmtorture/jobs/config.h"
 
 namespace mmt::campaign {
 
-// The resolved configuration: one nested struct per section, one member per knob.
-struct Config {
-#define MMT_SECTION(section, doc) struct section##_section {
-#define MMT_SECTION_END(section) \
-  }                              \
-  section;
-#define MMT_KNOB_U64(section, name, def, min, max, doc) uint64_t name = def;
-#define MMT_KNOB_F64(section, name, def, min, max, doc) double name = def;
-#define MMT_KNOB_BOOL(section, name, def, doc) bool name = def;
-#define MMT_KNOB_STR(section, name, def, validator, doc) std::string name = def;
-#define MMT_KNOB_LIST(section, name, validator, doc) std::vector<std::string> name = {};
-#include "mmtorture/campaign/knobs.def"
-#undef MMT_SECTION
-#undef MMT_SECTION_END
-#undef MMT_KNOB_U64
-#undef MMT_KNOB_F64
-#undef MMT_KNOB_BOOL
-#undef MMT_KNOB_STR
-#undef MMT_KNOB_LIST
-};
+// The resolved configuration, one nested struct per section (the jobs read it).
+using jobs::Config;
 
 enum class KnobType : uint8_t { U64, F64, Bool, Str, StrList };
 
@@ -72,9 +51,8 @@ class IoError : public std::runtime_error {
 // Bad input: "file:line: key: reason" (core/config_error.h).
 using mmt::ConfigError;
 
-// A value from some source, before validation. A StrList knob takes a list, or one
-// string of comma-separated elements (`--set run.defects=a,b`; "" is the empty list).
-using KnobValue = std::variant<int64_t, double, bool, std::string, std::vector<std::string>>;
+// A value from some source, before validation (jobs/config.h).
+using jobs::KnobValue;
 
 // Validates and stores one value; throws ConfigError(file, line, "section.key", reason)
 // for an unknown key, a wrong type or an out-of-range value.
@@ -116,18 +94,7 @@ struct SeedRange {
 // Parses "A..B" or "A"; nullopt and a reason on error.
 std::optional<SeedRange> parse_seed_range(std::string_view text, std::string* reason);
 
-// schedule.strategy = "bounded": a seed explores one slice of the world's schedules
-// (bounded.h); one schedule of it runs under uniform's decisions.
-bool bounded_exploration(const Config& config);
-
-// The options each job takes, resolved from the config.
-VmWorldOptions world_options(const Config& config);
-MapleStressOptions maple_options(const Config& config);
-vma::PageModelOptions page_model_options(const Config& config);
-// The nommu job's boot: [nommu] knobs, run.ops_per_seed steps of the rc script.
-nommu::NommuBootOptions nommu_options(const Config& config);
-// The cma job: the CMA world's defaults with the [cma] section (and schedule.hang_ms,
-// schedule.preempt_probability) applied.
-cma::CmaWorldOptions cma_options(const Config& config);
+// schedule.strategy = "bounded" (jobs/config.h).
+using jobs::bounded_exploration;
 
 }  // namespace mmt::campaign

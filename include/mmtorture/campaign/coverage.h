@@ -10,51 +10,23 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "mmtorture/jobs/config.h"
+#include "mmtorture/jobs/coverage.h"
+
 namespace mmt::campaign {
 
-struct Config;
-
-// One seed's coverage, or the sum of many.
-struct Coverage {
-  struct SiteCount {
-    uint64_t requests = 0;  // requests the fault plan decided at this site and GFP class
-    uint64_t injected = 0;  // of which it failed
-  };
-  // "site/class", e.g. "vm_area_alloc/kernel" (class as mem::gfp_class_name names it).
-  std::map<std::string, SiteCount> sites;
-  // operation -> outcome ("0", "-ENOMEM", "addr", ...) -> how many times.
-  std::map<std::string, std::map<std::string, uint64_t>> outcomes;
-
-  bool empty() const { return sites.empty() && outcomes.empty(); }
-  void add(const Coverage& other);
-  void count_outcome(const std::string& op, const std::string& outcome, uint64_t times = 1) {
-    outcomes[op][outcome] += times;
-  }
-};
-
-// What one job's code can do, as the config at hand runs it.
-struct CoverageRegistry {
-  struct SiteEntry {
-    std::string key;   // "site/class"
-    bool enabled = true;  // false: this config never injects a failure there
-  };
-  struct OutcomeEntry {
-    std::string op, outcome;
-    bool error = false;   // an error return (counted in "error returns taken")
-    bool enabled = true;  // false: this config never runs the operation
-    bool bookkeeping = false;  // the workload's own outcome, not the kernel's answer (shown last)
-  };
-  std::vector<SiteEntry> sites;
-  std::vector<OutcomeEntry> outcomes;
-};
+// What a job counts and can do (jobs/coverage.h), for the config at hand.
+using jobs::Config;
+using jobs::Coverage;
+using jobs::CoverageRegistry;
 
 // The registry of the config's job, with what the config turns off marked; false for a
 // job that records no coverage (cma, nommu, page_model, the kernel maple backends).
+// Asks the job (jobs::Job::coverage_registry).
 bool coverage_registry(const Config& config, CoverageRegistry* registry);
 
 // A coverage counted against a registry: enabled sites with at least one injected

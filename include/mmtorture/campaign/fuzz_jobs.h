@@ -8,8 +8,8 @@
 #include <string_view>
 
 #include "mmtorture/campaign/config.h"
-#include "mmtorture/campaign/maple_stress.h"
 #include "mmtorture/cma/experiment.h"
+#include "mmtorture/jobs/maple_stress.h"
 #include "mmtorture/vma/page_model.h"
 
 namespace mmt::campaign {
@@ -18,7 +18,7 @@ namespace mmt::campaign {
 // checks every 8 operations) run through run_seed, where the input is every choice.
 Config fuzz_world_config();
 // fuzz_maple: the maple stress, ending when the input runs out.
-MapleStressOptions fuzz_maple_options();
+jobs::MapleStressOptions fuzz_maple_options();
 // fuzz_vma: the page-model run, ending when the input runs out.
 vma::PageModelOptions fuzz_vma_options();
 

@@ -13,26 +13,14 @@
 #include <utility>
 #include <vector>
 
+#include "mmtorture/jobs/metrics.h"
+
 namespace mmt::campaign {
 
-struct CmaSeedMetrics {
-  std::string policy;  // the retry policy as cma::RetryPolicy::name() prints it
-  uint64_t calls = 0, failed = 0, retries = 0, busy = 0, interrupted = 0, enomem = 0;
-  // Every call's latency in virtual ms, as (latency, calls) in ascending latency.
-  std::vector<std::pair<uint64_t, uint64_t>> latency_ms;
-};
-
-struct NommuSeedMetrics {
-  uint64_t memory_mib = 0;
-  bool oom = false;  // the boot ran out of memory
-  uint64_t free_kib = 0, largest_free_kib = 0, free_blocks_1mib = 0;
-};
-
-struct SeedMetrics {
-  std::optional<CmaSeedMetrics> cma;
-  std::optional<NommuSeedMetrics> nommu;
-  bool empty() const { return !cma && !nommu; }
-};
+// The numbers a job returns (jobs/metrics.h).
+using jobs::CmaSeedMetrics;
+using jobs::NommuSeedMetrics;
+using jobs::SeedMetrics;
 
 // The journal's "metrics" object as compact JSON text ("" for empty metrics), and
 // back. seed_metrics_from_json throws std::exception on malformed text.

@@ -1,9 +1,9 @@
 // What a lock-free reader may see (rcu_read_window.h).
-#include "mmtorture/campaign/rcu_read_window.h"
+#include "mmtorture/jobs/rcu_read_window.h"
 
 #include <utility>
 
-namespace mmt::campaign {
+namespace mmt::jobs {
 
 void ReadWindows::announce(unsigned long first, unsigned long last, unsigned long value) {
   const Span span{first, last, value};
@@ -31,4 +31,4 @@ bool ReadWindows::close(unsigned reader, unsigned long index, unsigned long valu
   return false;
 }
 
-}  // namespace mmt::campaign
+}  // namespace mmt::jobs

@@ -8,12 +8,12 @@
 #include <optional>
 #include <string>
 
-#include "mmtorture/campaign/coverage.h"
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/failure.h"
+#include "mmtorture/jobs/coverage.h"
 #include "mmtorture/sched/strategy.h"
 
-namespace mmt::campaign {
+namespace mmt::jobs {
 
 // Which tree the maple job drives: the model (src/maple), the kernel's own
 // lib/maple_tree.c (src/kernel; builds configured with MMT_KERNEL_SRC), or both from
@@ -25,15 +25,15 @@ const char* maple_backend_name(MapleBackend backend);
 bool maple_kernel_backend_available();
 
 struct MapleStressOptions {
-  uint64_t ops = 20000;               // operations per seed
+  uint64_t ops = 20000;                   // operations per seed
   double nowait_fail_probability = 0.05;  // chance that a GFP_NOWAIT node allocation fails
-  bool alloc_range_tree = true;       // MT_FLAGS_ALLOC_RANGE (gap-tracking internal nodes)
-  bool rcu = false;                   // RCU mode: replaced nodes die through rcu_barrier
+  bool alloc_range_tree = true;           // MT_FLAGS_ALLOC_RANGE (gap-tracking internal nodes)
+  bool rcu = false;                       // RCU mode: replaced nodes die through rcu_barrier
   // Ranges stored before the first operation, drawing nothing: [16i, 16i + 7] = i + 1
   // for i < prefill, at the bottom of the first key region, so the tree starts several
   // levels deep where the operations' keys land (as the test suite's check_seq trees).
   uint64_t prefill = 0;
-  bool stop_when_exhausted = false;   // end when the choice source runs out (fuzzing)
+  bool stop_when_exhausted = false;  // end when the choice source runs out (fuzzing)
   // replay --dump-tree: on a failure, draw the tree (before anything else touches it)
   // into MapleStressResult::trees_dot.
   bool capture_trees_dot = false;
@@ -82,10 +82,10 @@ struct MapleStressResult {
   uint64_t allocation_failures = 0;  // injected GFP_NOWAIT failures
   uint64_t max_entries = 0;          // largest tree seen (entries)
   uint64_t max_height = 0;
-  uint64_t reads = 0;                // lock-free reads checked (readers > 0)
-  uint64_t switches = 0;             // thread switches (readers > 0)
-  std::optional<Failure> failure;    // set when a check failed
-  std::string trees_dot;             // with capture_trees_dot and a failure: one cluster, cluster_tree
+  uint64_t reads = 0;              // lock-free reads checked (readers > 0)
+  uint64_t switches = 0;           // thread switches (readers > 0)
+  std::optional<Failure> failure;  // set when a check failed
+  std::string trees_dot;           // with capture_trees_dot and a failure: one cluster, cluster_tree
   // The model backend: the GFP_NOWAIT node requests it decided and failed, each
   // operation's outcomes (coverage.h); counted beside the run, never read by it.
   Coverage coverage;
@@ -135,4 +135,4 @@ MapleStressResult run_maple_stress(ChoiceSource& choices, const MapleStressOptio
 // value, entry, index/last or gap found is maple.diverged with both answers.
 MapleStressResult run_maple_stress_kernel(ChoiceSource& choices, const MapleStressOptions& options);
 
-}  // namespace mmt::campaign
+}  // namespace mmt::jobs

@@ -12,7 +12,7 @@
 #include <iterator>
 #include <vector>
 
-namespace mmt::campaign {
+namespace mmt::jobs {
 
 struct Span {
   unsigned long first, last, value;  // value 0: no entry
@@ -59,4 +59,4 @@ class ReadWindows {
   std::vector<Span> in_flight_;
 };
 
-}  // namespace mmt::campaign
+}  // namespace mmt::jobs

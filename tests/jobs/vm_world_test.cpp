@@ -7,9 +7,9 @@
 #include <sstream>
 #include <string>
 
-#include "mmtorture/campaign/vm_world.h"
+#include "mmtorture/jobs/vm_world.h"
 
-namespace mmt::campaign {
+namespace mmt::jobs {
 
 TEST(VmWorld, SeedsRunCleanWithChecksAfterEveryOperation) {
   VmWorldOptions options;
@@ -64,9 +64,9 @@ TEST(VmWorld, MemoryPressureReclaimsAndStaysClean) {
   EXPECT_GT(reclaimed, 0u);
 }
 
-}  // namespace mmt::campaign
+}  // namespace mmt::jobs
 
-namespace mmt::campaign {
+namespace mmt::jobs {
 
 // Every sleeping class failing (failslab on vm_area_struct, anon_vma and maple nodes,
 // fail_page_alloc on pages): every -ENOMEM is unwound (validate_mm, accounting, leaks at
@@ -126,9 +126,9 @@ TEST(VmWorld, ThousandSeedsStayClean) {
   }
 }
 
-}  // namespace mmt::campaign
+}  // namespace mmt::jobs
 
-namespace mmt::campaign {
+namespace mmt::jobs {
 
 TEST(VmWorld, OomKillerReapsAnIdleProcessInsteadOfFailing) {
   // 512 frames and 64 swap slots shared by 12 fault-heavy processes: memory and swap
@@ -164,11 +164,12 @@ TEST(VmWorld, OomKillerReapsAnIdleProcessInsteadOfFailing) {
   EXPECT_GT(kills, 0u) << "memory never ran out: the test does not exercise the OOM killer";
   EXPECT_GT(failed_without, 0u) << "without the killer, full memory and swap must fail allocations";
   EXPECT_LT(failed_with, failed_without) << "the killer should turn failed allocations into progress";
-  std::printf("10 seeds: %llu swapped out, %llu swapped in, %llu OOM kills; failed page allocations %llu with "
-              "the killer, %llu without\n",
-              static_cast<unsigned long long>(swapped_out), static_cast<unsigned long long>(swapped_in),
-              static_cast<unsigned long long>(kills), static_cast<unsigned long long>(failed_with),
-              static_cast<unsigned long long>(failed_without));
+  std::printf(
+      "10 seeds: %llu swapped out, %llu swapped in, %llu OOM kills; failed page allocations %llu with "
+      "the killer, %llu without\n",
+      static_cast<unsigned long long>(swapped_out), static_cast<unsigned long long>(swapped_in),
+      static_cast<unsigned long long>(kills), static_cast<unsigned long long>(failed_with),
+      static_cast<unsigned long long>(failed_without));
 }
 
-}  // namespace mmt::campaign
+}  // namespace mmt::jobs

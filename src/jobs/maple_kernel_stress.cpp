@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "mmtorture/campaign/maple_stress.h"
-#include "mmtorture/campaign/rcu_read_window.h"
 #include "mmtorture/core/trace_hash.h"
+#include "mmtorture/jobs/maple_stress.h"
+#include "mmtorture/jobs/rcu_read_window.h"
 #include "mmtorture/kernel/kernel_tree.h"
 #include "mmtorture/maple/interval_model.h"
 #include "mmtorture/maple/kernel_api.h"
@@ -30,7 +30,7 @@
 #include "mmtorture/sched/progress.h"
 #include "mmtorture/sched/scheduler.h"
 
-namespace mmt::campaign {
+namespace mmt::jobs {
 
 namespace {
 
@@ -90,8 +90,8 @@ class TreeUnderTest {
   virtual void find_forward(unsigned long index, Answer& out) = 0;
   // mas_find_rev then up to two mas_prev, stopping at NULL: (value, index, last) each.
   virtual void find_reverse(unsigned long index, Answer& out) = 0;
-  virtual int empty_area(bool reverse, unsigned long min, unsigned long max, unsigned long size,
-                         unsigned long* index, unsigned long* last) = 0;
+  virtual int empty_area(bool reverse, unsigned long min, unsigned long max, unsigned long size, unsigned long* index,
+                         unsigned long* last) = 0;
   virtual int alloc_range(unsigned long* start, unsigned long value, unsigned long size, unsigned long min) = 0;
   // Under the tree lock: mas_preallocate(GFP_NOWAIT), and on success mas_store_prealloc.
   virtual int prealloc_store(unsigned long index, unsigned long last, unsigned long value) = 0;
@@ -314,7 +314,7 @@ class KernelBackend final : public TreeUnderTest {
 class SwitchedNodeAllocator final : public maple::NodeAllocator {
  public:
   ~SwitchedNodeAllocator() override {
-    for (void* node : free_list_) ::operator delete(node, std::align_val_t{alignof(maple_node)});
+    for (void* node : free_list_) ::operator delete (node, std::align_val_t{alignof(maple_node)});
   }
   maple_node* alloc_node(gfp_t flags, Site) override {
     if (fail_nowait_ && !gfp::allows_blocking(flags)) {
@@ -327,12 +327,12 @@ class SwitchedNodeAllocator final : public maple::NodeAllocator {
       free_list_.pop_back();
       return static_cast<maple_node*>(node);
     }
-    return static_cast<maple_node*>(::operator new(sizeof(maple_node), std::align_val_t{alignof(maple_node)}));
+    return static_cast<maple_node*>(::operator new (sizeof(maple_node), std::align_val_t{alignof(maple_node)}));
   }
   void free_node(maple_node* node) override {
     --live_;
 #if defined(MMT_SANITIZED)
-    ::operator delete(static_cast<void*>(node), std::align_val_t{alignof(maple_node)});
+    ::operator delete (static_cast<void*>(node), std::align_val_t{alignof(maple_node)});
 #else
     std::memset(static_cast<void*>(node), maple::kNodePoisonFree, sizeof(maple_node));
     free_list_.push_back(node);
@@ -522,15 +522,21 @@ class Job {
     kernel_.destroy();
     if (model_) model_->destroy();
     if (kernel_.live_nodes() != 0)
-      result.failure = Failure{"node_accounting", "teardown",
-                               fmt::format("{} kernel maple nodes still allocated after mtree_destroy",
-                                           kernel_.live_nodes()),
-                               "", result.ops_done, 0};
+      result.failure =
+          Failure{"node_accounting",
+                  "teardown",
+                  fmt::format("{} kernel maple nodes still allocated after mtree_destroy", kernel_.live_nodes()),
+                  "",
+                  result.ops_done,
+                  0};
     else if (model_ && model_->live_nodes() != 0)
-      result.failure = Failure{"node_accounting", "teardown",
-                               fmt::format("{} model maple nodes still allocated after mtree_destroy",
-                                           model_->live_nodes()),
-                               "", result.ops_done, 0};
+      result.failure =
+          Failure{"node_accounting",
+                  "teardown",
+                  fmt::format("{} model maple nodes still allocated after mtree_destroy", model_->live_nodes()),
+                  "",
+                  result.ops_done,
+                  0};
   }
 
   // The writer and the readers as green threads (the model job's run_with_readers, on
@@ -544,8 +550,7 @@ class Job {
       write_ops(result);
       writer_done_ = true;
     });
-    for (unsigned r = 0; r < opt_.readers; ++r)
-      scheduler.spawn(fmt::format("reader{}", r), [this, r] { reader(r); });
+    for (unsigned r = 0; r < opt_.readers; ++r) scheduler.spawn(fmt::format("reader{}", r), [this, r] { reader(r); });
     const sched::RunResult run = scheduler.run();
     result.reads = reads_;
     result.switches = run.switches;
@@ -598,9 +603,7 @@ class Job {
   }
   unsigned long draw_value() { return 1 + c_.draw(ChoiceKind::Arg, kSiteValue, 1000); }
   // With readers a stored value carries its op number (the model job's tag()).
-  unsigned long tag(unsigned long value) const {
-    return value && opt_.readers ? value | (op_ + 1) << 10 : value;
-  }
+  unsigned long tag(unsigned long value) const { return value && opt_.readers ? value | (op_ + 1) << 10 : value; }
   void announce(unsigned long first, unsigned long last, unsigned long value) {
     if (opt_.readers) windows_.announce(first, last, value);
   }
@@ -616,15 +619,13 @@ class Job {
 
   // Differential: the model must answer exactly as the kernel did.
   void compare(const Answer& kernel, const Answer& model) {
-    if (!(kernel == model))
-      fail("maple.diverged", fmt::format("kernel {} but model {}", kernel.text(), model.text()));
+    if (!(kernel == model)) fail("maple.diverged", fmt::format("kernel {} but model {}", kernel.text(), model.text()));
   }
 
   // -ENOMEM is only right when a node request failed during the operation.
   void check_enomem(const char* op, int ret, uint64_t failed_before) {
     if (ret == -ENOMEM && kernel_.failed_requests() == failed_before)
-      fail("maple.false_enomem",
-           fmt::format("{} returned -ENOMEM but every node request was granted", op));
+      fail("maple.false_enomem", fmt::format("{} returned -ENOMEM but every node request was granted", op));
   }
 
   void expect_entry(const char* op, unsigned long index, unsigned long got) {
@@ -1007,8 +1008,8 @@ class Job {
         const unsigned kh = kernel_.height(), mh = model_->height();
         const uint64_t kn = kernel_.nodes_in_use(), mn = model_->nodes_in_use();
         if (kh != mh || kn != mn)
-          fail("maple.diverged", fmt::format("shape: kernel height {} with {} nodes but model height {} with {} nodes",
-                                             kh, kn, mh, mn));
+          fail("maple.diverged",
+               fmt::format("shape: kernel height {} with {} nodes but model height {} with {} nodes", kh, kn, mh, mn));
       }
     }
     trace_.fold(TraceEvent::Check, map_.size());
@@ -1080,4 +1081,4 @@ MapleStressResult run_maple_stress_kernel(ChoiceSource& choices, const MapleStre
   return result;
 }
 
-}  // namespace mmt::campaign
+}  // namespace mmt::jobs

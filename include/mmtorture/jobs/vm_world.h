@@ -19,9 +19,9 @@
 #include <string_view>
 #include <vector>
 
-#include "mmtorture/campaign/coverage.h"
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/failure.h"
+#include "mmtorture/jobs/coverage.h"
 #include "mmtorture/mem/config.h"
 #include "mmtorture/mem/fault_plan.h"
 #include "mmtorture/sched/scheduler.h"
@@ -30,29 +30,29 @@ namespace mmt::sched {
 class EventLog;
 }  // namespace mmt::sched
 
-namespace mmt::campaign {
+namespace mmt::jobs {
 
 // The operation kinds a worker draws from, in draw order (vm_ops.def).
 enum class VmOp : uint64_t {
 #define MMT_VM_OP(id, name, weight, doc) id,
-#include "mmtorture/campaign/vm_ops.def"
+#include "mmtorture/jobs/vm_ops.def"
 #undef MMT_VM_OP
 };
 // Their names, as the config's op mix (workload.mix_<name>) and --trace output spell them.
 inline constexpr std::array kVmOpNames = {
 #define MMT_VM_OP(id, name, weight, doc) #name,
-#include "mmtorture/campaign/vm_ops.def"
+#include "mmtorture/jobs/vm_ops.def"
 #undef MMT_VM_OP
 };
 inline constexpr size_t kVmOpCount = kVmOpNames.size();
 
 struct VmWorldOptions {
-  uint64_t ops = 2000;               // operations per seed, over all workers
-  unsigned workers = 3;              // workload green threads
-  unsigned mm_slots = 3;             // address spaces alive at once (fork fills, exit empties)
-  uint64_t memory_pages = 4096;      // 16 MiB of simulated frames
-  uint64_t min_free_pages = 0;       // min watermark (low and high follow at 5/4 and 3/2); 0 = derived
-  uint64_t reserved_pages = 0;       // frames reserved at boot (mem::MemConfig::reserved_pages)
+  uint64_t ops = 2000;                    // operations per seed, over all workers
+  unsigned workers = 3;                   // workload green threads
+  unsigned mm_slots = 3;                  // address spaces alive at once (fork fills, exit empties)
+  uint64_t memory_pages = 4096;           // 16 MiB of simulated frames
+  uint64_t min_free_pages = 0;            // min watermark (low and high follow at 5/4 and 3/2); 0 = derived
+  uint64_t reserved_pages = 0;            // frames reserved at boot (mem::MemConfig::reserved_pages)
   double nowait_fail_probability = 0.02;  // GFP_NOWAIT allocations failed by the fault plan
   // Sleeping (GFP_KERNEL) requests failed by the fault plan, per object: failslab on the
   // vm_area_struct, anon_vma and maple_node caches, fail_page_alloc on page requests
@@ -65,18 +65,18 @@ struct VmWorldOptions {
   bool too_small_to_fail = false;
   // Further rules, "SITE:CLASS:PROBABILITY" (mem::parse_fault_rule), set after the above.
   std::vector<std::string> fault_rules;
-  double preempt_probability = 0.1;  // preempt strategy: chance to switch at a yield point
+  double preempt_probability = 0.1;                             // preempt strategy: chance to switch at a yield point
   sched::StrategyKind strategy = sched::StrategyKind::Preempt;  // preempt, uniform or pct
-  bool lockdep_order = true;  // sched::SchedulerOptions::lockdep_order
-  bool keep_going = false;    // sched::SchedulerOptions::keep_going
-  uint32_t pct_depth = sched::StrategyConfig{}.pct_depth;      // pct: bug depth d
-  uint64_t pct_steps = sched::StrategyConfig{}.pct_steps;      // pct: estimated steps k
-  uint64_t hang_ms = sched::SchedulerOptions{}.hang_ms;        // virtual time without progress = hang
+  bool lockdep_order = true;                                    // sched::SchedulerOptions::lockdep_order
+  bool keep_going = false;                                      // sched::SchedulerOptions::keep_going
+  uint32_t pct_depth = sched::StrategyConfig{}.pct_depth;       // pct: bug depth d
+  uint64_t pct_steps = sched::StrategyConfig{}.pct_steps;       // pct: estimated steps k
+  uint64_t hang_ms = sched::SchedulerOptions{}.hang_ms;         // virtual time without progress = hang
   // The operation mix, in draws out of the sum (vm_ops.def's weights by default; a 0
   // turns a kind off).
   std::array<uint32_t, kVmOpCount> op_mix = {
 #define MMT_VM_OP(id, name, weight, doc) weight,
-#include "mmtorture/campaign/vm_ops.def"
+#include "mmtorture/jobs/vm_ops.def"
 #undef MMT_VM_OP
   };
   // Self-test: the first fork at or after this operation raises "selftest.planted"
@@ -84,7 +84,7 @@ struct VmWorldOptions {
   uint64_t selftest_plant_fork_after_op = 0;
   // Called with one line per operation ("op 12 worker1 fault -> 0") when set (replay --trace).
   std::function<void(std::string_view)> trace_ops;
-  unsigned full_check_every = 16;    // frame/slab consistency every N operations (0: end only)
+  unsigned full_check_every = 16;  // frame/slab consistency every N operations (0: end only)
   bool kswapd = true;
   uint64_t swap_pages = mem::MemConfig::kMaxSwapPages;  // swap slots; 0 = no swap device
   // A GFP_KERNEL allocation that still fails after direct reclaim OOM-kills the process
@@ -107,11 +107,11 @@ struct VmWorldOptions {
 
 struct VmWorldResult {
   uint64_t ops_done = 0;
-  uint64_t enomem = 0;        // operations that returned -ENOMEM
-  uint64_t faults = 0;        // page faults served
+  uint64_t enomem = 0;  // operations that returned -ENOMEM
+  uint64_t faults = 0;  // page faults served
   uint64_t forks = 0;
   uint64_t exits = 0;
-  uint64_t max_vmas = 0;      // largest map_count seen
+  uint64_t max_vmas = 0;  // largest map_count seen
   uint64_t switches = 0;
   uint64_t virtual_ms = 0;
   uint64_t pages_reclaimed = 0;
@@ -120,8 +120,8 @@ struct VmWorldResult {
   // Failed allocations per object and GFP class ("pages/nowait 3 pages/kernel 0 ..."):
   // page requests (slab refills excluded), then each slab cache's requests.
   std::string failures_by_class;
-  uint64_t swap_outs = 0;       // anonymous pages reclaim wrote to a swap slot
-  uint64_t swap_ins = 0;        // swap ptes faulted back in
+  uint64_t swap_outs = 0;                // anonymous pages reclaim wrote to a swap slot
+  uint64_t swap_ins = 0;                 // swap ptes faulted back in
   uint64_t min_free_pages = UINT64_MAX;  // lowest free-page count seen after an operation
   uint64_t trace_hash = 0;
   uint64_t steps = 0;        // scheduling points (PCT's k)
@@ -154,4 +154,4 @@ void set_fault_rules(mem::FaultPlan& plan, const VmWorldOptions& options);
 // operation kind (marked off when the op mix never draws the kind).
 CoverageRegistry world_coverage_registry(const VmWorldOptions& options);
 
-}  // namespace mmt::campaign
+}  // namespace mmt::jobs

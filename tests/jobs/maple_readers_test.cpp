@@ -5,11 +5,11 @@
 
 #include <map>
 
-#include "mmtorture/campaign/maple_stress.h"
-#include "mmtorture/campaign/rcu_read_window.h"
+#include "mmtorture/jobs/maple_stress.h"
+#include "mmtorture/jobs/rcu_read_window.h"
 #include "mmtorture/maple/maple_tree.h"
 
-namespace mmt::campaign {
+namespace mmt::jobs {
 
 namespace {
 
@@ -107,4 +107,4 @@ TEST(MapleReaders, ReadersNeedAnRcuTree) {
   EXPECT_THROW(run_maple_stress(choices, options), std::logic_error);
 }
 
-}  // namespace mmt::campaign
+}  // namespace mmt::jobs

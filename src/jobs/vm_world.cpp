@@ -1,7 +1,7 @@
 // The VM world stress (vm_world.h): workers draw operations on shared address spaces;
 // checks run after every operation, periodically over all frames, and over the whole
 // world at the end.
-#include "mmtorture/campaign/vm_world.h"
+#include "mmtorture/jobs/vm_world.h"
 
 #include "mmtorture/core/error_name.h"
 
@@ -19,8 +19,8 @@
 #include "mmtorture/check/registry.h"
 #include "mmtorture/core/trace_hash.h"
 #include "mmtorture/maple/kernel_api.h"
-#include "mmtorture/maple/validate.h"
 #include "mmtorture/maple/node_alloc.h"
+#include "mmtorture/maple/validate.h"
 #include "mmtorture/mem/fault_plan.h"
 #include "mmtorture/mem/memory.h"
 #include "mmtorture/mem/slab.h"
@@ -30,7 +30,7 @@
 #include "mmtorture/vma/mm.h"
 #include "mmtorture/vma/ops.h"
 
-namespace mmt::campaign {
+namespace mmt::jobs {
 
 namespace {
 
@@ -49,7 +49,7 @@ constexpr unsigned long kWindowPages = 256;
 // The op kinds (vm_ops.def); kOpCount ends the switch over them.
 enum Op : uint64_t {
 #define MMT_VM_OP(id, name, weight, doc) id,
-#include "mmtorture/campaign/vm_ops.def"
+#include "mmtorture/jobs/vm_ops.def"
 #undef MMT_VM_OP
   kOpCount
 };
@@ -290,7 +290,8 @@ class VmWorld {
       memory_.set_oom_hook([this] { return out_of_memory(); });
       sched::SpawnOptions daemon;
       daemon.daemon = true;
-      scheduler.spawn("oom_reaper", [this] { oom_reaper(); }, daemon);
+      scheduler.spawn(
+          "oom_reaper", [this] { oom_reaper(); }, daemon);
     }
     ops_left_ = options_.ops;
     in_flight_.assign(options_.workers, InFlight{});
@@ -352,9 +353,8 @@ class VmWorld {
       ++outcome_counts_[op][outcome_key(static_cast<Op>(op), !mm, ret)];
       if (describe) {
         in_flight_[index].active = false;
-        const std::string line =
-            op_line(result_.ops_done, index, static_cast<Op>(op), mm ? mm->id() : 0, slot, args,
-                    mm ? result_text(static_cast<Op>(op), ret) : std::string("new mm"));
+        const std::string line = op_line(result_.ops_done, index, static_cast<Op>(op), mm ? mm->id() : 0, slot, args,
+                                         mm ? result_text(static_cast<Op>(op), ret) : std::string("new mm"));
         if (sched::EventLog* log = options_.event_log) log->record(sched::EventKind::OpResult, line, kOpNames[op]);
         if (options_.trace_ops) options_.trace_ops(line);
       }
@@ -517,8 +517,7 @@ class VmWorld {
       case kHeapFault: return op_heap_fault(mm, args);
       case kStack: return op_stack(mm, args);
       case kExit: return op_exit(mm_ptr, slot);
-      case kOpCount:
-        break;
+      case kOpCount: break;
     }
     return 0;
   }
@@ -813,7 +812,9 @@ class VmWorld {
     raise_if(std::move(failure), after);
   }
 
-  void check_frames() { raise_if(check::vm_world_checks().run(check::CheckLevel::EveryN, subject(nullptr)), "periodic check"); }
+  void check_frames() {
+    raise_if(check::vm_world_checks().run(check::CheckLevel::EveryN, subject(nullptr)), "periodic check");
+  }
 
   // With every worker finished: the end-of-run cross-checks over the whole world.
   void check_world(const char* when) {
@@ -830,19 +831,20 @@ class VmWorld {
       const std::shared_ptr<vma::Mm>& mm = slots_[slot];
       if (!mm || mm->exited) continue;
       ++live;
-      dot += vma::dump_mm_dot(*mm, fmt::format("mm{}", mm->id()),
-                              fmt::format("mm {} (slot {}): map_count {}, total_vm {} pages", mm->id(), slot,
-                                          mm->map_count, mm->total_vm),
-                              failure.subject, options_.whole_trees);
+      dot += vma::dump_mm_dot(
+          *mm, fmt::format("mm{}", mm->id()),
+          fmt::format("mm {} (slot {}): map_count {}, total_vm {} pages", mm->id(), slot, mm->map_count, mm->total_vm),
+          failure.subject, options_.whole_trees);
     }
     // OOM victims the reaper has not started on are still whole.
     for (const std::shared_ptr<vma::Mm>& mm : reap_queue_) {
       if (!mm || mm->exited) continue;
       ++live;
-      dot += vma::dump_mm_dot(*mm, fmt::format("mm{}", mm->id()),
-                              fmt::format("mm {} (OOM-killed, waiting for the oom_reaper): map_count {}, total_vm {} pages",
-                                          mm->id(), mm->map_count, mm->total_vm),
-                              failure.subject, options_.whole_trees);
+      dot += vma::dump_mm_dot(
+          *mm, fmt::format("mm{}", mm->id()),
+          fmt::format("mm {} (OOM-killed, waiting for the oom_reaper): map_count {}, total_vm {} pages", mm->id(),
+                      mm->map_count, mm->total_vm),
+          failure.subject, options_.whole_trees);
     }
     if (live == 0) dot += "  // no address space was live (a failure at teardown comes after they are gone)\n";
     result_.trees_dot = maple::dot_failure_digraph(
@@ -901,4 +903,4 @@ VmWorldResult run_vm_world(ChoiceSource& choices, const VmWorldOptions& options)
   return world.run();
 }
 
-}  // namespace mmt::campaign
+}  // namespace mmt::jobs

@@ -3,9 +3,9 @@
 // replay it too.
 #include <gtest/gtest.h>
 
-#include "mmtorture/campaign/maple_stress.h"
+#include "mmtorture/jobs/maple_stress.h"
 
-namespace mmt::campaign {
+namespace mmt::jobs {
 
 namespace {
 MapleStressOptions small_options() {
@@ -133,4 +133,4 @@ TEST(MapleStress, CursorAndBulkOpsRunCleanAndReplay) {
   EXPECT_EQ(classic.recorded().at(0).bound, 10u);
 }
 
-}  // namespace mmt::campaign
+}  // namespace mmt::jobs

@@ -1,6 +1,6 @@
 // The maple-tree stress: operations drawn from a ChoiceSource against the real tree and
 // a std::map model, with GFP_NOWAIT failures injected by a choice-driven allocator.
-#include "mmtorture/campaign/maple_stress.h"
+#include "mmtorture/jobs/maple_stress.h"
 
 #include <fmt/format.h>
 
@@ -13,16 +13,16 @@
 #include <stdexcept>
 #include <vector>
 
-#include "mmtorture/campaign/rcu_read_window.h"
 #include "mmtorture/core/error_name.h"
 #include "mmtorture/core/trace_hash.h"
+#include "mmtorture/jobs/rcu_read_window.h"
 #include "mmtorture/maple/interval_model.h"
 #include "mmtorture/maple/kernel_api.h"
 #include "mmtorture/maple/validate.h"
 #include "mmtorture/sched/progress.h"
 #include "mmtorture/sched/scheduler.h"
 
-namespace mmt::campaign {
+namespace mmt::jobs {
 
 namespace {
 
@@ -47,7 +47,7 @@ class ChoiceNodeAllocator final : public maple::NodeAllocator {
  public:
   ChoiceNodeAllocator(ChoiceSource& choices, double p) : choices_(choices), p_(p) {}
   ~ChoiceNodeAllocator() override {
-    for (void* node : free_list_) ::operator delete(node, std::align_val_t{alignof(maple_node)});
+    for (void* node : free_list_) ::operator delete (node, std::align_val_t{alignof(maple_node)});
   }
   ChoiceNodeAllocator(const ChoiceNodeAllocator&) = delete;
   ChoiceNodeAllocator& operator=(const ChoiceNodeAllocator&) = delete;
@@ -67,12 +67,12 @@ class ChoiceNodeAllocator final : public maple::NodeAllocator {
       free_list_.pop_back();
       return static_cast<maple_node*>(node);
     }
-    return static_cast<maple_node*>(::operator new(sizeof(maple_node), std::align_val_t{alignof(maple_node)}));
+    return static_cast<maple_node*>(::operator new (sizeof(maple_node), std::align_val_t{alignof(maple_node)}));
   }
   void free_node(maple_node* node) override {
     --live_;
 #if defined(MMT_SANITIZED)
-    ::operator delete(static_cast<void*>(node), std::align_val_t{alignof(maple_node)});
+    ::operator delete (static_cast<void*>(node), std::align_val_t{alignof(maple_node)});
 #else
     std::memset(static_cast<void*>(node), maple::kNodePoisonFree, sizeof(maple_node));
     free_list_.push_back(node);
@@ -152,8 +152,7 @@ class Stress {
       write_ops(result);
       writer_done_ = true;
     });
-    for (unsigned r = 0; r < opt_.readers; ++r)
-      scheduler.spawn(fmt::format("reader{}", r), [this, r] { reader(r); });
+    for (unsigned r = 0; r < opt_.readers; ++r) scheduler.spawn(fmt::format("reader{}", r), [this, r] { reader(r); });
     const sched::RunResult run = scheduler.run();
     result.reads = reads_;
     result.switches = run.switches;
@@ -208,8 +207,12 @@ class Stress {
   // The subject is the range the answer should have been (the model's fit) or, when the
   // model has none, the range the tree answered or searched.
   [[noreturn]] void gap_diverged(const char* rule, const std::string& call, unsigned long first, unsigned long last) {
-    Failure failure{"model_diff", "gap_search", fmt::format("gap search {}", rule),
-                    maple::mt_dump_string(&tree_, mt_dump_hex), 0, 0};
+    Failure failure{"model_diff",
+                    "gap_search",
+                    fmt::format("gap search {}", rule),
+                    maple::mt_dump_string(&tree_, mt_dump_hex),
+                    0,
+                    0};
     failure.subject = FailureSubject::entry(first, last);
     failure.detail = fmt::format("op {}: {}", op_, call);
     throw FailureError(std::move(failure));
@@ -284,9 +287,7 @@ class Stress {
 
   // With readers, a stored value carries its op number (a reader tells a stale or
   // foreign value from the one it may see); without, values stay as drawn.
-  unsigned long tag(unsigned long value) const {
-    return value && opt_.readers ? value | (op_ + 1) << 10 : value;
-  }
+  unsigned long tag(unsigned long value) const { return value && opt_.readers ? value | (op_ + 1) << 10 : value; }
   void announce(unsigned long first, unsigned long last, unsigned long value) {
     if (opt_.readers) windows_.announce(first, last, value);
   }
@@ -864,12 +865,15 @@ MapleStressResult run_maple_stress(ChoiceSource& choices, const MapleStressOptio
   result.coverage = stress.coverage();
   result.coverage.sites = allocator.sites();
   if (!result.failure && allocator.live_nodes() != 0) {
-    result.failure = Failure{"node_accounting", "teardown",
+    result.failure = Failure{"node_accounting",
+                             "teardown",
                              fmt::format("{} maple nodes still allocated after mtree_destroy", allocator.live_nodes()),
-                             "", result.ops_done, 0};
+                             "",
+                             result.ops_done,
+                             0};
   }
   maple::set_node_allocator(nullptr);
   return result;
 }
 
-}  // namespace mmt::campaign
+}  // namespace mmt::jobs
