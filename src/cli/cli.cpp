@@ -33,6 +33,7 @@
 #include "mmtorture/campaign/shared_event_log.h"
 #include "mmtorture/campaign/shrink.h"
 #include "mmtorture/campaign/timeline.h"
+#include "mmtorture/check/registry.h"
 #include "mmtorture/cli/experiments.h"
 #include "mmtorture/cli/graphviz.h"
 #include "mmtorture/cma/experiment.h"
@@ -50,19 +51,15 @@ namespace {
 
 using namespace mmt::campaign;
 
-
 // `mmtorture list`: what is knowable without running.
-constexpr const char* kChecks[][2] = {
+// Checks no registry runs, raised where their condition is seen (the tree's walks, the
+// scheduler, the campaign runner). The VM world's registry lists its own (list_checks).
+constexpr const char* kRaisedChecks[][2] = {
     {"mt_validate.*", "maple tree structure: pivots, gaps, metadata, parents, dead nodes (kernel mt_validate)"},
     {"model_diff", "maple job: the tree differs from its std::map model"},
-    {"validate_mm", "VMA tree vs map_count, accounting, anon_vma chains (after every op, under mmap_lock)"},
     {"mem.*", "page frames: refcount, mapcount, free lists, LRU, bad frees (every full_check_every ops)"},
     {"slab.*", "slab caches: consistency, double free, poison"},
     {"node_accounting", "slab live maple nodes = tree nodes + preallocated + RCU-pending"},
-    {"committed_accounting", "Committed_AS = VM_ACCOUNT pages over all mms (end of run)"},
-    {"page_mapcount", "each page's mapcount = ptes mapping it across all mms (end of run)"},
-    {"swap_count", "each swap slot's count = swap ptes naming it across all mms (end of run)"},
-    {"leak", "nothing left at teardown: VMAs, maple nodes, LRU pages, swap slots"},
     {"deadlock", "every thread blocked (names each thread and what it waits for)"},
     {"hang", "a thread without progress for schedule.hang_ms of virtual time"},
     {"lock / lockdep.*", "sleeping in atomic context, lock order, locks held at exit"},
@@ -73,9 +70,32 @@ constexpr const char* kChecks[][2] = {
     {"determinism", "--check-determinism: two runs of a seed gave different trace hashes"},
     {"selftest.planted", "self-test knob checks.selftest_plant_fork_after_op"},
 };
-constexpr const char* kAllocationSites[] = {
-    "vm_area_alloc", "mas_alloc_nodes", "mt_dup", "anon_vma_prepare", "anon_vma_chain_link", "do_anonymous_page",
-    "wp_page_copy", "copy_pte_range", "dup_mmap", "move_page_tables", "kswapd"};
+
+// The checks: the VM world's registry (check/registry.cpp) with when each runs, then
+// the checks raised where they are seen.
+void list_checks() {
+  std::printf("\nchecks of the VM world's registry (check/registry.cpp), with when each runs:\n");
+  for (const check::Check& c : check::vm_world_checks().checks())
+    std::printf("  %-28s %-9s %s\n", c.name.c_str(), check::check_level_name(c.level), c.description.c_str());
+  std::printf("checks raised where they are seen:\n");
+  for (const auto& c : kRaisedChecks) std::printf("  %-28s %s\n", c[0], c[1]);
+}
+
+// The allocation sites the fault plan decides, from each job's coverage registry (as
+// site/GFP class), each declared beside the code that makes the requests.
+void list_allocation_sites() {
+  std::printf("allocation sites (fault plan; site/GFP class, from the jobs' coverage registries):\n");
+  for (const jobs::Job* job : jobs::job_table()) {
+    Config config;
+    config.workload.job = job->name();
+    jobs::CoverageRegistry registry;
+    if (!job->coverage_registry(config, &registry) || registry.sites.empty()) continue;
+    std::printf("  %s:", job->name());
+    for (const auto& site : registry.sites) std::printf(" %s", site.key.c_str());
+    std::printf("\n");
+  }
+}
+
 constexpr const char* kYieldSites[] = {
     "spin_lock", "spin_unlock", "mutex_lock", "mutex_unlock", "down_read", "down_write", "up_read", "up_write",
     "mtree_lock: spinning", "rcu_read_unlock", "synchronize_rcu", "cond_resched", "preempt_enable", "msleep",
@@ -111,11 +131,9 @@ int list(bool config_doc) {
   Config defaults;
   for (const Knob& knob : knob_table())
     std::printf("  %s = %s: %s\n", knob.qualified().c_str(), knob_value_text(knob, defaults).c_str(), knob.doc);
-  std::printf("\nchecks:\n");
-  for (const auto& c : kChecks) std::printf("  %-28s %s\n", c[0], c[1]);
-  std::printf("\nallocation sites (fault plan):");
-  for (const char* s : kAllocationSites) std::printf(" %s", s);
-  std::printf("\nyield sites (preemption points):");
+  list_checks();
+  list_allocation_sites();
+  std::printf("yield sites (preemption points):");
   for (const char* s : kYieldSites) std::printf(" %s;", s);
   std::printf("\nstrategies: preempt(preempt_probability), uniform, pct(pct_depth, pct_steps), bounded(bounded_preemptions, "
               "bounded_slices, bounded_sleep_sets, bounded_data_seed), replay\n");

@@ -31,8 +31,9 @@ const char* cma_workload_name(CmaWorkload workload) {
 }
 
 std::vector<RetryPolicy> default_retry_policies() {
-  return {RetryPolicy::none(),          RetryPolicy::bounded(5, 100),         RetryPolicy::forever(100),
-          RetryPolicy::nofail_only(100), RetryPolicy::bounded(5, 100, false), RetryPolicy::forever(100, false)};
+  constexpr uint64_t n = kDefaultBoundedRetries, ms = kDefaultSleepMs;
+  return {RetryPolicy::none(),          RetryPolicy::bounded(n, ms),        RetryPolicy::forever(ms),
+          RetryPolicy::nofail_only(ms), RetryPolicy::bounded(n, ms, false), RetryPolicy::forever(ms, false)};
 }
 
 namespace {

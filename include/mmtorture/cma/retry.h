@@ -19,10 +19,16 @@ namespace mmt::cma {
 
 enum class RetryKind : uint8_t { None, Bounded, Forever, NofailOnly };
 
+// The thread's numbers, declared once: v1's (Android's) bounded policy sweeps up to 5
+// more times, and every retrying policy sleeps 100 ms before a sweep. The cma job's
+// defaults ([cma] retries, sleep_ms, killable) and the experiment's policy list read them.
+inline constexpr uint64_t kDefaultBoundedRetries = 5;
+inline constexpr uint64_t kDefaultSleepMs = 100;
+
 struct RetryPolicy {
   RetryKind kind = RetryKind::None;
   uint64_t max_retries = 0;  // Bounded: extra sweeps after the first
-  uint64_t sleep_ms = 100;   // virtual ms slept before each extra sweep
+  uint64_t sleep_ms = kDefaultSleepMs;  // virtual ms slept before each extra sweep
   bool killable = true;      // schedule_timeout_killable (true) or msleep (false)
 
   static RetryPolicy none() { return RetryPolicy{}; }
