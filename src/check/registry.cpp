@@ -137,16 +137,7 @@ CheckRegistry build_vm_world_checks() {
   registry.add({"leak", CheckLevel::Teardown,
                 "after every mm exited: no vm_area_struct, anon_vma, maple node, LRU page or swap slot left",
                 [](const CheckSubject& s) -> std::optional<Failure> {
-                  if (const uint64_t live = s.context.vma_cache().live_objects())
-                    return make_failure("leak", fmt::format("{} vm_area_structs still allocated", live));
-                  if (const uint64_t live = s.context.anon_vma_cache().live_objects())
-                    return make_failure("leak", fmt::format("{} anon_vmas still allocated", live));
-                  if (const uint64_t live = s.context.maple_node_cache().live_objects())
-                    return make_failure("leak", fmt::format("{} maple nodes still allocated", live));
-                  if (s.memory.lru_size() != 0)
-                    return make_failure("leak", fmt::format("{} pages still on the LRU", s.memory.lru_size()));
-                  if (const uint64_t used = s.memory.swap_slots_used())
-                    return make_failure("leak", fmt::format("{} swap slots still in use", used));
+                  if (auto leak = vma::vm_teardown_leak(s.context)) return make_failure("leak", *leak);
                   return s.memory.check_consistency();
                 }});
   return registry;

@@ -468,6 +468,18 @@ uint64_t vm_account_pages(Mm& mm) {
   return pages;
 }
 
+std::optional<std::string> vm_teardown_leak(VmContext& context) {
+  if (const uint64_t live = context.vma_cache().live_objects())
+    return fmt::format("{} vm_area_structs still allocated", live);
+  if (const uint64_t live = context.anon_vma_cache().live_objects())
+    return fmt::format("{} anon_vmas still allocated", live);
+  if (const uint64_t live = context.maple_node_cache().live_objects())
+    return fmt::format("{} maple nodes still allocated", live);
+  if (const uint64_t lru = context.memory().lru_size()) return fmt::format("{} pages still on the LRU", lru);
+  if (const uint64_t used = context.memory().swap_slots_used()) return fmt::format("{} swap slots still in use", used);
+  return std::nullopt;
+}
+
 namespace {
 // With per-VMA locks, what is wrong with the lock state of a VMA found in the tree.
 const char* vma_lock_problem(Mm& mm, const Vma* vma) {

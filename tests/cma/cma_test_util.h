@@ -34,14 +34,48 @@ inline mem::MemConfig world_memory(uint64_t pages = 2048) {
   return config;
 }
 
+// The test world. At teardown, once its processes have exited, it checks that the test
+// freed what it allocated: nothing left allocated in the CMA area or pinned
+// FOLL_LONGTERM; no vm_area_struct, anon_vma, maple node, LRU page or swap slot
+// (vma::vm_teardown_leak, the world job's own leak check); and once the CMA and VM
+// contexts are destroyed, every page frame taken since the world was built free again.
+// A leak fails the test naming what leaked. A world abandoned on purpose (a failure in
+// the middle of a change) is not torn down, so not checked.
 struct World {
   explicit World(uint64_t seed = 1, CmaOptions options = {}, unsigned order_per_bit = 0)
-      : choices(seed), memory(world_memory(), choices, &plan), context(memory), cma(memory, context, options) {
+      : choices(seed),
+        memory(world_memory(), choices, &plan),
+        free_at_start(free_frames()),
+        owned_context(std::in_place, memory),
+        context(*owned_context),
+        owned_cma(std::in_place, memory, context, options),
+        cma(*owned_cma) {
     area = &cma.cma_declare_area(CmaAreaConfig{"test", kCmaBase, kCmaPages, order_per_bit});
   }
   ~World() {
     mms.clear();
+    cma.lru_cache().lru_add_drain_all();  // the LRU batches' references on exited pages
     rcu_barrier();
+    if (context.abandoned()) return;
+    expect_nothing_leaked();
+  }
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  uint64_t free_frames() const { return memory.nr_free_pages() + memory.nr_pcp_pages(); }
+
+  void expect_nothing_leaked() {
+    if (!area->allocations.empty() || area->bitmap.weight() != 0)
+      ADD_FAILURE() << "test world leaked: " << area->allocations.size() << " CMA allocation(s), "
+                    << area->bitmap.weight() << " bit(s) set\n"
+                    << cma.dump();
+    if (!cma.longterm_pins().empty())
+      ADD_FAILURE() << "test world leaked: " << cma.longterm_pins().size() << " FOLL_LONGTERM pin(s)";
+    if (auto leak = vma::vm_teardown_leak(context)) ADD_FAILURE() << "test world leaked: " << *leak;
+    owned_cma.reset();
+    owned_context.reset();  // kmem_cache_destroy: the caches' slab pages go back
+    if (const uint64_t free = free_frames(); free != free_at_start)
+      ADD_FAILURE() << "test world leaked: " << free_at_start - free << " page frames still allocated";
   }
 
   // A new process with `pages` anonymous pages mapped at kAddr and written (so each is
@@ -74,8 +108,11 @@ struct World {
   SeededChoices choices;
   mem::FaultPlan plan;
   mem::Memory memory;
-  vma::VmContext context;
-  Cma cma;
+  uint64_t free_at_start;
+  std::optional<vma::VmContext> owned_context;
+  vma::VmContext& context;
+  std::optional<Cma> owned_cma;
+  Cma& cma;
   CmaArea* area = nullptr;
   std::vector<std::unique_ptr<vma::Mm>> mms;
 };

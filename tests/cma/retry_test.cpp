@@ -61,6 +61,7 @@ Outcome whole_area_against_pin(RetryPolicy policy, gfp_t gfp, uint64_t unpin_at_
       },
       hang_ms);
   if (outcome.run.ok()) world.expect_consistent();
+  if (unpin_at_ms == UINT64_MAX) world.memory.unpin_user_page(pinned);  // the holder's pin, never dropped
   outcome.run.failure.reset();  // checked by the caller through the copy below
   return outcome;
 }
@@ -151,6 +152,7 @@ LongtermOutcome whole_area_against_longterm_pin(RetryPolicy policy, LongtermPinM
   }
   if (outcome.error == 0) world.cma.cma_release(*world.area, world.memory.pfn_to_page(kCmaBase), kCmaPages);
   if (run.ok()) vma::exit_mmap(*app.mm);
+  else world.context.abandon();  // a failed run's world: never torn down, so not leak-checked
   return outcome;
 }
 

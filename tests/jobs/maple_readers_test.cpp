@@ -3,19 +3,21 @@
 // writer's stores through the RCU access points.
 #include <gtest/gtest.h>
 
-#include <map>
-
 #include "mmtorture/jobs/maple_stress.h"
 #include "mmtorture/jobs/rcu_read_window.h"
+#include "mmtorture/maple/interval_model.h"
 #include "mmtorture/maple/maple_tree.h"
 
 namespace mmt::jobs {
 
 namespace {
 
-struct Entry {
-  unsigned long last, value;
-};
+// The interval model the job itself keeps, holding `ranges` (spans_over reads its map).
+maple::IntervalModel<unsigned long> model_of(std::initializer_list<maple::IntervalModel<unsigned long>::Range> ranges) {
+  maple::IntervalModel<unsigned long> model;
+  for (const auto& r : ranges) model.store(r.index, r.last, r.value);
+  return model;
+}
 
 MapleStressOptions reader_options() {
   MapleStressOptions options;  // configs/maple-rcu.toml
@@ -31,7 +33,7 @@ MapleStressOptions reader_options() {
 }  // namespace
 
 TEST(ReadWindows, ModelSpansDescribeEveryIndexOfTheRange) {
-  const std::map<unsigned long, Entry> model = {{10, {19, 7}}, {30, {39, 8}}};
+  const auto model = model_of({{10, 19, 7}, {30, 39, 8}}).map();
   const auto spans = spans_over(model, 15, 35);
   ASSERT_EQ(spans.size(), 3u);
   EXPECT_EQ(spans[0].first, 10u);  // the entry reaching into the range, whole
@@ -47,7 +49,7 @@ TEST(ReadWindows, ModelSpansDescribeEveryIndexOfTheRange) {
 }
 
 TEST(ReadWindows, AReadMaySeeTheOldValueOrAnyStoreMadeDuringIt) {
-  const std::map<unsigned long, Entry> model = {{10, {19, 7}}};
+  const auto model = model_of({{10, 19, 7}}).map();
   ReadWindows windows(2);
   windows.open(0, 12, 12, spans_over(model, 12, 12));
   windows.announce(12, 15, 9);  // a store during the read
@@ -61,7 +63,7 @@ TEST(ReadWindows, AReadMaySeeTheOldValueOrAnyStoreMadeDuringIt) {
 }
 
 TEST(ReadWindows, AReadNeverSeesWhatWasNotThereWhileItRan) {
-  const std::map<unsigned long, Entry> model = {{10, {19, 7}}};
+  const auto model = model_of({{10, 19, 7}}).map();
   ReadWindows windows(2);
   windows.open(1, 12, 12, spans_over(model, 12, 12));
   windows.announce(30, 40, 9);  // a store elsewhere

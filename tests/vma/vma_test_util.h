@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "mmtorture/core/choice.h"
@@ -23,15 +24,40 @@ inline mem::MemConfig small_memory() {
   return config;
 }
 
+// Frames the buddy allocator and the per-CPU lists hold free.
+inline uint64_t free_frames(const mem::Memory& memory) { return memory.nr_free_pages() + memory.nr_pcp_pages(); }
+
+// The test world. At teardown it checks that the test freed what it allocated: once
+// every mm is gone (a test's Mm locals are destroyed before its World) no
+// vm_area_struct, anon_vma, maple node, LRU page or swap slot is left
+// (vm_teardown_leak, the world job's own leak check), and once the context's caches
+// are destroyed every page frame taken since the world was built is free again. A leak
+// fails the test naming what leaked. A world abandoned on purpose (a failure in the
+// middle of a change, as a failed run leaves it) is not torn down, so not checked.
 struct World {
-  explicit World(uint64_t seed = 1, mem::MemConfig config = small_memory())
-      : choices(seed), memory(config, choices, &plan), context(memory) {}
-  ~World() { rcu_barrier(); }
+  explicit World(uint64_t seed = 1, mem::MemConfig config = small_memory(), VmConfig vm = {})
+      : choices(seed),
+        memory(config, choices, &plan),
+        free_at_start(free_frames(memory)),
+        owned_context(std::in_place, memory, vm),
+        context(*owned_context) {}
+  ~World() {
+    rcu_barrier();
+    if (context.abandoned()) return;
+    if (auto leak = vm_teardown_leak(context)) ADD_FAILURE() << "test world leaked: " << *leak;
+    owned_context.reset();  // kmem_cache_destroy: the caches' slab pages go back
+    if (const uint64_t free = free_frames(memory); free != free_at_start)
+      ADD_FAILURE() << "test world leaked: " << free_at_start - free << " page frames still allocated";
+  }
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
 
   SeededChoices choices;
   mem::FaultPlan plan;
   mem::Memory memory;
-  VmContext context;
+  uint64_t free_at_start;
+  std::optional<VmContext> owned_context;
+  VmContext& context;
 };
 
 inline constexpr unsigned long kBase = 0x100000;  // pictures start here
@@ -62,12 +88,7 @@ inline void expect_consistent(VmContext& context, std::initializer_list<Mm*> mms
   for (Mm* mm : mms) {
     auto failure = validate_mm(*mm);
     ASSERT_FALSE(failure.has_value()) << failure->message << "\n" << failure->dump;
-    MA_STATE(mas, &mm->mm_mt, 0, 0);
-    void* entry;
-    mas_for_each(&mas, entry, ULONG_MAX) {
-      auto* vma = static_cast<Vma*>(entry);
-      if (vma->vm_flags & VM_ACCOUNT) accounted += vma->pages();
-    }
+    accounted += vm_account_pages(*mm);
   }
   EXPECT_EQ(context.committed_pages(), accounted) << "committed accounting drifted";
   auto mem_failure = context.memory().check_consistency();

@@ -242,6 +242,12 @@ std::optional<Failure> validate_mm(Mm& mm);
 // committed_accounting checks compare their sum with MmContext::committed_pages).
 uint64_t vm_account_pages(Mm& mm);
 
+// What a context still holds once every mm of it has exited: the first of its
+// vm_area_structs, anon_vmas and maple nodes still allocated, pages on the LRU and swap
+// slots in use, as one line ("3 anon_vmas still allocated"), or nothing. The world's
+// teardown leak check and the test worlds' teardown read this one list.
+std::optional<std::string> vm_teardown_leak(VmContext& context);
+
 // The mm as text: one line per VMA ("[start-end) rw-p pgoff anon N id N pages P").
 std::string dump_mm(Mm& mm);
 
