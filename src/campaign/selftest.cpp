@@ -364,6 +364,9 @@ const std::vector<SelftestScenario>& selftest_scenarios() {
       {Defect::NodeReplaceSkipsGapUpdate, "smoke.toml", true},
       {Defect::SplitSkipsAnonVmaClone, "smoke.toml", true},
       {Defect::MprotectEnomemKeepsCharge, "smoke.toml", true},
+      {Defect::RebalanceLeavesNodeShort, "smoke.toml", true},
+      {Defect::SpanningStoreMissesNextNode, "smoke.toml", true},
+      {Defect::ForkSkipsVmaStartWrite, "smoke.toml", true},
   };
   return table;
 }

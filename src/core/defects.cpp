@@ -116,6 +116,26 @@ const std::vector<DefectInfo>& defect_table() {
        "mprotect_fixup charges private memory it makes writable before changing the VMA, and its error path "
        "does not uncharge it when the merge or split cannot allocate (the vm_unacct_memory(charged) of its fail "
        "path). Caught at the end of the run by the committed accounting check."},
+      {Defect::RebalanceLeavesNodeShort, "rebalance-leaves-node-short", "upstream",
+       "The rebalance's sufficiency test (mast_sufficient: more slots than the minimum) is off by one, so a "
+       "rebalance or spanning store keeps a node one slot short of the minimum occupancy instead of taking data "
+       "from a neighbour (the class of the maple-tree "
+       "insufficient-data fixes in mas_spanning_rebalance and mas_rebalance). Caught by mt_validate's occupancy "
+       "check (validate_mm after every world operation; the maple job's validation)."},
+      {Defect::SpanningStoreMissesNextNode, "spanning-store-misses-next-node", "upstream",
+       "A NULL store that ends exactly on a leaf's last pivot is a spanning store because the next leaf may "
+       "start with NULL too, and the two must become one range; the right-hand walk goes to mas->last instead of "
+       "mas->last + 1, so the next leaf is left out and two NULL ranges meet across the node boundary (the class "
+       "of \"maple_tree: correct tree corruption on spanning store\", 6.12). Caught by mt_validate's NULL check "
+       "(validate_mm after every world operation: munmap ending on a leaf boundary)."},
+      {Defect::ForkSkipsVmaStartWrite, "fork-skips-vma-start-write", "upstream",
+       "dup_mmap copies the parent's VMAs and page tables without vma_start_write on each of them, as 6.4 did "
+       "before \"fork: lock VMAs of the parent process when forking\" (the memory corruption reports of 6.4): "
+       "a page fault under the parent VMA's own lock (lock_vma_under_rcu) runs while fork write-protects and "
+       "shares its ptes and reads its anon_vma. Needs world.per_vma_locks. Caught when fork copies the page tables of "
+       "a "
+       "VMA that is not write-locked (vma_lock.page_tables_not_write_locked, the rule of every page-table copy or "
+       "move under mmap_lock: copy_page_range, move_page_tables)."},
   };
   return table;
 }

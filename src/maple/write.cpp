@@ -587,7 +587,10 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
   Path pa = plan.path;
   Path pb;
   const bool spanning = plan.type == wr_spanning_store;
-  if (spanning) walk_path(mt, mas->last == ULONG_MAX ? ULONG_MAX : mas->last + 1, pb);
+  // CANARY spanning-store-misses-next-node: the right-hand walk stops at mas->last, so a
+  // store ending on a leaf's last pivot leaves out the next leaf (and its leading NULL).
+  const bool to_last = mmt::defect_enabled(mmt::Defect::SpanningStoreMissesNextNode);
+  if (spanning) walk_path(mt, mas->last == ULONG_MAX || to_last ? mas->last : mas->last + 1, pb);
   else pb = pa;
   int d = pa.leaf_depth;
   maple_enode* a = pa.node[d];
@@ -613,7 +616,11 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
     const bool whole = a_min == 0 && b_max == ULONG_MAX;
     const unsigned slot_count = mt_slot_count(type);
     int split = -1;  // the cut a push into a sibling chose
-    if (!whole && c.count < mt_min_slots(type) + 1) {
+    // CANARY rebalance-leaves-node-short: the sufficiency test is off by one, so a node
+    // one slot short of the minimum is kept.
+    const unsigned sufficient =
+        mt_min_slots(type) + (mmt::defect_enabled(mmt::Defect::RebalanceLeavesNodeShort) ? 0 : 1);
+    if (!whole && c.count < sufficient) {
       // Rebalance: pull in a neighbour at this depth, as mast_spanning_rebalance picks
       // it: from the parent up, the first level with a node to the right or the left
       // decides, the right preferred.

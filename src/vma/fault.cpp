@@ -179,7 +179,8 @@ std::unique_ptr<Mm> dup_mm(Mm& parent, int* error) {
     auto* vma = static_cast<Vma*>(entry);
     // Since 6.4 (after the fork/fault memory-corruption reports): no fault may change the
     // parent's VMA under its own lock while its page tables are copied.
-    vma_start_write(vma);
+    // CANARY fork-skips-vma-start-write: the parent's VMA is copied unlocked.
+    if (!defect_enabled(Defect::ForkSkipsVmaStartWrite)) vma_start_write(vma);
     if (vma->vm_flags & VM_ACCOUNT) {
       if ((ret = context.vm_acct_memory(vma->pages()))) break;
       charged += vma->pages();
@@ -217,6 +218,7 @@ std::unique_ptr<Mm> dup_mm(Mm& parent, int* error) {
       anon_vma_link(copy, own);
     }
     // copy_page_range: every present pte is shared copy-on-write.
+    vma_assert_page_tables_locked(vma, "copy_page_range");
     sched::SpinGuard parent_ptl(parent.page_table_lock, Site{"copy_pte_range"});
     for (auto it = parent.ptes.lower_bound(vma->vm_start >> kPageShift);
          it != parent.ptes.end() && it->first < (vma->vm_end >> kPageShift); ++it) {

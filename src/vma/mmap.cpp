@@ -566,6 +566,7 @@ long move_vma(Mm& mm, Vma* vma, unsigned long old_addr, unsigned long old_len, u
   mm.total_vm += new_len >> kPageShift;
   {
     // move_page_tables.
+    vma_assert_page_tables_locked(vma, "move_page_tables");
     sched::SpinGuard guard(mm.page_table_lock, Site{"move_page_tables"});
     move_ptes(mm.ptes, old_addr, old_len, new_addr);
     move_ptes(mm.swap_ptes, old_addr, old_len, new_addr);  // swap ptes move with the present ones

@@ -163,6 +163,15 @@ void vma_assert_write_locked(const Vma* vma, const char* site) {
                    vma->vm_end));
 }
 
+void vma_assert_page_tables_locked(const Vma* vma, const char* site) {
+  if (!per_vma_locks(*vma->vm_mm) || vma_is_write_locked(vma)) return;
+  const uint32_t readers = lock_of(vma, site).lock.readers();
+  fail(vma, "vma_lock.page_tables_not_write_locked", site,
+       fmt::format("vma#{} [{:#x}-{:#x}): its page tables are copied or changed under mmap_lock without "
+                   "vma_start_write, so faults under the VMA's own lock may run meanwhile ({} hold it read-locked now)",
+                   vma->id, vma->vm_start, vma->vm_end, readers));
+}
+
 void vma_mark_detached(Vma* vma) {
   if (!per_vma_locks(*vma->vm_mm)) return;
   vma_assert_write_locked(vma, "vma_mark_detached");

@@ -304,6 +304,25 @@ TEST(Defects, MprotectEnomemKeepsChargeIsCaughtByCommittedAccounting) {
   expect_caught(Defect::MprotectEnomemKeepsCharge, world_job, "committed_accounting", 20);
 }
 
+// Issue 15's maple-tree canaries of rebalancing and spanning stores: the world's VMA
+// trees (mt_validate after every operation) and the maple job both find them.
+TEST(Defects, RebalanceLeavesNodeShortIsCaughtByMtValidate) {
+  expect_caught(Defect::RebalanceLeavesNodeShort, world_job, "mt_validate.occupancy", 10);
+  expect_caught(Defect::RebalanceLeavesNodeShort, maple_job, "mt_validate.occupancy", 10);
+}
+
+TEST(Defects, SpanningStoreMissesNextNodeIsCaughtByMtValidate) {
+  expect_caught(Defect::SpanningStoreMissesNextNode, world_job, "mt_validate.nulls", 10);
+  expect_caught(Defect::SpanningStoreMissesNextNode, maple_job, "mt_validate.nulls", 10);
+}
+
+// Lock ordering: fork copies a parent VMA's page tables without write-locking it; the
+// rule of every page-table copy or move under mmap_lock names it, with or without a
+// fault racing the copy in that run.
+TEST(Defects, ForkSkipsVmaStartWriteIsCaughtByThePageTableLockRule) {
+  expect_caught(Defect::ForkSkipsVmaStartWrite, world_job, "vma_lock.page_tables_not_write_locked", 10);
+}
+
 TEST(Defects, NodeReplaceSkipsGapUpdateIsCaughtByMtValidate) {
   expect_caught(Defect::NodeReplaceSkipsGapUpdate, world_job, "mt_validate.gaps", 10);
 }

@@ -42,8 +42,11 @@ enum class Defect : uint32_t {
   NodeReplaceSkipsGapUpdate,
   SplitSkipsAnonVmaClone,
   MprotectEnomemKeepsCharge,
+  RebalanceLeavesNodeShort,
+  SpanningStoreMissesNextNode,
+  ForkSkipsVmaStartWrite,
 };
-inline constexpr uint32_t kDefectCount = 25;
+inline constexpr uint32_t kDefectCount = 28;
 static_assert(kDefectCount <= 64, "the enabled-defect mask is 64 bits wide");
 
 struct DefectInfo {

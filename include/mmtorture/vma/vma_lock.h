@@ -25,7 +25,8 @@
 // Checks (Failures, named "vma_lock.*"): vma_start_write without the mmap write lock; a
 // VMA detached from the tree without being write-locked; a VMA freed while its lock is
 // held; a VMA written after vm_area_free before its grace period ended
-// (vma.use_after_free); an RCU reader that reaches a freed vm_area_struct; a VMA whose
+// (vma.use_after_free); an RCU reader that reaches a freed vm_area_struct; page tables
+// copied or moved by an mmap write-lock holder without their VMA write-locked; a VMA whose
 // range, flags, pgoff or anon_vma changed under a reader that holds it read-locked (the
 // fault path compares before it installs a pte); a fault that goes on with a detached
 // VMA. And at
@@ -103,6 +104,14 @@ void vma_end_read(Vma* vma);
 bool vma_is_write_locked(const Vma* vma);
 // vma_assert_write_locked: a Failure (at `site`) unless vma is write-locked.
 void vma_assert_write_locked(const Vma* vma, const char* site);
+// vma_assert_page_tables_locked: a writer holding mmap_lock for write is about to copy
+// or change vma's page tables (fork's copy_page_range write-protects and shares them,
+// mremap's move_page_tables moves them). A fault under the VMA's own lock may be
+// changing them at the same time unless vma_start_write kept it out, so the VMA must be
+// write-locked: a Failure (vma_lock.page_tables_not_write_locked, at `site`) otherwise,
+// naming the faults that hold it read-locked at that moment if any. Deterministic: the
+// rule is broken whether or not a fault happens to race the walk in this run.
+void vma_assert_page_tables_locked(const Vma* vma, const char* site);
 // vma_mark_detached: the VMA has left the tree; it must be write-locked.
 void vma_mark_detached(Vma* vma);
 // The store that puts vma into the tree: it is attached from here on.
