@@ -16,6 +16,7 @@
 #include "mmtorture/core/error_name.h"
 #include "mmtorture/core/trace_hash.h"
 #include "mmtorture/jobs/rcu_read_window.h"
+#include "mmtorture/maple/gap_reach.h"
 #include "mmtorture/maple/interval_model.h"
 #include "mmtorture/maple/kernel_api.h"
 #include "mmtorture/maple/validate.h"
@@ -418,8 +419,10 @@ class Stress {
             fmt::format("empty area [{:#x}, {:#x}] for size {} is not free in the window", mas.index, mas.last, size),
             mas.index, mas.last);
     }
-    unsigned long want = 0;
-    const bool exists = model_.empty_area(index, window_last, size, reverse, &want);
+    // A reverse search reaches down only to the floor 6.12's walk has (gap_reach.h).
+    unsigned long want = 0, floor = 0;
+    const bool exists = (!reverse || maple::mt_rev_area_floor(&tree_, window_last, &floor)) &&
+                        model_.empty_area(std::max(index, floor), window_last, size, reverse, &want);
     const std::string call = fmt::format(
         "{}([{:#x}, {:#x}], size {}) returned {}", reverse ? "mas_empty_area_rev" : "mas_empty_area", index,
         window_last, size, ret == 0 ? fmt::format("[{:#x}, {:#x}]", mas.index, mas.last) : std::to_string(ret));

@@ -7,6 +7,7 @@
 
 #include "internal.h"
 #include "mmtorture/core/defects.h"
+#include "mmtorture/maple/gap_reach.h"
 
 namespace mmt::maple {
 
@@ -40,6 +41,17 @@ unsigned long ma_node_max_gap(maple_node* node, maple_type t, unsigned long min,
   return 0;
 }
 
+bool mt_rev_area_floor(const maple_tree* mt, unsigned long max, unsigned long* floor) {
+  *floor = 0;
+  maple_enode* root = mt_root_enode(mt);
+  if (max != ULONG_MAX || !root) return true;
+  maple_node* node = mte_to_node(root);
+  const maple_type type = mte_node_type(root);
+  if (ma_data_end(node, type, ULONG_MAX) == 0) return false;
+  *floor = ma_pivots(node, type)[0] + 1;
+  return true;
+}
+
 }  // namespace mmt::maple
 
 using namespace mmt::maple;
@@ -69,6 +81,15 @@ bool fit_gap(GapSearch& g, unsigned long s, unsigned long e) {
   return true;
 }
 
+// 6.12's reverse walk (mas_rev_awalk) takes a slot, leaf or child, only when the
+// window from the slot's start up to the window's end holds `size` indices, and counts
+// them as max - slot_min + 1 in unsigned arithmetic. Wherever the count is exact this
+// rejects nothing a fit could use; for a window ending at ULONG_MAX and a slot starting
+// at 0 it wraps to 0, so that walk never enters the root's first slot (the left spine,
+// [0, root pivot 0]) and answers -EBUSY if nothing above fits. The oracle's seed 1001
+// op 32 is such a query (tests/kernel/oracle_version_test.cpp shows 6.12 answers it so).
+bool rev_room(const GapSearch& g, unsigned long slot_min) { return g.size <= g.max - slot_min + 1; }
+
 bool search_node(GapSearch& g, maple_enode* enode, unsigned long min, unsigned long max) {
   maple_node* node = mte_to_node(enode);
   const maple_type type = mte_node_type(enode);
@@ -80,6 +101,7 @@ bool search_node(GapSearch& g, maple_enode* enode, unsigned long min, unsigned l
     const unsigned long slot_min = i ? ma_pivots(node, type)[i - 1] + 1 : min;
     const unsigned long slot_max = ma_slot_max(node, type, i, max);
     if (slot_max < g.min || slot_min > g.max) continue;
+    if (g.reverse && !rev_room(g, slot_min)) continue;
     if (ma_is_leaf(type)) {
       // CANARY empty-area-skips-last-slot: the forward walk stops before a leaf's last slot.
       if (!g.reverse && i == end && mmt::defect_enabled(mmt::Defect::EmptyAreaSkipsLastSlot)) continue;

@@ -421,6 +421,68 @@ TEST(KernelTree, StrictShapeCheckDoesNotExemptTheRightmostNodes) {
 
 }  // namespace
 
+// 6.12's reverse gap walk counts the room between a slot's start and the window's end
+// as max - slot_min + 1, which wraps to 0 for a slot starting at 0 when max is
+// ULONG_MAX: it never answers in the root's first slot for such a window. The model's
+// tests/maple/api_test.cpp asks the model the same questions on the same trees.
+TEST(KernelTree, EmptyAreaRevToUlongMaxNeverTakesTheRootsFirstSlot) {
+  World world;
+  auto rev = [](KernelTree& tree, unsigned long min, unsigned long max, unsigned long size, unsigned long* index,
+                unsigned long* last) {
+    KernelState mas(tree, 0, 0);
+    tree.mtree_lock();
+    const int ret = mas.mas_empty_area_rev(min, max, size);
+    tree.mtree_unlock();
+    *index = mas.index();
+    *last = mas.last();
+    return ret;
+  };
+  unsigned long index = 0, last = 0;
+  {
+    KernelTree tree(KernelTree::kAllocRange);
+    ASSERT_EQ(tree.mtree_store_range(1000, ULONG_MAX - 10, xa_value(1), gfp::kKernel), 0);
+    ASSERT_EQ(tree.mt_height(), 1u);
+    EXPECT_EQ(rev(tree, 0, ULONG_MAX, 20, &index, &last), -EBUSY);
+    EXPECT_EQ(rev(tree, 5, ULONG_MAX, 20, &index, &last), -EBUSY);
+    EXPECT_EQ(rev(tree, 0, ULONG_MAX - 1, 20, &index, &last), 0);
+    EXPECT_EQ(index, 980u);
+    EXPECT_EQ(last, 999u);
+    EXPECT_EQ(rev(tree, 0, ULONG_MAX, 10, &index, &last), 0);
+    EXPECT_EQ(index, ULONG_MAX - 9);
+    unsigned long start = 0;
+    EXPECT_EQ(tree.mtree_alloc_rrange(&start, xa_value(2), 20, 0, ULONG_MAX, gfp::kKernel), -EBUSY);
+    EXPECT_EQ(tree.mtree_alloc_rrange(&start, xa_value(2), 20, 0, ULONG_MAX - 1, gfp::kKernel), 0);
+    EXPECT_EQ(start, 980u);
+    tree.mtree_destroy();
+  }
+  {
+    // The oracle's seed 1001 op 32, its entries stored in the recording's order.
+    KernelTree tree(KernelTree::kAllocRange);
+    const unsigned long entries[][2] = {
+        {0xfffffffffffffcc1, 0xfffffffffffffe16},
+        {0x17e, 0x226},
+        {0x7f000000034e, 0x7f0000000411},
+        {0x7f000000e76c, 0x7f000000e76e},
+        {0xfffffffffffffe8c, 0xffffffffffffff8b},
+        {0xfffffffffffffc90, 0xfffffffffffffc91},
+        {0xfffffffffffffa3b, 0xfffffffffffffb1f},
+        {0x7f00000056a7, 0x7f000000578b},
+        {0x21, 0x27},
+        {0xfffffffffffffbd3, 0xfffffffffffffc6c},
+        {0x7f000000e592, 0x7f000000e593},
+        {0x7f0000007e2b, 0x7f0000007e31},
+    };
+    unsigned long v = 1;
+    for (const auto& e : entries) ASSERT_EQ(tree.mtree_store_range(e[0], e[1], xa_value(v++), gfp::kKernel), 0);
+    ASSERT_EQ(tree.mt_height(), 2u);
+    EXPECT_EQ(rev(tree, 0xfffffffffffe78cd, ULONG_MAX, 0xd9, &index, &last), -EBUSY);
+    EXPECT_EQ(rev(tree, 0xfffffffffffe78cd, ULONG_MAX - 1, 0xd9, &index, &last), 0);
+    EXPECT_EQ(index, 0xfffffffffffff962u);
+    EXPECT_EQ(last, 0xfffffffffffffa3au);
+    tree.mtree_destroy();
+  }
+}
+
 // Without MT_FLAGS_ALLOC_RANGE internal nodes are range_64 nodes, which keep no gaps,
 // and the kernel's gap search (mas_anode_descend, mas_rev_awalk) descends only through
 // gaps: it searches a root leaf, and on a taller tree passes over every child (a child

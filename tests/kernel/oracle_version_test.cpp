@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Whose answer is the oracle's? tests/maple/oracle/ holds two streams of 50,000
-// operations answered by a mainline kernel's lib/maple_tree.c (2026), and the model
-// answers all of them alike but one: seed 1001's op 32, a mas_empty_area_rev the
-// recording answers -EBUSY and the model with a free range (tests/maple/oracle_test.cpp
-// lists it). Here the same inputs go to the kernel backend's tree and to the model side
-// by side. On 6.12, the model's declared reference, the kernel answers every one of the
-// 100,000 operations as the recording does, op 32 included: the divergence is not a
-// version difference but the model's (issue 17 item 5), and the model matches 6.12 on
-// every other answer. When the model learns 6.12's answer there, this test says so.
+// operations answered by a mainline kernel's lib/maple_tree.c (2026). Here the same
+// inputs go to the kernel backend's tree and to the model side by side. On 6.12, the
+// model's declared reference, the kernel answers every one of the 100,000 operations as
+// the recording does, and so does the model. Seed 1001's op 32, a mas_empty_area_rev
+// over [0xfffffffffffe78cd, ULONG_MAX] that the recording answers -EBUSY although the
+// empty [0x7f000000e76f, 0xfffffffffffffa3a] holds the size, was the model's one
+// divergence until it learnt 6.12's rule (issue 17 item 5): the reverse walk counts the
+// room under the window's end as max - slot_min + 1, which wraps to 0 for the root's
+// first slot when max is ULONG_MAX (src/maple/gap.cpp).
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -167,16 +168,16 @@ Outcome replay(const std::string& file) {
   return outcome;
 }
 
-TEST(KernelOracle, SixTwelveAnswersAsTheRecordingAndTheModelDiffersOnlyAtTheKnownOp) {
+TEST(KernelOracle, SixTwelveAndTheModelAnswerAsTheRecording) {
   if (!reference_kernel()) GTEST_SKIP() << "the model's reference is 6.12";
   const Outcome seed1001 = replay("maple-kernel-seed1001.txt.gz");
   EXPECT_EQ(seed1001.ops, 50000u);
   EXPECT_TRUE(seed1001.vs_recording.empty()) << "6.12 differs from the recording at op #" << seed1001.vs_recording[0];
-  EXPECT_EQ(seed1001.model_vs_kernel, std::vector<unsigned long>{32});
+  EXPECT_TRUE(seed1001.model_vs_kernel.empty()) << "the model differs from 6.12 at op #" << seed1001.model_vs_kernel[0];
   const Outcome seed1002 = replay("maple-kernel-seed1002.txt.gz");
   EXPECT_EQ(seed1002.ops, 50000u);
-  EXPECT_TRUE(seed1002.vs_recording.empty());
-  EXPECT_TRUE(seed1002.model_vs_kernel.empty());
+  EXPECT_TRUE(seed1002.vs_recording.empty()) << "6.12 differs from the recording at op #" << seed1002.vs_recording[0];
+  EXPECT_TRUE(seed1002.model_vs_kernel.empty()) << "the model differs from 6.12 at op #" << seed1002.model_vs_kernel[0];
 }
 
 }  // namespace

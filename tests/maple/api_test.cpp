@@ -522,6 +522,70 @@ TEST_F(MapleApi, EmptyAreaInDeepTree) {
   mtree_destroy(&tree);
 }
 
+// 6.12's reverse gap walk (mas_rev_awalk) takes a slot only if the window above the
+// slot's start holds `size` indices, counted as max - slot_min + 1 in unsigned
+// arithmetic. For a window ending at ULONG_MAX and a slot starting at 0 that count wraps
+// to 0: the walk never takes the root's first slot (and nothing below it) and answers
+// -EBUSY when nothing above fits, whatever the window's start. Any other window end
+// reaches it. tests/kernel/kernel_tree_test.cpp asks the kernel the same questions.
+TEST_F(MapleApi, EmptyAreaRevToUlongMaxNeverTakesTheRootsFirstSlot) {
+  DEFINE_MTREE(tree);
+  mt_init_flags(&tree, MT_FLAGS_ALLOC_RANGE);
+  // A root leaf: [0, 999] empty, one entry, [ULONG_MAX - 9, ULONG_MAX] empty.
+  ASSERT_EQ(mtree_store_range(&tree, 1000, ULONG_MAX - 10, xa_mk_value(1), GFP_KERNEL), 0);
+  ASSERT_EQ(mt_height(&tree), 1u);
+  MA_STATE(mas, &tree, 0, 0);
+  EXPECT_EQ(mas_empty_area_rev(&mas, 0, ULONG_MAX, 20), -EBUSY);
+  mas_reset(&mas);
+  EXPECT_EQ(mas_empty_area_rev(&mas, 5, ULONG_MAX, 20), -EBUSY);
+  mas_reset(&mas);
+  EXPECT_EQ(mas_empty_area_rev(&mas, 0, ULONG_MAX - 1, 20), 0);
+  EXPECT_EQ(mas.index, 980u);
+  EXPECT_EQ(mas.last, 999u);
+  mas_reset(&mas);
+  EXPECT_EQ(mas_empty_area_rev(&mas, 0, ULONG_MAX, 10), 0);  // the top slot fits
+  EXPECT_EQ(mas.index, ULONG_MAX - 9);
+  EXPECT_EQ(mas.last, ULONG_MAX);
+  mas_reset(&mas);
+  EXPECT_EQ(mas_empty_area(&mas, 0, ULONG_MAX, 20), 0);  // the forward walk has no such rule
+  EXPECT_EQ(mas.index, 0u);
+  unsigned long start = 0;
+  EXPECT_EQ(mtree_alloc_rrange(&tree, &start, xa_mk_value(2), 20, 0, ULONG_MAX, GFP_KERNEL), -EBUSY);
+  EXPECT_EQ(mtree_alloc_rrange(&tree, &start, xa_mk_value(2), 20, 0, ULONG_MAX - 1, GFP_KERNEL), 0);
+  EXPECT_EQ(start, 980u);
+  mtree_destroy(&tree);
+
+  // The oracle's seed 1001 op 32 (tests/maple/oracle): two leaves split at
+  // 0xfffffffffffffb1f; the right one's gaps are all below 0xd9, the left one's last
+  // slot is the empty [0x7f000000e76f, 0xfffffffffffffa3a].
+  mt_init_flags(&tree, MT_FLAGS_ALLOC_RANGE);
+  // Stored in the recording's order (which decides where the leaves split).
+  const unsigned long entries[][2] = {
+      {0xfffffffffffffcc1, 0xfffffffffffffe16},
+      {0x17e, 0x226},
+      {0x7f000000034e, 0x7f0000000411},
+      {0x7f000000e76c, 0x7f000000e76e},
+      {0xfffffffffffffe8c, 0xffffffffffffff8b},
+      {0xfffffffffffffc90, 0xfffffffffffffc91},
+      {0xfffffffffffffa3b, 0xfffffffffffffb1f},
+      {0x7f00000056a7, 0x7f000000578b},
+      {0x21, 0x27},
+      {0xfffffffffffffbd3, 0xfffffffffffffc6c},
+      {0x7f000000e592, 0x7f000000e593},
+      {0x7f0000007e2b, 0x7f0000007e31},
+  };
+  unsigned long v = 1;
+  for (const auto& e : entries) ASSERT_EQ(mtree_store_range(&tree, e[0], e[1], xa_mk_value(v++), GFP_KERNEL), 0);
+  ASSERT_EQ(mt_height(&tree), 2u);
+  mas_reset(&mas);
+  EXPECT_EQ(mas_empty_area_rev(&mas, 0xfffffffffffe78cd, ULONG_MAX, 0xd9), -EBUSY);
+  mas_reset(&mas);
+  EXPECT_EQ(mas_empty_area_rev(&mas, 0xfffffffffffe78cd, ULONG_MAX - 1, 0xd9), 0);
+  EXPECT_EQ(mas.index, 0xfffffffffffff962u);
+  EXPECT_EQ(mas.last, 0xfffffffffffffa3au);
+  mtree_destroy(&tree);
+}
+
 TEST_F(MapleApi, AllocRangeAndRrange) {
   DEFINE_MTREE(tree);
   mt_init_flags(&tree, MT_FLAGS_ALLOC_RANGE);

@@ -9,6 +9,7 @@
 // operation number so it can be replayed alone.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -17,6 +18,7 @@
 
 #include "maple_test_util.h"
 #include "mmtorture/core/rng.h"
+#include "mmtorture/maple/gap_reach.h"
 #include "mmtorture/maple/interval_model.h"
 #include "mmtorture/maple/kernel_api.h"
 
@@ -32,11 +34,13 @@ std::optional<Range> as_range(const std::optional<IntervalModel::Range>& r) {
   return r ? std::optional<Range>(as_range(*r)) : std::nullopt;
 }
 
-// The fit the model's rule picks for [min, max] (min <= max, size >= 1, size fits).
-std::optional<Range> model_empty_area(const IntervalModel& model, unsigned long min, unsigned long max,
-                                      unsigned long size, bool reverse) {
-  unsigned long index;
-  if (!model.empty_area(min, max, size, reverse, &index)) return std::nullopt;
+// The fit the kernel's rule picks for [min, max] (min <= max, size >= 1, size fits) in
+// `tree`, whose root decides how far down a reverse search reaches (gap_reach.h).
+std::optional<Range> model_empty_area(const IntervalModel& model, const maple_tree* tree, unsigned long min,
+                                      unsigned long max, unsigned long size, bool reverse) {
+  unsigned long index, floor = 0;
+  if (reverse && !mmt::maple::mt_rev_area_floor(tree, max, &floor)) return std::nullopt;
+  if (!model.empty_area(std::max(min, floor), max, size, reverse, &index)) return std::nullopt;
   return Range{index, index + size - 1, nullptr};
 }
 
@@ -253,7 +257,7 @@ class Differential {
     if (min > max || size == 0 || max - min < size - 1) {
       want_ret = -EINVAL;
     } else {
-      want = model_empty_area(model_, min, max, size, reverse);
+      want = model_empty_area(model_, &tree_, min, max, size, reverse);
       want_ret = want ? 0 : -EBUSY;
     }
     ASSERT_EQ(ret, want_ret) << where() << (reverse ? " empty_area_rev(" : " empty_area(") << std::hex << min << ", "
@@ -282,7 +286,7 @@ class Differential {
     if (min > max || max - min < size - 1) {
       want_ret = -EINVAL;
     } else {
-      want = model_empty_area(model_, min, max, size, reverse);
+      want = model_empty_area(model_, &tree_, min, max, size, reverse);
       want_ret = want ? 0 : -EBUSY;
     }
     ASSERT_EQ(ret, want_ret) << where() << " alloc_range";

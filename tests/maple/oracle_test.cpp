@@ -19,27 +19,11 @@ namespace {
 
 using namespace mmt::maple::oracle;
 
-// Answers where our tree and the kernel's differ, as (file, op index). Every entry is a
-// read-only query, so the trees stay identical and the replay goes on; any divergence
-// not listed fails the test.
-//  - seed1001 op 32: mas_empty_area_rev(lo=0xfffffffffffe78cd, hi=ULONG_MAX, size=0xd9).
-//    The empty range [0x7f000000e76f, 0xfffffffffffffa3a] covers
-//    [0xfffffffffffff962, 0xfffffffffffffa3a], which we return; the kernel answers
-//    -EBUSY. 6.12 (the model's reference) answers -EBUSY too, with the model's shape:
-//    tests/kernel/oracle_version_test.cpp replays both streams on the kernel backend, so
-//    this is the model's divergence, not a version difference. Not yet matched.
-struct KnownDivergence {
-  const char* file;
-  unsigned long op;
-};
-constexpr KnownDivergence kKnownDivergences[] = {{"maple-kernel-seed1001.txt.gz", 32}};
-
-bool known_divergence(const std::string& file, unsigned long op) {
-  for (const auto& known : kKnownDivergences)
-    if (file == known.file && op == known.op) return true;
-  return false;
-}
-
+// Every answer must be the recording's, seed 1001's op 32 included:
+// mas_empty_area_rev(0xfffffffffffe78cd, ULONG_MAX, 0xd9) is -EBUSY although the empty
+// [0x7f000000e76f, 0xfffffffffffffa3a] holds the size, because 6.12's reverse walk never
+// enters the root's first slot for a window ending at ULONG_MAX (src/maple/gap.cpp;
+// tests/kernel/oracle_version_test.cpp has 6.12 answer it so).
 void replay_oracle(const std::string& file) {
   const auto lines = read_gz_lines(std::string(MMT_ORACLE_DIR) + "/" + file);
   ASSERT_GT(lines.size(), 50000u) << "cannot read " << file;
@@ -59,7 +43,7 @@ void replay_oracle(const std::string& file) {
     for (const std::string& result : got) {
       ASSERT_LT(i, lines.size());
       const std::string expected = lines[i].substr(lines[i].find(" | ") + 3);
-      if (result != expected && !known_divergence(file, ops)) {
+      if (result != expected) {
         ++mismatches;
         if (mismatches <= 8) ADD_FAILURE() << file << " line " << i + 1 << " (op #" << ops << "): " << lines[i] << "\n  got: " << result;
         if (op <= 3 || op == 10) { ADD_FAILURE() << "mutating op diverged; stopping"; return; }
