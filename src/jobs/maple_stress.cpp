@@ -675,12 +675,58 @@ class Stress {
     diff_model(0, ULONG_MAX);
   }
 
+  // The model is compared with the leaves the validating walk reads, in the same pass
+  // (the whole-tree check compares through mas_for_each, so the iteration API is
+  // checked every full_check_every ops; the find ops check it against the model too).
   void check_range(unsigned long first, unsigned long last) {
     unsigned long span_first, span_last;
-    if (auto failure = maple::validate_tree_range(&tree_, first, last, &span_first, &span_last))
+    LeafDiff diff{model_.map()};
+    if (auto failure = maple::validate_tree_range(&tree_, first, last, &span_first, &span_last, &diff))
       throw FailureError(std::move(*failure));
-    diff_model(span_first, span_last);
+    if (!diff.leaves) return diff_model(0, ULONG_MAX);  // no node: at most the root's one entry
+    diff.end_leaf();
+    if (diff.differs) diverged(diff.what, diff.first, diff.last);
   }
+
+  // Each leaf's entries against the model's over the leaf's range: the first difference.
+  struct LeafDiff final : maple::LeafVisitor {
+    const Model::Map& map;
+    explicit LeafDiff(const Model::Map& m) : map(m), it(m.end()) {}
+    Model::Map::const_iterator it;
+    unsigned long leaf_max = 0;
+    uint64_t leaves = 0;
+    bool differs = false;
+    std::string what;
+    unsigned long first = 0, last = 0;
+
+    void leaf(unsigned long min, unsigned long max) override {
+      end_leaf();
+      ++leaves;
+      leaf_max = max;
+      it = map.upper_bound(min);
+      if (it != map.begin() && std::prev(it)->second.last >= min) --it;
+    }
+    void entry(unsigned long index, unsigned long entry_last, void* entry) override {
+      if (differs) return;
+      if (it == map.end() || it->first != index || it->second.last != entry_last ||
+          it->second.value != xa_to_value(entry))
+        return differ(
+            fmt::format("tree entry [{:#x}, {:#x}] = {} differs from the model", index, entry_last, xa_to_value(entry)),
+            index, entry_last);
+      ++it;
+    }
+    // The model's entries the leaf did not hold.
+    void end_leaf() {
+      if (leaves && !differs && it != map.end() && it->first <= leaf_max)
+        differ(fmt::format("model entry at {:#x} missing from the tree", it->first), it->first, it->second.last);
+    }
+    void differ(std::string text, unsigned long from, unsigned long to) {
+      differs = true;
+      what = std::move(text);
+      first = from;
+      last = to;
+    }
+  };
 
   // The whole-tree check after a partial one passed: anything it finds, the partial
   // check should have found.

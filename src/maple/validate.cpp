@@ -32,6 +32,7 @@ struct Validator {
   unsigned long window_first = 0, window_last = ULONG_MAX;
   bool any_leaf = false;
   unsigned long span_first = 0, span_last = 0;
+  LeafVisitor* visitor = nullptr;  // told each leaf checked and its entries
 
   bool fail(const char* check, maple_enode* enode, unsigned long min, unsigned long max, int depth,
             const std::string& what) {
@@ -107,6 +108,7 @@ struct Validator {
       span_last = max;
       unsigned long slot_min = min;
       max_gap = 0;
+      if (visitor) visitor->leaf(min, max);
       for (unsigned s = 0; s <= end; ++s) {
         const unsigned long slot_max = ma_slot_max(node, type, s, max);
         if (!slots[s]) {
@@ -114,7 +116,7 @@ struct Validator {
             return fail("nulls", enode, min, max, depth, fmt::format("consecutive NULL ranges end at slot {}", s));
           const unsigned long size = slot_max - slot_min + 1;
           if (size > max_gap) max_gap = size;
-        }
+        } else if (visitor) visitor->entry(slot_min, slot_max, slots[s]);
         last_was_null = slots[s] == nullptr;
         slot_min = slot_max + 1;
       }
@@ -262,9 +264,10 @@ std::optional<Failure> validate_tree(const maple_tree* mt) {
 }
 
 std::optional<Failure> validate_tree_range(const maple_tree* mt, unsigned long first, unsigned long last,
-                                           unsigned long* span_first, unsigned long* span_last) {
+                                           unsigned long* span_first, unsigned long* span_last, LeafVisitor* visitor) {
   Validator v{mt, 0, std::nullopt};
   v.partial = true;
+  v.visitor = visitor;
   v.window_first = first > 0 ? first - 1 : 0;
   v.window_last = last < ULONG_MAX ? last + 1 : ULONG_MAX;
   std::optional<Failure> failure = validate_from_root(mt, v);

@@ -19,14 +19,27 @@ namespace mmt::maple {
 // gaps, nulls, height, type) and whose dump is the tree.
 std::optional<Failure> validate_tree(const maple_tree* mt);
 
+// What a validating walk read, for a contents check in the same pass: each leaf it
+// checks (its range), then that leaf's entries (not its NULL ranges), leaves left to
+// right. The walk calls it while checking, so a leaf may be visited before the walk
+// fails: record what you see and act on it only if the walk returns no failure.
+class LeafVisitor {
+ public:
+  virtual ~LeafVisitor() = default;
+  virtual void leaf(unsigned long min, unsigned long max) = 0;
+  virtual void entry(unsigned long first, unsigned long last, void* entry) = 0;
+};
+
 // validate_tree's checks on the part of the tree a write to [first, last] can have
 // changed: every node whose range meets [first - 1, last + 1] and one neighbour on each
 // side at every level (where a rebalance or split reaches), with their ancestors. A
 // child not descended into is trusted for its gap (its parent's gap slot). The visited
 // leaves span [*span_first, *span_last] (the whole index space when the tree has no
-// node), the range a contents check should then compare.
+// node, which no visitor sees: the root entry, if any, is for the caller to read), the
+// range a contents check should then compare; a visitor is shown each visited leaf.
 std::optional<Failure> validate_tree_range(const maple_tree* mt, unsigned long first, unsigned long last,
-                                           unsigned long* span_first, unsigned long* span_last);
+                                           unsigned long* span_first, unsigned long* span_last,
+                                           LeafVisitor* visitor = nullptr);
 
 // Nodes reachable from the root.
 uint64_t count_tree_nodes(const maple_tree* mt);
