@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "mmtorture/core/defects.h"
+#include "mmtorture/sched/thread.h"
 
 #if defined(MMT_SANITIZED)
 #include <sanitizer/lsan_interface.h>
@@ -44,6 +45,9 @@ SeedResult run_seed(const Config& config, ChoiceSource& choices, const SeedHooks
   __lsan::ScopedDisabler abandoned_worlds_are_not_leaks;
 #endif
   ConfigDefects defects(config);
+  // Whatever job it is: a run on the host that failed in a critical section must not
+  // leave the next run (a shrink candidate, a replay) in atomic context.
+  const sched::HostPreemptScope host_preempt;
   SeedResult out;
   static_cast<jobs::JobResult&>(out) = jobs::job_of(config).run(config, choices, hooks);
   if (out.failure && config.checks.selftest_crash && out.failure->check == "selftest.planted") std::abort();

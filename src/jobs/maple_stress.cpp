@@ -898,6 +898,7 @@ MapleStressResult run_maple_stress(ChoiceSource& choices, const MapleStressOptio
   } access_points(options.rcu_access_points);
   ChoiceNodeAllocator allocator(choices, options.nowait_fail_probability);
   maple::set_node_allocator(&allocator);
+  const sched::HostPreemptScope host_preempt;  // a failure under mtree_lock leaves it raised
   Stress stress(choices, options, allocator);
   try {
     stress.run(result);

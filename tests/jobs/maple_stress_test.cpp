@@ -5,6 +5,17 @@
 
 #include "mmtorture/jobs/maple_stress.h"
 
+#include <optional>
+
+#include "mmtorture/core/choice.h"
+#include "mmtorture/core/defects.h"
+#include "mmtorture/sched/atomic_context.h"
+#include "mmtorture/sched/thread.h"
+
+#ifdef MMT_SANITIZED
+#include <sanitizer/lsan_interface.h>
+#endif
+
 namespace mmt::jobs {
 
 namespace {
@@ -131,6 +142,33 @@ TEST(MapleStress, CursorAndBulkOpsRunCleanAndReplay) {
   SeededChoices classic(1);
   run_maple_stress(classic, small_options());
   EXPECT_EQ(classic.recorded().at(0).bound, 10u);
+}
+
+}  // namespace mmt::jobs
+
+namespace mmt::jobs {
+
+// A BUG raised under mtree_lock (a planted node reservation one short) unwinds past the
+// lock's preempt_enable on the host: the run gives the host back its preempt count, so
+// the next run in the process does not start in atomic context.
+TEST(MapleStress, AFailureUnderTheTreeLockLeavesTheHostPreemptible) {
+#ifdef MMT_SANITIZED
+  __lsan::ScopedDisabler abandoned_trees_are_not_leaks;
+#endif
+  MapleStressOptions options;
+  options.ops = 2000;
+  std::optional<Failure> failure;
+  {
+    DefectScope scope({Defect::PreallocSplitOneShort});
+    for (uint64_t seed = 1; seed <= 30 && !failure; ++seed) {
+      SeededChoices choices(seed);
+      failure = run_maple_stress(choices, options).failure;
+    }
+  }
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_EQ(failure->check, "BUG") << failure->message;
+  EXPECT_EQ(sched::host_thread().preempt_count(), 0u);
+  EXPECT_FALSE(sched::in_atomic());
 }
 
 }  // namespace mmt::jobs

@@ -123,6 +123,7 @@ class Thread {
   friend class SchedRcu;
   friend Thread& host_thread();
   friend void preempt_disable();
+  friend class HostPreemptScope;
   friend void preempt_enable();
 
   Thread(Scheduler* scheduler, uint32_t id, std::string name, bool daemon)
@@ -183,5 +184,20 @@ class Thread {
 // set-up before Scheduler::run, single-threaded use of the primitives). It may take
 // and release locks; it may never block.
 Thread& host_thread();
+
+// A run on the host (a job without green threads) that fails inside a critical section
+// (a BUG under mtree_lock) unwinds past its preempt_enable, and the host stays in atomic
+// context for the next run in the process. This scope gives the host back the preempt
+// count it had when the scope began, whatever ended the run.
+class HostPreemptScope {
+ public:
+  HostPreemptScope() : count_(host_thread().preempt_count_) {}
+  ~HostPreemptScope() { host_thread().preempt_count_ = count_; }
+  HostPreemptScope(const HostPreemptScope&) = delete;
+  HostPreemptScope& operator=(const HostPreemptScope&) = delete;
+
+ private:
+  uint32_t count_;
+};
 
 }  // namespace mmt::sched
