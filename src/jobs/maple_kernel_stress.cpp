@@ -93,8 +93,11 @@ class TreeUnderTest {
   virtual int empty_area(bool reverse, unsigned long min, unsigned long max, unsigned long size, unsigned long* index,
                          unsigned long* last) = 0;
   virtual int alloc_range(unsigned long* start, unsigned long value, unsigned long size, unsigned long min) = 0;
-  // Under the tree lock: mas_preallocate(GFP_NOWAIT), and on success mas_store_prealloc.
-  virtual int prealloc_store(unsigned long index, unsigned long last, unsigned long value) = 0;
+  // Under the tree lock: mas_preallocate(GFP_NOWAIT), then `requested` with the number
+  // of nodes it asked the node allocator for (granted or not), and on success
+  // mas_store_prealloc.
+  virtual int prealloc_store(unsigned long index, unsigned long last, unsigned long value,
+                             const std::function<void(uint64_t)>& requested) = 0;
   // Under the tree lock: mas_store_gfp(GFP_NOWAIT).
   virtual int store_gfp(unsigned long index, unsigned long last, unsigned long value) = 0;
   // A store through a paused (or reset) state, as a caller that drops the lock does:
@@ -200,10 +203,13 @@ class KernelBackend final : public TreeUnderTest {
   int alloc_range(unsigned long* start, unsigned long value, unsigned long size, unsigned long min) override {
     return tree_.mtree_alloc_range(start, entry_of(value), size, min, ULONG_MAX, gfp::kKernel);
   }
-  int prealloc_store(unsigned long index, unsigned long last, unsigned long value) override {
+  int prealloc_store(unsigned long index, unsigned long last, unsigned long value,
+                     const std::function<void(uint64_t)>& requested) override {
     kernel::KernelState mas(tree_, index, last);
     tree_.mtree_lock();
+    const uint64_t before = env_.nodes_requested();
     const int ret = mas.mas_preallocate(entry_of(value), gfp::kNowait);
+    requested(env_.nodes_requested() - before);
     if (ret == 0) mas.mas_store_prealloc(entry_of(value));  // which frees what it did not use
     tree_.mtree_unlock();
     return ret;
@@ -317,6 +323,7 @@ class SwitchedNodeAllocator final : public maple::NodeAllocator {
     for (void* node : free_list_) ::operator delete (node, std::align_val_t{alignof(maple_node)});
   }
   maple_node* alloc_node(gfp_t flags, Site) override {
+    ++requests_;
     if (fail_nowait_ && !gfp::allows_blocking(flags)) {
       ++failures_;
       return nullptr;
@@ -340,10 +347,13 @@ class SwitchedNodeAllocator final : public maple::NodeAllocator {
   }
   uint64_t live_nodes() const override { return live_; }
   uint64_t failures() const { return failures_; }
+  // Nodes asked for, granted or not (the model asks one at a time).
+  uint64_t requests() const { return requests_; }
   void set_fail_nowait(bool on) { fail_nowait_ = on; }
 
  private:
   bool fail_nowait_ = false;
+  uint64_t requests_ = 0;
   uint64_t live_ = 0;
   uint64_t failures_ = 0;
   std::vector<void*> free_list_;
@@ -399,10 +409,13 @@ class ModelBackend final : public TreeUnderTest {
   int alloc_range(unsigned long* start, unsigned long value, unsigned long size, unsigned long min) override {
     return mtree_alloc_range(&tree_, start, entry_of(value), size, min, ULONG_MAX, GFP_KERNEL);
   }
-  int prealloc_store(unsigned long index, unsigned long last, unsigned long value) override {
+  int prealloc_store(unsigned long index, unsigned long last, unsigned long value,
+                     const std::function<void(uint64_t)>& requested) override {
     MA_STATE(mas, &tree_, index, last);
     mtree_lock(&tree_);
+    const uint64_t before = allocator_.requests();
     const int ret = mas_preallocate(&mas, entry_of(value), GFP_NOWAIT);
+    requested(allocator_.requests() - before);
     if (ret == 0) {
       mas_set_range(&mas, index, last);
       mas_store_prealloc(&mas, entry_of(value));
@@ -855,6 +868,27 @@ class Job {
     trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), start);
   }
 
+  // TreeUnderTest::prealloc_store on one tree. With the shape option, the nodes the
+  // model's mas_preallocate asked for must be the kernel's (which runs first): compared
+  // as soon as the model's preallocation returns, before its store uses them, since
+  // the count decides where a GFP_NOWAIT failure can strike and a short one is a BUG
+  // in the store.
+  int prealloc_on(TreeUnderTest& t, unsigned long index, unsigned long last, unsigned long value) {
+    return t.prealloc_store(index, last, value, [&](uint64_t requested) {
+      if (&t == &kernel_) {
+        kernel_prealloc_request_ = requested;
+      } else if (opt_.compare_shape) {
+        compare_prealloc_request(index, last, kernel_prealloc_request_, requested);
+      }
+    });
+  }
+  void compare_prealloc_request(unsigned long index, unsigned long last, uint64_t kernel, uint64_t model) {
+    if (kernel != model)
+      fail("maple.diverged", fmt::format("shape: mas_preallocate([{:#x}, {:#x}]) asked for {} nodes on the kernel "
+                                         "but {} on the model",
+                                         index, last, kernel, model));
+  }
+
   // mas_preallocate(GFP_NOWAIT), then mas_store_prealloc on success.
   void prealloc_store(unsigned long index) {
     const unsigned long last = draw_last(index);
@@ -862,7 +896,7 @@ class Job {
     decide_op_failures();
     announce(index, last, value);
     const uint64_t failed_before = kernel_.failed_requests();
-    const int ret = both_ret("mas_preallocate", [&](TreeUnderTest& t) { return t.prealloc_store(index, last, value); });
+    const int ret = both_ret("mas_preallocate", [&](TreeUnderTest& t) { return prealloc_on(t, index, last, value); });
     if (ret == 0) map_.store(index, last, value);
     else if (ret != -ENOMEM) fail("model_diff", fmt::format("mas_preallocate returned {}", ret));
     check_enomem("mas_preallocate", ret, failed_before);
@@ -937,7 +971,7 @@ class Job {
       Answer r{call};
       r.push(static_cast<unsigned long>(how == 0   ? t.store_range(index, last, value, gfp::kKernel)
                                         : how == 1 ? t.store_gfp(index, last, value)
-                                                   : t.prealloc_store(index, last, value)));
+                                                   : prealloc_on(t, index, last, value)));
       return r;
     });
     const int ret = static_cast<int>(a.values[0]);
@@ -1037,6 +1071,7 @@ class Job {
   std::vector<Range> scratch_;
   uint64_t op_ = 0;
   uint64_t injected_ops_ = 0;
+  uint64_t kernel_prealloc_request_ = 0;  // the kernel's last mas_preallocate's nodes
   ReadWindows windows_;
   bool writer_done_ = false;
   uint64_t reads_ = 0;

@@ -65,8 +65,9 @@ std::string basename_of(const char* file) {
 // The private parts the C hooks need.
 struct ShimAccess {
   static uint64_t epoch(const KernelEnv& env) { return env.epoch_; }
-  static void count_request(KernelEnv& env, bool failed) {
+  static void count_request(KernelEnv& env, size_t nodes, bool failed) {
     ++env.requests_;
+    env.nodes_requested_ += nodes;
     if (failed) ++env.request_failures_;
   }
 };
@@ -243,13 +244,13 @@ mmt::mem::KmemCache& cache_for(struct kmem_cache* cache) {
 
 void* mmtk_shim_kmem_cache_alloc(struct kmem_cache* cache, gfp_t gfp) {
   void* object = cache_for(cache).alloc(gfp, mmt::kernel::kSiteAlloc);
-  ShimAccess::count_request(KernelEnv::current(), object == nullptr);
+  ShimAccess::count_request(KernelEnv::current(), 1, object == nullptr);
   return object;
 }
 
 int mmtk_shim_kmem_cache_alloc_bulk(struct kmem_cache* cache, gfp_t gfp, size_t size, void** p) {
   const size_t got = cache_for(cache).alloc_bulk(gfp, size, p, mmt::kernel::kSiteAllocBulk);
-  ShimAccess::count_request(KernelEnv::current(), got == 0 && size != 0);
+  ShimAccess::count_request(KernelEnv::current(), size, got == 0 && size != 0);
   return static_cast<int>(got);
 }
 

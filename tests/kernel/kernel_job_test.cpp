@@ -5,6 +5,7 @@
 // as maple.diverged, which replays.
 #include <gtest/gtest.h>
 
+#include <regex>
 #include <string>
 
 #include "mmtorture/core/defects.h"
@@ -150,6 +151,41 @@ TEST(DifferentialJob, InjectedFailuresAndTheShapeAreTheKernels) {
     EXPECT_EQ(r.ops_done, 1500u);
     EXPECT_GT(r.allocation_failures, 0u);
   }
+}
+
+// The shape option compares the nodes each mas_preallocate asks its node allocator for
+// (the kernel's kmem_cache requests against the model's). With the model's split request
+// one node short (the prealloc-split-one-short canary) a split reached first through
+// mas_preallocate diverges there, naming both counts, before the short reservation is
+// used. (A split reached first through another store runs short inside the model's
+// store instead, a BUG: the seeds are searched for one whose first split is a
+// preallocation, from an empty tree.)
+TEST(DifferentialJob, ShapeComparesTheNodesEachPreallocationAsksFor) {
+  if (std::string(kernel::kernel_version()).rfind("6.12.", 0) != 0) GTEST_SKIP() << "the model's reference is 6.12";
+  const DefectScope defect({Defect::PreallocSplitOneShort});
+  auto o = options(MapleBackend::Differential, 0.0);
+  o.compare_shape = true;
+  o.prefill = 0;
+  o.ops = 400;
+  const std::regex counts(R"(shape: mas_preallocate\(\[0x[0-9a-f]+, 0x[0-9a-f]+\]\) asked for (\d+) nodes on the )"
+                          R"(kernel but (\d+) on the model)");
+  bool reported = false;
+  for (uint64_t seed = 1; seed <= 40 && !reported; ++seed) {
+    SeededChoices choices(seed);
+    const auto r = run_maple_stress(choices, o);
+    ASSERT_TRUE(r.failure.has_value()) << "seed " << seed << ": the canary went unnoticed";
+    std::smatch m;
+    if (!std::regex_search(r.failure->message, m, counts)) continue;
+    reported = true;
+    EXPECT_EQ(r.failure->check, "maple.diverged");
+    const unsigned long kernel_nodes = std::stoul(m[1]), model_nodes = std::stoul(m[2]);
+    EXPECT_EQ(model_nodes + 1, kernel_nodes) << r.failure->message;  // 1 + 2 x height, one short
+    ReplayChoices replay(choices.recorded());
+    const auto again = run_maple_stress(replay, o);
+    ASSERT_TRUE(again.failure.has_value());
+    EXPECT_EQ(again.failure->signature(), r.failure->signature());
+  }
+  EXPECT_TRUE(reported) << "no seed's first split was a preallocation";
 }
 
 // A divergence (the model's gap search with a canary defect: it skips each leaf's last

@@ -40,7 +40,8 @@ struct MapleStressOptions {
   bool whole_trees = false;  // replay --dump-tree-whole: every node, never collapsed
   MapleBackend backend = MapleBackend::Model;
   // differential: also compare the trees' shape after every op (height, and nodes
-  // in use: the slab's live nodes once no cursor holds any).
+  // in use: the slab's live nodes once no cursor holds any) and the number of nodes
+  // each mas_preallocate asks its node allocator for (maple.diverged naming both).
   bool compare_shape = false;
   // Lock-free RCU readers (model or kernel backend, RCU mode): with readers > 0 the writer's
   // operations run as a green thread under the scheduler beside `readers` threads that

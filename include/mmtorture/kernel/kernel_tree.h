@@ -62,6 +62,10 @@ class KernelEnv {
   // each kmem_cache_alloc_bulk call count once).
   uint64_t node_requests() const { return requests_; }
   uint64_t node_request_failures() const { return request_failures_; }
+  // The nodes those requests asked for, granted or not: one per kmem_cache_alloc, `size`
+  // per kmem_cache_alloc_bulk (what the differential's shape option compares per
+  // mas_preallocate with the model's node allocator requests).
+  uint64_t nodes_requested() const { return nodes_requested_; }
 
   // Releases the tree locks and RCU read sections the kernel code still holds on the
   // host thread (a Failure thrown through its frames leaves them); the destructor
@@ -77,6 +81,7 @@ class KernelEnv {
   std::string log_;
   uint64_t requests_ = 0;
   uint64_t request_failures_ = 0;
+  uint64_t nodes_requested_ = 0;
   uint64_t epoch_;
   KernelEnv* previous_;
 };
