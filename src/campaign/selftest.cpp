@@ -367,6 +367,10 @@ const std::vector<SelftestScenario>& selftest_scenarios() {
       {Defect::RebalanceLeavesNodeShort, "smoke.toml", true},
       {Defect::SpanningStoreMissesNextNode, "smoke.toml", true},
       {Defect::ForkSkipsVmaStartWrite, "smoke.toml", true},
+      // RCU publication order: only the maple job's lock-free readers run inside a store.
+      {Defect::RcuNodePublishedBeforePivots, "maple-rcu.toml"},
+      // Page isolation: ranges holding pinned pages end "PFNs busy".
+      {Defect::ContigEarlyExitKeepsIsolation, "seed004-cma-policies.toml"},
   };
   return table;
 }

@@ -4,6 +4,7 @@
 // pageblocks and the LRU-batch state, naming the first thing that disagrees.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "mmtorture/cma/cma.h"
@@ -82,10 +83,17 @@ std::optional<Failure> Cma::check_consistency() const {
   for (uint64_t block = 0; block < isolations_.size(); ++block) {
     const uint64_t pfn = block * mem::kPageblockPages;
     const bool isolated = memory_.pageblock_migratetype(pfn) == mem::MigrateType::Isolate;
-    if (isolated && isolations_[block].owner == 0)
+    const uint64_t owner = isolations_[block].owner;
+    if (isolated && owner == 0)
       return Failure{"cma.isolate_leak", "cma_check",
                      fmt::format("pageblock {} (pfns [{}, {})) is MIGRATE_ISOLATE but no alloc_contig_range in "
                                  "flight owns it", block, pfn, pfn + mem::kPageblockPages),
+                     dump()};
+    if (owner != 0 && !std::binary_search(contig_in_flight_.begin(), contig_in_flight_.end(), owner))
+      return Failure{"cma.isolate_leak", "cma_check",
+                     fmt::format("pageblock {} (pfns [{}, {})) is still isolated by alloc_contig_range call {}, "
+                                 "which has returned (its undo_isolate_page_range was skipped)",
+                                 block, pfn, pfn + mem::kPageblockPages, owner),
                      dump()};
     if (!isolated && isolations_[block].owner != 0)
       return Failure{"cma.isolate_leak", "cma_check",

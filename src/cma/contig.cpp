@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "mmtorture/cma/cma.h"
+#include "mmtorture/core/defects.h"
 #include "mmtorture/sched/signal.h"
 #include "mmtorture/sched/yield_point.h"
 
@@ -134,6 +135,13 @@ int Cma::alloc_contig_range(uint64_t start, uint64_t end, gfp_t gfp, uint64_t* b
                               memory_.nr_pages()));
   ++stats_.contig_calls;
   const uint64_t owner = ++next_call_;
+  // Owners grow, so appending keeps the list sorted; the call leaves it on every exit.
+  contig_in_flight_.push_back(owner);
+  struct InFlight {
+    std::vector<uint64_t>& calls;
+    uint64_t owner;
+    ~InFlight() { calls.erase(std::find(calls.begin(), calls.end(), owner)); }
+  } in_flight{contig_in_flight_, owner};
   if (int ret = start_isolate_page_range(start, end, owner, busy_pfn)) {
     ++stats_.isolate_busy;
     return ret;
@@ -141,7 +149,10 @@ int Cma::alloc_contig_range(uint64_t start, uint64_t end, gfp_t gfp, uint64_t* b
   struct UndoIsolation {
     Cma& cma;
     uint64_t start, end, owner;
-    ~UndoIsolation() { cma.undo_isolate_page_range(start, end, owner); }
+    bool skip = false;
+    ~UndoIsolation() {
+      if (!skip) cma.undo_isolate_page_range(start, end, owner);
+    }
   } undo_isolation{*this, start, end, owner};
 
   int ret = 0;
@@ -173,6 +184,8 @@ int Cma::alloc_contig_range(uint64_t start, uint64_t end, gfp_t gfp, uint64_t* b
   const uint64_t busy = memory_.isolate_freepages_range(start, end);
   if (busy != end) {
     if (busy_pfn) *busy_pfn = busy;
+    // CANARY contig-early-exit-keeps-isolation: this exit skips undo_isolate_page_range.
+    undo_isolation.skip = defect_enabled(Defect::ContigEarlyExitKeepsIsolation);
     return -EBUSY;  // "PFNs busy"
   }
   return 0;

@@ -136,6 +136,20 @@ const std::vector<DefectInfo>& defect_table() {
        "a "
        "VMA that is not write-locked (vma_lock.page_tables_not_write_locked, the rule of every page-table copy or "
        "move under mmap_lock: copy_page_range, move_page_tables)."},
+      {Defect::RcuNodePublishedBeforePivots, "rcu-node-published-before-pivots", "upstream",
+       "A store in an RCU-mode tree links the node that replaces a leaf into its parent before the node's pivots "
+       "are written (rcu_assign_pointer before the fill is complete: the class of the maple tree's RCU "
+       "publication-order fixes, a node must be whole before it is visible), so a lock-free reader that enters it "
+       "meanwhile steers by zero pivots and finds entries at indices that never held them. Caught by the maple "
+       "job's RCU readers (maple.rcu_reader: a value the index did not hold at any point of the read)."},
+      {Defect::ContigEarlyExitKeepsIsolation, "contig-early-exit-keeps-isolation", "upstream",
+       "alloc_contig_range returns -EBUSY straight away when the final test finds pages still in use (\"PFNs "
+       "busy\") instead of going through its undo_isolate_page_range exit, so the range's pageblocks stay "
+       "MIGRATE_ISOLATE with no call owning them: nothing can allocate from them again (the class of "
+       "page-isolation fixes on failure paths, e.g. isolation left set when a later step of "
+       "start_isolate_page_range or alloc_contig_range fails). Caught by the CMA check (cma.isolate_leak: an isolated "
+       "pageblock "
+       "whose isolating call has returned)."},
   };
   return table;
 }

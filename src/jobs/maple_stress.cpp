@@ -268,18 +268,24 @@ class Stress {
         if (got) at = std::max(mas.index, index);
         rcu_read_unlock();
       }
+      // One signature per broken rule: which reader and which lookup (mtree_load or
+      // mas_find) found it are who and how, in the report's detail, not in the message.
+      auto detail = [&] {
+        return fmt::format("reader{}: {}({:#x})\n{}", r, find ? "mas_find" : "mtree_load", index,
+                           maple::mt_dump_string(&tree_, mt_dump_hex));
+      };
       if (got && !xa_is_value(got))
-        raise_failure("maple.rcu_reader", fmt::format("reader{}", r),
-                      fmt::format("{}({:#x}) returned {}, which is no stored entry", find ? "mas_find" : "mtree_load",
-                                  index, got),
-                      maple::mt_dump_string(&tree_, mt_dump_hex));
+        raise_failure("maple.rcu_reader", "maple rcu reader",
+                      fmt::format("a lock-free lookup at {:#x} returned {}, which is no stored entry", index, got),
+                      detail());
       const unsigned long value = got ? xa_to_value(got) : 0;
       if (!windows_.close(r, at, value))
-        raise_failure("maple.rcu_reader", fmt::format("reader{}", r),
-                      fmt::format("{}({:#x}) returned {} for [{:#x}, {:#x}], which {:#x} did not hold at any point "
-                                  "of the read (writer op {})",
-                                  find ? "mas_find" : "mtree_load", index, value, got_first, got_last, at, op_),
-                      maple::mt_dump_string(&tree_, mt_dump_hex));
+        raise_failure(
+            "maple.rcu_reader", "maple rcu reader",
+            fmt::format("a lock-free lookup at {:#x} returned {} for [{:#x}, {:#x}], which {:#x} did not hold "
+                        "at any point of the read (writer op {})",
+                        index, value, got_first, got_last, at, op_),
+            detail());
       ++reads_;
       sched::mark_progress();
       sched::yield_point(kSiteReaderStep);

@@ -14,6 +14,7 @@
 //    stops when one node replaces one node (a single pointer swap in its parent) or the
 //    run covers the whole level (a new root). Old nodes die only after the swap, so an
 //    RCU reader sees either the old tree or the new one.
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -538,6 +539,23 @@ void mas_wr_exact_fit(ma_state* mas, WrPlan& plan, void* entry) {
   if (d > 0) propagate_gap(mt, path, d, ma_leaf_max_gap(leaf, maple_leaf_64, path.min[d], path.max[d]));
 }
 
+// The order of the rcu-node-published-before-pivots canary: `fresh` (filled) is linked at
+// `link` with its pivots zeroed, then each pivot is written back, each write an RCU
+// access point, as a fill that runs after rcu_assign_pointer would.
+void publish_then_write_pivots(maple_tree* mt, void** link, maple_enode* fresh) {
+  unsigned long* pivots = ma_pivots(mte_to_node(fresh), mte_node_type(fresh));
+  const unsigned count = mt_pivot_count(mte_node_type(fresh));
+  std::vector<unsigned long> filled(pivots, pivots + count);
+  std::fill(pivots, pivots + count, 0UL);
+  rcu_assign_point(mt);
+  *link = fresh;
+  for (unsigned i = 0; i < count; ++i) {
+    if (!filled[i]) continue;
+    rcu_assign_point(mt);
+    pivots[i] = filled[i];
+  }
+}
+
 // The nodes leaving the tree in one rebuild: a few per level, kept without a heap
 // allocation; only a spanning store over many nodes spills into the vector.
 class NodeList {
@@ -757,8 +775,14 @@ void mas_wr_rebuild(ma_state* mas, WrPlan& plan, void* entry) {
       const unsigned slot = pa.offset[d - 1];
       auto* fresh = static_cast<maple_enode*>(built.slot[0]);
       mte_set_parent(fresh, parent, slot);
-      rcu_assign_point(mt);
-      ma_slots(parent, ptype)[slot] = fresh;
+      // CANARY rcu-node-published-before-pivots: the new node is linked into its parent
+      // first and its pivots are written after, while readers may be inside it.
+      if (mmt::defect_enabled(mmt::Defect::RcuNodePublishedBeforePivots)) {
+        publish_then_write_pivots(mt, &ma_slots(parent, ptype)[slot], fresh);
+      } else {
+        rcu_assign_point(mt);
+        ma_slots(parent, ptype)[slot] = fresh;
+      }
       // CANARY node-replace-skips-gap-update: a node store's new leaf leaves the parent's
       // gap for its slot as it was.
       if (!(plan.type == wr_node_store && mmt::defect_enabled(mmt::Defect::NodeReplaceSkipsGapUpdate)))

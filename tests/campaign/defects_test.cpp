@@ -323,6 +323,12 @@ TEST(Defects, ForkSkipsVmaStartWriteIsCaughtByThePageTableLockRule) {
   expect_caught(Defect::ForkSkipsVmaStartWrite, world_job, "vma_lock.page_tables_not_write_locked", 10);
 }
 
+// RCU publication order: a reader inside a node linked before its pivots were written
+// finds entries at indices that never held them.
+TEST(Defects, RcuNodePublishedBeforePivotsIsCaughtByTheReaders) {
+  expect_caught(Defect::RcuNodePublishedBeforePivots, maple_readers_job, "maple.rcu_reader", 10);
+}
+
 TEST(Defects, NodeReplaceSkipsGapUpdateIsCaughtByMtValidate) {
   expect_caught(Defect::NodeReplaceSkipsGapUpdate, world_job, "mt_validate.gaps", 10);
 }

@@ -48,5 +48,20 @@ TEST(CmaDefects, UninterruptibleRetryIgnoresTheFatalSignal) {
   EXPECT_NE(failure->message.find("cma_alloc"), std::string::npos) << failure->message;
 }
 
+// Page isolation (issue 15): a range holding pinned pages ends "PFNs busy"; that exit
+// leaves the range isolated, which the check names once the call has returned. The world
+// as seed004-cma-policies.toml runs it (bounded retries, a fatal signal at 1 s).
+TEST(CmaDefects, ContigEarlyExitKeepsIsolationIsAnIsolationLeak) {
+  CmaWorldOptions options = busy_world();
+  options.cma.retry = RetryPolicy::bounded(5, 100);
+  options.fatal_signal_at_ms = 1000;
+  options.hang_ms = 20'000;
+  EXPECT_FALSE(first_failure(options, 5).has_value()) << "control run not clean";
+  DefectScope scope({Defect::ContigEarlyExitKeepsIsolation});
+  auto failure = first_failure(options, 20);
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_EQ(failure->check, "cma.isolate_leak") << failure->headline();
+}
+
 }  // namespace
 }  // namespace mmt::cma

@@ -200,6 +200,9 @@ class Cma {
   };
   std::vector<Isolation> isolations_;
   uint64_t next_call_ = 0;
+  // The alloc_contig_range calls in flight (their owner numbers, ascending): an
+  // isolation whose owner is not among them was left behind by a call that returned.
+  std::vector<uint64_t> contig_in_flight_;
   uint64_t contig_lru_disabled_ = 0;  // alloc_contig_range calls holding lru_cache_disable
   std::map<uint64_t, LongtermPin> longterm_pins_;
   Stats stats_;

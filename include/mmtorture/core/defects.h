@@ -45,8 +45,10 @@ enum class Defect : uint32_t {
   RebalanceLeavesNodeShort,
   SpanningStoreMissesNextNode,
   ForkSkipsVmaStartWrite,
+  RcuNodePublishedBeforePivots,
+  ContigEarlyExitKeepsIsolation,
 };
-inline constexpr uint32_t kDefectCount = 28;
+inline constexpr uint32_t kDefectCount = 30;
 static_assert(kDefectCount <= 64, "the enabled-defect mask is 64 bits wide");
 
 struct DefectInfo {
