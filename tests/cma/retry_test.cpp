@@ -6,6 +6,10 @@
 // both succeed at once.
 #include <cerrno>
 
+#ifdef MMT_SANITIZED
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #include "cma_test_util.h"
 #include "mmtorture/cma/actors.h"
 
@@ -165,6 +169,10 @@ TEST(CmaRetry, LongtermPinInPlaceMakesBoundedFail) {
 }
 
 TEST(CmaRetry, LongtermPinInPlaceMakesForeverHangNamingThePfn) {
+#ifdef MMT_SANITIZED
+  // The hung run's world is abandoned with its failure (its anon_vma chains included).
+  __lsan::ScopedDisabler abandoned_world_is_not_a_leak;
+#endif
   const LongtermOutcome o = whole_area_against_longterm_pin(RetryPolicy::forever(100), LongtermPinMode::PinInPlace);
   ASSERT_TRUE(o.failure.has_value()) << "forever against a long-term pin must hang";
   EXPECT_EQ(o.failure->check, "hang");
