@@ -19,6 +19,7 @@
 #include "mmtorture/jobs/maple_stress.h"
 #include "mmtorture/jobs/nommu.h"
 #include "mmtorture/jobs/world.h"
+#include "mmtorture/maple/reference.h"
 
 namespace mmt::campaign {
 
@@ -383,6 +384,13 @@ void validate_config(const Config& config, const std::string& file) {
   if (config.workload.maple_readers && config.workload.maple_backend == "differential")
     throw ConfigError(file, 0, "workload.maple_readers",
                       "readers run on the model or the kernel backend, not on \"differential\"");
+  // The shape and node requests of the model follow its reference kernel only: against
+  // another version they differ by design, which would read as a divergence.
+  if (config.workload.maple_compare_shape && config.workload.maple_backend == "differential" &&
+      !std::string_view(jobs::maple_kernel_backend_version()).starts_with(std::string(maple::kReferenceKernel) + "."))
+    throw ConfigError(file, 0, "workload.maple_compare_shape",
+                      fmt::format("the model's shape and node requests follow linux {}, this build's kernel is {}",
+                                  maple::kReferenceKernel, jobs::maple_kernel_backend_version()));
   uint64_t total = 0;
   for (uint32_t w : options.op_mix) total += w;
   if (total == 0) throw ConfigError(file, 0, "workload.mix_*", "every op weight is 0");
@@ -562,6 +570,8 @@ std::string config_markdown() {
       "kernel's mt_validate, the model diff, false -ENOMEM and node-accounting checks |\n"
       "| `maple-differential.toml` | the maple job on the model and the kernel's tree from one choice stream: any "
       "difference is `maple.diverged` (kernel backend builds) |\n"
+      "| `maple-twin.toml` | the differential with the model held to 6.12's shape: height, nodes in use and nodes "
+      "per preallocation compared too, NOWAIT failures at 5% (reference-kernel builds) |\n"
       "| `maple-kernel-rcu.toml` | `maple-rcu.toml` on the kernel's tree: readers inside the kernel's stores at "
       "every READ_ONCE/WRITE_ONCE/rcu_dereference/rcu_assign_pointer (kernel backend builds) |\n"
       "| `oom.toml` | memory and a 64-slot swap device fill up: swap ptes, kswapd giving up, the OOM killer and "

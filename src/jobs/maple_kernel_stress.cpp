@@ -319,33 +319,16 @@ class KernelBackend final : public TreeUnderTest {
 // op for both trees); freed nodes are poisoned and reused, as the model job's.
 class SwitchedNodeAllocator final : public maple::NodeAllocator {
  public:
-  ~SwitchedNodeAllocator() override {
-    for (void* node : free_list_) ::operator delete (node, std::align_val_t{alignof(maple_node)});
-  }
   maple_node* alloc_node(gfp_t flags, Site) override {
     ++requests_;
     if (fail_nowait_ && !gfp::allows_blocking(flags)) {
       ++failures_;
       return nullptr;
     }
-    ++live_;
-    if (!free_list_.empty()) {
-      void* node = free_list_.back();
-      free_list_.pop_back();
-      return static_cast<maple_node*>(node);
-    }
-    return static_cast<maple_node*>(::operator new (sizeof(maple_node), std::align_val_t{alignof(maple_node)}));
+    return pool_.take();
   }
-  void free_node(maple_node* node) override {
-    --live_;
-#if defined(MMT_SANITIZED)
-    ::operator delete (static_cast<void*>(node), std::align_val_t{alignof(maple_node)});
-#else
-    std::memset(static_cast<void*>(node), maple::kNodePoisonFree, sizeof(maple_node));
-    free_list_.push_back(node);
-#endif
-  }
-  uint64_t live_nodes() const override { return live_; }
+  void free_node(maple_node* node) override { pool_.give(node); }
+  uint64_t live_nodes() const override { return pool_.live(); }
   uint64_t failures() const { return failures_; }
   // Nodes asked for, granted or not (the model asks one at a time).
   uint64_t requests() const { return requests_; }
@@ -354,9 +337,8 @@ class SwitchedNodeAllocator final : public maple::NodeAllocator {
  private:
   bool fail_nowait_ = false;
   uint64_t requests_ = 0;
-  uint64_t live_ = 0;
   uint64_t failures_ = 0;
-  std::vector<void*> free_list_;
+  maple::FreedNodePool pool_;
 };
 
 class ModelBackend final : public TreeUnderTest {

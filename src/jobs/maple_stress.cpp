@@ -23,6 +23,10 @@
 #include "mmtorture/sched/progress.h"
 #include "mmtorture/sched/scheduler.h"
 
+#ifdef MMT_KERNEL_BACKEND
+#include "mmtorture/kernel/kernel_tree.h"
+#endif
+
 namespace mmt::jobs {
 
 namespace {
@@ -47,9 +51,6 @@ constexpr unsigned long kReaderFindSpan = 0x100;  // mas_find's window past the 
 class ChoiceNodeAllocator final : public maple::NodeAllocator {
  public:
   ChoiceNodeAllocator(ChoiceSource& choices, double p) : choices_(choices), p_(p) {}
-  ~ChoiceNodeAllocator() override {
-    for (void* node : free_list_) ::operator delete (node, std::align_val_t{alignof(maple_node)});
-  }
   ChoiceNodeAllocator(const ChoiceNodeAllocator&) = delete;
   ChoiceNodeAllocator& operator=(const ChoiceNodeAllocator&) = delete;
   maple_node* alloc_node(gfp_t flags, Site site) override {
@@ -62,24 +63,10 @@ class ChoiceNodeAllocator final : public maple::NodeAllocator {
       ++failures_;
       return nullptr;
     }
-    ++live_;
-    if (!free_list_.empty()) {
-      void* node = free_list_.back();
-      free_list_.pop_back();
-      return static_cast<maple_node*>(node);
-    }
-    return static_cast<maple_node*>(::operator new (sizeof(maple_node), std::align_val_t{alignof(maple_node)}));
+    return pool_.take();
   }
-  void free_node(maple_node* node) override {
-    --live_;
-#if defined(MMT_SANITIZED)
-    ::operator delete (static_cast<void*>(node), std::align_val_t{alignof(maple_node)});
-#else
-    std::memset(static_cast<void*>(node), maple::kNodePoisonFree, sizeof(maple_node));
-    free_list_.push_back(node);
-#endif
-  }
-  uint64_t live_nodes() const override { return live_; }
+  void free_node(maple_node* node) override { pool_.give(node); }
+  uint64_t live_nodes() const override { return pool_.live(); }
   uint64_t failures() const { return failures_; }
   // Coverage: "site/nowait" -> requests decided, failures injected.
   std::map<std::string, Coverage::SiteCount> sites() const {
@@ -94,9 +81,8 @@ class ChoiceNodeAllocator final : public maple::NodeAllocator {
   ChoiceSource& choices_;
   double p_;
   bool injecting_ = true;
-  uint64_t live_ = 0;
   uint64_t failures_ = 0;
-  std::vector<void*> free_list_;
+  maple::FreedNodePool pool_;
   std::vector<std::pair<Site, Coverage::SiteCount>> sites_;  // coverage; a site or two
 
   void count_site(Site site, bool failed) {
@@ -880,8 +866,10 @@ const char* maple_backend_name(MapleBackend backend) {
 
 #ifdef MMT_KERNEL_BACKEND
 bool maple_kernel_backend_available() { return true; }
+const char* maple_kernel_backend_version() { return kernel::kernel_version(); }
 #else
 bool maple_kernel_backend_available() { return false; }
+const char* maple_kernel_backend_version() { return ""; }
 #endif
 
 MapleStressResult run_maple_stress(ChoiceSource& choices, const MapleStressOptions& options) {

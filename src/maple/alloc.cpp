@@ -67,6 +67,29 @@ void TestNodeAllocator::free_node(maple_node* node) {
 #endif
 }
 
+FreedNodePool::~FreedNodePool() {
+  for (void* node : free_) ::operator delete (node, std::align_val_t{alignof(maple_node)});
+}
+
+maple_node* FreedNodePool::take() {
+  ++live_;
+  if (free_.empty())
+    return static_cast<maple_node*>(::operator new (sizeof(maple_node), std::align_val_t{alignof(maple_node)}));
+  void* node = free_.back();
+  free_.pop_back();
+  return static_cast<maple_node*>(node);
+}
+
+void FreedNodePool::give(maple_node* node) {
+  --live_;
+#ifdef MMT_SANITIZED
+  ::operator delete (static_cast<void*>(node), std::align_val_t{alignof(maple_node)});
+#else
+  std::memset(static_cast<void*>(node), kNodePoisonFree, sizeof(maple_node));
+  free_.push_back(node);
+#endif
+}
+
 NodeAllocator& node_allocator() { return *current_allocator; }
 TestNodeAllocator& default_test_allocator() { return default_allocator; }
 void set_node_allocator(NodeAllocator* allocator) {

@@ -21,6 +21,7 @@
 #include "mmtorture/mem/memory.h"
 #include "mmtorture/mem/slab.h"
 #include "mmtorture/sched/sched.h"
+#include "oracle_cases.h"
 #include "shim/mmtk_runtime.h"
 
 namespace mmt::kernel {
@@ -456,24 +457,11 @@ TEST(KernelTree, EmptyAreaRevToUlongMaxNeverTakesTheRootsFirstSlot) {
     tree.mtree_destroy();
   }
   {
-    // The oracle's seed 1001 op 32, its entries stored in the recording's order.
+    // The oracle's seed 1001 op 32 (oracle_cases.h).
     KernelTree tree(KernelTree::kAllocRange);
-    const unsigned long entries[][2] = {
-        {0xfffffffffffffcc1, 0xfffffffffffffe16},
-        {0x17e, 0x226},
-        {0x7f000000034e, 0x7f0000000411},
-        {0x7f000000e76c, 0x7f000000e76e},
-        {0xfffffffffffffe8c, 0xffffffffffffff8b},
-        {0xfffffffffffffc90, 0xfffffffffffffc91},
-        {0xfffffffffffffa3b, 0xfffffffffffffb1f},
-        {0x7f00000056a7, 0x7f000000578b},
-        {0x21, 0x27},
-        {0xfffffffffffffbd3, 0xfffffffffffffc6c},
-        {0x7f000000e592, 0x7f000000e593},
-        {0x7f0000007e2b, 0x7f0000007e31},
-    };
     unsigned long v = 1;
-    for (const auto& e : entries) ASSERT_EQ(tree.mtree_store_range(e[0], e[1], xa_value(v++), gfp::kKernel), 0);
+    for (const auto& [first, last] : maple::test::kSeed1001Op32Entries)
+      ASSERT_EQ(tree.mtree_store_range(first, last, xa_value(v++), gfp::kKernel), 0);
     ASSERT_EQ(tree.mt_height(), 2u);
     EXPECT_EQ(rev(tree, 0xfffffffffffe78cd, ULONG_MAX, 0xd9, &index, &last), -EBUSY);
     EXPECT_EQ(rev(tree, 0xfffffffffffe78cd, ULONG_MAX - 1, 0xd9, &index, &last), 0);

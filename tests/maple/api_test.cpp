@@ -8,6 +8,7 @@
 #include "maple/internal.h"
 #include "maple_test_util.h"
 #include "mmtorture/maple/kernel_api.h"
+#include "oracle_cases.h"
 
 using mmt::maple::test::Range;
 using mmt::maple::test::tree_ranges;
@@ -555,27 +556,11 @@ TEST_F(MapleApi, EmptyAreaRevToUlongMaxNeverTakesTheRootsFirstSlot) {
   EXPECT_EQ(start, 980u);
   mtree_destroy(&tree);
 
-  // The oracle's seed 1001 op 32 (tests/maple/oracle): two leaves split at
-  // 0xfffffffffffffb1f; the right one's gaps are all below 0xd9, the left one's last
-  // slot is the empty [0x7f000000e76f, 0xfffffffffffffa3a].
+  // The oracle's seed 1001 op 32 (oracle_cases.h).
   mt_init_flags(&tree, MT_FLAGS_ALLOC_RANGE);
-  // Stored in the recording's order (which decides where the leaves split).
-  const unsigned long entries[][2] = {
-      {0xfffffffffffffcc1, 0xfffffffffffffe16},
-      {0x17e, 0x226},
-      {0x7f000000034e, 0x7f0000000411},
-      {0x7f000000e76c, 0x7f000000e76e},
-      {0xfffffffffffffe8c, 0xffffffffffffff8b},
-      {0xfffffffffffffc90, 0xfffffffffffffc91},
-      {0xfffffffffffffa3b, 0xfffffffffffffb1f},
-      {0x7f00000056a7, 0x7f000000578b},
-      {0x21, 0x27},
-      {0xfffffffffffffbd3, 0xfffffffffffffc6c},
-      {0x7f000000e592, 0x7f000000e593},
-      {0x7f0000007e2b, 0x7f0000007e31},
-  };
   unsigned long v = 1;
-  for (const auto& e : entries) ASSERT_EQ(mtree_store_range(&tree, e[0], e[1], xa_mk_value(v++), GFP_KERNEL), 0);
+  for (const auto& [first, last] : mmt::maple::test::kSeed1001Op32Entries)
+    ASSERT_EQ(mtree_store_range(&tree, first, last, xa_mk_value(v++), GFP_KERNEL), 0);
   ASSERT_EQ(mt_height(&tree), 2u);
   mas_reset(&mas);
   EXPECT_EQ(mas_empty_area_rev(&mas, 0xfffffffffffe78cd, ULONG_MAX, 0xd9), -EBUSY);

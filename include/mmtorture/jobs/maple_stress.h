@@ -23,6 +23,8 @@ enum class MapleBackend : uint8_t { Model, Kernel, Differential };
 const char* maple_backend_name(MapleBackend backend);
 // True when this build has the kernel backend.
 bool maple_kernel_backend_available();
+// The kernel version the backend was built from ("6.12.118"); "" without it.
+const char* maple_kernel_backend_version();
 
 struct MapleStressOptions {
   uint64_t ops = 20000;                   // operations per seed

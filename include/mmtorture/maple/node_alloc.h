@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "mmtorture/core/gfp.h"
 #include "mmtorture/core/site.h"
@@ -24,6 +25,27 @@ namespace mmt::maple {
 // that keep freed nodes for reuse: a node still linked into a tree after its free reads
 // as this pattern until it is handed out again, and mt_validate names it.
 inline constexpr unsigned char kNodePoisonFree = 0x6b;
+
+// The nodes of one run's allocator (the maple jobs'): a freed node is filled with
+// kNodePoisonFree and handed out again last-freed-first, as a slab's fast path, so a use
+// after free reads what this run's own operations left there and fails the same way on
+// every replay, in any process. Sanitized builds give freed nodes back to the heap
+// instead, so ASan reports the use.
+class FreedNodePool {
+ public:
+  FreedNodePool() = default;
+  ~FreedNodePool();
+  FreedNodePool(const FreedNodePool&) = delete;
+  FreedNodePool& operator=(const FreedNodePool&) = delete;
+  maple_node* take();
+  void give(maple_node* node);
+  // Nodes taken and not yet given back.
+  uint64_t live() const { return live_; }
+
+ private:
+  std::vector<void*> free_;
+  uint64_t live_ = 0;
+};
 
 class NodeAllocator {
  public:
