@@ -5,8 +5,12 @@
 // the text and dot dumps name every node.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -617,4 +621,45 @@ TEST_F(MapleValidate, PartialValidationTrustsWhatItDoesNotVisit) {
   EXPECT_FALSE(r.failure.has_value());
   EXPECT_GT(r.span_first, far.max);
   ASSERT_TRUE(validate_tree(&t.tree).has_value());
+}
+
+// The partial check shows a LeafVisitor each leaf it checks, left to right, and the
+// leaf's entries: exactly what mas_for_each finds over those leaves (the maple job
+// compares the model with them in the same walk). The leaves are not all adjacent: in a
+// neighbour at an upper level only the child nearest the range is descended into.
+TEST_F(MapleValidate, PartialValidationShowsItsVisitorEveryEntryOfItsLeaves) {
+  struct Recorder final : LeafVisitor {
+    std::vector<std::pair<unsigned long, unsigned long>> leaves;
+    std::vector<std::tuple<unsigned long, unsigned long, void*>> entries;
+    void leaf(unsigned long min, unsigned long max) override { leaves.emplace_back(min, max); }
+    void entry(unsigned long first, unsigned long last, void* e) override { entries.emplace_back(first, last, e); }
+  };
+  CorruptTree t(MT_FLAGS_ALLOC_RANGE, 3000);
+  for (unsigned long index : {0ul, 15000ul, 29995ul}) {
+    Recorder seen;
+    unsigned long span_first = 0, span_last = 0;
+    ASSERT_FALSE(validate_tree_range(&t.tree, index, index + 40, &span_first, &span_last, &seen).has_value());
+    ASSERT_GE(seen.leaves.size(), 2u) << index;
+    EXPECT_EQ(seen.leaves.front().first, span_first) << index;
+    EXPECT_EQ(seen.leaves.back().second, span_last) << index;
+    std::vector<std::tuple<unsigned long, unsigned long, void*>> found;
+    for (size_t i = 0; i < seen.leaves.size(); ++i) {
+      const auto [min, max] = seen.leaves[i];
+      EXPECT_EQ(leaf_at(&t.tree, min).min, min) << "a whole leaf";
+      EXPECT_EQ(leaf_at(&t.tree, min).max, max) << "a whole leaf";
+      EXPECT_TRUE(i == 0 || min > seen.leaves[i - 1].second) << "left to right";
+      MA_STATE(mas, &t.tree, min, min);
+      void* entry;
+      mas_for_each(&mas, entry, max) found.emplace_back(mas.index, mas.last, entry);
+    }
+    ASSERT_FALSE(found.empty()) << index;
+    EXPECT_EQ(seen.entries, found) << index;
+    // The window's own leaf and both its neighbours are among them.
+    for (unsigned long at : {index, index + 40}) {
+      const Located leaf = leaf_at(&t.tree, at);
+      EXPECT_NE(std::find(seen.leaves.begin(), seen.leaves.end(), std::make_pair(leaf.min, leaf.max)),
+                seen.leaves.end())
+          << at;
+    }
+  }
 }
