@@ -37,3 +37,16 @@ function(mmt_add_test name)
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
                        PROPERTIES ENVIRONMENT "MMT_SHARED_DIR=${MMT_SHARED_DIR}")
 endfunction()
+
+# mmt_add_modules(DIR MODULE...): add_subdirectory(DIR/MODULE) for each module, in the
+# order given (bottom-up: design.md §2). A listed module without its folder is a
+# configure error: a typo or a lost folder must not silently drop a library, its tests
+# or its benchmarks.
+function(mmt_add_modules dir)
+  foreach(module ${ARGN})
+    if(NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/${module}/CMakeLists.txt)
+      message(FATAL_ERROR "module '${module}' is listed but ${dir}/${module}/CMakeLists.txt does not exist")
+    endif()
+    add_subdirectory(${dir}/${module})
+  endforeach()
+endfunction()
