@@ -77,8 +77,11 @@ class ChoiceSource {
   const std::vector<Choice>& recorded() const { return recorded_; }
   size_t draws() const { return recorded_.size(); }
 
-  // True when a replay ran past its recorded sequence, or a recorded label did not
-  // match the draw asked for (see ReplayChoices::divergence()).
+  // True once a finite source has handed out everything it holds: every recorded
+  // choice of a replay, every byte of a fuzz input. Draws after that return 0 (the
+  // simplest choice), so fuzzers and replays stop their op loops here rather than run
+  // on zeros. A seeded source never runs out. A replayed choice whose label differs
+  // from the draw is not exhaustion: ReplayChoices::divergence() reports it.
   virtual bool exhausted() const { return false; }
 
  protected:
