@@ -7,10 +7,11 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -106,18 +107,23 @@ bool shrink_signature_repro(const std::string& signature_id, const std::string& 
   if (first_repro.empty() || !fs::exists(first_repro, error)) return false;
   const fs::path dir = fs::path(first_repro).parent_path();
   for (const auto& entry : fs::directory_iterator(dir))
-    if (entry.path().string().ends_with(".min.repro.json")) return false;
+    if (entry.path().string().ends_with(".min.repro.json")) {
+      spdlog::debug("shrink: {}: already shrunk ({}), not again", signature_id, entry.path().string());
+      return false;
+    }
   try {
     const Repro repro = load_repro(first_repro);
     ShrinkOptions shrink;
     shrink.max_attempts = repro.config.run.shrink_attempts;
+    spdlog::info("shrink: {} from {} ({} choices, at most {} replays{})", signature_id, first_repro,
+                 repro.choices.size(), shrink.max_attempts, shrink_in_workers(repro) ? ", each in a worker" : "");
     shrink.cancelled = [] { return interrupt_signal() != 0; };
     if (print_progress) {
-      std::printf("shrinking %s (%s, %zu choices, at most %llu replays)\n", signature_id.c_str(), first_repro.c_str(),
-                  repro.choices.size(), static_cast<unsigned long long>(shrink.max_attempts));
+      fmt::print("shrinking {} ({}, {} choices, at most {} replays)\n", signature_id, first_repro, repro.choices.size(),
+                 shrink.max_attempts);
       std::fflush(stdout);
       shrink.progress = [](const std::string& line) {
-        std::printf("  %s\n", line.c_str());
+        fmt::print("  {}\n", line);
         std::fflush(stdout);
       };
     }
@@ -129,29 +135,24 @@ bool shrink_signature_repro(const std::string& signature_id, const std::string& 
       return isolated ? run_candidate_isolated(candidate, c, timeout) : run_candidate_in_process(candidate, c);
     });
     if (interrupt_signal()) {
-      std::printf("not shrunk %s: interrupted\n", signature_id.c_str());
+      fmt::print("not shrunk {}: interrupted\n", signature_id);
       return false;
     }
     if (!result.reproduced) {
-      std::printf("not shrunk %s: %s does not reproduce on its own: %s\n", signature_id.c_str(), first_repro.c_str(),
-                  result.original_outcome.c_str());
+      fmt::print("not shrunk {}: {} does not reproduce on its own: {}\n", signature_id, first_repro,
+                 result.original_outcome);
       return false;
     }
     std::string path = first_repro;
     path.replace(path.size() - std::string(".repro.json").size(), std::string::npos, ".min.repro.json");
     write_file_atomic(path, repro_to_json(result.repro));
-    std::printf("shrunk %s: %llu -> %llu choices, %llu -> %llu ops, %llu -> %llu threads (%llu attempts): %s\n",
-                signature_id.c_str(), static_cast<unsigned long long>(result.before.choices),
-                static_cast<unsigned long long>(result.after.choices),
-                static_cast<unsigned long long>(result.before.operations),
-                static_cast<unsigned long long>(result.after.operations),
-                static_cast<unsigned long long>(result.before.threads),
-                static_cast<unsigned long long>(result.after.threads), static_cast<unsigned long long>(result.attempts),
-                path.c_str());
+    fmt::print("shrunk {}: {} -> {} choices, {} -> {} ops, {} -> {} threads ({} attempts): {}\n", signature_id,
+               result.before.choices, result.after.choices, result.before.operations, result.after.operations,
+               result.before.threads, result.after.threads, result.attempts, path);
     std::fflush(stdout);
     return true;
   } catch (const std::exception& e) {
-    std::printf("shrink of %s failed: %s\n", first_repro.c_str(), e.what());
+    fmt::print("shrink of {} failed: {}\n", first_repro, e.what());
     return false;
   }
 }
@@ -226,6 +227,8 @@ std::string seed_body(const CampaignOptions& options, uint64_t seed) {
 // The repro is written from the re-run's choices, whatever it found.
 void rerun_dead_worker(const CampaignOptions& options, uint64_t seed, WorkerReport& report) {
   const Failure death = *report.result.failure;
+  spdlog::warn("seed {}: worker ended: {} at {}: {}; re-running it in a fresh worker", seed, death.check, death.site,
+               death.message);
   IsolatedReplay rerun = seed_isolated(options.config, seed, options.config.run.seed_timeout_s);
   WorkerReport again = std::move(rerun.report);
   const bool died_again = again.outcome == Outcome::Crash || again.outcome == Outcome::Timeout;
@@ -235,10 +238,12 @@ void rerun_dead_worker(const CampaignOptions& options, uint64_t seed, WorkerRepo
         : died_again
             ? fmt::format("died differently ({} at {})", again.result.failure->check, again.result.failure->site)
             : fmt::format("failed {} at {}", again.result.failure->check, again.result.failure->site);
-    std::printf("note: seed %llu: its worker ended (%s at %s) but a re-run in a fresh worker %s%s; journaled as %s\n",
-                static_cast<unsigned long long>(seed), death.check.c_str(), death.site.c_str(), what.c_str(),
-                died_again ? "" : ": the worker was killed from outside (the host's OOM killer, a kill -9), not by the seed",
-                outcome_name(again.outcome));
+    spdlog::info("seed {}: the re-run {}", seed, what);
+    fmt::print(
+        "note: seed {}: its worker ended ({} at {}) but a re-run in a fresh worker {}{}; journaled as {}\n", seed,
+        death.check, death.site, what,
+        died_again ? "" : ": the worker was killed from outside (the host's OOM killer, a kill -9), not by the seed",
+        outcome_name(again.outcome));
     std::fflush(stdout);
   }
   if (again.result.failure) {
@@ -259,8 +264,8 @@ void shrink_new_signatures(const CampaignOptions& options, const SeedTotals& tot
 }
 
 void print_interrupted(int signal, uint64_t seeds_done, size_t seeds_total) {
-  std::printf("interrupted (%s): %llu of %zu seeds done and journaled, resume with --resume\n",
-              signal == SIGTERM ? "SIGTERM" : "SIGINT", static_cast<unsigned long long>(seeds_done), seeds_total);
+  fmt::print("interrupted ({}): {} of {} seeds done and journaled, resume with --resume\n",
+             signal == SIGTERM ? "SIGTERM" : "SIGINT", seeds_done, seeds_total);
   std::fflush(stdout);
 }
 
@@ -336,14 +341,12 @@ std::vector<JournalEntry> resumable_entries(const CampaignOptions& options, cons
 
 void print_campaign_banner(const CampaignOptions& options, const std::string& hash, size_t seeds,
                            const std::string& journal) {
-  std::printf(
-      "mmtorture run: seeds %llu..%llu (%zu in shard %llu/%llu), config %s, config hash %s, job %s, "
-      "%llu ops per seed, %u jobs, journal %s\n",
-      static_cast<unsigned long long>(options.seeds.first), static_cast<unsigned long long>(options.seeds.last), seeds,
-      static_cast<unsigned long long>(options.shard_index), static_cast<unsigned long long>(options.shard_count),
-      options.config_name.c_str(), hash.c_str(), options.config.workload.job.c_str(),
-      static_cast<unsigned long long>(options.config.run.ops_per_seed), options.jobs, journal.c_str());
-  std::printf("%s", config_banner(options.config).c_str());
+  fmt::print(
+      "mmtorture run: seeds {}..{} ({} in shard {}/{}), config {}, config hash {}, job {}, "
+      "{} ops per seed, {} jobs, journal {}\n",
+      options.seeds.first, options.seeds.last, seeds, options.shard_index, options.shard_count, options.config_name,
+      hash, options.config.workload.job, options.config.run.ops_per_seed, options.jobs, journal);
+  fmt::print("{}", config_banner(options.config));
   std::fflush(stdout);
 }
 
@@ -396,7 +399,7 @@ class CampaignLoop {
       if (!poll_workers()) break;  // a worker killed by the same Ctrl-C is not a crash
       print_progress();
     }
-    if (tty_) std::fprintf(stderr, "\r\033[K");
+    if (tty_) fmt::print(stderr, "\r\033[K");
     wall_ = std::chrono::duration<double>(Clock::now() - started_).count();
     if (interrupt_signal()) {
       for (Running& r : running_) r.worker->kill_now();
@@ -424,6 +427,7 @@ class CampaignLoop {
   void start_workers() {
     while (!out_of_budget_ && running_.size() < options_.jobs && next_ < todo_.size()) {
       const uint64_t seed = todo_[next_++];
+      spdlog::debug("seed {}: worker started ({} running)", seed, running_.size() + 1);
       const CampaignOptions& options = options_;
       running_.push_back(
           Running{seed, Worker::start([&options, seed](CaptureBuffer*) { return seed_body(options, seed); }, nullptr),
@@ -443,6 +447,8 @@ class CampaignLoop {
       bool ended = false, timed_out = false;
       if (fds[i].revents) ended = !r.worker->read_some();
       if (!ended && Clock::now() - r.started > std::chrono::seconds(options_.config.run.seed_timeout_s)) {
+        spdlog::warn("seed {}: killed after {} s of wall time (run.seed_timeout_s)", r.seed,
+                     options_.config.run.seed_timeout_s);
         r.worker->kill_now();
         ended = timed_out = true;
       }
@@ -460,12 +466,11 @@ class CampaignLoop {
     if (report.outcome == Outcome::Crash || report.outcome == Outcome::Timeout)
       rerun_dead_worker(options_, r.seed, report);
     const JournalEntry e = journal_entry(r.seed, report, hash_);
+    spdlog::debug("seed {}: {}, {} ops, trace {:016x}", r.seed, e.outcome, e.ops, report.result.trace_hash);
     if (const auto& f = report.result.failure) {
-      if (tty_) std::fprintf(stderr, "\r\033[K");
-      std::printf("%s\n  seed %llu, op %llu, outcome %s%s%s\n  repro: %s\n", f->headline().c_str(),
-                  static_cast<unsigned long long>(r.seed), static_cast<unsigned long long>(f->op_index),
-                  e.outcome.c_str(), report.result.swarm.empty() ? "" : ", swarm off: ", report.result.swarm.c_str(),
-                  e.repro.c_str());
+      if (tty_) fmt::print(stderr, "\r\033[K");
+      fmt::print("{}\n  seed {}, op {}, outcome {}{}{}\n  repro: {}\n", f->headline(), r.seed, f->op_index, e.outcome,
+                 report.result.swarm.empty() ? "" : ", swarm off: ", report.result.swarm, e.repro);
       std::fflush(stdout);
     }
     journal_.append(e);
@@ -481,14 +486,12 @@ class CampaignLoop {
     const double eta =
         finished_ ? elapsed / static_cast<double>(finished_) * static_cast<double>(todo_.size() - finished_) : 0;
     if (tty_ && now - last_progress_ > std::chrono::milliseconds(250)) {
-      std::fprintf(stderr, "\r\033[K[%llu/%zu seeds] %llu failing, %.0f ops/s, ETA %.0f s",
-                   static_cast<unsigned long long>(finished_ + seeds_done_), seeds_total_,
-                   static_cast<unsigned long long>(totals_.failing), rate, eta);
+      fmt::print(stderr, "\r\033[K[{}/{} seeds] {} failing, {:.0f} ops/s, ETA {:.0f} s", finished_ + seeds_done_,
+                 seeds_total_, totals_.failing, rate, eta);
       last_progress_ = now;
     } else if (!tty_ && !options_.quiet_progress && now - last_progress_ > std::chrono::seconds(10)) {
-      std::printf("progress: %llu/%zu seeds, %llu failing, %.0f ops/s, ETA %.0f s\n",
-                  static_cast<unsigned long long>(finished_ + seeds_done_), seeds_total_,
-                  static_cast<unsigned long long>(totals_.failing), rate, eta);
+      fmt::print("progress: {}/{} seeds, {} failing, {:.0f} ops/s, ETA {:.0f} s\n", finished_ + seeds_done_,
+                 seeds_total_, totals_.failing, rate, eta);
       std::fflush(stdout);
       last_progress_ = now;
     }
@@ -537,7 +540,9 @@ int run_campaign(const CampaignOptions& options) {
     std::string text;
     for (const auto& e : resumed) text += journal_line(e) + "\n";
     write_file_atomic(journal, text);
-    std::printf("resuming: %zu seeds already in %s\n", done.size(), journal.c_str());
+    fmt::print("resuming: {} seeds already in {}\n", done.size(), journal);
+    spdlog::info("resume: {} journal lines for {} seeds kept in {}; {} of the shard's {} seeds left to run",
+                 resumed.size(), done.size(), journal, seeds.size() - done.size(), seeds.size());
   } else {
     write_file_atomic(journal, "");
   }
@@ -558,11 +563,13 @@ int run_campaign(const CampaignOptions& options) {
     if (!done.count(s)) todo.push_back(s);
   // Ctrl-C and SIGTERM stop the loop and the shrinking after it, not the process.
   InterruptGuard interrupt_guard;
+  spdlog::info("campaign: {} seeds to run in up to {} workers, config {} ({}), journal {}", todo.size(), options.jobs,
+               options.config_name, options.config.workload.job, journal);
   CampaignLoop loop(options, hash, journal, std::move(todo), seeds.size(), done.size(), totals);
   loop.run();
   if (loop.stopped_by_budget())
-    std::printf("budget: %.0f s ran out after %llu of %zu seeds; the rest start with --resume\n", options.budget_s,
-                static_cast<unsigned long long>(done.size() + loop.finished()), seeds.size());
+    fmt::print("budget: {:.0f} s ran out after {} of {} seeds; the rest start with --resume\n", options.budget_s,
+               done.size() + loop.finished(), seeds.size());
   if (options.config.run.shrink) shrink_new_signatures(options, totals);
   const int signal = interrupt_signal();
   const double wall = loop.wall_s();
@@ -572,8 +579,8 @@ int run_campaign(const CampaignOptions& options) {
   write_file_atomic(summary_file, summary_json(summary, totals));
   if (signal) print_interrupted(signal, done.size() + loop.finished(), seeds.size());
   print_summary(totals, wall, loop.ops(), options.jobs);
-  if (options.coverage) std::printf("\n%s", coverage_report(options.config, totals.coverage).c_str());
-  else std::printf("  %s\n", coverage_line(options.config, totals.coverage).c_str());
+  if (options.coverage) fmt::print("\n{}", coverage_report(options.config, totals.coverage));
+  else fmt::print("  {}\n", coverage_line(options.config, totals.coverage));
   if (signal) return interrupted_exit_code(signal);
   return totals.failing ? 1 : 0;
 }

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -81,8 +82,11 @@ const char* outcome_name(Outcome outcome) {
 std::unique_ptr<Worker> Worker::start(const std::function<std::string(CaptureBuffer*)>& body, CaptureBuffer* capture) {
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  // Whatever stdout and the log file hold unwritten would be written twice, by this
+  // process and by the child that inherits the buffers.
   std::fflush(stdout);
   std::fflush(stderr);
+  spdlog::default_logger()->flush();
   prepare_crash_symbols();  // read once, inherited by every worker
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
@@ -94,7 +98,7 @@ std::unique_ptr<Worker> Worker::start(const std::function<std::string(CaptureBuf
     try {
       text = body(capture);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "mmtorture: worker: %s\n", e.what());
+      fmt::print(stderr, "mmtorture: worker: {}\n", e.what());
       ::_exit(3);
     }
     text += "\n";

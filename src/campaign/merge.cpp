@@ -201,9 +201,9 @@ void shrink_signatures(const SeedTotals& totals) {
   for (const auto& [id, sig] : totals.by_signature) {
     if (shrink_signature_repro(id, sig.first_repro)) continue;
     const auto shrunk = find_shrunk_repro(sig.first_repro);
-    std::printf("%s: %s\n", id.c_str(),
-                shrunk ? fmt::format("already shrunk to {} choices: {}", shrunk->choices, shrunk->path).c_str()
-                       : "not shrunk (its first repro is missing or could not be shrunk)");
+    fmt::print("{}: {}\n", id,
+               shrunk ? fmt::format("already shrunk to {} choices: {}", shrunk->choices, shrunk->path).c_str()
+                      : "not shrunk (its first repro is missing or could not be shrunk)");
   }
 }
 
@@ -230,13 +230,10 @@ SummaryInfo merge_summary(const ShardSummary& first, uint64_t count, const std::
 void print_merge_report(const Merged& merged, uint64_t count) {
   print_summary(merged.totals, 0, 0, 0, /*show_shards*/ count > 1);
   if (const auto& t = merged.throughput; t && t->wall_s > 0)
-    std::printf("throughput: %.0f checked ops/s per task (%llu tasks, %.1f task-s, longest %.1f s)\n",
-                static_cast<double>(t->ops) / t->wall_s, static_cast<unsigned long long>(t->tasks), t->wall_s,
-                t->wall_s_max);
-  if (merged.duplicates)
-    std::printf("duplicates: %llu journal lines repeat a seed (kept the first)\n",
-                static_cast<unsigned long long>(merged.duplicates));
-  for (const auto& line : merged.missing) std::printf("missing: %s\n", line.c_str());
+    fmt::print("throughput: {:.0f} checked ops/s per task ({} tasks, {:.1f} task-s, longest {:.1f} s)\n",
+               static_cast<double>(t->ops) / t->wall_s, t->tasks, t->wall_s, t->wall_s_max);
+  if (merged.duplicates) fmt::print("duplicates: {} journal lines repeat a seed (kept the first)\n", merged.duplicates);
+  for (const auto& line : merged.missing) fmt::print("missing: {}\n", line);
 }
 
 std::string default_out_dir(const MergeOptions& options) {
@@ -255,10 +252,8 @@ int merge_campaign(const MergeOptions& options) {
   const std::string out_dir = options.out_dir.empty() ? default_out_dir(options) : options.out_dir;
   const std::string journal = (fs::path(out_dir) / "journal.jsonl").string();
   const JournalLock lock(journal);
-  std::printf("mmtorture merge: %zu of %llu shards, seeds %llu..%llu, config %s, config hash %s, job %s\n",
-              shards.size(), static_cast<unsigned long long>(count), static_cast<unsigned long long>(first.seeds.first),
-              static_cast<unsigned long long>(first.seeds.last), first.config_name.c_str(), first.config_hash.c_str(),
-              first.job.c_str());
+  fmt::print("mmtorture merge: {} of {} shards, seeds {}..{}, config {}, config hash {}, job {}\n", shards.size(),
+             count, first.seeds.first, first.seeds.last, first.config_name, first.config_hash, first.job);
   std::fflush(stdout);
 
   // The merged journal goes to a temporary file renamed into place once the set is
@@ -285,12 +280,13 @@ int merge_campaign(const MergeOptions& options) {
   write_file_atomic(summary, summary_json(merge_summary(first, count, complete ? journal : "", merged), merged.totals));
   print_merge_report(merged, count);
   if (!complete) {
-    std::printf("INCOMPLETE: %zu of %llu shards lack seeds; no merged journal written (summary: %s). Re-run each "
-                "named shard with --resume, then merge again\n",
-                merged.missing.size(), static_cast<unsigned long long>(count), summary.c_str());
+    fmt::print(
+        "INCOMPLETE: {} of {} shards lack seeds; no merged journal written (summary: {}). Re-run each "
+        "named shard with --resume, then merge again\n",
+        merged.missing.size(), count, summary);
     return 1;
   }
-  std::printf("merged: %s, %s\n", journal.c_str(), summary.c_str());
+  fmt::print("merged: {}, {}\n", journal, summary);
   return merged.totals.failing ? 1 : 0;
 }
 

@@ -258,16 +258,15 @@ std::string default_cell(const SelftestRow& r) {
 }
 
 void print_table(const SelftestResult& result) {
-  std::printf(
-      "\n| defect | seed | caught by | detected | default campaign (%s) | seeds | wall s | ops | "
+  fmt::print(
+      "\n| defect | seed | caught by | detected | default campaign ({}) | seeds | wall s | ops | "
       "signature (check @ site) | repro choices / ops / threads | shrunk choices (set-up + rest) / ops / "
       "threads | ≤ 50 | shrink s | replays |\n",
       kDefaultCampaign);
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  fmt::print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& r : result.rows) {
     if (!r.implemented) {
-      std::printf("| %s | %s | — | not implemented yet | | | | | %s | | | | | |\n", r.defect.c_str(),
-                  r.seed_thread.c_str(), r.note.c_str());
+      fmt::print("| {} | {} | — | not implemented yet | | | | | {} | | | | | |\n", r.defect, r.seed_thread, r.note);
       continue;
     }
     std::string before = "—", shrunk = "—", target = "—", replays = "—", shrink_s = "—";
@@ -280,18 +279,14 @@ void print_table(const SelftestResult& result) {
       replays = fmt::format("{}/{}", r.replays_same, r.replays);
       shrink_s = fmt::format("{:.1f}", r.shrink_s);
     }
-    std::printf("| %s | %s | %s | %s | %s | %llu | %.3f | %llu | %s | %s | %s | %s | %s | %s |\n", r.defect.c_str(),
-                r.seed_thread.c_str(), r.detected ? r.config.c_str() : "—", r.detected ? "yes" : "**no**",
-                default_cell(r).c_str(), static_cast<unsigned long long>(r.seeds), r.wall_s,
-                static_cast<unsigned long long>(r.ops), r.detected ? short_signature(r.signature).c_str() : "—",
-                before.c_str(), shrunk.c_str(), target.c_str(), shrink_s.c_str(),
-                r.note.empty() ? replays.c_str() : r.note.c_str());
+    fmt::print("| {} | {} | {} | {} | {} | {} | {:.3f} | {} | {} | {} | {} | {} | {} | {} |\n", r.defect, r.seed_thread,
+               r.detected ? r.config.c_str() : "—", r.detected ? "yes" : "**no**", default_cell(r), r.seeds, r.wall_s,
+               r.ops, r.detected ? short_signature(r.signature).c_str() : "—", before, shrunk, target, shrink_s,
+               r.note.empty() ? replays.c_str() : r.note);
   }
-  std::printf("| (control: no defect) | | every config above | %s | | %llu | %.2f | %llu | %s | | | | | |\n",
-              result.control_failure.empty() ? "clean" : "**false positive**",
-              static_cast<unsigned long long>(result.control_seeds), result.control_wall_s,
-              static_cast<unsigned long long>(result.control_ops),
-              result.control_failure.empty() ? "—" : result.control_failure.c_str());
+  fmt::print("| (control: no defect) | | every config above | {} | | {} | {:.2f} | {} | {} | | | | | |\n",
+             result.control_failure.empty() ? "clean" : "**false positive**", result.control_seeds,
+             result.control_wall_s, result.control_ops, result.control_failure.empty() ? "—" : result.control_failure);
 }
 
 // Which defects the default campaign does not catch, said plainly after the table.
@@ -315,10 +310,10 @@ void print_default_summary(const SelftestResult& result) {
     for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
     return out.empty() ? std::string("none") : out;
   };
-  std::printf("DEFAULT CAMPAIGN (%s, unmodified): caught %u of the %u defects it ran; not caught by it: %s\n",
-              kDefaultCampaign, caught, run, join(missed).c_str());
+  fmt::print("DEFAULT CAMPAIGN ({}, unmodified): caught {} of the {} defects it ran; not caught by it: {}\n",
+             kDefaultCampaign, caught, run, join(missed));
   if (!not_run.empty())
-    std::printf("DEFAULT CAMPAIGN not run (--known-configs; listed as not caught by it): %s\n", join(not_run).c_str());
+    fmt::print("DEFAULT CAMPAIGN not run (--known-configs; listed as not caught by it): {}\n", join(not_run));
 }
 
 }  // namespace
@@ -342,14 +337,14 @@ const std::vector<SelftestScenario>& selftest_scenarios() {
       // Only lock-free readers can meet a node freed too early: the maple job's RCU
       // readers, interleaving inside the writer's stores.
       {Defect::RcuFreeWithoutGracePeriod, "maple-rcu.toml"},
-      // Caught by checks of answers against a model (issue 15), in shipped configs
+      // Caught by checks of answers against a model, in shipped configs
       // with no knob for the defect.
       {Defect::EmptyAreaSkipsLastSlot, "maple.toml"},
       {Defect::MprotectDropsLateEnomem, "smoke.toml", true},
       // Per-VMA locks are on in the smoke campaign (world.per_vma_locks).
       {Defect::MprotectSkipsVmaStartWrite, "smoke.toml", true},
       {Defect::ExpandStackWithoutVmaLock, "seed000-mprotect-nowait.toml"},
-      // Issue 15's canaries of error unwinding, accounting, node reservation and gap
+      // The canaries of error unwinding, accounting, node reservation and gap
       // metadata: the default campaign is their scenario.
       {Defect::MmapLeaksVmaOnEnomem, "smoke.toml", true},
       {Defect::MunmapEnomemDropsTotalVm, "smoke.toml", true},
@@ -390,14 +385,14 @@ SelftestResult run_selftest(const SelftestOptions& options) {
   }
   const std::string seed_limit =
       options.max_seeds ? fmt::format(" and at most {} seeds", options.max_seeds) : std::string();
-  std::printf(
-      "mmtorture selftest: %zu defects, %s, budget %.0f s%s per config and %.0f s%s for the control (per "
-      "config), seeds from %llu, configs %s, repros under %s\n",
+  fmt::print(
+      "mmtorture selftest: {} defects, {}, budget {:.0f} s{} per config and {:.0f} s{} for the control (per "
+      "config), seeds from {}, configs {}, repros under {}\n",
       chosen.size(),
       options.known_configs ? "each in its known catching config (--known-configs)"
-                            : fmt::format("each in {} first, then in its scenario", kDefaultCampaign).c_str(),
-      options.budget_s, seed_limit.c_str(), options.budget_s, seed_limit.c_str(),
-      static_cast<unsigned long long>(options.first_seed), options.configs_dir.c_str(), options.out_dir.c_str());
+                            : fmt::format("each in {} first, then in its scenario", kDefaultCampaign),
+      options.budget_s, seed_limit, options.budget_s, seed_limit, options.first_seed, options.configs_dir,
+      options.out_dir);
   std::fflush(stdout);
   SelftestResult result;
   std::vector<std::string> control_files;
@@ -414,17 +409,15 @@ SelftestResult run_selftest(const SelftestOptions& options) {
       continue;
     }
     SelftestRow row = run_defect(options, info, *scenario, control_files);
-    std::printf("%s: %s by %s after %llu seeds, %.3f s, %llu ops%s%s\n", row.defect.c_str(),
-                row.detected ? "detected" : "NOT detected", row.config.c_str(),
-                static_cast<unsigned long long>(row.seeds), row.wall_s, static_cast<unsigned long long>(row.ops),
-                row.detected ? ": " : "", row.signature.c_str());
+    fmt::print("{}: {} by {} after {} seeds, {:.3f} s, {} ops{}{}\n", row.defect,
+               row.detected ? "detected" : "NOT detected", row.config, row.seeds, row.wall_s, row.ops,
+               row.detected ? ": " : "", row.signature);
     std::fflush(stdout);
     result.rows.push_back(std::move(row));
   }
   run_control(options, control_files, result);
-  std::printf("control: %llu seeds, %llu ops, %.2f s: %s\n", static_cast<unsigned long long>(result.control_seeds),
-              static_cast<unsigned long long>(result.control_ops), result.control_wall_s,
-              result.control_failure.empty() ? "clean" : result.control_failure.c_str());
+  fmt::print("control: {} seeds, {} ops, {:.2f} s: {}\n", result.control_seeds, result.control_ops,
+             result.control_wall_s, result.control_failure.empty() ? "clean" : result.control_failure);
   print_table(result);
   print_default_summary(result);
   unsigned missed = 0, shrunk = 0, on_target = 0, replays_short = 0;
@@ -437,13 +430,13 @@ SelftestResult run_selftest(const SelftestOptions& options) {
   }
   result.passed = missed == 0 && replays_short == 0 && result.control_failure.empty() &&
                   (!options.require_target || on_target == shrunk);
-  std::printf("SUMMARY: %s: %u of %zu implemented defects missed, %u of %u shrunk to <= %llu choices beyond set-up, "
-              "%u shrunk repros did not replay the same way every time, control %s\n",
-              result.passed ? "passed" : "FAILED", missed,
-              static_cast<size_t>(std::count_if(result.rows.begin(), result.rows.end(),
-                                                [](const SelftestRow& r) { return r.implemented; })),
-              on_target, shrunk, static_cast<unsigned long long>(kShrunkChoicesTarget), replays_short,
-              result.control_failure.empty() ? "clean" : "not clean");
+  fmt::print(
+      "SUMMARY: {}: {} of {} implemented defects missed, {} of {} shrunk to <= {} choices beyond set-up, "
+      "{} shrunk repros did not replay the same way every time, control {}\n",
+      result.passed ? "passed" : "FAILED", missed,
+      static_cast<size_t>(
+          std::count_if(result.rows.begin(), result.rows.end(), [](const SelftestRow& r) { return r.implemented; })),
+      on_target, shrunk, kShrunkChoicesTarget, replays_short, result.control_failure.empty() ? "clean" : "not clean");
   return result;
 }
 

@@ -94,6 +94,11 @@ std::string shard_journal_name(const Shard& shard) {
   return fmt::format("journal.shard-{}-of-{}.jsonl", shard.index, shard.count);
 }
 
+std::string shard_log_name(const Shard& shard) {
+  if (shard.count == 1) return "mmtorture.log";
+  return fmt::format("mmtorture.shard-{}-of-{}.log", shard.index, shard.count);
+}
+
 std::string shard_summary_name(const Shard& shard) {
   if (shard.count == 1) return "summary.json";
   return fmt::format("summary.shard-{}-of-{}.json", shard.index, shard.count);

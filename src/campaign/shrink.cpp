@@ -3,6 +3,7 @@
 #include "mmtorture/campaign/shrink.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
@@ -80,21 +81,23 @@ class Shrinker final : public jobs::ConfigShrinker {
   void run() {
     if (!confirm_original()) return;
     while (budget_left()) {
-      bool progress = reduce_config();
-      progress |= zero_schedule();
-      progress |= truncate();
-      progress |= delete_operations();
-      progress |= simplify_operations();
+      bool progress = pass("config", &Shrinker::reduce_config);
+      progress |= pass("zero-schedule", &Shrinker::zero_schedule);
+      progress |= pass("truncate", &Shrinker::truncate);
+      progress |= pass("delete-operations", &Shrinker::delete_operations);
+      progress |= pass("simplify-operations", &Shrinker::simplify_operations);
       // The generic passes are the fallback: once the structured passes stop, they
       // polish what is left (and catch choices no operation owns).
       if (!progress) {
-        progress |= zero_labels();
-        progress |= delete_chunks();
-        progress |= zero_chunks();
-        progress |= lower_values();
+        progress |= pass("zero-labels", &Shrinker::zero_labels);
+        progress |= pass("delete-chunks", &Shrinker::delete_chunks);
+        progress |= pass("zero-chunks", &Shrinker::zero_chunks);
+        progress |= pass("lower-values", &Shrinker::lower_values);
       }
       if (!progress) break;
     }
+    spdlog::info("shrink: done after {} replays ({} kept): {} choices, {} ops", attempts_, kept_, best_.size(),
+                 best_ops_);
   }
 
   ShrinkResult result(const Repro& original) const {
@@ -132,6 +135,17 @@ class Shrinker final : public jobs::ConfigShrinker {
     return false;
   }
 
+  // Runs one pass and logs what it did (debug: one line per pass and per candidate).
+  bool pass(const char* name, bool (Shrinker::*run_pass)()) {
+    pass_ = name;
+    const uint64_t attempts_before = attempts_, kept_before = kept_;
+    const bool progress = (this->*run_pass)();
+    if (attempts_ != attempts_before)
+      spdlog::debug("shrink: pass {}: kept {} of {} candidates; now {} choices", name, kept_ - kept_before,
+                    attempts_ - attempts_before, best_.size());
+    return progress;
+  }
+
   // Tries choices under the current config; true (and adopted) when it fails the same
   // way and is smaller.
   bool attempt(const std::vector<Choice>& candidate) { return attempt_with(best_config_, candidate, ""); }
@@ -143,9 +157,16 @@ class Shrinker final : public jobs::ConfigShrinker {
     if (!tried_.insert(key(config, candidate)).second) return false;  // deterministic: same answer as before
     ++attempts_;
     CandidateRun result = run_(config, candidate);
-    if (!result.failure || result.failure->signature() != signature_) return false;
+    if (!result.failure || result.failure->signature() != signature_) {
+      spdlog::debug("shrink: {} attempt {}: {} choices{}{}: rejected, {}", pass_, attempts_, candidate.size(),
+                    change.empty() ? "" : ", ", change,
+                    result.failure ? "fails differently: " + result.failure->signature() : std::string("runs clean"));
+      return false;
+    }
     std::vector<Choice> drawn = trim_choices(std::move(result.recorded));
     const bool better = change.empty() ? smaller(drawn, best_) : drawn.size() <= best_.size();
+    spdlog::debug("shrink: {} attempt {}: {} choices{}{}: {}", pass_, attempts_, drawn.size(),
+                  change.empty() ? "" : ", ", change, better ? "kept" : "rejected, not smaller");
     if (!better) return false;
     best_ = std::move(drawn);
     best_config_ = config;
@@ -410,6 +431,7 @@ class Shrinker final : public jobs::ConfigShrinker {
   Failure best_failure_;
   uint64_t best_ops_ = 0, best_hash_ = 0;
   uint64_t attempts_ = 0, kept_ = 0;
+  const char* pass_ = "original";  // the pass running, for the log
   bool reproduced_ = true;
   std::string original_outcome_;  // what the repro did instead of failing its way
   std::vector<std::string> config_changes_;

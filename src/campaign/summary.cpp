@@ -48,28 +48,27 @@ std::string join_shards(const std::set<uint64_t>& shards) {
 }  // namespace
 
 void print_summary(const SeedTotals& t, double wall_s, uint64_t ops_this_run, unsigned jobs, bool show_shards) {
-  std::printf("SUMMARY: %llu seeds, %llu ops (checked after every op), %.1f virtual s, %llu failing seeds, "
-              "%llu signatures",
-              static_cast<unsigned long long>(t.seeds), static_cast<unsigned long long>(t.ops),
-              static_cast<double>(t.virtual_ms) / 1000.0, static_cast<unsigned long long>(t.failing),
-              static_cast<unsigned long long>(t.by_signature.size()));
+  fmt::print(
+      "SUMMARY: {} seeds, {} ops (checked after every op), {:.1f} virtual s, {} failing seeds, "
+      "{} signatures",
+      t.seeds, t.ops, static_cast<double>(t.virtual_ms) / 1000.0, t.failing, t.by_signature.size());
   if (jobs)  // a run; a merge has no wall time of its own
-    std::printf("; %.0f checked ops/s (%.1f s wall, %u jobs)",
-                wall_s > 0 ? static_cast<double>(ops_this_run) / wall_s : 0.0, wall_s, jobs);
-  std::printf("\n");
+    fmt::print("; {:.0f} checked ops/s ({:.1f} s wall, {} jobs)",
+               wall_s > 0 ? static_cast<double>(ops_this_run) / wall_s : 0.0, wall_s, jobs);
+  fmt::print("\n");
   if (t.pct.runs())
-    std::printf("  pct: a bug of depth pct_depth within the first pct_steps steps of a seed is found at least once "
-                "with p >= %.3g over these %llu seeds (1 - prod(1 - 1/(n*k^(d-1))))\n",
-                t.pct.probability(), static_cast<unsigned long long>(t.pct.runs()));
-  if (t.bounded.any()) std::printf("%s", t.bounded.summary_text().c_str());
+    fmt::print(
+        "  pct: a bug of depth pct_depth within the first pct_steps steps of a seed is found at least once "
+        "with p >= {:.3g} over these {} seeds (1 - prod(1 - 1/(n*k^(d-1))))\n",
+        t.pct.probability(), t.pct.runs());
+  if (t.bounded.any()) fmt::print("{}", t.bounded.summary_text());
   if (t.by_signature.empty()) return;
-  std::printf("  %-6s %-16s %-10s %s%s\n", "seeds", "signature", "first", show_shards ? "shards  " : "",
-              "check | site | message  (first repro)");
+  fmt::print("  {:<6} {:<16} {:<10} {}{}\n", "seeds", "signature", "first", show_shards ? "shards  " : "",
+             "check | site | message  (first repro)");
   for (const auto& [id, sig] : t.by_signature)
-    std::printf("  %-6llu %-16s seed %-5llu %s%s  (%s)\n", static_cast<unsigned long long>(sig.count), id.c_str(),
-                static_cast<unsigned long long>(sig.first_seed),
-                show_shards ? fmt::format("{:<8}", join_shards(sig.shards)).c_str() : "", sig.signature.c_str(),
-                sig.first_repro.c_str());
+    fmt::print("  {:<6} {:<16} seed {:<5} {}{}  ({})\n", sig.count, id, sig.first_seed,
+               show_shards ? fmt::format("{:<8}", join_shards(sig.shards)).c_str() : "", sig.signature,
+               sig.first_repro);
 }
 
 std::optional<ShrunkRepro> find_shrunk_repro(const std::string& first_repro) {

@@ -39,6 +39,7 @@
 #include "mmtorture/cma/experiment.h"
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/defects.h"
+#include "mmtorture/core/log.h"
 #include "mmtorture/jobs/job.h"
 #include "mmtorture/jobs/vm_world.h"
 #include "mmtorture/maple/reference.h"
@@ -74,25 +75,25 @@ constexpr const char* kRaisedChecks[][2] = {
 // The checks: the VM world's registry (check/registry.cpp) with when each runs, then
 // the checks raised where they are seen.
 void list_checks() {
-  std::printf("\nchecks of the VM world's registry (check/registry.cpp), with when each runs:\n");
+  fmt::print("\nchecks of the VM world's registry (check/registry.cpp), with when each runs:\n");
   for (const check::Check& c : check::vm_world_checks().checks())
-    std::printf("  %-28s %-9s %s\n", c.name.c_str(), check::check_level_name(c.level), c.description.c_str());
-  std::printf("checks raised where they are seen:\n");
-  for (const auto& c : kRaisedChecks) std::printf("  %-28s %s\n", c[0], c[1]);
+    fmt::print("  {:<28} {:<9} {}\n", c.name, check::check_level_name(c.level), c.description);
+  fmt::print("checks raised where they are seen:\n");
+  for (const auto& c : kRaisedChecks) fmt::print("  {:<28} {}\n", c[0], c[1]);
 }
 
 // The allocation sites the fault plan decides, from each job's coverage registry (as
 // site/GFP class), each declared beside the code that makes the requests.
 void list_allocation_sites() {
-  std::printf("allocation sites (fault plan; site/GFP class, from the jobs' coverage registries):\n");
+  fmt::print("allocation sites (fault plan; site/GFP class, from the jobs' coverage registries):\n");
   for (const jobs::Job* job : jobs::job_table()) {
     Config config;
     config.workload.job = job->name();
     jobs::CoverageRegistry registry;
     if (!job->coverage_registry(config, &registry) || registry.sites.empty()) continue;
-    std::printf("  %s:", job->name());
-    for (const auto& site : registry.sites) std::printf(" %s", site.key.c_str());
-    std::printf("\n");
+    fmt::print("  {}:", job->name());
+    for (const auto& site : registry.sites) fmt::print(" {}", site.key);
+    fmt::print("\n");
   }
 }
 
@@ -108,47 +109,48 @@ int list_defects() {
     const char* scenario = "";
     for (const auto& s : selftest_scenarios())
       if (s.defect == info.defect) scenario = s.config;
-    std::printf("%s  (seed %s; selftest scenario: %s)\n  %s\n\n", info.name, info.seed,
-                *scenario ? scenario : "none yet", info.description);
+    fmt::print("{}  (seed {}; selftest scenario: {})\n  {}\n\n", info.name, info.seed,
+               *scenario ? scenario : "none yet", info.description);
   }
   return 0;
 }
 
 int list(bool config_doc) {
   if (config_doc) {
-    std::printf("%s", config_markdown().c_str());
+    fmt::print("{}", config_markdown());
     return 0;
   }
-  std::printf("configs (./configs):\n");
+  fmt::print("configs (./configs):\n");
   if (std::filesystem::is_directory("configs")) {
     std::vector<std::string> names;
     for (const auto& e : std::filesystem::directory_iterator("configs"))
       if (e.path().extension() == ".toml") names.push_back(e.path().string());
     std::sort(names.begin(), names.end());
-    for (const auto& n : names) std::printf("  %s\n", n.c_str());
+    for (const auto& n : names) fmt::print("  {}\n", n);
   }
-  std::printf("\nknobs (section.key = default: meaning):\n");
+  fmt::print("\nknobs (section.key = default: meaning):\n");
   Config defaults;
   for (const Knob& knob : knob_table())
-    std::printf("  %s = %s: %s\n", knob.qualified().c_str(), knob_value_text(knob, defaults).c_str(), knob.doc);
+    fmt::print("  {} = {}: {}\n", knob.qualified(), knob_value_text(knob, defaults), knob.doc);
   list_checks();
   list_allocation_sites();
-  std::printf("yield sites (preemption points):");
-  for (const char* s : kYieldSites) std::printf(" %s;", s);
-  std::printf("\nstrategies: preempt(preempt_probability), uniform, pct(pct_depth, pct_steps), bounded(bounded_preemptions, "
-              "bounded_slices, bounded_sleep_sets, bounded_data_seed), replay\n");
-  std::printf("choice kinds:");
-  for (int k = 0; k < kChoiceKindCount; ++k) std::printf(" %s", choice_kind_name(static_cast<ChoiceKind>(k)));
-  std::printf("\nworld op kinds:");
-  for (const char* op : jobs::kVmOpNames) std::printf(" %s", op);
-  std::printf("\njobs (workload.job; [section] of its own knobs):\n");
+  fmt::print("yield sites (preemption points):");
+  for (const char* s : kYieldSites) fmt::print(" {};", s);
+  fmt::print(
+      "\nstrategies: preempt(preempt_probability), uniform, pct(pct_depth, pct_steps), bounded(bounded_preemptions, "
+      "bounded_slices, bounded_sleep_sets, bounded_data_seed), replay\n");
+  fmt::print("choice kinds:");
+  for (int k = 0; k < kChoiceKindCount; ++k) fmt::print(" {}", choice_kind_name(static_cast<ChoiceKind>(k)));
+  fmt::print("\nworld op kinds:");
+  for (const char* op : jobs::kVmOpNames) fmt::print(" {}", op);
+  fmt::print("\njobs (workload.job; [section] of its own knobs):\n");
   for (const jobs::Job* job : jobs::job_table()) {
     const std::string section = *job->knob_section() ? fmt::format("[{}]", job->knob_section()) : "";
-    std::printf("  %-11s %-8s %s\n", job->name(), section.c_str(), job->doc());
+    fmt::print("  {:<11} {:<8} {}\n", job->name(), section, job->doc());
   }
-  std::printf("defects (mmtorture list --defects):");
-  for (const DefectInfo& info : defect_table()) std::printf(" %s", info.name);
-  std::printf("\n");
+  fmt::print("defects (mmtorture list --defects):");
+  for (const DefectInfo& info : defect_table()) fmt::print(" {}", info.name);
+  fmt::print("\n");
   return 0;
 }
 
@@ -203,10 +205,7 @@ std::string output_path_problem(const std::string& path) {
 // Hooks that record for --last and --dump-tree; the log lives in `log_storage`.
 SeedHooks replay_hooks(const ReplayOptions& options, std::unique_ptr<sched::EventLog>& log_storage) {
   SeedHooks hooks;
-  if (options.trace)
-    hooks.trace_ops = [](std::string_view line) {
-      std::printf("  %.*s\n", static_cast<int>(line.size()), line.data());
-    };
+  if (options.trace) hooks.trace_ops = [](std::string_view line) { fmt::print("  {}\n", line); };
   if (options.last_events || options.timelines()) {
     log_storage = std::make_unique<sched::EventLog>(std::max<size_t>(options.last_events, 1));
     if (options.timelines()) log_storage->keep_history();
@@ -222,16 +221,16 @@ void print_failure_context(const ReplayOptions& options, const std::string& inpu
                            const SeedResult& result, const sched::EventLog* log) {
   if (log && options.last_events) {
     const std::string events = log->format();
-    if (events.empty())
-      std::printf("last events: the %s job runs no green threads; nothing recorded\n", job.c_str());
+    if (events.empty()) fmt::print("last events: the {} job runs no green threads; nothing recorded\n", job);
     else
-      std::printf("last %zu events of each thread before the failure (oldest first; #n orders events across "
-                  "threads, ms is virtual time):\n%s",
-                  log->per_thread(), events.c_str());
+      fmt::print(
+          "last {} events of each thread before the failure (oldest first; #n orders events across "
+          "threads, ms is virtual time):\n{}",
+          log->per_thread(), events);
   }
   if (options.dump_tree.empty()) return;
   if (result.trees_dot.empty()) {
-    std::printf("trees: the %s job keeps no maple trees to dump; nothing written\n", job.c_str());
+    fmt::print("trees: the {} job keeps no maple trees to dump; nothing written\n", job);
     return;
   }
   const std::string out =
@@ -246,9 +245,8 @@ void print_failure_context(const ReplayOptions& options, const std::string& inpu
   for (size_t at = result.trees_dot.find("// drawn: the "); at != std::string::npos;
        at = result.trees_dot.find("// drawn: the ", at + 1))
     ++collapsed;
-  std::printf("trees at the failure (%zu, %s%s): %s\n", trees, options.dump_tree == "svg" ? "SVG" : "Graphviz",
-              collapsed ? fmt::format("; {} drawn as the path to the failing node", collapsed).c_str() : "",
-              out.c_str());
+  fmt::print("trees at the failure ({}, {}{}): {}\n", trees, options.dump_tree == "svg" ? "SVG" : "Graphviz",
+             collapsed ? fmt::format("; {} drawn as the path to the failing node", collapsed).c_str() : "", out);
 }
 
 void write_timeline_files(const ReplayOptions& options, const TimelineSource& source, const Timeline& timeline);
@@ -258,7 +256,7 @@ void write_timelines(const ReplayOptions& options, const TimelineSource& source,
                      const sched::EventLog* log, const ChoiceSource& choices, const SeedResult& result) {
   if (!options.timelines()) return;
   if (!log || log->history().empty()) {
-    std::printf("timeline: the %s job runs no green threads; nothing recorded, nothing written\n", job.c_str());
+    fmt::print("timeline: the {} job runs no green threads; nothing recorded, nothing written\n", job);
     return;
   }
   write_timeline_files(options, source, build_timeline(*log, choices.recorded(), result.failure));
@@ -268,13 +266,13 @@ void write_timelines(const ReplayOptions& options, const TimelineSource& source,
 void write_timeline_files(const ReplayOptions& options, const TimelineSource& source, const Timeline& timeline) {
   if (!options.perfetto.empty()) {
     write_file_atomic(options.perfetto, timeline_perfetto_json(timeline, source));
-    std::printf("timeline (Chrome Trace Event JSON, %zu events; open in ui.perfetto.dev or chrome://tracing): %s\n",
-                timeline.events.size(), options.perfetto.c_str());
+    fmt::print("timeline (Chrome Trace Event JSON, {} events; open in ui.perfetto.dev or chrome://tracing): {}\n",
+               timeline.events.size(), options.perfetto);
   }
   if (!options.html.empty()) {
     write_file_atomic(options.html, timeline_html(timeline, source));
-    std::printf("timeline (HTML, %zu events, %zu threads): %s\n", timeline.events.size(), timeline.tracks.size(),
-                options.html.c_str());
+    fmt::print("timeline (HTML, {} events, {} threads): {}\n", timeline.events.size(), timeline.tracks.size(),
+               options.html);
   }
 }
 
@@ -285,21 +283,19 @@ int replay_fuzz_input(const std::string& path, const std::string& bytes, const R
   Config config = fuzz_world_config();
   for (const auto& o : options.overrides) apply_override(config, o);
   validate_config(config, "--set");
-  std::printf("mmtorture replay: %s is a fuzz_world input (%zu bytes): the fuzzers' world config, config hash %s\n",
-              path.c_str(), bytes.size(), config_hash(config).c_str());
+  fmt::print("mmtorture replay: {} is a fuzz_world input ({} bytes): the fuzzers' world config, config hash {}\n", path,
+             bytes.size(), config_hash(config));
   std::fflush(stdout);
   FuzzChoices choices(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   std::unique_ptr<sched::EventLog> log;
   const SeedResult result = run_seed(config, choices, replay_hooks(options, log));
   if (!result.failure) {
-    std::printf("SUMMARY: ran clean: %llu ops, %zu choices read, trace %016llx\n",
-                static_cast<unsigned long long>(result.ops), choices.draws(),
-                static_cast<unsigned long long>(result.trace_hash));
+    fmt::print("SUMMARY: ran clean: {} ops, {} choices read, trace {:016x}\n", result.ops, choices.draws(),
+               result.trace_hash);
     return 0;
   }
   const Failure& f = *result.failure;
-  std::printf("%s\n  op %llu, %zu choices read\n%s", f.headline().c_str(), static_cast<unsigned long long>(f.op_index),
-              choices.draws(), f.dump.c_str());
+  fmt::print("{}\n  op {}, {} choices read\n{}", f.headline(), f.op_index, choices.draws(), f.dump);
   print_failure_context(options, path, config.workload.job, result, log.get());
   write_timelines(options, TimelineSource{path, 0, config_hash(config)}, config.workload.job, log.get(), choices,
                   result);
@@ -309,10 +305,9 @@ int replay_fuzz_input(const std::string& path, const std::string& bytes, const R
         make_repro(config, /*seed: a fuzz input has none*/ 0, trim_choices(choices.recorded()), f, result.trace_hash,
                    result.ops);
     write_file_atomic(write_repro, repro_to_json(repro));
-    std::printf("repro written to %s (replay it, shrink it)\n", write_repro.c_str());
+    fmt::print("repro written to {} (replay it, shrink it)\n", write_repro);
   }
-  std::printf("SUMMARY: failed: signature %s, trace %016llx\n", f.signature_id().c_str(),
-              static_cast<unsigned long long>(result.trace_hash));
+  fmt::print("SUMMARY: failed: signature {}, trace {:016x}\n", f.signature_id(), result.trace_hash);
   return 1;
 }
 
@@ -323,9 +318,10 @@ int export_fuzz(const std::string& path, const std::string& out) {
   const auto bytes = choices_to_fuzz_bytes(repro.choices);
   write_file_atomic(out, std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   const bool same_config = config_hash(repro.config) == config_hash(fuzz_world_config());
-  std::printf("wrote %zu bytes (%zu choices) to %s%s\n", bytes.size(), repro.choices.size(), out.c_str(),
-              same_config ? "" : "; note: the repro's config is not the fuzzers' world config, so fuzz_world runs it "
-                                 "under different options (replay the bytes with the repro's --set values instead)");
+  fmt::print("wrote {} bytes ({} choices) to {}{}\n", bytes.size(), repro.choices.size(), out,
+             same_config ? ""
+                         : "; note: the repro's config is not the fuzzers' world config, so fuzz_world runs it "
+                           "under different options (replay the bytes with the repro's --set values instead)");
   return 0;
 }
 
@@ -358,13 +354,13 @@ void write_worker_timelines(const ReplayOptions& options, const std::string& pat
                             const SeedResult& result) {
   std::vector<sched::EventLog::HistoryEvent> history = shared.history();
   if (history.empty()) {
-    std::printf("timeline: the %s job runs no green threads; nothing recorded, nothing written\n",
-                repro.config.workload.job.c_str());
+    fmt::print("timeline: the {} job runs no green threads; nothing recorded, nothing written\n",
+               repro.config.workload.job);
     return;
   }
   if (shared.lost())
-    std::printf("timeline: the worker recorded %llu events; the shared log kept the newest %zu\n",
-                static_cast<unsigned long long>(shared.recorded()), history.size());
+    fmt::print("timeline: the worker recorded {} events; the shared log kept the newest {}\n", shared.recorded(),
+               history.size());
   const std::unique_ptr<sched::EventLog> threads = shared.rebuild();
   write_timeline_files(options, TimelineSource{path, repro.seed, config_hash(repro.config)},
                        build_timeline(std::move(history), threads->threads(), recorded, result.failure));
@@ -375,13 +371,13 @@ void write_worker_timelines(const ReplayOptions& options, const std::string& pat
 // log is mirrored into shared memory, so each thread's last events up to the crash
 // survive the worker; its trace lines are flushed one by one for the same reason.
 int replay_in_worker(const std::string& path, const Repro& repro, const ReplayOptions& options) {
-  std::printf("the recorded failure ended its worker process: replaying in a worker process\n");
+  fmt::print("the recorded failure ended its worker process: replaying in a worker process\n");
   std::fflush(stdout);
   std::unique_ptr<sched::EventLog> log;
   SeedHooks hooks = replay_hooks(options, log);
   if (hooks.trace_ops)
     hooks.trace_ops = [](std::string_view line) {
-      std::printf("  %.*s\n", static_cast<int>(line.size()), line.data());
+      fmt::print("  {}\n", line);
       std::fflush(stdout);
     };
   std::unique_ptr<SharedEventLog> shared;
@@ -395,19 +391,20 @@ int replay_in_worker(const std::string& path, const Repro& repro, const ReplayOp
   const std::optional<size_t> differs = first_difference(run.recorded, repro.choices);
   const SeedResult& result = run.report.result;
   if (!result.failure) {
-    std::printf("SUMMARY: replay ran clean in its worker: %llu ops, trace %016llx; the recorded failure did not "
-                "reproduce\n",
-                static_cast<unsigned long long>(result.ops), static_cast<unsigned long long>(result.trace_hash));
+    fmt::print(
+        "SUMMARY: replay ran clean in its worker: {} ops, trace {:016x}; the recorded failure did not "
+        "reproduce\n",
+        result.ops, result.trace_hash);
     return 0;
   }
   const Failure& f = *result.failure;
   const bool died = run.report.outcome == Outcome::Crash || run.report.outcome == Outcome::Timeout;
-  std::printf("%s\n  seed %llu, outcome %s, %zu of the repro's %zu choices drawn%s\n%s", f.headline().c_str(),
-              static_cast<unsigned long long>(repro.seed), outcome_name(run.report.outcome), run.recorded.size(),
-              repro.choices.size(), died ? " before the worker ended" : "", f.dump.c_str());
+  fmt::print("{}\n  seed {}, outcome {}, {} of the repro's {} choices drawn{}\n{}", f.headline(), repro.seed,
+             outcome_name(run.report.outcome), run.recorded.size(), repro.choices.size(),
+             died ? " before the worker ended" : "", f.dump);
   if (differs)
-    std::printf("replay diverged at choice #%zu (drew %s)\n", *differs,
-                *differs < run.recorded.size() ? choice_label(run.recorded[*differs]).c_str() : "nothing");
+    fmt::print("replay diverged at choice #{} (drew {})\n", *differs,
+               *differs < run.recorded.size() ? choice_label(run.recorded[*differs]).c_str() : "nothing");
   const std::unique_ptr<sched::EventLog> events = shared ? shared->rebuild() : nullptr;
   if (died && !options.dump_tree.empty()) {
     // The snapshot travels in the worker's report, which a dead worker never sent: say
@@ -415,17 +412,19 @@ int replay_in_worker(const std::string& path, const Repro& repro, const ReplayOp
     ReplayOptions without_trees = options;
     without_trees.dump_tree.clear();
     print_failure_context(without_trees, path, repro.config.workload.job, result, events.get());
-    std::printf("trees: not captured: the worker died before it could send them; nothing written\n");
+    fmt::print("trees: not captured: the worker died before it could send them; nothing written\n");
   } else {
     print_failure_context(options, path, repro.config.workload.job, result, events.get());
   }
   if (options.timelines()) write_worker_timelines(options, path, repro, *shared, run.recorded, result);
   const bool same_signature = f.signature() == repro.failure.signature();
   const bool exact = same_signature && !differs;
-  std::printf("SUMMARY: %s: %s %s (signature %s%s)\n",
-              exact ? "reproduced exactly" : same_signature ? "reproduced the failure" : "failed differently",
-              f.check.c_str(), f.site.c_str(), f.signature_id().c_str(),
-              same_signature ? "" : fmt::format(", recorded {}", repro.failure.signature_id()).c_str());
+  fmt::print("SUMMARY: {}: {} {} (signature {}{})\n",
+             exact            ? "reproduced exactly"
+             : same_signature ? "reproduced the failure"
+                              : "failed differently",
+             f.check, f.site, f.signature_id(),
+             same_signature ? "" : fmt::format(", recorded {}", repro.failure.signature_id()));
   return 1;
 }
 
@@ -435,52 +434,47 @@ int replay(const std::string& path, const ReplayOptions& options) {
   if (text.find_first_not_of(" \t\r\n") == std::string::npos)
     throw ConfigError(path, 0, "", "empty file, not a repro (a raw fuzz_world input? replay it with --fuzz-input)");
   const Repro repro = parse_repro(text, path);
-  std::printf("mmtorture replay: %s, seed %llu, %zu choices, config hash %s, recorded by %s\n", path.c_str(),
-              static_cast<unsigned long long>(repro.seed), repro.choices.size(), config_hash(repro.config).c_str(),
-              repro.tool_version.c_str());
-  std::printf("%s", config_banner(repro.config).c_str());
-  std::printf("expecting: %s (%s), trace %016llx\n", repro.failure.signature().c_str(),
-              repro.failure.signature_id().c_str(), static_cast<unsigned long long>(repro.trace_hash));
+  fmt::print("mmtorture replay: {}, seed {}, {} choices, config hash {}, recorded by {}\n", path, repro.seed,
+             repro.choices.size(), config_hash(repro.config), repro.tool_version);
+  fmt::print("{}", config_banner(repro.config));
+  fmt::print("expecting: {} ({}), trace {:016x}\n", repro.failure.signature(), repro.failure.signature_id(),
+             repro.trace_hash);
   std::fflush(stdout);
   if (repro.failure.check == "crash" || repro.failure.check == "timeout") return replay_in_worker(path, repro, options);
   ReplayChoices choices(repro.choices);
   std::unique_ptr<sched::EventLog> log;
   const SeedResult result = run_seed(repro.config, choices, replay_hooks(options, log));
   if (const auto& d = choices.divergence())
-    std::printf("replay diverged at choice #%zu: expected %s, got %s (continued best-effort)\n", d->index,
-                choice_label(d->expected).c_str(), choice_label(d->got).c_str());
-  if (!result.swarm.empty()) std::printf("swarm switched off: %s\n", result.swarm.c_str());
+    fmt::print("replay diverged at choice #{}: expected {}, got {} (continued best-effort)\n", d->index,
+               choice_label(d->expected), choice_label(d->got));
+  if (!result.swarm.empty()) fmt::print("swarm switched off: {}\n", result.swarm);
   if (!result.failure) {
     write_timelines(options, TimelineSource{path, repro.seed, config_hash(repro.config)}, repro.config.workload.job,
                     log.get(), choices, result);
-    std::printf("SUMMARY: replay ran clean: %llu ops, trace %016llx; the recorded failure did not reproduce\n",
-                static_cast<unsigned long long>(result.ops), static_cast<unsigned long long>(result.trace_hash));
+    fmt::print("SUMMARY: replay ran clean: {} ops, trace {:016x}; the recorded failure did not reproduce\n", result.ops,
+               result.trace_hash);
     return 0;
   }
   const Failure& f = *result.failure;
-  std::printf("%s\n  seed %llu, op %llu, virtual %llu ms\n%s", f.headline().c_str(),
-              static_cast<unsigned long long>(repro.seed), static_cast<unsigned long long>(f.op_index),
-              static_cast<unsigned long long>(f.virtual_ms), f.dump.c_str());
+  fmt::print("{}\n  seed {}, op {}, virtual {} ms\n{}", f.headline(), repro.seed, f.op_index, f.virtual_ms, f.dump);
   print_failure_context(options, path, repro.config.workload.job, result, log.get());
   write_timelines(options, TimelineSource{path, repro.seed, config_hash(repro.config)}, repro.config.workload.job,
                   log.get(), choices, result);
   const bool same_signature = f.signature() == repro.failure.signature();
   const bool same_trace = result.trace_hash == repro.trace_hash;
-  std::printf("SUMMARY: %s: signature %s%s, trace %016llx%s\n",
-              same_signature && same_trace ? "reproduced exactly"
-              : same_signature             ? "reproduced the failure"
-                                           : "failed differently",
-              f.signature_id().c_str(),
-              same_signature ? "" : fmt::format(" (recorded {})", repro.failure.signature_id()).c_str(),
-              static_cast<unsigned long long>(result.trace_hash), same_trace ? "" : " (recorded trace differs)");
+  fmt::print("SUMMARY: {}: signature {}{}, trace {:016x}{}\n",
+             same_signature && same_trace ? "reproduced exactly"
+             : same_signature             ? "reproduced the failure"
+                                          : "failed differently",
+             f.signature_id(), same_signature ? "" : fmt::format(" (recorded {})", repro.failure.signature_id()),
+             result.trace_hash, same_trace ? "" : " (recorded trace differs)");
   return 1;
 }
 
 // mmtorture report OUT_DIR (and run --report): report.html and a timeline per signature.
 int report(const std::string& out_dir) {
   const ReportResult r = write_report(out_dir);
-  std::printf("report: %s (%zu signatures, %zu timelines, %zu seeds)\n", r.path.c_str(), r.signatures, r.timelines,
-              r.seeds);
+  fmt::print("report: {} ({} signatures, {} timelines, {} seeds)\n", r.path, r.signatures, r.timelines, r.seeds);
   return 0;
 }
 
@@ -489,14 +483,13 @@ int shrink(const std::string& path, std::optional<uint64_t> attempts, std::strin
   ShrinkOptions options;
   options.max_attempts = attempts ? *attempts : repro.config.run.shrink_attempts;
   options.progress = [](const std::string& line) {
-    std::printf("  %s\n", line.c_str());
+    fmt::print("  {}\n", line);
     std::fflush(stdout);
   };
   const bool isolated = shrink_in_workers(repro);
-  std::printf("mmtorture shrink: %s, seed %llu, %s (%s), %zu choices, %llu ops, at most %llu replays%s\n", path.c_str(),
-              static_cast<unsigned long long>(repro.seed), repro.failure.signature().c_str(),
-              repro.failure.signature_id().c_str(), repro.choices.size(), static_cast<unsigned long long>(repro.ops),
-              static_cast<unsigned long long>(options.max_attempts), isolated ? " (each in a worker process)" : "");
+  fmt::print("mmtorture shrink: {}, seed {}, {} ({}), {} choices, {} ops, at most {} replays{}\n", path, repro.seed,
+             repro.failure.signature(), repro.failure.signature_id(), repro.choices.size(), repro.ops,
+             options.max_attempts, isolated ? " (each in a worker process)" : "");
   std::fflush(stdout);
   const Config& config = repro.config;
   const uint64_t timeout = config.run.seed_timeout_s;
@@ -504,22 +497,19 @@ int shrink(const std::string& path, std::optional<uint64_t> attempts, std::strin
     return isolated ? run_candidate_isolated(candidate, c, timeout) : run_candidate_in_process(candidate, c);
   });
   if (!result.reproduced) {
-    std::printf("SUMMARY: %s does not reproduce: %s; nothing shrunk, nothing written\n", path.c_str(),
-                result.original_outcome.c_str());
+    fmt::print("SUMMARY: {} does not reproduce: {}; nothing shrunk, nothing written\n", path, result.original_outcome);
     return 1;
   }
   if (out.empty()) out = default_min_path(path);
   write_file_atomic(out, repro_to_json(result.repro));
-  std::printf("before: %s\nafter:  %s\n", describe_size(result.before).c_str(), describe_size(result.after).c_str());
-  for (const auto& change : result.config_changes) std::printf("config: %s\n", change.c_str());
-  std::printf(
-      "SUMMARY: choices %llu -> %llu, ops %llu -> %llu, threads %llu -> %llu, %llu replays (%llu kept), signature %s "
-      "kept: %s\n",
-      static_cast<unsigned long long>(result.before.choices), static_cast<unsigned long long>(result.after.choices),
-      static_cast<unsigned long long>(result.before.operations),
-      static_cast<unsigned long long>(result.after.operations), static_cast<unsigned long long>(result.before.threads),
-      static_cast<unsigned long long>(result.after.threads), static_cast<unsigned long long>(result.attempts),
-      static_cast<unsigned long long>(result.kept), result.repro.failure.signature_id().c_str(), out.c_str());
+  fmt::print("before: {}\nafter:  {}\n", describe_size(result.before), describe_size(result.after));
+  for (const auto& change : result.config_changes) fmt::print("config: {}\n", change);
+  fmt::print(
+      "SUMMARY: choices {} -> {}, ops {} -> {}, threads {} -> {}, {} replays ({} kept), signature {} "
+      "kept: {}\n",
+      result.before.choices, result.after.choices, result.before.operations, result.after.operations,
+      result.before.threads, result.after.threads, result.attempts, result.kept, result.repro.failure.signature_id(),
+      out);
   return 0;
 }
 
@@ -542,7 +532,7 @@ const CLI::Range kFirstSeedRange(uint64_t{0}, uint64_t{1} << 62);
 bool refuse_output(const std::string& what, const std::string& path) {
   const std::string problem = output_path_problem(path);
   if (problem.empty()) return false;
-  std::fprintf(stderr, "mmtorture: %s: %s\n", what.c_str(), problem.c_str());
+  fmt::print(stderr, "mmtorture: {}: {}\n", what, problem);
   return true;
 }
 
@@ -581,6 +571,10 @@ class RunCommand final : public Subcommand {
                    "operation's outcomes, the error returns never taken (world and maple jobs)");
     cmd_->add_option("--set", overrides_, knob_help);
     cmd_->add_option("--defect", defects_, "Switch a canary defect on (repeatable; adds to run.defects)");
+    cmd_->add_flag("--log", log_,
+                   "Also write the diagnostics to OUT/mmtorture.log (a shard: mmtorture.shard-K-of-N.log; --resume "
+                   "appends), at least at info (the campaign's events: "
+                   "workers started, finished, killed, crashes, re-runs, resume decisions, shrink passes)");
   }
 
   int execute() override {
@@ -606,14 +600,22 @@ class RunCommand final : public Subcommand {
     std::error_code error;
     std::filesystem::create_directories(options.out_dir, error);
     if (error || !std::filesystem::is_directory(options.out_dir)) {
-      std::fprintf(stderr, "mmtorture: --out: %s: cannot create the directory: %s\n", options.out_dir.c_str(),
-                   error ? error.message().c_str() : "a file is in the way");
+      fmt::print(stderr, "mmtorture: --out: {}: cannot create the directory: {}\n", options.out_dir,
+                 error ? error.message().c_str() : "a file is in the way");
       return kExitBadInput;
     }
+    if (log_) {
+      const std::string log_path =
+          options.out_dir + "/" + shard_log_name(Shard{options.shard_index, options.shard_count});
+      if (const auto problem = log_to_file(log_path, /*append=*/resume_)) {
+        fmt::print(stderr, "mmtorture: --log: {}: {}\n", log_path, *problem);
+        return kExitBadInput;
+      }
+    }
     if (report_ && options.shard_count > 1) {
-      std::fprintf(stderr,
-                   "mmtorture: --report: a shard writes no summary.json; merge the shards and run "
-                   "`mmtorture report` on the merged directory\n");
+      fmt::print(stderr,
+                 "mmtorture: --report: a shard writes no summary.json; merge the shards and run "
+                 "`mmtorture report` on the merged directory\n");
       return kExitBadInput;
     }
     const int rc = run_campaign(options);
@@ -643,6 +645,7 @@ class RunCommand final : public Subcommand {
   unsigned jobs_ = 1;
   double budget_s_ = 0;
   bool check_determinism_ = false, resume_ = false, force_ = false, quiet_ = false, report_ = false, coverage_ = false;
+  bool log_ = false;
 };
 
 class ReplayCommand final : public Subcommand {
@@ -693,16 +696,15 @@ class ReplayCommand final : public Subcommand {
       options_.dump_tree = "dot";
     if (!options_.dump_tree.empty() && std::find(std::begin(kDumpTreeFormats), std::end(kDumpTreeFormats),
                                                  options_.dump_tree) == std::end(kDumpTreeFormats)) {
-      std::fprintf(stderr, "mmtorture: --dump-tree: unknown format '%s' (known: dot, svg)\n",
-                   options_.dump_tree.c_str());
+      fmt::print(stderr, "mmtorture: --dump-tree: unknown format '{}' (known: dot, svg)\n", options_.dump_tree);
       return kExitBadInput;
     }
     if (options_.dump_tree == "svg") {
       options_.graphviz_dot = find_graphviz_dot();
       if (options_.graphviz_dot.empty()) {
-        std::fprintf(stderr,
-                     "mmtorture: --dump-tree=svg: Graphviz's dot is not on PATH (scripts/setup installs "
-                     "Debian's graphviz; --dump-tree=dot writes the text without it)\n");
+        fmt::print(stderr,
+                   "mmtorture: --dump-tree=svg: Graphviz's dot is not on PATH (scripts/setup installs "
+                   "Debian's graphviz; --dump-tree=dot writes the text without it)\n");
         return kExitBadInput;
       }
     }
@@ -901,6 +903,27 @@ class SelftestCommand final : public Subcommand {
   std::string defects_;
 };
 
+// The diagnostics level: --log-level, else -v (info) or -vv (debug), else $MMT_LOG_LEVEL,
+// else the default. It is exported in $MMT_LOG_LEVEL, so every process this one starts
+// (workers, a shrink's isolated replays) logs at the same level. An unknown level
+// names where it came from.
+std::optional<std::string> set_log_level(const std::string& flag, int verbosity) {
+  std::string level(kDefaultLogLevel);
+  const char* env = std::getenv(kLogLevelEnv);
+  if (!flag.empty()) {
+    if (!is_log_level(flag)) return fmt::format("--log-level: unknown level '{}' (one of {})", flag, kLogLevels);
+    level = flag;
+  } else if (verbosity > 0) {
+    level = verbosity == 1 ? "info" : "debug";
+  } else if (env && *env) {
+    if (!is_log_level(env)) return fmt::format("{}: unknown level '{}' (one of {})", kLogLevelEnv, env, kLogLevels);
+    level = env;
+  }
+  setup_logging(level);
+  ::setenv(kLogLevelEnv, level.c_str(), 1);
+  return std::nullopt;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -912,6 +935,18 @@ int main(int argc, char** argv) {
       "Exit codes: 0 clean (replay: ran clean); 1 failures found (replay: the failure reproduced; shrink: the repro\n"
       "does not reproduce); 2 bad input (config, repro, journal or flag: one line names the file, line and key);\n"
       "3 mmtorture itself failed (an internal error or an I/O error) - not a verdict on the code under test.");
+  // Diagnostics (core/log.h): options of the whole program, accepted after the
+  // subcommand too (fallthrough is inherited by the subcommands added below).
+  int verbosity = 0;
+  std::string log_level;
+  app.add_flag("-v,--verbose", verbosity,
+               "More diagnostics on stderr: -v the campaign's events (info), -vv and more also each worker and "
+               "shrink pass (debug)");
+  app.add_option("--log-level", log_level,
+                 fmt::format("Diagnostics level on stderr: one of {} (default {}, or ${} when it is set); "
+                             "overrides -v",
+                             kLogLevels, kDefaultLogLevel, kLogLevelEnv));
+  app.fallthrough();
   // In the order `--help` lists them.
   std::vector<std::unique_ptr<Subcommand>> commands;
   commands.push_back(std::make_unique<RunCommand>(app));
@@ -933,13 +968,17 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "mmtorture: %s\n", e.what());
+    fmt::print(stderr, "mmtorture: {}\n", e.what());
+    return kExitBadInput;
+  }
+  if (const auto problem = set_log_level(log_level, verbosity)) {
+    fmt::print(stderr, "mmtorture: {}\n", *problem);
     return kExitBadInput;
   }
   return guarded([&]() -> int {
     for (const auto& command : commands)
       if (command->parsed()) return command->execute();
-    std::fprintf(stderr, "mmtorture: internal error: no subcommand ran\n");
+    fmt::print(stderr, "mmtorture: internal error: no subcommand ran\n");
     return kExitToolError;
   });
 }
@@ -948,16 +987,16 @@ int guarded(const std::function<int()>& command) {
   try {
     return command();
   } catch (const ConfigError& e) {
-    std::fprintf(stderr, "mmtorture: %s\n", e.what());
+    fmt::print(stderr, "mmtorture: {}\n", e.what());
     return kExitBadInput;
   } catch (const IoError& e) {
-    std::fprintf(stderr, "mmtorture: I/O error: %s\n", e.what());
+    fmt::print(stderr, "mmtorture: I/O error: {}\n", e.what());
     return kExitToolError;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "mmtorture: internal error: %s\n", e.what());
+    fmt::print(stderr, "mmtorture: internal error: {}\n", e.what());
     return kExitToolError;
   } catch (...) {
-    std::fprintf(stderr, "mmtorture: internal error: an exception that is not a std::exception\n");
+    fmt::print(stderr, "mmtorture: internal error: an exception that is not a std::exception\n");
     return kExitToolError;
   }
 }

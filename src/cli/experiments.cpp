@@ -16,16 +16,15 @@ int cma_experiment(uint64_t first, uint64_t seeds, const std::string& html) {
   cma::CmaExperimentOptions options;
   options.first_seed = first;
   options.seeds = seeds;
-  std::printf("mmtorture cma-experiment: seeds %llu..%llu per policy and workload\n",
-              static_cast<unsigned long long>(first), static_cast<unsigned long long>(first + seeds - 1));
+  fmt::print("mmtorture cma-experiment: seeds {}..{} per policy and workload\n", first, first + seeds - 1);
   std::fflush(stdout);
   const cma::CmaExperimentResult result = cma::run_cma_policy_experiment(options);
-  std::printf("%s", result.table().c_str());
+  fmt::print("{}", result.table());
   if (!html.empty()) {
     campaign::write_file_atomic(
         html, campaign::cma_experiment_html(result, fmt::format("mmtorture cma-experiment --first {} --seeds {}", first,
                                                                 seeds)));
-    std::printf("charts (HTML, %zu rows): %s\n", result.rows.size(), html.c_str());
+    fmt::print("charts (HTML, {} rows): {}\n", result.rows.size(), html);
   }
   return 0;
 }
@@ -36,18 +35,17 @@ int nommu_experiment(uint64_t first, uint64_t seeds, unsigned steps, bool pcp, c
   options.seeds = seeds;
   options.boot.boot_steps = steps;
   options.boot.pcp = pcp;
-  std::printf("mmtorture nommu-experiment: seeds %llu..%llu per combination, %u boot steps%s\n",
-              static_cast<unsigned long long>(first), static_cast<unsigned long long>(first + seeds - 1), steps,
-              pcp ? ", what-if: MMU-sized per-CPU page lists (a nommu kernel has none)" : "");
+  fmt::print("mmtorture nommu-experiment: seeds {}..{} per combination, {} boot steps{}\n", first, first + seeds - 1,
+             steps, pcp ? ", what-if: MMU-sized per-CPU page lists (a nommu kernel has none)" : "");
   std::fflush(stdout);
   const nommu::NommuExperimentResult result = nommu::run_nommu_experiment(options);
-  std::printf("%s", result.table().c_str());
+  fmt::print("{}", result.table());
   if (!html.empty()) {
     campaign::write_file_atomic(
         html, campaign::nommu_experiment_html(
                   result, fmt::format("mmtorture nommu-experiment --first {} --seeds {} --steps {}{}", first, seeds,
                                       steps, pcp ? " --pcp" : "")));
-    std::printf("charts (HTML, %zu rows): %s\n", result.rows.size(), html.c_str());
+    fmt::print("charts (HTML, {} rows): {}\n", result.rows.size(), html);
   }
   for (const nommu::NommuExperimentRow& row : result.rows)
     if (row.failures) return 1;

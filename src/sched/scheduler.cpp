@@ -339,7 +339,7 @@ RunResult Scheduler::run() {
   result.threads = static_cast<uint32_t>(threads_.size());
   if (options_.strategy.effective() == StrategyKind::Pct) {
     result.pct_guarantee = pct_guarantee(threads_.size(), options_.strategy.pct_steps, options_.strategy.pct_depth);
-    spdlog::debug("pct: n={} threads, k={} steps (this run: {}), d={}: a depth-{} bug is found with p >= {:.3g}",
+    spdlog::trace("pct: n={} threads, k={} steps (this run: {}), d={}: a depth-{} bug is found with p >= {:.3g}",
                   threads_.size(), options_.strategy.pct_steps, steps_, options_.strategy.pct_depth,
                   options_.strategy.pct_depth, result.pct_guarantee);
   }

@@ -1,6 +1,8 @@
 // Pooled, guard-paged fiber stacks (see stack_pool.h).
 #include "mmtorture/sched/stack_pool.h"
 
+#include <fmt/format.h>
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -31,7 +33,7 @@ StackPool::StackPool(size_t stack_size) {
 StackPool::~StackPool() {
   if (live_ != 0) {
     // A fiber still owns one of our stacks: unmapping would pull it from under it.
-    std::fprintf(stderr, "mmtorture: StackPool destroyed with %zu stacks in use\n", live_);
+    fmt::print(stderr, "mmtorture: StackPool destroyed with {} stacks in use\n", live_);
     std::abort();
   }
   const size_t page = page_size();

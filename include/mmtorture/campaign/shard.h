@@ -50,6 +50,9 @@ uint64_t shard_seed_at(const SeedRange& seeds, const Shard& shard, uint64_t i);
 // "summary.shard-K-of-N.json".
 std::string shard_journal_name(const Shard& shard);
 std::string shard_summary_name(const Shard& shard);
+// The log file `run --log` writes in the out directory: mmtorture.log, or
+// mmtorture.shard-K-of-N.log for a shard (shards share the directory).
+std::string shard_log_name(const Shard& shard);
 // The shard a journal file name names (the inverse of shard_journal_name), nullopt for
 // any other name.
 std::optional<Shard> shard_of_journal_name(std::string_view file_name);
