@@ -1,4 +1,4 @@
-// Maple tree benchmarks (issue 2 item 10), each beside a std::map interval map (key =
+// Maple tree benchmarks, each beside a std::map interval map (key =
 // range start, value = {last, entry}) doing the same work in the same binary, at 10^3
 // and 10^5 ranges:
 //   Load/Hit, Load/Miss   mtree_load at random indices inside / between ranges (per op)

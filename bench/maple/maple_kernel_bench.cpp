@@ -1,4 +1,4 @@
-// The model tree beside the kernel's own lib/maple_tree.c (issue 17 item 4), built into
+// The model tree beside the kernel's own lib/maple_tree.c, built into
 // maple_bench only when the kernel backend is (MMT_KERNEL_SRC). Each operation twice, on
 // the same workload as maple_bench.cpp's (ranges [k*16, k*16+7], the same shuffles):
 //   BM_Kernel<Op>   the kernel's tree (kernel::KernelTree, through the mmtk_ C API)

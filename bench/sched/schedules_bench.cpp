@@ -1,4 +1,4 @@
-// Whole schedules per second (issue 18): small concurrency-bug programs of 2 to 11 green
+// Whole schedules per second: small concurrency-bug programs of 2 to 11 green
 // threads, run start to finish on the project's scheduler and on a floor written here —
 // a minimal fiber scheduler on Boost.Context's raw fcontext that only picks a runnable
 // fiber uniformly and switches to it (no choices recorded, no trace hash, no detectors,

@@ -1,7 +1,7 @@
 // VMA manager throughput on an address space of ~200 VMAs: a mix of mprotect (splits
 // and merges), page faults, and MAP_FIXED mmap/munmap, single-threaded, with
-// validate_mm after every operation and without. Issue 4's target: >= 100k checked
-// ops/s per core in the release build.
+// validate_mm after every operation and without. The target: >= 100k checked ops/s
+// per core in the release build.
 #include <benchmark/benchmark.h>
 
 #include <memory>

@@ -50,7 +50,7 @@ std::string validate_longterm_mode(std::string_view value) {
                                                              : "must be \"migrate_first\" or \"pin_in_place\"";
 }
 std::string validate_strategy(std::string_view value) {
-  // "random" is the old name of "preempt": repro files written before issue 18 replay.
+  // "random" is the old name of "preempt": repro files written before the rename replay.
   return value == "preempt" || value == "uniform" || value == "pct" || value == "bounded" || value == "random"
              ? std::string{}
              : "must be \"preempt\", \"uniform\", \"pct\" or \"bounded\"";

@@ -58,7 +58,7 @@ class CmaWorld {
 
   ~CmaWorld() {
     // A failed run's address spaces are abandoned, not torn down over the corruption
-    // (issue 13); a destructor never throws.
+    //; a destructor never throws.
     if (result_.failure) vm_.abandon();
     app_.mm.reset();
     guest_.mm.reset();

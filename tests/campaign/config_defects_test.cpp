@@ -1,4 +1,4 @@
-// The run.defects knob (issue 8): a TOML array, `--set a,b`, the repro's JSON; unknown
+// The run.defects knob: a TOML array, `--set a,b`, the repro's JSON; unknown
 // names rejected; the config's defects are on for exactly the seed that runs it.
 #include <gtest/gtest.h>
 

@@ -237,7 +237,7 @@ TEST(Defects, RcuFreeWithoutGracePeriodIsCaughtByTheReaders) {
   EXPECT_FALSE(first_failure(maple_readers_job, 5).has_value()) << "control run not clean";
 }
 
-// Caught by checks of answers against a model (issue 15): every answer the defective
+// Caught by checks of answers against a model: every answer the defective
 // search gives is a free range in the window; only -EBUSY with a gap in the model, or a
 // gap other than the lowest, gives it away.
 TEST(Defects, EmptyAreaSkipsLastSlotIsCaughtByTheGapModel) {
@@ -261,7 +261,7 @@ TEST(Defects, ExpandStackWithoutVmaLockIsCaughtByTheVmaLockChecks) {
   expect_caught(Defect::ExpandStackWithoutVmaLock, world_job, "vma_lock.", 10);
 }
 
-// Issue 15's canaries in the world's error paths, accounting, node reservation and gap
+// The canaries in the world's error paths, accounting, node reservation and gap
 // metadata: each caught by the world as the default smoke campaign runs it (no knob for
 // the defect), by the check its description names.
 TEST(Defects, MmapLeaksVmaOnEnomemIsCaughtByTheLeakCheck) {
@@ -304,7 +304,7 @@ TEST(Defects, MprotectEnomemKeepsChargeIsCaughtByCommittedAccounting) {
   expect_caught(Defect::MprotectEnomemKeepsCharge, world_job, "committed_accounting", 20);
 }
 
-// Issue 15's maple-tree canaries of rebalancing and spanning stores: the world's VMA
+// The maple-tree canaries of rebalancing and spanning stores: the world's VMA
 // trees (mt_validate after every operation) and the maple job both find them.
 TEST(Defects, RebalanceLeavesNodeShortIsCaughtByMtValidate) {
   expect_caught(Defect::RebalanceLeavesNodeShort, world_job, "mt_validate.occupancy", 10);

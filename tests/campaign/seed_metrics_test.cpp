@@ -1,4 +1,4 @@
-// The numbers behind the report's job charts (issue 19, item 4): a cma seed's metrics
+// The numbers behind the report's job charts: a cma seed's metrics
 // agree with its stats, survive the journal, and add up per policy with the same
 // percentiles cma::summarize_latency gives over every call; a nommu seed's metrics
 // count its OOM and largest free block; the SVG bar chart carries each bar's number.

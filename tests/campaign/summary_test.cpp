@@ -1,4 +1,4 @@
-// summary.json (issue 13 item 14): a campaign with failures writes a summary whose
+// summary.json: a campaign with failures writes a summary whose
 // every number and path agrees with its journal and its repro files.
 #include "mmtorture/campaign/summary.h"
 

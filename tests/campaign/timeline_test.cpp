@@ -1,4 +1,4 @@
-// replay --perfetto and --html (issue 19, items 1 and 2): the timeline of a real failing
+// replay --perfetto and --html: the timeline of a real failing
 // run checked against the rules of the Chrome Trace Event format (every B has its E on
 // the same pid/tid, slices on one tid nest, flow starts and ends pair up, every event
 // names its pid and tid) and against the event log it was drawn from (one trace event per

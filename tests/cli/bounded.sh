@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bounded exploration as a campaign (schedule.strategy = "bounded", issue 18 item 1) on
+# Bounded exploration as a campaign (schedule.strategy = "bounded") on
 # the shipped seed-002 world (configs/seed002-bounded.toml):
 # - with the brk-munmap-shortcut defect the race is found, and its bound is minimal:
 #   the first failing schedule has 3 preemptions and every slice explored bounds 0..2

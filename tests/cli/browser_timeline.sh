@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The HTML timeline in a real browser (issue 19, item 6): headless Chromium opens the
+# The HTML timeline in a real browser: headless Chromium opens the
 # page replay --html wrote for the brk/kswapd canary's shrunk repro, and the test checks
 # what a person would see in the DOM it rendered: one lane per thread, the failing
 # operation and its thread highlighted, the page's script ran (the choices of the failing

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One bug, one signature (issue 13, item 4): each canary defect, run over 20 seeds of
+# One bug, one signature: each canary defect, run over 20 seeds of
 # its selftest scenario (as `mmtorture list --defects` names it), gives exactly one
 # failure signature. Signatures name what broke (the check, the failing operation or
 # lock class, the rule), never who (a thread) or when (after which operation), nor the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Coverage does not drop (issue 15 item 4): each shipped config in the floor file runs
+# Coverage does not drop: each shipped config in the floor file runs
 # its seeds and ops, and the summary's coverage line must reach at least the recorded
 # number of injection sites failed and error returns taken, over the same totals (a
 # total that changed means the registry changed: re-record the floor on purpose), with

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The timeline of a crash repro (issue 19, item 2): replay runs it in a worker process,
+# The timeline of a crash repro: replay runs it in a worker process,
 # whose event log is mirrored into shared memory; --html and --perfetto are drawn from
 # that history. The planted crash (selftest_crash) aborts right after the planted
 # failure, so the same run without the abort, replayed in process, must give the same

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every allocation class can fail (issue 15): a short run of the shipped smoke config
+# Every allocation class can fail: a short run of the shipped smoke config
 # fails GFP_NOWAIT maple nodes and every sleeping class — vm_area_struct, anon_vma and
 # maple_node objects, and pages — at least once, and stays clean (each -ENOMEM is
 # unwound), as the per-class counts each seed journals ("failed allocations: ...") show.

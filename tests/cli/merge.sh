@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# merge (issue 13 item 8, issue 20 item 2): an output root's shards merge to exactly
+# merge: an output root's shards merge to exactly
 # the unsharded run (same seeds, outcomes, trace hashes) with summary.json; anything
 # that is not a campaign's journal is refused (exit 2, one line naming the file); a
 # missing shard or missing seeds are named and exit 1, and resuming them completes the

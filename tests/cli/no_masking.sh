@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Failures must not mask each other (issue 13, item 1): a canary defect whose first
+# Failures must not mask each other: a canary defect whose first
 # failure leaves a world half torn down gives that one failure on every seed — no
 # worker crashes in the teardown after it (terminate from a destructor, a freed VMA
 # freed again, a check's dump reading the freed VMA it reports).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One journal, one campaign (issue 13 item 11): a second run into a used --out is
+# One journal, one campaign: a second run into a used --out is
 # refused without --resume or --force (exit 2, one line, journal untouched); a second
 # campaign while the first still writes the journal is refused even with --force; the
 # shards of one campaign share an output root at the same time.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# mmtorture report and run --report (issue 19, item 4): report.html lists every
+# mmtorture report and run --report: report.html lists every
 # signature of summary.json with its replay command and a timeline page; a clean
 # campaign's report says so; a directory that holds no campaign, and --report on a
 # shard, are refused with one line and exit 2, writing nothing.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The report's job charts and the experiments' pages (issue 19, item 4), each number
+# The report's job charts and the experiments' pages, each number
 # checked against where it comes from:
 # - a cma campaign: summary.json's per-policy totals equal the journal's per-seed
 #   metrics added up (calls, retries, -EBUSY, p50/p99 recomputed from every call's

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# replay --trace, --perfetto and --html on the brk/kswapd canary's repro (issue 19, items
+# replay --trace, --perfetto and --html on the brk/kswapd canary's repro (items
 # 1, 2 and 5): the trace numbers operations once and in order, names mms by id, prints
 # addresses in hex and errors by name, and the FAIL block's op number is a trace line;
 # the timelines are written whole (JSON that jq reads, one trace event per logged event)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Trees that point at the bug (issue 19, item 3), on real canary runs:
+# Trees that point at the bug, on real canary runs:
 # - the maple job's tree at the destroy-frees-live-nodes canary (mt_validate.freed_node
 #   names a node): the failure is the graph's label, the named node is filled red, and
 #   the tree (dozens of nodes) is drawn as the path from the root to it, every other

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every command tells the truth about what it did (issue 13, items 12, 13, 15):
+# Every command tells the truth about what it did:
 # --version names the commit and the reference kernel; --budget-s stops starting seeds
 # and says so, and --resume continues; SIGINT stops the workers, journals no killed
 # worker as a crash, says how to resume and exits 130; an unusable --out is bad input.

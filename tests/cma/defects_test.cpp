@@ -48,7 +48,7 @@ TEST(CmaDefects, UninterruptibleRetryIgnoresTheFatalSignal) {
   EXPECT_NE(failure->message.find("cma_alloc"), std::string::npos) << failure->message;
 }
 
-// Page isolation (issue 15): a range holding pinned pages ends "PFNs busy"; that exit
+// Page isolation: a range holding pinned pages ends "PFNs busy"; that exit
 // leaves the range isolated, which the check names once the call has returned. The world
 // as seed004-cma-policies.toml runs it (bounded retries, a fatal signal at 1 s).
 TEST(CmaDefects, ContigEarlyExitKeepsIsolationIsAnIsolationLeak) {

@@ -6,7 +6,7 @@
 // the recording does, and so does the model. Seed 1001's op 32, a mas_empty_area_rev
 // over [0xfffffffffffe78cd, ULONG_MAX] that the recording answers -EBUSY although the
 // empty [0x7f000000e76f, 0xfffffffffffffa3a] holds the size, was the model's one
-// divergence until it learnt 6.12's rule (issue 17 item 5): the reverse walk counts the
+// divergence until it learnt 6.12's rule: the reverse walk counts the
 // room under the window's end as max - slot_min + 1, which wraps to 0 for the root's
 // first slot when max is ULONG_MAX (src/maple/gap.cpp).
 #include <gtest/gtest.h>

@@ -3,7 +3,7 @@
 // kernel's own lib/maple_tree.c leave trees of the same height with the same number of
 // nodes after every operation. Ascending and descending loads exercise the split point
 // and the push into a sibling (mas_push_data); random stores over random ranges and
-// erases add spanning stores and rebalances. (Issue 17: the model used to split evenly,
+// erases add spanning stores and rebalances. (The model used to split evenly,
 // so ascending loads left leaves of 13 entries where the kernel leaves 15-16.)
 #include <gtest/gtest.h>
 

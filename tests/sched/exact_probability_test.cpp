@@ -1,4 +1,4 @@
-// Strategies against exact probabilities (issue 18): small programs whose chance of
+// Strategies against exact probabilities: small programs whose chance of
 // showing their bug under uniform, preempt(p) and PCT(d, k) is derived by hand below;
 // over 2,000 seeds the found count must lie in the 99 % range of Binomial(2000, p).
 // The seeds are fixed, so each check is deterministic; a strategy whose decisions

@@ -70,7 +70,7 @@ TEST(Scheduler, AnExceptionInAThreadFailsTheRunWithItsNameAndSite) {
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.failure->check, "thread.exception");
   EXPECT_EQ(result.failure->site, "before_throw");
-  // Who threw is detail, not signature (issue 13 item 4).
+  // Who threw is detail, not signature.
   EXPECT_EQ(result.failure->message.find("thrower"), std::string::npos) << result.failure->message;
   EXPECT_NE(result.failure->detail.find("T1 'thrower'"), std::string::npos) << result.failure->detail;
   EXPECT_NE(result.failure->message.find("boom"), std::string::npos);

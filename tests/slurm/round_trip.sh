@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/slurm/round_trip.sh [MMTORTURE]: deploy/slurm/campaign.sbatch against a real
-# Slurm (issue 20 item 4). Starts a single-node cluster from Debian's slurm-wlm and
+# Slurm. Starts a single-node cluster from Debian's slurm-wlm and
 # munge (installed with apt-get when missing; munged, slurmctld -D, slurmd -D with a
 # generated slurm.conf, everything in a scratch folder, ports of their own), then:
 #  1. submits an array of 4 tasks over smoke seeds plus its merge job and checks that

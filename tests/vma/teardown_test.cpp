@@ -1,4 +1,4 @@
-// Failures must not mask each other (issue 13, item 1): after the first failure of a
+// Failures must not mask each other: after the first failure of a
 // run no kernel-model code runs over its half-done state, a destructor never throws, a
 // VMA freed twice is a named failure (never a destructor run over the poison), and a
 // check's report is safe on exactly the corrupt state it reports.

@@ -1,4 +1,4 @@
-// Bounded exploration as a campaign (schedule.strategy = "bounded", issue 18 item 1):
+// Bounded exploration as a campaign (schedule.strategy = "bounded"):
 // what one seed — one slice of the world's schedules (sched/explore.h) — reports, and
 // how the slices of a campaign add up to a claim about the whole space.
 //

@@ -1,4 +1,4 @@
-// Coverage you can read (issue 15 item 4): per job, which labelled allocation sites the
+// Coverage you can read: per job, which labelled allocation sites the
 // fault plan reached and failed, and which outcome each operation returned — counted
 // against a registry of what the job's code can do, so an injection site or an error
 // return that no seed reaches shows up as a gap instead of as silence.

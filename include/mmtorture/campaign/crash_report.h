@@ -1,4 +1,4 @@
-// Where a worker crashed, named by the worker itself before it dies (issue 13 item 4):
+// Where a worker crashed, named by the worker itself before it dies:
 // every SIGSEGV shared one signature, so different crash bugs merged. A fatal signal's
 // handler (and, in ASan builds, the sanitizer's death callback) takes the innermost
 // frame of the stack that is a function of ours — namespace mmt, looked up in this

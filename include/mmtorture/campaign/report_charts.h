@@ -1,4 +1,4 @@
-// The charts of the campaign report and of the experiments' pages (issue 19, item 4):
+// The charts of the campaign report and of the experiments' pages:
 // for a cma campaign, each retry policy's latency histogram with its p50 and p99 and
 // its calls, retries, -EBUSY sweeps, interrupted and failed calls; for a nommu
 // campaign, the OOM rate and the distribution of the largest free block; for

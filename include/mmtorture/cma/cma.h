@@ -1,4 +1,4 @@
-// The contiguous memory allocator of one world (design.md §3 cma, issue 5): its areas,
+// The contiguous memory allocator of one world (design.md §3 cma): its areas,
 // cma_alloc / cma_release, alloc_contig_range with page isolation and migration, the
 // per-CPU LRU batches it drains, the long-term pin bookkeeping GUP reports to it, and
 // the consistency check over all of it.

@@ -1,4 +1,4 @@
-// The seed-004 experiment (issue 5 item 9): should cma_alloc retry when a page is
+// The seed-004 experiment: should cma_alloc retry when a page is
 // pinned? One CMA world per seed — camera/codec clients allocating from a CMA area
 // that movable memory has borrowed, against forks, exits, short pins, LRU batches and
 // memory pressure — run under each retry policy and each workload:

@@ -1,7 +1,7 @@
 // Memory: the simulated physical memory of one world — its page frames, the buddy
 // page allocator with GFP semantics and watermarks, the anonymous LRU and reclaim
 // (kswapd and direct reclaim), and the consistency check over all of it
-// (design.md §3 mem, issue 4 items 1 and 3).
+// (design.md §3 mem).
 //
 // Allocation (alloc_pages), as the kernel's __alloc_pages():
 //   1. might_alloc(gfp): a sleeping allocation in atomic context, or one that may enter

@@ -1,6 +1,6 @@
 // KmemCache: a slab cache whose objects are carved from order-0 pages of a Memory, so
-// object pressure and page pressure are one pressure (design.md §3 mem, issue 4 item
-// 2). Maple nodes (256 B, 16 per page) and vm_area_structs come from caches like this.
+// object pressure and page pressure are one pressure (design.md §3
+// mem). Maple nodes (256 B, 16 per page) and vm_area_structs come from caches like this.
 //
 // Objects live in host memory so ASan sees every access: a slab page's objects sit at
 // a fixed place of a 2 MiB-aligned host chunk (frame pfn at byte (pfn % 512) * 4096 of

@@ -1,4 +1,4 @@
-// The seed-001 experiment (issue 8): does the order of "preallocate the tree's nodes"
+// The seed-001 experiment: does the order of "preallocate the tree's nodes"
 // and "allocate the region" decide whether a small nommu board boots, and how much
 // does Liam's alloc_pages_exact change (freeing the tail to the tail of the free list)
 // help? Every combination of memory size x preallocation order x tail placement boots

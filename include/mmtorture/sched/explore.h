@@ -1,5 +1,5 @@
-// Systematic exploration of schedules by iterative context bounding (issue 18 item 1;
-// Musuvathi & Qadeer, PLDI 2007, as CHESS does it).
+// Systematic exploration of schedules by iterative context bounding (Musuvathi &
+// Qadeer, PLDI 2007, as CHESS does it).
 //
 // A program is a function that builds a fresh world, runs it on a Scheduler under the
 // uniform strategy (strategy.h) with the ChoiceSource it is handed, and returns the

@@ -1,4 +1,4 @@
-// The deterministic scheduler of green threads (design.md §3, issue 3).
+// The deterministic scheduler of green threads (design.md §3).
 //
 // One OS thread runs every green thread, one at a time, on Boost.Context's raw fcontext
 // (make_fcontext/jump_fcontext) with pooled stacks. Control passes only at scheduling
@@ -295,7 +295,7 @@ class Scheduler : private mmt::detail::FailureSink {
 // True once the run in progress has failed: a FailureError is on its way up (core's
 // failure_in_flight()) or the active scheduler has recorded a failure. From then on no
 // kernel-model code may run over the world's half-done state: destructors that would
-// tear an address space down abandon it instead (issue 13). A clean run's teardown
+// tear an address space down abandon it instead. A clean run's teardown
 // (threads unwound by the scheduler's kill after the last worker finished) is not a
 // failure and still tears down through the model.
 bool run_failed();

@@ -9,8 +9,8 @@
 //            p is 0 or 1, where the outcome is certain), then pick uniformly among the
 //            other runnable threads (a Pick draw). When a thread blocks, pick
 //            uniformly among the runnable ones. Only yield points where another thread
-//            is runnable are decisions. (Called `random` before issue 18; configs and
-//            repro files may still say so.)
+//            is runnable are decisions. (Called `random` before the textbook uniform
+//            strategy came; configs and repro files may still say so.)
 //   pct      Probabilistic Concurrency Testing as published (Burckhardt et al., ASPLOS
 //            2010): every thread gets a random distinct priority when spawned; d-1
 //            distinct change points are drawn from the steps 1..k, the i-th carrying
@@ -40,7 +40,7 @@ enum class StrategyKind : uint8_t { Preempt = 0, Pct = 1, Replay = 2, Uniform = 
 
 const char* strategy_name(StrategyKind kind);
 // The kind a name selects; "random" is the old name of preempt (repro files written
-// before issue 18 say it).
+// before uniform and PCT as published came say it).
 std::optional<StrategyKind> strategy_from_name(std::string_view name);
 
 struct StrategyConfig {
