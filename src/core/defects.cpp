@@ -39,7 +39,9 @@ const std::vector<DefectInfo>& defect_table() {
       {Defect::DestroyFreesLiveNodes, "destroy-frees-live-nodes", "003",
        "After a spanning store the clean-up of replaced nodes also frees a node that is still linked into the "
        "tree (the KASAN report in mas_descend_adopt). Caught by the poisoned-node checks: mt_validate.freed_node "
-       "(a child still linked reads as POISON_FREE), its parent checks once the node is reused, and ASan."},
+       "(a child still linked reads as POISON_FREE), its parent checks once the node is reused, and ASan; in an "
+       "RCU-mode tree (the world's) the node is first met dead by a walk nothing can interrupt: "
+       "maple.dead_node_linked."},
       {Defect::CmaRetryUninterruptible, "cma-retry-uninterruptible", "004",
        "The retry-forever cma_alloc policy sleeps uninterruptibly, so a fatal signal is never honoured while a "
        "page stays pinned. Caught by hang detection naming cma_alloc."},

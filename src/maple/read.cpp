@@ -28,6 +28,17 @@ bool g_rcu_access_points = false;
                                  index, depth));
 }
 
+// A walk from the root met a dead node with no scheduling point inside the walk (RCU
+// access points off): nothing could have replaced the node between the walk's start and
+// now, so the live tree still links a node that was killed (replaced or freed), and the
+// retry from the root would meet it again forever. One failure instead of that hang.
+[[noreturn]] void raise_dead_node_linked(unsigned long index, unsigned depth) {
+  mmt::raise_failure("maple.dead_node_linked", "maple walk",
+                     fmt::format("a walk for {:#x} met a dead node at depth {} with no writer able to run since it "
+                                 "left the root: the tree still links a node that was replaced or freed",
+                                 index, depth));
+}
+
 // Descends from the root to the leaf holding `index`; fills the cursor's node, bounds,
 // offset and end and sets index/last to the slot's range. The tree must hold a node.
 // Only the leaf's data end is computed: above it, the slot's upper bound is its pivot,
@@ -51,6 +62,7 @@ void* mas_descend_walk(ma_state* mas, unsigned long index) {
     // read may be garbage. The kernel's walks retry from the root here; so do we (the
     // root itself may have become an entry or nothing: the state walk decides).
     if (ma_dead_node(node)) {
+      if (!g_rcu_access_points) raise_dead_node_linked(index, depth);
       if (!xa_is_node(mas->tree->ma_root)) return mas_state_walk_at(mas, index);
       enode = mt_root_enode(mas->tree);
       min = 0;
@@ -598,6 +610,7 @@ void* mtree_lookup_walk(maple_enode* enode, unsigned long index, bool* dead) {
     const maple_type type = mte_node_type(enode);
     void* entry = ma_slots(node, type)[node_offset(node, type, index)];
     if (ma_dead_node(node)) {
+      if (!g_rcu_access_points) raise_dead_node_linked(index, depth);
       *dead = true;
       return nullptr;
     }
