@@ -213,6 +213,26 @@ class WorldJob final : public Job {
     progress |= reduce_op_mix(shrinker);
     progress |= drop_unused_preemption(shrinker);
     progress |= drop_unused_nowait_failures(shrinker);
+    progress |= drop_unused_sleeping_failures(shrinker);
+    return progress;
+  }
+
+  // Each sleeping class's failure probability to 0 when no allocation of the repro
+  // failed: a class left on draws an AllocFail choice at every request of its site
+  // (one per mmap for vm_area_struct), which the failure does not need.
+  static bool drop_unused_sleeping_failures(ConfigShrinker& shrinker) {
+    if (shrinker.has_nonzero(ChoiceKind::AllocFail)) return false;
+    using Faults = decltype(Config::faults);
+    static constexpr std::pair<const char*, double Faults::*> kClasses[] = {
+        {"vma_fail_probability", &Faults::vma_fail_probability},
+        {"anon_vma_fail_probability", &Faults::anon_vma_fail_probability},
+        {"maple_node_fail_probability", &Faults::maple_node_fail_probability},
+        {"page_fail_probability", &Faults::page_fail_probability},
+    };
+    bool progress = false;
+    for (const auto& [name, member] : kClasses)
+      if (shrinker.config().faults.*member > 0)
+        progress |= shrinker.set_value("faults", name, 0.0, "-> 0 (no injected failures)");
     return progress;
   }
 
