@@ -51,6 +51,7 @@ std::string journal_line(const JournalEntry& e) {
   if (!e.metrics.empty()) j["metrics"] = nlohmann::ordered_json::parse(seed_metrics_json(e.metrics));
   if (e.bounded) j["bounded"] = nlohmann::ordered_json::parse(bounded_slice_json(*e.bounded));
   if (!e.coverage.empty()) j["coverage"] = coverage_to_json(e.coverage);
+  if (!e.job.empty()) j["job"] = e.job;
   return j.dump();
 }
 
@@ -90,6 +91,7 @@ std::vector<JournalEntry> read_journal(const std::string& path) {
       e.pct_guarantee = j.value("pct_guarantee", 0.0);
       if (j.contains("bounded")) e.bounded = bounded_slice_from_json(j["bounded"].dump());
       if (j.contains("coverage")) e.coverage = coverage_from_json(j["coverage"]);
+      e.job = j.value("job", std::string{});
       entries.push_back(std::move(e));
     } catch (const std::exception&) {
       throw ConfigError(path, i + 1, "journal", "not a journal line (seed, outcome, ops, virtual_ms, trace_hash, ...)");
@@ -187,13 +189,15 @@ std::string bounded_seed_body(const CampaignOptions& options, uint64_t seed) {
 
 std::string seed_body(const CampaignOptions& options, uint64_t seed) {
   if (bounded_exploration(options.config)) return bounded_seed_body(options, seed);
+  // A mixed campaign's seed runs its job's config, and its repro holds that config.
+  const Config config = seed_config(options.config, seed);
   SeededChoices seeded(seed);
   WorkerReport report;
-  report.result = run_seed(options.config, seeded);
+  report.result = run_seed(config, seeded);
   report.outcome = report.result.failure ? Outcome::Fail : Outcome::Clean;
   if (options.check_determinism) {
     SeededChoices again(seed);
-    const SeedResult second = run_seed(options.config, again);
+    const SeedResult second = run_seed(config, again);
     if (second.trace_hash != report.result.trace_hash) {
       const auto& a = seeded.recorded();
       const auto& b = again.recorded();
@@ -211,7 +215,7 @@ std::string seed_body(const CampaignOptions& options, uint64_t seed) {
   if (report.result.failure) {
     const Failure& failure = *report.result.failure;
     const Repro repro =
-        make_repro(options.config, seed, seeded.recorded(), failure, report.result.trace_hash, failure.op_index);
+        make_repro(config, seed, seeded.recorded(), failure, report.result.trace_hash, failure.op_index);
     report.repro_path =
         fmt::format("{}/failures/{}/{}.repro.json", options.out_dir, repro.failure.signature_id(), seed);
     write_file_atomic(report.repro_path, repro_to_json(repro));
@@ -229,7 +233,8 @@ void rerun_dead_worker(const CampaignOptions& options, uint64_t seed, WorkerRepo
   const Failure death = *report.result.failure;
   spdlog::warn("seed {}: worker ended: {} at {}: {}; re-running it in a fresh worker", seed, death.check, death.site,
                death.message);
-  IsolatedReplay rerun = seed_isolated(options.config, seed, options.config.run.seed_timeout_s);
+  const Config config = seed_config(options.config, seed);
+  IsolatedReplay rerun = seed_isolated(config, seed, options.config.run.seed_timeout_s);
   WorkerReport again = std::move(rerun.report);
   const bool died_again = again.outcome == Outcome::Crash || again.outcome == Outcome::Timeout;
   if (!died_again || again.result.failure->signature() != death.signature()) {
@@ -248,7 +253,7 @@ void rerun_dead_worker(const CampaignOptions& options, uint64_t seed, WorkerRepo
   }
   if (again.result.failure) {
     const Failure& failure = *again.result.failure;
-    const Repro repro = make_repro(options.config, seed, std::move(rerun.recorded), failure, again.result.trace_hash,
+    const Repro repro = make_repro(config, seed, std::move(rerun.recorded), failure, again.result.trace_hash,
                                    died_again ? 0 : failure.op_index);  // a dead worker's op count died with it
     again.repro_path = fmt::format("{}/failures/{}/{}.repro.json", options.out_dir, repro.failure.signature_id(), seed);
     write_file_atomic(again.repro_path, repro_to_json(repro));
@@ -339,21 +344,30 @@ std::vector<JournalEntry> resumable_entries(const CampaignOptions& options, cons
   return resumed;
 }
 
+// The banner's and the summary's job: workload.job, or a mix's entries.
+std::string campaign_jobs_text(const Config& config) {
+  if (config.workload.job_mix.empty()) return config.workload.job;
+  std::string text = "mix";
+  for (const std::string& entry : config.workload.job_mix) text += (text == "mix" ? " " : ",") + entry;
+  return text;
+}
+
 void print_campaign_banner(const CampaignOptions& options, const std::string& hash, size_t seeds,
                            const std::string& journal) {
   fmt::print(
       "mmtorture run: seeds {}..{} ({} in shard {}/{}), config {}, config hash {}, job {}, "
       "{} ops per seed, {} jobs, journal {}\n",
       options.seeds.first, options.seeds.last, seeds, options.shard_index, options.shard_count, options.config_name,
-      hash, options.config.workload.job, options.config.run.ops_per_seed, options.jobs, journal);
+      hash, campaign_jobs_text(options.config), options.config.run.ops_per_seed, options.jobs, journal);
   fmt::print("{}", config_banner(options.config));
   std::fflush(stdout);
 }
 
 // A finished seed's journal line.
-JournalEntry journal_entry(uint64_t seed, WorkerReport& report, const std::string& hash) {
+JournalEntry journal_entry(const Config& config, uint64_t seed, WorkerReport& report, const std::string& hash) {
   JournalEntry e;
   e.seed = seed;
+  if (!config.workload.job_mix.empty()) e.job = job_of_seed(config, seed);
   e.outcome = outcome_name(report.outcome);
   e.ops = report.result.ops;
   e.virtual_ms = report.result.virtual_ms;
@@ -465,7 +479,7 @@ class CampaignLoop {
     r.worker.reset();
     if (report.outcome == Outcome::Crash || report.outcome == Outcome::Timeout)
       rerun_dead_worker(options_, r.seed, report);
-    const JournalEntry e = journal_entry(r.seed, report, hash_);
+    const JournalEntry e = journal_entry(options_.config, r.seed, report, hash_);
     spdlog::debug("seed {}: {}, {} ops, trace {:016x}", r.seed, e.outcome, e.ops, report.result.trace_hash);
     if (const auto& f = report.result.failure) {
       if (tty_) fmt::print(stderr, "\r\033[K");
@@ -549,7 +563,7 @@ int run_campaign(const CampaignOptions& options) {
   SummaryInfo summary;
   summary.config_name = options.config_name;
   summary.config_hash = hash;
-  summary.job = options.config.workload.job;
+  summary.job = campaign_jobs_text(options.config);
   summary.journal = journal;
   summary.seeds = options.seeds;
   summary.shard = Shard{options.shard_index, options.shard_count};
@@ -579,8 +593,19 @@ int run_campaign(const CampaignOptions& options) {
   write_file_atomic(summary_file, summary_json(summary, totals));
   if (signal) print_interrupted(signal, done.size() + loop.finished(), seeds.size());
   print_summary(totals, wall, loop.ops(), options.jobs);
-  if (options.coverage) fmt::print("\n{}", coverage_report(options.config, totals.coverage));
-  else fmt::print("  {}\n", coverage_line(options.config, totals.coverage));
+  if (options.config.workload.job_mix.empty()) {
+    if (options.coverage) fmt::print("\n{}", coverage_report(options.config, totals.coverage));
+    else fmt::print("  {}\n", coverage_line(options.config, totals.coverage));
+  } else {
+    // A mix: each job's coverage against its own registry, in the mix's order.
+    for (const std::string& job : mix_jobs(options.config)) {
+      const Config config = job_config(options.config, job);
+      const auto it = totals.coverage_by_job.find(job);
+      const Coverage coverage = it == totals.coverage_by_job.end() ? Coverage{} : it->second;
+      if (options.coverage) fmt::print("\n{}", coverage_report(config, coverage));
+      else fmt::print("  {}\n", coverage_line(config, coverage, true));
+    }
+  }
   if (signal) return interrupted_exit_code(signal);
   return totals.failing ? 1 : 0;
 }

@@ -28,6 +28,40 @@ namespace {
 std::string validate_job(std::string_view value) {
   return jobs::find_job(value) ? std::string{} : "must be " + jobs::job_names_quoted();
 }
+// workload.job_mix "JOB:WEIGHT" and workload.job_set "JOB:section.key=value": the job
+// before the colon, the rest after it.
+std::pair<std::string_view, std::string_view> job_entry(std::string_view value) {
+  const size_t colon = value.find(':');
+  if (colon == std::string_view::npos) return {{}, value};
+  return {value.substr(0, colon), value.substr(colon + 1)};
+}
+std::string validate_job_mix_entry(std::string_view value) {
+  const auto [job, weight] = job_entry(value);
+  if (job.empty()) return fmt::format("'{}' is not JOB:WEIGHT", value);
+  if (!jobs::find_job(job)) return fmt::format("'{}': the job must be {}", value, jobs::job_names_quoted());
+  uint64_t w = 0;
+  const bool digits = !weight.empty() && weight.size() <= 4 &&
+                      std::all_of(weight.begin(), weight.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (digits)
+    for (char c : weight) w = w * 10 + static_cast<uint64_t>(c - '0');
+  if (!digits || w < 1 || w > 1000) return fmt::format("'{}': the weight must be an integer in 1..1000", value);
+  return {};
+}
+std::string validate_job_set_entry(std::string_view value) {
+  const auto [job, assignment] = job_entry(value);
+  if (job.empty()) return fmt::format("'{}' is not JOB:section.key=value", value);
+  if (!jobs::find_job(job)) return fmt::format("'{}': the job must be {}", value, jobs::job_names_quoted());
+  const std::string_view key = assignment.substr(0, assignment.find('='));
+  if (key == "workload.job" || key == "workload.job_mix" || key == "workload.job_set")
+    return fmt::format("'{}': the mix decides {}", value, key);
+  try {
+    Config scratch;
+    apply_override(scratch, assignment);
+  } catch (const ConfigError& e) {
+    return fmt::format("'{}': {}: {}", value, e.key, e.reason);
+  }
+  return {};
+}
 std::string validate_maple_backend(std::string_view value) {
   if (value != "model" && value != "kernel" && value != "differential")
     return "must be \"model\", \"kernel\" or \"differential\"";
@@ -340,7 +374,100 @@ void apply_override(Config& config, std::string_view assignment) {
   set_knob(config, section, name, value, "--set", 0);
 }
 
+namespace {
+
+struct JobShare {
+  std::string job;
+  uint64_t weight = 0;
+};
+
+// workload.job_mix, parsed (its entries passed validate_job_mix_entry).
+std::vector<JobShare> job_shares(const Config& config) {
+  std::vector<JobShare> shares;
+  for (const std::string& entry : config.workload.job_mix) {
+    const auto [job, weight] = job_entry(entry);
+    shares.push_back(JobShare{std::string(job), std::stoull(std::string(weight))});
+  }
+  return shares;
+}
+
+// The job mix's own rules; each job's config is then validated as that job's seeds run it.
+void validate_job_mix(const Config& config, const std::string& file) {
+  if (config.workload.job_mix.empty()) {
+    if (!config.workload.job_set.empty())
+      throw ConfigError(file, 0, "workload.job_set", "sets knobs of the jobs of a workload.job_mix, and there is none");
+    return;
+  }
+  if (bounded_exploration(config))
+    throw ConfigError(file, 0, "workload.job_mix", "\"bounded\" explores one job's schedules, not a mix of jobs");
+  const std::vector<std::string> jobs = mix_jobs(config);
+  for (size_t i = 0; i < jobs.size(); ++i)
+    if (std::find(jobs.begin(), jobs.begin() + static_cast<ptrdiff_t>(i), jobs[i]) !=
+        jobs.begin() + static_cast<ptrdiff_t>(i))
+      throw ConfigError(file, 0, "workload.job_mix", fmt::format("names the {} job twice", jobs[i]));
+  for (const std::string& entry : config.workload.job_set) {
+    const std::string job(job_entry(entry).first);
+    if (std::find(jobs.begin(), jobs.end(), job) == jobs.end())
+      throw ConfigError(file, 0, "workload.job_set",
+                        fmt::format("'{}': the {} job is not in workload.job_mix", entry, job));
+  }
+  for (const std::string& job : jobs) {
+    try {
+      validate_config(job_config(config, job), file);
+    } catch (const ConfigError& e) {
+      // A knob the job's own sets gave its value is named by the set.
+      std::string key = e.key;
+      for (const std::string& entry : config.workload.job_set) {
+        const auto [entry_job, assignment] = job_entry(entry);
+        if (entry_job == job && assignment.substr(0, assignment.find('=')) == e.key) key = "workload.job_set";
+      }
+      throw ConfigError(file, key == e.key ? e.line : 0, key,
+                        fmt::format("{} (in the {} job's seeds of the mix)", e.reason, job));
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> mix_jobs(const Config& config) {
+  if (config.workload.job_mix.empty()) return {config.workload.job};
+  std::vector<std::string> jobs;
+  for (const JobShare& share : job_shares(config)) jobs.push_back(share.job);
+  return jobs;
+}
+
+std::string job_of_seed(const Config& config, uint64_t seed) {
+  const std::vector<JobShare> shares = job_shares(config);
+  if (shares.empty()) return config.workload.job;
+  uint64_t round = 0;
+  for (const JobShare& share : shares) round += share.weight;
+  uint64_t slot = seed % round;
+  for (const JobShare& share : shares) {
+    if (slot < share.weight) return share.job;
+    slot -= share.weight;
+  }
+  return shares.back().job;  // not reached: slot < round
+}
+
+Config job_config(const Config& config, std::string_view job) {
+  if (config.workload.job_mix.empty()) return config;
+  Config out = config;
+  out.workload.job = std::string(job);
+  out.workload.job_mix.clear();
+  out.workload.job_set.clear();
+  for (const std::string& entry : config.workload.job_set) {
+    const auto [entry_job, assignment] = job_entry(entry);
+    if (entry_job == job) apply_override(out, assignment);
+  }
+  return out;
+}
+
+Config seed_config(const Config& config, uint64_t seed) {
+  return config.workload.job_mix.empty() ? config : job_config(config, job_of_seed(config, seed));
+}
+
 void validate_config(const Config& config, const std::string& file) {
+  validate_job_mix(config, file);
   if (config.world.memory_pages % 512 != 0)
     throw ConfigError(file, 0, "world.memory_pages",
                       fmt::format("{} is not a multiple of the 512-page pageblock", config.world.memory_pages));
@@ -531,6 +658,11 @@ std::string config_hash(const Config& config) {
   TraceHash hash;
   for (const Knob& knob : knob_table()) {
     if (!knob_decides_run(knob)) continue;
+    // A config without a job mix hashes as it did before the mix existed.
+    if (knob.section == std::string_view("workload") &&
+        (knob.name == std::string_view("job_mix") || knob.name == std::string_view("job_set")) &&
+        static_cast<std::vector<std::string>*>(knob.member(copy))->empty())
+      continue;
     hash.fold_string(TraceEvent::Custom, fmt::format("{}={}", knob.qualified(), knob_value_text(knob, copy)));
   }
   return fmt::format("{:016x}", hash.value());
@@ -560,8 +692,10 @@ std::string config_markdown() {
       "`file:line: section.key: reason` and exit code 2. Any knob can also be overridden on the\n"
       "command line with `--set section.key=value`.\n\n"
       "| config | what |\n|---|---|\n"
-      "| `smoke.toml` | the README's main job: about a minute on 2 cores; several mms, every op kind, NOWAIT failures, "
-      "PCT |\n"
+      "| `smoke.toml` | the README's main job: about a minute on 2 cores; a job mix (`workload.job_mix`): in every "
+      "ten seeds eight of the VM world (several mms, every op kind, every allocation class failed, PCT), one of the "
+      "maple tree with 3 lock-free RCU readers inside its stores, one of the CMA world (two clients against long-term "
+      "pins held in place, the forever retry and a fatal signal) |\n"
       "| `soak.toml` | long: many seeds with more ops, swarm testing of op kinds and fault sites |\n"
       "| `maple.toml` | the maple tree alone (single-threaded) with NOWAIT node-allocation failures |\n"
       "| `maple-rcu.toml` | the maple tree in RCU mode with 3 lock-free readers racing the writer inside its stores "

@@ -63,15 +63,17 @@ CoverageScore score_coverage(const CoverageRegistry& registry, const Coverage& c
   return score;
 }
 
-std::string coverage_line(const Config& config, const Coverage& coverage) {
+std::string coverage_line(const Config& config, const Coverage& coverage, bool name_job) {
+  const std::string opening = name_job ? fmt::format("coverage, {} job:", config.workload.job) : "coverage:";
   CoverageRegistry registry;
   if (!coverage_registry(config, &registry))
-    return fmt::format("coverage: not recorded for the {} job", config.workload.job);
+    return name_job ? fmt::format("{} none recorded (the job has no coverage registry)", opening)
+                    : fmt::format("coverage: not recorded for the {} job", config.workload.job);
   const CoverageScore score = score_coverage(registry, coverage);
-  std::string line = fmt::format(
-      "coverage: injection sites {}/{} failed ({:.0f}%, {}/{} reached), error returns {}/{} taken ({:.0f}%)",
-      score.sites_failed, score.sites_total, score.sites_percent(), score.sites_reached, score.sites_total,
-      score.errors_taken, score.errors_total, score.errors_percent());
+  std::string line =
+      fmt::format("{} injection sites {}/{} failed ({:.0f}%, {}/{} reached), error returns {}/{} taken ({:.0f}%)",
+                  opening, score.sites_failed, score.sites_total, score.sites_percent(), score.sites_reached,
+                  score.sites_total, score.errors_taken, score.errors_total, score.errors_percent());
   if (!score.unregistered.empty()) line += fmt::format("; {} not in the registry", score.unregistered.size());
   return line;
 }
@@ -144,7 +146,7 @@ std::string coverage_report(const Config& config, const Coverage& coverage) {
     for (const std::string& what : score.unregistered) out += " " + what + ";";
     out += "\n";
   }
-  out += coverage_line(config, coverage) + "\n";
+  out += coverage_line(config, coverage, false) + "\n";
   return out;
 }
 

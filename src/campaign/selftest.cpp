@@ -44,9 +44,11 @@ struct SeedOutcome {
   std::vector<Choice> choices;  // every choice drawn, even when the worker died
 };
 
-// One seed of `config` in a worker that streams its choices into shared memory.
-SeedOutcome run_seed_isolated(const Config& config, uint64_t seed, double timeout_s) {
+// One seed of `config` in a worker that streams its choices into shared memory (a
+// mixed campaign's seed runs its own job's config, seed_config).
+SeedOutcome run_seed_isolated(const Config& campaign_config, uint64_t seed, double timeout_s) {
   CaptureBuffer buffer;
+  const Config config = seed_config(campaign_config, seed);
   auto worker = Worker::start(
       [&](CaptureBuffer* capture) {
         SeededChoices seeded(seed);
@@ -163,8 +165,9 @@ void search_config(const SelftestOptions& options, const DefectInfo& info, const
     const bool died = outcome.report.outcome == Outcome::Crash || outcome.report.outcome == Outcome::Timeout;
     row.ops += died ? count_kind(outcome.choices, ChoiceKind::Op) : outcome.report.result.ops;
     row.signature = failure->signature();
-    const Repro repro = make_repro(config, seed, std::move(outcome.choices), *failure, outcome.report.result.trace_hash,
-                                   died ? 0 : failure->op_index);
+    row.threads = workload_threads(seed_config(config, seed));
+    const Repro repro = make_repro(seed_config(config, seed), seed, std::move(outcome.choices), *failure,
+                                   outcome.report.result.trace_hash, died ? 0 : failure->op_index);
     const ReproSize size = repro_size(repro);
     row.repro_choices = size.choices;
     row.repro_setup_choices = size.setup_choices;
@@ -328,18 +331,23 @@ const std::vector<SelftestScenario>& selftest_scenarios() {
       {Defect::MremapUaf, "seed003-mremap-pressure.toml", true},
       {Defect::TopdownGapMiscalc, "seed003-mremap-pressure.toml", true},
       // A maple-tree defect: the tree job reaches spanning stores far more often than a
-      // world does, and its dead-node check names the fault instead of a crash.
+      // world does, and its dead-node check names the fault instead of a crash. The
+      // default campaign catches it too, first in a world seed (seed 2:
+      // maple.dead_node_linked), but that repro shrinks to 53 choices beyond set-up, over
+      // the target, so its known config stays maple.toml (4).
       {Defect::DestroyFreesLiveNodes, "maple.toml"},
       // The CMA defects run in the cma job's seed-004 world (pinned pages, a fatal
-      // signal at 1 s): the uninterruptible retry needs the forever policy to hang.
-      {Defect::CmaRetryUninterruptible, "seed004-cma-uninterruptible.toml"},
-      {Defect::CmaBitmapLeakOnBusy, "seed004-cma-policies.toml"},
+      // signal at 1 s): the uninterruptible retry needs the forever policy to hang. The
+      // default campaign's cma seeds run that world.
+      {Defect::CmaRetryUninterruptible, "seed004-cma-uninterruptible.toml", true, 1000},
+      {Defect::CmaBitmapLeakOnBusy, "seed004-cma-policies.toml", true},
       // Only lock-free readers can meet a node freed too early: the maple job's RCU
-      // readers, interleaving inside the writer's stores.
-      {Defect::RcuFreeWithoutGracePeriod, "maple-rcu.toml"},
+      // readers, interleaving inside the writer's stores (the default campaign's maple
+      // seeds run them).
+      {Defect::RcuFreeWithoutGracePeriod, "maple-rcu.toml", true},
       // Caught by checks of answers against a model, in shipped configs
       // with no knob for the defect.
-      {Defect::EmptyAreaSkipsLastSlot, "maple.toml"},
+      {Defect::EmptyAreaSkipsLastSlot, "maple.toml", true},
       {Defect::MprotectDropsLateEnomem, "smoke.toml", true},
       // Per-VMA locks are on in the smoke campaign (world.per_vma_locks).
       {Defect::MprotectSkipsVmaStartWrite, "smoke.toml", true},
@@ -363,9 +371,9 @@ const std::vector<SelftestScenario>& selftest_scenarios() {
       {Defect::SpanningStoreMissesNextNode, "smoke.toml", true},
       {Defect::ForkSkipsVmaStartWrite, "smoke.toml", true},
       // RCU publication order: only the maple job's lock-free readers run inside a store.
-      {Defect::RcuNodePublishedBeforePivots, "maple-rcu.toml"},
+      {Defect::RcuNodePublishedBeforePivots, "maple-rcu.toml", true},
       // Page isolation: ranges holding pinned pages end "PFNs busy".
-      {Defect::ContigEarlyExitKeepsIsolation, "seed004-cma-policies.toml"},
+      {Defect::ContigEarlyExitKeepsIsolation, "seed004-cma-policies.toml", true},
   };
   return table;
 }

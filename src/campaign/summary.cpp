@@ -23,6 +23,7 @@ void SeedTotals::add(const JournalEntry& e, uint64_t shard_index) {
   virtual_ms += e.virtual_ms;
   jobs.add(e.metrics);
   coverage.add(e.coverage);
+  if (!e.job.empty()) coverage_by_job[e.job].add(e.coverage);
   ++outcomes[e.outcome];
   if (e.outcome == "clean") return;
   ++failing;

@@ -302,4 +302,69 @@ TEST(RunSeed, SameSeedSameTraceForEveryJobAndStrategy) {
   }
 }
 
+// workload.job_mix: a seed's job follows from its number alone, in rounds of the summed
+// weights, the jobs in the order listed; the seed's config is its job's alone.
+TEST(JobMix, EachSeedsJobFollowsItsNumberAlone) {
+  const char* text =
+      "[workload]\njob_mix = [\"world:3\", \"maple:1\", \"cma:2\"]\n"
+      "job_set = [\"maple:run.ops_per_seed=77\", \"maple:schedule.strategy=uniform\", \"cma:cma.clients=3\"]\n"
+      "maple_rcu = true\n[run]\nops_per_seed = 500\n";
+  const Config config = parse_config_text(text, "mix.toml");
+  const std::vector<std::string> want = {"world", "world", "world", "maple", "cma", "cma"};
+  for (uint64_t seed = 0; seed < 60; ++seed) EXPECT_EQ(job_of_seed(config, seed), want[seed % 6]) << seed;
+  EXPECT_EQ(mix_jobs(config), (std::vector<std::string>{"world", "maple", "cma"}));
+  // Nothing but the mix decides it: other knobs, or the seed's choices, do not.
+  Config other = config;
+  other.run.ops_per_seed = 9;
+  other.workload.workers = 7;
+  for (uint64_t seed = 0; seed < 60; ++seed) EXPECT_EQ(job_of_seed(other, seed), job_of_seed(config, seed));
+  // A seed's config: its job, its job's sets applied and no other's, no mix left.
+  const Config maple = seed_config(config, 9);
+  EXPECT_EQ(maple.workload.job, "maple");
+  EXPECT_TRUE(maple.workload.job_mix.empty());
+  EXPECT_TRUE(maple.workload.job_set.empty());
+  EXPECT_EQ(maple.run.ops_per_seed, 77u);
+  EXPECT_EQ(maple.schedule.strategy, "uniform");
+  EXPECT_EQ(maple.cma.clients, Config{}.cma.clients);
+  const Config world = seed_config(config, 6);
+  EXPECT_EQ(world.workload.job, "world");
+  EXPECT_EQ(world.run.ops_per_seed, 500u);
+  EXPECT_EQ(world.schedule.strategy, Config{}.schedule.strategy);
+  EXPECT_EQ(seed_config(config, 5).cma.clients, 3u);
+  // A config without a mix is every seed's config, and its hash is what it was before
+  // the mix existed (the two list knobs are left out while empty).
+  const Config plain = parse_config_text("[run]\nops_per_seed = 500\n", "plain.toml");
+  EXPECT_EQ(config_to_toml(seed_config(plain, 4)), config_to_toml(plain));
+  EXPECT_NE(config_hash(config), config_hash(plain));
+}
+
+TEST(JobMix, BadMixesAreRejectedNamingTheKey) {
+  const auto reason = [](const char* text) -> std::string {
+    try {
+      parse_config_text(text, "m.toml");
+    } catch (const ConfigError& e) {
+      return fmt::format("{}:{}: {}: {}", e.file, e.line, e.key, e.reason);
+    }
+    return "accepted";
+  };
+  EXPECT_EQ(reason("[workload]\njob_mix = [\"world:8\", \"dma:1\"]\n"),
+            "m.toml:2: workload.job_mix: 'dma:1': the job must be \"world\", \"maple\", \"page_model\", \"cma\" or "
+            "\"nommu\"");
+  EXPECT_EQ(reason("[workload]\njob_mix = [\"world:0\"]\n"),
+            "m.toml:2: workload.job_mix: 'world:0': the weight must be an integer in 1..1000");
+  EXPECT_EQ(reason("[workload]\njob_mix = [\"world:1\", \"world:2\"]\n"),
+            "m.toml:2: workload.job_mix: names the world job twice");
+  EXPECT_EQ(reason("[workload]\njob_mix = [\"world:1\"]\njob_set = [\"maple:run.ops_per_seed=5\"]\n"),
+            "m.toml:3: workload.job_set: 'maple:run.ops_per_seed=5': the maple job is not in workload.job_mix");
+  EXPECT_EQ(reason("[workload]\njob_mix = [\"world:1\"]\njob_set = [\"world:run.nope=1\"]\n"),
+            "m.toml:3: workload.job_set: 'world:run.nope=1': run.nope: unknown key");
+  EXPECT_EQ(reason("[workload]\njob_set = [\"world:run.ops_per_seed=5\"]\n"),
+            "m.toml:2: workload.job_set: sets knobs of the jobs of a workload.job_mix, and there is none");
+  // A rule one job's seeds break names the key and the job.
+  EXPECT_EQ(reason("[workload]\njob_mix = [\"world:1\", \"maple:1\"]\n"
+                   "job_set = [\"maple:workload.maple_readers=2\"]\n"),
+            "m.toml:3: workload.job_set: lock-free readers need an RCU-mode tree: set workload.maple_rcu = true (in "
+            "the maple job's seeds of the mix)");
+}
+
 }  // namespace mmt::campaign

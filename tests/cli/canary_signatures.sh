@@ -3,7 +3,8 @@
 # its selftest scenario (as `mmtorture list --defects` names it), gives exactly one
 # failure signature. Signatures name what broke (the check, the failing operation or
 # lock class, the rule), never who (a thread) or when (after which operation), nor the
-# site where a lock was taken. Bounded by seeds, not by wall time.
+# site where a lock was taken. Bounded by seeds, not by wall time. In a job mix, one
+# signature per job.
 # Usage: canary_signatures.sh MMT CONFIGS_DIR [SEEDS]
 set -eu
 mmt="$1"
@@ -19,11 +20,16 @@ while read -r defect scenario; do
   "$mmt" run "$configs/$scenario" --seeds "$seeds" --defect "$defect" --jobs 2 --set run.shrink=false \
     --out "$out" --quiet </dev/null >"$out.log" 2>&1 || rc=$?
   if [ $rc -gt 1 ]; then echo "$defect: exit $rc"; tail -3 "$out.log"; bad=1; continue; fi
-  signatures=$(grep -v '"outcome":"clean"' "$out/journal.jsonl" | sed -E 's/.*"signature":"([^"]*)".*/\1/' | sort | uniq -c)
+  # In a job mix (smoke.toml) the same bug met through another job's code (the maple
+  # job's own stores rather than the world's preallocated ones) may break another check
+  # or site: one signature per job that met it, each seed's job in its journal line.
+  signatures=$(jq -r 'select(.outcome != "clean") | "\(.job // "")\t\(.signature)"' "$out/journal.jsonl" | sort | uniq -c)
   count=$(printf '%s\n' "$signatures" | grep -c . || true)
-  echo "$defect ($scenario): $count signature(s)"
+  most=$(jq -r 'select(.outcome != "clean") | "\(.job // "")\t\(.signature)"' "$out/journal.jsonl" | sort -u |
+    cut -f1 | uniq -c | awk 'BEGIN { m = 0 } $1 > m { m = $1 } END { print m }')
+  echo "$defect ($scenario): $count signature(s), at most $most per job"
   printf '%s\n' "$signatures" | sed 's/^/    /'
-  [ "$count" -eq 1 ] || bad=1
+  [ "$count" -ge 1 ] && [ "$most" -eq 1 ] || bad=1
 done < <(sed -nE 's/^([a-z0-9-]+)  \(seed [^;]+; selftest scenario: ([^)]*)\)$/\1 \2/p' "$dir/defects")
 # Every canary the tool lists was run: none has a heading the loop above skipped.
 listed=$(grep -cE '^[a-z0-9-]+  \(' "$dir/defects")

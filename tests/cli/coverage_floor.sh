@@ -5,7 +5,9 @@
 # total that changed means the registry changed: re-record the floor on purpose), with
 # nothing seen that the registry lacks.
 # Usage: coverage_floor.sh MMT CONFIGS_DIR FLOOR_FILE
-# Floor file lines: CONFIG SEEDS OPS SITES_FAILED/TOTAL ERRORS_TAKEN/TOTAL ('#' comments).
+# Floor file lines: CONFIG SEEDS OPS SITES_FAILED/TOTAL ERRORS_TAKEN/TOTAL ('#' comments);
+# CONFIG@JOB is one job of a config with a workload.job_mix (its "coverage, JOB job:"
+# line; one run serves every job of the same config, seeds and ops).
 set -eu
 mmt="$1"
 configs="$2"
@@ -17,14 +19,20 @@ checked=0
 while read -r config seeds ops sites errors; do
   case "$config" in '' | '#'*) continue ;; esac
   checked=$((checked + 1))
-  "$mmt" run "$configs/$config" --seeds "$seeds" --ops "$ops" --jobs 2 --set run.shrink=false \
-    --out "$dir/$config" --quiet >"$dir/$config.log" 2>&1 || {
-    echo "$config: the run failed (exit $?):"
-    tail -5 "$dir/$config.log"
-    bad=1
-    continue
-  }
-  line=$(grep '^  coverage: ' "$dir/$config.log" || true)
+  file=${config%@*} job=
+  opening='coverage:'
+  case "$config" in *@*) job=${config#*@} opening="coverage, $job job:" ;; esac
+  run="$file.$seeds.$ops"
+  if [ ! -e "$dir/$run.log" ]; then
+    "$mmt" run "$configs/$file" --seeds "$seeds" --ops "$ops" --jobs 2 --set run.shrink=false \
+      --out "$dir/$run" --quiet >"$dir/$run.log" 2>&1 || {
+      echo "$config: the run failed (exit $?):"
+      tail -5 "$dir/$run.log"
+      bad=1
+      continue
+    }
+  fi
+  line=$(grep "^  $opening " "$dir/$run.log" || true)
   got=$(printf '%s\n' "$line" |
     sed -nE 's/.*injection sites ([0-9]+)\/([0-9]+) failed.*error returns ([0-9]+)\/([0-9]+) taken.*/\1 \2 \3 \4/p')
   if [ -z "$got" ]; then
@@ -43,7 +51,7 @@ while read -r config seeds ops sites errors; do
   fi
   if [ "$sites_got" -lt "$want_sites" ] || [ "$errors_got" -lt "$want_errors" ]; then
     echo "$config: coverage dropped below the floor"
-    grep -A40 '^injection sites' "$dir/$config.log" || true
+    grep -A40 '^injection sites' "$dir/$run.log" || true
     bad=1
   fi
   case "$line" in *'not in the registry'*) echo "$config: $line" && bad=1 ;; esac

@@ -41,6 +41,10 @@ config odd_board           "$dir/odd_board.toml:4: nommu.memory_mib: 33 is not a
 config bad_prealloc        "$dir/bad_prealloc.toml:2: nommu.prealloc: must be \"after\" or \"before\"" '[nommu]\nprealloc = "first"\n'
 config reserved           "$dir/reserved.toml:3: world.reserved_pages: 500 of 512 pages reserved" '[world]\nmemory_pages = 512\nreserved_pages = 500\nmin_free_pages = 64\n'
 config empty_mix           "workload.mix_*: every op weight is 0" '[workload]\nmix_mmap_fixed=0\nmix_mmap=0\nmix_munmap=0\nmix_mprotect=0\nmix_fault=0\nmix_mremap=0\nmix_brk=0\nmix_fork=0\nmix_exit=0\n'
+config bad_mix_job         "$dir/bad_mix_job.toml:2: workload.job_mix: 'dma:1': the job must be" '[workload]\njob_mix = ["world:8", "dma:1"]\n'
+config bad_mix_weight      "$dir/bad_mix_weight.toml:3: workload.job_mix: 'maple:x': the weight must be an integer in 1..1000" '[workload]\njob = "world"\njob_mix = ["world:8", "maple:x"]\n'
+config bad_job_set         "$dir/bad_job_set.toml:3: workload.job_set: 'maple:cma.clients=99': cma.clients: 99 is out of range 1..16" '[workload]\njob_mix = ["world:8", "maple:1"]\njob_set = ["maple:cma.clients=99"]\n'
+config job_set_not_mixed   "$dir/job_set_not_mixed.toml:3: workload.job_set: 'cma:cma.clients=2': the cma job is not in workload.job_mix" '[workload]\njob_mix = ["world:8", "maple:1"]\njob_set = ["cma:cma.clients=2"]\n'
 expect missing_file "$dir/nope.toml: cannot open the config file" "$mmt" run "$dir/nope.toml"
 expect bad_override "--set: schedule.pct_depth: 0 is out of range 1..16" "$mmt" run --set schedule.pct_depth=0
 expect bad_override_key "--set: run.nope: unknown key" "$mmt" run --set run.nope=1

@@ -52,6 +52,7 @@ struct JournalEntry {
   SeedMetrics metrics;       // the cma and nommu jobs' numbers behind the report's charts ("metrics")
   std::optional<BoundedSlice> bounded;  // schedule.strategy = "bounded": the seed's slice
   Coverage coverage;         // the world and maple jobs' coverage; written only when not empty
+  std::string job;           // workload.job_mix: the job the seed ran; written only in a mixed campaign
 };
 std::string journal_line(const JournalEntry& entry);
 // Reads a journal; a torn last line (a kill mid-write) is ignored. Throws ConfigError

@@ -63,6 +63,18 @@ void apply_override(Config& config, std::string_view assignment);
 // Cross-knob rules (memory_pages a multiple of 512, a non-empty op mix, ...).
 void validate_config(const Config& config, const std::string& file);
 
+// workload.job_mix: a campaign of several jobs. Seed s runs job_of_seed(config, s),
+// which follows from the seed number alone (never from the choice stream), with the
+// config seed_config(config, s) = job_config(config, that job): workload.job set, that
+// job's workload.job_set entries applied, the mix and the sets emptied. That single-job
+// config is what the seed's repro holds, so replay and shrink run the seed's job alone
+// and no shrink can change it. Without a mix: workload.job and the config as it is.
+std::string job_of_seed(const Config& config, uint64_t seed);
+Config job_config(const Config& config, std::string_view job);
+Config seed_config(const Config& config, uint64_t seed);
+// The jobs the campaign's seeds run, in the mix's order ({workload.job} without a mix).
+std::vector<std::string> mix_jobs(const Config& config);
+
 // Reads a TOML file (or text); every error is a ConfigError naming file and line.
 Config load_config_file(const std::string& path);
 Config parse_config_text(std::string_view text, const std::string& file);

@@ -43,8 +43,9 @@ struct CoverageScore {
 CoverageScore score_coverage(const CoverageRegistry& registry, const Coverage& coverage);
 
 // One line for every summary: "coverage: injection sites 5/5 failed (5/5 reached),
-// error returns 11/11 taken", or why there is none.
-std::string coverage_line(const Config& config, const Coverage& coverage);
+// error returns 11/11 taken", or why there is none. With `name_job` (one job of a
+// workload.job_mix) the line opens "coverage, world job:".
+std::string coverage_line(const Config& config, const Coverage& coverage, bool name_job = false);
 
 // The full report (run --coverage): each site with its requests and failures, each
 // operation's outcomes as a table, the registry entries never reached, what is off in

@@ -38,6 +38,7 @@ struct SeedTotals {
   JobTotals jobs;                                         // the cma and nommu seeds' metrics
   BoundedTotals bounded;                                  // over the seeds of a bounded exploration
   Coverage coverage;                                      // summed over the entries (coverage.h)
+  std::map<std::string, Coverage> coverage_by_job;        // a mixed campaign's: summed per entry's job
   void add(const JournalEntry& entry, uint64_t shard_index = 1);
 };
 
