@@ -40,6 +40,7 @@ constexpr Site kSiteReaderOp{"maple_stress.reader_op"};
 constexpr Site kSiteVariant{"maple_stress.variant"};
 constexpr Site kSiteGfp{"maple_stress.gfp"};
 constexpr Site kSiteSpan{"maple_stress.span"};
+constexpr Site kSiteWindow{"maple_stress.window"};
 constexpr Site kSiteReaderStep{"maple_stress.reader: between lookups"};
 constexpr unsigned long kReaderFindSpan = 0x100;  // mas_find's window past the reader's index
 
@@ -394,13 +395,23 @@ class Stress {
     }
   }
 
+  // The last index a gap search from `index` for `size` slots may use: `index + wide`
+  // (capped at ULONG_MAX) as a rule, where a fit nearly always exists; one draw in four
+  // a tight window of the size and at most 15 slots more, which the tree's entries often
+  // fill, so the search must answer -EBUSY and the model must agree that nothing fits.
+  unsigned long search_limit(unsigned long index, unsigned long size, unsigned long wide) {
+    if (c_.draw(ChoiceKind::Arg, kSiteWindow, 4) != 3) return ULONG_MAX - index < wide ? ULONG_MAX : index + wide;
+    const unsigned long span = size - 1 + c_.draw(ChoiceKind::Arg, kSiteWindow, 16);
+    return ULONG_MAX - index < span ? ULONG_MAX : index + span;
+  }
+
   // mas_empty_area / mas_empty_area_rev within a window: the answer must be free, the
   // one the kernel's rule picks, and -EBUSY only when no gap exists.
   void empty_area(unsigned long index) {
     touched_nothing();
     const unsigned long size = 1 + c_.draw(ChoiceKind::Arg, kSiteLength, 256);
     const bool reverse = c_.draw(ChoiceKind::Arg, kSiteOp, 2);
-    const unsigned long window_last = index + 0x4000 < index ? ULONG_MAX : index + 0x4000;
+    const unsigned long window_last = search_limit(index, size, 0x4000);
     MA_STATE(mas, &tree_, 0, 0);
     const int ret =
         reverse ? mas_empty_area_rev(&mas, index, window_last, size) : mas_empty_area(&mas, index, window_last, size);
@@ -436,16 +447,17 @@ class Stress {
     touched_nothing();
     if (!opt_.alloc_range_tree) return;
     const unsigned long size = 1 + c_.draw(ChoiceKind::Arg, kSiteLength, 64);
+    const unsigned long max = search_limit(index, size, ULONG_MAX - index);
     unsigned long start = 0;
     const unsigned long value = tag(draw_value());
-    announce(index, ULONG_MAX, value);  // somewhere the search picks, at or above index
-    const int ret = mtree_alloc_range(&tree_, &start, xa_mk_value(value), size, index, ULONG_MAX, GFP_KERNEL);
+    announce(index, max, value);  // somewhere the search picks, in [index, max]
+    const int ret = mtree_alloc_range(&tree_, &start, xa_mk_value(value), size, index, max, GFP_KERNEL);
     if (ret == 0) touched(start, start + size - 1);
-    else touched(index, ULONG_MAX);  // a failed search must change nothing it searched
+    else touched(index, max);  // a failed search must change nothing it searched
     unsigned long want = 0;
-    const bool exists = model_.empty_area(index, ULONG_MAX, size, false, &want);
+    const bool exists = model_.empty_area(index, max, size, false, &want);
     const std::string call =
-        fmt::format("mtree_alloc_range(size {}, min {:#x}) returned {}{}", size, index, ret,
+        fmt::format("mtree_alloc_range(size {}, min {:#x}, max {:#x}) returned {}{}", size, index, max, ret,
                     ret == 0 ? fmt::format(" at {:#x}", start) : std::string()) +
         (exists ? fmt::format("; the model's fit is at {:#x}", want) : std::string("; the model has no fit"));
     if (ret == 0) {
@@ -456,7 +468,7 @@ class Stress {
       if (start != want) gap_diverged("found another gap than the rule picks", call, want, want + size - 1);
       model_.store(start, start + size - 1, value);
     } else if (ret != -EBUSY && ret != -ENOMEM) {
-      gap_diverged("returned an error other than -EBUSY", call, index, ULONG_MAX);
+      gap_diverged("returned an error other than -EBUSY", call, index, max);
     } else if (ret == -EBUSY && exists) {
       gap_diverged("returned -EBUSY while the model has a fit", call, want, want + size - 1);
     }
