@@ -5,6 +5,7 @@
 // KernelEnv installed for the run.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include "mmtorture/core/failure.h"
 #include "mmtorture/core/rcu.h"
 #include "mmtorture/kernel/kernel_tree.h"
+#include "mmtorture/sched/mutex.h"
 #include "mmtorture/sched/spinlock.h"
 #include "mmtorture/sched/yield_point.h"
 #include "shim/mmtk_runtime.h"
@@ -180,17 +182,41 @@ mmt::sched::SpinLock& spin_lock_of(spinlock_t* lock) {
   }
   return *static_cast<mmt::sched::SpinLock*>(lock->impl);
 }
+
+// The userspace suite's environment (mmtk_shim_userspace): its spin locks are pthread
+// mutexes, so holding the tree's lock is not atomic context there.
+bool userspace_locks = false;
+mmt::sched::Mutex& userspace_lock_of(spinlock_t* lock) {
+  KernelEnv& env = KernelEnv::current();
+  static std::vector<std::unique_ptr<mmt::sched::Mutex>> locks;  // one check per process
+  if (!lock->impl || lock->epoch != ShimAccess::epoch(env)) {
+    locks.push_back(std::make_unique<mmt::sched::Mutex>("kernel maple_tree.ma_lock (userspace)"));
+    lock->impl = locks.back().get();
+    lock->epoch = ShimAccess::epoch(env);
+  }
+  return *static_cast<mmt::sched::Mutex*>(lock->impl);
+}
 }  // namespace
 
 void mmtk_shim_spin_lock(spinlock_t* lock, unsigned int subclass) {
+  if (userspace_locks) {
+    if (subclass) userspace_lock_of(lock).lock_nested(subclass, mmt::kernel::kSiteSpinLock);
+    else userspace_lock_of(lock).lock(mmt::kernel::kSiteSpinLock);
+    return;
+  }
   mmt::sched::SpinLock& spin = spin_lock_of(lock);
   if (subclass) spin.lock_nested(subclass, mmt::kernel::kSiteSpinLock);
   else spin.lock(mmt::kernel::kSiteSpinLock);
 }
 
-void mmtk_shim_spin_unlock(spinlock_t* lock) { spin_lock_of(lock).unlock(mmt::kernel::kSiteSpinUnlock); }
+void mmtk_shim_spin_unlock(spinlock_t* lock) {
+  if (userspace_locks) userspace_lock_of(lock).unlock(mmt::kernel::kSiteSpinUnlock);
+  else spin_lock_of(lock).unlock(mmt::kernel::kSiteSpinUnlock);
+}
 
-int mmtk_shim_spin_is_locked(spinlock_t* lock) { return spin_lock_of(lock).is_locked(); }
+int mmtk_shim_spin_is_locked(spinlock_t* lock) {
+  return userspace_locks ? userspace_lock_of(lock).is_locked() : spin_lock_of(lock).is_locked();
+}
 
 int mmtk_rcu_access_points = 0;
 
@@ -242,13 +268,58 @@ mmt::mem::KmemCache& cache_for(struct kmem_cache* cache) {
 }
 }  // namespace
 
+namespace {
+// mmtk_shim_userspace(): the userspace suite's slab (tools/testing/shared/linux.c).
+struct UserspaceSlab {
+  bool on = false;
+  unsigned non_kernel = 0;
+  // mt_set_callback(): called on the request after one that failed (the suite makes a
+  // second writer race mas_nomem's unlocked allocation with it), with mt_set_private's.
+  void (*callback)(void*) = nullptr;
+  void* private_data = nullptr;
+  bool exec_callback = false;
+};
+UserspaceSlab userspace_slab;
+// How many of `size` non-sleeping objects the budget grants (all of them when the
+// userspace slab is off or the request may sleep), taking them off it.
+size_t userspace_grant(gfp_t gfp, size_t size) {
+  if (!userspace_slab.on || (gfp & __GFP_DIRECT_RECLAIM)) return size;
+  const size_t granted = std::min<size_t>(size, userspace_slab.non_kernel);
+  userspace_slab.non_kernel -= static_cast<unsigned>(granted);
+  return granted;
+}
+}  // namespace
+
+void mmtk_shim_userspace(int on) {
+  userspace_slab = UserspaceSlab{};
+  userspace_slab.on = on != 0;
+  userspace_locks = on != 0;
+}
+void mmtk_shim_set_non_kernel(unsigned int budget) { userspace_slab.non_kernel = budget; }
+
+void mmtk_shim_set_callback(void (*callback)(void*)) { userspace_slab.callback = callback; }
+void mmtk_shim_set_private(void* private_data) { userspace_slab.private_data = private_data; }
+
 void* mmtk_shim_kmem_cache_alloc(struct kmem_cache* cache, gfp_t gfp) {
+  if (userspace_slab.exec_callback) {
+    userspace_slab.exec_callback = false;
+    if (userspace_slab.callback) userspace_slab.callback(userspace_slab.private_data);
+  }
+  if (userspace_grant(gfp, 1) == 0) {
+    userspace_slab.exec_callback = true;
+    ShimAccess::count_request(KernelEnv::current(), 1, true);
+    return nullptr;
+  }
   void* object = cache_for(cache).alloc(gfp, mmt::kernel::kSiteAlloc);
   ShimAccess::count_request(KernelEnv::current(), 1, object == nullptr);
   return object;
 }
 
 int mmtk_shim_kmem_cache_alloc_bulk(struct kmem_cache* cache, gfp_t gfp, size_t size, void** p) {
+  if (userspace_grant(gfp, size) < size) {
+    ShimAccess::count_request(KernelEnv::current(), size, size != 0);
+    return 0;
+  }
   const size_t got = cache_for(cache).alloc_bulk(gfp, size, p, mmt::kernel::kSiteAllocBulk);
   ShimAccess::count_request(KernelEnv::current(), size, got == 0 && size != 0);
   return static_cast<int>(got);

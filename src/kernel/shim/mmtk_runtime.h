@@ -75,6 +75,20 @@ int mmtk_shim_kmem_cache_alloc_bulk(struct kmem_cache *cache, gfp_t gfp, size_t 
 void mmtk_shim_kmem_cache_free(struct kmem_cache *cache, void *object);
 void mmtk_shim_kmem_cache_free_bulk(struct kmem_cache *cache, size_t size, void **p);
 
+/* The environment of the kernel's userspace test suite (tools/testing/shared), for the
+ * conformance runner's tools/testing/radix-tree/maple.c checks. Once on: its slab, where
+ * a request that may not sleep fails unless mt_set_non_kernel() granted it (each object
+ * taken counts one off the budget; a bulk request the budget does not cover fails
+ * whole; after a failed request, the next one first calls mt_set_callback's function), and its spin locks, which are pthread mutexes (holding the tree's lock is
+ * not atomic context). Off (every other user): requests succeed as from a kernel slab
+ * with free memory, and the tree's lock is a kernel spin lock. */
+void mmtk_shim_userspace(int on);
+void mmtk_shim_set_non_kernel(unsigned int budget);
+/* mt_set_callback/mt_set_private: called with the private pointer on the request after
+ * one that failed (the userspace slab's exec_callback). */
+void mmtk_shim_set_callback(void (*callback)(void *));
+void mmtk_shim_set_private(void *private_data);
+
 #ifdef __cplusplus
 }
 #endif
