@@ -333,3 +333,6 @@ inline bool xa_is_err(const void* entry) {
 inline int xa_err(const void* entry) {
   return xa_is_err(entry) ? static_cast<int>(reinterpret_cast<long>(entry) >> 2) : 0;
 }
+// The node of a state that holds an errno (the kernel header's MA_ERROR).
+#define MA_ERROR(err) \
+  (reinterpret_cast<struct maple_enode*>((static_cast<unsigned long>(static_cast<long>(err)) << 2) | 2UL))
