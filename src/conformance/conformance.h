@@ -24,6 +24,8 @@ struct mmtk_conformance_check {
 	unsigned int line;     /* its first statement's line in the test file */
 	const char *condition; /* the #if conditions it sits under ("" for none) */
 	int present;           /* whether the preprocessor kept it */
+	const char *not_applicable; /* why it cannot run on any tree but the kernel's own
+				     * ("" when it can): it uses the tree's internals */
 };
 
 #ifdef __cplusplus

@@ -26,6 +26,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -54,24 +55,40 @@ struct mmtk_conformance_check {
   unsigned int line;
   const char* condition;
   int present;
+  const char* not_applicable;
 };
 extern const mmtk_conformance_check mmtk_conformance_kernel_checks[];
 extern const unsigned int mmtk_conformance_kernel_nr_checks;
 void mmtk_conformance_kernel_init(void);
 unsigned int mmtk_conformance_kernel_assertions(int passed);
+#ifdef MMTK_CONFORMANCE_MODEL
 extern const mmtk_conformance_check mmtk_conformance_model_checks[];
 extern const unsigned int mmtk_conformance_model_nr_checks;
 void mmtk_conformance_model_init(void);
 unsigned int mmtk_conformance_model_assertions(int passed);
+#endif
+#ifdef MMTK_CONFORMANCE_USERSPACE
+extern const mmtk_conformance_check mmtk_conformance_kernel_userspace_checks[];
+extern const unsigned int mmtk_conformance_kernel_userspace_nr_checks;
+void mmtk_conformance_kernel_userspace_init(void);
+unsigned int mmtk_conformance_kernel_userspace_assertions(int passed);
+#endif
+#if defined(MMTK_CONFORMANCE_USERSPACE) && defined(MMTK_CONFORMANCE_MODEL)
+extern const mmtk_conformance_check mmtk_conformance_model_userspace_checks[];
+extern const unsigned int mmtk_conformance_model_userspace_nr_checks;
+void mmtk_conformance_model_userspace_init(void);
+unsigned int mmtk_conformance_model_userspace_assertions(int passed);
+#endif
 }
 
 namespace {
 
 using Clock = std::chrono::steady_clock;  // timing for the report only
 
-// One tree the suite can run against: its generated table and accessors.
+// One test file compiled against one tree: its generated table and accessors.
 struct Suite {
   const char* tree;  // "kernel" or "model"
+  const char* file;  // the kernel's test file, relative to the tree
   bool kernel;       // the kernel's tree: runs in a KernelEnv, its log is the env's
   const mmtk_conformance_check* checks;
   unsigned count;
@@ -79,22 +96,33 @@ struct Suite {
   unsigned (*assertions)(int passed);
 };
 
-Suite kernel_suite() {
-  return {"kernel",
-          true,
-          mmtk_conformance_kernel_checks,
-          mmtk_conformance_kernel_nr_checks,
-          mmtk_conformance_kernel_init,
-          mmtk_conformance_kernel_assertions};
-}
+constexpr const char* kLibFile = "lib/test_maple_tree.c";
+constexpr const char* kUserspaceFile = "tools/testing/radix-tree/maple.c";
 
-Suite model_suite() {
-  return {"model",
-          false,
-          mmtk_conformance_model_checks,
-          mmtk_conformance_model_nr_checks,
-          mmtk_conformance_model_init,
-          mmtk_conformance_model_assertions};
+// The test files compiled against a tree: lib/test_maple_tree.c, then (when the kernel
+// tree the build was configured with had it) the userspace suite's maple.c.
+std::vector<Suite> suites_for(const std::string& tree) {
+  std::vector<Suite> out;
+  if (tree == "kernel") {
+    out.push_back({"kernel", kLibFile, true, mmtk_conformance_kernel_checks, mmtk_conformance_kernel_nr_checks,
+                   mmtk_conformance_kernel_init, mmtk_conformance_kernel_assertions});
+#ifdef MMTK_CONFORMANCE_USERSPACE
+    out.push_back({"kernel", kUserspaceFile, true, mmtk_conformance_kernel_userspace_checks,
+                   mmtk_conformance_kernel_userspace_nr_checks, mmtk_conformance_kernel_userspace_init,
+                   mmtk_conformance_kernel_userspace_assertions});
+#endif
+  } else {
+#ifdef MMTK_CONFORMANCE_MODEL
+    out.push_back({"model", kLibFile, false, mmtk_conformance_model_checks, mmtk_conformance_model_nr_checks,
+                   mmtk_conformance_model_init, mmtk_conformance_model_assertions});
+#endif
+#if defined(MMTK_CONFORMANCE_USERSPACE) && defined(MMTK_CONFORMANCE_MODEL)
+    out.push_back({"model", kUserspaceFile, false, mmtk_conformance_model_userspace_checks,
+                   mmtk_conformance_model_userspace_nr_checks, mmtk_conformance_model_userspace_init,
+                   mmtk_conformance_model_userspace_assertions});
+#endif
+  }
+  return out;
 }
 
 // ---- the child's side: the assertion hooks and the run of one check ----------------
@@ -212,7 +240,9 @@ struct World {
       log += world->env.take_log();
       world->env.release_held();
     } else {
+#ifdef MMTK_CONFORMANCE_MODEL
       log += mmtk_model_take_log();
+#endif
     }
   } catch (const mmt::FailureError& error) {
     out["status"] = "failed";
@@ -270,6 +300,11 @@ Result run_isolated(const Suite& suite, const mmtk_conformance_check& check, uns
   if (!check.present) {
     result.status = "not applicable";
     result.detail = fmt::format("compiled out: #if {}", check.condition);
+    return result;
+  }
+  if (check.not_applicable && *check.not_applicable) {
+    result.status = "not applicable";
+    result.detail = check.not_applicable;
     return result;
   }
   int fds[2];
@@ -395,21 +430,43 @@ FailAt parse_fail(const std::string& fail) {
   return out;
 }
 
-// --list: every check function of the test file, with the line it starts at.
-void print_list(const Suite& suite) {
-  for (unsigned i = 0; i < suite.count; ++i) {
-    const auto& check = suite.checks[i];
-    std::printf("%-48s line %u%s%s\n", check.name, check.line, check.present ? "" : "  (compiled out: #if ",
-                check.present ? "" : fmt::format("{})", check.condition).c_str());
+// A check of a suite.
+struct Entry {
+  const Suite* suite;
+  const mmtk_conformance_check* check;
+};
+
+// --list: every check of the test files, with the line it starts at and, for one that
+// does not run, why.
+void print_list(const std::vector<Entry>& entries) {
+  for (const Entry& entry : entries) {
+    const auto& check = *entry.check;
+    std::string why;
+    if (!check.present) why = fmt::format("  (compiled out: #if {})", check.condition);
+    else if (check.not_applicable && *check.not_applicable)
+      why = fmt::format("  (not applicable: {})", check.not_applicable);
+    std::printf("%-48s line %u%s\n", check.name, check.line, why.c_str());
   }
 }
 
 int run(const Options& options) {
   if (options.tree != "kernel" && options.tree != "model")
     bad_input(fmt::format("--tree {}: unknown tree (kernel or model)", options.tree));
-  const Suite suite = options.tree == "kernel" ? kernel_suite() : model_suite();
+#ifndef MMTK_CONFORMANCE_MODEL
+  if (options.tree == "model")
+    bad_input(
+        fmt::format("--tree model: not built for linux {}: its tests use the cursor of its own API (states "
+                    "encoded in mas->node: MAS_START, MAS_NONE, ...), the model has 6.12's (mas->status)",
+                    mmt::kernel::kernel_version()));
+#endif
+  const std::vector<Suite> suites = suites_for(options.tree);
+  std::vector<Entry> entries;
   std::map<std::string, const mmtk_conformance_check*> by_name;
-  for (unsigned i = 0; i < suite.count; ++i) by_name[suite.checks[i].name] = &suite.checks[i];
+  for (const Suite& suite : suites)
+    for (unsigned i = 0; i < suite.count; ++i) {
+      entries.push_back({&suite, &suite.checks[i]});
+      by_name[suite.checks[i].name] = &suite.checks[i];
+    }
   auto known = [&](const std::string& name, const char* flag) {
     if (!by_name.count(name)) bad_input(fmt::format("{} {}: no such check (--list shows them)", flag, name));
   };
@@ -420,10 +477,12 @@ int run(const Options& options) {
   const std::map<std::string, std::string> expected =
       options.expect.empty() ? std::map<std::string, std::string>{} : read_expected(options.expect, by_name);
 
-  std::printf("mmtorture-conformance: lib/test_maple_tree.c of linux %s against the %s tree: %u checks\n",
-              mmt::kernel::kernel_version(), suite.tree, suite.count);
+  std::string files;
+  for (const Suite& suite : suites) files += fmt::format("{}{}", files.empty() ? "" : " and ", suite.file);
+  std::printf("mmtorture-conformance: %s of linux %s against the %s tree: %zu checks\n", files.c_str(),
+              mmt::kernel::kernel_version(), options.tree.c_str(), entries.size());
   if (options.list) {
-    print_list(suite);
+    print_list(entries);
     return 0;
   }
   const int label_width = expected.empty() ? 4 : 5;  // room for XPASS/XFAIL
@@ -431,13 +490,19 @@ int run(const Options& options) {
   const std::set<std::string> skip(options.skip.begin(), options.skip.end());
   unsigned passed = 0, failed = 0, not_applicable = 0, expected_failures = 0, new_failures = 0, unexpected_passes = 0;
   unsigned long assertions = 0;
+  // Per test file: passed, failed, not applicable, assertions.
+  std::map<const Suite*, std::array<unsigned long, 4>> per_file;
   const auto start = Clock::now();
-  for (unsigned i = 0; i < suite.count; ++i) {
-    const auto& check = suite.checks[i];
+  for (const Entry& entry : entries) {
+    const Suite& suite = *entry.suite;
+    const auto& check = *entry.check;
     if ((!only.empty() && !only.count(check.name)) || skip.count(check.name)) continue;
     const Result result =
         run_isolated(suite, check, options.cpu_limit_s, check.name == fail.check ? fail.at : 0, options.budget);
     assertions += result.run;
+    auto& file_counts = per_file[&suite];
+    file_counts[result.status == "passed" ? 0 : result.status == "failed" ? 1 : 2]++;
+    file_counts[3] += result.run;
     const auto listed = expected.find(check.name);
     if (result.status == "passed") {
       ++passed;
@@ -464,6 +529,12 @@ int run(const Options& options) {
     std::fflush(stdout);
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (per_file.size() > 1)
+    for (const Suite& suite : suites) {
+      const auto& counts = per_file[&suite];
+      std::printf("%s: %lu passed, %lu failed, %lu not applicable; %s assertions\n", suite.file, counts[0], counts[1],
+                  counts[2], with_commas(counts[3]).c_str());
+    }
   std::printf("SUMMARY: %u passed, %u failed, %u not applicable; %s assertions; %.1f s\n", passed, failed,
               not_applicable, with_commas(assertions).c_str(), seconds);
   if (options.expect.empty()) return failed ? 1 : 0;

@@ -7,11 +7,16 @@
 #            failed with that assertion's file:line and text, and every other check
 #            still runs and passes;
 #   bad      an unknown check name is one line on stderr and exit 2;
+#   userspace  tools/testing/radix-tree/maple.c's checks are listed, those that use the
+#            tree's internals not applicable with the internal named; check_nomem (the
+#            userspace slab's failing GFP_ATOMIC request) passes, and with one of its
+#            assertions inverted fails naming maple.c's line;
 # and against the model, with EXPECTED (the checks known to fail on it, with reasons):
 #   model    exit 0: every failure is listed and every listed check fails;
 #   model-new      a failure the list does not name is new: exit 1, named;
 #   model-xpass    a passing check put on the list: exit 1, named;
-#   model-bad      an expected-list line naming no check: file:line, exit 2.
+#   model-bad      an expected-list line naming no check: file:line, exit 2;
+#   model-userspace  as userspace, against the model.
 set -euo pipefail
 runner="$1"
 mode="$2"
@@ -23,7 +28,7 @@ fail() { echo "runner_test ($mode): $*" >&2; cat "$dir/out" >&2 || true; exit 1;
 
 "$runner" --list >"$dir/list"
 total=$(grep -c ' line [0-9]' "$dir/list")
-compiled_out=$(grep -c 'compiled out' "$dir/list" || true)
+compiled_out=$(grep -Ec 'compiled out|not applicable: ' "$dir/list" || true)
 present=$((total - compiled_out))
 [ "$present" -ge 20 ] || fail "only $present checks listed"
 
@@ -82,6 +87,22 @@ case "$mode" in
     [ "$(wc -l <"$dir/err")" -eq 1 ] && grep -q -- "list:$n: no_such_check: no such check in this test file" "$dir/err" ||
       fail "stderr: $(cat "$dir/err")"
     [ ! -s "$dir/out" ] || fail "output before the bad input was found"
+    ;;
+  userspace | model-userspace)
+    tree=kernel
+    [ "$mode" = userspace ] || tree=model
+    grep -Eq '^maple\.c:check_new_node +line [0-9]+  \(not applicable: uses the tree.s internals: [a-z_]+ \(in check_new_node' \
+      "$dir/list" || fail "check_new_node is not listed not applicable with the internal it uses"
+    grep -Eq '^maple\.c:check_nomem +line [0-9]+$' "$dir/list" || fail "check_nomem is not listed applicable"
+    rc=0; "$runner" --tree $tree --check maple.c:check_nomem --check maple.c:check_new_node >"$dir/out" || rc=$?
+    [ $rc -eq 0 ] || fail "exit $rc"
+    grep -Eq '^PASS maple\.c:check_nomem ' "$dir/out" && grep -Eq '^N/A +maple\.c:check_new_node +uses the tree' "$dir/out" ||
+      fail "check_nomem did not pass or check_new_node was not N/A"
+    grep -q '^SUMMARY: 1 passed, 0 failed, 1 not applicable; ' "$dir/out" || fail "summary"
+    rc=0; "$runner" --tree $tree --check maple.c:check_nomem --fail maple.c:check_nomem:2 >"$dir/out" || rc=$?
+    [ $rc -eq 1 ] || fail "exit $rc, expected 1"
+    grep -Eq '^FAIL maple\.c:check_nomem .* maple\.c:[0-9]+ check_nomem: MT_BUG_ON\(mt, mtree_insert\(mt, 1, &ms, GFP_ATOMIC\) != -ENOMEM\) \[value 0\]$' \
+      "$dir/out" || fail "no FAIL line naming maple.c's assertion"
     ;;
   *) fail "unknown mode" ;;
 esac
