@@ -11,6 +11,11 @@
 // applicable (the preprocessor left it out, e.g. the benchmarks), with the number of
 // assertions it ran.
 //
+// The checks of the userspace suite's tools/testing/radix-tree/maple.c that use only
+// the tree's public and advanced API follow, named maple.c:<functions>
+// (src/conformance/split_userspace.py); its checks that use the tree's internals are
+// not applicable, with the internal named.
+//
 // Two trees can be under test (--tree): the kernel's lib/maple_tree.c on mmtorture's
 // shim (the kernel backend: a check failing there is a harness problem), and the model
 // (src/maple), for which the test file is compiled as C++ against the model's facade
@@ -549,8 +554,9 @@ int main(int argc, char** argv) {
   Options options;
   CLI::App app{
       "mmtorture-conformance: runs the kernel's own maple tree tests (lib/test_maple_tree.c of the kernel tree "
-      "this build was configured with), each check of its maple_tree_seed() alone in a child process, and "
-      "reports each as passed, failed (its first failing assertion) or not applicable. Exit 0 when none "
+      "this build was configured with, then the checks of tools/testing/radix-tree/maple.c that use only the "
+      "public and advanced API), each check alone in a child process, and reports each as passed, failed "
+      "(its first failing assertion) or not applicable (with why). Exit 0 when none "
       "failed (with --expect: none but those listed, and every listed one), 1 otherwise, 2 on bad input."};
   app.add_option("--tree", options.tree,
                  "The tree under test: kernel (the kernel's lib/maple_tree.c) or model (mmtorture's, src/maple)");
