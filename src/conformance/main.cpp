@@ -454,7 +454,9 @@ void print_list(const std::vector<Entry>& entries) {
   }
 }
 
-int run(const Options& options) {
+// The test files compiled against --tree; bad input when it names no tree or one this
+// build has not got.
+std::vector<Suite> suites_of(const Options& options) {
   if (options.tree != "kernel" && options.tree != "model")
     bad_input(fmt::format("--tree {}: unknown tree (kernel or model)", options.tree));
 #ifndef MMTK_CONFORMANCE_MODEL
@@ -464,7 +466,21 @@ int run(const Options& options) {
                     "encoded in mas->node: MAS_START, MAS_NONE, ...), the model has 6.12's (mas->status)",
                     mmt::kernel::kernel_version()));
 #endif
-  const std::vector<Suite> suites = suites_for(options.tree);
+  return suites_for(options.tree);
+}
+
+// Per test file, when the run had more than one: passed, failed, not applicable, assertions.
+void print_per_file(const std::vector<Suite>& suites, std::map<const Suite*, std::array<unsigned long, 4>>& per_file) {
+  if (per_file.size() <= 1) return;
+  for (const Suite& suite : suites) {
+    const auto& counts = per_file[&suite];
+    std::printf("%s: %lu passed, %lu failed, %lu not applicable; %s assertions\n", suite.file, counts[0], counts[1],
+                counts[2], with_commas(counts[3]).c_str());
+  }
+}
+
+int run(const Options& options) {
+  const std::vector<Suite> suites = suites_of(options);
   std::vector<Entry> entries;
   std::map<std::string, const mmtk_conformance_check*> by_name;
   for (const Suite& suite : suites)
@@ -534,12 +550,7 @@ int run(const Options& options) {
     std::fflush(stdout);
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  if (per_file.size() > 1)
-    for (const Suite& suite : suites) {
-      const auto& counts = per_file[&suite];
-      std::printf("%s: %lu passed, %lu failed, %lu not applicable; %s assertions\n", suite.file, counts[0], counts[1],
-                  counts[2], with_commas(counts[3]).c_str());
-    }
+  print_per_file(suites, per_file);
   std::printf("SUMMARY: %u passed, %u failed, %u not applicable; %s assertions; %.1f s\n", passed, failed,
               not_applicable, with_commas(assertions).c_str(), seconds);
   if (options.expect.empty()) return failed ? 1 : 0;

@@ -79,9 +79,10 @@ void mmtk_shim_kmem_cache_free_bulk(struct kmem_cache *cache, size_t size, void 
  * conformance runner's tools/testing/radix-tree/maple.c checks. Once on: its slab, where
  * a request that may not sleep fails unless mt_set_non_kernel() granted it (each object
  * taken counts one off the budget; a bulk request the budget does not cover fails
- * whole; after a failed request, the next one first calls mt_set_callback's function), and its spin locks, which are pthread mutexes (holding the tree's lock is
- * not atomic context). Off (every other user): requests succeed as from a kernel slab
- * with free memory, and the tree's lock is a kernel spin lock. */
+ * whole; after a failed request, the next one first calls mt_set_callback's function),
+ * and its spin locks, which are pthread mutexes (holding the tree's lock is not atomic
+ * context). Off (every other user): requests succeed as from a kernel slab with free
+ * memory, and the tree's lock is a kernel spin lock. */
 void mmtk_shim_userspace(int on);
 void mmtk_shim_set_non_kernel(unsigned int budget);
 /* mt_set_callback/mt_set_private: called with the private pointer on the request after
