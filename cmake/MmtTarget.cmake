@@ -41,12 +41,15 @@ endfunction()
 # mmt_add_modules(DIR MODULE...): add_subdirectory(DIR/MODULE) for each module, in the
 # order given (bottom-up: design.md §2). A listed module without its folder is a
 # configure error: a typo or a lost folder must not silently drop a library, its tests
-# or its benchmarks.
-function(mmt_add_modules dir)
-  foreach(module ${ARGN})
-    if(NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/${module}/CMakeLists.txt)
-      message(FATAL_ERROR "module '${module}' is listed but ${dir}/${module}/CMakeLists.txt does not exist")
+# or its benchmarks. A macro, not a function: what a module sets PARENT_SCOPE (src/kernel's
+# MMT_KERNEL_TREE and MMT_KERNEL_VERSION) must reach the top level, where tests/ reads
+# it (in a function it stopped there, and tests/kernel's 6.12-only tests and
+# tests/conformance's model and maple.c tests were silently not registered).
+macro(mmt_add_modules dir)
+  foreach(_mmt_module ${ARGN})
+    if(NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/${_mmt_module}/CMakeLists.txt)
+      message(FATAL_ERROR "module '${_mmt_module}' is listed but ${dir}/${_mmt_module}/CMakeLists.txt does not exist")
     endif()
-    add_subdirectory(${dir}/${module})
+    add_subdirectory(${dir}/${_mmt_module})
   endforeach()
-endfunction()
+endmacro()
