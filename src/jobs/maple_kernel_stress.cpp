@@ -1090,7 +1090,10 @@ MapleStressResult run_maple_stress_kernel(ChoiceSource& choices, const MapleStre
     try {
       job->teardown(result);
     } catch (const FailureError& e) {
+      // After every op (mtree_destroy's own failure, e.g. README's RCU-mode destroy
+      // bug): its op count is all of them, not 0.
       result.failure = e.failure();
+      result.failure->op_index = result.ops_done;
     }
   }
   result.trace_hash = job->trace_hash();

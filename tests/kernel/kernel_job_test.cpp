@@ -106,6 +106,24 @@ TEST(KernelJob, RcuReadersCatchANodeFreedWithoutAGracePeriod) {
   EXPECT_TRUE(caught) << "a node freed without a grace period was not caught in 5 seeds";
 }
 
+// A failure raised by the teardown's mtree_destroy, after the last op (here README's
+// RCU-mode destroy bug of both kernels: the prefill's 240 slots fill a 16-child
+// range_64 root), counts every op: it counted 0, so shrink printed "272 -> 0 ops" for
+// a repro whose smaller runs met the bug at the end instead of in an op.
+TEST(KernelJob, ATeardownFailureCountsEveryOp) {
+  auto o = options(MapleBackend::Kernel, 0.0);
+  o.prefill = 120;
+  o.ops = 3;
+  o.rcu = true;
+  o.alloc_range_tree = false;
+  SeededChoices choices(1);
+  const auto r = run_maple_stress(choices, o);
+  ASSERT_TRUE(r.failure.has_value());
+  EXPECT_EQ(r.failure->check, "slab.double_free") << r.failure->headline();
+  EXPECT_EQ(r.ops_done, 3u);
+  EXPECT_EQ(r.failure->op_index, 3u);
+}
+
 TEST(DifferentialJob, ModelAndKernelAnswerAlikeWithoutInjectedFailures) {
   for (uint64_t seed = 1; seed <= 3; ++seed) {
     SeededChoices choices(seed);
