@@ -508,9 +508,6 @@ void validate_config(const Config& config, const std::string& file) {
   if (config.workload.maple_readers && !config.workload.maple_rcu)
     throw ConfigError(file, 0, "workload.maple_readers",
                       "lock-free readers need an RCU-mode tree: set workload.maple_rcu = true");
-  if (config.workload.maple_readers && config.workload.maple_backend == "differential")
-    throw ConfigError(file, 0, "workload.maple_readers",
-                      "readers run on the model or the kernel backend, not on \"differential\"");
   // The shape and node requests of the model follow its reference kernel only: against
   // another version they differ by design, which would read as a divergence.
   if (config.workload.maple_compare_shape && config.workload.maple_backend == "differential" &&
@@ -708,6 +705,8 @@ std::string config_markdown() {
       "per preallocation compared too, NOWAIT failures at 5% (reference-kernel builds) |\n"
       "| `maple-kernel-rcu.toml` | `maple-rcu.toml` on the kernel's tree: readers inside the kernel's stores at "
       "every READ_ONCE/WRITE_ONCE/rcu_dereference/rcu_assign_pointer (kernel backend builds) |\n"
+      "| `maple-differential-rcu.toml` | the differential on RCU-mode trees with 2 lock-free readers, each lookup on "
+      "both trees, inside both trees' stores (kernel backend builds) |\n"
       "| `oom.toml` | memory and a 64-slot swap device fill up: swap ptes, kswapd giving up, the OOM killer and "
       "oom_reaper |\n"
       "| `seed000-mprotect-nowait.toml` | seed 000: mprotect/merge churn with GFP_NOWAIT failures (`mmtorture "

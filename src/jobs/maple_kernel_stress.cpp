@@ -86,6 +86,11 @@ class TreeUnderTest {
   virtual int insert_range(unsigned long index, unsigned long last, unsigned long value, gfp_t gfp) = 0;
   virtual unsigned long erase(unsigned long index) = 0;
   virtual unsigned long load(unsigned long index) = 0;
+  // The readers' lock-free lookups, without the tree lock: mtree_load (its own RCU
+  // section), and mas_find(max) under rcu_read_lock with the found range into *first,
+  // *last. Raw entries: a reader checks they are values.
+  virtual void* rcu_load(unsigned long index) = 0;
+  virtual void* rcu_find(unsigned long index, unsigned long max, unsigned long* first, unsigned long* last) = 0;
   // mas_find then up to three mas_next, stopping at NULL: (value, index, last) each.
   virtual void find_forward(unsigned long index, Answer& out) = 0;
   // mas_find_rev then up to two mas_prev, stopping at NULL: (value, index, last) each.
@@ -161,9 +166,8 @@ class KernelBackend final : public TreeUnderTest {
   }
   unsigned long erase(unsigned long index) override { return value_of(tree_.mtree_erase(index)); }
   unsigned long load(unsigned long index) override { return value_of(tree_.mtree_load(index)); }
-  // The readers' lock-free lookups (raw entries: a reader checks they are values).
-  void* rcu_load(unsigned long index) { return tree_.mtree_load(index); }
-  void* rcu_find(unsigned long index, unsigned long max, unsigned long* first, unsigned long* last) {
+  void* rcu_load(unsigned long index) override { return tree_.mtree_load(index); }
+  void* rcu_find(unsigned long index, unsigned long max, unsigned long* first, unsigned long* last) override {
     return tree_.rcu_mas_find(index, max, first, last);
   }
   void find_forward(unsigned long index, Answer& out) override {
@@ -360,6 +364,16 @@ class ModelBackend final : public TreeUnderTest {
   }
   unsigned long erase(unsigned long index) override { return value_of(mtree_erase(&tree_, index)); }
   unsigned long load(unsigned long index) override { return value_of(mtree_load(&tree_, index)); }
+  void* rcu_load(unsigned long index) override { return mtree_load(&tree_, index); }
+  void* rcu_find(unsigned long index, unsigned long max, unsigned long* first, unsigned long* last) override {
+    rcu_read_lock();
+    MA_STATE(mas, &tree_, index, index);
+    void* got = mas_find(&mas, max);
+    *first = mas.index;
+    *last = mas.last;
+    rcu_read_unlock();
+    return got;
+  }
   void find_forward(unsigned long index, Answer& out) override {
     MA_STATE(mas, &tree_, index, index);
     for (int i = 0; i < 4; ++i) {
@@ -552,8 +566,10 @@ class Job {
     if (run.failure) throw FailureError(*run.failure);
   }
 
-  // A lock-free reader on the kernel's tree: mtree_load (its own RCU section) and
-  // mas_find under rcu_read_lock, each checked against what its index held meanwhile.
+  // A lock-free reader: mtree_load (its own RCU section) and mas_find under
+  // rcu_read_lock, each checked against what its index held meanwhile. On the
+  // differential each drawn lookup runs on the kernel's tree, then on the model's, each
+  // read in its own window (the writer's op is on both trees before its write is done).
   void reader(unsigned r) {
     const uint64_t max_reads = 8 * opt_.ops + 64;  // bounded, as the model job's readers
     for (uint64_t n = 0; n < max_reads && !writer_done_; ++n) {
@@ -561,25 +577,33 @@ class Job {
       const unsigned long index = draw_index();
       const bool find = c_.draw(ChoiceKind::Op, kSiteReaderOp, 2) != 0;
       const unsigned long last = !find ? index : index + kReaderFindSpan < index ? ULONG_MAX : index + kReaderFindSpan;
-      windows_.open(r, index, last, spans_over(map_.map(), index, last));
-      unsigned long got_first = index, got_last = index, at = index;
-      void* got = find ? kernel_.rcu_find(index, last, &got_first, &got_last) : kernel_.rcu_load(index);
-      if (find && got) at = std::max(got_first, index);
-      const char* what = find ? "mas_find" : "mtree_load";
-      if (got && !(reinterpret_cast<unsigned long>(got) & 1))
-        raise_failure("maple.rcu_reader", fmt::format("reader{}", r),
-                      fmt::format("{}({:#x}) returned {}, which is no stored entry", what, index, got), dumps());
-      const unsigned long value = value_of(got);
-      if (!windows_.close(r, at, value))
-        raise_failure("maple.rcu_reader", fmt::format("reader{}", r),
-                      fmt::format("{}({:#x}) returned {} for [{:#x}, {:#x}], which {:#x} did not hold at any point "
-                                  "of the read (writer op {})",
-                                  what, index, value, got_first, got_last, at, op_),
-                      dumps());
-      ++reads_;
+      read_on(kernel_, r, index, find, last);
+      if (model_) read_on(*model_, r, index, find, last);
       sched::mark_progress();
       sched::yield_point(kSiteReaderStep);
     }
+  }
+
+  // One lookup on one tree, checked (maple.rcu_reader).
+  void read_on(TreeUnderTest& t, unsigned r, unsigned long index, bool find, unsigned long last) {
+    windows_.open(r, index, last, spans_over(map_.map(), index, last));
+    unsigned long got_first = index, got_last = index, at = index;
+    void* got = find ? t.rcu_find(index, last, &got_first, &got_last) : t.rcu_load(index);
+    if (find && got) at = std::max(got_first, index);
+    // The kernel backend's messages are as before the differential had readers.
+    const std::string what =
+        fmt::format("{}{}", model_ ? std::string(t.name()) + " " : "", find ? "mas_find" : "mtree_load");
+    if (got && !(reinterpret_cast<unsigned long>(got) & 1))
+      raise_failure("maple.rcu_reader", fmt::format("reader{}", r),
+                    fmt::format("{}({:#x}) returned {}, which is no stored entry", what, index, got), dumps());
+    const unsigned long value = value_of(got);
+    if (!windows_.close(r, at, value))
+      raise_failure("maple.rcu_reader", fmt::format("reader{}", r),
+                    fmt::format("{}({:#x}) returned {} for [{:#x}, {:#x}], which {:#x} did not hold at any point "
+                                "of the read (writer op {})",
+                                what, index, value, got_first, got_last, at, op_),
+                    dumps());
+    ++reads_;
   }
 
   uint64_t trace_hash() const { return trace_.value(); }
@@ -1010,8 +1034,15 @@ class Job {
     // The harness's own walks are no kernel path: no access points inside them.
     struct NoAccessPoints {
       bool saved;
-      explicit NoAccessPoints(bool on) : saved(on) { kernel::set_rcu_access_points(false); }
-      ~NoAccessPoints() { kernel::set_rcu_access_points(saved); }
+      bool saved_model = mt_rcu_access_points();
+      explicit NoAccessPoints(bool on) : saved(on) {
+        kernel::set_rcu_access_points(false);
+        mt_set_rcu_access_points(false);
+      }
+      ~NoAccessPoints() {
+        kernel::set_rcu_access_points(saved);
+        mt_set_rcu_access_points(saved_model);
+      }
     } no_access_points(opt_.rcu_access_points);
     kernel_.validate();
     kernel_.contents(scratch_);
@@ -1063,12 +1094,22 @@ class Job {
 
 MapleStressResult run_maple_stress_kernel(ChoiceSource& choices, const MapleStressOptions& options) {
   MapleStressResult result;
-  if (options.readers && (!options.rcu || options.backend != MapleBackend::Kernel))
-    throw std::logic_error("maple job: readers need an RCU-mode tree on the model or the kernel backend");
+  if (options.readers && (!options.rcu || options.backend == MapleBackend::Model))
+    throw std::logic_error("maple job: readers need an RCU-mode tree (the model backend runs its own job)");
+  // On the differential with readers the model's tree has its access points too
+  // (mt_set_rcu_access_points, as the model job's), so readers run inside both trees'
+  // stores; without readers the model's stay off, as before.
   struct AccessPoints {
-    explicit AccessPoints(bool on) { kernel::set_rcu_access_points(on); }
-    ~AccessPoints() { kernel::set_rcu_access_points(false); }
-  } access_points(options.rcu_access_points);
+    AccessPoints(bool kernel_on, bool model_on) {
+      kernel::set_rcu_access_points(kernel_on);
+      mt_set_rcu_access_points(model_on);
+    }
+    ~AccessPoints() {
+      kernel::set_rcu_access_points(false);
+      mt_set_rcu_access_points(false);
+    }
+  } access_points(options.rcu_access_points,
+                  options.rcu_access_points && options.readers > 0 && options.backend == MapleBackend::Differential);
   auto job = std::make_unique<Job>(choices, options);
   try {
     job->run(result);

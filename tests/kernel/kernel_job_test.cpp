@@ -5,6 +5,7 @@
 // as maple.diverged, which replays.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <regex>
 #include <string>
 
@@ -104,6 +105,69 @@ TEST(KernelJob, RcuReadersCatchANodeFreedWithoutAGracePeriod) {
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   const bool caught = (WIFEXITED(status) && WEXITSTATUS(status) != 0) || WIFSIGNALED(status);
   EXPECT_TRUE(caught) << "a node freed without a grace period was not caught in 5 seeds";
+}
+
+// configs/maple-differential-rcu.toml: the readers on the differential read both trees
+// (each drawn lookup on the kernel's, then on the model's), with both trees' access
+// points on, so they run inside both trees' stores; clean, and a function of the seed.
+MapleStressOptions differential_readers(uint64_t ops) {
+  auto o = options(MapleBackend::Differential, 0.0);
+  o.ops = ops;
+  o.rcu = true;
+  o.readers = 2;
+  o.rcu_access_points = true;
+  o.mix_paused_store = 10;
+  o.mix_spanning_store = 5;
+  o.mix_dup = 3;
+  o.strategy = sched::StrategyConfig::uniform();
+  return o;
+}
+
+TEST(DifferentialJob, RcuReadersReadBothTreesAndStayClean) {
+  uint64_t reads = 0, switches = 0;
+  for (uint64_t seed = 1; seed <= 2; ++seed) {
+    const auto o = differential_readers(600);
+    SeededChoices a(seed), b(seed);
+    const auto first = run_maple_stress(a, o);
+    ASSERT_FALSE(first.failure.has_value()) << first.failure->headline() << "\n" << first.failure->dump.substr(0, 3000);
+    EXPECT_EQ(first.ops_done, 600u);
+    EXPECT_EQ(run_maple_stress(b, o).trace_hash, first.trace_hash);
+    ReplayChoices replay(a.recorded());
+    EXPECT_EQ(run_maple_stress(replay, o).trace_hash, first.trace_hash);
+    EXPECT_FALSE(replay.divergence().has_value());
+    reads += first.reads;
+    switches += first.switches;
+  }
+  EXPECT_GT(reads, 2000u);
+  EXPECT_GT(switches, 10000u);
+}
+
+// A reader-visible bug in the model only (the canary publishes a new node before its
+// pivots are written; both trees end each op alike, so no writer-side check sees it)
+// is caught by a reader on the model's tree. In a child: a reader may also die of it.
+TEST(DifferentialJob, RcuReadersCatchAModelOnlyReaderBug) {
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    enable_defect(Defect::RcuNodePublishedBeforePivots);
+    int verdict = 0;
+    for (uint64_t seed = 1; seed <= 10 && verdict == 0; ++seed) {
+      SeededChoices choices(seed);
+      const auto r = run_maple_stress(choices, differential_readers(500));
+      if (!r.failure) continue;
+      const bool on_model =
+          r.failure->check == "maple.rcu_reader" && (r.failure->message.find("model mas_find(") != std::string::npos ||
+                                                     r.failure->message.find("model mtree_load(") != std::string::npos);
+      verdict = on_model ? 42 : 1;
+      if (!on_model) fprintf(stderr, "seed %lu: %s\n", static_cast<unsigned long>(seed), r.failure->headline().c_str());
+    }
+    _exit(verdict);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  const bool caught = (WIFEXITED(status) && WEXITSTATUS(status) == 42) || WIFSIGNALED(status);
+  EXPECT_TRUE(caught) << "not caught by a reader on the model's tree in 10 seeds (exit "
+                      << (WIFEXITED(status) ? WEXITSTATUS(status) : -1) << ")";
 }
 
 // A failure raised by the teardown's mtree_destroy, after the last op (here README's

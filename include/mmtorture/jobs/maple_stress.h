@@ -45,13 +45,14 @@ struct MapleStressOptions {
   // in use: the slab's live nodes once no cursor holds any) and the number of nodes
   // each mas_preallocate asks its node allocator for (maple.diverged naming both).
   bool compare_shape = false;
-  // Lock-free RCU readers (model or kernel backend, RCU mode): with readers > 0 the writer's
-  // operations run as a green thread under the scheduler beside `readers` threads that
-  // look entries up without the tree lock (mtree_load, and mas_find under
-  // rcu_read_lock) until the writer is done. Each read must return a value that was
-  // stored at that index at some point while it ran (maple.rcu_reader) and never walk
-  // a freed node (maple.rcu_freed_node). Stored values then carry their op number, so
-  // a stale or foreign value is told from a current one.
+  // Lock-free RCU readers (any backend, RCU mode; on the differential each lookup runs
+  // on both trees): with readers > 0 the writer's operations run as a green thread
+  // under the scheduler beside `readers` threads that look entries up without the tree
+  // lock (mtree_load, and mas_find under rcu_read_lock) until the writer is done. Each
+  // read must return a value that was stored at that index at some point while it ran
+  // (maple.rcu_reader) and never walk a freed node (maple.rcu_freed_node). Stored
+  // values then carry their op number, so a stale or foreign value is told from a
+  // current one.
   uint32_t readers = 0;
   // mt_set_rcu_access_points for the run: every rcu_dereference on a walk and every
   // write into the live RCU tree is a yield point (readers interleave inside writes).
