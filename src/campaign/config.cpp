@@ -707,6 +707,8 @@ std::string config_markdown() {
       "every READ_ONCE/WRITE_ONCE/rcu_dereference/rcu_assign_pointer (kernel backend builds) |\n"
       "| `maple-differential-rcu.toml` | the differential on RCU-mode trees with 2 lock-free readers, each lookup on "
       "both trees, inside both trees' stores (kernel backend builds) |\n"
+      "| `maple-kernel-small.toml` | `maple-kernel.toml` from an empty tree in short runs over many seeds: the root "
+      "pointer, the root leaf, the first splits (kernel backend builds; finds 6.1's mtree_alloc_range bugs) |\n"
       "| `oom.toml` | memory and a 64-slot swap device fill up: swap ptes, kswapd giving up, the OOM killer and "
       "oom_reaper |\n"
       "| `seed000-mprotect-nowait.toml` | seed 000: mprotect/merge churn with GFP_NOWAIT failures (`mmtorture "

@@ -857,6 +857,7 @@ class Job {
     const unsigned long value = tag(draw_value());
     decide_op_failures();
     announce(index, ULONG_MAX, value);  // somewhere the search picks, at or above index
+    const uint64_t failed_before = kernel_.failed_requests();
     const Answer a = both([&](TreeUnderTest& t) {
       Answer r{"mtree_alloc_range"};
       unsigned long start = 0;
@@ -866,6 +867,10 @@ class Job {
     });
     const int ret = static_cast<int>(a.values[0]);
     const unsigned long start = a.values[1];
+    // 0, or -EBUSY when no free range fits. Its node requests are GFP_KERNEL, which
+    // never fail here: an -ENOMEM is a false one, any other value no answer it has.
+    check_enomem("mtree_alloc_range", ret, failed_before);
+    if (ret != 0 && ret != -EBUSY) fail("model_diff", fmt::format("mtree_alloc_range returned {}", ret));
     if (ret == 0) {
       if (!map_.range_empty(start, start + size - 1) || start < index)
         fail("model_diff", fmt::format("mtree_alloc_range gave [{:#x}, +{}] which is not free", start, size));

@@ -99,6 +99,11 @@ int mmtk_mas_expected_entries(struct mmtk_state *mas, unsigned long nr_entries);
 void *mmtk_mas_erase(struct mmtk_state *mas);
 void mmtk_mas_destroy(struct mmtk_state *mas);
 
+/* Test-only (internal_probe.c, compiled inside the kernel's maple_tree.c): two node
+ * requests on one fresh maple state, mas_node_count_gfp(first) then (second), as the
+ * tree makes them inside a write; the second's answer, 0 or -ENOMEM. */
+int mmtk_probe_two_node_requests(int first, int second, unsigned int gfp);
+
 #ifdef __cplusplus
 }
 #endif
