@@ -10,6 +10,7 @@ configs="$2"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "$0")/refusal.sh"
 
 # A campaign that fails in seed 1 and shrinks its repro (a few seconds).
 args=(run "$configs/smoke.toml" --seeds 1..3 --ops 300 --jobs 1 --quiet --defect fork-skips-vma-start-write)
@@ -47,17 +48,8 @@ MMT_LOG_LEVEL=info "$mmt" "${args[@]}" --out "$dir/env2" --log-level off >/dev/n
 [ ! -s "$dir/env2.err" ] || fail "--log-level off did not win over MMT_LOG_LEVEL"
 
 # An unknown level: exit 2, one line naming where it came from, nothing run.
-expect_bad_level() {
-  local want="$1" rc=0
-  shift
-  "$@" >"$dir/bad.out" 2>"$dir/bad.err" || rc=$?
-  [ $rc -eq 2 ] || fail "exit $rc (wanted 2): $*"
-  [ "$(wc -l <"$dir/bad.err")" -eq 1 ] || fail "stderr is not one line: $(cat "$dir/bad.err")"
-  grep -qF -- "$want" "$dir/bad.err" || fail "stderr lacks '$want': $(cat "$dir/bad.err")"
-  [ ! -s "$dir/bad.out" ] || fail "a refused run printed: $(head -3 "$dir/bad.out")"
-}
-expect_bad_level "mmtorture: --log-level: unknown level 'loud' (one of trace, debug, info, warn, error, off)" \
+expect_refusal "mmtorture: --log-level: unknown level 'loud' (one of trace, debug, info, warn, error, off)" \
   "$mmt" "${args[@]}" --out "$dir/bad1" --log-level loud
-expect_bad_level "mmtorture: MMT_LOG_LEVEL: unknown level 'loud'" env MMT_LOG_LEVEL=loud "$mmt" "${args[@]}" --out "$dir/bad2"
+expect_refusal "mmtorture: MMT_LOG_LEVEL: unknown level 'loud'" env MMT_LOG_LEVEL=loud "$mmt" "${args[@]}" --out "$dir/bad2"
 [ ! -e "$dir/bad1" ] && [ ! -e "$dir/bad2" ] || fail "a refused run created its output directory"
 echo "logging: ok"

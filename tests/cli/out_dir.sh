@@ -10,16 +10,7 @@ pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$dir"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-# expect_refusal WANT COMMAND...: exit 2, exactly one line on stderr containing WANT.
-expect_refusal() {
-  local want="$1" rc=0
-  shift
-  "$@" >"$dir/out.log" 2>"$dir/err.log" || rc=$?
-  [ $rc -eq 2 ] || fail "exit $rc (wanted 2): $*"
-  [ "$(wc -l <"$dir/err.log")" -eq 1 ] || fail "stderr is not one line: $(cat "$dir/err.log")"
-  grep -qF -- "$want" "$dir/err.log" || fail "stderr lacks '$want': $(cat "$dir/err.log")"
-  [ ! -s "$dir/out.log" ] || fail "a refused run printed: $(head -3 "$dir/out.log")"
-}
+source "$(dirname "$0")/refusal.sh"
 
 args=(run --seeds 1..6 --ops 300 --quiet)
 "$mmt" "${args[@]}" --out "$dir/a" >/dev/null
