@@ -3,6 +3,7 @@
 // the retry policy after a failed sweep, and the per-area statistics.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <map>
 #include <memory>
@@ -86,10 +87,13 @@ mem::Page* Cma::cma_alloc(CmaArea& area, uint64_t count, unsigned align, gfp_t g
   uint64_t start = 0;
   uint64_t retries = 0;
   uint64_t busy_pfn = UINT64_MAX;
+  std::optional<CallAudit> audit;
+  if (options_.check_completeness) audit.emplace();
 
   while (bits <= maxno) {
     area.lock.lock(kSiteCmaLock);
     const uint64_t bitmap_no = area.bitmap.find_next_zero_area_off(start, bits, mask, offset);
+    if (audit) audit_search(area, *audit, start, bits, mask, offset, bitmap_no);
     if (bitmap_no >= maxno) {
       area.lock.unlock(kSiteCmaLock);
       const RetryPolicy& policy = options_.retry;
@@ -116,6 +120,7 @@ mem::Page* Cma::cma_alloc(CmaArea& area, uint64_t count, unsigned align, gfp_t g
       ++retries;
       ++area.stats.retries;
       start = 0;
+      if (audit) audit->cursor = 0;
       ret = -ENOMEM;  // as the v2 patch: a sweep that finds no room at all ends the call
       continue;
     }
@@ -128,6 +133,17 @@ mem::Page* Cma::cma_alloc(CmaArea& area, uint64_t count, unsigned align, gfp_t g
     const uint64_t pfn = area.pfn_of_bit(bitmap_no);
     // NOFAIL and NORETRY are not alloc_contig_range's business (v6.18 rejects them).
     const gfp_t contig_gfp = (gfp & ~gfp::kNofail) | gfp::kNowarn;
+    // The completeness check's witness of this attempt, found by the contig and
+    // migration code through the current thread.
+    ContigWitness witness{sched::current_thread(), pfn, pfn + count, 0, nullptr, stats_.migrate_nomem, {}};
+    struct Watch {
+      std::vector<ContigWitness*>& list;
+      ContigWitness* witness;
+      ~Watch() {
+        if (witness) list.erase(std::find(list.begin(), list.end(), witness));
+      }
+    } watch{witnesses_, audit ? &witness : nullptr};
+    if (audit) witnesses_.push_back(&witness);
     switch (options_.locking) {
       case CmaLocking::GlobalMutex: {
         sched::MutexGuard guard(cma_mutex_, kSiteCmaMutex);
@@ -154,6 +170,11 @@ mem::Page* Cma::cma_alloc(CmaArea& area, uint64_t count, unsigned align, gfp_t g
       area.allocations.emplace(pfn, count);
       page = memory_.pfn_to_page(pfn);
       break;
+    }
+    if (audit) {
+      audit_attempt(area, witness, ret, busy_pfn);
+      audit->last_attempt = ret;
+      audit->cursor = bitmap_no + 1;
     }
     // CANARY cma-retry-uninterruptible: -EINTR from alloc_contig_range is retried too.
     if (ret == -EINTR && defect_enabled(Defect::CmaRetryUninterruptible)) ret = -EBUSY;
@@ -187,6 +208,7 @@ mem::Page* Cma::cma_alloc(CmaArea& area, uint64_t count, unsigned align, gfp_t g
     area.stats.alloc_pages_success += count;
     ret = 0;
   } else {
+    if (audit) audit_outcome(area, *audit, gfp, count, ret, retries);
     area.stats.alloc_pages_fail += count;
     ++area.stats.alloc_calls_fail;
     if (ret == -EINTR) ++area.stats.interrupted;

@@ -89,12 +89,22 @@ uint64_t Cma::isolate_migratepages_range(uint64_t pfn, uint64_t end, std::vector
       continue;
     }
     ++pfn;
-    if (!page->test(mem::PG_lru) || page->test(mem::PG_locked)) continue;
-    if (page->test(mem::PG_anon) && page->refcount > page->mapcount) {
-      ++stats_.pages_skipped;
+    // Every page left in the range is shown to the completeness witness (if any): the
+    // final test will find it busy, and the witness must have seen why.
+    if (!page->test(mem::PG_lru) || page->test(mem::PG_locked)) {
+      witness_page(page);
       continue;
     }
-    if (isolate_lru_page(page)) pages.push_back(page);
+    if (page->test(mem::PG_anon) && page->refcount > page->mapcount) {
+      ++stats_.pages_skipped;
+      witness_page(page);
+      continue;
+    }
+    if (isolate_lru_page(page)) {
+      pages.push_back(page);
+    } else {
+      witness_page(page);
+    }
   }
   return pfn;
 }
@@ -104,6 +114,8 @@ uint64_t Cma::isolate_migratepages_range(uint64_t pfn, uint64_t end, std::vector
 // move go back to the LRU.
 int Cma::alloc_contig_migrate_range(uint64_t start, uint64_t end, uint64_t* busy_pfn) {
   std::vector<mem::Page*> pages;
+  ContigWitness* witness = current_witness();
+  if (witness) witness->isolated = &pages;
   uint64_t pfn = start;
   unsigned tries = 0;
   int ret = 0;
@@ -124,6 +136,7 @@ int Cma::alloc_contig_migrate_range(uint64_t start, uint64_t end, uint64_t* busy
     if (ret == -ENOMEM) break;
   }
   for (mem::Page* page : pages) putback_lru_page(page);
+  if (witness) witness->isolated = nullptr;
   return ret < 0 ? ret : 0;
 }
 
@@ -142,8 +155,10 @@ int Cma::alloc_contig_range(uint64_t start, uint64_t end, gfp_t gfp, uint64_t* b
     uint64_t owner;
     ~InFlight() { calls.erase(std::find(calls.begin(), calls.end(), owner)); }
   } in_flight{contig_in_flight_, owner};
+  if (ContigWitness* witness = current_witness()) witness->owner = owner;
   if (int ret = start_isolate_page_range(start, end, owner, busy_pfn)) {
     ++stats_.isolate_busy;
+    witness_range(start, end);  // what the isolation test saw, at the same instant
     return ret;
   }
   struct UndoIsolation {
@@ -184,6 +199,7 @@ int Cma::alloc_contig_range(uint64_t start, uint64_t end, gfp_t gfp, uint64_t* b
   const uint64_t busy = memory_.isolate_freepages_range(start, end);
   if (busy != end) {
     if (busy_pfn) *busy_pfn = busy;
+    witness_range(start, end);  // what the final test saw, at the same instant
     // CANARY contig-early-exit-keeps-isolation: this exit skips undo_isolate_page_range.
     undo_isolation.skip = defect_enabled(Defect::ContigEarlyExitKeepsIsolation);
     return -EBUSY;  // "PFNs busy"

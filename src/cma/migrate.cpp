@@ -52,6 +52,7 @@ int Cma::unmap_and_move(mem::Page* page, gfp_t target_gfp, Site target_site) {
   if (const int rc = rmap_.try_to_migrate(page, target)) {
     memory_.put_page(target);
     ++stats_.migrate_again;
+    witness_page(page);  // as the refcount freeze found it: nothing yielded since
     return rc;
   }
   page->clear(mem::PG_isolated);

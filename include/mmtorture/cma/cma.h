@@ -74,6 +74,9 @@ struct CmaOptions {
   unsigned migrate_passes = 10;
   // v5.13+: lru_cache_disable() around the migration (else only drains, as v5.10).
   bool lru_cache_disable = true;
+  // The completeness check (cma.unexplained_failure, completeness.cpp): every failed
+  // candidate range and every failed call must be explained by what the range held.
+  bool check_completeness = true;
 };
 
 // One page held by FOLL_LONGTERM pins, for the "no long-term pin in CMA" check.
@@ -160,7 +163,14 @@ class Cma {
   //   cma.longterm_pin    no FOLL_LONGTERM pin taken under MigrateFirst sits on CMA memory
   //   cma.lru_cache_disabled  the LRU batches are disabled exactly by the
   //                       alloc_contig_range calls inside their migration phase
-  // plus the page allocator's own check_consistency.
+  // plus the page allocator's own check_consistency. cma_alloc raises a sixth, as it
+  // goes (with options().check_completeness; completeness.cpp):
+  //   cma.unexplained_failure  a candidate range failed, or a call failed, with nothing
+  //                       to explain it: no pinned, referenced, unmovable, locked or
+  //                       isolated page in the range at any look during the attempt; a
+  //                       clear candidate the sweep skipped; -EBUSY while the retry
+  //                       policy allows another sweep; -EINTR with no fatal signal;
+  //                       -ENOMEM with room in the bitmap and no failed migration target.
   std::optional<Failure> check_consistency() const;
   // The areas as text: bitmap picture, counters, allocations and reservations.
   std::string dump() const;
@@ -186,6 +196,44 @@ class Cma {
   void cma_clear_bitmap(CmaArea& area, uint64_t bitmap_no, uint64_t bits, uint64_t call);
   std::optional<Failure> check_area(const CmaArea& area) const;
 
+  // ---- Completeness (completeness.cpp) ----
+
+  // What one candidate attempt of a cma_alloc call saw of its range [start, end): the
+  // first blocker any look found (a pfn and why it could not be taken), empty while
+  // every look found the range free, unpinned and movable. Registered per thread while
+  // cma_alloc runs alloc_contig_range; the contig and migration code look through it.
+  struct ContigWitness {
+    const sched::Thread* thread = nullptr;
+    uint64_t start = 0, end = 0;
+    uint64_t owner = 0;  // the alloc_contig_range call once it isolated the range (0: not yet)
+    const std::vector<mem::Page*>* isolated = nullptr;  // the pages that call holds isolated
+    uint64_t migrate_nomem_at_start = 0;
+    std::string blocker;
+  };
+  // One cma_alloc call's audit: where its current sweep stands and the first clear,
+  // clean candidate a search passed over (UINT64_MAX: none).
+  struct CallAudit {
+    uint64_t cursor = 0;  // the first bit the next search must consider: 0, or past the last attempt
+    uint64_t skipped = UINT64_MAX;
+    std::string skipped_why;
+    bool searched = false;  // a search ran (not: the request exceeds the area)
+    bool no_room = false;   // the last search found no clear run at all
+    int last_attempt = 0;   // what the last alloc_contig_range returned
+  };
+  ContigWitness* current_witness();
+  // Why the frame at pfn could not be taken by the attempt `witness` (empty: it could).
+  std::string contig_blocker(const ContigWitness& witness, uint64_t pfn) const;
+  void witness_page(const mem::Page* page);
+  void witness_range(uint64_t start, uint64_t end);
+  // Under area.lock, after the bitmap search from `start` returned bitmap_no.
+  void audit_search(const CmaArea& area, CallAudit& audit, uint64_t start, uint64_t bits, uint64_t mask,
+                    uint64_t offset, uint64_t bitmap_no) const;
+  // After one attempt returned `ret` (not 0): raises cma.unexplained_failure.
+  void audit_attempt(const CmaArea& area, const ContigWitness& witness, int ret, uint64_t busy_pfn) const;
+  // When the call fails with `ret` after `retries` extra sweeps.
+  void audit_outcome(const CmaArea& area, const CallAudit& audit, gfp_t gfp, uint64_t count, int ret,
+                     uint64_t retries) const;
+
   mem::Memory& memory_;
   mem::RmapOps& rmap_;
   CmaOptions options_;
@@ -205,6 +253,7 @@ class Cma {
   std::vector<uint64_t> contig_in_flight_;
   uint64_t contig_lru_disabled_ = 0;  // alloc_contig_range calls holding lru_cache_disable
   std::map<uint64_t, LongtermPin> longterm_pins_;
+  std::vector<ContigWitness*> witnesses_;  // the cma_alloc attempts in flight, one per thread
   Stats stats_;
 };
 
