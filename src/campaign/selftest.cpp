@@ -330,12 +330,11 @@ const std::vector<SelftestScenario>& selftest_scenarios() {
       {Defect::MremapAccountLeak, "seed003-mremap-pressure.toml", true},
       {Defect::MremapUaf, "seed003-mremap-pressure.toml", true},
       {Defect::TopdownGapMiscalc, "seed003-mremap-pressure.toml", true},
-      // A maple-tree defect: the tree job reaches spanning stores far more often than a
-      // world does, and its dead-node check names the fault instead of a crash. The
-      // default campaign catches it too, first in a world seed (seed 2:
-      // maple.dead_node_linked), but that repro shrinks to 53 choices beyond set-up, over
-      // the target, so its known config stays maple.toml (4).
-      {Defect::DestroyFreesLiveNodes, "maple.toml"},
+      // A maple-tree defect, caught in a world seed of the default campaign (seed 2:
+      // maple.dead_node_linked; 15 world ops build a tree of height two and make the
+      // spanning store). maple.toml, whose tree job reaches spanning stores far more
+      // often, is its scenario.
+      {Defect::DestroyFreesLiveNodes, "maple.toml", true},
       // The CMA defects run in the cma job's seed-004 world (pinned pages, a fatal
       // signal at 1 s): the uninterruptible retry needs the forever policy to hang. The
       // default campaign's cma seeds run that world.
@@ -351,7 +350,8 @@ const std::vector<SelftestScenario>& selftest_scenarios() {
       {Defect::MprotectDropsLateEnomem, "smoke.toml", true},
       // Per-VMA locks are on in the smoke campaign (world.per_vma_locks).
       {Defect::MprotectSkipsVmaStartWrite, "smoke.toml", true},
-      {Defect::ExpandStackWithoutVmaLock, "seed000-mprotect-nowait.toml"},
+      // The default campaign draws the stack op (workload.mix_stack).
+      {Defect::ExpandStackWithoutVmaLock, "seed000-mprotect-nowait.toml", true},
       // The canaries of error unwinding, accounting, node reservation and gap
       // metadata: the default campaign is their scenario.
       {Defect::MmapLeaksVmaOnEnomem, "smoke.toml", true},

@@ -80,12 +80,21 @@ class Shrinker final : public jobs::ConfigShrinker {
 
   void run() {
     if (!confirm_original()) return;
+    // Truncation cuts the run after the failure's decisive choice; once it finds
+    // nothing it is not tried again: the failure ends the recorded choices, and only
+    // one found after a run's last operation (a leak at teardown) leaves a tail to cut.
+    bool truncate = true;
     while (budget_left()) {
       bool progress = pass("config", &Shrinker::reduce_config);
       progress |= pass("zero-schedule", &Shrinker::zero_schedule);
-      progress |= pass("truncate", &Shrinker::truncate);
-      progress |= pass("delete-operations", &Shrinker::delete_operations);
-      progress |= pass("simplify-operations", &Shrinker::simplify_operations);
+      if (truncate) truncate = pass("truncate", &Shrinker::truncate);
+      progress |= truncate;
+      const bool deleted = pass("delete-operations", &Shrinker::delete_operations);
+      progress |= deleted;
+      settled_ = !deleted;
+      // Simplifying each operation makes it no shorter (one or two replays per
+      // operation): only once no operation can go.
+      if (!progress) progress |= pass("simplify-operations", &Shrinker::simplify_operations);
       // The generic passes are the fallback: once the structured passes stop, they
       // polish what is left (and catch choices no operation owns).
       if (!progress) {
@@ -153,11 +162,13 @@ class Shrinker final : public jobs::ConfigShrinker {
   // Tries a candidate under `config`. A config change (`change` non-empty) is kept when
   // the same failure needs no more choices than before: the config itself is simpler.
   bool attempt_with(const Config& config, const std::vector<Choice>& candidate, const std::string& change) {
+    rejected_.clear();
     if (!budget_left()) return false;
     if (!tried_.insert(key(config, candidate)).second) return false;  // deterministic: same answer as before
     ++attempts_;
     CandidateRun result = run_(config, candidate);
     if (!result.failure || result.failure->signature() != signature_) {
+      rejected_ = std::move(result.recorded);
       spdlog::debug("shrink: {} attempt {}: {} choices{}{}: rejected, {}", pass_, attempts_, candidate.size(),
                     change.empty() ? "" : ", ", change,
                     result.failure ? "fails differently: " + result.failure->signature() : std::string("runs clean"));
@@ -197,6 +208,7 @@ class Shrinker final : public jobs::ConfigShrinker {
   const Config& config() const override { return best_config_; }
   const std::vector<Choice>& choices() const override { return best_; }
   uint64_t ops() const override { return best_ops_; }
+  bool settled() const override { return settled_; }
 
   bool budget_left() const override {
     return reproduced_ && attempts_ < options_.max_attempts && !(options_.cancelled && options_.cancelled());
@@ -321,7 +333,46 @@ class Shrinker final : public jobs::ConfigShrinker {
     std::vector<Choice> candidate = best_;
     candidate.erase(candidate.begin() + static_cast<ptrdiff_t>(spans[first].begin),
                     candidate.begin() + static_cast<ptrdiff_t>(spans[first + count - 1].end));
-    return attempt(candidate);
+    if (attempt(candidate)) return true;
+    const std::optional<std::vector<Choice>> retargeted = retarget_failed_allocation(candidate);
+    return retargeted && attempt(*retargeted);
+  }
+
+  // A failure that needs one allocation of its last operation to fail (a late -ENOMEM)
+  // is tied to that request's number within the operation, and deleting an earlier
+  // operation changes how many requests the failing one makes (a smaller tree needs
+  // fewer nodes): the failed allocation then lands on another request, or on none.
+  // After such a candidate was rejected: the candidate with the last operation's draws
+  // as its rejected run made them, the same request failed counted from the end of
+  // them (the late one stays late). Nothing when the repro fails no single allocation
+  // of its last operation, or the request count did not change.
+  std::optional<std::vector<Choice>> retarget_failed_allocation(const std::vector<Choice>& candidate) const {
+    const std::vector<Span> spans = op_spans(best_), candidate_spans = op_spans(candidate),
+                            rejected_spans = op_spans(rejected_);
+    if (spans.empty() || candidate_spans.empty() || rejected_spans.size() < candidate_spans.size()) return std::nullopt;
+    const auto is_failed = [](const Choice& c) { return c.kind == ChoiceKind::AllocFail && c.value != 0; };
+    if (std::count_if(best_.begin(), best_.end(), is_failed) != 1) return std::nullopt;
+    const Span last = spans.back();
+    const auto failed = std::find_if(best_.begin() + static_cast<ptrdiff_t>(last.begin), best_.end(), is_failed);
+    if (failed == best_.end()) return std::nullopt;
+    const auto same_site = [&](const Choice& c) { return c.kind == ChoiceKind::AllocFail && c.site == failed->site; };
+    // Requests of the failed one's site in the last operation, and how many follow it.
+    const auto requests = std::count_if(best_.begin() + static_cast<ptrdiff_t>(last.begin), best_.end(), same_site);
+    const auto after = std::count_if(failed + 1, best_.end(), same_site);
+    const Span redrawn = rejected_spans[candidate_spans.size() - 1];
+    const auto begin = rejected_.begin() + static_cast<ptrdiff_t>(redrawn.begin),
+               end = rejected_.begin() + static_cast<ptrdiff_t>(redrawn.end);
+    const auto now = std::count_if(begin, end, same_site);
+    if (now == requests || now <= after) return std::nullopt;
+    std::vector<Choice> out(candidate.begin(),
+                            candidate.begin() + static_cast<ptrdiff_t>(candidate_spans.back().begin));
+    ptrdiff_t index = 0;
+    for (auto it = begin; it != end; ++it) {
+      Choice c = *it;
+      if (c.kind == ChoiceKind::AllocFail) c.value = same_site(c) && index++ == now - after - 1 ? 1 : 0;
+      out.push_back(c);
+    }
+    return out;
   }
 
   // Whole operations in chunks from half of them down to one, from the back (the last
@@ -433,9 +484,11 @@ class Shrinker final : public jobs::ConfigShrinker {
   uint64_t attempts_ = 0, kept_ = 0;
   const char* pass_ = "original";  // the pass running, for the log
   bool reproduced_ = true;
+  bool settled_ = false;          // the last round deleted no operation
   std::string original_outcome_;  // what the repro did instead of failing its way
   std::vector<std::string> config_changes_;
   std::unordered_set<size_t> tried_;
+  std::vector<Choice> rejected_;  // what the last candidate run and rejected drew
 };
 
 }  // namespace

@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
+#include <optional>
+#include <string_view>
 
 #include "knob_as.h"
 #include "mmtorture/jobs/job.h"
@@ -112,44 +115,166 @@ bool bake_swarm(ConfigShrinker& shrinker) {
   return shrinker.attempt(config, rest, "swarm baked into the config");
 }
 
-// The world's op mix made simpler: every used weight 1, or one kind dropped. Op
-// values are remapped so each operation keeps its kind (a dropped kind's operations
-// become the first kind left); with one kind left no Op is drawn at all.
-bool remix(ConfigShrinker& shrinker, const std::array<uint32_t, kVmOpCount>& next, const std::string& change) {
-  const auto mix = world_options(shrinker.config()).op_mix;
+// ---- the world's operations in a repro's choices -----------------------------------
+
+using OpMix = std::array<uint32_t, kVmOpCount>;
+
+// vm_world.cpp's sites of an operation's kind and of its mm slot (its first argument).
+constexpr std::string_view kOpSiteName = "vm_world.op";
+constexpr std::string_view kSlotSiteName = "vm_world.mm";
+
+bool is_world_op(const Choice& c) { return c.kind == ChoiceKind::Op && c.site.view() == kOpSiteName; }
+bool is_slot_arg(const Choice& c) { return c.kind == ChoiceKind::Arg && c.site.view() == kSlotSiteName; }
+
+// The kind a drawn value names under `mix`, as vm_world.cpp's op_from_draw reads it.
+size_t kind_of(const OpMix& mix, uint64_t value) {
+  size_t kind = 0;
+  for (uint64_t left = value; kind < kVmOpCount; ++kind) {
+    if (left < mix[kind]) break;
+    left -= mix[kind];
+  }
+  return kind;
+}
+
+// The first value that names `kind` under `mix`.
+uint64_t first_value(const OpMix& mix, size_t kind) {
+  uint64_t value = 0;
+  for (size_t j = 0; j < kind && j < kVmOpCount; ++j) value += mix[j];
+  return value;
+}
+
+size_t kinds_used(const OpMix& mix) {
+  return static_cast<size_t>(std::count_if(mix.begin(), mix.end(), [](uint32_t w) { return w > 0; }));
+}
+
+// One operation of a repro: its choices [begin, end) (from its Op draw to the next
+// one's; with several workers the others' draws in between too), its kind and slot.
+struct WorldOp {
+  size_t begin, end, kind;
+  uint64_t slot;
+};
+
+// The operations of `choices` under `mix`; none when the mix draws no Op (one kind of
+// weight 1): nothing then marks where an operation starts.
+std::vector<WorldOp> world_ops(const std::vector<Choice>& choices, const OpMix& mix) {
+  std::vector<WorldOp> ops;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    if (!is_world_op(choices[i])) continue;
+    if (!ops.empty()) ops.back().end = i;
+    // The slot is drawn right after the kind, with no scheduling point between.
+    const uint64_t slot = i + 1 < choices.size() && is_slot_arg(choices[i + 1]) ? choices[i + 1].value : 0;
+    ops.push_back(WorldOp{i, choices.size(), kind_of(mix, choices[i].value), slot});
+  }
+  return ops;
+}
+
+// So many operations that trying each fault class with a failed allocation in the
+// repro is not yet worth its replays.
+constexpr size_t kManyOps = 128;
+
+// The weight a kind left alone in the mix gets: 1 draws no Op at all (one choice fewer
+// per operation), which leaves nothing to mark where an operation starts, so only once
+// the shrinker deletes no more operations; 2 keeps the draw (every value names the kind).
+uint32_t lone_weight(const ConfigShrinker& shrinker) { return shrinker.settled() ? 1 : 2; }
+
+// The repro's choices rewritten for the op mix `next` and `slots` mm slots: the
+// operations `drop` names deleted with every draw they made, each other Op value
+// remapped so the operation keeps its kind (one whose kind `next` leaves out becomes
+// the first kind left), slot numbers above `dropped_slot` (when set) one lower. With
+// one kind of weight 1 no Op is drawn, with one slot no slot: those draws go.
+std::vector<Choice> rewrite_ops(const std::vector<Choice>& choices, const OpMix& mix, const OpMix& next, uint64_t slots,
+                                const std::function<bool(const WorldOp&)>& drop,
+                                std::optional<uint64_t> dropped_slot = std::nullopt) {
+  const std::vector<WorldOp> ops = world_ops(choices, mix);
+  uint64_t next_total = 0;
+  for (uint32_t w : next) next_total += w;
+  std::vector<Choice> out(choices.begin(),
+                          choices.begin() + static_cast<ptrdiff_t>(ops.empty() ? choices.size() : ops[0].begin));
+  for (const WorldOp& op : ops) {
+    if (drop(op)) continue;
+    for (size_t i = op.begin; i < op.end; ++i) {
+      Choice c = choices[i];
+      if (i == op.begin) {
+        if (next_total <= 1) continue;
+        c.value = next[op.kind] > 0 ? first_value(next, op.kind) : 0;
+        c.bound = next_total;
+      } else if (i == op.begin + 1 && is_slot_arg(c)) {
+        if (slots <= 1) continue;
+        if (dropped_slot && c.value > *dropped_slot) --c.value;
+        c.bound = slots;
+      }
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// The ops of one mm slot deleted and the slot with them (world.mm_slots one lower, the
+// slots above renumbered), for each slot but the last operation's (the failing one's,
+// with one worker): operations on another address space rarely matter to a failure.
+bool drop_slots(ConfigShrinker& shrinker) {
+  bool progress = false;
+  for (uint64_t s = shrinker.config().world.mm_slots; s-- > 0 && shrinker.budget_left();) {
+    const uint64_t slots = shrinker.config().world.mm_slots;
+    const OpMix mix = world_options(shrinker.config()).op_mix;
+    const std::vector<WorldOp> ops = world_ops(shrinker.choices(), mix);
+    if (slots < 2 || ops.empty() || s >= slots || ops.back().slot == s) continue;
+    const auto on_slot = [&](const WorldOp& op) { return op.slot == s; };
+    const size_t count = static_cast<size_t>(std::count_if(ops.begin(), ops.end(), on_slot));
+    Config config = shrinker.config();
+    shrinker.set_knob(config, "world", "mm_slots", static_cast<int64_t>(slots - 1));
+    progress |= shrinker.attempt(
+        config, rewrite_ops(shrinker.choices(), mix, mix, slots - 1, on_slot, s),
+        fmt::format("world.mm_slots {} -> {} (slot {} and its {} ops deleted)", slots, slots - 1, s, count));
+  }
+  return progress;
+}
+
+// Tries the op mix `next`: the operations of kinds `next` leaves out deleted when
+// `delete_dropped`, else made the first kind left.
+bool remix(ConfigShrinker& shrinker, const OpMix& next, bool delete_dropped, const std::string& change) {
+  const OpMix mix = world_options(shrinker.config()).op_mix;
   Config config = shrinker.config();
   for (size_t k = 0; k < kVmOpCount; ++k)
     shrinker.set_knob(config, "workload", fmt::format("mix_{}", kVmOpNames[k]), static_cast<int64_t>(next[k]));
-  std::vector<Choice> candidate = shrinker.choices();
-  for (Choice& c : candidate) {
-    if (c.kind != ChoiceKind::Op || c.site.view() != "vm_world.op") continue;
-    size_t kind = 0;
-    for (uint64_t left = c.value; kind < kVmOpCount; ++kind) {
-      if (left < mix[kind]) break;
-      left -= mix[kind];
-    }
-    uint64_t value = 0;
-    if (kind < kVmOpCount && next[kind] > 0)
-      for (size_t j = 0; j < kind; ++j) value += next[j];
-    c.value = value;
-  }
-  return shrinker.attempt(config, candidate, change);
+  const auto dropped = [&](const WorldOp& op) { return delete_dropped && next[op.kind] == 0; };
+  return shrinker.attempt(config, rewrite_ops(shrinker.choices(), mix, next, shrinker.config().world.mm_slots, dropped),
+                          change);
 }
 
+// The world's op mix made simpler: each kind dropped with its operations, else — once
+// no operation can be deleted — with its operations made another kind (a failure that
+// needs a number of operations, not their kind); the last operation's kind is kept with
+// one worker: the failure happened in it. Then every used weight 1, a kind left alone
+// lone_weight.
 bool reduce_op_mix(ConfigShrinker& shrinker) {
   bool progress = false;
-  auto mix = world_options(shrinker.config()).op_mix;
-  if (std::any_of(mix.begin(), mix.end(), [](uint32_t w) { return w > 1; })) {
-    std::array<uint32_t, kVmOpCount> uniform{};
-    for (size_t k = 0; k < kVmOpCount; ++k) uniform[k] = mix[k] ? 1 : 0;
-    progress |= remix(shrinker, uniform, "op mix: every used weight 1");
-  }
   for (size_t k = 0; k < kVmOpCount && shrinker.budget_left(); ++k) {
-    mix = world_options(shrinker.config()).op_mix;
-    if (mix[k] == 0 || std::count_if(mix.begin(), mix.end(), [](uint32_t w) { return w > 0; }) < 2) continue;
-    std::array<uint32_t, kVmOpCount> next = mix;
+    const OpMix mix = world_options(shrinker.config()).op_mix;
+    if (mix[k] == 0 || kinds_used(mix) < 2) continue;
+    const std::vector<WorldOp> ops = world_ops(shrinker.choices(), mix);
+    if (shrinker.config().workload.workers == 1 && !ops.empty() && ops.back().kind == k) continue;
+    const size_t count =
+        static_cast<size_t>(std::count_if(ops.begin(), ops.end(), [&](const WorldOp& op) { return op.kind == k; }));
+    OpMix next = mix;
     next[k] = 0;
-    progress |= remix(shrinker, next, fmt::format("workload.mix_{} {} -> 0", kVmOpNames[k], mix[k]));
+    if (kinds_used(next) == 1)
+      for (uint32_t& w : next) w = w ? lone_weight(shrinker) : 0;
+    const std::string change = fmt::format("workload.mix_{} {} -> 0", kVmOpNames[k], mix[k]);
+    if (remix(shrinker, next, true, count ? fmt::format("{} (its {} ops deleted)", change, count) : change))
+      progress = true;
+    else if (count && shrinker.settled())  // a failure that needs operations, not their kind
+      progress |= remix(shrinker, next, false, fmt::format("{} (its {} ops made the first kind left)", change, count));
+  }
+  const OpMix mix = world_options(shrinker.config()).op_mix;
+  OpMix simple{};
+  for (size_t k = 0; k < kVmOpCount; ++k) simple[k] = mix[k] ? (kinds_used(mix) == 1 ? lone_weight(shrinker) : 1) : 0;
+  if (simple != mix && shrinker.budget_left()) {
+    const size_t lone = kinds_used(mix) == 1 ? kind_of(mix, 0) : kVmOpCount;
+    progress |=
+        remix(shrinker, simple, false,
+              lone < kVmOpCount ? fmt::format("workload.mix_{} {} -> {}", kVmOpNames[lone], mix[lone], simple[lone])
+                                : std::string("op mix: every used weight 1"));
   }
   return progress;
 }
@@ -208,22 +333,28 @@ class WorldJob final : public Job {
     const uint64_t workers = shrinker.config().workload.workers;
     progress |= shrinker.lower_u64("workload", "workers", workers, {1, workers / 2, workers - 1});
     if (shrinker.config().world.kswapd) progress |= shrinker.set_value("world", "kswapd", false, "true -> false");
+    progress |= drop_slots(shrinker);
     const uint64_t slots = shrinker.config().world.mm_slots;
     progress |= shrinker.lower_u64("world", "mm_slots", slots, {1, slots / 2, slots - 1});
     progress |= reduce_op_mix(shrinker);
     progress |= drop_unused_preemption(shrinker);
-    progress |= drop_unused_nowait_failures(shrinker);
-    progress |= drop_unused_sleeping_failures(shrinker);
+    progress |= drop_fault_classes(shrinker);
     return progress;
   }
 
-  // Each sleeping class's failure probability to 0 when no allocation of the repro
-  // failed: a class left on draws an AllocFail choice at every request of its site
-  // (one per mmap for vm_area_struct), which the failure does not need.
-  static bool drop_unused_sleeping_failures(ConfigShrinker& shrinker) {
-    if (shrinker.has_nonzero(ChoiceKind::AllocFail)) return false;
+  // Each failure probability (GFP_NOWAIT's, each sleeping class's) to 0. A class left
+  // on draws an AllocFail choice at every request of its sites (one per mmap for
+  // vm_area_struct) whether or not it fails: when no allocation of the repro failed
+  // every class goes; once the operations are few, each is tried even then — the
+  // failure needs only the class of its failed allocation, and the others' draws are a
+  // good share of a short repro.
+  static bool drop_fault_classes(ConfigShrinker& shrinker) {
+    const bool failed = shrinker.has_nonzero(ChoiceKind::AllocFail);
+    if (failed && world_ops(shrinker.choices(), world_options(shrinker.config()).op_mix).size() > kManyOps)
+      return false;
     using Faults = decltype(Config::faults);
     static constexpr std::pair<const char*, double Faults::*> kClasses[] = {
+        {"nowait_fail_probability", &Faults::nowait_fail_probability},
         {"vma_fail_probability", &Faults::vma_fail_probability},
         {"anon_vma_fail_probability", &Faults::anon_vma_fail_probability},
         {"maple_node_fail_probability", &Faults::maple_node_fail_probability},
@@ -231,8 +362,8 @@ class WorldJob final : public Job {
     };
     bool progress = false;
     for (const auto& [name, member] : kClasses)
-      if (shrinker.config().faults.*member > 0)
-        progress |= shrinker.set_value("faults", name, 0.0, "-> 0 (no injected failures)");
+      if (shrinker.config().faults.*member > 0 && shrinker.budget_left())
+        progress |= shrinker.set_value("faults", name, 0.0, failed ? "-> 0" : "-> 0 (no injected failures)");
     return progress;
   }
 

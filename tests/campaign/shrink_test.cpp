@@ -145,6 +145,46 @@ defects = ["topdown-gap-miscalc"]
   EXPECT_EQ(repro_to_json(b.repro), repro_to_json(a.repro));
 }
 
+// mprotect-drops-late-enomem needs the mprotect's maple-node request made after it
+// changed its first VMA to fail. Deleting an earlier operation changes the tree, and
+// with it how many requests the mprotect makes, so the failed one would land earlier
+// (an honest -ENOMEM) or nowhere: the shrinker moves it along with a deletion (the same
+// request counted from the end). Without that this repro stalls at 17 operations, 102
+// choices, that only shape the tree.
+TEST(Shrink, ALateAllocationFailureFollowsTheDeletedOperations) {
+  Config config = parse_config_text(R"(
+[world]
+memory_pages = 1024
+min_free_pages = 96
+mm_slots = 3
+kswapd = false
+[workload]
+job = "world"
+workers = 2
+mix_mremap = 0
+mix_brk = 0
+mix_fork = 0
+mix_exit = 0
+mix_stack = 2
+[faults]
+nowait_fail_probability = 0
+maple_node_fail_probability = 0.01
+[run]
+ops_per_seed = 4000
+defects = ["mprotect-drops-late-enomem"]
+)",
+                                    "late-enomem.toml");
+  const Repro repro = record_failure(config, 2);
+  ASSERT_EQ(repro.failure.check, "world.result");
+  ShrinkOptions options;
+  options.max_attempts = 300;
+  const ShrinkResult a = shrink_repro(repro, options, in_process);
+  EXPECT_EQ(a.repro.failure.signature(), repro.failure.signature());
+  EXPECT_LE(a.after.beyond_setup(), 20u);
+  EXPECT_LE(a.after.operations, 3u);
+  expect_replays_exactly(a.repro);
+}
+
 // A shrink replays each candidate in a worker when the candidate may take the process
 // down: a crash or a timeout, and any failure of a job that runs the kernel's own C
 // code, whose bugs corrupt memory (a freed live node read back as poison crashes).

@@ -89,6 +89,10 @@ class ConfigShrinker {
   virtual const Config& config() const = 0;
   virtual const std::vector<Choice>& choices() const = 0;
   virtual uint64_t ops() const = 0;
+  // True once a round of the shrinker's passes deleted no operation: a change that
+  // takes away what marks where an operation starts (the world's Op draws of a lone
+  // op kind) waits for it.
+  virtual bool settled() const = 0;
   // False once the attempt budget is spent (or the shrink was cancelled).
   virtual bool budget_left() const = 0;
   // Tries `config` with `choices`; `change` says what changed ("workload.workers 3 -> 1").
