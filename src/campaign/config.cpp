@@ -79,9 +79,14 @@ std::string validate_cma_policy(std::string_view value) {
              ? std::string{}
              : "must be \"none\", \"bounded\", \"forever\" or \"nofail_only\"";
 }
+std::string validate_cma_locking(std::string_view value) {
+  return value == "global" || value == "per_area" || value == "none" ? std::string{}
+                                                                     : "must be \"global\", \"per_area\" or \"none\"";
+}
 std::string validate_longterm_mode(std::string_view value) {
-  return value == "migrate_first" || value == "pin_in_place" ? std::string{}
-                                                             : "must be \"migrate_first\" or \"pin_in_place\"";
+  return value == "migrate_first" || value == "pin_in_place" || value == "swarm"
+             ? std::string{}
+             : "must be \"migrate_first\", \"pin_in_place\" or \"swarm\"";
 }
 std::string validate_strategy(std::string_view value) {
   // "random" is the old name of "preempt": repro files written before the rename replay.
@@ -692,7 +697,8 @@ std::string config_markdown() {
       "| `smoke.toml` | the README's main job: about a minute on 2 cores; a job mix (`workload.job_mix`): in every "
       "ten seeds eight of the VM world (several mms, every op kind, every allocation class failed, PCT), one of the "
       "maple tree with 3 lock-free RCU readers inside its stores, one of the CMA world (two clients against long-term "
-      "pins held in place, the forever retry and a fatal signal) |\n"
+      "pins, each seed drawing pin-in-place or migrate-first, per-CPU page lists, failing migration targets, the "
+      "forever retry and a fatal signal) |\n"
       "| `soak.toml` | long: many seeds with more ops, swarm testing of op kinds and fault sites |\n"
       "| `maple.toml` | the maple tree alone (single-threaded) with NOWAIT node-allocation failures |\n"
       "| `maple-rcu.toml` | the maple tree in RCU mode with 3 lock-free readers racing the writer inside its stores "
@@ -721,7 +727,7 @@ std::string config_markdown() {
       "without it every schedule within that bound runs clean |\n"
       "| `seed003-mremap-pressure.toml` | seed 003: mremap moves and partial unmaps under swapping pressure |\n"
       "| `seed004-cma-policies.toml` | seed 004: cma_alloc (bounded retries) against transient and long-term pins, "
-      "forks, LRU batches and a fatal signal (the cma job) |\n"
+      "forks, LRU batches and a fatal signal, with per-CPU page lists and failing migration targets (the cma job) |\n"
       "| `seed004-cma-uninterruptible.toml` | seed 004: the forever policy, long-term pins held in place and a fatal "
       "signal: the killed clients must leave cma_alloc |\n";
   for (const auto& [section, doc] : section_table()) {

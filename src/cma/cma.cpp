@@ -207,12 +207,14 @@ mem::Page* Cma::cma_alloc(CmaArea& area, uint64_t count, unsigned align, gfp_t g
     }
     area.stats.alloc_pages_success += count;
     ret = 0;
+    this->count(retries > 0 ? CmaOutcome::AllocOkAfterRetry : CmaOutcome::AllocOk);
   } else {
     if (audit) audit_outcome(area, *audit, gfp, count, ret, retries);
     area.stats.alloc_pages_fail += count;
     ++area.stats.alloc_calls_fail;
     if (ret == -EINTR) ++area.stats.interrupted;
     if (ret == -ENOMEM) ++area.stats.enomem;
+    this->count(ret == -EBUSY ? CmaOutcome::AllocBusy : ret == -EINTR ? CmaOutcome::AllocIntr : CmaOutcome::AllocNomem);
   }
   if (error) *error = ret;
   return page;

@@ -162,13 +162,14 @@ void Cma::audit_search(const CmaArea& area, CallAudit& audit, uint64_t start, ui
 }
 
 void Cma::audit_attempt(const CmaArea& area, const ContigWitness& witness, int ret, uint64_t busy_pfn) const {
-  std::string why;
+  std::string why, detail;
   if (ret == -EBUSY && witness.blocker.empty()) {
     const mem::Page* busy = busy_pfn < memory_.nr_pages() ? memory_.pfn_to_page(busy_pfn) : nullptr;
-    why = fmt::format(
-        "alloc_contig_range returned -EBUSY for a range that was free, unpinned and movable at every "
-        "look during the attempt (it named pfn {}: {})",
-        busy_pfn, busy ? memory_.describe_page(*busy) : std::string("no page"));
+    why =
+        "alloc_contig_range returned -EBUSY for a range that was free, unpinned and movable at every look during "
+        "the attempt";
+    // The page it blamed, as it is now: its flags vary, so it stays out of the signature.
+    detail = fmt::format("it named pfn {}: {}", busy_pfn, busy ? memory_.describe_page(*busy) : std::string("no page"));
   } else if (ret == -ENOMEM && stats_.migrate_nomem == witness.migrate_nomem_at_start) {
     why = "alloc_contig_range returned -ENOMEM but no migration target allocation failed";
   } else if (ret == -EINTR && !sched::fatal_signal_pending()) {
@@ -179,7 +180,7 @@ void Cma::audit_attempt(const CmaArea& area, const ContigWitness& witness, int r
   if (why.empty()) return;
   raise_failure("cma.unexplained_failure", "cma_alloc",
                 fmt::format("area '{}': candidate range [{}, {}): {}", area.name, witness.start, witness.end, why),
-                dump());
+                dump(), detail);
 }
 
 void Cma::audit_outcome(const CmaArea& area, const CallAudit& audit, gfp_t gfp, uint64_t count, int ret,

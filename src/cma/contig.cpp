@@ -19,7 +19,6 @@ namespace {
 
 constexpr Site kSiteIsolate{"start_isolate_page_range"};
 constexpr Site kSiteScan{"isolate_migratepages_range"};
-constexpr Site kSiteMigrationTarget{"alloc_migration_target"};
 constexpr uint64_t kClusterMax = 32;  // COMPACT_CLUSTER_MAX: pages isolated per batch
 
 // GFP_HIGHUSER_MOVABLE (+ __GFP_RETRY_MAYFAIL, __GFP_NOWARN): a target may come from
@@ -92,16 +91,19 @@ uint64_t Cma::isolate_migratepages_range(uint64_t pfn, uint64_t end, std::vector
     // Every page left in the range is shown to the completeness witness (if any): the
     // final test will find it busy, and the witness must have seen why.
     if (!page->test(mem::PG_lru) || page->test(mem::PG_locked)) {
+      if (page->refcount > 0) count(CmaOutcome::ScanSkippedOffLru);  // not a free frame
       witness_page(page);
       continue;
     }
     if (page->test(mem::PG_anon) && page->refcount > page->mapcount) {
       ++stats_.pages_skipped;
+      count(CmaOutcome::ScanSkippedPinned);
       witness_page(page);
       continue;
     }
     if (isolate_lru_page(page)) {
       pages.push_back(page);
+      count(CmaOutcome::ScanIsolated);
     } else {
       witness_page(page);
     }
@@ -158,8 +160,17 @@ int Cma::alloc_contig_range(uint64_t start, uint64_t end, gfp_t gfp, uint64_t* b
   if (ContigWitness* witness = current_witness()) witness->owner = owner;
   if (int ret = start_isolate_page_range(start, end, owner, busy_pfn)) {
     ++stats_.isolate_busy;
+    count(CmaOutcome::ContigIsolationBusy);
     witness_range(start, end);  // what the isolation test saw, at the same instant
     return ret;
+  }
+  // drain_all_pages: frames of the range parked on the per-CPU lists are free but not on
+  // the buddy lists, so the final test would find them busy, and until then they would
+  // be handed out again (to a migration target, even: back into the range).
+  // CANARY contig-skips-pcp-drain: the drain is skipped.
+  if (!defect_enabled(Defect::ContigSkipsPcpDrain)) {
+    if (memory_.nr_pcp_pages() > 0) count(CmaOutcome::ContigPcpDrained);
+    memory_.drain_all_pages();
   }
   struct UndoIsolation {
     Cma& cma;
@@ -194,7 +205,10 @@ int Cma::alloc_contig_range(uint64_t start, uint64_t end, gfp_t gfp, uint64_t* b
   }
   // -EBUSY from migration is not final: pages may have been freed meanwhile, and the
   // test below decides (v5.10 ignores it the same way).
-  if (ret && ret != -EBUSY) return ret;
+  if (ret && ret != -EBUSY) {
+    count(ret == -EINTR ? CmaOutcome::ContigIntr : CmaOutcome::ContigNomem);
+    return ret;
+  }
   lru_cache_.lru_add_drain_all();
   const uint64_t busy = memory_.isolate_freepages_range(start, end);
   if (busy != end) {
@@ -202,8 +216,10 @@ int Cma::alloc_contig_range(uint64_t start, uint64_t end, gfp_t gfp, uint64_t* b
     witness_range(start, end);  // what the final test saw, at the same instant
     // CANARY contig-early-exit-keeps-isolation: this exit skips undo_isolate_page_range.
     undo_isolation.skip = defect_enabled(Defect::ContigEarlyExitKeepsIsolation);
+    count(CmaOutcome::ContigPfnsBusy);
     return -EBUSY;  // "PFNs busy"
   }
+  count(CmaOutcome::ContigOk);
   return 0;
 }
 

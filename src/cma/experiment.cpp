@@ -48,6 +48,13 @@ class CmaWorld {
         cma_(memory_, vm_, options.cma),
         ctx_{choices, cma_, vm_, [this](const char* after) { check(after); }} {
     memory_.set_trace(&trace_);
+    for (auto [site, probability] : {std::pair{kSiteMigrationTarget, options.migration_fail_probability},
+                                     std::pair{kSiteLongtermTarget, options.longterm_fail_probability}}) {
+      if (probability <= 0) continue;
+      mem::FaultRule rule;
+      rule.probability = probability;
+      plan_.set_rule(site.view(), mem::GfpClass::Any, rule);
+    }
     area_ =
         &cma_.cma_declare_area(CmaAreaConfig{"cma", options.cma_base_pfn, options.cma_pages, options.order_per_bit});
     // The VM started first: its guest memory is spread over the CMA area the buddy
@@ -126,6 +133,8 @@ class CmaWorld {
     result_.area_stats = area_->stats;
     result_.cma_stats = cma_.stats();
     result_.trace_hash = trace_.value();
+    result_.outcomes = cma_.outcome_counts();
+    result_.sites = plan_.site_stats();
     return result_;
   }
 
@@ -143,6 +152,7 @@ class CmaWorld {
   static mem::MemConfig memory_config(const CmaWorldOptions& options) {
     mem::MemConfig config;
     config.pages = options.memory_pages;
+    config.pcp_batch = options.pcp_batch;
     return config;
   }
 

@@ -14,7 +14,6 @@ namespace mmt::cma {
 namespace {
 
 constexpr Site kSiteGupLookup{"follow_page_pte"};
-constexpr Site kSiteLongtermTarget{"alloc_migration_target: FOLL_LONGTERM"};
 constexpr Site kSiteLongtermRetry{"__gup_longterm_locked: retry"};
 constexpr unsigned kFaultAttempts = 4;
 
@@ -66,12 +65,15 @@ long pin_pages_once(vma::Mm& mm, unsigned long start, unsigned long nr_pages, un
 
 }  // namespace
 
-long pin_user_pages(Cma& cma, vma::Mm& mm, unsigned long start, unsigned long nr_pages, unsigned gup_flags,
-                    std::vector<mem::Page*>& pages) {
+namespace {
+
+long pin_user_pages_counted(Cma& cma, vma::Mm& mm, unsigned long start, unsigned long nr_pages, unsigned gup_flags,
+                            std::vector<mem::Page*>& pages) {
   mem::Memory& memory = cma.memory();
   const LongtermPinMode mode = cma.options().longterm_pin;
   const bool longterm = (gup_flags & FOLL_LONGTERM) != 0;
   bool allow_migrate = longterm && mode != LongtermPinMode::PinInPlace;
+  bool migrated = false, migration_failed = false;
   std::vector<mem::Page*> pinned;
   for (;;) {
     const long ret = pin_pages_once(mm, start, nr_pages, gup_flags, pinned);
@@ -101,16 +103,42 @@ long pin_user_pages(Cma& cma, vma::Mm& mm, unsigned long start, unsigned long nr
     if (!isolated.empty() && cma.migrate_pages(isolated, kLongtermTargetGfp, kSiteLongtermTarget) != 0) failed = true;
     for (mem::Page* page : isolated) cma.putback_lru_page(page);
     if (failed) {
-      if (mode == LongtermPinMode::MigrateFirst) return -ENOMEM;
+      if (mode == LongtermPinMode::MigrateFirst) {
+        cma.count(CmaOutcome::LongtermMigrationFailed);
+        return -ENOMEM;
+      }
       allow_migrate = false;  // v5.10: "Do get_user_pages without migration"
+      migration_failed = true;
+    } else {
+      migrated = true;
     }
     sched::yield_point(kSiteLongtermRetry);
+  }
+  if (longterm) {
+    bool in_cma = false;
+    for (const mem::Page* page : pinned) in_cma |= cma.is_cma_pfn(page->pfn);
+    cma.count(migration_failed ? CmaOutcome::LongtermMigrationFailedInPlace
+              : in_cma         ? CmaOutcome::LongtermInPlace
+              : migrated       ? CmaOutcome::LongtermMigrated
+                               : CmaOutcome::LongtermOutsideCma);
   }
   for (mem::Page* page : pinned) {
     if (longterm) cma.note_longterm_pin(page, mode);
     pages.push_back(page);
   }
   return static_cast<long>(nr_pages);
+}
+
+}  // namespace
+
+long pin_user_pages(Cma& cma, vma::Mm& mm, unsigned long start, unsigned long nr_pages, unsigned gup_flags,
+                    std::vector<mem::Page*>& pages) {
+  const long ret = pin_user_pages_counted(cma, mm, start, nr_pages, gup_flags, pages);
+  cma.count(ret >= 0         ? CmaOutcome::PinOk
+            : ret == -ENOMEM ? CmaOutcome::PinNomem
+            : ret == -EINTR  ? CmaOutcome::PinIntr
+                             : CmaOutcome::PinFault);
+  return ret;
 }
 
 void unpin_user_pages(Cma& cma, std::vector<mem::Page*>& pages, unsigned gup_flags) {

@@ -42,16 +42,19 @@ int Cma::unmap_and_move(mem::Page* page, gfp_t target_gfp, Site target_site) {
     page->clear(mem::PG_isolated);
     memory_.put_page(page);
     ++stats_.pages_freed_isolated;
+    count(CmaOutcome::MigrateFreed);
     return 0;
   }
   mem::Page* target = memory_.alloc_pages(target_gfp, 0, target_site);
   if (!target) {
     ++stats_.migrate_nomem;
+    count(CmaOutcome::MigrateNomem);
     return -ENOMEM;
   }
   if (const int rc = rmap_.try_to_migrate(page, target)) {
     memory_.put_page(target);
     ++stats_.migrate_again;
+    count(CmaOutcome::MigrateAgain);
     witness_page(page);  // as the refcount freeze found it: nothing yielded since
     return rc;
   }
@@ -60,6 +63,7 @@ int Cma::unmap_and_move(mem::Page* page, gfp_t target_gfp, Site target_site) {
   memory_.lru_add(target);
   memory_.put_page(target);  // the mappings hold the rest
   ++stats_.pages_migrated;
+  count(CmaOutcome::MigrateMoved);
   return 0;
 }
 

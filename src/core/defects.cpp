@@ -152,6 +152,13 @@ const std::vector<DefectInfo>& defect_table() {
        "start_isolate_page_range or alloc_contig_range fails). Caught by the CMA check (cma.isolate_leak: an isolated "
        "pageblock "
        "whose isolating call has returned)."},
+      {Defect::ContigSkipsPcpDrain, "contig-skips-pcp-drain", "upstream",
+       "alloc_contig_range isolates the range's pageblocks but does not drain the per-CPU page lists, so free "
+       "frames of the range parked there stay off the buddy lists (and are handed out again, a migration target "
+       "even landing back in the range): the final test finds them busy and the candidate fails -EBUSY with "
+       "nothing pinned, referenced or unmovable in it (the class of isolation-vs-pcplist fixes, e.g. \"mm, "
+       "page_alloc: disable pcplists during memory offline\"). Caught by the completeness check "
+       "(cma.unexplained_failure) in a CMA world with per-CPU lists (cma.pcp_batch)."},
   };
   return table;
 }

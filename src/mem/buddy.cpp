@@ -225,9 +225,9 @@ void Memory::set_pageblock_migratetype(uint64_t pfn, MigrateType type) {
                   fmt::format("pfn {} is beyond the last frame ({})", pfn, pages_.size() - 1));
   const uint64_t block = pfn / kPageblockPages;
   if (pageblock_types_[block] == type) return;
-  // Isolating: frames of the block waiting on the per-CPU lists would otherwise be
-  // handed out again from there (alloc_contig_range drains right after isolating).
-  if (type == MigrateType::Isolate) drain_all_pages();
+  // Isolating leaves the per-CPU lists alone, as set_migratetype_isolate does: frames
+  // of the block parked there are still handed out from them until the caller drains
+  // (alloc_contig_range calls drain_all_pages right after isolating: cma/contig.cpp).
   split_free_block_at(block);
   pageblock_types_[block] = type;
   move_freepages_block(block);

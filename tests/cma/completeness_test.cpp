@@ -88,5 +88,42 @@ TEST(CmaCompleteness, CmaWorldCatchesTheUnmovedRange) {
   EXPECT_EQ(result.failure->check, "cma.unexplained_failure") << result.failure->headline();
 }
 
+// Coverage counts every call once, by how it ended (cma/coverage.h), and agrees with the
+// statistics counted elsewhere.
+TEST(CmaCoverage, OutcomesAddUpToTheCalls) {
+  CmaWorldOptions options;
+  options.longterm_pins = 8;
+  options.cma.longterm_pin = LongtermPinMode::PinInPlace;
+  options.cma.retry = RetryPolicy::bounded(5, 100);
+  options.fatal_signal_at_ms = 1000;
+  options.migration_fail_probability = 0.02;
+  options.pcp_batch = 15;
+  SeededChoices choices(1);
+  const auto r = run_cma_world(choices, options);
+  ASSERT_FALSE(r.failure.has_value()) << r.failure->headline();
+  auto n = [&](CmaOutcome outcome) { return r.outcomes[static_cast<size_t>(outcome)]; };
+  EXPECT_EQ(n(CmaOutcome::AllocOk) + n(CmaOutcome::AllocOkAfterRetry) + n(CmaOutcome::AllocBusy) +
+                n(CmaOutcome::AllocNomem) + n(CmaOutcome::AllocIntr),
+            r.area_stats.alloc_calls);
+  EXPECT_EQ(n(CmaOutcome::AllocBusy) + n(CmaOutcome::AllocNomem) + n(CmaOutcome::AllocIntr),
+            r.area_stats.alloc_calls_fail);
+  EXPECT_EQ(n(CmaOutcome::ContigOk) + n(CmaOutcome::ContigIsolationBusy) + n(CmaOutcome::ContigPfnsBusy) +
+                n(CmaOutcome::ContigNomem) + n(CmaOutcome::ContigIntr),
+            r.cma_stats.contig_calls);
+  EXPECT_EQ(n(CmaOutcome::MigrateMoved), r.cma_stats.pages_migrated);
+  EXPECT_EQ(n(CmaOutcome::MigrateNomem), r.cma_stats.migrate_nomem);
+  EXPECT_GT(n(CmaOutcome::MigrateNomem), 0u) << "the fault plan failed migration targets";
+  EXPECT_GT(n(CmaOutcome::ContigPcpDrained), 0u) << "frames parked on the per-CPU lists were drained";
+  EXPECT_GT(n(CmaOutcome::LongtermInPlace), 0u);
+  uint64_t target_requests = 0, target_failures = 0;
+  for (const auto& site : r.sites)
+    if (site.site == kSiteMigrationTarget) {
+      target_requests += site.requests;
+      target_failures += site.injected;
+    }
+  EXPECT_GT(target_requests, target_failures);
+  EXPECT_EQ(target_failures, r.cma_stats.migrate_nomem);
+}
+
 }  // namespace
 }  // namespace mmt::cma::testing

@@ -63,5 +63,23 @@ TEST(CmaDefects, ContigEarlyExitKeepsIsolationIsAnIsolationLeak) {
   EXPECT_EQ(failure->check, "cma.isolate_leak") << failure->headline();
 }
 
+// Per-CPU lists meet CMA pageblocks: the frames cma_release frees park on the lists, and
+// a range over them is free only once alloc_contig_range drains them. Skipping the drain
+// fails ranges with nothing pinned in them, which only the completeness check names.
+TEST(CmaDefects, ContigSkipsPcpDrainIsAnUnexplainedFailure) {
+  CmaWorldOptions options = busy_world();
+  options.cma.retry = RetryPolicy::bounded(5, 100);
+  options.fatal_signal_at_ms = 1000;
+  options.hang_ms = 20'000;
+  options.pcp_batch = 15;
+  EXPECT_FALSE(first_failure(options, 5).has_value()) << "control run not clean";
+  DefectScope scope({Defect::ContigSkipsPcpDrain});
+  auto failure = first_failure(options, 20);
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_EQ(failure->check, "cma.unexplained_failure") << failure->headline();
+  options.pcp_batch = 0;
+  EXPECT_FALSE(first_failure(options, 5).has_value()) << "without per-CPU lists there is nothing to drain";
+}
+
 }  // namespace
 }  // namespace mmt::cma

@@ -111,7 +111,7 @@ TEST(Pcp, ReclaimedFramesAreDrainedForTheRequestThatReclaimedThem) {
   EXPECT_CONSISTENT(memory);
 }
 
-TEST(Pcp, IsolatingARangeDrainsTheListsAndIsolatedFramesBypassThem) {
+TEST(Pcp, AnIsolatedRangeNeedsADrainAndIsolatedFramesBypassTheLists) {
   SeededChoices choices(1);
   Memory memory(pcp_config(), choices);
   Page* page = memory.alloc_pages(gfp::kKernel | gfp::kMovable, 0, Site{"t"});
@@ -119,7 +119,10 @@ TEST(Pcp, IsolatingARangeDrainsTheListsAndIsolatedFramesBypassThem) {
   memory.free_pages(page, 0);
   ASSERT_TRUE(memory.pfn_to_page(pfn)->test(PG_pcp));
   memory.set_pageblock_migratetype(0, MigrateType::Isolate);
-  EXPECT_EQ(memory.nr_pcp_pages(), 0u) << "isolating drains the lists: no frame of the block is handed out again";
+  EXPECT_TRUE(memory.pfn_to_page(pfn)->test(PG_pcp)) << "isolating leaves the lists alone, as the kernel's does";
+  EXPECT_NE(memory.isolate_freepages_range(0, kPageblockPages), kPageblockPages) << "a parked frame is not free yet";
+  memory.drain_all_pages();  // what alloc_contig_range does right after isolating
+  EXPECT_EQ(memory.nr_pcp_pages(), 0u) << "drained: no frame of the block is handed out again";
   EXPECT_EQ(memory.isolate_freepages_range(0, kPageblockPages), kPageblockPages);
   for (uint64_t p = 0; p < kPageblockPages; ++p) memory.free_pages(memory.pfn_to_page(p), 0);
   EXPECT_EQ(memory.nr_pcp_pages(), 0u) << "frames of an isolated pageblock go straight to the buddy";

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "mmtorture/cma/area.h"
+#include "mmtorture/cma/coverage.h"
 #include "mmtorture/cma/lru_cache.h"
 #include "mmtorture/cma/retry.h"
 #include "mmtorture/core/failure.h"
@@ -187,6 +188,11 @@ class Cma {
   };
   const Stats& stats() const { return stats_; }
 
+  // Coverage (cma/coverage.h): how often each operation ended each way. Counted beside
+  // the run; nothing in the simulation reads it. gup.cpp counts the pin paths here too.
+  void count(CmaOutcome outcome) { ++outcome_counts_[static_cast<size_t>(outcome)]; }
+  const CmaOutcomeCounts& outcome_counts() const { return outcome_counts_; }
+
  private:
   int start_isolate_page_range(uint64_t start, uint64_t end, uint64_t owner, uint64_t* busy_pfn);
   void undo_isolate_page_range(uint64_t start, uint64_t end, uint64_t owner);
@@ -255,6 +261,7 @@ class Cma {
   std::map<uint64_t, LongtermPin> longterm_pins_;
   std::vector<ContigWitness*> witnesses_;  // the cma_alloc attempts in flight, one per thread
   Stats stats_;
+  CmaOutcomeCounts outcome_counts_{};
 };
 
 }  // namespace mmt::cma

@@ -26,6 +26,7 @@
 #include "mmtorture/cma/stats.h"
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/failure.h"
+#include "mmtorture/mem/fault_plan.h"
 
 namespace mmt::sched {
 class EventLog;
@@ -59,6 +60,15 @@ struct CmaWorldOptions {
   unsigned longterm_pins = 0;  // pages of the VM pinned FOLL_LONGTERM (0: none)
   LongtermPinnerOptions longterm;
   uint64_t fatal_signal_at_ms = 0;  // when a "killer" signals every client (0: never)
+  // fail_page_alloc at alloc_contig_range's migration targets (kSiteMigrationTarget) and
+  // at FOLL_LONGTERM's (kSiteLongtermTarget): each target allocation fails with this
+  // probability, a recorded choice (0: never). Two knobs, as a range migrates hundreds
+  // of pages where a long-term pin migrates one.
+  double migration_fail_probability = 0;
+  double longterm_fail_probability = 0;
+  // Per-CPU page lists in the world's memory (mem::MemConfig::pcp_batch; 0: none): freed
+  // order-0 frames of the CMA area park there and alloc_contig_range must drain them.
+  unsigned pcp_batch = 0;
   uint64_t hang_ms = 60'000;
   double preempt_probability = 0.1;
   sched::EventLog* event_log = nullptr;  // replay --last: each thread's last events, when set
@@ -80,6 +90,10 @@ struct CmaWorldResult {
   uint64_t signal_delay_ms_max = 0;      // longest signal-to-return of those
   uint64_t virtual_ms = 0;
   uint64_t trace_hash = 0;
+  // Coverage, counted beside the run: each outcome's count (cma/coverage.h) and the
+  // fault plan's requests and failures per allocation site.
+  CmaOutcomeCounts outcomes{};
+  std::vector<mem::FaultPlan::SiteStats> sites;
   std::string trees_dot;  // with capture_trees_dot and a failure: one cluster per process
 };
 

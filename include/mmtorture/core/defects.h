@@ -47,8 +47,9 @@ enum class Defect : uint32_t {
   ForkSkipsVmaStartWrite,
   RcuNodePublishedBeforePivots,
   ContigEarlyExitKeepsIsolation,
+  ContigSkipsPcpDrain,
 };
-inline constexpr uint32_t kDefectCount = 30;
+inline constexpr uint32_t kDefectCount = 31;
 static_assert(kDefectCount <= 64, "the enabled-defect mask is 64 bits wide");
 
 struct DefectInfo {
