@@ -66,7 +66,7 @@ std::optional<Failure> check_heap(vma::Mm& mm) {
 // Long because it is a table: one registration per check, in the order they run.
 CheckRegistry build_vm_world_checks() {
   CheckRegistry registry;
-  registry.add({"validate_mm", CheckLevel::EveryOp,
+  registry.add({"vma.validate_mm", CheckLevel::EveryOp,
                 "the operated mm: maple tree valid, VMAs equal their tree slots, map_count, total_vm, rss, "
                 "anon_vma linkage, every pte inside a VMA and reachable by rmap",
                 [](const CheckSubject& s) -> std::optional<Failure> {
@@ -80,30 +80,30 @@ CheckRegistry build_vm_world_checks() {
   registry.add({"mem.frames", CheckLevel::EveryN,
                 "every frame free (on exactly one buddy list) or allocated; refcount >= mapcount + pins; counts add up",
                 [](const CheckSubject& s) { return s.memory.check_consistency(); }});
-  registry.add({"slab", CheckLevel::EveryN,
+  registry.add({"slab.caches", CheckLevel::EveryN,
                 "slab lists and counts of the vm_area_struct, maple_node and anon_vma caches",
                 [](const CheckSubject& s) -> std::optional<Failure> {
                   if (auto failure = s.context.vma_cache().check_consistency()) return failure;
                   if (auto failure = s.context.anon_vma_cache().check_consistency()) return failure;
                   return s.context.maple_node_cache().check_consistency();
                 }});
-  registry.add({"validate_mm.all", CheckLevel::End, "validate_mm of every live mm",
+  registry.add({"vma.validate_mm.all", CheckLevel::End, "validate_mm of every live mm",
                 [](const CheckSubject& s) -> std::optional<Failure> {
                   for (vma::Mm* mm : s.mms)
                     if (auto failure = vma::validate_mm(*mm)) return failure;
                   return std::nullopt;
                 }});
-  registry.add({"committed_accounting", CheckLevel::End,
+  registry.add({"vma.committed_accounting", CheckLevel::End,
                 "Committed_AS equals the pages of every VM_ACCOUNT mapping of every mm",
                 [](const CheckSubject& s) -> std::optional<Failure> {
                   uint64_t accounted = 0;
                   for (vma::Mm* mm : s.mms) accounted += vma::vm_account_pages(*mm);
                   if (accounted == s.context.committed_pages()) return std::nullopt;
-                  return make_failure("committed_accounting",
+                  return make_failure("vma.committed_accounting",
                                       fmt::format("Committed_AS is {} pages, VM_ACCOUNT mappings cover {}",
                                                   s.context.committed_pages(), accounted));
                 }});
-  registry.add({"page_mapcount", CheckLevel::End, "each page's mapcount equals the ptes mapping it over all mms",
+  registry.add({"mem.page_mapcount", CheckLevel::End, "each page's mapcount equals the ptes mapping it over all mms",
                 [](const CheckSubject& s) -> std::optional<Failure> {
                   std::map<uint64_t, int32_t> mappings;  // pfn -> ptes
                   for (vma::Mm* mm : s.mms)
@@ -111,13 +111,12 @@ CheckRegistry build_vm_world_checks() {
                   for (const auto& [pfn, count] : mappings) {
                     const mem::Page* page = s.memory.pfn_to_page(pfn);
                     if (page->mapcount != count)
-                      return make_failure("page_mapcount", fmt::format("pfn {} has mapcount {} but {} ptes map it",
-                                                                       pfn, page->mapcount, count));
+                      return make_failure("mem.page_mapcount", fmt::format("pfn {} has mapcount {} but {} ptes map it",
+                                                                           pfn, page->mapcount, count));
                   }
                   return std::nullopt;
                 }});
-  registry.add({"swap_count", CheckLevel::End,
-                "each swap slot's count equals the swap ptes naming it over all mms",
+  registry.add({"mem.swap_count", CheckLevel::End, "each swap slot's count equals the swap ptes naming it over all mms",
                 [](const CheckSubject& s) -> std::optional<Failure> {
                   std::map<mem::SwapEntry, uint32_t> references;  // entry -> swap ptes
                   uint64_t total = 0;
@@ -125,19 +124,19 @@ CheckRegistry build_vm_world_checks() {
                     for (const auto& [vpn, entry] : mm->swap_ptes) ++references[entry], ++total;
                   for (const auto& [entry, count] : references)
                     if (s.memory.swap_count(entry) != count)
-                      return make_failure("swap_count", fmt::format("swap entry {} has count {} but {} swap ptes "
-                                                                    "name it", entry, s.memory.swap_count(entry),
-                                                                    count));
+                      return make_failure("mem.swap_count", fmt::format("swap entry {} has count {} but {} swap ptes "
+                                                                        "name it",
+                                                                        entry, s.memory.swap_count(entry), count));
                   if (s.memory.swap_references() != total)
-                    return make_failure("swap_count",
+                    return make_failure("mem.swap_count",
                                         fmt::format("swap slots count {} references but the mms hold {} swap ptes",
                                                     s.memory.swap_references(), total));
                   return std::nullopt;
                 }});
-  registry.add({"leak", CheckLevel::Teardown,
+  registry.add({"vma.leak", CheckLevel::Teardown,
                 "after every mm exited: no vm_area_struct, anon_vma, maple node, LRU page or swap slot left",
                 [](const CheckSubject& s) -> std::optional<Failure> {
-                  if (auto leak = vma::vm_teardown_leak(s.context)) return make_failure("leak", *leak);
+                  if (auto leak = vma::vm_teardown_leak(s.context)) return make_failure("vma.leak", *leak);
                   return s.memory.check_consistency();
                 }});
   return registry;

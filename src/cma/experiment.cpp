@@ -122,7 +122,7 @@ class CmaWorld {
         result_.failure = e.failure();
       }
     }
-    result_.hang = result_.failure && result_.failure->check == "hang";
+    result_.hang = result_.failure && result_.failure->check == "sched.hang";
     for (const auto& calls : client_calls_) result_.calls.insert(result_.calls.end(), calls.begin(), calls.end());
     // The cma job's operations are the clients' cma_alloc calls: a failure is placed
     // after the calls that had returned by then.
@@ -207,18 +207,19 @@ class CmaWorld {
   void teardown() {
     check("end of run");
     if (!area_->allocations.empty() || area_->bitmap.weight() != 0)
-      raise_failure("leak", "teardown", fmt::format("CMA area still has {} allocation(s), {} bit(s) set",
-                                                    area_->allocations.size(), area_->bitmap.weight()),
+      raise_failure("cma.leak", "teardown",
+                    fmt::format("CMA area still has {} allocation(s), {} bit(s) set", area_->allocations.size(),
+                                area_->bitmap.weight()),
                     cma_.dump());
     if (!cma_.longterm_pins().empty())
-      raise_failure("leak", "teardown", fmt::format("{} page(s) still hold FOLL_LONGTERM pins",
-                                                    cma_.longterm_pins().size()));
+      raise_failure("cma.leak", "teardown",
+                    fmt::format("{} page(s) still hold FOLL_LONGTERM pins", cma_.longterm_pins().size()));
     cma_.lru_cache().lru_add_drain_all();
     vma::exit_mmap(*app_.mm);
     if (guest_.mm) vma::exit_mmap(*guest_.mm);
     check("application exit");
     if (memory_.lru_size() != 0)
-      raise_failure("leak", "teardown", fmt::format("{} pages still on the LRU", memory_.lru_size()));
+      raise_failure("cma.leak", "teardown", fmt::format("{} pages still on the LRU", memory_.lru_size()));
   }
 
   ChoiceSource& choices_;

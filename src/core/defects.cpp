@@ -38,7 +38,7 @@ const std::vector<DefectInfo>& defect_table() {
        "overlap the next one. Caught by validate_mm (a VMA no longer matches its tree slot)."},
       {Defect::DestroyFreesLiveNodes, "destroy-frees-live-nodes", "003",
        "After a spanning store the clean-up of replaced nodes also frees a node that is still linked into the "
-       "tree (the KASAN report in mas_descend_adopt). Caught by the poisoned-node checks: mt_validate.freed_node "
+       "tree (the KASAN report in mas_descend_adopt). Caught by the poisoned-node checks: maple.mt_validate.freed_node "
        "(a child still linked reads as POISON_FREE), its parent checks once the node is reused, and ASan; in an "
        "RCU-mode tree (the world's) the node is first met dead by a walk nothing can interrupt: "
        "maple.dead_node_linked."},

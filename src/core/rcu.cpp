@@ -13,7 +13,8 @@ class QueueRcuBackend final : public RcuBackend {
  public:
   void read_lock() override { ++readers_; }
   void read_unlock() override {
-    if (readers_ == 0) raise_failure("rcu", "rcu_read_unlock", "rcu_read_unlock without rcu_read_lock");
+    if (readers_ == 0)
+      raise_failure("rcu.unbalanced_unlock", "rcu_read_unlock", "rcu_read_unlock without rcu_read_lock");
     --readers_;
   }
   void call_rcu(RcuHead* head, void (*func)(RcuHead*)) override {
@@ -30,7 +31,7 @@ class QueueRcuBackend final : public RcuBackend {
  private:
   void run_callbacks(const char* site) {
     if (readers_ != 0)
-      raise_failure("rcu", site, "grace period waited for inside rcu_read_lock (self-deadlock)");
+      raise_failure("rcu.sync_in_reader", site, "grace period waited for inside rcu_read_lock (self-deadlock)");
     // Callbacks may queue more callbacks; run until the queue is empty, in order.
     while (head_) {
       RcuHead* head = head_;

@@ -532,7 +532,7 @@ class Job {
     if (model_) model_->destroy();
     if (kernel_.live_nodes() != 0)
       result.failure =
-          Failure{"node_accounting",
+          Failure{"maple.node_accounting",
                   "teardown",
                   fmt::format("{} kernel maple nodes still allocated after mtree_destroy", kernel_.live_nodes()),
                   "",
@@ -540,7 +540,7 @@ class Job {
                   0};
     else if (model_ && model_->live_nodes() != 0)
       result.failure =
-          Failure{"node_accounting",
+          Failure{"maple.node_accounting",
                   "teardown",
                   fmt::format("{} model maple nodes still allocated after mtree_destroy", model_->live_nodes()),
                   "",
@@ -650,7 +650,7 @@ class Job {
   void expect_entry(const char* op, unsigned long index, unsigned long got) {
     const unsigned long want_value = map_.value_at(index);
     if (want_value != got)
-      fail("model_diff", fmt::format("{}({:#x}) returned {} but the model holds {}", op, index, got, want_value));
+      fail("maple.model_diff", fmt::format("{}({:#x}) returned {} but the model holds {}", op, index, got, want_value));
   }
 
   // As the model job's: part of the configuration, no draws, nothing injected.
@@ -660,7 +660,8 @@ class Job {
       for (TreeUnderTest* tree : trees()) {
         const int ret = tree->store_range(index, last, i + 1, gfp::kKernel);
         if (ret != 0)
-          fail("model_diff", fmt::format("prefill: mtree_store_range({:#x}, {:#x}) returned {}", index, last, ret));
+          fail("maple.model_diff",
+               fmt::format("prefill: mtree_store_range({:#x}, {:#x}) returned {}", index, last, ret));
       }
       map_.store(index, last, i + 1);
     }
@@ -737,7 +738,7 @@ class Job {
     announce(index, last, value);
     const int ret = both_ret("mtree_store_range",
                              [&](TreeUnderTest& t) { return t.store_range(index, last, value, gfp::kKernel); });
-    if (ret != 0) fail("model_diff", fmt::format("mtree_store_range returned {}", ret));
+    if (ret != 0) fail("maple.model_diff", fmt::format("mtree_store_range returned {}", ret));
     map_.store(index, last, value);
     trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
   }
@@ -751,7 +752,8 @@ class Job {
     const int ret = both_ret("mtree_insert_range",
                              [&](TreeUnderTest& t) { return t.insert_range(index, last, value, gfp::kKernel); });
     const int want = map_.range_empty(index, last) ? 0 : -EEXIST;
-    if (ret != want) fail("model_diff", fmt::format("mtree_insert_range returned {}, model expects {}", ret, want));
+    if (ret != want)
+      fail("maple.model_diff", fmt::format("mtree_insert_range returned {}, model expects {}", ret, want));
     if (ret == 0) map_.store(index, last, value);
     trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
   }
@@ -793,8 +795,8 @@ class Job {
     for (unsigned i = 0; i < a.count; i += 3, ++it) {
       const unsigned long want = it == map_.map().end() ? 0 : it->second.value;
       if (a.values[i] != want || (want && a.values[i + 1] != it->first))
-        fail("model_diff", fmt::format("iteration from {:#x} step {} returned {} at {:#x}", index, i / 3, a.values[i],
-                                       a.values[i] ? a.values[i + 1] : 0));
+        fail("maple.model_diff", fmt::format("iteration from {:#x} step {} returned {} at {:#x}", index, i / 3,
+                                             a.values[i], a.values[i] ? a.values[i + 1] : 0));
       trace_.fold(TraceEvent::OpEnd, want);
       if (!want) break;
     }
@@ -812,8 +814,8 @@ class Job {
       const bool have = it != map_.map().begin();
       const unsigned long want = have ? std::prev(it)->second.value : 0;
       if (a.values[i] != want)
-        fail("model_diff", fmt::format("reverse iteration from {:#x} step {} returned {}, model {}", index, i / 3,
-                                       a.values[i], want));
+        fail("maple.model_diff", fmt::format("reverse iteration from {:#x} step {} returned {}, model {}", index, i / 3,
+                                             a.values[i], want));
       trace_.fold(TraceEvent::OpEnd, want);
       if (!want) break;
       --it;
@@ -844,7 +846,7 @@ class Job {
     if (ret == 0) {
       const unsigned long lo = a.values[1], hi = a.values[2];
       if (hi - lo + 1 != size || lo < index || hi > window_last || !map_.range_empty(lo, hi))
-        fail("model_diff",
+        fail("maple.model_diff",
              fmt::format("empty area [{:#x}, {:#x}] for size {} is not free in the window", lo, hi, size));
     }
     trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), ret ? 0 : a.values[1]);
@@ -870,10 +872,10 @@ class Job {
     // 0, or -EBUSY when no free range fits. Its node requests are GFP_KERNEL, which
     // never fail here: an -ENOMEM is a false one, any other value no answer it has.
     check_enomem("mtree_alloc_range", ret, failed_before);
-    if (ret != 0 && ret != -EBUSY) fail("model_diff", fmt::format("mtree_alloc_range returned {}", ret));
+    if (ret != 0 && ret != -EBUSY) fail("maple.model_diff", fmt::format("mtree_alloc_range returned {}", ret));
     if (ret == 0) {
       if (!map_.range_empty(start, start + size - 1) || start < index)
-        fail("model_diff", fmt::format("mtree_alloc_range gave [{:#x}, +{}] which is not free", start, size));
+        fail("maple.model_diff", fmt::format("mtree_alloc_range gave [{:#x}, +{}] which is not free", start, size));
       map_.store(start, start + size - 1, value);
     }
     trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret), start);
@@ -909,7 +911,7 @@ class Job {
     const uint64_t failed_before = kernel_.failed_requests();
     const int ret = both_ret("mas_preallocate", [&](TreeUnderTest& t) { return prealloc_on(t, index, last, value); });
     if (ret == 0) map_.store(index, last, value);
-    else if (ret != -ENOMEM) fail("model_diff", fmt::format("mas_preallocate returned {}", ret));
+    else if (ret != -ENOMEM) fail("maple.model_diff", fmt::format("mas_preallocate returned {}", ret));
     check_enomem("mas_preallocate", ret, failed_before);
     trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
   }
@@ -923,7 +925,7 @@ class Job {
     const uint64_t failed_before = kernel_.failed_requests();
     const int ret = both_ret("mas_store_gfp", [&](TreeUnderTest& t) { return t.store_gfp(index, last, value); });
     if (ret == 0) map_.store(index, last, value);
-    else if (ret != -ENOMEM) fail("model_diff", fmt::format("mas_store_gfp returned {}", ret));
+    else if (ret != -ENOMEM) fail("maple.model_diff", fmt::format("mas_store_gfp returned {}", ret));
     check_enomem("mas_store_gfp", ret, failed_before);
     trace_.fold(TraceEvent::OpEnd, static_cast<uint64_t>(ret));
   }
@@ -955,7 +957,7 @@ class Job {
     const Model::Range slot = map_.slot(index);
     const unsigned long want_lo = slot.index, want_hi = slot.last;
     if (lo != want_lo || hi != want_hi)
-      fail("model_diff",
+      fail("maple.model_diff",
            fmt::format("mas_walk({:#x}) gave the range [{:#x}, {:#x}], the model's slot is [{:#x}, {:#x}]", index, lo,
                        hi, want_lo, want_hi));
     const unsigned long first = whole ? lo : index, end = whole ? hi : last;
@@ -1012,10 +1014,10 @@ class Job {
       if (ret == 0) {
         diff_contents(fmt::format("{} copy ({})", t.name(), call).c_str(), scratch_);
         if (!bulk && copy_height != source_height)
-          fail(model_ ? "maple.diverged" : "model_diff",
+          fail(model_ ? "maple.diverged" : "maple.model_diff",
                fmt::format("{}: the {} copy has height {}, its source {}", call, t.name(), copy_height, source_height));
       } else if (!scratch_.empty()) {
-        fail(model_ ? "maple.diverged" : "model_diff",
+        fail(model_ ? "maple.diverged" : "maple.model_diff",
              fmt::format("{} returned {} but the {} copy holds {} entries", call, ret, t.name(), scratch_.size()));
       }
       return r;
@@ -1028,7 +1030,7 @@ class Job {
   // A store's return: 0, or -ENOMEM where a request may fail (GFP_NOWAIT) and one did.
   void expect_store(const char* call, int ret, gfp_t gfp, uint64_t failed_before) {
     if (ret == 0) return;
-    if (ret != -ENOMEM || gfp::allows_blocking(gfp)) fail("model_diff", fmt::format("{} returned {}", call, ret));
+    if (ret != -ENOMEM || gfp::allows_blocking(gfp)) fail("maple.model_diff", fmt::format("{} returned {}", call, ret));
     check_enomem(call, ret, failed_before);
   }
 
@@ -1071,12 +1073,12 @@ class Job {
     auto it = map_.map().begin();
     for (const Range& r : entries) {
       if (it == map_.map().end() || it->first != r.index || it->second.last != r.last || it->second.value != r.value)
-        fail(model_ ? "maple.diverged" : "model_diff",
+        fail(model_ ? "maple.diverged" : "maple.model_diff",
              fmt::format("{} tree entry [{:#x}, {:#x}] = {} differs from the model", which, r.index, r.last, r.value));
       ++it;
     }
     if (it != map_.map().end())
-      fail(model_ ? "maple.diverged" : "model_diff",
+      fail(model_ ? "maple.diverged" : "maple.model_diff",
            fmt::format("model entry at {:#x} missing from the {} tree", it->first, which));
   }
 

@@ -186,8 +186,8 @@ class Stress {
   // The tree and the model disagree about [first, last] (replay --dump-tree draws the
   // leaves holding it).
   [[noreturn]] void diverged(const std::string& what, unsigned long first, unsigned long last) {
-    raise_failure(FailureSubject::entry(first, last), "model_diff", "maple_stress", fmt::format("op {}: {}", op_, what),
-                  maple::mt_dump_string(&tree_, mt_dump_hex));
+    raise_failure(FailureSubject::entry(first, last), "maple.model_diff", "maple_stress",
+                  fmt::format("op {}: {}", op_, what), maple::mt_dump_string(&tree_, mt_dump_hex));
   }
 
   // A gap search whose answer is not the model's: the signature names the rule it
@@ -195,7 +195,7 @@ class Stress {
   // The subject is the range the answer should have been (the model's fit) or, when the
   // model has none, the range the tree answered or searched.
   [[noreturn]] void gap_diverged(const char* rule, const std::string& call, unsigned long first, unsigned long last) {
-    Failure failure{"model_diff",
+    Failure failure{"maple.model_diff",
                     "gap_search",
                     fmt::format("gap search {}", rule),
                     maple::mt_dump_string(&tree_, mt_dump_hex),
@@ -921,7 +921,7 @@ MapleStressResult run_maple_stress(ChoiceSource& choices, const MapleStressOptio
   result.coverage = stress.coverage();
   result.coverage.sites = allocator.sites();
   if (!result.failure && allocator.live_nodes() != 0) {
-    result.failure = Failure{"node_accounting",
+    result.failure = Failure{"maple.node_accounting",
                              "teardown",
                              fmt::format("{} maple nodes still allocated after mtree_destroy", allocator.live_nodes()),
                              "",

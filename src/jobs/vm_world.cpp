@@ -497,7 +497,7 @@ class VmWorld {
   }
 
   [[noreturn]] void unexpected(const char* op, long ret, vma::Mm& mm) {
-    raise_failure(FailureSubject::mm(mm.id()), "vm_world.unexpected_result", op,
+    raise_failure(FailureSubject::mm(mm.id()), "world.unexpected_result", op,
                   fmt::format("{} returned {} on mm {}", op, ret, mm.id()), vma::dump_mm(mm));
   }
 

@@ -56,7 +56,7 @@ TestNodeAllocator::~TestNodeAllocator() {
 }
 
 void TestNodeAllocator::free_node(maple_node* node) {
-  if (live_ == 0) raise_failure("node_accounting", "kmem_cache_free", "free of a maple node with none live");
+  if (live_ == 0) raise_failure("maple.node_accounting", "kmem_cache_free", "free of a maple node with none live");
   --live_;
   std::memset(static_cast<void*>(node), kFreedPoison, sizeof(maple_node));
 #ifdef MMT_SANITIZED

@@ -38,7 +38,7 @@ struct Validator {
             const std::string& what) {
     if (failure) return false;
     Failure f;
-    f.check = fmt::format("mt_validate.{}", check);
+    f.check = fmt::format("maple.mt_validate.{}", check);
     f.site = "mt_validate";
     f.message = fmt::format("{} in {} node [{:#x}-{:#x}] depth {}", what,
                             enode ? maple_type_name(mte_node_type(enode)) : "?", min, max, depth);

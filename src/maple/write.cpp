@@ -91,7 +91,7 @@ unsigned path_end(const Path& path, int depth) {
 
 [[noreturn]] void mas_bug(ma_state* mas, const std::string& message) {
   const bool prealloc = (mas->mas_flags & MA_STATE_PREALLOC) != 0;
-  mmt::raise_failure("BUG", prealloc ? "mas_store_prealloc" : "mas_wr_store_entry", message,
+  mmt::raise_failure("maple.bug", prealloc ? "mas_store_prealloc" : "mas_wr_store_entry", message,
                      mt_dump_string(mas->tree, mt_dump_hex));
 }
 
@@ -274,7 +274,7 @@ Parts mab_calc_split(const BigNode& c, maple_type type, int split = -1) {
   for (unsigned i = 0; i < parts.count; ++i) {
     const unsigned to = i + 1 < parts.count ? parts.from[i + 1] : c.count;
     if (to <= parts.from[i] || to - parts.from[i] > slot_count)
-      mmt::raise_failure("BUG", "mab_calc_split", fmt::format("no valid split of {} slots", c.count));
+      mmt::raise_failure("maple.bug", "mab_calc_split", fmt::format("no valid split of {} slots", c.count));
   }
   return parts;
 }
@@ -941,10 +941,10 @@ unsigned long mas_prealloc_request(ma_state* mas, void* entry, store_type* type)
 void mtree_lock(maple_tree* mt) {
   const void* me = &mmt::sched::current_or_host();
   if (mt->ma_lock.locked && mt->ma_lock.owner == me)
-    mmt::raise_failure("lock", "mtree_lock", "recursive acquisition of a maple tree lock (self-deadlock)");
+    mmt::raise_failure("maple.lock", "mtree_lock", "recursive acquisition of a maple tree lock (self-deadlock)");
   while (mt->ma_lock.locked) {
     if (!mmt::sched::current_thread())
-      mmt::raise_failure("lock", "mtree_lock", "maple tree lock held by a green thread, taken from the host");
+      mmt::raise_failure("maple.lock", "mtree_lock", "maple tree lock held by a green thread, taken from the host");
     mmt::sched::yield_point(kSiteMtreeLockSpin);
   }
   mt->ma_lock.locked = 1;
@@ -953,9 +953,9 @@ void mtree_lock(maple_tree* mt) {
 }
 
 void mtree_unlock(maple_tree* mt) {
-  if (!mt->ma_lock.locked) mmt::raise_failure("lock", "mtree_unlock", "unlock of a maple tree lock not held");
+  if (!mt->ma_lock.locked) mmt::raise_failure("maple.lock", "mtree_unlock", "unlock of a maple tree lock not held");
   if (mt->ma_lock.owner != &mmt::sched::current_or_host())
-    mmt::raise_failure("lock", "mtree_unlock", "maple tree lock released by a thread that does not hold it");
+    mmt::raise_failure("maple.lock", "mtree_unlock", "maple tree lock released by a thread that does not hold it");
   mt->ma_lock.locked = 0;
   mt->ma_lock.owner = nullptr;
   mmt::sched::preempt_enable();

@@ -313,12 +313,12 @@ class BootWorld {
     if (auto failure = check::vm_world_checks().run(check::CheckLevel::Teardown, subject()))
       throw FailureError(std::move(*failure));
     if (context_.live_regions() != 0 || context_.region_cache().live_objects() != 0)
-      raise_failure("leak", "teardown",
+      raise_failure("nommu.leak", "teardown",
                     fmt::format("{} regions and {} vm_region structs still live", context_.live_regions(),
                                 context_.region_cache().live_objects()));
     memory_.drain_all_pages();
     if (memory_.nr_free_pages() != memory_.nr_pages())
-      raise_failure("leak", "teardown",
+      raise_failure("nommu.leak", "teardown",
                     fmt::format("{} of {} frames free after every process exited and the kernel gave back its memory",
                                 memory_.nr_free_pages(), memory_.nr_pages()));
   }

@@ -349,8 +349,8 @@ std::string dump_nommu_mm(NommuMm& mm) {
 
 std::optional<Failure> validate_nommu_mm(NommuMm& mm) {
   auto fail = [&mm](std::string what) {
-    return Failure{"validate_mm", "validate_mm", fmt::format("nommu mm {}: {}", mm.id(), what), dump_nommu_mm(mm), 0,
-                   0};
+    return Failure{
+        "nommu.validate_mm", "validate_mm", fmt::format("nommu mm {}: {}", mm.id(), what), dump_nommu_mm(mm), 0, 0};
   };
   if (auto failure = maple::validate_tree(&mm.mm_mt)) {
     failure->dump = dump_nommu_mm(mm) + failure->dump;

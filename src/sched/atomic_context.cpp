@@ -52,7 +52,7 @@ void preempt_disable() { ++current_or_host().preempt_count_; }
 void preempt_enable() {
   Thread& thread = current_or_host();
   if (thread.preempt_count_ == 0) {
-    detail::report_check("preempt_count", Site{"preempt_enable"}, "preempt_enable without preempt_disable");
+    detail::report_check("sched.preempt_count", Site{"preempt_enable"}, "preempt_enable without preempt_disable");
     return;
   }
   --thread.preempt_count_;
@@ -67,7 +67,7 @@ bool in_atomic() {
 void might_sleep(Site site) {
   if (!in_atomic()) return;
   const Thread& thread = current_or_host();
-  detail::report_check("might_sleep", site,
+  detail::report_check("sched.might_sleep", site,
                        fmt::format("sleeping function called from invalid context: in_atomic(): 1, "
                                    "preempt_count: {}, rcu_read_lock depth: {}{}",
                                    thread.preempt_count(), thread.rcu_read_depth(),

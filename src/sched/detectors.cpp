@@ -69,13 +69,12 @@ bool Scheduler::advance_clock() {
       // thread (two clients stuck the same way are one bug) nor the sites it passed on
       // its way there (they depend on the interleaving). Those go to the detail, with
       // every thread's state.
-      record_failure(Failure{
-          "hang", site.name,
-          fmt::format("{} has not finished after {} ms of virtual time; the thread is {}", op, options_.hang_ms,
-                      hung->describe_state()),
-          fmt::format("in thread {}\nlast sites of {}: {}\n{}", hung->label(), hung->label(), sites_text(*hung),
-                      describe_threads())},
-          hung);
+      record_failure(Failure{"sched.hang", site.name,
+                             fmt::format("{} has not finished after {} ms of virtual time; the thread is {}", op,
+                                         options_.hang_ms, hung->describe_state()),
+                             fmt::format("in thread {}\nlast sites of {}: {}\n{}", hung->label(), hung->label(),
+                                         sites_text(*hung), describe_threads())},
+                     hung);
       return true;
     }
   }
@@ -92,7 +91,7 @@ void Scheduler::report_livelock(Thread& thread) {
   thread.steps_since_progress_ = 0;  // an idle daemon starts a new budget; others report once
   if (thread.daemon_ && thread.op_depth_ == 0) return;
   std::string op = thread.op_name_ ? fmt::format(" in operation '{}'", thread.op_name_) : std::string();
-  detail::report_check("livelock", thread.last_site(),
+  detail::report_check("sched.livelock", thread.last_site(),
                        fmt::format("a thread made no progress{} for {} scheduling points", op, options_.step_budget),
                        fmt::format("last sites: {}", sites_text(thread)));
 }
@@ -122,7 +121,7 @@ void Scheduler::report_deadlock() {
     dump += '\n';
     first = false;
   }
-  record_failure(Failure{"deadlock", site.name, std::move(message), std::move(dump)});
+  record_failure(Failure{"sched.deadlock", site.name, std::move(message), std::move(dump)});
 }
 
 }  // namespace mmt::sched

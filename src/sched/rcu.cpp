@@ -41,7 +41,7 @@ void SchedRcu::read_unlock() {
   note_access(this);
   Thread& thread = current_or_host();
   if (thread.rcu_depth_ == 0) {
-    detail::report_check("rcu", Site{"rcu_read_unlock"}, "rcu_read_unlock without rcu_read_lock");
+    detail::report_check("rcu.unbalanced_unlock", Site{"rcu_read_unlock"}, "rcu_read_unlock without rcu_read_lock");
     return;
   }
   if (--thread.rcu_depth_ == 0) forget_reader(thread);

@@ -218,9 +218,10 @@ void Scheduler::thread_main(Thread& thread) {
     } catch (FailureError& error) {
       failure = error.take();
     } catch (const std::exception& error) {
-      failure = Failure{"thread.exception", thread.last_site().name, fmt::format("a thread threw: {}", error.what())};
+      failure =
+          Failure{"sched.thread_exception", thread.last_site().name, fmt::format("a thread threw: {}", error.what())};
     } catch (...) {
-      failure = Failure{"thread.exception", thread.last_site().name, "a thread threw a non-standard exception"};
+      failure = Failure{"sched.thread_exception", thread.last_site().name, "a thread threw a non-standard exception"};
     }
   }
   end_thread(thread, std::move(failure));
@@ -230,8 +231,7 @@ void Scheduler::end_thread(Thread& thread, std::optional<Failure> failure) {
   try {
     thread.body_ = nullptr;  // captured state is destroyed on the thread's own stack
   } catch (...) {
-    if (!failure)
-      failure = Failure{"thread.exception", "thread_exit", "destroying a thread's body threw"};
+    if (!failure) failure = Failure{"sched.thread_exception", "thread_exit", "destroying a thread's body threw"};
   }
   if (failure) {
     record_thread_failure(thread, std::move(*failure));

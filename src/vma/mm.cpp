@@ -69,7 +69,7 @@ int VmContext::vm_acct_memory(uint64_t pages) {
 
 void VmContext::vm_unacct_memory(uint64_t pages) {
   if (pages > committed_pages_)
-    raise_failure("committed_accounting", "vm_unacct_memory",
+    raise_failure("vma.committed_accounting", "vm_unacct_memory",
                   fmt::format("uncharging {} pages with only {} committed", pages, committed_pages_));
   committed_pages_ -= pages;
 }
@@ -496,7 +496,7 @@ std::optional<Failure> validate_mm(Mm& mm) {
   // A failure names the tree slot it is about (replay --dump-tree draws it), or the mm.
   auto fail = [&](const std::string& what, FailureSubject subject = {}) {
     subject.mm_id = mm.id();
-    Failure failure{"validate_mm", "validate_mm", fmt::format("mm {}: {}", mm.id(), what), dump_mm(mm), 0, 0};
+    Failure failure{"vma.validate_mm", "validate_mm", fmt::format("mm {}: {}", mm.id(), what), dump_mm(mm), 0, 0};
     failure.subject = subject;
     return failure;
   };

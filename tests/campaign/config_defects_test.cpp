@@ -37,7 +37,7 @@ TEST(ConfigDefects, OnForTheSeedOnlyAndCaught) {
   SeededChoices choices(1);
   const SeedResult result = run_seed(config, choices);
   ASSERT_TRUE(result.failure.has_value());
-  EXPECT_EQ(result.failure->check, "validate_mm");
+  EXPECT_EQ(result.failure->check, "vma.validate_mm");
   EXPECT_TRUE(enabled_defects().empty());  // restored after the seed
   config.run.defects.clear();
   SeededChoices again(1);
@@ -97,7 +97,7 @@ TEST(NommuJob, SplitDoubleCountIsCaughtInTheBoot) {
   SeededChoices choices(1);
   const SeedResult result = run_seed(config, choices);
   ASSERT_TRUE(result.failure.has_value());
-  EXPECT_EQ(result.failure->check, "validate_mm");
+  EXPECT_EQ(result.failure->check, "nommu.validate_mm");
   EXPECT_NE(result.failure->message.find("map_count says"), std::string::npos) << result.failure->message;
 }
 

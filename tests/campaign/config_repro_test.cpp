@@ -161,6 +161,34 @@ TEST(Repro, JsonRoundTripReplaysExactly) {
   EXPECT_FALSE(replay.divergence().has_value());
 }
 
+// A repro saved before check names carried their module prefix still replays: it is read
+// under today's name, so its signature matches the failure the replay raises.
+TEST(Repro, OlderReprosAreReadUnderTodaysCheckNames) {
+  Repro repro = record_failure(planted_config(400, 100), 3);
+  auto read_as = [&](const char* check, const char* message, const char* job) {
+    Repro old = repro;
+    old.failure.check = check;
+    old.failure.message = message;
+    old.config.workload.job = job;
+    return parse_repro(repro_to_json(old), "old.repro.json").failure.check;
+  };
+  EXPECT_EQ(read_as("leak", "x", "world"), "vma.leak");
+  EXPECT_EQ(read_as("leak", "x", "nommu"), "nommu.leak");
+  EXPECT_EQ(read_as("leak", "x", "cma"), "cma.leak");
+  EXPECT_EQ(read_as("validate_mm", "x", "nommu"), "nommu.validate_mm");
+  EXPECT_EQ(read_as("validate_mm", "x", "page_model"), "vma.validate_mm");
+  EXPECT_EQ(read_as("mt_validate.gaps", "x", "maple"), "maple.mt_validate.gaps");
+  EXPECT_EQ(read_as("rcu", "rcu_read_unlock without rcu_read_lock", "world"), "rcu.unbalanced_unlock");
+  EXPECT_EQ(read_as("rcu", "grace period waited for inside rcu_read_lock", "maple"), "rcu.sync_in_reader");
+  EXPECT_EQ(read_as("BUG", "x", "world"), "maple.bug");
+  EXPECT_EQ(read_as("hang", "x", "cma"), "sched.hang");
+  EXPECT_EQ(read_as("vm_world.unexpected_result", "x", "world"), "world.unexpected_result");
+  // Today's names, and names no rename touched, read as written.
+  EXPECT_EQ(read_as("vma.leak", "x", "world"), "vma.leak");
+  EXPECT_EQ(read_as("selftest.planted", "x", "world"), "selftest.planted");
+  EXPECT_EQ(read_as("kernel.mt_validate", "x", "maple"), "kernel.mt_validate");
+}
+
 // Every error of the JSON library is our ConfigError naming the file: "8e508" is a
 // number too large for a double, which the library reports as out_of_range (not a
 // parse_error); it crashed fuzz_repro within two seconds from an empty corpus.

@@ -193,7 +193,7 @@ TEST(Defects, TheMaskHoldsDefectsPastThirtyTwo) {
 }
 
 TEST(Defects, PreallocRedundantWriteIsABug) {
-  expect_caught(Defect::PreallocRedundantWrite, page_model_job, "BUG", 50);
+  expect_caught(Defect::PreallocRedundantWrite, page_model_job, "maple.bug", 50);
 }
 
 TEST(Defects, GfpKernelUnderRmapLockBreaksTheReclaimRule) {
@@ -201,7 +201,7 @@ TEST(Defects, GfpKernelUnderRmapLockBreaksTheReclaimRule) {
 }
 
 TEST(Defects, NommuSplitDoubleCountBreaksMapCount) {
-  expect_caught(Defect::NommuSplitDoubleCount, page_model_job, "validate_mm", 20);
+  expect_caught(Defect::NommuSplitDoubleCount, page_model_job, "vma.validate_mm", 20);
 }
 
 TEST(Defects, MremapAccountLeakDriftsCommitted) {
@@ -232,7 +232,7 @@ TEST(Defects, DestroyFreesLiveNodesIsNamedInTheWorldNotAHang) {
   DefectScope scope({Defect::DestroyFreesLiveNodes});
   const auto found = first_failure(world_job, 5);
   ASSERT_TRUE(found.has_value());
-  EXPECT_TRUE(found->second.check == "maple.dead_node_linked" || found->second.check.starts_with("mt_validate."))
+  EXPECT_TRUE(found->second.check == "maple.dead_node_linked" || found->second.check.starts_with("maple.mt_validate."))
       << found->second.check << ": " << found->second.message;
 #endif
 }
@@ -256,7 +256,7 @@ TEST(Defects, RcuFreeWithoutGracePeriodIsCaughtByTheReaders) {
 // search gives is a free range in the window; only -EBUSY with a gap in the model, or a
 // gap other than the lowest, gives it away.
 TEST(Defects, EmptyAreaSkipsLastSlotIsCaughtByTheGapModel) {
-  expect_caught(Defect::EmptyAreaSkipsLastSlot, maple_job, "model_diff", 20);
+  expect_caught(Defect::EmptyAreaSkipsLastSlot, maple_job, "maple.model_diff", 20);
 }
 
 // The mm stays valid and accounted: only the world's per-operation model sees an
@@ -280,11 +280,11 @@ TEST(Defects, ExpandStackWithoutVmaLockIsCaughtByTheVmaLockChecks) {
 // metadata: each caught by the world as the default smoke campaign runs it (no knob for
 // the defect), by the check its description names.
 TEST(Defects, MmapLeaksVmaOnEnomemIsCaughtByTheLeakCheck) {
-  expect_caught(Defect::MmapLeaksVmaOnEnomem, world_job, "leak", 20);
+  expect_caught(Defect::MmapLeaksVmaOnEnomem, world_job, "vma.leak", 20);
 }
 
 TEST(Defects, MunmapEnomemDropsTotalVmIsCaughtByValidateMm) {
-  expect_caught(Defect::MunmapEnomemDropsTotalVm, world_job, "validate_mm", 20);
+  expect_caught(Defect::MunmapEnomemDropsTotalVm, world_job, "vma.validate_mm", 20);
 }
 
 TEST(Defects, BrkEnomemMovesBrkIsCaughtByTheHeapModel) {
@@ -292,43 +292,43 @@ TEST(Defects, BrkEnomemMovesBrkIsCaughtByTheHeapModel) {
 }
 
 TEST(Defects, MremapEnomemKeepsChargeIsCaughtByCommittedAccounting) {
-  expect_caught(Defect::MremapEnomemKeepsCharge, world_job, "committed_accounting", 20);
+  expect_caught(Defect::MremapEnomemKeepsCharge, world_job, "vma.committed_accounting", 20);
 }
 
 TEST(Defects, ForkEnomemLeaksChargeIsCaughtByCommittedAccounting) {
-  expect_caught(Defect::ForkEnomemLeaksCharge, world_job, "committed_accounting", 20);
+  expect_caught(Defect::ForkEnomemLeaksCharge, world_job, "vma.committed_accounting", 20);
 }
 
 TEST(Defects, MergeKeepsMapCountIsCaughtByValidateMm) {
-  expect_caught(Defect::MergeKeepsMapCount, world_job, "validate_mm", 20);
+  expect_caught(Defect::MergeKeepsMapCount, world_job, "vma.validate_mm", 20);
 }
 
 // The maple-tree canaries reach both the tree job and the world's VMA trees.
 // (The maple job's run in a child: its BUG is raised inside the tree lock on the host
 // thread, whose preempt count a later run in this process would inherit.)
 TEST(Defects, PreallocSplitOneShortIsABug) {
-  expect_caught(Defect::PreallocSplitOneShort, world_job, "BUG", 10);
+  expect_caught(Defect::PreallocSplitOneShort, world_job, "maple.bug", 10);
   expect_caught_or_crash(Defect::PreallocSplitOneShort, maple_job, 10);
 }
 
 TEST(Defects, SplitSkipsAnonVmaCloneIsCaughtByValidateMm) {
-  expect_caught(Defect::SplitSkipsAnonVmaClone, world_job, "validate_mm", 10);
+  expect_caught(Defect::SplitSkipsAnonVmaClone, world_job, "vma.validate_mm", 10);
 }
 
 TEST(Defects, MprotectEnomemKeepsChargeIsCaughtByCommittedAccounting) {
-  expect_caught(Defect::MprotectEnomemKeepsCharge, world_job, "committed_accounting", 20);
+  expect_caught(Defect::MprotectEnomemKeepsCharge, world_job, "vma.committed_accounting", 20);
 }
 
 // The maple-tree canaries of rebalancing and spanning stores: the world's VMA
 // trees (mt_validate after every operation) and the maple job both find them.
 TEST(Defects, RebalanceLeavesNodeShortIsCaughtByMtValidate) {
-  expect_caught(Defect::RebalanceLeavesNodeShort, world_job, "mt_validate.occupancy", 10);
-  expect_caught(Defect::RebalanceLeavesNodeShort, maple_job, "mt_validate.occupancy", 10);
+  expect_caught(Defect::RebalanceLeavesNodeShort, world_job, "maple.mt_validate.occupancy", 10);
+  expect_caught(Defect::RebalanceLeavesNodeShort, maple_job, "maple.mt_validate.occupancy", 10);
 }
 
 TEST(Defects, SpanningStoreMissesNextNodeIsCaughtByMtValidate) {
-  expect_caught(Defect::SpanningStoreMissesNextNode, world_job, "mt_validate.nulls", 10);
-  expect_caught(Defect::SpanningStoreMissesNextNode, maple_job, "mt_validate.nulls", 10);
+  expect_caught(Defect::SpanningStoreMissesNextNode, world_job, "maple.mt_validate.nulls", 10);
+  expect_caught(Defect::SpanningStoreMissesNextNode, maple_job, "maple.mt_validate.nulls", 10);
 }
 
 // Lock ordering: fork copies a parent VMA's page tables without write-locking it; the
@@ -347,7 +347,7 @@ TEST(Defects, RcuNodePublishedBeforePivotsIsCaughtByTheReaders) {
 }
 
 TEST(Defects, NodeReplaceSkipsGapUpdateIsCaughtByMtValidate) {
-  expect_caught(Defect::NodeReplaceSkipsGapUpdate, world_job, "mt_validate.gaps", 10);
+  expect_caught(Defect::NodeReplaceSkipsGapUpdate, world_job, "maple.mt_validate.gaps", 10);
 }
 
 }  // namespace mmt::campaign

@@ -164,7 +164,7 @@ TEST(ReplaySnapshot, CmaHangDrawsBothProcessesAndCountsReturnedCalls) {
   sched::EventLog log(16);
   const SeedResult result = run_as_replay(config, 1, log);
   ASSERT_TRUE(result.failure.has_value());
-  EXPECT_EQ(result.failure->check, "hang");
+  EXPECT_EQ(result.failure->check, "sched.hang");
   EXPECT_LT(result.failure->op_index, result.ops) << "the hung call has not returned";
   const auto clusters = parse_clusters(result.trees_dot);
   ASSERT_EQ(clusters.size(), 2u);

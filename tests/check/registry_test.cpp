@@ -50,7 +50,7 @@ TEST(CheckRegistry, ValidateMmCatchesAMiscountedMapCount) {
   ++f.mm->map_count;
   auto failure = f.run(CheckLevel::EveryOp);
   ASSERT_TRUE(failure.has_value());
-  EXPECT_EQ(failure->check, "validate_mm");
+  EXPECT_EQ(failure->check, "vma.validate_mm");
   EXPECT_NE(failure->message.find("map_count"), std::string::npos);
   --f.mm->map_count;
 }
@@ -72,7 +72,7 @@ TEST(CheckRegistry, CommittedAccountingCatchesADrift) {
   f.context.vm_acct_memory_force(3);
   auto failure = f.run(CheckLevel::End);
   ASSERT_TRUE(failure.has_value());
-  EXPECT_EQ(failure->check, "committed_accounting");
+  EXPECT_EQ(failure->check, "vma.committed_accounting");
   f.context.vm_unacct_memory(3);
 }
 
@@ -87,7 +87,7 @@ TEST(CheckRegistry, PageMapcountCatchesAPteTheCountMisses) {
   ++f.mm->rss;
   auto failure = f.run(CheckLevel::End);
   ASSERT_TRUE(failure.has_value());
-  EXPECT_EQ(failure->check, "page_mapcount");
+  EXPECT_EQ(failure->check, "mem.page_mapcount");
   f.mm->ptes.erase(vpn);
   --f.mm->rss;
   f.memory.put_page(page);
@@ -105,7 +105,7 @@ TEST(CheckRegistry, SwapCountCatchesASwapPteTheCountMisses) {
   EXPECT_FALSE(f.run(CheckLevel::EveryOp).has_value());
   auto failure = f.run(CheckLevel::End);
   ASSERT_TRUE(failure.has_value());
-  EXPECT_EQ(failure->check, "swap_count");
+  EXPECT_EQ(failure->check, "mem.swap_count");
   f.mm->swap_ptes.erase(vpn);
 }
 
@@ -118,7 +118,7 @@ TEST(CheckRegistry, TeardownCatchesALeakedSwapSlot) {
   rcu_barrier();
   auto failure = vm_world_checks().run(CheckLevel::Teardown, CheckSubject{f.memory, f.context, nullptr, {}});
   ASSERT_TRUE(failure.has_value());
-  EXPECT_EQ(failure->check, "leak");
+  EXPECT_EQ(failure->check, "vma.leak");
   EXPECT_NE(failure->message.find("swap"), std::string::npos) << failure->message;
   f.memory.swap_free(entry);
 }
@@ -130,7 +130,7 @@ TEST(CheckRegistry, TeardownCatchesALeakedVma) {
   rcu_barrier();
   auto failure = vm_world_checks().run(CheckLevel::Teardown, CheckSubject{f.memory, f.context, nullptr, {}});
   ASSERT_TRUE(failure.has_value());
-  EXPECT_EQ(failure->check, "leak");
+  EXPECT_EQ(failure->check, "vma.leak");
   f.context.vma_cache().free(leaked);
   EXPECT_FALSE(vm_world_checks().run(CheckLevel::Teardown, CheckSubject{f.memory, f.context, nullptr, {}}).has_value());
 }

@@ -134,7 +134,7 @@ else
   [ $rc -eq 1 ]
   render "$work/tree.svg" "$work/tree.dom" "$work/tree-chromium.log"
   grep -q '<svg' "$work/tree.dom" || { echo "the tree SVG did not render"; exit 1; }
-  grep -q 'mmtorture: FAIL mt_validate.freed_node' "$work/tree.dom"
+  grep -q 'mmtorture: FAIL maple.mt_validate.freed_node' "$work/tree.dom"
   [ "$(grep -o 'fill="#ffe4e1" stroke="red"' "$work/tree.dom" | wc -l)" -eq 1 ] || { echo "not one node filled red"; exit 1; }
   grep -q 'collapsed (' "$work/tree.dom"
   timeout 120 "$browser" --headless $sandbox --disable-gpu --no-first-run --user-data-dir="$work/profile" \

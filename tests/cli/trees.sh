@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Trees that point at the bug, on real canary runs:
-# - the maple job's tree at the destroy-frees-live-nodes canary (mt_validate.freed_node
+# - the maple job's tree at the destroy-frees-live-nodes canary (maple.mt_validate.freed_node
 #   names a node): the failure is the graph's label, the named node is filled red, and
 #   the tree (dozens of nodes) is drawn as the path from the root to it, every other
 #   subtree collapsed into a counted box; rendered as SVG it is a fraction of the
@@ -26,7 +26,7 @@ rc=0; "$mmt" replay "$repro" --last 0 --dump-tree=dot >"$dir/replay.log" || rc=$
 dot="${repro%.json}.trees.dot"
 grep -q "^trees at the failure (1, Graphviz; 1 drawn as the path to the failing node): $dot\$" "$dir/replay.log"
 # The node the failure names, as its message prints it: "... in arange_64 node [A-B] depth D".
-fail=$(grep '^mmtorture: FAIL mt_validate.freed_node' "$dir/replay.log")
+fail=$(grep '^mmtorture: FAIL maple.mt_validate.freed_node' "$dir/replay.log")
 type=$(echo "$fail" | sed -nE 's/.* in ([a-z_0-9]+) node \[(0x[0-9a-f]+)-(0x[0-9a-f]+)\] depth ([0-9]+)$/\1/p')
 first=$(echo "$fail" | sed -nE 's/.* node \[(0x[0-9a-f]+)-(0x[0-9a-f]+)\] depth ([0-9]+)$/\1/p')
 last=$(echo "$fail" | sed -nE 's/.* node \[(0x[0-9a-f]+)-(0x[0-9a-f]+)\] depth ([0-9]+)$/\2/p')
@@ -34,7 +34,7 @@ depth=$(echo "$fail" | sed -nE 's/.* node \[(0x[0-9a-f]+)-(0x[0-9a-f]+)\] depth 
 [ -n "$type" ] || { echo "no node in: $fail"; exit 1; }
 [ "$depth" -ge 1 ] || { echo "seed 4 names the root, not a node below it: $fail"; exit 1; }
 # The failure is the graph's label (its first line), in red, on top.
-grep -q '^  label="mmtorture: FAIL mt_validate.freed_node ([0-9a-f]*) at mt_validate: child at slot' "$dot"
+grep -q '^  label="mmtorture: FAIL maple.mt_validate.freed_node ([0-9a-f]*) at mt_validate: child at slot' "$dot"
 grep -q '^  labelloc=t;$' "$dot"
 grep -q '^  fontcolor=red;$' "$dot"
 # The named node: filled red, once; the path above it red; nothing else drawn whole.
@@ -72,7 +72,7 @@ else
   svg="${repro%.json}.trees.svg"
   grep -q "^trees at the failure (1, SVG; 1 drawn as the path to the failing node): $svg\$" "$dir/svg.log"
   grep -q '<svg width="[0-9]*pt"' "$svg"
-  grep -q 'mmtorture: FAIL mt_validate.freed_node' "$svg"
+  grep -q 'mmtorture: FAIL maple.mt_validate.freed_node' "$svg"
   grep -q 'fill="#ffe4e1" stroke="red"' "$svg"
   width=$(sed -nE 's/^<svg width="([0-9]+)pt".*/\1/p' "$svg")
   [ -z "$(ls "$(dirname "$repro")" | grep -v -e '\.repro\.json$' -e '\.trees\.dot$' -e '\.trees\.svg$')" ]

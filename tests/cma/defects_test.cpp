@@ -44,7 +44,7 @@ TEST(CmaDefects, UninterruptibleRetryIgnoresTheFatalSignal) {
   DefectScope scope({Defect::CmaRetryUninterruptible});
   auto failure = first_failure(options, 10);
   ASSERT_TRUE(failure.has_value());
-  EXPECT_EQ(failure->check, "hang") << failure->headline();
+  EXPECT_EQ(failure->check, "sched.hang") << failure->headline();
   EXPECT_NE(failure->message.find("cma_alloc"), std::string::npos) << failure->message;
 }
 

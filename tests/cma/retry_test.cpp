@@ -175,7 +175,7 @@ TEST(CmaRetry, LongtermPinInPlaceMakesForeverHangNamingThePfn) {
 #endif
   const LongtermOutcome o = whole_area_against_longterm_pin(RetryPolicy::forever(100), LongtermPinMode::PinInPlace);
   ASSERT_TRUE(o.failure.has_value()) << "forever against a long-term pin must hang";
-  EXPECT_EQ(o.failure->check, "hang");
+  EXPECT_EQ(o.failure->check, "sched.hang");
   const std::string pfn = "pfn " + std::to_string(o.pinned_pfn);
   EXPECT_NE(o.failure->site.find("cma_alloc"), std::string::npos) << o.failure->site;
   EXPECT_NE(o.failure->site.find(pfn), std::string::npos) << o.failure->site << " should name " << pfn;

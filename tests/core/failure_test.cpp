@@ -13,9 +13,9 @@ TEST(Failure, NumbersAreNormalised) {
 }
 
 TEST(Failure, SameBugSameSignature) {
-  Failure a{"mt_validate.gaps", "mas_store", "gap 12 != 15 in node 0xdead00", "", 1, 0};
-  Failure b{"mt_validate.gaps", "mas_store", "gap 3 != 4 in node 0xbeef00", "", 9, 4};
-  Failure c{"mt_validate.limits", "mas_store", "gap 3 != 4 in node 0xbeef00", "", 9, 4};
+  Failure a{"maple.mt_validate.gaps", "mas_store", "gap 12 != 15 in node 0xdead00", "", 1, 0};
+  Failure b{"maple.mt_validate.gaps", "mas_store", "gap 3 != 4 in node 0xbeef00", "", 9, 4};
+  Failure c{"maple.mt_validate.limits", "mas_store", "gap 3 != 4 in node 0xbeef00", "", 9, 4};
   EXPECT_EQ(a.signature(), b.signature());
   EXPECT_EQ(a.signature_id(), b.signature_id());
   EXPECT_NE(a.signature(), c.signature());
@@ -24,12 +24,12 @@ TEST(Failure, SameBugSameSignature) {
 
 TEST(Failure, RaiseThrowsWithTheFailure) {
   try {
-    raise_failure("BUG", "mas_store_prealloc", "short by 2 nodes", "dump");
+    raise_failure("maple.bug", "mas_store_prealloc", "short by 2 nodes", "dump");
     FAIL() << "raise_failure returned";
   } catch (const FailureError& e) {
-    EXPECT_EQ(e.failure().check, "BUG");
+    EXPECT_EQ(e.failure().check, "maple.bug");
     EXPECT_EQ(e.failure().dump, "dump");
-    EXPECT_NE(std::string(e.what()).find("mmtorture: FAIL BUG"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("mmtorture: FAIL maple.bug"), std::string::npos);
   }
 }
 

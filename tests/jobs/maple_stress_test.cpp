@@ -166,7 +166,7 @@ TEST(MapleStress, AFailureUnderTheTreeLockLeavesTheHostPreemptible) {
     }
   }
   ASSERT_TRUE(failure.has_value());
-  EXPECT_EQ(failure->check, "BUG") << failure->message;
+  EXPECT_EQ(failure->check, "maple.bug") << failure->message;
   EXPECT_EQ(sched::host_thread().preempt_count(), 0u);
   EXPECT_FALSE(sched::in_atomic());
 }

@@ -398,7 +398,7 @@ TEST(KernelTree, MtreeDupWithGfpKernelSleepsUnderTheSpinLock) {
     tree.mtree_dup(copy, gfp::kKernel);
     FAIL() << "mtree_dup(GFP_KERNEL) under the spin locks was not reported";
   } catch (const FailureError& e) {
-    EXPECT_EQ(e.failure().check, "might_sleep") << e.failure().headline();
+    EXPECT_EQ(e.failure().check, "sched.might_sleep") << e.failure().headline();
   }
   world.env.release_held();
 }

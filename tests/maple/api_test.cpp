@@ -846,7 +846,7 @@ TEST_F(MapleApi, LockRecursionIsAFailure) {
     mtree_lock(&tree);
     ADD_FAILURE() << "recursive mtree_lock did not fail";
   } catch (const mmt::FailureError& e) {
-    EXPECT_EQ(e.failure().check, "lock");
+    EXPECT_EQ(e.failure().check, "maple.lock");
   }
   // The normal API takes the lock itself: calling it under the lock self-deadlocks.
   EXPECT_THROW(mtree_store(&tree, 1, xa_mk_value(1), GFP_KERNEL), mmt::FailureError);

@@ -156,7 +156,7 @@ TEST_F(MaplePrealloc, SecondStoreInOnePreallocationWindowIsABug) {
     mas_store_prealloc(&mas, xa_mk_value(2));
     ADD_FAILURE() << "a store beyond the preallocation did not BUG";
   } catch (const mmt::FailureError& e) {
-    EXPECT_EQ(e.failure().check, "BUG");
+    EXPECT_EQ(e.failure().check, "maple.bug");
     EXPECT_EQ(e.failure().site, "mas_store_prealloc");
     EXPECT_NE(e.failure().dump.find("maple_tree"), std::string::npos) << e.failure().dump;
     EXPECT_NE(e.failure().message.find("already used this preallocation window"), std::string::npos)

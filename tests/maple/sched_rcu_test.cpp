@@ -120,7 +120,7 @@ TEST(MapleUnderScheduler, SleepingAllocationUnderTheTreeLockIsCaught) {
   });
   const auto result = scheduler.run();
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.failure->check, "might_sleep");
+  EXPECT_EQ(result.failure->check, "sched.might_sleep");
   tree.ma_lock.locked = 0;
 }
 

@@ -61,7 +61,7 @@ std::string range_text(unsigned long min, unsigned long max) { return fmt::forma
 void expect_failure(maple_tree* mt, const char* check, unsigned long min, unsigned long max) {
   const auto failure = validate_tree(mt);
   ASSERT_TRUE(failure.has_value()) << "corruption not detected; expected " << check;
-  EXPECT_EQ(failure->check, std::string("mt_validate.") + check) << failure->message;
+  EXPECT_EQ(failure->check, std::string("maple.mt_validate.") + check) << failure->message;
   EXPECT_NE(failure->message.find(range_text(min, max)), std::string::npos)
       << "message does not name " << range_text(min, max) << ": " << failure->message;
   EXPECT_NE(failure->dump.find("maple_tree"), std::string::npos);
@@ -535,11 +535,12 @@ TEST_F(MapleValidate, DotDrawsASmallTreeWholeAndAnotherTreePlain) {
 // The digraph replay writes: the failure's headline is the graph's label, wrapped into
 // left-justified lines, quotes escaped; the comment lines on top.
 TEST_F(MapleValidate, DotFailureDigraphLabelsTheGraphWithTheFailure) {
-  mmt::Failure failure{"mt_validate.gaps", "mt_validate",
+  mmt::Failure failure{"maple.mt_validate.gaps", "mt_validate",
                        std::string("a \"quoted\" word and a long message: ") + std::string(150, 'x') + " end"};
   const std::string dot = dot_failure_digraph("first line\nsecond line", failure, "  subgraph cluster_t {\n  }\n");
   EXPECT_EQ(dot.rfind("// first line\n// second line\ndigraph mmtorture_trees {\n  label=\"", 0), 0u) << dot;
-  EXPECT_NE(dot.find("mmtorture: FAIL mt_validate.gaps (" + failure.signature_id() + ") at mt_validate: a "
+  EXPECT_NE(dot.find("mmtorture: FAIL maple.mt_validate.gaps (" + failure.signature_id() +
+                     ") at mt_validate: a "
                      "\\\"quoted\\\" word"),
             std::string::npos)
       << dot;
@@ -596,7 +597,7 @@ TEST_F(MapleValidate, PartialValidationFindsCorruptionNearTheRange) {
     const RangeResult r = validate_range(&t.tree, 15000, 15000);
     ASSERT_TRUE(r.failure.has_value()) << "dead node at [" << victim->min << ", " << victim->max << "] not found";
     EXPECT_EQ(r.failure->check, validate_tree(&t.tree)->check);
-    EXPECT_EQ(r.failure->check, "mt_validate.dead_node");
+    EXPECT_EQ(r.failure->check, "maple.mt_validate.dead_node");
   }
   // A wrong gap in the parent of the written leaf.
   MA_STATE(mas, &t.tree, 15000, 15000);
@@ -607,7 +608,7 @@ TEST_F(MapleValidate, PartialValidationFindsCorruptionNearTheRange) {
   ma_gaps(pnode, mte_node_type(parent))[mte_parent_slot(mas.node)] += 1;
   const RangeResult r = validate_range(&t.tree, 15000, 15000);
   ASSERT_TRUE(r.failure.has_value());
-  EXPECT_EQ(r.failure->check, "mt_validate.gaps");
+  EXPECT_EQ(r.failure->check, "maple.mt_validate.gaps");
 }
 
 // What it does not visit it trusts: a corruption far from the range is left to the

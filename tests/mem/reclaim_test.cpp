@@ -237,7 +237,7 @@ TEST(Reclaim, KernelAllocationUnderASpinLockIsCaught) {
   });
   const sched::RunResult result = scheduler.run();
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.failure->check, "might_sleep");
+  EXPECT_EQ(result.failure->check, "sched.might_sleep");
   EXPECT_EQ(result.failure->site, "kernel_under_ptl");
   EXPECT_NE(result.failure->message.find("sleeping function called from invalid context"), std::string::npos);
 }

@@ -118,7 +118,7 @@ TEST(NommuMm, SplitDoubleCountCanaryIsCaughtByValidate) {
   ASSERT_EQ(do_munmap(mm, static_cast<unsigned long>(addr) + 2 * mem::kPageSize, mem::kPageSize), 0);
   const auto failure = validate_nommu_mm(mm);
   ASSERT_TRUE(failure.has_value());
-  EXPECT_EQ(failure->check, "validate_mm");
+  EXPECT_EQ(failure->check, "nommu.validate_mm");
   EXPECT_NE(failure->message.find("2 VMAs in the tree, map_count says 3"), std::string::npos) << failure->message;
   mm.map_count = 2;  // so exit_mmap's accounting is not the subject here
   exit_mmap(mm);
@@ -198,7 +198,7 @@ TEST(NommuBoot, SplitDoubleCountCanaryFailsTheBoot) {
     const NommuBootResult result = run_nommu_boot(choices, options);
     if (result.stats.splits == 0) continue;
     ASSERT_TRUE(result.failure.has_value()) << "seed " << seed << " split without the check firing";
-    EXPECT_EQ(result.failure->check, "validate_mm");
+    EXPECT_EQ(result.failure->check, "nommu.validate_mm");
     caught = true;
   }
   EXPECT_TRUE(caught) << "no boot in seeds 1..5 split a VMA";

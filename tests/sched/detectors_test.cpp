@@ -63,7 +63,7 @@ TEST(Deadlock, WithTheOrderCheckOffAbbaRunsIntoTheDeadlockDetector) {
   options.lockdep_order = false;
   const RunResult result = abba(true, options);
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.failure->check, "deadlock");
+  EXPECT_EQ(result.failure->check, "sched.deadlock");
   EXPECT_TRUE(contains(result.failure->message, "T1 'ab' blocked: waits for mutex 'test.abba_b'"))
       << result.failure->message;
   EXPECT_TRUE(result.problems.empty());  // counted only with keep_going
@@ -78,7 +78,7 @@ TEST(KeepGoing, LockdepReportsAndCarriesOnSoTheDeadlockIsCountedToo) {
   EXPECT_EQ(result.failure->check, "lockdep.circular");  // the first failure is the run's
   ASSERT_EQ(result.problems.size(), 2u);
   EXPECT_EQ(result.problems[0].check, "lockdep.circular");
-  EXPECT_EQ(result.problems[1].check, "deadlock");
+  EXPECT_EQ(result.problems[1].check, "sched.deadlock");
 }
 
 TEST(KeepGoing, AFailedThreadEndsTheOthersRunOnAndEachSignatureCountsOnce) {
@@ -129,7 +129,7 @@ TEST(Deadlock, AllBlockedIsReportedWhenLockdepCannotSeeIt) {
     });
   });
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.failure->check, "deadlock");
+  EXPECT_EQ(result.failure->check, "sched.deadlock");
   EXPECT_EQ(result.failure->site, "left.wait");
   EXPECT_TRUE(contains(result.failure->message, "T1 'left' blocked: waits for completion 'test.first'"))
       << result.failure->message;
@@ -154,7 +154,7 @@ TEST(Deadlock, MutexCycleListsHoldersAndHeldLocks) {
     });
   });
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.failure->check, "deadlock");
+  EXPECT_EQ(result.failure->check, "sched.deadlock");
   EXPECT_TRUE(contains(result.failure->message, "waits for mutex 'test.cycle' held by T2 'ba'"))
       << result.failure->message;
   EXPECT_TRUE(contains(result.failure->message, "holds 'test.cycle' (exclusive")) << result.failure->message;
@@ -172,7 +172,7 @@ TEST(Hang, AnOperationStuckInARetryLoopIsReported) {
     });
   });
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.failure->check, "hang");
+  EXPECT_EQ(result.failure->check, "sched.hang");
   EXPECT_EQ(result.failure->site, "cma_alloc.retry");
   EXPECT_TRUE(contains(result.failure->message, "operation 'cma_alloc' has not finished after 5000 ms"))
       << result.failure->message;
@@ -214,7 +214,7 @@ TEST(Livelock, ASpinLoopThatNeverLetsTimeMoveIsReported) {
     });
   });
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.failure->check, "livelock");
+  EXPECT_EQ(result.failure->check, "sched.livelock");
   EXPECT_FALSE(contains(result.failure->message, "spinner")) << result.failure->message;
   EXPECT_TRUE(contains(result.failure->detail, "T2 'spinner'")) << result.failure->detail;
   EXPECT_TRUE(contains(result.failure->detail, "spin.wait_flag")) << result.failure->detail;
@@ -246,7 +246,7 @@ TEST(MightSleep, SleepingUnderASpinLockIsReported) {
     });
   });
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.failure->check, "might_sleep");
+  EXPECT_EQ(result.failure->check, "sched.might_sleep");
   EXPECT_EQ(result.failure->site, "sleep_under_spinlock");
   EXPECT_TRUE(contains(result.failure->message, "sleeping function called from invalid context"));
   EXPECT_FALSE(contains(result.failure->message, "sleeper")) << result.failure->message;
@@ -269,7 +269,7 @@ TEST(MightSleep, BlockingAllocationsAndMutexesInAtomicSectionsAreReported) {
     });
   });
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.failure->check, "might_sleep");
+  EXPECT_EQ(result.failure->check, "sched.might_sleep");
   EXPECT_TRUE(contains(result.failure->message, "rcu_read_lock depth: 1"));
 }
 

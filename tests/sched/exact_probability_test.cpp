@@ -167,7 +167,7 @@ int deadlocks(const SchedulerOptions& options, int* lockdep_first) {
   for (uint64_t seed = 1; seed <= kSeeds; ++seed) {
     SeededChoices choices(seed);
     const RunResult result = run_world(choices, options, abba());
-    for (const Failure& problem : result.problems) found += problem.check == "deadlock";
+    for (const Failure& problem : result.problems) found += problem.check == "sched.deadlock";
     if (lockdep_first && result.failure && result.failure->check == "lockdep.circular") ++*lockdep_first;
   }
   return found;

@@ -206,7 +206,7 @@ TEST(Rcu, CallbacksRunInAtomicContextAndMustNotSleep) {
     });
   });
   ASSERT_FALSE(sleeping.ok());
-  EXPECT_EQ(sleeping.failure->check, "might_sleep");
+  EXPECT_EQ(sleeping.failure->check, "sched.might_sleep");
   EXPECT_EQ(sleeping.failure->site, "callback.sleeps");
   EXPECT_NE(sleeping.failure->message.find("RCU callback"), std::string::npos);
 }

@@ -68,7 +68,7 @@ TEST(Scheduler, AnExceptionInAThreadFailsTheRunWithItsNameAndSite) {
     });
   });
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.failure->check, "thread.exception");
+  EXPECT_EQ(result.failure->check, "sched.thread_exception");
   EXPECT_EQ(result.failure->site, "before_throw");
   // Who threw is detail, not signature.
   EXPECT_EQ(result.failure->message.find("thrower"), std::string::npos) << result.failure->message;
@@ -78,10 +78,10 @@ TEST(Scheduler, AnExceptionInAThreadFailsTheRunWithItsNameAndSite) {
 
 TEST(Scheduler, AFailureErrorKeepsItsCheckAndNamesTheThreadInTheDump) {
   const RunResult result = run_seed(1, preempt_options(0.0), [](Scheduler& scheduler) {
-    scheduler.spawn("checker", [] { raise_failure("mt_validate.gaps", "mas_store", "gap 3 != 4"); });
+    scheduler.spawn("checker", [] { raise_failure("maple.mt_validate.gaps", "mas_store", "gap 3 != 4"); });
   });
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.failure->check, "mt_validate.gaps");
+  EXPECT_EQ(result.failure->check, "maple.mt_validate.gaps");
   EXPECT_EQ(result.failure->site, "mas_store");
   EXPECT_NE(result.failure->dump.find("T1 'checker'"), std::string::npos);
 }
@@ -188,7 +188,7 @@ TEST(Scheduler, DiscardStackThreadsFailAndDeadlockExactlyAsOrdinaryOnes) {
     EXPECT_EQ(ordinary.failure->headline(), discarded.failure->headline()) << "seed " << seed;
     EXPECT_EQ(ordinary.failure->dump, discarded.failure->dump) << "seed " << seed;
     failed += ordinary.failure->check == "test.lost_update";
-    deadlocked += ordinary.failure->check == "deadlock";
+    deadlocked += ordinary.failure->check == "sched.deadlock";
     // Every stack went back to the pool: dropped stacks are not lost.
     ASSERT_EQ(pool.live_stacks(), 0u) << "seed " << seed;
   }

@@ -40,7 +40,7 @@ TEST(VmaTeardown, ValidateMmNamesAFreedVmaInTheTreeAndItsDumpDoesNotReadIt) {
   // would be dereferenced as pointers).
   const auto failure = validate_mm(*mm);
   ASSERT_TRUE(failure);
-  EXPECT_EQ(failure->check, "validate_mm");
+  EXPECT_EQ(failure->check, "vma.validate_mm");
   EXPECT_NE(failure->message.find("holds a freed vm_area_struct (freed object"), std::string::npos) << failure->message;
   EXPECT_NE(failure->dump.find("freed object"), std::string::npos) << failure->dump;
   EXPECT_NE(dump_mm(*mm).find("cache 'vm_area_struct'"), std::string::npos);

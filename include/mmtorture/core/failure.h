@@ -35,7 +35,7 @@ struct FailureSubject {
 };
 
 struct Failure {
-  std::string check;    // which check or detector fired, e.g. "mt_validate.gaps"
+  std::string check;    // which check or detector fired, e.g. "maple.mt_validate.gaps"
   std::string site;     // where, e.g. "mas_store_prealloc"
   std::string message;  // one line, may contain numbers (normalised in the signature)
   std::string dump;     // the subject (tree dump, mm dump, ...) printed with the failure

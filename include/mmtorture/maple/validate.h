@@ -15,7 +15,7 @@
 namespace mmt::maple {
 
 // Runs every check mt_validate makes. Returns the first violation as a Failure whose
-// check is "mt_validate.<name>" (dead_node, parent_slot, child_slot, limits, occupancy,
+// check is "maple.mt_validate.<name>" (dead_node, parent_slot, child_slot, limits, occupancy,
 // gaps, nulls, height, type) and whose dump is the tree.
 std::optional<Failure> validate_tree(const maple_tree* mt);
 

@@ -17,7 +17,7 @@ void preempt_enable();
 // True in atomic context (see above) on the current green thread or the host.
 bool in_atomic();
 
-// Raises Failure check "might_sleep" ("sleeping function called from invalid
+// Raises Failure check "sched.might_sleep" ("sleeping function called from invalid
 // context", naming the thread, the atomic reason and the held locks) when in_atomic().
 // Only a check: it does not yield.
 void might_sleep(Site site);

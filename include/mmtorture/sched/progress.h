@@ -1,8 +1,8 @@
 // Progress: how the hang and livelock detectors tell a slow thread from a stuck one.
 // An operation (a workload op, a CMA allocation) is bracketed by op_begin/op_end; a
 // thread that does not finish its operation within hang_ms of virtual time is hung
-// (check "hang"), and one that passes step_budget scheduling points without a progress
-// event is livelocked (check "livelock", the spin loop that never lets time move).
+// (check "sched.hang"), and one that passes step_budget scheduling points without a progress
+// event is livelocked (check "sched.livelock", the spin loop that never lets time move).
 // A non-daemon thread's body counts as one operation between progress events; a
 // daemon is only checked inside an explicit operation.
 #pragma once
