@@ -388,7 +388,7 @@ struct Options {
 };
 
 [[noreturn]] void bad_input(const std::string& line) {
-  std::fprintf(stderr, "mmtorture-conformance: %s\n", line.c_str());
+  fmt::print(stderr, "mmtorture-conformance: {}\n", line);
   std::exit(2);
 }
 
@@ -450,7 +450,7 @@ void print_list(const std::vector<Entry>& entries) {
     if (!check.present) why = fmt::format("  (compiled out: #if {})", check.condition);
     else if (check.not_applicable && *check.not_applicable)
       why = fmt::format("  (not applicable: {})", check.not_applicable);
-    std::printf("%-48s line %u%s\n", check.name, check.line, why.c_str());
+    fmt::print("{:<48} line {}{}\n", check.name, check.line, why);
   }
 }
 
@@ -474,8 +474,8 @@ void print_per_file(const std::vector<Suite>& suites, std::map<const Suite*, std
   if (per_file.size() <= 1) return;
   for (const Suite& suite : suites) {
     const auto& counts = per_file[&suite];
-    std::printf("%s: %lu passed, %lu failed, %lu not applicable; %s assertions\n", suite.file, counts[0], counts[1],
-                counts[2], with_commas(counts[3]).c_str());
+    fmt::print("{}: {} passed, {} failed, {} not applicable; {} assertions\n", suite.file, counts[0], counts[1],
+               counts[2], with_commas(counts[3]));
   }
 }
 
@@ -500,8 +500,8 @@ int run(const Options& options) {
 
   std::string files;
   for (const Suite& suite : suites) files += fmt::format("{}{}", files.empty() ? "" : " and ", suite.file);
-  std::printf("mmtorture-conformance: %s of linux %s against the %s tree: %zu checks\n", files.c_str(),
-              mmt::kernel::kernel_version(), options.tree.c_str(), entries.size());
+  fmt::print("mmtorture-conformance: {} of linux {} against the {} tree: {} checks\n", files,
+             mmt::kernel::kernel_version(), options.tree, entries.size());
   if (options.list) {
     print_list(entries);
     return 0;
@@ -528,34 +528,32 @@ int run(const Options& options) {
     if (result.status == "passed") {
       ++passed;
       if (listed != expected.end()) ++unexpected_passes;
-      std::printf("%-*s %-44s %12s assertions %8.2f s%s%s%s\n", label_width,
-                  listed == expected.end() ? "PASS" : "XPASS", check.name, with_commas(result.run).c_str(),
-                  result.seconds, result.detail.empty() ? "" : "  ", result.detail.c_str(),
-                  listed == expected.end()
-                      ? ""
-                      : fmt::format("  (listed as failing in {}: take it off the list)", options.expect).c_str());
+      fmt::print(
+          "{:<{}} {:<44} {:>12} assertions {:8.2f} s{}{}{}\n", listed == expected.end() ? "PASS" : "XPASS", label_width,
+          check.name, with_commas(result.run), result.seconds, result.detail.empty() ? "" : "  ", result.detail,
+          listed == expected.end() ? ""
+                                   : fmt::format("  (listed as failing in {}: take it off the list)", options.expect));
     } else if (result.status == "failed") {
       ++failed;
       if (listed != expected.end()) ++expected_failures;
       else ++new_failures;
-      std::printf("%-*s %-44s %12s assertions %8.2f s  %s%s\n", label_width,
-                  listed == expected.end() ? "FAIL" : "XFAIL", check.name, with_commas(result.run).c_str(),
-                  result.seconds, result.detail.c_str(),
-                  listed == expected.end() ? "" : fmt::format("  (expected: {})", listed->second).c_str());
-      if (options.verbose && !result.log.empty()) std::printf("%s\n", result.log.c_str());
+      fmt::print("{:<{}} {:<44} {:>12} assertions {:8.2f} s  {}{}\n", listed == expected.end() ? "FAIL" : "XFAIL",
+                 label_width, check.name, with_commas(result.run), result.seconds, result.detail,
+                 listed == expected.end() ? "" : fmt::format("  (expected: {})", listed->second));
+      if (options.verbose && !result.log.empty()) fmt::print("{}\n", result.log);
     } else {
       ++not_applicable;
-      std::printf("%-*s %-44s %s\n", label_width, "N/A", check.name, result.detail.c_str());
+      fmt::print("{:<{}} {:<44} {}\n", "N/A", label_width, check.name, result.detail);
     }
     std::fflush(stdout);
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   print_per_file(suites, per_file);
-  std::printf("SUMMARY: %u passed, %u failed, %u not applicable; %s assertions; %.1f s\n", passed, failed,
-              not_applicable, with_commas(assertions).c_str(), seconds);
+  fmt::print("SUMMARY: {} passed, {} failed, {} not applicable; {} assertions; {:.1f} s\n", passed, failed,
+             not_applicable, with_commas(assertions), seconds);
   if (options.expect.empty()) return failed ? 1 : 0;
-  std::printf("EXPECTED: %u of the failures are listed in %s; %u new failure(s); %u listed check(s) passed\n",
-              expected_failures, options.expect.c_str(), new_failures, unexpected_passes);
+  fmt::print("EXPECTED: {} of the failures are listed in {}; {} new failure(s); {} listed check(s) passed\n",
+             expected_failures, options.expect, new_failures, unexpected_passes);
   return new_failures || unexpected_passes ? 1 : 0;
 }
 
@@ -598,7 +596,7 @@ int main(int argc, char** argv) {
   try {
     return run(options);
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "mmtorture-conformance: %s\n", error.what());
+    fmt::print(stderr, "mmtorture-conformance: {}\n", error.what());
     return 2;
   }
 }
