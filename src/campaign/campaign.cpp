@@ -253,8 +253,8 @@ void rerun_dead_worker(const CampaignOptions& options, uint64_t seed, WorkerRepo
   }
   if (again.result.failure) {
     const Failure& failure = *again.result.failure;
-    const Repro repro = make_repro(config, seed, std::move(rerun.recorded), failure, again.result.trace_hash,
-                                   died_again ? 0 : failure.op_index);  // a dead worker's op count died with it
+    const Repro repro =
+        make_repro(config, seed, std::move(rerun.recorded), failure, again.result.trace_hash, failure.op_index);
     again.repro_path = fmt::format("{}/failures/{}/{}.repro.json", options.out_dir, repro.failure.signature_id(), seed);
     write_file_atomic(again.repro_path, repro_to_json(repro));
   }

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -284,6 +285,13 @@ IsolatedReplay run_captured(const std::function<std::string(CaptureBuffer*)>& bo
   IsolatedReplay out;
   out.report = finish_worker(*worker, timed_out, timeout_s);
   out.recorded = buffer.choices();
+  // A worker that died sent no report: its op count is the operations it had begun, one
+  // Op draw each, from the choices it shared (a job that draws no Op counts none).
+  if (out.report.outcome == Outcome::Crash || out.report.outcome == Outcome::Timeout) {
+    out.report.result.ops = static_cast<uint64_t>(std::count_if(
+        out.recorded.begin(), out.recorded.end(), [](const Choice& c) { return c.kind == ChoiceKind::Op; }));
+    out.report.result.failure->op_index = out.report.result.ops;
+  }
   return out;
 }
 

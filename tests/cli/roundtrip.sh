@@ -41,7 +41,12 @@ grep -q '^mmtorture: FAIL crash' "$dir/crash.log"
 [ "$(grep -c '"outcome":"crash"' "$dir/c/journal.jsonl")" -eq 3 ]
 crash=$(ls "$dir"/c/failures/*/1.repro.json)
 [ "$(grep -c '^    \["' "$crash")" -gt 100 ]
-"$mmt" shrink "$crash" --attempts 20 | grep -q '^SUMMARY: choices'
+# The dead worker's op count is the operations it had begun (it sent no report): the
+# repro and the shrink both count them, not 0.
+[ "$(jq -r '.ops' "$crash")" -ge 100 ]
+"$mmt" shrink "$crash" --attempts 20 >"$dir/crash-shrink.log"
+grep -qE '^SUMMARY: choices [0-9]+ -> [0-9]+, ops [0-9]{3,} -> [1-9][0-9]*,' "$dir/crash-shrink.log" \
+  || { cat "$dir/crash-shrink.log"; exit 1; }
 # Replaying the crash does not crash replay: a worker runs it, and the threads' last
 # events up to the crash are printed from memory it shared with us; exit 1.
 rc=0; "$mmt" replay "$crash" --trace --last 4 >"$dir/replay-crash.log" 2>&1 || rc=$?
