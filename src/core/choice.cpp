@@ -50,11 +50,40 @@ std::string Divergence::describe() const {
                      choice_kind_name(got.kind), got.site.name);
 }
 
-ReplayChoices::ReplayChoices(std::vector<Choice> recorded) : script_(std::move(recorded)) {}
+namespace {
+// One recording's storage kept between sources on this OS thread (ChoiceSource::record);
+// a large one is not kept, so a long run's recording does not stay allocated.
+constinit thread_local std::vector<Choice>* t_spare_recording = nullptr;
+constexpr size_t kSpareRecordingMax = 4096;
+}  // namespace
 
-ReplayChoices::ReplayChoices(std::vector<Choice> recorded,
-                             std::vector<std::unique_ptr<std::string>> names)
-    : script_(std::move(recorded)), names_(std::move(names)) {}
+ChoiceSource::~ChoiceSource() {
+  if (recorded_.capacity() == 0 || recorded_.capacity() > kSpareRecordingMax) return;
+  if (t_spare_recording) {
+    if (t_spare_recording->capacity() >= recorded_.capacity()) return;
+  } else {
+    // Never freed: one small vector per OS thread that ran a scheduler.
+    t_spare_recording = new std::vector<Choice>;
+  }
+  recorded_.clear();
+  *t_spare_recording = std::move(recorded_);
+}
+
+void ChoiceSource::start_recording() {
+  if (t_spare_recording && t_spare_recording->capacity() != 0) {
+    recorded_ = std::move(*t_spare_recording);
+    recorded_.clear();
+    return;
+  }
+  recorded_.reserve(kFirstRecording);
+}
+
+ReplayChoices::ReplayChoices(std::vector<Choice> recorded) : script_(std::move(recorded)) { replays_ = true; }
+
+ReplayChoices::ReplayChoices(std::vector<Choice> recorded, std::vector<std::unique_ptr<std::string>> names)
+    : script_(std::move(recorded)), names_(std::move(names)) {
+  replays_ = true;
+}
 
 uint64_t ReplayChoices::produce(ChoiceKind kind, Site site, uint64_t bound, Bias, double) {
   if (next_ >= script_.size()) return 0;

@@ -7,6 +7,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 
@@ -40,6 +43,23 @@ LockClass& lock_class(std::string_view name) {
   if (it == classes.end())
     it = classes.emplace(std::string(name), std::make_unique<LockClass>(std::string(name))).first;
   return *it->second;
+}
+
+LockClass& lock_class(const char* name) {
+  // Locks are built with literal names, many per world and schedule: a small cache by
+  // the name's address answers most of them with one string compare instead of a walk
+  // of the map. The compare keeps it right for a name whose address is reused with
+  // other text; which class a name gets is decided by the map alone.
+  struct Entry {
+    const char* name;
+    LockClass* lock_class;
+  };
+  static std::array<Entry, 64> cache{};
+  Entry& entry = cache[(reinterpret_cast<uintptr_t>(name) >> 3) % cache.size()];
+  if (entry.name == name && std::strcmp(entry.lock_class->name().c_str(), name) == 0) return *entry.lock_class;
+  LockClass& found = lock_class(std::string_view(name));
+  entry = Entry{name, &found};
+  return found;
 }
 
 Lockdep::Lockdep() : epoch_(++next_graph_epoch) {}

@@ -44,29 +44,51 @@ struct ThreadKill {};
 constexpr uint64_t kSpawnEvent = 0x5350;  // TraceEvent::Custom tag for a spawn
 constexpr size_t kThreadsReserved = 16;
 
+// The thread lists' storage of the last scheduler destroyed on this OS thread, for the
+// next one: a campaign, an exploration or a benchmark builds one scheduler per schedule,
+// and these two vectors were two allocations of each. Only empty vectors are kept.
+struct SpareLists {
+  std::vector<std::unique_ptr<Thread>> threads;
+  std::vector<Thread*> runnable;
+};
+constinit thread_local SpareLists* t_spare_lists = nullptr;
+
+template <class T>
+void take_spare(std::vector<T>& to, std::vector<T>& spare) {
+  if (spare.capacity() >= kThreadsReserved) to = std::move(spare);  // leaves the spare empty
+  else to.reserve(kThreadsReserved);
+}
+
+template <class T>
+void keep_spare(std::vector<T>& from, std::vector<T>& spare) {
+  from.clear();
+  if (from.capacity() > spare.capacity()) spare = std::move(from);
+}
+
 }  // namespace
 
 Scheduler::Scheduler(ChoiceSource& choices, SchedulerOptions options, TraceHash* trace)
-    : choices_(choices), options_(options), trace_(trace ? trace : &own_trace_) {
+    : choices_(choices), options_(std::move(options)), trace_(trace ? trace : &own_trace_) {
   options_.strategy.validate();
   const size_t stack_size = options_.stack_size ? options_.stack_size : StackPool::default_stack_size();
   stacks_ = &StackPool::shared(stack_size);
-  lockdep_ = std::make_unique<Lockdep>();
-  rcu_ = std::make_unique<SchedRcu>(*this);
   // Room for a small world's threads at once, rather than growing one by one.
-  threads_.reserve(kThreadsReserved);
-  runnable_.reserve(kThreadsReserved);
+  if (!t_spare_lists) t_spare_lists = new SpareLists;  // never freed: one per OS thread
+  take_spare(threads_, t_spare_lists->threads);
+  take_spare(runnable_, t_spare_lists->runnable);
   if (options_.event_log) options_.event_log->attach(this);
 }
 
 Scheduler::~Scheduler() {
   if (!tearing_down_) teardown();
   if (options_.event_log) options_.event_log->detach();
+  keep_spare(threads_, t_spare_lists->threads);  // destroys the threads
+  keep_spare(runnable_, t_spare_lists->runnable);
 }
 
 Scheduler* Scheduler::running() { return detail::t_active; }
 
-Thread& Scheduler::spawn(std::string name, std::function<void()> body, SpawnOptions options) {
+Thread& Scheduler::spawn(std::string name, ThreadBody body, SpawnOptions options) {
   if (tearing_down_ || (ran_ && !running_))
     throw std::logic_error("Scheduler::spawn: the run is over; spawn before or during run()");
   if (!body) throw std::invalid_argument("Scheduler::spawn: thread '" + name + "' has no body");
@@ -170,7 +192,7 @@ void Scheduler::land(void* fake_stack, boost::context::detail::fcontext_t back) 
 void Scheduler::switch_away(Thread* next) {
   Thread* self = current_;
   // RCU work pending: pass through the scheduler's stack so callbacks run now.
-  if (next && rcu_->has_work()) {
+  if (next && rcu_.has_work()) {
     next_ = next;
     next = nullptr;
   }
@@ -229,7 +251,7 @@ void Scheduler::thread_main(Thread& thread) {
 
 void Scheduler::end_thread(Thread& thread, std::optional<Failure> failure) {
   try {
-    thread.body_ = nullptr;  // captured state is destroyed on the thread's own stack
+    thread.body_.reset();  // captured state is destroyed on the thread's own stack
   } catch (...) {
     if (!failure) failure = Failure{"sched.thread_exception", "thread_exit", "destroying a thread's body threw"};
   }
@@ -284,7 +306,7 @@ void Scheduler::finish_thread(Thread& thread) {
   if (EventLog* log = options_.event_log) log->note_for(&thread, "exits", EventKind::Exit);
   thread.state_ = ThreadState::Finished;
   remove_runnable(thread);
-  if (thread.rcu_depth_) rcu_->forget_reader(thread);
+  if (thread.rcu_depth_) rcu_.forget_reader(thread);
   if (!thread.daemon_) --live_non_daemon_;
   thread.progress_ms_ = now_ms_;
   while (Waiter* joiner = thread.joiners_.pop_front()) wake(joiner);
@@ -299,12 +321,12 @@ RunResult Scheduler::run() {
   ran_ = running_ = true;
   detail::t_active = this;
   mmt::detail::t_failure_sink = this;
-  set_rcu_backend(rcu_.get());
+  set_rcu_backend(&rcu_);
   if (options_.strategy.effective() == StrategyKind::Pct) pct_setup();
 
   while (!failure_ || (options_.keep_going && !stopped_)) {
     try {
-      rcu_->process();
+      rcu_.process();
     } catch (const FailureError& error) {
       Failure failure = error.failure();
       failure.dump = "in an RCU callback\n" + describe_threads();
@@ -343,7 +365,7 @@ RunResult Scheduler::run() {
                   threads_.size(), options_.strategy.pct_steps, steps_, options_.strategy.pct_depth,
                   options_.strategy.pct_depth, result.pct_guarantee);
   }
-  if (auto* replay = dynamic_cast<ReplayChoices*>(&choices_)) result.replay_divergence = replay->divergence();
+  if (choices_.replays()) result.replay_divergence = static_cast<ReplayChoices&>(choices_).divergence();
 
   teardown();
   if (failure_) result.failure = std::move(failure_);
@@ -368,7 +390,7 @@ void Scheduler::teardown() {
     resume_thread(*thread);
   }
   try {
-    rcu_->flush();
+    rcu_.flush();
   } catch (const FailureError& error) {
     if (!failure_) failure_ = error.failure();
   } catch (const std::exception& error) {

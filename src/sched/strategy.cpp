@@ -63,10 +63,22 @@ StrategyConfig StrategyConfig::replay_of(const StrategyConfig& recorded) {
   return config;
 }
 
+namespace {
+// Checked on every scheduler's construction: a switch, not a round trip through names.
+bool known_kind(StrategyKind kind) {
+  switch (kind) {
+    case StrategyKind::Preempt:
+    case StrategyKind::Uniform:
+    case StrategyKind::Pct:
+    case StrategyKind::Replay: return true;
+  }
+  return false;
+}
+}  // namespace
+
 void StrategyConfig::validate() const {
-  if (!strategy_from_name(strategy_name(kind))) throw std::invalid_argument("strategy: unknown kind");
-  if (kind == StrategyKind::Replay &&
-      (replayed == StrategyKind::Replay || !strategy_from_name(strategy_name(replayed))))
+  if (!known_kind(kind)) throw std::invalid_argument("strategy: unknown kind");
+  if (kind == StrategyKind::Replay && (replayed == StrategyKind::Replay || !known_kind(replayed)))
     throw std::invalid_argument(
         "strategy replay: must name the strategy it replays (preempt, uniform or pct), not replay");
   const StrategyKind decisions = effective();

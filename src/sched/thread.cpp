@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <iterator>
+#include <new>
 
 namespace mmt::sched {
 
@@ -108,6 +109,44 @@ void Thread::append_state(std::string& text) const {
   append_held_locks(text, held_);
   if (rcu_depth_) fmt::format_to(Out(text), "; in rcu_read_lock (depth {})", rcu_depth_);
   if (fatal_signal_) text += "; fatal signal pending";
+}
+
+namespace {
+// Freed Threads' memory, kept for the next spawn on this OS thread (a free list
+// threaded through the blocks); at most kSpareThreadsMax of them.
+struct SpareThread {
+  SpareThread* next;
+};
+constinit thread_local SpareThread* t_spare_threads = nullptr;
+constinit thread_local size_t t_spare_thread_count = 0;
+constexpr size_t kSpareThreadsMax = 64;
+// Sanitizer builds free them, so that ASan still sees a use after the scheduler's end.
+#if MMT_SANITIZED
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+}  // namespace
+
+void* Thread::operator new(size_t size) {
+  static_assert(sizeof(Thread) >= sizeof(SpareThread));
+  if (!kSanitized && size == sizeof(Thread) && t_spare_threads) {
+    SpareThread* spare = t_spare_threads;
+    t_spare_threads = spare->next;
+    --t_spare_thread_count;
+    return spare;
+  }
+  return ::operator new(size);
+}
+
+void Thread::operator delete(void* memory) noexcept {
+  if (!memory) return;
+  if (kSanitized || t_spare_thread_count == kSpareThreadsMax) {
+    ::operator delete(memory);
+    return;
+  }
+  t_spare_threads = new (memory) SpareThread{t_spare_threads};
+  ++t_spare_thread_count;
 }
 
 Thread& host_thread() {

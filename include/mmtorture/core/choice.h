@@ -54,7 +54,8 @@ std::optional<size_t> first_difference(const std::vector<Choice>& a, const std::
 // Base class: produces values and records every draw that had more than one option.
 class ChoiceSource {
  public:
-  virtual ~ChoiceSource() = default;
+  // Hands the recording's storage to the next source on this OS thread (see record).
+  virtual ~ChoiceSource();
 
   // A value in [0, bound). A bound of 0 or 1 is no choice at all: it returns 0 and is
   // not recorded, so recorded sequences hold only real decisions.
@@ -84,6 +85,9 @@ class ChoiceSource {
   // from the draw is not exhaustion: ReplayChoices::divergence() reports it.
   virtual bool exhausted() const { return false; }
 
+  // True for a ReplayChoices (the scheduler reads its divergence without a dynamic_cast).
+  bool replays() const { return replays_; }
+
  protected:
   enum class Bias { Uniform, Probability };
   virtual uint64_t produce(ChoiceKind kind, Site site, uint64_t bound, Bias bias, double p) = 0;
@@ -98,15 +102,22 @@ class ChoiceSource {
 
  private:
   // The first draw makes room for a small run's draws at once, rather than growing the
-  // recording 1, 2, 4, ... (a schedule of a small world makes a few dozen).
+  // recording 1, 2, 4, ... (a schedule of a small world makes a few dozen): it takes the
+  // storage the last source destroyed on this OS thread left behind, or reserves
+  // kFirstRecording. A campaign or benchmark that runs one source per schedule then
+  // allocates no recording at all after the first.
   void record(const Choice& choice) {
     if (recorded_.capacity() == 0) [[unlikely]]
-      recorded_.reserve(kFirstRecording);
+      start_recording();
     recorded_.push_back(choice);
   }
+  void start_recording();
   static constexpr size_t kFirstRecording = 32;
 
   std::vector<Choice> recorded_;
+
+ protected:
+  bool replays_ = false;
 };
 
 // A seeded PRNG source (SplitMix64 → xoshiro256**).

@@ -43,6 +43,8 @@ class LockClass {
 // The class named `name`, created on first use. References stay valid for the
 // process's life.
 LockClass& lock_class(std::string_view name);
+// The same, for a NUL-terminated name (what lock constructors pass): cached by address.
+LockClass& lock_class(const char* name);
 
 // Options when constructing a lock.
 enum class LockFlags : uint8_t {

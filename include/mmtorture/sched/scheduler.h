@@ -33,6 +33,8 @@
 #include "mmtorture/core/failure.h"
 #include "mmtorture/core/site.h"
 #include "mmtorture/core/trace_hash.h"
+#include "mmtorture/sched/lockdep.h"
+#include "mmtorture/sched/rcu.h"
 #include "mmtorture/sched/strategy.h"
 #include "mmtorture/sched/thread.h"
 #include "mmtorture/sched/wait_list.h"
@@ -40,8 +42,6 @@
 namespace mmt::sched {
 
 class EventLog;
-class Lockdep;
-class SchedRcu;
 class StackPool;
 
 inline constexpr uint64_t kNoDeadline = UINT64_MAX;
@@ -108,7 +108,7 @@ class Scheduler : private mmt::detail::FailureSink {
 
   // Creates a runnable thread. Allowed before run() and from inside a green thread.
   // Under PCT its priority is drawn here. The reference stays valid until ~Scheduler.
-  Thread& spawn(std::string name, std::function<void()> body, SpawnOptions options = {});
+  Thread& spawn(std::string name, ThreadBody body, SpawnOptions options = {});
 
   // Runs until every non-daemon thread has finished or a failure ends the run, then
   // unwinds the rest and runs every pending RCU callback. Once per scheduler. Throws
@@ -175,8 +175,8 @@ class Scheduler : private mmt::detail::FailureSink {
   // reports). Without keep_going the caller raises instead (report.h).
   void continue_past(Failure failure);
 
-  Lockdep& lockdep() { return *lockdep_; }
-  SchedRcu& rcu() { return *rcu_; }
+  Lockdep& lockdep() { return lockdep_; }
+  SchedRcu& rcu() { return rcu_; }
   // The attached event log (SchedulerOptions::event_log), or null.
   EventLog* event_log() const { return options_.event_log; }
 
@@ -253,8 +253,10 @@ class Scheduler : private mmt::detail::FailureSink {
   TraceHash own_trace_;
   TraceHash* trace_;
   StackPool* stacks_;
-  std::unique_ptr<Lockdep> lockdep_;
-  std::unique_ptr<SchedRcu> rcu_;
+  // Held in place, not on the heap: a small world's schedule costs no allocation for
+  // them (neither allocates until a lock order or an RCU callback is recorded).
+  Lockdep lockdep_;
+  SchedRcu rcu_{*this};
 
   std::vector<std::unique_ptr<Thread>> threads_;  // id order; ids start at 1
   std::vector<Thread*> runnable_;                 // in the order they became runnable

@@ -9,9 +9,12 @@
 #include <boost/context/stack_context.hpp>
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
-#include <functional>
+#include <new>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "mmtorture/core/site.h"
@@ -77,10 +80,91 @@ struct SpawnOptions {
   bool discard_stack = false;
 };
 
+// A thread's body: a move-only callable, held in place when it is small (a body that
+// captures a few references or values, as most do) and on the heap otherwise, so that
+// a spawn costs no allocation for it (std::function holds 16 bytes in place). Built
+// implicitly from a lambda, a function pointer or a std::function; an empty
+// std::function or null pointer gives an empty body.
+class ThreadBody {
+ public:
+  static constexpr size_t kInPlace = 48;
+
+  ThreadBody() = default;
+  template <class F>
+  requires(!std::is_same_v<std::decay_t<F>, ThreadBody> && std::is_invocable_r_v<void, std::decay_t<F>&>)
+      ThreadBody(F&& f) {  // NOLINT(google-explicit-constructor): spawn takes lambdas as they are
+    using D = std::decay_t<F>;
+    if constexpr (std::is_constructible_v<bool, const D&>)
+      if (!static_cast<bool>(f)) return;
+    if constexpr (sizeof(D) <= kInPlace && alignof(D) <= alignof(std::max_align_t) &&
+                  std::is_nothrow_move_constructible_v<D>) {
+      ::new (static_cast<void*>(buffer_)) D(std::forward<F>(f));
+      ops_ = &kInPlaceOps<D>;
+    } else {
+      *reinterpret_cast<D**>(buffer_) = new D(std::forward<F>(f));
+      ops_ = &kHeapOps<D>;
+    }
+  }
+  ThreadBody(ThreadBody&& other) noexcept { take(other); }
+  ThreadBody& operator=(ThreadBody&& other) noexcept {
+    if (this != &other) {
+      reset();
+      take(other);
+    }
+    return *this;
+  }
+  ThreadBody(const ThreadBody&) = delete;
+  ThreadBody& operator=(const ThreadBody&) = delete;
+  ~ThreadBody() { reset(); }
+
+  explicit operator bool() const { return ops_ != nullptr; }
+  void operator()() { ops_->invoke(buffer_); }
+  // Destroys the callable (and what it captured); the body is empty after.
+  void reset() noexcept {
+    if (const Ops* ops = std::exchange(ops_, nullptr)) ops->destroy(buffer_);
+  }
+
+ private:
+  struct Ops {
+    void (*invoke)(void* storage);
+    void (*destroy)(void* storage) noexcept;
+    void (*move)(void* from, void* to) noexcept;  // leaves `from` destroyed
+  };
+  template <class D>
+  static constexpr Ops kInPlaceOps{
+      [](void* storage) { (*static_cast<D*>(storage))(); },
+      [](void* storage) noexcept { static_cast<D*>(storage)->~D(); },
+      [](void* from, void* to) noexcept {
+        ::new (to) D(std::move(*static_cast<D*>(from)));
+        static_cast<D*>(from)->~D();
+      },
+  };
+  template <class D>
+  static constexpr Ops kHeapOps{
+      [](void* storage) { (**static_cast<D**>(storage))(); },
+      [](void* storage) noexcept { delete *static_cast<D**>(storage); },
+      [](void* from, void* to) noexcept { *static_cast<D**>(to) = *static_cast<D**>(from); },
+  };
+
+  void take(ThreadBody& other) noexcept {
+    if (!other.ops_) return;
+    other.ops_->move(other.buffer_, buffer_);
+    ops_ = std::exchange(other.ops_, nullptr);
+  }
+
+  alignas(std::max_align_t) unsigned char buffer_[kInPlace];
+  const Ops* ops_ = nullptr;
+};
+
 class Thread {
  public:
   Thread(const Thread&) = delete;
   Thread& operator=(const Thread&) = delete;
+
+  // Threads come from a small per-OS-thread cache of freed ones' memory, so a campaign or
+  // an exploration that builds a scheduler per schedule does not go to malloc per thread.
+  static void* operator new(size_t size);
+  static void operator delete(void* memory) noexcept;
 
   uint32_t id() const { return id_; }
   // The scheduler that owns it (null for host_thread()).
@@ -140,7 +224,7 @@ class Thread {
   std::string name_;
   bool daemon_;
   ThreadState state_ = ThreadState::Runnable;
-  std::function<void()> body_;
+  ThreadBody body_;
   // Where this thread resumes while it is suspended (a raw fcontext on its pooled stack:
   // no fiber record, so a spawn costs no extra switches); null once it finished.
   boost::context::detail::fcontext_t context_ = nullptr;
