@@ -231,7 +231,11 @@ class ExploringChoices final : public ChoiceSource, public AccessObserver {
   const std::optional<std::string>& mismatch() const { return mismatch_; }
 
   void accessed(const void* object) override {
-    if (!blocked_) step_.objects.push_back(canonical(object));
+    // A step names the same object several times in a row (a lock before and after its
+    // yield point): the repeats would only be sorted out again in finish().
+    if (blocked_ || object == last_object_) return;
+    last_object_ = object;
+    step_.objects.push_back(canonical(object));
   }
   void accessed_everything() override { step_.everything = true; }
 
@@ -320,6 +324,7 @@ class ExploringChoices final : public ChoiceSource, public AccessObserver {
     if (decisions_ > 0 && decisions_ - 1 < path_.size()) std::swap(path_[decisions_ - 1].footprint, step_);
     step_.everything = false;
     step_.objects.clear();
+    last_object_ = nullptr;
   }
 
   // Objects are numbered in the order a run first touches them (addresses differ from
@@ -351,6 +356,7 @@ class ExploringChoices final : public ChoiceSource, public AccessObserver {
   AccessObserver* previous_observer_ = nullptr;
   size_t decisions_ = 0;
   bool blocked_ = false;
+  const void* last_object_ = nullptr;  // the last object the current step named
   Footprint& step_;
   ObjectNumbers& numbers_;
   std::vector<Rng>& streams_;

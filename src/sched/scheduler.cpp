@@ -434,10 +434,6 @@ bool run_failed() {
   return scheduler && scheduler->failed();
 }
 
-bool Scheduler::doomed() const {
-  return tearing_down_ || (failure_.has_value() && !options_.keep_going) || std::uncaught_exceptions() > 0;
-}
-
 void Scheduler::continue_past(Failure failure) {
   failure.dump = describe_threads();
   record_failure(std::move(failure), current_);

@@ -1,9 +1,7 @@
 // Thread descriptions for failure reports, and the host pseudo-thread.
 #include "mmtorture/sched/thread.h"
 
-#include <fmt/format.h>
-
-#include <iterator>
+#include <charconv>
 #include <new>
 
 namespace mmt::sched {
@@ -36,12 +34,28 @@ std::vector<Site> Thread::last_sites() const {
 namespace {
 
 // Failure reports build these lines on every failing schedule: appended into one
-// string (fmt::format_to), not assembled from temporaries.
-using Out = std::back_insert_iterator<std::string>;
+// string piece by piece (no format string parsed at run time, no temporaries).
+void append_text(std::string& out, const char* text) {
+  if (text) out += text;
+}
+
+void append_number(std::string& out, uint64_t value) {
+  char digits[20];
+  const auto [end, error] = std::to_chars(digits, digits + sizeof digits, value);
+  (void)error;  // 20 digits hold any uint64_t
+  out.append(digits, end);
+}
 
 void append_label(std::string& out, uint32_t id, const std::string& name) {
-  if (id == 0) out += "host";
-  else fmt::format_to(Out(out), "T{} '{}'", id, name);
+  if (id == 0) {
+    out += "host";
+    return;
+  }
+  out += 'T';
+  append_number(out, id);
+  out += " '";
+  out += name;
+  out += '\'';
 }
 
 void append_held_locks(std::string& out, const std::vector<HeldLock>& held_locks) {
@@ -53,9 +67,18 @@ void append_held_locks(std::string& out, const std::vector<HeldLock>& held_locks
   for (const HeldLock& held : held_locks) {
     if (!first) out += ", ";
     first = false;
-    fmt::format_to(Out(out), "'{}'", held.lock_class->name());
-    if (held.subclass) fmt::format_to(Out(out), "/{}", held.subclass);
-    fmt::format_to(Out(out), " ({}, at {})", lock_mode_name(held.mode), held.site.name);
+    out += '\'';
+    out += held.lock_class->name();
+    out += '\'';
+    if (held.subclass) {
+      out += '/';
+      append_number(out, held.subclass);
+    }
+    out += " (";
+    out += lock_mode_name(held.mode);
+    out += ", at ";
+    append_text(out, held.site.name);
+    out += ')';
   }
 }
 
@@ -95,19 +118,33 @@ std::string Thread::describe_state() const {
 void Thread::append_state(std::string& text) const {
   text += thread_state_name(state_);
   if (state_ == ThreadState::Blocked) {
-    fmt::format_to(Out(text), ": waits for {}", wait_.what);
-    if (wait_.object && *wait_.object) fmt::format_to(Out(text), " '{}'", wait_.object);
+    text += ": waits for ";
+    append_text(text, wait_.what);
+    if (wait_.object && *wait_.object) {
+      text += " '";
+      text += wait_.object;
+      text += '\'';
+    }
     if (wait_.owner) {
       text += " held by ";
       append_label(text, wait_.owner->id_, wait_.owner->name_);
     }
-    fmt::format_to(Out(text), " at {}", wait_.site.name);
+    text += " at ";
+    append_text(text, wait_.site.name);
     if (killable_) text += " (killable)";
   }
-  if (op_name_) fmt::format_to(Out(text), "; in op '{}'", op_name_);
+  if (op_name_) {
+    text += "; in op '";
+    text += op_name_;
+    text += '\'';
+  }
   text += "; holds ";
   append_held_locks(text, held_);
-  if (rcu_depth_) fmt::format_to(Out(text), "; in rcu_read_lock (depth {})", rcu_depth_);
+  if (rcu_depth_) {
+    text += "; in rcu_read_lock (depth ";
+    append_number(text, rcu_depth_);
+    text += ')';
+  }
   if (fatal_signal_) text += "; fatal signal pending";
 }
 

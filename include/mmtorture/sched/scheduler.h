@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -168,7 +169,9 @@ class Scheduler : private mmt::detail::FailureSink {
   // True while the run is being torn down, once it failed (unless keep_going), or
   // while the current thread unwinds from an exception: primitives give up instead of
   // waiting, and checks stay quiet.
-  bool doomed() const;
+  bool doomed() const {
+    return tearing_down_ || (failure_.has_value() && !options_.keep_going) || std::uncaught_exceptions() > 0;
+  }
   // True once the run has recorded its first failure.
   bool failed() const { return failure_.has_value(); }
   // keep_going: records a failure the current thread carries on past (lockdep's
