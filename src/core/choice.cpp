@@ -6,6 +6,8 @@
 #include <array>
 #include <cstring>
 
+#include "mmtorture/core/thread_local_spare.h"
+
 namespace mmt {
 
 std::optional<size_t> first_difference(const std::vector<Choice>& a, const std::vector<Choice>& b) {
@@ -51,32 +53,15 @@ std::string Divergence::describe() const {
 }
 
 namespace {
-// One recording's storage kept between sources on this OS thread (ChoiceSource::record);
+// The recording's storage is kept per OS thread between sources (ChoiceSource::record);
 // a large one is not kept, so a long run's recording does not stay allocated.
-constinit thread_local std::vector<Choice>* t_spare_recording = nullptr;
+struct RecordingSpare;
 constexpr size_t kSpareRecordingMax = 4096;
 }  // namespace
 
-ChoiceSource::~ChoiceSource() {
-  if (recorded_.capacity() == 0 || recorded_.capacity() > kSpareRecordingMax) return;
-  if (t_spare_recording) {
-    if (t_spare_recording->capacity() >= recorded_.capacity()) return;
-  } else {
-    // Never freed: one small vector per OS thread that ran a scheduler.
-    t_spare_recording = new std::vector<Choice>;
-  }
-  recorded_.clear();
-  *t_spare_recording = std::move(recorded_);
-}
+ChoiceSource::~ChoiceSource() { keep_spare_storage<RecordingSpare>(recorded_, kSpareRecordingMax); }
 
-void ChoiceSource::start_recording() {
-  if (t_spare_recording && t_spare_recording->capacity() != 0) {
-    recorded_ = std::move(*t_spare_recording);
-    recorded_.clear();
-    return;
-  }
-  recorded_.reserve(kFirstRecording);
-}
+void ChoiceSource::start_recording() { take_spare_storage<RecordingSpare>(recorded_, kFirstRecording); }
 
 ReplayChoices::ReplayChoices(std::vector<Choice> recorded) : script_(std::move(recorded)) { replays_ = true; }
 

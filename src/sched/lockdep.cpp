@@ -8,10 +8,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 
 #include "mmtorture/sched/event_log.h"
 #include "mmtorture/sched/scheduler.h"
@@ -21,7 +23,9 @@
 namespace mmt::sched {
 
 namespace {
-uint64_t next_graph_epoch = 0;
+// Epochs tell each scheduler's dependency graph apart (LockClass::graph_epoch_): unique
+// across the process, so an atomic.
+std::atomic<uint64_t> next_graph_epoch{0};
 
 std::string lock_name(const LockClass& lock_class, unsigned subclass) {
   return subclass ? fmt::format("{}/{}", lock_class.name(), subclass) : lock_class.name();
@@ -37,8 +41,11 @@ std::string lock_name(const LockClass& lock_class, unsigned subclass) {
 }  // namespace
 
 LockClass& lock_class(std::string_view name) {
-  // Interned by name; a std::map so nothing depends on addresses.
+  // Interned by name; a std::map so nothing depends on addresses. Process-wide (a class
+  // outlives any scheduler), so schedulers on two OS threads take the mutex.
+  static std::mutex mutex;
   static std::map<std::string, std::unique_ptr<LockClass>, std::less<>> classes;
+  const std::lock_guard<std::mutex> guard(mutex);
   auto it = classes.find(name);
   if (it == classes.end())
     it = classes.emplace(std::string(name), std::make_unique<LockClass>(std::string(name))).first;
@@ -49,12 +56,13 @@ LockClass& lock_class(const char* name) {
   // Locks are built with literal names, many per world and schedule: a small cache by
   // the name's address answers most of them with one string compare instead of a walk
   // of the map. The compare keeps it right for a name whose address is reused with
-  // other text; which class a name gets is decided by the map alone.
+  // other text; which class a name gets is decided by the map alone. Per OS thread, so
+  // that schedulers on two OS threads never read an entry the other is writing.
   struct Entry {
     const char* name;
     LockClass* lock_class;
   };
-  static std::array<Entry, 64> cache{};
+  constinit static thread_local std::array<Entry, 64> cache{};
   Entry& entry = cache[(reinterpret_cast<uintptr_t>(name) >> 3) % cache.size()];
   if (entry.name == name && std::strcmp(entry.lock_class->name().c_str(), name) == 0) return *entry.lock_class;
   LockClass& found = lock_class(std::string_view(name));

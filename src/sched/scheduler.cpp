@@ -17,6 +17,7 @@
 #include <stdexcept>
 
 #include "mmtorture/core/rcu.h"
+#include "mmtorture/core/thread_local_spare.h"
 #include "mmtorture/sched/access.h"
 #include "mmtorture/sched/event_log.h"
 #include "mmtorture/sched/lockdep.h"
@@ -44,26 +45,12 @@ struct ThreadKill {};
 constexpr uint64_t kSpawnEvent = 0x5350;  // TraceEvent::Custom tag for a spawn
 constexpr size_t kThreadsReserved = 16;
 
-// The thread lists' storage of the last scheduler destroyed on this OS thread, for the
-// next one: a campaign, an exploration or a benchmark builds one scheduler per schedule,
-// and these two vectors were two allocations of each. Only empty vectors are kept.
-struct SpareLists {
-  std::vector<std::unique_ptr<Thread>> threads;
-  std::vector<Thread*> runnable;
-};
-constinit thread_local SpareLists* t_spare_lists = nullptr;
-
-template <class T>
-void take_spare(std::vector<T>& to, std::vector<T>& spare) {
-  if (spare.capacity() >= kThreadsReserved) to = std::move(spare);  // leaves the spare empty
-  else to.reserve(kThreadsReserved);
-}
-
-template <class T>
-void keep_spare(std::vector<T>& from, std::vector<T>& spare) {
-  from.clear();
-  if (from.capacity() > spare.capacity()) spare = std::move(from);
-}
+// The thread lists' storage is kept per OS thread for the next scheduler
+// (thread_local_spare.h): a campaign, an exploration or a benchmark builds one scheduler
+// per schedule, and these two vectors were two allocations of each.
+struct ThreadListSpare;
+struct RunnableListSpare;
+constexpr size_t kSpareListMax = SIZE_MAX;  // as many threads as the last world had
 
 }  // namespace
 
@@ -73,17 +60,16 @@ Scheduler::Scheduler(ChoiceSource& choices, SchedulerOptions options, TraceHash*
   const size_t stack_size = options_.stack_size ? options_.stack_size : StackPool::default_stack_size();
   stacks_ = &StackPool::shared(stack_size);
   // Room for a small world's threads at once, rather than growing one by one.
-  if (!t_spare_lists) t_spare_lists = new SpareLists;  // never freed: one per OS thread
-  take_spare(threads_, t_spare_lists->threads);
-  take_spare(runnable_, t_spare_lists->runnable);
+  take_spare_storage<ThreadListSpare>(threads_, kThreadsReserved);
+  take_spare_storage<RunnableListSpare>(runnable_, kThreadsReserved);
   if (options_.event_log) options_.event_log->attach(this);
 }
 
 Scheduler::~Scheduler() {
   if (!tearing_down_) teardown();
   if (options_.event_log) options_.event_log->detach();
-  keep_spare(threads_, t_spare_lists->threads);  // destroys the threads
-  keep_spare(runnable_, t_spare_lists->runnable);
+  keep_spare_storage<ThreadListSpare>(threads_, kSpareListMax);  // destroys the threads
+  keep_spare_storage<RunnableListSpare>(runnable_, kSpareListMax);
 }
 
 Scheduler* Scheduler::running() { return detail::t_active; }

@@ -2,7 +2,10 @@
 #include "mmtorture/sched/thread.h"
 
 #include <charconv>
+#include <memory>
 #include <new>
+
+#include "mmtorture/core/thread_local_spare.h"
 
 namespace mmt::sched {
 
@@ -149,14 +152,14 @@ void Thread::append_state(std::string& text) const {
 }
 
 namespace {
-// Freed Threads' memory, kept for the next spawn on this OS thread (a free list
-// threaded through the blocks); at most kSpareThreadsMax of them.
-struct SpareThread {
-  SpareThread* next;
+// Freed Threads' memory, kept for the next spawn on this OS thread (thread_local_spare.h):
+// at most kSpareThreadsMax blocks of sizeof(Thread).
+struct FreeBlock {
+  void operator()(void* memory) const noexcept { ::operator delete(memory); }
 };
-constinit thread_local SpareThread* t_spare_threads = nullptr;
-constinit thread_local size_t t_spare_thread_count = 0;
+using ThreadBlock = std::unique_ptr<void, FreeBlock>;
 constexpr size_t kSpareThreadsMax = 64;
+using SpareThreads = ThreadLocalSpare<ThreadBlock, kSpareThreadsMax>;
 // Sanitizer builds free them, so that ASan still sees a use after the scheduler's end.
 #if MMT_SANITIZED
 constexpr bool kSanitized = true;
@@ -166,24 +169,16 @@ constexpr bool kSanitized = false;
 }  // namespace
 
 void* Thread::operator new(size_t size) {
-  static_assert(sizeof(Thread) >= sizeof(SpareThread));
-  if (!kSanitized && size == sizeof(Thread) && t_spare_threads) {
-    SpareThread* spare = t_spare_threads;
-    t_spare_threads = spare->next;
-    --t_spare_thread_count;
-    return spare;
+  if (!kSanitized && size == sizeof(Thread)) {
+    ThreadBlock block;
+    if (SpareThreads::take(block)) return block.release();
   }
   return ::operator new(size);
 }
 
 void Thread::operator delete(void* memory) noexcept {
-  if (!memory) return;
-  if (kSanitized || t_spare_thread_count == kSpareThreadsMax) {
-    ::operator delete(memory);
-    return;
-  }
-  t_spare_threads = new (memory) SpareThread{t_spare_threads};
-  ++t_spare_thread_count;
+  ThreadBlock block(memory);  // freed here unless kept
+  if (!kSanitized && block) SpareThreads::keep(block);
 }
 
 Thread& host_thread() {
