@@ -205,17 +205,20 @@ std::unique_ptr<Mm> dup_mm(Mm& parent, int* error) {
     child->total_vm += copy->pages();
     charged -= copy->vm_flags & VM_ACCOUNT ? copy->pages() : 0;  // now owned by the copy
     if (vma->anon_vma) {
-      // anon_vma_fork: the child joins the parent's chain and gets its own anon_vma.
-      // If that cannot be allocated the copy is already in the child's tree and goes
-      // with the rest of the child in the unwinding below.
-      anon_vma_clone(copy, vma);
-      AnonVma* own = context.anon_vma_alloc(vma->anon_vma);
-      if (!own) {
-        ret = -ENOMEM;
-        break;
+      // anon_vma_fork: the child joins the parent's chain and reuses an abandoned
+      // anon_vma of it, or gets its own. If that cannot be allocated the copy is
+      // already in the child's tree and goes with the rest of the child in the
+      // unwinding below.
+      anon_vma_clone_for_fork(copy, vma);
+      if (!copy->anon_vma) {
+        AnonVma* own = context.anon_vma_alloc(vma->anon_vma);
+        if (!own) {
+          ret = -ENOMEM;
+          break;
+        }
+        copy->anon_vma = own;
+        anon_vma_link(copy, own);
       }
-      copy->anon_vma = own;
-      anon_vma_link(copy, own);
     }
     // copy_page_range: every present pte is shared copy-on-write.
     vma_assert_page_tables_locked(vma, "copy_page_range");

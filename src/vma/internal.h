@@ -46,6 +46,9 @@ class AnonVmaWriteLock {
 void anon_vma_link(Vma* vma, AnonVma* anon_vma);
 void anon_vma_unlink(Vma* vma, AnonVma* anon_vma);
 void anon_vma_clone(Vma* dst, const Vma* src);
+// anon_vma_fork's clone: links dst to src's chain and, when the chain holds an anon_vma
+// no VMA uses as its own and with fewer than two children, makes it dst's anon_vma.
+void anon_vma_clone_for_fork(Vma* dst, const Vma* src);
 void unlink_anon_vmas(Vma* vma);
 
 // anon_vma_prepare: gives vma its anon_vma on first need (a fault, a stack growth).

@@ -1,6 +1,7 @@
 // VmContext and Mm: the shared world (slab-backed maple nodes, commit accounting, the
 // reverse-mapping hook reclaim calls), VMA allocation, tree-store helpers, anon_vma
 // linking, and validate_mm / dump_mm.
+#include <algorithm>
 #include <cerrno>
 #include <new>
 
@@ -32,9 +33,10 @@ class VmContext::SlabNodeAllocator final : public maple::NodeAllocator {
   mem::KmemCache& cache_;
 };
 
-AnonVma::AnonVma(uint64_t anon_id, AnonVma* family_root)
+AnonVma::AnonVma(uint64_t anon_id, AnonVma* family_parent)
     : id(anon_id),
-      root(family_root ? family_root : this),
+      root(family_parent ? family_parent->root : this),
+      parent(family_parent ? family_parent : this),
       own_lock("anon_vma", sched::LockFlags::TakenByReclaim),
       lock(root->own_lock) {}
 
@@ -77,11 +79,12 @@ void VmContext::vm_unacct_memory(uint64_t pages) {
 AnonVma* VmContext::anon_vma_alloc(AnonVma* family) {
   void* object = anon_vma_cache_.alloc(gfp::kKernel, kSiteAnonVmaAlloc);
   if (!object) return nullptr;
-  anon_vmas_.push_back(std::make_unique<AnonVma>(++anon_ids_, family ? family->root : nullptr));
+  anon_vmas_.push_back(std::make_unique<AnonVma>(++anon_ids_, family));
   AnonVma* anon_vma = anon_vmas_.back().get();
   anon_vma->slab_object = object;
   anon_vma->refcount = 1;  // the linked reference, taken by the link that follows
   anon_vma->linked_ref = true;
+  ++anon_vma->parent->num_children;                            // a root's self-parent link, or its parent's child
   if (anon_vma->root != anon_vma) ++anon_vma->root->refcount;  // get_anon_vma(anon_vma->root)
   return anon_vma;
 }
@@ -91,6 +94,9 @@ void VmContext::put_anon_vma(AnonVma* anon_vma) {
     raise_failure("anon_vma.refcount", "put_anon_vma",
                   fmt::format("anon_vma {} put with no reference left", anon_vma->id));
   if (--anon_vma->refcount != 0) return;
+  if (anon_vma->num_children != 0)
+    raise_failure("anon_vma.num_children", "put_anon_vma",
+                  fmt::format("anon_vma {} freed with {} children counted", anon_vma->id, anon_vma->num_children));
   anon_vma_cache_.free(anon_vma->slab_object);
   anon_vma->slab_object = nullptr;
   if (anon_vma->root != anon_vma) put_anon_vma(anon_vma->root);
@@ -272,6 +278,28 @@ void anon_vma_clone(Vma* dst, const Vma* src) {
   for (AnonVma* anon_vma : src->anon_vma_chain) anon_vma_link(dst, anon_vma);
 }
 
+namespace {
+
+// Some VMA uses `anon_vma` as its own (the kernel's num_active_vmas != 0). Every such
+// VMA is linked to it, so its list holds them all.
+bool has_active_vma(const AnonVma* anon_vma) {
+  for (const Vma* vma : anon_vma->vmas)
+    if (vma->anon_vma == anon_vma) return true;
+  return false;
+}
+
+}  // namespace
+
+void anon_vma_clone_for_fork(Vma* dst, const Vma* src) {
+  // Oldest first, as the kernel walks the chain: the root is never taken (it counts
+  // itself as a child), so the first candidate is the oldest abandoned generation.
+  for (size_t i = 0; i < src->anon_vma_chain.size(); ++i) {
+    AnonVma* anon_vma = src->anon_vma_chain[i];
+    anon_vma_link(dst, anon_vma);
+    if (!dst->anon_vma && anon_vma->num_children < 2 && !has_active_vma(anon_vma)) dst->anon_vma = anon_vma;
+  }
+}
+
 void anon_vma_unlink(Vma* vma, AnonVma* anon_vma) {
   anon_vma->lock.down_write(Site{"unlink_anon_vmas"});
   // Both sides of the link change inside the lock: a reader of either never sees half.
@@ -290,6 +318,8 @@ void anon_vma_unlink(Vma* vma, AnonVma* anon_vma) {
     }
   }
   const bool unused = vmas.empty();
+  // No VMA left: it is no longer its parent's child (a root stops counting itself).
+  if (unused && anon_vma->linked_ref) --anon_vma->parent->num_children;
   anon_vma->lock.up_write(Site{"unlink_anon_vmas"});
   // The last VMA gone: the linked reference goes (unlink_anon_vmas' put_anon_vma).
   if (unused && anon_vma->linked_ref) {
@@ -532,11 +562,11 @@ std::optional<Failure> validate_mm(Mm& mm) {
       for (AnonVma* anon_vma : vma->anon_vma_chain) linked |= anon_vma == vma->anon_vma;
       if (!linked) return fail(fmt::format("vma#{} is not on its anon_vma's chain", vma->id), slot);
     }
-    for (AnonVma* anon_vma : vma->anon_vma_chain) {
-      bool listed = false;
-      for (Vma* v : anon_vma->vmas) listed |= v == vma;
-      if (!listed) return fail(fmt::format("anon_vma {} does not list vma#{}", anon_vma->id, vma->id), slot);
-    }
+    // A fork-heavy family's lists are long (its root lists every VMA of every process
+    // in it): std::find stops at the VMA and compares several entries per step.
+    for (AnonVma* anon_vma : vma->anon_vma_chain)
+      if (std::find(anon_vma->vmas.begin(), anon_vma->vmas.end(), vma) == anon_vma->vmas.end())
+        return fail(fmt::format("anon_vma {} does not list vma#{}", anon_vma->id, vma->id), slot);
     prev_end = vma->vm_end;
     total += vma->pages();
     ++count;

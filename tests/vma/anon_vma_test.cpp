@@ -1,7 +1,10 @@
 // anon_vmas as slab objects (mm.h AnonVma): each costs an "anon_vma" slab object whose
 // allocation can fail, and goes back when no VMA is linked to it and no member of its
 // family names it as root; a failed allocation unwinds the fault or fork that asked.
+#include <algorithm>
 #include <cerrno>
+
+#include <fmt/format.h>
 
 #include "vma_test_util.h"
 
@@ -52,6 +55,87 @@ TEST(AnonVmaSlab, AForkedFamilyIsFreedWhicheverProcessExitsFirst) {
     exit_mmap(parent_first ? *child : *parent);
     EXPECT_EQ(live_anon_vmas(w), 0u);
   }
+}
+
+// A process that forks and exits, generation after generation (a shell running a
+// pipeline of forks): fork reuses the anon_vma an exited generation left with no VMA of
+// its own and one child, so the chain stops growing at three (the root, which is never
+// reused, and two generations that take turns), as the kernel's anon_vma_clone keeps it.
+TEST(AnonVmaSlab, ForkReusesAnAbandonedGenerationSoTheChainStaysShort) {
+  World w;
+  auto current = std::make_unique<Mm>(w.context);
+  ASSERT_EQ(vm_mmap(*current, page_at(0), 4 * kPageSize, kRW, kFixed), static_cast<long>(page_at(0)));
+  ASSERT_EQ(handle_mm_fault(*current, page_at(0), true), 0);
+  const AnonVma* root = vma_lookup(*current, page_at(0))->anon_vma;
+  for (int generation = 1; generation <= 20; ++generation) {
+    int error = 0;
+    std::unique_ptr<Mm> child = dup_mm(*current, &error);
+    ASSERT_NE(child, nullptr) << error;
+    ASSERT_EQ(handle_mm_fault(*child, page_at(generation % 4), true), 0) << "COW in generation " << generation;
+    expect_consistent(w.context, {current.get(), child.get()});
+    exit_mmap(*current);
+    current = std::move(child);
+    const Vma* vma = vma_lookup(*current, page_at(0));
+    ASSERT_NE(vma, nullptr);
+    EXPECT_LE(vma->anon_vma_chain.size(), 3u) << "generation " << generation;
+    EXPECT_EQ(vma->anon_vma_chain.front(), root) << "the root stays first";
+    EXPECT_NE(vma->anon_vma, root) << "the root is never reused";
+    EXPECT_LE(live_anon_vmas(w), 3u) << "generation " << generation;
+  }
+  exit_mmap(*current);
+  EXPECT_EQ(live_anon_vmas(w), 0u);
+}
+
+// A parent that stays alive keeps its anon_vma in use: its child gets a new one.
+TEST(AnonVmaSlab, ForkOfALiveParentAllocatesTheChildItsOwn) {
+  World w;
+  auto parent = std::make_unique<Mm>(w.context);
+  ASSERT_EQ(vm_mmap(*parent, page_at(0), 4 * kPageSize, kRW, kFixed), static_cast<long>(page_at(0)));
+  ASSERT_EQ(handle_mm_fault(*parent, page_at(0), true), 0);
+  int error = 0;
+  std::unique_ptr<Mm> child = dup_mm(*parent, &error);
+  ASSERT_NE(child, nullptr) << error;
+  std::unique_ptr<Mm> grandchild = dup_mm(*child, &error);
+  ASSERT_NE(grandchild, nullptr) << error;
+  const AnonVma* own = vma_lookup(*grandchild, page_at(0))->anon_vma;
+  EXPECT_EQ(vma_lookup(*grandchild, page_at(0))->anon_vma_chain.size(), 3u);
+  EXPECT_NE(own, vma_lookup(*child, page_at(0))->anon_vma);
+  EXPECT_NE(own, vma_lookup(*parent, page_at(0))->anon_vma);
+  EXPECT_EQ(live_anon_vmas(w), 3u);
+  expect_consistent(w.context, {parent.get(), child.get(), grandchild.get()});
+  exit_mmap(*child);
+  exit_mmap(*grandchild);
+  exit_mmap(*parent);
+  EXPECT_EQ(live_anon_vmas(w), 0u);
+}
+
+// validate_mm reads both sides of every chain link: a VMA whose anon_vma lost it from
+// its list (rmap would no longer find the VMA's pages there) is named.
+TEST(AnonVmaSlab, ValidateMmNamesALinkItsAnonVmaDoesNotList) {
+  World w;
+  auto parent = std::make_unique<Mm>(w.context);
+  ASSERT_EQ(vm_mmap(*parent, page_at(0), 4 * kPageSize, kRW, kFixed), static_cast<long>(page_at(0)));
+  ASSERT_EQ(handle_mm_fault(*parent, page_at(0), true), 0);
+  int error = 0;
+  std::unique_ptr<Mm> child = dup_mm(*parent, &error);
+  ASSERT_NE(child, nullptr) << error;
+  EXPECT_FALSE(validate_mm(*child).has_value());
+  Vma* copy = vma_lookup(*child, page_at(0));
+  AnonVma* root = copy->anon_vma_chain.front();
+  auto& list = root->vmas;
+  const auto at = std::find(list.begin(), list.end(), copy);
+  ASSERT_NE(at, list.end());
+  list.erase(at);
+  const std::optional<Failure> failure = validate_mm(*child);
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_EQ(failure->check, "vma.validate_mm");
+  EXPECT_NE(failure->message.find(fmt::format("anon_vma {} does not list vma#{}", root->id, copy->id)),
+            std::string::npos)
+      << failure->message;
+  list.push_back(copy);
+  EXPECT_FALSE(validate_mm(*child).has_value());
+  exit_mmap(*child);
+  exit_mmap(*parent);
 }
 
 TEST(AnonVmaSlab, AFaultThatCannotAllocateItsAnonVmaFailsWithNothingChanged) {

@@ -44,10 +44,19 @@ struct Vma;
 // the count reaches 0. The host object itself lives as long as the context, as the
 // kernel's SLAB_TYPESAFE_BY_RCU cache keeps a stale page->anon_vma readable; linking a
 // VMA to an anon_vma whose object was freed is a Failure ("anon_vma.use_after_free").
+//
+// Fork reuses an anon_vma instead of allocating one when the parent VMA's chain holds
+// one that no VMA uses as its own any more and that has fewer than two children (the
+// kernel's anon_vma_clone rule), so a process that forks and exits generation after
+// generation keeps a chain of bounded length instead of one anon_vma per generation.
+// `num_children` counts the anon_vmas forked from this one that still have VMAs (a
+// root counts itself), as the kernel's anon_vma->num_children.
 struct AnonVma {
-  AnonVma(uint64_t anon_id, AnonVma* family_root);
+  AnonVma(uint64_t anon_id, AnonVma* family_parent);
   uint64_t id;
   AnonVma* root;           // itself, or the root of the anon_vma it was forked from
+  AnonVma* parent;         // itself for a root, else the anon_vma it was forked from
+  unsigned num_children = 0;
   sched::RwSem own_lock;   // used by the family when this is the root
   sched::RwSem& lock;      // the root's lock
   std::vector<Vma*> vmas;  // in link order (deterministic)
@@ -121,8 +130,8 @@ class VmContext final : public mem::RmapOps {
   void vm_acct_memory_force(uint64_t pages) { committed_pages_ += pages; }
 
   // A new anon_vma (GFP_KERNEL from the anon_vma slab), or null when that allocation
-  // fails; with `family` (fork), it joins that anon_vma's family. The caller links a
-  // VMA to it at once (anon_vma_link), which takes the linked reference.
+  // fails; with `family` (fork), it joins that anon_vma's family as its child. The
+  // caller links a VMA to it at once (anon_vma_link), which takes the linked reference.
   AnonVma* anon_vma_alloc(AnonVma* family = nullptr);
   // Drops one reference (put_anon_vma); at 0 the slab object is freed and the root's
   // reference for this member is dropped in turn.
