@@ -68,15 +68,22 @@ TEST(CmaCompleteness, FreeMovableRangeThatFailsIsUnexplained) {
   world.context.abandon();  // the failed call's bits stay set: never torn down, so not leak-checked
 }
 
-// The whole world as seed004-cma-policies.toml runs it (long-term pins in place, bounded
-// retries, transient pins, a fatal signal): clean with the check on; and the planted bug
-// caught by it in the quieter world of seed004-cma-uninterruptible.toml.
-TEST(CmaCompleteness, CmaWorldCatchesTheUnmovedRange) {
+// seed004-cma-policies.toml's world: long-term pins in place, bounded retries and a
+// fatal signal; each test adds what it looks at.
+CmaWorldOptions seed004_policies_world() {
   CmaWorldOptions options;
   options.longterm_pins = 8;
   options.cma.longterm_pin = LongtermPinMode::PinInPlace;
   options.cma.retry = RetryPolicy::bounded(5, 100);
   options.fatal_signal_at_ms = 1000;
+  return options;
+}
+
+// The whole world as seed004-cma-policies.toml runs it (long-term pins in place, bounded
+// retries, transient pins, a fatal signal): clean with the check on; and the planted bug
+// caught by it in the quieter world of seed004-cma-uninterruptible.toml.
+TEST(CmaCompleteness, CmaWorldCatchesTheUnmovedRange) {
+  CmaWorldOptions options = seed004_policies_world();
   options.hang_ms = 20'000;
   ASSERT_TRUE(options.cma.check_completeness) << "on by default";
   for (uint64_t seed = 1; seed <= 5; ++seed) {
@@ -99,11 +106,7 @@ TEST(CmaCompleteness, CmaWorldCatchesTheUnmovedRange) {
 // Coverage counts every call once, by how it ended (cma/coverage.h), and agrees with the
 // statistics counted elsewhere.
 TEST(CmaCoverage, OutcomesAddUpToTheCalls) {
-  CmaWorldOptions options;
-  options.longterm_pins = 8;
-  options.cma.longterm_pin = LongtermPinMode::PinInPlace;
-  options.cma.retry = RetryPolicy::bounded(5, 100);
-  options.fatal_signal_at_ms = 1000;
+  CmaWorldOptions options = seed004_policies_world();
   options.migration_fail_probability = 0.02;
   options.pcp_batch = 15;
   SeededChoices choices(1);
