@@ -1,7 +1,6 @@
 // VmContext and Mm: the shared world (slab-backed maple nodes, commit accounting, the
 // reverse-mapping hook reclaim calls), VMA allocation, tree-store helpers, anon_vma
 // linking, and validate_mm / dump_mm.
-#include <algorithm>
 #include <cerrno>
 #include <new>
 
@@ -270,6 +269,7 @@ void anon_vma_link(Vma* vma, AnonVma* anon_vma) {
                               anon_vma->slab_object ? "no VMA holds any more" : "was freed"));
   anon_vma->lock.down_write(Site{"anon_vma_chain_link"});
   vma->anon_vma_chain.push_back(anon_vma);
+  vma->anon_vma_chain_pos.push_back(static_cast<uint32_t>(anon_vma->vmas.size()));
   anon_vma->vmas.push_back(vma);
   anon_vma->lock.up_write(Site{"anon_vma_chain_link"});
 }
@@ -300,23 +300,38 @@ void anon_vma_clone_for_fork(Vma* dst, const Vma* src) {
   }
 }
 
+namespace {
+
+// The index of `anon_vma` in vma's chain (the caller knows it is there).
+size_t chain_index(const Vma* vma, const AnonVma* anon_vma) {
+  size_t i = 0;
+  while (i < vma->anon_vma_chain.size() && vma->anon_vma_chain[i] != anon_vma) ++i;
+  return i;
+}
+
+}  // namespace
+
 void anon_vma_unlink(Vma* vma, AnonVma* anon_vma) {
   anon_vma->lock.down_write(Site{"unlink_anon_vmas"});
   // Both sides of the link change inside the lock: a reader of either never sees half.
+  const size_t link = chain_index(vma, anon_vma);
+  if (link == vma->anon_vma_chain.size()) {
+    anon_vma->lock.up_write(Site{"unlink_anon_vmas"});
+    return;
+  }
   auto& vmas = anon_vma->vmas;
-  for (auto it = vmas.begin(); it != vmas.end(); ++it) {
-    if (*it == vma) {
-      vmas.erase(it);
-      break;
-    }
+  const uint32_t pos = vma->anon_vma_chain_pos[link];
+  if (pos >= vmas.size() || vmas[pos] != vma) {
+    anon_vma->lock.up_write(Site{"unlink_anon_vmas"});
+    raise_failure("anon_vma.chain", "unlink_anon_vmas",
+                  fmt::format("vma#{} is not where its chain says in anon_vma {}'s list", vma->id, anon_vma->id));
   }
-  auto& chain = vma->anon_vma_chain;
-  for (auto it = chain.begin(); it != chain.end(); ++it) {
-    if (*it == anon_vma) {
-      chain.erase(it);
-      break;
-    }
-  }
+  Vma* moved = vmas.back();
+  vmas[pos] = moved;
+  vmas.pop_back();
+  if (moved != vma) moved->anon_vma_chain_pos[chain_index(moved, anon_vma)] = pos;
+  vma->anon_vma_chain.erase(vma->anon_vma_chain.begin() + static_cast<ptrdiff_t>(link));
+  vma->anon_vma_chain_pos.erase(vma->anon_vma_chain_pos.begin() + static_cast<ptrdiff_t>(link));
   const bool unused = vmas.empty();
   // No VMA left: it is no longer its parent's child (a root stops counting itself).
   if (unused && anon_vma->linked_ref) --anon_vma->parent->num_children;
@@ -540,6 +555,7 @@ std::optional<Failure> validate_mm(Mm& mm) {
   MA_STATE(mas, &mm.mm_mt, 0, 0);
   void* entry;
   unsigned long count = 0, total = 0, prev_end = 0;
+  std::vector<Vma*> in_order;  // the tree's VMAs, checked ordered and disjoint
   mas_for_each(&mas, entry, ULONG_MAX) {
     auto* vma = static_cast<Vma*>(entry);
     const FailureSubject slot = FailureSubject::entry(mas.index, mas.last);
@@ -562,20 +578,38 @@ std::optional<Failure> validate_mm(Mm& mm) {
       for (AnonVma* anon_vma : vma->anon_vma_chain) linked |= anon_vma == vma->anon_vma;
       if (!linked) return fail(fmt::format("vma#{} is not on its anon_vma's chain", vma->id), slot);
     }
-    // A fork-heavy family's lists are long (its root lists every VMA of every process
-    // in it): std::find stops at the VMA and compares several entries per step.
-    for (AnonVma* anon_vma : vma->anon_vma_chain)
-      if (std::find(anon_vma->vmas.begin(), anon_vma->vmas.end(), vma) == anon_vma->vmas.end())
+    if (vma->anon_vma_chain_pos.size() != vma->anon_vma_chain.size())
+      return fail(fmt::format("vma#{} has {} chain links and {} list positions", vma->id, vma->anon_vma_chain.size(),
+                              vma->anon_vma_chain_pos.size()),
+                  slot);
+    for (size_t i = 0; i < vma->anon_vma_chain.size(); ++i) {
+      const AnonVma* anon_vma = vma->anon_vma_chain[i];
+      const uint32_t pos = vma->anon_vma_chain_pos[i];
+      if (pos >= anon_vma->vmas.size() || anon_vma->vmas[pos] != vma)
         return fail(fmt::format("anon_vma {} does not list vma#{}", anon_vma->id, vma->id), slot);
+    }
     prev_end = vma->vm_end;
     total += vma->pages();
     ++count;
+    in_order.push_back(vma);
   }
   if (count != mm.map_count) return fail(fmt::format("{} VMAs in the tree, map_count says {}", count, mm.map_count));
   if (total != mm.total_vm) return fail(fmt::format("VMAs span {} pages, total_vm says {}", total, mm.total_vm));
   if (mm.ptes.size() != mm.rss) return fail(fmt::format("{} ptes, rss says {}", mm.ptes.size(), mm.rss));
+  // The VMA covering a page, for page numbers asked in increasing order: the ptes are
+  // walked alongside the VMAs instead of a tree lookup per pte.
+  struct Cursor {
+    const std::vector<Vma*>& vmas;
+    size_t next = 0;
+    Vma* covering(unsigned long vpn) {
+      const unsigned long addr = vpn << kPageShift;
+      while (next < vmas.size() && vmas[next]->vm_end <= addr) ++next;
+      return next < vmas.size() && vmas[next]->vm_start <= addr ? vmas[next] : nullptr;
+    }
+  };
+  Cursor swap_cursor{in_order};
   for (const auto& [vpn, entry] : mm.swap_ptes) {
-    Vma* vma = vma_lookup(mm, vpn << kPageShift);
+    Vma* vma = swap_cursor.covering(vpn);
     const FailureSubject page = FailureSubject::entry(vpn << kPageShift, ((vpn + 1) << kPageShift) - 1);
     if (!vma) return fail(fmt::format("swap pte at {:#x} lies outside every VMA", vpn << kPageShift), page);
     if (mm.ptes.count(vpn))
@@ -584,8 +618,11 @@ std::optional<Failure> validate_mm(Mm& mm) {
       return fail(fmt::format("swap pte at {:#x} names swap entry {}, which no count holds", vpn << kPageShift,
                               entry), page);
   }
+  Cursor pte_cursor{in_order};
+  const Vma* reached_vma = nullptr;  // the last VMA and anon_vma rmap was seen to connect
+  const void* reached_anon_vma = nullptr;
   for (const auto& [vpn, pte] : mm.ptes) {
-    Vma* vma = vma_lookup(mm, vpn << kPageShift);
+    Vma* vma = pte_cursor.covering(vpn);
     const FailureSubject page = FailureSubject::entry(vpn << kPageShift, ((vpn + 1) << kPageShift) - 1);
     if (!vma) return fail(fmt::format("pte at {:#x} lies outside every VMA", vpn << kPageShift), page);
     if (pte.writable && !(vma->vm_flags & VM_WRITE))
@@ -593,8 +630,11 @@ std::optional<Failure> validate_mm(Mm& mm) {
     if (pte.page->mapcount <= 0 || pte.page->refcount < pte.page->mapcount)
       return fail(fmt::format("pte at {:#x} maps pfn {} with refcount {} mapcount {}", vpn << kPageShift,
                               pte.page->pfn, pte.page->refcount, pte.page->mapcount), page);
-    bool reachable = false;
-    for (AnonVma* anon_vma : vma->anon_vma_chain) reachable |= anon_vma == pte.page->anon_vma;
+    bool reachable = vma == reached_vma && pte.page->anon_vma == reached_anon_vma;
+    for (size_t i = 0; !reachable && i < vma->anon_vma_chain.size(); ++i)
+      reachable = vma->anon_vma_chain[i] == pte.page->anon_vma;
+    reached_vma = vma;
+    reached_anon_vma = pte.page->anon_vma;
     if (!reachable)
       return fail(fmt::format("pfn {} mapped at {:#x} cannot be found by rmap from vma#{}", pte.page->pfn,
                               vpn << kPageShift, vma->id), page);

@@ -59,7 +59,10 @@ struct AnonVma {
   unsigned num_children = 0;
   sched::RwSem own_lock;   // used by the family when this is the root
   sched::RwSem& lock;      // the root's lock
-  std::vector<Vma*> vmas;  // in link order (deterministic)
+  // Every VMA linked to it. An unlink moves the last entry into the leaver's place, so
+  // the order is deterministic (it follows the links and unlinks) and each VMA can keep
+  // its own position (Vma::anon_vma_chain_pos).
+  std::vector<Vma*> vmas;
   void* slab_object = nullptr;  // its anon_vma slab object; null once freed
   unsigned refcount = 0;        // see above
   bool linked_ref = false;      // the reference held while VMAs are linked
@@ -75,6 +78,10 @@ struct Vma {
   unsigned long vm_pgoff = 0;
   AnonVma* anon_vma = nullptr;
   std::vector<AnonVma*> anon_vma_chain;  // every anon_vma this VMA is linked into
+  // Where this VMA sits in each of those anon_vmas' lists (parallel to anon_vma_chain):
+  // unlinking and checking a link cost O(1) in a list that may hold every VMA of a
+  // fork-heavy family.
+  std::vector<uint32_t> anon_vma_chain_pos;
   Mm* vm_mm = nullptr;
   uint64_t id = 0;  // creation order, for dumps and trace hashing
 
