@@ -537,6 +537,62 @@ const char* vma_lock_problem(Mm& mm, const Vma* vma) {
 }
 }  // namespace
 
+namespace {
+
+// validate_mm's second half: every swap pte and pte against the VMAs (`in_order`, the
+// tree's, already checked ordered and disjoint). `fail` makes validate_mm's Failure.
+template <typename Fail>
+std::optional<Failure> validate_page_tables(Mm& mm, const std::vector<Vma*>& in_order, Fail& fail) {
+  // The VMA covering a page, for page numbers asked in increasing order: the ptes are
+  // walked alongside the VMAs instead of a tree lookup per pte.
+  struct Cursor {
+    const std::vector<Vma*>& vmas;
+    size_t next = 0;
+    Vma* covering(unsigned long vpn) {
+      const unsigned long addr = vpn << kPageShift;
+      while (next < vmas.size() && vmas[next]->vm_end <= addr) ++next;
+      return next < vmas.size() && vmas[next]->vm_start <= addr ? vmas[next] : nullptr;
+    }
+  };
+  Cursor swap_cursor{in_order};
+  for (const auto& [vpn, entry] : mm.swap_ptes) {
+    Vma* vma = swap_cursor.covering(vpn);
+    const FailureSubject page = FailureSubject::entry(vpn << kPageShift, ((vpn + 1) << kPageShift) - 1);
+    if (!vma) return fail(fmt::format("swap pte at {:#x} lies outside every VMA", vpn << kPageShift), page);
+    if (mm.ptes.count(vpn))
+      return fail(fmt::format("{:#x} has both a present pte and a swap pte", vpn << kPageShift), page);
+    if (mm.context().memory().swap_count(entry) == 0)
+      return fail(fmt::format("swap pte at {:#x} names swap entry {}, which no count holds", vpn << kPageShift, entry),
+                  page);
+  }
+  Cursor pte_cursor{in_order};
+  const Vma* reached_vma = nullptr;  // the last VMA and anon_vma rmap was seen to connect
+  const void* reached_anon_vma = nullptr;
+  for (const auto& [vpn, pte] : mm.ptes) {
+    Vma* vma = pte_cursor.covering(vpn);
+    const FailureSubject page = FailureSubject::entry(vpn << kPageShift, ((vpn + 1) << kPageShift) - 1);
+    if (!vma) return fail(fmt::format("pte at {:#x} lies outside every VMA", vpn << kPageShift), page);
+    if (pte.writable && !(vma->vm_flags & VM_WRITE))
+      return fail(fmt::format("writable pte at {:#x} in a read-only VMA vma#{}", vpn << kPageShift, vma->id), page);
+    if (pte.page->mapcount <= 0 || pte.page->refcount < pte.page->mapcount)
+      return fail(fmt::format("pte at {:#x} maps pfn {} with refcount {} mapcount {}", vpn << kPageShift, pte.page->pfn,
+                              pte.page->refcount, pte.page->mapcount),
+                  page);
+    bool reachable = vma == reached_vma && pte.page->anon_vma == reached_anon_vma;
+    for (size_t i = 0; !reachable && i < vma->anon_vma_chain.size(); ++i)
+      reachable = vma->anon_vma_chain[i] == pte.page->anon_vma;
+    reached_vma = vma;
+    reached_anon_vma = pte.page->anon_vma;
+    if (!reachable)
+      return fail(fmt::format("pfn {} mapped at {:#x} cannot be found by rmap from vma#{}", pte.page->pfn,
+                              vpn << kPageShift, vma->id),
+                  page);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<Failure> validate_mm(Mm& mm) {
   // A failure names the tree slot it is about (replay --dump-tree draws it), or the mm.
   auto fail = [&](const std::string& what, FailureSubject subject = {}) {
@@ -596,50 +652,7 @@ std::optional<Failure> validate_mm(Mm& mm) {
   if (count != mm.map_count) return fail(fmt::format("{} VMAs in the tree, map_count says {}", count, mm.map_count));
   if (total != mm.total_vm) return fail(fmt::format("VMAs span {} pages, total_vm says {}", total, mm.total_vm));
   if (mm.ptes.size() != mm.rss) return fail(fmt::format("{} ptes, rss says {}", mm.ptes.size(), mm.rss));
-  // The VMA covering a page, for page numbers asked in increasing order: the ptes are
-  // walked alongside the VMAs instead of a tree lookup per pte.
-  struct Cursor {
-    const std::vector<Vma*>& vmas;
-    size_t next = 0;
-    Vma* covering(unsigned long vpn) {
-      const unsigned long addr = vpn << kPageShift;
-      while (next < vmas.size() && vmas[next]->vm_end <= addr) ++next;
-      return next < vmas.size() && vmas[next]->vm_start <= addr ? vmas[next] : nullptr;
-    }
-  };
-  Cursor swap_cursor{in_order};
-  for (const auto& [vpn, entry] : mm.swap_ptes) {
-    Vma* vma = swap_cursor.covering(vpn);
-    const FailureSubject page = FailureSubject::entry(vpn << kPageShift, ((vpn + 1) << kPageShift) - 1);
-    if (!vma) return fail(fmt::format("swap pte at {:#x} lies outside every VMA", vpn << kPageShift), page);
-    if (mm.ptes.count(vpn))
-      return fail(fmt::format("{:#x} has both a present pte and a swap pte", vpn << kPageShift), page);
-    if (mm.context().memory().swap_count(entry) == 0)
-      return fail(fmt::format("swap pte at {:#x} names swap entry {}, which no count holds", vpn << kPageShift,
-                              entry), page);
-  }
-  Cursor pte_cursor{in_order};
-  const Vma* reached_vma = nullptr;  // the last VMA and anon_vma rmap was seen to connect
-  const void* reached_anon_vma = nullptr;
-  for (const auto& [vpn, pte] : mm.ptes) {
-    Vma* vma = pte_cursor.covering(vpn);
-    const FailureSubject page = FailureSubject::entry(vpn << kPageShift, ((vpn + 1) << kPageShift) - 1);
-    if (!vma) return fail(fmt::format("pte at {:#x} lies outside every VMA", vpn << kPageShift), page);
-    if (pte.writable && !(vma->vm_flags & VM_WRITE))
-      return fail(fmt::format("writable pte at {:#x} in a read-only VMA vma#{}", vpn << kPageShift, vma->id), page);
-    if (pte.page->mapcount <= 0 || pte.page->refcount < pte.page->mapcount)
-      return fail(fmt::format("pte at {:#x} maps pfn {} with refcount {} mapcount {}", vpn << kPageShift,
-                              pte.page->pfn, pte.page->refcount, pte.page->mapcount), page);
-    bool reachable = vma == reached_vma && pte.page->anon_vma == reached_anon_vma;
-    for (size_t i = 0; !reachable && i < vma->anon_vma_chain.size(); ++i)
-      reachable = vma->anon_vma_chain[i] == pte.page->anon_vma;
-    reached_vma = vma;
-    reached_anon_vma = pte.page->anon_vma;
-    if (!reachable)
-      return fail(fmt::format("pfn {} mapped at {:#x} cannot be found by rmap from vma#{}", pte.page->pfn,
-                              vpn << kPageShift, vma->id), page);
-  }
-  return std::nullopt;
+  return validate_page_tables(mm, in_order, fail);
 }
 
 }  // namespace mmt::vma
