@@ -72,6 +72,10 @@ CheckRegistry build_vm_world_checks() {
                 [](const CheckSubject& s) -> std::optional<Failure> {
                   return s.op_mm ? vma::validate_mm(*s.op_mm) : std::nullopt;
                 }});
+  registry.add({"vma.files", CheckLevel::EveryOp,
+                "every simulated file: refcount = 1 + the VMAs on its i_mmap, each live and mapping it (vma.file); "
+                "attach count = those VMAs with shm-like ops, which only ->open/->close change (vma.file_attach)",
+                [](const CheckSubject& s) { return vma::validate_files(s.context); }});
   registry.add(
       {"world.brk", CheckLevel::EveryOp,
        "the operated mm's heap as brk left it (in the world only brk maps or unmaps there): every page of "
@@ -133,12 +137,13 @@ CheckRegistry build_vm_world_checks() {
                                                     s.memory.swap_references(), total));
                   return std::nullopt;
                 }});
-  registry.add({"vma.leak", CheckLevel::Teardown,
-                "after every mm exited: no vm_area_struct, anon_vma, maple node, LRU page or swap slot left",
-                [](const CheckSubject& s) -> std::optional<Failure> {
-                  if (auto leak = vma::vm_teardown_leak(s.context)) return make_failure("vma.leak", *leak);
-                  return s.memory.check_consistency();
-                }});
+  registry.add(
+      {"vma.leak", CheckLevel::Teardown,
+       "after every mm exited: no vm_area_struct, anon_vma, maple node, LRU page, swap slot or file mapping left",
+       [](const CheckSubject& s) -> std::optional<Failure> {
+         if (auto leak = vma::vm_teardown_leak(s.context)) return make_failure("vma.leak", *leak);
+         return s.memory.check_consistency();
+       }});
   return registry;
 }
 

@@ -159,6 +159,12 @@ const std::vector<DefectInfo>& defect_table() {
        "nothing pinned, referenced or unmovable in it (the class of isolation-vs-pcplist fixes, e.g. \"mm, "
        "page_alloc: disable pcplists during memory offline\"). Caught by the completeness check "
        "(cma.unexplained_failure) in a CMA world with per-CPU lists (cma.pcp_batch)."},
+      {Defect::MergeRemovesVmaWithClose, "merge-removes-vma-with-close", "upstream",
+       "vma_merge's case 7 before fc0c8f9089c2 (\"mm, mmap: fix vma_merge() case 7 with vma_ops->close\"): an "
+       "mprotect that makes a whole VMA of a SysV-shm-like file match its predecessor merges it into prev, "
+       "removing a VMA whose vm_ops has ->close without calling it, so the segment's attach count (shm_nattch) "
+       "leaks. Caught by the file check (vma.file_attach: the attach count against the VMAs with the hooked ops) "
+       "in the world's mmap_file op (workload.mix_mmap_file)."},
   };
   return table;
 }

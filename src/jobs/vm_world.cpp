@@ -42,6 +42,9 @@ constexpr Site kSitePage{"vm_world.page"};
 constexpr Site kSiteLength{"vm_world.length"};
 constexpr Site kSiteProt{"vm_world.prot"};
 constexpr Site kSiteWrite{"vm_world.write"};
+constexpr Site kSiteFile{"vm_world.file"};
+constexpr Site kSiteShared{"vm_world.shared"};
+constexpr Site kSitePgoff{"vm_world.pgoff"};
 
 constexpr unsigned long kWindowBase = 0x400000;
 constexpr unsigned long kWindowPages = 256;
@@ -82,7 +85,8 @@ std::string prot_text(unsigned long prot) {
 // An operation's return value as its kind means it: an address in hex (mmap, mremap),
 // an error by name (-ENOMEM), anything else as the number.
 std::string result_text(Op op, long ret) {
-  if (ret > 0 && (op == kMmapFixed || op == kMmap || op == kMremap || op == kStack)) return fmt::format("{:#x}", ret);
+  if (ret > 0 && (op == kMmapFixed || op == kMmap || op == kMremap || op == kStack || op == kMmapFile))
+    return fmt::format("{:#x}", ret);
   return error_name(ret);
 }
 
@@ -133,7 +137,8 @@ constexpr long kOutcomeAddress = LONG_MAX;
 
 long outcome_key(Op op, bool new_mm, long ret) {
   if (new_mm) return kOutcomeNewMm;
-  if (ret > 0 && (op == kMmapFixed || op == kMmap || op == kMremap || op == kStack)) return kOutcomeAddress;
+  if (ret > 0 && (op == kMmapFixed || op == kMmap || op == kMremap || op == kStack || op == kMmapFile))
+    return kOutcomeAddress;
   return ret;
 }
 
@@ -179,6 +184,8 @@ constexpr OpOutcome kWorldOutcomes[] = {
     {kStack, -ENOMEM, true},
     {kStack, 0, false},
     {kStack, -EFAULT, true},
+    {kMmapFile, kOutcomeAddress, false},
+    {kMmapFile, -ENOMEM, true},
 };
 
 // The allocation sites the world's code asks the fault plan about, with the object the
@@ -192,6 +199,7 @@ const WorldSite kWorldSites[] = {
     {vma::kSiteVmAreaAlloc, "vm_area_struct", mem::GfpClass::Kernel},
     {vma::kSiteAnonVmaAlloc, "anon_vma", mem::GfpClass::Kernel},
     {vma::kSiteAnonFault, mem::FaultRequest::kPagesObject, mem::GfpClass::Kernel},
+    {vma::kSiteFilemapFault, mem::FaultRequest::kPagesObject, mem::GfpClass::Kernel},
     {maple::kSiteMasAllocNodes, "maple_node", mem::GfpClass::Nowait},
     {maple::kSiteMasAllocNodes, "maple_node", mem::GfpClass::Kernel},
 };
@@ -212,7 +220,10 @@ CoverageRegistry world_coverage_registry(const VmWorldOptions& options) {
   for (const WorldSite& s : kWorldSites) {
     const gfp_t gfp = s.gfp_class == mem::GfpClass::Kernel ? gfp::kKernel : gfp::kNowait;
     const mem::FaultRule* rule = plan.find_rule(s.site, gfp, s.object);
-    registry.sites.push_back({site_key(s.site, s.gfp_class), rule && (rule->probability > 0 || rule->pressure)});
+    // Only file faults reach the page cache's site, and only the mmap_file op maps files.
+    const bool reachable = s.site != vma::kSiteFilemapFault || options.op_mix[kMmapFile] > 0;
+    registry.sites.push_back(
+        {site_key(s.site, s.gfp_class), reachable && rule && (rule->probability > 0 || rule->pressure)});
   }
   for (size_t op = 0; op < kOpCount; ++op) {
     const bool enabled = options.op_mix[op] > 0;
@@ -237,6 +248,7 @@ vma::VmConfig vm_config(const VmWorldOptions& options) {
   vma::VmConfig config;
   config.per_vma_locks = options.per_vma_locks;
   config.stack_guard_gap = options.stack_guard_gap_pages << vma::kPageShift;
+  config.files = static_cast<unsigned>(options.files);
   return config;
 }
 
@@ -406,38 +418,53 @@ class VmWorld {
   }
 
   // The world's page-granular model of one operation on [addr, addr + len): each page's
-  // access bits before it (read from the tree under the mmap_lock the operation then
-  // runs under, which model_after releases), and how many allocations had failed on this
-  // thread. model_after decides what the call may return and what each page must be
-  // after: `want(i, before)` is page i after success; -ENOMEM is allowed only when an
+  // state before it — access bits, and for a file mapping the file and the file page it
+  // maps — (read from the tree under the mmap_lock the operation then runs under, which
+  // model_after releases), and how many allocations had failed on this thread. model_after decides what the call may
+  // return and what each page must be after: `want(i, before)` is page i after success; -ENOMEM is allowed only when an
   // allocation failed inside the call (or `hole` says the call itself ends so) and then
   // every page is as before or as wanted — except with `hole` and no failed allocation,
   // where the wanted state is exact (mprotect's changed prefix).
   static constexpr unsigned long kUnmapped = ~0UL;
+  // One page as the model sees it: its access bits (kUnmapped: no VMA), and for a file
+  // mapping the file's id and the page of the file it maps (0 and 0 for anonymous memory,
+  // whose pgoff is bookkeeping, not identity).
+  struct PageState {
+    unsigned long prot = kUnmapped;
+    uint64_t file = 0;
+    unsigned long pgoff = 0;
+    bool operator==(const PageState&) const = default;
+  };
   struct RangeModel {
     unsigned long addr = 0;
-    std::vector<unsigned long> before;
+    std::vector<PageState> before;
     uint64_t failures = 0;
   };
 
-  std::vector<unsigned long> page_prots(vma::Mm& mm, unsigned long addr, size_t pages) {
-    std::vector<unsigned long> prots(pages, kUnmapped);
+  std::vector<PageState> page_states(vma::Mm& mm, unsigned long addr, size_t pages) {
+    std::vector<PageState> states(pages);
     const unsigned long end = addr + pages * kPageSize;
     MA_STATE(mas, &mm.mm_mt, addr, addr);
     void* entry;
     mas_for_each(&mas, entry, end - 1) {
       const auto* v = static_cast<const vma::Vma*>(entry);
-      for (unsigned long a = std::max(v->vm_start, addr); a < std::min(v->vm_end, end); a += kPageSize)
-        prots[(a - addr) >> vma::kPageShift] = v->vm_flags & vma::VM_ACCESS_FLAGS;
+      for (unsigned long a = std::max(v->vm_start, addr); a < std::min(v->vm_end, end); a += kPageSize) {
+        PageState& state = states[(a - addr) >> vma::kPageShift];
+        state.prot = v->vm_flags & vma::VM_ACCESS_FLAGS;
+        if (v->vm_file) {
+          state.file = v->vm_file->id;
+          state.pgoff = v->vm_pgoff + ((a - v->vm_start) >> vma::kPageShift);
+        }
+      }
     }
-    return prots;
+    return states;
   }
 
   RangeModel model_before(vma::Mm& mm, Site site, unsigned long addr, unsigned long len) {
     vma::mmap_write_lock(mm, site);
     RangeModel model;
     model.addr = addr;
-    model.before = page_prots(mm, addr, vma::page_align(len) >> vma::kPageShift);
+    model.before = page_states(mm, addr, vma::page_align(len) >> vma::kPageShift);
     model.failures = sched::current_or_host().alloc_failures();
     return model;
   }
@@ -471,10 +498,10 @@ class VmWorld {
       failure =
           fail("returned 0 without doing all it was asked", "its range has a hole, which ends the call with -ENOMEM");
     if (!failure && (ret == 0 || ret == -ENOMEM)) {
-      const std::vector<unsigned long> after = page_prots(mm, model.addr, pages);
+      const std::vector<PageState> after = page_states(mm, model.addr, pages);
       const bool exact = ret == 0 || !failed;
       for (size_t i = 0; i < pages && !failure; ++i) {
-        const unsigned long wanted = want(i, model.before[i]);
+        const PageState wanted = want(i, model.before[i]);
         const bool ok = exact ? after[i] == wanted : after[i] == wanted || after[i] == model.before[i];
         if (!ok)
           failure = fail(ret == 0 ? "returned 0 without doing all it was asked"
@@ -487,12 +514,13 @@ class VmWorld {
     return failure;  // raised by the caller once Unlock has released the lock, as check_mm does
   }
 
-  static std::string access_text(unsigned long flags) {
-    if (flags == kUnmapped) return "unmapped";
+  static std::string access_text(const PageState& state) {
+    if (state.prot == kUnmapped) return "unmapped";
     std::string text;
-    text += flags & vma::VM_READ ? 'r' : '-';
-    text += flags & vma::VM_WRITE ? 'w' : '-';
-    text += flags & vma::VM_EXEC ? 'x' : '-';
+    text += state.prot & vma::VM_READ ? 'r' : '-';
+    text += state.prot & vma::VM_WRITE ? 'w' : '-';
+    text += state.prot & vma::VM_EXEC ? 'x' : '-';
+    if (state.file) text += fmt::format(" file {} page {:#x}", state.file, state.pgoff);
     return text;
   }
 
@@ -516,6 +544,7 @@ class VmWorld {
       case kFork: return op_fork(mm, slot, args);
       case kHeapFault: return op_heap_fault(mm, args);
       case kStack: return op_stack(mm, args);
+      case kMmapFile: return op_mmap_file(mm, args);
       case kExit: return op_exit(mm_ptr, slot);
       case kOpCount: break;
     }
@@ -552,7 +581,7 @@ class VmWorld {
     if (args) *args = fmt::format("addr={:#x} len={:#x}", addr, len);
     const RangeModel model = model_before(mm, Site{"vm_munmap"}, addr, len);
     const int ret = vma::do_vmi_munmap(mm, addr, len);
-    auto verdict = model_after(mm, model, "munmap", ret, [&](size_t, unsigned long) { return kUnmapped; });
+    auto verdict = model_after(mm, model, "munmap", ret, [&](size_t, const PageState&) { return PageState{}; });
     if (ret != 0 && ret != -ENOMEM) unexpected("munmap", ret, mm);
     if (verdict) throw FailureError(std::move(*verdict));
     return ret;
@@ -569,10 +598,13 @@ class VmWorld {
     // As the kernel: the range changes VMA by VMA up to the first hole, which ends
     // the call with -ENOMEM; each page up to there gets the new protection.
     size_t prefix = 0;
-    while (prefix < model.before.size() && model.before[prefix] != kUnmapped) ++prefix;
+    while (prefix < model.before.size() && model.before[prefix].prot != kUnmapped) ++prefix;
+    // The protection changes; which file page each page maps does not.
     auto verdict = model_after(
         mm, model, "mprotect", ret,
-        [&](size_t page, unsigned long old) { return page < prefix ? vma::calc_vm_prot_bits(protection) : old; },
+        [&](size_t page, const PageState& old) {
+          return page < prefix ? PageState{vma::calc_vm_prot_bits(protection), old.file, old.pgoff} : old;
+        },
         prefix < model.before.size());
     if (ret != 0 && ret != -ENOMEM) unexpected("mprotect", ret, mm);
     if (verdict) throw FailureError(std::move(*verdict));
@@ -687,6 +719,35 @@ class VmWorld {
         vma::vm_mmap(mm, addr, kPageSize, vma::PROT_READ | vma::PROT_WRITE,
                      vma::MAP_PRIVATE | vma::MAP_ANONYMOUS | vma::MAP_GROWSDOWN | vma::MAP_FIXED_NOREPLACE);
     if (ret != static_cast<long>(addr) && ret != -EEXIST && ret != -ENOMEM) unexpected("stack", ret, mm);
+    return ret;
+  }
+
+  // mmap_file: MAP_FIXED of a drawn file over a range of the window, shared or private,
+  // against the range model (each page then maps the file at pgoff + its index). The
+  // page offset follows the address with one of four shifts, so mappings of one file
+  // next to each other often continue each other's offsets and merge — or, for the
+  // shm-like files, must not when that would remove a VMA.
+  long op_mmap_file(vma::Mm& mm, std::string* args) {
+    const uint64_t file_index = choices_.draw(ChoiceKind::Arg, kSiteFile, context_.file_count());
+    const bool shared = choices_.draw(ChoiceKind::Arg, kSiteShared, 2);
+    const unsigned long addr = window_page();
+    const unsigned long len = length();
+    const unsigned long protection = prot();
+    const unsigned long shift = choices_.draw(ChoiceKind::Arg, kSitePgoff, 4) * 8;
+    const unsigned long pgoff = (((addr - kWindowBase) >> vma::kPageShift) + shift) % 32;
+    vma::File* file = context_.file(file_index);
+    if (args)
+      *args = fmt::format("file={} ({}) addr={:#x} len={:#x} prot={} pgoff={:#x} {}", file->id, file->mmap_ops->name,
+                          addr, len, prot_text(protection), pgoff, shared ? "MAP_SHARED" : "MAP_PRIVATE");
+    const RangeModel model = model_before(mm, Site{"vm_mmap"}, addr, len);
+    const long ret = vma::do_mmap_locked(mm, file, addr, len, protection,
+                                         (shared ? vma::MAP_SHARED : vma::MAP_PRIVATE) | vma::MAP_FIXED, pgoff);
+    auto verdict = model_after(mm, model, "mmap_file", ret == static_cast<long>(addr) ? 0 : ret,
+                               [&](size_t page, const PageState&) {
+                                 return PageState{vma::calc_vm_prot_bits(protection), file->id, pgoff + page};
+                               });
+    if (ret != static_cast<long>(addr) && ret != -ENOMEM) unexpected("mmap_file", ret, mm);
+    if (verdict) throw FailureError(std::move(*verdict));
     return ret;
   }
 

@@ -411,6 +411,7 @@ VmWorldOptions world_options(const Config& config) {
   o.oom_kill = config.world.oom_kill;
   o.per_vma_locks = config.world.per_vma_locks;
   o.stack_guard_gap_pages = config.world.stack_guard_gap_pages;
+  o.files = config.world.files;
   o.swap_pages = config.world.swap_pages;
   o.reserved_pages = config.world.reserved_pages;
   o.op_mix = {

@@ -99,6 +99,7 @@ void Memory::prep_new_page(Page* page, unsigned order) {
   page->flags = PG_allocated;
   page->order = static_cast<uint8_t>(order);
   page->anon_vma = nullptr;
+  page->mapping = nullptr;
   page->index = 0;
   page->slab = nullptr;
 }
@@ -235,6 +236,7 @@ void Memory::free_block(Page* page, bool to_tail) {
   page->refcount = 0;
   page->flags = 0;
   page->anon_vma = nullptr;
+  page->mapping = nullptr;
   page->index = 0;
   page->slab = nullptr;
   ++stats_.frees;
@@ -310,6 +312,14 @@ void Memory::page_add_anon_rmap(Page* page, void* anon_vma, unsigned long index)
   page->anon_vma = anon_vma;
   page->index = index;
   page->set(PG_anon | PG_swapbacked);
+  ++page->mapcount;
+}
+
+void Memory::page_add_file_rmap(Page* page) {
+  check_allocated_head(page, "page_add_file_rmap");
+  if (!page->mapping || page->test(PG_anon))
+    raise_failure("mem.bad_mapcount", "page_add_file_rmap",
+                  fmt::format("mapping a page that is no file page: {}", describe_page(*page)));
   ++page->mapcount;
 }
 

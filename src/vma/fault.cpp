@@ -104,6 +104,89 @@ int do_anonymous_fault(Mm& mm, Vma* vma, unsigned long addr, bool write, const V
   return 0;
 }
 
+// A fault in a file mapping (do_read_fault, do_shared_fault, do_cow_fault and the
+// write-protect faults after them). The page comes from the file's cache at the VMA's
+// pgoff for addr: a shared mapping maps it (writable on a write fault in a VM_WRITE
+// mapping); a private one maps it read-only, and a write copies it to an anonymous page
+// of the VMA's anon_vma. What a private mapping already copied (a present anonymous
+// page or its swap entry) is the anonymous path's. -EFAULT past the file's end
+// (SIGBUS), -ENOMEM when the cache page, the anon_vma or the copy cannot be allocated.
+int do_file_fault(Mm& mm, Vma* vma, unsigned long addr, bool write, const VmaReadSnapshot* stable) {
+  const unsigned long vpn = addr >> kPageShift;
+  const bool shared = vma->vm_flags & VM_SHARED;
+  mem::Memory& memory = mm.context().memory();
+  bool anonymous = false;
+  {
+    sched::SpinGuard guard(mm.page_table_lock, Site{"handle_pte_fault"});
+    if (stable) vma_check_read_stable(vma, *stable, "handle_pte_fault");
+    auto it = mm.ptes.find(vpn);
+    if (it != mm.ptes.end()) {
+      if (!write || it->second.writable) return 0;
+      // wp_page_shared: the cache page becomes writable in place.
+      if (shared) {
+        it->second.writable = true;
+        return 0;
+      }
+    }
+    anonymous = !shared && (it != mm.ptes.end() ? !it->second.page->mapping : mm.swap_ptes.count(vpn) > 0);
+  }
+  if (anonymous) return do_anonymous_fault(mm, vma, addr, write, stable);
+  File* file = vma->vm_file;
+  const unsigned long index = linear_page_index(vma, addr);
+  if (index >= file->size_pages) return -EFAULT;
+  const bool cow = write && !shared;
+  if (cow && anon_vma_prepare(mm, vma)) return -ENOMEM;
+  mem::Page* cache = filemap_get_page(mm.context(), file, index);
+  if (!cache) return -ENOMEM;
+  mem::Page* copy = nullptr;
+  if (cow) {
+    copy = memory.alloc_pages(kGfpHighUserMovable, 0, kSiteAnonFault);
+    if (!copy) {
+      memory.put_page(cache);
+      return -ENOMEM;
+    }
+  }
+  sched::SpinGuard guard(mm.page_table_lock, Site{"handle_pte_fault"});
+  if (stable) vma_check_read_stable(vma, *stable, cow ? "do_cow_fault" : "do_read_fault");
+  auto it = mm.ptes.find(vpn);
+  // Another thread of the mm got here first while this one allocated (its copy, or a
+  // swap entry of it, or the cache page already mapped as asked): nothing left to do.
+  const bool done = mm.swap_ptes.count(vpn) > 0 ||
+                    (it != mm.ptes.end() && (!cow || it->second.writable || !it->second.page->mapping));
+  if (done) {
+    if (it != mm.ptes.end() && write && shared) it->second.writable = true;
+    if (copy) memory.put_page(copy);
+    memory.put_page(cache);
+    return 0;
+  }
+  if (!cow) {
+    // The lookup's reference becomes the pte's.
+    memory.page_add_file_rmap(cache);
+    mm.ptes.emplace(vpn, Pte{cache, write && shared});
+    ++mm.rss;
+    return 0;
+  }
+  memory.page_add_anon_rmap(copy, vma->anon_vma, index);
+  memory.lru_add(copy);
+  if (it != mm.ptes.end()) {
+    // The read-only cache page this mapping had gives way to the copy.
+    mem::Page* old = it->second.page;
+    it->second = Pte{copy, true};
+    memory.page_remove_rmap(old);
+    memory.put_page(old);
+  } else {
+    mm.ptes.emplace(vpn, Pte{copy, true});
+    ++mm.rss;
+  }
+  memory.put_page(cache);
+  return 0;
+}
+
+// The fault in a VMA found and allowed, by the VMA's kind.
+int do_fault(Mm& mm, Vma* vma, unsigned long addr, bool write, const VmaReadSnapshot* stable) {
+  return vma->vm_file ? do_file_fault(mm, vma, addr, write, stable) : do_anonymous_fault(mm, vma, addr, write, stable);
+}
+
 }  // namespace
 
 int handle_mm_fault(Mm& mm, unsigned long addr, bool write) {
@@ -117,7 +200,7 @@ int handle_mm_fault(Mm& mm, unsigned long addr, bool write) {
       } end_read{vma};
       if (access_error(vma, write)) return -EFAULT;
       const VmaReadSnapshot snapshot = vma_read_snapshot(vma);
-      return do_anonymous_fault(mm, vma, addr, write, &snapshot);
+      return do_fault(mm, vma, addr, write, &snapshot);
     }
   }
   mm.mmap_lock.down_read(Site{"lock_mm_and_find_vma"});
@@ -146,7 +229,7 @@ int handle_mm_fault(Mm& mm, unsigned long addr, bool write) {
     unlock.write = false;
   }
   if (access_error(vma, write)) return -EFAULT;
-  return do_anonymous_fault(mm, vma, addr, write, nullptr);
+  return do_fault(mm, vma, addr, write, nullptr);
 }
 
 // fork's dup_mm() and dup_mmap(). Long because it follows the kernel's dup_mmap() step
@@ -200,6 +283,12 @@ std::unique_ptr<Mm> dup_mm(Mm& parent, int* error) {
     if ((ret = mas_store_gfp(&cmas, copy, gfp::kKernel))) {
       vma_free(*child, copy);
       break;
+    }
+    // dup_mmap: the copy holds its own file reference and is opened.
+    if (vma->vm_file) {
+      copy->vm_file = vma->vm_file;
+      copy->vm_ops = vma->vm_ops;
+      vma_link_file(copy);
     }
     ++child->map_count;
     child->total_vm += copy->pages();

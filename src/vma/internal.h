@@ -62,9 +62,12 @@ int split_vma(Mm& mm, Vma* vma, unsigned long addr, bool new_below);
 // Whether a VMA with these properties may be extended to cover an adjacent range with
 // `flags`, `anon_vma` and starting page offset `pgoff` (is_mergeable_vma +
 // is_mergeable_anon_vma + pgoff contiguity).
-bool can_merge_after(const Vma* prev, unsigned long flags, const AnonVma* anon_vma, unsigned long pgoff);
-bool can_merge_before(const Vma* next, unsigned long flags, const AnonVma* anon_vma, unsigned long pgoff,
-                      unsigned long pages);
+// Same file (null for anonymous memory) and, for a file, pgoff is its file offset.
+// Whether the merge may remove a VMA (one with ->close never goes) is the caller's rule.
+bool can_merge_after(const Vma* prev, unsigned long flags, const File* file, const AnonVma* anon_vma,
+                     unsigned long pgoff);
+bool can_merge_before(const Vma* next, unsigned long flags, const File* file, const AnonVma* anon_vma,
+                      unsigned long pgoff, unsigned long pages);
 
 // Removes the ptes of [start, end) in vma: mapcount dropped per pte, the page
 // references put only after the (simulated) TLB flush.

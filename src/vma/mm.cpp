@@ -49,6 +49,13 @@ VmContext::VmContext(mem::Memory& memory, VmConfig config)
       node_allocator_(std::make_unique<SlabNodeAllocator>(maple_node_cache_)) {
   maple::set_node_allocator(node_allocator_.get());
   memory_.set_rmap_ops(this);
+  for (unsigned i = 0; i < config_.files; ++i) {
+    files_.push_back(std::make_unique<File>());
+    File& file = *files_.back();
+    file.id = i + 1;
+    file.mmap_ops = i % 2 == 0 ? &kShmVmOps : &kGenericFileVmOps;
+    file.size_pages = config_.file_pages;
+  }
 }
 
 VmContext::~VmContext() {
@@ -59,6 +66,14 @@ VmContext::~VmContext() {
   }
   memory_.set_rmap_ops(nullptr);
   maple::set_node_allocator(nullptr);
+  // The page caches go with the files (truncate on the last close). A failed run's
+  // ptes may still map them: its pages stay with the Memory, which goes away as a whole.
+  if (abandoned_) return;
+  for (auto& file : files_) {
+    for (auto& [index, page] : file->cache)
+      if (page->mapcount == 0) memory_.put_page(page);
+    file->cache.clear();
+  }
 }
 
 int VmContext::vm_acct_memory(uint64_t pages) {
@@ -347,15 +362,16 @@ void unlink_anon_vmas(Vma* vma) {
   while (!vma->anon_vma_chain.empty()) anon_vma_unlink(vma, vma->anon_vma_chain.back());
 }
 
-bool can_merge_after(const Vma* prev, unsigned long flags, const AnonVma* anon_vma, unsigned long pgoff) {
-  if (!prev || prev->vm_flags != flags) return false;
+bool can_merge_after(const Vma* prev, unsigned long flags, const File* file, const AnonVma* anon_vma,
+                     unsigned long pgoff) {
+  if (!prev || prev->vm_flags != flags || prev->vm_file != file) return false;
   if (prev->anon_vma && anon_vma && prev->anon_vma != anon_vma) return false;
   return prev->vm_pgoff + prev->pages() == pgoff;
 }
 
-bool can_merge_before(const Vma* next, unsigned long flags, const AnonVma* anon_vma, unsigned long pgoff,
-                      unsigned long pages) {
-  if (!next || next->vm_flags != flags) return false;
+bool can_merge_before(const Vma* next, unsigned long flags, const File* file, const AnonVma* anon_vma,
+                      unsigned long pgoff, unsigned long pages) {
+  if (!next || next->vm_flags != flags || next->vm_file != file) return false;
   if (next->anon_vma && anon_vma && next->anon_vma != anon_vma) return false;
   return pgoff + pages == next->vm_pgoff;
 }
@@ -379,6 +395,8 @@ int split_vma(Mm& mm, Vma* vma, unsigned long addr, bool new_below) {
   fresh->vm_flags = vma->vm_flags;
   fresh->vm_pgoff = vma->vm_pgoff + (new_below ? 0 : (addr - vma->vm_start) >> kPageShift);
   fresh->anon_vma = vma->anon_vma;
+  fresh->vm_file = vma->vm_file;
+  fresh->vm_ops = vma->vm_ops;
   // CANARY split-skips-anon-vma-clone: the new VMA gets the anon_vma but not its chain.
   if (!defect_enabled(Defect::SplitSkipsAnonVmaClone)) anon_vma_clone(fresh, vma);
   // Both halves write-locked before the anon_vma lock (the order lock-free faults,
@@ -404,6 +422,8 @@ int split_vma(Mm& mm, Vma* vma, unsigned long addr, bool new_below) {
     vma_free(mm, fresh);
     return -ENOMEM;
   }
+  // __split_vma: the new part holds its own file reference and is opened.
+  if (fresh->vm_file) vma_link_file(fresh);
   ++mm.map_count;
   // CANARY nommu-split-double-count (seed 001): both halves set up as new VMAs.
   if (defect_enabled(Defect::NommuSplitDoubleCount)) ++mm.map_count;
@@ -445,6 +465,8 @@ void remove_vmas(Mm& mm, const std::vector<Vma*>& vmas) {
     mm.total_vm -= vma->pages();
     --mm.map_count;
     unlink_anon_vmas(vma);
+    // remove_vma: ->close, then the file reference goes.
+    if (vma->vm_file) vma_unlink_file(vma, true);
     vma_free(mm, vma);
   }
 }
@@ -477,9 +499,11 @@ std::string dump_mm(Mm& mm) {
                          mm.context().vma_cache().describe_object(vma));
       continue;
     }
-    out += fmt::format("  [{:#x}-{:#x}) {} pgoff {:#x} anon {} vma#{} ({} pages)\n", vma->vm_start, vma->vm_end,
-                       flags_text(vma->vm_flags), vma->vm_pgoff, vma->anon_vma ? vma->anon_vma->id : 0, vma->id,
-                       vma->pages());
+    out += fmt::format(
+        "  [{:#x}-{:#x}) {} pgoff {:#x} anon {} vma#{} ({} pages){}\n", vma->vm_start, vma->vm_end,
+        flags_text(vma->vm_flags), vma->vm_pgoff, vma->anon_vma ? vma->anon_vma->id : 0, vma->id, vma->pages(),
+        vma->vm_file ? fmt::format(" file {} {}", vma->vm_file->id, vma->vm_ops ? vma->vm_ops->name : "no vm_ops")
+                     : std::string());
   }
   return out;
 }
@@ -522,6 +546,42 @@ std::optional<std::string> vm_teardown_leak(VmContext& context) {
     return fmt::format("{} maple nodes still allocated", live);
   if (const uint64_t lru = context.memory().lru_size()) return fmt::format("{} pages still on the LRU", lru);
   if (const uint64_t used = context.memory().swap_slots_used()) return fmt::format("{} swap slots still in use", used);
+  for (size_t i = 0; i < context.file_count(); ++i) {
+    const File& file = *context.file(i);
+    if (file.refcount != 1 || file.attach != 0 || !file.i_mmap.empty())
+      return fmt::format("file {} still mapped: refcount {} (1 is its own), attach count {}, {} VMAs on i_mmap",
+                         file.id, file.refcount, file.attach, file.i_mmap.size());
+  }
+  return std::nullopt;
+}
+
+std::optional<Failure> validate_files(VmContext& context) {
+  for (size_t i = 0; i < context.file_count(); ++i) {
+    const File& file = *context.file(i);
+    auto fail = [&](const char* check, const std::string& what) {
+      std::string dump;
+      for (const Vma* vma : file.i_mmap)
+        dump += fmt::format("  i_mmap: vma#{} of mm {} [{:#x}-{:#x}) pgoff {:#x}\n", vma->id, vma->vm_mm->id(),
+                            vma->vm_start, vma->vm_end, vma->vm_pgoff);
+      return Failure{
+          check, "validate_files", fmt::format("file {} ({}): {}", file.id, file.mmap_ops->name, what), dump, 0, 0};
+    };
+    long hooked = 0;
+    for (const Vma* vma : file.i_mmap) {
+      if (!context.vma_cache().is_live(vma))
+        return fail("vma.file",
+                    fmt::format("i_mmap holds a freed vm_area_struct ({})", context.vma_cache().describe_object(vma)));
+      if (vma->vm_file != &file)
+        return fail("vma.file", fmt::format("i_mmap lists vma#{}, which maps another file", vma->id));
+      hooked += vma->vm_ops && vma->vm_ops->open ? 1 : 0;
+    }
+    if (file.refcount != 1 + static_cast<long>(file.i_mmap.size()))
+      return fail("vma.file",
+                  fmt::format("refcount {} but {} VMAs map it (+1, its own)", file.refcount, file.i_mmap.size()));
+    if (file.attach != hooked)
+      return fail("vma.file_attach",
+                  fmt::format("attach count {} but {} VMAs with {} map it", file.attach, hooked, kShmVmOps.name));
+  }
   return std::nullopt;
 }
 
@@ -538,6 +598,47 @@ const char* vma_lock_problem(Mm& mm, const Vma* vma) {
 }  // namespace
 
 namespace {
+
+// A file VMA must be on its file's i_mmap with the ops its file's mmap installs; an
+// anonymous one has no ops.
+std::optional<std::string> file_vma_problem(const Vma* vma) {
+  if (!vma->vm_file) {
+    if (vma->vm_ops) return fmt::format("vma#{} is anonymous but has vm_ops {}", vma->id, vma->vm_ops->name);
+    return std::nullopt;
+  }
+  bool listed = false;
+  for (const Vma* v : vma->vm_file->i_mmap) listed |= v == vma;
+  if (!listed) return fmt::format("vma#{} maps file {} but is not on its i_mmap", vma->id, vma->vm_file->id);
+  if (vma->vm_ops != vma->vm_file->mmap_ops)
+    return fmt::format("vma#{} of file {} has vm_ops {}, its file's mmap installs {}", vma->id, vma->vm_file->id,
+                       vma->vm_ops ? vma->vm_ops->name : "none", vma->vm_file->mmap_ops->name);
+  return std::nullopt;
+}
+
+// A file page's pte (or any pte of a shared file mapping) maps the VMA's file's cache
+// page at the VMA's pgoff for its address.
+std::optional<std::string> file_pte_problem(const Vma* vma, unsigned long vpn, const Pte& pte) {
+  const unsigned long index = vma->vm_pgoff + (vpn - (vma->vm_start >> kPageShift));
+  const File* file = vma->vm_file;
+  if (file && pte.page->mapping == file) {
+    auto cached = file->cache.find(index);
+    if (cached != file->cache.end() && cached->second == pte.page) return std::nullopt;
+  }
+  return fmt::format("pte at {:#x} of vma#{} ({}) maps pfn {}, not {} page {:#x}", vpn << kPageShift, vma->id,
+                     file ? fmt::format("file {} pgoff {:#x}", file->id, vma->vm_pgoff) : "anonymous", pte.page->pfn,
+                     file ? fmt::format("file {}'s cache", file->id) : "an anonymous", index);
+}
+
+// How rmap finds the page a pte maps: a file page (or any page of a shared file
+// mapping) as the file's cache page at the VMA's pgoff, an anonymous one through an
+// anon_vma on the VMA's chain.
+std::optional<std::string> pte_rmap_problem(const Vma* vma, unsigned long vpn, const Pte& pte) {
+  if (pte.page->mapping || (vma->vm_file && (vma->vm_flags & VM_SHARED))) return file_pte_problem(vma, vpn, pte);
+  for (AnonVma* anon_vma : vma->anon_vma_chain)
+    if (anon_vma == pte.page->anon_vma) return std::nullopt;
+  return fmt::format("pfn {} mapped at {:#x} cannot be found by rmap from vma#{}", pte.page->pfn, vpn << kPageShift,
+                     vma->id);
+}
 
 // validate_mm's second half: every swap pte and pte against the VMAs (`in_order`, the
 // tree's, already checked ordered and disjoint). `fail` makes validate_mm's Failure.
@@ -566,8 +667,6 @@ std::optional<Failure> validate_page_tables(Mm& mm, const std::vector<Vma*>& in_
                   page);
   }
   Cursor pte_cursor{in_order};
-  const Vma* reached_vma = nullptr;  // the last VMA and anon_vma rmap was seen to connect
-  const void* reached_anon_vma = nullptr;
   for (const auto& [vpn, pte] : mm.ptes) {
     Vma* vma = pte_cursor.covering(vpn);
     const FailureSubject page = FailureSubject::entry(vpn << kPageShift, ((vpn + 1) << kPageShift) - 1);
@@ -578,15 +677,7 @@ std::optional<Failure> validate_page_tables(Mm& mm, const std::vector<Vma*>& in_
       return fail(fmt::format("pte at {:#x} maps pfn {} with refcount {} mapcount {}", vpn << kPageShift, pte.page->pfn,
                               pte.page->refcount, pte.page->mapcount),
                   page);
-    bool reachable = vma == reached_vma && pte.page->anon_vma == reached_anon_vma;
-    for (size_t i = 0; !reachable && i < vma->anon_vma_chain.size(); ++i)
-      reachable = vma->anon_vma_chain[i] == pte.page->anon_vma;
-    reached_vma = vma;
-    reached_anon_vma = pte.page->anon_vma;
-    if (!reachable)
-      return fail(fmt::format("pfn {} mapped at {:#x} cannot be found by rmap from vma#{}", pte.page->pfn,
-                              vpn << kPageShift, vma->id),
-                  page);
+    if (auto problem = pte_rmap_problem(vma, vpn, pte)) return fail(*problem, page);
   }
   return std::nullopt;
 }
@@ -644,6 +735,7 @@ std::optional<Failure> validate_mm(Mm& mm) {
       if (pos >= anon_vma->vmas.size() || anon_vma->vmas[pos] != vma)
         return fail(fmt::format("anon_vma {} does not list vma#{}", anon_vma->id, vma->id), slot);
     }
+    if (auto problem = file_vma_problem(vma)) return fail(*problem, slot);
     prev_end = vma->vm_end;
     total += vma->pages();
     ++count;

@@ -74,10 +74,13 @@ bool range_free(Mm& mm, unsigned long start, unsigned long end) {
 }
 
 // Maps [addr, addr + len) with flags, merging with the neighbours when it can
-// (mmap_region). The range is free. Accounting has been charged by the caller.
-long mmap_region(Mm& mm, unsigned long addr, unsigned long len, unsigned long flags) {
+// (mmap_region). The range is free. Accounting has been charged by the caller. With a
+// file, the mapping starts at page `file_pgoff` of it; anonymous memory's pgoff is the
+// linear page index of addr.
+long mmap_region(Mm& mm, unsigned long addr, unsigned long len, unsigned long flags, File* file = nullptr,
+                 unsigned long file_pgoff = 0) {
   const unsigned long end = addr + len;
-  const unsigned long pgoff = addr >> kPageShift;
+  const unsigned long pgoff = file ? file_pgoff : addr >> kPageShift;
   Vma* next = find_vma(mm, addr);
   if (next && next->vm_start != end) next = nullptr;
   Vma* prev = nullptr;
@@ -85,9 +88,12 @@ long mmap_region(Mm& mm, unsigned long addr, unsigned long len, unsigned long fl
     MA_STATE(mas, &mm.mm_mt, addr - 1, addr - 1);
     prev = static_cast<Vma*>(mas_walk(&mas));
   }
-  const bool merge_prev = can_merge_after(prev, flags, nullptr, pgoff);
-  const bool merge_next = can_merge_before(next, flags, nullptr, pgoff, len >> kPageShift) &&
-                          (!merge_prev || !prev->anon_vma || !next->anon_vma || prev->anon_vma == next->anon_vma);
+  const bool merge_prev = can_merge_after(prev, flags, file, nullptr, pgoff);
+  // Merging with both removes next, which a VMA with ->close never is by a merge: then
+  // only prev grows.
+  const bool merge_next = can_merge_before(next, flags, file, nullptr, pgoff, len >> kPageShift) &&
+                          (!merge_prev || !prev->anon_vma || !next->anon_vma || prev->anon_vma == next->anon_vma) &&
+                          !(merge_prev && vma_has_close(next->vm_ops));
   MA_STATE(mas, &mm.mm_mt, 0, 0);
   if (merge_prev) {
     // Extend prev over the new range (and over next when both merge).
@@ -107,6 +113,7 @@ long mmap_region(Mm& mm, unsigned long addr, unsigned long len, unsigned long fl
       vma_mark_detached(next);
       --mm.map_count;
       unlink_anon_vmas(next);
+      if (next->vm_file) vma_unlink_file(next, false);
       vma_free(mm, next);
     }
   } else if (merge_next) {
@@ -131,8 +138,12 @@ long mmap_region(Mm& mm, unsigned long addr, unsigned long len, unsigned long fl
     vma->vm_end = end;
     vma->vm_flags = flags;
     vma->vm_pgoff = pgoff;
+    vma->vm_file = file;
+    vma->vm_ops = file ? file->mmap_ops : nullptr;
     vma_start_write(vma);  // before a lock-free reader can find it
     vma_store(mm, mas, addr, end, vma);
+    // get_file, and the file's mmap hook (shm_mmap opens the new VMA).
+    if (file) vma_link_file(vma);
     ++mm.map_count;
   }
   mm.total_vm += len >> kPageShift;
@@ -143,7 +154,8 @@ long mmap_region(Mm& mm, unsigned long addr, unsigned long len, unsigned long fl
 // every allocation (the VMA, the edge splits, the store's nodes) happens before any
 // mapping is lost, and -ENOMEM leaves the layout as it was (the order newer kernels
 // use: gather the old VMAs, store the new one, then tear the old ones down).
-long mmap_replace(Mm& mm, unsigned long addr, unsigned long len, unsigned long flags) {
+long mmap_replace(Mm& mm, unsigned long addr, unsigned long len, unsigned long flags, File* file,
+                  unsigned long file_pgoff) {
   const unsigned long end = addr + len;
   if (mm.map_count + 2 >= mm.context().config().max_map_count) return -ENOMEM;
   Vma* vma = vma_alloc(mm);
@@ -167,7 +179,9 @@ long mmap_replace(Mm& mm, unsigned long addr, unsigned long len, unsigned long f
   vma->vm_start = addr;
   vma->vm_end = end;
   vma->vm_flags = flags;
-  vma->vm_pgoff = addr >> kPageShift;
+  vma->vm_pgoff = file ? file_pgoff : addr >> kPageShift;
+  vma->vm_file = file;
+  vma->vm_ops = file ? file->mmap_ops : nullptr;
   vma_start_write(vma);
   for (Vma* gone : old) vma_start_write(gone);
   {
@@ -175,6 +189,7 @@ long mmap_replace(Mm& mm, unsigned long addr, unsigned long len, unsigned long f
     vma_store(mm, mas, addr, end, vma);
   }
   for (Vma* gone : old) vma_mark_detached(gone);
+  if (file) vma_link_file(vma);
   ++mm.map_count;
   mm.total_vm += len >> kPageShift;
   remove_vmas(mm, old);
@@ -183,9 +198,9 @@ long mmap_replace(Mm& mm, unsigned long addr, unsigned long len, unsigned long f
 
 }  // namespace
 
-long vm_mmap(Mm& mm, unsigned long addr, unsigned long len, unsigned long prot, unsigned long flags) {
+long do_mmap_locked(Mm& mm, File* file, unsigned long addr, unsigned long len, unsigned long prot, unsigned long flags,
+                    unsigned long pgoff) {
   const VmConfig& config = mm.context().config();
-  if (!(flags & MAP_ANONYMOUS)) return -EBADF;
   const unsigned long type = flags & (MAP_SHARED | MAP_PRIVATE);
   if (type != MAP_SHARED && type != MAP_PRIVATE) return -EINVAL;
   if (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) return -EINVAL;
@@ -196,13 +211,14 @@ long vm_mmap(Mm& mm, unsigned long addr, unsigned long len, unsigned long prot, 
   if (fixed && !page_aligned(addr)) return -EINVAL;
   if (fixed && (addr > config.task_size - aligned_len)) return -ENOMEM;
   if (fixed && addr < config.mmap_min_addr) return -EPERM;
+  // The file offset must not wrap (do_mmap's -EOVERFLOW).
+  if (file && pgoff + (aligned_len >> kPageShift) < pgoff) return -EOVERFLOW;
 
   unsigned long vm_flags = calc_vm_prot_bits(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
   if (type == MAP_SHARED) vm_flags |= VM_SHARED | VM_MAYSHARE;
   if (flags & MAP_NORESERVE) vm_flags |= VM_NORESERVE;
   if (flags & MAP_GROWSDOWN) vm_flags |= VM_GROWSDOWN;
 
-  MmapWriteLock lock(mm, Site{"vm_mmap"});
   if (fixed) {
     if ((flags & MAP_FIXED_NOREPLACE) && !(flags & MAP_FIXED) && !range_free(mm, addr, addr + aligned_len))
       return -EEXIST;
@@ -225,10 +241,24 @@ long vm_mmap(Mm& mm, unsigned long addr, unsigned long len, unsigned long prot, 
     vm_flags |= VM_ACCOUNT;
   }
   const long ret = (flags & MAP_FIXED) && !range_free(mm, addr, addr + aligned_len)
-                       ? mmap_replace(mm, addr, aligned_len, vm_flags)
-                       : mmap_region(mm, addr, aligned_len, vm_flags);
+                       ? mmap_replace(mm, addr, aligned_len, vm_flags, file, pgoff)
+                       : mmap_region(mm, addr, aligned_len, vm_flags, file, pgoff);
   if (ret < 0 && (vm_flags & VM_ACCOUNT)) mm.context().vm_unacct_memory(pages);
   return ret;
+}
+
+long vm_mmap(Mm& mm, unsigned long addr, unsigned long len, unsigned long prot, unsigned long flags) {
+  if (!(flags & MAP_ANONYMOUS)) return -EBADF;
+  MmapWriteLock lock(mm, Site{"vm_mmap"});
+  return do_mmap_locked(mm, nullptr, addr, len, prot, flags, 0);
+}
+
+long vm_mmap_file(Mm& mm, File* file, unsigned long addr, unsigned long len, unsigned long prot, unsigned long flags,
+                  unsigned long pgoff) {
+  if (!file) return -EBADF;
+  if (flags & (MAP_ANONYMOUS | MAP_GROWSDOWN)) return -EINVAL;
+  MmapWriteLock lock(mm, Site{"vm_mmap"});
+  return do_mmap_locked(mm, file, addr, len, prot, flags, pgoff);
 }
 
 int do_vmi_munmap(Mm& mm, unsigned long start, unsigned long len) {
@@ -327,8 +357,21 @@ int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, u
   if (next && next->vm_start != vma->vm_end) next = nullptr;
   const unsigned long pgoff = vma->vm_pgoff + ((start - vma->vm_start) >> kPageShift);
   const unsigned long pages = (end - start) >> kPageShift;
-  const bool merge_prev = start == vma->vm_start && can_merge_after(prev, newflags, vma->anon_vma, pgoff);
-  const bool merge_next = end == vma->vm_end && can_merge_before(next, newflags, vma->anon_vma, pgoff, pages);
+  bool merge_prev = start == vma->vm_start && can_merge_after(prev, newflags, vma->vm_file, vma->anon_vma, pgoff);
+  bool merge_next = end == vma->vm_end && can_merge_before(next, newflags, vma->vm_file, vma->anon_vma, pgoff, pages);
+  const bool anon_compatible =
+      merge_prev && merge_next && (!prev->anon_vma || !next->anon_vma || prev->anon_vma == next->anon_vma);
+  // vma_merge_existing_range's rules for VMAs with ->close (a merge never calls it, so
+  // such a VMA is never removed by one): a merge that would remove vma does not happen,
+  // and one that would also remove next merges with prev alone.
+  if (start == vma->vm_start && end == vma->vm_end && (merge_prev || merge_next) && vma_has_close(vma->vm_ops)) {
+    // CANARY merge-removes-vma-with-close: vma_merge's case 7 before fc0c8f9089c2 (prev
+    // absorbs all of vma, next stays): the rule is not applied, and vma goes without
+    // ->close.
+    const bool case7 = merge_prev && !anon_compatible;
+    if (!(case7 && defect_enabled(Defect::MergeRemovesVmaWithClose))) merge_prev = merge_next = false;
+  }
+  if (merge_prev && merge_next && vma_has_close(next->vm_ops)) merge_next = false;
   MA_STATE(mas, &mm.mm_mt, 0, 0);
 
   if (merge_prev && merge_next && end == vma->vm_end &&
@@ -350,6 +393,7 @@ int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, u
       // CANARY merge-keeps-map-count: only one of the two VMAs merged away is counted.
       if (gone == vma || !defect_enabled(Defect::MergeKeepsMapCount)) --mm.map_count;
       unlink_anon_vmas(gone);
+      if (gone->vm_file) vma_unlink_file(gone, false);
       vma_free(mm, gone);
     }
     return 0;
@@ -380,6 +424,7 @@ int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, u
       vma_mark_detached(vma);
       --mm.map_count;
       unlink_anon_vmas(vma);
+      if (vma->vm_file) vma_unlink_file(vma, false);
       vma_free(mm, vma);
     }
     return 0;
@@ -402,6 +447,7 @@ int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, u
       vma_mark_detached(vma);
       --mm.map_count;
       unlink_anon_vmas(vma);
+      if (vma->vm_file) vma_unlink_file(vma, false);
       vma_free(mm, vma);
     }
     return 0;
@@ -558,10 +604,15 @@ long move_vma(Mm& mm, Vma* vma, unsigned long old_addr, unsigned long old_len, u
   fresh->vm_end = new_addr + new_len;
   fresh->vm_flags = vma->vm_flags;
   fresh->vm_pgoff = vma->vm_pgoff;
+  fresh->vm_file = vma->vm_file;
+  fresh->vm_ops = vma->vm_ops;
   fresh->anon_vma = vma->anon_vma;
   anon_vma_clone(fresh, vma);
   vma_start_write(fresh);
   vma_store(mm, mas, new_addr, new_addr + new_len, fresh);
+  // copy_vma: the copy holds its own file reference and is opened (the old VMA is
+  // closed when it is removed below).
+  if (fresh->vm_file) vma_link_file(fresh);
   ++mm.map_count;
   mm.total_vm += new_len >> kPageShift;
   {

@@ -37,12 +37,26 @@ constexpr Site kSiteLength{"page_model.length"};
 constexpr Site kSiteProt{"page_model.prot"};
 constexpr Site kSiteFailNth{"page_model.fail_nth"};
 constexpr Site kSiteWrite{"page_model.write"};
+constexpr Site kSiteFile{"page_model.file"};
+constexpr Site kSitePgoff{"page_model.pgoff"};
 
 struct PageState {
   unsigned long flags = 0;  // VM_READ/WRITE/EXEC/SHARED
   bool populated = false;
+  uint64_t file = 0;        // the file's id for a file mapping, else 0
+  unsigned long pgoff = 0;  // the page of that file it maps (0 for anonymous memory)
   bool operator==(const PageState&) const = default;
 };
+
+// The page vpn of vma as the model sees it, before population.
+PageState vma_page_state(const Vma* vma, unsigned long vpn) {
+  PageState state{vma->vm_flags & kProtMask, false};
+  if (vma->vm_file) {
+    state.file = vma->vm_file->id;
+    state.pgoff = vma->vm_pgoff + (vpn - (vma->vm_start >> kPageShift));
+  }
+  return state;
+}
 
 using Pages = std::map<unsigned long, PageState>;  // vpn -> state, mapped pages only
 
@@ -53,8 +67,10 @@ Pages real_pages(Mm& mm) {
   void* entry;
   mas_for_each(&mas, entry, ULONG_MAX) {
     auto* vma = static_cast<Vma*>(entry);
-    for (unsigned long vpn = vma->vm_start >> kPageShift; vpn < vma->vm_end >> kPageShift; ++vpn)
-      real[vpn] = PageState{vma->vm_flags & kProtMask, mm.ptes.count(vpn) != 0 || mm.swap_ptes.count(vpn) != 0};
+    for (unsigned long vpn = vma->vm_start >> kPageShift; vpn < vma->vm_end >> kPageShift; ++vpn) {
+      real[vpn] = vma_page_state(vma, vpn);
+      real[vpn].populated = mm.ptes.count(vpn) != 0 || mm.swap_ptes.count(vpn) != 0;
+    }
   }
   return real;
 }
@@ -137,17 +153,29 @@ class ModelRun {
       fail("result", fmt::format("{} returned {}, the model expects {}", last_op_, got, want), dump_mm(mm));
   }
 
-  // The operations, in draw order.
-  enum PageOp : uint64_t { kMmapFixed, kMmap, kMunmap, kMprotect, kFault, kMremap, kBrk, kFork, kPageOpCount };
+  // The operations, in draw order; mmap_file only with PageModelOptions::file_mappings
+  // (the draw range then grows by one, so runs without it draw as before it existed).
+  enum PageOp : uint64_t {
+    kMmapFixed,
+    kMmap,
+    kMunmap,
+    kMprotect,
+    kFault,
+    kMremap,
+    kBrk,
+    kFork,
+    kMmapFile,
+    kPageOpCount
+  };
 
-  static constexpr const char* kPageOpNames[kPageOpCount] = {"mmap_fixed", "mmap",   "munmap", "mprotect",
-                                                             "fault",      "mremap", "brk",    "fork"};
+  static constexpr const char* kPageOpNames[kPageOpCount] = {"mmap_fixed", "mmap", "munmap", "mprotect", "fault",
+                                                             "mremap",     "brk",  "fork",   "mmap_file"};
 
   // One operation over [addr, addr + n pages) of the window, diffed against the model.
   void step(Mm& mm) {
     const unsigned long addr = window_addr();
     const unsigned long n = npages();
-    const uint64_t op = c_.draw(ChoiceKind::Op, kSiteOp, kPageOpCount);
+    const uint64_t op = c_.draw(ChoiceKind::Op, kSiteOp, options_.file_mappings ? kPageOpCount : kMmapFile);
     last_op_ = kPageOpNames[op];
     switch (static_cast<PageOp>(op)) {
       case kMmapFixed: return op_mmap_fixed(mm, addr, n);
@@ -158,6 +186,7 @@ class ModelRun {
       case kMremap: return op_mremap(mm, addr, n);
       case kBrk: return op_brk(mm);
       case kFork: return op_fork(mm);
+      case kMmapFile: return op_mmap_file(mm, addr, n);
       case kPageOpCount: break;
     }
   }
@@ -171,6 +200,23 @@ class ModelRun {
     expect_ret(ret, static_cast<long>(addr), mm);
     unmap(addr, n);
     map(addr, n, calc_vm_prot_bits(p));
+  }
+
+  // mmap MAP_FIXED of a file over the window, shared or private, at a drawn offset
+  // (below 32, so the mapping and what mremap grows it to stay inside the file).
+  void op_mmap_file(Mm& mm, unsigned long addr, unsigned long n) {
+    File* file = context_.file(c_.draw(ChoiceKind::Arg, kSiteFile, context_.file_count()));
+    const bool shared = c_.draw(ChoiceKind::Arg, kSiteWrite, 2);
+    const unsigned long pgoff = c_.draw(ChoiceKind::Arg, kSitePgoff, 32);
+    const unsigned long p = prot();
+    const long ret =
+        vm_mmap_file(mm, file, addr, n * kPageSize, p, (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, pgoff);
+    if (ret == -ENOMEM && armed_) return void(++enomem_);
+    expect_ret(ret, static_cast<long>(addr), mm);
+    unmap(addr, n);
+    for (unsigned long i = 0; i < n; ++i)
+      model_[(addr >> kPageShift) + i] =
+          PageState{calc_vm_prot_bits(p) | (shared ? VM_SHARED : 0), false, file->id, pgoff + i};
   }
 
   // mmap anywhere: must not land on a mapping.
@@ -208,7 +254,7 @@ class ModelRun {
         Vma* vma = vma_lookup(mm, addr + k * kPageSize);
         auto& state = model_[(addr >> kPageShift) + k];
         const unsigned long now = vma ? vma->vm_flags & kProtMask : ~0UL;
-        if (now != state.flags && now != calc_vm_prot_bits(p))
+        if (now != state.flags && now != ((state.flags & VM_SHARED) | calc_vm_prot_bits(p)))
           fail("mprotect", fmt::format("page {:#x} has neither the old nor the new protection", addr + k * kPageSize),
                dump_mm(mm));
         state.flags = now;
@@ -216,7 +262,11 @@ class ModelRun {
       return;
     }
     expect_ret(ret, prefix == n ? 0 : -ENOMEM, mm);
-    for (unsigned long k = 0; k < prefix; ++k) model_[(addr >> kPageShift) + k].flags = calc_vm_prot_bits(p);
+    // The access bits change; VM_SHARED, the file and its offset stay.
+    for (unsigned long k = 0; k < prefix; ++k) {
+      PageState& state = model_[(addr >> kPageShift) + k];
+      state.flags = (state.flags & VM_SHARED) | calc_vm_prot_bits(p);
+    }
   }
 
   // A read or write fault: allowed by the protection or -EFAULT.
@@ -238,7 +288,7 @@ class ModelRun {
     if (!vma) return;
     const unsigned long old_len = std::min(len, vma->vm_end - addr);
     const unsigned long new_len = (1 + c_.draw(ChoiceKind::Arg, kSiteLength, 16)) * kPageSize;
-    const unsigned long flags = vma->vm_flags & kProtMask;
+    const PageState first = vma_page_state(vma, addr >> kPageShift);
     const long ret = do_mremap(mm, addr, old_len, new_len, MREMAP_MAYMOVE, 0);
     if (ret == -ENOMEM && armed_) return void(++enomem_);
     if (ret <= 0) expect_ret(ret, 1, mm);
@@ -249,11 +299,12 @@ class ModelRun {
       // A move whose old range could not be removed leaves it mapped and empty.
       for (unsigned long i = 0; i < (old_len >> kPageShift); ++i)
         if (Vma* left = vma_lookup(mm, addr + i * kPageSize))
-          model_[(addr >> kPageShift) + i] = PageState{left->vm_flags & kProtMask, false};
+          model_[(addr >> kPageShift) + i] = vma_page_state(left, (addr >> kPageShift) + i);
     }
     const unsigned long dest = static_cast<unsigned long>(ret) >> kPageShift;
     for (unsigned long i = 0; i < (new_len >> kPageShift); ++i)
-      model_[dest + i] = i < moved.size() ? moved[i] : PageState{flags, false};
+      model_[dest + i] =
+          i < moved.size() ? moved[i] : PageState{first.flags, false, first.file, first.file ? first.pgoff + i : 0};
   }
 
   // brk: the heap grows or shrinks to the drawn break, or stays.
@@ -299,8 +350,10 @@ class ModelRun {
       if (it == real.end()) fail("diff", fmt::format("page {:#x} should be mapped", vpn << kPageShift), dump_mm(mm));
       if (!(it->second == state))
         fail("diff",
-             fmt::format("page {:#x}: flags {:#x} populated {}, the model says flags {:#x} populated {}",
-                         vpn << kPageShift, it->second.flags, it->second.populated, state.flags, state.populated),
+             fmt::format("page {:#x}: flags {:#x} populated {} file {} page {:#x}, the model says flags {:#x} "
+                         "populated {} file {} page {:#x}",
+                         vpn << kPageShift, it->second.flags, it->second.populated, it->second.file, it->second.pgoff,
+                         state.flags, state.populated, state.file, state.pgoff),
              dump_mm(mm));
     }
     fail("diff", fmt::format("{} pages mapped, the model has {}", real.size(), model_.size()), dump_mm(mm));

@@ -132,6 +132,28 @@ std::optional<Failure> world_job(uint64_t seed) {
   return run_vm_world(choices, options).failure;
 }
 
+// world_job with file mappings as smoke.toml draws them (the mmap_file op).
+std::optional<Failure> world_file_job(uint64_t seed) {
+#ifdef MMT_SANITIZED
+  __lsan::ScopedDisabler abandoned_address_spaces_are_not_leaks;
+#endif
+  SeededChoices choices(seed);
+  VmWorldOptions options;
+  options.ops = 10000;
+  options.workers = 4;
+  options.mm_slots = 4;
+  options.memory_pages = 1024;
+  options.min_free_pages = 96;
+  options.vma_fail_probability = 0.02;
+  options.anon_vma_fail_probability = 0.02;
+  options.maple_node_fail_probability = 0.01;
+  options.page_fail_probability = 0.002;
+  options.per_vma_locks = true;
+  options.op_mix[static_cast<size_t>(VmOp::kStack)] = 2;
+  options.op_mix[static_cast<size_t>(VmOp::kMmapFile)] = 2;
+  return run_vm_world(choices, options).failure;
+}
+
 // The first seed in [1, seeds] whose run fails, with the failure.
 std::optional<std::pair<uint64_t, Failure>> first_failure(const Job& job, uint64_t seeds) {
   for (uint64_t seed = 1; seed <= seeds; ++seed)
@@ -299,6 +321,12 @@ TEST(Defects, MremapEnomemKeepsChargeIsCaughtByCommittedAccounting) {
 
 TEST(Defects, ForkEnomemLeaksChargeIsCaughtByCommittedAccounting) {
   expect_caught(Defect::ForkEnomemLeaksCharge, world_job, "vma.committed_accounting", 20);
+}
+
+// vma_merge's case 7 before fc0c8f9089c2: a shm-like VMA merged away without ->close
+// leaves the file's attach count one too high, which the file check names.
+TEST(Defects, MergeRemovesVmaWithCloseIsCaughtByTheAttachCount) {
+  expect_caught(Defect::MergeRemovesVmaWithClose, world_file_job, "vma.file_attach", 10);
 }
 
 TEST(Defects, MergeKeepsMapCountIsCaughtByValidateMm) {

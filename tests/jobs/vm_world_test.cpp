@@ -126,6 +126,32 @@ TEST(VmWorld, ThousandSeedsStayClean) {
   }
 }
 
+// File mappings in smoke's world (the mmap_file op, both kinds of file, every
+// allocation class failing, per-VMA locks, memory pressure): file counts, i_mmap,
+// attach counts and page-cache ptes stay right through merges, splits, faults, fork,
+// mremap, reclaim and exit, and nothing is left at teardown.
+TEST(VmWorld, FileMappingSeedsStayClean) {
+  VmWorldOptions options;
+  options.ops = 1000;
+  options.workers = 4;
+  options.mm_slots = 4;
+  options.memory_pages = 1024;
+  options.min_free_pages = 96;
+  options.vma_fail_probability = 0.02;
+  options.anon_vma_fail_probability = 0.02;
+  options.maple_node_fail_probability = 0.01;
+  options.page_fail_probability = 0.01;
+  options.op_mix[static_cast<size_t>(VmOp::kMmapFile)] = 4;
+  for (uint64_t seed = 1; seed <= 100; ++seed) {
+    options.per_vma_locks = seed % 2 == 0;
+    SeededChoices choices(seed);
+    const VmWorldResult result = run_vm_world(choices, options);
+    ASSERT_FALSE(result.failure.has_value()) << "seed " << seed << ": " << result.failure->headline() << "\n"
+                                             << result.failure->dump;
+    EXPECT_GT(result.coverage.outcomes.at("mmap_file").at("addr"), 0u) << "seed " << seed;
+  }
+}
+
 }  // namespace mmt::jobs
 
 namespace mmt::jobs {

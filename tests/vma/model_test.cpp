@@ -35,6 +35,26 @@ TEST(VmaModel, InjectedAllocationFailuresLeaveTheMmConsistent) {
   EXPECT_GT(enomem, 100u) << "failure injection did not bite";
 }
 
+// File mappings among the rest (shared and private, both kinds of file): each page's
+// file and file offset must match the model too, through merges, splits, mremap and
+// fork, with and without failures injected.
+TEST(VmaModel, FileMappingsMatchThePageModel) {
+  PageModelOptions options;
+  options.ops = 1500;
+  options.file_mappings = true;
+  uint64_t enomem = 0;
+  for (uint64_t seed = 1; seed <= 8; ++seed) {
+    options.inject_failures = seed > 4;
+    SeededChoices choices(seed);
+    const PageModelResult result = run_page_model(choices, options);
+    ASSERT_FALSE(result.failure.has_value()) << "seed " << seed << ": " << result.failure->headline() << "\n"
+                                             << result.failure->dump;
+    EXPECT_EQ(result.ops_done, options.ops);
+    enomem += result.enomem;
+  }
+  EXPECT_GT(enomem, 50u) << "failure injection did not bite";
+}
+
 TEST(VmaModel, ExhaustedChoicesEndTheRun) {
   // What fuzz_vma relies on: a short byte string is a short, valid run.
   const uint8_t bytes[] = {0, 3, 2, 0, 1, 4, 0, 0, 2, 7, 1, 1};

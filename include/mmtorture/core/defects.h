@@ -48,8 +48,9 @@ enum class Defect : uint32_t {
   RcuNodePublishedBeforePivots,
   ContigEarlyExitKeepsIsolation,
   ContigSkipsPcpDrain,
+  MergeRemovesVmaWithClose,
 };
-inline constexpr uint32_t kDefectCount = 31;
+inline constexpr uint32_t kDefectCount = 32;
 static_assert(kDefectCount <= 64, "the enabled-defect mask is 64 bits wide");
 
 struct DefectInfo {

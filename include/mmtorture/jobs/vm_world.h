@@ -97,6 +97,8 @@ struct VmWorldOptions {
   // The stack guard gap in pages (the kernel's stack_guard_gap, 256 by default), scaled
   // to the world's 256-page window so the stack op's growths are not all refused.
   uint64_t stack_guard_gap_pages = 4;
+  // Simulated files the mmap_file op maps (set as vma::VmConfig::files).
+  uint64_t files = 2;
   // replay --last: records each thread's last events (sched/event_log.h) when set.
   sched::EventLog* event_log = nullptr;
   // replay --dump-tree: at the first failure, before any thread unwinds or any address

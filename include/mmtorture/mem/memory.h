@@ -120,6 +120,8 @@ class Memory {
   // the pte's reference is the caller's to take or hand over), and its removal.
   void page_add_anon_rmap(Page* page, void* anon_vma, unsigned long index);
   void page_dup_rmap(Page* page);
+  // A pte now maps the file page `page` (page->mapping set by its owner): mapcount + 1.
+  void page_add_file_rmap(Page* page);
   void page_remove_rmap(Page* page);
 
   // Null when pfn is out of range.

@@ -62,6 +62,9 @@ struct Page {
   // Free list the block sits on when PG_buddy (always its pageblock's type).
   MigrateType free_type = MigrateType::Movable;
   void* anon_vma = nullptr;  // reverse-mapping owner: opaque to mem, set by the vma layer
+  // The file whose page cache holds the page (page->mapping of a file page), or null:
+  // opaque to mem, set by the vma layer. A file page is never anonymous.
+  void* mapping = nullptr;
   unsigned long index = 0;   // page offset within the owner (linear page index)
   void* slab = nullptr;      // the slab this frame backs when PG_slab (slab.h)
   SwapEntry swap = 0;        // its swap slot while PG_swapcache (folio->swap)

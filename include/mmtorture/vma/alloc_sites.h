@@ -9,5 +9,6 @@ namespace mmt::vma {
 inline constexpr Site kSiteVmAreaAlloc{"vm_area_alloc"};      // vm_area_struct, GFP_KERNEL
 inline constexpr Site kSiteAnonVmaAlloc{"anon_vma_alloc"};    // anon_vma, GFP_KERNEL
 inline constexpr Site kSiteAnonFault{"do_anonymous_page"};    // the page of an anonymous or COW fault
+inline constexpr Site kSiteFilemapFault{"filemap_fault"};     // a file's page-cache page, GFP_KERNEL
 
 }  // namespace mmt::vma

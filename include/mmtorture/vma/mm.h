@@ -20,6 +20,7 @@
 #include "mmtorture/mem/slab.h"
 #include "mmtorture/sched/rwsem.h"
 #include "mmtorture/sched/spinlock.h"
+#include "mmtorture/vma/file.h"
 #include "mmtorture/vma/vm_flags.h"
 #include "mmtorture/vma/vma_lock.h"
 
@@ -68,14 +69,18 @@ struct AnonVma {
   bool linked_ref = false;      // the reference held while VMAs are linked
 };
 
-// One mapping [vm_start, vm_end). Anonymous only: vm_pgoff is the linear page index
-// of vm_start (the kernel's rule for private anonymous memory), so merges require
-// contiguous pgoffs exactly as the kernel does.
+// One mapping [vm_start, vm_end). Anonymous: vm_pgoff is the linear page index of
+// vm_start (the kernel's rule for anonymous memory). File-backed (vm_file set): vm_pgoff
+// is the file offset, in pages, that vm_start maps, and vm_ops the table the file's mmap
+// hook installed. Merges require contiguous pgoffs either way, as the kernel does; a
+// private file mapping also gets an anon_vma for the pages its write faults copy.
 struct Vma {
   unsigned long vm_start = 0;
   unsigned long vm_end = 0;
   unsigned long vm_flags = 0;
   unsigned long vm_pgoff = 0;
+  File* vm_file = nullptr;
+  const VmOperations* vm_ops = nullptr;
   AnonVma* anon_vma = nullptr;
   std::vector<AnonVma*> anon_vma_chain;  // every anon_vma this VMA is linked into
   // Where this VMA sits in each of those anon_vmas' lists (parallel to anon_vma_chain):
@@ -111,6 +116,10 @@ struct VmConfig {
   // Per-VMA locks and lock-free fault lookups (vma_lock.h); off: faults take mmap_lock
   // and VMAs are freed at once, as before they existed.
   bool per_vma_locks = false;
+  // Simulated files (file.h) mappable with vm_mmap_file; even-numbered ones (0, 2, ...)
+  // are SysV-shm-like (open/close hooks), odd ones plain. Each is file_pages long.
+  unsigned files = 2;
+  unsigned long file_pages = 64;
 };
 
 // The world VMAs live in. Installs a maple node allocator backed by its slab for its
@@ -146,6 +155,10 @@ class VmContext final : public mem::RmapOps {
   uint64_t next_vma_id() { return ++vma_ids_; }
   uint64_t next_mm_id() { return ++mm_ids_; }
   uint64_t anon_vmas() const { return anon_vmas_.size(); }
+
+  // The context's files (VmConfig::files of them), by index; null past the end.
+  File* file(size_t index) { return index < files_.size() ? files_[index].get() : nullptr; }
+  size_t file_count() const { return files_.size(); }
 
   // A failed run's world: its address spaces are abandoned, never torn down through
   // the model (their locks and structures may be half-changed). ~Mm then releases host
@@ -185,6 +198,7 @@ class VmContext final : public mem::RmapOps {
   mem::KmemCache anon_vma_cache_;
   std::unique_ptr<SlabNodeAllocator> node_allocator_;
   std::vector<std::unique_ptr<AnonVma>> anon_vmas_;  // live for the context's life
+  std::vector<std::unique_ptr<File>> files_;         // by id, live for the context's life
   // VMA -> its lock; looked up, never iterated (pointer order is no run's order).
   std::unordered_map<const Vma*, std::unique_ptr<VmaLock>> vma_locks_;
   VmaLockStats vma_lock_stats_;
@@ -245,11 +259,18 @@ class Mm {
 // The VMA containing addr, or null (find_vma_intersection(addr, addr + 1)).
 Vma* vma_lookup(Mm& mm, unsigned long addr);
 
+// The first broken file invariant of the context, over its files: refcount = 1 + the
+// VMAs on i_mmap, every VMA on i_mmap live and naming the file, attach = the VMAs on it
+// with hooked ops (check vma.file_attach for the last, vma.file otherwise).
+std::optional<Failure> validate_files(VmContext& context);
+
 // validate_mm: the tree is valid; every VMA's range equals its tree slot; VMAs are
 // ordered and non-overlapping; their count is map_count; total_vm and rss add up;
 // flags are consistent (VM_ACCOUNT only on private mappings); every VMA is linked into
-// its anon_vma; every pte lies inside a VMA, is writable only in a VM_WRITE mapping and
-// maps a page whose anon_vma is on its VMA's chain; every swap pte lies inside a VMA,
+// its anon_vma; a file VMA is on its file's i_mmap with the file's vm_ops; every pte lies
+// inside a VMA, is writable only in a VM_WRITE mapping and maps a page whose anon_vma is
+// on its VMA's chain, or the VMA's file's cache page at the VMA's pgoff (always so in a
+// VM_SHARED file mapping); every swap pte lies inside a VMA,
 // shares no page number with a present pte and names a slot in use. Returns the first
 // violation.
 std::optional<Failure> validate_mm(Mm& mm);
@@ -259,8 +280,9 @@ std::optional<Failure> validate_mm(Mm& mm);
 uint64_t vm_account_pages(Mm& mm);
 
 // What a context still holds once every mm of it has exited: the first of its
-// vm_area_structs, anon_vmas and maple nodes still allocated, pages on the LRU and swap
-// slots in use, as one line ("3 anon_vmas still allocated"), or nothing. The world's
+// vm_area_structs, anon_vmas and maple nodes still allocated, pages on the LRU, swap
+// slots in use, and files still mapped (a reference, an attach or an i_mmap entry beyond
+// the file's own), as one line ("3 anon_vmas still allocated"), or nothing. The world's
 // teardown leak check and the test worlds' teardown read this one list.
 std::optional<std::string> vm_teardown_leak(VmContext& context);
 

@@ -14,6 +14,13 @@ namespace mmt::vma {
 // -EPERM below mmap_min_addr, -EEXIST for MAP_FIXED_NOREPLACE over a mapping, -EBADF
 // without MAP_ANONYMOUS since there are no files).
 long vm_mmap(Mm& mm, unsigned long addr, unsigned long len, unsigned long prot, unsigned long flags);
+// mmap of a file (file.h): MAP_SHARED (VM_SHARED | VM_MAYSHARE) or MAP_PRIVATE, mapping
+// the file from page `pgoff` on. The new VMA holds a file reference and gets the file's
+// vm_ops (its mmap hook: a shm-like file's ->open runs); it merges with a neighbour
+// mapping the same file at contiguous offsets. -EBADF without a file, -EINVAL with
+// MAP_ANONYMOUS or MAP_GROWSDOWN, -EOVERFLOW when the offset would wrap, else as vm_mmap.
+long vm_mmap_file(Mm& mm, File* file, unsigned long addr, unsigned long len, unsigned long prot, unsigned long flags,
+                  unsigned long pgoff);
 int vm_munmap(Mm& mm, unsigned long start, unsigned long len);
 int do_mprotect(Mm& mm, unsigned long start, unsigned long len, unsigned long prot);
 // sys_brk: returns the new break, or the old one if the request was refused.
@@ -42,5 +49,8 @@ int expand_downwards(Mm& mm, Vma* vma, unsigned long address);
 // Unlocked internals, for callers already holding mmap_lock for write.
 int do_vmi_munmap(Mm& mm, unsigned long start, unsigned long len);
 int do_mprotect_locked(Mm& mm, unsigned long start, unsigned long len, unsigned long prot);
+// vm_mmap / vm_mmap_file's work (file null: anonymous, and pgoff unused).
+long do_mmap_locked(Mm& mm, File* file, unsigned long addr, unsigned long len, unsigned long prot, unsigned long flags,
+                    unsigned long pgoff);
 
 }  // namespace mmt::vma

@@ -23,6 +23,10 @@ struct PageModelOptions {
   bool inject_failures = true;      // draw fail-nth before operations
   bool stop_when_exhausted = false; // end when the choice source runs out (fuzzing)
   uint64_t memory_pages = 16384;
+  // Also map the context's files (mmap_file: shared or private, at a drawn offset); the
+  // model then compares each page's file and file offset too. Off, the run draws as
+  // before file mappings existed.
+  bool file_mappings = false;
 };
 
 struct PageModelResult {
