@@ -20,17 +20,33 @@ constinit thread_local AccessObserver* t_access_observer = nullptr;
 
 namespace {
 
-// What a step touched, as canonical object numbers (see ExploringChoices::canonical).
+// What a step touched, as canonical object numbers (see ExploringChoices::canonical):
+// numbers below 64 as bits of a mask, the rest in a sorted list. A small world numbers
+// all its objects below 64, so its footprints are copied into sleep sets and compared
+// without touching the heap.
 struct Footprint {
+  static constexpr uint32_t kMaskBits = 64;
   bool everything = false;
-  std::vector<uint32_t> objects;  // sorted, unique once finished
+  uint64_t mask = 0;
+  std::vector<uint32_t> objects;  // numbers from kMaskBits on; sorted, unique once finished
 
+  void clear() {
+    everything = false;
+    mask = 0;
+    objects.clear();
+  }
+  void add(uint32_t number) {
+    if (number < kMaskBits) mask |= uint64_t{1} << number;
+    else objects.push_back(number);
+  }
   void finish() {
+    if (objects.empty()) return;
     std::sort(objects.begin(), objects.end());
     objects.erase(std::unique(objects.begin(), objects.end()), objects.end());
   }
   bool intersects(const Footprint& other) const {
     if (everything || other.everything) return true;
+    if (mask & other.mask) return true;
     auto a = objects.begin();
     auto b = other.objects.begin();
     while (a != objects.end() && b != other.objects.end()) {
@@ -115,8 +131,7 @@ class Path {
     node.threads.clear();
     node.sleep.clear();
     node.done.clear();
-    node.footprint.everything = false;
-    node.footprint.objects.clear();
+    node.footprint.clear();
     node.value = 0;
     node.preemptions_before = 0;
     node.cuts_at_child_start = 0;
@@ -209,8 +224,7 @@ class ExploringChoices final : public ChoiceSource, public AccessObserver {
     adopt_recording_storage(std::move(recorded_scratch_));
     numbers_.clear();
     streams_.clear();
-    step_.everything = false;
-    step_.objects.clear();
+    step_.clear();
     // Footprints are only needed by the reduction.
     if (options_.sleep_sets) previous_observer_ = std::exchange(detail::t_access_observer, this);
   }
@@ -235,7 +249,7 @@ class ExploringChoices final : public ChoiceSource, public AccessObserver {
     // yield point): the repeats would only be sorted out again in finish().
     if (blocked_ || object == last_object_) return;
     last_object_ = object;
-    step_.objects.push_back(canonical(object));
+    step_.add(canonical(object));
   }
   void accessed_everything() override { step_.everything = true; }
 
@@ -322,8 +336,7 @@ class ExploringChoices final : public ChoiceSource, public AccessObserver {
     step_.finish();
     // The node takes the step; its old storage comes back for the next step.
     if (decisions_ > 0 && decisions_ - 1 < path_.size()) std::swap(path_[decisions_ - 1].footprint, step_);
-    step_.everything = false;
-    step_.objects.clear();
+    step_.clear();
     last_object_ = nullptr;
   }
 

@@ -23,9 +23,22 @@
 namespace mmt::sched {
 
 namespace {
-// Epochs tell each scheduler's dependency graph apart (LockClass::graph_epoch_): unique
-// across the process, so an atomic.
-std::atomic<uint64_t> next_graph_epoch{0};
+// Epochs tell each scheduler's dependency graph apart (LockClass::graph_epoch_), so
+// they are unique across the process: each OS thread takes a block of them from an
+// atomic at a time, and numbers its schedulers within its block (no atomic operation
+// per scheduler).
+std::atomic<uint64_t> next_epoch_block{0};
+constexpr uint64_t kEpochBlock = uint64_t{1} << 20;
+constinit thread_local uint64_t t_next_epoch = 0;
+constinit thread_local uint64_t t_epoch_end = 0;
+
+uint64_t next_graph_epoch() {
+  if (t_next_epoch == t_epoch_end) {
+    t_next_epoch = next_epoch_block.fetch_add(kEpochBlock, std::memory_order_relaxed) + 1;  // 0: never a graph's
+    t_epoch_end = t_next_epoch + kEpochBlock - 1;
+  }
+  return t_next_epoch++;
+}
 
 std::string lock_name(const LockClass& lock_class, unsigned subclass) {
   return subclass ? fmt::format("{}/{}", lock_class.name(), subclass) : lock_class.name();
@@ -70,7 +83,7 @@ LockClass& lock_class(const char* name) {
   return found;
 }
 
-Lockdep::Lockdep() : epoch_(++next_graph_epoch) {}
+Lockdep::Lockdep() : epoch_(next_graph_epoch()) {}
 
 uint32_t Lockdep::node_of(LockClass& lock_class, unsigned subclass) {
   if (lock_class.graph_epoch_[subclass] != epoch_) {

@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cxxabi.h>
+
 #include <algorithm>
 #include <exception>
 #include <stdexcept>
@@ -52,6 +54,14 @@ struct ThreadListSpare;
 struct RunnableListSpare;
 constexpr size_t kSpareListMax = SIZE_MAX;  // as many threads as the last world had
 
+// The exception globals of the calling OS thread. std::uncaught_exceptions() is
+// __cxa_get_globals()->uncaughtExceptions in libstdc++ and libc++abi alike (the layout
+// the Itanium C++ ABI specifies, §2.2.2); the address is fixed for the OS thread's life.
+template <class Globals>
+const Globals* exception_globals() {
+  return reinterpret_cast<const Globals*>(abi::__cxa_get_globals());
+}
+
 }  // namespace
 
 Scheduler::Scheduler(ChoiceSource& choices, SchedulerOptions options, TraceHash* trace)
@@ -59,6 +69,7 @@ Scheduler::Scheduler(ChoiceSource& choices, SchedulerOptions options, TraceHash*
   options_.strategy.validate();
   const size_t stack_size = options_.stack_size ? options_.stack_size : StackPool::default_stack_size();
   stacks_ = &StackPool::shared(stack_size);
+  eh_globals_ = exception_globals<EhGlobals>();
   // Room for a small world's threads at once, rather than growing one by one.
   take_spare_storage<ThreadListSpare>(threads_, kThreadsReserved);
   take_spare_storage<RunnableListSpare>(runnable_, kThreadsReserved);
@@ -192,7 +203,7 @@ void Scheduler::kill_parked(Thread& thread) {
     // Dropped where it is parked: the waiter it parked with is the one thing a
     // scheduling point's own frames hold (~Waiter dequeues it), so that goes first.
     if (Waiter* waiter = thread.waiter_; waiter && waiter->queued) waiter->list->remove(waiter);
-    end_thread(thread, std::nullopt);
+    end_thread(thread, nullptr);
     exit_thread(thread);
   }
   if (thread.no_kill_ == 0 && std::uncaught_exceptions() == 0) throw ThreadKill{};
@@ -210,13 +221,12 @@ void Scheduler::take_failure(Failure&& failure) {
   // What thread_main does with a FailureError caught from the body, minus the unwinding
   // (the frames own nothing, SpawnOptions::discard_stack).
   Thread& thread = *current_;
-  end_thread(thread, std::move(failure));
+  end_thread(thread, &failure);
   exit_thread(thread);
 }
 
 void Scheduler::thread_main(Thread& thread) {
   thread.started_ = true;
-  std::optional<Failure> failure;
   // Nothing thrown in the body may leave this frame: an exception crossing a fiber
   // boundary would unwind into Boost.Context's entry code and terminate the process.
   if (!thread.kill_) {
@@ -224,44 +234,64 @@ void Scheduler::thread_main(Thread& thread) {
       thread.body_();
     } catch (const ThreadKill&) {
     } catch (FailureError& error) {
-      failure = error.take();
+      exit_failure_.emplace(error.take());
     } catch (const std::exception& error) {
-      failure =
-          Failure{"sched.thread_exception", thread.last_site().name, fmt::format("a thread threw: {}", error.what())};
+      exit_failure_.emplace(
+          Failure{"sched.thread_exception", thread.last_site().name, fmt::format("a thread threw: {}", error.what())});
     } catch (...) {
-      failure = Failure{"sched.thread_exception", thread.last_site().name, "a thread threw a non-standard exception"};
+      exit_failure_.emplace(
+          Failure{"sched.thread_exception", thread.last_site().name, "a thread threw a non-standard exception"});
     }
   }
-  end_thread(thread, std::move(failure));
+  if (exit_failure_) [[unlikely]] {
+    end_failed_thread(thread);
+    return;
+  }
+  end_thread(thread, nullptr);
 }
 
-void Scheduler::end_thread(Thread& thread, std::optional<Failure> failure) {
+void Scheduler::end_failed_thread(Thread& thread) {
+  // Out of the member before anything runs: destroying the body may yield, and another
+  // thread's failure would land there.
+  Failure failure = std::move(*exit_failure_);
+  exit_failure_.reset();
+  end_thread(thread, &failure);
+}
+
+void Scheduler::end_thread(Thread& thread, Failure* failure) {
+  bool body_threw = false;
   try {
     thread.body_.reset();  // captured state is destroyed on the thread's own stack
   } catch (...) {
-    if (!failure) failure = Failure{"sched.thread_exception", "thread_exit", "destroying a thread's body threw"};
+    body_threw = true;
   }
   if (failure) {
     record_thread_failure(thread, std::move(*failure));
-  } else if (!thread.kill_ && !tearing_down_) {
-    // Lockdep's "lock held when returning to user space", and its RCU/preempt cousins.
-    std::string problem, where;
-    if (!thread.held_.empty()) {
-      // The lock classes are what broke; where each was taken is detail.
-      problem = "with locks held:";
-      for (const HeldLock& held : thread.held_) problem += fmt::format(" '{}'", held.lock_class->name());
-      where = "locks held: " + thread.held_locks_text();
-    }
-    else if (thread.rcu_depth_) problem = fmt::format("inside rcu_read_lock (depth {})", thread.rcu_depth_);
-    else if (thread.preempt_count_) problem = fmt::format("with preempt_count {}", thread.preempt_count_);
-    if (!problem.empty()) {
-      const Site last = thread.last_site();
-      Failure failure{"lockdep.held_at_exit", last.name, fmt::format("a thread exited {}", problem)};
-      failure.detail = where;
-      record_thread_failure(thread, std::move(failure));
-    }
+  } else if (body_threw) {
+    record_thread_failure(thread, Failure{"sched.thread_exception", "thread_exit", "destroying a thread's body threw"});
+  } else if (!thread.kill_ && !tearing_down_ && (!thread.held_.empty() || thread.rcu_depth_ || thread.preempt_count_))
+      [[unlikely]] {
+    check_held_at_exit(thread);
   }
   finish_thread(thread);
+}
+
+void Scheduler::check_held_at_exit(Thread& thread) {
+  // Lockdep's "lock held when returning to user space", and its RCU/preempt cousins.
+  std::string problem, where;
+  if (!thread.held_.empty()) {
+    // The lock classes are what broke; where each was taken is detail.
+    problem = "with locks held:";
+    for (const HeldLock& held : thread.held_) problem += fmt::format(" '{}'", held.lock_class->name());
+    where = "locks held: " + thread.held_locks_text();
+  } else if (thread.rcu_depth_) problem = fmt::format("inside rcu_read_lock (depth {})", thread.rcu_depth_);
+  else if (thread.preempt_count_) problem = fmt::format("with preempt_count {}", thread.preempt_count_);
+  if (!problem.empty()) {
+    const Site last = thread.last_site();
+    Failure failure{"lockdep.held_at_exit", last.name, fmt::format("a thread exited {}", problem)};
+    failure.detail = where;
+    record_thread_failure(thread, std::move(failure));
+  }
 }
 
 void Scheduler::record_thread_failure(Thread& thread, Failure failure) {
@@ -305,6 +335,7 @@ RunResult Scheduler::run() {
     throw std::invalid_argument("Scheduler::run: no threads (spawn at least one thread before run)");
   if (detail::t_active) throw std::logic_error("Scheduler::run: another scheduler is running");
   ran_ = running_ = true;
+  eh_globals_ = exception_globals<EhGlobals>();  // this OS thread's (the constructor's may differ)
   detail::t_active = this;
   mmt::detail::t_failure_sink = this;
   set_rcu_backend(&rcu_);
@@ -312,7 +343,7 @@ RunResult Scheduler::run() {
 
   while (!failure_ || (options_.keep_going && !stopped_)) {
     try {
-      rcu_.process();
+      if (rcu_.has_work()) rcu_.process();  // (process() checks too; this saves the call)
     } catch (const FailureError& error) {
       Failure failure = error.failure();
       failure.dump = "in an RCU callback\n" + describe_threads();

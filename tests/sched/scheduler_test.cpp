@@ -2,6 +2,8 @@
 // leave a thread, bad input, teardown of threads that never finish.
 #include <gtest/gtest.h>
 
+#include <exception>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -84,6 +86,43 @@ TEST(Scheduler, AFailureErrorKeepsItsCheckAndNamesTheThreadInTheDump) {
   EXPECT_EQ(result.failure->check, "maple.mt_validate.gaps");
   EXPECT_EQ(result.failure->site, "mas_store");
   EXPECT_NE(result.failure->dump.find("T1 'checker'"), std::string::npos);
+}
+
+TEST(Scheduler, IsDoomedExactlyWhileItsThreadUnwinds) {
+  // doomed() reads the C++ runtime's count of uncaught exceptions itself (scheduler.h):
+  // it must agree with std::uncaught_exceptions() before a throw, while a destructor
+  // runs during the unwinding, and inside a catch handler (caught: not uncaught).
+  struct Seen {
+    bool doomed;
+    int uncaught;
+  };
+  std::vector<Seen> seen;
+  auto look = [&seen] { seen.push_back(Seen{Scheduler::running()->doomed(), std::uncaught_exceptions()}); };
+  struct Probe {
+    std::function<void()> look;
+    ~Probe() { look(); }
+  };
+  const RunResult result = run_seed(1, preempt_options(0.0), [&](Scheduler& scheduler) {
+    scheduler.spawn("unwinder", [&] {
+      look();
+      try {
+        Probe probe{look};
+        throw std::runtime_error("caught");
+      } catch (const std::runtime_error&) {
+        look();
+      }
+      Probe probe{look};
+      throw std::runtime_error("boom");
+    });
+  });
+  ASSERT_FALSE(result.ok());
+  ASSERT_EQ(seen.size(), 4u);
+  const bool doomed[] = {false, true, false, true};
+  const int uncaught[] = {0, 1, 0, 1};
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].doomed, doomed[i]) << i;
+    EXPECT_EQ(seen[i].uncaught, uncaught[i]) << i;
+  }
 }
 
 TEST(Scheduler, RejectsARunWithoutThreads) {

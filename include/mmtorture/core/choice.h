@@ -59,21 +59,12 @@ class ChoiceSource {
 
   // A value in [0, bound). A bound of 0 or 1 is no choice at all: it returns 0 and is
   // not recorded, so recorded sequences hold only real decisions.
-  uint64_t draw(ChoiceKind kind, Site site, uint64_t bound) {
-    if (bound <= 1) return 0;
-    uint64_t value = produce(kind, site, bound, Bias::Uniform, 0.0);
-    if (value >= bound) value %= bound;
-    record(Choice{kind, site, bound, value});
-    return value;
-  }
+  // (Inlined wherever it is called: the scheduler draws at every scheduling point.)
+  [[gnu::always_inline]] inline uint64_t draw(ChoiceKind kind, Site site, uint64_t bound);
 
   // A yes/no decision where "no" (0) is the simple outcome and "yes" has probability p
   // under a seeded source. Replay and fuzz sources ignore p.
-  bool flip(ChoiceKind kind, Site site, double p) {
-    uint64_t value = produce(kind, site, 2, Bias::Probability, p) & 1;
-    record(Choice{kind, site, 2, value});
-    return value != 0;
-  }
+  [[gnu::always_inline]] inline bool flip(ChoiceKind kind, Site site, double p);
 
   const std::vector<Choice>& recorded() const { return recorded_; }
   size_t draws() const { return recorded_.size(); }
@@ -106,10 +97,13 @@ class ChoiceSource {
   // storage the last source destroyed on this OS thread left behind, or reserves
   // kFirstRecording. A campaign or benchmark that runs one source per schedule then
   // allocates no recording at all after the first.
-  void record(const Choice& choice) {
+  // The fields are passed apart and the entry is built in the recording itself: a
+  // Choice built on the stack and copied in stalls on the 16-byte reload of its
+  // separately stored fields at every draw.
+  [[gnu::always_inline]] void record(ChoiceKind kind, Site site, uint64_t bound, uint64_t value) {
     if (recorded_.capacity() == 0) [[unlikely]]
       start_recording();
-    recorded_.push_back(choice);
+    recorded_.push_back(Choice{kind, site, bound, value});
   }
   void start_recording();
   static constexpr size_t kFirstRecording = 32;
@@ -118,12 +112,22 @@ class ChoiceSource {
 
  protected:
   bool replays_ = false;
+  // A SeededChoices's generator, whose draws the inline draw() and flip() make without
+  // a virtual call (the scheduler draws at every scheduling point); null otherwise.
+  Rng* seeded_rng_ = nullptr;
 };
 
 // A seeded PRNG source (SplitMix64 → xoshiro256**).
 class SeededChoices final : public ChoiceSource {
  public:
-  explicit SeededChoices(uint64_t seed) : rng_(seed) {}
+  explicit SeededChoices(uint64_t seed) : rng_(seed) { seeded_rng_ = &rng_; }
+  SeededChoices(const SeededChoices& other) : ChoiceSource(other), rng_(other.rng_) { seeded_rng_ = &rng_; }
+  SeededChoices& operator=(const SeededChoices& other) {
+    ChoiceSource::operator=(other);
+    rng_ = other.rng_;
+    seeded_rng_ = &rng_;
+    return *this;
+  }
 
  protected:
   uint64_t produce(ChoiceKind, Site, uint64_t bound, Bias bias, double p) override {
@@ -134,6 +138,20 @@ class SeededChoices final : public ChoiceSource {
  private:
   Rng rng_;
 };
+
+inline uint64_t ChoiceSource::draw(ChoiceKind kind, Site site, uint64_t bound) {
+  if (bound <= 1) return 0;
+  uint64_t value = seeded_rng_ ? seeded_rng_->below(bound) : produce(kind, site, bound, Bias::Uniform, 0.0);
+  if (value >= bound) value %= bound;
+  record(kind, site, bound, value);
+  return value;
+}
+
+inline bool ChoiceSource::flip(ChoiceKind kind, Site site, double p) {
+  uint64_t value = (seeded_rng_ ? (seeded_rng_->chance(p) ? 1 : 0) : produce(kind, site, 2, Bias::Probability, p)) & 1;
+  record(kind, site, 2, value);
+  return value != 0;
+}
 
 // Where a replay first stopped matching its recording.
 struct Divergence {

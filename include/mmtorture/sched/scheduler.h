@@ -169,9 +169,7 @@ class Scheduler : private mmt::detail::FailureSink {
   // True while the run is being torn down, once it failed (unless keep_going), or
   // while the current thread unwinds from an exception: primitives give up instead of
   // waiting, and checks stay quiet.
-  bool doomed() const {
-    return tearing_down_ || (failure_.has_value() && !options_.keep_going) || std::uncaught_exceptions() > 0;
-  }
+  bool doomed() const { return tearing_down_ || (failure_.has_value() && !options_.keep_going) || unwinding(); }
   // True once the run has recorded its first failure.
   bool failed() const { return failure_.has_value(); }
   // keep_going: records a failure the current thread carries on past (lockdep's
@@ -207,8 +205,17 @@ class Scheduler : private mmt::detail::FailureSink {
   void switch_away(Thread* next);
   void thread_main(Thread& thread);
   // A thread's last steps on its stack, after its body returned, threw or was left:
-  // destroys the body, records `failure` (or lockdep's held-at-exit problems), finishes.
-  void end_thread(Thread& thread, std::optional<Failure> failure);
+  // destroys the body, records `failure` when not null (or lockdep's held-at-exit
+  // problems), finishes.
+  void end_thread(Thread& thread, Failure* failure);
+  // thread_main's end of a body that threw a failure (kept in exit_failure_).
+  [[gnu::cold, gnu::noinline]] void end_failed_thread(Thread& thread);
+  // Lockdep's "lock held when returning to user space" and its RCU/preempt cousins.
+  void check_held_at_exit(Thread& thread);
+  // std::uncaught_exceptions() > 0, read from the C++ runtime's exception globals of the
+  // OS thread running the scheduler (eh_globals_; the same counter, without the two
+  // calls through the PLT and the TLS lookup it costs on every switch).
+  bool unwinding() const { return eh_globals_->uncaught_exceptions != 0; }
   // Teardown reached a parked thread: unwinds it with ThreadKill, or drops its stack
   // (SpawnOptions::discard_stack; never returns).
   void kill_parked(Thread& thread);
@@ -281,6 +288,16 @@ class Scheduler : private mmt::detail::FailureSink {
   bool tearing_down_ = false;
   bool stopped_ = false;  // keep_going: a detector ended the run (hang)
   std::optional<Failure> failure_;
+  // The failure a body threw, from thread_main's handler to its end_thread: a member,
+  // so that a clean thread's frame builds no optional<Failure>.
+  std::optional<Failure> exit_failure_;
+  // The Itanium C++ ABI's per-OS-thread exception globals (__cxa_get_globals): the
+  // count std::uncaught_exceptions() returns. Read at every switch (doomed()).
+  struct EhGlobals {
+    void* caught_exceptions;
+    unsigned int uncaught_exceptions;
+  };
+  const EhGlobals* eh_globals_ = nullptr;
   std::vector<Failure> problems_;  // keep_going: distinct signatures, first seen first
   std::vector<std::string> problem_signatures_;
 

@@ -210,7 +210,7 @@ class Thread {
   friend class HostPreemptScope;
   friend void preempt_enable();
 
-  Thread(Scheduler* scheduler, uint32_t id, std::string name, bool daemon)
+  Thread(Scheduler* scheduler, uint32_t id, std::string&& name, bool daemon)
       : scheduler_(scheduler), id_(id), name_(std::move(name)), daemon_(daemon) {}
 
   void note_site(Site site) {
