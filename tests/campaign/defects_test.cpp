@@ -112,11 +112,7 @@ std::optional<Failure> maple_readers_job(uint64_t seed) {
 
 // The world as smoke.toml runs it (without swarm), sleeping classes failing, per-VMA
 // locks on; plus stacks (the stack op, as seed000-mprotect-nowait.toml draws it).
-std::optional<Failure> world_job(uint64_t seed) {
-#ifdef MMT_SANITIZED
-  __lsan::ScopedDisabler abandoned_address_spaces_are_not_leaks;
-#endif
-  SeededChoices choices(seed);
+VmWorldOptions smoke_world_options() {
   VmWorldOptions options;
   options.ops = 10000;
   options.workers = 4;
@@ -129,7 +125,15 @@ std::optional<Failure> world_job(uint64_t seed) {
   options.page_fail_probability = 0.002;
   options.per_vma_locks = true;
   options.op_mix[static_cast<size_t>(VmOp::kStack)] = 2;
-  return run_vm_world(choices, options).failure;
+  return options;
+}
+
+std::optional<Failure> world_job(uint64_t seed) {
+#ifdef MMT_SANITIZED
+  __lsan::ScopedDisabler abandoned_address_spaces_are_not_leaks;
+#endif
+  SeededChoices choices(seed);
+  return run_vm_world(choices, smoke_world_options()).failure;
 }
 
 // world_job with file mappings as smoke.toml draws them (the mmap_file op).
@@ -138,18 +142,7 @@ std::optional<Failure> world_file_job(uint64_t seed) {
   __lsan::ScopedDisabler abandoned_address_spaces_are_not_leaks;
 #endif
   SeededChoices choices(seed);
-  VmWorldOptions options;
-  options.ops = 10000;
-  options.workers = 4;
-  options.mm_slots = 4;
-  options.memory_pages = 1024;
-  options.min_free_pages = 96;
-  options.vma_fail_probability = 0.02;
-  options.anon_vma_fail_probability = 0.02;
-  options.maple_node_fail_probability = 0.01;
-  options.page_fail_probability = 0.002;
-  options.per_vma_locks = true;
-  options.op_mix[static_cast<size_t>(VmOp::kStack)] = 2;
+  VmWorldOptions options = smoke_world_options();
   options.op_mix[static_cast<size_t>(VmOp::kMmapFile)] = 2;
   return run_vm_world(choices, options).failure;
 }
