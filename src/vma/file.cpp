@@ -40,6 +40,7 @@ void fput(File* file) {
 
 void vma_link_file(Vma* vma) {
   get_file(vma->vm_file);
+  vma->i_mmap_pos = static_cast<uint32_t>(vma->vm_file->i_mmap.size());
   vma->vm_file->i_mmap.push_back(vma);
   if (vma->vm_ops && vma->vm_ops->open) vma->vm_ops->open(vma);
 }
@@ -48,12 +49,16 @@ void vma_unlink_file(Vma* vma, bool call_close) {
   File* file = vma->vm_file;
   if (call_close && vma_has_close(vma->vm_ops)) vma->vm_ops->close(vma);
   auto& list = file->i_mmap;
-  for (auto it = list.begin(); it != list.end(); ++it) {
-    if (*it == vma) {
-      list.erase(it);
-      break;
-    }
-  }
+  const uint32_t pos = vma->i_mmap_pos;
+  if (pos >= list.size() || list[pos] != vma)
+    raise_failure(FailureSubject::entry(vma->vm_start, vma->vm_end - 1, vma->vm_mm->id()), "vma.file",
+                  "vma_unlink_file",
+                  fmt::format("vma#{} is not at position {} of file {}'s i_mmap ({} entries)", vma->id, pos, file->id,
+                              list.size()));
+  Vma* moved = list.back();
+  list[pos] = moved;
+  moved->i_mmap_pos = pos;
+  list.pop_back();
   fput(file);
 }
 

@@ -568,12 +568,16 @@ std::optional<Failure> validate_files(VmContext& context) {
           check, "validate_files", fmt::format("file {} ({}): {}", file.id, file.mmap_ops->name, what), dump, 0, 0};
     };
     long hooked = 0;
-    for (const Vma* vma : file.i_mmap) {
+    for (size_t pos = 0; pos < file.i_mmap.size(); ++pos) {
+      const Vma* vma = file.i_mmap[pos];
       if (!context.vma_cache().is_live(vma))
         return fail("vma.file",
                     fmt::format("i_mmap holds a freed vm_area_struct ({})", context.vma_cache().describe_object(vma)));
       if (vma->vm_file != &file)
         return fail("vma.file", fmt::format("i_mmap lists vma#{}, which maps another file", vma->id));
+      if (vma->i_mmap_pos != pos)
+        return fail("vma.file",
+                    fmt::format("vma#{} is at position {} of i_mmap but says {}", vma->id, pos, vma->i_mmap_pos));
       hooked += vma->vm_ops && vma->vm_ops->open ? 1 : 0;
     }
     if (file.refcount != 1 + static_cast<long>(file.i_mmap.size()))
@@ -607,10 +611,12 @@ std::optional<std::string> file_vma_problem(const Vma* vma) {
     if (vma->vm_ops) return fmt::format("vma#{} is anonymous but has vm_ops {}", vma->id, vma->vm_ops->name);
     return std::nullopt;
   }
-  // Stops at the VMA: a fork-heavy family's copies all sit on one file's i_mmap.
+  // One comparison: the VMA keeps its position (a fork-heavy family's copies all sit on
+  // one file's i_mmap).
   const auto& i_mmap = vma->vm_file->i_mmap;
-  if (std::find(i_mmap.begin(), i_mmap.end(), vma) == i_mmap.end())
-    return fmt::format("vma#{} maps file {} but is not on its i_mmap", vma->id, vma->vm_file->id);
+  if (vma->i_mmap_pos >= i_mmap.size() || i_mmap[vma->i_mmap_pos] != vma)
+    return fmt::format("vma#{} maps file {} but is not on its i_mmap (position {} of {})", vma->id, vma->vm_file->id,
+                       vma->i_mmap_pos, i_mmap.size());
   if (vma->vm_ops != vma->vm_file->mmap_ops)
     return fmt::format("vma#{} of file {} has vm_ops {}, its file's mmap installs {}", vma->id, vma->vm_file->id,
                        vma->vm_ops ? vma->vm_ops->name : "none", vma->vm_file->mmap_ops->name);

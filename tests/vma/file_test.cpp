@@ -3,6 +3,9 @@
 // through the page cache. Each step is drawn as the address space it leaves (one letter
 // per VMA, '.' unmapped; page 0 is kBase).
 #include <cerrno>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "mmtorture/core/defects.h"
 #include "mmtorture/vma/alloc_sites.h"
@@ -281,6 +284,57 @@ TEST(VmaFile, ChecksNameABrokenFileCount) {
   ASSERT_TRUE(leak.has_value());
   EXPECT_EQ(*leak, "file 2 still mapped: refcount 2 (1 is its own), attach count 0, 0 VMAs on i_mmap");
   --plain(w)->refcount;
+}
+
+// validate_mm checks a file VMA's link with one comparison (its i_mmap position): the
+// check must still fail when the list loses a VMA, whichever one, and when the list's
+// last entry fills a gap without its position following it.
+TEST(VmaFile, ValidateMmNamesAVmaTheIMmapListLost) {
+  World w;
+  Mm mm(w.context);
+  // Three VMAs of one file (offsets far apart: no merge), linked in this order.
+  for (unsigned long i = 0; i < 3; ++i)
+    ASSERT_EQ(map(mm, plain(w), i * 2, 1, i * 10), static_cast<long>(page_at(i * 2)));
+  auto& i_mmap = plain(w)->i_mmap;
+  ASSERT_EQ(i_mmap.size(), 3u);
+  const std::vector<Vma*> linked = i_mmap;
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(linked[i]->i_mmap_pos, i);
+  expect_consistent(w.context, {&mm});
+  for (size_t lost = 0; lost < 3; ++lost) {
+    // The list loses one VMA (erased: the ones after it shift down).
+    i_mmap.erase(i_mmap.begin() + static_cast<ptrdiff_t>(lost));
+    auto failure = validate_mm(mm);
+    ASSERT_TRUE(failure.has_value()) << "lost vma#" << linked[lost]->id;
+    EXPECT_EQ(failure->check, "vma.validate_mm");
+    // The lost one is named, not one whose entry shifted into its place.
+    EXPECT_NE(failure->message.find(fmt::format("vma#{} maps file 2 but is not on its i_mmap", linked[lost]->id)),
+              std::string::npos)
+        << failure->message;
+    EXPECT_TRUE(validate_files(w.context).has_value());
+    i_mmap = linked;
+    expect_consistent(w.context, {&mm});
+    expect_files_valid(w);
+  }
+  // The last entry moved into the first one's place, its position not updated.
+  i_mmap = {linked[2], linked[1]};
+  auto failure = validate_mm(mm);
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_NE(failure->message.find(fmt::format("vma#{} maps file 2", linked[0]->id)), std::string::npos)
+      << failure->message;
+  failure = validate_files(w.context);
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_EQ(failure->check, "vma.file");
+  i_mmap = linked;
+  expect_consistent(w.context, {&mm});
+  // munmap of the middle one moves the last into its place, positions following.
+  ASSERT_EQ(vm_munmap(mm, page_at(2), kPageSize), 0);
+  ASSERT_EQ(i_mmap.size(), 2u);
+  EXPECT_EQ(i_mmap[0], linked[0]);
+  EXPECT_EQ(i_mmap[1], linked[2]);
+  EXPECT_EQ(linked[2]->i_mmap_pos, 1u);
+  expect_consistent(w.context, {&mm});
+  expect_files_valid(w);
+  exit_mmap(mm);
 }
 
 }  // namespace mmt::vma::testing

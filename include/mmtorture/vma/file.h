@@ -1,6 +1,6 @@
 // Simulated files for file-backed mappings: a few per VmContext, each with a reference
-// count (get_file/fput), the list of VMAs mapping it (i_mmap, in link order, so every
-// walk is deterministic), a page cache, and the vm_operations its mmap hook installs.
+// count (get_file/fput), the list of VMAs mapping it (i_mmap, in the order links and
+// unlinks leave it, so every walk is deterministic), a page cache, and the vm_operations its mmap hook installs.
 //
 // Two kinds of file, as the merge rules care about them: plain files (generic_file_vm_ops:
 // no open/close hooks) and SysV-shm-like files (shm_vm_ops: ->open and ->close keep an
@@ -42,7 +42,10 @@ struct File {
   long refcount = 1;
   // shm_nattch: changed only by kShmVmOps' hooks.
   long attach = 0;
-  std::vector<Vma*> i_mmap;  // every VMA with vm_file == this, in link order
+  // Every VMA with vm_file == this. An unlink moves the last entry into the leaver's
+  // place, so the order is deterministic (it follows the links and unlinks) and each VMA
+  // keeps its own position (Vma::i_mmap_pos).
+  std::vector<Vma*> i_mmap;
   // The page cache: index -> page, each holding one reference of its own. Pages are
   // GFP_KERNEL (unmovable) and kept off the LRU: reclaim and migration leave them alone,
   // as the kernel's unevictable ramfs pages (the cache lives as long as the context).
@@ -58,7 +61,8 @@ void fput(File* file);
 // at every point another thread can run.
 void vma_link_file(Vma* vma);
 // The VMA stops mapping its file: ->close when `call_close` (removal), unlink from
-// i_mmap, fput. A merge removes a VMA without ->close (the rule keeps such VMAs).
+// i_mmap, fput. A merge removes a VMA without ->close (the rule keeps such VMAs). A VMA
+// that is not where its i_mmap_pos says is a Failure (vma.file).
 void vma_unlink_file(Vma* vma, bool call_close);
 
 // The page of `file` at `index` from its cache, allocated (GFP_KERNEL, site

@@ -87,6 +87,9 @@ struct Vma {
   // unlinking and checking a link cost O(1) in a list that may hold every VMA of a
   // fork-heavy family.
   std::vector<uint32_t> anon_vma_chain_pos;
+  // Where this VMA sits in its file's i_mmap (with vm_file): the link check is one
+  // comparison and an unlink moves the list's last entry into the gap, as for anon_vmas.
+  uint32_t i_mmap_pos = 0;
   Mm* vm_mm = nullptr;
   uint64_t id = 0;  // creation order, for dumps and trace hashing
 
