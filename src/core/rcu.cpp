@@ -48,13 +48,15 @@ class QueueRcuBackend final : public RcuBackend {
   uint64_t readers_ = 0;
 };
 
-QueueRcuBackend default_backend;
-RcuBackend* current_backend = &default_backend;
+// Per OS thread: a scheduler installs its RCU for the length of its run, and schedulers
+// on two OS threads must not see each other's.
+thread_local QueueRcuBackend default_backend;
+constinit thread_local RcuBackend* current_backend = nullptr;  // null: default_backend
 
 }  // namespace
 
-RcuBackend& rcu_backend() { return *current_backend; }
+RcuBackend& rcu_backend() { return current_backend ? *current_backend : default_backend; }
 
-void set_rcu_backend(RcuBackend* backend) { current_backend = backend ? backend : &default_backend; }
+void set_rcu_backend(RcuBackend* backend) { current_backend = backend; }
 
 }  // namespace mmt

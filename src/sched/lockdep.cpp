@@ -23,7 +23,7 @@
 namespace mmt::sched {
 
 namespace {
-// Epochs tell each scheduler's dependency graph apart (LockClass::graph_epoch_), so
+// Epochs tell each scheduler's dependency graph apart (node_of's GraphSlot), so
 // they are unique across the process: each OS thread takes a block of them from an
 // atomic at a time, and numbers its schedulers within its block (no atomic operation
 // per scheduler).
@@ -60,8 +60,10 @@ LockClass& lock_class(std::string_view name) {
   static std::map<std::string, std::unique_ptr<LockClass>, std::less<>> classes;
   const std::lock_guard<std::mutex> guard(mutex);
   auto it = classes.find(name);
-  if (it == classes.end())
-    it = classes.emplace(std::string(name), std::make_unique<LockClass>(std::string(name))).first;
+  if (it == classes.end()) {
+    const auto index = static_cast<uint32_t>(classes.size());
+    it = classes.emplace(std::string(name), std::make_unique<LockClass>(std::string(name), index)).first;
+  }
   return *it->second;
 }
 
@@ -85,14 +87,30 @@ LockClass& lock_class(const char* name) {
 
 Lockdep::Lockdep() : epoch_(next_graph_epoch()) {}
 
+namespace {
+// A lock class's node in a dependency graph, valid while `epoch` is that graph's. One
+// per class and subclass (LockClass::index() * kSubclasses + subclass), per OS thread:
+// the graph of the scheduler running on that thread is the only one that reads or
+// writes it, and a new graph's epoch invalidates every entry at once, without a pass.
+struct GraphSlot {
+  uint64_t epoch = 0;
+  uint32_t node = 0;
+};
+thread_local std::vector<GraphSlot> t_graph_slots;
+}  // namespace
+
 uint32_t Lockdep::node_of(LockClass& lock_class, unsigned subclass) {
-  if (lock_class.graph_epoch_[subclass] != epoch_) {
-    lock_class.graph_epoch_[subclass] = epoch_;
-    lock_class.graph_node_[subclass] = static_cast<uint32_t>(node_names_.size());
+  const size_t index = size_t{lock_class.index()} * LockClass::kSubclasses + subclass;
+  std::vector<GraphSlot>& slots = t_graph_slots;
+  if (index >= slots.size()) slots.resize(std::max<size_t>(index + 1, 2 * slots.size()));
+  GraphSlot& slot = slots[index];
+  if (slot.epoch != epoch_) {
+    slot.epoch = epoch_;
+    slot.node = static_cast<uint32_t>(node_names_.size());
     node_names_.push_back(lock_name(lock_class, subclass));
     successors_.emplace_back();
   }
-  return lock_class.graph_node_[subclass];
+  return slot.node;
 }
 
 std::vector<uint32_t> Lockdep::find_path(uint32_t from, uint32_t to) const {

@@ -334,8 +334,11 @@ RunResult Scheduler::run() {
   if (threads_.empty())
     throw std::invalid_argument("Scheduler::run: no threads (spawn at least one thread before run)");
   if (detail::t_active) throw std::logic_error("Scheduler::run: another scheduler is running");
+  // The exception globals are per OS thread: the same address as the constructor's, or
+  // the run is on another OS thread than the one whose stack pool the threads use.
+  if (exception_globals<EhGlobals>() != eh_globals_)
+    throw std::logic_error("Scheduler::run: run on another OS thread than the one that built the scheduler");
   ran_ = running_ = true;
-  eh_globals_ = exception_globals<EhGlobals>();  // this OS thread's (the constructor's may differ)
   detail::t_active = this;
   mmt::detail::t_failure_sink = this;
   set_rcu_backend(&rcu_);

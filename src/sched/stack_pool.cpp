@@ -70,9 +70,10 @@ void StackPool::deallocate(boost::context::stack_context& stack) noexcept {
 }
 
 StackPool& StackPool::shared(size_t stack_size) {
-  // Process-wide pools, one per size; a handful at most. Kept in a vector (not keyed
-  // by address) and never destroyed before exit.
-  static std::vector<std::unique_ptr<StackPool>> pools;
+  // One set of pools per OS thread, one pool per size (a handful at most), kept in a
+  // vector (not keyed by address) and freed when the OS thread exits: a pool is not
+  // thread-safe, and schedulers on two OS threads each take their own.
+  thread_local std::vector<std::unique_ptr<StackPool>> pools;
   const size_t page = page_size();
   const size_t rounded = (stack_size + page - 1) / page * page;
   for (auto& pool : pools)

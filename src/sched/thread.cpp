@@ -182,8 +182,9 @@ void Thread::operator delete(void* memory) noexcept {
 }
 
 Thread& host_thread() {
-  // Process-wide; held-lock and atomic-context bookkeeping only (it never parks).
-  static Thread host(nullptr, 0, "host", true);
+  // One per OS thread (what runs outside green threads on one OS thread is not what
+  // runs on another); held-lock and atomic-context bookkeeping only (it never parks).
+  thread_local Thread host(nullptr, 0, "host", true);
   return host;
 }
 

@@ -30,9 +30,10 @@ class RcuBackend {
   virtual uint64_t pending_callbacks() const = 0;
 };
 
-// The backend in force. Never null: the default one is process-wide.
+// The backend in force on the calling OS thread. Never null: each OS thread has a
+// default one.
 RcuBackend& rcu_backend();
-// Installs a backend (nullptr restores the default). The caller keeps ownership; the
+// Installs a backend for the calling OS thread (nullptr restores the default). The caller keeps ownership; the
 // previous backend's pending callbacks must have been flushed by the caller.
 void set_rcu_backend(RcuBackend* backend);
 

@@ -9,10 +9,12 @@
 // is per OS thread, so two schedulers on two OS threads never share a value, and it
 // only decides where storage comes from, never what a run computes.
 //
-// The pool of each OS thread is allocated on its first keep and never freed, so that a
-// user destroyed late in the process's exit (after the OS thread's thread_local
-// destructors have run) still finds it; what it holds is bounded by N and, for vectors,
-// by the capacity the caller lets it keep.
+// The pool of each OS thread is allocated on its first keep and freed, with what it
+// holds, when that OS thread exits (so an OS thread that ran schedulers and ended leaves
+// nothing behind). A user destroyed later than that in the thread's exit (after its
+// thread_local destructors ran, as a static object destroyed at the process's exit is)
+// finds no pool and keeps nothing: it frees what it would have kept. What a pool holds
+// is bounded by N and, for vectors, by the capacity the caller lets it keep.
 #pragma once
 
 #include <cstddef>
@@ -34,7 +36,7 @@ class ThreadLocalSpare {
   // when none is kept.
   static bool take(T& out) noexcept {
     Pool* pool = t_pool;
-    if (!pool || pool->count == 0) return false;
+    if (!pool || pool == dead() || pool->count == 0) return false;
     out = std::move(pool->values[--pool->count]);
     return true;
   }
@@ -45,12 +47,8 @@ class ThreadLocalSpare {
   static bool keep(T& value) noexcept {
     static_assert(std::is_nothrow_move_assignable_v<T>);
     Pool* pool = t_pool;
-    if (!pool) {
-      pool = new (std::nothrow) Pool;  // never freed: one per OS thread (see above)
-      if (!pool) return false;
-      t_pool = pool;
-    }
-    if (pool->count == N) return false;
+    if (!pool) pool = create_pool();
+    if (!pool || pool == dead() || pool->count == N) return false;
     pool->values[pool->count++] = std::move(value);
     return true;
   }
@@ -58,7 +56,7 @@ class ThreadLocalSpare {
   // The value the next take() returns, or null when none is kept.
   static const T* peek() {
     const Pool* pool = t_pool;
-    return pool && pool->count ? &pool->values[pool->count - 1] : nullptr;
+    return pool && pool != dead() && pool->count ? &pool->values[pool->count - 1] : nullptr;
   }
 
  private:
@@ -66,6 +64,25 @@ class ThreadLocalSpare {
     T values[N]{};
     size_t count = 0;
   };
+  // Frees the OS thread's pool when the thread exits, and marks it gone.
+  struct PoolOwner {
+    ~PoolOwner() {
+      delete t_pool;
+      t_pool = dead();
+    }
+  };
+  // What t_pool holds once its OS thread's pool was freed (never dereferenced).
+  static Pool* dead() noexcept { return reinterpret_cast<Pool*>(alignof(Pool)); }
+  [[gnu::noinline]] static Pool* create_pool() noexcept {
+    Pool* pool = new (std::nothrow) Pool;
+    if (!pool) return nullptr;
+    // Constructed here, on the first keep: its destructor runs at the thread's exit.
+    static thread_local PoolOwner owner;
+    (void)owner;
+    t_pool = pool;
+    return pool;
+  }
+
   static constinit inline thread_local Pool* t_pool = nullptr;
 };
 

@@ -6,7 +6,7 @@
 // holding it across a GFP_KERNEL allocation a deadlock (the fs_reclaim rule).
 #pragma once
 
-#include <array>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -19,25 +19,27 @@ class LockClass {
   // class are distinct lockdep nodes, as SINGLE_DEPTH_NESTING is in the kernel.
   static constexpr unsigned kSubclasses = 8;
 
-  explicit LockClass(std::string name) : name_(std::move(name)) {}
+  LockClass(std::string name, uint32_t index) : name_(std::move(name)), index_(index) {}
   LockClass(const LockClass&) = delete;
   LockClass& operator=(const LockClass&) = delete;
 
   const std::string& name() const { return name_; }
+  // The class's number in the process's table, in the order classes were first named
+  // (which differs between processes whose OS threads race to name them: a key for
+  // per-OS-thread tables, never part of what a run computes).
+  uint32_t index() const { return index_; }
   // True when reclaim (direct or kswapd) takes locks of this class: holding one across
-  // an allocation that may enter direct reclaim can deadlock on itself.
-  bool taken_by_reclaim() const { return taken_by_reclaim_; }
-  void set_taken_by_reclaim(bool taken) { taken_by_reclaim_ = taken; }
+  // an allocation that may enter direct reclaim can deadlock on itself. (Atomic: locks
+  // built on two OS threads may both mark their class.)
+  bool taken_by_reclaim() const { return taken_by_reclaim_.load(std::memory_order_relaxed); }
+  void set_taken_by_reclaim(bool taken) { taken_by_reclaim_.store(taken, std::memory_order_relaxed); }
 
  private:
-  friend class Lockdep;
   std::string name_;
-  bool taken_by_reclaim_ = false;
-  // Cache of this class's node in the running scheduler's dependency graph, per
-  // subclass; valid while `graph_epoch_` matches that graph (ids are assigned in the
-  // order classes are first seen in a run, so they are deterministic).
-  std::array<uint64_t, kSubclasses> graph_epoch_{};
-  std::array<uint32_t, kSubclasses> graph_node_{};
+  uint32_t index_;
+  std::atomic<bool> taken_by_reclaim_{false};
+  // A class is shared by every OS thread, so it holds nothing a run writes: lockdep
+  // keeps each graph's node numbers for it in a per-OS-thread table (lockdep.cpp).
 };
 
 // The class named `name`, created on first use. References stay valid for the

@@ -15,6 +15,11 @@
 // RCU callbacks) record theirs the same way. run() returns the first failure in its
 // RunResult and never throws it.
 //
+// Schedulers on different OS threads are independent: each OS thread has its own stack
+// pool, lock-order graph caches, RCU backend and spare storage, so two campaigns can run
+// side by side in one process. A scheduler itself belongs to the OS thread that built
+// it: build, run and destroy it there (run() checks).
+//
 // Usage:
 //   mmt::SeededChoices choices(seed);
 //   mmt::sched::Scheduler sched(choices, {.strategy = StrategyConfig::preempt(0.1)});
@@ -112,8 +117,9 @@ class Scheduler : private mmt::detail::FailureSink {
   Thread& spawn(std::string name, ThreadBody body, SpawnOptions options = {});
 
   // Runs until every non-daemon thread has finished or a failure ends the run, then
-  // unwinds the rest and runs every pending RCU callback. Once per scheduler. Throws
-  // std::invalid_argument when no thread was spawned.
+  // unwinds the rest and runs every pending RCU callback. Once per scheduler, on the OS
+  // thread that built it (std::logic_error otherwise: its stacks are that thread's).
+  // Throws std::invalid_argument when no thread was spawned.
   RunResult run();
 
   // The scheduler whose run() is active on this OS thread, or null.

@@ -31,7 +31,9 @@ class StackPool {
   size_t free_stacks() const { return free_.size(); }
   size_t live_stacks() const { return live_; }
 
-  // The process-wide pool for stacks of `stack_size` bytes (created on first use).
+  // The calling OS thread's pool for stacks of `stack_size` bytes (created on first use,
+  // destroyed when the OS thread exits). A pool is not thread-safe: each OS thread that
+  // runs schedulers has its own.
   static StackPool& shared(size_t stack_size);
   // 64 KiB, or 256 KiB in sanitizer builds.
   static size_t default_stack_size();

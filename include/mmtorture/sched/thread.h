@@ -264,9 +264,9 @@ class Thread {
   int64_t priority_ = 0;
 };
 
-// The pseudo-thread standing for code that runs outside any green thread (test bodies,
-// set-up before Scheduler::run, single-threaded use of the primitives). It may take
-// and release locks; it may never block.
+// The pseudo-thread standing for code that runs outside any green thread on the calling
+// OS thread (test bodies, set-up before Scheduler::run, single-threaded use of the
+// primitives); one per OS thread. It may take and release locks; it may never block.
 Thread& host_thread();
 
 // A run on the host (a job without green threads) that fails inside a critical section
