@@ -38,8 +38,10 @@
 #include <array>
 #include <boost/context/detail/fcontext.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -51,6 +53,26 @@
 #include "mmtorture/sched/mutex.h"
 #include "mmtorture/sched/scheduler.h"
 #include "mmtorture/sched/yield_point.h"
+
+// Heap allocations made while the benchmark runs (this binary replaces the global
+// operator new), reported per schedule as "allocs": a clean schedule of a small world
+// should make none once the per-OS-thread spares are warm.
+namespace {
+uint64_t g_allocations = 0;
+}  // namespace
+
+// (Kept out of line: inlined, GCC's -Wmismatched-new-delete takes the free() for a
+// mismatch with the operator new it sees at the call.)
+[[gnu::noinline]] void* operator new(size_t size) {
+  ++g_allocations;
+  if (void* memory = std::malloc(size ? size : 1)) return memory;
+  throw std::bad_alloc();
+}
+[[gnu::noinline]] void* operator new[](size_t size) { return operator new(size); }
+[[gnu::noinline]] void operator delete(void* memory) noexcept { std::free(memory); }
+[[gnu::noinline]] void operator delete[](void* memory) noexcept { std::free(memory); }
+[[gnu::noinline]] void operator delete(void* memory, size_t) noexcept { std::free(memory); }
+[[gnu::noinline]] void operator delete[](void* memory, size_t) noexcept { std::free(memory); }
 
 namespace mmt::sched {
 namespace {
@@ -299,7 +321,8 @@ SeedLists& seed_lists(Runner runner, ProgramKind kind, int n) {
   return it->second;
 }
 
-void set_counters(benchmark::State& state, uint64_t steps) {
+void set_counters(benchmark::State& state, uint64_t steps, uint64_t allocations) {
+  state.counters["allocs"] = benchmark::Counter(static_cast<double>(allocations), benchmark::Counter::kAvgIterations);
   state.counters["per_step"] =
       benchmark::Counter(static_cast<double>(steps), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
   state.counters["schedules/s"] =
@@ -324,6 +347,7 @@ void run_schedules(benchmark::State& state, Runner runner) {
   const StrategyConfig strategy = strategy_of(runner, n);
   uint64_t steps = 0;
   size_t next = 0;
+  const uint64_t allocations_before = g_allocations;
   for (auto _ : state) {
     const uint64_t seed = seeds[next];
     next = next + 1 == seeds.size() ? 0 : next + 1;
@@ -336,7 +360,7 @@ void run_schedules(benchmark::State& state, Runner runner) {
       benchmark::DoNotOptimize(result.failure);
     }
   }
-  set_counters(state, steps);
+  set_counters(state, steps, g_allocations - allocations_before);
 }
 
 void BM_Floor(benchmark::State& state) { run_schedules(state, Runner::Floor); }
@@ -370,7 +394,10 @@ void explore_program(benchmark::State& state, bool sleep_sets) {
   options.max_schedules = 500;
   options.sleep_sets = sleep_sets;
   uint64_t schedules = 0;
+  const uint64_t allocations_before = g_allocations;
   for (auto _ : state) schedules += explore_bounded(program, options).schedules;
+  state.counters["allocs"] = benchmark::Counter(static_cast<double>(g_allocations - allocations_before) /
+                                                static_cast<double>(schedules ? schedules : 1));
   state.counters["per_schedule"] =
       benchmark::Counter(static_cast<double>(schedules), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
