@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 
+#include "held_locks_spare.h"
 #include "mmtorture/sched/event_log.h"
 #include "mmtorture/sched/scheduler.h"
 #include "mmtorture/sched/yield_point.h"
@@ -192,6 +193,8 @@ void Lockdep::check_acquire(Thread& thread, const void* lock, LockClass& lock_cl
 void Lockdep::acquired(Thread& thread, const void* lock, LockClass& lock_class, unsigned subclass, LockMode mode,
                        Site site) {
   if (subclass >= LockClass::kSubclasses) subclass = LockClass::kSubclasses - 1;
+  if (thread.held_.capacity() == 0) [[unlikely]]
+    detail::take_held_locks_storage(thread.held_);
   thread.held_.push_back(HeldLock{lock, &lock_class, static_cast<uint8_t>(subclass), mode, site});
   if (thread.event_log_) [[unlikely]]
     note_lock(*thread.event_log_, true, lock, lock_class, mode, site);

@@ -18,6 +18,7 @@
 #include <exception>
 #include <stdexcept>
 
+#include "held_locks_spare.h"
 #include "mmtorture/core/rcu.h"
 #include "mmtorture/core/thread_local_spare.h"
 #include "mmtorture/sched/access.h"
@@ -52,6 +53,10 @@ constexpr size_t kThreadsReserved = 16;
 // per schedule, and these two vectors were two allocations of each.
 struct ThreadListSpare;
 struct RunnableListSpare;
+// PCT's lists (the threads holding initial priorities, the change points), kept the
+// same way: they grew 1, 2, 4, ... in every PCT schedule.
+struct PctOrderSpare;
+struct PctChangePointSpare;
 constexpr size_t kSpareListMax = SIZE_MAX;  // as many threads as the last world had
 
 // The exception globals of the calling OS thread. std::uncaught_exceptions() is
@@ -73,14 +78,21 @@ Scheduler::Scheduler(ChoiceSource& choices, SchedulerOptions options, TraceHash*
   // Room for a small world's threads at once, rather than growing one by one.
   take_spare_storage<ThreadListSpare>(threads_, kThreadsReserved);
   take_spare_storage<RunnableListSpare>(runnable_, kThreadsReserved);
+  if (options_.strategy.effective() == StrategyKind::Pct) {
+    take_spare_storage<PctOrderSpare>(pct_order_, kThreadsReserved);
+    take_spare_storage<PctChangePointSpare>(pct_change_points_, options_.strategy.pct_depth);
+  }
   if (options_.event_log) options_.event_log->attach(this);
 }
 
 Scheduler::~Scheduler() {
   if (!tearing_down_) teardown();
   if (options_.event_log) options_.event_log->detach();
+  for (auto& thread : threads_) detail::keep_held_locks_storage(thread->held_);
   keep_spare_storage<ThreadListSpare>(threads_, kSpareListMax);  // destroys the threads
   keep_spare_storage<RunnableListSpare>(runnable_, kSpareListMax);
+  keep_spare_storage<PctOrderSpare>(pct_order_, kSpareListMax);
+  keep_spare_storage<PctChangePointSpare>(pct_change_points_, kSpareListMax);
 }
 
 Scheduler* Scheduler::running() { return detail::t_active; }

@@ -208,17 +208,17 @@ void Scheduler::pct_setup() {
   // d-1 distinct steps of 1..k as an ordered tuple: the i-th draw picks among the k-i+1
   // steps not taken yet, and change point i carries priority i (the draw order, not
   // the time order, decides which demoted thread outranks which, as in the paper).
+  // The change points are kept sorted by step as they are drawn, so they are also the
+  // sorted list of the steps taken so far (the steps are distinct).
   const StrategyConfig& config = options_.strategy;
-  std::vector<uint64_t> taken;  // sorted
   for (uint32_t i = 1; i < config.pct_depth; ++i) {
     uint64_t step = 1 + choices_.draw(ChoiceKind::Priority, kPctChangePointSite, config.pct_steps - (i - 1));
-    for (uint64_t earlier : taken)  // the step-th smallest step not taken yet
-      if (earlier <= step) ++step;
-    taken.insert(std::upper_bound(taken.begin(), taken.end(), step), step);
-    pct_change_points_.push_back(PctChangePoint{step, static_cast<int64_t>(i)});
+    for (const PctChangePoint& earlier : pct_change_points_)  // the step-th smallest step not taken yet
+      if (earlier.step <= step) ++step;
+    const auto at = std::upper_bound(pct_change_points_.begin(), pct_change_points_.end(), step,
+                                     [](uint64_t s, const PctChangePoint& point) { return s < point.step; });
+    pct_change_points_.insert(at, PctChangePoint{step, static_cast<int64_t>(i)});
   }
-  std::sort(pct_change_points_.begin(), pct_change_points_.end(),
-            [](const PctChangePoint& a, const PctChangePoint& b) { return a.step < b.step; });
   pct_next_change_ = 0;
   pct_next_step_ = pct_change_points_.empty() ? UINT64_MAX : pct_change_points_.front().step;
 }
