@@ -84,6 +84,10 @@ CheckRegistry build_vm_world_checks() {
   registry.add({"mem.frames", CheckLevel::EveryN,
                 "every frame free (on exactly one buddy list) or allocated; refcount >= mapcount + pins; counts add up",
                 [](const CheckSubject& s) { return s.memory.check_consistency(); }});
+  registry.add({"vma.file_cache", CheckLevel::EveryN,
+                "every page-cache page names its file and index, is on the LRU or isolated by reclaim, and holds its "
+                "cache reference and one per mapping; every frame naming a file is in that file's cache",
+                [](const CheckSubject& s) { return vma::validate_file_caches(s.context); }});
   registry.add({"slab.caches", CheckLevel::EveryN,
                 "slab lists and counts of the vm_area_struct, maple_node and anon_vma caches",
                 [](const CheckSubject& s) -> std::optional<Failure> {

@@ -334,6 +334,8 @@ class VmWorld {
     result_.alloc_failures = memory_.stats().alloc_failures;
     result_.failures_by_class = failures_by_class();
     result_.swap_outs = memory_.stats().swap_outs;
+    result_.file_dropped = memory_.stats().file_dropped;
+    result_.file_writebacks = memory_.stats().file_writebacks;
     result_.swap_ins = memory_.stats().swap_ins;
     result_.trace_hash = trace_.value();
     result_.coverage = coverage();

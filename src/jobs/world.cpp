@@ -306,9 +306,10 @@ class WorldJob final : public Job {
     out.stats = fmt::format(
         "{} -ENOMEM, {} faults, {} forks, {} exits, {} failed page allocations, {} OOM kills, max {} VMAs, {} "
         "reclaimed, "
-        "{} swapped out, {} swapped in, {} switches, {} steps; failed allocations: {}",
+        "{} swapped out, {} swapped in, {} file pages dropped, {} written back, {} switches, {} steps; failed "
+        "allocations: {}",
         r.enomem, r.faults, r.forks, r.exits, r.alloc_failures, r.oom_kills, r.max_vmas, r.pages_reclaimed, r.swap_outs,
-        r.swap_ins, r.switches, r.steps, r.failures_by_class);
+        r.swap_ins, r.file_dropped, r.file_writebacks, r.switches, r.steps, r.failures_by_class);
     if (options.strategy == sched::StrategyKind::Pct)
       out.stats += fmt::format(
           "; pct: n={} threads, k={}, d={}: a depth-{} bug in the first k steps is found with "

@@ -1,7 +1,9 @@
-// Reclaim (memory.h): the anonymous LRU, one shrink pass over it (isolate a batch from
-// the old end, unmap through RmapOps, free what nobody else references, rotate the
-// rest), the kswapd daemon, and its wake-up. A reclaimed anonymous page goes to a swap
-// slot (swap.cpp) without any I/O; when the device is full it cannot be reclaimed.
+// Reclaim (memory.h): the LRU, one shrink pass over it (isolate a batch from the old
+// end, unmap through RmapOps, free what nobody else references, rotate the rest), the
+// kswapd daemon, and its wake-up. A reclaimed anonymous page goes to a swap slot
+// (swap.cpp) without any I/O; when the device is full it cannot be reclaimed. A
+// page-cache page is unmapped through its file's i_mmap (RmapOps), written back if a
+// shared mapping dirtied it, and dropped from its cache (RmapOps::remove_mapping).
 //
 // Reclaim holds its own reference on each isolated page while it works — as the
 // kernel's isolate_lru_folios() does — so the page cannot be freed while RmapOps
@@ -55,6 +57,9 @@ void Memory::lru_del(Page* page) {
   if (page && page->test(PG_lru)) lru_list_del(page);
 }
 
+// Long because it is shrink_folio_list's one pass: isolate a batch, then per page the
+// anonymous path (swap slot, unmap) and the page-cache path (unmap, writeback, drop from
+// the cache), each step's outcome deciding the next, and the putback.
 uint64_t Memory::shrink_lru(uint64_t nr_to_reclaim, Site site) {
   const uint64_t swap_outs_before = stats_.swap_outs;
   uint64_t to_scan = lru_size_;  // one look at every page at most: rotated ones come last
@@ -67,7 +72,8 @@ uint64_t Memory::shrink_lru(uint64_t nr_to_reclaim, Site site) {
   // and our reference dropped — freeing the page if it was the last one.
   auto putback = [&](Page* page, bool unmapped) {
     if (page->test(PG_swapcache)) delete_from_swap_cache(page);
-    page->clear(PG_isolated | PG_locked);
+    // (A writeback is over before its page goes back; an unwound one ends here.)
+    page->clear(PG_isolated | PG_locked | PG_writeback);
     if (--page->refcount == 0) {
       // Ours was the last reference: swapped out if we unmapped it, else its owner
       // let go while we held it.
@@ -104,17 +110,36 @@ uint64_t Memory::shrink_lru(uint64_t nr_to_reclaim, Site site) {
     }
     for (Page* page : batch) {
       ++stats_.pages_scanned;
-      // Only a page whose references are all explained by its mappings (plus ours) can
-      // be freed; a pinned page, or one someone holds, is not worth unmapping.
-      const bool only_mappings = page->refcount - 1 == page->mapcount;
+      // Only a page whose references are all explained by its mappings (plus ours, and
+      // its cache's for a page-cache page) can be freed; a pinned page, or one someone
+      // holds, is not worth unmapping.
+      const bool file = page->mapping != nullptr;
+      const bool only_mappings = page->refcount - (file ? 2 : 1) == page->mapcount;
       bool unmapped = false;
       if (only_mappings && page->mapcount > 0 && rmap_ops_ && !page->test(PG_locked)) {
         // An anonymous page needs a swap slot before its ptes can go (add_to_swap in
         // shrink_folio_list); with swap full it stays, as the kernel activates it.
-        if (!page->test(PG_swapbacked) || add_to_swap(page)) {
+        if (file || !page->test(PG_swapbacked) || add_to_swap(page)) {
           page->set(PG_locked);
           unmapped = rmap_ops_->try_to_unmap(page);  // may sleep; our reference keeps the page
           page->clear(PG_locked);
+        }
+      }
+      if (file && rmap_ops_ && page->mapcount == 0 && !page->test(PG_locked)) {
+        // pageout: a page a shared mapping dirtied is written first. The write is I/O
+        // (others run meanwhile and may map, dirty or look up the page again); it ends
+        // clean, and the freeze below decides whether it can go now.
+        if (page->test(PG_dirty) && page->refcount == 2) {
+          page->clear(PG_dirty);
+          page->set(PG_writeback);
+          ++stats_.file_writebacks;
+          sched::yield_point(Site{"pageout: writeback"});
+          page->clear(PG_writeback);
+        }
+        // __remove_mapping: no yield between the freeze and the drop.
+        if (rmap_ops_->remove_mapping(page)) {
+          ++stats_.file_dropped;
+          unmapped = true;
         }
       }
       ++done;

@@ -122,8 +122,10 @@ int do_file_fault(Mm& mm, Vma* vma, unsigned long addr, bool write, const VmaRea
     auto it = mm.ptes.find(vpn);
     if (it != mm.ptes.end()) {
       if (!write || it->second.writable) return 0;
-      // wp_page_shared: the cache page becomes writable in place.
+      // wp_page_shared: the cache page becomes writable in place, dirty first
+      // (fault_dirty_shared_page), so reclaim writes it back before it drops it.
       if (shared) {
+        it->second.page->set(mem::PG_dirty);
         it->second.writable = true;
         return 0;
       }
@@ -154,13 +156,17 @@ int do_file_fault(Mm& mm, Vma* vma, unsigned long addr, bool write, const VmaRea
   const bool done = mm.swap_ptes.count(vpn) > 0 ||
                     (it != mm.ptes.end() && (!cow || it->second.writable || !it->second.page->mapping));
   if (done) {
-    if (it != mm.ptes.end() && write && shared) it->second.writable = true;
+    if (it != mm.ptes.end() && write && shared) {
+      it->second.page->set(mem::PG_dirty);
+      it->second.writable = true;
+    }
     if (copy) memory.put_page(copy);
     memory.put_page(cache);
     return 0;
   }
   if (!cow) {
-    // The lookup's reference becomes the pte's.
+    // The lookup's reference becomes the pte's; a shared write dirties the page.
+    if (write && shared) cache->set(mem::PG_dirty);
     memory.page_add_file_rmap(cache);
     mm.ptes.emplace(vpn, Pte{cache, write && shared});
     ++mm.rss;

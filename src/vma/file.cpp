@@ -2,6 +2,8 @@
 // hooks and the page cache file faults read through.
 #include "mmtorture/vma/file.h"
 
+#include <string>
+
 #include <fmt/format.h>
 
 #include "mmtorture/core/failure.h"
@@ -38,7 +40,18 @@ void fput(File* file) {
   --file->refcount;
 }
 
+IMmapReadLock::IMmapReadLock(File* file, Site site) : file_(file) { file_->i_mmap_rwsem.down_read(site); }
+IMmapReadLock::~IMmapReadLock() { file_->i_mmap_rwsem.up_read(Site{"i_mmap_unlock_read"}); }
+
+IMmapWriteLock::IMmapWriteLock(File* file, Site site) : file_(file) {
+  if (file_) file_->i_mmap_rwsem.down_write(site);
+}
+IMmapWriteLock::~IMmapWriteLock() {
+  if (file_) file_->i_mmap_rwsem.up_write(Site{"i_mmap_unlock_write"});
+}
+
 void vma_link_file(Vma* vma) {
+  IMmapWriteLock lock(vma->vm_file, Site{"vma_link_file"});
   get_file(vma->vm_file);
   vma->i_mmap_pos = static_cast<uint32_t>(vma->vm_file->i_mmap.size());
   vma->vm_file->i_mmap.push_back(vma);
@@ -47,6 +60,7 @@ void vma_link_file(Vma* vma) {
 
 void vma_unlink_file(Vma* vma, bool call_close) {
   File* file = vma->vm_file;
+  IMmapWriteLock lock(file, Site{"vma_unlink_file"});
   if (call_close && vma_has_close(vma->vm_ops)) vma->vm_ops->close(vma);
   auto& list = file->i_mmap;
   const uint32_t pos = vma->i_mmap_pos;
@@ -80,8 +94,69 @@ mem::Page* filemap_get_page(VmContext& context, File* file, unsigned long index)
   page->mapping = file;
   page->index = index;
   file->cache.emplace(index, page);  // the cache's reference: the allocation's
+  memory.lru_add(page);              // filemap_add_folio: reclaim may take it from here
   memory.get_page(page);             // the caller's
   return page;
+}
+
+bool filemap_remove_page(VmContext& context, mem::Page* page) {
+  auto* file = static_cast<File*>(page->mapping);
+  // The freeze: the cache's reference and the caller's, no mapping, nothing to write.
+  if (!file || page->mapcount != 0 || page->refcount != 2 || page->test(mem::PG_dirty) || page->test(mem::PG_writeback))
+    return false;
+  auto it = file->cache.find(page->index);
+  if (it == file->cache.end() || it->second != page)
+    raise_failure(
+        "vma.file_cache", "filemap_remove_page",
+        fmt::format("pfn {} names file {} index {:#x}, where the cache holds {}", page->pfn, file->id, page->index,
+                    it == file->cache.end() ? std::string("nothing") : fmt::format("pfn {}", it->second->pfn)));
+  file->cache.erase(it);
+  page->mapping = nullptr;
+  ++file->dropped;
+  context.memory().put_page(page);  // the cache's reference; the caller's remains
+  return true;
+}
+
+std::optional<Failure> validate_file_caches(VmContext& context) {
+  mem::Memory& memory = context.memory();
+  auto fail = [&](const mem::Page& page, const std::string& what) {
+    return Failure{"vma.file_cache",
+                   "validate_file_caches",
+                   fmt::format("pfn {}: {}", page.pfn, what),
+                   memory.describe_page(page),
+                   0,
+                   0};
+  };
+  for (size_t i = 0; i < context.file_count(); ++i) {
+    const File* file = context.file(i);
+    for (const auto& [index, page] : file->cache) {
+      if (page->mapping != file || page->index != index)
+        return fail(*page, fmt::format("in file {}'s cache at {:#x} but names index {:#x} of {}", file->id, index,
+                                       page->index, page->mapping == file ? "it" : "another file"));
+      if (!page->test(mem::PG_allocated) || page->test(mem::PG_anon))
+        return fail(*page, fmt::format("in file {}'s cache at {:#x} but {}", file->id, index,
+                                       page->test(mem::PG_anon) ? "anonymous" : "not allocated"));
+      const bool isolated = page->test(mem::PG_isolated);
+      if (page->test(mem::PG_lru) == isolated)
+        return fail(*page, fmt::format("file {}'s cache page {:#x} is {} the LRU", file->id, index,
+                                       isolated ? "isolated and on" : "neither isolated nor on"));
+      if (page->refcount < 1 + page->mapcount + (isolated ? 1 : 0))
+        return fail(*page,
+                    fmt::format("file {}'s cache page {:#x} has refcount {} below its cache reference + {} "
+                                "mappings{}",
+                                file->id, index, page->refcount, page->mapcount, isolated ? " + reclaim's" : ""));
+    }
+  }
+  // The other way: a frame that names a file is in that file's cache.
+  for (uint64_t pfn = 0; pfn < memory.nr_pages(); ++pfn) {
+    const mem::Page& page = *memory.pfn_to_page(pfn);
+    if (!page.mapping || !page.test(mem::PG_allocated)) continue;
+    const auto* file = static_cast<const File*>(page.mapping);
+    auto it = file->cache.find(page.index);
+    if (it == file->cache.end() || it->second != &page)
+      return fail(page, fmt::format("names file {} index {:#x}, which its cache does not hold", file->id, page.index));
+  }
+  return std::nullopt;
 }
 
 }  // namespace mmt::vma

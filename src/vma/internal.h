@@ -41,6 +41,18 @@ class AnonVmaWriteLock {
   AnonVma* anon_vma_;
 };
 
+// vma_prepare's locks for a VMA whose range or pgoff changes: its file's i_mmap_rwsem
+// (null file: none), then its anon_vma's lock, both for write, in the kernel's order
+// (mm/rmap.c), so a walker of either list sees every VMA on it stable.
+class RmapWriteLocks {
+ public:
+  RmapWriteLocks(File* file, AnonVma* anon_vma) : file_(file, Site{"i_mmap_lock_write"}), anon_(anon_vma) {}
+
+ private:
+  IMmapWriteLock file_;  // taken first, released last
+  AnonVmaWriteLock anon_;
+};
+
 // Linking and unlinking take the anon_vma's write lock: never call them while holding
 // one (AnonVmaWriteLock), nor in atomic context.
 void anon_vma_link(Vma* vma, AnonVma* anon_vma);

@@ -71,8 +71,11 @@ VmContext::~VmContext() {
   // ptes may still map them: its pages stay with the Memory, which goes away as a whole.
   if (abandoned_) return;
   for (auto& file : files_) {
-    for (auto& [index, page] : file->cache)
-      if (page->mapcount == 0) memory_.put_page(page);
+    for (auto& [index, page] : file->cache) {
+      if (page->mapcount != 0) continue;
+      page->mapping = nullptr;
+      memory_.put_page(page);  // the last reference: the page leaves the LRU, freed
+    }
     file->cache.clear();
   }
 }
@@ -117,9 +120,45 @@ void VmContext::put_anon_vma(AnonVma* anon_vma) {
   if (anon_vma->root != anon_vma) put_anon_vma(anon_vma->root);
 }
 
+// rmap_walk_file for try_to_unmap: every VMA on the file's i_mmap whose range holds the
+// page's index, under i_mmap_rwsem for read — shared mappings, and private ones whose
+// pte still maps the cache page (one a write copied maps its anonymous copy there).
+bool VmContext::try_to_unmap_file(mem::Page* page) {
+  File* file = static_cast<File*>(page->mapping);
+  IMmapReadLock read_lock(file, Site{"try_to_unmap"});
+  // By index: the list cannot change under the read lock, and if a writer broke that
+  // rule the walk must not run over a reallocated vector.
+  for (size_t i = 0; i < file->i_mmap.size() && page->mapcount > 0; ++i) {
+    Vma* vma = file->i_mmap[i];
+    if (page->index < vma->vm_pgoff || page->index - vma->vm_pgoff >= vma->pages()) continue;
+    const unsigned long vpn = (vma->vm_start >> kPageShift) + (page->index - vma->vm_pgoff);
+    const unsigned long vm_start = vma->vm_start, vm_end = vma->vm_end, vm_pgoff = vma->vm_pgoff;
+    Mm& mm = *vma->vm_mm;
+    sched::SpinGuard guard(mm.page_table_lock, Site{"try_to_unmap_one"});
+    // i_mmap_rwsem keeps every VMA of the file still while rmap walks it (taking the
+    // page-table lock above was a point where others ran).
+    if (vma->vm_start != vm_start || vma->vm_end != vm_end || vma->vm_pgoff != vm_pgoff)
+      raise_failure(FailureSubject::entry(vma->vm_start, vma->vm_end - 1, mm.id()), "rmap.unstable_vma", "try_to_unmap",
+                    fmt::format("vma#{} of mm {} (file {}) changed from [{:#x}-{:#x}) pgoff {:#x} to [{:#x}-{:#x}) "
+                                "pgoff {:#x} under i_mmap_rwsem",
+                                vma->id, mm.id(), file->id, vm_start, vm_end, vm_pgoff, vma->vm_start, vma->vm_end,
+                                vma->vm_pgoff));
+    auto it = mm.ptes.find(vpn);
+    if (it == mm.ptes.end() || it->second.page != page) continue;
+    mm.ptes.erase(it);
+    --mm.rss;
+    memory_.page_remove_rmap(page);
+    memory_.put_page(page);  // never the last: the cache's and reclaim's remain
+  }
+  return page->mapcount == 0;
+}
+
+bool VmContext::remove_mapping(mem::Page* page) { return filemap_remove_page(*this, page); }
+
 bool VmContext::try_to_unmap(mem::Page* page) {
   auto* anon_vma = static_cast<AnonVma*>(page->anon_vma);
   if (page->mapcount == 0) return true;
+  if (page->mapping) return try_to_unmap_file(page);
   if (!anon_vma) return false;
   // RAII: a daemon unwound at the end of a run must not leave the lock held.
   struct ReadLock {
@@ -406,7 +445,7 @@ int split_vma(Mm& mm, Vma* vma, unsigned long addr, bool new_below) {
   vma_start_write(fresh);
   bool reserved = !alloc_under_lock;
   {
-    AnonVmaWriteLock lock(vma->anon_vma);
+    RmapWriteLocks lock(vma->vm_file, vma->anon_vma);
     if (!reserved) reserved = vma_prealloc(mm, mas, start, end, fresh) == 0;
     if (reserved) {
       if (new_below) {
@@ -545,7 +584,13 @@ std::optional<std::string> vm_teardown_leak(VmContext& context) {
     return fmt::format("{} anon_vmas still allocated", live);
   if (const uint64_t live = context.maple_node_cache().live_objects())
     return fmt::format("{} maple nodes still allocated", live);
-  if (const uint64_t lru = context.memory().lru_size()) return fmt::format("{} pages still on the LRU", lru);
+  // Page-cache pages stay on the LRU with their files (the context's): any other page
+  // there is a leak.
+  uint64_t cached = 0;
+  for (size_t i = 0; i < context.file_count(); ++i)
+    for (const auto& [index, page] : context.file(i)->cache) cached += page->test(mem::PG_lru) ? 1 : 0;
+  if (const uint64_t lru = context.memory().lru_size(); lru > cached)
+    return fmt::format("{} pages still on the LRU", lru - cached);
   if (const uint64_t used = context.memory().swap_slots_used()) return fmt::format("{} swap slots still in use", used);
   for (size_t i = 0; i < context.file_count(); ++i) {
     const File& file = *context.file(i);
@@ -630,8 +675,18 @@ std::optional<std::string> file_pte_problem(const Vma* vma, unsigned long vpn, c
   const File* file = vma->vm_file;
   if (file && pte.page->mapping == file) {
     auto cached = file->cache.find(index);
-    if (cached != file->cache.end() && cached->second == pte.page) return std::nullopt;
+    if (cached != file->cache.end() && cached->second == pte.page) {
+      // A writable pte of a clean page: a write reclaim would drop unwritten (the write
+      // fault marks the page dirty before it maps it writable).
+      if (pte.writable && !pte.page->test(mem::PG_dirty))
+        return fmt::format("writable pte at {:#x} of vma#{} maps file {}'s page {:#x} (pfn {}), which is not dirty",
+                           vpn << kPageShift, vma->id, file->id, index, pte.page->pfn);
+      return std::nullopt;
+    }
   }
+  if (file && !pte.page->mapping && !pte.page->anon_vma)
+    return fmt::format("pte at {:#x} of vma#{} maps pfn {}, which is no longer in file {}'s cache (index {:#x})",
+                       vpn << kPageShift, vma->id, pte.page->pfn, file->id, index);
   return fmt::format("pte at {:#x} of vma#{} ({}) maps pfn {}, not {} page {:#x}", vpn << kPageShift, vma->id,
                      file ? fmt::format("file {} pgoff {:#x}", file->id, vma->vm_pgoff) : "anonymous", pte.page->pfn,
                      file ? fmt::format("file {}'s cache", file->id) : "an anonymous", index);
@@ -641,7 +696,8 @@ std::optional<std::string> file_pte_problem(const Vma* vma, unsigned long vpn, c
 // mapping) as the file's cache page at the VMA's pgoff, an anonymous one through an
 // anon_vma on the VMA's chain.
 std::optional<std::string> pte_rmap_problem(const Vma* vma, unsigned long vpn, const Pte& pte) {
-  if (pte.page->mapping || (vma->vm_file && (vma->vm_flags & VM_SHARED))) return file_pte_problem(vma, vpn, pte);
+  if (pte.page->mapping || (vma->vm_file && ((vma->vm_flags & VM_SHARED) || !pte.page->anon_vma)))
+    return file_pte_problem(vma, vpn, pte);
   for (AnonVma* anon_vma : vma->anon_vma_chain)
     if (anon_vma == pte.page->anon_vma) return std::nullopt;
   return fmt::format("pfn {} mapped at {:#x} cannot be found by rmap from vma#{}", pte.page->pfn, vpn << kPageShift,

@@ -103,7 +103,7 @@ long mmap_region(Mm& mm, unsigned long addr, unsigned long len, unsigned long fl
     vma_start_write(prev);
     if (merge_next) vma_start_write(next);
     {
-      AnonVmaWriteLock lock(prev->anon_vma ? prev->anon_vma : (merge_next ? next->anon_vma : nullptr));
+      RmapWriteLocks lock(prev->vm_file, prev->anon_vma ? prev->anon_vma : (merge_next ? next->anon_vma : nullptr));
       prev->vm_end = new_end;
       if (merge_next && !prev->anon_vma) prev->anon_vma = next->anon_vma;
       vma_store(mm, mas, prev->vm_start, new_end, prev);
@@ -120,7 +120,7 @@ long mmap_region(Mm& mm, unsigned long addr, unsigned long len, unsigned long fl
     if (vma_prealloc(mm, mas, addr, next->vm_end, next)) return -ENOMEM;
     vma_start_write(next);
     {
-      AnonVmaWriteLock lock(next->anon_vma);
+      RmapWriteLocks lock(next->vm_file, next->anon_vma);
       next->vm_start = addr;
       next->vm_pgoff = pgoff;
       vma_store(mm, mas, addr, next->vm_end, next);
@@ -331,7 +331,7 @@ int expand_downwards(Mm& mm, Vma* vma, unsigned long address) {
   // change under lock-free faults that may hold it read-locked.
   if (!defect_enabled(Defect::ExpandStackWithoutVmaLock)) vma_start_write(vma);
   {
-    AnonVmaWriteLock lock(vma->anon_vma);
+    RmapWriteLocks lock(vma->vm_file, vma->anon_vma);
     vma->vm_start = address;
     vma->vm_pgoff -= grow;
     vma_store(mm, mas, address, vma->vm_end, vma);
@@ -382,7 +382,7 @@ int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, u
     anon_vma_clone(prev, next);
     for (Vma* locked : {prev, vma, next}) vma_start_write(locked);
     {
-      AnonVmaWriteLock lock(prev->anon_vma ? prev->anon_vma : vma->anon_vma);
+      RmapWriteLocks lock(vma->vm_file, prev->anon_vma ? prev->anon_vma : vma->anon_vma);
       if (!prev->anon_vma && vma->anon_vma) prev->anon_vma = vma->anon_vma;
       if (!prev->anon_vma) prev->anon_vma = next->anon_vma;
       prev->vm_end = next->vm_end;
@@ -405,7 +405,7 @@ int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, u
     vma_start_write(prev);
     vma_start_write(vma);
     {
-      AnonVmaWriteLock lock(prev->anon_vma ? prev->anon_vma : vma->anon_vma);
+      RmapWriteLocks lock(vma->vm_file, prev->anon_vma ? prev->anon_vma : vma->anon_vma);
       if (!prev->anon_vma) prev->anon_vma = vma->anon_vma;
       prev->vm_end = end;
       if (end < vma->vm_end) {
@@ -436,7 +436,7 @@ int vma_modify_flags(Mm& mm, Vma* vma, unsigned long start, unsigned long end, u
     vma_start_write(next);
     vma_start_write(vma);
     {
-      AnonVmaWriteLock lock(next->anon_vma ? next->anon_vma : vma->anon_vma);
+      RmapWriteLocks lock(vma->vm_file, next->anon_vma ? next->anon_vma : vma->anon_vma);
       if (!next->anon_vma) next->anon_vma = vma->anon_vma;
       next->vm_start = start;
       next->vm_pgoff = pgoff;
@@ -616,8 +616,11 @@ long move_vma(Mm& mm, Vma* vma, unsigned long old_addr, unsigned long old_len, u
   ++mm.map_count;
   mm.total_vm += new_len >> kPageShift;
   {
-    // move_page_tables.
+    // move_page_tables, with its file's i_mmap_rwsem held for write (take_rmap_locks: the
+    // copy has the same pgoff, so the kernel's need_rmap_locks holds): an i_mmap walker
+    // sees each pte at its old address or its new one, never in neither VMA.
     vma_assert_page_tables_locked(vma, "move_page_tables");
+    IMmapWriteLock rmap_lock(vma->vm_file, Site{"take_rmap_locks"});
     sched::SpinGuard guard(mm.page_table_lock, Site{"move_page_tables"});
     move_ptes(mm.ptes, old_addr, old_len, new_addr);
     move_ptes(mm.swap_ptes, old_addr, old_len, new_addr);  // swap ptes move with the present ones
@@ -688,7 +691,7 @@ long do_mremap(Mm& mm, unsigned long old_addr, unsigned long old_len, unsigned l
       if (vma_prealloc(mm, mas, vma->vm_start, new_end, vma) == 0) {
         vma_start_write(vma);
         {
-          AnonVmaWriteLock anon_lock(vma->anon_vma);
+          RmapWriteLocks rmap_locks(vma->vm_file, vma->anon_vma);
           vma->vm_end = new_end;
           vma_store(mm, mas, vma->vm_start, new_end, vma);
         }

@@ -123,6 +123,8 @@ struct VmWorldResult {
   // page requests (slab refills excluded), then each slab cache's requests.
   std::string failures_by_class;
   uint64_t swap_outs = 0;                // anonymous pages reclaim wrote to a swap slot
+  uint64_t file_dropped = 0;             // page-cache pages reclaim dropped from their file's cache
+  uint64_t file_writebacks = 0;          // dirty page-cache pages reclaim wrote back first
   uint64_t swap_ins = 0;                 // swap ptes faulted back in
   uint64_t min_free_pages = UINT64_MAX;  // lowest free-page count seen after an operation
   uint64_t trace_hash = 0;

@@ -1,5 +1,6 @@
 // Memory: the simulated physical memory of one world — its page frames, the buddy
-// page allocator with GFP semantics and watermarks, the anonymous LRU and reclaim
+// page allocator with GFP semantics and watermarks, the LRU (anonymous and page-cache
+// pages) and reclaim
 // (kswapd and direct reclaim), and the consistency check over all of it
 // (design.md §3 mem).
 //
@@ -71,6 +72,14 @@ class RmapOps {
   // reached 0. May sleep. Reclaim holds its own reference across the call, so the page
   // cannot be freed under it.
   virtual bool try_to_unmap(Page* page) = 0;
+  // __remove_mapping for a page-cache page (page->mapping set) that nothing maps: drops
+  // it from its owner's cache when the caller's isolation reference and the cache's are
+  // the only ones and it is clean, putting the cache's reference. True if dropped. Does
+  // not yield. This default knows no caches.
+  virtual bool remove_mapping(Page* page) {
+    (void)page;
+    return false;
+  }
   // Migration's rmap step: moves every pte mapping `from` to `to`, each pte taking its
   // mapcount and its reference along. `from` is isolated (off the LRU) with one
   // reference held by the caller; `to` is a fresh page (refcount 1, unmapped). The
@@ -186,7 +195,10 @@ class Memory {
   // One reclaim pass over the LRU, oldest first, until `nr_to_reclaim` pages were freed
   // or every page was looked at once: unmaps through RmapOps and frees pages nobody
   // else references; pages with extra references (pins, transient gets) rotate to the
-  // head. May sleep in RmapOps. Returns the pages freed.
+  // head. A page-cache page (page->mapping) holds its cache's reference besides: once
+  // unmapped it is written back if dirty (PG_writeback for the write, a yield point,
+  // then clean) and dropped from its cache through RmapOps::remove_mapping. May sleep in
+  // RmapOps and in writeback. Returns the pages freed.
   uint64_t shrink_lru(uint64_t nr_to_reclaim, Site site);
 
   // ---- Swap (swap.cpp) ----
@@ -235,6 +247,8 @@ class Memory {
     uint64_t swap_outs = 0;         // anonymous pages reclaimed by writing them to a swap slot
     uint64_t swap_ins = 0;          // swap ptes faulted back in
     uint64_t swap_full = 0;         // anonymous pages reclaim kept because swap was full
+    uint64_t file_dropped = 0;      // page-cache pages reclaim dropped from their cache
+    uint64_t file_writebacks = 0;   // dirty page-cache pages reclaim wrote back first
     uint64_t oom_kills = 0;         // OOM hook calls that killed something and freed pages
     uint64_t nofail_rounds = 0;     // extra rounds __GFP_NOFAIL looped after giving up
     uint64_t frees = 0;             // blocks freed (to the buddy or a per-CPU list)

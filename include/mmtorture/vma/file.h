@@ -11,9 +11,13 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <vector>
 
+#include "mmtorture/core/failure.h"
+#include "mmtorture/core/site.h"
 #include "mmtorture/mem/memory.h"
+#include "mmtorture/sched/rwsem.h"
 
 namespace mmt::vma {
 
@@ -46,10 +50,42 @@ struct File {
   // place, so the order is deterministic (it follows the links and unlinks) and each VMA
   // keeps its own position (Vma::i_mmap_pos).
   std::vector<Vma*> i_mmap;
+  // i_mmap_rwsem: taken for write by every change of i_mmap (link, unlink) and of the
+  // range or pgoff of a VMA on it, for read by the reverse-map walk of a file page
+  // (reclaim's try_to_unmap), which therefore sees every VMA's range stable. A class
+  // reclaim takes: no sleeping allocation under it. Order (mm/rmap.c): mmap_lock, VMA
+  // write lock, i_mmap_rwsem, anon_vma lock, page-table lock.
+  sched::RwSem i_mmap_rwsem{"i_mmap_rwsem", sched::LockFlags::TakenByReclaim};
   // The page cache: index -> page, each holding one reference of its own. Pages are
-  // GFP_KERNEL (unmovable) and kept off the LRU: reclaim and migration leave them alone,
-  // as the kernel's unevictable ramfs pages (the cache lives as long as the context).
+  // GFP_KERNEL (unmovable) and on the LRU: reclaim unmaps a page through i_mmap, writes
+  // it back if a shared mapping dirtied it (PG_dirty, set by the write fault), and drops
+  // it from here (filemap_remove_page); a later fault reads it in again.
   std::map<unsigned long, mem::Page*> cache;
+  uint64_t dropped = 0;  // pages reclaim dropped from the cache
+};
+
+// i_mmap_lock_read / i_mmap_lock_write, as RAII (a thread unwound at the end of a run
+// must not leave the lock held).
+class IMmapReadLock {
+ public:
+  IMmapReadLock(File* file, Site site);
+  ~IMmapReadLock();
+  IMmapReadLock(const IMmapReadLock&) = delete;
+  IMmapReadLock& operator=(const IMmapReadLock&) = delete;
+
+ private:
+  File* file_;
+};
+class IMmapWriteLock {
+ public:
+  // No-op for a null file (an anonymous VMA).
+  IMmapWriteLock(File* file, Site site);
+  ~IMmapWriteLock();
+  IMmapWriteLock(const IMmapWriteLock&) = delete;
+  IMmapWriteLock& operator=(const IMmapWriteLock&) = delete;
+
+ private:
+  File* file_;
 };
 
 // get_file / fput on a VMA's file reference.
@@ -57,17 +93,30 @@ void get_file(File* file);
 void fput(File* file);
 
 // A new VMA maps vma->vm_file (set, with vm_ops, by the caller): get_file, link into
-// i_mmap, then ->open. No yield point inside, so the file's counts and its i_mmap agree
-// at every point another thread can run.
+// i_mmap, then ->open, under i_mmap_rwsem for write. No yield point between the first
+// change and the last, so the file's counts and its i_mmap agree at every point another
+// thread can run.
 void vma_link_file(Vma* vma);
 // The VMA stops mapping its file: ->close when `call_close` (removal), unlink from
-// i_mmap, fput. A merge removes a VMA without ->close (the rule keeps such VMAs). A VMA
+// i_mmap (under i_mmap_rwsem for write), fput. A merge removes a VMA without ->close (the rule keeps such VMAs). A VMA
 // that is not where its i_mmap_pos says is a Failure (vma.file).
 void vma_unlink_file(Vma* vma, bool call_close);
 
 // The page of `file` at `index` from its cache, allocated (GFP_KERNEL, site
-// filemap_fault) on a miss, with a reference for the caller; null when the allocation
-// fails. May sleep.
+// filemap_fault) on a miss and put on the LRU, with a reference for the caller; null
+// when the allocation fails. May sleep.
 mem::Page* filemap_get_page(VmContext& context, File* file, unsigned long index);
+
+// __remove_mapping for reclaim: drops `page` from its file's cache if nothing but the
+// cache and the caller (reclaim's isolation) holds it and it is clean (the refcount
+// freeze); its cache reference goes, never the last. True if dropped. Does not yield.
+bool filemap_remove_page(VmContext& context, mem::Page* page);
+
+// The first broken page-cache invariant of the context (check vma.file_cache): every
+// cache page names its file and index, is allocated, on the LRU or isolated by reclaim,
+// with refcount >= its cache reference + its mappings (+ reclaim's); every allocated
+// frame naming a file is that file's cache page at its index. O(frames): for the
+// every-N checks.
+std::optional<Failure> validate_file_caches(VmContext& context);
 
 }  // namespace mmt::vma

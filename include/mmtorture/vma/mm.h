@@ -186,13 +186,18 @@ class VmContext final : public mem::RmapOps {
   VmaLockStats& vma_lock_stats() { return vma_lock_stats_; }
   const VmaLockStats& vma_lock_stats() const { return vma_lock_stats_; }
 
-  // mem::RmapOps: unmap every pte of `page` (reclaim and migration).
+  // mem::RmapOps: unmap every pte of `page` (reclaim and migration): through its
+  // anon_vma, or for a page-cache page through its file's i_mmap.
   bool try_to_unmap(mem::Page* page) override;
+  // mem::RmapOps: drop an unmapped, clean page-cache page from its cache
+  // (filemap_remove_page).
+  bool remove_mapping(mem::Page* page) override;
   // mem::RmapOps: move every pte of `from` to `to` (page migration; migrate.cpp).
   int try_to_migrate(mem::Page* from, mem::Page* to) override;
 
  private:
   class SlabNodeAllocator;
+  bool try_to_unmap_file(mem::Page* page);
 
   mem::Memory& memory_;
   VmConfig config_;
