@@ -388,6 +388,8 @@ const std::vector<SelftestScenario>& selftest_scenarios() {
       // The default campaign draws the mmap_file op (workload.mix_mmap_file): its
       // shm-like files meet mprotect's merges.
       {Defect::MergeRemovesVmaWithClose, "smoke.toml", true},
+      // The same op's shared mappings meet read faults and then write faults.
+      {Defect::WpPageSharedSkipsDirty, "smoke.toml", true},
   };
   return table;
 }

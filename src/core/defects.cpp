@@ -165,6 +165,12 @@ const std::vector<DefectInfo>& defect_table() {
        "removing a VMA whose vm_ops has ->close without calling it, so the segment's attach count (shm_nattch) "
        "leaks. Caught by the file check (vma.file_attach: the attach count against the VMAs with the hooked ops) "
        "in the world's mmap_file op (workload.mix_mmap_file)."},
+      {Defect::WpPageSharedSkipsDirty, "wp-page-shared-skips-dirty", "upstream",
+       "The write-protect fault of a shared file mapping (wp_page_shared) makes the cache page's pte writable "
+       "without marking the page dirty first (the lost-dirty class of the fault_dirty_shared_page / page_mkwrite "
+       "fixes): the page is written through a mapping while the kernel believes it clean, so reclaim drops it "
+       "without writeback and the write is lost. Caught by validate_mm (vma.validate_mm: a writable pte of a clean "
+       "page-cache page) after that fault, in the world's mmap_file op (workload.mix_mmap_file) and its faults."},
   };
   return table;
 }

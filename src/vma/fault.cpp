@@ -125,7 +125,8 @@ int do_file_fault(Mm& mm, Vma* vma, unsigned long addr, bool write, const VmaRea
       // wp_page_shared: the cache page becomes writable in place, dirty first
       // (fault_dirty_shared_page), so reclaim writes it back before it drops it.
       if (shared) {
-        it->second.page->set(mem::PG_dirty);
+        // CANARY wp-page-shared-skips-dirty: writable, and still clean.
+        if (!defect_enabled(Defect::WpPageSharedSkipsDirty)) it->second.page->set(mem::PG_dirty);
         it->second.writable = true;
         return 0;
       }

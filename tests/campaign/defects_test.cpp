@@ -322,6 +322,12 @@ TEST(Defects, MergeRemovesVmaWithCloseIsCaughtByTheAttachCount) {
   expect_caught(Defect::MergeRemovesVmaWithClose, world_file_job, "vma.file_attach", 10);
 }
 
+// A shared write fault that maps the cache page writable without dirtying it: the next
+// validate_mm names the writable pte of a clean page.
+TEST(Defects, WpPageSharedSkipsDirtyIsCaughtByValidateMm) {
+  expect_caught(Defect::WpPageSharedSkipsDirty, world_file_job, "vma.validate_mm", 10);
+}
+
 TEST(Defects, MergeKeepsMapCountIsCaughtByValidateMm) {
   expect_caught(Defect::MergeKeepsMapCount, world_job, "vma.validate_mm", 20);
 }

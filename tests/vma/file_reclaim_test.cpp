@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "mmtorture/core/defects.h"
 #include "mmtorture/sched/sched.h"
 #include "vma_test_util.h"
 
@@ -173,6 +174,27 @@ TEST(VmaFileReclaim, ChecksNameACachePageOffTheLruAndAPteOfADroppedPage) {
   EXPECT_NE(failure->message.find("which is not dirty"), std::string::npos) << failure->message;
   written->set(mem::PG_dirty);
   expect_consistent(w.context, {&mm});
+  exit_mmap(mm);
+}
+
+// The canary wp-page-shared-skips-dirty: the write-protect fault maps the page writable
+// and leaves it clean. validate_mm names the pte; without the check, reclaim would drop
+// the written page with no writeback.
+TEST(VmaFileReclaim, CanaryWpPageSharedSkipsDirtyLosesTheWrite) {
+  DefectScope defect({Defect::WpPageSharedSkipsDirty});
+  World w;
+  Mm mm(w.context);
+  ASSERT_EQ(map(mm, plain(w), 0, 1, 0), static_cast<long>(page_at(0)));
+  ASSERT_EQ(handle_mm_fault(mm, page_at(0), false), 0);
+  ASSERT_EQ(handle_mm_fault(mm, page_at(0), true), 0);
+  EXPECT_TRUE(mm.ptes.at(page_at(0) >> kPageShift).writable);
+  auto failure = validate_mm(mm);
+  ASSERT_TRUE(failure.has_value());
+  EXPECT_EQ(failure->check, "vma.validate_mm");
+  EXPECT_NE(failure->message.find("which is not dirty"), std::string::npos) << failure->message;
+  EXPECT_EQ(w.memory.shrink_lru(64, Site{"test_reclaim"}), 1u);
+  EXPECT_EQ(w.memory.stats().file_writebacks, 0u) << "the written page went without writeback";
+  EXPECT_EQ(w.memory.stats().file_dropped, 1u);
   exit_mmap(mm);
 }
 

@@ -49,8 +49,9 @@ enum class Defect : uint32_t {
   ContigEarlyExitKeepsIsolation,
   ContigSkipsPcpDrain,
   MergeRemovesVmaWithClose,
+  WpPageSharedSkipsDirty,
 };
-inline constexpr uint32_t kDefectCount = 32;
+inline constexpr uint32_t kDefectCount = 33;
 static_assert(kDefectCount <= 64, "the enabled-defect mask is 64 bits wide");
 
 struct DefectInfo {
