@@ -47,13 +47,34 @@ void KmemCache::ChunkDelete::operator()(unsigned char* chunk) const {
 }
 
 unsigned char* KmemCache::frame_memory(uint64_t pfn) {
-  const size_t chunk = pfn / kChunkPages;
-  if (chunk >= chunks_.size()) chunks_.resize(chunk + 1);
-  if (!chunks_[chunk]) {
-    chunks_[chunk].reset(static_cast<unsigned char*>(::operator new(kChunkBytes, kChunkAlign)));
-    ASAN_POISON_MEMORY_REGION(chunks_[chunk].get(), kChunkBytes);  // no slab page there yet
+  const size_t index = pfn / kChunkPages;
+  if (index >= chunks_.size()) chunks_.resize(index + 1);
+  Chunk& chunk = chunks_[index];
+  if (!chunk.memory) {
+    chunk.memory.reset(static_cast<unsigned char*>(::operator new(kChunkBytes, kChunkAlign)));
+    ASAN_POISON_MEMORY_REGION(chunk.memory.get(), kChunkBytes);  // no slab page there yet
+    chunk.slabs.resize(kChunkPages);
+    const std::pair<uintptr_t, uint32_t> entry{reinterpret_cast<uintptr_t>(chunk.memory.get()),
+                                               static_cast<uint32_t>(index)};
+    chunk_by_base_.insert(std::lower_bound(chunk_by_base_.begin(), chunk_by_base_.end(), entry), entry);
   }
-  return chunks_[chunk].get() + (pfn % kChunkPages) * kPageSize;
+  return chunk.memory.get() + (pfn % kChunkPages) * kPageSize;
+}
+
+std::optional<uint64_t> KmemCache::retired_frame(uintptr_t address) const {
+  const Chunk* chunk = chunk_of(address);
+  if (!chunk) return std::nullopt;
+  const size_t frame = (address & (kChunkBytes - 1)) / kPageSize;
+  if (!chunk->slabs[frame].retired) return std::nullopt;
+  return uint64_t{static_cast<uint64_t>(chunk - chunks_.data()) * kChunkPages + frame};
+}
+
+const KmemCache::Chunk* KmemCache::chunk_of(uintptr_t address) const {
+  const uintptr_t base = address & ~uintptr_t{kChunkBytes - 1};
+  const auto found = std::lower_bound(chunk_by_base_.begin(), chunk_by_base_.end(), base,
+                                      [](const auto& entry, uintptr_t key) { return entry.first < key; });
+  if (found == chunk_by_base_.end() || found->first != base) return nullptr;
+  return &chunks_[found->second];
 }
 
 KmemCache::KmemCache(Memory& memory, std::string name, size_t object_size, size_t align)
@@ -67,6 +88,7 @@ KmemCache::KmemCache(Memory& memory, std::string name, size_t object_size, size_
   const size_t granule = std::max<size_t>(align, 8);
   stride_ = (object_size + granule - 1) / granule * granule;
   per_slab_ = kPageSize / stride_;
+  stride_reciprocal_ = ((uint64_t{1} << 32) + stride_ - 1) / stride_;
 }
 
 KmemCache::~KmemCache() {
@@ -108,13 +130,16 @@ void KmemCache::partial_del(Slab* slab) {
 }
 
 KmemCache::Slab* KmemCache::new_slab(Page* page) {
-  auto owned = std::make_unique<Slab>();
-  Slab* slab = owned.get();
+  unsigned char* memory = frame_memory(page->pfn);  // makes the chunk on first use
+  Slab* slab = &chunks_[page->pfn / kChunkPages].slabs[page->pfn % kChunkPages];
   slab->page = page;
-  slab->memory = frame_memory(page->pfn);
+  slab->retired = false;
+  slab->inuse = 0;
+  slab->memory = memory;
   ASAN_UNPOISON_MEMORY_REGION(slab->memory, kPageSize);
-  slab->is_free.assign(per_slab_, 1);
+  for (size_t i = 0; i < per_slab_; ++i) slab->is_free.set(i);
   // Object 0 on top of the stack: a fresh slab hands out objects in address order.
+  slab->free_objects.clear();  // a frame's earlier slab may have left its stack full
   for (size_t i = per_slab_; i-- > 0;) slab->free_objects.push_back(static_cast<uint16_t>(i));
   std::memset(slab->memory, kPoisonFree, kPageSize);
   ASAN_POISON_MEMORY_REGION(slab->memory, kPageSize);
@@ -123,8 +148,6 @@ KmemCache::Slab* KmemCache::new_slab(Page* page) {
   slab->all_prev = all_tail_;
   (all_tail_ ? all_tail_->all_next : all_head_) = slab;
   all_tail_ = slab;
-  retired_.erase(reinterpret_cast<uintptr_t>(slab->memory));
-  by_address_.emplace(reinterpret_cast<uintptr_t>(slab->memory), std::move(owned));
   ++slab_count_;
   ++stats_.slabs_allocated;
   return slab;
@@ -140,10 +163,10 @@ void KmemCache::discard_slab(Slab* slab) {
   page->slab = nullptr;
   // The page keeps its place in its chunk: every object on it was freed (so holds the
   // poison) and ASan reports any access until the frame is a slab page again.
-  unsigned char* buffer = slab->memory;
-  ASAN_POISON_MEMORY_REGION(buffer, kPageSize);
-  by_address_.erase(reinterpret_cast<uintptr_t>(buffer));  // destroys *slab
-  retired_[reinterpret_cast<uintptr_t>(buffer)] = page->pfn;
+  ASAN_POISON_MEMORY_REGION(slab->memory, kPageSize);
+  slab->page = nullptr;
+  slab->retired = true;
+  slab->all_prev = slab->all_next = nullptr;
   --slab_count_;
   ++stats_.slabs_freed;
   // Last: the cache is whole again when freeing the frame raises (a page a failed run
@@ -213,7 +236,7 @@ void* KmemCache::alloc_object(gfp_t gfp, Site site) {
   }
   const uint16_t index = slab->free_objects.back();
   slab->free_objects.pop_back();
-  slab->is_free[index] = 0;
+  slab->is_free.reset(index);
   if (++slab->inuse == per_slab_) partial_del(slab);
   unsigned char* object = object_at(*slab, index);
   ASAN_UNPOISON_MEMORY_REGION(object, stride_);
@@ -237,65 +260,70 @@ void* KmemCache::alloc_object(gfp_t gfp, Site site) {
 
 std::pair<const KmemCache::Slab*, uint16_t> KmemCache::locate(const void* object) const {
   const auto address = reinterpret_cast<uintptr_t>(object);
-  const auto found = by_address_.find(address & ~uintptr_t{kPageSize - 1});
-  if (found == by_address_.end()) return {nullptr, 0};
-  const Slab* slab = found->second.get();
+  const Chunk* chunk = chunk_of(address);
+  if (!chunk) return {nullptr, 0};
+  const Slab* slab = &chunk->slabs[(address & (kChunkBytes - 1)) / kPageSize];
+  if (!slab->page) return {nullptr, 0};
   const size_t offset = address - reinterpret_cast<uintptr_t>(slab->memory);
-  if (offset % stride_ != 0 || offset / stride_ >= per_slab_) return {nullptr, 0};
-  return {slab, static_cast<uint16_t>(offset / stride_)};
+  const size_t index = object_index(offset);
+  if (index * stride_ != offset || index >= per_slab_) return {nullptr, 0};
+  return {slab, static_cast<uint16_t>(index)};
 }
 
 bool KmemCache::is_live(const void* object) const {
   const auto [slab, index] = locate(object);
-  return slab && !slab->is_free[index];
+  return slab && !slab->is_free.test(index);
 }
 
 std::string KmemCache::describe_object(const void* object) const {
   const auto [slab, index] = locate(object);
   if (!slab) {
     const auto address = reinterpret_cast<uintptr_t>(object);
-    const auto retired = retired_.find(address & ~uintptr_t{kPageSize - 1});
-    if (retired != retired_.end())
+    if (const std::optional<uint64_t> pfn = retired_frame(address))
       return fmt::format("freed object {} of returned slab pfn {} of cache '{}'", (address & (kPageSize - 1)) / stride_,
-                         retired->second, name_);
+                         *pfn, name_);
     return fmt::format("a pointer that is not one of cache '{}''s objects", name_);
   }
-  return fmt::format("{}object {} of slab pfn {} of cache '{}'", slab->is_free[index] ? "freed " : "", index,
+  return fmt::format("{}object {} of slab pfn {} of cache '{}'", slab->is_free.test(index) ? "freed " : "", index,
                      slab->page->pfn, name_);
 }
 
 void KmemCache::check_free(const void* object, const char* site) const {
   const auto address = reinterpret_cast<uintptr_t>(object);
-  const auto found = by_address_.find(address & ~uintptr_t{kPageSize - 1});
-  if (found == by_address_.end()) {
+  const Chunk* chunk = chunk_of(address);
+  const Slab* slab = chunk ? &chunk->slabs[(address & (kChunkBytes - 1)) / kPageSize] : nullptr;
+  if (!slab || !slab->page) {
     // An object of a slab returned since: every one of its objects had been freed.
-    const auto retired = retired_.find(address & ~uintptr_t{kPageSize - 1});
-    if (retired != retired_.end() && (address & (kPageSize - 1)) % stride_ == 0)
+    const std::optional<uint64_t> pfn = retired_frame(address);
+    if (pfn && (address & (kPageSize - 1)) % stride_ == 0)
       raise_failure("slab.double_free", site,
                     fmt::format("cache '{}': object {} of slab pfn {} freed twice (its slab was returned since)", name_,
-                                (address & (kPageSize - 1)) / stride_, retired->second));
+                                (address & (kPageSize - 1)) / stride_, *pfn));
     raise_failure("slab.bad_free", site,
                   fmt::format("cache '{}': freeing a pointer that is not one of its objects", name_));
   }
-  const Slab* slab = found->second.get();
   const size_t offset = address - reinterpret_cast<uintptr_t>(slab->memory);
-  if (offset % stride_ != 0 || offset / stride_ >= per_slab_)
+  const size_t index = object_index(offset);
+  if (index * stride_ != offset || index >= per_slab_)
     raise_failure("slab.bad_free", site,
                   fmt::format("cache '{}': freeing offset {} of slab pfn {}, not the start of an object", name_, offset,
                               slab->page->pfn));
-  const auto index = static_cast<uint16_t>(offset / stride_);
-  if (slab->is_free[index])
+  if (slab->is_free.test(index))
     raise_failure("slab.double_free", site,
                   fmt::format("cache '{}': object {} of slab pfn {} freed twice", name_, index, slab->page->pfn));
 }
 
 void KmemCache::free(void* object) {
   if (!object) return;
-  check_free(object);
   const auto [located, index] = locate(object);
+  if (!located || located->is_free.test(index)) {
+    check_free(object);  // raises: not one of ours, or a second free
+    raise_failure("slab.bad_free", "kmem_cache_free",
+                  fmt::format("cache '{}': freeing an object it does not hold", name_));
+  }
   Slab* slab = const_cast<Slab*>(located);
   poison(object_at(*slab, index));
-  slab->is_free[index] = 1;
+  slab->is_free.set(index);
   slab->free_objects.push_back(index);
   --live_;
   ++stats_.frees;
@@ -324,8 +352,8 @@ std::optional<Failure> KmemCache::check_consistency() const {
       return fail(fmt::format("slab pfn {} with {} of {} in use is {} the partial list", page.pfn, slab->inuse,
                               per_slab_, slab->on_partial ? "on" : "off"));
     for (uint16_t index : slab->free_objects) {
-      if (!slab->is_free[index]) return fail(fmt::format("slab pfn {}: object {} on the free stack is in use",
-                                                         page.pfn, index));
+      if (!slab->is_free.test(index))
+        return fail(fmt::format("slab pfn {}: object {} on the free stack is in use", page.pfn, index));
     }
     inuse += slab->inuse;
   }

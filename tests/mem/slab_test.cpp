@@ -161,6 +161,54 @@ TEST(Slab, DoubleFreeAfterTheSlabWasReturnedIsNamed) {
   vmas.free(b);
 }
 
+// An object is found from its address by a multiplication, not a division: for every
+// stride a cache can have, each object's start is one of its objects and every other
+// 8-byte step inside the slab is not.
+TEST(Slab, EveryStrideFindsItsObjectsAndNothingBetweenThem) {
+  SeededChoices choices(1);
+  Memory memory(small_config(), choices);
+  for (size_t size = 8; size <= kPageSize; size += 8) {
+    KmemCache cache(memory, "stride", size, 8);
+    std::vector<unsigned char*> objects;
+    for (size_t i = 0; i < cache.objects_per_slab(); ++i)
+      objects.push_back(static_cast<unsigned char*>(cache.alloc(gfp::kKernel, Site{"fill"})));
+    ASSERT_EQ(cache.slab_pages(), 1u) << "size " << size;
+    for (unsigned char* object : objects) {
+      ASSERT_TRUE(cache.is_live(object)) << "size " << size;
+      for (size_t step = 8; step < size; step += 8)
+        ASSERT_FALSE(cache.is_live(object + step)) << "size " << size << " step " << step;
+    }
+    for (unsigned char* object : objects) cache.free(object);
+  }
+}
+
+// A frame one cache returned and another reuses: the first cache's old pointer is a
+// freed object of a returned slab there (a second free is a double free), not one of
+// the new owner's objects, and the new owner's object is live.
+TEST(Slab, AFrameReusedByAnotherCacheIsNotTheFirstCachesAnyMore) {
+  SeededChoices choices(1);
+  Memory memory(small_config(), choices);
+  KmemCache first(memory, "first", 64, 8);
+  KmemCache second(memory, "second", 64, 8);
+  void* old = first.alloc(gfp::kKernel, Site{"a"});
+  const uint64_t pfn = first.slab_pfns().at(0);
+  first.free(old);
+  void* reused = second.alloc(gfp::kKernel, Site{"b"});
+  ASSERT_EQ(second.slab_pfns().at(0), pfn) << "the page allocator handed the frame straight back";
+  EXPECT_FALSE(first.is_live(old));
+  EXPECT_TRUE(second.is_live(reused));
+  EXPECT_FALSE(second.is_live(old)) << "another cache's chunk is not this cache's";
+  EXPECT_EQ(check_of([&] { first.free(old); }), "slab.double_free");
+  // The first cache takes the frame back later: its new object there is live again.
+  second.free(reused);
+  void* again = first.alloc(gfp::kKernel, Site{"c"});
+  EXPECT_EQ(first.slab_pfns().at(0), pfn);
+  EXPECT_TRUE(first.is_live(again));
+  first.free(again);
+  EXPECT_FALSE(first.check_consistency());
+  EXPECT_FALSE(second.check_consistency());
+}
+
 // An object's host address modulo 2 MiB is a function of its frame and index: two
 // caches that see the same requests place their objects alike, so a pointer the code
 // under test corrupts in its low bits (a kernel bug clearing a byte of a node pointer)

@@ -18,12 +18,12 @@
 // operation history, never by host addresses, so runs are deterministic.
 #pragma once
 
+#include <bitset>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -99,17 +99,22 @@ class KmemCache {
   std::optional<Failure> check_consistency() const;
 
  private:
+  // A frame's slab state, kept in its chunk: `page` is null while the frame is not a
+  // slab page of this cache.
   struct Slab {
     Page* page = nullptr;
     unsigned char* memory = nullptr;
     uint32_t inuse = 0;
     std::vector<uint16_t> free_objects;  // LIFO: back() is handed out next
-    std::vector<uint8_t> is_free;
+    std::bitset<kPageSize / 8> is_free;  // by object index (at most 512 objects of 8 bytes)
     Slab* prev = nullptr;  // partial list (slabs with free objects)
     Slab* next = nullptr;
     bool on_partial = false;
     Slab* all_prev = nullptr;  // every slab, oldest first
     Slab* all_next = nullptr;
+    // The frame's slab was returned and no new slab of the cache has reused the frame
+    // since: a second free of an object there is a double free, not a wild pointer.
+    bool retired = false;
   };
   // The slab and object index of `object`, or {null, 0} when it is not the start of an
   // object of this cache.
@@ -123,6 +128,10 @@ class KmemCache {
   void partial_add(Slab* slab);
   void partial_del(Slab* slab);
   unsigned char* object_at(const Slab& slab, uint32_t index) const { return slab.memory + size_t{index} * stride_; }
+  // offset / stride_ for an offset inside a page, by a multiplication: with the
+  // reciprocal rounded up, the error is below 2^-20 for offsets below 2^12, less than
+  // the 1/stride_ a quotient needs to be off by one. is_live runs per VMA per check.
+  size_t object_index(size_t offset) const { return (offset * stride_reciprocal_) >> 32; }
   // The host memory of frame `pfn` used as a slab page (its chunk made on first use).
   unsigned char* frame_memory(uint64_t pfn);
   void poison(unsigned char* object) const;
@@ -132,20 +141,31 @@ class KmemCache {
   size_t object_size_;
   size_t stride_;
   size_t per_slab_;
+  uint64_t stride_reciprocal_;  // ceil(2^32 / stride_), for object_index
   Slab* partial_head_ = nullptr;
   Slab* all_head_ = nullptr;
   Slab* all_tail_ = nullptr;
-  // The 2 MiB host chunks slab pages live in, by pfn / kChunkPages (null: not made yet).
+  // The 2 MiB host chunks slab pages live in, by pfn / kChunkPages (empty until a slab
+  // page of the cache falls in it). A chunk holds the slab state of each of its frames,
+  // so an object's slab is found from its address alone: the chunk by its base, the
+  // frame by the offset — no hash lookup and no pointer to chase on the hot free and
+  // is_live paths (is_live runs per VMA in every per-op check of the world).
   struct ChunkDelete {
     void operator()(unsigned char* chunk) const;
   };
-  std::vector<std::unique_ptr<unsigned char[], ChunkDelete>> chunks_;
-  // Host buffer address -> slab, for free(); looked up, never iterated.
-  std::unordered_map<uintptr_t, std::unique_ptr<Slab>> by_address_;
-  // Host buffers of slabs returned since (-> their frame), until a new slab reuses the
-  // buffer: a second free of an object there is a double free, not a wild pointer.
-  // Looked up, never iterated.
-  std::unordered_map<uintptr_t, uint64_t> retired_;
+  struct Chunk {
+    std::unique_ptr<unsigned char[], ChunkDelete> memory;
+    std::vector<Slab> slabs;  // by frame within the chunk; never resized once made
+  };
+  std::vector<Chunk> chunks_;
+  // (host base, index into chunks_) of every chunk made, sorted by base: the way from
+  // an object's address to its chunk. Looked up, never iterated.
+  std::vector<std::pair<uintptr_t, uint32_t>> chunk_by_base_;
+  // The chunk holding `address`, or null when no chunk of this cache does.
+  const Chunk* chunk_of(uintptr_t address) const;
+  // The frame of a slab this cache returned whose host page holds `address`, while no
+  // new slab of the cache reuses that frame.
+  std::optional<uint64_t> retired_frame(uintptr_t address) const;
   uint64_t live_ = 0;
   uint64_t slab_count_ = 0;
   Stats stats_;
