@@ -217,6 +217,7 @@ Mm::~Mm() {
 VmaLock& VmContext::add_vma_lock(Vma* vma) {
   std::unique_ptr<VmaLock>& lock = vma_locks_[vma];
   lock = std::make_unique<VmaLock>(vma, this);
+  vma->vm_lock = lock.get();
   return *lock;
 }
 
@@ -261,7 +262,7 @@ void vma_free(Mm& mm, Vma* vma) {
   mm.context().vma_cache().check_free(vma, "vm_area_free");
   // With per-VMA locks the tree is read without mmap_lock: the VMA goes back to the
   // slab only after every reader that may have found it has left rcu_read_lock.
-  if (VmaLock* lock = mm.context().vma_lock(vma)) {
+  if (VmaLock* lock = vma->vm_lock) {
     if (lock->free_pending)
       raise_failure("slab.double_free", "vm_area_free",
                     fmt::format("vma#{} freed twice (its first free waits for a grace period)", vma->id));
@@ -316,21 +317,20 @@ AnonVmaWriteLock::~AnonVmaWriteLock() {
 // The chain lists change only under the anon_vma's write lock: rmap walkers (reclaim,
 // migration) hold it for read across the whole walk, which has yield points in it.
 void anon_vma_link(Vma* vma, AnonVma* anon_vma) {
-  for (AnonVma* linked : vma->anon_vma_chain)
-    if (linked == anon_vma) return;
+  for (const AnonVmaChain& link : vma->anon_vma_chain)
+    if (link.anon_vma == anon_vma) return;
   if (!anon_vma->slab_object || !anon_vma->linked_ref)
     raise_failure("anon_vma.use_after_free", "anon_vma_chain_link",
                   fmt::format("vma#{} linked to anon_vma {}, which {}", vma->id, anon_vma->id,
                               anon_vma->slab_object ? "no VMA holds any more" : "was freed"));
   anon_vma->lock.down_write(Site{"anon_vma_chain_link"});
-  vma->anon_vma_chain.push_back(anon_vma);
-  vma->anon_vma_chain_pos.push_back(static_cast<uint32_t>(anon_vma->vmas.size()));
+  vma->anon_vma_chain.push_back({anon_vma, static_cast<uint32_t>(anon_vma->vmas.size())});
   anon_vma->vmas.push_back(vma);
   anon_vma->lock.up_write(Site{"anon_vma_chain_link"});
 }
 
 void anon_vma_clone(Vma* dst, const Vma* src) {
-  for (AnonVma* anon_vma : src->anon_vma_chain) anon_vma_link(dst, anon_vma);
+  for (const AnonVmaChain& link : src->anon_vma_chain) anon_vma_link(dst, link.anon_vma);
 }
 
 namespace {
@@ -349,7 +349,7 @@ void anon_vma_clone_for_fork(Vma* dst, const Vma* src) {
   // Oldest first, as the kernel walks the chain: the root is never taken (it counts
   // itself as a child), so the first candidate is the oldest abandoned generation.
   for (size_t i = 0; i < src->anon_vma_chain.size(); ++i) {
-    AnonVma* anon_vma = src->anon_vma_chain[i];
+    AnonVma* anon_vma = src->anon_vma_chain[i].anon_vma;
     anon_vma_link(dst, anon_vma);
     if (!dst->anon_vma && anon_vma->num_children < 2 && !has_active_vma(anon_vma)) dst->anon_vma = anon_vma;
   }
@@ -360,7 +360,7 @@ namespace {
 // The index of `anon_vma` in vma's chain (the caller knows it is there).
 size_t chain_index(const Vma* vma, const AnonVma* anon_vma) {
   size_t i = 0;
-  while (i < vma->anon_vma_chain.size() && vma->anon_vma_chain[i] != anon_vma) ++i;
+  while (i < vma->anon_vma_chain.size() && vma->anon_vma_chain[i].anon_vma != anon_vma) ++i;
   return i;
 }
 
@@ -375,7 +375,7 @@ void anon_vma_unlink(Vma* vma, AnonVma* anon_vma) {
     return;
   }
   auto& vmas = anon_vma->vmas;
-  const uint32_t pos = vma->anon_vma_chain_pos[link];
+  const uint32_t pos = vma->anon_vma_chain[link].pos;
   if (pos >= vmas.size() || vmas[pos] != vma) {
     anon_vma->lock.up_write(Site{"unlink_anon_vmas"});
     raise_failure("anon_vma.chain", "unlink_anon_vmas",
@@ -384,9 +384,8 @@ void anon_vma_unlink(Vma* vma, AnonVma* anon_vma) {
   Vma* moved = vmas.back();
   vmas[pos] = moved;
   vmas.pop_back();
-  if (moved != vma) moved->anon_vma_chain_pos[chain_index(moved, anon_vma)] = pos;
+  if (moved != vma) moved->anon_vma_chain[chain_index(moved, anon_vma)].pos = pos;
   vma->anon_vma_chain.erase(vma->anon_vma_chain.begin() + static_cast<ptrdiff_t>(link));
-  vma->anon_vma_chain_pos.erase(vma->anon_vma_chain_pos.begin() + static_cast<ptrdiff_t>(link));
   const bool unused = vmas.empty();
   // No VMA left: it is no longer its parent's child (a root stops counting itself).
   if (unused && anon_vma->linked_ref) --anon_vma->parent->num_children;
@@ -399,7 +398,7 @@ void anon_vma_unlink(Vma* vma, AnonVma* anon_vma) {
 }
 
 void unlink_anon_vmas(Vma* vma) {
-  while (!vma->anon_vma_chain.empty()) anon_vma_unlink(vma, vma->anon_vma_chain.back());
+  while (!vma->anon_vma_chain.empty()) anon_vma_unlink(vma, vma->anon_vma_chain.back().anon_vma);
 }
 
 bool can_merge_after(const Vma* prev, unsigned long flags, const File* file, const AnonVma* anon_vma,
@@ -639,7 +638,7 @@ namespace {
 // With per-VMA locks, what is wrong with the lock state of a VMA found in the tree.
 const char* vma_lock_problem(Mm& mm, const Vma* vma) {
   if (!mm.context().config().per_vma_locks) return nullptr;
-  const VmaLock* lock = mm.context().vma_lock(vma);
+  const VmaLock* lock = vma->vm_lock;
   if (!lock) return "has no per-VMA lock";
   if (lock->free_pending) return "is being freed";
   if (lock->detached) return "is marked detached";
@@ -698,8 +697,8 @@ std::optional<std::string> file_pte_problem(const Vma* vma, unsigned long vpn, c
 std::optional<std::string> pte_rmap_problem(const Vma* vma, unsigned long vpn, const Pte& pte) {
   if (pte.page->mapping || (vma->vm_file && ((vma->vm_flags & VM_SHARED) || !pte.page->anon_vma)))
     return file_pte_problem(vma, vpn, pte);
-  for (AnonVma* anon_vma : vma->anon_vma_chain)
-    if (anon_vma == pte.page->anon_vma) return std::nullopt;
+  for (const AnonVmaChain& link : vma->anon_vma_chain)
+    if (link.anon_vma == pte.page->anon_vma) return std::nullopt;
   return fmt::format("pfn {} mapped at {:#x} cannot be found by rmap from vma#{}", pte.page->pfn, vpn << kPageShift,
                      vma->id);
 }
@@ -786,16 +785,10 @@ std::optional<Failure> validate_mm(Mm& mm) {
       return fail(fmt::format("vma#{} is shared but VM_ACCOUNT", vma->id), slot);
     if (vma->anon_vma) {
       bool linked = false;
-      for (AnonVma* anon_vma : vma->anon_vma_chain) linked |= anon_vma == vma->anon_vma;
+      for (const AnonVmaChain& link : vma->anon_vma_chain) linked |= link.anon_vma == vma->anon_vma;
       if (!linked) return fail(fmt::format("vma#{} is not on its anon_vma's chain", vma->id), slot);
     }
-    if (vma->anon_vma_chain_pos.size() != vma->anon_vma_chain.size())
-      return fail(fmt::format("vma#{} has {} chain links and {} list positions", vma->id, vma->anon_vma_chain.size(),
-                              vma->anon_vma_chain_pos.size()),
-                  slot);
-    for (size_t i = 0; i < vma->anon_vma_chain.size(); ++i) {
-      const AnonVma* anon_vma = vma->anon_vma_chain[i];
-      const uint32_t pos = vma->anon_vma_chain_pos[i];
+    for (const auto& [anon_vma, pos] : vma->anon_vma_chain) {
       if (pos >= anon_vma->vmas.size() || anon_vma->vmas[pos] != vma)
         return fail(fmt::format("anon_vma {} does not list vma#{}", anon_vma->id, vma->id), slot);
     }

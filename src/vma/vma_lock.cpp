@@ -25,7 +25,7 @@ bool per_vma_locks(Mm& mm) { return mm.context().config().per_vma_locks; }
 }
 
 VmaLock& lock_of(const Vma* vma, const char* site) {
-  VmaLock* lock = vma->vm_mm->context().vma_lock(vma);
+  VmaLock* lock = vma->vm_lock;
   if (!lock) fail(vma, "vma_lock.no_lock", site, fmt::format("vma#{} has no per-VMA lock", vma->id));
   return *lock;
 }
@@ -40,7 +40,7 @@ void for_each_live_vma(Mm& mm, Visit visit) {
   mas_for_each(&mas, entry, ULONG_MAX) {
     if (!context.vma_cache().is_live(entry)) continue;
     auto* vma = static_cast<Vma*>(entry);
-    if (VmaLock* lock = context.vma_lock(vma)) visit(vma, *lock);
+    if (VmaLock* lock = vma->vm_lock) visit(vma, *lock);
   }
 }
 
@@ -152,7 +152,7 @@ void vma_end_read(Vma* vma) { lock_of(vma, "vma_end_read").lock.up_read(Site{"vm
 bool vma_is_write_locked(const Vma* vma) {
   Mm& mm = *vma->vm_mm;
   if (!per_vma_locks(mm)) return false;
-  const VmaLock* lock = mm.context().vma_lock(vma);
+  const VmaLock* lock = vma->vm_lock;
   return lock && lock->vm_lock_seq == mm.mm_lock_seq;
 }
 

@@ -78,7 +78,7 @@ TEST(AnonVmaSlab, ForkReusesAnAbandonedGenerationSoTheChainStaysShort) {
     const Vma* vma = vma_lookup(*current, page_at(0));
     ASSERT_NE(vma, nullptr);
     EXPECT_LE(vma->anon_vma_chain.size(), 3u) << "generation " << generation;
-    EXPECT_EQ(vma->anon_vma_chain.front(), root) << "the root stays first";
+    EXPECT_EQ(vma->anon_vma_chain.front().anon_vma, root) << "the root stays first";
     EXPECT_NE(vma->anon_vma, root) << "the root is never reused";
     EXPECT_LE(live_anon_vmas(w), 3u) << "generation " << generation;
   }
@@ -121,7 +121,7 @@ TEST(AnonVmaSlab, ValidateMmNamesALinkItsAnonVmaDoesNotList) {
   ASSERT_NE(child, nullptr) << error;
   EXPECT_FALSE(validate_mm(*child).has_value());
   Vma* copy = vma_lookup(*child, page_at(0));
-  AnonVma* root = copy->anon_vma_chain.front();
+  AnonVma* root = copy->anon_vma_chain.front().anon_vma;
   auto& list = root->vmas;
   const auto at = std::find(list.begin(), list.end(), copy);
   ASSERT_NE(at, list.end());

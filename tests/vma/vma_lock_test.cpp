@@ -159,9 +159,9 @@ TEST(VmaLock, ReaderSeesChangeAndDetachUnderItsLock) {
   vma->vm_flags &= ~VM_WRITE;
   EXPECT_EQ(check_of([&] { vma_check_read_stable(vma, snapshot, "test"); }), "vma_lock.changed_under_reader");
   vma->vm_flags |= VM_WRITE;
-  w.context.vma_lock(vma)->detached = true;  // as if it had left the tree
+  vma->vm_lock->detached = true;  // as if it had left the tree
   EXPECT_EQ(check_of([&] { vma_check_read_stable(vma, snapshot, "test"); }), "vma_lock.fault_on_detached");
-  w.context.vma_lock(vma)->detached = false;
+  vma->vm_lock->detached = false;
   vma_end_read(vma);
 }
 
@@ -175,7 +175,7 @@ TEST(VmaLock, UnmappedVmaIsFreedOnlyAfterAGracePeriod) {
   rcu_read_unlock();
   rcu_barrier();
   EXPECT_FALSE(w.context.vma_cache().is_live(vma));
-  EXPECT_EQ(w.context.vma_lock(vma), nullptr);
+  EXPECT_EQ(w.context.vma_lock_count(), 0u) << "its lock outlived the RCU free";
 }
 
 // Until its grace period ends a freed VMA is not back in the slab, whose poison would

@@ -62,11 +62,18 @@ struct AnonVma {
   sched::RwSem& lock;      // the root's lock
   // Every VMA linked to it. An unlink moves the last entry into the leaver's place, so
   // the order is deterministic (it follows the links and unlinks) and each VMA can keep
-  // its own position (Vma::anon_vma_chain_pos).
+  // its own position (AnonVmaChain::pos).
   std::vector<Vma*> vmas;
   void* slab_object = nullptr;  // its anon_vma slab object; null once freed
   unsigned refcount = 0;        // see above
   bool linked_ref = false;      // the reference held while VMAs are linked
+};
+
+// One link of a VMA's anon_vma chain (the kernel's struct anon_vma_chain): the anon_vma,
+// and the VMA's index in anon_vma->vmas.
+struct AnonVmaChain {
+  AnonVma* anon_vma = nullptr;
+  uint32_t pos = 0;
 };
 
 // One mapping [vm_start, vm_end). Anonymous: vm_pgoff is the linear page index of
@@ -82,11 +89,14 @@ struct Vma {
   File* vm_file = nullptr;
   const VmOperations* vm_ops = nullptr;
   AnonVma* anon_vma = nullptr;
-  std::vector<AnonVma*> anon_vma_chain;  // every anon_vma this VMA is linked into
-  // Where this VMA sits in each of those anon_vmas' lists (parallel to anon_vma_chain):
-  // unlinking and checking a link cost O(1) in a list that may hold every VMA of a
-  // fork-heavy family.
-  std::vector<uint32_t> anon_vma_chain_pos;
+  // Every anon_vma this VMA is linked into, oldest first, each with where this VMA sits
+  // in that anon_vma's list: unlinking and checking a link cost O(1) in a list that may
+  // hold every VMA of a fork-heavy family.
+  std::vector<AnonVmaChain> anon_vma_chain;
+  // Its per-VMA lock when per_vma_locks is on (made and freed with it by the context:
+  // the lock outlives the VMA's memory until its RCU free), else null. A pointer as in
+  // kernels 6.4 to 6.14, so the per-op checks reach it without a lookup.
+  VmaLock* vm_lock = nullptr;
   // Where this VMA sits in its file's i_mmap (with vm_file): the link check is one
   // comparison and an unlink moves the list's last entry into the gap, as for anon_vmas.
   uint32_t i_mmap_pos = 0;
@@ -175,14 +185,12 @@ class VmContext final : public mem::RmapOps {
     if (!destructor_failure_) destructor_failure_ = failure;
   }
 
-  // Per-VMA locks (vma_lock.h): the lock of a VMA, made with it when per_vma_locks is
-  // on (null otherwise, or for a pointer that is no VMA of this context now).
-  VmaLock* vma_lock(const Vma* vma) const {
-    auto it = vma_locks_.find(vma);
-    return it == vma_locks_.end() ? nullptr : it->second.get();
-  }
+  // Per-VMA locks (vma_lock.h): made with a VMA when per_vma_locks is on (vma->vm_lock
+  // points to it), destroyed when the VMA's RCU free returns it to the slab. The context
+  // owns them; keyed by the VMA's address, never read through it.
   VmaLock& add_vma_lock(Vma* vma);
   void remove_vma_lock(const Vma* vma) { vma_locks_.erase(vma); }
+  size_t vma_lock_count() const { return vma_locks_.size(); }
   VmaLockStats& vma_lock_stats() { return vma_lock_stats_; }
   const VmaLockStats& vma_lock_stats() const { return vma_lock_stats_; }
 
