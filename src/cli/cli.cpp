@@ -74,6 +74,10 @@ constexpr const char* kRaisedChecks[][2] = {
     {"maple.lock", "the tree's spinlock: taken twice, released unheld, taken from the host"},
     {"maple.*", "maple job: lock-free readers' answers, dead nodes linked, kernel-vs-model divergence"},
     {"world.unexpected_result", "a syscall returned an error the kernel would not"},
+    {"nommu.unexplained_enomem",
+     "nommu job: a region or kernel stack allocation failed while the frames held a free aligned block of its order "
+     "above the min watermark"},
+    {"nommu.*", "nommu job: regions and VMAs (validate_mm, regions), munmap's result, the boot running out of memory"},
     {"crash", "the worker process died by a signal (sanitizer abort, SIGSEGV)"},
     {"timeout", "the worker exceeded run.seed_timeout_s of wall time"},
     {"determinism", "--check-determinism: two runs of a seed gave different trace hashes"},

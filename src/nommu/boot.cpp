@@ -172,9 +172,12 @@ class BootWorld {
     processes_.push_back(std::move(process));
     ++result_.processes;
     p.kernel_stack = memory_.alloc_pages(gfp::kKernel, kKernelStackOrder, kSiteKernelStack);
-    if (!p.kernel_stack)
+    if (!p.kernel_stack) {
+      if (auto why = unexplained_alloc_failure(memory_, kKernelStackOrder))
+        raise_failure("nommu.unexplained_enomem", kSiteKernelStack.name, *why);
       throw OutOfMemory{fmt::format("fork for {}: kernel stack, order {}", program->name, kKernelStackOrder),
                         kKernelStackOrder};
+    }
     mmap_or_oom(p, program->text_kib, "text");
     mmap_or_oom(p, program->data_kib, "data+bss+stack");
     const uint64_t first_mallocs = draw(ChoiceKind::Arg, kSiteSize, 3);

@@ -195,6 +195,10 @@ long do_mmap(NommuMm& mm, unsigned long len) {
   }
   mem::Page* page = memory.alloc_pages_exact(len, gfp::kKernel, kSiteRegionPages);
   if (!page) {
+    unsigned order = 0;
+    while ((mem::kPageSize << order) < len) ++order;
+    if (auto why = unexplained_alloc_failure(memory, order))
+      raise_failure("nommu.unexplained_enomem", kSiteRegionPages.name, *why);
     vma_free(mm, vma);
     context.region_free(region);
     mas_destroy(&mas);
@@ -375,6 +379,42 @@ std::optional<Failure> validate_nommu_mm(NommuMm& mm) {
   }
   if (count != mm.map_count) return fail(fmt::format("{} VMAs in the tree, map_count says {}", count, mm.map_count));
   if (total != mm.total_vm) return fail(fmt::format("VMAs span {} pages, total_vm says {}", total, mm.total_vm));
+  return std::nullopt;
+}
+
+std::optional<std::string> unexplained_alloc_failure(const mem::Memory& memory, unsigned order) {
+  if (order > mem::kPageblockOrder) return std::nullopt;
+  const uint64_t frames = memory.nr_pages();
+  auto usable_block = [&](uint64_t pfn) {
+    const mem::MigrateType type = memory.pageblock_migratetype(pfn);
+    return type != mem::MigrateType::Isolate && type != mem::MigrateType::Cma;
+  };
+  // free[pfn]: the frame lies in a free buddy block of a pageblock the request may use.
+  std::vector<uint8_t> free(frames, 0);
+  uint64_t usable = 0;
+  for (uint64_t pfn = 0; pfn < frames;) {
+    const mem::Page& page = *memory.pfn_to_page(pfn);
+    const uint64_t size = page.test(mem::PG_buddy) || page.test(mem::PG_allocated) ? uint64_t{1} << page.order : 1;
+    if (page.test(mem::PG_buddy)) {
+      for (uint64_t i = pfn; i < pfn + size && i < frames; ++i) {
+        if (!usable_block(i)) continue;
+        free[i] = 1;
+        ++usable;
+      }
+    }
+    pfn += size;
+  }
+  const uint64_t need = uint64_t{1} << order;
+  if (usable < need || usable - need < memory.min_pages()) return std::nullopt;  // the watermark refuses
+  for (uint64_t start = 0; start + need <= frames; start += need) {
+    uint64_t run = 0;
+    while (run < need && free[start + run]) ++run;
+    if (run == need)
+      return fmt::format(
+          "an order-{} request failed while pfns [{}, {}) were free in usable pageblocks and {} "
+          "usable frames were free (min watermark {})",
+          order, start, start + need, usable, memory.min_pages());
+  }
   return std::nullopt;
 }
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "mmtorture/core/defects.h"
+#include "mmtorture/core/rng.h"
 #include "mmtorture/maple/kernel_api.h"
 #include "mmtorture/nommu/boot.h"
 #include "mmtorture/nommu/experiment.h"
@@ -163,6 +164,44 @@ TEST(NommuBoot, TinyBoardRunsOutOfMemoryBigOneDoesNot) {
     EXPECT_FALSE(large.oom) << "seed " << seed << ": " << large.oom_what;
     EXPECT_EQ(large.steps, big.boot_steps);
   }
+}
+
+// The model behind the board's -ENOMEM, read from the frames: a failure is explained by
+// the min watermark or by no free aligned block of the order; a free aligned block above
+// the watermark is named. Every OOM the boot reaches is explained (the tiny boards above
+// and TinyBoardRunsOutOfMemoryBigOneDoesNot run through it).
+TEST(NommuMm, AnAllocationFailureIsExplainedByTheFramesOrNamed) {
+  SeededChoices choices(1);
+  mem::Memory memory(small_memory(), choices);
+  const auto fresh = unexplained_alloc_failure(memory, 3);
+  ASSERT_TRUE(fresh.has_value()) << "fresh memory: whole free blocks everywhere";
+  EXPECT_NE(fresh->find("an order-3 request failed while pfns [0, 8) were free"), std::string::npos) << *fresh;
+  // The model against the allocator over a fragmenting history: wherever the model
+  // explains a failure of an order, an allocation of that order fails, and wherever it
+  // names a free block, the allocation succeeds.
+  Rng rng(7);
+  std::vector<std::pair<mem::Page*, unsigned>> held;
+  uint64_t explained = 0, named = 0;
+  for (int step = 0; step < 3000; ++step) {
+    if (held.empty() || rng.below(3) != 0) {
+      const auto order = static_cast<unsigned>(rng.below(4));
+      if (mem::Page* page = memory.alloc_pages(gfp::kKernel, order, Site{"fill"})) held.emplace_back(page, order);
+    } else {
+      const size_t victim = rng.below(held.size());
+      memory.free_pages(held[victim].first, held[victim].second);
+      held[victim] = held.back();
+      held.pop_back();
+    }
+    const auto order = static_cast<unsigned>(rng.below(5));
+    const bool model_names_a_block = unexplained_alloc_failure(memory, order).has_value();
+    mem::Page* probe = memory.alloc_pages(gfp::kKernel, order, Site{"probe"});
+    ASSERT_EQ(probe != nullptr, model_names_a_block) << "step " << step << " order " << order;
+    if (probe) memory.free_pages(probe, order);
+    ++(model_names_a_block ? named : explained);
+  }
+  EXPECT_GT(explained, 300u) << "the history never fragmented memory";
+  EXPECT_GT(named, 300u);
+  for (const auto& [page, order] : held) memory.free_pages(page, order);
 }
 
 // Why a nommu kernel batches no frees: with MMU-sized per-CPU lists the freed tails of

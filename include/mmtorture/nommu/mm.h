@@ -173,6 +173,17 @@ std::optional<Failure> validate_nommu_mm(NommuMm& mm);
 // Every live region's pages are allocated order-0 frames with one reference, not
 // slab, owned by no other region; the region list and count agree. First violation.
 std::optional<Failure> check_regions(NommuContext& context);
+
+// The model behind the board's -ENOMEM: with nothing reclaimable (no swap, a ramfs page
+// cache), an unmovable order-`order` request may fail only when the min watermark refuses
+// it or no naturally aligned run of 2^order free frames lies in pageblocks it may use
+// (not Isolate, not CMA). Null when that explains the failure, else what the frames
+// offered. The frames are read block by block from their own flags (a free block's head
+// PG_buddy, an allocated one's PG_allocated, each with its order), never from the buddy
+// lists the allocator keeps, so a free block the allocator lost or left unmerged is
+// named. Orders above a pageblock are not judged (merging across pageblocks of
+// different types is the allocator's choice).
+std::optional<std::string> unexplained_alloc_failure(const mem::Memory& memory, unsigned order);
 // One line per VMA: "[start-end) region#N block pfn P+B".
 std::string dump_nommu_mm(NommuMm& mm);
 
