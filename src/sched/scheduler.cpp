@@ -62,9 +62,13 @@ constexpr size_t kSpareListMax = SIZE_MAX;  // as many threads as the last world
 // The exception globals of the calling OS thread. std::uncaught_exceptions() is
 // __cxa_get_globals()->uncaughtExceptions in libstdc++ and libc++abi alike (the layout
 // the Itanium C++ ABI specifies, §2.2.2); the address is fixed for the OS thread's life.
+// Asked once per OS thread (every scheduler's construction and run() read it).
 template <class Globals>
 const Globals* exception_globals() {
-  return reinterpret_cast<const Globals*>(abi::__cxa_get_globals());
+  constinit thread_local const void* globals = nullptr;
+  if (!globals) [[unlikely]]
+    globals = abi::__cxa_get_globals();
+  return static_cast<const Globals*>(globals);
 }
 
 }  // namespace

@@ -70,9 +70,23 @@ void StackPool::deallocate(boost::context::stack_context& stack) noexcept {
 }
 
 StackPool& StackPool::shared(size_t stack_size) {
+  // Every scheduler asks, with the size the last one asked for: the answer is kept in
+  // trivially destructible thread-locals (no guard, no TLS call), which every
+  // scheduler of a small world's campaign or exploration would otherwise pay for.
+  constinit thread_local size_t last_size = 0;
+  constinit thread_local StackPool* last_pool = nullptr;
+  if (last_pool && last_size == stack_size) return *last_pool;
+  last_pool = &find_or_create(stack_size);
+  last_size = stack_size;
+  return *last_pool;
+}
+
+StackPool& StackPool::find_or_create(size_t stack_size) {
   // One set of pools per OS thread, one pool per size (a handful at most), kept in a
   // vector (not keyed by address) and freed when the OS thread exits: a pool is not
-  // thread-safe, and schedulers on two OS threads each take their own.
+  // thread-safe, and schedulers on two OS threads each take their own. (The pools
+  // never move: shared()'s remembered pointer stays valid until the OS thread exits,
+  // when nothing on it asks any more.)
   thread_local std::vector<std::unique_ptr<StackPool>> pools;
   const size_t page = page_size();
   const size_t rounded = (stack_size + page - 1) / page * page;

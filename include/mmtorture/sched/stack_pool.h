@@ -39,6 +39,8 @@ class StackPool {
   static size_t default_stack_size();
 
  private:
+  static StackPool& find_or_create(size_t stack_size);
+
   size_t stack_size_;
   size_t live_ = 0;
   std::vector<void*> free_;  // tops (sp) of stacks ready for reuse, LIFO for cache warmth
