@@ -222,13 +222,14 @@ void Scheduler::kill_parked(Thread& thread) {
     end_thread(thread, nullptr);
     exit_thread(thread);
   }
-  if (thread.no_kill_ == 0 && std::uncaught_exceptions() == 0) throw ThreadKill{};
+  if (thread.no_kill_ == 0 && !unwinding()) throw ThreadKill{};
 }
 
-bool Scheduler::can_discard(const Thread& thread) {
+bool Scheduler::can_discard(const Thread& thread) const {
   // In a catch handler the caught exception is alive until the handler ends; dropping
-  // the stack there would leak it.
-  return thread.discard_stack_ && std::uncaught_exceptions() == 0 && !std::current_exception() && !failure_in_flight();
+  // the stack there would leak it. The runtime's caught-exception stack is what
+  // std::current_exception() reads (without building an exception_ptr here).
+  return thread.discard_stack_ && !unwinding() && !eh_globals_->caught_exceptions && !failure_in_flight();
 }
 
 bool Scheduler::wants_failure() const { return current_ && !tearing_down_ && can_discard(*current_); }
@@ -310,7 +311,7 @@ void Scheduler::check_held_at_exit(Thread& thread) {
   }
 }
 
-void Scheduler::record_thread_failure(Thread& thread, Failure failure) {
+void Scheduler::record_thread_failure(Thread& thread, Failure&& failure) {
   if (tearing_down_) return;
   const std::string label = thread.label();
   std::string dump;
@@ -437,7 +438,7 @@ void Scheduler::teardown() {
   detail::t_active = previous_active;
 }
 
-void Scheduler::record_failure(Failure failure, const Thread* subject) {
+void Scheduler::record_failure(Failure&& failure, const Thread* subject) {
   failure.virtual_ms = now_ms_;
   if (options_.keep_going) {
     std::string signature = failure.signature();

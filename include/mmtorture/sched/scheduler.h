@@ -232,11 +232,11 @@ class Scheduler : private mmt::detail::FailureSink {
   void kill_parked(Thread& thread);
   // The frames of a discard_stack thread may be left without running anything: not in a
   // catch handler, no exception in flight.
-  static bool can_discard(const Thread& thread);
+  bool can_discard(const Thread& thread) const;
   // FailureSink: a failure raised on a discard_stack thread ends it where it is raised.
   bool wants_failure() const override;
   [[noreturn]] void take_failure(Failure&& failure) override;
-  void record_thread_failure(Thread& thread, Failure failure);
+  void record_thread_failure(Thread& thread, Failure&& failure);
   void finish_thread(Thread& thread);
   void teardown();
 
@@ -258,7 +258,7 @@ class Scheduler : private mmt::detail::FailureSink {
   void report_deadlock();
   // Keeps the run's first failure; `subject` is the thread it is about (null: the
   // scheduler), whose event log ring it ends.
-  void record_failure(Failure failure, const Thread* subject = nullptr);
+  void record_failure(Failure&& failure, const Thread* subject = nullptr);
   // Event-log records of scheduling (event_log.h); called only with a log attached,
   // kept out of line and cold so the hot paths carry one predictable branch.
   // (At the yield point's own site, the current thread's last one: passing the site
