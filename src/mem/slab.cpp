@@ -9,6 +9,7 @@
 #include <cstring>
 #include <new>
 
+#include "mmtorture/core/thread_local_spare.h"
 #include "mmtorture/mem/memory.h"
 #include "mmtorture/sched/atomic_context.h"
 #include "mmtorture/sched/event_log.h"
@@ -46,14 +47,44 @@ void KmemCache::ChunkDelete::operator()(unsigned char* chunk) const {
   ::operator delete(chunk, kChunkAlign);
 }
 
+// Chunks of destroyed caches, kept for the next caches on this OS thread
+// (thread_local_spare.h). A world builds its caches per seed, and an exploration per
+// schedule: each chunk was a fresh 2 MiB mapping (page faults as slab pages were
+// touched, an munmap at the end) and 512 frames' slab state value-initialised, which was
+// a third of an explored schedule of the seed-002 world. A kept chunk's frames are as a
+// new chunk's (no slab, none retired) and new_slab sets every byte it hands out, so a
+// cache cannot tell a kept chunk from a new one. Sanitizer builds do not keep them, so
+// that ASan still reports a use of a dead cache's object as a use after free.
+namespace {
+struct SpareChunkTag;
+constexpr size_t kSpareChunksMax = 32;  // 64 MiB of address space at most
+#if MMT_SANITIZED
+constexpr bool kKeepChunks = false;
+#else
+constexpr bool kKeepChunks = true;
+#endif
+}  // namespace
+
+bool KmemCache::take_spare_chunk(Chunk& chunk) {
+  return kKeepChunks && ThreadLocalSpare<Chunk, kSpareChunksMax, SpareChunkTag>::take(chunk);
+}
+
+void KmemCache::keep_spare_chunk(Chunk& chunk) {
+  if (!kKeepChunks) return;
+  for (Slab& slab : chunk.slabs) slab.retired = false;  // a new cache has retired nothing
+  ThreadLocalSpare<Chunk, kSpareChunksMax, SpareChunkTag>::keep(chunk);
+}
+
 unsigned char* KmemCache::frame_memory(uint64_t pfn) {
   const size_t index = pfn / kChunkPages;
   if (index >= chunks_.size()) chunks_.resize(index + 1);
   Chunk& chunk = chunks_[index];
   if (!chunk.memory) {
-    chunk.memory.reset(static_cast<unsigned char*>(::operator new(kChunkBytes, kChunkAlign)));
+    if (!take_spare_chunk(chunk)) {
+      chunk.memory.reset(static_cast<unsigned char*>(::operator new(kChunkBytes, kChunkAlign)));
+      chunk.slabs.resize(kChunkPages);
+    }
     ASAN_POISON_MEMORY_REGION(chunk.memory.get(), kChunkBytes);  // no slab page there yet
-    chunk.slabs.resize(kChunkPages);
     const std::pair<uintptr_t, uint32_t> entry{reinterpret_cast<uintptr_t>(chunk.memory.get()),
                                                static_cast<uint32_t>(index)};
     chunk_by_base_.insert(std::lower_bound(chunk_by_base_.begin(), chunk_by_base_.end(), entry), entry);
@@ -100,6 +131,11 @@ KmemCache::~KmemCache() {
     } catch (const FailureError&) {
     }
   }
+  // Every slab went back (none is left pointing at its frame): the chunks can serve
+  // the next cache.
+  if (slab_count_ == 0)
+    for (Chunk& chunk : chunks_)
+      if (chunk.memory) keep_spare_chunk(chunk);
 }
 
 std::vector<uint64_t> KmemCache::slab_pfns() const {
@@ -137,6 +173,9 @@ KmemCache::Slab* KmemCache::new_slab(Page* page) {
   slab->inuse = 0;
   slab->memory = memory;
   ASAN_UNPOISON_MEMORY_REGION(slab->memory, kPageSize);
+  // (A kept chunk's frame may have been another cache's slab, of more objects: bits
+  // past per_slab_ are never read, and cleared so the frame is as on a new chunk.)
+  slab->is_free.reset();
   for (size_t i = 0; i < per_slab_; ++i) slab->is_free.set(i);
   // Object 0 on top of the stack: a fresh slab hands out objects in address order.
   slab->free_objects.clear();  // a frame's earlier slab may have left its stack full
@@ -146,6 +185,7 @@ KmemCache::Slab* KmemCache::new_slab(Page* page) {
   page->set(PG_slab);
   page->slab = slab;
   slab->all_prev = all_tail_;
+  slab->all_next = nullptr;
   (all_tail_ ? all_tail_->all_next : all_head_) = slab;
   all_tail_ = slab;
   ++slab_count_;

@@ -158,6 +158,9 @@ class KmemCache {
     std::vector<Slab> slabs;  // by frame within the chunk; never resized once made
   };
   std::vector<Chunk> chunks_;
+  // A chunk a destroyed cache left on this OS thread, or a new one (slab.cpp).
+  static bool take_spare_chunk(Chunk& chunk);
+  static void keep_spare_chunk(Chunk& chunk);
   // (host base, index into chunks_) of every chunk made, sorted by base: the way from
   // an object's address to its chunk. Looked up, never iterated.
   std::vector<std::pair<uintptr_t, uint32_t>> chunk_by_base_;
