@@ -97,14 +97,19 @@ class ChoiceSource {
   // storage the last source destroyed on this OS thread left behind, or reserves
   // kFirstRecording. A campaign or benchmark that runs one source per schedule then
   // allocates no recording at all after the first.
-  // The fields are passed apart and the entry is built in the recording itself
-  // (emplace_back of the fields, not push_back of a Choice): a Choice built on the
-  // stack and copied in stalls on the 16-byte reload of its separately stored fields
-  // at every draw (store forwarding fails), which was most of a draw's time.
+  // The fields are passed apart and stored into the recording's new entry: a Choice
+  // built on the stack and copied in stalls on the 16-byte reload of its separately
+  // stored fields at every draw (store forwarding fails), which was most of a draw's
+  // time. (Not emplace_back of the fields: an aggregate built from parentheses is
+  // C++20 that clang before 16 lacks.)
   [[gnu::always_inline]] void record(ChoiceKind kind, Site site, uint64_t bound, uint64_t value) {
     if (recorded_.capacity() == 0) [[unlikely]]
       start_recording();
-    recorded_.emplace_back(kind, site, bound, value);
+    Choice& entry = recorded_.emplace_back();
+    entry.kind = kind;
+    entry.site = site;
+    entry.bound = bound;
+    entry.value = value;
   }
   void start_recording();
   static constexpr size_t kFirstRecording = 32;
