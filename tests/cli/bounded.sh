@@ -8,7 +8,7 @@
 #   4 slices run in two parts (--seeds 1..2, then --resume --seeds 1..4 with --jobs 2):
 #   the slices' counts add up to one whole search's 16,645 schedules (measured with
 #   bounded_slices = 1; it changes when the world's yield points do: README has it);
-#   with "full" as $3, the same at bound 3 (986,638 schedules, about a minute on 2
+#   with "full" as $3, the same at bound 3 (986,638 schedules, about 12 s on 2
 #   cores; its own ctest);
 # - a seed that is no slice, and --check-determinism, are refused with exit 2.
 set -eu
