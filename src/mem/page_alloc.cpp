@@ -31,12 +31,6 @@ bool run_doomed() {
 
 uint64_t pages_of(size_t bytes) { return (bytes + kPageSize - 1) / kPageSize; }
 
-unsigned order_for_pages(uint64_t pages) {
-  unsigned order = 0;
-  while ((uint64_t{1} << order) < pages) ++order;
-  return order;
-}
-
 }  // namespace
 
 std::string gfp_text(gfp_t flags) {
@@ -263,7 +257,7 @@ Page* Memory::alloc_pages_exact(size_t bytes, gfp_t gfp, Site site) {
     return nullptr;
   }
   const uint64_t used = pages_of(bytes);
-  const unsigned order = order_for_pages(used);
+  const unsigned order = get_order(bytes);
   Page* page = alloc_pages(gfp, order, site);
   if (!page) return nullptr;
   // split_page(): every frame becomes an order-0 page of its own, then the tail goes.

@@ -42,12 +42,7 @@ constexpr unsigned kMallocKib[] = {4, 4, 8, 8, 12, 16, 24, 32, 48, 64, 100, 128,
 constexpr unsigned kKernelStackOrder = 1;  // THREAD_SIZE 8 KiB
 constexpr unsigned kOrder1Mib = 8;
 
-unsigned order_of_kib(uint64_t kib) {
-  const uint64_t pages = (kib * 1024 + mem::kPageSize - 1) / mem::kPageSize;
-  unsigned order = 0;
-  while ((uint64_t{1} << order) < pages) ++order;
-  return order;
-}
+unsigned order_of_kib(uint64_t kib) { return mem::get_order(kib * 1024); }
 
 struct Process {
   std::unique_ptr<NommuMm> mm;

@@ -195,9 +195,7 @@ long do_mmap(NommuMm& mm, unsigned long len) {
   }
   mem::Page* page = memory.alloc_pages_exact(len, gfp::kKernel, kSiteRegionPages);
   if (!page) {
-    unsigned order = 0;
-    while ((mem::kPageSize << order) < len) ++order;
-    if (auto why = unexplained_alloc_failure(memory, order))
+    if (auto why = unexplained_alloc_failure(memory, mem::get_order(len)))
       raise_failure("nommu.unexplained_enomem", kSiteRegionPages.name, *why);
     vma_free(mm, vma);
     context.region_free(region);

@@ -19,6 +19,12 @@ inline constexpr unsigned kPageblockOrder = 9;
 inline constexpr uint64_t kPageblockPages = uint64_t{1} << kPageblockOrder;
 // Orders above this are "costly": the allocator does not invoke the OOM killer for them.
 inline constexpr unsigned kCostlyOrder = 3;
+// The smallest order whose block holds `bytes` (the kernel's get_order; 0 for 0 bytes).
+constexpr unsigned get_order(uint64_t bytes) {
+  unsigned order = 0;
+  while ((kPageSize << order) < bytes) ++order;
+  return order;
+}
 // What one FOLL_PIN adds to refcount (the kernel's GUP_PIN_COUNTING_BIAS).
 inline constexpr int32_t kGupPinCountingBias = 1 << 10;
 
