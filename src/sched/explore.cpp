@@ -202,7 +202,6 @@ class ObjectNumbers {
 struct RunScratch {
   ObjectNumbers numbers;
   std::vector<Rng> streams;
-  std::vector<uint32_t> threads;  // the decision being made: the thread of each value
   Footprint step;
   std::vector<Choice> recorded;  // the ChoiceSource's recording
 };
@@ -219,7 +218,6 @@ class ExploringChoices final : public ChoiceSource, public AccessObserver {
         step_(scratch.step),
         numbers_(scratch.numbers),
         streams_(scratch.streams),
-        threads_scratch_(scratch.threads),
         recorded_scratch_(scratch.recorded) {
     adopt_recording_storage(std::move(recorded_scratch_));
     numbers_.clear();
@@ -272,23 +270,22 @@ class ExploringChoices final : public ChoiceSource, public AccessObserver {
     // value i is the i-th other runnable thread. Otherwise (it blocked or exited, or
     // the scheduler's loop picks) value i is the i-th runnable thread.
     const bool at_yield = current && current->state() == ThreadState::Runnable;
-    std::vector<uint32_t>& threads = threads_scratch_;
-    threads.clear();
-    if (at_yield) threads.push_back(current->id());
-    for (const Thread* thread : scheduler.runnable())
-      if (!at_yield || thread != current) threads.push_back(thread->id());
-    if (threads.size() != bound) mismatch(fmt::format("decision {} at {}: {} values, {} threads", index, site.name,
-                                                      bound, threads.size()));
+    const Thread* running = at_yield ? current : nullptr;
+    const std::vector<Thread*>& runnable = scheduler.runnable();  // the running thread included
+    if (runnable.size() != bound)
+      mismatch(fmt::format("decision {} at {}: {} values, {} threads", index, site.name, bound, runnable.size()));
     if (index < replayed_) {
+      // The prefix's decisions are compared in place: most decisions of a run are
+      // replayed, and listing their threads first was most of a decision's cost.
       const Node& node = path_[index];
-      if (node.bound != bound || node.at_yield != at_yield || node.threads != threads)
+      if (node.bound != bound || node.at_yield != at_yield || !same_threads(node.threads, runnable, running))
         mismatch(fmt::format("decision {} at {} differs from the run this prefix came from", index, site.name));
       return node.value < bound ? node.value : 0;
     }
     Node& node = path_.push();
     node.bound = bound;
     node.at_yield = at_yield;
-    node.threads.assign(threads.begin(), threads.end());
+    list_threads(node.threads, runnable, running);
     if (index > 0) {
       const Node& parent = path_[index - 1];
       node.preemptions_before = parent.preemptions_after();
@@ -318,6 +315,25 @@ class ExploringChoices final : public ChoiceSource, public AccessObserver {
     blocked_ = true;
     if (cut) ++cuts_;
     return 0;
+  }
+
+  // The thread of each value of a decision: at a yield point the running thread first
+  // (value 0 keeps it), then every other runnable thread in the order they became
+  // runnable (strategy.h's uniform picks).
+  static void list_threads(std::vector<uint32_t>& out, const std::vector<Thread*>& runnable, const Thread* running) {
+    out.clear();
+    if (running) out.push_back(running->id());
+    for (const Thread* thread : runnable)
+      if (thread != running) out.push_back(thread->id());
+  }
+  // Whether `listed` is what list_threads would list now.
+  static bool same_threads(const std::vector<uint32_t>& listed, const std::vector<Thread*>& runnable,
+                           const Thread* running) {
+    size_t i = 0;
+    if (running && (listed.empty() || listed[i++] != running->id())) return false;
+    for (const Thread* thread : runnable)
+      if (thread != running && (i == listed.size() || listed[i++] != thread->id())) return false;
+    return i == listed.size();
   }
 
   // Godefroid's rule: the threads asleep at the parent, and its children already
@@ -373,7 +389,6 @@ class ExploringChoices final : public ChoiceSource, public AccessObserver {
   Footprint& step_;
   ObjectNumbers& numbers_;
   std::vector<Rng>& streams_;
-  std::vector<uint32_t>& threads_scratch_;
   std::vector<Choice>& recorded_scratch_;
   std::optional<std::string> mismatch_;
 };
