@@ -40,16 +40,6 @@ void fput(File* file) {
   --file->refcount;
 }
 
-IMmapReadLock::IMmapReadLock(File* file, Site site) : file_(file) { file_->i_mmap_rwsem.down_read(site); }
-IMmapReadLock::~IMmapReadLock() { file_->i_mmap_rwsem.up_read(Site{"i_mmap_unlock_read"}); }
-
-IMmapWriteLock::IMmapWriteLock(File* file, Site site) : file_(file) {
-  if (file_) file_->i_mmap_rwsem.down_write(site);
-}
-IMmapWriteLock::~IMmapWriteLock() {
-  if (file_) file_->i_mmap_rwsem.up_write(Site{"i_mmap_unlock_write"});
-}
-
 void vma_link_file(Vma* vma) {
   IMmapWriteLock lock(vma->vm_file, Site{"vma_link_file"});
   get_file(vma->vm_file);

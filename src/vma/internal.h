@@ -30,15 +30,11 @@ int vma_prealloc(Mm& mm, ma_state& mas, unsigned long start, unsigned long end, 
 void vma_store(Mm& mm, ma_state& mas, unsigned long start, unsigned long end, void* entry);
 
 // Write-locks the anon_vma of a VMA being adjusted (vma_prepare/vma_complete).
-class AnonVmaWriteLock {
+class AnonVmaWriteLock : public sched::RwSemWriteGuard {
  public:
-  explicit AnonVmaWriteLock(AnonVma* anon_vma);
-  ~AnonVmaWriteLock();
-  AnonVmaWriteLock(const AnonVmaWriteLock&) = delete;
-  AnonVmaWriteLock& operator=(const AnonVmaWriteLock&) = delete;
-
- private:
-  AnonVma* anon_vma_;
+  explicit AnonVmaWriteLock(AnonVma* anon_vma)
+      : RwSemWriteGuard(anon_vma ? &anon_vma->lock : nullptr, Site{"anon_vma_lock_write"},
+                        Site{"anon_vma_unlock_write"}) {}
 };
 
 // vma_prepare's locks for a VMA whose range or pgoff changes: its file's i_mmap_rwsem

@@ -21,12 +21,7 @@ int VmContext::try_to_migrate(mem::Page* from, mem::Page* to) {
   if (from->mapcount == 0) return from->refcount == 1 ? 0 : -EAGAIN;  // nothing to move, or held
   auto* anon_vma = static_cast<AnonVma*>(from->anon_vma);
   if (!anon_vma) return -EAGAIN;
-  // RAII: a thread unwound at the end of a run must not leave the lock held.
-  struct ReadLock {
-    sched::RwSem& lock;
-    explicit ReadLock(sched::RwSem& l) : lock(l) { lock.down_read(Site{"try_to_migrate"}); }
-    ~ReadLock() { lock.up_read(Site{"try_to_migrate"}); }
-  } read_lock(anon_vma->lock);
+  const sched::RwSemReadGuard read_lock(&anon_vma->lock, Site{"try_to_migrate"}, Site{"try_to_migrate"});
 
   // From here on nothing yields. The freeze: every reference must be a mapping's or the
   // caller's. A fork between get_page and page_dup_rmap, a zap before its TLB flush, a

@@ -160,12 +160,7 @@ bool VmContext::try_to_unmap(mem::Page* page) {
   if (page->mapcount == 0) return true;
   if (page->mapping) return try_to_unmap_file(page);
   if (!anon_vma) return false;
-  // RAII: a daemon unwound at the end of a run must not leave the lock held.
-  struct ReadLock {
-    sched::RwSem& lock;
-    explicit ReadLock(sched::RwSem& l) : lock(l) { lock.down_read(Site{"try_to_unmap"}); }
-    ~ReadLock() { lock.up_read(Site{"try_to_unmap"}); }
-  } read_lock(anon_vma->lock);
+  const sched::RwSemReadGuard read_lock(&anon_vma->lock, Site{"try_to_unmap"}, Site{"try_to_unmap"});
   for (Vma* vma : anon_vma->vmas) {
     if (page->index < vma->vm_pgoff || page->index - vma->vm_pgoff >= vma->pages()) continue;
     const unsigned long addr = vma->vm_start + ((page->index - vma->vm_pgoff) << kPageShift);
@@ -304,14 +299,6 @@ void vma_store(Mm&, ma_state& mas, unsigned long start, unsigned long end, void*
   if (entry) vma_mark_attached(static_cast<Vma*>(entry));
   mas_set_range(&mas, start, end - 1);
   mas_store_prealloc(&mas, entry);
-}
-
-AnonVmaWriteLock::AnonVmaWriteLock(AnonVma* anon_vma) : anon_vma_(anon_vma) {
-  if (anon_vma_) anon_vma_->lock.down_write(Site{"anon_vma_lock_write"});
-}
-
-AnonVmaWriteLock::~AnonVmaWriteLock() {
-  if (anon_vma_) anon_vma_->lock.up_write(Site{"anon_vma_unlock_write"});
 }
 
 // The chain lists change only under the anon_vma's write lock: rmap walkers (reclaim,

@@ -54,4 +54,41 @@ class RwSem {
   WaitList waiters_;
 };
 
+// down_read / up_read and down_write / up_write for one scope, as SpinGuard and
+// MutexGuard are for theirs: a thread unwound at the end of a run (a daemon killed
+// while it walks an rmap) must not leave the lock held. A null lock is no lock (an
+// anonymous VMA has no i_mmap_rwsem, a VMA without anon_vma no anon_vma lock). Each
+// side's site is what lockdep and the event log name.
+class RwSemReadGuard {
+ public:
+  RwSemReadGuard(RwSem* sem, Site site, Site unlock_site) : sem_(sem), unlock_site_(unlock_site) {
+    if (sem_) sem_->down_read(site);
+  }
+  ~RwSemReadGuard() {
+    if (sem_) sem_->up_read(unlock_site_);
+  }
+  RwSemReadGuard(const RwSemReadGuard&) = delete;
+  RwSemReadGuard& operator=(const RwSemReadGuard&) = delete;
+
+ private:
+  RwSem* sem_;
+  Site unlock_site_;
+};
+
+class RwSemWriteGuard {
+ public:
+  RwSemWriteGuard(RwSem* sem, Site site, Site unlock_site) : sem_(sem), unlock_site_(unlock_site) {
+    if (sem_) sem_->down_write(site);
+  }
+  ~RwSemWriteGuard() {
+    if (sem_) sem_->up_write(unlock_site_);
+  }
+  RwSemWriteGuard(const RwSemWriteGuard&) = delete;
+  RwSemWriteGuard& operator=(const RwSemWriteGuard&) = delete;
+
+ private:
+  RwSem* sem_;
+  Site unlock_site_;
+};
+
 }  // namespace mmt::sched

@@ -64,28 +64,16 @@ struct File {
   uint64_t dropped = 0;  // pages reclaim dropped from the cache
 };
 
-// i_mmap_lock_read / i_mmap_lock_write, as RAII (a thread unwound at the end of a run
-// must not leave the lock held).
-class IMmapReadLock {
+// i_mmap_lock_read / i_mmap_lock_write for one scope; the write lock of a null file (an
+// anonymous VMA) is no lock.
+class IMmapReadLock : public sched::RwSemReadGuard {
  public:
-  IMmapReadLock(File* file, Site site);
-  ~IMmapReadLock();
-  IMmapReadLock(const IMmapReadLock&) = delete;
-  IMmapReadLock& operator=(const IMmapReadLock&) = delete;
-
- private:
-  File* file_;
+  IMmapReadLock(File* file, Site site) : RwSemReadGuard(&file->i_mmap_rwsem, site, Site{"i_mmap_unlock_read"}) {}
 };
-class IMmapWriteLock {
+class IMmapWriteLock : public sched::RwSemWriteGuard {
  public:
-  // No-op for a null file (an anonymous VMA).
-  IMmapWriteLock(File* file, Site site);
-  ~IMmapWriteLock();
-  IMmapWriteLock(const IMmapWriteLock&) = delete;
-  IMmapWriteLock& operator=(const IMmapWriteLock&) = delete;
-
- private:
-  File* file_;
+  IMmapWriteLock(File* file, Site site)
+      : RwSemWriteGuard(file ? &file->i_mmap_rwsem : nullptr, site, Site{"i_mmap_unlock_write"}) {}
 };
 
 // get_file / fput on a VMA's file reference.
