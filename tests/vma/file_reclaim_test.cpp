@@ -5,25 +5,13 @@
 #include <cerrno>
 #include <vector>
 
+#include "file_test_util.h"
 #include "mmtorture/core/defects.h"
 #include "mmtorture/sched/sched.h"
-#include "vma_test_util.h"
 
 namespace mmt::vma::testing {
 
 namespace {
-constexpr unsigned long kRW = PROT_READ | PROT_WRITE;
-constexpr unsigned long kSharedFixed = MAP_SHARED | MAP_FIXED;
-constexpr unsigned long kPrivateFixed = MAP_PRIVATE | MAP_FIXED;
-
-File* shm(World& w) { return w.context.file(0); }
-File* plain(World& w) { return w.context.file(1); }
-
-long map(Mm& mm, File* file, unsigned long page, unsigned long pages, unsigned long pgoff,
-         unsigned long flags = kSharedFixed, unsigned long prot = kRW) {
-  return vm_mmap_file(mm, file, page_at(page), pages * kPageSize, prot, flags, pgoff);
-}
-
 void expect_caches_valid(World& w) {
   auto failure = validate_file_caches(w.context);
   EXPECT_FALSE(failure.has_value()) << failure->check << ": " << failure->message << "\n" << failure->dump;

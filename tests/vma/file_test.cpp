@@ -7,29 +7,16 @@
 
 #include <fmt/format.h>
 
+#include "file_test_util.h"
 #include "mmtorture/core/defects.h"
 #include "mmtorture/vma/alloc_sites.h"
-#include "vma_test_util.h"
 
 namespace mmt::vma::testing {
 
 namespace {
-constexpr unsigned long kRW = PROT_READ | PROT_WRITE;
-constexpr unsigned long kSharedFixed = MAP_SHARED | MAP_FIXED;
-constexpr unsigned long kPrivateFixed = MAP_PRIVATE | MAP_FIXED;
-
-// The context's files: index 0 is shm-like (open/close hooks), index 1 plain.
-File* shm(World& w) { return w.context.file(0); }
-File* plain(World& w) { return w.context.file(1); }
-
 void expect_files_valid(World& w) {
   auto failure = validate_files(w.context);
   EXPECT_FALSE(failure.has_value()) << failure->check << ": " << failure->message << "\n" << failure->dump;
-}
-
-long map(Mm& mm, File* file, unsigned long page, unsigned long pages, unsigned long pgoff,
-         unsigned long flags = kSharedFixed, unsigned long prot = kRW) {
-  return vm_mmap_file(mm, file, page_at(page), pages * kPageSize, prot, flags, pgoff);
 }
 }  // namespace
 
