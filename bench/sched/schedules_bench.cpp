@@ -4,6 +4,14 @@
 // fiber uniformly and switches to it (no choices recorded, no trace hash, no detectors,
 // and a failure simply stops the loop: its fibers are abandoned, their stacks reused).
 //
+// A second floor, the recorded floor, is the same loop doing the least a replayable run
+// must: every pick is drawn from a SeededChoices, which records it as the project
+// records its draws (what a repro holds and replay and shrinking read), and every switch
+// is folded into a TraceHash as the project folds it. Its speed against the bare floor is
+// the most any scheduler that keeps those two can reach; the project's speed is also
+// given against it, which is what the rest of the project (thread names, states and
+// dumps, detectors, lockdep, PCT's priorities) costs.
+//
 // Programs (n threads, each written once over an Env, so both schedulers run the same
 // code; the project's Env names the shared state with note_access for sleep sets):
 //   lost_update  each thread adds 1 twice; threads 0 and 1 as read; yield; write (the
@@ -43,11 +51,13 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "mmtorture/core/choice.h"
 #include "mmtorture/core/failure.h"
 #include "mmtorture/core/rng.h"
+#include "mmtorture/core/trace_hash.h"
 #include "mmtorture/sched/access.h"
 #include "mmtorture/sched/explore.h"
 #include "mmtorture/sched/mutex.h"
@@ -154,7 +164,26 @@ void program_body(ProgramKind kind, bool fixed, int self, Shared<Env>& s) {
 
 namespace fc = boost::context::detail;
 
-class Floor {
+// The bare floor's picks (kRecorded false): a plain generator, nothing kept.
+struct BarePicks {
+  explicit BarePicks(uint64_t seed) : rng(seed) {}
+  size_t pick(size_t count) { return static_cast<size_t>(rng.below(count)); }
+  void switched(size_t, size_t, uint64_t) {}
+  Rng rng;
+};
+
+// The recorded floor's (kRecorded true): each pick a recorded draw, each switch folded
+// into the trace hash, as the project's scheduler does both (ids from 1, as Thread's).
+struct RecordedPicks {
+  explicit RecordedPicks(uint64_t seed) : choices(seed) {}
+  size_t pick(size_t count) { return static_cast<size_t>(choices.draw(ChoiceKind::Pick, kBenchSite, count)); }
+  void switched(size_t from, size_t to, uint64_t steps) { trace.fold(TraceEvent::Switch, from, to, steps); }
+  SeededChoices choices;
+  TraceHash trace;
+};
+
+template <bool kRecorded>
+class BasicFloor {
  public:
   static constexpr size_t kStackSize = 64 * 1024;
 
@@ -167,23 +196,25 @@ class Floor {
     size_t tail = 0;
   };
 
-  explicit Floor(size_t threads) : stacks_(threads) {
+  explicit BasicFloor(size_t threads) : stacks_(threads) {
     for (auto& stack : stacks_) stack = std::make_unique<char[]>(kStackSize);
   }
 
   // One schedule of `n` fibers running the program; true when it failed (a check or a
   // deadlock). Adds the picks made to `steps`.
   bool run(ProgramKind kind, bool fixed, size_t n, uint64_t seed, uint64_t& steps) {
-    Shared<Floor> shared;
+    Shared<BasicFloor> shared;
     shared.threads = static_cast<int>(n);
-    Rng rng(seed);
+    std::conditional_t<kRecorded, RecordedPicks, BarePicks> picks(seed);
+    size_t last_run = 0;  // 0: none yet; fiber t is thread t + 1
     running_ = this;
     kind_ = kind;
     fixed_ = fixed;
     shared_ = &shared;
     failed_ = false;
     for (size_t t = 0; t < n; ++t) {
-      fibers_[t] = Fiber{fc::make_fcontext(stacks_[t].get() + kStackSize, kStackSize, &Floor::entry), false, nullptr};
+      fibers_[t] =
+          Fiber{fc::make_fcontext(stacks_[t].get() + kStackSize, kStackSize, &BasicFloor::entry), false, nullptr};
     }
     size_t live = n;
     std::array<size_t, kMaxThreads> runnable{};
@@ -195,8 +226,10 @@ class Floor {
         failed_ = true;  // deadlock
         break;
       }
-      current_ = runnable[rng.below(count)];
+      current_ = runnable[picks.pick(count)];
       ++steps;
+      if (current_ + 1 != last_run) picks.switched(last_run, current_ + 1, steps);
+      last_run = current_ + 1;
       fibers_[current_].context = fc::jump_fcontext(fibers_[current_].context, nullptr).fctx;
       if (fibers_[current_].done) --live;
     }
@@ -213,7 +246,7 @@ class Floor {
   }
   static void lock(Lock& lock) {
     yield();
-    Floor& floor = *running_;
+    BasicFloor& floor = *running_;
     const auto self = static_cast<int>(floor.current_);
     if (lock.owner < 0) {
       lock.owner = self;
@@ -224,7 +257,7 @@ class Floor {
     floor.switch_to_loop();  // resumed as the owner
   }
   static void unlock(Lock& lock) {
-    Floor& floor = *running_;
+    BasicFloor& floor = *running_;
     lock.owner = -1;
     if (lock.head != lock.tail) {
       lock.owner = lock.waiters[lock.head++ % kMaxThreads];
@@ -243,14 +276,14 @@ class Floor {
   void switch_to_loop() { loop_ = fc::jump_fcontext(loop_, nullptr).fctx; }
 
   static void entry(fc::transfer_t from) {
-    Floor& floor = *running_;
+    BasicFloor& floor = *running_;
     floor.loop_ = from.fctx;
-    program_body<Floor>(floor.kind_, floor.fixed_, static_cast<int>(floor.current_), *floor.shared_);
+    program_body<BasicFloor>(floor.kind_, floor.fixed_, static_cast<int>(floor.current_), *floor.shared_);
     floor.fibers_[floor.current_].done = true;
     fc::jump_fcontext(floor.loop_, nullptr);  // never resumed
   }
 
-  static inline Floor* running_ = nullptr;
+  static inline BasicFloor* running_ = nullptr;
   std::vector<std::unique_ptr<char[]>> stacks_;
   std::array<Fiber, kMaxThreads> fibers_{};
   fc::fcontext_t loop_ = nullptr;
@@ -258,8 +291,11 @@ class Floor {
   bool failed_ = false;
   ProgramKind kind_ = ProgramKind::LostUpdate;
   bool fixed_ = false;
-  Shared<Floor>* shared_ = nullptr;
+  Shared<BasicFloor>* shared_ = nullptr;
 };
+
+using Floor = BasicFloor<false>;
+using RecordedFloor = BasicFloor<true>;
 
 // ---- The project's scheduler ----
 
@@ -288,7 +324,7 @@ RunResult run_project(ProgramKind kind, bool fixed, int n, const StrategyConfig&
   return scheduler.run();
 }
 
-enum class Runner { Floor, Uniform, Pct };
+enum class Runner { Floor, RecordedFloor, Uniform, Pct };
 
 StrategyConfig strategy_of(Runner runner, int n) {
   return runner == Runner::Pct ? StrategyConfig::pct(3, static_cast<uint64_t>(8 * n)) : StrategyConfig::uniform();
@@ -305,11 +341,14 @@ SeedLists& seed_lists(Runner runner, ProgramKind kind, int n) {
   if (!added) return it->second;
   constexpr size_t kWanted = 64;
   Floor floor(static_cast<size_t>(n));
+  RecordedFloor recorded_floor(static_cast<size_t>(n));
   uint64_t steps = 0;
   for (uint64_t seed = 1; seed <= 20'000; ++seed) {
     bool failed;
     if (runner == Runner::Floor) {
       failed = floor.run(kind, false, static_cast<size_t>(n), seed, steps);
+    } else if (runner == Runner::RecordedFloor) {
+      failed = recorded_floor.run(kind, false, static_cast<size_t>(n), seed, steps);
     } else {
       SeededChoices choices(seed);
       failed = !run_project(kind, false, n, strategy_of(runner, n), choices).ok();
@@ -344,6 +383,7 @@ void run_schedules(benchmark::State& state, Runner runner) {
     return;
   }
   Floor floor(static_cast<size_t>(n));
+  RecordedFloor recorded_floor(static_cast<size_t>(n));
   const StrategyConfig strategy = strategy_of(runner, n);
   uint64_t steps = 0;
   size_t next = 0;
@@ -353,6 +393,8 @@ void run_schedules(benchmark::State& state, Runner runner) {
     next = next + 1 == seeds.size() ? 0 : next + 1;
     if (runner == Runner::Floor) {
       benchmark::DoNotOptimize(floor.run(kind, fixed, static_cast<size_t>(n), seed, steps));
+    } else if (runner == Runner::RecordedFloor) {
+      benchmark::DoNotOptimize(recorded_floor.run(kind, fixed, static_cast<size_t>(n), seed, steps));
     } else {
       SeededChoices choices(seed);
       const RunResult result = run_project(kind, fixed, n, strategy, choices, discard_stack);
@@ -364,6 +406,7 @@ void run_schedules(benchmark::State& state, Runner runner) {
 }
 
 void BM_Floor(benchmark::State& state) { run_schedules(state, Runner::Floor); }
+void BM_RecordedFloor(benchmark::State& state) { run_schedules(state, Runner::RecordedFloor); }
 void BM_Uniform(benchmark::State& state) { run_schedules(state, Runner::Uniform); }
 void BM_Pct(benchmark::State& state) { run_schedules(state, Runner::Pct); }
 
@@ -377,6 +420,7 @@ void schedule_args(benchmark::internal::Benchmark* bench) {
       for (int outcome : {kOutcomes...}) bench->Args({static_cast<int>(kind), n, outcome});
 }
 BENCHMARK(BM_Floor)->Apply(schedule_args<0, 1, 2>);
+BENCHMARK(BM_RecordedFloor)->Apply(schedule_args<0>);
 BENCHMARK(BM_Uniform)->Apply(schedule_args<0, 1, 2, 3>);
 BENCHMARK(BM_Pct)->Apply(schedule_args<0, 1, 3>);
 
@@ -453,16 +497,20 @@ double ratio(double a, double b) { return a > 0 && b > 0 ? a / b : 0.0; }
 void print_table(const CollectingReporter& reporter) {
   std::printf(
       "\nPer schedule, CPU time. speed = floor's time / the project's (clean schedules; >= 0.8 is the target);\n"
+      "rec = the recorded floor (picks recorded, switches hashed): its speed against the floor is the most a\n"
+      "replayable scheduler can reach, and 'of rec' is the project's speed against it;\n"
       "fail/clean = a failing schedule's time / a clean one's (<= 2 is the target), with ordinary threads and\n"
       "with discard_stack ones (disc); explore = an explored schedule of the fixed variant / the floor's\n"
       "schedule of it (<= 2 is the target).\n\n");
-  std::printf("%-12s %3s | %9s %9s %6s | %9s %9s %6s | %6s %6s %6s %6s | %8s %6s %6s\n", "program", "n", "floor ns",
-              "uniform", "speed", "pct", "", "speed", "fail/clean", "", "", "", "fixed fl", "expl", "+sleep");
-  std::printf("%-12s %3s | %9s %9s %6s | %9s %9s %6s | %6s %6s %6s %6s | %8s %6s %6s\n", "", "", "clean", "clean", "",
-              "clean", "", "", "unif", "disc", "pct", "disc", "ns", "x", "x");
+  std::printf("%-12s %3s | %7s %7s %6s | %7s %6s %6s | %7s %6s %6s | %6s %6s %6s %6s | %8s %6s %6s\n", "program", "n",
+              "floor", "rec", "rec", "uniform", "speed", "of", "pct", "speed", "of", "fail/clean", "", "", "",
+              "fixed fl", "expl", "+sleep");
+  std::printf("%-12s %3s | %7s %7s %6s | %7s %6s %6s | %7s %6s %6s | %6s %6s %6s %6s | %8s %6s %6s\n", "", "", "ns",
+              "ns", "speed", "ns", "", "rec", "ns", "", "rec", "unif", "disc", "pct", "disc", "ns", "x", "x");
   for (ProgramKind kind : kPrograms) {
     for (int n : kThreadCounts) {
       const double floor_clean = reporter.ns(schedule_name("BM_Floor", kind, n, 0));
+      const double recorded_clean = reporter.ns(schedule_name("BM_RecordedFloor", kind, n, 0));
       const double uniform_clean = reporter.ns(schedule_name("BM_Uniform", kind, n, 0));
       const double uniform_failing = reporter.ns(schedule_name("BM_Uniform", kind, n, 1));
       const double pct_clean = reporter.ns(schedule_name("BM_Pct", kind, n, 0));
@@ -472,11 +520,15 @@ void print_table(const CollectingReporter& reporter) {
       const double floor_fixed = reporter.ns(schedule_name("BM_Floor", kind, n, 2));
       const double explored = reporter.ns(explore_name("BM_Explore", kind, n));
       const double explored_sleep = reporter.ns(explore_name("BM_ExploreSleepSets", kind, n));
-      std::printf("%-12s %3d | %9.0f %9.0f %6.2f | %9.0f %9s %6.2f | %6.2f %6.2f %6.2f %6.2f | %8.0f %6.2f %6.2f\n",
-                  program_name(kind), n, floor_clean, uniform_clean, ratio(floor_clean, uniform_clean), pct_clean, "",
-                  ratio(floor_clean, pct_clean), ratio(uniform_failing, uniform_clean),
-                  ratio(uniform_discard, uniform_clean), ratio(pct_failing, pct_clean), ratio(pct_discard, pct_clean),
-                  floor_fixed, ratio(explored, floor_fixed), ratio(explored_sleep, floor_fixed));
+      std::printf(
+          "%-12s %3d | %7.0f %7.0f %6.2f | %7.0f %6.2f %6.2f | %7.0f %6.2f %6.2f | %6.2f %6.2f %6.2f %6.2f | %8.0f "
+          "%6.2f "
+          "%6.2f\n",
+          program_name(kind), n, floor_clean, recorded_clean, ratio(floor_clean, recorded_clean), uniform_clean,
+          ratio(floor_clean, uniform_clean), ratio(recorded_clean, uniform_clean), pct_clean,
+          ratio(floor_clean, pct_clean), ratio(recorded_clean, pct_clean), ratio(uniform_failing, uniform_clean),
+          ratio(uniform_discard, uniform_clean), ratio(pct_failing, pct_clean), ratio(pct_discard, pct_clean),
+          floor_fixed, ratio(explored, floor_fixed), ratio(explored_sleep, floor_fixed));
     }
   }
 }
