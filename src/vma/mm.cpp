@@ -9,6 +9,7 @@
 
 #include "internal.h"
 #include "mmtorture/core/defects.h"
+#include "mmtorture/core/thread_local_spare.h"
 #include "mmtorture/maple/kernel_api.h"
 #include "mmtorture/maple/validate.h"
 #include "mmtorture/sched/rcu.h"
@@ -690,44 +691,73 @@ std::optional<std::string> pte_rmap_problem(const Vma* vma, unsigned long vpn, c
                      vma->id);
 }
 
+// The tree's entries as validate_tree's walk reads them, leaves left to right: the VMA
+// checks go through them instead of walking the tree a second time (a mas_find per VMA
+// was a sixth of a smoke campaign's instructions). The vector's storage is kept per OS
+// thread between calls, as validate_mm runs after every operation.
+struct TreeEntries final : maple::LeafVisitor {
+  struct Slot {
+    unsigned long first;
+    unsigned long last;
+    void* entry;
+  };
+  struct Spare;  // the storage's tag
+  std::vector<Slot> slots;
+  bool any_leaf = false;
+
+  TreeEntries() { take_spare_storage<Spare>(slots, 64); }
+  ~TreeEntries() override { keep_spare_storage<Spare>(slots, 4096); }
+  TreeEntries(const TreeEntries&) = delete;
+  TreeEntries& operator=(const TreeEntries&) = delete;
+
+  void leaf(unsigned long, unsigned long) override { any_leaf = true; }
+  void entry(unsigned long first, unsigned long last, void* entry) override { slots.push_back({first, last, entry}); }
+};
+
 // validate_mm's second half: every swap pte and pte against the VMAs (`in_order`, the
-// tree's, already checked ordered and disjoint). `fail` makes validate_mm's Failure.
+// tree's entries, already checked to be live VMAs, ordered and disjoint). `fail` makes
+// validate_mm's Failure.
 template <typename Fail>
-std::optional<Failure> validate_page_tables(Mm& mm, const std::vector<Vma*>& in_order, Fail& fail) {
+std::optional<Failure> validate_page_tables(Mm& mm, const std::vector<TreeEntries::Slot>& in_order, Fail& fail) {
   // The VMA covering a page, for page numbers asked in increasing order: the ptes are
-  // walked alongside the VMAs instead of a tree lookup per pte.
+  // walked alongside the tree's slots (each a VMA's range, already checked) instead of a
+  // tree lookup per pte.
   struct Cursor {
-    const std::vector<Vma*>& vmas;
-    size_t next = 0;
+    const TreeEntries::Slot* next;
+    const TreeEntries::Slot* end;
     Vma* covering(unsigned long vpn) {
       const unsigned long addr = vpn << kPageShift;
-      while (next < vmas.size() && vmas[next]->vm_end <= addr) ++next;
-      return next < vmas.size() && vmas[next]->vm_start <= addr ? vmas[next] : nullptr;
+      while (next != end && next->last < addr) ++next;
+      return next != end && next->first <= addr ? static_cast<Vma*>(next->entry) : nullptr;
     }
   };
-  Cursor swap_cursor{in_order};
+  // A failure's subject, the page at vpn: built only when one fails.
+  auto page = [](unsigned long vpn) { return FailureSubject::entry(vpn << kPageShift, ((vpn + 1) << kPageShift) - 1); };
+  const TreeEntries::Slot* const slots_end = in_order.data() + in_order.size();
+  Cursor swap_cursor{in_order.data(), slots_end};
+  auto present = mm.ptes.begin();  // walked alongside: both maps are in vpn order
   for (const auto& [vpn, entry] : mm.swap_ptes) {
     Vma* vma = swap_cursor.covering(vpn);
-    const FailureSubject page = FailureSubject::entry(vpn << kPageShift, ((vpn + 1) << kPageShift) - 1);
-    if (!vma) return fail(fmt::format("swap pte at {:#x} lies outside every VMA", vpn << kPageShift), page);
-    if (mm.ptes.count(vpn))
-      return fail(fmt::format("{:#x} has both a present pte and a swap pte", vpn << kPageShift), page);
+    if (!vma) return fail(fmt::format("swap pte at {:#x} lies outside every VMA", vpn << kPageShift), page(vpn));
+    while (present != mm.ptes.end() && present->first < vpn) ++present;
+    if (present != mm.ptes.end() && present->first == vpn)
+      return fail(fmt::format("{:#x} has both a present pte and a swap pte", vpn << kPageShift), page(vpn));
     if (mm.context().memory().swap_count(entry) == 0)
       return fail(fmt::format("swap pte at {:#x} names swap entry {}, which no count holds", vpn << kPageShift, entry),
-                  page);
+                  page(vpn));
   }
-  Cursor pte_cursor{in_order};
+  Cursor pte_cursor{in_order.data(), slots_end};
   for (const auto& [vpn, pte] : mm.ptes) {
     Vma* vma = pte_cursor.covering(vpn);
-    const FailureSubject page = FailureSubject::entry(vpn << kPageShift, ((vpn + 1) << kPageShift) - 1);
-    if (!vma) return fail(fmt::format("pte at {:#x} lies outside every VMA", vpn << kPageShift), page);
+    if (!vma) return fail(fmt::format("pte at {:#x} lies outside every VMA", vpn << kPageShift), page(vpn));
     if (pte.writable && !(vma->vm_flags & VM_WRITE))
-      return fail(fmt::format("writable pte at {:#x} in a read-only VMA vma#{}", vpn << kPageShift, vma->id), page);
+      return fail(fmt::format("writable pte at {:#x} in a read-only VMA vma#{}", vpn << kPageShift, vma->id),
+                  page(vpn));
     if (pte.page->mapcount <= 0 || pte.page->refcount < pte.page->mapcount)
       return fail(fmt::format("pte at {:#x} maps pfn {} with refcount {} mapcount {}", vpn << kPageShift, pte.page->pfn,
                               pte.page->refcount, pte.page->mapcount),
-                  page);
-    if (auto problem = pte_rmap_problem(vma, vpn, pte)) return fail(*problem, page);
+                  page(vpn));
+    if (auto problem = pte_rmap_problem(vma, vpn, pte)) return fail(*problem, page(vpn));
   }
   return std::nullopt;
 }
@@ -742,29 +772,36 @@ std::optional<Failure> validate_mm(Mm& mm) {
     failure.subject = subject;
     return failure;
   };
-  if (auto failure = maple::validate_tree(&mm.mm_mt)) {
+  TreeEntries tree;
+  if (auto failure = maple::validate_tree(&mm.mm_mt, &tree)) {
     failure->dump = dump_mm(mm) + failure->dump;
     failure->subject.mm_id = mm.id();
     return failure;
   }
   // A per-VMA lock rule an mmap write section broke (found at its unlock).
   if (mm.vma_lock_violation) return mm.vma_lock_violation;
-  MA_STATE(mas, &mm.mm_mt, 0, 0);
-  void* entry;
+  if (!tree.any_leaf) {
+    // No node, so no leaf to visit: the tree is empty or holds its one entry in the
+    // root, which mas_find reads.
+    MA_STATE(mas, &mm.mm_mt, 0, 0);
+    void* entry;
+    mas_for_each(&mas, entry, ULONG_MAX) tree.slots.push_back({mas.index, mas.last, entry});
+  }
   unsigned long count = 0, total = 0, prev_end = 0;
-  std::vector<Vma*> in_order;  // the tree's VMAs, checked ordered and disjoint
-  mas_for_each(&mas, entry, ULONG_MAX) {
-    auto* vma = static_cast<Vma*>(entry);
-    const FailureSubject slot = FailureSubject::entry(mas.index, mas.last);
+  for (const TreeEntries::Slot& tree_slot : tree.slots) {
+    auto* vma = static_cast<Vma*>(tree_slot.entry);
+    const FailureSubject slot = FailureSubject::entry(tree_slot.first, tree_slot.last);
     if (!mm.context().vma_cache().is_live(vma))
-      return fail(fmt::format("tree slot [{:#x}-{:#x}] holds a freed vm_area_struct ({})", mas.index, mas.last,
-                              mm.context().vma_cache().describe_object(vma)), slot);
+      return fail(fmt::format("tree slot [{:#x}-{:#x}] holds a freed vm_area_struct ({})", tree_slot.first,
+                              tree_slot.last, mm.context().vma_cache().describe_object(vma)),
+                  slot);
     if (vma->vm_mm != &mm) return fail(fmt::format("vma#{} belongs to another mm", vma->id), slot);
     if (const char* problem = vma_lock_problem(mm, vma))
       return fail(fmt::format("vma#{} is in the tree but {}", vma->id, problem), slot);
-    if (vma->vm_start != mas.index || vma->vm_end - 1 != mas.last)
+    if (vma->vm_start != tree_slot.first || vma->vm_end - 1 != tree_slot.last)
       return fail(fmt::format("vma#{} [{:#x}-{:#x}) sits in tree slot [{:#x}-{:#x}]", vma->id, vma->vm_start,
-                              vma->vm_end, mas.index, mas.last), slot);
+                              vma->vm_end, tree_slot.first, tree_slot.last),
+                  slot);
     if (vma->vm_start >= vma->vm_end || !page_aligned(vma->vm_start) || !page_aligned(vma->vm_end))
       return fail(fmt::format("vma#{} has a bad range [{:#x}-{:#x})", vma->id, vma->vm_start, vma->vm_end), slot);
     if (count && vma->vm_start < prev_end) return fail(fmt::format("vma#{} overlaps its predecessor", vma->id), slot);
@@ -783,12 +820,11 @@ std::optional<Failure> validate_mm(Mm& mm) {
     prev_end = vma->vm_end;
     total += vma->pages();
     ++count;
-    in_order.push_back(vma);
   }
   if (count != mm.map_count) return fail(fmt::format("{} VMAs in the tree, map_count says {}", count, mm.map_count));
   if (total != mm.total_vm) return fail(fmt::format("VMAs span {} pages, total_vm says {}", total, mm.total_vm));
   if (mm.ptes.size() != mm.rss) return fail(fmt::format("{} ptes, rss says {}", mm.ptes.size(), mm.rss));
-  return validate_page_tables(mm, in_order, fail);
+  return validate_page_tables(mm, tree.slots, fail);
 }
 
 }  // namespace mmt::vma

@@ -30,6 +30,10 @@ class LeafVisitor {
   virtual void entry(unsigned long first, unsigned long last, void* entry) = 0;
 };
 
+// validate_tree, showing `visitor` every leaf and entry of the whole walk (a tree with no
+// node shows it none: an entry in the root is for the caller to read).
+std::optional<Failure> validate_tree(const maple_tree* mt, LeafVisitor* visitor);
+
 // validate_tree's checks on the part of the tree a write to [first, last] can have
 // changed: every node whose range meets [first - 1, last + 1] and one neighbour on each
 // side at every level (where a rebalance or split reaches), with their ancestors. A
