@@ -102,9 +102,12 @@ std::optional<uint64_t> KmemCache::retired_frame(uintptr_t address) const {
 
 const KmemCache::Chunk* KmemCache::chunk_of(uintptr_t address) const {
   const uintptr_t base = address & ~uintptr_t{kChunkBytes - 1};
+  if (base == last_chunk_base_) return &chunks_[last_chunk_index_];
   const auto found = std::lower_bound(chunk_by_base_.begin(), chunk_by_base_.end(), base,
                                       [](const auto& entry, uintptr_t key) { return entry.first < key; });
   if (found == chunk_by_base_.end() || found->first != base) return nullptr;
+  last_chunk_base_ = base;
+  last_chunk_index_ = found->second;
   return &chunks_[found->second];
 }
 

@@ -166,6 +166,12 @@ class KmemCache {
   std::vector<std::pair<uintptr_t, uint32_t>> chunk_by_base_;
   // The chunk holding `address`, or null when no chunk of this cache does.
   const Chunk* chunk_of(uintptr_t address) const;
+  // chunk_of's last answer (a chunk's base and index; base 1 is no chunk's): a check
+  // that asks for every VMA asks for the chunk most of them share, and the search of
+  // chunk_by_base_ was half of is_live's cost. A chunk stays at its index for the
+  // cache's life, so the answer never goes stale.
+  mutable uintptr_t last_chunk_base_ = 1;
+  mutable uint32_t last_chunk_index_ = 0;
   // The frame of a slab this cache returned whose host page holds `address`, while no
   // new slab of the cache reuses that frame.
   std::optional<uint64_t> retired_frame(uintptr_t address) const;
