@@ -280,6 +280,36 @@ std::optional<Failure> validate_tree_range(const maple_tree* mt, unsigned long f
   return failure;
 }
 
+namespace {
+// for_each_entry's walk of one subtree: false at a freed or dead node.
+bool visit_subtree(maple_enode* enode, unsigned long min, unsigned long max, LeafVisitor& visitor) {
+  maple_node* node = mte_to_node(enode);
+  if (node_poisoned(node) || ma_dead_node(node)) return false;
+  const maple_type type = mte_node_type(enode);
+  void** slots = ma_slots(node, type);
+  const unsigned end = ma_data_end(node, type, max);
+  const bool leaf = ma_is_leaf(type);
+  if (leaf) visitor.leaf(min, max);
+  unsigned long slot_min = min;
+  for (unsigned s = 0; s <= end; ++s) {
+    const unsigned long slot_max = ma_slot_max(node, type, s, max);
+    if (leaf) {
+      if (slots[s]) visitor.entry(slot_min, slot_max, slots[s]);
+    } else if (!slots[s] || !visit_subtree(static_cast<maple_enode*>(slots[s]), slot_min, slot_max, visitor)) {
+      return false;
+    }
+    slot_min = slot_max + 1;
+  }
+  return true;
+}
+}  // namespace
+
+bool for_each_entry(const maple_tree* mt, LeafVisitor& visitor) {
+  if (maple_enode* root = mt_root_enode(mt)) return visit_subtree(root, 0, ULONG_MAX, visitor);
+  if (mt->ma_root) visitor.entry(0, 0, mt->ma_root);  // one entry, index 0, in the root
+  return true;
+}
+
 uint64_t count_tree_nodes(const maple_tree* mt) {
   maple_enode* root = mt_root_enode(mt);
   return root ? count_subtree(root, ULONG_MAX) : 0;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "mmtorture/maple/kernel_api.h"
+#include "mmtorture/maple/validate.h"
 #include "mmtorture/sched/rcu.h"
 #include "mmtorture/sched/yield_point.h"
 #include "mmtorture/vma/mm.h"
@@ -31,17 +32,30 @@ VmaLock& lock_of(const Vma* vma, const char* site) {
 }
 
 // The VMAs in the tree now, for the section's snapshot and its check. Slots holding a
-// freed VMA are skipped: validate_mm names them.
+// freed VMA are skipped: validate_mm names them. Both run at every mmap write lock and
+// unlock, so the tree is read by one walk of its nodes (maple::for_each_entry; a
+// mas_find per VMA was a seventh of a fork-heavy campaign's instructions); a walk that
+// meets a freed or dead node is done again with mas_for_each, whose reads report a dead
+// node as they always did. Visiting a VMA twice is harmless: the snapshot is taken
+// again, and the check keeps its first violation.
 template <typename Visit>
 void for_each_live_vma(Mm& mm, Visit visit) {
-  VmContext& context = mm.context();
+  struct LiveVmas final : maple::LeafVisitor {
+    LiveVmas(VmContext& context, Visit& visit) : context(context), visit(visit) {}
+    void leaf(unsigned long, unsigned long) override {}
+    void entry(unsigned long, unsigned long, void* entry) override {
+      if (!context.vma_cache().is_live(entry)) return;
+      auto* vma = static_cast<Vma*>(entry);
+      if (VmaLock* lock = vma->vm_lock) visit(vma, *lock);
+    }
+    VmContext& context;
+    Visit& visit;
+  };
+  LiveVmas live(mm.context(), visit);
+  if (maple::for_each_entry(&mm.mm_mt, live)) return;
   MA_STATE(mas, &mm.mm_mt, 0, 0);
   void* entry;
-  mas_for_each(&mas, entry, ULONG_MAX) {
-    if (!context.vma_cache().is_live(entry)) continue;
-    auto* vma = static_cast<Vma*>(entry);
-    if (VmaLock* lock = vma->vm_lock) visit(vma, *lock);
-  }
+  mas_for_each(&mas, entry, ULONG_MAX) live.entry(mas.index, mas.last, entry);
 }
 
 void take_snapshot(Mm& mm) {

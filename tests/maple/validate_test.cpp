@@ -156,6 +156,75 @@ TEST_F(MapleValidate, FreedNodeOnTheLeftmostPath) {
   expect_failure(&t.tree, "freed_node", 0, ULONG_MAX);
 }
 
+// for_each_entry against mas_for_each: the same entries with the same ranges, in index
+// order, on trees of every height (and both node kinds) after random stores and erases;
+// and the leaves it shows tile the index space left to right.
+namespace {
+struct Visited final : mmt::maple::LeafVisitor {
+  std::vector<std::tuple<unsigned long, unsigned long, void*>> entries;
+  std::vector<std::pair<unsigned long, unsigned long>> leaves;
+  void leaf(unsigned long min, unsigned long max) override { leaves.emplace_back(min, max); }
+  void entry(unsigned long first, unsigned long last, void* entry) override {
+    entries.emplace_back(first, last, entry);
+  }
+};
+
+std::vector<std::tuple<unsigned long, unsigned long, void*>> mas_for_each_entries(maple_tree* mt) {
+  std::vector<std::tuple<unsigned long, unsigned long, void*>> entries;
+  MA_STATE(mas, mt, 0, 0);
+  void* entry;
+  mas_for_each(&mas, entry, ULONG_MAX) entries.emplace_back(mas.index, mas.last, entry);
+  return entries;
+}
+
+void expect_walks_agree(maple_tree* mt) {
+  Visited visited;
+  ASSERT_TRUE(for_each_entry(mt, visited));
+  EXPECT_EQ(visited.entries, mas_for_each_entries(mt));
+  if (visited.leaves.empty()) return;
+  EXPECT_EQ(visited.leaves.front().first, 0u);
+  EXPECT_EQ(visited.leaves.back().second, ULONG_MAX);
+  for (size_t i = 1; i < visited.leaves.size(); ++i)
+    EXPECT_EQ(visited.leaves[i].first, visited.leaves[i - 1].second + 1);
+}
+}  // namespace
+
+TEST_F(MapleValidate, ForEachEntryVisitsWhatMasForEachDoes) {
+  for (unsigned int flags : {0u, MT_FLAGS_ALLOC_RANGE}) {
+    maple_tree tree{};
+    mt_init_flags(&tree, flags);
+    expect_walks_agree(&tree);  // empty
+    ASSERT_EQ(mtree_store(&tree, 0, xa_mk_value(7), GFP_KERNEL), 0);
+    expect_walks_agree(&tree);  // one entry, in the root
+    uint64_t state = 0x9e3779b97f4a7c15ULL + flags;
+    auto next = [&state](uint64_t bound) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      return (state >> 33) % bound;
+    };
+    for (int round = 0; round < 3000; ++round) {
+      const unsigned long first = next(50'000);
+      const unsigned long last = first + next(40);
+      if (next(4) == 0) mtree_store_range(&tree, first, last, nullptr, GFP_KERNEL);
+      else ASSERT_EQ(mtree_store_range(&tree, first, last, xa_mk_value(round), GFP_KERNEL), 0);
+      if (round % 500 == 0 || round < 40) expect_walks_agree(&tree);
+    }
+    EXPECT_GE(mt_height(&tree), 3u);
+    expect_walks_agree(&tree);
+    mtree_destroy(&tree);
+  }
+}
+
+TEST_F(MapleValidate, ForEachEntryStopsAtADeadOrFreedNode) {
+  CorruptTree t(0);
+  Located leaf = leaf_at(&t.tree, 300);
+  NodeBackup backup(leaf.node);
+  Visited visited;
+  ma_set_node_dead(leaf.node);
+  EXPECT_FALSE(for_each_entry(&t.tree, visited));
+  std::memset(static_cast<void*>(leaf.node), kNodePoisonFree, sizeof(maple_node));
+  EXPECT_FALSE(for_each_entry(&t.tree, visited));
+}
+
 TEST_F(MapleValidate, ParentSlot) {
   CorruptTree t(0);
   Located leaf = leaf_at(&t.tree, 300);

@@ -48,6 +48,14 @@ std::optional<Failure> validate_tree_range(const maple_tree* mt, unsigned long f
 // Nodes reachable from the root.
 uint64_t count_tree_nodes(const maple_tree* mt);
 
+// Shows `visitor` every leaf and entry of the tree in index order (an entry held in the
+// root as one at index 0), by one depth-first walk of its nodes: what mas_for_each
+// visits, without a descent per entry, for a pass over a whole tree no writer changes
+// meanwhile. Checks nothing but that each node is neither freed nor dead, and returns
+// false, having stopped, at one that is: the caller walks again the kernel's way (whose
+// reads name such a node) or leaves it to validate_tree.
+bool for_each_entry(const maple_tree* mt, LeafVisitor& visitor);
+
 // The dump mt_dump prints: a header, then each node (range, depth, type, parent slot)
 // with its slots. Nodes are named node#N in depth-first order, so the text is the same
 // on every run.
