@@ -27,9 +27,6 @@
 namespace mmt::mem {
 
 namespace {
-constexpr size_t kChunkPages = 512;  // 2 MiB of slab pages per host chunk
-constexpr size_t kChunkBytes = kChunkPages * kPageSize;
-constexpr std::align_val_t kChunkAlign{kChunkBytes};
 
 // A page of POISON_FREE bytes: what an untouched free object of any size reads as.
 const std::array<unsigned char, kPageSize>& poison_page() {
@@ -100,9 +97,7 @@ std::optional<uint64_t> KmemCache::retired_frame(uintptr_t address) const {
   return uint64_t{static_cast<uint64_t>(chunk - chunks_.data()) * kChunkPages + frame};
 }
 
-const KmemCache::Chunk* KmemCache::chunk_of(uintptr_t address) const {
-  const uintptr_t base = address & ~uintptr_t{kChunkBytes - 1};
-  if (base == last_chunk_base_) return &chunks_[last_chunk_index_];
+const KmemCache::Chunk* KmemCache::find_chunk(uintptr_t base) const {
   const auto found = std::lower_bound(chunk_by_base_.begin(), chunk_by_base_.end(), base,
                                       [](const auto& entry, uintptr_t key) { return entry.first < key; });
   if (found == chunk_by_base_.end() || found->first != base) return nullptr;
@@ -299,23 +294,6 @@ void* KmemCache::alloc_object(gfp_t gfp, Site site) {
   ++live_;
   ++stats_.allocs;
   return object;
-}
-
-std::pair<const KmemCache::Slab*, uint16_t> KmemCache::locate(const void* object) const {
-  const auto address = reinterpret_cast<uintptr_t>(object);
-  const Chunk* chunk = chunk_of(address);
-  if (!chunk) return {nullptr, 0};
-  const Slab* slab = &chunk->slabs[(address & (kChunkBytes - 1)) / kPageSize];
-  if (!slab->page) return {nullptr, 0};
-  const size_t offset = address - reinterpret_cast<uintptr_t>(slab->memory);
-  const size_t index = object_index(offset);
-  if (index * stride_ != offset || index >= per_slab_) return {nullptr, 0};
-  return {slab, static_cast<uint16_t>(index)};
-}
-
-bool KmemCache::is_live(const void* object) const {
-  const auto [slab, index] = locate(object);
-  return slab && !slab->is_free.test(index);
 }
 
 std::string KmemCache::describe_object(const void* object) const {

@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <utility>
@@ -68,8 +69,13 @@ class KmemCache {
   void check_free(const void* object, const char* site = "kmem_cache_free") const;
   // Whether `object` is an object of this cache that is allocated now. Never reads the
   // object: safe on a dangling pointer (a freed object, or one of a returned slab).
-  // For checks and dumps that must not dereference what they report.
-  bool is_live(const void* object) const;
+  // For checks and dumps that must not dereference what they report. (Inline, with
+  // locate and chunk_of's usual answer: the checks ask it for every VMA at every
+  // operation and every mmap lock and unlock.)
+  bool is_live(const void* object) const {
+    const auto [slab, index] = locate(object);
+    return slab && !slab->is_free.test(index);
+  }
   // "object N of slab pfn P" (with "freed" when it is not allocated), or "a pointer
   // that is not one of its objects". Never reads the object.
   std::string describe_object(const void* object) const;
@@ -99,6 +105,10 @@ class KmemCache {
   std::optional<Failure> check_consistency() const;
 
  private:
+  static constexpr size_t kChunkPages = 512;  // 2 MiB of slab pages per host chunk
+  static constexpr size_t kChunkBytes = kChunkPages * kPageSize;
+  static constexpr std::align_val_t kChunkAlign{kChunkBytes};  // chunks are aligned to their size
+
   // A frame's slab state, kept in its chunk: `page` is null while the frame is not a
   // slab page of this cache.
   struct Slab {
@@ -118,7 +128,17 @@ class KmemCache {
   };
   // The slab and object index of `object`, or {null, 0} when it is not the start of an
   // object of this cache.
-  std::pair<const Slab*, uint16_t> locate(const void* object) const;
+  std::pair<const Slab*, uint16_t> locate(const void* object) const {
+    const auto address = reinterpret_cast<uintptr_t>(object);
+    const Chunk* chunk = chunk_of(address);
+    if (!chunk) return {nullptr, 0};
+    const Slab* slab = &chunk->slabs[(address & (kChunkBytes - 1)) / kPageSize];
+    if (!slab->page) return {nullptr, 0};
+    const size_t offset = address - reinterpret_cast<uintptr_t>(slab->memory);
+    const size_t index = object_index(offset);
+    if (index * stride_ != offset || index >= per_slab_) return {nullptr, 0};
+    return {slab, static_cast<uint16_t>(index)};
+  }
   // The fault plan's answer for one request of `bytes` (true = fail it, counted).
   bool injected_failure(gfp_t gfp, size_t bytes, Site site);
   // One object after the plan said yes: a partial slab's, else a new slab page's.
@@ -165,7 +185,12 @@ class KmemCache {
   // an object's address to its chunk. Looked up, never iterated.
   std::vector<std::pair<uintptr_t, uint32_t>> chunk_by_base_;
   // The chunk holding `address`, or null when no chunk of this cache does.
-  const Chunk* chunk_of(uintptr_t address) const;
+  const Chunk* chunk_of(uintptr_t address) const {
+    const uintptr_t base = address & ~uintptr_t{kChunkBytes - 1};
+    return base == last_chunk_base_ ? &chunks_[last_chunk_index_] : find_chunk(base);
+  }
+  // chunk_of's search of chunk_by_base_, which keeps its answer.
+  const Chunk* find_chunk(uintptr_t base) const;
   // chunk_of's last answer (a chunk's base and index; base 1 is no chunk's): a check
   // that asks for every VMA asks for the chunk most of them share, and the search of
   // chunk_by_base_ was half of is_live's cost. A chunk stays at its index for the
