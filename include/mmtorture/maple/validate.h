@@ -1,6 +1,7 @@
 // mt_validate's checks as a C++ API: the whole-tree validation that names the broken
-// check and node instead of raising, node counting for the slab accounting invariant,
-// and the text and Graphviz dumps that failures carry.
+// check and node instead of raising (with a visitor, for a contents check in the same
+// pass), node counting for the slab accounting invariant, a whole-tree entry walk for
+// checks that read every entry, and the text and Graphviz dumps that failures carry.
 #pragma once
 
 #include <cstddef>
