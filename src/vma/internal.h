@@ -33,8 +33,8 @@ void vma_store(Mm& mm, ma_state& mas, unsigned long start, unsigned long end, vo
 class AnonVmaWriteLock : public sched::RwSemWriteGuard {
  public:
   explicit AnonVmaWriteLock(AnonVma* anon_vma)
-      : RwSemWriteGuard(anon_vma ? &anon_vma->lock : nullptr, Site{"anon_vma_lock_write"},
-                        Site{"anon_vma_unlock_write"}) {}
+      : sched::RwSemWriteGuard(anon_vma ? &anon_vma->lock : nullptr, Site{"anon_vma_lock_write"},
+                               Site{"anon_vma_unlock_write"}) {}
 };
 
 // vma_prepare's locks for a VMA whose range or pgoff changes: its file's i_mmap_rwsem

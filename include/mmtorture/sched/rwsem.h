@@ -59,36 +59,23 @@ class RwSem {
 // while it walks an rmap) must not leave the lock held. A null lock is no lock (an
 // anonymous VMA has no i_mmap_rwsem, a VMA without anon_vma no anon_vma lock). Each
 // side's site is what lockdep and the event log name.
-class RwSemReadGuard {
+template <void (RwSem::*kLock)(Site), void (RwSem::*kUnlock)(Site)>
+class RwSemGuard {
  public:
-  RwSemReadGuard(RwSem* sem, Site site, Site unlock_site) : sem_(sem), unlock_site_(unlock_site) {
-    if (sem_) sem_->down_read(site);
+  RwSemGuard(RwSem* sem, Site site, Site unlock_site) : sem_(sem), unlock_site_(unlock_site) {
+    if (sem_) (sem_->*kLock)(site);
   }
-  ~RwSemReadGuard() {
-    if (sem_) sem_->up_read(unlock_site_);
+  ~RwSemGuard() {
+    if (sem_) (sem_->*kUnlock)(unlock_site_);
   }
-  RwSemReadGuard(const RwSemReadGuard&) = delete;
-  RwSemReadGuard& operator=(const RwSemReadGuard&) = delete;
+  RwSemGuard(const RwSemGuard&) = delete;
+  RwSemGuard& operator=(const RwSemGuard&) = delete;
 
  private:
   RwSem* sem_;
   Site unlock_site_;
 };
-
-class RwSemWriteGuard {
- public:
-  RwSemWriteGuard(RwSem* sem, Site site, Site unlock_site) : sem_(sem), unlock_site_(unlock_site) {
-    if (sem_) sem_->down_write(site);
-  }
-  ~RwSemWriteGuard() {
-    if (sem_) sem_->up_write(unlock_site_);
-  }
-  RwSemWriteGuard(const RwSemWriteGuard&) = delete;
-  RwSemWriteGuard& operator=(const RwSemWriteGuard&) = delete;
-
- private:
-  RwSem* sem_;
-  Site unlock_site_;
-};
+using RwSemReadGuard = RwSemGuard<&RwSem::down_read, &RwSem::up_read>;
+using RwSemWriteGuard = RwSemGuard<&RwSem::down_write, &RwSem::up_write>;
 
 }  // namespace mmt::sched

@@ -68,12 +68,12 @@ struct File {
 // anonymous VMA) is no lock.
 class IMmapReadLock : public sched::RwSemReadGuard {
  public:
-  IMmapReadLock(File* file, Site site) : RwSemReadGuard(&file->i_mmap_rwsem, site, Site{"i_mmap_unlock_read"}) {}
+  IMmapReadLock(File* file, Site site) : sched::RwSemReadGuard(&file->i_mmap_rwsem, site, Site{"i_mmap_unlock_read"}) {}
 };
 class IMmapWriteLock : public sched::RwSemWriteGuard {
  public:
   IMmapWriteLock(File* file, Site site)
-      : RwSemWriteGuard(file ? &file->i_mmap_rwsem : nullptr, site, Site{"i_mmap_unlock_write"}) {}
+      : sched::RwSemWriteGuard(file ? &file->i_mmap_rwsem : nullptr, site, Site{"i_mmap_unlock_write"}) {}
 };
 
 // get_file / fput on a VMA's file reference.
