@@ -258,8 +258,6 @@ std::optional<Failure> validate_from_root(const maple_tree* mt, Validator& v) {
 
 }  // namespace
 
-std::optional<Failure> validate_tree(const maple_tree* mt) { return validate_tree(mt, nullptr); }
-
 std::optional<Failure> validate_tree(const maple_tree* mt, LeafVisitor* visitor) {
   Validator v{mt, 0, std::nullopt};
   v.visitor = visitor;

@@ -780,13 +780,9 @@ std::optional<Failure> validate_mm(Mm& mm) {
   }
   // A per-VMA lock rule an mmap write section broke (found at its unlock).
   if (mm.vma_lock_violation) return mm.vma_lock_violation;
-  if (!tree.any_leaf) {
-    // No node, so no leaf to visit: the tree is empty or holds its one entry in the
-    // root, which mas_find reads.
-    MA_STATE(mas, &mm.mm_mt, 0, 0);
-    void* entry;
-    mas_for_each(&mas, entry, ULONG_MAX) tree.slots.push_back({mas.index, mas.last, entry});
-  }
+  // No node, so no leaf was visited: the tree is empty or holds its one entry in the
+  // root, which for_each_entry reads.
+  if (!tree.any_leaf) maple::for_each_entry(&mm.mm_mt, tree);
   unsigned long count = 0, total = 0, prev_end = 0;
   for (const TreeEntries::Slot& tree_slot : tree.slots) {
     auto* vma = static_cast<Vma*>(tree_slot.entry);

@@ -15,11 +15,6 @@
 
 namespace mmt::maple {
 
-// Runs every check mt_validate makes. Returns the first violation as a Failure whose
-// check is "maple.mt_validate.<name>" (dead_node, parent_slot, child_slot, limits, occupancy,
-// gaps, nulls, height, type) and whose dump is the tree.
-std::optional<Failure> validate_tree(const maple_tree* mt);
-
 // What a validating walk read, for a contents check in the same pass: each leaf it
 // checks (its range), then that leaf's entries (not its NULL ranges), leaves left to
 // right. The walk calls it while checking, so a leaf may be visited before the walk
@@ -31,9 +26,12 @@ class LeafVisitor {
   virtual void entry(unsigned long first, unsigned long last, void* entry) = 0;
 };
 
-// validate_tree, showing `visitor` every leaf and entry of the whole walk (a tree with no
-// node shows it none: an entry in the root is for the caller to read).
-std::optional<Failure> validate_tree(const maple_tree* mt, LeafVisitor* visitor);
+// Runs every check mt_validate makes. Returns the first violation as a Failure whose
+// check is "maple.mt_validate.<name>" (dead_node, parent_slot, child_slot, limits, occupancy,
+// gaps, nulls, height, type) and whose dump is the tree. A visitor is shown every leaf and
+// entry of the walk (a tree with no node shows it none: an entry in the root is for the
+// caller to read, as for_each_entry does).
+std::optional<Failure> validate_tree(const maple_tree* mt, LeafVisitor* visitor = nullptr);
 
 // validate_tree's checks on the part of the tree a write to [first, last] can have
 // changed: every node whose range meets [first - 1, last + 1] and one neighbour on each
